@@ -1,0 +1,127 @@
+"""What the ingestion benchmarks share: a synthetic shop and a prepared database."""
+
+from __future__ import annotations
+
+import csv
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_SCHEMA = "patron_bench"
+STORES = [f"S{n:02d}" for n in range(1, 11)]
+PAYMENTS = ("wechat_pay", "alipay", "bank_card", "cash", "unionpay")
+SERVER_CORE, CLIENT_CORE = 0, 1
+BASE_TIME = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+CST = ZoneInfo("Asia/Shanghai")
+CSV_HEADER = ["订单号", "下单时间", "门店", "手机号", "商品编码", "商品名称", "数量", "单价"]
+
+
+# ----------------------------------------------------------------------------- the shop
+
+
+class Shop:
+    """A synthetic retailer: stores, a catalogue, known customers' phones, fresh phones."""
+
+    def __init__(self, known_customers: int, seed: int = 7) -> None:
+        self.rng = random.Random(seed)
+        self.products = [
+            (f"SKU{n:05d}", f"商品{n:05d}", self.rng.choice((190, 350, 590, 1290, 2990, 8800)))
+            for n in range(2000)
+        ]
+        self.known_phones = [f"139{n:08d}" for n in self.rng.sample(range(10**8), known_customers)]
+        self._new_phone = 0
+        self._clock = 0
+
+    def phone(self) -> str | None:
+        draw = self.rng.random()
+        if draw < 0.70:
+            return self.rng.choice(self.known_phones)
+        if draw < 0.95:
+            self._new_phone += 1
+            return f"137{self._new_phone:08d}"
+        return None
+
+    def instant(self) -> datetime:
+        self._clock += 7
+        return BASE_TIME + timedelta(seconds=self._clock)
+
+    def lines(self) -> list[tuple[str, str, int, int]]:
+        """(sku, name, quantity, unit_price_fen) × 1–5: three on average."""
+        picked = self.rng.sample(self.products, self.rng.randint(1, 5))
+        return [(s, n, self.rng.choice((1, 1, 1, 2, 2, 3)), p) for s, n, p in picked]
+
+    def order(self, external_id: str, source: str = "pos-bench") -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "source": source,
+            "external_id": external_id,
+            "store_code": self.rng.choice(STORES),
+            "ordered_at": self.instant().astimezone(CST).isoformat(),
+            "payment_method": self.rng.choice(PAYMENTS),
+            "lines": [
+                {"sku": s, "name": n, "quantity": q, "unit_price_fen": p}
+                for s, n, q, p in self.lines()
+            ],
+        }
+        phone = self.phone()
+        if phone is not None:
+            body["customer"] = {"phone": phone}
+        return body
+
+    def write_csv(self, path: Path, lines: int) -> int:
+        """Order lines, one row each, Chinese headers, amounts in yuan; returns the orders."""
+        orders = 0
+        with path.open("w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            out.writerow(CSV_HEADER)
+            written = 0
+            while written < lines:
+                orders += 1
+                at = self.instant().astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
+                store, phone = self.rng.choice(STORES), self.phone() or ""
+                for sku, name, qty, price in self.lines()[: lines - written]:
+                    out.writerow(
+                        [f"IMP{orders:08d}", at, store, phone, sku, name, qty, f"{price / 100:.2f}"]
+                    )
+                    written += 1
+        return orders
+
+
+def prepare_database(url: str, shop: Shop) -> float:
+    """Migrate, create the stores and sign up the known customers; returns sign-ups/s."""
+    from patron.catalog import service as catalog
+    from patron.catalog.schemas import StoreCreate
+    from patron.core.db import Database
+    from patron.core.migrate import upgrade
+    from patron.customers import service as customers
+    from patron.customers.schemas import CustomerCreate, IdentitiesIn
+
+    db = Database(url)
+    try:
+        upgrade(db)
+
+        def stores(session: Any) -> None:
+            for code in STORES:
+                catalog.create_store(
+                    session=session, store_in=StoreCreate(code=code, name=f"门店 {code}")
+                )
+
+        db.write(stores)
+        started = time.perf_counter()
+        phones = shop.known_phones
+        for start in range(0, len(phones), 1000):
+            batch = [
+                CustomerCreate(identities=IdentitiesIn(phone=p))
+                for p in phones[start : start + 1000]
+            ]
+            db.write(
+                lambda s, batch=batch: customers.register_customers(
+                    session=s, customers_in=batch, source="bench-seed"
+                )
+            )
+        return len(phones) / (time.perf_counter() - started)
+    finally:
+        db.dispose()

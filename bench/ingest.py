@@ -1,0 +1,800 @@
+"""Ingestion throughput: single posts, bulk posts and file import, on SQLite and PostgreSQL.
+
+Targets (the ingestion issue): ≥ 1,000 single-order posts/s and ≥ 10,000 orders/s in bulk
+through the API on SQLite; import ≥ 50,000 lines/s. Figures are printed, never asserted.
+
+How it runs, per backend:
+
+1. A fresh database (SQLite file in a temp dir, or the PostgreSQL schema ``patron_bench``,
+   created and dropped here), migrated, with 10 stores and a pool of known customers.
+2. A real server: ``uvicorn patron.web.app:create_app --factory`` (httptools, uvloop, no
+   access log) pinned to core 0. The load generator is a forked child pinned to core 1
+   that writes pre-serialised requests over keep-alive connections (bench/_loadgen.py);
+   its own CPU share is printed so a client-bound run shows itself.
+3. Single posts: each a NEW order (unique external_id, 1–5 lines); the customer phone is
+   known ~70 %, new ~25 %, absent ~5 %. Warm-up first, then a fixed count per concurrency;
+   then the same bodies again (idempotent repeats, answered 200 with the first result).
+4. Bulk: POST /api/v1/orders/bulk, 1,000 orders (~3 lines each) per call, sequentially.
+5. Import: a CSV of order lines with Chinese headers through ``imports.service.run_import``.
+6. Peers, in the same run so ratios are printed: ``GET /healthz`` on the same server and
+   client (the HTTP floor), and the same rows written with the plain driver (sqlite3 /
+   psycopg executemany, no API, no validation, no identity resolution): the SQL floor.
+
+Run:  .venv/bin/python bench/ingest.py            (full, a few minutes)
+      .venv/bin/python bench/ingest.py --quick    (smoke run, < 30 s)
+      .venv/bin/python bench/ingest.py --profile  (also an in-process profile of one post)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import os
+import platform
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from _common import (
+    CLIENT_CORE,
+    CST,
+    PG_BASE,
+    PG_SCHEMA,
+    SERVER_CORE,
+    Shop,
+    prepare_database,
+)
+from _loadgen import LoadResult, get, post, run_load
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 170)
+
+
+# ------------------------------------------------------------------------------ results
+
+
+@dataclass
+class Row:
+    backend: str
+    work: str
+    value: float
+    unit: str
+    target: float | None = None
+    latency: str = ""
+    client_cpu: str = ""
+    note: str = ""
+    peer_of: str | None = None  # for a peer row: the work it is the floor of
+    ratio_to: float | None = None  # the Patron figure this peer compares with
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+
+    def add(self, row: Row) -> None:
+        self.rows.append(row)
+        console.print(f"  [dim]{row.backend:<10}[/] {row.work:<46} {_num(row.value)} {row.unit}")
+
+    def table(self) -> Table:
+        t = Table(title="Patron ingestion throughput (higher is better)", show_lines=False)
+        for name, justify in (
+            ("backend", "left"),
+            ("work", "left"),
+            ("figure", "right"),
+            ("target", "right"),
+            ("p50 / p95 / p99 ms", "right"),
+            ("client CPU", "right"),
+            ("note", "left"),
+        ):
+            t.add_column(name, justify=justify)  # type: ignore[arg-type]
+        last = None
+        for r in self.rows:
+            if last is not None and r.backend != last:
+                t.add_section()
+            last = r.backend
+            figure = f"{_num(r.value)} {r.unit}"
+            if r.target is not None:
+                ok = r.value >= r.target
+                target = f"[{'green' if ok else 'red'}]≥ {_num(r.target)} {'✓' if ok else '✗'}[/]"
+            else:
+                target = ""
+            note = r.note
+            if r.ratio_to is not None and r.value > 0:
+                note = f"Patron at {r.ratio_to / r.value:.2f}× of this. {note}".strip()
+            work = f"[dim]peer:[/] {r.work}" if r.peer_of else r.work
+            t.add_row(r.backend, work, figure, target, r.latency, r.client_cpu, note)
+        return t
+
+
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+
+
+def _latency(result: LoadResult) -> str:
+    return " / ".join(f"{result.percentile_ms(q):.1f}" for q in (50, 95, 99))
+
+
+def _cpu(result: LoadResult) -> str:
+    share = result.client_cpu_share
+    text = f"{share:.0%}"
+    return f"[red]{text}[/]" if share > 0.8 else text
+
+
+# ------------------------------------------------------------------------------ backends
+
+
+@dataclass
+class Backend:
+    name: str
+    url: str
+    tmp: Path
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+def postgres_reachable() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=2
+        ):
+            return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    import psycopg
+
+    assert not PG_SCHEMA.startswith("patron_test_")
+    conninfo = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{PG_SCHEMA}"')
+    try:
+        yield f"{PG_BASE}?options=-csearch_path%3D{PG_SCHEMA}"
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
+
+
+# -------------------------------------------------------------------------------- server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def server(backend: Backend) -> Iterator[int]:
+    """A uvicorn process serving Patron on ``backend``, pinned to one core; yields its port."""
+    import httpx
+
+    port = _free_port()
+    log_path = backend.tmp / f"server-{backend.name}.log"
+    env = {
+        **os.environ,
+        "PATRON_DATABASE_URL": backend.url,
+        "PATRON_DATA_DIR": str(backend.tmp / "data"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "patron.web.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--http",
+        "httptools",
+        "--loop",
+        "uvloop",
+        "--log-level",
+        "warning",
+    ]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            command,
+            env=env,
+            cwd=backend.tmp,  # no stray patron.toml from the caller's directory
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    _children.append(proc)
+    try:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(proc.pid, {SERVER_CORE})
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited:\n{log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server not healthy in 60 s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield port
+    finally:
+        _stop(proc)
+        _children.remove(proc)
+
+
+_children: list[subprocess.Popen[bytes]] = []
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+# --------------------------------------------------------------------------- API sections
+
+
+def _check(result: LoadResult, expected: int, what: str) -> str:
+    bad = {s: n for s, n in result.statuses.items() if s != expected}
+    if not bad:
+        return ""
+    sample = result.bodies[0][:300].decode(errors="replace") if result.bodies else ""
+    console.print(f"  [red]{what}: unexpected statuses {bad}[/] {sample}")
+    return f"[red]{sum(bad.values())} not {expected}: {bad}[/]"
+
+
+def api_sections(
+    backend: Backend, shop: Shop, args: argparse.Namespace, report: Report
+) -> dict[str, Any]:
+    name = backend.name
+    made: dict[str, Any] = {"single_bodies": [], "bulk_bodies": []}
+    with server(backend) as port:
+        # Warm-up: connection pools, statement caches, the first customers.
+        warm = [post(port, "/api/v1/orders", shop.order(f"W{i:07d}")) for i in range(args.warmup)]
+        run_load(port, warm, concurrency=max(args.concurrency), core=CLIENT_CORE)
+
+        for c in args.concurrency:
+            floor = run_load(
+                port, [get(port, "/healthz")] * args.orders, concurrency=c, core=CLIENT_CORE
+            )
+            bodies = [shop.order(f"C{c}-{i:07d}") for i in range(args.orders)]
+            made["single_bodies"].extend(bodies)
+            requests = [post(port, "/api/v1/orders", b) for b in bodies]
+            lines = sum(len(b["lines"]) for b in bodies)
+            fresh = run_load(port, requests, concurrency=c, core=CLIENT_CORE)
+            report.add(
+                Row(
+                    name,
+                    f"single posts, new orders, {c} connections",
+                    fresh.per_s,
+                    "orders/s",
+                    target=1000,
+                    latency=_latency(fresh),
+                    client_cpu=_cpu(fresh),
+                    note=_check(fresh, 201, "single")
+                    or f"{lines / fresh.wall_s:,.0f} lines/s; {args.orders:,} orders",
+                )
+            )
+            again = run_load(port, requests, concurrency=c, core=CLIENT_CORE)
+            report.add(
+                Row(
+                    name,
+                    f"single posts, idempotent repeats, {c} conn.",
+                    again.per_s,
+                    "orders/s",
+                    latency=_latency(again),
+                    client_cpu=_cpu(again),
+                    note=_check(again, 200, "repeat") or "answered 200 with the first result",
+                )
+            )
+            report.add(
+                Row(
+                    name,
+                    f"GET /healthz, same server and client, {c} conn.",
+                    floor.per_s,
+                    "req/s",
+                    latency=_latency(floor),
+                    client_cpu=_cpu(floor),
+                    note="HTTP floor: the framework with no work",
+                    peer_of="single",
+                    ratio_to=fresh.per_s,
+                )
+            )
+
+        # Bulk: 1,000 orders a call, one call at a time.
+        def bulk_call(tag: str) -> bytes:
+            orders = [shop.order(f"{tag}-{i:05d}") for i in range(args.bulk_size)]
+            made["bulk_bodies"].extend(orders)
+            return post(port, "/api/v1/orders/bulk", {"orders": orders})
+
+        run_load(port, [bulk_call("BW")], concurrency=1, core=CLIENT_CORE)
+        made["bulk_bodies"].clear()
+        requests = [bulk_call(f"B{n:03d}") for n in range(args.bulk_calls)]
+        result = run_load(port, requests, concurrency=1, core=CLIENT_CORE, keep_bodies=True)
+        created = sum(orjson.loads(b).get("created", 0) for b in result.bodies)
+        orders = args.bulk_calls * args.bulk_size
+        lines = sum(len(b["lines"]) for b in made["bulk_bodies"])
+        note = _check(result, 200, "bulk")
+        if created != orders:
+            note += f" [red]created {created:,} of {orders:,}[/]"
+        report.add(
+            Row(
+                name,
+                f"bulk posts, {args.bulk_size:,} orders/call, 1 conn.",
+                orders / result.wall_s,
+                "orders/s",
+                target=10_000,
+                latency=_latency(result),
+                client_cpu=_cpu(result),
+                note=note or f"{lines / result.wall_s:,.0f} lines/s; {args.bulk_calls} calls",
+            )
+        )
+        made["bulk_orders_per_s"] = orders / result.wall_s
+    return made
+
+
+# -------------------------------------------------------------------------------- import
+
+
+def import_section(
+    backend: Backend, shop: Shop, args: argparse.Namespace, report: Report
+) -> Path | None:
+    try:
+        from patron.imports.schemas import ImportOptions
+        from patron.imports.service import run_import
+    except ImportError as exc:
+        report.add(
+            Row(
+                backend.name,
+                "import orders CSV",
+                0,
+                "lines/s",
+                note=f"importer not available: {exc}",
+            )
+        )
+        return None
+    from patron.core.db import Database
+
+    path = backend.tmp / "orders-import.csv"
+    if not path.exists():
+        shop.write_csv(path, args.import_lines)
+    size_mb = path.stat().st_size / 1e6
+    db = Database(backend.url)
+    try:
+        started = time.perf_counter()
+        summary = run_import(
+            db=db,
+            kind="orders",
+            path=path,
+            options=ImportOptions(source="bench-import", report_path=backend.tmp / "rejects.csv"),
+        )
+        wall = time.perf_counter() - started
+    except Exception as exc:
+        report.add(
+            Row(backend.name, "import orders CSV", 0, "lines/s", note=f"[red]failed: {exc!r}[/]")
+        )
+        return path
+    finally:
+        db.dispose()
+    note = (
+        f"{summary.rows_read:,} lines ({size_mb:.0f} MB), {summary.created:,} orders, "
+        f"{summary.rows_rejected:,} rejected"
+    )
+    if summary.rows_rejected:
+        note = f"[red]{note}[/]"
+    report.add(
+        Row(
+            backend.name,
+            "import orders CSV (run_import)",
+            summary.rows_read / wall,
+            "lines/s",
+            target=50_000,
+            note=note,
+        )
+    )
+    return path
+
+
+# -------------------------------------------------------------------------------- floors
+
+
+class _Raw:
+    """The plain driver on the same schema: what the hardware and the database allow."""
+
+    mark = "?"
+
+    def __init__(self, backend: Backend) -> None:
+        if backend.is_sqlite:
+            self.conn: Any = sqlite3.connect(
+                backend.url.removeprefix("sqlite:///"), isolation_level=None
+            )
+            for pragma in (  # as patron.core.db sets them
+                "journal_mode=WAL",
+                "synchronous=NORMAL",
+                "foreign_keys=ON",
+                "cache_size=-65536",
+                "temp_store=MEMORY",
+            ):
+                self.conn.execute(f"PRAGMA {pragma}")
+            self.begin_sql = "BEGIN IMMEDIATE"
+            self.sqlite = True
+        else:
+            import psycopg
+
+            self.conn = psycopg.connect(
+                "host=127.0.0.1 port=5432 user=postgres dbname=test",
+                options=f"-csearch_path={PG_SCHEMA}",
+                autocommit=True,
+            )
+            self.mark = "%s"
+            self.begin_sql = "BEGIN"
+            self.sqlite = False
+
+    def scalar(self, sql: str) -> Any:
+        return self.conn.execute(sql).fetchone()[0]
+
+    def rows(self, sql: str) -> list[Any]:
+        return list(self.conn.execute(sql).fetchall())
+
+    def insert_sql(self, table: str, cols: Sequence[str]) -> str:
+        return (
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([self.mark] * len(cols))})"
+        )
+
+    def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if self.sqlite:
+            self.conn.executemany(sql, rows)
+        else:
+            with self.conn.cursor() as cur:
+                cur.executemany(sql, rows)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+ORDER_COLS = (
+    "id", "source", "external_id", "store_id", "channel", "customer_id", "ordered_at", "currency",
+    "gross_fen", "discount_fen", "order_discount_fen", "total_fen", "payment_method",
+    "line_count", "request_hash", "created_at",
+)  # fmt: skip
+LINE_COLS = (
+    "id", "order_id", "line_no", "sku", "name", "quantity_milli", "unit_price_fen",
+    "discount_fen", "amount_fen",
+)  # fmt: skip
+
+
+class _Floor:
+    """Same orders and lines as the API sections, as tuples, inserted with executemany."""
+
+    def __init__(self, raw: _Raw) -> None:
+        self.raw = raw
+        self.stores = dict(raw.rows("SELECT code, id FROM store"))
+        self.owners = {
+            v.removeprefix("+86"): c
+            for v, c in raw.rows("SELECT value, customer_id FROM identity WHERE kind = 'phone'")
+        }
+        self.next_order = raw.scalar("SELECT COALESCE(MAX(id), 0) FROM orders") + 1
+        self.next_line = raw.scalar("SELECT COALESCE(MAX(id), 0) FROM order_line") + 1
+        self.order_sql = raw.insert_sql("orders", ORDER_COLS)
+        self.line_sql = raw.insert_sql("order_line", LINE_COLS)
+        self.now = datetime.now(UTC)
+
+    def _when(self, at: datetime) -> Any:
+        return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ") if self.raw.sqlite else at
+
+    def rows_of(
+        self,
+        key: str,
+        store: str,
+        phone: str | None,
+        at: datetime,
+        lines: list[tuple[str, str, int, int]],
+    ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+        order_id = self.next_order
+        self.next_order += 1
+        line_rows = []
+        for no, (sku, name, qty, price) in enumerate(lines, start=1):
+            line_rows.append(
+                (self.next_line, order_id, no, sku, name, qty * 1000, price, 0, qty * price)
+            )
+            self.next_line += 1
+        total = sum(r[-1] for r in line_rows)
+        order = (
+            order_id, "floor", key, self.stores[store], "pos", self.owners.get(phone or ""),
+            self._when(at), "CNY", total, 0, 0, total, "wechat_pay", len(line_rows), "0" * 64,
+            self._when(self.now),
+        )  # fmt: skip
+        return order, line_rows
+
+    def from_body(
+        self, body: dict[str, Any], key: str
+    ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+        phone = (body.get("customer") or {}).get("phone")
+        lines = [(x["sku"], x["name"], x["quantity"], x["unit_price_fen"]) for x in body["lines"]]
+        return self.rows_of(
+            key, body["store_code"], phone, datetime.fromisoformat(body["ordered_at"]), lines
+        )
+
+    def one_per_transaction(
+        self, orders: list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]
+    ) -> float:
+        raw, started = self.raw, time.perf_counter()
+        for order, lines in orders:
+            raw.conn.execute(raw.begin_sql)
+            raw.conn.execute(self.order_sql, order)
+            raw.many(self.line_sql, lines)
+            raw.conn.execute("COMMIT")
+        return len(orders) / (time.perf_counter() - started)
+
+    def batched(
+        self, orders: list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]], size: int
+    ) -> float:
+        raw, started = self.raw, time.perf_counter()
+        for start in range(0, len(orders), size):
+            chunk = orders[start : start + size]
+            raw.conn.execute(raw.begin_sql)
+            raw.many(self.order_sql, [o for o, _ in chunk])
+            raw.many(self.line_sql, [ln for _, lines in chunk for ln in lines])
+            raw.conn.execute("COMMIT")
+        return len(orders) / (time.perf_counter() - started)
+
+    def copied(
+        self, orders: list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]], size: int
+    ) -> float:
+        """PostgreSQL only: the same batches through COPY, the fastest way in."""
+        raw, started = self.raw, time.perf_counter()
+        for start in range(0, len(orders), size):
+            chunk = orders[start : start + size]
+            with raw.conn.transaction(), raw.conn.cursor() as cur:
+                with cur.copy(f"COPY orders ({', '.join(ORDER_COLS)}) FROM STDIN") as copy:
+                    for order, _ in chunk:
+                        copy.write_row(order)
+                with cur.copy(f"COPY order_line ({', '.join(LINE_COLS)}) FROM STDIN") as copy:
+                    for _, lines in chunk:
+                        for line in lines:
+                            copy.write_row(line)
+        return len(orders) / (time.perf_counter() - started)
+
+    def load_csv(self, path: Path, batch_lines: int) -> tuple[float, int]:
+        """Parse the import file and insert it: a plain loader with no checks at all."""
+        raw, started, count = self.raw, time.perf_counter(), 0
+        pending: list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]] = []
+        pending_lines = 0
+
+        def flush() -> None:
+            raw.conn.execute(raw.begin_sql)
+            raw.many(self.order_sql, [o for o, _ in pending])
+            raw.many(self.line_sql, [ln for _, lines in pending for ln in lines])
+            raw.conn.execute("COMMIT")
+            pending.clear()
+
+        with path.open(encoding="utf-8", newline="") as f:
+            reader = csv.reader(f)
+            next(reader)
+            current: list[list[str]] = []
+            for row in reader:
+                count += 1
+                if current and row[0] != current[0][0]:
+                    pending.append(self._csv_order(current))
+                    pending_lines += len(current)
+                    current = []
+                    if pending_lines >= batch_lines:
+                        flush()
+                        pending_lines = 0
+                current.append(row)
+            if current:
+                pending.append(self._csv_order(current))
+            if pending:
+                flush()
+        return count / (time.perf_counter() - started), count
+
+    def _csv_order(self, rows: list[list[str]]) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+        first = rows[0]
+        at = datetime.fromisoformat(first[1]).replace(tzinfo=CST)
+        lines = [(r[4], r[5], int(r[6]), round(float(r[7]) * 100)) for r in rows]
+        return self.rows_of("F" + first[0], first[2], first[3] or None, at, lines)
+
+
+def floor_sections(
+    backend: Backend,
+    shop: Shop,
+    made: dict[str, Any],
+    csv_path: Path | None,
+    report: Report,
+    patron: dict[str, float],
+) -> None:
+    raw = _Raw(backend)
+    try:
+        floor = _Floor(raw)
+        driver = "sqlite3" if raw.sqlite else "psycopg"
+        singles = [floor.from_body(b, f"S{i}") for i, b in enumerate(made["single_bodies"])]
+        if singles:
+            report.add(
+                Row(
+                    backend.name,
+                    f"plain {driver}: 1 order + lines per transaction",
+                    floor.one_per_transaction(singles),
+                    "orders/s",
+                    note="SQL floor of single posts",
+                    peer_of="single",
+                    ratio_to=patron.get("single"),
+                )
+            )
+        bulk = [floor.from_body(b, f"B{i}") for i, b in enumerate(made["bulk_bodies"])]
+        if bulk:
+            report.add(
+                Row(
+                    backend.name,
+                    "plain executemany: 1,000 orders per transaction",
+                    floor.batched(bulk, 1000),
+                    "orders/s",
+                    note="SQL floor of bulk posts",
+                    peer_of="bulk",
+                    ratio_to=patron.get("bulk"),
+                )
+            )
+            if not raw.sqlite:
+                copy = [floor.from_body(b, f"K{i}") for i, b in enumerate(made["bulk_bodies"])]
+                report.add(
+                    Row(
+                        backend.name,
+                        "plain COPY: 1,000 orders per transaction",
+                        floor.copied(copy, 1000),
+                        "orders/s",
+                        note="what PostgreSQL takes in bulk",
+                        peer_of="bulk",
+                        ratio_to=patron.get("bulk"),
+                    )
+                )
+        if csv_path is not None:
+            per_s, _ = floor.load_csv(csv_path, 5000)
+            report.add(
+                Row(
+                    backend.name,
+                    "plain csv.reader + executemany, 5,000 lines/tx",
+                    per_s,
+                    "lines/s",
+                    note="SQL floor of the import",
+                    peer_of="import",
+                    ratio_to=patron.get("import"),
+                )
+            )
+    finally:
+        raw.close()
+
+
+# ------------------------------------------------------------------------------- driver
+
+
+def run_backend(backend: Backend, args: argparse.Namespace, report: Report) -> None:
+    console.rule(f"[bold]{backend.name}")
+    shop = Shop(args.known_customers)
+    signups = prepare_database(backend.url, shop)
+    console.print(
+        f"  [dim]seeded {len(shop.known_phones):,} known customers ({signups:,.0f} sign-ups/s)[/]"
+    )
+    made = api_sections(backend, shop, args, report)
+    csv_path = import_section(backend, shop, args, report) if args.import_lines else None
+    own = [r for r in report.rows if r.backend == backend.name and r.peer_of is None]
+    patron = {
+        "single": max((r.value for r in own if r.work.startswith("single posts, new")), default=0),
+        "bulk": made.get("bulk_orders_per_s", 0.0),
+        "import": next((r.value for r in own if r.work.startswith("import")), 0.0),
+    }
+    floor_sections(backend, shop, made, csv_path, report, patron)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--orders", type=int, default=5000, help="single posts per concurrency level")
+    p.add_argument(
+        "--concurrency",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[8, 32],
+        help="connections for single posts, comma-separated (default 8,32)",
+    )
+    p.add_argument("--bulk-calls", type=int, default=20, help="bulk calls of --bulk-size orders")
+    p.add_argument("--bulk-size", type=int, default=1000, help="orders per bulk call")
+    p.add_argument(
+        "--import-lines", type=int, default=200_000, help="CSV lines to import (0: skip)"
+    )
+    p.add_argument("--known-customers", type=int, default=20_000, help="customers signed up first")
+    p.add_argument("--warmup", type=int, default=500, help="single posts before measuring")
+    p.add_argument(
+        "--postgres",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also run on PostgreSQL at 127.0.0.1:5432 (default: when it answers)",
+    )
+    p.add_argument("--quick", action="store_true", help="small sizes: a smoke run in < 30 s")
+    p.add_argument("--profile", action="store_true", help="then profile one post in-process")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.orders, args.concurrency = min(args.orders, 300), args.concurrency[:1]
+        args.bulk_calls, args.bulk_size = min(args.bulk_calls, 2), min(args.bulk_size, 500)
+        args.import_lines = min(args.import_lines, 10_000)
+        args.known_customers = min(args.known_customers, 1000)
+        args.warmup = min(args.warmup, 100)
+    return args
+
+
+def _on_signal(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
+    use_pg = postgres_reachable() if args.postgres is None else args.postgres
+    report = Report()
+    started = time.perf_counter()
+    console.print(
+        f"[bold]Patron ingestion bench[/]  Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} cores "
+        f"(server on core {SERVER_CORE}, client on core {CLIENT_CORE}); "
+        f"{args.orders:,} single posts × {args.concurrency} connections, "
+        f"{args.bulk_calls} × {args.bulk_size:,} bulk, {args.import_lines:,} import lines"
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="patron-bench-") as tmp:
+            root = Path(tmp)
+            (root / "sqlite").mkdir()
+            run_backend(
+                Backend("SQLite", f"sqlite:///{root / 'sqlite' / 'patron.db'}", root / "sqlite"),
+                args,
+                report,
+            )
+            if use_pg:
+                (root / "pg").mkdir()
+                with postgres_schema() as url:
+                    run_backend(Backend("PostgreSQL", url, root / "pg"), args, report)
+            elif args.postgres is None:
+                console.print("[yellow]PostgreSQL at 127.0.0.1:5432 not reachable: skipped[/]")
+            if args.profile:
+                from _profile_ingest import profile
+
+                profile(root / "profile", console, orders=300 if args.quick else 2000)
+    finally:
+        for proc in list(_children):
+            _stop(proc)
+    console.print(report.table())
+    console.print(
+        "[dim]Client CPU is the load generator's share of its own core (red above 80 %: the "
+        f"client may be the limit). Total {time.perf_counter() - started:.0f} s.[/]"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

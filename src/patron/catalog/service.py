@@ -1,0 +1,183 @@
+"""Stores and products."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from patron.catalog.exceptions import StoreCodeTaken, StoreNotFound
+from patron.catalog.models import Product, Store, StoreKind
+from patron.catalog.schemas import ProductIn, ProductRead, StoreCreate, StoreRead
+from patron.core.settings import get_settings
+
+_CHANNEL_OF_KIND = {
+    StoreKind.PHYSICAL: "pos",
+    StoreKind.ONLINE: "online",
+    StoreKind.MINI_PROGRAM: "mini_program",
+}
+
+
+def channel_for_store_kind(kind: str) -> str:
+    """The sales channel an order has when its source does not say."""
+    return _CHANNEL_OF_KIND.get(StoreKind(kind), "other")
+
+
+def create_store(*, session: Session, store_in: StoreCreate) -> StoreRead:
+    if session.scalar(select(Store.id).where(Store.code == store_in.code)) is not None:
+        raise StoreCodeTaken(f"store code {store_in.code!r} is taken", code=store_in.code)
+    store = Store(**store_in.model_dump())
+    session.add(store)
+    session.flush()
+    _stores_changed(session)
+    return StoreRead.model_validate(store)
+
+
+def upsert_store(*, session: Session, store_in: StoreCreate) -> StoreRead:
+    store = session.scalar(select(Store).where(Store.code == store_in.code))
+    if store is None:
+        return create_store(session=session, store_in=store_in)
+    for key, value in store_in.model_dump(exclude={"code"}).items():
+        setattr(store, key, value)
+    session.flush()
+    _stores_changed(session)
+    return StoreRead.model_validate(store)
+
+
+def get_store_by_code(*, session: Session, code: str) -> StoreRead | None:
+    store = session.scalar(select(Store).where(Store.code == code))
+    return StoreRead.model_validate(store) if store else None
+
+
+def get_store_by_code_or_raise(*, session: Session, code: str) -> StoreRead:
+    store = get_store_by_code(session=session, code=code)
+    if store is None:
+        raise StoreNotFound(f"no store with code {code!r}", code=code)
+    return store
+
+
+def get_store(*, session: Session, store_id: int) -> StoreRead | None:
+    store = session.get(Store, store_id)
+    return StoreRead.model_validate(store) if store else None
+
+
+def list_stores(*, session: Session) -> list[StoreRead]:
+    return [
+        StoreRead.model_validate(s) for s in session.scalars(select(Store).order_by(Store.code))
+    ]
+
+
+def store_codes_by_id(*, session: Session) -> dict[int, str]:
+    return {sid: code for sid, code in session.execute(select(Store.id, Store.code))}
+
+
+def stores_by_code(*, session: Session, codes: set[str] | None = None) -> dict[str, StoreRead]:
+    """Stores by code: all of them, or only ``codes``.
+
+    Every posted order needs its store, and stores seldom change, so the answer comes from
+    a per-database cache, read again after ``_STORE_CACHE_SECONDS``, when a code is missing
+    (a store added by another process), or after this process changed a store.
+    """
+    if codes is None:
+        return {s.code: s for s in list_stores(session=session)}
+    if not codes:
+        return {}
+    key = str(session.connection().engine.url)
+    cached = _store_cache.get(key)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > _STORE_CACHE_SECONDS or not codes <= cached[1].keys():
+        stores = {s.code: s for s in list_stores(session=session)}
+        # A store made in this very transaction may yet be rolled back: don't keep it.
+        if not session.info.get(_STORES_CHANGED):
+            _store_cache[key] = (now, stores)
+    else:
+        stores = cached[1]
+    return {code: stores[code] for code in codes if code in stores}
+
+
+def clear_store_cache() -> None:
+    _store_cache.clear()
+
+
+def store_table() -> Table:
+    """The store table, for other domains' read queries that show a store code."""
+    return cast(Table, Store.__table__)
+
+
+_STORE_CACHE_SECONDS = 30.0
+_STORES_CHANGED = "patron_stores_changed"
+_store_cache: dict[str, tuple[float, dict[str, StoreRead]]] = {}
+
+
+def _stores_changed(session: Session) -> None:
+    session.info[_STORES_CHANGED] = True
+    clear_store_cache()
+
+
+def ensure_default_store(*, session: Session) -> StoreRead:
+    """The store orders go to when they name none: a one-shop retailer never has to set one up."""
+    code = get_settings().default_store_code
+    store = stores_by_code(session=session, codes={code}).get(code)
+    if store is not None:
+        return store
+    return create_store(
+        session=session,
+        store_in=StoreCreate(code=code, name="主店", timezone=get_settings().timezone),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ProductUpsertResult:
+    created: int
+    updated: int
+    unchanged: int
+
+
+_PRODUCT_FIELDS = ("name", "category_path", "brand", "list_price_fen", "shelf_life_days")
+
+
+def upsert_products(*, session: Session, products_in: Sequence[ProductIn]) -> ProductUpsertResult:
+    """Create or update products by SKU; the last of repeated SKUs wins."""
+    latest = {p.sku: p for p in products_in}
+    existing: dict[str, Product] = {}
+    skus = list(latest)
+    for start in range(0, len(skus), 500):
+        chunk = skus[start : start + 500]
+        for product in session.scalars(select(Product).where(Product.sku.in_(chunk))):
+            existing[product.sku] = product
+    created = updated = unchanged = 0
+    for sku, product_in in latest.items():
+        values = product_in.model_dump(include=set(_PRODUCT_FIELDS))
+        found = existing.get(sku)
+        if found is None:
+            session.add(Product(sku=sku, **values))
+            created += 1
+        elif any(getattr(found, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(found, k, v)
+            updated += 1
+        else:
+            unchanged += 1
+    session.flush()
+    return ProductUpsertResult(created=created, updated=updated, unchanged=unchanged)
+
+
+def get_product_by_sku(*, session: Session, sku: str) -> ProductRead | None:
+    product = session.scalar(select(Product).where(Product.sku == sku))
+    return ProductRead.model_validate(product) if product else None
+
+
+def list_products(
+    *, session: Session, category_prefix: str | None = None, limit: int = 100, after_id: int = 0
+) -> list[ProductRead]:
+    query = select(Product).where(Product.id > after_id).order_by(Product.id).limit(limit)
+    if category_prefix:
+        prefix = category_prefix.strip("/")
+        query = query.where(
+            (Product.category_path == prefix) | Product.category_path.startswith(prefix + "/")
+        )
+    return [ProductRead.model_validate(p) for p in session.scalars(query)]

@@ -1,0 +1,305 @@
+"""Database engine, sessions and the unit of work.
+
+SQLite is the embedded default (WAL, foreign keys on, ``BEGIN IMMEDIATE`` for writes so
+two writers never dead-lock on a lock upgrade); PostgreSQL goes through psycopg 3.
+Services take a Session and never commit: :meth:`Database.write` owns the transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Integer,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_WRITE = "patron_write"
+
+
+def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event decide how a transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        # Negative means KiB. Big loads slow down sharply once the indexes outgrow it.
+        cursor.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(_WRITE):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def create_patron_engine(url: str, *, echo: bool = False, sqlite_cache_mb: int = 64) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=8,
+            max_overflow=16,
+        )
+        _configure_sqlite(engine, sqlite_cache_mb)
+        return engine
+    return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+class Database:
+    """One engine and its sessions; the owner of every commit."""
+
+    def __init__(self, url: str, *, echo: bool = False, sqlite_cache_mb: int = 64) -> None:
+        self.url = url
+        self.engine = create_patron_engine(url, echo=echo, sqlite_cache_mb=sqlite_cache_mb)
+        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = sessionmaker(
+            self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False
+        )
+        self._write_lock = threading.Lock()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on error."""
+        factory = self._writer if write else self._reader
+        # SQLite has one writer at a time. Queueing writers here, rather than in SQLite's
+        # busy handler (which sleeps in coarse steps while the lock sits free), keeps the
+        # wait short and fair under many concurrent requests.
+        lock = self._write_lock if write and self.is_sqlite else None
+        if lock is not None:
+            lock.acquire()
+        session = factory()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+            if lock is not None:
+                lock.release()
+
+    def read(self, work: Callable[[Session], T]) -> T:
+        with self.session() as session:
+            return work(session)
+
+    def write(self, work: Callable[[Session], T], *, retries: int = 3) -> T:
+        """Run ``work`` in one write transaction, retrying when a concurrent writer won a race.
+
+        A unique-key collision (two requests creating the same order or identity at once)
+        or a lock time-out rolls everything back and runs ``work`` again, so it then sees
+        what the other writer committed.
+        """
+        attempt = 0
+        while True:
+            try:
+                with self.session(write=True) as session:
+                    return work(session)
+            except (IntegrityError, OperationalError) as exc:
+                attempt += 1
+                if attempt > retries or not _retryable(exc):
+                    raise
+                log.info("retrying a write after a concurrent change (%s)", type(exc).__name__)
+                time.sleep(0.005 * attempt)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    text = str(exc).lower()
+    return "locked" in text or "deadlock" in text or "serialization" in text
+
+
+_databases: dict[str, Database] = {}
+
+
+def get_database(url: str | None = None) -> Database:
+    """The process-wide Database for ``url`` (default: the configured one)."""
+    from patron.core.settings import get_settings
+
+    url = url or get_settings().resolved_database_url
+    db = _databases.get(url)
+    if db is None:
+        db = _databases[url] = Database(url, sqlite_cache_mb=get_settings().sqlite_cache_mb)
+    return db
+
+
+def reset_databases() -> None:
+    for db in _databases.values():
+        db.dispose()
+    _databases.clear()
+
+
+def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
+    """Primary keys for ``count`` new rows of ``table``, so a batch can be inserted without RETURNING.
+
+    PostgreSQL takes them from the table's sequence, which is safe under concurrency. SQLite
+    continues after the highest id; that is safe because every write transaction holds the
+    database's write lock from its first statement (``BEGIN IMMEDIATE``).
+    """
+    if count <= 0:
+        return []
+    if conn.dialect.name == "sqlite":
+        if not conn.get_execution_options().get(_WRITE):
+            raise RuntimeError("reserve_ids needs a write session on SQLite")
+        statement = _MAX_ID.get(table.name)
+        if statement is None:
+            statement = _MAX_ID[table.name] = select(func.coalesce(func.max(table.c.id), 0))
+        top = conn.execute(statement).scalar_one()
+        return list(range(top + 1, top + 1 + count))
+    rows = conn.execute(
+        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+        {"table": table.name, "n": count},
+    )
+    return [row[0] for row in rows]
+
+
+_RETURNING: dict[str, Any] = {}
+_MAX_ID: dict[str, Any] = {}
+_PLAIN: dict[str, Any] = {}
+
+
+def insert_rows(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], *, want_ids: bool = True
+) -> list[int]:
+    """Insert ``rows`` and return their new ids, in order, in as few statements as possible.
+
+    One row: a single INSERT … RETURNING. Several: ids reserved up front, then one
+    executemany (SQLite runs a RETURNING insert of many rows one row at a time). Without
+    ``want_ids`` the database numbers the rows itself and nothing is returned.
+    """
+    if not rows:
+        return []
+    if not want_ids:
+        converters = _driver_converters(table, conn.dialect.name)
+        if converters is not None:
+            _driver_executemany(conn, table, rows, converters)
+        else:
+            conn.execute(insert(table), rows)
+        return []
+    name = table.name
+    if len(rows) == 1:
+        statement = _RETURNING.get(name)
+        if statement is None:
+            statement = _RETURNING[name] = insert(table).returning(table.c.id)
+        return [conn.execute(statement, rows[0]).scalar_one()]
+    ids = reserve_ids(conn, table, len(rows))
+    for row, new_id in zip(rows, ids, strict=True):
+        row["id"] = new_id
+    converters = _driver_converters(table, conn.dialect.name)
+    if converters is not None:
+        _driver_executemany(conn, table, rows, converters)
+        return ids
+    statement = _PLAIN.get(name)
+    if statement is None:
+        statement = _PLAIN[name] = insert(table)
+    conn.execute(statement, rows)
+    return ids
+
+
+_CONVERTERS: dict[tuple[str, str], dict[str, Callable[[Any], Any]] | None] = {}
+
+
+def _sqlite_instant(value: datetime | None) -> str | None:
+    # The text SQLAlchemy writes for a DateTime on SQLite, so both paths compare alike.
+    if value is None:
+        return None
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}"
+
+
+def _driver_converters(table: Table, dialect: str) -> dict[str, Callable[[Any], Any]] | None:
+    """How to hand each column's values straight to the driver, or None when we can't."""
+    key = (table.name, dialect)
+    if key in _CONVERTERS:
+        return _CONVERTERS[key]
+    from patron.core.models import UTCDateTime
+
+    converters: dict[str, Callable[[Any], Any]] | None = {}
+    for column in table.columns:
+        kind = type(column.type)
+        if kind in (Integer, BigInteger, String, Text):
+            continue
+        if kind is UTCDateTime:
+            if dialect == "sqlite":
+                converters[column.name] = _sqlite_instant  # type: ignore[index]
+            else:
+                converters[column.name] = lambda v: v if v is None else v.astimezone(UTC)  # type: ignore[index]
+            continue
+        converters = None  # JSON, Date, …: let SQLAlchemy do it
+        break
+    _CONVERTERS[key] = converters
+    return converters
+
+
+def _driver_executemany(
+    conn: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    converters: dict[str, Callable[[Any], Any]],
+) -> None:
+    """One executemany straight through the driver, skipping SQLAlchemy's per-row work.
+
+    Order lines and orders are most of every batch; their columns are integers, strings
+    and instants, which need no more than the conversions above.
+    """
+    columns = list(rows[0])
+    quote = conn.dialect.identifier_preparer.quote
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join([mark] * len(columns))})"
+    )
+    if converters:
+        convert = [converters.get(c) for c in columns]
+        params = [
+            tuple(f(row[c]) if f else row[c] for c, f in zip(columns, convert, strict=True))
+            for row in rows
+        ]
+    else:
+        params = [tuple(row[c] for c in columns) for row in rows]
+    conn.exec_driver_sql(sql, params)

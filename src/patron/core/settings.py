@@ -1,0 +1,97 @@
+"""Settings from the environment (``PATRON_*``) and an optional TOML file.
+
+Read through :func:`get_settings`, never at import time, so tests and the CLI can
+change the environment first.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("PATRON_CONFIG")
+    if explicit:
+        return Path(explicit)
+    local = Path.cwd() / "patron.toml"
+    return local if local.exists() else None
+
+
+class Settings(BaseSettings):
+    """Everything Patron reads from outside the code."""
+
+    model_config = SettingsConfigDict(env_prefix="PATRON_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(default_factory=lambda: Path.cwd() / "patron-data")
+    database_url: str | None = None
+    timezone: str = "Asia/Shanghai"
+    phone_region: str = "CN"
+    currency: str = "CNY"
+    default_store_code: str = "MAIN"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    import_batch_rows: int = Field(default=5000, ge=1)
+    bulk_max_orders: int = Field(default=1000, ge=1)
+    # SQLite page cache per connection; raise it for very large loads (the benchmark data set).
+    sqlite_cache_mb: int = Field(default=64, ge=2, le=65536)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = _config_file()
+        if config is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
+        return tuple(sources)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy URL: PATRON_DATABASE_URL, or SQLite in the data directory."""
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite:///{self.data_dir / 'patron.db'}"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def normalise_database_url(url: str) -> str:
+    """Send plain ``postgresql://`` URLs through psycopg 3."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

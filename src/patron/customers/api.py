@@ -1,0 +1,217 @@
+"""Customers over HTTP: sign-up, profile, look-up, lists, tags, interactions, merges."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from patron.core.db import Database
+from patron.core.errors import InvalidInput
+from patron.core.schemas import Page, UtcInstant
+from patron.customers import service
+from patron.customers.exceptions import CustomerNotFound
+from patron.customers.schemas import (
+    CustomerCreate,
+    CustomerFilter,
+    CustomerPage,
+    CustomerRead,
+    CustomerUpdate,
+    InteractionCreate,
+    InteractionRead,
+    MergeRead,
+    MergeRequest,
+    TagIn,
+)
+from patron.orders import service as orders
+from patron.orders.schemas import OrderRead
+from patron.web.deps import get_db
+
+router = APIRouter(prefix="/api/v1", tags=["customers"])
+Db = Annotated[Database, Depends(get_db)]
+# Ids are 64-bit keys: a larger number is refused here rather than overflowing the driver.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+@router.post(
+    "/customers",
+    response_model=CustomerRead,
+    status_code=201,
+    responses={
+        200: {"model": CustomerRead, "description": "An identifier was known: that profile"}
+    },
+)
+def register_customer(
+    customer_in: CustomerCreate,
+    response: Response,
+    db: Db,
+    source: Annotated[str, Query(max_length=64)] = "api",
+) -> CustomerRead:
+    result = db.write(
+        lambda s: service.register_customer(session=s, customer_in=customer_in, source=source)
+    )
+    if not result.created:
+        response.status_code = 200
+    return result.customer
+
+
+@router.get("/customers", response_model=CustomerPage)
+def list_customers(
+    db: Db,
+    q: Annotated[str | None, Query(max_length=60, description="Name contains")] = None,
+    city: Annotated[str | None, Query(max_length=60)] = None,
+    home_store_code: Annotated[str | None, Query(max_length=32)] = None,
+    tag: Annotated[str | None, Query(max_length=60)] = None,
+    signup_channel: Annotated[str | None, Query(max_length=32)] = None,
+    signed_up_from: UtcInstant | None = None,
+    signed_up_to: UtcInstant | None = None,
+    status: Annotated[str | None, Query(pattern="^(active|merged)$")] = "active",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=32)] = None,
+) -> CustomerPage:
+    filters = CustomerFilter(
+        q=q,
+        city=city,
+        home_store_code=home_store_code,
+        tag=tag,
+        signup_channel=signup_channel,
+        signed_up_from=signed_up_from,
+        signed_up_to=signed_up_to,
+        status=status,
+    )
+    return db.read(
+        lambda s: service.list_customers(session=s, filters=filters, limit=limit, cursor=cursor)
+    )
+
+
+@router.get("/customers/lookup", response_model=CustomerRead)
+def lookup_customer(
+    db: Db,
+    phone: Annotated[str | None, Query(max_length=40)] = None,
+    member_card: Annotated[str | None, Query(max_length=128)] = None,
+    email: Annotated[str | None, Query(max_length=254)] = None,
+    wechat_unionid: Annotated[str | None, Query(max_length=128)] = None,
+    wechat_openid: Annotated[str | None, Query(max_length=128)] = None,
+    external_account: Annotated[str | None, Query(max_length=128)] = None,
+    namespace: Annotated[
+        str, Query(max_length=64, description="WeChat app id or shop system")
+    ] = "",
+) -> CustomerRead:
+    given = {
+        k: v
+        for k, v in {
+            "phone": phone,
+            "member_card": member_card,
+            "email": email,
+            "wechat_unionid": wechat_unionid,
+            "wechat_openid": wechat_openid,
+            "external_account": external_account,
+        }.items()
+        if v
+    }
+    if len(given) != 1:
+        raise InvalidInput(
+            "query",
+            "give exactly one of phone, member_card, email, wechat_unionid, "
+            "wechat_openid, external_account",
+        )
+    ((kind, value),) = given.items()
+    customer = db.read(
+        lambda s: service.lookup_customer(session=s, kind=kind, value=value, namespace=namespace)
+    )
+    if customer is None:
+        raise CustomerNotFound(f"no customer with that {kind}")
+    return customer
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerRead)
+def get_customer(customer_id: RowId, db: Db) -> CustomerRead:
+    return db.read(lambda s: service.get_customer_or_raise(session=s, customer_id=customer_id))
+
+
+@router.patch("/customers/{customer_id}", response_model=CustomerRead)
+def update_customer(customer_id: RowId, customer_in: CustomerUpdate, db: Db) -> CustomerRead:
+    return db.write(
+        lambda s: service.update_customer(
+            session=s, customer_id=customer_id, customer_in=customer_in
+        )
+    )
+
+
+@router.get("/customers/{customer_id}/orders", response_model=Page[OrderRead])
+def list_customer_orders(
+    customer_id: RowId,
+    db: Db,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=32)] = None,
+) -> Page[OrderRead]:
+    def work(s):
+        service.get_customer_or_raise(session=s, customer_id=customer_id)
+        return orders.list_customer_orders(
+            session=s, customer_id=customer_id, limit=limit, cursor=cursor
+        )
+
+    return db.read(work)
+
+
+@router.post("/customers/{customer_id}/tags", response_model=CustomerRead)
+def add_tag(customer_id: RowId, tag_in: TagIn, db: Db) -> CustomerRead:
+    def work(s):
+        service.get_customer_or_raise(session=s, customer_id=customer_id)
+        service.add_tag(session=s, customer_id=customer_id, name=tag_in.name)
+        return service.get_customer_or_raise(session=s, customer_id=customer_id)
+
+    return db.write(work)
+
+
+@router.delete("/customers/{customer_id}/tags/{name}", response_model=CustomerRead)
+def remove_tag(customer_id: RowId, name: str, db: Db) -> CustomerRead:
+    def work(s):
+        service.get_customer_or_raise(session=s, customer_id=customer_id)
+        service.remove_tag(session=s, customer_id=customer_id, name=name)
+        return service.get_customer_or_raise(session=s, customer_id=customer_id)
+
+    return db.write(work)
+
+
+@router.post(
+    "/customers/{customer_id}/interactions", response_model=InteractionRead, status_code=201
+)
+def record_interaction(
+    customer_id: RowId, interaction_in: InteractionCreate, db: Db
+) -> InteractionRead:
+    return db.write(
+        lambda s: service.record_interaction(
+            session=s, customer_id=customer_id, interaction_in=interaction_in
+        )
+    )
+
+
+@router.get("/customers/{customer_id}/interactions", response_model=list[InteractionRead])
+def list_interactions(
+    customer_id: RowId, db: Db, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[InteractionRead]:
+    return db.read(
+        lambda s: service.list_interactions(session=s, customer_id=customer_id, limit=limit)
+    )
+
+
+@router.post("/customers/{customer_id}/merge", response_model=MergeRead, status_code=201)
+def merge_customer(customer_id: RowId, merge_in: MergeRequest, db: Db) -> MergeRead:
+    """Fold another profile of the same person into this one."""
+    return db.write(
+        lambda s: service.merge_customers(
+            session=s, survivor_id=customer_id, merged_id=merge_in.other_id, reason=merge_in.reason
+        )
+    )
+
+
+@router.get("/customers/{customer_id}/merges", response_model=list[MergeRead])
+def list_merges(customer_id: RowId, db: Db) -> list[MergeRead]:
+    return db.read(lambda s: service.list_merges(session=s, customer_id=customer_id))
+
+
+@router.post("/merges/{merge_id}/undo", response_model=MergeRead)
+def unmerge(merge_id: RowId, db: Db) -> MergeRead:
+    """Give back both profiles as they were, with their identities and orders."""
+    return db.write(lambda s: service.unmerge_customers(session=s, merge_id=merge_id))

@@ -1,0 +1,141 @@
+"""Customer profiles, the identities that point at them, tags, interactions and merges."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from patron.core.clock import utcnow
+from patron.core.models import Base, BigId, IdPk, UTCDateTime
+
+
+class CustomerStatus(StrEnum):
+    ACTIVE = "active"
+    MERGED = "merged"
+
+
+class Gender(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+
+
+class IdentityKind(StrEnum):
+    """The ways a channel names a person. Order is priority when they disagree."""
+
+    MEMBER_CARD = "member_card"
+    PHONE = "phone"
+    WECHAT_UNIONID = "wechat_unionid"
+    WECHAT_OPENID = "wechat_openid"
+    EXTERNAL_ACCOUNT = "external_account"
+    EMAIL = "email"
+
+
+# Identifiers that belong to exactly one person: two profiles sharing one are one person.
+STRONG_KINDS = frozenset(
+    {IdentityKind.PHONE, IdentityKind.MEMBER_CARD, IdentityKind.WECHAT_UNIONID}
+)
+KIND_PRIORITY = {kind: rank for rank, kind in enumerate(IdentityKind)}
+
+
+class Customer(Base):
+    __tablename__ = "customer"
+    __table_args__ = (
+        Index("ix_customer_home_store_id", "home_store_id"),
+        Index("ix_customer_signed_up_at", "signed_up_at"),
+        Index("ix_customer_city", "city"),
+    )
+
+    id: Mapped[IdPk]
+    name: Mapped[str | None] = mapped_column(String(120))
+    gender: Mapped[str | None] = mapped_column(String(10))
+    birthday: Mapped[date | None] = mapped_column(Date)
+    city: Mapped[str | None] = mapped_column(String(60))
+    home_store_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("store.id"))
+    signup_channel: Mapped[str | None] = mapped_column(String(32))
+    signed_up_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default=CustomerStatus.ACTIVE)
+    merged_into_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("customer.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Identity(Base):
+    """One identifier of one customer, stored normalised (E.164 phone, lower-case e-mail).
+
+    ``namespace`` separates identifiers that are only unique within a system: the WeChat
+    app for an openid, the shop system for an external account id. It is '' otherwise.
+    """
+
+    __tablename__ = "identity"
+    __table_args__ = (
+        # value first: a batch looks identifiers up by value alone.
+        UniqueConstraint("value", "kind", "namespace"),
+        Index("ix_identity_customer_id", "customer_id"),
+    )
+
+    id: Mapped[IdPk]
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    namespace: Mapped[str] = mapped_column(String(64), default="")
+    value: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Tag(Base):
+    __tablename__ = "tag"
+
+    id: Mapped[IdPk]
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CustomerTag(Base):
+    __tablename__ = "customer_tag"
+    __table_args__ = (Index("ix_customer_tag_tag_id", "tag_id"),)
+
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"), primary_key=True)
+    tag_id: Mapped[int] = mapped_column(BigId, ForeignKey("tag.id"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Interaction(Base):
+    __tablename__ = "interaction"
+    __table_args__ = (
+        Index("ix_interaction_customer_id_occurred_at", "customer_id", "occurred_at"),
+    )
+
+    id: Mapped[IdPk]
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    direction: Mapped[str] = mapped_column(String(10))
+    staff: Mapped[str | None] = mapped_column(String(120))
+    note: Mapped[str] = mapped_column(Text, default="")
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CustomerMerge(Base):
+    """A merge of ``merged_id`` into ``survivor_id``, with what moved so it can be undone."""
+
+    __tablename__ = "customer_merge"
+    __table_args__ = (
+        Index("ix_customer_merge_survivor_id", "survivor_id"),
+        Index("ix_customer_merge_merged_id", "merged_id"),
+    )
+
+    id: Mapped[IdPk]
+    survivor_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    merged_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    reason: Mapped[str] = mapped_column(String(255))
+    # The survivor's profile fields before the merge filled its blanks from the other.
+    survivor_before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Row ids moved to the survivor, by kind: {"identity": [...], "order": [...], ...}.
+    moved: Mapped[dict[str, list[int]]] = mapped_column(JSON, default=dict)
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    unmerged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,395 @@
+"""Customers: sign-up, profiles, look-up, tags, interactions, merge and unmerge.
+
+Other domains use this module, never the customer tables.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from patron.catalog import service as catalog
+from patron.core.clock import utcnow
+from patron.core.errors import InvalidInput
+from patron.core.phone import normalise_email, normalise_phone
+from patron.core.settings import get_settings
+from patron.customers import identity as _identity
+from patron.customers import merging as _merging
+from patron.customers.exceptions import CustomerNotFound
+from patron.customers.identity import Resolution, ResolveContext
+from patron.customers.models import (
+    Customer,
+    CustomerMerge,
+    CustomerStatus,
+    CustomerTag,
+    Identity,
+    IdentityKind,
+    Interaction,
+    Tag,
+)
+from patron.customers.schemas import (
+    CustomerCreate,
+    CustomerFilter,
+    CustomerPage,
+    CustomerRead,
+    CustomerRef,
+    CustomerUpdate,
+    CustomerWrite,
+    IdentityRead,
+    InteractionCreate,
+    InteractionRead,
+    MergeRead,
+)
+
+__all__ = [
+    "Resolution",
+    "ResolveContext",
+    "add_tag",
+    "get_customer",
+    "get_customer_or_raise",
+    "list_customers",
+    "list_interactions",
+    "list_merges",
+    "lookup_customer",
+    "merge_customers",
+    "record_interaction",
+    "register_customer",
+    "register_customers",
+    "remove_tag",
+    "resolve_customers",
+    "unmerge_customers",
+    "update_customer",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterOutcome:
+    customer_id: int
+    created: bool
+
+
+def resolve_customers(
+    *,
+    session: Session,
+    refs: Sequence[CustomerRef | None],
+    contexts: Sequence[ResolveContext],
+    field_prefix: str = "customer",
+) -> Resolution:
+    """The customer each record belongs to, creating and merging profiles as identity rules say."""
+    return _identity.resolve(
+        session=session, refs=refs, contexts=contexts, field_prefix=field_prefix
+    )
+
+
+def register_customers(
+    *, session: Session, customers_in: Sequence[CustomerCreate], source: str
+) -> list[RegisterOutcome]:
+    """Sign-ups in bulk. A known identifier updates that profile's blanks instead of duplicating it."""
+    stores = catalog.stores_by_code(session=session)
+    refs: list[CustomerRef | None] = []
+    contexts: list[ResolveContext] = []
+    now = utcnow()
+    for i, customer_in in enumerate(customers_in):
+        store_id = None
+        if customer_in.home_store_code:
+            store = stores.get(customer_in.home_store_code)
+            if store is None:
+                raise InvalidInput(
+                    f"{i}.home_store_code" if len(customers_in) > 1 else "home_store_code",
+                    f"no store with code {customer_in.home_store_code!r}",
+                )
+            store_id = store.id
+        refs.append(
+            CustomerRef.model_construct(
+                **customer_in.identities.model_dump(),
+                id=None,
+                name=customer_in.name,
+                gender=customer_in.gender,
+                birthday=customer_in.birthday,
+                city=customer_in.city,
+            )
+        )
+        contexts.append(
+            ResolveContext(
+                source=source,
+                label=f"sign-up via {source}",
+                at=customer_in.signed_up_at or now,
+                channel=customer_in.signup_channel,
+                store_id=store_id,
+            )
+        )
+    resolution = resolve_customers(session=session, refs=refs, contexts=contexts)
+    outcomes = []
+    for customer_in, cid, created, context in zip(
+        customers_in, resolution.customer_ids, resolution.created, contexts, strict=True
+    ):
+        assert cid is not None
+        if not created:
+            _fill_signup(session, cid, customer_in, context)
+        if customer_in.tags:
+            for tag in customer_in.tags:
+                add_tag(session=session, customer_id=cid, name=tag)
+        outcomes.append(RegisterOutcome(customer_id=cid, created=created))
+    return outcomes
+
+
+def _fill_signup(
+    session: Session, customer_id: int, customer_in: CustomerCreate, context: ResolveContext
+) -> None:
+    """A sign-up by someone already known (say, from a till receipt) makes them a member."""
+    customer = session.get(Customer, customer_id)
+    assert customer is not None
+    if customer.home_store_id is None and context.store_id is not None:
+        customer.home_store_id = context.store_id
+    if customer_in.signup_channel and customer.signup_channel is None:
+        customer.signup_channel = customer_in.signup_channel
+
+
+def register_customer(
+    *, session: Session, customer_in: CustomerCreate, source: str
+) -> CustomerWrite:
+    outcome = register_customers(session=session, customers_in=[customer_in], source=source)[0]
+    return CustomerWrite(
+        created=outcome.created,
+        customer=get_customer_or_raise(session=session, customer_id=outcome.customer_id),
+    )
+
+
+def _reads(session: Session, customers: Sequence[Customer]) -> list[CustomerRead]:
+    if not customers:
+        return []
+    ids = [c.id for c in customers]
+    identities: dict[int, list[IdentityRead]] = defaultdict(list)
+    for row in session.scalars(
+        select(Identity).where(Identity.customer_id.in_(ids)).order_by(Identity.id)
+    ):
+        identities[row.customer_id].append(IdentityRead.model_validate(row))
+    tags: dict[int, list[str]] = defaultdict(list)
+    for cid, name in session.execute(
+        select(CustomerTag.customer_id, Tag.name)
+        .join(Tag, Tag.id == CustomerTag.tag_id)
+        .where(CustomerTag.customer_id.in_(ids))
+        .order_by(Tag.name)
+    ):
+        tags[cid].append(name)
+    store_codes = catalog.store_codes_by_id(session=session)
+    return [
+        CustomerRead(
+            id=c.id,
+            name=c.name,
+            gender=c.gender,
+            birthday=c.birthday,
+            city=c.city,
+            home_store_code=store_codes.get(c.home_store_id) if c.home_store_id else None,
+            signup_channel=c.signup_channel,
+            signed_up_at=c.signed_up_at,
+            status=c.status,
+            merged_into_id=c.merged_into_id,
+            identities=identities[c.id],
+            tags=tags[c.id],
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+        )
+        for c in customers
+    ]
+
+
+def get_customer(*, session: Session, customer_id: int) -> CustomerRead | None:
+    customer = session.get(Customer, customer_id)
+    return _reads(session, [customer])[0] if customer else None
+
+
+def get_customer_or_raise(*, session: Session, customer_id: int) -> CustomerRead:
+    customer = get_customer(session=session, customer_id=customer_id)
+    if customer is None:
+        raise CustomerNotFound(f"no customer {customer_id}", customer_id=customer_id)
+    return customer
+
+
+def customer_exists(*, session: Session, customer_id: int) -> bool:
+    return session.scalar(select(Customer.id).where(Customer.id == customer_id)) is not None
+
+
+_LOOKUP_KINDS = {
+    "phone": IdentityKind.PHONE,
+    "member_card": IdentityKind.MEMBER_CARD,
+    "email": IdentityKind.EMAIL,
+    "wechat_unionid": IdentityKind.WECHAT_UNIONID,
+    "wechat_openid": IdentityKind.WECHAT_OPENID,
+    "external_account": IdentityKind.EXTERNAL_ACCOUNT,
+}
+
+
+def lookup_customer(
+    *, session: Session, kind: str, value: str, namespace: str = ""
+) -> CustomerRead | None:
+    """The customer owning an identifier, e.g. ``kind="phone", value="138 0013 8000"``."""
+    identity_kind = _LOOKUP_KINDS.get(kind)
+    if identity_kind is None:
+        raise InvalidInput("kind", f"look up by one of {', '.join(_LOOKUP_KINDS)}")
+    try:
+        if identity_kind == IdentityKind.PHONE:
+            value = normalise_phone(value, get_settings().phone_region)
+        elif identity_kind == IdentityKind.EMAIL:
+            value = normalise_email(value)
+    except ValueError as exc:
+        raise InvalidInput(kind, str(exc)) from None
+    customer_id = session.scalar(
+        select(Identity.customer_id).where(
+            Identity.kind == identity_kind, Identity.namespace == namespace, Identity.value == value
+        )
+    )
+    if customer_id is None:
+        return None
+    return get_customer(session=session, customer_id=customer_id)
+
+
+def list_customers(
+    *, session: Session, filters: CustomerFilter, limit: int = 50, cursor: str | None = None
+) -> CustomerPage:
+    """Customers matching ``filters``, newest first, a page at a time (keyset on id)."""
+    query = select(Customer).order_by(Customer.id.desc()).limit(limit + 1)
+    if cursor:
+        try:
+            query = query.where(Customer.id < int(cursor))
+        except ValueError:
+            raise InvalidInput("cursor", "not a cursor this API gave out") from None
+    if filters.status:
+        query = query.where(Customer.status == filters.status)
+    if filters.q:
+        query = query.where(Customer.name.contains(filters.q, autoescape=True))
+    if filters.city:
+        query = query.where(Customer.city == filters.city)
+    if filters.signup_channel:
+        query = query.where(Customer.signup_channel == filters.signup_channel)
+    if filters.signed_up_from:
+        query = query.where(Customer.signed_up_at >= filters.signed_up_from)
+    if filters.signed_up_to:
+        query = query.where(Customer.signed_up_at < filters.signed_up_to)
+    if filters.home_store_code:
+        store = catalog.get_store_by_code(session=session, code=filters.home_store_code)
+        query = query.where(Customer.home_store_id == (store.id if store else -1))
+    if filters.tag:
+        query = query.where(
+            Customer.id.in_(
+                select(CustomerTag.customer_id)
+                .join(Tag, Tag.id == CustomerTag.tag_id)
+                .where(Tag.name == filters.tag)
+            )
+        )
+    rows = list(session.scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return CustomerPage(
+        items=_reads(session, rows), next_cursor=str(rows[-1].id) if more and rows else None
+    )
+
+
+def update_customer(
+    *, session: Session, customer_id: int, customer_in: CustomerUpdate
+) -> CustomerRead:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise CustomerNotFound(f"no customer {customer_id}", customer_id=customer_id)
+    changes = customer_in.model_dump(exclude_unset=True)
+    if "home_store_code" in changes:
+        code = changes.pop("home_store_code")
+        customer.home_store_id = (
+            catalog.get_store_by_code_or_raise(session=session, code=code).id if code else None
+        )
+    for key, value in changes.items():
+        setattr(customer, key, value)
+    session.flush()
+    return get_customer_or_raise(session=session, customer_id=customer_id)
+
+
+def add_tag(*, session: Session, customer_id: int, name: str) -> None:
+    tag_id = session.scalar(select(Tag.id).where(Tag.name == name))
+    if tag_id is None:
+        tag = Tag(name=name)
+        session.add(tag)
+        session.flush()
+        tag_id = tag.id
+    if session.get(CustomerTag, (customer_id, tag_id)) is None:
+        session.add(CustomerTag(customer_id=customer_id, tag_id=tag_id))
+        session.flush()
+
+
+def remove_tag(*, session: Session, customer_id: int, name: str) -> None:
+    tag_id = session.scalar(select(Tag.id).where(Tag.name == name))
+    if tag_id is not None:
+        session.execute(
+            delete(CustomerTag).where(
+                CustomerTag.customer_id == customer_id, CustomerTag.tag_id == tag_id
+            )
+        )
+
+
+def record_interaction(
+    *, session: Session, customer_id: int, interaction_in: InteractionCreate
+) -> InteractionRead:
+    if not customer_exists(session=session, customer_id=customer_id):
+        raise CustomerNotFound(f"no customer {customer_id}", customer_id=customer_id)
+    interaction = Interaction(
+        customer_id=customer_id,
+        **interaction_in.model_dump(exclude={"occurred_at"}),
+        occurred_at=interaction_in.occurred_at or utcnow(),
+    )
+    session.add(interaction)
+    session.flush()
+    return InteractionRead.model_validate(interaction)
+
+
+def list_interactions(
+    *, session: Session, customer_id: int, limit: int = 100
+) -> list[InteractionRead]:
+    rows = session.scalars(
+        select(Interaction)
+        .where(Interaction.customer_id == customer_id)
+        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
+        .limit(limit)
+    )
+    return [InteractionRead.model_validate(r) for r in rows]
+
+
+def merge_customers(
+    *, session: Session, survivor_id: int, merged_id: int, reason: str
+) -> MergeRead:
+    """Fold ``merged_id`` into ``survivor_id`` (staff-initiated); undo with unmerge_customers."""
+    record = _merging.merge_customers(
+        session=session, survivor_id=survivor_id, merged_id=merged_id, reason=reason
+    )
+    return MergeRead.model_validate(record)
+
+
+def unmerge_customers(*, session: Session, merge_id: int) -> MergeRead:
+    return MergeRead.model_validate(_merging.unmerge_customers(session=session, merge_id=merge_id))
+
+
+def list_merges(*, session: Session, customer_id: int) -> list[MergeRead]:
+    rows = session.scalars(
+        select(CustomerMerge)
+        .where(
+            (CustomerMerge.survivor_id == customer_id) | (CustomerMerge.merged_id == customer_id)
+        )
+        .order_by(CustomerMerge.id)
+    )
+    return [MergeRead.model_validate(r) for r in rows]
+
+
+def active_customer_id(*, session: Session, customer_id: int) -> int:
+    """Where a customer id points now, following merges."""
+    return _identity._live_customer(session, customer_id, "customer_id")
+
+
+def count_customers(*, session: Session, status: str | None = CustomerStatus.ACTIVE) -> int:
+    from sqlalchemy import func
+
+    query = select(func.count()).select_from(Customer)
+    if status:
+        query = query.where(Customer.status == status)
+    return int(session.scalar(query) or 0)

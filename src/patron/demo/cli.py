@@ -1,0 +1,102 @@
+"""`patron demo`: parse the options, build the demo chain, print what was made."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+console = Console()
+
+
+def _parse_end(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date like 2026-10-31") from None
+
+
+def demo(
+    seed: Annotated[int, typer.Option(help="Same seed, same chain")] = 42,
+    customers: Annotated[int, typer.Option(min=1, help="Customers to sign up")] = 20000,
+    lines: Annotated[
+        int, typer.Option(min=1, help="Order lines to aim at, over two years")
+    ] = 300000,
+    end: Annotated[
+        str | None, typer.Option(help="Last day of the two years (YYYY-MM-DD); default 2026-10-31")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Build even if the database already has orders")
+    ] = False,
+) -> None:
+    """Build a realistic synthetic retail chain: stores, products, members, two years of sales."""
+    from patron.core.db import get_database
+    from patron.core.migrate import upgrade
+    from patron.core.settings import get_settings
+    from patron.demo.generator import DEFAULT_END, build_demo
+
+    end_on = _parse_end(end)
+    settings = get_settings()
+    db = get_database()
+    upgrade(db)
+    with Progress(
+        TextColumn("[bold]Building the demo chain"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} customers"),
+        TextColumn("{task.fields[lines]:,} lines"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("demo", total=customers, lines=0)
+
+        def progress(done: int, total: int, lines_done: int) -> None:
+            bar.update(task, completed=done, total=total, lines=lines_done)
+
+        summary = build_demo(
+            db=db,
+            seed=seed,
+            customers=customers,
+            lines=lines,
+            end=end_on,
+            data_dir=settings.data_dir,
+            progress=progress,
+            force=force,
+        )
+    if summary.already_present:
+        console.print(
+            f"The database already holds {summary.orders:,} orders, so the demo was not built "
+            "again. Use --force to add what is missing (nothing is duplicated)."
+        )
+        raise typer.Exit(0)
+    table = Table(title=f"Demo chain (seed {seed}, up to {end_on or DEFAULT_END})")
+    table.add_column("")
+    table.add_column("count", justify="right")
+    for label, value in (
+        ("stores", summary.stores),
+        ("products", summary.products),
+        ("customer profiles", summary.customers),
+        ("orders", summary.orders),
+        ("order lines", summary.lines),
+        ("anonymous orders", summary.anonymous_orders),
+        ("refunds", summary.refunds),
+        ("profiles merged by an order", summary.merges),
+    ):
+        table.add_row(label, f"{value:,}")
+    console.print(table)
+    console.print(
+        f"Built in {summary.elapsed_seconds:.1f}s. "
+        f"Ground truth for model checks: {summary.truth_json} and {summary.truth_csv}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Mount ``patron demo`` on the main command."""
+    app.command("demo")(demo)

@@ -1,0 +1,372 @@
+"""Reading CSV and Excel exports as rows of cells, whatever encoding and delimiter they use.
+
+Retail exports arrive from Excel on Chinese Windows (GBK), from web back-ends (UTF-8, often
+with a BOM so Excel opens them), and as real ``.xlsx`` workbooks. The encoding is decided
+before the first row is parsed, by reading the whole file once (the same pass hashes it for
+the import run's key), so a file never fails half-way through with a decode error after
+some batches are already committed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from collections.abc import Generator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, Literal
+
+from patron.core.errors import PatronError
+
+# Every cell is text, as a CSV export of it would hold; a workbook's real dates become ISO
+# text ("2024-03-01 09:30:00"), which parse_datetime reads on its fastest path.
+Cell = str
+
+_CHUNK = 1 << 20
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    # Excel's "Unicode text" export is UTF-16 LE with a BOM and tabs.
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+_DELIMITERS = (",", "\t", ";")
+_CSV_FIELD_LIMIT = 1 << 24
+
+
+class UnreadableFile(PatronError):
+    """The file cannot be read as a table: missing, an unsupported format, or undecodable."""
+
+    code = "unreadable_file"
+
+
+class EmptyFile(PatronError):
+    """The file has no header, or a header and no data rows."""
+
+    code = "empty_file"
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    """What one pass over the raw bytes tells: its key, its size, how to decode it."""
+
+    path: Path
+    sha256: str
+    size: int
+    format: Literal["csv", "xlsx"]
+    encoding: str | None  # None for workbooks
+
+
+def inspect_file(path: Path, *, encoding: str | None = None) -> FileFacts:
+    """Hash the file and decide its format and encoding.
+
+    A BOM decides the encoding outright. Otherwise the whole file is streamed through an
+    incremental UTF-8 decoder: anything that is valid UTF-8 is read as UTF-8, and anything
+    else as GB18030 (a superset of GBK and GB2312, what Chinese Excel saves as "CSV"), which
+    is then checked the same way. ``encoding`` overrides the guess but is checked too.
+    """
+    if not path.exists():
+        raise UnreadableFile(f"{path}: no such file", path=str(path))
+    if path.is_dir():
+        raise UnreadableFile(f"{path}: is a folder, not a file", path=str(path))
+    size = path.stat().st_size
+    if size == 0:
+        raise EmptyFile(f"{path.name}: the file is empty (0 bytes)", path=str(path))
+    with path.open("rb") as f:
+        head = f.read(8)
+    suffix = path.suffix.lower()
+    if head.startswith(_OLE_MAGIC) or suffix == ".xls":
+        raise UnreadableFile(
+            f"{path.name}: old binary Excel (.xls) files are not supported; "
+            "open it in Excel or WPS and save as .xlsx or CSV",
+            path=str(path),
+        )
+    if head.startswith(_ZIP_MAGIC) or suffix in (".xlsx", ".xlsm"):
+        if not head.startswith(_ZIP_MAGIC):
+            raise UnreadableFile(f"{path.name}: not a valid .xlsx workbook", path=str(path))
+        return FileFacts(path, _sha256(path), size, "xlsx", None)
+
+    if encoding is not None:
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError:
+            raise UnreadableFile(f"unknown encoding {encoding!r}", encoding=encoding) from None
+        digest, error = _hash_and_check(path, encoding)
+        if error is not None:
+            raise UnreadableFile(f"{path.name}: not valid {encoding}: {error}", path=str(path))
+        return FileFacts(path, digest, size, "csv", encoding)
+
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            digest, error = _hash_and_check(path, name)
+            if error is not None:
+                raise UnreadableFile(f"{path.name}: not valid {name}: {error}", path=str(path))
+            return FileFacts(path, digest, size, "csv", name)
+
+    digest, error = _hash_and_check(path, "utf-8")
+    if error is None:
+        return FileFacts(path, digest, size, "csv", "utf-8")
+    _, gb_error = _hash_and_check(path, "gb18030")
+    if gb_error is not None:
+        raise UnreadableFile(
+            f"{path.name}: neither UTF-8 ({error}) nor GB18030 ({gb_error}); "
+            "give the file's encoding with --encoding",
+            path=str(path),
+        )
+    return FileFacts(path, digest, size, "csv", "gb18030")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _hash_and_check(path: Path, encoding: str) -> tuple[str, str | None]:
+    """The file's SHA-256 and the first decoding error under ``encoding`` (None if clean)."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    error: str | None = None
+    offset = 0
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+            if error is None:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    error = f"bad byte at offset {offset + exc.start}"
+            offset += len(chunk)
+    if error is None:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            error = "the file ends in the middle of a character"
+    return digest.hexdigest(), error
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The delimiter the header line uses most, outside quotes: comma, tab or semicolon."""
+    counts = dict.fromkeys(_DELIMITERS, 0)
+    quoted = False
+    for ch in header_line:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+class _CountingRaw(io.RawIOBase):
+    """A raw binary file that remembers how many bytes were read, for the progress bar."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("rb", buffering=0)
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._file.readinto(buffer) or 0
+        self.position += n
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+class Table:
+    """An open CSV file or worksheet: its header and, on demand, its data rows.
+
+    Rows are numbered as a spreadsheet shows them (the header's row, usually 1, then 2, 3…),
+    blank lines included, so a row number in a report is the row a user scrolls to.
+    :meth:`rows` may be called more than once; each call reads the file from the top.
+    """
+
+    def __init__(
+        self, facts: FileFacts, *, delimiter: str | None = None, sheet: str | None = None
+    ) -> None:
+        self.facts = facts
+        self.sheet = sheet
+        self.delimiter = delimiter
+        self._counter: _CountingRaw | None = None
+        self._rows_done = 0
+        self._rows_total = 0
+        self._workbook: Any = None
+        self.header_row, self.headers = self._read_header()
+
+    # -- progress -------------------------------------------------------------------------
+
+    @property
+    def progress_unit(self) -> str:
+        return "bytes" if self.facts.format == "csv" else "rows"
+
+    def progress(self) -> tuple[int, int]:
+        """(done, total) in :attr:`progress_unit`, for a progress bar."""
+        if self.facts.format == "csv":
+            done = self._counter.position if self._counter is not None else 0
+            return min(done, self.facts.size), self.facts.size
+        return self._rows_done, max(self._rows_total, self._rows_done)
+
+    # -- rows -----------------------------------------------------------------------------
+
+    def rows(self, *, after_row: int = 0) -> Generator[tuple[int, list[Cell]]]:
+        """(row number, cells) for each non-blank data row below the header.
+
+        Rows at or before ``after_row`` are skipped (parsed, not converted): that is how an
+        interrupted import resumes. Cells are padded to the header's width.
+        """
+        width = len(self.headers)
+        source = self._csv_records() if self.facts.format == "csv" else self._xlsx_records()
+        start = max(after_row, self.header_row)
+        for number, record in source:
+            if number <= start:
+                continue
+            if not any(record):
+                continue
+            if len(record) < width:
+                record = record + [""] * (width - len(record))
+            yield number, record
+
+    def close(self) -> None:
+        if self._workbook is not None:
+            self._workbook.close()
+            self._workbook = None
+
+    def __enter__(self) -> Table:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- CSV ------------------------------------------------------------------------------
+
+    def _csv_delimiter(self) -> str:
+        if self.delimiter is None:
+            with self.facts.path.open(encoding=self.facts.encoding, newline="") as f:
+                self.delimiter = sniff_delimiter(f.readline(1 << 16))
+        return self.delimiter
+
+    def _open_text(self) -> io.TextIOWrapper:
+        counter = _CountingRaw(self.facts.path)
+        self._counter = counter
+        buffered = io.BufferedReader(counter, buffer_size=1 << 16)
+        return io.TextIOWrapper(buffered, encoding=self.facts.encoding, newline="")
+
+    def _csv_records(self) -> Generator[tuple[int, list[Cell]]]:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
+        with self._open_text() as text:
+            reader = csv.reader(text, delimiter=self._csv_delimiter())
+            number = 0
+            try:
+                for record in reader:
+                    number += 1
+                    yield number, record
+            except csv.Error as exc:
+                raise UnreadableFile(
+                    f"{self.facts.path.name}, row {number + 1}: cannot read the CSV: {exc}",
+                    row=number + 1,
+                ) from None
+            except UnicodeDecodeError as exc:
+                raise UnreadableFile(
+                    f"{self.facts.path.name}, row {number + 1}: not valid "
+                    f"{self.facts.encoding}: {exc.reason}",
+                    row=number + 1,
+                ) from None
+
+    # -- XLSX -----------------------------------------------------------------------------
+
+    def _worksheet(self) -> Any:
+        import openpyxl  # a heavy import, only when a workbook comes in
+
+        if self._workbook is None:
+            try:
+                self._workbook = openpyxl.load_workbook(
+                    self.facts.path, read_only=True, data_only=True
+                )
+            except Exception as exc:  # openpyxl raises many kinds for a broken zip
+                raise UnreadableFile(
+                    f"{self.facts.path.name}: cannot open the workbook: {exc}"
+                ) from None
+        wb = self._workbook
+        if self.sheet is None:
+            return wb.worksheets[0]
+        if self.sheet not in wb.sheetnames:
+            raise UnreadableFile(
+                f"{self.facts.path.name}: no sheet named {self.sheet!r}; "
+                f"sheets: {', '.join(wb.sheetnames)}"
+            )
+        return wb[self.sheet]
+
+    def _xlsx_records(self) -> Generator[tuple[int, list[Cell]]]:
+        ws = self._worksheet()
+        self._rows_total = ws.max_row or 0
+        self._rows_done = 0
+        for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            self._rows_done = number
+            yield number, [_cell(v) for v in values]
+
+    # -- header ---------------------------------------------------------------------------
+
+    def _read_header(self) -> tuple[int, list[str]]:
+        source = self._csv_records() if self.facts.format == "csv" else self._xlsx_records()
+        try:
+            for number, record in source:
+                if any(record):
+                    headers = [_header_text(c) for c in record]
+                    while headers and not headers[-1]:
+                        headers.pop()
+                    return number, headers
+        finally:
+            source.close()
+        raise EmptyFile(f"{self.facts.path.name}: no header row (the file has only blank lines)")
+
+    def has_data(self) -> bool:
+        """Whether any non-blank row follows the header."""
+        rows = self.rows()
+        try:
+            return next(rows, None) is not None
+        finally:
+            rows.close()
+
+
+def _header_text(cell: Cell) -> str:
+    return cell.replace("\ufeff", "").strip()
+
+
+def _cell(value: object) -> Cell:
+    """A workbook value as the text a CSV export of it would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        # Excel shows 15 significant digits; the file may hold 2.5500000000000003.
+        return format(value, ".15g")
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    return str(value)
+
+
+def open_table(
+    facts: FileFacts, *, delimiter: str | None = None, sheet: str | None = None
+) -> Table:
+    """Open ``facts.path`` and read its header row."""
+    return Table(facts, delimiter=delimiter, sheet=sheet)

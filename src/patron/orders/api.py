@@ -1,0 +1,164 @@
+"""Orders and refunds over HTTP: idempotent on (source, external_id)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import TypeAdapter, ValidationError
+
+from patron.core.db import Database
+from patron.core.errors import InvalidInput
+from patron.core.settings import get_settings
+from patron.orders import service
+from patron.orders.exceptions import OrderNotFound
+from patron.orders.schemas import (
+    BulkItemResult,
+    BulkResult,
+    OrderIn,
+    OrderRead,
+    RefundIn,
+    RefundRead,
+)
+from patron.web.deps import get_db
+from patron.web.errors import validation_items
+
+router = APIRouter(prefix="/api/v1", tags=["orders"])
+Db = Annotated[Database, Depends(get_db)]
+
+# Ids are 64-bit keys: a larger number is refused here rather than overflowing the driver.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+_REPLAYED = {"Idempotent-Replayed": "true"}
+_order_adapter: TypeAdapter[OrderIn] = TypeAdapter(OrderIn)
+
+
+@router.post(
+    "/orders",
+    response_model=OrderRead,
+    status_code=201,
+    responses={
+        200: {
+            "model": OrderRead,
+            "description": "Posted before with the same content: the first result",
+        },
+        409: {"description": "Posted before under this key with other content"},
+    },
+)
+def post_order(order_in: OrderIn, response: Response, db: Db) -> OrderRead:
+    result = db.write(lambda s: service.record_order(session=s, order_in=order_in))
+    if not result.created:
+        response.status_code = 200
+        response.headers.update(_REPLAYED)
+    return result.order
+
+
+@router.post(
+    "/orders/bulk",
+    response_model=BulkResult,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["orders"],
+                        "properties": {
+                            "orders": {
+                                "type": "array",
+                                "maxItems": 1000,
+                                "items": {"$ref": "#/components/schemas/OrderIn"},
+                            }
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def post_orders_bulk(request: Request, db: Db) -> BulkResult:
+    """Up to 1,000 orders in one call, each reported on its own: one bad order stops no other."""
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        raise InvalidInput("body", "not valid JSON") from None
+    raw = body.get("orders") if isinstance(body, dict) else None
+    if not isinstance(raw, list):
+        raise InvalidInput("orders", "give a list of orders under 'orders'")
+    limit = get_settings().bulk_max_orders
+    if len(raw) > limit:
+        raise InvalidInput("orders", f"at most {limit} orders per call, got {len(raw)}")
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_bulk, db, raw)
+
+
+def _bulk(db: Database, raw: list[Any]) -> BulkResult:
+    results: list[BulkItemResult | None] = [None] * len(raw)
+    valid: list[OrderIn] = []
+    positions: list[int] = []
+    for i, item in enumerate(raw):
+        try:
+            valid.append(_order_adapter.validate_python(item))
+            positions.append(i)
+        except ValidationError as exc:
+            errors = [
+                {"field": e["field"], "message": e["msg"]} for e in validation_items(exc.errors())
+            ]
+            results[i] = BulkItemResult(index=i, status="invalid", errors=errors)
+    if valid:
+        outcomes = db.write(lambda s: service.record_orders(session=s, orders_in=valid))
+        for i, outcome in zip(positions, outcomes, strict=True):
+            errors = []
+            if outcome.error is not None:
+                errors = [{"field": outcome.error.field, "message": outcome.error.message}]
+            results[i] = BulkItemResult(
+                index=i, status=outcome.status, order_id=outcome.order_id, errors=errors
+            )
+    final = [r for r in results if r is not None]
+    counts = {
+        s: sum(1 for r in final if r.status == s)
+        for s in ("created", "duplicate", "conflict", "invalid")
+    }
+    return BulkResult(
+        created=counts["created"],
+        duplicates=counts["duplicate"],
+        conflicts=counts["conflict"],
+        invalid=counts["invalid"],
+        results=final,
+    )
+
+
+@router.get("/orders", response_model=OrderRead)
+def get_order_by_key(
+    db: Db,
+    source: Annotated[str, Query(min_length=1, max_length=64)],
+    external_id: Annotated[str, Query(min_length=1, max_length=128)],
+) -> OrderRead:
+    """The order stored under a key, as a till checks after a time-out."""
+    order = db.read(
+        lambda s: service.get_order_by_key(session=s, source=source, external_id=external_id)
+    )
+    if order is None:
+        raise OrderNotFound(f"no order {external_id!r} from {source!r}")
+    return order
+
+
+@router.get("/orders/{order_id}", response_model=OrderRead)
+def get_order(order_id: RowId, db: Db) -> OrderRead:
+    return db.read(lambda s: service.get_order_or_raise(session=s, order_id=order_id))
+
+
+@router.post(
+    "/refunds",
+    response_model=RefundRead,
+    status_code=201,
+    responses={200: {"model": RefundRead, "description": "Posted before: the first result"}},
+)
+def post_refund(refund_in: RefundIn, response: Response, db: Db) -> RefundRead:
+    result = db.write(lambda s: service.record_refund(session=s, refund_in=refund_in))
+    if not result.created:
+        response.status_code = 200
+        response.headers.update(_REPLAYED)
+    return result.refund

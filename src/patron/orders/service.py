@@ -1,0 +1,709 @@
+"""Orders and refunds: idempotent ingestion, reads, and the records a customer merge moves.
+
+Every posted order has a key, ``(source, external_id)``. Posting it again with the same
+content returns the first result; with other content it is a conflict. The check is made
+in bulk (one query per batch) and backed by a unique constraint, so two writers racing
+with the same key end with one order (the loser's transaction is retried by
+``Database.write`` and then finds the winner's order).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, cast
+
+from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from patron.catalog import service as catalog
+from patron.catalog.schemas import StoreRead
+from patron.core.clock import utcnow
+from patron.core.db import insert_rows
+from patron.core.errors import InvalidInput
+from patron.core.money import milli_to_quantity, parse_quantity, prorate_fen, round_half_up_div
+from patron.core.schemas import Page
+from patron.customers import service as customers
+from patron.customers.schemas import CustomerRef
+from patron.orders.exceptions import (
+    IdempotencyConflict,
+    OrderNotFound,
+    RefundTooLarge,
+    UnknownOrder,
+    UnknownStore,
+)
+from patron.orders.models import Order, OrderLine, Refund, RefundLine
+from patron.orders.schemas import (
+    OrderIn,
+    OrderLineRead,
+    OrderRead,
+    OrderWrite,
+    RefundIn,
+    RefundLineRead,
+    RefundRead,
+    RefundWrite,
+)
+
+_CHUNK = 900
+_ORDERS = cast(Table, Order.__table__)
+_LINES = cast(Table, OrderLine.__table__)
+_REFUND_LINES = cast(Table, RefundLine.__table__)
+_KEY_COLUMNS = (
+    _ORDERS.c.source,
+    _ORDERS.c.external_id,
+    _ORDERS.c.id,
+    _ORDERS.c.request_hash,
+    _ORDERS.c.customer_id,
+)
+_ORDER_BY_KEY = select(*_KEY_COLUMNS).where(
+    _ORDERS.c.source == bindparam("source"), _ORDERS.c.external_id == bindparam("external_id")
+)
+
+OrderStatus = Literal["created", "duplicate", "conflict", "invalid"]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderOutcome:
+    status: OrderStatus
+    order_id: int | None
+    customer_id: int | None = None
+    error: InvalidInput | None = None
+
+
+def request_hash(model: OrderIn | RefundIn) -> str:
+    """SHA-256 of the normalised request, so the same content spelt differently matches."""
+    # Serialised in the schema's field order, so the same content always gives the same text
+    # whatever order the sender wrote its keys in.
+    return hashlib.sha256(model.__pydantic_serializer__.to_json(model)).hexdigest()
+
+
+def _existing_orders(
+    session: Session, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, str, int | None]]:
+    found: dict[tuple[str, str], tuple[int, str, int | None]] = {}
+    unique = list(dict.fromkeys(keys))
+    conn = session.connection()  # Core, prepared once: this runs for every order posted
+    for start in range(0, len(unique), _CHUNK):
+        chunk = unique[start : start + _CHUNK]
+        if len(chunk) == 1:
+            result = conn.execute(
+                _ORDER_BY_KEY, {"source": chunk[0][0], "external_id": chunk[0][1]}
+            )
+        else:
+            # Per source, so the (source, external_id) index answers each IN list.
+            t = _ORDERS
+            by_source: dict[str, list[str]] = defaultdict(list)
+            for source, external_id in chunk:
+                by_source[source].append(external_id)
+            result = conn.execute(
+                select(*_KEY_COLUMNS).where(
+                    or_(
+                        *(
+                            (t.c.source == source) & t.c.external_id.in_(ids)
+                            for source, ids in by_source.items()
+                        )
+                    )
+                )
+            )
+        for source, external_id, order_id, digest, customer_id in result:
+            found[(source, external_id)] = (order_id, digest, customer_id)
+    return found
+
+
+def record_orders(
+    *, session: Session, orders_in: Sequence[OrderIn], import_run_id: int | None = None
+) -> list[OrderOutcome]:
+    """Store a batch of orders; one outcome per order, in order.
+
+    An order whose key exists is a duplicate (same content) or a conflict (other content);
+    an order naming an unknown store is invalid. Neither stops the rest of the batch.
+    """
+    return _record(session, orders_in, import_run_id)[0]
+
+
+def _record(
+    session: Session, orders_in: Sequence[OrderIn], import_run_id: int | None
+) -> tuple[list[OrderOutcome], dict[int, OrderRead]]:
+    """record_orders, plus the read of each order it created (built without a query)."""
+    hashes = [request_hash(o) for o in orders_in]
+    existing = _existing_orders(session, [(o.source, o.external_id) for o in orders_in])
+    stores = catalog.stores_by_code(
+        session=session, codes={o.store_code for o in orders_in if o.store_code}
+    )
+    default_store: StoreRead | None = None
+    created: dict[int, OrderRead] = {}
+
+    outcomes: list[OrderOutcome | None] = [None] * len(orders_in)
+    fresh: list[int] = []
+    fresh_stores: list[StoreRead] = []
+    seen: dict[tuple[str, str], int] = {}
+    for i, order_in in enumerate(orders_in):
+        key = (order_in.source, order_in.external_id)
+        if key in existing:
+            order_id, digest, customer_id = existing[key]
+            status: OrderStatus = "duplicate" if digest == hashes[i] else "conflict"
+            outcomes[i] = OrderOutcome(status=status, order_id=order_id, customer_id=customer_id)
+            continue
+        if key in seen:
+            first = seen[key]
+            outcomes[i] = OrderOutcome(
+                status="duplicate" if hashes[first] == hashes[i] else "conflict", order_id=None
+            )
+            continue
+        if order_in.store_code is None:
+            if default_store is None:
+                default_store = catalog.ensure_default_store(session=session)
+                stores[default_store.code] = default_store
+            store = default_store
+        else:
+            store = stores.get(order_in.store_code)  # type: ignore[assignment]
+            if store is None:
+                outcomes[i] = OrderOutcome(
+                    status="invalid",
+                    order_id=None,
+                    error=UnknownStore("store_code", f"no store with code {order_in.store_code!r}"),
+                )
+                continue
+        seen[key] = i
+        fresh.append(i)
+        fresh_stores.append(store)
+
+    if fresh:
+        created = _insert(session, orders_in, hashes, fresh, fresh_stores, outcomes, import_run_id)
+    # Orders repeated inside the batch point at the first one's result.
+    for i, outcome in enumerate(outcomes):
+        assert outcome is not None
+        if outcome.order_id is None and outcome.status in ("duplicate", "conflict"):
+            first_outcome = outcomes[seen[(orders_in[i].source, orders_in[i].external_id)]]
+            assert first_outcome is not None
+            outcomes[i] = OrderOutcome(
+                status=outcome.status,
+                order_id=first_outcome.order_id,
+                customer_id=first_outcome.customer_id,
+            )
+    return outcomes, created  # type: ignore[return-value]
+
+
+def _insert(
+    session: Session,
+    orders_in: Sequence[OrderIn],
+    hashes: list[str],
+    fresh: list[int],
+    stores: list[StoreRead],
+    outcomes: list[OrderOutcome | None],
+    import_run_id: int | None,
+) -> dict[int, OrderRead]:
+    """Insert the new orders; return a read of each, by position in ``orders_in``."""
+    contexts = []
+    refs: list[CustomerRef | None] = []
+    channels = []
+    for i, store in zip(fresh, stores, strict=True):
+        order_in = orders_in[i]
+        channel = order_in.channel or catalog.channel_for_store_kind(store.kind)
+        channels.append(channel)
+        refs.append(order_in.customer)
+        contexts.append(
+            customers.ResolveContext(
+                source=order_in.source,
+                label=f"order {order_in.source}/{order_in.external_id}",
+                at=order_in.ordered_at,
+                channel=str(channel),
+                store_id=store.id,
+            )
+        )
+    resolution = customers.resolve_customers(session=session, refs=refs, contexts=contexts)
+    now = utcnow()
+    conn = session.connection()
+    rows = []
+    for n, i in enumerate(fresh):
+        order_in = orders_in[i]
+        line_discounts = sum(line.discount_fen for line in order_in.lines)
+        rows.append(
+            {
+                "source": order_in.source,
+                "external_id": order_in.external_id,
+                "store_id": stores[n].id,
+                "channel": str(channels[n]),
+                "customer_id": resolution.customer_ids[n],
+                "ordered_at": order_in.ordered_at,
+                "currency": "CNY",
+                "gross_fen": order_in.gross_fen,
+                "discount_fen": line_discounts + order_in.order_discount_fen,
+                "order_discount_fen": order_in.order_discount_fen,
+                "total_fen": order_in.paid_fen,
+                "payment_method": order_in.payment_method.value
+                if order_in.payment_method
+                else None,
+                "line_count": len(order_in.lines),
+                "request_hash": hashes[i],
+                "import_run_id": import_run_id,
+                "created_at": now,
+            }
+        )
+    order_ids = insert_rows(conn, _ORDERS, rows)
+    line_rows = []
+    for order_id, i in zip(order_ids, fresh, strict=True):
+        for line_no, line in enumerate(orders_in[i].lines, start=1):
+            line_rows.append(
+                {
+                    "order_id": order_id,
+                    "line_no": line_no,
+                    "sku": line.sku,
+                    "name": line.name,
+                    "quantity_milli": line.quantity_milli,
+                    "unit_price_fen": line.unit_price_fen,
+                    "discount_fen": line.discount_fen,
+                    "amount_fen": line.amount_fen,
+                }
+            )
+    insert_rows(conn, _LINES, line_rows, want_ids=False)  # lines are named by (order, line_no)
+    want_reads = len(fresh) == 1  # a single post answers with the order; bulk calls don't
+    reads: dict[int, OrderRead] = {}
+    for n, (order_id, i) in enumerate(zip(order_ids, fresh, strict=True)):
+        outcomes[i] = OrderOutcome(
+            status="created", order_id=order_id, customer_id=resolution.customer_ids[n]
+        )
+        if want_reads:
+            reads[i] = _fresh_read(order_id, stores[n].code, rows[n], line_rows)
+    return reads
+
+
+def _fresh_read(
+    order_id: int, store_code: str, row: dict[str, Any], line_rows: list[dict[str, Any]]
+) -> OrderRead:
+    return OrderRead(
+        id=order_id,
+        store_code=store_code,
+        refunded_fen=0,
+        lines=[
+            OrderLineRead(
+                line_no=line["line_no"],
+                sku=line["sku"],
+                name=line["name"],
+                quantity=milli_to_quantity(line["quantity_milli"]),
+                unit_price_fen=line["unit_price_fen"],
+                discount_fen=line["discount_fen"],
+                amount_fen=line["amount_fen"],
+            )
+            for line in line_rows
+            if line["order_id"] == order_id
+        ],
+        **{k: row[k] for k in _READ_FIELDS},
+    )
+
+
+_READ_FIELDS = (
+    "source",
+    "external_id",
+    "channel",
+    "customer_id",
+    "ordered_at",
+    "currency",
+    "gross_fen",
+    "discount_fen",
+    "order_discount_fen",
+    "total_fen",
+    "payment_method",
+    "created_at",
+)
+
+
+def record_order(*, session: Session, order_in: OrderIn) -> OrderWrite:
+    """Store one order, or return the one already stored under its key."""
+    outcomes, reads = _record(session, [order_in], None)
+    outcome = outcomes[0]
+    if outcome.status == "invalid":
+        assert outcome.error is not None
+        raise outcome.error
+    if outcome.status == "conflict":
+        raise IdempotencyConflict(
+            f"order {order_in.source}/{order_in.external_id} was already posted with other content",
+            source=order_in.source,
+            external_id=order_in.external_id,
+            order_id=outcome.order_id,
+        )
+    assert outcome.order_id is not None
+    if outcome.status == "created":
+        return OrderWrite(created=True, order=reads[0])
+    return OrderWrite(
+        created=False, order=get_order_or_raise(session=session, order_id=outcome.order_id)
+    )
+
+
+# ---------------------------------------------------------------------------------- reads
+
+
+def _refunded_by_line(session: Session, line_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """line id → (quantity_milli, amount_fen) refunded so far."""
+    result: dict[int, tuple[int, int]] = {}
+    for start in range(0, len(line_ids), _CHUNK):
+        chunk = line_ids[start : start + _CHUNK]
+        rows = session.execute(
+            select(
+                RefundLine.order_line_id,
+                func.sum(RefundLine.quantity_milli),
+                func.sum(RefundLine.amount_fen),
+            )
+            .where(RefundLine.order_line_id.in_(chunk))
+            .group_by(RefundLine.order_line_id)
+        )
+        for line_id, qty, amount in rows:
+            result[line_id] = (int(qty or 0), int(amount or 0))
+    return result
+
+
+def _order_reads(session: Session, orders: Sequence[Order]) -> list[OrderRead]:
+    return _reads_by_id(session, [o.id for o in orders])
+
+
+def _reads_by_id(session: Session, order_ids: Sequence[int]) -> list[OrderRead]:
+    """Orders with their lines and what was refunded of each, in two Core queries per chunk."""
+    if not order_ids:
+        return []
+    conn = session.connection()
+    o, ln = _ORDERS, _LINES
+    store = catalog.store_table()
+    found: dict[int, dict[str, Any]] = {}
+    lines: dict[int, list[OrderLineRead]] = defaultdict(list)
+    refunded_by_order: dict[int, int] = defaultdict(int)
+    for start in range(0, len(order_ids), _CHUNK):
+        chunk = list(order_ids[start : start + _CHUNK])
+        for row in conn.execute(
+            select(o, store.c.code.label("store_code"))
+            .join(store, store.c.id == o.c.store_id)
+            .where(o.c.id.in_(chunk))
+        ).mappings():
+            found[row["id"]] = dict(row)
+        refunds = (
+            select(
+                _REFUND_LINES.c.order_line_id,
+                func.sum(_REFUND_LINES.c.quantity_milli).label("qty"),
+                func.sum(_REFUND_LINES.c.amount_fen).label("amount"),
+            )
+            .group_by(_REFUND_LINES.c.order_line_id)
+            .subquery()
+        )
+        for row in conn.execute(
+            select(ln, refunds.c.qty, refunds.c.amount)
+            .outerjoin(refunds, refunds.c.order_line_id == ln.c.id)
+            .where(ln.c.order_id.in_(chunk))
+            .order_by(ln.c.order_id, ln.c.line_no)
+        ).mappings():
+            amount = int(row["amount"] or 0)
+            refunded_by_order[row["order_id"]] += amount
+            lines[row["order_id"]].append(
+                OrderLineRead(
+                    line_no=row["line_no"],
+                    sku=row["sku"],
+                    name=row["name"],
+                    quantity=milli_to_quantity(row["quantity_milli"]),
+                    unit_price_fen=row["unit_price_fen"],
+                    discount_fen=row["discount_fen"],
+                    amount_fen=row["amount_fen"],
+                    refunded_quantity=milli_to_quantity(int(row["qty"] or 0)),
+                    refunded_fen=amount,
+                )
+            )
+    reads = []
+    for order_id in order_ids:
+        order = found.get(order_id)
+        if order is None:
+            continue
+        reads.append(
+            OrderRead(
+                id=order_id,
+                store_code=order["store_code"],
+                refunded_fen=refunded_by_order[order_id],
+                lines=lines[order_id],
+                **{k: order[k] for k in _READ_FIELDS},
+            )
+        )
+    return reads
+
+
+def get_order(*, session: Session, order_id: int) -> OrderRead | None:
+    reads = _reads_by_id(session, [order_id])
+    return reads[0] if reads else None
+
+
+def get_order_or_raise(*, session: Session, order_id: int) -> OrderRead:
+    order = get_order(session=session, order_id=order_id)
+    if order is None:
+        raise OrderNotFound(f"no order {order_id}", order_id=order_id)
+    return order
+
+
+def get_order_by_key(*, session: Session, source: str, external_id: str) -> OrderRead | None:
+    order = session.scalar(
+        select(Order).where(Order.source == source, Order.external_id == external_id)
+    )
+    return _order_reads(session, [order])[0] if order else None
+
+
+def list_customer_orders(
+    *, session: Session, customer_id: int, limit: int = 50, cursor: str | None = None
+) -> Page[OrderRead]:
+    """A customer's orders, newest first. The cursor is the last order's id."""
+    query = (
+        select(Order)
+        .where(Order.customer_id == customer_id)
+        .order_by(Order.ordered_at.desc(), Order.id.desc())
+        .limit(limit + 1)
+    )
+    if cursor:
+        try:
+            last = session.get(Order, int(cursor))
+        except ValueError:
+            last = None
+        if last is None:
+            raise InvalidInput("cursor", "not a cursor this API gave out")
+        query = query.where(
+            (Order.ordered_at < last.ordered_at)
+            | ((Order.ordered_at == last.ordered_at) & (Order.id < last.id))
+        )
+    rows = list(session.scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page[OrderRead](
+        items=_order_reads(session, rows), next_cursor=str(rows[-1].id) if more and rows else None
+    )
+
+
+def count_orders(*, session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Order)) or 0)
+
+
+# -------------------------------------------------------------------------------- refunds
+
+
+def _paid_per_line(order: Order, lines: Sequence[OrderLine]) -> list[int]:
+    """What the customer paid for each line: its amount less its share of the order discount."""
+    shares = prorate_fen(order.order_discount_fen, [ln.amount_fen for ln in lines])
+    return [ln.amount_fen - share for ln, share in zip(lines, shares, strict=True)]
+
+
+def _find_refunded_order(session: Session, refund_in: RefundIn) -> Order:
+    if refund_in.order_id is not None:
+        order = session.get(Order, refund_in.order_id, with_for_update=True)
+        if order is None:
+            raise UnknownOrder("order_id", f"no order {refund_in.order_id}")
+        return order
+    source = refund_in.order_source or refund_in.source
+    order = session.scalar(
+        select(Order)
+        .where(Order.source == source, Order.external_id == refund_in.order_external_id)
+        .with_for_update()
+    )
+    if order is None:
+        raise UnknownOrder(
+            "order_external_id", f"no order {refund_in.order_external_id!r} from source {source!r}"
+        )
+    return order
+
+
+def record_refund(
+    *, session: Session, refund_in: RefundIn, import_run_id: int | None = None
+) -> RefundWrite:
+    """Take goods or money back against one order, never more than is left on each line."""
+    digest = request_hash(refund_in)
+    existing = session.scalar(
+        select(Refund).where(
+            Refund.source == refund_in.source, Refund.external_id == refund_in.external_id
+        )
+    )
+    if existing is not None:
+        if existing.request_hash != digest:
+            raise IdempotencyConflict(
+                f"refund {refund_in.source}/{refund_in.external_id} was already posted with other content",
+                source=refund_in.source,
+                external_id=refund_in.external_id,
+            )
+        return RefundWrite(created=False, refund=_refund_read(session, existing))
+
+    order = _find_refunded_order(session, refund_in)
+    if refund_in.refunded_at < order.ordered_at:
+        raise InvalidInput("refunded_at", "is before the order was placed")
+    lines = list(
+        session.scalars(
+            select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)
+        )
+    )
+    paid = _paid_per_line(order, lines)
+    done = _refunded_by_line(session, [ln.id for ln in lines])
+    by_no = {ln.line_no: n for n, ln in enumerate(lines)}
+
+    wanted: list[tuple[int, int | None, int | None, str]] = []  # (index, qty, amount, field)
+    if refund_in.lines:
+        for k, line_in in enumerate(refund_in.lines):
+            if line_in.line_no not in by_no:
+                raise InvalidInput(f"lines.{k}.line_no", f"order has lines 1 to {len(lines)}")
+            qty = parse_quantity(line_in.quantity) if line_in.quantity is not None else None
+            wanted.append((by_no[line_in.line_no], qty, line_in.amount_fen, f"lines.{k}"))
+    else:
+        wanted = [(n, None, None, "lines") for n in range(len(lines))]
+
+    refund_lines = []
+    for n, qty, amount, field in wanted:
+        line = lines[n]
+        qty_done, amount_done = done.get(line.id, (0, 0))
+        qty_left = line.quantity_milli - qty_done
+        amount_left = paid[n] - amount_done
+        if qty is None:
+            qty = qty_left
+        if qty > qty_left:
+            raise RefundTooLarge(
+                f"{field}.quantity",
+                f"only {milli_to_quantity(qty_left)} left to refund on line {line.line_no}",
+            )
+        if amount is None:
+            if qty == qty_left:
+                amount = amount_left
+            else:
+                share = round_half_up_div(paid[n] * qty, line.quantity_milli)
+                amount = min(share, amount_left)
+        if amount > amount_left:
+            raise RefundTooLarge(
+                f"{field}.amount_fen",
+                f"only {amount_left} fen left to refund on line {line.line_no}",
+            )
+        if qty == 0 and amount == 0:
+            if refund_in.lines:
+                raise RefundTooLarge(f"{field}", f"line {line.line_no} is already fully refunded")
+            continue
+        refund_lines.append((line, qty, amount))
+    if not refund_lines:
+        raise RefundTooLarge(
+            "lines", f"order {order.source}/{order.external_id} is already fully refunded"
+        )
+
+    refund = Refund(
+        order_id=order.id,
+        source=refund_in.source,
+        external_id=refund_in.external_id,
+        amount_fen=sum(a for _, _, a in refund_lines),
+        reason=refund_in.reason,
+        refunded_at=refund_in.refunded_at,
+        request_hash=digest,
+        import_run_id=import_run_id,
+    )
+    session.add(refund)
+    session.flush()
+    session.add_all(
+        RefundLine(
+            refund_id=refund.id, order_line_id=line.id, quantity_milli=qty, amount_fen=amount
+        )
+        for line, qty, amount in refund_lines
+    )
+    session.flush()
+    return RefundWrite(created=True, refund=_refund_read(session, refund))
+
+
+def get_refund_by_key(*, session: Session, source: str, external_id: str) -> RefundRead | None:
+    refund = session.scalar(
+        select(Refund).where(Refund.source == source, Refund.external_id == external_id)
+    )
+    return _refund_read(session, refund) if refund else None
+
+
+def _refund_read(session: Session, refund: Refund) -> RefundRead:
+    rows = session.execute(
+        select(RefundLine, OrderLine.line_no)
+        .join(OrderLine, OrderLine.id == RefundLine.order_line_id)
+        .where(RefundLine.refund_id == refund.id)
+        .order_by(OrderLine.line_no)
+    ).all()
+    return RefundRead(
+        id=refund.id,
+        order_id=refund.order_id,
+        source=refund.source,
+        external_id=refund.external_id,
+        amount_fen=refund.amount_fen,
+        reason=refund.reason,
+        refunded_at=refund.refunded_at,
+        lines=[
+            RefundLineRead(
+                order_line_id=rl.order_line_id,
+                line_no=line_no,
+                quantity=milli_to_quantity(rl.quantity_milli),
+                amount_fen=rl.amount_fen,
+            )
+            for rl, line_no in rows
+        ],
+    )
+
+
+def find_order_for_cancellation(
+    *,
+    session: Session,
+    customer: CustomerRef | None,
+    sku: str,
+    quantity_milli: int,
+    before: datetime,
+) -> tuple[int, int] | None:
+    """The latest order of this customer, no later than ``before``, with enough of ``sku`` left.
+
+    Exports such as the UCI Online Retail file record a cancellation as its own invoice,
+    without saying which sale it cancels; this finds the sale it most plausibly undoes.
+    Returns (order id, line number), or None.
+    """
+    if customer is None or customer.is_empty():
+        return None
+    if customer.id is not None:
+        owner_ids = {customers.active_customer_id(session=session, customer_id=customer.id)}
+    else:
+        from patron.customers.identity import load_owners
+
+        owner_ids = set(load_owners(session=session, keys=customer.identity_keys()).values())
+    if not owner_ids:
+        return None
+    candidates = session.execute(
+        select(OrderLine.id, OrderLine.order_id, OrderLine.line_no, OrderLine.quantity_milli)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(
+            Order.customer_id.in_(owner_ids),
+            OrderLine.sku == sku,
+            Order.ordered_at <= before,
+        )
+        .order_by(Order.ordered_at.desc(), Order.id.desc())
+        .limit(50)
+    ).all()
+    done = _refunded_by_line(session, [c[0] for c in candidates])
+    for line_id, order_id, line_no, qty in candidates:
+        if qty - done.get(line_id, (0, 0))[0] >= quantity_milli:
+            return order_id, line_no
+    return None
+
+
+# --------------------------------------------------------------- customer merge participant
+
+
+def move_customer_records(
+    *, session: Session, from_customer_id: int, to_customer_id: int
+) -> dict[str, list[int]]:
+    ids = list(session.scalars(select(Order.id).where(Order.customer_id == from_customer_id)))
+    if ids:
+        session.execute(
+            update(Order)
+            .where(Order.customer_id == from_customer_id)
+            .values(customer_id=to_customer_id)
+        )
+    return {"order": ids}
+
+
+def restore_customer_records(
+    *,
+    session: Session,
+    moved: dict[str, list[int]],
+    from_customer_id: int,
+    to_customer_id: int,
+) -> None:
+    ids = moved.get("order", [])
+    for start in range(0, len(ids), _CHUNK):
+        session.execute(
+            update(Order)
+            .where(Order.id.in_(ids[start : start + _CHUNK]), Order.customer_id == from_customer_id)
+            .values(customer_id=to_customer_id)
+        )

@@ -1,0 +1,124 @@
+"""The one place where errors become HTTP responses.
+
+Validation errors are 422 and name the field (``loc`` as FastAPI gives it, plus a dotted
+``field``); the value sent back is never echoed, so no personal data lands in a response
+or a log line. Unexpected errors are a bare 500 with a request id, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from patron.core.errors import Conflict, InvalidInput, NotFound, PatronError
+
+log = logging.getLogger("patron.web")
+
+
+_NAMED = re.compile(r"^(?P<field>[a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (?P<msg>.+)$", re.DOTALL)
+
+
+def _field(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts)
+
+
+def validation_items(errors: Sequence[Any], prefix: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Pydantic errors as {loc, field, msg, type}, with the offending input left out."""
+    items = []
+    for error in errors:
+        loc = [*prefix, *error.get("loc", ())]
+        msg = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        # Model-level validators report at the model; one whose message starts with
+        # "some_field: " names the field it is about, and the error is put there.
+        named = _NAMED.match(msg) if error.get("type") == "value_error" else None
+        if named:
+            loc = [*loc, *named["field"].split(".")]
+            msg = named["msg"]
+        items.append(
+            {
+                "loc": loc,
+                "field": _field(loc),
+                "msg": msg,
+                "type": error.get("type", "value_error"),
+            }
+        )
+    return items
+
+
+def _summary(items: list[dict[str, Any]]) -> str:
+    if not items:
+        return "invalid request"
+    first = items[0]
+    return f"{first['field']}: {first['msg']}" if first["field"] else first["msg"]
+
+
+def _json(
+    status: int, code: str, message: str, extra: dict[str, Any] | None = None
+) -> JSONResponse:
+    # Facts go first so that one named "error" or "message" (or "code") cannot replace those.
+    return JSONResponse(
+        status_code=status, content={**(extra or {}), "error": code, "message": message}
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        items = validation_items(exc.errors())
+        return JSONResponse(
+            status_code=422,
+            content={
+                "error": "invalid",
+                "message": _summary(items),
+                "detail": items,
+            },
+        )
+
+    @app.exception_handler(ValidationError)
+    async def _model_invalid(_: Request, exc: ValidationError) -> JSONResponse:
+        items = validation_items(exc.errors())
+        return JSONResponse(
+            status_code=422,
+            content={"error": "invalid", "message": "invalid data", "detail": items},
+        )
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
+        loc = ["body", *exc.field.split(".")]
+        detail = [
+            {
+                "loc": loc,
+                "field": exc.field,
+                "msg": exc.message.split(": ", 1)[-1],
+                "type": exc.code,
+            }
+        ]
+        return _json(422, exc.code, exc.message, {"detail": detail})
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return _json(404, exc.code, exc.message)
+
+    @app.exception_handler(Conflict)
+    async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
+        facts = {k: v for k, v in exc.facts.items() if isinstance(v, (int, str))}
+        return _json(409, exc.code, exc.message, facts)
+
+    @app.exception_handler(PatronError)
+    async def _other(_: Request, exc: PatronError) -> JSONResponse:
+        return _json(400, exc.code, exc.message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        request_id = uuid.uuid4().hex[:12]
+        log.exception("unhandled error %s on %s %s", request_id, request.method, request.url.path)
+        return _json(500, "internal", f"internal error; quote {request_id} to your administrator")

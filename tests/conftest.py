@@ -1,0 +1,120 @@
+"""Test fixtures: a migrated database per test, on SQLite and (when configured) PostgreSQL.
+
+Set PATRON_TEST_DATABASE_URL (``.ci/run`` does) to run every database test on PostgreSQL
+as well; each pytest worker gets its own schema there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from patron.core.db import Database, reset_databases
+from patron.core.settings import get_settings, normalise_database_url
+
+PG_URL = os.environ.get("PATRON_TEST_DATABASE_URL")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(autouse=True)
+def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("PATRON_ENV", "test")
+    monkeypatch.setenv("PATRON_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("PATRON_DATABASE_URL", raising=False)
+    monkeypatch.delenv("PATRON_CONFIG", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+    reset_databases()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrate once; each test copies the file."""
+    from patron.core.migrate import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "patron.db"
+    db = Database(f"sqlite:///{path}")
+    upgrade(db)
+    db.dispose()
+    return path
+
+
+def _pg_schema_url(worker: str) -> str:
+    assert PG_URL is not None
+    base = normalise_database_url(PG_URL)
+    schema = f"patron_test_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(scope="session")
+def _pg_database(worker_id: str) -> Iterator[Database]:
+    from patron.core.migrate import upgrade
+
+    db = Database(_pg_schema_url(worker_id))
+    upgrade(db)
+    yield db
+    db.dispose()
+
+
+def _truncate(db: Database) -> None:
+    from patron.catalog.service import clear_store_cache
+    from patron.metadata import metadata
+
+    clear_store_cache()
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty database: SQLite always, PostgreSQL when configured."""
+    if request.param == "sqlite":
+        path = tmp_path / "patron.db"
+        shutil.copy(request.getfixturevalue("_sqlite_template"), path)
+        database = Database(f"sqlite:///{path}")
+        yield database
+        database.dispose()
+        return
+    if not PG_URL:
+        pytest.skip("PostgreSQL tests need PATRON_TEST_DATABASE_URL (.ci/run sets it)")
+    database = request.getfixturevalue("_pg_database")
+    _truncate(database)
+    yield database
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path, _sqlite_template: Path) -> Iterator[Database]:
+    path = tmp_path / "patron.db"
+    shutil.copy(_sqlite_template, path)
+    database = Database(f"sqlite:///{path}")
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def pg_db(request: pytest.FixtureRequest) -> Database:
+    if not PG_URL:
+        pytest.skip("PostgreSQL tests need PATRON_TEST_DATABASE_URL (.ci/run sets it)")
+    database: Database = request.getfixturevalue("_pg_database")
+    _truncate(database)
+    return database
+
+
+@pytest.fixture(scope="session")
+def worker_id(request: pytest.FixtureRequest) -> str:
+    """The xdist worker name ('master' without xdist)."""
+    config = request.config
+    return getattr(config, "workerinput", {}).get("workerid", "master")

@@ -1,0 +1,98 @@
+"""Small files for import tests, written in the test's own tmp_path (no binary fixtures)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from patron.core.db import Database
+from patron.imports.schemas import ImportOptions, ImportSummary
+from patron.imports.service import run_import
+
+UCI_HEADER = [
+    "InvoiceNo",
+    "StockCode",
+    "Description",
+    "Quantity",
+    "InvoiceDate",
+    "UnitPrice",
+    "CustomerID",
+    "Country",
+]
+
+
+def write_csv(
+    path: Path,
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    encoding: str = "utf-8",
+    delimiter: str = ",",
+) -> Path:
+    """A CSV as an export would write it; ``encoding="utf-8-sig"`` adds the BOM."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    return path
+
+
+def write_xlsx(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(list(header))
+    for row in rows:
+        sheet.append(list(row))
+    workbook.save(path)
+    return path
+
+
+def import_file(db: Database, kind: str, path: Path, **options: Any) -> ImportSummary:
+    return run_import(db=db, kind=kind, path=path, options=ImportOptions(**options))
+
+
+def read_report(path: Path) -> list[dict[str, str]]:
+    """The rejects report as dicts keyed row/column/value/reason."""
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "the report starts with a BOM for Excel"
+    records = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert records[0][0].startswith("row"), records[0]
+    return [dict(zip(("row", "column", "value", "reason"), r, strict=True)) for r in records[1:]]
+
+
+def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """What the import wrote, without ids and timestamps, for comparing two end states."""
+    queries = {
+        "orders": "SELECT o.source, o.external_id, o.ordered_at, o.total_fen, o.gross_fen, "
+        "CASE WHEN o.customer_id IS NULL THEN 1 ELSE 0 END FROM orders o",
+        "lines": "SELECT o.external_id, l.line_no, l.sku, l.quantity_milli, l.unit_price_fen, "
+        "l.amount_fen FROM order_line l JOIN orders o ON o.id = l.order_id",
+        "refunds": "SELECT r.external_id, o.external_id, r.amount_fen FROM refund r "
+        "JOIN orders o ON o.id = r.order_id",
+        "identities": "SELECT kind, namespace, value FROM identity",
+        "customers": "SELECT COUNT(*) FROM customer",
+    }
+    with db.engine.connect() as conn:
+        return {
+            name: sorted(tuple(_plain(v) for v in row) for row in conn.execute(text(sql)))
+            for name, sql in queries.items()
+        }
+
+
+def _plain(value: Any) -> Any:
+    """The same value from SQLite (text) and PostgreSQL (aware datetime)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    if isinstance(value, str) and len(value) == 26 and value[4] == "-" and value[10] == " ":
+        return datetime.fromisoformat(value).isoformat(sep=" ")
+    return value

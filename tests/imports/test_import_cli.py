@@ -1,0 +1,98 @@
+"""``patron import``: exit codes, the summary table, the report path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from patron.core.db import get_database
+from patron.core.migrate import upgrade
+from patron.imports.cli import app
+from tests.imports.builders import UCI_HEADER, write_csv
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _database() -> None:
+    upgrade(get_database())
+
+
+def test_completed_import_with_rejects_exits_zero_and_names_the_report(tmp_path: Path) -> None:
+    rows = [
+        ["1", "A", "a", "2", "2024-01-01", "1.50", "17850", "UK"],
+        ["2", "A", "a", "two", "2024-01-01", "1.50", "", "UK"],
+    ]
+    path = write_csv(tmp_path / "sales.csv", UCI_HEADER, rows)
+
+    result = runner.invoke(app, ["orders", str(path), "--batch-rows", "1"])
+
+    assert result.exit_code == 0, result.output
+    for label in ("Read", "Accepted", "Rejected", "Duplicates", "Refunds", "Anonymous", "Lines/s"):
+        assert label in result.output
+    assert "sales.rejects.csv" in result.output
+    assert (tmp_path / "sales.rejects.csv").exists()
+
+    again = runner.invoke(app, ["orders", str(path)])
+
+    assert again.exit_code == 0
+    assert "Already imported" in again.output
+
+
+def test_missing_columns_exit_non_zero_with_the_headers_found(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "odd.csv", ["单据", "物品"], [["1", "A"]])
+
+    result = runner.invoke(app, ["orders", str(path)])
+
+    assert result.exit_code == 1
+    assert "'单据', '物品'" in result.output
+
+
+def test_map_options_and_mapping_file_name_columns(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "odd.csv",
+        ["单据", "物品", "件", "价", "时刻"],
+        [["1", "A", "1", "2", "2024-01-01"]],
+    )
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[orders]\norder_id = "单据"\nsku = "物品"\n', "utf-8")
+
+    result = runner.invoke(
+        app,
+        [
+            "orders",
+            str(path),
+            "--mapping-file",
+            str(mapping),
+            "--map",
+            "quantity=件",
+            "--map",
+            "unit_price=价",
+            "--map",
+            "ordered_at=时刻",
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "Accepted" in result.output
+
+
+def test_a_malformed_map_option_is_a_usage_error(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "s.csv", UCI_HEADER, [["1", "A", "a", "1", "2024-01-01", "1", "", ""]]
+    )
+
+    result = runner.invoke(app, ["orders", str(path), "--map", "order_id"])
+
+    assert result.exit_code == 2
+    assert "target=Column" in result.output
+
+
+def test_empty_and_missing_files_exit_non_zero(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+
+    assert runner.invoke(app, ["customers", str(empty)]).exit_code == 1
+    assert runner.invoke(app, ["customers", str(tmp_path / "nope.csv")]).exit_code == 1
