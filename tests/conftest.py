@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from patron.core.db import Database, reset_databases
@@ -93,6 +94,15 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     database = request.getfixturevalue("_pg_database")
     _truncate(database)
     yield database
+
+
+@pytest.fixture
+def api(db: Database) -> Iterator[TestClient]:
+    """A JSON API client on ``db``; a server error comes back as a 500 response."""
+    from tests.web.api import api_client
+
+    with api_client(db) as client:
+        yield client
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -19,13 +18,6 @@ from tests.web.api import (
     post_order,
     refund_body,
 )
-
-
-@pytest.fixture
-def api(db: Database) -> Iterator[TestClient]:
-    with api_client(db) as client:
-        yield client
-
 
 # ------------------------------------------------------------------------------- orders
 

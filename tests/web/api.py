@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from patron.core.db import Database
 from patron.web.app import create_app
+from tests.factories import IDENTITY_FIELDS
 
 PHONE = "+8613800138000"
 ORDERED_AT = "2026-03-01T10:00:00+08:00"
@@ -80,16 +81,6 @@ def sign_up(client: TestClient, **fields: Any) -> dict[str, Any]:
     assert response.status_code in (200, 201), response.text
     result: dict[str, Any] = response.json()
     return result
-
-
-IDENTITY_FIELDS = {
-    "phone",
-    "email",
-    "member_card",
-    "wechat_openid",
-    "wechat_unionid",
-    "external_account",
-}
 
 
 def error_fields(response: httpx.Response) -> list[str]:

@@ -12,7 +12,7 @@ from patron.catalog.exceptions import StoreNotFound
 from patron.catalog.schemas import ProductIn, ProductRead, StoreCreate, StoreRead
 from patron.core.db import Database
 from patron.core.errors import NotFound
-from patron.core.schemas import Schema
+from patron.core.schemas import MAX_ID, Schema
 from patron.web.deps import get_db
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
@@ -64,7 +64,7 @@ def list_products(
         str | None, Query(description="Category path prefix, e.g. 生鲜/水果")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    after_id: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    after_id: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[ProductRead]:
     return db.read(
         lambda s: service.list_products(

@@ -124,10 +124,14 @@ def ensure_default_store(*, session: Session) -> StoreRead:
     store = stores_by_code(session=session, codes={code}).get(code)
     if store is not None:
         return store
-    return create_store(
-        session=session,
-        store_in=StoreCreate(code=code, name="主店", timezone=get_settings().timezone),
-    )
+    try:
+        return create_store(
+            session=session,
+            store_in=StoreCreate(code=code, name="主店", timezone=get_settings().timezone),
+        )
+    except StoreCodeTaken:
+        # Another request made it between our two reads; theirs is the one.
+        return get_store_by_code_or_raise(session=session, code=code)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
@@ -25,12 +25,10 @@ from patron.customers.schemas import (
 )
 from patron.orders import service as orders
 from patron.orders.schemas import OrderRead
-from patron.web.deps import get_db
+from patron.web.deps import PathId, get_db
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 Db = Annotated[Database, Depends(get_db)]
-# Ids are 64-bit keys: a larger number is refused here rather than overflowing the driver.
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.post(
@@ -125,12 +123,12 @@ def lookup_customer(
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerRead)
-def get_customer(customer_id: RowId, db: Db) -> CustomerRead:
+def get_customer(customer_id: PathId, db: Db) -> CustomerRead:
     return db.read(lambda s: service.get_customer_or_raise(session=s, customer_id=customer_id))
 
 
 @router.patch("/customers/{customer_id}", response_model=CustomerRead)
-def update_customer(customer_id: RowId, customer_in: CustomerUpdate, db: Db) -> CustomerRead:
+def update_customer(customer_id: PathId, customer_in: CustomerUpdate, db: Db) -> CustomerRead:
     return db.write(
         lambda s: service.update_customer(
             session=s, customer_id=customer_id, customer_in=customer_in
@@ -140,7 +138,7 @@ def update_customer(customer_id: RowId, customer_in: CustomerUpdate, db: Db) -> 
 
 @router.get("/customers/{customer_id}/orders", response_model=Page[OrderRead])
 def list_customer_orders(
-    customer_id: RowId,
+    customer_id: PathId,
     db: Db,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=32)] = None,
@@ -155,7 +153,7 @@ def list_customer_orders(
 
 
 @router.post("/customers/{customer_id}/tags", response_model=CustomerRead)
-def add_tag(customer_id: RowId, tag_in: TagIn, db: Db) -> CustomerRead:
+def add_tag(customer_id: PathId, tag_in: TagIn, db: Db) -> CustomerRead:
     def work(s):
         service.get_customer_or_raise(session=s, customer_id=customer_id)
         service.add_tag(session=s, customer_id=customer_id, name=tag_in.name)
@@ -165,7 +163,7 @@ def add_tag(customer_id: RowId, tag_in: TagIn, db: Db) -> CustomerRead:
 
 
 @router.delete("/customers/{customer_id}/tags/{name}", response_model=CustomerRead)
-def remove_tag(customer_id: RowId, name: str, db: Db) -> CustomerRead:
+def remove_tag(customer_id: PathId, name: str, db: Db) -> CustomerRead:
     def work(s):
         service.get_customer_or_raise(session=s, customer_id=customer_id)
         service.remove_tag(session=s, customer_id=customer_id, name=name)
@@ -178,7 +176,7 @@ def remove_tag(customer_id: RowId, name: str, db: Db) -> CustomerRead:
     "/customers/{customer_id}/interactions", response_model=InteractionRead, status_code=201
 )
 def record_interaction(
-    customer_id: RowId, interaction_in: InteractionCreate, db: Db
+    customer_id: PathId, interaction_in: InteractionCreate, db: Db
 ) -> InteractionRead:
     return db.write(
         lambda s: service.record_interaction(
@@ -189,7 +187,7 @@ def record_interaction(
 
 @router.get("/customers/{customer_id}/interactions", response_model=list[InteractionRead])
 def list_interactions(
-    customer_id: RowId, db: Db, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    customer_id: PathId, db: Db, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[InteractionRead]:
     return db.read(
         lambda s: service.list_interactions(session=s, customer_id=customer_id, limit=limit)
@@ -197,7 +195,7 @@ def list_interactions(
 
 
 @router.post("/customers/{customer_id}/merge", response_model=MergeRead, status_code=201)
-def merge_customer(customer_id: RowId, merge_in: MergeRequest, db: Db) -> MergeRead:
+def merge_customer(customer_id: PathId, merge_in: MergeRequest, db: Db) -> MergeRead:
     """Fold another profile of the same person into this one."""
     return db.write(
         lambda s: service.merge_customers(
@@ -207,11 +205,11 @@ def merge_customer(customer_id: RowId, merge_in: MergeRequest, db: Db) -> MergeR
 
 
 @router.get("/customers/{customer_id}/merges", response_model=list[MergeRead])
-def list_merges(customer_id: RowId, db: Db) -> list[MergeRead]:
+def list_merges(customer_id: PathId, db: Db) -> list[MergeRead]:
     return db.read(lambda s: service.list_merges(session=s, customer_id=customer_id))
 
 
 @router.post("/merges/{merge_id}/undo", response_model=MergeRead)
-def unmerge(merge_id: RowId, db: Db) -> MergeRead:
+def unmerge(merge_id: PathId, db: Db) -> MergeRead:
     """Give back both profiles as they were, with their identities and orders."""
     return db.write(lambda s: service.unmerge_customers(session=s, merge_id=merge_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from patron.core.db import Database
@@ -21,14 +21,13 @@ from patron.orders.schemas import (
     RefundIn,
     RefundRead,
 )
-from patron.web.deps import get_db
+from patron.web.deps import PathId, get_db
 from patron.web.errors import validation_items
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 Db = Annotated[Database, Depends(get_db)]
 
 # Ids are 64-bit keys: a larger number is refused here rather than overflowing the driver.
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 _REPLAYED = {"Idempotent-Replayed": "true"}
 _order_adapter: TypeAdapter[OrderIn] = TypeAdapter(OrderIn)
 
@@ -146,7 +145,7 @@ def get_order_by_key(
 
 
 @router.get("/orders/{order_id}", response_model=OrderRead)
-def get_order(order_id: RowId, db: Db) -> OrderRead:
+def get_order(order_id: PathId, db: Db) -> OrderRead:
     return db.read(lambda s: service.get_order_or_raise(session=s, order_id=order_id))
 
 
