@@ -27,7 +27,6 @@ from patron.web.errors import validation_items
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 Db = Annotated[Database, Depends(get_db)]
 
-# Ids are 64-bit keys: a larger number is refused here rather than overflowing the driver.
 _REPLAYED = {"Idempotent-Replayed": "true"}
 _order_adapter: TypeAdapter[OrderIn] = TypeAdapter(OrderIn)
 

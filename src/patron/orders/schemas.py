@@ -51,7 +51,10 @@ class OrderLineIn(Schema):
     @property
     def gross_fen(self) -> int:
         """quantity × unit price, before the discount."""
-        return line_amount_fen(int(self.quantity * 1000), self.unit_price_fen)
+        quantity = self.quantity
+        if quantity == quantity.to_integral_value():  # whole pieces: exact, no rounding
+            return int(quantity) * self.unit_price_fen
+        return line_amount_fen(int(quantity * 1000), self.unit_price_fen)
 
     @model_validator(mode="after")
     def _amount(self) -> OrderLineIn:
@@ -92,7 +95,7 @@ class OrderIn(Schema):
     @model_validator(mode="after")
     def _totals(self) -> OrderIn:
         lines_total = sum(line.amount_fen or 0 for line in self.lines)
-        if self.gross_fen > MAX_FEN:
+        if lines_total > MAX_FEN:
             raise ValueError(f"lines: the order adds up to more than {MAX_FEN} fen")
         if self.order_discount_fen > lines_total:
             raise ValueError("order_discount_fen: is larger than the sum of the lines")
