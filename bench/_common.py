@@ -90,6 +90,22 @@ class Shop:
         return orders
 
 
+def _make_api_key(db: Any) -> None:
+    """A till-system key for every bench store; requests built afterwards carry it."""
+    from _loadgen import set_api_key
+
+    from patron.core.actor import system_actor
+    from patron.staff import service as staff
+    from patron.staff.roles import Role
+    from patron.staff.schemas import ApiKeyCreate
+
+    key_in = ApiKeyCreate(name="bench tills", role=Role.CASHIER, store_codes=list(STORES))
+    created = db.write(
+        lambda s: staff.create_api_key(session=s, key_in=key_in, actor=system_actor("bench"))
+    )
+    set_api_key(created.key)
+
+
 def prepare_database(url: str, shop: Shop) -> float:
     """Migrate, create the stores and sign up the known customers; returns sign-ups/s."""
     from patron.catalog import service as catalog
@@ -110,6 +126,7 @@ def prepare_database(url: str, shop: Shop) -> float:
                 )
 
         db.write(stores)
+        _make_api_key(db)
         started = time.perf_counter()
         phones = shop.known_phones
         for start in range(0, len(phones), 1000):

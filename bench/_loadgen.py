@@ -19,18 +19,27 @@ from typing import Any
 
 import orjson
 
+# Sent with every request built below once set_api_key() has been called: Patron's API
+# answers only integrations that present a key.
+_auth = ""
+
+
+def set_api_key(key: str | None) -> None:
+    global _auth
+    _auth = f"Authorization: Bearer {key}\r\n" if key else ""
+
 
 def post(port: int, path: str, body: Any) -> bytes:
     data = body if isinstance(body, bytes) else orjson.dumps(body)
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{_auth}"
         f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
     )
     return head.encode() + data
 
 
 def get(port: int, path: str) -> bytes:
-    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{_auth}\r\n".encode()
 
 
 @dataclass

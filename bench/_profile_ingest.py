@@ -40,6 +40,17 @@ def _inline_threadpool() -> None:
     deps.run_in_threadpool = inline  # type: ignore[assignment]
 
 
+def _loadgen_auth() -> list[tuple[bytes, bytes]]:
+    """The API key prepare_database() made, as an ASGI header."""
+    import _loadgen
+
+    line = _loadgen._auth.strip()
+    if not line:
+        return []
+    name, _, value = line.partition(": ")
+    return [(name.lower().encode(), value.encode())]
+
+
 class _Asgi:
     """POST bodies to an ASGI app on one event loop, without a server."""
 
@@ -65,6 +76,7 @@ class _Asgi:
             "query_string": b"",
             "root_path": "",
             "headers": [
+                *_loadgen_auth(),
                 (b"host", b"bench"),
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),

@@ -28,6 +28,9 @@ def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     monkeypatch.setenv("PATRON_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("PATRON_DATABASE_URL", raising=False)
     monkeypatch.delenv("PATRON_CONFIG", raising=False)
+    # argon2 at a test-sized cost: the production default is tested in tests/staff
+    monkeypatch.setenv("PATRON_ARGON2_MEMORY_KIB", "8192")
+    monkeypatch.setenv("PATRON_ARGON2_TIME_COST", "1")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -7,15 +7,22 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
+from patron.audit.service import record_audit
+from patron.core.actor import Actor, system_actor
 from patron.core.db import get_database
 from patron.core.settings import get_settings
+from patron.customers.schemas import MergeRead
+from patron.staff.cli import keys_app, users_app
 
 app = typer.Typer(help="Patron: retail customer management.", no_args_is_help=True)
 stores_app = typer.Typer(help="Stores.", no_args_is_help=True)
 customers_app = typer.Typer(help="Customers: merge and unmerge.", no_args_is_help=True)
 app.add_typer(stores_app, name="stores")
 app.add_typer(customers_app, name="customers")
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
 console = Console()
 
 
@@ -97,11 +104,22 @@ def customers_merge(
     """Fold customer OTHER_ID into SURVIVOR_ID."""
     from patron.customers import service as customers
 
-    merge = get_database().write(
-        lambda s: customers.merge_customers(
+    def work(s: Session) -> MergeRead:
+        merge = customers.merge_customers(
             session=s, survivor_id=survivor_id, merged_id=other_id, reason=reason
         )
-    )
+        record_audit(
+            session=s,
+            actor=_cli_actor(),
+            action="customer.merge",
+            target_kind="customer",
+            target_id=survivor_id,
+            reason=reason,
+            details={"merge_id": merge.id, "merged_id": other_id},
+        )
+        return merge
+
+    merge = get_database().write(work)
     console.print(f"[green]Merged[/green] {other_id} into {survivor_id} (merge {merge.id})")
 
 
@@ -110,13 +128,29 @@ def customers_unmerge(merge_id: int) -> None:
     """Undo merge MERGE_ID: both profiles come back with their identities and orders."""
     from patron.customers import service as customers
 
-    merge = get_database().write(
-        lambda s: customers.unmerge_customers(session=s, merge_id=merge_id)
-    )
+    def work(s: Session) -> MergeRead:
+        merge = customers.unmerge_customers(session=s, merge_id=merge_id)
+        record_audit(
+            session=s,
+            actor=_cli_actor(),
+            action="customer.unmerge",
+            target_kind="customer",
+            target_id=merge.survivor_id,
+            details={"merge_id": merge.id, "merged_id": merge.merged_id},
+        )
+        return merge
+
+    merge = get_database().write(work)
     moved = ", ".join(f"{len(v)} {k}" for k, v in merge.moved.items() if v) or "nothing"
     console.print(
         f"[green]Unmerged[/green] {merge.merged_id} from {merge.survivor_id}; gave back {moved}"
     )
+
+
+def _cli_actor() -> Actor:
+    import getpass
+
+    return system_actor(f"cli:{getpass.getuser()}")
 
 
 def _mount_optional() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.web.api import error_fields, post_order, sign_up
+from tests.web.api import error_fields, post_order, reveal, sign_up
 
 PHONE = "+8613800138000"
 
@@ -33,9 +33,13 @@ def test_a_sign_up_is_201_with_identities_normalised(api: TestClient) -> None:
     )
     assert response.status_code == 201, response.text
     customer = response.json()
-    assert _identities(customer) == {"phone": PHONE, "email": "wang@example.com"}
-    assert (customer["name"], customer["city"], customer["status"]) == ("王小明", "上海", "active")
-    assert customer["tags"] == ["VIP"]
+    # what staff see unless they reveal it
+    assert _identities(customer) == {"phone": "138****8000", "email": "w***@example.com"}
+    assert (customer["name"], customer["birthday"]) == ("王**", None)
+    assert (customer["city"], customer["status"], customer["tags"]) == ("上海", "active", ["VIP"])
+    stored = reveal(api, customer["id"])
+    assert _identities(stored) == {"phone": PHONE, "email": "wang@example.com"}
+    assert (stored["name"], stored["birthday"]) == ("王小明", "1990-05-01")
 
 
 def test_signing_up_a_known_phone_again_is_200_with_the_same_profile(api: TestClient) -> None:
@@ -46,7 +50,8 @@ def test_signing_up_a_known_phone_again_is_200_with_the_same_profile(api: TestCl
     assert response.status_code == 200
     again = response.json()
     assert again["id"] == first["id"]
-    assert (again["name"], again["city"]) == ("王小明", "杭州")  # blanks filled, nothing lost
+    stored = reveal(api, again["id"])
+    assert (stored["name"], stored["city"]) == ("王小明", "杭州")  # blanks filled, nothing lost
 
 
 def test_a_sign_up_without_any_identifier_is_422_naming_identities(api: TestClient) -> None:
@@ -109,7 +114,8 @@ def test_a_profile_is_updated_field_by_field(api: TestClient) -> None:
     customer = sign_up(api, phone=PHONE, name="王小明", city="上海")
     response = api.patch(f"/api/v1/customers/{customer['id']}", json={"city": "苏州"})
     assert response.status_code == 200
-    assert (response.json()["name"], response.json()["city"]) == ("王小明", "苏州")
+    stored = reveal(api, customer["id"])
+    assert (stored["name"], stored["city"]) == ("王小明", "苏州")
     bad = api.patch(f"/api/v1/customers/{customer['id']}", json={"gender": "unknown-value"})
     assert error_fields(bad) == ["gender"]
     unknown = api.patch(f"/api/v1/customers/{customer['id']}", json={"shoe_size": 42})
@@ -222,7 +228,7 @@ def test_merge_and_undo_through_the_api_carry_orders_both_ways(api: TestClient) 
     undone = api.post(f"/api/v1/merges/{merge['id']}/undo")
     assert undone.status_code == 200
     assert undone.json()["unmerged_at"] is not None
-    back = api.get(f"/api/v1/customers/{b['id']}").json()
+    back = reveal(api, b["id"])
     assert (back["status"], back["name"]) == ("active", "小明")
     assert [
         o["external_id"] for o in api.get(f"/api/v1/customers/{b['id']}/orders").json()["items"]

@@ -288,6 +288,21 @@ def test_cli_builds_once_and_then_says_the_demo_is_there() -> None:
     assert second.exit_code == 0
     assert "already holds" in second.output
 
+    # each run prints the demo administrator with a new password, and that password works
+    import re
+
+    from patron.core.db import get_database
+    from patron.staff import service as staff
+
+    passwords = [re.search(r"with password (\S+)", r.output) for r in (first, second)]
+    assert all(passwords)
+    first_pw, second_pw = (m.group(1) for m in passwords if m)
+    assert first_pw != second_pw
+    signed = get_database().write(
+        lambda s: staff.sign_in(session=s, username="admin", password=second_pw)
+    )
+    assert signed.signed_in is not None and signed.signed_in.staff.role == "admin"
+
 
 def test_default_end_is_fixed_not_today() -> None:
     assert plan_demo(seed=1, customers=10, lines=100).end == date(2026, 10, 31)

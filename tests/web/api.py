@@ -10,8 +10,13 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from patron.core.actor import system_actor
 from patron.core.db import Database
+from patron.staff import service as staff
+from patron.staff.roles import Role
+from patron.staff.schemas import ApiKeyCreate
 from patron.web.app import create_app
+from patron.web.security import limiter
 from tests.factories import IDENTITY_FIELDS
 
 PHONE = "+8613800138000"
@@ -20,10 +25,28 @@ REFUNDED_AT = "2026-03-02T10:00:00+08:00"
 LINE = {"sku": "SKU-1", "quantity": 1, "unit_price_fen": 1000}
 
 
+def make_api_key(db: Database, role: Role = Role.ADMIN, stores: list[str] | None = None) -> str:
+    """A new API key with ``role`` (in ``stores``), made the way an administrator would."""
+    key_in = ApiKeyCreate(name=f"test {role.value}", role=role, store_codes=stores or [])
+    created = db.write(
+        lambda s: staff.create_api_key(session=s, key_in=key_in, actor=system_actor("tests"))
+    )
+    return created.key
+
+
 @contextmanager
-def api_client(db: Database) -> Iterator[TestClient]:
-    """A client on a fresh app; a 500 comes back as a response, so tests can assert on it."""
+def api_client(
+    db: Database, *, role: Role | None = Role.ADMIN, stores: list[str] | None = None
+) -> Iterator[TestClient]:
+    """A client on a fresh app, calling with an API key of ``role`` (None: no key at all).
+
+    A 500 comes back as a response, so tests can assert on it.
+    """
+    limiter.reset()
+    staff.clear_key_cache()
     with TestClient(create_app(db), raise_server_exceptions=False) as client:
+        if role is not None:
+            client.headers["Authorization"] = f"Bearer {make_api_key(db, role, stores)}"
         yield client
 
 
@@ -79,6 +102,16 @@ def sign_up(client: TestClient, **fields: Any) -> dict[str, Any]:
     identities = {k: fields.pop(k) for k in list(fields) if k in IDENTITY_FIELDS}
     response = client.post("/api/v1/customers", json={"identities": identities, **fields})
     assert response.status_code in (200, 201), response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def reveal(
+    client: TestClient, customer_id: int, reason: str = "test: check stored values"
+) -> dict[str, Any]:
+    """The customer unmasked, as a member of staff allowed to reveal would see it."""
+    response = client.post(f"/api/v1/customers/{customer_id}/reveal", json={"reason": reason})
+    assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
 

@@ -32,3 +32,25 @@ class InvalidInput(PatronError):
     def __init__(self, field: str, message: str, **facts: Any) -> None:
         super().__init__(f"{field}: {message}", field=field, **facts)
         self.field = field
+
+
+class Unauthenticated(PatronError):
+    """No valid session or API key: sign in first (HTTP 401)."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(PatronError):
+    """Signed in, but this role or store scope may not do this (HTTP 403)."""
+
+    code = "forbidden"
+
+
+class TooManyRequests(PatronError):
+    """Slow down (HTTP 429); ``retry_after`` seconds."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int, **facts: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **facts)
+        self.retry_after = retry_after

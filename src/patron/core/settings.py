@@ -48,6 +48,21 @@ class Settings(BaseSettings):
     # SQLite page cache per connection; raise it for very large loads (the benchmark data set).
     sqlite_cache_mb: int = Field(default=64, ge=2, le=65536)
 
+    # Sign-in and sessions
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    sign_in_max_failures: int = Field(default=5, ge=1)
+    sign_in_lock_minutes: int = Field(default=15, ge=1)
+    password_min_length: int = Field(default=10, ge=8)
+    # argon2id cost; the defaults follow RFC 9106's second recommendation (64 MiB, 3 passes)
+    argon2_memory_kib: int = Field(default=65536, ge=1024)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    # Set when the console is served over HTTPS (directly or behind a proxy): cookies get Secure.
+    secure_cookies: bool = False
+    # Requests per minute: sign-in attempts per address, API calls per key or session
+    sign_in_rate_per_minute: int = Field(default=20, ge=1)
+    api_rate_per_minute: int = Field(default=60000, ge=1)
+    max_request_mb: float = Field(default=16.0, gt=0)
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.orm import Session
 
+from patron.audit.service import record_audit
+from patron.core.actor import Actor
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.core.schemas import Page, UtcInstant
 from patron.customers import service
 from patron.customers.exceptions import CustomerNotFound
+from patron.customers.masking import mask_customer
 from patron.customers.schemas import (
     CustomerCreate,
     CustomerFilter,
@@ -21,11 +25,13 @@ from patron.customers.schemas import (
     InteractionRead,
     MergeRead,
     MergeRequest,
+    RevealRequest,
     TagIn,
 )
 from patron.orders import service as orders
 from patron.orders.schemas import OrderRead
 from patron.web.deps import PathId, get_db
+from patron.web.security import CurrentActor
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 Db = Annotated[Database, Depends(get_db)]
@@ -42,6 +48,7 @@ Db = Annotated[Database, Depends(get_db)]
 def register_customer(
     customer_in: CustomerCreate,
     response: Response,
+    actor: CurrentActor,
     db: Db,
     source: Annotated[str, Query(max_length=64)] = "api",
 ) -> CustomerRead:
@@ -50,12 +57,13 @@ def register_customer(
     )
     if not result.created:
         response.status_code = 200
-    return result.customer
+    return mask_customer(result.customer)
 
 
 @router.get("/customers", response_model=CustomerPage)
 def list_customers(
     db: Db,
+    actor: CurrentActor,
     q: Annotated[str | None, Query(max_length=60, description="Name contains")] = None,
     city: Annotated[str | None, Query(max_length=60)] = None,
     home_store_code: Annotated[str | None, Query(max_length=32)] = None,
@@ -77,14 +85,18 @@ def list_customers(
         signed_up_to=signed_up_to,
         status=status,
     )
-    return db.read(
-        lambda s: service.list_customers(session=s, filters=filters, limit=limit, cursor=cursor)
+    page = db.read(
+        lambda s: service.list_customers(
+            session=s, filters=filters, limit=limit, cursor=cursor, store_ids=actor.store_ids
+        )
     )
+    return page.model_copy(update={"items": [mask_customer(c) for c in page.items]})
 
 
 @router.get("/customers/lookup", response_model=CustomerRead)
 def lookup_customer(
     db: Db,
+    actor: CurrentActor,
     phone: Annotated[str | None, Query(max_length=40)] = None,
     member_card: Annotated[str | None, Query(max_length=128)] = None,
     email: Annotated[str | None, Query(max_length=254)] = None,
@@ -114,37 +126,76 @@ def lookup_customer(
             "wechat_openid, external_account",
         )
     ((kind, value),) = given.items()
-    customer = db.read(
-        lambda s: service.lookup_customer(session=s, kind=kind, value=value, namespace=namespace)
-    )
+
+    def work(s: Session) -> CustomerRead | None:
+        found = service.lookup_customer(session=s, kind=kind, value=value, namespace=namespace)
+        if found is not None:
+            service.check_customer_in_scope(
+                session=s, customer_id=found.id, store_ids=actor.store_ids
+            )
+        return found
+
+    customer = db.read(work)
     if customer is None:
         raise CustomerNotFound(f"no customer with that {kind}")
+    return mask_customer(customer)
+
+
+def _visible(s: Session, actor: Actor, customer_id: int) -> CustomerRead:
+    """The customer, if this actor's stores may see them."""
+    customer = service.get_customer_or_raise(session=s, customer_id=customer_id)
+    service.check_customer_in_scope(session=s, customer_id=customer_id, store_ids=actor.store_ids)
     return customer
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerRead)
-def get_customer(customer_id: PathId, db: Db) -> CustomerRead:
-    return db.read(lambda s: service.get_customer_or_raise(session=s, customer_id=customer_id))
+def get_customer(customer_id: PathId, actor: CurrentActor, db: Db) -> CustomerRead:
+    return mask_customer(db.read(lambda s: _visible(s, actor, customer_id)))
+
+
+@router.post("/customers/{customer_id}/reveal", response_model=CustomerRead)
+def reveal_customer(
+    customer_id: PathId, reveal_in: RevealRequest, actor: CurrentActor, db: Db
+) -> CustomerRead:
+    """The profile unmasked. The reason is kept in the audit log with who asked and when."""
+
+    def work(s: Session) -> CustomerRead:
+        customer = _visible(s, actor, customer_id)
+        record_audit(
+            session=s,
+            actor=actor,
+            action="customer.reveal",
+            target_kind="customer",
+            target_id=customer_id,
+            reason=reveal_in.reason,
+            details={"fields": ["name", "birthday", "identities"]},
+        )
+        return customer
+
+    return db.write(work)
 
 
 @router.patch("/customers/{customer_id}", response_model=CustomerRead)
-def update_customer(customer_id: PathId, customer_in: CustomerUpdate, db: Db) -> CustomerRead:
-    return db.write(
-        lambda s: service.update_customer(
-            session=s, customer_id=customer_id, customer_in=customer_in
-        )
-    )
+def update_customer(
+    customer_id: PathId, customer_in: CustomerUpdate, actor: CurrentActor, db: Db
+) -> CustomerRead:
+    def work(s: Session) -> CustomerRead:
+        _visible(s, actor, customer_id)
+        return service.update_customer(session=s, customer_id=customer_id, customer_in=customer_in)
+
+    return mask_customer(db.write(work))
 
 
 @router.get("/customers/{customer_id}/orders", response_model=Page[OrderRead])
 def list_customer_orders(
     customer_id: PathId,
+    actor: CurrentActor,
     db: Db,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Page[OrderRead]:
-    def work(s):
-        service.get_customer_or_raise(session=s, customer_id=customer_id)
+    def work(s: Session) -> Page[OrderRead]:
+        _visible(s, actor, customer_id)
         return orders.list_customer_orders(
             session=s, customer_id=customer_id, limit=limit, cursor=cursor
         )
@@ -153,63 +204,101 @@ def list_customer_orders(
 
 
 @router.post("/customers/{customer_id}/tags", response_model=CustomerRead)
-def add_tag(customer_id: PathId, tag_in: TagIn, db: Db) -> CustomerRead:
-    def work(s):
-        service.get_customer_or_raise(session=s, customer_id=customer_id)
+def add_tag(customer_id: PathId, tag_in: TagIn, actor: CurrentActor, db: Db) -> CustomerRead:
+    def work(s: Session) -> CustomerRead:
+        _visible(s, actor, customer_id)
         service.add_tag(session=s, customer_id=customer_id, name=tag_in.name)
         return service.get_customer_or_raise(session=s, customer_id=customer_id)
 
-    return db.write(work)
+    return mask_customer(db.write(work))
 
 
 @router.delete("/customers/{customer_id}/tags/{name}", response_model=CustomerRead)
-def remove_tag(customer_id: PathId, name: str, db: Db) -> CustomerRead:
-    def work(s):
-        service.get_customer_or_raise(session=s, customer_id=customer_id)
+def remove_tag(customer_id: PathId, name: str, actor: CurrentActor, db: Db) -> CustomerRead:
+    def work(s: Session) -> CustomerRead:
+        _visible(s, actor, customer_id)
         service.remove_tag(session=s, customer_id=customer_id, name=name)
         return service.get_customer_or_raise(session=s, customer_id=customer_id)
 
-    return db.write(work)
+    return mask_customer(db.write(work))
 
 
 @router.post(
     "/customers/{customer_id}/interactions", response_model=InteractionRead, status_code=201
 )
 def record_interaction(
-    customer_id: PathId, interaction_in: InteractionCreate, db: Db
+    customer_id: PathId, interaction_in: InteractionCreate, actor: CurrentActor, db: Db
 ) -> InteractionRead:
-    return db.write(
-        lambda s: service.record_interaction(
+    def work(s: Session) -> InteractionRead:
+        _visible(s, actor, customer_id)
+        return service.record_interaction(
             session=s, customer_id=customer_id, interaction_in=interaction_in
         )
-    )
+
+    return db.write(work)
 
 
 @router.get("/customers/{customer_id}/interactions", response_model=list[InteractionRead])
 def list_interactions(
-    customer_id: PathId, db: Db, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    customer_id: PathId,
+    actor: CurrentActor,
+    db: Db,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[InteractionRead]:
-    return db.read(
-        lambda s: service.list_interactions(session=s, customer_id=customer_id, limit=limit)
-    )
+    def work(s: Session) -> list[InteractionRead]:
+        _visible(s, actor, customer_id)
+        return service.list_interactions(session=s, customer_id=customer_id, limit=limit)
+
+    return db.read(work)
 
 
 @router.post("/customers/{customer_id}/merge", response_model=MergeRead, status_code=201)
-def merge_customer(customer_id: PathId, merge_in: MergeRequest, db: Db) -> MergeRead:
+def merge_customer(
+    customer_id: PathId, merge_in: MergeRequest, actor: CurrentActor, db: Db
+) -> MergeRead:
     """Fold another profile of the same person into this one."""
-    return db.write(
-        lambda s: service.merge_customers(
+
+    def work(s: Session) -> MergeRead:
+        merge = service.merge_customers(
             session=s, survivor_id=customer_id, merged_id=merge_in.other_id, reason=merge_in.reason
         )
-    )
+        record_audit(
+            session=s,
+            actor=actor,
+            action="customer.merge",
+            target_kind="customer",
+            target_id=customer_id,
+            reason=merge_in.reason,
+            details={"merge_id": merge.id, "merged_id": merge.merged_id},
+        )
+        return merge
+
+    return db.write(work)
 
 
 @router.get("/customers/{customer_id}/merges", response_model=list[MergeRead])
-def list_merges(customer_id: PathId, db: Db) -> list[MergeRead]:
-    return db.read(lambda s: service.list_merges(session=s, customer_id=customer_id))
+def list_merges(customer_id: PathId, actor: CurrentActor, db: Db) -> list[MergeRead]:
+    def work(s: Session) -> list[MergeRead]:
+        _visible(s, actor, customer_id)
+        return service.list_merges(session=s, customer_id=customer_id)
+
+    return db.read(work)
 
 
 @router.post("/merges/{merge_id}/undo", response_model=MergeRead)
-def unmerge(merge_id: PathId, db: Db) -> MergeRead:
+def unmerge(merge_id: PathId, actor: CurrentActor, db: Db) -> MergeRead:
     """Give back both profiles as they were, with their identities and orders."""
-    return db.write(lambda s: service.unmerge_customers(session=s, merge_id=merge_id))
+
+    def work(s: Session) -> MergeRead:
+        merge = service.unmerge_customers(session=s, merge_id=merge_id)
+        record_audit(
+            session=s,
+            actor=actor,
+            action="customer.unmerge",
+            target_kind="customer",
+            target_id=merge.survivor_id,
+            details={"merge_id": merge.id, "merged_id": merge.merged_id},
+        )
+        return merge
+
+    return db.write(work)

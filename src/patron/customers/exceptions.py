@@ -1,4 +1,4 @@
-from patron.core.errors import Conflict, InvalidInput, NotFound
+from patron.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
 class CustomerNotFound(NotFound):
@@ -19,3 +19,9 @@ class CannotUnmerge(Conflict):
 
 class UnknownCustomer(InvalidInput):
     code = "unknown_customer"
+
+
+class OutOfScope(Forbidden):
+    """A store-bound user asked for a customer of another store."""
+
+    code = "out_of_scope"

@@ -198,3 +198,9 @@ class MergeRequest(Schema):
 
 class TagIn(Schema):
     name: Annotated[str, Field(min_length=1, max_length=60)]
+
+
+class RevealRequest(Schema):
+    reason: Annotated[str, Field(min_length=2, max_length=500)] = Field(
+        description="Why this profile must be seen unmasked; kept in the audit log"
+    )

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
@@ -19,7 +19,7 @@ from patron.core.phone import normalise_email, normalise_phone
 from patron.core.settings import get_settings
 from patron.customers import identity as _identity
 from patron.customers import merging as _merging
-from patron.customers.exceptions import CustomerNotFound
+from patron.customers.exceptions import CustomerNotFound, OutOfScope
 from patron.customers.identity import Resolution, ResolveContext
 from patron.customers.models import (
     Customer,
@@ -248,11 +248,46 @@ def lookup_customer(
     return get_customer(session=session, customer_id=customer_id)
 
 
+def _in_stores(store_ids: frozenset[int]) -> ColumnElement[bool]:
+    """A customer belongs to a store if it is their home store or they bought there."""
+    from patron.orders import service as orders  # orders build on customers, not back
+
+    return or_(
+        Customer.home_store_id.in_(store_ids),
+        Customer.id.in_(orders.customers_buying_in(store_ids=store_ids)),
+    )
+
+
+def check_customer_in_scope(
+    *, session: Session, customer_id: int, store_ids: frozenset[int] | None
+) -> None:
+    """Raise unless the customer belongs to one of ``store_ids`` (None: every store)."""
+    if store_ids is None:
+        return
+    found = session.scalar(
+        select(Customer.id).where(Customer.id == customer_id, _in_stores(store_ids))
+    )
+    if found is None:
+        if not customer_exists(session=session, customer_id=customer_id):
+            raise CustomerNotFound(f"no customer {customer_id}", customer_id=customer_id)
+        raise OutOfScope("this customer belongs to another store", customer_id=customer_id)
+
+
 def list_customers(
-    *, session: Session, filters: CustomerFilter, limit: int = 50, cursor: str | None = None
+    *,
+    session: Session,
+    filters: CustomerFilter,
+    limit: int = 50,
+    cursor: str | None = None,
+    store_ids: frozenset[int] | None = None,
 ) -> CustomerPage:
-    """Customers matching ``filters``, newest first, a page at a time (keyset on id)."""
+    """Customers matching ``filters``, newest first, a page at a time (keyset on id).
+
+    ``store_ids`` limits the list to those stores' customers (None: every store).
+    """
     query = select(Customer).order_by(Customer.id.desc()).limit(limit + 1)
+    if store_ids is not None:
+        query = query.where(_in_stores(store_ids))
     if cursor:
         try:
             query = query.where(Customer.id < int(cursor))

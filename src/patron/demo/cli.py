@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from patron.core.db import Database
+    from patron.core.settings import Settings
 
 console = Console()
 
@@ -75,6 +79,7 @@ def demo(
             f"The database already holds {summary.orders:,} orders, so the demo was not built "
             "again. Use --force to add what is missing (nothing is duplicated)."
         )
+        _print_admin(db, settings)
         raise typer.Exit(0)
     table = Table(title=f"Demo chain (seed {seed}, up to {end_on or DEFAULT_END})")
     table.add_column("")
@@ -94,6 +99,19 @@ def demo(
     console.print(
         f"Built in {summary.elapsed_seconds:.1f}s. "
         f"Ground truth for model checks: {summary.truth_json} and {summary.truth_csv}"
+    )
+    _print_admin(db, settings)
+
+
+def _print_admin(db: Database, settings: Settings) -> None:
+    """The demo's administrator, with a new password each run, printed for the user."""
+    from patron.core.actor import system_actor
+    from patron.staff import service as staff
+
+    password = db.write(lambda s: staff.reset_demo_admin(session=s, actor=system_actor("demo")))
+    console.print(
+        f"Console: http://{settings.host}:{settings.port} · sign in as "
+        f"[bold]{staff.DEMO_ADMIN}[/bold] with password [bold]{password}[/bold]"
     )
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.orm import Session
 
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
@@ -23,6 +24,7 @@ from patron.orders.schemas import (
 )
 from patron.web.deps import PathId, get_db
 from patron.web.errors import validation_items
+from patron.web.security import CurrentActor
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 Db = Annotated[Database, Depends(get_db)]
@@ -43,8 +45,10 @@ _order_adapter: TypeAdapter[OrderIn] = TypeAdapter(OrderIn)
         409: {"description": "Posted before under this key with other content"},
     },
 )
-def post_order(order_in: OrderIn, response: Response, db: Db) -> OrderRead:
-    result = db.write(lambda s: service.record_order(session=s, order_in=order_in))
+def post_order(order_in: OrderIn, response: Response, actor: CurrentActor, db: Db) -> OrderRead:
+    result = db.write(
+        lambda s: service.record_order(session=s, order_in=order_in, store_ids=actor.store_ids)
+    )
     if not result.created:
         response.status_code = 200
         response.headers.update(_REPLAYED)
@@ -75,7 +79,7 @@ def post_order(order_in: OrderIn, response: Response, db: Db) -> OrderRead:
         }
     },
 )
-async def post_orders_bulk(request: Request, db: Db) -> BulkResult:
+async def post_orders_bulk(request: Request, actor: CurrentActor, db: Db) -> BulkResult:
     """Up to 1,000 orders in one call, each reported on its own: one bad order stops no other."""
     try:
         body = orjson.loads(await request.body())
@@ -89,10 +93,10 @@ async def post_orders_bulk(request: Request, db: Db) -> BulkResult:
         raise InvalidInput("orders", f"at most {limit} orders per call, got {len(raw)}")
     from starlette.concurrency import run_in_threadpool
 
-    return await run_in_threadpool(_bulk, db, raw)
+    return await run_in_threadpool(_bulk, db, raw, actor.store_ids)
 
 
-def _bulk(db: Database, raw: list[Any]) -> BulkResult:
+def _bulk(db: Database, raw: list[Any], store_ids: frozenset[int] | None = None) -> BulkResult:
     results: list[BulkItemResult | None] = [None] * len(raw)
     valid: list[OrderIn] = []
     positions: list[int] = []
@@ -106,7 +110,9 @@ def _bulk(db: Database, raw: list[Any]) -> BulkResult:
             ]
             results[i] = BulkItemResult(index=i, status="invalid", errors=errors)
     if valid:
-        outcomes = db.write(lambda s: service.record_orders(session=s, orders_in=valid))
+        outcomes = db.write(
+            lambda s: service.record_orders(session=s, orders_in=valid, store_ids=store_ids)
+        )
         for i, outcome in zip(positions, outcomes, strict=True):
             errors = []
             if outcome.error is not None:
@@ -131,21 +137,30 @@ def _bulk(db: Database, raw: list[Any]) -> BulkResult:
 @router.get("/orders", response_model=OrderRead)
 def get_order_by_key(
     db: Db,
+    actor: CurrentActor,
     source: Annotated[str, Query(min_length=1, max_length=64)],
     external_id: Annotated[str, Query(min_length=1, max_length=128)],
 ) -> OrderRead:
     """The order stored under a key, as a till checks after a time-out."""
-    order = db.read(
-        lambda s: service.get_order_by_key(session=s, source=source, external_id=external_id)
-    )
-    if order is None:
-        raise OrderNotFound(f"no order {external_id!r} from {source!r}")
-    return order
+
+    def work(s: Session) -> OrderRead:
+        order = service.get_order_by_key(session=s, source=source, external_id=external_id)
+        if order is None:
+            raise OrderNotFound(f"no order {external_id!r} from {source!r}")
+        service.check_order_in_scope(session=s, order=order, store_ids=actor.store_ids)
+        return order
+
+    return db.read(work)
 
 
 @router.get("/orders/{order_id}", response_model=OrderRead)
-def get_order(order_id: PathId, db: Db) -> OrderRead:
-    return db.read(lambda s: service.get_order_or_raise(session=s, order_id=order_id))
+def get_order(order_id: PathId, actor: CurrentActor, db: Db) -> OrderRead:
+    def work(s: Session) -> OrderRead:
+        order = service.get_order_or_raise(session=s, order_id=order_id)
+        service.check_order_in_scope(session=s, order=order, store_ids=actor.store_ids)
+        return order
+
+    return db.read(work)
 
 
 @router.post(
@@ -154,8 +169,10 @@ def get_order(order_id: PathId, db: Db) -> OrderRead:
     status_code=201,
     responses={200: {"model": RefundRead, "description": "Posted before: the first result"}},
 )
-def post_refund(refund_in: RefundIn, response: Response, db: Db) -> RefundRead:
-    result = db.write(lambda s: service.record_refund(session=s, refund_in=refund_in))
+def post_refund(refund_in: RefundIn, response: Response, actor: CurrentActor, db: Db) -> RefundRead:
+    result = db.write(
+        lambda s: service.record_refund(session=s, refund_in=refund_in, store_ids=actor.store_ids)
+    )
     if not result.created:
         response.status_code = 200
         response.headers.update(_REPLAYED)

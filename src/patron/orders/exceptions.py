@@ -1,4 +1,4 @@
-from patron.core.errors import Conflict, InvalidInput, NotFound
+from patron.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
 class OrderNotFound(NotFound):
@@ -21,3 +21,15 @@ class UnknownStore(InvalidInput):
 
 class RefundTooLarge(InvalidInput):
     code = "refund_too_large"
+
+
+class OrderOutOfScope(Forbidden):
+    """A store-bound user asked for an order of another store."""
+
+    code = "out_of_scope"
+
+
+class StoreOutOfScope(InvalidInput):
+    """A store-bound user or key posted an order for a store it does not work in."""
+
+    code = "store_out_of_scope"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Select, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
@@ -31,7 +31,9 @@ from patron.customers.schemas import CustomerRef
 from patron.orders.exceptions import (
     IdempotencyConflict,
     OrderNotFound,
+    OrderOutOfScope,
     RefundTooLarge,
+    StoreOutOfScope,
     UnknownOrder,
     UnknownStore,
 )
@@ -114,18 +116,26 @@ def _existing_orders(
 
 
 def record_orders(
-    *, session: Session, orders_in: Sequence[OrderIn], import_run_id: int | None = None
+    *,
+    session: Session,
+    orders_in: Sequence[OrderIn],
+    import_run_id: int | None = None,
+    store_ids: frozenset[int] | None = None,
 ) -> list[OrderOutcome]:
     """Store a batch of orders; one outcome per order, in order.
 
     An order whose key exists is a duplicate (same content) or a conflict (other content);
-    an order naming an unknown store is invalid. Neither stops the rest of the batch.
+    an order naming an unknown store, or a store outside ``store_ids`` when given, is
+    invalid. Neither stops the rest of the batch.
     """
-    return _record(session, orders_in, import_run_id)[0]
+    return _record(session, orders_in, import_run_id, store_ids)[0]
 
 
 def _record(
-    session: Session, orders_in: Sequence[OrderIn], import_run_id: int | None
+    session: Session,
+    orders_in: Sequence[OrderIn],
+    import_run_id: int | None,
+    store_ids: frozenset[int] | None = None,
 ) -> tuple[list[OrderOutcome], dict[int, OrderRead]]:
     """record_orders, plus the read of each order it created (built without a query)."""
     hashes = [request_hash(o) for o in orders_in]
@@ -167,6 +177,13 @@ def _record(
                     error=UnknownStore("store_code", f"no store with code {order_in.store_code!r}"),
                 )
                 continue
+        if store_ids is not None and store.id not in store_ids:
+            outcomes[i] = OrderOutcome(
+                status="invalid",
+                order_id=None,
+                error=StoreOutOfScope("store_code", f"store {store.code!r} is not one of yours"),
+            )
+            continue
         seen[key] = i
         fresh.append(i)
         fresh_stores.append(store)
@@ -311,9 +328,14 @@ _READ_FIELDS = (
 )
 
 
-def record_order(*, session: Session, order_in: OrderIn) -> OrderWrite:
-    """Store one order, or return the one already stored under its key."""
-    outcomes, reads = _record(session, [order_in], None)
+def record_order(
+    *, session: Session, order_in: OrderIn, store_ids: frozenset[int] | None = None
+) -> OrderWrite:
+    """Store one order, or return the one already stored under its key.
+
+    ``store_ids``, when given, are the stores the caller may sell in.
+    """
+    outcomes, reads = _record(session, [order_in], None, store_ids)
     outcome = outcomes[0]
     if outcome.status == "invalid":
         assert outcome.error is not None
@@ -472,6 +494,24 @@ def list_customer_orders(
     )
 
 
+def customers_buying_in(*, store_ids: frozenset[int]) -> Select[int | None]:
+    """The ids of customers with an order in one of ``store_ids``, as a subquery."""
+    return select(Order.customer_id).where(
+        Order.store_id.in_(store_ids), Order.customer_id.is_not(None)
+    )
+
+
+def check_order_in_scope(
+    *, session: Session, order: OrderRead, store_ids: frozenset[int] | None
+) -> None:
+    """Raise unless the order was sold in one of ``store_ids`` (None: every store)."""
+    if store_ids is None:
+        return
+    store = catalog.stores_by_code(session=session, codes={order.store_code}).get(order.store_code)
+    if store is None or store.id not in store_ids:
+        raise OrderOutOfScope("this order belongs to another store", order_id=order.id)
+
+
 def count_orders(*, session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Order)) or 0)
 
@@ -505,9 +545,16 @@ def _find_refunded_order(session: Session, refund_in: RefundIn) -> Order:
 
 
 def record_refund(
-    *, session: Session, refund_in: RefundIn, import_run_id: int | None = None
+    *,
+    session: Session,
+    refund_in: RefundIn,
+    import_run_id: int | None = None,
+    store_ids: frozenset[int] | None = None,
 ) -> RefundWrite:
-    """Take goods or money back against one order, never more than is left on each line."""
+    """Take goods or money back against one order, never more than is left on each line.
+
+    ``store_ids``, when given, are the stores whose orders the caller may refund.
+    """
     digest = request_hash(refund_in)
     existing = session.scalar(
         select(Refund).where(
@@ -524,6 +571,8 @@ def record_refund(
         return RefundWrite(created=False, refund=_refund_read(session, existing))
 
     order = _find_refunded_order(session, refund_in)
+    if store_ids is not None and order.store_id not in store_ids:
+        raise OrderOutOfScope("this order belongs to another store", order_id=order.id)
     if refund_in.refunded_at < order.ordered_at:
         raise InvalidInput("refunded_at", "is before the order was placed")
     lines = list(

@@ -15,10 +15,18 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from patron.core.errors import Conflict, InvalidInput, NotFound, PatronError
+from patron.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PatronError,
+    TooManyRequests,
+    Unauthenticated,
+)
 
 log = logging.getLogger("patron.web")
 
@@ -70,6 +78,13 @@ def _json(
     )
 
 
+def _wants_page(request: Request) -> bool:
+    """A console page in a browser (sent to sign in) rather than an API call (told 401)."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
+        "accept", ""
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -103,6 +118,28 @@ def install_error_handlers(app: FastAPI) -> None:
             }
         ]
         return _json(422, exc.code, exc.message, {"detail": detail})
+
+    @app.exception_handler(Unauthenticated)
+    async def _unauthenticated(request: Request, exc: Unauthenticated) -> Response:
+        if _wants_page(request):
+            from urllib.parse import quote
+
+            target = quote(request.url.path, safe="/")
+            return RedirectResponse(f"/sign-in?next={target}", status_code=303)
+        response = _json(401, exc.code, exc.message)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="patron"'
+        return response
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+        facts = {k: v for k, v in exc.facts.items() if isinstance(v, (int, str))}
+        return _json(403, exc.code, exc.message, facts)
+
+    @app.exception_handler(TooManyRequests)
+    async def _too_many(_: Request, exc: TooManyRequests) -> JSONResponse:
+        response = _json(429, exc.code, exc.message, {"retry_after": exc.retry_after})
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:

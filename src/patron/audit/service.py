@@ -1,0 +1,89 @@
+"""Writing and reading the audit log. Entries are only ever added.
+
+Actions in use: ``sign_in``, ``sign_in_failed``, ``sign_out``, ``password_change``,
+``staff.create``, ``staff.update``, ``api_key.create``, ``api_key.revoke``,
+``customer.reveal``, ``customer.merge``, ``customer.unmerge``, ``customer.export``,
+``customer.erase``, ``keys.rotate``. Details hold ids, counts and field names, never
+personal data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from patron.audit.models import AuditEntry
+from patron.audit.schemas import AuditEntryRead, AuditPage
+from patron.core.actor import Actor
+from patron.core.clock import utcnow
+from patron.core.errors import InvalidInput
+
+
+def record_audit(
+    *,
+    session: Session,
+    actor: Actor,
+    action: str,
+    target_kind: str | None = None,
+    target_id: int | str | None = None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+    actor_name: str | None = None,
+) -> None:
+    """Add one entry in the caller's transaction: it stands or falls with what it records."""
+    session.add(
+        AuditEntry(
+            at=utcnow(),
+            actor_kind=actor.kind,
+            actor_id=actor.id,
+            actor_name=(actor_name or actor.name)[:120],
+            action=action,
+            target_kind=target_kind,
+            target_id=None if target_id is None else str(target_id),
+            reason=reason,
+            ip=actor.ip,
+            details=details or {},
+        )
+    )
+
+
+def list_audit(
+    *,
+    session: Session,
+    action: str | None = None,
+    actor_name: str | None = None,
+    target_kind: str | None = None,
+    target_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> AuditPage:
+    """Newest first, filtered; ``cursor`` is the id to continue below."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
+    if cursor:
+        if not cursor.isdigit():
+            raise InvalidInput("cursor", "not a cursor from this list")
+        query = query.where(AuditEntry.id < int(cursor))
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if actor_name:
+        query = query.where(AuditEntry.actor_name == actor_name)
+    if target_kind:
+        query = query.where(AuditEntry.target_kind == target_kind)
+    if target_id:
+        query = query.where(AuditEntry.target_id == target_id)
+    if since:
+        query = query.where(AuditEntry.at >= since)
+    if until:
+        query = query.where(AuditEntry.at < until)
+    rows = list(session.scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return AuditPage(
+        items=[AuditEntryRead.model_validate(r) for r in rows],
+        next_cursor=str(rows[-1].id) if more and rows else None,
+    )

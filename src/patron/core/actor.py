@@ -1,0 +1,49 @@
+"""Who is acting: a signed-in staff user, an integration's API key, or the system itself.
+
+Services that must know who acts (audit entries, store scoping) take an ``actor``; the web
+layer builds it from the session cookie or the API key, the CLI builds a system actor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ActorKind = Literal["staff", "api_key", "system"]
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    kind: ActorKind
+    id: int | None
+    name: str
+    role: str | None
+    permissions: frozenset[str]
+    # The stores this actor works in; None means every store.
+    store_ids: frozenset[int] | None = None
+    ip: str | None = None
+    session_id: int | None = None
+    csrf_token: str | None = field(default=None, repr=False)
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def sees_store(self, store_id: int | None) -> bool:
+        return self.store_ids is None or (store_id is not None and store_id in self.store_ids)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+def system_actor(name: str = "system", *, permissions: frozenset[str] | None = None) -> Actor:
+    """The command line and scheduled jobs: every permission, every store."""
+    from patron.staff.roles import Permission
+
+    return Actor(
+        kind="system",
+        id=None,
+        name=name,
+        role=None,
+        permissions=permissions if permissions is not None else frozenset(Permission),
+    )

@@ -1,0 +1,49 @@
+"""Loyalty errors; each carries its facts and maps to HTTP through the core base classes."""
+
+from patron.core.errors import Conflict, InvalidInput, NotFound
+
+
+class NotAMember(NotFound):
+    code = "not_a_member"
+
+
+class InsufficientPoints(Conflict):
+    """More points asked for than the account has available."""
+
+    code = "insufficient_points"
+
+
+class PointsOverLimit(InvalidInput):
+    """More points than the basket allows (e.g. half the order)."""
+
+    code = "points_over_limit"
+
+
+class CouponNotFound(NotFound):
+    code = "coupon_not_found"
+
+
+class CouponTemplateNotFound(NotFound):
+    code = "coupon_template_not_found"
+
+
+class CouponNotApplicable(InvalidInput):
+    code = "coupon_not_applicable"
+
+
+class CouponAlreadyUsed(Conflict):
+    code = "coupon_already_used"
+
+
+class CouponLimitReached(Conflict):
+    code = "coupon_limit_reached"
+
+
+class AlreadyCommitted(Conflict):
+    """The order was committed before with other points or coupons."""
+
+    code = "loyalty_already_committed"
+
+
+class AnonymousOrder(InvalidInput):
+    code = "anonymous_order"

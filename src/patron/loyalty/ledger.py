@@ -1,0 +1,205 @@
+"""The points ledger: lots, entries and the moves between them. Internal to loyalty.
+
+Every function here runs inside the caller's transaction, after the caller has locked the
+account row (``lock_account``), so two movements on one account never interleave.
+Availability is a function of time: a lot is pending until ``available_at`` and usable until
+``expires_at``; nothing needs to run for points to mature. Expiry writes an entry, lazily on
+the next movement of the account or in the ``expire_points`` run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from patron.loyalty.exceptions import InsufficientPoints
+from patron.loyalty.models import EntryKind, LoyaltyAccount, PointsEntry, PointsLot
+from patron.loyalty.schemas import Balance
+
+
+@dataclass
+class LotState:
+    lot: PointsLot
+    remaining: int
+
+    def usable(self, now: datetime) -> bool:
+        return self.remaining > 0 and self.lot.available_at <= now < self.lot.expires_at
+
+    def pending(self, now: datetime) -> bool:
+        return self.remaining > 0 and now < self.lot.available_at
+
+    def expired(self, now: datetime) -> bool:
+        return self.remaining > 0 and self.lot.expires_at <= now
+
+
+def lock_account(session: Session, customer_id: int) -> LoyaltyAccount | None:
+    """The account, locked for the rest of the transaction (a no-op lock on SQLite, whose
+    write transactions are serialised by ``BEGIN IMMEDIATE`` already)."""
+    return session.scalar(
+        select(LoyaltyAccount).where(LoyaltyAccount.customer_id == customer_id).with_for_update()
+    )
+
+
+def lots(session: Session, account_id: int) -> list[LotState]:
+    rows = session.execute(
+        select(PointsLot, func.coalesce(func.sum(PointsEntry.points), 0))
+        .outerjoin(PointsEntry, PointsEntry.lot_id == PointsLot.id)
+        .where(PointsLot.account_id == account_id)
+        .group_by(PointsLot.id)
+        .order_by(PointsLot.expires_at, PointsLot.id)
+    ).all()
+    return [LotState(lot, int(remaining)) for lot, remaining in rows]
+
+
+def balance(states: Sequence[LotState], now: datetime) -> Balance:
+    return Balance(
+        available=sum(s.remaining for s in states if s.usable(now)),
+        pending=sum(s.remaining for s in states if s.pending(now)),
+        expired_unposted=sum(s.remaining for s in states if s.expired(now)),
+        ledger_total=sum(s.remaining for s in states),
+    )
+
+
+def entry(
+    session: Session,
+    state: LotState,
+    kind: EntryKind,
+    points: int,
+    at: datetime,
+    *,
+    order_id: int | None = None,
+    refund_id: int | None = None,
+    reason: str | None = None,
+    staff: str | None = None,
+) -> PointsEntry:
+    if state.remaining + points < 0:  # the one guard every movement passes
+        raise InsufficientPoints(
+            f"lot {state.lot.id} has {state.remaining} points", available=state.remaining
+        )
+    row = PointsEntry(
+        account_id=state.lot.account_id,
+        lot_id=state.lot.id,
+        kind=kind,
+        points=points,
+        order_id=order_id,
+        refund_id=refund_id,
+        reason=reason,
+        staff=staff,
+        occurred_at=at,
+    )
+    session.add(row)
+    state.remaining += points
+    return row
+
+
+def new_lot(
+    session: Session,
+    account: LoyaltyAccount,
+    *,
+    kind: str,
+    entry_kind: EntryKind,
+    points: int,
+    earned_at: datetime,
+    available_at: datetime,
+    expires_at: datetime,
+    order_id: int | None = None,
+    reason: str | None = None,
+    staff: str | None = None,
+) -> tuple[LotState, PointsEntry]:
+    lot = PointsLot(
+        account_id=account.id,
+        kind=kind,
+        order_id=order_id,
+        points=points,
+        earned_at=earned_at,
+        available_at=available_at,
+        expires_at=expires_at,
+    )
+    session.add(lot)
+    session.flush()
+    state = LotState(lot, 0)
+    row = entry(
+        session,
+        state,
+        entry_kind,
+        points,
+        earned_at,
+        order_id=order_id,
+        reason=reason,
+        staff=staff,
+    )
+    return state, row
+
+
+def expire(session: Session, states: Sequence[LotState], now: datetime) -> list[PointsEntry]:
+    """Write off what is left in every lot past its expiry."""
+    return [
+        entry(session, s, EntryKind.EXPIRE, -s.remaining, s.lot.expires_at, reason="expired")
+        for s in states
+        if s.expired(now)
+    ]
+
+
+def consume(
+    session: Session,
+    states: Sequence[LotState],
+    points: int,
+    now: datetime,
+    kind: EntryKind,
+    *,
+    include_pending: bool = False,
+    first: LotState | None = None,
+    allow_short: bool = False,
+    order_id: int | None = None,
+    refund_id: int | None = None,
+    reason: str | None = None,
+    staff: str | None = None,
+) -> tuple[list[PointsEntry], int]:
+    """Take ``points`` from the soonest-expiring lots; returns the entries and what was short."""
+    candidates = [s for s in states if s.usable(now) or (include_pending and s.pending(now))]
+    candidates.sort(key=lambda s: (s.lot.expires_at, s.lot.id))
+    if first is not None and first in candidates:
+        candidates.remove(first)
+        candidates.insert(0, first)
+    have = sum(s.remaining for s in candidates)
+    if have < points and not allow_short:
+        raise InsufficientPoints(
+            f"{points} points asked for, {have} available", requested=points, available=have
+        )
+    rows, left = [], points
+    for s in candidates:
+        if left <= 0:
+            break
+        take = min(left, s.remaining)
+        rows.append(
+            entry(
+                session,
+                s,
+                kind,
+                -take,
+                now,
+                order_id=order_id,
+                refund_id=refund_id,
+                reason=reason,
+                staff=staff,
+            )
+        )
+        left -= take
+    return rows, left
+
+
+def order_spent_by_lot(session: Session, order_id: int) -> dict[int, int]:
+    """Per lot: points an order spent and not yet given back."""
+    rows = session.execute(
+        select(PointsEntry.lot_id, func.sum(PointsEntry.points))
+        .where(
+            PointsEntry.order_id == order_id,
+            PointsEntry.kind.in_([EntryKind.REDEEM, EntryKind.RETURN_REDEEMED]),
+        )
+        .group_by(PointsEntry.lot_id)
+    ).all()
+    return {lot_id: -int(total) for lot_id, total in rows if total and total < 0}

@@ -1,0 +1,187 @@
+"""Loyalty tables: accounts, points lots and their append-only ledger, coupons.
+
+A customer's points live in lots (one per earn or positive adjustment). Every movement is a
+``points_entry`` against one lot; a lot's remaining points and the balance are sums of entries.
+Nothing here is ever updated except the account's tier and a coupon's status, and the coupon
+keeps its own append-only history in ``coupon_event``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from patron.core.clock import utcnow
+from patron.core.models import Base, BigId, IdPk, UTCDateTime
+
+
+class EntryKind(StrEnum):
+    EARN = "earn"
+    REDEEM = "redeem"
+    EXPIRE = "expire"
+    ADJUST = "adjust"
+    REVERSE_EARN = "reverse_earn"  # a refund takes back what its order earned
+    RETURN_REDEEMED = "return_redeemed"  # a refund gives back what its order spent
+
+
+class LotKind(StrEnum):
+    EARN = "earn"
+    ADJUST = "adjust"
+
+
+class LoyaltyAccount(Base):
+    """One per member; its row is the lock every points movement takes first."""
+
+    __tablename__ = "loyalty_account"
+
+    id: Mapped[IdPk]
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"), unique=True)
+    tier_code: Mapped[str] = mapped_column(String(32))
+    tier_since_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    downgrade_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PointsLot(Base):
+    __tablename__ = "points_lot"
+    __table_args__ = (
+        # An order earns at most once.
+        UniqueConstraint("account_id", "order_id"),
+        Index("ix_points_lot_account_id_expires_at", "account_id", "expires_at"),
+        Index("ix_points_lot_expires_at", "expires_at"),
+    )
+
+    id: Mapped[IdPk]
+    account_id: Mapped[int] = mapped_column(BigId, ForeignKey("loyalty_account.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    order_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("orders.id"))
+    points: Mapped[int] = mapped_column(BigInteger)
+    earned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PointsEntry(Base):
+    __tablename__ = "points_entry"
+    __table_args__ = (
+        Index("ix_points_entry_account_id_occurred_at", "account_id", "occurred_at"),
+        Index("ix_points_entry_lot_id", "lot_id"),
+        Index("ix_points_entry_order_id", "order_id"),
+    )
+
+    id: Mapped[IdPk]
+    account_id: Mapped[int] = mapped_column(BigId, ForeignKey("loyalty_account.id"))
+    lot_id: Mapped[int] = mapped_column(BigId, ForeignKey("points_lot.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    points: Mapped[int] = mapped_column(BigInteger)  # signed
+    order_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("orders.id"))
+    refund_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("refund.id"))
+    reason: Mapped[str | None] = mapped_column(String(255))
+    staff: Mapped[str | None] = mapped_column(String(120))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LoyaltyOrder(Base):
+    """An order committed to loyalty: what it paid, earned, spent; at most one per order."""
+
+    __tablename__ = "loyalty_order"
+
+    id: Mapped[IdPk]
+    account_id: Mapped[int] = mapped_column(BigId, ForeignKey("loyalty_account.id"), index=True)
+    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"), unique=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    paid_fen: Mapped[int] = mapped_column(BigInteger)
+    points_earned: Mapped[int] = mapped_column(BigInteger)
+    points_spent: Mapped[int] = mapped_column(BigInteger)
+    points_value_fen: Mapped[int] = mapped_column(BigInteger)
+    coupon_discount_fen: Mapped[int] = mapped_column(BigInteger)
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    ordered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    committed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LoyaltyRefund(Base):
+    """A refund applied to loyalty, once."""
+
+    __tablename__ = "loyalty_refund"
+
+    id: Mapped[IdPk]
+    refund_id: Mapped[int] = mapped_column(BigId, ForeignKey("refund.id"), unique=True)
+    loyalty_order_id: Mapped[int] = mapped_column(BigId, ForeignKey("loyalty_order.id"), index=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    points_taken_back: Mapped[int] = mapped_column(BigInteger)
+    points_short: Mapped[int] = mapped_column(BigInteger)
+    points_returned: Mapped[int] = mapped_column(BigInteger)
+    coupons_restored: Mapped[int] = mapped_column(Integer)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CouponStatus(StrEnum):
+    ISSUED = "issued"
+    REDEEMED = "redeemed"
+
+
+class CouponTemplate(Base):
+    __tablename__ = "coupon_template"
+
+    id: Mapped[IdPk]
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20))
+    threshold_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_off_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    percent_off_bp: Mapped[int] = mapped_column(Integer, default=0)
+    cap_fen: Mapped[int | None] = mapped_column(BigInteger)
+    gift_sku: Mapped[str | None] = mapped_column(String(64))
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    valid_days: Mapped[int | None] = mapped_column(Integer)
+    scope: Mapped[dict[str, Any]] = mapped_column(JSON)
+    per_customer_limit: Mapped[int | None] = mapped_column(Integer)
+    stackable: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Coupon(Base):
+    __tablename__ = "coupon"
+    __table_args__ = (
+        Index("ix_coupon_customer_id_status", "customer_id", "status"),
+        Index("ix_coupon_template_id_customer_id", "template_id", "customer_id"),
+    )
+
+    id: Mapped[IdPk]
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    template_id: Mapped[int] = mapped_column(BigId, ForeignKey("coupon_template.id"))
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    order_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("orders.id"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CouponEvent(Base):
+    """The coupon's history: issued, redeemed, restored. Append-only."""
+
+    __tablename__ = "coupon_event"
+
+    id: Mapped[IdPk]
+    coupon_id: Mapped[int] = mapped_column(BigId, ForeignKey("coupon.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    order_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("orders.id"))
+    refund_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("refund.id"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,290 @@
+"""Loyalty schemas: balances, lots, ledger entries, coupons and the POS calls."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from patron.core.schemas import FenAmount, RecordId, Schema, ShortCode, UtcInstant
+from patron.loyalty.rules import CouponKind
+
+Points = Annotated[int, Field(ge=0, le=10**12)]
+Reason = Annotated[str, Field(min_length=1, max_length=255)]
+CouponCode = Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class Balance(Schema):
+    """Points by state at an instant; ``ledger_total`` is the sum of every entry."""
+
+    available: int
+    pending: int
+    expired_unposted: int = Field(description="Past expiry; written off by the next expiry run")
+    ledger_total: int
+
+
+class LotRead(Schema):
+    id: int
+    kind: str
+    order_id: int | None
+    points: int
+    remaining: int
+    earned_at: datetime
+    available_at: datetime
+    expires_at: datetime
+
+
+class EntryRead(Schema):
+    id: int
+    lot_id: int
+    kind: str
+    points: int
+    order_id: int | None
+    refund_id: int | None
+    reason: str | None
+    staff: str | None
+    occurred_at: datetime
+
+
+class Movement(Schema):
+    """The result of one points operation: what moved, and the balance after."""
+
+    points: int
+    entries: list[EntryRead]
+    balance: Balance
+
+
+class AdjustmentIn(Schema):
+    points: Annotated[int, Field(ge=-(10**9), le=10**9)]
+    reason: Reason
+    staff: Annotated[str, Field(min_length=1, max_length=120)]
+
+    @model_validator(mode="after")
+    def _not_zero(self) -> AdjustmentIn:
+        if self.points == 0:
+            raise ValueError("points: must not be 0")
+        return self
+
+
+class TierRead(Schema):
+    code: str
+    name: str
+    discount_bp: int
+    points_multiplier_bp: int
+    since_at: datetime
+    downgrade_due_at: datetime | None
+    spend_12m_fen: int
+    points_earned_12m: int
+
+
+# ------------------------------------------------------------------------------ coupons
+
+
+class CouponScope(Schema):
+    store_codes: list[ShortCode] = Field(default_factory=list)
+    category_prefixes: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list
+    )
+    channels: list[ShortCode] = Field(default_factory=list)
+
+
+class CouponTemplateCreate(Schema):
+    code: ShortCode
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    kind: CouponKind
+    threshold_fen: FenAmount = 0
+    amount_off_fen: FenAmount = 0
+    percent_off: Decimal | None = Field(default=None, gt=0, le=100, description="e.g. 12.5")
+    cap_fen: FenAmount | None = None
+    gift_sku: ShortCode | None = None
+    valid_from: UtcInstant | None = None
+    valid_to: UtcInstant | None = None
+    valid_days: Annotated[int, Field(ge=1, le=3660)] | None = None
+    scope: CouponScope = Field(default_factory=CouponScope)
+    per_customer_limit: Annotated[int, Field(ge=1)] | None = None
+    stackable: bool = False
+
+    @model_validator(mode="after")
+    def _terms(self) -> CouponTemplateCreate:
+        if self.kind == CouponKind.AMOUNT_OFF and self.amount_off_fen <= 0:
+            raise ValueError("amount_off_fen: give the amount off")
+        if self.kind == CouponKind.PERCENT_OFF:
+            if self.percent_off is None:
+                raise ValueError("percent_off: give the percentage off")
+            if (self.percent_off * 100) % 1:
+                raise ValueError("percent_off: at most 2 decimals")
+        if self.kind == CouponKind.GIFT_ITEM and not self.gift_sku:
+            raise ValueError("gift_sku: give the gift's SKU")
+        if (self.valid_to is None) == (self.valid_days is None):
+            raise ValueError("valid_days: give either valid_to (fixed) or valid_days (relative)")
+        if self.valid_from and self.valid_to and self.valid_to <= self.valid_from:
+            raise ValueError("valid_to: must be after valid_from")
+        return self
+
+    @property
+    def percent_off_bp(self) -> int:
+        return int(self.percent_off * 100) if self.percent_off is not None else 0
+
+
+class CouponTemplateRead(Schema):
+    id: int
+    code: str
+    name: str
+    kind: str
+    threshold_fen: int
+    amount_off_fen: int
+    percent_off_bp: int
+    cap_fen: int | None
+    gift_sku: str | None
+    valid_from: datetime | None
+    valid_to: datetime | None
+    valid_days: int | None
+    scope: CouponScope
+    per_customer_limit: int | None
+    stackable: bool
+
+
+class CouponIssue(Schema):
+    template_code: ShortCode
+    customer_id: RecordId
+
+
+class CouponRead(Schema):
+    id: int
+    code: str
+    template_code: str
+    name: str
+    kind: str
+    customer_id: int
+    status: str
+    valid_from: datetime
+    expires_at: datetime
+    order_id: int | None
+
+
+# ------------------------------------------------------------------------------ the POS
+
+
+class MemberRef(Schema):
+    """Who is at the till: a customer id, a phone or a member card."""
+
+    customer_id: RecordId | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
+    member_card: Annotated[str, Field(max_length=128)] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> MemberRef:
+        if not (self.customer_id or self.phone or self.member_card):
+            raise ValueError("customer_id: give customer_id, phone or member_card")
+        return self
+
+
+class LookupRead(Schema):
+    customer_id: int
+    tier: TierRead
+    balance: Balance
+    coupons: list[CouponRead]
+
+
+class QuoteLineIn(Schema):
+    sku: ShortCode
+    quantity: Decimal = Field(gt=0, le=10**6, description="Up to 3 decimals")
+    unit_price_fen: FenAmount
+    discount_fen: FenAmount = 0
+
+    @model_validator(mode="after")
+    def _amount(self) -> QuoteLineIn:
+        if (self.quantity * 1000) % 1:
+            raise ValueError("quantity: at most 3 decimals")
+        if self.discount_fen > self.gross_fen:
+            raise ValueError("discount_fen: is larger than quantity × unit_price_fen")
+        return self
+
+    @property
+    def gross_fen(self) -> int:
+        from patron.core.money import line_amount_fen
+
+        return line_amount_fen(int(self.quantity * 1000), self.unit_price_fen)
+
+
+class QuoteIn(Schema):
+    member: MemberRef
+    store_code: ShortCode | None = None
+    channel: ShortCode = "pos"
+    at: UtcInstant | None = None
+    lines: list[QuoteLineIn] = Field(min_length=1, max_length=500)
+    delivery_fee_fen: FenAmount = 0
+    coupon_codes: list[CouponCode] | None = Field(
+        default=None, description="Coupons the customer chose; the best combination if left out"
+    )
+    redeem_points: Points = 0
+
+
+class CouponQuote(Schema):
+    code: str
+    name: str
+    kind: str
+    applicable: bool
+    discount_fen: int
+    gift_sku: str | None
+    reason: str | None
+
+
+class QuoteRead(Schema):
+    customer_id: int
+    tier_code: str
+    subtotal_fen: int
+    tier_discount_fen: int
+    coupons: list[CouponQuote]
+    best_coupon_codes: list[str]
+    chosen_coupon_codes: list[str]
+    coupon_discount_fen: int
+    delivery_waived_fen: int
+    available_points: int
+    max_points_usable: int
+    redeem_points: int
+    points_value_fen: int
+    payable_fen: int
+    points_to_earn: int
+    member_day: bool
+
+
+class CommitIn(Schema):
+    """Loyalty for an order already posted to /api/v1/orders (with loyalty discounts in it)."""
+
+    source: ShortCode
+    external_id: Annotated[str, Field(min_length=1, max_length=128)]
+    redeem_points: Points = 0
+    coupon_codes: list[CouponCode] = Field(default_factory=list, max_length=20)
+
+
+class CommitRead(Schema):
+    created: bool
+    order_id: int
+    customer_id: int
+    points_earned: int
+    points_spent: int
+    points_value_fen: int
+    coupon_codes: list[str]
+    coupon_discount_fen: int
+    available_at: datetime | None
+    tier_code: str
+    balance: Balance
+
+
+class LoyaltyRefundIn(Schema):
+    source: ShortCode
+    external_id: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class LoyaltyRefundRead(Schema):
+    created: bool
+    refund_id: int
+    order_id: int
+    points_taken_back: int
+    points_short: int
+    points_returned: int
+    coupons_restored: int
+    balance: Balance

@@ -1,0 +1,1 @@
+"""Staff users, roles and permissions, sign-in sessions and API keys."""

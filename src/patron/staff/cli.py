@@ -1,0 +1,135 @@
+"""``patron users …`` and ``patron keys …``: staff accounts and integration keys."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from patron.core.actor import system_actor
+from patron.core.db import get_database
+from patron.core.errors import PatronError
+from patron.staff import service
+from patron.staff.roles import Role
+from patron.staff.schemas import ApiKeyCreate, StaffCreate
+
+users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="API keys for integrations (tills, the web shop).", no_args_is_help=True
+)
+console = Console()
+
+
+def _fail(exc: PatronError) -> None:
+    console.print(f"[red]{exc.message}[/red]")
+    raise typer.Exit(1)
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    role: Annotated[Role, typer.Option(help="What this person may do")],
+    name: Annotated[str | None, typer.Option(help="Name shown in the console")] = None,
+    store: Annotated[
+        list[str] | None,
+        typer.Option(help="Store code (repeat for several); cashiers and store managers"),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
+) -> None:
+    """Create a staff account (the first administrator, for instance)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    staff_in = StaffCreate.model_validate(
+        {
+            "username": username,
+            "display_name": name or username,
+            "password": password,
+            "role": role,
+            "store_codes": store or [],
+        }
+    )
+    actor = system_actor(f"cli:{getpass.getuser()}")
+    try:
+        user = get_database().write(
+            lambda s: service.create_staff(session=s, staff_in=staff_in, actor=actor)
+        )
+    except PatronError as exc:
+        _fail(exc)
+        return
+    stores = f" in {', '.join(user.store_codes)}" if user.store_codes else ""
+    console.print(f"[green]Created[/green] {user.username} ({user.role.value}){stores}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Staff accounts, their roles and stores."""
+    table = Table("username", "name", "role", "stores", "active", "last sign-in")
+    for u in get_database().read(lambda s: service.list_staff(session=s)):
+        table.add_row(
+            u.username,
+            u.display_name,
+            u.role.value,
+            ", ".join(u.store_codes),
+            "yes" if u.is_active else "no",
+            u.last_sign_in_at.isoformat(timespec="minutes") if u.last_sign_in_at else "",
+        )
+    console.print(table)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: str,
+    role: Annotated[Role, typer.Option(help="What the key may do, as this role")],
+    store: Annotated[list[str] | None, typer.Option(help="Store code (repeat for several)")] = None,
+) -> None:
+    """Make a key; it is printed once, here."""
+    key_in = ApiKeyCreate(name=name, role=role, store_codes=store or [])
+    actor = system_actor(f"cli:{getpass.getuser()}")
+    try:
+        created = get_database().write(
+            lambda s: service.create_api_key(session=s, key_in=key_in, actor=actor)
+        )
+    except PatronError as exc:
+        _fail(exc)
+        return
+    console.print(f"Key {created.api_key.id} for [bold]{name}[/bold] ({role.value}):")
+    print(created.key)
+    console.print("Keep it safe: it is not shown again. Send it as 'Authorization: Bearer <key>'.")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    table = Table("id", "name", "prefix", "role", "stores", "last used", "revoked")
+    for k in get_database().read(lambda s: service.list_api_keys(session=s)):
+        table.add_row(
+            str(k.id),
+            k.name,
+            k.prefix + "…",
+            k.role.value,
+            ", ".join(k.store_codes),
+            k.last_used_at.isoformat(timespec="minutes") if k.last_used_at else "",
+            k.revoked_at.isoformat(timespec="minutes") if k.revoked_at else "",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(api_key_id: int) -> None:
+    """Revoke key API_KEY_ID; integrations using it are refused from now on."""
+    actor = system_actor(f"cli:{getpass.getuser()}")
+    try:
+        key = get_database().write(
+            lambda s: service.revoke_api_key(session=s, api_key_id=api_key_id, actor=actor)
+        )
+    except PatronError as exc:
+        _fail(exc)
+        return
+    console.print(f"[green]Revoked[/green] key {key.id} ({key.name})")

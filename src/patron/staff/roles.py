@@ -1,0 +1,145 @@
+"""Roles and what each may do: the one table every API route and console page is judged by.
+
+A permission names an action on a kind of record. Each route states the permission it needs
+in :data:`patron.web.security.ROUTE_PERMISSIONS`; a route without a rule is refused for
+everyone, and a test walks every route × every role against this table.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    CUSTOMERS_READ = "customers.read"
+    CUSTOMERS_WRITE = "customers.write"
+    CUSTOMERS_REVEAL = "customers.reveal"  # see a phone or e-mail unmasked, with a reason
+    CUSTOMERS_MERGE = "customers.merge"
+    INTERACTIONS_WRITE = "interactions.write"
+    ORDERS_READ = "orders.read"
+    ORDERS_WRITE = "orders.write"
+    REFUNDS_WRITE = "refunds.write"
+    STORES_READ = "stores.read"
+    STORES_WRITE = "stores.write"
+    PRODUCTS_READ = "products.read"
+    PRODUCTS_WRITE = "products.write"
+    LOYALTY_READ = "loyalty.read"
+    LOYALTY_WRITE = "loyalty.write"
+    LOYALTY_MANAGE = "loyalty.manage"  # programme, tiers, coupon templates, adjustments
+    ANALYTICS_READ = "analytics.read"
+    STAFF_MANAGE = "staff.manage"  # staff users, roles, API keys
+    AUDIT_READ = "audit.read"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    CHAIN_MANAGER = "chain_manager"
+    STORE_MANAGER = "store_manager"
+    CASHIER = "cashier"
+    SERVICE_AGENT = "service_agent"
+    MARKETER = "marketer"
+    ANALYST = "analyst"
+    PRIVACY_OFFICER = "privacy_officer"
+
+
+P = Permission
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.CHAIN_MANAGER: frozenset(
+        {
+            P.CUSTOMERS_READ,
+            P.CUSTOMERS_WRITE,
+            P.CUSTOMERS_REVEAL,
+            P.CUSTOMERS_MERGE,
+            P.INTERACTIONS_WRITE,
+            P.ORDERS_READ,
+            P.ORDERS_WRITE,
+            P.REFUNDS_WRITE,
+            P.STORES_READ,
+            P.STORES_WRITE,
+            P.PRODUCTS_READ,
+            P.PRODUCTS_WRITE,
+            P.LOYALTY_READ,
+            P.LOYALTY_WRITE,
+            P.LOYALTY_MANAGE,
+            P.ANALYTICS_READ,
+        }
+    ),
+    Role.STORE_MANAGER: frozenset(
+        {
+            P.CUSTOMERS_READ,
+            P.CUSTOMERS_WRITE,
+            P.CUSTOMERS_REVEAL,
+            P.INTERACTIONS_WRITE,
+            P.ORDERS_READ,
+            P.ORDERS_WRITE,
+            P.REFUNDS_WRITE,
+            P.STORES_READ,
+            P.PRODUCTS_READ,
+            P.LOYALTY_READ,
+            P.LOYALTY_WRITE,
+            P.ANALYTICS_READ,
+        }
+    ),
+    Role.CASHIER: frozenset(
+        {
+            P.CUSTOMERS_READ,
+            P.CUSTOMERS_WRITE,
+            P.ORDERS_READ,
+            P.ORDERS_WRITE,
+            P.REFUNDS_WRITE,
+            P.STORES_READ,
+            P.PRODUCTS_READ,
+            P.LOYALTY_READ,
+            P.LOYALTY_WRITE,
+        }
+    ),
+    Role.SERVICE_AGENT: frozenset(
+        {
+            P.CUSTOMERS_READ,
+            P.CUSTOMERS_WRITE,
+            P.CUSTOMERS_REVEAL,
+            P.INTERACTIONS_WRITE,
+            P.ORDERS_READ,
+            P.STORES_READ,
+            P.PRODUCTS_READ,
+            P.LOYALTY_READ,
+        }
+    ),
+    Role.MARKETER: frozenset(
+        {
+            P.CUSTOMERS_READ,
+            P.STORES_READ,
+            P.PRODUCTS_READ,
+            P.LOYALTY_READ,
+            P.LOYALTY_MANAGE,
+            P.ANALYTICS_READ,
+        }
+    ),
+    Role.ANALYST: frozenset(
+        {P.CUSTOMERS_READ, P.ORDERS_READ, P.STORES_READ, P.PRODUCTS_READ, P.ANALYTICS_READ}
+    ),
+    Role.PRIVACY_OFFICER: frozenset(
+        {P.CUSTOMERS_READ, P.CUSTOMERS_REVEAL, P.CUSTOMERS_MERGE, P.ORDERS_READ, P.AUDIT_READ}
+    ),
+}
+
+# These roles work in named stores and see only those stores' customers and orders.
+STORE_BOUND_ROLES = frozenset({Role.STORE_MANAGER, Role.CASHIER})
+
+
+def permissions_of(role: Role) -> frozenset[Permission]:
+    return ROLE_PERMISSIONS[role]
+
+
+ROLE_LABELS: dict[Role, tuple[str, str]] = {
+    Role.ADMIN: ("管理员", "Administrator"),
+    Role.CHAIN_MANAGER: ("连锁经理", "Chain manager"),
+    Role.STORE_MANAGER: ("店长", "Store manager"),
+    Role.CASHIER: ("收银员", "Cashier"),
+    Role.SERVICE_AGENT: ("客服", "Service agent"),
+    Role.MARKETER: ("营销", "Marketer"),
+    Role.ANALYST: ("分析师", "Analyst"),
+    Role.PRIVACY_OFFICER: ("隐私官", "Privacy officer"),
+}

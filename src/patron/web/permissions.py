@@ -1,0 +1,88 @@
+"""Which permission each route needs: every API route and console page is listed here.
+
+``PUBLIC`` routes need no sign-in; ``SIGNED_IN`` ones need any staff session or API key.
+A route missing from this table is refused for everyone (and fails the route × role
+test), so a new route cannot be reachable by accident.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from patron.staff.roles import Permission as P
+
+PUBLIC: Final = "public"
+SIGNED_IN: Final = "signed_in"
+
+Rule = P | str
+
+ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
+    # health and the console's own doors
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/sign-in"): PUBLIC,
+    ("POST", "/sign-in"): PUBLIC,
+    ("POST", "/sign-out"): SIGNED_IN,
+    ("GET", "/"): SIGNED_IN,
+    ("GET", "/account/password"): SIGNED_IN,
+    ("POST", "/account/password"): SIGNED_IN,
+    # who am I
+    ("GET", "/api/v1/me"): SIGNED_IN,
+    ("POST", "/api/v1/me/password"): SIGNED_IN,
+    # stores and products
+    ("GET", "/api/v1/stores"): P.STORES_READ,
+    ("POST", "/api/v1/stores"): P.STORES_WRITE,
+    ("GET", "/api/v1/stores/{code}"): P.STORES_READ,
+    ("PUT", "/api/v1/products"): P.PRODUCTS_WRITE,
+    ("GET", "/api/v1/products"): P.PRODUCTS_READ,
+    ("GET", "/api/v1/products/{sku}"): P.PRODUCTS_READ,
+    # customers
+    ("POST", "/api/v1/customers"): P.CUSTOMERS_WRITE,
+    ("GET", "/api/v1/customers"): P.CUSTOMERS_READ,
+    ("GET", "/api/v1/customers/lookup"): P.CUSTOMERS_READ,
+    ("GET", "/api/v1/customers/{customer_id}"): P.CUSTOMERS_READ,
+    ("PATCH", "/api/v1/customers/{customer_id}"): P.CUSTOMERS_WRITE,
+    ("POST", "/api/v1/customers/{customer_id}/reveal"): P.CUSTOMERS_REVEAL,
+    ("GET", "/api/v1/customers/{customer_id}/orders"): P.ORDERS_READ,
+    ("POST", "/api/v1/customers/{customer_id}/tags"): P.CUSTOMERS_WRITE,
+    ("DELETE", "/api/v1/customers/{customer_id}/tags/{name}"): P.CUSTOMERS_WRITE,
+    ("POST", "/api/v1/customers/{customer_id}/interactions"): P.INTERACTIONS_WRITE,
+    ("GET", "/api/v1/customers/{customer_id}/interactions"): P.CUSTOMERS_READ,
+    ("POST", "/api/v1/customers/{customer_id}/merge"): P.CUSTOMERS_MERGE,
+    ("GET", "/api/v1/customers/{customer_id}/merges"): P.CUSTOMERS_READ,
+    ("POST", "/api/v1/merges/{merge_id}/undo"): P.CUSTOMERS_MERGE,
+    # orders and refunds
+    ("POST", "/api/v1/orders"): P.ORDERS_WRITE,
+    ("POST", "/api/v1/orders/bulk"): P.ORDERS_WRITE,
+    ("GET", "/api/v1/orders"): P.ORDERS_READ,
+    ("GET", "/api/v1/orders/{order_id}"): P.ORDERS_READ,
+    ("POST", "/api/v1/refunds"): P.REFUNDS_WRITE,
+    # loyalty: the till's calls, a member's account, the programme
+    ("GET", "/api/v1/loyalty/lookup"): P.LOYALTY_READ,
+    ("POST", "/api/v1/loyalty/quote"): P.LOYALTY_READ,
+    ("POST", "/api/v1/loyalty/commit"): P.LOYALTY_WRITE,
+    ("POST", "/api/v1/loyalty/refunds"): P.LOYALTY_WRITE,
+    ("GET", "/api/v1/loyalty/customers/{customer_id}/balance"): P.LOYALTY_READ,
+    ("GET", "/api/v1/loyalty/customers/{customer_id}/tier"): P.LOYALTY_READ,
+    ("GET", "/api/v1/loyalty/customers/{customer_id}/lots"): P.LOYALTY_READ,
+    ("GET", "/api/v1/loyalty/customers/{customer_id}/entries"): P.LOYALTY_READ,
+    ("POST", "/api/v1/loyalty/customers/{customer_id}/adjustments"): P.LOYALTY_MANAGE,
+    ("GET", "/api/v1/loyalty/customers/{customer_id}/coupons"): P.LOYALTY_READ,
+    ("POST", "/api/v1/loyalty/coupon-templates"): P.LOYALTY_MANAGE,
+    ("POST", "/api/v1/loyalty/coupons"): P.LOYALTY_MANAGE,
+    # staff, keys, audit
+    ("GET", "/api/v1/staff"): P.STAFF_MANAGE,
+    ("POST", "/api/v1/staff"): P.STAFF_MANAGE,
+    ("GET", "/api/v1/staff/{staff_id}"): P.STAFF_MANAGE,
+    ("PATCH", "/api/v1/staff/{staff_id}"): P.STAFF_MANAGE,
+    ("GET", "/api/v1/api-keys"): P.STAFF_MANAGE,
+    ("POST", "/api/v1/api-keys"): P.STAFF_MANAGE,
+    ("POST", "/api/v1/api-keys/{api_key_id}/revoke"): P.STAFF_MANAGE,
+    ("GET", "/api/v1/audit"): P.AUDIT_READ,
+}
+
+
+def rule_for(method: str, path: str) -> Rule | None:
+    """The rule for a route (HEAD is judged as GET); None when the route has none."""
+    if method == "HEAD":
+        method = "GET"
+    return ROUTE_PERMISSIONS.get((method, path))

@@ -1,0 +1,154 @@
+"""Loyalty test data, built through the services the way a till would."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+from typing import Any
+
+from patron.catalog import service as catalog
+from patron.catalog.schemas import ProductIn
+from patron.core.db import Database
+from patron.loyalty import service as loyalty
+from patron.loyalty.rules import Programme
+from patron.loyalty.schemas import (
+    AdjustmentIn,
+    CommitIn,
+    CommitRead,
+    CouponIssue,
+    CouponRead,
+    CouponTemplateCreate,
+    LoyaltyRefundIn,
+    LoyaltyRefundRead,
+)
+from patron.orders import service as orders
+from patron.orders.schemas import RefundIn
+from tests.factories import T0, post_order, sign_up
+
+# Tuesday 2026-03-03 10:00 in Shanghai: not a member day under the default programme.
+TUESDAY = T0 + timedelta(days=2)
+PLAIN = Programme(member_weekdays=frozenset(), max_points_per_order=None)
+
+_phones = itertools.count(13900000000)
+_keys = itertools.count(1)
+
+
+def member(db: Database) -> int:
+    return sign_up(db, phone=str(next(_phones)))
+
+
+def sale(
+    db: Database,
+    customer_id: int,
+    *,
+    lines: list[dict[str, Any]] | None = None,
+    order_discount_fen: int = 0,
+    at: datetime = TUESDAY,
+    redeem_points: int = 0,
+    coupon_codes: list[str] | None = None,
+    programme: Programme = PLAIN,
+    now: datetime | None = None,
+    key: str | None = None,
+) -> CommitRead:
+    """Post an order for ``customer_id`` and commit it to loyalty."""
+    key = key or f"O{next(_keys)}"
+    post_order(
+        db,
+        key,
+        customer={"id": customer_id},
+        lines=lines or [{"sku": "SKU-1", "quantity": 1, "unit_price_fen": 10_000}],
+        order_discount_fen=order_discount_fen,
+        at=at,
+    )
+    return commit(
+        db,
+        key,
+        redeem_points=redeem_points,
+        coupon_codes=coupon_codes or [],
+        programme=programme,
+        now=now or at,
+    )
+
+
+def commit(
+    db: Database,
+    key: str,
+    *,
+    redeem_points: int = 0,
+    coupon_codes: list[str] | None = None,
+    programme: Programme = PLAIN,
+    now: datetime = TUESDAY,
+) -> CommitRead:
+    commit_in = CommitIn(
+        source="pos-test",
+        external_id=key,
+        redeem_points=redeem_points,
+        coupon_codes=coupon_codes or [],
+    )
+    return db.write(
+        lambda s: loyalty.commit_order(session=s, commit_in=commit_in, now=now, programme=programme)
+    )
+
+
+def refund(
+    db: Database,
+    order_key: str,
+    *,
+    lines: list[dict[str, Any]] | None = None,
+    at: datetime,
+    programme: Programme = PLAIN,
+    key: str | None = None,
+) -> LoyaltyRefundRead:
+    """Post a refund against an order and apply it to loyalty."""
+    key = key or f"R{next(_keys)}"
+    refund_in = RefundIn.model_validate(
+        {
+            "source": "pos-test",
+            "external_id": key,
+            "order_external_id": order_key,
+            "refunded_at": at,
+            "lines": lines or [],
+        }
+    )
+    db.write(lambda s: orders.record_refund(session=s, refund_in=refund_in))
+    return db.write(
+        lambda s: loyalty.apply_refund(
+            session=s,
+            refund_in=LoyaltyRefundIn(source="pos-test", external_id=key),
+            now=at,
+            programme=programme,
+        )
+    )
+
+
+def adjust(db: Database, customer_id: int, points: int, *, at: datetime = TUESDAY) -> None:
+    adjustment = AdjustmentIn(points=points, reason="goodwill", staff="manager")
+    db.write(
+        lambda s: loyalty.adjust_points(
+            session=s, customer_id=customer_id, adjustment_in=adjustment, now=at, programme=PLAIN
+        )
+    )
+
+
+def products(db: Database, *items: tuple[str, str]) -> None:
+    products_in = [
+        ProductIn.model_validate({"sku": sku, "name": sku, "category_path": category})
+        for sku, category in items
+    ]
+    db.write(lambda s: catalog.upsert_products(session=s, products_in=products_in))
+
+
+def template(db: Database, **fields: Any) -> str:
+    body = {"name": fields.get("code", "T"), "valid_days": 30, **fields}
+    template_in = CouponTemplateCreate.model_validate(body)
+    db.write(lambda s: loyalty.create_coupon_template(session=s, template_in=template_in))
+    return template_in.code
+
+
+def give_coupon(
+    db: Database, template_code: str, customer_id: int, *, at: datetime = T0
+) -> CouponRead:
+    issue_in = CouponIssue(template_code=template_code, customer_id=customer_id)
+    return db.write(
+        lambda s: loyalty.issue_coupon(session=s, issue_in=issue_in, now=at, programme=PLAIN)
+    )
