@@ -1,0 +1,51 @@
+"""Points and coupons follow a customer through a merge, and go back on unmerge."""
+
+from __future__ import annotations
+
+from patron.core.db import Database
+from patron.customers import service as customers
+from patron.loyalty import service as loyalty
+from tests.loyalty.builders import TUESDAY, adjust, give_coupon, member, template
+
+
+def _state(db: Database, customer_id: int) -> tuple[int, int, list[str]]:
+    balance = db.read(
+        lambda s: loyalty.get_balance(session=s, customer_id=customer_id, now=TUESDAY)
+    )
+    total = db.read(lambda s: loyalty.get_ledger_total(session=s, customer_id=customer_id))
+    coupons = db.read(
+        lambda s: loyalty.list_customer_coupons(session=s, customer_id=customer_id, now=TUESDAY)
+    )
+    return balance.available, total, sorted(c.code for c in coupons)
+
+
+def test_a_merge_brings_the_other_profiles_points_and_coupons_and_unmerge_takes_them_back(
+    db: Database,
+) -> None:
+    a, b = member(db), member(db)
+    adjust(db, a, 300)
+    adjust(db, b, 200)
+    code = template(
+        db, code="MJ100-20", kind="amount_off", threshold_fen=10_000, amount_off_fen=2_000
+    )
+    coupon = give_coupon(db, code, b)
+    before_a, before_b = _state(db, a), _state(db, b)
+
+    merge = db.write(
+        lambda s: customers.merge_customers(session=s, survivor_id=a, merged_id=b, reason="同一人")
+    )
+    assert _state(db, a) == (500, 500, [coupon.code])
+    assert _state(db, b) == (0, 0, [])
+
+    db.write(lambda s: customers.unmerge_customers(session=s, merge_id=merge.id))
+    assert _state(db, a) == before_a
+    assert _state(db, b) == before_b
+
+
+def test_a_merge_into_a_customer_without_an_account_opens_one(db: Database) -> None:
+    a, b = member(db), member(db)
+    adjust(db, b, 120)
+    db.write(
+        lambda s: customers.merge_customers(session=s, survivor_id=a, merged_id=b, reason="同一人")
+    )
+    assert _state(db, a)[:2] == (120, 120)
