@@ -133,3 +133,15 @@ def test_no_log_line_carries_an_unmasked_phone(
     # the test client's own request log is not Patron's (the server runs without access log)
     text = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("httpx"))
     assert "13800138000" not in text and "1380013800" not in text
+
+
+def test_a_cashier_sees_loyalty_only_for_their_stores_customers(two_stores: Database) -> None:
+    with api_client(two_stores, role=Role.CASHIER, stores=["SH01"]) as cashier:
+        own = cashier.get("/api/v1/loyalty/lookup", params={"phone": SH_PHONE})
+        assert own.status_code == 200
+        other = cashier.get("/api/v1/loyalty/lookup", params={"phone": BJ_PHONE})
+        assert other.status_code == 403
+    with api_client(two_stores) as admin:
+        bj_id = admin.get("/api/v1/customers/lookup", params={"phone": BJ_PHONE}).json()["id"]
+    with api_client(two_stores, role=Role.CASHIER, stores=["SH01"]) as cashier:
+        assert cashier.get(f"/api/v1/loyalty/customers/{bj_id}/balance").status_code == 403

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.orm import Session
 
+from patron.core.actor import Actor
 from patron.core.db import Database
+from patron.customers import service as customers
 from patron.loyalty import service
 from patron.loyalty.schemas import (
     AdjustmentIn,
@@ -29,28 +32,51 @@ from patron.loyalty.schemas import (
     TierRead,
 )
 from patron.web.deps import PathId, get_db
+from patron.web.security import CurrentActor
 
 router = APIRouter(prefix="/api/v1/loyalty", tags=["loyalty"])
 Db = Annotated[Database, Depends(get_db)]
 _REPLAYED = {"Idempotent-Replayed": "true"}
 
 
+def _scoped(s: Session, actor: Actor, customer_id: int) -> int:
+    """``customer_id``, once it is known that this actor's stores may see that customer."""
+    customers.check_customer_in_scope(session=s, customer_id=customer_id, store_ids=actor.store_ids)
+    return customer_id
+
+
+def _member_in_scope(s: Session, actor: Actor, member: MemberRef) -> None:
+    if actor.store_ids is not None:
+        _scoped(s, actor, service.resolve_member(session=s, member=member))
+
+
 @router.get("/lookup", response_model=LookupRead)
 def lookup(
     db: Db,
+    actor: CurrentActor,
     customer_id: Annotated[int | None, Query(ge=1)] = None,
     phone: Annotated[str | None, Query(max_length=40)] = None,
     member_card: Annotated[str | None, Query(max_length=128)] = None,
 ) -> LookupRead:
     """A member at the till, by phone, member card or id: tier, balance, usable coupons."""
     member = MemberRef(customer_id=customer_id, phone=phone, member_card=member_card)
-    return db.read(lambda s: service.lookup_member(session=s, member=member))
+
+    def work(s: Session) -> LookupRead:
+        _member_in_scope(s, actor, member)
+        return service.lookup_member(session=s, member=member)
+
+    return db.read(work)
 
 
 @router.post("/quote", response_model=QuoteRead)
-def quote(quote_in: QuoteIn, db: Db) -> QuoteRead:
+def quote(quote_in: QuoteIn, actor: CurrentActor, db: Db) -> QuoteRead:
     """Points to earn, coupons and their best combination, the most points usable."""
-    return db.read(lambda s: service.quote_basket(session=s, quote_in=quote_in))
+
+    def work(s: Session) -> QuoteRead:
+        _member_in_scope(s, actor, quote_in.member)
+        return service.quote_basket(session=s, quote_in=quote_in)
+
+    return db.read(work)
 
 
 @router.post(
@@ -82,37 +108,51 @@ def refund(refund_in: LoyaltyRefundIn, response: Response, db: Db) -> LoyaltyRef
 
 
 @router.get("/customers/{customer_id}/balance", response_model=Balance)
-def balance(customer_id: PathId, db: Db) -> Balance:
-    return db.read(lambda s: service.get_balance(session=s, customer_id=customer_id))
+def balance(customer_id: PathId, actor: CurrentActor, db: Db) -> Balance:
+    return db.read(
+        lambda s: service.get_balance(session=s, customer_id=_scoped(s, actor, customer_id))
+    )
 
 
 @router.get("/customers/{customer_id}/tier", response_model=TierRead)
-def tier(customer_id: PathId, db: Db) -> TierRead:
-    return db.read(lambda s: service.get_tier(session=s, customer_id=customer_id))
+def tier(customer_id: PathId, actor: CurrentActor, db: Db) -> TierRead:
+    return db.read(
+        lambda s: service.get_tier(session=s, customer_id=_scoped(s, actor, customer_id))
+    )
 
 
 @router.get("/customers/{customer_id}/lots", response_model=list[LotRead])
-def lots(customer_id: PathId, db: Db) -> list[LotRead]:
-    return db.read(lambda s: service.list_lots(session=s, customer_id=customer_id))
+def lots(customer_id: PathId, actor: CurrentActor, db: Db) -> list[LotRead]:
+    return db.read(
+        lambda s: service.list_lots(session=s, customer_id=_scoped(s, actor, customer_id))
+    )
 
 
 @router.get("/customers/{customer_id}/entries", response_model=list[EntryRead])
-def entries(customer_id: PathId, db: Db) -> list[EntryRead]:
-    return db.read(lambda s: service.list_entries(session=s, customer_id=customer_id))
+def entries(customer_id: PathId, actor: CurrentActor, db: Db) -> list[EntryRead]:
+    return db.read(
+        lambda s: service.list_entries(session=s, customer_id=_scoped(s, actor, customer_id))
+    )
 
 
 @router.post("/customers/{customer_id}/adjustments", response_model=Movement, status_code=201)
-def adjust(customer_id: PathId, adjustment_in: AdjustmentIn, db: Db) -> Movement:
+def adjust(
+    customer_id: PathId, adjustment_in: AdjustmentIn, actor: CurrentActor, db: Db
+) -> Movement:
     return db.write(
         lambda s: service.adjust_points(
-            session=s, customer_id=customer_id, adjustment_in=adjustment_in
+            session=s, customer_id=_scoped(s, actor, customer_id), adjustment_in=adjustment_in
         )
     )
 
 
 @router.get("/customers/{customer_id}/coupons", response_model=list[CouponRead])
-def coupons(customer_id: PathId, db: Db) -> list[CouponRead]:
-    return db.read(lambda s: service.list_customer_coupons(session=s, customer_id=customer_id))
+def coupons(customer_id: PathId, actor: CurrentActor, db: Db) -> list[CouponRead]:
+    return db.read(
+        lambda s: service.list_customer_coupons(
+            session=s, customer_id=_scoped(s, actor, customer_id)
+        )
+    )
 
 
 @router.post("/coupon-templates", response_model=CouponTemplateRead, status_code=201)

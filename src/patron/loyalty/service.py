@@ -552,6 +552,11 @@ def _order_basket(session: Session, order: OrderRead) -> rules.Basket:
     )
 
 
+def resolve_member(*, session: Session, member: MemberRef) -> int:
+    """The customer id a till's member reference (id, phone or card) points at."""
+    return _resolve_member(session, member)
+
+
 def _resolve_member(session: Session, member: MemberRef) -> int:
     if member.customer_id is not None:
         if not customers.customer_exists(session=session, customer_id=member.customer_id):
