@@ -1,0 +1,1 @@
+"""Analytics on per-customer summaries: RFM, lifecycle, cohorts, lifetime value, churn."""
