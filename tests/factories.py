@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from patron.core.actor import system_actor
 from patron.core.db import Database
 from patron.customers import service as customers
 from patron.customers.schemas import CustomerCreate
@@ -12,6 +13,7 @@ from patron.orders import service as orders
 from patron.orders.schemas import OrderIn, OrderWrite
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+ACTOR = system_actor("tests")  # who the tests act as where a service records who acted
 
 
 def order_in(

@@ -7,13 +7,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from patron.audit.service import record_audit
-from patron.core.actor import Actor, system_actor
+from patron.core.actor import cli_actor
 from patron.core.db import get_database
 from patron.core.settings import get_settings
-from patron.customers.schemas import MergeRead
 from patron.staff.cli import keys_app, users_app
 
 app = typer.Typer(help="Patron: retail customer management.", no_args_is_help=True)
@@ -104,22 +101,12 @@ def customers_merge(
     """Fold customer OTHER_ID into SURVIVOR_ID."""
     from patron.customers import service as customers
 
-    def work(s: Session) -> MergeRead:
-        merge = customers.merge_customers(
-            session=s, survivor_id=survivor_id, merged_id=other_id, reason=reason
+    actor = cli_actor()
+    merge = get_database().write(
+        lambda s: customers.merge_customers(
+            session=s, survivor_id=survivor_id, merged_id=other_id, reason=reason, actor=actor
         )
-        record_audit(
-            session=s,
-            actor=_cli_actor(),
-            action="customer.merge",
-            target_kind="customer",
-            target_id=survivor_id,
-            reason=reason,
-            details={"merge_id": merge.id, "merged_id": other_id},
-        )
-        return merge
-
-    merge = get_database().write(work)
+    )
     console.print(f"[green]Merged[/green] {other_id} into {survivor_id} (merge {merge.id})")
 
 
@@ -128,29 +115,14 @@ def customers_unmerge(merge_id: int) -> None:
     """Undo merge MERGE_ID: both profiles come back with their identities and orders."""
     from patron.customers import service as customers
 
-    def work(s: Session) -> MergeRead:
-        merge = customers.unmerge_customers(session=s, merge_id=merge_id)
-        record_audit(
-            session=s,
-            actor=_cli_actor(),
-            action="customer.unmerge",
-            target_kind="customer",
-            target_id=merge.survivor_id,
-            details={"merge_id": merge.id, "merged_id": merge.merged_id},
-        )
-        return merge
-
-    merge = get_database().write(work)
+    actor = cli_actor()
+    merge = get_database().write(
+        lambda s: customers.unmerge_customers(session=s, merge_id=merge_id, actor=actor)
+    )
     moved = ", ".join(f"{len(v)} {k}" for k, v in merge.moved.items() if v) or "nothing"
     console.print(
         f"[green]Unmerged[/green] {merge.merged_id} from {merge.survivor_id}; gave back {moved}"
     )
-
-
-def _cli_actor() -> Actor:
-    import getpass
-
-    return system_actor(f"cli:{getpass.getuser()}")
 
 
 def _mount_optional() -> None:

@@ -8,7 +8,7 @@ from patron.core.db import Database
 from patron.customers import service as customers
 from patron.customers.exceptions import CannotMerge, CannotUnmerge
 from patron.orders import service as orders
-from tests.factories import later, post_order, sign_up
+from tests.factories import ACTOR, later, post_order, sign_up
 
 
 def _customer(db: Database, customer_id: int):  # type: ignore[no-untyped-def]
@@ -70,7 +70,7 @@ def test_unmerge_gives_both_profiles_back_with_their_orders(db: Database) -> Non
     assert merged.birthday is not None and "老顾客" in merged.tags  # blanks filled from b
 
     merge_id = db.read(lambda s: customers.list_merges(session=s, customer_id=a))[0].id
-    db.write(lambda s: customers.unmerge_customers(session=s, merge_id=merge_id))
+    db.write(lambda s: customers.unmerge_customers(session=s, actor=ACTOR, merge_id=merge_id))
     restored_a, restored_b = _customer(db, a), _customer(db, b)
     assert restored_a.status == restored_b.status == "active"
     assert restored_a.birthday is None and restored_a.tags == []
@@ -87,7 +87,7 @@ def test_an_unmerged_pair_is_not_merged_again_automatically(db: Database) -> Non
     b = post_order(db, "B1", customer={"member_card": "VIP-0001"}).order.customer_id
     post_order(db, "AB", customer={"phone": "13800138000", "member_card": "VIP-0001"})
     merge_id = db.read(lambda s: customers.list_merges(session=s, customer_id=a))[0].id
-    db.write(lambda s: customers.unmerge_customers(session=s, merge_id=merge_id))
+    db.write(lambda s: customers.unmerge_customers(session=s, actor=ACTOR, merge_id=merge_id))
 
     again = post_order(
         db, "AB2", customer={"member_card": "VIP-0001", "phone": "13800138000"}, at=later(2)
@@ -146,7 +146,7 @@ def test_an_order_for_a_merged_customer_id_lands_on_the_survivor(db: Database) -
     b = sign_up(db, member_card="C-9")
     db.write(
         lambda s: customers.merge_customers(
-            session=s, survivor_id=a, merged_id=b, reason="same person"
+            session=s, actor=ACTOR, survivor_id=a, merged_id=b, reason="same person"
         )
     )
     assert post_order(db, "X1", customer={"id": b}).order.customer_id == a
@@ -171,18 +171,24 @@ def test_merge_refuses_self_and_merged_profiles(db: Database) -> None:
     b = sign_up(db, phone="13900139000")
     with pytest.raises(CannotMerge):
         db.write(
-            lambda s: customers.merge_customers(session=s, survivor_id=a, merged_id=a, reason="x")
+            lambda s: customers.merge_customers(
+                session=s, actor=ACTOR, survivor_id=a, merged_id=a, reason="x"
+            )
         )
     merge = db.write(
-        lambda s: customers.merge_customers(session=s, survivor_id=a, merged_id=b, reason="x")
+        lambda s: customers.merge_customers(
+            session=s, actor=ACTOR, survivor_id=a, merged_id=b, reason="x"
+        )
     )
     with pytest.raises(CannotMerge):
         db.write(
-            lambda s: customers.merge_customers(session=s, survivor_id=a, merged_id=b, reason="x")
+            lambda s: customers.merge_customers(
+                session=s, actor=ACTOR, survivor_id=a, merged_id=b, reason="x"
+            )
         )
-    db.write(lambda s: customers.unmerge_customers(session=s, merge_id=merge.id))
+    db.write(lambda s: customers.unmerge_customers(session=s, actor=ACTOR, merge_id=merge.id))
     with pytest.raises(CannotUnmerge):
-        db.write(lambda s: customers.unmerge_customers(session=s, merge_id=merge.id))
+        db.write(lambda s: customers.unmerge_customers(session=s, actor=ACTOR, merge_id=merge.id))
 
 
 def test_a_merge_into_a_profile_that_was_merged_since_must_be_undone_in_order(db: Database) -> None:
@@ -190,8 +196,14 @@ def test_a_merge_into_a_profile_that_was_merged_since_must_be_undone_in_order(db
     b = sign_up(db, phone="13900139000")
     c = sign_up(db, phone="13700137000")
     first = db.write(
-        lambda s: customers.merge_customers(session=s, survivor_id=b, merged_id=c, reason="x")
+        lambda s: customers.merge_customers(
+            session=s, actor=ACTOR, survivor_id=b, merged_id=c, reason="x"
+        )
     )
-    db.write(lambda s: customers.merge_customers(session=s, survivor_id=a, merged_id=b, reason="y"))
+    db.write(
+        lambda s: customers.merge_customers(
+            session=s, actor=ACTOR, survivor_id=a, merged_id=b, reason="y"
+        )
+    )
     with pytest.raises(CannotUnmerge, match="undo that merge first"):
-        db.write(lambda s: customers.unmerge_customers(session=s, merge_id=first.id))
+        db.write(lambda s: customers.unmerge_customers(session=s, actor=ACTOR, merge_id=first.id))

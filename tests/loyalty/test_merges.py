@@ -5,6 +5,7 @@ from __future__ import annotations
 from patron.core.db import Database
 from patron.customers import service as customers
 from patron.loyalty import service as loyalty
+from tests.factories import ACTOR
 from tests.loyalty.builders import TUESDAY, adjust, give_coupon, member, template
 
 
@@ -32,12 +33,14 @@ def test_a_merge_brings_the_other_profiles_points_and_coupons_and_unmerge_takes_
     before_a, before_b = _state(db, a), _state(db, b)
 
     merge = db.write(
-        lambda s: customers.merge_customers(session=s, survivor_id=a, merged_id=b, reason="同一人")
+        lambda s: customers.merge_customers(
+            session=s, actor=ACTOR, survivor_id=a, merged_id=b, reason="同一人"
+        )
     )
     assert _state(db, a) == (500, 500, [coupon.code])
     assert _state(db, b) == (0, 0, [])
 
-    db.write(lambda s: customers.unmerge_customers(session=s, merge_id=merge.id))
+    db.write(lambda s: customers.unmerge_customers(session=s, actor=ACTOR, merge_id=merge.id))
     assert _state(db, a) == before_a
     assert _state(db, b) == before_b
 
@@ -46,6 +49,8 @@ def test_a_merge_into_a_customer_without_an_account_opens_one(db: Database) -> N
     a, b = member(db), member(db)
     adjust(db, b, 120)
     db.write(
-        lambda s: customers.merge_customers(session=s, survivor_id=a, merged_id=b, reason="同一人")
+        lambda s: customers.merge_customers(
+            session=s, actor=ACTOR, survivor_id=a, merged_id=b, reason="同一人"
+        )
     )
     assert _state(db, a)[:2] == (120, 120)

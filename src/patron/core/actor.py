@@ -47,3 +47,10 @@ def system_actor(name: str = "system", *, permissions: frozenset[str] | None = N
         role=None,
         permissions=permissions if permissions is not None else frozenset(Permission),
     )
+
+
+def cli_actor() -> Actor:
+    """Whoever runs the ``patron`` command, by their login name, with every permission."""
+    import getpass
+
+    return system_actor(f"cli:{getpass.getuser()}")

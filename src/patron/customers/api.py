@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
-from patron.audit.service import record_audit
 from patron.core.actor import Actor
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
@@ -127,30 +126,29 @@ def lookup_customer(
         )
     ((kind, value),) = given.items()
 
-    def work(s: Session) -> CustomerRead | None:
-        found = service.lookup_customer(session=s, kind=kind, value=value, namespace=namespace)
-        if found is not None:
-            service.check_customer_in_scope(
-                session=s, customer_id=found.id, store_ids=actor.store_ids
-            )
-        return found
-
-    customer = db.read(work)
+    customer = db.read(
+        lambda s: service.lookup_customer(
+            session=s, kind=kind, value=value, namespace=namespace, store_ids=actor.store_ids
+        )
+    )
     if customer is None:
         raise CustomerNotFound(f"no customer with that {kind}")
     return mask_customer(customer)
 
 
-def _visible(s: Session, actor: Actor, customer_id: int) -> CustomerRead:
-    """The customer, if this actor's stores may see them."""
-    customer = service.get_customer_or_raise(session=s, customer_id=customer_id)
+def _in_scope(s: Session, actor: Actor, customer_id: int) -> None:
     service.check_customer_in_scope(session=s, customer_id=customer_id, store_ids=actor.store_ids)
-    return customer
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerRead)
 def get_customer(customer_id: PathId, actor: CurrentActor, db: Db) -> CustomerRead:
-    return mask_customer(db.read(lambda s: _visible(s, actor, customer_id)))
+    return mask_customer(
+        db.read(
+            lambda s: service.get_customer_or_raise(
+                session=s, customer_id=customer_id, store_ids=actor.store_ids
+            )
+        )
+    )
 
 
 @router.post("/customers/{customer_id}/reveal", response_model=CustomerRead)
@@ -159,20 +157,15 @@ def reveal_customer(
 ) -> CustomerRead:
     """The profile unmasked. The reason is kept in the audit log with who asked and when."""
 
-    def work(s: Session) -> CustomerRead:
-        customer = _visible(s, actor, customer_id)
-        record_audit(
+    return db.write(
+        lambda s: service.reveal_customer(
             session=s,
-            actor=actor,
-            action="customer.reveal",
-            target_kind="customer",
-            target_id=customer_id,
+            customer_id=customer_id,
             reason=reveal_in.reason,
-            details={"fields": ["name", "birthday", "identities"]},
+            actor=actor,
+            store_ids=actor.store_ids,
         )
-        return customer
-
-    return db.write(work)
+    )
 
 
 @router.patch("/customers/{customer_id}", response_model=CustomerRead)
@@ -180,7 +173,7 @@ def update_customer(
     customer_id: PathId, customer_in: CustomerUpdate, actor: CurrentActor, db: Db
 ) -> CustomerRead:
     def work(s: Session) -> CustomerRead:
-        _visible(s, actor, customer_id)
+        _in_scope(s, actor, customer_id)
         return service.update_customer(session=s, customer_id=customer_id, customer_in=customer_in)
 
     return mask_customer(db.write(work))
@@ -195,7 +188,7 @@ def list_customer_orders(
     cursor: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Page[OrderRead]:
     def work(s: Session) -> Page[OrderRead]:
-        _visible(s, actor, customer_id)
+        _in_scope(s, actor, customer_id)
         return orders.list_customer_orders(
             session=s, customer_id=customer_id, limit=limit, cursor=cursor
         )
@@ -206,7 +199,7 @@ def list_customer_orders(
 @router.post("/customers/{customer_id}/tags", response_model=CustomerRead)
 def add_tag(customer_id: PathId, tag_in: TagIn, actor: CurrentActor, db: Db) -> CustomerRead:
     def work(s: Session) -> CustomerRead:
-        _visible(s, actor, customer_id)
+        _in_scope(s, actor, customer_id)
         service.add_tag(session=s, customer_id=customer_id, name=tag_in.name)
         return service.get_customer_or_raise(session=s, customer_id=customer_id)
 
@@ -216,7 +209,7 @@ def add_tag(customer_id: PathId, tag_in: TagIn, actor: CurrentActor, db: Db) -> 
 @router.delete("/customers/{customer_id}/tags/{name}", response_model=CustomerRead)
 def remove_tag(customer_id: PathId, name: str, actor: CurrentActor, db: Db) -> CustomerRead:
     def work(s: Session) -> CustomerRead:
-        _visible(s, actor, customer_id)
+        _in_scope(s, actor, customer_id)
         service.remove_tag(session=s, customer_id=customer_id, name=name)
         return service.get_customer_or_raise(session=s, customer_id=customer_id)
 
@@ -230,7 +223,7 @@ def record_interaction(
     customer_id: PathId, interaction_in: InteractionCreate, actor: CurrentActor, db: Db
 ) -> InteractionRead:
     def work(s: Session) -> InteractionRead:
-        _visible(s, actor, customer_id)
+        _in_scope(s, actor, customer_id)
         return service.record_interaction(
             session=s, customer_id=customer_id, interaction_in=interaction_in
         )
@@ -246,7 +239,7 @@ def list_interactions(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[InteractionRead]:
     def work(s: Session) -> list[InteractionRead]:
-        _visible(s, actor, customer_id)
+        _in_scope(s, actor, customer_id)
         return service.list_interactions(session=s, customer_id=customer_id, limit=limit)
 
     return db.read(work)
@@ -258,28 +251,21 @@ def merge_customer(
 ) -> MergeRead:
     """Fold another profile of the same person into this one."""
 
-    def work(s: Session) -> MergeRead:
-        merge = service.merge_customers(
-            session=s, survivor_id=customer_id, merged_id=merge_in.other_id, reason=merge_in.reason
-        )
-        record_audit(
+    return db.write(
+        lambda s: service.merge_customers(
             session=s,
-            actor=actor,
-            action="customer.merge",
-            target_kind="customer",
-            target_id=customer_id,
+            survivor_id=customer_id,
+            merged_id=merge_in.other_id,
             reason=merge_in.reason,
-            details={"merge_id": merge.id, "merged_id": merge.merged_id},
+            actor=actor,
         )
-        return merge
-
-    return db.write(work)
+    )
 
 
 @router.get("/customers/{customer_id}/merges", response_model=list[MergeRead])
 def list_merges(customer_id: PathId, actor: CurrentActor, db: Db) -> list[MergeRead]:
     def work(s: Session) -> list[MergeRead]:
-        _visible(s, actor, customer_id)
+        _in_scope(s, actor, customer_id)
         return service.list_merges(session=s, customer_id=customer_id)
 
     return db.read(work)
@@ -289,16 +275,4 @@ def list_merges(customer_id: PathId, actor: CurrentActor, db: Db) -> list[MergeR
 def unmerge(merge_id: PathId, actor: CurrentActor, db: Db) -> MergeRead:
     """Give back both profiles as they were, with their identities and orders."""
 
-    def work(s: Session) -> MergeRead:
-        merge = service.unmerge_customers(session=s, merge_id=merge_id)
-        record_audit(
-            session=s,
-            actor=actor,
-            action="customer.unmerge",
-            target_kind="customer",
-            target_id=merge.survivor_id,
-            details={"merge_id": merge.id, "merged_id": merge.merged_id},
-        )
-        return merge
-
-    return db.write(work)
+    return db.write(lambda s: service.unmerge_customers(session=s, merge_id=merge_id, actor=actor))

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session
 
+from patron.audit.service import record_audit
 from patron.catalog import service as catalog
+from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput
 from patron.core.phone import normalise_email, normalise_phone
@@ -61,6 +63,7 @@ __all__ = [
     "register_customers",
     "remove_tag",
     "resolve_customers",
+    "reveal_customer",
     "unmerge_customers",
     "update_customer",
 ]
@@ -203,10 +206,37 @@ def get_customer(*, session: Session, customer_id: int) -> CustomerRead | None:
     return _reads(session, [customer])[0] if customer else None
 
 
-def get_customer_or_raise(*, session: Session, customer_id: int) -> CustomerRead:
+def get_customer_or_raise(
+    *, session: Session, customer_id: int, store_ids: frozenset[int] | None = None
+) -> CustomerRead:
+    """The customer; ``store_ids``, when given, must include one of theirs (else OutOfScope)."""
     customer = get_customer(session=session, customer_id=customer_id)
     if customer is None:
         raise CustomerNotFound(f"no customer {customer_id}", customer_id=customer_id)
+    if store_ids is not None:
+        check_customer_in_scope(session=session, customer_id=customer_id, store_ids=store_ids)
+    return customer
+
+
+def reveal_customer(
+    *,
+    session: Session,
+    customer_id: int,
+    reason: str,
+    actor: Actor,
+    store_ids: frozenset[int] | None = None,
+) -> CustomerRead:
+    """The profile as stored, for someone who gave a reason; the reveal goes in the audit log."""
+    customer = get_customer_or_raise(session=session, customer_id=customer_id, store_ids=store_ids)
+    record_audit(
+        session=session,
+        actor=actor,
+        action="customer.reveal",
+        target_kind="customer",
+        target_id=customer_id,
+        reason=reason,
+        details={"fields": ["name", "birthday", "identities"]},
+    )
     return customer
 
 
@@ -225,9 +255,17 @@ _LOOKUP_KINDS = {
 
 
 def lookup_customer(
-    *, session: Session, kind: str, value: str, namespace: str = ""
+    *,
+    session: Session,
+    kind: str,
+    value: str,
+    namespace: str = "",
+    store_ids: frozenset[int] | None = None,
 ) -> CustomerRead | None:
-    """The customer owning an identifier, e.g. ``kind="phone", value="138 0013 8000"``."""
+    """The customer owning an identifier, e.g. ``kind="phone", value="138 0013 8000"``.
+
+    ``store_ids``, when given, must include one of the customer's stores (else OutOfScope).
+    """
     identity_kind = _LOOKUP_KINDS.get(kind)
     if identity_kind is None:
         raise InvalidInput("kind", f"look up by one of {', '.join(_LOOKUP_KINDS)}")
@@ -245,7 +283,7 @@ def lookup_customer(
     )
     if customer_id is None:
         return None
-    return get_customer(session=session, customer_id=customer_id)
+    return get_customer_or_raise(session=session, customer_id=customer_id, store_ids=store_ids)
 
 
 def _in_stores(store_ids: frozenset[int]) -> ColumnElement[bool]:
@@ -261,8 +299,11 @@ def _in_stores(store_ids: frozenset[int]) -> ColumnElement[bool]:
 def check_customer_in_scope(
     *, session: Session, customer_id: int, store_ids: frozenset[int] | None
 ) -> None:
-    """Raise unless the customer belongs to one of ``store_ids`` (None: every store)."""
+    """Raise CustomerNotFound unless the customer exists, OutOfScope unless they belong to
+    one of ``store_ids`` (None: every store)."""
     if store_ids is None:
+        if not customer_exists(session=session, customer_id=customer_id):
+            raise CustomerNotFound(f"no customer {customer_id}", customer_id=customer_id)
         return
     found = session.scalar(
         select(Customer.id).where(Customer.id == customer_id, _in_stores(store_ids))
@@ -392,17 +433,38 @@ def list_interactions(
 
 
 def merge_customers(
-    *, session: Session, survivor_id: int, merged_id: int, reason: str
+    *, session: Session, survivor_id: int, merged_id: int, reason: str, actor: Actor
 ) -> MergeRead:
-    """Fold ``merged_id`` into ``survivor_id`` (staff-initiated); undo with unmerge_customers."""
-    record = _merging.merge_customers(
-        session=session, survivor_id=survivor_id, merged_id=merged_id, reason=reason
+    """Fold ``merged_id`` into ``survivor_id`` (staff-initiated, audited); undo with
+    unmerge_customers."""
+    merge = MergeRead.model_validate(
+        _merging.merge_customers(
+            session=session, survivor_id=survivor_id, merged_id=merged_id, reason=reason
+        )
     )
-    return MergeRead.model_validate(record)
+    _audit_merge(session, actor, "customer.merge", merge, reason=reason)
+    return merge
 
 
-def unmerge_customers(*, session: Session, merge_id: int) -> MergeRead:
-    return MergeRead.model_validate(_merging.unmerge_customers(session=session, merge_id=merge_id))
+def unmerge_customers(*, session: Session, merge_id: int, actor: Actor) -> MergeRead:
+    """Give back both profiles as they were, with their identities and orders (audited)."""
+    merge = MergeRead.model_validate(_merging.unmerge_customers(session=session, merge_id=merge_id))
+    _audit_merge(session, actor, "customer.unmerge", merge)
+    return merge
+
+
+def _audit_merge(
+    session: Session, actor: Actor, action: str, merge: MergeRead, *, reason: str | None = None
+) -> None:
+    record_audit(
+        session=session,
+        actor=actor,
+        action=action,
+        target_kind="customer",
+        target_id=merge.survivor_id,
+        reason=reason,
+        details={"merge_id": merge.id, "merged_id": merge.merged_id},
+    )
 
 
 def list_merges(*, session: Session, customer_id: int) -> list[MergeRead]:

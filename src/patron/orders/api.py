@@ -7,7 +7,6 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy.orm import Session
 
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
@@ -143,24 +142,23 @@ def get_order_by_key(
 ) -> OrderRead:
     """The order stored under a key, as a till checks after a time-out."""
 
-    def work(s: Session) -> OrderRead:
-        order = service.get_order_by_key(session=s, source=source, external_id=external_id)
-        if order is None:
-            raise OrderNotFound(f"no order {external_id!r} from {source!r}")
-        service.check_order_in_scope(session=s, order=order, store_ids=actor.store_ids)
-        return order
-
-    return db.read(work)
+    order = db.read(
+        lambda s: service.get_order_by_key(
+            session=s, source=source, external_id=external_id, store_ids=actor.store_ids
+        )
+    )
+    if order is None:
+        raise OrderNotFound(f"no order {external_id!r} from {source!r}")
+    return order
 
 
 @router.get("/orders/{order_id}", response_model=OrderRead)
 def get_order(order_id: PathId, actor: CurrentActor, db: Db) -> OrderRead:
-    def work(s: Session) -> OrderRead:
-        order = service.get_order_or_raise(session=s, order_id=order_id)
-        service.check_order_in_scope(session=s, order=order, store_ids=actor.store_ids)
-        return order
-
-    return db.read(work)
+    return db.read(
+        lambda s: service.get_order_or_raise(
+            session=s, order_id=order_id, store_ids=actor.store_ids
+        )
+    )
 
 
 @router.post(

@@ -451,18 +451,40 @@ def get_order(*, session: Session, order_id: int) -> OrderRead | None:
     return reads[0] if reads else None
 
 
-def get_order_or_raise(*, session: Session, order_id: int) -> OrderRead:
+def get_order_or_raise(
+    *, session: Session, order_id: int, store_ids: frozenset[int] | None = None
+) -> OrderRead:
+    """The order; ``store_ids``, when given, must include its store (else OrderOutOfScope)."""
     order = get_order(session=session, order_id=order_id)
     if order is None:
         raise OrderNotFound(f"no order {order_id}", order_id=order_id)
+    if store_ids is not None:
+        store = catalog.stores_by_code(session=session, codes={order.store_code})
+        _check_in_scope(order.id, store[order.store_code].id, store_ids)
     return order
 
 
-def get_order_by_key(*, session: Session, source: str, external_id: str) -> OrderRead | None:
+def get_order_by_key(
+    *,
+    session: Session,
+    source: str,
+    external_id: str,
+    store_ids: frozenset[int] | None = None,
+) -> OrderRead | None:
+    """The order under a key; ``store_ids`` as in :func:`get_order_or_raise`."""
     order = session.scalar(
         select(Order).where(Order.source == source, Order.external_id == external_id)
     )
-    return _order_reads(session, [order])[0] if order else None
+    if order is None:
+        return None
+    _check_in_scope(order.id, order.store_id, store_ids)
+    return _order_reads(session, [order])[0]
+
+
+def _check_in_scope(order_id: int, store_id: int, store_ids: frozenset[int] | None) -> None:
+    """A store-bound caller may only touch orders sold in its stores."""
+    if store_ids is not None and store_id not in store_ids:
+        raise OrderOutOfScope("this order belongs to another store", order_id=order_id)
 
 
 def list_customer_orders(
@@ -499,17 +521,6 @@ def customers_buying_in(*, store_ids: frozenset[int]) -> Select[int | None]:
     return select(Order.customer_id).where(
         Order.store_id.in_(store_ids), Order.customer_id.is_not(None)
     )
-
-
-def check_order_in_scope(
-    *, session: Session, order: OrderRead, store_ids: frozenset[int] | None
-) -> None:
-    """Raise unless the order was sold in one of ``store_ids`` (None: every store)."""
-    if store_ids is None:
-        return
-    store = catalog.stores_by_code(session=session, codes={order.store_code}).get(order.store_code)
-    if store is None or store.id not in store_ids:
-        raise OrderOutOfScope("this order belongs to another store", order_id=order.id)
 
 
 def count_orders(*, session: Session) -> int:
@@ -571,8 +582,7 @@ def record_refund(
         return RefundWrite(created=False, refund=_refund_read(session, existing))
 
     order = _find_refunded_order(session, refund_in)
-    if store_ids is not None and order.store_id not in store_ids:
-        raise OrderOutOfScope("this order belongs to another store", order_id=order.id)
+    _check_in_scope(order.id, order.store_id, store_ids)
     if refund_in.refunded_at < order.ordered_at:
         raise InvalidInput("refunded_at", "is before the order was placed")
     lines = list(

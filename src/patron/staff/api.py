@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from patron.core.db import Database
-from patron.core.schemas import Schema
 from patron.staff import service
 from patron.staff.roles import Role
 from patron.staff.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
+    MeRead,
     PasswordChange,
     StaffCreate,
     StaffRead,
@@ -24,15 +24,6 @@ from patron.web.security import CurrentActor
 
 router = APIRouter(prefix="/api/v1", tags=["staff"])
 Db = Annotated[Database, Depends(get_db)]
-
-
-class MeRead(Schema):
-    kind: str
-    id: int | None
-    name: str
-    role: Role | None
-    permissions: list[str]
-    store_ids: list[int] | None
 
 
 @router.get("/me", response_model=MeRead)

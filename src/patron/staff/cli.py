@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from typing import Annotated
 
@@ -10,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from patron.core.actor import system_actor
+from patron.core.actor import cli_actor
 from patron.core.db import get_database
 from patron.core.errors import PatronError
 from patron.staff import service
@@ -56,7 +55,7 @@ def users_create(
             "store_codes": store or [],
         }
     )
-    actor = system_actor(f"cli:{getpass.getuser()}")
+    actor = cli_actor()
     try:
         user = get_database().write(
             lambda s: service.create_staff(session=s, staff_in=staff_in, actor=actor)
@@ -92,7 +91,7 @@ def keys_create(
 ) -> None:
     """Make a key; it is printed once, here."""
     key_in = ApiKeyCreate(name=name, role=role, store_codes=store or [])
-    actor = system_actor(f"cli:{getpass.getuser()}")
+    actor = cli_actor()
     try:
         created = get_database().write(
             lambda s: service.create_api_key(session=s, key_in=key_in, actor=actor)
@@ -124,7 +123,7 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(api_key_id: int) -> None:
     """Revoke key API_KEY_ID; integrations using it are refused from now on."""
-    actor = system_actor(f"cli:{getpass.getuser()}")
+    actor = cli_actor()
     try:
         key = get_database().write(
             lambda s: service.revoke_api_key(session=s, api_key_id=api_key_id, actor=actor)

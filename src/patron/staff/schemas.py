@@ -72,3 +72,14 @@ class ApiKeyCreated(Schema):
 
     key: str
     api_key: ApiKeyRead
+
+
+class MeRead(Schema):
+    """Who a session or key is, and what it may do."""
+
+    kind: str
+    id: int | None
+    name: str
+    role: Role | None
+    permissions: list[str]
+    store_ids: list[int] | None

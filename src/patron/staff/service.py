@@ -14,11 +14,12 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
+from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, delete, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from patron.audit.service import record_audit
 from patron.catalog import service as catalog
@@ -83,20 +84,42 @@ def _store_ids(session: Session, codes: list[str], role: Role, field: str) -> li
     return [found[c].id for c in dict.fromkeys(codes)]
 
 
-def _staff_read(session: Session, user: StaffUser) -> StaffRead:
+def _store_codes_of(
+    session: Session,
+    owner: InstrumentedAttribute[int],
+    store: InstrumentedAttribute[int],
+    owner_ids: list[int],
+) -> dict[int, list[str]]:
+    """Store codes per staff user or key (``owner`` → ``store`` links), in one query."""
     codes = catalog.store_codes_by_id(session=session)
-    store_ids = session.scalars(select(StaffStore.store_id).where(StaffStore.staff_id == user.id))
-    return StaffRead(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        role=Role(user.role),
-        store_codes=sorted(codes[i] for i in store_ids),
-        is_active=user.is_active,
-        locked_until=user.locked_until,
-        last_sign_in_at=user.last_sign_in_at,
-        created_at=user.created_at,
+    found: dict[int, list[str]] = {i: [] for i in owner_ids}
+    for owner_id, store_id in session.execute(select(owner, store).where(owner.in_(owner_ids))):
+        found[owner_id].append(codes[store_id])
+    return {i: sorted(c) for i, c in found.items()}
+
+
+def _staff_reads(session: Session, users: list[StaffUser]) -> list[StaffRead]:
+    stores = _store_codes_of(
+        session, StaffStore.staff_id, StaffStore.store_id, [u.id for u in users]
     )
+    return [
+        StaffRead(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            role=Role(user.role),
+            store_codes=stores[user.id],
+            is_active=user.is_active,
+            locked_until=user.locked_until,
+            last_sign_in_at=user.last_sign_in_at,
+            created_at=user.created_at,
+        )
+        for user in users
+    ]
+
+
+def _staff_read(session: Session, user: StaffUser) -> StaffRead:
+    return _staff_reads(session, [user])[0]
 
 
 def create_staff(*, session: Session, staff_in: StaffCreate, actor: Actor) -> StaffRead:
@@ -144,7 +167,7 @@ def get_staff_or_raise(*, session: Session, staff_id: int) -> StaffRead:
 
 def list_staff(*, session: Session) -> list[StaffRead]:
     users = session.scalars(select(StaffUser).order_by(StaffUser.username))
-    return [_staff_read(session, u) for u in users]
+    return _staff_reads(session, list(users))
 
 
 def update_staff(
@@ -290,21 +313,31 @@ def _sign_in(
     return SignedIn(token=token, csrf_token=csrf, staff=_staff_read(session, user))
 
 
-def _actor_for(session: Session, user: StaffUser, **extra: object) -> Actor:
-    role = Role(user.role)
-    store_ids: frozenset[int] | None = None
-    if role in STORE_BOUND_ROLES:
-        store_ids = frozenset(
-            session.scalars(select(StaffStore.store_id).where(StaffStore.staff_id == user.id))
-        )
+def _actor(
+    session: Session,
+    kind: Literal["staff", "api_key"],
+    row: StaffUser | ApiKey,
+    name: str,
+    stores: Select[int],
+    *,
+    ip: str | None = None,
+    session_id: int | None = None,
+    csrf_token: str | None = None,
+) -> Actor:
+    """A staff user or key as an actor: its role's permissions, and its stores (read with
+    ``stores``) when the role is store-bound."""
+    role = Role(row.role)
+    store_ids = frozenset(session.scalars(stores)) if role in STORE_BOUND_ROLES else None
     return Actor(
-        kind="staff",
-        id=user.id,
-        name=user.username,
+        kind=kind,
+        id=row.id,
+        name=name,
         role=role.value,
         permissions=frozenset(p.value for p in permissions_of(role)),
         store_ids=store_ids,
-        **extra,  # type: ignore[arg-type]
+        ip=ip,
+        session_id=session_id,
+        csrf_token=csrf_token,
     )
 
 
@@ -321,8 +354,15 @@ def actor_for_session(*, session: Session, token: str, ip: str | None = None) ->
     staff_session, user = row
     if staff_session.ended_at is not None or staff_session.expires_at <= now or not user.is_active:
         return None
-    return _actor_for(
-        session, user, ip=ip, session_id=staff_session.id, csrf_token=staff_session.csrf_token
+    return _actor(
+        session,
+        "staff",
+        user,
+        user.username,
+        select(StaffStore.store_id).where(StaffStore.staff_id == user.id),
+        ip=ip,
+        session_id=staff_session.id,
+        csrf_token=staff_session.csrf_token,
     )
 
 
@@ -380,21 +420,27 @@ def change_password(
 # ------------------------------------------------------------------------------ API keys
 
 
+def _api_key_reads(session: Session, keys: list[ApiKey]) -> list[ApiKeyRead]:
+    stores = _store_codes_of(
+        session, ApiKeyStore.api_key_id, ApiKeyStore.store_id, [k.id for k in keys]
+    )
+    return [
+        ApiKeyRead(
+            id=key.id,
+            name=key.name,
+            prefix=key.prefix,
+            role=Role(key.role),
+            store_codes=stores[key.id],
+            created_at=key.created_at,
+            last_used_at=key.last_used_at,
+            revoked_at=key.revoked_at,
+        )
+        for key in keys
+    ]
+
+
 def _api_key_read(session: Session, key: ApiKey) -> ApiKeyRead:
-    codes = catalog.store_codes_by_id(session=session)
-    store_ids = session.scalars(
-        select(ApiKeyStore.store_id).where(ApiKeyStore.api_key_id == key.id)
-    )
-    return ApiKeyRead(
-        id=key.id,
-        name=key.name,
-        prefix=key.prefix,
-        role=Role(key.role),
-        store_codes=sorted(codes[i] for i in store_ids),
-        created_at=key.created_at,
-        last_used_at=key.last_used_at,
-        revoked_at=key.revoked_at,
-    )
+    return _api_key_reads(session, [key])[0]
 
 
 def create_api_key(*, session: Session, key_in: ApiKeyCreate, actor: Actor) -> ApiKeyCreated:
@@ -425,7 +471,7 @@ def create_api_key(*, session: Session, key_in: ApiKeyCreate, actor: Actor) -> A
 
 
 def list_api_keys(*, session: Session) -> list[ApiKeyRead]:
-    return [_api_key_read(session, k) for k in session.scalars(select(ApiKey).order_by(ApiKey.id))]
+    return _api_key_reads(session, list(session.scalars(select(ApiKey).order_by(ApiKey.id))))
 
 
 def revoke_api_key(*, session: Session, api_key_id: int, actor: Actor) -> ApiKeyRead:
@@ -450,7 +496,7 @@ def revoke_api_key(*, session: Session, api_key_id: int, actor: Actor) -> ApiKey
 # busy till does not cost a look-up per sale. Revoking clears it here at once; another
 # server process notices within _KEY_CACHE_SECONDS.
 _KEY_CACHE_SECONDS = 10.0
-_key_cache: dict[str, tuple[float, Actor | None]] = {}
+_key_cache: dict[str, tuple[float, Actor]] = {}
 _key_lock = threading.Lock()
 
 
@@ -467,30 +513,20 @@ def actor_for_api_key(*, session: Session, key: str) -> Actor | None:
     if not key.startswith(API_KEY_PREFIX) or len(key) > 100:
         return None
     digest = _sha256(key)
-    now = time.monotonic()
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
-    actor: Actor | None = None
-    if row is not None and row.revoked_at is None:
-        role = Role(row.role)
-        store_ids: frozenset[int] | None = None
-        if role in STORE_BOUND_ROLES:
-            store_ids = frozenset(
-                session.scalars(
-                    select(ApiKeyStore.store_id).where(ApiKeyStore.api_key_id == row.id)
-                )
-            )
-        actor = Actor(
-            kind="api_key",
-            id=row.id,
-            name=row.name,
-            role=role.value,
-            permissions=frozenset(p.value for p in permissions_of(role)),
-            store_ids=store_ids,
-        )
+    if row is None or row.revoked_at is not None:
+        return None
+    actor = _actor(
+        session,
+        "api_key",
+        row,
+        row.name,
+        select(ApiKeyStore.store_id).where(ApiKeyStore.api_key_id == row.id),
+    )
     with _key_lock:
         if len(_key_cache) > 10_000:
             _key_cache.clear()
-        _key_cache[digest] = (now, actor)
+        _key_cache[digest] = (time.monotonic(), actor)
     return actor
 
 
@@ -505,12 +541,6 @@ def note_api_key_use(*, session: Session, api_key_id: int) -> None:
         .where(ApiKey.id == api_key_id)
         .values(last_used_at=utcnow(), uses=ApiKey.uses + 1)
     )
-
-
-def count_staff(*, session: Session) -> int:
-    from sqlalchemy import func
-
-    return session.scalar(select(func.count(StaffUser.id))) or 0
 
 
 DEMO_ADMIN = "admin"

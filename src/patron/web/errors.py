@@ -78,6 +78,11 @@ def _json(
     )
 
 
+def _plain_facts(exc: PatronError) -> dict[str, Any]:
+    """The facts an error carries that can go into a JSON answer as they are."""
+    return {k: v for k, v in exc.facts.items() if isinstance(v, (int, str))}
+
+
 def _wants_page(request: Request) -> bool:
     """A console page in a browser (sent to sign in) rather than an API call (told 401)."""
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
@@ -132,8 +137,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Forbidden)
     async def _forbidden(_: Request, exc: Forbidden) -> JSONResponse:
-        facts = {k: v for k, v in exc.facts.items() if isinstance(v, (int, str))}
-        return _json(403, exc.code, exc.message, facts)
+        return _json(403, exc.code, exc.message, _plain_facts(exc))
 
     @app.exception_handler(TooManyRequests)
     async def _too_many(_: Request, exc: TooManyRequests) -> JSONResponse:
@@ -147,8 +151,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
-        facts = {k: v for k, v in exc.facts.items() if isinstance(v, (int, str))}
-        return _json(409, exc.code, exc.message, facts)
+        return _json(409, exc.code, exc.message, _plain_facts(exc))
 
     @app.exception_handler(PatronError)
     async def _other(_: Request, exc: PatronError) -> JSONResponse:

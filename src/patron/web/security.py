@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 from collections import deque
@@ -101,8 +102,6 @@ async def _csrf_ok(request: Request, actor: Actor) -> bool:
     expected = actor.csrf_token
     if not expected:
         return False
-    import hmac
-
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
