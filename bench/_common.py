@@ -1,10 +1,17 @@
-"""What the ingestion benchmarks share: a synthetic shop and a prepared database."""
+"""What the benchmarks share: a synthetic shop, a prepared database, a real server."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
 import random
+import signal
+import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -142,3 +149,106 @@ def prepare_database(url: str, shop: Shop) -> float:
         return len(phones) / (time.perf_counter() - started)
     finally:
         db.dispose()
+
+
+# ------------------------------------------------------------------------- PostgreSQL
+
+_PG_CONNINFO = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+
+
+def postgres_reachable() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(_PG_CONNINFO, connect_timeout=2):
+            return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def postgres_schema(schema: str) -> Iterator[str]:
+    """A fresh schema on the local PostgreSQL, dropped afterwards; yields its database URL."""
+    import psycopg
+
+    assert not schema.startswith("patron_test_")  # the test suite's own schemas
+    with psycopg.connect(_PG_CONNINFO, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(_PG_CONNINFO, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+# ----------------------------------------------------------------------------- server
+
+# Servers still running, so a bench stopped by a signal can stop them too.
+running_servers: list[subprocess.Popen[bytes]] = []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+@contextlib.contextmanager
+def patron_server(url: str, tmp: Path, log_name: str = "server") -> Iterator[int]:
+    """A uvicorn process serving Patron on ``url``, pinned to SERVER_CORE; yields its port."""
+    import httpx
+
+    port = free_port()
+    log_path = tmp / f"{log_name}.log"
+    env = {
+        **os.environ,
+        "PATRON_DATABASE_URL": url,
+        "PATRON_DATA_DIR": str(tmp / "data"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [
+        sys.executable, "-m", "uvicorn", "patron.web.app:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+        "--http", "httptools", "--loop", "uvloop", "--log-level", "warning",
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            command,
+            env=env,
+            cwd=tmp,  # no stray patron.toml from the caller's directory
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    running_servers.append(proc)
+    try:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(proc.pid, {SERVER_CORE})
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited:\n{log_path.read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server not healthy in 60 s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield port
+    finally:
+        stop_server(proc)
+        running_servers.remove(proc)

@@ -28,18 +28,15 @@ Run:  .venv/bin/python bench/ingest.py            (full, a few minutes)
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import os
 import platform
 import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,11 +46,15 @@ import orjson
 from _common import (
     CLIENT_CORE,
     CST,
-    PG_BASE,
     PG_SCHEMA,
     SERVER_CORE,
     Shop,
+    patron_server,
+    postgres_reachable,
+    postgres_schema,
     prepare_database,
+    running_servers,
+    stop_server,
 )
 from _loadgen import LoadResult, get, post, run_load
 from rich.console import Console
@@ -146,121 +147,6 @@ class Backend:
         return self.url.startswith("sqlite")
 
 
-def postgres_reachable() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(
-            "host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=2
-        ):
-            return True
-    except Exception:
-        return False
-
-
-@contextlib.contextmanager
-def postgres_schema() -> Iterator[str]:
-    import psycopg
-
-    assert not PG_SCHEMA.startswith("patron_test_")
-    conninfo = "host=127.0.0.1 port=5432 user=postgres dbname=test"
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
-        conn.execute(f'CREATE SCHEMA "{PG_SCHEMA}"')
-    try:
-        yield f"{PG_BASE}?options=-csearch_path%3D{PG_SCHEMA}"
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
-
-
-# -------------------------------------------------------------------------------- server
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def server(backend: Backend) -> Iterator[int]:
-    """A uvicorn process serving Patron on ``backend``, pinned to one core; yields its port."""
-    import httpx
-
-    port = _free_port()
-    log_path = backend.tmp / f"server-{backend.name}.log"
-    env = {
-        **os.environ,
-        "PATRON_DATABASE_URL": backend.url,
-        "PATRON_DATA_DIR": str(backend.tmp / "data"),
-        "PYTHONUNBUFFERED": "1",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "patron.web.app:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--http",
-        "httptools",
-        "--loop",
-        "uvloop",
-        "--log-level",
-        "warning",
-    ]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            command,
-            env=env,
-            cwd=backend.tmp,  # no stray patron.toml from the caller's directory
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    _children.append(proc)
-    try:
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(proc.pid, {SERVER_CORE})
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited:\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not healthy in 60 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.1)
-        yield port
-    finally:
-        _stop(proc)
-        _children.remove(proc)
-
-
-_children: list[subprocess.Popen[bytes]] = []
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
-
-
 # --------------------------------------------------------------------------- API sections
 
 
@@ -278,7 +164,7 @@ def api_sections(
 ) -> dict[str, Any]:
     name = backend.name
     made: dict[str, Any] = {"single_bodies": [], "bulk_bodies": []}
-    with server(backend) as port:
+    with patron_server(backend.url, backend.tmp, f"server-{backend.name}") as port:
         # Warm-up: connection pools, statement caches, the first customers.
         warm = [post(port, "/api/v1/orders", shop.order(f"W{i:07d}")) for i in range(args.warmup)]
         run_load(port, warm, concurrency=max(args.concurrency), core=CLIENT_CORE)
@@ -777,7 +663,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             if use_pg:
                 (root / "pg").mkdir()
-                with postgres_schema() as url:
+                with postgres_schema(PG_SCHEMA) as url:
                     run_backend(Backend("PostgreSQL", url, root / "pg"), args, report)
             elif args.postgres is None:
                 console.print("[yellow]PostgreSQL at 127.0.0.1:5432 not reachable: skipped[/]")
@@ -786,8 +672,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 profile(root / "profile", console, orders=300 if args.quick else 2000)
     finally:
-        for proc in list(_children):
-            _stop(proc)
+        for proc in list(running_servers):
+            stop_server(proc)
     console.print(report.table())
     console.print(
         "[dim]Client CPU is the load generator's share of its own core (red above 80 %: the "

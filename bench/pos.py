@@ -28,21 +28,26 @@ import contextlib
 import os
 import platform
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
-from _common import BASE_TIME, CLIENT_CORE, PG_BASE, SERVER_CORE, STORES
+from _common import (
+    BASE_TIME,
+    CLIENT_CORE,
+    SERVER_CORE,
+    STORES,
+    patron_server,
+    postgres_reachable,
+    postgres_schema,
+)
 from _loadgen import _read_response
 from rich.console import Console
 from rich.table import Table
@@ -230,62 +235,6 @@ def requests(port: int, call: str, count: int, key: str) -> list[bytes]:
     return out
 
 
-# ---------------------------------------------------------------------------- server
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def server(backend: Backend) -> Iterator[int]:
-    import httpx
-
-    port = _free_port()
-    log_path = backend.tmp / "server.log"
-    env = {
-        **os.environ,
-        "PATRON_DATABASE_URL": backend.url,
-        "PATRON_DATA_DIR": str(backend.tmp / "data"),
-    }
-    command = [
-        sys.executable, "-m", "uvicorn", "patron.web.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-        "--http", "httptools", "--loop", "uvloop", "--log-level", "warning",
-    ]  # fmt: skip
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            command, env=env, cwd=backend.tmp, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    try:
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(proc.pid, {SERVER_CORE})
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited:\n{log_path.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("server not healthy in 60 s")
-            time.sleep(0.1)
-        yield port
-    finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-
-
 # ------------------------------------------------------------------------------ load
 
 
@@ -328,7 +277,7 @@ def run_backend(backend: Backend, seconds: float, results: list[Figures]) -> Non
     console.print(f"[bold]{backend.name}[/]: seeding {MEMBERS:,} members …")
     took, key = seed(backend.url)
     console.print(f"  seeded in {took:.1f} s")
-    with server(backend) as port:
+    with patron_server(backend.url, backend.tmp) as port:
         for call in ("look-up", "quote"):
             warm = requests(port, call, 200, key)
             asyncio.run(paced(port, warm, RATE))
@@ -339,33 +288,6 @@ def run_backend(backend: Backend, seconds: float, results: list[Figures]) -> Non
                 f"  {call}: p50 {figures.pct(50):.1f} ms, p99 {figures.pct(99):.1f} ms, "
                 f"statuses {dict(figures.statuses)}"
             )
-
-
-@contextlib.contextmanager
-def postgres_schema() -> Iterator[str]:
-    import psycopg
-
-    conninfo = "host=127.0.0.1 port=5432 user=postgres dbname=test"
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
-        conn.execute(f'CREATE SCHEMA "{PG_SCHEMA}"')
-    try:
-        yield f"{PG_BASE}?options=-csearch_path%3D{PG_SCHEMA}"
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
-
-
-def postgres_reachable() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(
-            "host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=2
-        ):
-            return True
-    except Exception:
-        return False
 
 
 def table(results: list[Figures]) -> Table:
@@ -417,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if not args.no_postgres and postgres_reachable():
             (root / "pg").mkdir()
-            with postgres_schema() as url:
+            with postgres_schema(PG_SCHEMA) as url:
                 run_backend(Backend("PostgreSQL", url, root / "pg"), seconds, results)
         elif not args.no_postgres:
             console.print("[yellow]PostgreSQL at 127.0.0.1:5432 not reachable: skipped[/]")
