@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cached_property
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -11,6 +12,25 @@ import numpy.typing as npt
 from patron.core.errors import InvalidInput
 
 FloatArray = npt.NDArray[np.float64]
+
+
+class LogParameters:
+    """For a frozen dataclass of positive model parameters named in ``parameter_names``:
+    the parameters as a dict, on the log scale the fits optimise, and back."""
+
+    parameter_names: ClassVar[tuple[str, ...]]
+
+    def parameters(self) -> dict[str, float]:
+        return {name: float(getattr(self, name)) for name in self.parameter_names}
+
+    def log_params(self) -> FloatArray:
+        return np.log(np.array([getattr(self, n) for n in self.parameter_names], dtype=float))
+
+    def with_log_params(self, theta: FloatArray) -> Self:
+        values = {n: float(v) for n, v in zip(self.parameter_names, np.exp(theta), strict=True)}
+        return dataclasses.replace(self, **values)  # type: ignore[type-var]
+
+
 IntArray = npt.NDArray[np.intp]
 BoolArray = npt.NDArray[np.bool_]
 

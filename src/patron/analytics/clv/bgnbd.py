@@ -20,6 +20,7 @@ from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 from patron.analytics.clv._common import (
     FloatArray,
     Histories,
+    LogParameters,
     TimeUnit,
     check_histories,
     check_horizon,
@@ -47,7 +48,7 @@ _SUSPECT_Z = 0.99
 
 
 @dataclass(frozen=True)
-class BgNbd:
+class BgNbd(LogParameters):
     """BG/NBD parameters (r, α, a, b) in a time unit, with the model's predictions."""
 
     r: float
@@ -58,16 +59,6 @@ class BgNbd:
 
     name: ClassVar[str] = "BG/NBD"
     parameter_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
-
-    def parameters(self) -> dict[str, float]:
-        return {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b}
-
-    def log_params(self) -> FloatArray:
-        return np.log(np.array([self.r, self.alpha, self.a, self.b]))
-
-    def with_log_params(self, theta: FloatArray) -> BgNbd:
-        r, alpha, a, b = (float(v) for v in np.exp(theta))
-        return BgNbd(r=r, alpha=alpha, a=a, b=b, unit=self.unit)
 
     def customer_log_likelihood(self, frequency: Any, recency: Any, age: Any) -> FloatArray:
         """ln L(r, α, a, b | x, t_x, T) per customer (FHL 2005 eq. 6)."""

@@ -13,6 +13,7 @@ Patron) and every expected spend comes back in that unit.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -22,6 +23,7 @@ from scipy.special import digamma, gammaln
 from patron.analytics.clv._common import (
     FEW_REPEAT_CUSTOMERS,
     FloatArray,
+    LogParameters,
     as_float_array,
     group_rows,
     wsum,
@@ -41,7 +43,7 @@ _POOLED_Q = 1e8
 
 
 @dataclass(frozen=True)
-class GammaGamma:
+class GammaGamma(LogParameters):
     """Gamma-Gamma parameters (p, q, γ) and the population mean spend used as a fallback.
 
     ``population_mean`` is pγ/(q−1) when q > 1; when q ≤ 1 (no finite mean, usually a few
@@ -57,16 +59,11 @@ class GammaGamma:
     name: ClassVar[str] = "Gamma-Gamma"
     parameter_names: ClassVar[tuple[str, ...]] = ("p", "q", "gamma")
 
-    def parameters(self) -> dict[str, float]:
-        return {"p": self.p, "q": self.q, "gamma": self.gamma}
-
-    def log_params(self) -> FloatArray:
-        return np.log(np.array([self.p, self.q, self.gamma]))
-
     def with_log_params(self, theta: FloatArray) -> GammaGamma:
-        p, q, gamma = (float(v) for v in np.exp(theta))
-        mean = p * gamma / (q - 1) if q > 1 else self.population_mean
-        return GammaGamma(p=p, q=q, gamma=gamma, population_mean=mean)
+        moved = super().with_log_params(theta)
+        if moved.q <= 1:
+            return moved
+        return dataclasses.replace(moved, population_mean=moved.p * moved.gamma / (moved.q - 1))
 
     def customer_log_likelihood(self, frequency: Any, monetary: Any) -> FloatArray:
         """ln f(m_x | p, q, γ; x) per customer with x ≥ 1 and m_x > 0 (FH 2013 note, eq. 3)."""

@@ -33,6 +33,7 @@ from scipy.special import gammaln
 from patron.analytics.clv._common import (
     FloatArray,
     Histories,
+    LogParameters,
     TimeUnit,
     check_histories,
     check_horizon,
@@ -105,7 +106,7 @@ def _log_likelihood_parts(
 
 
 @dataclass(frozen=True)
-class ParetoNbd:
+class ParetoNbd(LogParameters):
     """Pareto/NBD parameters (r, α, s, β) in a time unit, with the model's predictions."""
 
     r: float
@@ -116,16 +117,6 @@ class ParetoNbd:
 
     name: ClassVar[str] = "Pareto/NBD"
     parameter_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
-
-    def parameters(self) -> dict[str, float]:
-        return {"r": self.r, "alpha": self.alpha, "s": self.s, "beta": self.beta}
-
-    def log_params(self) -> FloatArray:
-        return np.log(np.array([self.r, self.alpha, self.s, self.beta]))
-
-    def with_log_params(self, theta: FloatArray) -> ParetoNbd:
-        r, alpha, s, beta = (float(v) for v in np.exp(theta))
-        return ParetoNbd(r=r, alpha=alpha, s=s, beta=beta, unit=self.unit)
 
     def customer_log_likelihood(self, frequency: Any, recency: Any, age: Any) -> FloatArray:
         """ln L(r, α, s, β | x, t_x, T) per customer (FH 2005 note, eq. 19–22)."""
