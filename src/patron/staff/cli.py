@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from patron.core.actor import cli_actor
 from patron.core.db import get_database
@@ -21,11 +23,16 @@ keys_app = typer.Typer(
     help="API keys for integrations (tills, the web shop).", no_args_is_help=True
 )
 console = Console()
+T = TypeVar("T")
 
 
-def _fail(exc: PatronError) -> None:
-    console.print(f"[red]{exc.message}[/red]")
-    raise typer.Exit(1)
+def _write(work: Callable[[Session], T]) -> T:
+    """Run ``work`` in a write transaction; a refusal is printed and ends the command."""
+    try:
+        return get_database().write(work)
+    except PatronError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from None
 
 
 @users_app.command("create")
@@ -56,13 +63,7 @@ def users_create(
         }
     )
     actor = cli_actor()
-    try:
-        user = get_database().write(
-            lambda s: service.create_staff(session=s, staff_in=staff_in, actor=actor)
-        )
-    except PatronError as exc:
-        _fail(exc)
-        return
+    user = _write(lambda s: service.create_staff(session=s, staff_in=staff_in, actor=actor))
     stores = f" in {', '.join(user.store_codes)}" if user.store_codes else ""
     console.print(f"[green]Created[/green] {user.username} ({user.role.value}){stores}")
 
@@ -92,13 +93,7 @@ def keys_create(
     """Make a key; it is printed once, here."""
     key_in = ApiKeyCreate(name=name, role=role, store_codes=store or [])
     actor = cli_actor()
-    try:
-        created = get_database().write(
-            lambda s: service.create_api_key(session=s, key_in=key_in, actor=actor)
-        )
-    except PatronError as exc:
-        _fail(exc)
-        return
+    created = _write(lambda s: service.create_api_key(session=s, key_in=key_in, actor=actor))
     console.print(f"Key {created.api_key.id} for [bold]{name}[/bold] ({role.value}):")
     print(created.key)
     console.print("Keep it safe: it is not shown again. Send it as 'Authorization: Bearer <key>'.")
@@ -124,11 +119,5 @@ def keys_list() -> None:
 def keys_revoke(api_key_id: int) -> None:
     """Revoke key API_KEY_ID; integrations using it are refused from now on."""
     actor = cli_actor()
-    try:
-        key = get_database().write(
-            lambda s: service.revoke_api_key(session=s, api_key_id=api_key_id, actor=actor)
-        )
-    except PatronError as exc:
-        _fail(exc)
-        return
+    key = _write(lambda s: service.revoke_api_key(session=s, api_key_id=api_key_id, actor=actor))
     console.print(f"[green]Revoked[/green] key {key.id} ({key.name})")
