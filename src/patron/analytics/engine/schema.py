@@ -1,0 +1,88 @@
+"""The analytics store's input tables: what the extract writes and every definition reads.
+
+The extract (``patron.analytics.extract``) copies the operational database into these tables;
+the definitions (``patron.analytics.engine``) read only these. Both sides hold to this one
+contract, so the same definitions run on DuckDB and on Spark.
+
+Conventions:
+- timestamps are UTC, stored without a zone (``timestamp``), because engines disagree on
+  zoned types; the business day is carried beside them as a ``date`` in the retailer's time
+  zone (Asia/Shanghai by default, the store's own zone for orders), computed by the extract;
+- money is in fen (``int64``), never floats;
+- a customer merged into another is absent from ``customers``; the extract re-points its
+  orders to the survivor, so every ``customer_id`` here names a live profile;
+- ``orders.customer_id`` is null for anonymous sales (counted in KPIs, not in RFM);
+- refunds are carried both as rows (``refunds``) and folded into ``orders.refunded_fen`` and
+  ``order_lines.refunded_fen`` as of the extract, so "net" is ``paid - refunded``.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.schema as sch
+
+CUSTOMERS = ibis.schema(
+    {
+        "customer_id": "int64",
+        "signed_up_at": "timestamp",
+        "signup_date": "date",
+        "home_store_id": "int64",  # nullable
+        "signup_channel": "string",  # nullable
+    }
+)
+
+ORDERS = ibis.schema(
+    {
+        "order_id": "int64",
+        "customer_id": "int64",  # nullable: anonymous sale
+        "store_id": "int64",
+        "channel": "string",  # pos, online, mini_program, phone, other
+        "ordered_at": "timestamp",
+        "order_date": "date",  # business day in the store's time zone
+        "gross_fen": "int64",  # before discounts
+        "paid_fen": "int64",  # what the customer paid (gross less every discount)
+        "refunded_fen": "int64",  # sum of refunds of this order so far
+        "net_fen": "int64",  # paid_fen - refunded_fen
+    }
+)
+
+ORDER_LINES = ibis.schema(
+    {
+        "line_id": "int64",
+        "order_id": "int64",
+        "sku": "string",
+        "category": "string",  # top level of the product's category path; "" if unknown
+        "quantity_milli": "int64",
+        "amount_fen": "int64",  # paid for the line after line discounts
+        "refunded_fen": "int64",
+        "net_fen": "int64",
+    }
+)
+
+REFUNDS = ibis.schema(
+    {
+        "refund_id": "int64",
+        "order_id": "int64",
+        "refunded_at": "timestamp",
+        "refund_date": "date",
+        "amount_fen": "int64",
+    }
+)
+
+STORES = ibis.schema(
+    {
+        "store_id": "int64",
+        "code": "string",
+        "name": "string",
+        "city": "string",
+        "kind": "string",
+    }
+)
+
+TABLES: dict[str, sch.Schema] = {
+    "customers": CUSTOMERS,
+    "orders": ORDERS,
+    "order_lines": ORDER_LINES,
+    "refunds": REFUNDS,
+    "stores": STORES,
+}
