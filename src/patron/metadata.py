@@ -1,5 +1,6 @@
 """Every table, gathered for Alembic and for tests that build a schema."""
 
+from patron.analytics import models as analytics_models
 from patron.audit import models as audit_models
 from patron.catalog import models as catalog_models
 from patron.core.models import Base
@@ -12,6 +13,7 @@ from patron.staff import models as staff_models
 metadata = Base.metadata
 
 __all__ = [
+    "analytics_models",
     "audit_models",
     "catalog_models",
     "customer_models",
