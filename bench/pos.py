@@ -165,6 +165,7 @@ def seed(url: str) -> tuple[float, str]:
                         adjustment_in=AdjustmentIn(
                             points=1_000 + 37 * n + k, reason="bench", staff="bench"
                         ),
+                        actor=system_actor("bench"),
                         now=BASE_TIME + timedelta(days=k),
                     )
                 for code in ("MJ100-20", "P90", "FREE-DELIVERY"):

@@ -23,7 +23,7 @@ from patron.loyalty.schemas import (
 )
 from patron.orders import service as orders
 from patron.orders.schemas import RefundIn
-from tests.factories import T0, post_order, sign_up
+from tests.factories import ACTOR, T0, post_order, sign_up
 
 # Tuesday 2026-03-03 10:00 in Shanghai: not a member day under the default programme.
 TUESDAY = T0 + timedelta(days=2)
@@ -125,7 +125,12 @@ def adjust(db: Database, customer_id: int, points: int, *, at: datetime = TUESDA
     adjustment = AdjustmentIn(points=points, reason="goodwill", staff="manager")
     db.write(
         lambda s: loyalty.adjust_points(
-            session=s, customer_id=customer_id, adjustment_in=adjustment, now=at, programme=PLAIN
+            session=s,
+            customer_id=customer_id,
+            adjustment_in=adjustment,
+            actor=ACTOR,
+            now=at,
+            programme=PLAIN,
         )
     )
 

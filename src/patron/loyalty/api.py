@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
+from patron.core.clock import utcnow
 from patron.core.db import Database
+from patron.core.errors import InvalidInput
 from patron.customers import service as customers
-from patron.loyalty import service
+from patron.loyalty import lottery, referrals, reports, service
 from patron.loyalty.schemas import (
     AdjustmentIn,
     Balance,
@@ -20,15 +22,24 @@ from patron.loyalty.schemas import (
     CouponRead,
     CouponTemplateCreate,
     CouponTemplateRead,
+    DrawCheck,
+    DrawIn,
+    DrawRead,
     EntryRead,
     LookupRead,
     LotRead,
+    LotteryCreate,
+    LotteryRead,
     LoyaltyRefundIn,
     LoyaltyRefundRead,
+    LoyaltyReport,
     MemberRef,
     Movement,
     QuoteIn,
     QuoteRead,
+    ReferralCodeRead,
+    ReferralIn,
+    ReferralRead,
     TierRead,
 )
 from patron.web.deps import PathId, get_db
@@ -85,8 +96,10 @@ def quote(quote_in: QuoteIn, actor: CurrentActor, db: Db) -> QuoteRead:
     status_code=201,
     responses={200: {"model": CommitRead, "description": "Committed before: the first result"}},
 )
-def commit(commit_in: CommitIn, response: Response, db: Db) -> CommitRead:
-    result = db.write(lambda s: service.commit_order(session=s, commit_in=commit_in))
+def commit(commit_in: CommitIn, response: Response, actor: CurrentActor, db: Db) -> CommitRead:
+    result = db.write(
+        lambda s: service.commit_order(session=s, commit_in=commit_in, store_ids=actor.store_ids)
+    )
     if not result.created:
         response.status_code = 200
         response.headers.update(_REPLAYED)
@@ -99,8 +112,12 @@ def commit(commit_in: CommitIn, response: Response, db: Db) -> CommitRead:
     status_code=201,
     responses={200: {"model": LoyaltyRefundRead, "description": "Applied before"}},
 )
-def refund(refund_in: LoyaltyRefundIn, response: Response, db: Db) -> LoyaltyRefundRead:
-    result = db.write(lambda s: service.apply_refund(session=s, refund_in=refund_in))
+def refund(
+    refund_in: LoyaltyRefundIn, response: Response, actor: CurrentActor, db: Db
+) -> LoyaltyRefundRead:
+    result = db.write(
+        lambda s: service.apply_refund(session=s, refund_in=refund_in, store_ids=actor.store_ids)
+    )
     if not result.created:
         response.status_code = 200
         response.headers.update(_REPLAYED)
@@ -141,7 +158,10 @@ def adjust(
 ) -> Movement:
     return db.write(
         lambda s: service.adjust_points(
-            session=s, customer_id=_scoped(s, actor, customer_id), adjustment_in=adjustment_in
+            session=s,
+            customer_id=_scoped(s, actor, customer_id),
+            adjustment_in=adjustment_in,
+            actor=actor,
         )
     )
 
@@ -163,3 +183,117 @@ def create_template(template_in: CouponTemplateCreate, db: Db) -> CouponTemplate
 @router.post("/coupons", response_model=CouponRead, status_code=201)
 def issue(issue_in: CouponIssue, db: Db) -> CouponRead:
     return db.write(lambda s: service.issue_coupon(session=s, issue_in=issue_in))
+
+
+# ------------------------------------------------------------------------------ referrals
+
+
+@router.post("/customers/{customer_id}/referral-code", response_model=ReferralCodeRead)
+def referral_code(customer_id: PathId, actor: CurrentActor, db: Db) -> ReferralCodeRead:
+    """The member's referral code (made on first ask, the same afterwards)."""
+    return db.write(
+        lambda s: referrals.get_referral_code(session=s, customer_id=_scoped(s, actor, customer_id))
+    )
+
+
+@router.get("/customers/{customer_id}/referrals", response_model=list[ReferralRead])
+def customer_referrals(customer_id: PathId, actor: CurrentActor, db: Db) -> list[ReferralRead]:
+    return db.read(
+        lambda s: referrals.list_referrals(session=s, customer_id=_scoped(s, actor, customer_id))
+    )
+
+
+@router.post("/referrals", response_model=ReferralRead, status_code=201)
+def refer(referral_in: ReferralIn, actor: CurrentActor, db: Db) -> ReferralRead:
+    """Record who brought a new member; both are rewarded on its first qualifying purchase."""
+
+    def work(s: Session) -> ReferralRead:
+        _scoped(s, actor, referral_in.customer_id)
+        return referrals.record_referral(session=s, referral_in=referral_in, now=utcnow())
+
+    return db.write(work)
+
+
+# ------------------------------------------------------------------------------- lotteries
+
+
+@router.post("/lotteries", response_model=LotteryRead, status_code=201)
+def create_lottery(lottery_in: LotteryCreate, actor: CurrentActor, db: Db) -> LotteryRead:
+    return db.write(
+        lambda s: lottery.create_lottery(
+            session=s, lottery_in=lottery_in, actor=actor, now=utcnow()
+        )
+    )
+
+
+@router.get("/lotteries", response_model=list[LotteryRead])
+def lotteries(db: Db) -> list[LotteryRead]:
+    return db.read(lambda s: lottery.list_lotteries(session=s, now=utcnow()))
+
+
+@router.get("/lotteries/{code}", response_model=LotteryRead)
+def get_lottery(code: Annotated[str, Path(max_length=64)], db: Db) -> LotteryRead:
+    return db.read(lambda s: lottery.get_lottery(session=s, code=code, now=utcnow()))
+
+
+@router.post(
+    "/lotteries/{code}/draws",
+    response_model=DrawRead,
+    status_code=201,
+    responses={200: {"model": DrawRead, "description": "Drawn before under this key"}},
+)
+def draw(
+    code: Annotated[str, Path(max_length=64)],
+    draw_in: DrawIn,
+    response: Response,
+    actor: CurrentActor,
+    db: Db,
+) -> DrawRead:
+    """One draw for a member: pays the lottery's points, rolls, awards the prize."""
+
+    def work(s: Session) -> DrawRead:
+        _scoped(s, actor, draw_in.customer_id)
+        return lottery.draw(session=s, lottery_code=code, draw_in=draw_in, now=utcnow())
+
+    result = db.write(work)
+    if not result.created:
+        response.status_code = 200
+        response.headers.update(_REPLAYED)
+    return result
+
+
+@router.get("/lotteries/{code}/draws", response_model=list[DrawRead])
+def draws(
+    code: Annotated[str, Path(max_length=64)],
+    actor: CurrentActor,
+    db: Db,
+    customer_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> list[DrawRead]:
+    def work(s: Session) -> list[DrawRead]:
+        if customer_id is not None:
+            _scoped(s, actor, customer_id)
+        elif actor.store_ids is not None:
+            raise InvalidInput("customer_id", "store staff list one member's draws at a time")
+        return lottery.list_draws(session=s, lottery_code=code, customer_id=customer_id)
+
+    return db.read(work)
+
+
+@router.get("/lotteries/{code}/check", response_model=DrawCheck)
+def check(code: Annotated[str, Path(max_length=64)], db: Db) -> DrawCheck:
+    """Recompute every draw from the seed and list any that differ from the record."""
+    return db.read(lambda s: lottery.check_draws(session=s, lottery_code=code))
+
+
+# --------------------------------------------------------------------------------- reports
+
+
+@router.get("/report", response_model=LoyaltyReport)
+def report(db: Db) -> LoyaltyReport:
+    """Points liability and expected breakage, points expiring in 30 days, members per tier,
+    coupon issue and redemption."""
+    return db.read(
+        lambda s: reports.programme_report(
+            session=s, now=utcnow(), programme=service.get_programme()
+        )
+    )

@@ -47,3 +47,25 @@ class AlreadyCommitted(Conflict):
 
 class AnonymousOrder(InvalidInput):
     code = "anonymous_order"
+
+
+class ReferralRefused(InvalidInput):
+    """A referral that would reward someone for referring themselves, or comes too late."""
+
+    code = "referral_refused"
+
+
+class ReferralCodeNotFound(NotFound):
+    code = "referral_code_not_found"
+
+
+class LotteryNotFound(NotFound):
+    code = "lottery_not_found"
+
+
+class LotteryClosed(Conflict):
+    code = "lottery_closed"
+
+
+class DrawLimitReached(Conflict):
+    code = "lottery_draw_limit_reached"

@@ -16,8 +16,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from patron.customers import service as customers
 from patron.loyalty.exceptions import InsufficientPoints
 from patron.loyalty.models import EntryKind, LoyaltyAccount, PointsEntry, PointsLot
+from patron.loyalty.rules import Programme
 from patron.loyalty.schemas import Balance
 
 
@@ -42,6 +44,28 @@ def lock_account(session: Session, customer_id: int) -> LoyaltyAccount | None:
     return session.scalar(
         select(LoyaltyAccount).where(LoyaltyAccount.customer_id == customer_id).with_for_update()
     )
+
+
+def open_account(
+    session: Session, customer_id: int, now: datetime, programme: Programme
+) -> LoyaltyAccount:
+    """The member's account, locked; opened on first use."""
+    account = lock_account(session, customer_id)
+    if account is None:
+        customers.get_customer_or_raise(session=session, customer_id=customer_id)
+        # A concurrent first use collides on the unique customer_id and Database.write retries.
+        session.add(
+            LoyaltyAccount(
+                customer_id=customer_id,
+                tier_code=programme.base_tier.code,
+                tier_since_at=now,
+                created_at=now,
+            )
+        )
+        session.flush()
+        account = lock_account(session, customer_id)
+        assert account is not None
+    return account
 
 
 def lots(session: Session, account_id: int) -> list[LotState]:

@@ -35,11 +35,15 @@ class EntryKind(StrEnum):
     ADJUST = "adjust"
     REVERSE_EARN = "reverse_earn"  # a refund takes back what its order earned
     RETURN_REDEEMED = "return_redeemed"  # a refund gives back what its order spent
+    REFERRAL = "referral"  # a referral reward, to either side
+    PRIZE = "prize"  # points won in a lottery draw
 
 
 class LotKind(StrEnum):
     EARN = "earn"
     ADJUST = "adjust"
+    REFERRAL = "referral"
+    PRIZE = "prize"
 
 
 class LoyaltyAccount(Base):
@@ -185,3 +189,108 @@ class CouponEvent(Base):
     order_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("orders.id"))
     refund_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("refund.id"))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# ------------------------------------------------------------------------------ referrals
+
+
+class ReferralStatus(StrEnum):
+    PENDING = "pending"  # the new member has not yet made a qualifying purchase
+    REWARDED = "rewarded"
+    REVERSED = "reversed"  # the qualifying order was refunded in full within its return window
+    REFUSED = "refused"  # the two profiles turned out to be one person (merged) before a reward
+
+
+class ReferralCode(Base):
+    """A member's own code to hand to friends; one per member."""
+
+    __tablename__ = "referral_code"
+
+    id: Mapped[IdPk]
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"), unique=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Referral(Base):
+    """One new member brought by another; each new member is referred at most once."""
+
+    __tablename__ = "referral"
+    __table_args__ = (Index("ix_referral_referrer_id", "referrer_id"),)
+
+    id: Mapped[IdPk]
+    referrer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    referee_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"), unique=True)
+    code: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=ReferralStatus.PENDING)
+    order_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("orders.id"))
+    referrer_lot_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("points_lot.id"))
+    referee_lot_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("points_lot.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    rewarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# ------------------------------------------------------------------------------- lotteries
+
+
+class Lottery(Base):
+    """A lucky draw (抽奖). Every draw's outcome follows from the secret ``seed`` and the draw's
+    number, so anyone given the seed after the draw closes can check each outcome; the seed's
+    SHA-256 is public from the start, so the seed cannot be changed afterwards."""
+
+    __tablename__ = "lottery"
+
+    id: Mapped[IdPk]
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cost_points: Mapped[int] = mapped_column(BigInteger, default=0)
+    daily_draws_per_customer: Mapped[int | None] = mapped_column(Integer)
+    seed: Mapped[str] = mapped_column(String(64))
+    seed_sha256: Mapped[str] = mapped_column(String(64))
+    draws: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LotteryPrize(Base):
+    __tablename__ = "lottery_prize"
+    __table_args__ = (UniqueConstraint("lottery_id", "code"),)
+
+    id: Mapped[IdPk]
+    lottery_id: Mapped[int] = mapped_column(BigId, ForeignKey("lottery.id"))
+    position: Mapped[int] = mapped_column(Integer)  # order on the wheel: fixes who wins a roll
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16))  # points, coupon, gift
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    coupon_template_code: Mapped[str | None] = mapped_column(String(64))
+    gift_sku: Mapped[str | None] = mapped_column(String(64))
+    # Chance out of 1,000,000 per draw; what the prizes leave over is "no prize".
+    chance_ppm: Mapped[int] = mapped_column(Integer)
+    stock: Mapped[int | None] = mapped_column(Integer)  # None: unlimited
+    awarded: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LotteryDraw(Base):
+    __tablename__ = "lottery_draw"
+    __table_args__ = (
+        UniqueConstraint("lottery_id", "draw_no"),
+        UniqueConstraint("lottery_id", "idempotency_key"),
+        Index("ix_lottery_draw_customer_id_drawn_at", "customer_id", "drawn_at"),
+    )
+
+    id: Mapped[IdPk]
+    lottery_id: Mapped[int] = mapped_column(BigId, ForeignKey("lottery.id"))
+    draw_no: Mapped[int] = mapped_column(BigInteger)
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    roll: Mapped[int] = mapped_column(Integer)  # 0 … 999,999
+    # The prize the roll landed on, and whether it was given (False: out of stock).
+    prize_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("lottery_prize.id"))
+    awarded: Mapped[bool] = mapped_column(Boolean, default=False)
+    points_spent: Mapped[int] = mapped_column(BigInteger, default=0)
+    coupon_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("coupon.id"))
+    lot_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("points_lot.id"))
+    drawn_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -73,6 +73,10 @@ class Programme:
     tier_basis: TierBasis = TierBasis.SPEND
     tier_window_days: int = 365
     tier_grace_days: int = 30
+    # Referrals: both sides are rewarded on the new member's first order paying at least this.
+    referral_min_order_fen: int = 5_000
+    referrer_reward_points: int = 500
+    referee_reward_points: int = 200
     zone: ZoneInfo = SHANGHAI
 
     def tier(self, code: str) -> TierRule:

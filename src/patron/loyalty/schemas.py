@@ -288,3 +288,169 @@ class LoyaltyRefundRead(Schema):
     points_returned: int
     coupons_restored: int
     balance: Balance
+
+
+# ------------------------------------------------------------------------------ referrals
+
+
+class ReferralCodeRead(Schema):
+    customer_id: int
+    code: str
+
+
+class ReferralIn(Schema):
+    """A new member names the code of the member who brought them."""
+
+    customer_id: RecordId
+    code: Annotated[str, Field(min_length=4, max_length=16)]
+
+
+class ReferralRead(Schema):
+    id: int
+    referrer_id: int
+    referee_id: int
+    code: str
+    status: str
+    order_id: int | None
+    referrer_points: int
+    referee_points: int
+    created_at: datetime
+    rewarded_at: datetime | None
+    reversed_at: datetime | None
+
+
+# ------------------------------------------------------------------------------- lotteries
+
+
+class PrizeIn(Schema):
+    code: ShortCode
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    kind: Annotated[str, Field(pattern="^(points|coupon|gift)$")]
+    points: Points = 0
+    coupon_template_code: ShortCode | None = None
+    gift_sku: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    chance_ppm: Annotated[
+        int, Field(ge=1, le=1_000_000, description="Chance per draw, in millionths")
+    ]
+    stock: Annotated[int, Field(ge=0, le=10**9)] | None = None
+
+    @model_validator(mode="after")
+    def _prize_has_its_content(self) -> PrizeIn:
+        if self.kind == "points" and self.points <= 0:
+            raise ValueError("points: a points prize needs points > 0")
+        if self.kind == "coupon" and not self.coupon_template_code:
+            raise ValueError("coupon_template_code: a coupon prize needs a coupon template")
+        if self.kind == "gift" and not self.gift_sku:
+            raise ValueError("gift_sku: a gift prize needs the gift's SKU")
+        return self
+
+
+class LotteryCreate(Schema):
+    code: ShortCode
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    starts_at: UtcInstant
+    ends_at: UtcInstant
+    cost_points: Points = 0
+    daily_draws_per_customer: Annotated[int, Field(ge=1, le=1000)] | None = None
+    prizes: Annotated[list[PrizeIn], Field(min_length=1, max_length=50)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LotteryCreate:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at: must be after starts_at")
+        codes = [p.code for p in self.prizes]
+        if len(set(codes)) != len(codes):
+            raise ValueError("prizes: prize codes must be unique")
+        if sum(p.chance_ppm for p in self.prizes) > 1_000_000:
+            raise ValueError("prizes: the chances add up to more than 1,000,000 ppm (100%)")
+        return self
+
+
+class PrizeRead(Schema):
+    code: str
+    name: str
+    kind: str
+    points: int
+    coupon_template_code: str | None
+    gift_sku: str | None
+    chance_ppm: int
+    stock: int | None
+    awarded: int
+
+
+class LotteryRead(Schema):
+    code: str
+    name: str
+    starts_at: datetime
+    ends_at: datetime
+    cost_points: int
+    daily_draws_per_customer: int | None
+    seed_sha256: str
+    seed: str | None = Field(description="Revealed once the lottery has ended, to check draws")
+    draws: int
+    prizes: list[PrizeRead]
+
+
+class DrawIn(Schema):
+    customer_id: RecordId
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class DrawRead(Schema):
+    created: bool
+    lottery_code: str
+    draw_no: int
+    customer_id: int
+    roll: int
+    prize_code: str | None
+    prize_name: str | None
+    awarded: bool
+    points_spent: int
+    points_won: int
+    coupon_code: str | None
+    gift_sku: str | None
+    drawn_at: datetime
+
+
+class DrawCheck(Schema):
+    lottery_code: str
+    draws_checked: int
+    mismatches: list[int] = Field(description="Draw numbers whose recorded outcome differs")
+
+
+# --------------------------------------------------------------------------------- reports
+
+
+class LiabilityReport(Schema):
+    as_of: datetime
+    members: int
+    points_available: int
+    points_pending: int
+    liability_fen: int = Field(description="Available and pending points at their redemption value")
+    expiring_30d_points: int
+    breakage_rate: float = Field(
+        description="Share of points earned in the last 12 months that expired"
+    )
+    expected_breakage_points: int
+    expected_breakage_fen: int
+
+
+class TierCount(Schema):
+    tier_code: str
+    tier_name: str
+    members: int
+
+
+class CouponTemplateStats(Schema):
+    template_code: str
+    name: str
+    issued: int
+    redeemed: int
+    expired_unused: int
+    redemption_rate: float
+
+
+class LoyaltyReport(Schema):
+    liability: LiabilityReport
+    tiers: list[TierCount]
+    coupons: list[CouponTemplateStats]

@@ -15,11 +15,13 @@ import orjson
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from patron.audit.service import record_audit
 from patron.catalog import service as catalog
+from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput
 from patron.customers import service as customers
-from patron.loyalty import ledger, rules
+from patron.loyalty import ledger, referrals, rules
 from patron.loyalty.exceptions import (
     AlreadyCommitted,
     AnonymousOrder,
@@ -87,22 +89,7 @@ def _open_account(
     session: Session, customer_id: int, now: datetime, programme: rules.Programme
 ) -> LoyaltyAccount:
     """The member's account, locked; opened on first use."""
-    account = ledger.lock_account(session, customer_id)
-    if account is None:
-        customers.get_customer_or_raise(session=session, customer_id=customer_id)
-        # A concurrent first use collides on the unique customer_id and Database.write retries.
-        session.add(
-            LoyaltyAccount(
-                customer_id=customer_id,
-                tier_code=programme.base_tier.code,
-                tier_since_at=now,
-                created_at=now,
-            )
-        )
-        session.flush()
-        account = ledger.lock_account(session, customer_id)
-        assert account is not None
-    return account
+    return ledger.open_account(session, customer_id, now, programme)
 
 
 def _account(session: Session, customer_id: int) -> LoyaltyAccount | None:
@@ -198,6 +185,7 @@ def adjust_points(
     session: Session,
     customer_id: int,
     adjustment_in: AdjustmentIn,
+    actor: Actor,
     now: datetime | None = None,
     programme: rules.Programme | None = None,
 ) -> Movement:
@@ -232,6 +220,15 @@ def adjust_points(
             reason=adjustment_in.reason,
             staff=adjustment_in.staff,
         )
+    record_audit(
+        session=session,
+        actor=actor,
+        action="loyalty.adjust",
+        target_kind="customer",
+        target_id=customer_id,
+        reason=adjustment_in.reason,
+        details={"points": adjustment_in.points, "staff": adjustment_in.staff},
+    )
     return _movement(session, account, rows, now)
 
 
@@ -739,6 +736,7 @@ def commit_order(
     commit_in: CommitIn,
     now: datetime | None = None,
     programme: rules.Programme | None = None,
+    store_ids: frozenset[int] | None = None,
 ) -> CommitRead:
     """Loyalty for a posted order, once: redeem its coupons and points, earn on the money paid.
 
@@ -749,7 +747,10 @@ def commit_order(
     """
     now, programme = _now(now), programme or get_programme()
     order = orders.get_order_by_key(
-        session=session, source=commit_in.source, external_id=commit_in.external_id
+        session=session,
+        source=commit_in.source,
+        external_id=commit_in.external_id,
+        store_ids=store_ids,
     )
     if order is None:
         raise InvalidInput(
@@ -847,6 +848,9 @@ def commit_order(
     )
     session.add(lo)
     session.flush()
+    referrals.reward_first_purchase(
+        session, referee_account=account, order=lo, programme=programme, now=now
+    )
     _review(session, account, max(now, order.ordered_at), programme, at_review=False)
     session.flush()
     return _commit_read(session, lo, account, created=True, now=now)
@@ -858,6 +862,7 @@ def apply_refund(
     refund_in: LoyaltyRefundIn,
     now: datetime | None = None,
     programme: rules.Programme | None = None,
+    store_ids: frozenset[int] | None = None,
 ) -> LoyaltyRefundRead:
     """Reverse loyalty for a posted refund, once: take back the share of the points its order
     earned, give back the share it spent (to the lots they came from), and restore its
@@ -871,6 +876,8 @@ def apply_refund(
         raise InvalidInput(
             "external_id", f"no refund {refund_in.external_id!r} from {refund_in.source!r}"
         )
+    if store_ids is not None:  # a till refunds only its own stores' orders
+        orders.get_order_or_raise(session=session, order_id=refund.order_id, store_ids=store_ids)
     lo = session.scalar(select(LoyaltyOrder).where(LoyaltyOrder.order_id == refund.order_id))
     if lo is None:
         raise NotAMember(f"order {refund.order_id} was not committed to loyalty")
@@ -941,6 +948,9 @@ def apply_refund(
             give -= back
     restored = 0
     if full:
+        referrals.reverse_for_refund(
+            session, order=lo, refund_id=refund.id, programme=programme, now=now
+        )
         coupon_ids = list(
             session.scalars(
                 select(Coupon.id).where(
@@ -1013,6 +1023,9 @@ def move_customer_records(
     *, session: Session, from_customer_id: int, to_customer_id: int
 ) -> dict[str, list[int]]:
     moved: dict[str, list[int]] = {"coupon": [], "points_lot": [], "loyalty_order": []}
+    moved |= referrals.move_referrals(
+        session, from_customer_id=from_customer_id, to_customer_id=to_customer_id
+    )
     moved["coupon"] = list(
         session.scalars(select(Coupon.id).where(Coupon.customer_id == from_customer_id))
     )
@@ -1043,6 +1056,9 @@ def restore_customer_records(
     from_customer_id: int,
     to_customer_id: int,
 ) -> None:
+    referrals.restore_referrals(
+        session, moved=moved, from_customer_id=from_customer_id, to_customer_id=to_customer_id
+    )
     coupons = moved.get("coupon", [])
     if coupons:
         session.execute(

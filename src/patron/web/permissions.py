@@ -69,6 +69,17 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/loyalty/customers/{customer_id}/coupons"): P.LOYALTY_READ,
     ("POST", "/api/v1/loyalty/coupon-templates"): P.LOYALTY_MANAGE,
     ("POST", "/api/v1/loyalty/coupons"): P.LOYALTY_MANAGE,
+    # loyalty: referrals, lotteries, the programme report
+    ("POST", "/api/v1/loyalty/customers/{customer_id}/referral-code"): P.LOYALTY_WRITE,
+    ("GET", "/api/v1/loyalty/customers/{customer_id}/referrals"): P.LOYALTY_READ,
+    ("POST", "/api/v1/loyalty/referrals"): P.LOYALTY_WRITE,
+    ("POST", "/api/v1/loyalty/lotteries"): P.LOYALTY_MANAGE,
+    ("GET", "/api/v1/loyalty/lotteries"): P.LOYALTY_READ,
+    ("GET", "/api/v1/loyalty/lotteries/{code}"): P.LOYALTY_READ,
+    ("POST", "/api/v1/loyalty/lotteries/{code}/draws"): P.LOYALTY_WRITE,
+    ("GET", "/api/v1/loyalty/lotteries/{code}/draws"): P.LOYALTY_READ,
+    ("GET", "/api/v1/loyalty/lotteries/{code}/check"): P.LOYALTY_MANAGE,
+    ("GET", "/api/v1/loyalty/report"): P.ANALYTICS_READ,
     # staff, keys, audit
     ("GET", "/api/v1/staff"): P.STAFF_MANAGE,
     ("POST", "/api/v1/staff"): P.STAFF_MANAGE,
