@@ -12,7 +12,7 @@ from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.customers import service as customers
-from patron.loyalty import lottery, referrals, reports, service
+from patron.loyalty import lottery, promotions, referrals, reports, service
 from patron.loyalty.schemas import (
     AdjustmentIn,
     Balance,
@@ -35,6 +35,8 @@ from patron.loyalty.schemas import (
     LoyaltyReport,
     MemberRef,
     Movement,
+    PromotionCreate,
+    PromotionRead,
     QuoteIn,
     QuoteRead,
     ReferralCodeRead,
@@ -297,3 +299,30 @@ def report(db: Db) -> LoyaltyReport:
             session=s, now=utcnow(), programme=service.get_programme()
         )
     )
+
+
+# ------------------------------------------------------------------------------ promotions
+
+
+@router.post("/promotions", response_model=PromotionRead, status_code=201)
+def create_promotion(promotion_in: PromotionCreate, actor: CurrentActor, db: Db) -> PromotionRead:
+    """A bonus-points offer (a time window, weekdays such as a member day, some goods) or a
+    spend-threshold gift (满额赠礼) with stock and a per-member limit."""
+    return db.write(
+        lambda s: promotions.create_promotion(session=s, promotion_in=promotion_in, actor=actor)
+    )
+
+
+@router.get("/promotions", response_model=list[PromotionRead])
+def list_promotions(db: Db, running: bool = False) -> list[PromotionRead]:
+    """Every promotion, newest first; ``running=true``: only those on now."""
+    return db.read(
+        lambda s: promotions.list_promotions(session=s, running_at=utcnow() if running else None)
+    )
+
+
+@router.post("/promotions/{code}/end", response_model=PromotionRead)
+def end_promotion(
+    code: Annotated[str, Path(max_length=64)], actor: CurrentActor, db: Db
+) -> PromotionRead:
+    return db.write(lambda s: promotions.end_promotion(session=s, code=code, actor=actor))

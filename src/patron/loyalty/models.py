@@ -294,3 +294,53 @@ class LotteryDraw(Base):
     coupon_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("coupon.id"))
     lot_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("points_lot.id"))
     drawn_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# ------------------------------------------------------------------------------ promotions
+
+
+class Promotion(Base):
+    """A bonus-points offer (limited-time, or weekly like a member day) or a spend-threshold
+    gift (满额赠礼), with its time window, stores, channels and the goods it covers."""
+
+    __tablename__ = "promotion"
+    __table_args__ = (Index("ix_promotion_ends_at", "ends_at"),)
+
+    id: Mapped[IdPk]
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Lists, empty meaning "all": weekdays (Monday = 0), store codes, channels, category
+    # prefixes and SKUs covered.
+    scope: Mapped[dict[str, Any]] = mapped_column(JSON)
+    multiplier_bp: Mapped[int] = mapped_column(Integer, default=10_000)
+    threshold_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    gift_sku: Mapped[str | None] = mapped_column(String(64))
+    gift_name: Mapped[str | None] = mapped_column(String(120))
+    stock: Mapped[int | None] = mapped_column(Integer)  # None: unlimited
+    awarded: Mapped[int] = mapped_column(Integer, default=0)
+    per_customer_limit: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PromotionGrant(Base):
+    """A gift given with an order; reversed (and its stock returned) by a full refund."""
+
+    __tablename__ = "promotion_grant"
+    __table_args__ = (
+        UniqueConstraint("promotion_id", "order_id"),
+        Index("ix_promotion_grant_customer_id", "customer_id"),
+        Index("ix_promotion_grant_order_id", "order_id"),
+    )
+
+    id: Mapped[IdPk]
+    promotion_id: Mapped[int] = mapped_column(BigId, ForeignKey("promotion.id"))
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))
+    gift_sku: Mapped[str | None] = mapped_column(String(64))
+    spend_fen: Mapped[int] = mapped_column(BigInteger)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -146,17 +146,25 @@ def points_to_earn(
     *,
     tier: TierRule,
     at: datetime,
+    bonuses: Sequence[PromotionTerms] = (),
 ) -> int:
-    """Points for the money actually paid per line (after every discount, points and coupons)."""
+    """Points for the money actually paid per line (after every discount, points and coupons).
+
+    ``bonuses`` are the bonus-points promotions running for this order: a line they cover
+    earns the highest of their multipliers on top of its own, the tier's and the member day's.
+    """
     order_bp = tier.points_multiplier_bp
     if is_member_day(programme, at):
         order_bp = order_bp * programme.member_day_multiplier_bp // BP
-    units = 0  # hundredths of a point × BP × BP
+    units = 0  # hundredths of a point × BP × BP × BP
     for line, paid in zip(lines, paid_fen, strict=True):
         if paid <= 0 or not earns(programme, line):
             continue
-        units += paid * programme.earn_points_per_yuan * line_multiplier_bp(programme, line)
-    points = units * order_bp // (FEN_PER_YUAN * BP * BP)
+        bonus_bp = max((b.multiplier_bp for b in bonuses if covers(b, line)), default=BP)
+        units += (
+            paid * programme.earn_points_per_yuan * line_multiplier_bp(programme, line) * bonus_bp
+        )
+    points = units * order_bp // (FEN_PER_YUAN * BP * BP * BP)
     if programme.max_points_per_order is not None:
         points = min(points, programme.max_points_per_order)
     return points
@@ -381,3 +389,60 @@ def refunded_share(total: int, refunded_fen: int, paid_fen: int, *, full: bool) 
     if paid_fen <= 0:
         return 0
     return min(total, round_half_up_div(total * min(refunded_fen, paid_fen), paid_fen))
+
+
+# ------------------------------------------------------------------------------ promotions
+
+
+class PromotionKind(StrEnum):
+    BONUS_POINTS = "bonus_points"  # a limited-time or weekly points multiplier (e.g. 会员日)
+    THRESHOLD_GIFT = "threshold_gift"  # 满额赠礼: spend at least the threshold, get the gift
+
+
+@dataclass(frozen=True)
+class PromotionTerms:
+    code: str
+    kind: PromotionKind
+    starts_at: datetime
+    ends_at: datetime
+    weekdays: frozenset[int] = frozenset()  # Monday = 0; empty: every day
+    store_codes: frozenset[str] = frozenset()  # empty: every store
+    channels: frozenset[str] = frozenset()  # empty: every channel
+    categories: tuple[str, ...] = ()  # category prefixes covered; with skus empty: every line
+    skus: frozenset[str] = frozenset()
+    multiplier_bp: int = BP
+    threshold_fen: int = 0
+
+
+def runs(
+    terms: PromotionTerms, *, at: datetime, store_code: str, channel: str, zone: ZoneInfo
+) -> bool:
+    """Is the promotion on for an order at ``at`` in this store and channel?"""
+    if not terms.starts_at <= at < terms.ends_at:
+        return False
+    if terms.weekdays and at.astimezone(zone).weekday() not in terms.weekdays:
+        return False
+    if terms.store_codes and store_code not in terms.store_codes:
+        return False
+    return not terms.channels or channel in terms.channels
+
+
+def covers(terms: PromotionTerms, line: BasketLine) -> bool:
+    if not terms.categories and not terms.skus:
+        return True
+    return line.sku in terms.skus or _in_categories(line.category, terms.categories)
+
+
+def qualifying_spend_fen(
+    programme: Programme,
+    terms: PromotionTerms,
+    lines: Sequence[BasketLine],
+    paid_fen: Sequence[int],
+) -> int:
+    """Money paid for the goods a threshold promotion counts: covered lines that earn (wallet
+    top-ups, discount lines and excluded goods never count towards a gift)."""
+    return sum(
+        max(paid, 0)
+        for line, paid in zip(lines, paid_fen, strict=True)
+        if covers(terms, line) and earns(programme, line)
+    )

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from patron.core.schemas import FenAmount, RecordId, Schema, ShortCode, UtcInstant
-from patron.loyalty.rules import CouponKind
+from patron.loyalty.rules import CouponKind, PromotionKind
 
 Points = Annotated[int, Field(ge=0, le=10**12)]
 Reason = Annotated[str, Field(min_length=1, max_length=255)]
@@ -249,6 +249,7 @@ class QuoteRead(Schema):
     payable_fen: int
     points_to_earn: int
     member_day: bool
+    promotions: list[PromotionQuote] = Field(default_factory=list)
 
 
 class CommitIn(Schema):
@@ -272,6 +273,7 @@ class CommitRead(Schema):
     available_at: datetime | None
     tier_code: str
     balance: Balance
+    gifts: list[GiftRead] = Field(default_factory=list)
 
 
 class LoyaltyRefundIn(Schema):
@@ -454,3 +456,89 @@ class LoyaltyReport(Schema):
     liability: LiabilityReport
     tiers: list[TierCount]
     coupons: list[CouponTemplateStats]
+
+
+# ------------------------------------------------------------------------------ promotions
+
+
+class PromotionCreate(Schema):
+    code: ShortCode
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    kind: PromotionKind
+    starts_at: UtcInstant
+    ends_at: UtcInstant
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+        default_factory=list, max_length=7, description="Monday = 0; empty: every day"
+    )
+    store_codes: list[ShortCode] = Field(default_factory=list, max_length=500)
+    channels: list[Annotated[str, Field(max_length=20)]] = Field(
+        default_factory=list, max_length=10
+    )
+    categories: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
+        default_factory=list, max_length=200
+    )
+    skus: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=1000
+    )
+    multiplier_bp: Annotated[int, Field(ge=10_000, le=1_000_000)] = 10_000
+    threshold_fen: FenAmount = 0
+    gift_sku: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    gift_name: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    stock: Annotated[int, Field(ge=0, le=10**9)] | None = None
+    per_customer_limit: Annotated[int, Field(ge=1, le=10**6)] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PromotionCreate:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at: must be after starts_at")
+        if self.kind == PromotionKind.BONUS_POINTS and self.multiplier_bp <= 10_000:
+            raise ValueError("multiplier_bp: a bonus-points offer multiplies by more than ×1")
+        if self.kind == PromotionKind.THRESHOLD_GIFT:
+            if self.threshold_fen <= 0:
+                raise ValueError("threshold_fen: a gift needs a spend threshold above 0")
+            if not self.gift_sku:
+                raise ValueError("gift_sku: a gift promotion names the gift's SKU")
+        return self
+
+
+class PromotionRead(Schema):
+    code: str
+    name: str
+    kind: str
+    starts_at: datetime
+    ends_at: datetime
+    weekdays: list[int]
+    store_codes: list[str]
+    channels: list[str]
+    categories: list[str]
+    skus: list[str]
+    multiplier_bp: int
+    threshold_fen: int
+    gift_sku: str | None
+    gift_name: str | None
+    stock: int | None
+    awarded: int
+    per_customer_limit: int | None
+    active: bool
+
+
+class PromotionQuote(Schema):
+    """A promotion running for this basket: a bonus, or a gift and how close the basket is."""
+
+    code: str
+    name: str
+    kind: str
+    multiplier_bp: int | None = None
+    gift_sku: str | None = None
+    gift_name: str | None = None
+    spend_fen: int | None = None
+    threshold_fen: int | None = None
+    short_fen: int | None = Field(default=None, description="Spend this much more for the gift")
+    qualifies: bool
+    reason: str | None = None
+
+
+class GiftRead(Schema):
+    promotion_code: str
+    gift_sku: str | None
+    gift_name: str | None

@@ -21,7 +21,7 @@ from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput
 from patron.customers import service as customers
-from patron.loyalty import ledger, referrals, rules
+from patron.loyalty import ledger, promotions, referrals, rules
 from patron.loyalty.exceptions import (
     AlreadyCommitted,
     AnonymousOrder,
@@ -654,7 +654,10 @@ def quote_basket(
 
     shares = rules.spread_discount(programme, lines, tier_off + goods_off + points_value)
     paid = [ln.amount_fen - s for ln, s in zip(lines, shares, strict=True)]
-    earn = rules.points_to_earn(programme, lines, paid, tier=tier, at=at)
+    found = promotions.running(session, at=at, basket=basket, programme=programme)
+    earn = rules.points_to_earn(
+        programme, lines, paid, tier=tier, at=at, bonuses=promotions.bonuses(found)
+    )
     return QuoteRead(
         customer_id=customer_id,
         tier_code=tier.code,
@@ -677,6 +680,14 @@ def quote_basket(
         - delivery_off,
         points_to_earn=earn,
         member_day=rules.is_member_day(programme, at),
+        promotions=promotions.quote(
+            session,
+            found=found,
+            basket=basket,
+            paid_fen=paid,
+            customer_id=customer_id,
+            programme=programme,
+        ),
     )
 
 
@@ -727,6 +738,7 @@ def _commit_read(
         available_at=lot.available_at if lot else None,
         tier_code=account.tier_code,
         balance=ledger.balance(ledger.lots(session, account.id), now),
+        gifts=promotions.gifts_for_order(session, lo.order_id),
     )
 
 
@@ -819,7 +831,15 @@ def commit_order(
         for ln, a, b in zip(basket.lines, loyalty_shares, other_shares, strict=True)
     ]
     tier = programme.tier(account.tier_code)
-    earned = rules.points_to_earn(programme, basket.lines, paid, tier=tier, at=order.ordered_at)
+    found = promotions.running(session, at=order.ordered_at, basket=basket, programme=programme)
+    earned = rules.points_to_earn(
+        programme,
+        basket.lines,
+        paid,
+        tier=tier,
+        at=order.ordered_at,
+        bonuses=promotions.bonuses(found),
+    )
     if earned > 0:
         available_at = order.ordered_at + timedelta(days=programme.return_window_days)
         ledger.new_lot(
@@ -850,6 +870,16 @@ def commit_order(
     session.flush()
     referrals.reward_first_purchase(
         session, referee_account=account, order=lo, programme=programme, now=now
+    )
+    promotions.grant_gifts(
+        session,
+        found=found,
+        basket=basket,
+        paid_fen=paid,
+        customer_id=customer_id,
+        order_id=order.id,
+        programme=programme,
+        now=now,
     )
     _review(session, account, max(now, order.ordered_at), programme, at_review=False)
     session.flush()
@@ -951,6 +981,7 @@ def apply_refund(
         referrals.reverse_for_refund(
             session, order=lo, refund_id=refund.id, programme=programme, now=now
         )
+        promotions.reverse_gifts(session, order_id=lo.order_id, now=now)
         coupon_ids = list(
             session.scalars(
                 select(Coupon.id).where(

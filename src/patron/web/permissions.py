@@ -80,6 +80,9 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/loyalty/lotteries/{code}/draws"): P.LOYALTY_READ,
     ("GET", "/api/v1/loyalty/lotteries/{code}/check"): P.LOYALTY_MANAGE,
     ("GET", "/api/v1/loyalty/report"): P.ANALYTICS_READ,
+    ("POST", "/api/v1/loyalty/promotions"): P.LOYALTY_MANAGE,
+    ("GET", "/api/v1/loyalty/promotions"): P.LOYALTY_READ,
+    ("POST", "/api/v1/loyalty/promotions/{code}/end"): P.LOYALTY_MANAGE,
     # staff, keys, audit
     ("GET", "/api/v1/staff"): P.STAFF_MANAGE,
     ("POST", "/api/v1/staff"): P.STAFF_MANAGE,
