@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 serve: $(STAMP)
 	$(BIN)/patron serve

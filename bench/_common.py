@@ -156,6 +156,15 @@ def prepare_database(url: str, shop: Shop) -> float:
 _PG_CONNINFO = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 
 
+def share_keyring() -> None:
+    """One encryption keyring for this process and the servers it starts (they inherit the
+    environment), so customers seeded here are found, and decrypted, by the server."""
+    if "PATRON_ENCRYPTION_KEYS" not in os.environ:
+        from patron.core.crypto import Keyring
+
+        os.environ["PATRON_ENCRYPTION_KEYS"] = Keyring.generate().to_json()
+
+
 def postgres_reachable() -> bool:
     try:
         import psycopg

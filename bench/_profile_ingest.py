@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from _common import Shop, prepare_database
+from _common import Shop, prepare_database, share_keyring
 from rich.console import Console
 from rich.table import Table
 
@@ -255,6 +255,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--orders", type=int, default=2000)
     args = p.parse_args()
+    share_keyring()
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 170)
     with tempfile.TemporaryDirectory(prefix="patron-profile-") as tmp:
         profile(Path(tmp), console, args.orders)

@@ -54,6 +54,7 @@ from _common import (
     postgres_schema,
     prepare_database,
     running_servers,
+    share_keyring,
     stop_server,
 )
 from _loadgen import LoadResult, get, post, run_load
@@ -640,6 +641,7 @@ def _on_signal(signum: int, _frame: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    share_keyring()
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)
     use_pg = postgres_reachable() if args.postgres is None else args.postgres

@@ -47,6 +47,7 @@ from _common import (
     patron_server,
     postgres_reachable,
     postgres_schema,
+    share_keyring,
 )
 from _loadgen import _read_response
 from rich.console import Console
@@ -322,6 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="3 s per call instead of 10")
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args(argv)
+    share_keyring()
     seconds = 3.0 if args.quick else 10.0
     with contextlib.suppress(OSError):
         os.sched_setaffinity(0, {CLIENT_CORE})

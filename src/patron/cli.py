@@ -8,10 +8,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from patron.analytics.cli import app as analytics_app
 from patron.core.actor import cli_actor
-from patron.core.db import get_database
+from patron.core.db import Database, get_database
 from patron.core.settings import get_settings
-from patron.staff.cli import keys_app, users_app
+from patron.staff.cli import api_keys_app, users_app
 
 app = typer.Typer(help="Patron: retail customer management.", no_args_is_help=True)
 stores_app = typer.Typer(help="Stores.", no_args_is_help=True)
@@ -19,7 +20,13 @@ customers_app = typer.Typer(help="Customers: merge and unmerge.", no_args_is_hel
 app.add_typer(stores_app, name="stores")
 app.add_typer(customers_app, name="customers")
 app.add_typer(users_app, name="users")
+app.add_typer(api_keys_app, name="api-keys")
+keys_app = typer.Typer(
+    help="Encryption keys of customers' personal data: status and rotation.",
+    no_args_is_help=True,
+)
 app.add_typer(keys_app, name="keys")
+app.add_typer(analytics_app, name="analytics")
 console = Console()
 
 
@@ -31,6 +38,7 @@ def init() -> None:
 
     settings = get_settings()
     db = get_database()
+    _ensure_keys(db)  # before the schema upgrade, which encrypts what is already there
     upgrade(db)
     store = db.write(lambda s: catalog.ensure_default_store(session=s))
     where = settings.resolved_database_url if settings.database_url else settings.data_dir
@@ -46,9 +54,12 @@ def serve(
     """Run the API and the web pages."""
     import uvicorn
 
+    from patron.core.logs import install_log_redaction
     from patron.core.migrate import upgrade
 
+    install_log_redaction()
     settings = get_settings()
+    _ensure_keys(get_database())
     upgrade(get_database())
     host = host or settings.host
     port = port or settings.port
@@ -123,6 +134,112 @@ def customers_unmerge(merge_id: int) -> None:
     console.print(
         f"[green]Unmerged[/green] {merge.merged_id} from {merge.survivor_id}; gave back {moved}"
     )
+
+
+def _ensure_keys(db: Database) -> None:
+    """The encryption keys, created when there are none and no data needs the lost ones."""
+    from patron.core.crypto import EncryptionError
+    from patron.customers import service as customers
+
+    try:
+        customers.ensure_keys(db=db)
+    except EncryptionError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+@keys_app.command("status")
+def keys_status() -> None:
+    """The data keys, which one encrypts, and how many stored values each one encrypts."""
+    from patron.core.crypto import EncryptionError, get_keyring
+    from patron.customers import service as customers
+
+    try:
+        keyring = get_keyring()
+    except EncryptionError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    kids = sorted(keyring.data_keys, key=_key_order)
+    columns = get_database().read(
+        lambda s: customers.count_encrypted_values(session=s, key_ids=kids)
+    )
+    console.print(f"Keys from {keyring.source}; the blind-index key is never rotated.")
+    table = Table("key", "state", "values", *(c.column for c in columns))
+    for kid in [*kids, "?"]:
+        counts = [c.by_key.get(kid, 0) for c in columns]
+        if kid == "?" and not any(counts):
+            continue
+        state = "active" if kid == keyring.active else "unknown key" if kid == "?" else "retired"
+        table.add_row(kid, state, f"{sum(counts):,}", *(f"{n:,}" for n in counts))
+    console.print(table)
+
+
+def _key_order(kid: str) -> tuple[int, str]:
+    digits = kid[1:]
+    return (int(digits), kid) if kid[:1] == "k" and digits.isdigit() else (1 << 30, kid)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Make no new key: finish an interrupted rotation with the active one"
+        ),
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per transaction")] = 1000,
+) -> None:
+    """Make a new data key active and re-encrypt every stored value with it.
+
+    The key file is rewritten first (keep a backup of it); rows are rewritten in batches, so
+    a run that is stopped is finished with --resume. Look-ups keep working throughout.
+    Restart running servers afterwards, or they pick the new key up within seconds.
+    """
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from patron.core.crypto import EncryptionError
+    from patron.customers import service as customers
+
+    actor = cli_actor()
+    db = get_database()
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
+    ) as bar:
+        task = bar.add_task("Re-encrypting", total=None)
+
+        def progress(table_name: str, done: int) -> None:
+            bar.update(task, description=f"Re-encrypting {table_name}: {done:,} values")
+
+        try:
+            rotation = customers.rotate_keys(
+                db=db, actor=actor, resume=resume, batch_size=batch_size, progress=progress
+            )
+        except EncryptionError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+    if resume:
+        console.print(f"[green]Finished[/green] the rotation to key {rotation.active_key}")
+    else:
+        console.print(
+            f"[green]Rotated[/green] {rotation.previous_key} → {rotation.active_key}; "
+            f"key file {rotation.key_file} rewritten"
+        )
+    table = Table("table", "values re-encrypted")
+    for name, count in rotation.rewritten.items():
+        table.add_row(name, f"{count:,}")
+    console.print(table)
+    left = {
+        c.column: n
+        for c in rotation.remaining
+        if (n := sum(v for k, v in c.by_key.items() if k != rotation.active_key))
+    }
+    if left:
+        console.print(
+            f"[yellow]Still under older keys[/yellow] (written meanwhile by a running server): "
+            f"{', '.join(f'{k} {v:,}' for k, v in left.items())}; run `patron keys rotate --resume`"
+        )
+    else:
+        console.print(f"Every stored value is under {rotation.active_key}.")
 
 
 def _mount_optional() -> None:

@@ -1,6 +1,7 @@
 """Every table, gathered for Alembic and for tests that build a schema."""
 
 from patron.analytics import models as analytics_models
+from patron.analytics.churn import models as churn_models
 from patron.audit import models as audit_models
 from patron.catalog import models as catalog_models
 from patron.core.models import Base
@@ -16,6 +17,7 @@ __all__ = [
     "analytics_models",
     "audit_models",
     "catalog_models",
+    "churn_models",
     "customer_models",
     "import_models",
     "loyalty_models",

@@ -79,7 +79,8 @@ def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
         "l.amount_fen FROM order_line l JOIN orders o ON o.id = l.order_id",
         "refunds": "SELECT r.external_id, o.external_id, r.amount_fen FROM refund r "
         "JOIN orders o ON o.id = r.order_id",
-        "identities": "SELECT kind, namespace, value FROM identity",
+        # values are encrypted with a fresh nonce each: compare their blind index
+        "identities": "SELECT kind, namespace, value_index FROM identity",
         "customers": "SELECT COUNT(*) FROM customer",
     }
     with db.engine.connect() as conn:

@@ -116,3 +116,42 @@ def test_a_till_commits_and_refunds_only_its_own_stores_orders(db: Database) -> 
     with api_client(db, role=Role.CASHIER, stores=["BJ01"]) as till:
         ok = till.post("/api/v1/loyalty/commit", json={"source": "pos-bj01", "external_id": "BJ-9"})
         assert ok.status_code == 201, ok.text
+
+
+def test_a_coupon_for_a_whole_lifecycle_stage(db: Database) -> None:
+    from datetime import date
+
+    from patron.analytics import service as analytics
+    from tests.analytics.pipeline.builders import build_chain
+
+    build_chain(db)
+    analytics.run_analytics(db=db, as_of=date(2026, 3, 20))
+    with api_client(db) as admin:
+        admin.post(
+            "/api/v1/loyalty/coupon-templates",
+            json={
+                "code": "WELCOME",
+                "name": "新客满50减10",
+                "kind": "amount_off",
+                "threshold_fen": 5_000,
+                "amount_off_fen": 1_000,
+                "valid_days": 30,
+                "per_customer_limit": 1,
+            },
+        )
+        body = {"template_code": "WELCOME", "stage": "new"}
+        first = admin.post("/api/v1/loyalty/coupons/bulk", json=body)
+        assert first.status_code == 201, first.text
+        assert (first.json()["asked"], first.json()["issued"]) == (3, 3)
+        assert first.json()["audience"].startswith("stage new")
+        again = admin.post("/api/v1/loyalty/coupons/bulk", json=body).json()
+        assert (again["issued"], again["skipped_at_limit"]) == (0, 3)
+        unknown = admin.post(
+            "/api/v1/loyalty/coupons/bulk", json={"template_code": "WELCOME", "segment": "vip"}
+        )
+        assert unknown.status_code == 422 and unknown.json()["detail"][0]["field"] == "segment"
+        both = admin.post(
+            "/api/v1/loyalty/coupons/bulk",
+            json={"template_code": "WELCOME", "stage": "new", "customer_ids": [1]},
+        )
+        assert both.status_code == 422

@@ -3,7 +3,8 @@
 Actions in use: ``sign_in``, ``sign_in_failed``, ``sign_out``, ``password_change``,
 ``staff.create``, ``staff.update``, ``api_key.create``, ``api_key.revoke``,
 ``customer.reveal``, ``customer.merge``, ``customer.unmerge``, ``customer.export``,
-``customer.erase``, ``keys.rotate``. Details hold ids, counts and field names, never
+``keys.rotated``, ``loyalty.adjust``, ``coupon.bulk_issue``, ``promotion.create``,
+``promotion.end``, ``lottery.create``. Details hold ids, counts and field names, never
 personal data.
 """
 

@@ -175,6 +175,21 @@ def get_product_by_sku(*, session: Session, sku: str) -> ProductRead | None:
     return ProductRead.model_validate(product) if product else None
 
 
+def category_paths(*, session: Session, skus: Sequence[str]) -> dict[str, str]:
+    """Each SKU's category path, in one query ("" for a SKU the catalogue does not know)."""
+    wanted = set(skus)
+    found = (
+        dict(
+            session.execute(
+                select(Product.sku, Product.category_path).where(Product.sku.in_(wanted))
+            ).all()
+        )
+        if wanted
+        else {}
+    )
+    return {sku: found.get(sku, "") for sku in wanted}
+
+
 def list_products(
     *, session: Session, category_prefix: str | None = None, limit: int = 100, after_id: int = 0
 ) -> list[ProductRead]:

@@ -7,12 +7,13 @@ change the environment first.
 from __future__ import annotations
 
 import os
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -63,6 +64,17 @@ class Settings(BaseSettings):
     api_rate_per_minute: int = Field(default=60000, ge=1)
     max_request_mb: float = Field(default=16.0, gt=0)
 
+    # Encryption of personal data at rest (patron.core.crypto): the keyring's JSON in
+    # PATRON_ENCRYPTION_KEYS, else the key file (default <data_dir>/keys.json).
+    encryption_keys: SecretStr | None = None
+    key_file: Path | None = None
+
+    # Analytics: the DuckDB store (default <data_dir>/analytics.duckdb) and the nightly run,
+    # at this local time (``timezone``) in the server's background thread.
+    analytics_store: Path | None = None
+    analytics_nightly: bool = True
+    analytics_nightly_at: time = time(2, 0)
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -97,6 +109,10 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def resolved_analytics_store(self) -> Path:
+        return self.analytics_store or self.data_dir / "analytics.duckdb"
 
 
 def normalise_database_url(url: str) -> str:

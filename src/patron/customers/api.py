@@ -63,7 +63,10 @@ def register_customer(
 def list_customers(
     db: Db,
     actor: CurrentActor,
-    q: Annotated[str | None, Query(max_length=60, description="Name contains")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=120, description="Full name, exactly (names are encrypted at rest)"),
+    ] = None,
     city: Annotated[str | None, Query(max_length=60)] = None,
     home_store_code: Annotated[str | None, Query(max_length=32)] = None,
     tag: Annotated[str | None, Query(max_length=60)] = None,

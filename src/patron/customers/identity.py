@@ -15,6 +15,9 @@ A record (an order, a sign-up, a file row) carries some identifiers. The rules:
 
 Records are resolved in bulk (a batch of orders costs one identity query), in order, so
 two records in one batch that share an identifier end up on the same new customer.
+
+Identifiers are encrypted at rest; they are found through their keyed blind index
+(``Identity.value_index``), computed once per distinct identifier of a batch.
 """
 
 from __future__ import annotations
@@ -28,20 +31,22 @@ from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
+from patron.core.crypto import get_keyring, name_index
 from patron.core.db import insert_rows
 from patron.customers.exceptions import UnknownCustomer
+from patron.customers.masking import mask_identity
 from patron.customers.merging import blocked_pairs, merge_customers
 from patron.customers.models import STRONG_KINDS, Customer, CustomerStatus, Identity
 from patron.customers.schemas import CustomerRef
 
 Key = tuple[str, str, str]  # (kind, namespace, value)
 
-_FILLABLE = ("name", "gender", "birthday", "city")
+_FILLABLE = ("name", "gender", "birthday", "city", "address")
 _IDENTITY = cast(Table, Identity.__table__)
 _CUSTOMER = cast(Table, Customer.__table__)
-_OWNERS_OF_VALUE = select(
-    _IDENTITY.c.kind, _IDENTITY.c.namespace, _IDENTITY.c.value, _IDENTITY.c.customer_id
-).where(_IDENTITY.c.value == bindparam("value"))
+_OWNERS_OF_INDEX = select(
+    _IDENTITY.c.kind, _IDENTITY.c.namespace, _IDENTITY.c.value_index, _IDENTITY.c.customer_id
+).where(_IDENTITY.c.value_index == bindparam("value_index"))
 _INSERT_IDENTITIES = insert(_IDENTITY)
 _CHUNK = 400
 
@@ -83,6 +88,7 @@ class _Batch:
     alias: dict[Handle, Handle] = field(default_factory=dict)
     new_keys: dict[Key, Handle] = field(default_factory=dict)
     key_source: dict[Key, str] = field(default_factory=dict)
+    index: dict[Key, str] = field(default_factory=dict)  # blind index of every key seen
     fills: dict[int, dict[str, Any]] = field(default_factory=dict)
     pendings: list[_Pending] = field(default_factory=list)
     merges: int = 0
@@ -96,30 +102,46 @@ class _Batch:
         return root
 
 
-def load_owners(*, session: Session, keys: Sequence[Key]) -> dict[Key, int]:
-    """The current owner of each identifier that has one."""
+def index_keys(keys: Sequence[Key], into: dict[Key, str] | None = None) -> dict[Key, str]:
+    """The blind index of each identifier (kind, namespace and value go into the HMAC)."""
+    found = {} if into is None else into
+    index = get_keyring().blind_index  # one keyring for the batch, not one look-up per key
+    for key in keys:
+        if key not in found:
+            found[key] = index(f"{key[0]}|{key[1]}|{key[2]}")
+    return found
+
+
+def load_owners(
+    *, session: Session, keys: Sequence[Key], indexes: dict[Key, str] | None = None
+) -> dict[Key, int]:
+    """The current owner of each identifier that has one.
+
+    ``indexes`` carries blind indexes already computed (and receives the new ones).
+    """
     owners: dict[Key, int] = {}
     unique = list(dict.fromkeys(keys))
     if not unique:
         return owners
+    indexes = index_keys(unique, indexes)
     conn = session.connection()  # Core, not the ORM: this runs for every order posted
     t = _IDENTITY
     for start in range(0, len(unique), _CHUNK):
         chunk = unique[start : start + _CHUNK]
-        # The value alone is selective and indexed; kind and namespace are checked below.
-        values = sorted({k[2] for k in chunk})
+        # The index alone is selective; kind and namespace are checked below.
+        wanted = {(k[0], k[1], indexes[k]): k for k in chunk}
+        values = sorted({w[2] for w in wanted})
         if len(values) == 1:
-            result = conn.execute(_OWNERS_OF_VALUE, {"value": values[0]})
+            result = conn.execute(_OWNERS_OF_INDEX, {"value_index": values[0]})
         else:
             result = conn.execute(
-                select(t.c.kind, t.c.namespace, t.c.value, t.c.customer_id).where(
-                    t.c.value.in_(values)
+                select(t.c.kind, t.c.namespace, t.c.value_index, t.c.customer_id).where(
+                    t.c.value_index.in_(values)
                 )
             )
-        wanted = set(chunk)
-        for kind, namespace, value, customer_id in result:
-            key = (kind, namespace, value)
-            if key in wanted:
+        for kind, namespace, value_index, customer_id in result:
+            key = wanted.get((kind, namespace, value_index))
+            if key is not None:
                 owners[key] = customer_id
     return owners
 
@@ -155,7 +177,7 @@ def resolve(
     """Resolve each record to a customer id (None for an anonymous record)."""
     batch = _Batch(session=session)
     all_keys = [k for ref in refs if ref is not None for k in ref.identity_keys()]
-    batch.owner.update(load_owners(session=session, keys=all_keys))
+    batch.owner.update(load_owners(session=session, keys=all_keys, indexes=batch.index))
     handles: list[Handle | None] = []
     for ref, context in zip(refs, contexts, strict=True):
         if ref is None or ref.is_empty():
@@ -218,17 +240,21 @@ def _contradicts(batch: _Batch, owner: Handle, keys: list[Key]) -> bool:
 
     A weak match (a shared family e-mail) must not pull someone else's phone into a profile.
     """
-    kinds = {key[0]: key for key in keys if key[0] in STRONG_KINDS}
+    # Compared by blind index: (kind, namespace, index) stands for an identifier.
+    mine = index_keys(keys, batch.index)
+    kinds = {key[0]: (key[0], key[1], mine[key]) for key in keys if key[0] in STRONG_KINDS}
     if not kinds:
         return False
-    held: set[Key] = {k for k, h in batch.new_keys.items() if batch.find(h) is owner}
+    held = {
+        (k[0], k[1], batch.index[k]) for k, h in batch.new_keys.items() if batch.find(h) is owner
+    }
     if isinstance(owner, int):
         rows = batch.session.execute(
-            select(Identity.kind, Identity.namespace, Identity.value).where(
+            select(Identity.kind, Identity.namespace, Identity.value_index).where(
                 Identity.customer_id == owner, Identity.kind.in_(list(kinds))
             )
         )
-        held.update((kind, ns, value) for kind, ns, value in rows)
+        held.update((kind, ns, value_index) for kind, ns, value_index in rows)
     return any(k[0] in kinds and k != kinds[k[0]] for k in held)
 
 
@@ -275,7 +301,8 @@ def _describe(keys: list[Key], batch: _Batch, other: int) -> str:
     for key in keys:
         owner = batch.owner.get(key)
         if owner is not None and batch.find(owner) == other and key[0] in STRONG_KINDS:
-            return f"{key[0]} {key[2]}"
+            # The reason is kept in plain text (merge history, audit): masked, like a screen.
+            return f"{key[0]} {mask_identity(key[0], key[2])}"
     return "an identifier"
 
 
@@ -303,7 +330,9 @@ def _write(batch: _Batch) -> None:
                 "gender": None,
                 "birthday": None,
                 "city": None,
+                "address": None,
                 **p.profile,
+                "name_index": name_index(p.profile.get("name")),
                 "signup_channel": p.context.channel,
                 "signed_up_at": p.context.at,
                 "home_store_id": p.context.store_id,
@@ -328,6 +357,7 @@ def _write(batch: _Batch) -> None:
                     "kind": key[0],
                     "namespace": key[1],
                     "value": key[2],
+                    "value_index": batch.index[key],
                     "source": batch.key_source.get(key),
                     "created_at": now,
                 }

@@ -2,7 +2,8 @@
 
 Names keep their first character (张*, W***), phones their first three and last four digits
 (138****8000), e-mail its first character and domain (w***@example.com), other identifiers
-their last four characters; birthdays are withheld.
+their last four characters, addresses their first three characters (the city, as a rule);
+birthdays are withheld.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}***@{domain}" if domain else "***"
 
 
+def mask_address(address: str) -> str:
+    return address[:3] + "****" if len(address) > 3 else "****"
+
+
 def mask_tail(value: str) -> str:
     return "****" + value[-4:] if len(value) > 6 else "****"
 
@@ -40,6 +45,7 @@ def mask_customer(customer: CustomerRead) -> CustomerRead:
         update={
             "name": mask_name(customer.name) if customer.name else customer.name,
             "birthday": None,
+            "address": mask_address(customer.address) if customer.address else customer.address,
             "identities": [
                 IdentityRead(
                     kind=i.kind,

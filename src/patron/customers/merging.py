@@ -29,7 +29,15 @@ from patron.customers.models import (
 # restore_customer_records(); a new domain with customer rows adds itself here.
 MERGE_PARTICIPANTS: tuple[str, ...] = ("patron.orders.service", "patron.loyalty.service")
 
-PROFILE_FIELDS = ("name", "gender", "birthday", "city", "home_store_id", "signup_channel")
+PROFILE_FIELDS = (
+    "name",
+    "gender",
+    "birthday",
+    "city",
+    "address",
+    "home_store_id",
+    "signup_channel",
+)
 
 
 class MergeParticipant(Protocol):
@@ -192,7 +200,9 @@ def unmerge_customers(*, session: Session, merge_id: int) -> CustomerMerge:
 
 def _restore_profile(customer: Customer, before: dict[str, Any]) -> None:
     for field in PROFILE_FIELDS:
-        value = before.get(field)
+        if field not in before:
+            continue  # a merge recorded before the field existed
+        value = before[field]
         if field == "birthday" and value is not None:
             value = date.fromisoformat(value)
         setattr(customer, field, value)

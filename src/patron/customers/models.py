@@ -6,10 +6,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from patron.core.clock import utcnow
+from patron.core.crypto import INDEX_HEX, Encrypted, EncryptedDate, EncryptedJSON, name_index
 from patron.core.models import Base, BigId, IdPk, UTCDateTime
 
 
@@ -43,17 +44,24 @@ KIND_PRIORITY = {kind: rank for rank, kind in enumerate(IdentityKind)}
 
 
 class Customer(Base):
+    """A person. Name, birthday and address are encrypted at rest (patron.core.crypto);
+    ``name_index`` is the keyed blind index of the name, for exact-name search. City, gender,
+    store and sign-up channel stay plain: lists filter and analytics group by them."""
+
     __tablename__ = "customer"
     __table_args__ = (
         Index("ix_customer_home_store_id", "home_store_id"),
         Index("ix_customer_signed_up_at", "signed_up_at"),
         Index("ix_customer_city", "city"),
+        Index("ix_customer_name_index", "name_index"),
     )
 
     id: Mapped[IdPk]
-    name: Mapped[str | None] = mapped_column(String(120))
+    name: Mapped[str | None] = mapped_column(Encrypted("customer.name"))
+    name_index: Mapped[str | None] = mapped_column(String(INDEX_HEX))
     gender: Mapped[str | None] = mapped_column(String(10))
-    birthday: Mapped[date | None] = mapped_column(Date)
+    birthday: Mapped[date | None] = mapped_column(EncryptedDate("customer.birthday"))
+    address: Mapped[str | None] = mapped_column(Encrypted("customer.address"))
     city: Mapped[str | None] = mapped_column(String(60))
     home_store_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("store.id"))
     signup_channel: Mapped[str | None] = mapped_column(String(32))
@@ -63,18 +71,27 @@ class Customer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
+    @validates("name")
+    def _index_name(self, _key: str, value: str | None) -> str | None:
+        # Every ORM write of a name keeps its blind index in step; bulk inserts
+        # (identity.py) compute it themselves.
+        self.name_index = name_index(value)
+        return value
+
 
 class Identity(Base):
-    """One identifier of one customer, stored normalised (E.164 phone, lower-case e-mail).
+    """One identifier of one customer, normalised (E.164 phone, lower-case e-mail), encrypted.
 
-    ``namespace`` separates identifiers that are only unique within a system: the WeChat
-    app for an openid, the shop system for an external account id. It is '' otherwise.
+    ``value`` is encrypted at rest for every kind; ``value_index`` is its keyed blind index
+    (HMAC of kind, namespace and value), the only way to find it. ``namespace`` separates
+    identifiers that are only unique within a system: the WeChat app for an openid, the shop
+    system for an external account id. It is '' otherwise.
     """
 
     __tablename__ = "identity"
     __table_args__ = (
-        # value first: a batch looks identifiers up by value alone.
-        UniqueConstraint("value", "kind", "namespace"),
+        # index first: a batch looks identifiers up by their blind index alone.
+        UniqueConstraint("value_index", "kind", "namespace"),
         Index("ix_identity_customer_id", "customer_id"),
     )
 
@@ -82,7 +99,8 @@ class Identity(Base):
     customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
     kind: Mapped[str] = mapped_column(String(20))
     namespace: Mapped[str] = mapped_column(String(64), default="")
-    value: Mapped[str] = mapped_column(String(128))
+    value: Mapped[str] = mapped_column(Encrypted("identity.value"))
+    value_index: Mapped[str] = mapped_column(String(INDEX_HEX))
     source: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -133,8 +151,11 @@ class CustomerMerge(Base):
     survivor_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
     merged_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
     reason: Mapped[str] = mapped_column(String(255))
-    # The survivor's profile fields before the merge filled its blanks from the other.
-    survivor_before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The survivor's profile fields before the merge filled its blanks from the other
+    # (names, birthdays, addresses: encrypted like the profile itself).
+    survivor_before: Mapped[dict[str, Any]] = mapped_column(
+        EncryptedJSON("customer_merge.survivor_before"), default=dict
+    )
     # Row ids moved to the survivor, by kind: {"identity": [...], "order": [...], ...}.
     moved: Mapped[dict[str, list[int]]] = mapped_column(JSON, default=dict)
     merged_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

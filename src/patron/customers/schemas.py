@@ -14,6 +14,9 @@ from patron.customers.models import Gender, IdentityKind
 
 Name = Annotated[str, Field(min_length=1, max_length=120)]
 IdValue = Annotated[str, Field(min_length=1, max_length=128)]
+Address = Annotated[
+    str, Field(min_length=1, max_length=255, examples=["上海市黄浦区南京东路 100 号"])
+]
 
 
 class IdentitiesIn(Schema):
@@ -67,6 +70,7 @@ class ProfileIn(Schema):
     gender: Gender | None = None
     birthday: date | None = None
     city: Annotated[str, Field(max_length=60)] | None = None
+    address: Address | None = None
     home_store_code: Annotated[str, Field(max_length=32)] | None = None
 
     @field_validator("birthday")
@@ -89,6 +93,7 @@ class CustomerRef(IdentitiesIn):
     gender: Gender | None = None
     birthday: date | None = None
     city: Annotated[str, Field(max_length=60)] | None = None
+    address: Address | None = None
 
     def is_empty(self) -> bool:
         return self.id is None and not self.identity_keys()
@@ -130,6 +135,7 @@ class CustomerRead(Schema):
     birthday: date | None
     city: str | None
     home_store_code: str | None
+    address: str | None = None
     signup_channel: str | None
     signed_up_at: datetime
     status: str
@@ -151,7 +157,9 @@ CustomerPage = Page[CustomerRead]
 
 
 class CustomerFilter(Schema):
-    q: str | None = Field(default=None, description="Name contains")
+    # Names are encrypted at rest: search finds a whole name (case, width and spaces aside)
+    # through its blind index. Searching for part of a name is gone, by design.
+    q: str | None = Field(default=None, description="Full name, exactly (not part of a name)")
     city: str | None = None
     home_store_code: str | None = None
     tag: str | None = None

@@ -16,11 +16,20 @@ from patron.audit.service import record_audit
 from patron.catalog import service as catalog
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
+from patron.core.crypto import identity_index, name_index
 from patron.core.errors import InvalidInput
 from patron.core.phone import normalise_email, normalise_phone
 from patron.core.settings import get_settings
 from patron.customers import identity as _identity
 from patron.customers import merging as _merging
+from patron.customers.encryption import (
+    ColumnKeys,
+    Rotation,
+    count_encrypted_values,
+    ensure_keys,
+    holds_encrypted_data,
+    rotate_keys,
+)
 from patron.customers.exceptions import CustomerNotFound, OutOfScope
 from patron.customers.identity import Resolution, ResolveContext
 from patron.customers.models import (
@@ -48,11 +57,16 @@ from patron.customers.schemas import (
 )
 
 __all__ = [
+    "ColumnKeys",
     "Resolution",
     "ResolveContext",
+    "Rotation",
     "add_tag",
+    "count_encrypted_values",
+    "ensure_keys",
     "get_customer",
     "get_customer_or_raise",
+    "holds_encrypted_data",
     "list_customers",
     "list_interactions",
     "list_merges",
@@ -64,6 +78,7 @@ __all__ = [
     "remove_tag",
     "resolve_customers",
     "reveal_customer",
+    "rotate_keys",
     "unmerge_customers",
     "update_customer",
 ]
@@ -114,6 +129,7 @@ def register_customers(
                 gender=customer_in.gender,
                 birthday=customer_in.birthday,
                 city=customer_in.city,
+                address=customer_in.address,
             )
         )
         contexts.append(
@@ -188,6 +204,7 @@ def _reads(session: Session, customers: Sequence[Customer]) -> list[CustomerRead
             birthday=c.birthday,
             city=c.city,
             home_store_code=store_codes.get(c.home_store_id) if c.home_store_id else None,
+            address=c.address,
             signup_channel=c.signup_channel,
             signed_up_at=c.signed_up_at,
             status=c.status,
@@ -235,7 +252,7 @@ def reveal_customer(
         target_kind="customer",
         target_id=customer_id,
         reason=reason,
-        details={"fields": ["name", "birthday", "identities"]},
+        details={"fields": ["name", "birthday", "address", "identities"]},
     )
     return customer
 
@@ -264,8 +281,18 @@ def lookup_customer(
 ) -> CustomerRead | None:
     """The customer owning an identifier, e.g. ``kind="phone", value="138 0013 8000"``.
 
+    Found through the identifier's blind index (values are encrypted at rest).
     ``store_ids``, when given, must include one of the customer's stores (else OutOfScope).
     """
+    customer_id = find_customer_id(session=session, kind=kind, value=value, namespace=namespace)
+    if customer_id is None:
+        return None
+    return get_customer_or_raise(session=session, customer_id=customer_id, store_ids=store_ids)
+
+
+def find_customer_id(*, session: Session, kind: str, value: str, namespace: str = "") -> int | None:
+    """Only the id of the customer owning an identifier (one indexed query): for the till,
+    which needs no profile to price a basket."""
     identity_kind = _LOOKUP_KINDS.get(kind)
     if identity_kind is None:
         raise InvalidInput("kind", f"look up by one of {', '.join(_LOOKUP_KINDS)}")
@@ -276,14 +303,14 @@ def lookup_customer(
             value = normalise_email(value)
     except ValueError as exc:
         raise InvalidInput(kind, str(exc)) from None
-    customer_id = session.scalar(
+    found = session.scalar(
         select(Identity.customer_id).where(
-            Identity.kind == identity_kind, Identity.namespace == namespace, Identity.value == value
+            Identity.value_index == identity_index(identity_kind, namespace, value),
+            Identity.kind == identity_kind,
+            Identity.namespace == namespace,
         )
     )
-    if customer_id is None:
-        return None
-    return get_customer_or_raise(session=session, customer_id=customer_id, store_ids=store_ids)
+    return int(found) if found is not None else None
 
 
 def _in_stores(store_ids: frozenset[int]) -> ColumnElement[bool]:
@@ -324,6 +351,8 @@ def list_customers(
 ) -> CustomerPage:
     """Customers matching ``filters``, newest first, a page at a time (keyset on id).
 
+    ``filters.q`` finds a whole name (NFKC, case and spaces aside) through the name's blind
+    index: names are encrypted at rest, so part of a name finds nothing, by design.
     ``store_ids`` limits the list to those stores' customers (None: every store).
     """
     query = select(Customer).order_by(Customer.id.desc()).limit(limit + 1)
@@ -336,8 +365,8 @@ def list_customers(
             raise InvalidInput("cursor", "not a cursor this API gave out") from None
     if filters.status:
         query = query.where(Customer.status == filters.status)
-    if filters.q:
-        query = query.where(Customer.name.contains(filters.q, autoescape=True))
+    if filters.q and (wanted := name_index(filters.q)) is not None:
+        query = query.where(Customer.name_index == wanted)
     if filters.city:
         query = query.where(Customer.city == filters.city)
     if filters.signup_channel:
@@ -490,3 +519,20 @@ def count_customers(*, session: Session, status: str | None = CustomerStatus.ACT
     if status:
         query = query.where(Customer.status == status)
     return int(session.scalar(query) or 0)
+
+
+def live_customer_ids(
+    *, session: Session, customer_ids: Sequence[int], store_ids: frozenset[int] | None = None
+) -> set[int]:
+    """Which of ``customer_ids`` are live (not merged away) profiles, within ``store_ids``."""
+    found: set[int] = set()
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), 1_000):
+        query = select(Customer.id).where(
+            Customer.id.in_(ids[start : start + 1_000]),
+            Customer.status == CustomerStatus.ACTIVE,
+        )
+        if store_ids is not None:
+            query = query.where(_in_stores(store_ids))
+        found.update(session.scalars(query))
+    return found

@@ -48,6 +48,7 @@ def demo(
     end_on = _parse_end(end)
     settings = get_settings()
     db = get_database()
+    _ensure_keys(db)  # the demo's personal data is encrypted like any other
     upgrade(db)
     with Progress(
         TextColumn("[bold]Building the demo chain"),
@@ -79,6 +80,7 @@ def demo(
             f"The database already holds {summary.orders:,} orders, so the demo was not built "
             "again. Use --force to add what is missing (nothing is duplicated)."
         )
+        _run_analytics(db, end_on or DEFAULT_END, only_if_missing=True)
         _print_admin(db, settings)
         raise typer.Exit(0)
     table = Table(title=f"Demo chain (seed {seed}, up to {end_on or DEFAULT_END})")
@@ -100,7 +102,34 @@ def demo(
         f"Built in {summary.elapsed_seconds:.1f}s. "
         f"Ground truth for model checks: {summary.truth_json} and {summary.truth_csv}"
     )
+    _run_analytics(db, end_on or DEFAULT_END, only_if_missing=False)
     _print_admin(db, settings)
+
+
+def _run_analytics(db: Database, end: date, *, only_if_missing: bool) -> None:
+    """Score the demo's customers, as of its last day, so the console has segments."""
+    from patron.analytics import service as analytics
+    from patron.analytics.cli import print_run
+    from patron.core.clock import utcnow
+    from patron.core.settings import get_settings
+
+    if only_if_missing and db.read(lambda s: analytics.latest_run(session=s)) is not None:
+        return
+    as_of = min(end, utcnow().astimezone(get_settings().zone).date())
+    with console.status("Running analytics on the demo chain"):
+        run = analytics.run_analytics(db=db, as_of=as_of, trigger="demo")
+    print_run(run)
+
+
+def _ensure_keys(db: Database) -> None:
+    from patron.core.crypto import EncryptionError
+    from patron.customers import service as customers
+
+    try:
+        customers.ensure_keys(db=db)
+    except EncryptionError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
 
 
 def _print_admin(db: Database, settings: Settings) -> None:

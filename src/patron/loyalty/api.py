@@ -16,6 +16,8 @@ from patron.loyalty import lottery, promotions, referrals, reports, service
 from patron.loyalty.schemas import (
     AdjustmentIn,
     Balance,
+    BulkIssueIn,
+    BulkIssueRead,
     CommitIn,
     CommitRead,
     CouponIssue,
@@ -180,6 +182,35 @@ def coupons(customer_id: PathId, actor: CurrentActor, db: Db) -> list[CouponRead
 @router.post("/coupon-templates", response_model=CouponTemplateRead, status_code=201)
 def create_template(template_in: CouponTemplateCreate, db: Db) -> CouponTemplateRead:
     return db.write(lambda s: service.create_coupon_template(session=s, template_in=template_in))
+
+
+@router.post("/coupons/bulk", response_model=BulkIssueRead, status_code=201)
+def issue_bulk(issue_in: BulkIssueIn, actor: CurrentActor, db: Db) -> BulkIssueRead:
+    """One coupon each for a whole audience: a value segment or lifecycle stage of the latest
+    analytics run, or a list of customer ids. Limits hold; one audit entry."""
+
+    def work(s: Session) -> BulkIssueRead:
+        if issue_in.customer_ids is not None:
+            ids, audience = list(issue_in.customer_ids), "list"
+        else:
+            from patron.analytics import service as analytics
+
+            run_id, ids = analytics.audience_customer_ids(
+                session=s, segment=issue_in.segment, stage=issue_in.stage
+            )
+            audience = (
+                f"segment {issue_in.segment}" if issue_in.segment else f"stage {issue_in.stage}"
+            ) + f" (analytics run {run_id})"
+        return service.issue_coupons(
+            session=s,
+            template_code=issue_in.template_code,
+            customer_ids=ids,
+            actor=actor,
+            audience=audience,
+            store_ids=actor.store_ids,
+        )
+
+    return db.write(work)
 
 
 @router.post("/coupons", response_model=CouponRead, status_code=201)

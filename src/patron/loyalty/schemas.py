@@ -151,6 +151,32 @@ class CouponIssue(Schema):
     customer_id: RecordId
 
 
+class BulkIssueIn(Schema):
+    """Who gets a coupon: the members of a value segment or a lifecycle stage as of the latest
+    analytics run, or a list of customer ids. Exactly one."""
+
+    template_code: ShortCode
+    segment: Annotated[str, Field(max_length=32)] | None = None
+    stage: Annotated[str, Field(max_length=16)] | None = None
+    customer_ids: list[RecordId] | None = Field(default=None, max_length=100_000)
+
+    @model_validator(mode="after")
+    def _one_audience(self) -> BulkIssueIn:
+        given = [x for x in (self.segment, self.stage, self.customer_ids) if x is not None]
+        if len(given) != 1:
+            raise ValueError("segment: give exactly one of segment, stage or customer_ids")
+        return self
+
+
+class BulkIssueRead(Schema):
+    template_code: str
+    audience: str
+    asked: int = Field(description="Members in the audience")
+    issued: int
+    skipped_at_limit: int = Field(description="Already held as many as the template allows")
+    not_found: int = Field(description="Merged away, outside your stores, or unknown")
+
+
 class CouponRead(Schema):
     id: int
     code: str

@@ -49,6 +49,7 @@ from patron.loyalty.models import (
 from patron.loyalty.schemas import (
     AdjustmentIn,
     Balance,
+    BulkIssueRead,
     CommitIn,
     CommitRead,
     CouponIssue,
@@ -310,7 +311,12 @@ def get_tier(
     programme: rules.Programme | None = None,
 ) -> TierRead:
     now, programme = _now(now), programme or get_programme()
-    account = _account(session, customer_id)
+    return _tier_read(session, _account(session, customer_id), now, programme)
+
+
+def _tier_read(
+    session: Session, account: LoyaltyAccount | None, now: datetime, programme: rules.Programme
+) -> TierRead:
     if account is None:
         tier = programme.base_tier
         return TierRead(
@@ -469,6 +475,85 @@ def issue_coupon(
     return _coupon_read(coupon, template)
 
 
+def issue_coupons(
+    *,
+    session: Session,
+    template_code: str,
+    customer_ids: Sequence[int],
+    actor: Actor,
+    audience: str,
+    now: datetime | None = None,
+    store_ids: frozenset[int] | None = None,
+) -> BulkIssueRead:
+    """Give one coupon of a template to each of many members (a segment, a stage, a list):
+    members merged away or outside ``store_ids`` are left out, members already holding the
+    template's per-member limit are skipped, and every code is new. One audit entry."""
+    now = _now(now)
+    template = session.scalar(select(CouponTemplate).where(CouponTemplate.code == template_code))
+    if template is None:
+        raise CouponTemplateNotFound(f"no coupon template {template_code!r}")
+    valid_from = template.valid_from or now
+    if template.valid_to is not None:
+        expires_at = template.valid_to
+    else:
+        assert template.valid_days is not None
+        expires_at = max(valid_from, now) + timedelta(days=template.valid_days)
+    if expires_at <= now:
+        raise InvalidInput("template_code", "this template's validity has ended")
+    wanted = sorted(set(customer_ids))
+    live = customers.live_customer_ids(session=session, customer_ids=wanted, store_ids=store_ids)
+    held: dict[int, int] = {}
+    if template.per_customer_limit is not None:
+        ordered = sorted(live)
+        for start in range(0, len(ordered), 1_000):
+            held.update(
+                session.execute(
+                    select(Coupon.customer_id, func.count())
+                    .where(
+                        Coupon.template_id == template.id,
+                        Coupon.customer_id.in_(ordered[start : start + 1_000]),
+                    )
+                    .group_by(Coupon.customer_id)
+                ).all()
+            )
+    limit = template.per_customer_limit
+    chosen = [c for c in sorted(live) if limit is None or held.get(c, 0) < limit]
+    for start in range(0, len(chosen), 1_000):
+        batch = [
+            Coupon(
+                code=_new_code(),
+                template_id=template.id,
+                customer_id=customer_id,
+                status=CouponStatus.ISSUED,
+                valid_from=valid_from,
+                expires_at=expires_at,
+                issued_at=now,
+            )
+            for customer_id in chosen[start : start + 1_000]
+        ]
+        session.add_all(batch)
+        session.flush()
+        session.add_all(CouponEvent(coupon_id=c.id, kind="issue", occurred_at=now) for c in batch)
+        session.flush()
+    result = BulkIssueRead(
+        template_code=template.code,
+        audience=audience,
+        asked=len(wanted),
+        issued=len(chosen),
+        skipped_at_limit=len(live) - len(chosen),
+        not_found=len(wanted) - len(live),
+    )
+    record_audit(
+        session=session,
+        actor=actor,
+        action="coupon.bulk_issue",
+        target_kind="coupon_template",
+        target_id=template.code,
+        details=result.model_dump(),
+    )
+    return result
+
+
 def _usable_coupons(
     session: Session, customer_id: int, at: datetime
 ) -> list[tuple[Coupon, CouponTemplate]]:
@@ -531,11 +616,7 @@ def redeem_coupon(
 
 
 def _categories(session: Session, skus: Sequence[str]) -> dict[str, str]:
-    found = {}
-    for sku in set(skus):
-        product = catalog.get_product_by_sku(session=session, sku=sku)
-        found[sku] = product.category_path if product else ""
-    return found
+    return catalog.category_paths(session=session, skus=skus)
 
 
 def _order_basket(session: Session, order: OrderRead) -> rules.Basket:
@@ -563,10 +644,11 @@ def _resolve_member(session: Session, member: MemberRef) -> int:
         ("member_card", member.member_card) if member.member_card else ("phone", member.phone)
     )
     assert value is not None
-    found = customers.lookup_customer(session=session, kind=kind, value=value)
+    # Identities move with merges, so the owner found here is a live profile.
+    found = customers.find_customer_id(session=session, kind=kind, value=value)
     if found is None:
         raise NotAMember(f"no member with that {kind.replace('_', ' ')}")
-    return found.id
+    return found
 
 
 def lookup_member(
@@ -577,12 +659,18 @@ def lookup_member(
     programme: rules.Programme | None = None,
 ) -> LookupRead:
     """What the till shows: tier, balance, coupons usable now."""
-    now = _now(now)
+    now, programme = _now(now), programme or get_programme()
     customer_id = _resolve_member(session, member)
+    account = _account(session, customer_id)
+    balance = (
+        ledger.balance(ledger.lots(session, account.id), now)
+        if account
+        else Balance(available=0, pending=0, expired_unposted=0, ledger_total=0)
+    )
     return LookupRead(
         customer_id=customer_id,
-        tier=get_tier(session=session, customer_id=customer_id, now=now, programme=programme),
-        balance=get_balance(session=session, customer_id=customer_id, now=now),
+        tier=_tier_read(session, account, now, programme),
+        balance=balance,
         coupons=list_customer_coupons(session=session, customer_id=customer_id, now=now),
     )
 
@@ -1128,3 +1216,20 @@ def _move_account_rows(
             .where(LoyaltyOrder.id.in_(orders_moved), LoyaltyOrder.account_id == from_account)
             .values(account_id=to_account)
         )
+
+
+# ------------------------------------------------------------------ read helpers (console)
+# Small reads the console pages need (loyalty/pages.py); they change nothing.
+
+
+def list_coupon_templates(*, session: Session) -> list[CouponTemplateRead]:
+    """Every coupon template, newest first."""
+    rows = session.scalars(select(CouponTemplate).order_by(CouponTemplate.id.desc()))
+    return [CouponTemplateRead.model_validate(r) for r in rows]
+
+
+def find_referral_code(*, session: Session, customer_id: int) -> str | None:
+    """The member's referral code if one was made (``referrals.get_referral_code`` makes one)."""
+    from patron.loyalty.models import ReferralCode
+
+    return session.scalar(select(ReferralCode.code).where(ReferralCode.customer_id == customer_id))

@@ -1,4 +1,7 @@
-"""``patron users …`` and ``patron keys …``: staff accounts and integration keys."""
+"""``patron users …`` and ``patron api-keys …``: staff accounts and integration keys.
+
+(``patron keys …`` is the encryption keyring: see patron.cli.)
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from patron.staff.roles import Role
 from patron.staff.schemas import ApiKeyCreate, StaffCreate
 
 users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
-keys_app = typer.Typer(
+api_keys_app = typer.Typer(
     help="API keys for integrations (tills, the web shop).", no_args_is_help=True
 )
 console = Console()
@@ -84,8 +87,8 @@ def users_list() -> None:
     console.print(table)
 
 
-@keys_app.command("create")
-def keys_create(
+@api_keys_app.command("create")
+def api_keys_create(
     name: str,
     role: Annotated[Role, typer.Option(help="What the key may do, as this role")],
     store: Annotated[list[str] | None, typer.Option(help="Store code (repeat for several)")] = None,
@@ -99,8 +102,8 @@ def keys_create(
     console.print("Keep it safe: it is not shown again. Send it as 'Authorization: Bearer <key>'.")
 
 
-@keys_app.command("list")
-def keys_list() -> None:
+@api_keys_app.command("list")
+def api_keys_list() -> None:
     table = Table("id", "name", "prefix", "role", "stores", "last used", "revoked")
     for k in get_database().read(lambda s: service.list_api_keys(session=s)):
         table.add_row(
@@ -115,8 +118,8 @@ def keys_list() -> None:
     console.print(table)
 
 
-@keys_app.command("revoke")
-def keys_revoke(api_key_id: int) -> None:
+@api_keys_app.command("revoke")
+def api_keys_revoke(api_key_id: int) -> None:
     """Revoke key API_KEY_ID; integrations using it are refused from now on."""
     actor = cli_actor()
     key = _write(lambda s: service.revoke_api_key(session=s, api_key_id=api_key_id, actor=actor))

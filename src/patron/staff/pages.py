@@ -1,17 +1,24 @@
-"""Console pages for signing in and out and changing one's password."""
+"""Console pages: signing in and out, one's password, and staff and roles (staff.manage)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
+from patron.catalog import service as catalog
+from patron.core.actor import Actor
 from patron.core.db import Database
-from patron.core.errors import InvalidInput, TooManyRequests
+from patron.core.errors import Conflict, InvalidInput, TooManyRequests
 from patron.core.settings import get_settings
 from patron.staff import service
-from patron.web.deps import get_db
+from patron.staff.roles import ROLE_PERMISSIONS, Permission, Role
+from patron.staff.schemas import StaffCreate, StaffUpdate
+from patron.web.deps import PathId, get_db
+from patron.web.i18n import _
 from patron.web.security import SESSION_COOKIE, CurrentActor, client_ip, limiter
 from patron.web.templating import TEMPLATES
 
@@ -57,7 +64,9 @@ def sign_in(
     try:
         limiter.check(f"sign-in:{ip}", settings.sign_in_rate_per_minute)
     except TooManyRequests as exc:
-        return page(f"尝试次数过多，请 {exc.retry_after} 秒后再试 · Too many attempts", 429)
+        return page(
+            _("Too many attempts; try again in %(seconds)s seconds", seconds=exc.retry_after), 429
+        )
     result = db.write(
         lambda s: service.sign_in(
             session=s,
@@ -70,8 +79,8 @@ def sign_in(
     if result.signed_in is None:
         assert result.error is not None
         if result.error.code == "account_locked":
-            return page("登录失败次数过多，账户已暂时锁定 · Account locked for a while", 401)
-        return page("用户名或密码错误 · Wrong username or password", 401)
+            return page(_("Too many failed sign-ins: the account is locked for a while"), 401)
+        return page(_("Wrong username or password"), 401)
     response = RedirectResponse(_local(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -128,3 +137,127 @@ def change_password(
     return TEMPLATES.TemplateResponse(
         request, "password.html", {"actor": actor, "error": None, "done": True}
     )
+
+
+# ------------------------------------------------------------------------- staff and roles
+
+
+def _codes(text: str) -> list[str]:
+    """Store codes typed as "SH01, SH02" (commas, spaces or 、 between them)."""
+    return [c for c in re.split(r"[\s,，、;]+", text.strip()) if c]
+
+
+def _validation_message(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = ".".join(str(p) for p in error.get("loc", ()))
+    return f"{field}: {str(error.get('msg', 'invalid')).removeprefix('Value error, ')}"
+
+
+def _staff_page(
+    request: Request,
+    actor: Actor,
+    db: Database,
+    *,
+    error: str | None = None,
+    error_for: int | None = None,
+    form: dict[str, str] | None = None,
+    done: str | None = None,
+    status: int = 200,
+) -> Response:
+    def read(s: Any) -> tuple[Any, Any]:
+        return service.list_staff(session=s), catalog.list_stores(session=s)
+
+    staff, stores = db.read(read)
+    context: dict[str, Any] = {
+        "actor": actor,
+        "staff": staff,
+        "stores": stores,
+        "roles": list(Role),
+        "permissions": list(Permission),
+        "role_permissions": ROLE_PERMISSIONS,
+        "error": error,
+        "error_for": error_for,
+        "form": form or {},
+        "done": done,
+    }
+    return TEMPLATES.TemplateResponse(request, "staff.html", context, status_code=status)
+
+
+@router.get("/staff", response_class=HTMLResponse)
+def staff_page(request: Request, actor: CurrentActor, db: Db, done: str | None = None) -> Response:
+    return _staff_page(request, actor, db, done=done if done in ("created", "updated") else None)
+
+
+@router.post("/staff", response_class=HTMLResponse)
+def create_staff(
+    request: Request,
+    actor: CurrentActor,
+    db: Db,
+    username: Annotated[str, Form(max_length=100)] = "",
+    display_name: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    role: Annotated[str, Form(max_length=32)] = "",
+    store_codes: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """A new member of staff (audited as staff.create)."""
+    form = {
+        "username": username,
+        "display_name": display_name,
+        "role": role,
+        "store_codes": store_codes,
+    }
+    try:
+        staff_in = StaffCreate.model_validate(
+            {
+                "username": username.strip(),
+                "display_name": display_name.strip(),
+                "password": password,
+                "role": role,
+                "store_codes": _codes(store_codes),
+            }
+        )
+        db.write(lambda s: service.create_staff(session=s, staff_in=staff_in, actor=actor))
+    except ValidationError as exc:
+        return _staff_page(
+            request, actor, db, error=_validation_message(exc), form=form, status=422
+        )
+    except InvalidInput as exc:
+        return _staff_page(request, actor, db, error=exc.message, form=form, status=422)
+    except Conflict as exc:
+        return _staff_page(request, actor, db, error="username: " + exc.message, form=form,
+                           status=409)  # fmt: skip
+    return RedirectResponse("/staff?done=created", status_code=303)
+
+
+@router.post("/staff/{staff_id}", response_class=HTMLResponse)
+def update_staff(
+    request: Request,
+    staff_id: PathId,
+    actor: CurrentActor,
+    db: Db,
+    role: Annotated[str, Form(max_length=32)] = "",
+    store_codes: Annotated[str, Form(max_length=2000)] = "",
+    is_active: Annotated[str | None, Form(max_length=8)] = None,
+) -> Response:
+    """Change a member of staff's role and stores, or (un)block them (audited as staff.update).
+
+    A changed role or store list, or a deactivation, ends their sessions.
+    """
+    try:
+        staff_in = StaffUpdate.model_validate(
+            {"role": role, "store_codes": _codes(store_codes), "is_active": is_active == "on"}
+        )
+        if actor.id == staff_id and not staff_in.is_active:
+            raise InvalidInput("is_active", _("you cannot deactivate yourself"))
+        db.write(
+            lambda s: service.update_staff(
+                session=s, staff_id=staff_id, staff_in=staff_in, actor=actor
+            )
+        )
+    except ValidationError as exc:
+        return _staff_page(
+            request, actor, db, error=_validation_message(exc), error_for=staff_id, status=422
+        )
+    except InvalidInput as exc:
+        return _staff_page(request, actor, db, error=exc.message, error_for=staff_id, status=422)
+    return RedirectResponse("/staff?done=updated", status_code=303)

@@ -27,6 +27,7 @@ class Permission(StrEnum):
     LOYALTY_WRITE = "loyalty.write"
     LOYALTY_MANAGE = "loyalty.manage"  # programme, tiers, coupon templates, adjustments
     ANALYTICS_READ = "analytics.read"
+    ANALYTICS_RUN = "analytics.run"  # start an analytics run by hand (it loads the server)
     STAFF_MANAGE = "staff.manage"  # staff users, roles, API keys
     AUDIT_READ = "audit.read"
 
@@ -64,6 +65,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LOYALTY_WRITE,
             P.LOYALTY_MANAGE,
             P.ANALYTICS_READ,
+            P.ANALYTICS_RUN,
         }
     ),
     Role.STORE_MANAGER: frozenset(
@@ -118,7 +120,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.ANALYST: frozenset(
-        {P.CUSTOMERS_READ, P.ORDERS_READ, P.STORES_READ, P.PRODUCTS_READ, P.ANALYTICS_READ}
+        {
+            P.CUSTOMERS_READ,
+            P.ORDERS_READ,
+            P.STORES_READ,
+            P.PRODUCTS_READ,
+            P.ANALYTICS_READ,
+            P.ANALYTICS_RUN,
+        }
     ),
     Role.PRIVACY_OFFICER: frozenset(
         {P.CUSTOMERS_READ, P.CUSTOMERS_REVEAL, P.CUSTOMERS_MERGE, P.ORDERS_READ, P.AUDIT_READ}

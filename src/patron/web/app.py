@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
-from sqlalchemy.orm import Session
+from fastapi.staticfiles import StaticFiles
 
 import patron
+from patron.analytics import api as analytics_api
+from patron.analytics import pages as analytics_pages
+from patron.analytics.churn import api as churn_api
 from patron.audit import api as audit_api
+from patron.audit import pages as audit_pages
 from patron.catalog import api as catalog_api
-from patron.catalog import service as catalog
+from patron.catalog import pages as catalog_pages
 from patron.core.db import Database, get_database
+from patron.core.logs import install_log_redaction
 from patron.core.settings import get_settings
 from patron.customers import api as customers_api
-from patron.customers import service as customers
+from patron.customers import pages as customers_pages
 from patron.loyalty import api as loyalty_api
+from patron.loyalty import pages as loyalty_pages
 from patron.orders import api as orders_api
-from patron.orders import service as orders
 from patron.staff import api as staff_api
 from patron.staff import pages as staff_pages
+from patron.web import pages as console_pages
 from patron.web.errors import install_error_handlers
-from patron.web.security import CurrentActor, SecurityHeaders, authorize
-from patron.web.templating import TEMPLATES
+from patron.web.i18n import LocaleMiddleware
+from patron.web.security import SecurityHeaders, authorize
+
+STATIC_DIR = Path(__file__).parent / "static"
 
 # Every router the application serves, each carrying its full paths (no prefix is added here).
 ROUTERS: tuple[APIRouter, ...] = (
@@ -32,12 +43,36 @@ ROUTERS: tuple[APIRouter, ...] = (
     loyalty_api.router,
     staff_api.router,
     audit_api.router,
+    analytics_api.router,
     staff_pages.router,
+    # the staff console (the dashboard at "/" replaces the old landing page)
+    console_pages.router,
+    customers_pages.router,
+    catalog_pages.router,
+    audit_pages.router,
+    loyalty_pages.router,  # the loyalty console pages
+    churn_api.router,  # churn risk: at-risk list, model report, a customer's risk
+    analytics_pages.router,  # the analytics console pages (and the 360 page's section)
 )
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the nightly analytics run with the server; stop it with the server."""
+    from patron.analytics.scheduler import start_nightly
+
+    scheduler = start_nightly(app.state.db)
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+
+
 def create_app(db: Database | None = None) -> FastAPI:
+    install_log_redaction()  # no phone or e-mail in any log line, access log included
     app = FastAPI(
+        lifespan=_lifespan,
         title="Patron",
         version=patron.__version__,
         description="Retail customer management: customers, orders and refunds from every channel.",
@@ -49,16 +84,13 @@ def create_app(db: Database | None = None) -> FastAPI:
     )
     app.state.db = db or get_database()
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(LocaleMiddleware)  # the console's language, from its cookie
+    # Static files carry no data: mounted outside the permission table, like /healthz's kind.
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    loyalty_pages.register_sections()  # the loyalty section of the customer 360 page
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home(request: Request, actor: CurrentActor) -> HTMLResponse:
-        figures = app.state.db.read(_landing_figures)
-        return TEMPLATES.TemplateResponse(
-            request, "home.html", {"figures": figures, "actor": actor}
-        )
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:
@@ -72,11 +104,3 @@ def route_table(app: FastAPI) -> list[tuple[str, str]]:
     routes = [r for r in app.routes if isinstance(r, APIRoute)]
     routes += [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
     return sorted({(m, r.path) for r in routes for m in (r.methods or set()) - {"HEAD"}})
-
-
-def _landing_figures(session: Session) -> dict[str, object]:
-    return {
-        "stores": catalog.list_stores(session=session),
-        "customers": customers.count_customers(session=session),
-        "orders": orders.count_orders(session=session),
-    }

@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from patron.core.errors import (
     Conflict,
@@ -85,9 +87,50 @@ def _plain_facts(exc: PatronError) -> dict[str, Any]:
 
 def _wants_page(request: Request) -> bool:
     """A console page in a browser (sent to sign in) rather than an API call (told 401)."""
-    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
-        "accept", ""
+    return not request.url.path.startswith("/api/") and (
+        "text/html" in request.headers.get("accept", "")
+        or request.headers.get("hx-request") == "true"
     )
+
+
+def _error_page(
+    request: Request, status: int, message: str, request_id: str | None = None
+) -> Response:
+    """The console's HTML error page, in the page's language and layout; never a trace."""
+    from patron.web.i18n import gettext as _
+    from patron.web.templating import TEMPLATES
+
+    titles = {
+        403: _("Not allowed"),
+        404: _("Not found"),
+        405: _("Not allowed"),
+        500: _("Something went wrong"),
+    }
+    return TEMPLATES.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "actor": getattr(request.state, "actor", None)
+            or getattr(request.state, "known_actor", None),
+            "status": status,
+            "title": titles.get(status, _("Error")),
+            "message": message,
+            "request_id": request_id,
+        },
+        status_code=status,
+    )
+
+
+def _page_message(exc: PatronError) -> str:
+    """What a console page says about a refusal or a missing record (translated)."""
+    from patron.web.i18n import gettext as _
+
+    if isinstance(exc, NotFound):
+        if exc.code == "customer_not_found":
+            # also what a store-bound role sees for another store's customer
+            return _("No such customer, or not a customer of your stores.")
+        return _("There is nothing here.")
+    return _("Your role may not open this page or do this.")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -136,7 +179,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(Forbidden)
-    async def _forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        if _wants_page(request):
+            return _error_page(request, 403, _page_message(exc))
         return _json(403, exc.code, exc.message, _plain_facts(exc))
 
     @app.exception_handler(TooManyRequests)
@@ -146,8 +191,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(NotFound)
-    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+    async def _not_found(request: Request, exc: NotFound) -> Response:
+        if _wants_page(request):
+            return _error_page(request, 404, _page_message(exc))
         return _json(404, exc.code, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # No route at that address (404) or not with that method (405).
+        if _wants_page(request) and exc.status_code in (404, 405):
+            from patron.web.i18n import gettext as _
+
+            return _error_page(request, exc.status_code, _("There is nothing here."))
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
@@ -158,7 +214,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return _json(400, exc.code, exc.message)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         request_id = uuid.uuid4().hex[:12]
         log.exception("unhandled error %s on %s %s", request_id, request.method, request.url.path)
+        if _wants_page(request):
+            from patron.web.i18n import gettext as _
+
+            return _error_page(
+                request, 500, _("Quote the reference below to your administrator."), request_id
+            )
         return _json(500, "internal", f"internal error; quote {request_id} to your administrator")

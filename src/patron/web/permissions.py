@@ -69,6 +69,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/loyalty/customers/{customer_id}/coupons"): P.LOYALTY_READ,
     ("POST", "/api/v1/loyalty/coupon-templates"): P.LOYALTY_MANAGE,
     ("POST", "/api/v1/loyalty/coupons"): P.LOYALTY_MANAGE,
+    ("POST", "/api/v1/loyalty/coupons/bulk"): P.LOYALTY_MANAGE,
     # loyalty: referrals, lotteries, the programme report
     ("POST", "/api/v1/loyalty/customers/{customer_id}/referral-code"): P.LOYALTY_WRITE,
     ("GET", "/api/v1/loyalty/customers/{customer_id}/referrals"): P.LOYALTY_READ,
@@ -92,6 +93,68 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/api-keys"): P.STAFF_MANAGE,
     ("POST", "/api/v1/api-keys/{api_key_id}/revoke"): P.STAFF_MANAGE,
     ("GET", "/api/v1/audit"): P.AUDIT_READ,
+    # ---- the staff console (customers/, catalog/, staff/, audit/ pages.py; web/pages.py) ----
+    # "/" (above) is the dashboard: every signed-in role lands there; the page shows sales
+    # figures to roles with analytics.read or orders.read, scoped to a store-bound role's stores.
+    ("GET", "/language/{code}"): PUBLIC,  # a cookie with the language; no data
+    ("GET", "/customers"): P.CUSTOMERS_READ,
+    ("GET", "/customers/{customer_id}"): P.CUSTOMERS_READ,
+    ("GET", "/customers/{customer_id}/orders"): P.ORDERS_READ,
+    ("POST", "/customers/{customer_id}/tags"): P.CUSTOMERS_WRITE,
+    ("POST", "/customers/{customer_id}/tags/remove"): P.CUSTOMERS_WRITE,
+    ("POST", "/customers/{customer_id}/interactions"): P.INTERACTIONS_WRITE,
+    ("POST", "/customers/{customer_id}/reveal"): P.CUSTOMERS_REVEAL,
+    ("GET", "/stores"): P.STORES_READ,
+    ("POST", "/stores"): P.STORES_WRITE,
+    ("GET", "/staff"): P.STAFF_MANAGE,
+    ("POST", "/staff"): P.STAFF_MANAGE,
+    ("POST", "/staff/{staff_id}"): P.STAFF_MANAGE,
+    ("GET", "/audit"): P.AUDIT_READ,
+    # ---- end of the staff console ----
+    # ---- loyalty console pages (loyalty/pages.py): the programme, coupon templates and
+    # issuing, promotions, lotteries, and the 360 page's points adjustments and referral codes.
+    # Reading needs loyalty.read (the programme report on /loyalty also needs analytics.read,
+    # checked in the page); changing the programme's offers needs loyalty.manage; a referral
+    # code is made by whoever may record referrals (loyalty.write), as in the API.
+    ("GET", "/loyalty"): P.LOYALTY_READ,
+    ("GET", "/loyalty/coupon-templates"): P.LOYALTY_READ,
+    ("POST", "/loyalty/coupon-templates"): P.LOYALTY_MANAGE,
+    ("POST", "/loyalty/coupons"): P.LOYALTY_MANAGE,
+    ("POST", "/loyalty/coupons/bulk"): P.LOYALTY_MANAGE,
+    ("GET", "/loyalty/promotions"): P.LOYALTY_READ,
+    ("POST", "/loyalty/promotions"): P.LOYALTY_MANAGE,
+    ("POST", "/loyalty/promotions/{code}/end"): P.LOYALTY_MANAGE,
+    ("GET", "/loyalty/lotteries"): P.LOYALTY_READ,
+    ("POST", "/loyalty/lotteries"): P.LOYALTY_MANAGE,
+    ("GET", "/loyalty/lotteries/{code}"): P.LOYALTY_READ,
+    ("GET", "/loyalty/lotteries/{code}/check"): P.LOYALTY_MANAGE,
+    ("POST", "/loyalty/members/{customer_id}/adjustments"): P.LOYALTY_MANAGE,
+    ("POST", "/loyalty/members/{customer_id}/referral-code"): P.LOYALTY_WRITE,
+    # ---- end of the loyalty console pages ----
+    # analytics: runs, summaries, scored customers, results. Starting a run by hand loads
+    # the server for a while: administrators, chain managers and analysts may.
+    ("GET", "/api/v1/analytics/runs"): P.ANALYTICS_READ,
+    ("POST", "/api/v1/analytics/runs"): P.ANALYTICS_RUN,
+    ("GET", "/api/v1/analytics/runs/{run_id}"): P.ANALYTICS_READ,
+    ("GET", "/api/v1/analytics/segments"): P.ANALYTICS_READ,
+    ("GET", "/api/v1/analytics/stages"): P.ANALYTICS_READ,
+    ("GET", "/api/v1/analytics/customers"): P.ANALYTICS_READ,
+    ("GET", "/api/v1/analytics/customers/export"): P.ANALYTICS_READ,
+    ("GET", "/api/v1/analytics/cohorts"): P.ANALYTICS_READ,
+    ("GET", "/api/v1/analytics/kpis"): P.ANALYTICS_READ,
+    ("GET", "/api/v1/analytics/migration"): P.ANALYTICS_READ,
+    ("GET", "/api/v1/customers/{customer_id}/scores"): P.ANALYTICS_READ,
+    # ---- analytics console pages and the churn API (analytics/pages.py, churn/api.py):
+    # reading needs analytics.read; a store-bound role sees its stores' customers only (and
+    # no chain-wide figure the services cannot scope: cohorts, migration, the model report).
+    # The pages' "Export to Excel" link is the export route above, audited there.
+    ("GET", "/analytics"): P.ANALYTICS_READ,
+    ("GET", "/analytics/customers"): P.ANALYTICS_READ,
+    ("GET", "/analytics/risk"): P.ANALYTICS_READ,
+    ("GET", "/api/v1/analytics/risk"): P.ANALYTICS_READ,
+    ("GET", "/api/v1/analytics/risk/report"): P.ANALYTICS_READ,
+    ("GET", "/api/v1/customers/{customer_id}/risk"): P.ANALYTICS_READ,
+    # ---- end of the analytics console pages and the churn API ----
 }
 
 

@@ -126,6 +126,8 @@ async def authorize(request: Request) -> None:
     actor = await authenticate(request, db)
     if actor is None:
         raise Unauthenticated("sign in or send an API key")
+    # Who asked, even if refused below: the console's error page shows them their menu.
+    request.state.known_actor = actor
     settings = get_settings()
     limiter.check(f"{actor.kind}:{actor.id}", settings.api_rate_per_minute)
     unsafe = request.method not in _SAFE_METHODS

@@ -1,0 +1,428 @@
+"""Score churn risk for every customer of the analytics store as of a day.
+
+The time split (label window H = 90 days):
+
+- scoring: features up to ``as_of``, scored with the model trained at t1 = as_of − H;
+- training: features up to t1, label = no purchase in (t1, as_of];
+- evaluation: a model trained the same way one window earlier (features up to t2 = as_of −
+  2H, label in (t2, t1]) is scored on features up to t1 against the label in (t1, as_of]:
+  holdout AUC, Brier and a calibration table, next to 1 − P(alive) alone.
+
+Every cut-off sees only purchases and refunds dated on or before it, and BG/NBD is refitted
+at each cut-off, so no label leaks into the features. The population is every customer with
+a purchase on or before the cut-off. In a shop of more than ~375,000 such customers the two
+earlier cut-offs (training and evaluation only) use a fixed hash sample of them, enough for
+the training cap (model.MAX_TRAINING_CUSTOMERS); scoring always covers everyone.
+
+Value at stake: churn risk × the 12-month CLV the customer would have if still active
+(CLV / P(alive)), i.e. the value a win-back would keep.
+
+Too few customers or churners to train (a new or tiny shop): the risk is 1 − P(alive), and
+the report says so; reasons are then the ones whose condition holds, in registry order.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from patron.analytics.churn.features import (
+    FEATURES,
+    Feature,
+    available_features,
+    compute_columns,
+    store_tables,
+)
+from patron.analytics.churn.model import (
+    MAX_TRAINING_CUSTOMERS,
+    Calibration,
+    ChurnModel,
+    evaluate,
+    train,
+    trainable,
+)
+from patron.analytics.churn.reasons import Reason
+from patron.analytics.clv import round_to_fen
+from patron.analytics.value_scores import fit_purchases, value_scores
+from patron.core.errors import InvalidInput
+
+FloatArray = npt.NDArray[np.float64]
+LABEL_DAYS = 90
+TOP_REASONS = 3
+BANDS = ("low", "medium", "high")
+
+
+@dataclass(frozen=True)
+class ChurnParams:
+    """Thresholds and settings of the churn step (the pipeline's params may override)."""
+
+    high_risk: float = 0.7
+    medium_risk: float = 0.4
+    min_customers: int = 200
+    min_class: int = 20
+    calibration: Calibration = "sigmoid"
+    clv_horizon_months: int = 12
+    monthly_discount_rate: float = 0.01
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.medium_risk < self.high_risk < 1:
+            raise InvalidInput("medium_risk", "needs 0 < medium_risk < high_risk < 1")
+        if self.min_customers < 10:
+            raise InvalidInput("min_customers", "must be at least 10")
+        if self.min_class < 5:
+            raise InvalidInput("min_class", "must be at least 5")
+        if self.calibration not in ("sigmoid", "isotonic"):
+            raise InvalidInput("calibration", "must be sigmoid or isotonic")
+        if self.clv_horizon_months < 1:
+            raise InvalidInput("clv_horizon_months", "must be at least 1")
+        if not 0 <= self.monthly_discount_rate < 1:
+            raise InvalidInput("monthly_discount_rate", "must be in [0, 1)")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "high_risk": self.high_risk,
+            "medium_risk": self.medium_risk,
+            "min_customers": self.min_customers,
+            "min_class": self.min_class,
+            "calibration": self.calibration,
+            "clv_horizon_months": self.clv_horizon_months,
+            "monthly_discount_rate": self.monthly_discount_rate,
+            "seed": self.seed,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class ChurnResult:
+    """The model report and one row per customer.
+
+    ``customers`` columns: customer_id, churn_risk, p_alive, expected_purchases_90d, clv_fen,
+    value_at_stake_fen, risk_band, reason_1..3 (codes or None) and action_1..3. The numbers
+    behind each reason are in ``numbers`` (reason code → name → one value per row); use
+    ``reasons_at(row)`` / ``reasons_for(customer_id)`` for a customer's reasons as objects,
+    ``reasons_json()`` for everyone's as stored. ``report`` is JSON-ready (no NaN).
+    """
+
+    as_of: date
+    report: dict[str, Any]
+    customers: pd.DataFrame
+    numbers: dict[str, dict[str, FloatArray]] = field(repr=False)
+
+    def reasons_at(self, row: int) -> list[Reason]:
+        out = []
+        frame = self.customers
+        for k in range(1, TOP_REASONS + 1):
+            code = frame[f"reason_{k}"].iat[row]
+            if not isinstance(code, str):
+                break
+            values = {
+                name: _plain(float(column[row])) for name, column in self.numbers[code].items()
+            }
+            out.append(Reason(code=code, numbers=values, action=frame[f"action_{k}"].iat[row]))
+        return out
+
+    def reasons_json(self) -> list[list[dict[str, Any]]]:
+        """Every row's reasons as JSON-ready lists (what customer_risk.reasons holds), built
+        column-wise: a million customers take seconds, not a pandas lookup each."""
+        frame = self.customers
+        n = len(frame)
+        plain = {
+            code: {name: [_plain(v) for v in column.tolist()] for name, column in named.items()}
+            for code, named in self.numbers.items()
+        }
+        out: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+        for k in range(1, TOP_REASONS + 1):
+            codes = frame[f"reason_{k}"].tolist()
+            actions = frame[f"action_{k}"].tolist()
+            for i, code in enumerate(codes):
+                if isinstance(code, str):
+                    numbers = {name: values[i] for name, values in plain[code].items()}
+                    out[i].append({"code": code, "numbers": numbers, "action": actions[i]})
+        return out
+
+    def reasons_for(self, customer_id: int) -> list[Reason]:
+        ids = self.customers["customer_id"].to_numpy()
+        rows = np.flatnonzero(ids == customer_id)
+        if not len(rows):
+            raise InvalidInput("customer_id", f"customer {customer_id} was not scored")
+        return self.reasons_at(int(rows[0]))
+
+
+def _plain(value: float) -> float | int:
+    if not np.isfinite(value):
+        return 0
+    return int(value) if value == int(value) else value
+
+
+@dataclass(frozen=True, eq=False)
+class _Cutoff:
+    """Features and P(alive) of the population at one cut-off."""
+
+    day: date
+    columns: dict[str, npt.NDArray[Any]]
+    raw: FloatArray  # model-scale feature values, rows × features
+
+    @property
+    def ids(self) -> npt.NDArray[np.int64]:
+        return self.columns["customer_id"]
+
+
+class _Steps:
+    """Seconds per step of the scoring, summed over the cut-offs, for the report."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = time.perf_counter() - started
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + spent, 3)
+
+
+def _at(
+    con: Any,
+    day: date,
+    tables: set[str],
+    features: list[Feature],
+    steps: _Steps | None = None,
+    *,
+    with_covariance: bool = False,
+    sample_per_mille: int = 1000,
+) -> tuple[_Cutoff, Any]:
+    steps = steps or _Steps()
+    with steps("features_sql"):
+        columns = compute_columns(con, cutoff=day, tables=tables, sample_per_mille=sample_per_mille)
+    with steps("bgnbd"):
+        purchases = fit_purchases(columns, with_covariance=with_covariance)
+    columns["p_alive"] = purchases.p_alive
+    with steps("features"):
+        raw = _raw(columns, features)
+    return _Cutoff(day=day, columns=columns, raw=raw), purchases
+
+
+def _raw(columns: dict[str, npt.NDArray[Any]], features: list[Feature]) -> FloatArray:
+    n = len(columns["customer_id"])
+    raw = np.empty((n, len(features)))
+    with np.errstate(all="ignore"):
+        for j, feature in enumerate(features):
+            raw[:, j] = feature.value(columns)
+    return np.where(np.isfinite(raw), raw, np.nan)
+
+
+def _churned_after(earlier: _Cutoff, later: _Cutoff) -> npt.NDArray[np.bool_]:
+    """For each customer of ``earlier``: no purchase in (earlier.day, later.day]."""
+    window = (later.day - earlier.day).days
+    pos = np.searchsorted(later.ids, earlier.ids)
+    # Everyone with a purchase by the earlier cut-off is in the later population too.
+    bought = later.columns["days_since_last"][pos] < window
+    return np.asarray(~bought, dtype=np.bool_)
+
+
+def _fit_at(
+    base: _Cutoff, labels_from: _Cutoff, features: list[Feature], params: ChurnParams
+) -> tuple[ChurnModel | None, str | None]:
+    y = _churned_after(base, labels_from)
+    why_not = trainable(y, min_customers=params.min_customers, min_class=params.min_class)
+    if why_not is not None:
+        return None, why_not
+    model = train(
+        base.raw,
+        y,
+        features=tuple(f.name for f in features),
+        calibration=params.calibration,
+        seed=params.seed,
+    )
+    return model, None
+
+
+def _top_reasons(
+    columns: dict[str, npt.NDArray[Any]],
+    features: list[Feature],
+    model: ChurnModel | None,
+    raw: FloatArray,
+) -> tuple[list[npt.NDArray[Any]], list[npt.NDArray[Any]], dict[str, dict[str, FloatArray]]]:
+    """Reason and action codes (top 3 per row) and the numbers of every reason.
+
+    With a model: features whose condition holds, on the side of the mean the reason speaks
+    of (``Feature.direction``), and whose contribution coef · z raises the risk, largest
+    first. Without: those whose condition holds, in registry order. Ties go to the
+    earlier feature in the registry, so the result is deterministic.
+    """
+    n = len(columns["customer_id"])
+    k = len(features)
+    applies = np.zeros((n, k), dtype=bool)
+    numbers: dict[str, dict[str, FloatArray]] = {}
+    with np.errstate(all="ignore"):
+        for j, feature in enumerate(features):
+            applies[:, j] = feature.applies(columns)
+            numbers[feature.reason] = {
+                name: np.asarray(values, dtype=np.float64)
+                for name, values in feature.numbers(columns).items()
+            }
+    if model is not None:
+        z = model.standardise(raw)
+        contributions = z * model.coefficients
+        direction = np.array([f.direction for f in features], dtype=np.float64)
+        raises = (contributions > 0) & (z * direction > 0)
+        strength = np.where(applies & raises, contributions, -np.inf)
+    else:
+        strength = np.where(applies, np.arange(k, 0, -1, dtype=np.float64)[None, :], -np.inf)
+    # Stable sort on −strength keeps registry order among equals.
+    order = np.argsort(-strength, axis=1, kind="stable")[:, :TOP_REASONS]
+    chosen = np.take_along_axis(strength, order, axis=1)
+    reason_codes = np.array([f.reason for f in features] + [None], dtype=object)
+    action_codes = np.array([f.action for f in features] + [None], dtype=object)
+    reasons, actions = [], []
+    for slot in range(TOP_REASONS):
+        if slot < order.shape[1]:
+            index = np.where(np.isfinite(chosen[:, slot]), order[:, slot], k)
+        else:
+            index = np.full(n, k)
+        reasons.append(reason_codes[index])
+        actions.append(action_codes[index])
+    return reasons, actions, numbers
+
+
+def score_churn(con: Any, *, as_of: date, params: ChurnParams | None = None) -> ChurnResult:
+    """Churn risk, P(alive), CLV, value at stake, band and reasons for every customer with a
+    purchase on or before ``as_of``, with the model report (module doc)."""
+    params = params or ChurnParams()
+    started = time.perf_counter()
+    tables = store_tables(con)
+    for needed in ("orders", "refunds", "customers"):
+        if needed not in tables:
+            raise InvalidInput("con", f"the analytics store has no {needed} table")
+    features, unavailable = available_features(tables)
+    window = timedelta(days=LABEL_DAYS)
+    steps = _Steps()
+    now, purchases_now = _at(con, as_of, tables, features, steps, with_covariance=True)
+    # Training never uses more than MAX_TRAINING_CUSTOMERS, so in a big shop the earlier
+    # cut-offs are computed for a fixed sample of customers only (with room to spare).
+    sample = min(1000, math.ceil(1000 * 1.5 * MAX_TRAINING_CUSTOMERS / max(len(now.ids), 1)))
+    t1, purchases_t1 = _at(con, as_of - window, tables, features, steps, sample_per_mille=sample)
+    t2, _ = _at(con, as_of - 2 * window, tables, features, steps, sample_per_mille=sample)
+
+    warnings: list[str] = list(purchases_now.warnings)
+    with steps("training"):
+        model, why_not = _fit_at(t1, now, features, params)
+        eval_model, eval_why_not = _fit_at(t2, t1, features, params)
+    evaluation: dict[str, Any]
+    if eval_model is not None:
+        y = _churned_after(t1, now)
+        evaluation = {
+            "available": True,
+            "features_up_to": t1.day.isoformat(),
+            "trained_at_cutoff": t2.day.isoformat(),
+            "label_window": [t1.day.isoformat(), as_of.isoformat()],
+            **evaluate(y, eval_model.predict(t1.raw), t1.columns["p_alive"]),
+        }
+    else:
+        evaluation = {"available": False, "message": f"no holdout evaluation: {eval_why_not}"}
+
+    p_alive = now.columns["p_alive"]
+    if model is not None:
+        risk = model.predict(now.raw)
+        mode = "model"
+        message = (
+            f"Logistic regression on {len(features)} features, trained on "
+            f"{model.training_customers} customers at {t1.day.isoformat()} "
+            f"({model.training_churned} churned), {params.calibration} calibration on "
+            f"{model.calibration_customers} of them."
+        )
+    else:
+        risk = 1.0 - p_alive
+        mode = "fallback"
+        message = f"Churn risk is 1 − P(alive) from BG/NBD: no model was trained because {why_not}."
+        if purchases_now.fit is None:
+            message += " BG/NBD could not be fitted either, so P(alive) is 1 and risk 0."
+    risk = np.clip(np.nan_to_num(risk, nan=0.0), 0.0, 1.0)
+
+    with steps("clv"):
+        values = value_scores(
+            purchases_now,
+            now.columns,
+            horizon_months=params.clv_horizon_months,
+            monthly_discount_rate=params.monthly_discount_rate,
+        )
+    warnings.extend(values.warnings)
+    at_stake = round_to_fen(risk * values.clv_if_active_fen)
+    band = np.where(
+        risk >= params.high_risk, "high", np.where(risk >= params.medium_risk, "medium", "low")
+    )
+    with steps("reasons"):
+        reasons, actions, numbers = _top_reasons(now.columns, features, model, now.raw)
+    frame = pd.DataFrame(
+        {
+            "customer_id": now.ids,
+            "churn_risk": risk,
+            "p_alive": p_alive,
+            "expected_purchases_90d": purchases_now.expected_purchases_90d,
+            "clv_fen": values.clv_fen,
+            "value_at_stake_fen": at_stake,
+            "risk_band": band,
+            **{f"reason_{k + 1}": reasons[k] for k in range(TOP_REASONS)},
+            **{f"action_{k + 1}": actions[k] for k in range(TOP_REASONS)},
+        }
+    )
+    report = {
+        "as_of": as_of.isoformat(),
+        "mode": mode,
+        "message": message,
+        "label": f"no purchase in the {LABEL_DAYS} days after the cut-off",
+        "training_sample_per_mille": sample,
+        "params": params.to_json(),
+        "customers": len(frame),
+        "bands": {b: int((band == b).sum()) for b in BANDS},
+        "features": (
+            model.describe()
+            if model is not None
+            else [{"feature": f.name, "coefficient": None} for f in features]
+        ),
+        "feature_descriptions": {f.name: f.description for f in FEATURES},
+        "unavailable_features": unavailable,
+        "training": (
+            {
+                "cutoff": t1.day.isoformat(),
+                "customers": model.training_customers,
+                "churned": model.training_churned,
+                "calibration": params.calibration,
+                "calibration_customers": model.calibration_customers,
+            }
+            if model is not None
+            else {"cutoff": t1.day.isoformat(), "trained": False, "message": why_not}
+        ),
+        "evaluation": evaluation,
+        "bgnbd": purchases_now.report(),
+        "bgnbd_at_training_cutoff": purchases_t1.report(),
+        "gamma_gamma": values.spend_report,
+        "warnings": list(dict.fromkeys(warnings)),
+        "seconds": round(time.perf_counter() - started, 3),
+        "steps": steps.seconds,
+    }
+    return ChurnResult(as_of=as_of, report=_json_safe(report), customers=frame, numbers=numbers)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities (e.g. an undefined standard error) as None, numpy as Python."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,282 @@
+"""Churn risk in the operational database: record a run's scores and early warnings, read the
+at-risk list, a customer's risk history and the model report.
+
+Early warning: a customer *crosses into high risk* in a run when their band there is high
+and in the previous run it was not (medium, low, or not scored at all — e.g. their first
+purchase came after it). Each crossing is one ``risk_alert`` row with event
+``customer.churn_risk_high`` for journeys to pick up. A run with no previous run sets the
+baseline and raises none: otherwise the first run would "warn" about every customer who
+has been gone for years. Recording the same data again raises none either, since nobody
+crosses a line they were already over.
+
+Services take a Session and never commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from patron.analytics.churn.models import (
+    CHURN_RISK_HIGH_EVENT,
+    ChurnModelReport,
+    CustomerRisk,
+    RiskAlert,
+)
+from patron.analytics.churn.schemas import (
+    AtRiskItem,
+    AtRiskPage,
+    ChurnModelReportRead,
+    CustomerRiskRead,
+    ReasonRead,
+    RiskAlertRead,
+    RiskRecorded,
+)
+from patron.analytics.churn.scoring import ChurnResult
+from patron.analytics.models import AnalyticsRun, RunStatus
+from patron.core.clock import utcnow
+from patron.core.errors import InvalidInput, NotFound
+from patron.customers import service as customers
+from patron.customers.models import Customer
+from patron.orders import service as orders
+
+_WRITE_CHUNK = 5000
+MAX_PAGE_SIZE = 500
+
+
+class NoRiskScores(NotFound):
+    """No analytics run has recorded churn risk yet."""
+
+    code = "no_risk_scores"
+
+
+def record_risk(
+    *,
+    session: Session,
+    run_id: int,
+    result: ChurnResult,
+    previous_run_id: int | None,
+) -> RiskRecorded:
+    """Write one customer_risk row per scored customer, the run's model report, and a
+    risk_alert for each customer who crossed into high risk since ``previous_run_id``.
+
+    Recording a run twice is refused (the rows of a run are written once, with its report).
+    """
+    if session.get(AnalyticsRun, run_id) is None:
+        raise InvalidInput("run_id", f"no analytics run {run_id}")
+    if previous_run_id is not None and previous_run_id == run_id:
+        raise InvalidInput("previous_run_id", "must be an earlier run than run_id")
+    already = session.scalar(select(ChurnModelReport.id).where(ChurnModelReport.run_id == run_id))
+    if already is not None:
+        raise InvalidInput("run_id", f"run {run_id} has already recorded churn risk")
+
+    frame = result.customers
+    ids = [int(v) for v in frame["customer_id"].to_numpy()]
+    risk = [float(v) for v in frame["churn_risk"].to_numpy()]
+    p_alive = [float(v) for v in frame["p_alive"].to_numpy()]
+    expected = [float(v) for v in frame["expected_purchases_90d"].to_numpy()]
+    clv = [int(v) for v in frame["clv_fen"].to_numpy()]
+    stake = [int(v) for v in frame["value_at_stake_fen"].to_numpy()]
+    bands = [str(v) for v in frame["risk_band"].to_numpy()]
+    reasons = result.reasons_json()
+
+    statement = insert(CustomerRisk)
+    for start in range(0, len(ids), _WRITE_CHUNK):
+        rows = [
+            {
+                "run_id": run_id,
+                "customer_id": ids[i],
+                "as_of": result.as_of,
+                "churn_risk": risk[i],
+                "p_alive": p_alive[i],
+                "expected_purchases_90d": expected[i],
+                "clv_fen": clv[i],
+                "value_at_stake_fen": stake[i],
+                "band": bands[i],
+                "reasons": reasons[i],
+            }
+            for i in range(start, min(start + _WRITE_CHUNK, len(ids)))
+        ]
+        session.execute(statement, rows)
+
+    alerts = 0
+    if previous_run_id is not None:
+        before: dict[int, str] = {
+            int(customer_id): str(band)
+            for customer_id, band in session.execute(
+                select(CustomerRisk.customer_id, CustomerRisk.band).where(
+                    CustomerRisk.run_id == previous_run_id
+                )
+            )
+        }
+        now = utcnow()
+        crossed = [
+            {
+                "customer_id": ids[i],
+                "run_id": run_id,
+                "as_of": result.as_of,
+                "event": CHURN_RISK_HIGH_EVENT,
+                "churn_risk": risk[i],
+                "previous_band": before.get(ids[i]),
+                "value_at_stake_fen": stake[i],
+                "reasons": reasons[i],
+                "created_at": now,
+            }
+            for i in range(len(ids))
+            if bands[i] == "high" and before.get(ids[i]) != "high"
+        ]
+        for start in range(0, len(crossed), _WRITE_CHUNK):
+            session.execute(insert(RiskAlert), crossed[start : start + _WRITE_CHUNK])
+        alerts = len(crossed)
+
+    session.add(
+        ChurnModelReport(
+            run_id=run_id,
+            as_of=result.as_of,
+            mode=str(result.report.get("mode", "")),
+            report={**result.report, "alerts": alerts, "previous_run_id": previous_run_id},
+            created_at=utcnow(),
+        )
+    )
+    session.flush()
+    return RiskRecorded(
+        run_id=run_id, previous_run_id=previous_run_id, customers=len(ids), alerts=alerts
+    )
+
+
+def previous_risk_run(*, session: Session, before_run_id: int) -> int | None:
+    """The latest run before ``before_run_id`` that recorded churn risk and did not fail:
+    the ``previous_run_id`` the pipeline passes to ``record_risk``."""
+    found = session.scalar(
+        select(ChurnModelReport.run_id)
+        .join(AnalyticsRun, AnalyticsRun.id == ChurnModelReport.run_id)
+        .where(ChurnModelReport.run_id < before_run_id, AnalyticsRun.status != RunStatus.FAILED)
+        .order_by(ChurnModelReport.run_id.desc())
+        .limit(1)
+    )
+    return int(found) if found is not None else None
+
+
+def _risk_run(session: Session, run_id: int | None) -> ChurnModelReport:
+    query = select(ChurnModelReport).join(AnalyticsRun, AnalyticsRun.id == ChurnModelReport.run_id)
+    if run_id is not None:
+        report = session.scalar(query.where(ChurnModelReport.run_id == run_id))
+        if report is None:
+            raise NoRiskScores(f"run {run_id} has recorded no churn risk", run_id=run_id)
+        return report
+    report = session.scalar(
+        query.where(AnalyticsRun.status != RunStatus.FAILED)
+        .order_by(ChurnModelReport.run_id.desc())
+        .limit(1)
+    )
+    if report is None:
+        raise NoRiskScores("no analytics run has recorded churn risk yet")
+    return report
+
+
+def _in_stores(store_ids: frozenset[int]) -> Any:
+    """Customers of these stores as customers/service.py scopes them: home store, or an
+    order there."""
+    return select(Customer.id).where(
+        or_(
+            Customer.home_store_id.in_(store_ids),
+            Customer.id.in_(orders.customers_buying_in(store_ids=store_ids)),
+        )
+    )
+
+
+def _alert_read(alert: RiskAlert) -> RiskAlertRead:
+    return RiskAlertRead(
+        run_id=alert.run_id,
+        customer_id=alert.customer_id,
+        as_of=alert.as_of,
+        event=alert.event,
+        churn_risk=alert.churn_risk,
+        previous_band=alert.previous_band,
+        value_at_stake_fen=alert.value_at_stake_fen,
+        reasons=[ReasonRead.from_json(r) for r in alert.reasons or []],
+        created_at=alert.created_at,
+    )
+
+
+def at_risk_list(
+    *,
+    session: Session,
+    run_id: int | None = None,
+    page: int = 1,
+    page_size: int = 50,
+    store_ids: frozenset[int] | None = None,
+) -> AtRiskPage:
+    """The customers who crossed into high risk in a run (default: the latest), most value at
+    stake first, with their reasons; ``store_ids`` limits it to those stores' customers."""
+    if page < 1:
+        raise InvalidInput("page", "must be 1 or more")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidInput("page_size", f"must be between 1 and {MAX_PAGE_SIZE}")
+    run = _risk_run(session, run_id)
+    where = [RiskAlert.run_id == run.run_id]
+    if store_ids is not None:
+        where.append(RiskAlert.customer_id.in_(_in_stores(store_ids)))
+    total = int(session.scalar(select(func.count()).select_from(RiskAlert).where(*where)) or 0)
+    alerts = session.scalars(
+        select(RiskAlert)
+        .where(*where)
+        .order_by(RiskAlert.value_at_stake_fen.desc(), RiskAlert.customer_id)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    )
+    items = []
+    for alert in alerts:
+        customer = customers.get_customer(session=session, customer_id=alert.customer_id)
+        if customer is None:  # pragma: no cover - alerts point at customers by foreign key
+            continue
+        items.append(AtRiskItem(alert=_alert_read(alert), customer=customer))
+    return AtRiskPage(
+        run_id=run.run_id,
+        as_of=run.as_of,
+        page=page,
+        page_size=page_size,
+        total=total,
+        items=items,
+    )
+
+
+def risk_for_customer(
+    *, session: Session, customer_id: int, store_ids: frozenset[int] | None = None
+) -> list[CustomerRiskRead]:
+    """The customer's churn risk in every run that scored them, newest first."""
+    customers.check_customer_in_scope(session=session, customer_id=customer_id, store_ids=store_ids)
+    rows = session.scalars(
+        select(CustomerRisk)
+        .where(CustomerRisk.customer_id == customer_id)
+        .order_by(CustomerRisk.as_of.desc(), CustomerRisk.run_id.desc())
+    )
+    return [
+        CustomerRiskRead(
+            run_id=r.run_id,
+            customer_id=r.customer_id,
+            as_of=r.as_of,
+            churn_risk=r.churn_risk,
+            p_alive=r.p_alive,
+            expected_purchases_90d=r.expected_purchases_90d,
+            clv_fen=r.clv_fen,
+            value_at_stake_fen=r.value_at_stake_fen,
+            band=r.band,
+            reasons=[ReasonRead.from_json(x) for x in r.reasons or []],
+        )
+        for r in rows
+    ]
+
+
+def get_model_report(*, session: Session, run_id: int | None = None) -> ChurnModelReportRead:
+    """The churn model report of a run (default: the latest that recorded one)."""
+    report = _risk_run(session, run_id)
+    return ChurnModelReportRead(
+        run_id=report.run_id,
+        as_of=report.as_of,
+        mode=report.mode,
+        report=report.report,
+        created_at=report.created_at,
+    )

@@ -1,0 +1,107 @@
+"""``patron analytics``: run the pipeline and show what it found."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from patron.analytics.schemas import AnalyticsRunRead
+
+app = typer.Typer(help="Analytics: RFM segments, lifecycle stages, cohorts, KPIs.")
+console = Console()
+
+
+def _parse_day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date like 2026-10-31") from None
+
+
+def print_run(run: AnalyticsRunRead) -> None:
+    """The run's steps and their time, then the segment counts."""
+    table = Table(
+        title=f"Analytics run {run.id}", caption=f"as of {run.as_of} on {run.engine}", min_width=40
+    )
+    table.add_column("step")
+    table.add_column("seconds", justify="right")
+    table.add_column("rows", justify="right")
+    for step in run.steps:
+        table.add_row(
+            step.step, f"{step.seconds:.2f}", "" if step.rows is None else f"{step.rows:,}"
+        )
+    table.add_row("total", f"{sum(s.seconds for s in run.steps):.2f}", "", style="bold")
+    console.print(table)
+    console.print(f"{run.customers_scored:,} customers scored.")
+
+
+def run_command(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Business day to describe (YYYY-MM-DD)")
+    ] = None,
+    engine: Annotated[str, typer.Option(help="duckdb or spark")] = "duckdb",
+    full: Annotated[bool, typer.Option("--full", help="Rebuild the analytics store")] = False,
+) -> None:
+    """Extract, score every customer, keep cohorts, KPIs and migration; write scores back."""
+    from patron.analytics import service
+    from patron.analytics.store import AnalyticsBusy
+    from patron.core.db import get_database
+    from patron.core.errors import InvalidInput
+
+    day = _parse_day(as_of)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]Analytics[/bold] {task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("starting")
+
+        def on_step(name: str) -> None:
+            bar.update(task, description=name)
+
+        try:
+            run = service.run_analytics(
+                db=get_database(), as_of=day, engine=engine, full=full, on_step=on_step
+            )
+        except (AnalyticsBusy, InvalidInput) as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+        except Exception as exc:
+            console.print(f"[red]The analytics run failed:[/red] {type(exc).__name__}: {exc}")
+            raise typer.Exit(1) from None
+    print_run(run)
+
+
+app.command("run")(run_command)
+
+
+@app.command("runs")
+def runs_command(
+    limit: Annotated[int, typer.Option(min=1, max=200, help="How many")] = 10,
+) -> None:
+    """The latest runs, newest first."""
+    from patron.analytics import service
+    from patron.core.db import get_database
+
+    table = Table("id", "as of", "engine", "trigger", "status", "customers", "seconds", "error")
+    for run in get_database().read(lambda s: service.list_runs(session=s, limit=limit)):
+        table.add_row(
+            str(run.id),
+            run.as_of.isoformat(),
+            run.engine,
+            run.trigger,
+            run.status,
+            f"{run.customers_scored:,}",
+            f"{sum(s.seconds for s in run.steps):.1f}",
+            (run.error or "")[:60],
+        )
+    console.print(table)

@@ -1,0 +1,140 @@
+"""The nightly analytics run, in a background thread of the server.
+
+The timing rules are plain functions of a clock (:func:`next_run_after`, :func:`is_due`) so
+tests check them with a fixed time; :class:`NightlyScheduler` only waits and calls them.
+Several server processes may each run a scheduler: the store's run lock lets one of them
+run and the others skip.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from patron.core.db import Database
+
+log = logging.getLogger(__name__)
+
+_MAX_WAIT_SECONDS = 60.0
+
+
+def next_run_after(now: datetime, *, at: time, zone: ZoneInfo) -> datetime:
+    """The first instant strictly after ``now`` when the local clock in ``zone`` shows ``at``.
+
+    On a day when ``at`` does not exist (a clock moved forward) the run happens just after
+    the gap; when it exists twice, at the first of them.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    local_day = now.astimezone(zone).date()
+    for offset in range(0, 3):
+        day = local_day + timedelta(days=offset)
+        candidate = _local_instant(day, at, zone)
+        if candidate > now:
+            return candidate
+    raise AssertionError("unreachable: a later day always has the time")  # pragma: no cover
+
+
+def _local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
+    # fold=0: the first of a repeated wall time; a time in a gap reads with the offset
+    # before the gap, which lands just after it.
+    return (
+        datetime.combine(day, at.replace(tzinfo=None), tzinfo=zone).replace(fold=0).astimezone(UTC)
+    )
+
+
+def is_due(now: datetime, next_at: datetime) -> bool:
+    return now >= next_at
+
+
+Clock = Callable[[], datetime]
+Job = Callable[[], object]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class NightlyScheduler:
+    """Runs ``job`` once a day at ``at`` local time until stopped.
+
+    The first run is the next time the clock shows ``at`` after start: starting the server
+    does not run the pipeline. A job that raises is logged and tried again the next night.
+    """
+
+    def __init__(self, *, job: Job, at: time, zone: ZoneInfo, clock: Clock = _utc_now) -> None:
+        self._job = job
+        self._at = at
+        self._zone = zone
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.next_at = next_run_after(clock(), at=at, zone=zone)
+
+    def tick(self) -> bool:
+        """Run the job if it is due; returns whether it ran. The thread calls this."""
+        now = self._clock()
+        if not is_due(now, self.next_at):
+            return False
+        self.next_at = next_run_after(now, at=self._at, zone=self._zone)
+        log.info("nightly analytics run starting")
+        try:
+            self._job()
+        except Exception:
+            log.exception("nightly analytics run failed; next at %s", self.next_at.isoformat())
+            return True
+        log.info("nightly analytics run finished; next at %s", self.next_at.isoformat())
+        return True
+
+    def seconds_to_wait(self) -> float:
+        remaining = (self.next_at - self._clock()).total_seconds()
+        return max(0.0, min(_MAX_WAIT_SECONDS, remaining))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.seconds_to_wait()):
+            self.tick()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._loop, name="patron-nightly", daemon=True)
+        self._thread.start()
+        log.info("nightly analytics scheduled at %s", self.next_at.isoformat())
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+
+def nightly_job(db: Database) -> Job:
+    """The pipeline as the scheduler runs it: skipped (logged) if a run is going."""
+
+    def job() -> None:
+        from patron.analytics import service
+        from patron.analytics.store import AnalyticsBusy
+
+        try:
+            service.run_analytics(db=db, trigger="nightly")
+        except AnalyticsBusy as exc:
+            log.info("nightly analytics run skipped: %s", exc)
+
+    return job
+
+
+def start_nightly(db: Database) -> NightlyScheduler | None:
+    """Start the nightly scheduler if the settings ask for it (never under tests)."""
+    from patron.core.settings import get_settings
+
+    settings = get_settings()
+    if not settings.analytics_nightly or settings.env == "test":
+        return None
+    scheduler = NightlyScheduler(
+        job=nightly_job(db), at=settings.analytics_nightly_at, zone=settings.zone
+    )
+    scheduler.start()
+    return scheduler

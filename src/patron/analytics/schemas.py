@@ -1,0 +1,100 @@
+"""Analytics runs, customer scores and run results, in and out."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from patron.core.schemas import Schema
+from patron.customers.schemas import CustomerRead
+
+EngineName = Literal["duckdb", "spark"]
+
+
+class AnalyticsRunCreate(Schema):
+    """Start a run: the business day it describes (default today), the engine, a full
+    rebuild of the analytics store."""
+
+    as_of: date | None = None
+    engine: EngineName = "duckdb"
+    full: bool = False
+
+
+class RunStep(BaseModel):
+    step: str
+    seconds: float
+    rows: int | None = None
+
+
+class AnalyticsRunRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    as_of: date
+    engine: str
+    status: str
+    trigger: str
+    params: dict[str, Any]
+    steps: list[RunStep]
+    customers_scored: int
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class CustomerScoreRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    run_id: int
+    customer_id: int
+    as_of: date
+    recency_days: int | None
+    frequency: int
+    monetary_fen: int
+    r_score: int | None
+    f_score: int | None
+    m_score: int | None
+    segment: str | None
+    stage: str
+    first_order_date: date | None
+    last_order_date: date | None
+
+
+class GroupSummary(BaseModel):
+    """Customers in one value segment or lifecycle stage, and what they spent in the window.
+
+    ``code`` is None for customers without a purchase in the RFM window (no segment)."""
+
+    code: str | None
+    name: str
+    customers: int
+    monetary_fen: int
+
+
+class RunSummary(BaseModel):
+    run_id: int
+    as_of: date
+    groups: list[GroupSummary]
+
+
+class ScoredCustomer(BaseModel):
+    score: CustomerScoreRead
+    customer: CustomerRead
+
+
+class ScoredCustomerPage(BaseModel):
+    run_id: int
+    items: list[ScoredCustomer]
+    next_cursor: str | None = None
+
+
+class ResultRows(BaseModel):
+    """One kept result of a run (cohorts, KPIs, migration) as rows of the definition's
+    columns."""
+
+    run_id: int
+    as_of: date
+    name: str
+    rows: list[dict[str, Any]]

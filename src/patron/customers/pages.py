@@ -1,0 +1,382 @@
+"""Console pages for customers: search, the 360 page, and its small forms (HTMX).
+
+Everything shown is masked (customers.masking) except the answer to a reveal, which needs a
+reason and is audited by the service. A store-bound actor asking for another store's
+customer gets the same "not found" page as for a customer that does not exist, so the
+console does not tell them who shops elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from patron.core.actor import Actor
+from patron.core.db import Database
+from patron.core.errors import InvalidInput
+from patron.core.phone import normalise_phone
+from patron.core.settings import get_settings
+from patron.customers import service
+from patron.customers.exceptions import CustomerNotFound, OutOfScope
+from patron.customers.masking import mask_customer
+from patron.customers.models import IdentityKind
+from patron.customers.schemas import (
+    CustomerFilter,
+    CustomerRead,
+    InteractionCreate,
+    InteractionRead,
+    RevealRequest,
+    TagIn,
+)
+from patron.orders import service as orders
+from patron.staff.roles import Permission as P
+from patron.web.deps import PathId, get_db
+from patron.web.i18n import N_, _
+from patron.web.sections import SectionContext, render_customer_sections
+from patron.web.security import CurrentActor
+from patron.web.templating import TEMPLATES
+
+router = APIRouter(include_in_schema=False)
+Db = Annotated[Database, Depends(get_db)]
+
+SEARCH_PAGE = 20
+ORDERS_PAGE = 10
+INTERACTIONS_SHOWN = 20
+
+# The channels an interaction form offers (stored as the code; shown translated).
+INTERACTION_CHANNELS = {
+    "phone": N_("Phone call"),
+    "wechat": N_("WeChat"),
+    "store": N_("In store"),
+    "email": N_("E-mail"),
+    "other": N_("Other"),
+}
+IDENTITY_TITLES = {
+    IdentityKind.PHONE: N_("Phone"),
+    IdentityKind.MEMBER_CARD: N_("Member card"),
+    IdentityKind.EMAIL: N_("E-mail"),
+    IdentityKind.WECHAT_OPENID: N_("WeChat openid"),
+    IdentityKind.WECHAT_UNIONID: N_("WeChat unionid"),
+    IdentityKind.EXTERNAL_ACCOUNT: N_("Online account"),
+}
+GENDER_TITLES = {"female": N_("Female"), "male": N_("Male"), "other": N_("Other")}
+
+_SEPARATORS = re.compile(r"[\s\-().·]")
+_DIGITS = re.compile(r"^\+?\d+$")
+
+
+# ------------------------------------------------------------------------------ search
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    how: str  # recent, phone, member_card, email, name
+    items: list[CustomerRead]  # masked
+    next_cursor: str | None = None
+
+
+def _lookup(session: Session, kind: str, value: str, actor: Actor) -> CustomerRead | None:
+    """The customer owning an identifier, if this actor may see them (else None: as unknown)."""
+    try:
+        return service.lookup_customer(
+            session=session, kind=kind, value=value, store_ids=actor.store_ids
+        )
+    except (OutOfScope, InvalidInput):
+        return None
+
+
+def search_customers(
+    *, session: Session, actor: Actor, q: str, cursor: str | None = None
+) -> SearchResult:
+    """One box: a phone or a member card is looked up, an e-mail too, anything else is a name.
+
+    An empty box lists the newest customers a page at a time.
+    """
+    q = q.strip()
+    scope = actor.store_ids
+    if not q:
+        page = service.list_customers(
+            session=session, filters=CustomerFilter(), limit=SEARCH_PAGE, cursor=cursor,
+            store_ids=scope,
+        )  # fmt: skip
+        return SearchResult("recent", [mask_customer(c) for c in page.items], page.next_cursor)
+    if "@" in q:
+        found = _lookup(session, "email", q, actor)
+        return SearchResult("email", [mask_customer(found)] if found else [])
+    compact = _SEPARATORS.sub("", q)
+    if _DIGITS.match(compact):
+        try:
+            phone = normalise_phone(compact, get_settings().phone_region)
+        except ValueError:
+            phone = None
+        if phone is not None:
+            found = _lookup(session, "phone", phone, actor)
+            if found is not None:
+                return SearchResult("phone", [mask_customer(found)])
+        found = _lookup(session, "member_card", compact, actor)
+        return SearchResult("member_card" if found or phone is None else "phone", _one(found))
+    found = _lookup(session, "member_card", q, actor)
+    if found is not None:
+        return SearchResult("member_card", [mask_customer(found)])
+    page = service.list_customers(
+        session=session, filters=CustomerFilter(q=q), limit=SEARCH_PAGE, cursor=cursor,
+        store_ids=scope,
+    )  # fmt: skip
+    return SearchResult("name", [mask_customer(c) for c in page.items], page.next_cursor)
+
+
+def _one(found: CustomerRead | None) -> list[CustomerRead]:
+    return [mask_customer(found)] if found is not None else []
+
+
+@router.get("/customers", response_class=HTMLResponse)
+def customers_page(
+    request: Request,
+    actor: CurrentActor,
+    db: Db,
+    q: Annotated[str, Query(max_length=120)] = "",
+    cursor: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    result = db.read(lambda s: search_customers(session=s, actor=actor, q=q, cursor=cursor))
+    context = {"actor": actor, "q": q.strip(), "result": result, "titles": IDENTITY_TITLES}
+    template = "customers/_results.html" if _is_htmx(request) else "customers/search.html"
+    return TEMPLATES.TemplateResponse(request, template, context)
+
+
+# ------------------------------------------------------------------------------ 360 page
+
+
+def visible_customer(session: Session, actor: Actor, customer_id: int) -> CustomerRead:
+    """The customer as stored, once it is known this actor may see them.
+
+    Another store's customer is reported exactly like one that does not exist.
+    """
+    try:
+        return service.get_customer_or_raise(
+            session=session, customer_id=customer_id, store_ids=actor.store_ids
+        )
+    except OutOfScope:
+        raise CustomerNotFound(f"no customer {customer_id}", customer_id=customer_id) from None
+
+
+def _detail_context(session: Session, actor: Actor, customer_id: int) -> dict[str, Any]:
+    customer = mask_customer(visible_customer(session, actor, customer_id))
+    context: dict[str, Any] = {
+        "actor": actor,
+        "customer": customer,
+        "titles": IDENTITY_TITLES,
+        "genders": GENDER_TITLES,
+        "channels": INTERACTION_CHANNELS,
+        "orders": None,
+        "interactions": service.list_interactions(
+            session=session, customer_id=customer_id, limit=INTERACTIONS_SHOWN
+        ),
+    }
+    if actor.can(P.ORDERS_READ):
+        context["orders"] = orders.list_customer_timeline(
+            session=session, customer_id=customer_id, limit=ORDERS_PAGE
+        )
+    context["sections"] = render_customer_sections(
+        SectionContext(session=session, customer=customer, actor=actor)
+    )
+    return context
+
+
+@router.get("/customers/{customer_id}", response_class=HTMLResponse)
+def customer_page(request: Request, customer_id: PathId, actor: CurrentActor, db: Db) -> Response:
+    context = db.read(lambda s: _detail_context(s, actor, customer_id))
+    return TEMPLATES.TemplateResponse(request, "customers/detail.html", context)
+
+
+@router.get("/customers/{customer_id}/orders", response_class=HTMLResponse)
+def customer_orders(
+    request: Request,
+    customer_id: PathId,
+    actor: CurrentActor,
+    db: Db,
+    cursor: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    """The next page of the orders timeline (the "more" button fetches it)."""
+
+    def work(s: Session) -> Any:
+        visible_customer(s, actor, customer_id)
+        return orders.list_customer_timeline(
+            session=s, customer_id=customer_id, limit=ORDERS_PAGE, cursor=cursor
+        )
+
+    page = db.read(work)
+    return TEMPLATES.TemplateResponse(
+        request,
+        "customers/_orders.html",
+        {"actor": actor, "orders": page, "customer_id": customer_id},
+    )
+
+
+# ------------------------------------------------------------------------------ forms
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = ".".join(str(p) for p in error.get("loc", ()))
+    return f"{field}: {error.get('msg', 'invalid')}"
+
+
+def _tags_response(
+    request: Request, actor: Actor, customer: CustomerRead, error: str | None, status: int = 200
+) -> Response:
+    return TEMPLATES.TemplateResponse(
+        request,
+        "customers/_tags.html",
+        {"actor": actor, "customer": mask_customer(customer), "tag_error": error},
+        status_code=status,
+    )
+
+
+@router.post("/customers/{customer_id}/tags", response_class=HTMLResponse)
+def add_tag(
+    request: Request,
+    customer_id: PathId,
+    actor: CurrentActor,
+    db: Db,
+    name: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    try:
+        tag_in = TagIn(name=name.strip())
+    except ValidationError as exc:
+        customer = db.read(lambda s: visible_customer(s, actor, customer_id))
+        return _tags_response(request, actor, customer, _first_error(exc), 422)
+
+    def work(s: Session) -> CustomerRead:
+        visible_customer(s, actor, customer_id)
+        service.add_tag(session=s, customer_id=customer_id, name=tag_in.name)
+        return service.get_customer_or_raise(session=s, customer_id=customer_id)
+
+    return _tags_response(request, actor, db.write(work), None)
+
+
+@router.post("/customers/{customer_id}/tags/remove", response_class=HTMLResponse)
+def remove_tag(
+    request: Request,
+    customer_id: PathId,
+    actor: CurrentActor,
+    db: Db,
+    name: Annotated[str, Form(min_length=1, max_length=60)],
+) -> Response:
+    def work(s: Session) -> CustomerRead:
+        visible_customer(s, actor, customer_id)
+        service.remove_tag(session=s, customer_id=customer_id, name=name)
+        return service.get_customer_or_raise(session=s, customer_id=customer_id)
+
+    return _tags_response(request, actor, db.write(work), None)
+
+
+@router.post("/customers/{customer_id}/interactions", response_class=HTMLResponse)
+def add_interaction(
+    request: Request,
+    customer_id: PathId,
+    actor: CurrentActor,
+    db: Db,
+    channel: Annotated[str, Form(max_length=20)] = "",
+    direction: Annotated[str, Form(max_length=10)] = "inbound",
+    note: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    error = None
+    interaction_in: InteractionCreate | None = None
+    if channel not in INTERACTION_CHANNELS:
+        error = "channel: " + _("choose one of the channels offered")
+    elif not note.strip():
+        error = "note: " + _("write what was said or done")
+    else:
+        try:
+            interaction_in = InteractionCreate(
+                channel=channel, direction=direction, note=note.strip(), staff=actor.name
+            )
+        except ValidationError as exc:
+            error = _first_error(exc)
+
+    def work(s: Session) -> list[InteractionRead]:
+        visible_customer(s, actor, customer_id)
+        if interaction_in is not None:
+            service.record_interaction(
+                session=s, customer_id=customer_id, interaction_in=interaction_in
+            )
+        return service.list_interactions(
+            session=s, customer_id=customer_id, limit=INTERACTIONS_SHOWN
+        )
+
+    interactions = db.write(work) if interaction_in is not None else db.read(work)
+    return TEMPLATES.TemplateResponse(
+        request,
+        "customers/_interactions.html",
+        {
+            "actor": actor,
+            "customer": {"id": customer_id},
+            "interactions": interactions,
+            "channels": INTERACTION_CHANNELS,
+            "interaction_error": error,
+            "note": note if error else "",
+        },
+        status_code=422 if error else 200,
+    )
+
+
+@router.post("/customers/{customer_id}/reveal", response_class=HTMLResponse)
+def reveal(
+    request: Request,
+    customer_id: PathId,
+    actor: CurrentActor,
+    db: Db,
+    reason: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """The profile unmasked, for a reason that goes into the audit log with who and when."""
+    try:
+        reveal_in = RevealRequest(reason=reason.strip())
+    except ValidationError:
+        db.read(lambda s: visible_customer(s, actor, customer_id))
+        return TEMPLATES.TemplateResponse(
+            request,
+            "customers/_reveal.html",
+            {
+                "actor": actor,
+                "customer": {"id": customer_id},
+                "revealed": None,
+                "reveal_error": "reason: " + _("give a reason of 2 to 500 characters"),
+                "titles": IDENTITY_TITLES,
+            },
+            status_code=422,
+        )
+
+    def work(s: Session) -> CustomerRead:
+        visible_customer(s, actor, customer_id)
+        return service.reveal_customer(
+            session=s,
+            customer_id=customer_id,
+            reason=reveal_in.reason,
+            actor=actor,
+            store_ids=actor.store_ids,
+        )
+
+    revealed = db.write(work)
+    response = TEMPLATES.TemplateResponse(
+        request,
+        "customers/_reveal.html",
+        {
+            "actor": actor,
+            "customer": {"id": customer_id},
+            "revealed": revealed,
+            "reveal_error": None,
+            "titles": IDENTITY_TITLES,
+        },
+    )
+    response.headers["Cache-Control"] = "no-store"  # unmasked data stays out of caches
+    return response

@@ -1,0 +1,106 @@
+"""The console's own pages: the dashboard at ``/`` and the language menu."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from patron.core.db import Database
+from patron.core.errors import InvalidInput
+from patron.staff.roles import Permission as P
+from patron.web import dashboard as dash
+from patron.web import i18n
+from patron.web.deps import get_db
+from patron.web.i18n import _
+from patron.web.security import CurrentActor
+from patron.web.templating import TEMPLATES
+
+router = APIRouter(include_in_schema=False)
+Db = Annotated[Database, Depends(get_db)]
+
+LANG_COOKIE_SECONDS = 365 * 24 * 3600
+
+
+def local_path(next_url: str | None) -> str:
+    """Only a path on this site: a link must not send anyone elsewhere."""
+    if next_url and next_url.startswith("/") and not next_url.startswith(("//", "/\\")):
+        return next_url
+    return "/"
+
+
+@router.get("/language/{code}")
+def choose_language(
+    code: str, next: Annotated[str | None, Query(max_length=500)] = None
+) -> Response:
+    """Switch the console's language (a cookie) and go back to the page."""
+    language = i18n.language_for(code)
+    if language is None:
+        raise InvalidInput("code", f"choose one of {', '.join(x.code for x in i18n.LANGUAGES)}")
+    response = RedirectResponse(local_path(next), status_code=303)
+    response.set_cookie(
+        i18n.LANG_COOKIE, language.code, max_age=LANG_COOKIE_SECONDS, samesite="lax", path="/"
+    )
+    return response
+
+
+def _chart_json(board: dash.Dashboard) -> str:
+    data: dict[str, Any] = {
+        "days": [d.strftime("%m-%d") for d in board.days],
+        "sales_fen": board.sales_per_day_fen,
+        "orders": board.orders_per_day,
+        "labels": {
+            "sales": _("Sales"),
+            "sales_axis": _("Sales (yuan)"),
+            "orders": _("Orders"),
+        },
+    }
+    return _safe_json(data)
+
+
+def _channel_json(board: dash.Dashboard) -> str:
+    return _safe_json(
+        {"items": [{"name": _(b.name), "sales_fen": b.sales_fen} for b in board.by_channel]}
+    )
+
+
+def _safe_json(data: Any) -> str:
+    # Inside <script type="application/json">: no "</script>" can close the block early.
+    return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard_page(
+    request: Request,
+    actor: CurrentActor,
+    db: Db,
+    start: Annotated[str | None, Query(alias="from", max_length=20)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=20)] = None,
+) -> Response:
+    """Sales for a range of business days; store-bound roles see their own stores only."""
+    allowed = actor.can(P.ANALYTICS_READ) or actor.can(P.ORDERS_READ)
+    context: dict[str, Any] = {"actor": actor, "allowed": allowed, "error": None, "board": None}
+    status = 200
+    try:
+        start_on, end_on = dash.parse_range(start, end)
+    except InvalidInput as exc:
+        context["error"] = exc.field + ": " + _(exc.message.split(": ", 1)[-1])
+        start_on, end_on = dash.default_range()
+        status = 422
+    context.update(start_on=start_on, end_on=end_on)
+    if allowed:
+        board = db.read(
+            lambda s: dash.load_dashboard(
+                session=s,
+                database_key=db.url,
+                start_on=start_on,
+                end_on=end_on,
+                store_ids=actor.store_ids,
+            )
+        )
+        context.update(
+            board=board, chart_json=_chart_json(board), channel_json=_channel_json(board)
+        )
+    return TEMPLATES.TemplateResponse(request, "dashboard.html", context, status_code=status)

@@ -1,0 +1,97 @@
+/* Charts of the analytics pages, from JSON blocks like console.js's (no inline scripts: CSP).
+   An element with data-chart="<json block id>" and a data-kind starting "a-" is drawn here;
+   console.js draws its own kinds and leaves these alone. */
+(function () {
+  "use strict";
+
+  function yuan(fen) { return (fen / 100).toFixed(2); }
+
+  function segments(data) {
+    return {
+      tooltip: { trigger: "axis" },
+      legend: { data: [data.labels.customers, data.labels.value] },
+      grid: { left: 60, right: 70, top: 40, bottom: 70 },
+      xAxis: { type: "category", data: data.names, axisLabel: { interval: 0, rotate: 20 } },
+      yAxis: [
+        { type: "value", name: data.labels.customers, minInterval: 1 },
+        { type: "value", name: data.labels.value, splitLine: { show: false } }
+      ],
+      series: [
+        { name: data.labels.customers, type: "bar", data: data.customers },
+        { name: data.labels.value, type: "bar", yAxisIndex: 1, data: data.monetary_fen.map(yuan), itemStyle: { opacity: 0.45 } }
+      ]
+    };
+  }
+
+  function funnel(data) {
+    var max = Math.max.apply(null, data.items.map(function (it) { return it.value; }).concat([1]));
+    return {
+      tooltip: { trigger: "item", formatter: "{b}: {c}" },
+      series: [{
+        type: "funnel", sort: "none", min: 0, max: max, gap: 2, left: "10%", width: "80%",
+        label: { show: true, position: "inside", formatter: "{b} {c}" },
+        data: data.items.map(function (it) { return { name: it.name, value: it.value }; })
+      }]
+    };
+  }
+
+  function heatmap(data) {
+    return {
+      tooltip: {
+        position: "top",
+        formatter: function (p) {
+          return data.months[p.value[1]] + " · +" + p.value[0] + ": " + p.value[2] + "%";
+        }
+      },
+      grid: { left: 80, right: 20, top: 40, bottom: 80 },
+      xAxis: { type: "category", data: data.since, name: data.labels.since, nameLocation: "middle", nameGap: 28, splitArea: { show: true } },
+      yAxis: { type: "category", data: data.months, name: data.labels.cohort, splitArea: { show: true } },
+      visualMap: { min: 0, max: 100, calculable: true, orient: "horizontal", left: "center", bottom: 0, text: ["100%", "0%"] },
+      series: [{ name: data.labels.retention, type: "heatmap", data: data.cells, label: { show: data.months.length <= 18 } }]
+    };
+  }
+
+  function histogram(data) {
+    return {
+      tooltip: { trigger: "axis" },
+      grid: { left: 50, right: 20, top: 30, bottom: 60 },
+      xAxis: { type: "category", data: data.names, name: data.axis, nameLocation: "middle", nameGap: 45, axisLabel: { interval: 0, rotate: 25 } },
+      yAxis: { type: "value", name: data.label, minInterval: 1 },
+      series: [{ name: data.label, type: "bar", barCategoryGap: "5%", data: data.values }]
+    };
+  }
+
+  function calibration(data) {
+    return {
+      tooltip: { trigger: "item" },
+      legend: { data: [data.labels.observed, data.labels.ideal] },
+      grid: { left: 55, right: 20, top: 40, bottom: 45 },
+      xAxis: { type: "value", min: 0, max: 1, name: data.labels.predicted, nameLocation: "middle", nameGap: 28 },
+      yAxis: { type: "value", min: 0, max: 1, name: data.labels.observed },
+      series: [
+        { name: data.labels.observed, type: "line", data: data.points, symbolSize: 8 },
+        { name: data.labels.ideal, type: "line", data: [[0, 0], [1, 1]], symbol: "none", lineStyle: { type: "dashed" } }
+      ]
+    };
+  }
+
+  var KINDS = {
+    "a-segments": segments, "a-funnel": funnel, "a-heatmap": heatmap,
+    "a-histogram": histogram, "a-calibration": calibration
+  };
+
+  function draw(root) {
+    if (typeof window.echarts === "undefined") { return; }
+    root.querySelectorAll("[data-chart][data-kind^='a-']").forEach(function (el) {
+      var make = KINDS[el.getAttribute("data-kind")];
+      var block = document.getElementById(el.getAttribute("data-chart"));
+      if (!make || !block) { return; }
+      var chart = window.echarts.getInstanceByDom(el) || window.echarts.init(el);
+      chart.setOption(make(JSON.parse(block.textContent)));
+      el.setAttribute("data-drawn", "1");
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { draw(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { draw(event.target); });
+})();
