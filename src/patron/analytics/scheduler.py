@@ -112,7 +112,8 @@ class NightlyScheduler:
 
 
 def nightly_job(db: Database) -> Job:
-    """The pipeline as the scheduler runs it: skipped (logged) if a run is going."""
+    """The nightly work: the analytics pipeline (skipped, logged, if a run is going), then
+    the day's birthday gifts."""
 
     def job() -> None:
         from patron.analytics import service
@@ -122,6 +123,12 @@ def nightly_job(db: Database) -> Job:
             service.run_analytics(db=db, trigger="nightly")
         except AnalyticsBusy as exc:
             log.info("nightly analytics run skipped: %s", exc)
+        except Exception:  # recorded as a failed run; the birthday gifts still go out
+            log.exception("nightly analytics run failed")
+        from patron.loyalty import service as loyalty
+
+        gifts = db.write(lambda s: loyalty.give_birthday_gifts(session=s))
+        log.info("birthday gifts: %s of %s members", gifts.given, gifts.birthdays)
 
     return job
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session
@@ -536,3 +537,32 @@ def live_customer_ids(
             query = query.where(_in_stores(store_ids))
         found.update(session.scalars(query))
     return found
+
+
+def birthdays(*, session: Session, customer_ids: Sequence[int] | None = None) -> dict[int, date]:
+    """Known birthdays of these live customers (all of them when ``customer_ids`` is None),
+    decrypted here: they are stored encrypted, so no query can search for a date."""
+    found: dict[int, date] = {}
+    live = Customer.status == CustomerStatus.ACTIVE
+    if customer_ids is not None:
+        ids = sorted(set(customer_ids))
+        for start in range(0, len(ids), 1_000):
+            rows = session.execute(
+                select(Customer.id, Customer.birthday).where(
+                    Customer.id.in_(ids[start : start + 1_000]), live
+                )
+            )
+            found.update({cid: born for cid, born in rows if born is not None})
+        return found
+    after = 0
+    while True:
+        batch = session.execute(
+            select(Customer.id, Customer.birthday)
+            .where(Customer.id > after, live)
+            .order_by(Customer.id)
+            .limit(5_000)
+        ).all()
+        if not batch:
+            return found
+        found.update({cid: born for cid, born in batch if born is not None})
+        after = batch[-1][0]

@@ -16,6 +16,7 @@ from patron.loyalty import lottery, promotions, referrals, reports, service
 from patron.loyalty.schemas import (
     AdjustmentIn,
     Balance,
+    BirthdayGifts,
     BulkIssueIn,
     BulkIssueRead,
     CommitIn,
@@ -357,3 +358,10 @@ def end_promotion(
     code: Annotated[str, Path(max_length=64)], actor: CurrentActor, db: Db
 ) -> PromotionRead:
     return db.write(lambda s: promotions.end_promotion(session=s, code=code, actor=actor))
+
+
+@router.post("/birthday-gifts", response_model=BirthdayGifts)
+def birthday_gifts(db: Db) -> BirthdayGifts:
+    """Give today's birthday members their tier's gift now (the nightly job does this too;
+    nobody gets it twice in a year)."""
+    return db.write(lambda s: service.give_birthday_gifts(session=s))

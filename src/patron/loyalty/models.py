@@ -37,6 +37,7 @@ class EntryKind(StrEnum):
     RETURN_REDEEMED = "return_redeemed"  # a refund gives back what its order spent
     REFERRAL = "referral"  # a referral reward, to either side
     PRIZE = "prize"  # points won in a lottery draw
+    BIRTHDAY = "birthday"  # the tier's birthday gift
 
 
 class LotKind(StrEnum):
@@ -44,6 +45,7 @@ class LotKind(StrEnum):
     ADJUST = "adjust"
     REFERRAL = "referral"
     PRIZE = "prize"
+    BIRTHDAY = "birthday"
 
 
 class LoyaltyAccount(Base):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,7 @@ class TierRule:
     min_points_earned: int = 0
     discount_bp: int = 0  # off the price of eligible lines
     points_multiplier_bp: int = BP
+    birthday_points: int = 0  # given on the member's birthday, once a year
 
 
 class TierBasis(StrEnum):
@@ -41,10 +42,10 @@ class TierBasis(StrEnum):
 
 
 DEFAULT_TIERS = (
-    TierRule("member", "Member", 0),
-    TierRule("silver", "Silver", 1, 200_000, 2_000, 0, 12_500),
-    TierRule("gold", "Gold", 2, 1_000_000, 10_000, 500, 15_000),
-    TierRule("platinum", "Platinum", 3, 3_000_000, 30_000, 1_000, 20_000),
+    TierRule("member", "Member", 0, birthday_points=100),
+    TierRule("silver", "Silver", 1, 200_000, 2_000, 0, 12_500, 300),
+    TierRule("gold", "Gold", 2, 1_000_000, 10_000, 500, 15_000, 800),
+    TierRule("platinum", "Platinum", 3, 3_000_000, 30_000, 1_000, 20_000, 2_000),
 )
 
 
@@ -445,4 +446,16 @@ def qualifying_spend_fen(
         max(paid, 0)
         for line, paid in zip(lines, paid_fen, strict=True)
         if covers(terms, line) and earns(programme, line)
+    )
+
+
+def is_birthday(birthday: date, today: date) -> bool:
+    """Is ``today`` the member's birthday? 29 February is kept on 28 February in other years."""
+    if (birthday.month, birthday.day) == (today.month, today.day):
+        return True
+    leap = today.year % 4 == 0 and (today.year % 100 != 0 or today.year % 400 == 0)
+    return (
+        (birthday.month, birthday.day) == (2, 29)
+        and not leap
+        and (today.month, today.day) == (2, 28)
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -568,3 +568,10 @@ class GiftRead(Schema):
     promotion_code: str
     gift_sku: str | None
     gift_name: str | None
+
+
+class BirthdayGifts(Schema):
+    day: date
+    birthdays: int = Field(description="Members whose birthday it is")
+    given: int = Field(description="Gifts given now (none twice in a year)")
+    points: int

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 
 import orjson
@@ -49,6 +49,7 @@ from patron.loyalty.models import (
 from patron.loyalty.schemas import (
     AdjustmentIn,
     Balance,
+    BirthdayGifts,
     BulkIssueRead,
     CommitIn,
     CommitRead,
@@ -252,6 +253,52 @@ def expire_points(
         total -= sum(r.points for r in ledger.expire(session, states, now))
     session.flush()
     return total
+
+
+def give_birthday_gifts(
+    *,
+    session: Session,
+    today: date | None = None,
+    now: datetime | None = None,
+    programme: rules.Programme | None = None,
+) -> BirthdayGifts:
+    """Every member whose birthday is ``today`` (local) gets their tier's birthday points,
+    available at once, at most once a calendar year. Run daily (the nightly job does)."""
+    now, programme = _now(now), programme or get_programme()
+    today = today or now.astimezone(programme.zone).date()
+    year_start = datetime(today.year, 1, 1, tzinfo=programme.zone)
+    born = customers.birthdays(session=session)
+    due = sorted(cid for cid, day in born.items() if rules.is_birthday(day, today))
+    given = points = 0
+    for customer_id in due:
+        account = _open_account(session, customer_id, now, programme)
+        gift = programme.tier(account.tier_code).birthday_points
+        if gift <= 0:
+            continue
+        had = session.scalar(
+            select(PointsLot.id).where(
+                PointsLot.account_id == account.id,
+                PointsLot.kind == LotKind.BIRTHDAY,
+                PointsLot.earned_at >= year_start,
+            )
+        )
+        if had is not None:
+            continue
+        ledger.new_lot(
+            session,
+            account,
+            kind=LotKind.BIRTHDAY,
+            entry_kind=EntryKind.BIRTHDAY,
+            points=gift,
+            earned_at=now,
+            available_at=now,
+            expires_at=now + timedelta(days=programme.expiry_days),
+            reason=f"birthday {today.year}",
+        )
+        given += 1
+        points += gift
+    session.flush()
+    return BirthdayGifts(day=today, birthdays=len(due), given=given, points=points)
 
 
 # ------------------------------------------------------------------------------- tiers

@@ -70,6 +70,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/loyalty/coupon-templates"): P.LOYALTY_MANAGE,
     ("POST", "/api/v1/loyalty/coupons"): P.LOYALTY_MANAGE,
     ("POST", "/api/v1/loyalty/coupons/bulk"): P.LOYALTY_MANAGE,
+    ("POST", "/api/v1/loyalty/birthday-gifts"): P.LOYALTY_MANAGE,
     # loyalty: referrals, lotteries, the programme report
     ("POST", "/api/v1/loyalty/customers/{customer_id}/referral-code"): P.LOYALTY_WRITE,
     ("GET", "/api/v1/loyalty/customers/{customer_id}/referrals"): P.LOYALTY_READ,
