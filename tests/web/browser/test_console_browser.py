@@ -7,38 +7,23 @@ administrator and a cashier of store B. Screenshots land in test-artifacts/scree
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from patron.core.clock import utcnow
 from patron.core.db import Database
-from patron.core.migrate import upgrade
-from patron.core.settings import get_settings
 from patron.staff.roles import Role
 from tests.factories import post_order, sign_up
-from tests.web.console import PASSWORD, make_staff
+from tests.web.browser.harness import playwright_api, serve, shot, sign_in
+from tests.web.console import make_staff
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
 A_PHONE = "13800138000"
-
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        f"the browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium; "
-        "CI installs it)",
-        allow_module_level=True,
-    )
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 
 @dataclass(frozen=True)
@@ -46,12 +31,6 @@ class Site:
     url: str
     a_customer: int
     b_customer: int
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _seed(db: Database) -> tuple[int, int]:
@@ -81,79 +60,8 @@ def _seed(db: Database) -> tuple[int, int]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    import uvicorn
-
-    from patron.web.app import create_app
-
-    tmp = tmp_path_factory.mktemp("console")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("PATRON_ENV", "test")
-        env.setenv("PATRON_DATA_DIR", str(tmp / "data"))
-        env.setenv("PATRON_ARGON2_MEMORY_KIB", "8192")
-        env.setenv("PATRON_ARGON2_TIME_COST", "1")
-        env.delenv("PATRON_DATABASE_URL", raising=False)
-        get_settings.cache_clear()
-        db = Database(f"sqlite:///{tmp / 'patron.db'}")
-        upgrade(db)
-        a, b = _seed(db)
-        port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the console server did not start")
-            time.sleep(0.05)
-        try:
-            yield Site(f"http://127.0.0.1:{port}", a, b)
-        finally:
-            server.should_exit = True
-            thread.join(10)
-            db.dispose()
-            get_settings.cache_clear()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh browser context (no cookies) and a page that records console errors."""
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    tab.errors = []
-    tab.on("console", lambda m: tab.errors.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda e: tab.errors.append(str(e)))
-    yield tab
-    context.close()
-
-
-def _shot(page: Any, name: str) -> None:
-    """Save a screenshot as a test artifact, and check it really is one."""
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 5_000, f"{path.name} is empty"
-
-
-def _sign_in(page: Any, site: Site, username: str) -> None:
-    page.goto(f"{site.url}/sign-in")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#submit")
-    page.wait_for_selector("#who")
+    with serve(tmp_path_factory.mktemp("console"), _seed) as (url, (a, b)):
+        yield Site(url, a, b)
 
 
 def test_sign_in_search_open_reveal_and_find_it_in_the_audit_log(page: Any, site: Site) -> None:
@@ -161,11 +69,11 @@ def test_sign_in_search_open_reveal_and_find_it_in_the_audit_log(page: Any, site
     page.goto(f"{site.url}/")
     assert "/sign-in" in page.url  # a stranger is sent to sign in
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")  # despite en-US
-    _shot(page, "01-sign-in")
-    _sign_in(page, site, "admin")
+    shot(page, "01-sign-in")
+    sign_in(page, site.url, "admin")
     page.wait_for_selector("#sales-chart[data-drawn]")  # ECharts drew from the JSON block
     expect(page.locator("#orders")).to_have_text("12")
-    _shot(page, "02-dashboard")
+    shot(page, "02-dashboard")
 
     page.click("#nav a[href='/customers']")
     page.fill("#q", A_PHONE)
@@ -174,19 +82,19 @@ def test_sign_in_search_open_reveal_and_find_it_in_the_audit_log(page: Any, site
     expect(row).to_have_count(1)
     expect(row).to_contain_text("138****8000")
     assert A_PHONE not in page.locator("#results").inner_text()
-    _shot(page, "03-search-by-phone")
+    shot(page, "03-search-by-phone")
 
     page.click(".open-customer")
     page.wait_for_url(f"**/customers/{site.a_customer}")
     expect(page.locator("tr.identity-phone")).to_contain_text("138****8000")
     expect(page.locator("details.order")).to_have_count(6)
     expect(page.locator("#section-loyalty")).to_be_visible()
-    _shot(page, "04-customer-360")
+    shot(page, "04-customer-360")
 
     page.fill("#reveal-reason", "顾客来电核对手机号")
     page.click("#reveal-button")
     expect(page.locator("#revealed .revealed-phone")).to_have_text("+8613800138000")
-    _shot(page, "05-revealed-phone")
+    shot(page, "05-revealed-phone")
 
     page.fill("#tag-name", "常客")
     page.click("#tag-form button")
@@ -199,13 +107,13 @@ def test_sign_in_search_open_reveal_and_find_it_in_the_audit_log(page: Any, site
     expect(entry).to_have_count(1)
     expect(entry).to_contain_text("顾客来电核对手机号")
     expect(entry).to_contain_text(f"customer #{site.a_customer}")
-    _shot(page, "06-audit-log")
+    shot(page, "06-audit-log")
 
     page.click("#lang-en")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator("#nav")).to_contain_text("Audit log")
     expect(page.locator("#role")).to_have_text("Administrator")
-    _shot(page, "07-english")
+    shot(page, "07-english")
     page.click("#lang-zh")
     expect(page.locator("#nav")).to_contain_text("审计日志")
     assert not [e for e in page.errors if "Content Security Policy" in e], page.errors
@@ -214,16 +122,16 @@ def test_sign_in_search_open_reveal_and_find_it_in_the_audit_log(page: Any, site
 
 def test_a_store_b_cashier_is_refused_a_store_a_customer(page: Any, site: Site) -> None:
     expect = playwright_api.expect
-    _sign_in(page, site, "cashier-b")
+    sign_in(page, site.url, "cashier-b")
     expect(page.locator("#nav a")).to_have_count(4)  # dashboard, customers, loyalty, stores
     response = page.goto(f"{site.url}/customers/{site.a_customer}")
     assert response is not None and response.status == 404
     expect(page.locator("#error-page")).to_be_visible()
     assert A_PHONE not in page.content() and "138****8000" not in page.content()
-    _shot(page, "08-cashier-refused")
+    shot(page, "08-cashier-refused")
     page.goto(f"{site.url}/customers?q={A_PHONE}")
     expect(page.locator("#no-results")).to_be_visible()
     own = page.goto(f"{site.url}/customers/{site.b_customer}")
     assert own is not None and own.status == 200
     expect(page.locator("#reveal-form")).to_have_count(0)  # cashiers may not reveal
-    _shot(page, "09-cashier-own-customer")
+    shot(page, "09-cashier-own-customer")

@@ -9,49 +9,28 @@ test-artifacts/screenshots/.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from patron.core.clock import utcnow
 from patron.core.db import Database
-from patron.core.migrate import upgrade
 from patron.core.settings import get_settings
 from patron.staff.roles import Role
 from tests.factories import post_order, sign_up
-from tests.web.console import PASSWORD, make_staff
+from tests.web.browser.harness import SCREENSHOTS, playwright_api, serve, shot, sign_in
+from tests.web.console import make_staff
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
-
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        f"the browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium; "
-        "CI installs it)",
-        allow_module_level=True,
-    )
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 
 @dataclass(frozen=True)
 class Site:
     url: str
     member: int
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _seed(db: Database) -> int:
@@ -74,85 +53,21 @@ def _seed(db: Database) -> int:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    import uvicorn
-
-    from patron.web.app import create_app
-
-    tmp = tmp_path_factory.mktemp("loyalty-console")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("PATRON_ENV", "test")
-        env.setenv("PATRON_DATA_DIR", str(tmp / "data"))
-        env.setenv("PATRON_ARGON2_MEMORY_KIB", "8192")
-        env.setenv("PATRON_ARGON2_TIME_COST", "1")
-        env.delenv("PATRON_DATABASE_URL", raising=False)
-        get_settings.cache_clear()
-        db = Database(f"sqlite:///{tmp / 'patron.db'}")
-        upgrade(db)
-        member = _seed(db)
-        port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the console server did not start")
-            time.sleep(0.05)
-        try:
-            yield Site(f"http://127.0.0.1:{port}", member)
-        finally:
-            server.should_exit = True
-            thread.join(10)
-            db.dispose()
-            get_settings.cache_clear()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh browser context (no cookies) and a page that records console errors."""
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    tab.errors = []
-    tab.on("console", lambda m: tab.errors.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda e: tab.errors.append(str(e)))
-    yield tab
-    context.close()
-
-
-def _shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    with serve(tmp_path_factory.mktemp("loyalty-console"), _seed) as (url, member):
+        yield Site(url, member)
 
 
 def test_an_admin_creates_issues_and_adjusts_and_sees_both_on_the_360_page(
     page: Any, site: Site
 ) -> None:
     expect = playwright_api.expect
-    page.goto(f"{site.url}/sign-in")
-    page.fill("#username", "admin")
-    page.fill("#password", PASSWORD)
-    page.click("#submit")
-    page.wait_for_selector("#who")
+    sign_in(page, site.url, "admin")
 
     page.click("#nav a[href='/loyalty']")  # the menu item 会员
     page.wait_for_url("**/loyalty")
     expect(page.locator("#earn-rate")).to_contain_text("每实付 1 元得 1 积分")
     page.wait_for_selector("#tier-chart[data-drawn]")  # ECharts drew the bar from its JSON
-    _shot(page, "loyalty-01-programme")
+    shot(page, "loyalty-01-programme")
 
     page.click("#loyalty-tabs a[href='/loyalty/coupon-templates']")
     page.fill("#template-code", "M100-20")
@@ -171,7 +86,7 @@ def test_an_admin_creates_issues_and_adjusts_and_sees_both_on_the_360_page(
     page.click("#issue-button")
     expect(page.locator("#issued")).to_contain_text(f"#{site.member}")
     expect(page.locator("#template-M100-20 .template-issued")).to_have_text("1")
-    _shot(page, "loyalty-02-coupon-templates")
+    shot(page, "loyalty-02-coupon-templates")
 
     page.click("#issued a")  # open the customer
     page.wait_for_url(f"**/customers/{site.member}")
@@ -192,7 +107,7 @@ def test_an_admin_creates_issues_and_adjusts_and_sees_both_on_the_360_page(
     page.click("#adjust-button")
     expect(page.locator("#adjust-points-error")).to_contain_text("300")
     expect(page.locator("#points-available")).to_have_text("300")
-    _shot(page, "loyalty-03-customer-360")
+    shot(page, "loyalty-03-customer-360")
 
     page.reload()  # what was stored, not just what was swapped in
     expect(page.locator("#points-available")).to_have_text("300")
@@ -207,11 +122,7 @@ def test_an_admin_creates_issues_and_adjusts_and_sees_both_on_the_360_page(
 def test_an_admin_creates_a_lottery_and_checks_its_draws(page: Any, site: Site) -> None:
     expect = playwright_api.expect
     zone = get_settings().zone
-    page.goto(f"{site.url}/sign-in")
-    page.fill("#username", "admin")
-    page.fill("#password", PASSWORD)
-    page.click("#submit")
-    page.wait_for_selector("#who")
+    sign_in(page, site.url, "admin")
     page.goto(f"{site.url}/loyalty/lotteries")
     page.fill("#lottery-code", "SPRING")
     page.fill("#lottery-name", "春季抽奖")
@@ -233,5 +144,5 @@ def test_an_admin_creates_a_lottery_and_checks_its_draws(page: Any, site: Site) 
     expect(page.locator("#seed-hidden")).to_be_visible()
     page.click("#check-button")  # HTMX fetches the check into the page
     expect(page.locator("#check-outcome")).to_contain_text("0")
-    _shot(page, "loyalty-04-lottery")
+    shot(page, "loyalty-04-lottery")
     assert not page.errors, page.errors
