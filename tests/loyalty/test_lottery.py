@@ -240,3 +240,34 @@ def test_prize_chances_over_100_percent_and_unknown_templates_are_refused(db: Da
             ],
         )
     assert bad.value.field == "prizes.0.coupon_template_code"
+
+
+def test_store_staff_see_only_their_stores_members_draws(db: Database) -> None:
+    from patron.catalog import service as catalog
+    from patron.catalog.schemas import StoreCreate
+    from tests.factories import sign_up
+
+    stores = {
+        code: db.write(
+            lambda s, c=code: catalog.create_store(
+                session=s, store_in=StoreCreate(code=c, name=c, city="上海")
+            )
+        ).id
+        for code in ("SH01", "BJ01")
+    }
+    _lottery(db, cost_points=0)
+    sh = sign_up(db, phone="13600000011", home_store_code="SH01")
+    bj = sign_up(db, phone="13600000012", home_store_code="BJ01")
+    _draw(db, sh, "sh")
+    _draw(db, bj, "bj")
+
+    def seen(store_ids: frozenset[int] | None) -> list[int]:
+        return [
+            d.customer_id
+            for d in db.read(
+                lambda s: lottery.list_draws(session=s, lottery_code="SPRING", store_ids=store_ids)
+            )
+        ]
+
+    assert seen(None) == [bj, sh]
+    assert seen(frozenset({stores["SH01"]})) == [sh]

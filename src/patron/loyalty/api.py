@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.db import Database
-from patron.core.errors import InvalidInput
 from patron.customers import service as customers
 from patron.loyalty import lottery, promotions, referrals, reports, service
 from patron.loyalty.schemas import (
@@ -189,29 +188,7 @@ def create_template(template_in: CouponTemplateCreate, db: Db) -> CouponTemplate
 def issue_bulk(issue_in: BulkIssueIn, actor: CurrentActor, db: Db) -> BulkIssueRead:
     """One coupon each for a whole audience: a value segment or lifecycle stage of the latest
     analytics run, or a list of customer ids. Limits hold; one audit entry."""
-
-    def work(s: Session) -> BulkIssueRead:
-        if issue_in.customer_ids is not None:
-            ids, audience = list(issue_in.customer_ids), "list"
-        else:
-            from patron.analytics import service as analytics
-
-            run_id, ids = analytics.audience_customer_ids(
-                session=s, segment=issue_in.segment, stage=issue_in.stage
-            )
-            audience = (
-                f"segment {issue_in.segment}" if issue_in.segment else f"stage {issue_in.stage}"
-            ) + f" (analytics run {run_id})"
-        return service.issue_coupons(
-            session=s,
-            template_code=issue_in.template_code,
-            customer_ids=ids,
-            actor=actor,
-            audience=audience,
-            store_ids=actor.store_ids,
-        )
-
-    return db.write(work)
+    return db.write(lambda s: service.issue_coupons_to(session=s, issue_in=issue_in, actor=actor))
 
 
 @router.post("/coupons", response_model=CouponRead, status_code=201)
@@ -306,9 +283,9 @@ def draws(
     def work(s: Session) -> list[DrawRead]:
         if customer_id is not None:
             _scoped(s, actor, customer_id)
-        elif actor.store_ids is not None:
-            raise InvalidInput("customer_id", "store staff list one member's draws at a time")
-        return lottery.list_draws(session=s, lottery_code=code, customer_id=customer_id)
+        return lottery.list_draws(
+            session=s, lottery_code=code, customer_id=customer_id, store_ids=actor.store_ids
+        )
 
     return db.read(work)
 

@@ -301,13 +301,24 @@ def draw(
 
 
 def list_draws(
-    *, session: Session, lottery_code: str, customer_id: int | None = None, limit: int = 100
+    *,
+    session: Session,
+    lottery_code: str,
+    customer_id: int | None = None,
+    limit: int = 100,
+    store_ids: frozenset[int] | None = None,
 ) -> list[DrawRead]:
+    """The latest draws, newest first; ``store_ids`` keeps those of these stores' members."""
     lottery = _get(session, lottery_code)
     query = select(LotteryDraw).where(LotteryDraw.lottery_id == lottery.id)
     if customer_id is not None:
         query = query.where(LotteryDraw.customer_id == customer_id)
-    rows = session.scalars(query.order_by(LotteryDraw.draw_no.desc()).limit(limit))
+    rows = list(session.scalars(query.order_by(LotteryDraw.draw_no.desc()).limit(limit)))
+    if store_ids is not None:
+        mine = customers.live_customer_ids(
+            session=session, customer_ids=[r.customer_id for r in rows], store_ids=store_ids
+        )
+        rows = [r for r in rows if r.customer_id in mine]
     return [_draw_read(session, lottery, r, created=False) for r in rows]
 
 

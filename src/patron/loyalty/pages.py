@@ -974,23 +974,16 @@ def create_lottery(
     return RedirectResponse(f"/loyalty/lotteries/{lottery_in.code}", 303)
 
 
-def _visible_draws(session: Session, actor: Actor, code: str) -> list[Any]:
-    draws = lottery.list_draws(session=session, lottery_code=code, limit=DRAWS_SHOWN)
-    if actor.store_ids is None:
-        return draws
-    # A store-bound role sees the draws of its own stores' members only.
-    mine = customers.live_customer_ids(
-        session=session, customer_ids=[d.customer_id for d in draws], store_ids=actor.store_ids
-    )
-    return [d for d in draws if d.customer_id in mine]
-
-
 @router.get("/loyalty/lotteries/{code}", response_class=HTMLResponse)
 def lottery_page(request: Request, code: Code, actor: CurrentActor, db: Db) -> Response:
     now = utcnow()
 
     def read(s: Session) -> tuple[Any, list[Any]]:
-        return lottery.get_lottery(session=s, code=code, now=now), _visible_draws(s, actor, code)
+        found = lottery.get_lottery(session=s, code=code, now=now)
+        draws = lottery.list_draws(
+            session=s, lottery_code=code, limit=DRAWS_SHOWN, store_ids=actor.store_ids
+        )
+        return found, draws
 
     found, draws = db.read(read)
     context = {

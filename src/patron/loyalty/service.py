@@ -50,6 +50,7 @@ from patron.loyalty.schemas import (
     AdjustmentIn,
     Balance,
     BirthdayGifts,
+    BulkIssueIn,
     BulkIssueRead,
     CommitIn,
     CommitRead,
@@ -520,6 +521,29 @@ def issue_coupon(
     session.add(CouponEvent(coupon_id=coupon.id, kind="issue", occurred_at=now))
     session.flush()
     return _coupon_read(coupon, template)
+
+
+def issue_coupons_to(*, session: Session, issue_in: BulkIssueIn, actor: Actor) -> BulkIssueRead:
+    """:func:`issue_coupons` for an audience: a list of ids, or a value segment or lifecycle
+    stage of the latest analytics run, within the actor's stores."""
+    if issue_in.customer_ids is not None:
+        ids, audience = list(issue_in.customer_ids), "list"
+    else:
+        from patron.analytics import service as analytics  # heavy; only for segment audiences
+
+        run_id, ids = analytics.audience_customer_ids(
+            session=session, segment=issue_in.segment, stage=issue_in.stage
+        )
+        kind = f"segment {issue_in.segment}" if issue_in.segment else f"stage {issue_in.stage}"
+        audience = f"{kind} (analytics run {run_id})"
+    return issue_coupons(
+        session=session,
+        template_code=issue_in.template_code,
+        customer_ids=ids,
+        actor=actor,
+        audience=audience,
+        store_ids=actor.store_ids,
+    )
 
 
 def issue_coupons(
