@@ -472,6 +472,20 @@ def _coupon_read(coupon: Coupon, template: CouponTemplate) -> CouponRead:
     )
 
 
+def _validity(template: CouponTemplate, now: datetime) -> tuple[datetime, datetime]:
+    """When a coupon issued now is valid: the template's fixed window, or ``valid_days``
+    from issue; refused once the template's window has ended."""
+    valid_from = template.valid_from or now
+    if template.valid_to is not None:
+        expires_at = template.valid_to
+    else:
+        assert template.valid_days is not None
+        expires_at = max(valid_from, now) + timedelta(days=template.valid_days)
+    if expires_at <= now:
+        raise InvalidInput("template_code", "this template's validity has ended")
+    return valid_from, expires_at
+
+
 def issue_coupon(
     *,
     session: Session,
@@ -499,14 +513,7 @@ def issue_coupon(
                 f"customer already holds {held} of {template.code!r}",
                 limit=template.per_customer_limit,
             )
-    valid_from = template.valid_from or now
-    if template.valid_to is not None:
-        expires_at = template.valid_to
-    else:
-        assert template.valid_days is not None
-        expires_at = max(valid_from, now) + timedelta(days=template.valid_days)
-    if expires_at <= now:
-        raise InvalidInput("template_code", "this template's validity has ended")
+    valid_from, expires_at = _validity(template, now)
     coupon = Coupon(
         code=_new_code(),
         template_id=template.id,
@@ -563,14 +570,7 @@ def issue_coupons(
     template = session.scalar(select(CouponTemplate).where(CouponTemplate.code == template_code))
     if template is None:
         raise CouponTemplateNotFound(f"no coupon template {template_code!r}")
-    valid_from = template.valid_from or now
-    if template.valid_to is not None:
-        expires_at = template.valid_to
-    else:
-        assert template.valid_days is not None
-        expires_at = max(valid_from, now) + timedelta(days=template.valid_days)
-    if expires_at <= now:
-        raise InvalidInput("template_code", "this template's validity has ended")
+    valid_from, expires_at = _validity(template, now)
     wanted = sorted(set(customer_ids))
     live = customers.live_customer_ids(session=session, customer_ids=wanted, store_ids=store_ids)
     held: dict[int, int] = {}
