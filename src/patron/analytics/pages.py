@@ -10,18 +10,16 @@ such a role. Customers are shown masked, as on the customers pages.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from patron.analytics import service
 from patron.analytics.churn import service as churn
-from patron.analytics.churn.models import CustomerRisk
 from patron.analytics.churn.schemas import AtRiskPage, ChurnModelReportRead, ReasonRead
 from patron.analytics.engine import SEGMENTS, STAGES
 from patron.analytics.schemas import AnalyticsRunRead, ResultRows, RunSummary
@@ -29,11 +27,7 @@ from patron.analytics.store import AnalyticsStoreUnavailable
 from patron.core.actor import Actor
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
-from patron.customers import service as customers
 from patron.customers.masking import mask_customer
-from patron.customers.models import Customer
-from patron.customers.schemas import CustomerRead
-from patron.orders import service as orders
 from patron.staff.roles import Permission as P
 from patron.web import i18n
 from patron.web.deps import get_db
@@ -52,8 +46,6 @@ EXPORT_URL = "/api/v1/analytics/customers/export"
 
 # The lifecycle funnel, from first contact to gone (STAGES' own order).
 FUNNEL = tuple(STAGES)
-# 12-month CLV buckets, lower edges in fen: 0, ¥1–50, ¥50–100 … ¥10,000 and more.
-CLV_EDGES_FEN = (1, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000)
 STEP_TITLES = {
     "extract": N_("Extract"),
     "scores": N_("Scores"),
@@ -102,17 +94,6 @@ def action_texts(reasons: list[ReasonRead]) -> list[str]:
 def _safe_json(data: Any) -> str:
     # Inside <script type="application/json">: no "</script>" can close the block early.
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
-
-
-def _scope(store_ids: frozenset[int]) -> Any:
-    """Customers of these stores as customers/service.py scopes them: home store, or an
-    order there."""
-    return select(Customer.id).where(
-        or_(
-            Customer.home_store_id.in_(store_ids),
-            Customer.id.in_(orders.customers_buying_in(store_ids=store_ids)),
-        )
-    )
 
 
 def _store_bound(actor: Actor) -> bool:
@@ -355,95 +336,11 @@ def analytics_customers_page(
 
 
 @dataclass(frozen=True, slots=True)
-class ClvBucket:
-    low_fen: int  # inclusive; 0 is the "no value" bucket
-    high_fen: int | None  # exclusive; None: no upper edge
-    customers: int
-
-
-def clv_distribution(
-    *, session: Session, run_id: int, store_ids: frozenset[int] | None = None
-) -> list[ClvBucket]:
-    """Customers per 12-month CLV bucket in a run's churn scores, counted in SQL.
-
-    The churn service has no reader for this; it is a read of its table, kept here.
-    """
-    whens = [(CustomerRisk.clv_fen < CLV_EDGES_FEN[0], 0)]
-    whens += [
-        (CustomerRisk.clv_fen < high, n + 1)
-        for n, high in enumerate(CLV_EDGES_FEN[1:])
-    ]  # fmt: skip
-    bucket = case(*whens, else_=len(CLV_EDGES_FEN)).label("bucket")
-    query = (
-        select(bucket, func.count())
-        .where(CustomerRisk.run_id == run_id)
-        .group_by(bucket)
-        .order_by(bucket)
-    )
-    if store_ids is not None:
-        query = query.where(CustomerRisk.customer_id.in_(_scope(store_ids)))
-    found = {int(b): int(n) for b, n in session.execute(query)}
-    edges = (0, *CLV_EDGES_FEN)
-    return [
-        ClvBucket(
-            low_fen=edges[i],
-            high_fen=edges[i + 1] if i + 1 < len(edges) else None,
-            customers=found.get(i, 0),
-        )
-        for i in range(len(edges))
-    ]
-
-
-@dataclass(frozen=True, slots=True)
-class ValuedCustomer:
-    customer: CustomerRead  # masked
-    clv_fen: int
-    churn_risk: float
-    band: str
-    p_alive: float
-    value_at_stake_fen: int
-
-
-def top_customers_by_value(
-    *,
-    session: Session,
-    run_id: int,
-    limit: int = TOP_CUSTOMERS,
-    store_ids: frozenset[int] | None = None,
-) -> list[ValuedCustomer]:
-    """The customers with the highest predicted 12-month CLV in a run's churn scores."""
-    query = (
-        select(CustomerRisk)
-        .where(CustomerRisk.run_id == run_id)
-        .order_by(CustomerRisk.clv_fen.desc(), CustomerRisk.customer_id)
-        .limit(limit)
-    )
-    if store_ids is not None:
-        query = query.where(CustomerRisk.customer_id.in_(_scope(store_ids)))
-    found = []
-    for row in session.scalars(query):
-        customer = customers.get_customer(session=session, customer_id=row.customer_id)
-        if customer is None:  # pragma: no cover - risk rows point at customers by foreign key
-            continue
-        found.append(
-            ValuedCustomer(
-                customer=mask_customer(customer),
-                clv_fen=row.clv_fen,
-                churn_risk=row.churn_risk,
-                band=row.band,
-                p_alive=row.p_alive,
-                value_at_stake_fen=row.value_at_stake_fen,
-            )
-        )
-    return found
-
-
-@dataclass(frozen=True, slots=True)
 class RiskView:
     at_risk: AtRiskPage
     report: ChurnModelReportRead | None  # None: chain-wide, not shown to a store-bound role
-    clv: list[ClvBucket]
-    top: list[ValuedCustomer]
+    clv: list[churn.ClvBucket]
+    top: list[churn.ValuedCustomer]
 
 
 def load_risk(*, session: Session, actor: Actor, page: int) -> RiskView | None:
@@ -466,8 +363,13 @@ def load_risk(*, session: Session, actor: Actor, page: int) -> RiskView | None:
             }
         ),
         report=None if _store_bound(actor) else report,
-        clv=clv_distribution(session=session, run_id=report.run_id, store_ids=scope),
-        top=top_customers_by_value(session=session, run_id=report.run_id, store_ids=scope),
+        clv=churn.clv_distribution(session=session, run_id=report.run_id, store_ids=scope),
+        top=[
+            replace(v, customer=mask_customer(v.customer))
+            for v in churn.top_customers_by_value(
+                session=session, run_id=report.run_id, limit=TOP_CUSTOMERS, store_ids=scope
+            )
+        ],
     )
 
 
@@ -475,7 +377,7 @@ def _yuan(fen: int) -> str:
     return f"¥{fen // 100:,}"
 
 
-def _clv_json(buckets: list[ClvBucket]) -> str:
+def _clv_json(buckets: list[churn.ClvBucket]) -> str:
     names = []
     for b in buckets:
         if b.low_fen == 0:

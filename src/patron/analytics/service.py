@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
-from sqlalchemy import Select, Table, func, insert, or_, select, update
+from sqlalchemy import Select, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from patron.analytics import store as analytics_store
@@ -52,8 +52,6 @@ from patron.core.db import Database
 from patron.core.errors import InvalidInput, NotFound
 from patron.core.settings import get_settings
 from patron.customers import service as customers
-from patron.customers.models import Customer
-from patron.orders import service as orders
 
 if TYPE_CHECKING:  # churn scoring pulls in scikit-learn: imported when a run needs it
     from patron.analytics.churn.scoring import ChurnResult
@@ -440,17 +438,6 @@ def scores_for_customer(
     return [CustomerScoreRead.model_validate(r) for r in rows]
 
 
-def _scope(store_ids: frozenset[int]) -> Any:
-    """Customers of these stores, as customers/service.py scopes them: home store, or an
-    order there."""
-    return select(Customer.id).where(
-        or_(
-            Customer.home_store_id.in_(store_ids),
-            Customer.id.in_(orders.customers_buying_in(store_ids=store_ids)),
-        )
-    )
-
-
 def _summary(
     session: Session,
     *,
@@ -466,7 +453,9 @@ def _summary(
         .group_by(column)
     )
     if store_ids is not None:
-        query = query.where(CustomerScore.customer_id.in_(_scope(store_ids)))
+        query = query.where(
+            CustomerScore.customer_id.in_(customers.customer_ids_in_stores(store_ids))
+        )
     found = {code: (int(n), int(m)) for code, n, m in session.execute(query)}
     groups = [
         GroupSummary(
@@ -544,7 +533,9 @@ def list_customers_by(
             raise InvalidInput("cursor", "not a cursor this API gave out") from None
         query = query.where(CustomerScore.customer_id > after)
     if store_ids is not None:
-        query = query.where(CustomerScore.customer_id.in_(_scope(store_ids)))
+        query = query.where(
+            CustomerScore.customer_id.in_(customers.customer_ids_in_stores(store_ids))
+        )
     rows = list(session.scalars(query))
     more = len(rows) > limit
     rows = rows[:limit]
@@ -584,7 +575,9 @@ def audience_customer_ids(
     else:
         query = query.where(CustomerScore.stage == stage)
     if store_ids is not None:
-        query = query.where(CustomerScore.customer_id.in_(_scope(store_ids)))
+        query = query.where(
+            CustomerScore.customer_id.in_(customers.customer_ids_in_stores(store_ids))
+        )
     return run.id, list(session.scalars(query.order_by(CustomerScore.customer_id)))
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import ColumnElement, Select, delete, or_, select
 from sqlalchemy.orm import Session
 
 from patron.audit.service import record_audit
@@ -322,6 +322,12 @@ def _in_stores(store_ids: frozenset[int]) -> ColumnElement[bool]:
         Customer.home_store_id.in_(store_ids),
         Customer.id.in_(orders.customers_buying_in(store_ids=store_ids)),
     )
+
+
+def customer_ids_in_stores(store_ids: frozenset[int]) -> Select[int]:
+    """The ids of these stores' customers (home store, or bought there), as a subquery for
+    other domains' scoped reads: ``X.customer_id.in_(customer_ids_in_stores(ids))``."""
+    return select(Customer.id).where(_in_stores(store_ids))
 
 
 def check_customer_in_scope(

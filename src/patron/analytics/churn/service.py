@@ -14,9 +14,10 @@ Services take a Session and never commit.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import case, func, insert, select
 from sqlalchemy.orm import Session
 
 from patron.analytics.churn.models import (
@@ -34,13 +35,14 @@ from patron.analytics.churn.schemas import (
     RiskAlertRead,
     RiskRecorded,
 )
-from patron.analytics.churn.scoring import ChurnResult
 from patron.analytics.models import AnalyticsRun, RunStatus
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput, NotFound
 from patron.customers import service as customers
-from patron.customers.models import Customer
-from patron.orders import service as orders
+from patron.customers.schemas import CustomerRead
+
+if TYPE_CHECKING:  # scoring pulls in scikit-learn; pages reading risk need none of it
+    from patron.analytics.churn.scoring import ChurnResult
 
 _WRITE_CHUNK = 5000
 MAX_PAGE_SIZE = 500
@@ -176,17 +178,6 @@ def _risk_run(session: Session, run_id: int | None) -> ChurnModelReport:
     return report
 
 
-def _in_stores(store_ids: frozenset[int]) -> Any:
-    """Customers of these stores as customers/service.py scopes them: home store, or an
-    order there."""
-    return select(Customer.id).where(
-        or_(
-            Customer.home_store_id.in_(store_ids),
-            Customer.id.in_(orders.customers_buying_in(store_ids=store_ids)),
-        )
-    )
-
-
 def _alert_read(alert: RiskAlert) -> RiskAlertRead:
     return RiskAlertRead(
         run_id=alert.run_id,
@@ -218,7 +209,7 @@ def at_risk_list(
     run = _risk_run(session, run_id)
     where = [RiskAlert.run_id == run.run_id]
     if store_ids is not None:
-        where.append(RiskAlert.customer_id.in_(_in_stores(store_ids)))
+        where.append(RiskAlert.customer_id.in_(customers.customer_ids_in_stores(store_ids)))
     total = int(session.scalar(select(func.count()).select_from(RiskAlert).where(*where)) or 0)
     alerts = session.scalars(
         select(RiskAlert)
@@ -280,3 +271,94 @@ def get_model_report(*, session: Session, run_id: int | None = None) -> ChurnMod
         report=report.report,
         created_at=report.created_at,
     )
+
+
+# ----------------------------------------------------------------------- value in a run
+
+# Upper edges (exclusive) of the CLV buckets, in fen: ¥0.01, ¥50, ¥100 … ¥10,000, then more.
+CLV_EDGES_FEN = (1, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class ClvBucket:
+    low_fen: int  # inclusive; 0 is the "no value" bucket
+    high_fen: int | None  # exclusive; None: no upper edge
+    customers: int
+
+
+def clv_distribution(
+    *, session: Session, run_id: int, store_ids: frozenset[int] | None = None
+) -> list[ClvBucket]:
+    """Customers per 12-month CLV bucket in a run's churn scores, counted in SQL."""
+    whens = [(CustomerRisk.clv_fen < CLV_EDGES_FEN[0], 0)]
+    whens += [
+        (CustomerRisk.clv_fen < high, n + 1)
+        for n, high in enumerate(CLV_EDGES_FEN[1:])
+    ]  # fmt: skip
+    bucket = case(*whens, else_=len(CLV_EDGES_FEN)).label("bucket")
+    query = (
+        select(bucket, func.count())
+        .where(CustomerRisk.run_id == run_id)
+        .group_by(bucket)
+        .order_by(bucket)
+    )
+    if store_ids is not None:
+        query = query.where(
+            CustomerRisk.customer_id.in_(customers.customer_ids_in_stores(store_ids))
+        )
+    found = {int(b): int(n) for b, n in session.execute(query)}
+    edges = (0, *CLV_EDGES_FEN)
+    return [
+        ClvBucket(
+            low_fen=edges[i],
+            high_fen=edges[i + 1] if i + 1 < len(edges) else None,
+            customers=found.get(i, 0),
+        )
+        for i in range(len(edges))
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ValuedCustomer:
+    customer: CustomerRead  # as stored: the caller masks it for display
+    clv_fen: int
+    churn_risk: float
+    band: str
+    p_alive: float
+    value_at_stake_fen: int
+
+
+def top_customers_by_value(
+    *,
+    session: Session,
+    run_id: int,
+    limit: int = 50,
+    store_ids: frozenset[int] | None = None,
+) -> list[ValuedCustomer]:
+    """The customers with the highest predicted 12-month CLV in a run's churn scores."""
+    query = (
+        select(CustomerRisk)
+        .where(CustomerRisk.run_id == run_id)
+        .order_by(CustomerRisk.clv_fen.desc(), CustomerRisk.customer_id)
+        .limit(limit)
+    )
+    if store_ids is not None:
+        query = query.where(
+            CustomerRisk.customer_id.in_(customers.customer_ids_in_stores(store_ids))
+        )
+    found = []
+    for row in session.scalars(query):
+        customer = customers.get_customer(session=session, customer_id=row.customer_id)
+        if customer is None:  # pragma: no cover - risk rows point at customers by foreign key
+            continue
+        found.append(
+            ValuedCustomer(
+                customer=customer,
+                clv_fen=row.clv_fen,
+                churn_risk=row.churn_risk,
+                band=row.band,
+                p_alive=row.p_alive,
+                value_at_stake_fen=row.value_at_stake_fen,
+            )
+        )
+    return found
