@@ -9,6 +9,7 @@ from pathlib import Path
 import ibis
 import pytest
 
+from patron.analytics import extract as extract_module
 from patron.analytics import store as analytics_store
 from patron.analytics.engine import Tables
 from patron.analytics.store import AnalyticsBusy
@@ -191,6 +192,31 @@ def test_full_rebuild_gives_the_same_tables(db: Database, store_path: Path) -> N
     rebuilt = run_extract(db, store_path, full=True)
     assert rebuilt.full
     assert (query(store_path, sql), query(store_path, lines_sql)) == incremental
+
+
+def test_orders_are_kept_in_customer_order_once_enough_arrive_unsorted(
+    db: Database, store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chain = build_chain(db)
+    physical = "SELECT customer_id FROM orders ORDER BY rowid"
+    first = run_extract(db, store_path)
+    assert first.clustered
+    in_customer_order = sorted([chain.alice, chain.bob, chain.carol]) + [None]
+    assert [c for (c,) in query(store_path, physical)] == in_customer_order
+
+    monkeypatch.setattr(extract_module, "UNCLUSTERED_SHARE", 0.5)
+    post_order(db, "A2", customer={"id": chain.alice}, store_code="SH01")
+    few = run_extract(db, store_path)  # 1 of 5 came in unsorted: appended at the end
+    assert not few.clustered
+    assert [c for (c,) in query(store_path, physical)] == [*in_customer_order, chain.alice]
+
+    for n in range(4):  # 5 of 9 unsorted: the table is rewritten
+        post_order(db, f"B{n + 2}", customer={"id": chain.bob}, store_code="SH01")
+    many = run_extract(db, store_path)
+    assert many.clustered and many.totals["orders"] == 9
+    owners = [c for (c,) in query(store_path, physical)]
+    assert owners == sorted(owners, key=lambda c: (c is None, c or 0))
+    assert run_extract(db, store_path).rows_moved == 0  # nothing lost or moved twice
 
 
 def test_a_second_run_is_refused_while_one_holds_the_store(store_path: Path) -> None:

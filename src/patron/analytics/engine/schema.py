@@ -13,10 +13,15 @@ Conventions:
   orders to the survivor, so every ``customer_id`` here names a live profile;
 - ``orders.customer_id`` is null for anonymous sales (counted in KPIs, not in RFM);
 - refunds are carried both as rows (``refunds``) and folded into ``orders.refunded_fen`` and
-  ``order_lines.refunded_fen`` as of the extract, so "net" is ``paid - refunded``.
+  ``order_lines.refunded_fen`` as of the extract, so "net" is ``paid - refunded``;
+- ``orders`` is kept clustered by customer (:data:`ORDERS_CLUSTER_KEY`): every per-customer
+  definition groups them by ``customer_id``, and a customer's orders lying together make
+  that group-by about twice as fast on DuckDB as orders in the order they were taken.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import ibis
 import ibis.expr.schema as sch
@@ -78,6 +83,17 @@ STORES = ibis.schema(
         "kind": "string",
     }
 )
+
+# The physical order of ``orders`` in a DuckDB store (results never depend on it).
+ORDERS_CLUSTER_KEY = "customer_id NULLS LAST, order_date, order_id"
+
+
+def cluster_orders(con: Any) -> None:
+    """Rewrite a DuckDB store's ``orders`` in :data:`ORDERS_CLUSTER_KEY` order."""
+    con.execute(
+        f"CREATE OR REPLACE TABLE orders AS SELECT * FROM orders ORDER BY {ORDERS_CLUSTER_KEY}"
+    )
+
 
 TABLES: dict[str, sch.Schema] = {
     "customers": CUSTOMERS,

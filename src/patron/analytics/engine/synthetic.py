@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from patron.analytics.engine.schema import TABLES
+from patron.analytics.engine.schema import TABLES, cluster_orders
 
 CATEGORIES = ("生鲜", "食品", "饮料", "日化", "美妆", "母婴", "家居", "服饰")
 CHANNELS = ("pos", "online", "mini_program", "phone", "other")
@@ -171,6 +171,8 @@ def generate(
     for name, schema in TABLES.items():
         columns = ", ".join(f'"{c}"::{_duck_type(t)} AS "{c}"' for c, t in schema.items())
         con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {columns} FROM {name}")
+        if name == "orders":  # laid out as the extract keeps them
+            cluster_orders(con)
         counts[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
     return counts
 
