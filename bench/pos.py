@@ -6,8 +6,10 @@ How it runs, per backend:
 
 1. A fresh database (SQLite file in a temp dir, or the PostgreSQL schema ``patron_bench_pos``,
    created and dropped here), migrated, with 10 stores, 2,000 members, 200 products in a
-   category tree, and for every member a points balance (an adjustment, a few earned orders)
+   category tree, and for every member a home store, a points balance (three adjustments)
    and three coupons (满100减20, 9折 capped, free delivery), all built through the services.
+   Each store's till calls with its own cashier API key (scoped to that store), as tills do,
+   so every call also checks that the member belongs to the till's store.
 2. A real server: ``uvicorn patron.web.app:create_app --factory`` (httptools, uvloop), pinned
    to core 0; the client runs in this process, pinned to core 1.
 3. Open-loop load: requests are sent on a fixed schedule (one every 5 ms) over a pool of
@@ -100,8 +102,14 @@ def products() -> list[tuple[str, str, int]]:
     ]
 
 
-def seed(url: str) -> tuple[float, str]:
-    """Migrate and fill the database through the services; the seconds it took, an API key."""
+def store(n: int) -> str:
+    """Member ``n``'s home store."""
+    return STORES[n % len(STORES)]
+
+
+def seed(url: str) -> tuple[float, dict[str, str]]:
+    """Migrate and fill the database through the services; the seconds it took, and each
+    store's till key."""
     from patron.catalog import service as catalog
     from patron.catalog.schemas import ProductIn, StoreCreate
     from patron.core.actor import system_actor
@@ -148,7 +156,7 @@ def seed(url: str) -> tuple[float, str]:
         db.write(base)
         for start in range(0, MEMBERS, 500):
             batch = [
-                CustomerCreate(identities=IdentitiesIn(phone=phone(n)))
+                CustomerCreate(identities=IdentitiesIn(phone=phone(n)), home_store_code=store(n))
                 for n in range(start, min(start + 500, MEMBERS))
             ]
             db.write(
@@ -184,10 +192,14 @@ def seed(url: str) -> tuple[float, str]:
         ]  # fmt: skip
         for start in range(0, len(ids), 200):
             db.write(lambda s, chunk=ids[start : start + 200]: members(s, chunk))
-        key_in = ApiKeyCreate(name="bench pos", role=Role.ADMIN, store_codes=[])
-        key = db.write(
-            lambda s: staff.create_api_key(session=s, key_in=key_in, actor=system_actor("bench"))
-        ).key
+        keys = {}
+        for code in STORES:  # one till key per store, scoped to it
+            key_in = ApiKeyCreate(name=f"till {code}", role=Role.CASHIER, store_codes=[code])
+            keys[code] = db.write(
+                lambda s, key_in=key_in: staff.create_api_key(
+                    session=s, key_in=key_in, actor=system_actor("bench")
+                )
+            ).key
         if not db.is_sqlite:
             # A database in use has planner statistics; one filled a moment ago has none
             # until autovacuum gets to it, and its first plans are seq scans.
@@ -195,7 +207,7 @@ def seed(url: str) -> tuple[float, str]:
                 conn.exec_driver_sql("ANALYZE")
     finally:
         db.dispose()
-    return time.perf_counter() - started, key
+    return time.perf_counter() - started, keys
 
 
 def get(port: int, path: str, key: str) -> bytes:
@@ -213,12 +225,14 @@ def post(port: int, path: str, body: Any, key: str) -> bytes:
     return head.encode() + data
 
 
-def requests(port: int, call: str, count: int, key: str) -> list[bytes]:
+def requests(port: int, call: str, count: int, keys: dict[str, str]) -> list[bytes]:
+    """``count`` calls, each from the till of the member's home store."""
     rng = random.Random(5)
     catalogue = products()
     out = []
     for _ in range(count):
         n = rng.randrange(MEMBERS)
+        key = keys[store(n)]
         if call == "look-up":
             out.append(get(port, f"/api/v1/loyalty/lookup?phone={phone(n)}", key))
             continue
@@ -228,7 +242,7 @@ def requests(port: int, call: str, count: int, key: str) -> list[bytes]:
         ]
         body = {
             "member": {"phone": phone(n)},
-            "store_code": rng.choice(STORES),
+            "store_code": store(n),
             "lines": lines,
             "delivery_fee_fen": rng.choice((0, 600)),
             "redeem_points": rng.choice((0, 100, 500)),
@@ -277,13 +291,15 @@ async def paced(port: int, payloads: list[bytes], rate: int, connections: int = 
 
 def run_backend(backend: Backend, seconds: float, results: list[Figures]) -> None:
     console.print(f"[bold]{backend.name}[/]: seeding {MEMBERS:,} members …")
-    took, key = seed(backend.url)
+    took, keys = seed(backend.url)
     console.print(f"  seeded in {took:.1f} s")
     with patron_server(backend.url, backend.tmp) as port:
         for call in ("look-up", "quote"):
-            warm = requests(port, call, 200, key)
+            warm = requests(port, call, 200, keys)
             asyncio.run(paced(port, warm, RATE))
-            figures = asyncio.run(paced(port, requests(port, call, int(seconds * RATE), key), RATE))
+            figures = asyncio.run(
+                paced(port, requests(port, call, int(seconds * RATE), keys), RATE)
+            )
             figures.backend, figures.call = backend.name, call
             results.append(figures)
             console.print(

@@ -12,6 +12,7 @@ from patron.core.db import Database
 from patron.loyalty import rules
 from patron.loyalty import service as loyalty
 from patron.loyalty.exceptions import InsufficientPoints
+from patron.loyalty.schemas import MemberRef
 from patron.orders.exceptions import RefundTooLarge
 from tests.loyalty.builders import PLAIN, TUESDAY, adjust, member, refund, sale
 
@@ -44,6 +45,13 @@ def _check(db: Database, customer_id: int, now: datetime) -> None:
     assert balance.available + balance.pending + balance.expired_unposted == total
     assert all(0 <= lot.remaining <= lot.points for lot in lots)
     assert min(balance.available, balance.pending, balance.expired_unposted) >= 0
+    # The till reads the balance in one SQL aggregate; it must say what the lots say.
+    till = db.read(
+        lambda s: loyalty.lookup_member(
+            session=s, member=MemberRef(customer_id=customer_id), now=now
+        )
+    )
+    assert till.balance == balance
 
 
 def _sale(db: Database, me: int, now: datetime, qty: int, price: int, share: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -275,7 +276,8 @@ def test_the_audit_log_filters_and_pages(shop: Shop, monkeypatch: pytest.MonkeyP
                               "actor_name": "officer"},
         )  # fmt: skip
         assert len(re.findall(r'class="audit-entry', by_target.text)) == 2
-        today = datetime.now(UTC).date().isoformat()
+        # The page reads days in the shop's zone (Asia/Shanghai), eight hours ahead of UTC.
+        today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
         dated = client.get("/audit", params={"since": today, "until": today, "action": "sign_in"})
         assert len(re.findall(r'class="audit-entry', dated.text)) >= 1
         old = client.get("/audit", params={"until": "2020-01-01"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from patron.analytics import service
 from patron.analytics.schemas import (
@@ -16,14 +16,12 @@ from patron.analytics.schemas import (
     RunSummary,
     ScoredCustomerPage,
 )
-from patron.core.db import Database
 from patron.core.schemas import MAX_ID
 from patron.customers.masking import mask_customer
-from patron.web.deps import PathId, get_db
+from patron.web.deps import Db, PathId
 from patron.web.security import CurrentActor
 
 router = APIRouter(prefix="/api/v1", tags=["analytics"])
-Db = Annotated[Database, Depends(get_db)]
 RunId = Annotated[int | None, Query(ge=1, le=MAX_ID, description="Default: the latest run")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

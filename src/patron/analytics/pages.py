@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
@@ -25,19 +25,17 @@ from patron.analytics.engine import SEGMENTS, STAGES
 from patron.analytics.schemas import AnalyticsRunRead, ResultRows, RunSummary
 from patron.analytics.store import AnalyticsStoreUnavailable
 from patron.core.actor import Actor
-from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.customers.masking import mask_customer
 from patron.staff.roles import Permission as P
 from patron.web import i18n
-from patron.web.deps import get_db
+from patron.web.deps import Db
 from patron.web.i18n import N_, _
 from patron.web.sections import SectionContext, register_customer_section
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
-Db = Annotated[Database, Depends(get_db)]
 
 LIST_PAGE = 50
 RISK_PAGE = 25

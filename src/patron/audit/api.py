@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from patron.audit import service
 from patron.audit.schemas import AuditPage
-from patron.core.db import Database
 from patron.core.schemas import UtcInstant
-from patron.web.deps import get_db
+from patron.web.deps import Db
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
-Db = Annotated[Database, Depends(get_db)]
 
 
 @router.get("/audit", response_model=AuditPage)

@@ -6,20 +6,18 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from patron.audit import service
-from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.core.settings import get_settings
-from patron.web.deps import get_db
+from patron.web.deps import Db
 from patron.web.i18n import _
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
-Db = Annotated[Database, Depends(get_db)]
 
 PAGE = 50
 Text64 = Annotated[str, Query(max_length=64)]

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import Field
 
 from patron.catalog import service
 from patron.catalog.exceptions import StoreNotFound
 from patron.catalog.schemas import ProductIn, ProductRead, StoreCreate, StoreRead
-from patron.core.db import Database
 from patron.core.errors import NotFound
 from patron.core.schemas import MAX_ID, Schema
-from patron.web.deps import get_db
+from patron.web.deps import Db
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
-Db = Annotated[Database, Depends(get_db)]
 
 
 class ProductsIn(Schema):

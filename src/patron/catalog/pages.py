@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -15,13 +15,12 @@ from patron.catalog.schemas import StoreCreate
 from patron.core.actor import Actor
 from patron.core.db import Database
 from patron.staff.roles import Permission as P
-from patron.web.deps import get_db
+from patron.web.deps import Db
 from patron.web.i18n import N_, _
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
-Db = Annotated[Database, Depends(get_db)]
 
 KIND_TITLES = {
     StoreKind.PHYSICAL: N_("Shop"),

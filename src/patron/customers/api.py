@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
-from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.core.schemas import Page, UtcInstant
 from patron.customers import service
@@ -29,11 +28,10 @@ from patron.customers.schemas import (
 )
 from patron.orders import service as orders
 from patron.orders.schemas import OrderRead
-from patron.web.deps import PathId, get_db
+from patron.web.deps import Db, PathId
 from patron.web.security import CurrentActor
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
-Db = Annotated[Database, Depends(get_db)]
 
 
 @router.post(

@@ -12,13 +12,12 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
-from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.core.phone import normalise_phone
 from patron.core.settings import get_settings
@@ -36,14 +35,13 @@ from patron.customers.schemas import (
 )
 from patron.orders import service as orders
 from patron.staff.roles import Permission as P
-from patron.web.deps import PathId, get_db
+from patron.web.deps import Db, PathId
 from patron.web.i18n import N_, _
 from patron.web.sections import SectionContext, render_customer_sections
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
-Db = Annotated[Database, Depends(get_db)]
 
 SEARCH_PAGE = 20
 ORDERS_PAGE = 10

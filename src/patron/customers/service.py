@@ -9,8 +9,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
 from patron.audit.service import record_audit
@@ -305,13 +307,24 @@ def find_customer_id(*, session: Session, kind: str, value: str, namespace: str 
     except ValueError as exc:
         raise InvalidInput(kind, str(exc)) from None
     found = session.scalar(
-        select(Identity.customer_id).where(
-            Identity.value_index == identity_index(identity_kind, namespace, value),
-            Identity.kind == identity_kind,
-            Identity.namespace == namespace,
-        )
+        _owner_statement(),
+        {
+            "value_index": identity_index(identity_kind, namespace, value),
+            "kind": identity_kind,
+            "namespace": namespace,
+        },
     )
     return int(found) if found is not None else None
+
+
+@cache
+def _owner_statement() -> Select[int]:
+    # Built once: every till look-up and quote starts here.
+    return select(Identity.customer_id).where(
+        Identity.value_index == bindparam("value_index"),
+        Identity.kind == bindparam("kind"),
+        Identity.namespace == bindparam("namespace"),
+    )
 
 
 def _in_stores(store_ids: frozenset[int]) -> ColumnElement[bool]:
@@ -321,6 +334,24 @@ def _in_stores(store_ids: frozenset[int]) -> ColumnElement[bool]:
     return or_(
         Customer.home_store_id.in_(store_ids),
         Customer.id.in_(orders.customers_buying_in(store_ids=store_ids)),
+    )
+
+
+@cache
+def _scope_statement() -> Select[int]:
+    """The customer if they belong to one of ``:store_ids``: home store, or an order there.
+    Built once: a store's till checks this on every look-up and quote."""
+    from patron.orders.models import Order  # orders build on customers, not back
+
+    stores: Any = bindparam("store_ids", expanding=True)
+    bought_there = (
+        select(Order.id)
+        .where(Order.customer_id == Customer.id, Order.store_id.in_(stores))
+        .exists()
+    )
+    return select(Customer.id).where(
+        Customer.id == bindparam("customer_id"),
+        or_(Customer.home_store_id.in_(stores), bought_there),
     )
 
 
@@ -340,7 +371,7 @@ def check_customer_in_scope(
             raise CustomerNotFound(f"no customer {customer_id}", customer_id=customer_id)
         return
     found = session.scalar(
-        select(Customer.id).where(Customer.id == customer_id, _in_stores(store_ids))
+        _scope_statement(), {"customer_id": customer_id, "store_ids": sorted(store_ids)}
     )
     if found is None:
         if not customer_exists(session=session, customer_id=customer_id):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
-from patron.core.db import Database
 from patron.customers import service as customers
 from patron.loyalty import lottery, promotions, referrals, reports, service
 from patron.loyalty.schemas import (
@@ -46,11 +45,10 @@ from patron.loyalty.schemas import (
     ReferralRead,
     TierRead,
 )
-from patron.web.deps import PathId, get_db
+from patron.web.deps import Db, PathId, read_on_loop
 from patron.web.security import CurrentActor
 
 router = APIRouter(prefix="/api/v1/loyalty", tags=["loyalty"])
-Db = Annotated[Database, Depends(get_db)]
 _REPLAYED = {"Idempotent-Replayed": "true"}
 
 
@@ -60,13 +58,8 @@ def _scoped(s: Session, actor: Actor, customer_id: int) -> int:
     return customer_id
 
 
-def _member_in_scope(s: Session, actor: Actor, member: MemberRef) -> None:
-    if actor.store_ids is not None:
-        _scoped(s, actor, service.resolve_member(session=s, member=member))
-
-
 @router.get("/lookup", response_model=LookupRead)
-def lookup(
+async def lookup(
     db: Db,
     actor: CurrentActor,
     customer_id: Annotated[int | None, Query(ge=1)] = None,
@@ -75,23 +68,18 @@ def lookup(
 ) -> LookupRead:
     """A member at the till, by phone, member card or id: tier, balance, usable coupons."""
     member = MemberRef(customer_id=customer_id, phone=phone, member_card=member_card)
-
-    def work(s: Session) -> LookupRead:
-        _member_in_scope(s, actor, member)
-        return service.lookup_member(session=s, member=member)
-
-    return db.read(work)
+    return read_on_loop(
+        db, lambda s: service.lookup_member(session=s, member=member, store_ids=actor.store_ids)
+    )
 
 
 @router.post("/quote", response_model=QuoteRead)
-def quote(quote_in: QuoteIn, actor: CurrentActor, db: Db) -> QuoteRead:
+async def quote(quote_in: QuoteIn, actor: CurrentActor, db: Db) -> QuoteRead:
     """Points to earn, coupons and their best combination, the most points usable."""
-
-    def work(s: Session) -> QuoteRead:
-        _member_in_scope(s, actor, quote_in.member)
-        return service.quote_basket(session=s, quote_in=quote_in)
-
-    return db.read(work)
+    return read_on_loop(
+        db,
+        lambda s: service.quote_basket(session=s, quote_in=quote_in, store_ids=actor.store_ids),
+    )
 
 
 @router.post(

@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
+from patron.core.models import UTCDateTime
 from patron.customers import service as customers
 from patron.loyalty.exceptions import InsufficientPoints
-from patron.loyalty.models import EntryKind, LoyaltyAccount, PointsEntry, PointsLot
+from patron.loyalty.models import EntryKind, LoyaltyAccount, LoyaltyOrder, PointsEntry, PointsLot
 from patron.loyalty.rules import Programme
 from patron.loyalty.schemas import Balance
 
@@ -77,6 +80,128 @@ def lots(session: Session, account_id: int) -> list[LotState]:
         .order_by(PointsLot.expires_at, PointsLot.id)
     ).all()
     return [LotState(lot, int(remaining)) for lot, remaining in rows]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A member's account as the till reads it: tier, the tier window's figures, balance."""
+
+    account_id: int
+    tier_code: str
+    tier_since_at: datetime
+    downgrade_due_at: datetime | None
+    spend_fen: int  # net spend over the tier window
+    points_earned: int  # earned less earnings taken back, over the tier window
+    balance: Balance
+
+
+def _window_columns(account_id: Any) -> tuple[Any, Any]:
+    """Spend and points earned in (``:since``, ``:now``] for ``account_id``: what the tier
+    is judged on (earned, never the balance)."""
+    lo, po = LoyaltyOrder.__table__.c, PointsEntry.__table__.c
+    now, since = bindparam("now", type_=UTCDateTime()), bindparam("since", type_=UTCDateTime())
+    spend = (
+        select(func.coalesce(func.sum(lo.paid_fen - lo.refunded_fen), 0))
+        .where(lo.account_id == account_id, lo.ordered_at > since, lo.ordered_at <= now)
+        .scalar_subquery()
+    )
+    earned = (
+        select(func.coalesce(func.sum(po.points), 0))
+        .where(
+            po.account_id == account_id,
+            po.kind.in_([EntryKind.EARN, EntryKind.REVERSE_EARN]),
+            po.occurred_at > since,
+            po.occurred_at <= now,
+        )
+        .scalar_subquery()
+    )
+    return spend, earned
+
+
+@cache
+def _window_statement() -> Select[Any]:
+    spend, earned = _window_columns(bindparam("account_id"))
+    return select(spend, earned)
+
+
+def window_figures(
+    session: Session, account_id: int, now: datetime, since: datetime
+) -> tuple[int, int]:
+    """(spend in fen, points earned) over (``since``, ``now``]."""
+    spend, earned = session.execute(
+        _window_statement(), {"account_id": account_id, "now": now, "since": since}
+    ).one()
+    return int(spend), int(earned)
+
+
+@cache
+def _snapshot_statement() -> Select[Any]:
+    """One query for the till: the account, its tier window and its balance by lot state.
+
+    The balance sums entries per state of their lot, as ``balance`` does lot by lot: a lot
+    never holds fewer than 0 points, so summing its entries is summing what it has left."""
+    a, lot, e = LoyaltyAccount.__table__.c, PointsLot.__table__.c, PointsEntry.__table__.c
+    now = bindparam("now", type_=UTCDateTime())
+    customer_id: Any = bindparam("customer_id")
+    usable = (lot.available_at <= now) & (lot.expires_at > now)
+    sums = (
+        select(
+            lot.account_id,
+            func.sum(case((usable, e.points), else_=0)).label("available"),
+            func.sum(case((lot.available_at > now, e.points), else_=0)).label("pending"),
+            func.sum(case((lot.expires_at <= now, e.points), else_=0)).label("expired"),
+            func.sum(e.points).label("total"),
+        )
+        .join_from(PointsLot.__table__, PointsEntry.__table__, e.lot_id == lot.id)
+        .where(
+            lot.account_id.in_(select(a.id).where(a.customer_id == customer_id).scalar_subquery())
+        )
+        .group_by(lot.account_id)
+        .subquery()
+    )
+    spend, earned = _window_columns(a.id)
+    return (
+        select(
+            a.id,
+            a.tier_code,
+            a.tier_since_at,
+            a.downgrade_due_at,
+            spend,
+            earned,
+            func.coalesce(sums.c.available, 0),
+            func.coalesce(sums.c.pending, 0),
+            func.coalesce(sums.c.expired, 0),
+            func.coalesce(sums.c.total, 0),
+        )
+        .select_from(LoyaltyAccount.__table__)
+        .outerjoin(sums, sums.c.account_id == a.id)
+        .where(a.customer_id == customer_id)
+    )
+
+
+def snapshot(session: Session, customer_id: int, now: datetime, since: datetime) -> Snapshot | None:
+    """The member's account read in one query, or None if they have none yet. Read-only:
+    movements lock the account and read its lots (``lots``) instead."""
+    row = session.execute(
+        _snapshot_statement(), {"customer_id": customer_id, "now": now, "since": since}
+    ).first()
+    if row is None:
+        return None
+    (account_id, tier_code, since_at, due_at, spend, earned, usable, pending, expired, total) = row
+    return Snapshot(
+        account_id=account_id,
+        tier_code=tier_code,
+        tier_since_at=since_at,
+        downgrade_due_at=due_at,
+        spend_fen=int(spend),
+        points_earned=int(earned),
+        balance=Balance(
+            available=int(usable),
+            pending=int(pending),
+            expired_unposted=int(expired),
+            ledger_total=int(total),
+        ),
+    )
 
 
 def balance(states: Sequence[LotState], now: datetime) -> Balance:

@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -45,7 +45,7 @@ from patron.loyalty.schemas import (
     PromotionRead,
 )
 from patron.staff.roles import Permission as P
-from patron.web.deps import PathId, get_db
+from patron.web.deps import Db, PathId
 from patron.web.errors import validation_items
 from patron.web.i18n import N_, _
 from patron.web.sections import SectionContext, register_customer_section
@@ -53,7 +53,6 @@ from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
-Db = Annotated[Database, Depends(get_db)]
 Code = Annotated[str, Path(max_length=64)]
 
 ENTRIES_SHOWN = 10

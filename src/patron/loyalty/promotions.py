@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from patron.audit.service import record_audit
 from patron.core.actor import Actor
 from patron.core.errors import Conflict, NotFound
+from patron.core.models import UTCDateTime
 from patron.loyalty import rules
 from patron.loyalty.models import Promotion, PromotionGrant
 from patron.loyalty.schemas import GiftRead, PromotionCreate, PromotionQuote, PromotionRead
@@ -138,19 +140,25 @@ def running(
     programme: rules.Programme,
 ) -> list[tuple[Promotion, rules.PromotionTerms]]:
     """Promotions on for this order's time, store and channel."""
-    query = (
-        select(Promotion)
-        .where(Promotion.active.is_(True), Promotion.starts_at <= at, Promotion.ends_at > at)
-        .order_by(Promotion.id)
-    )
     found = []
-    for row in session.scalars(query):
+    for row in session.scalars(_running_statement(), {"at": at}):
         terms = _terms(row)
         if rules.runs(
             terms, at=at, store_code=basket.store_code, channel=basket.channel, zone=programme.zone
         ):
             found.append((row, terms))
     return found
+
+
+@cache
+def _running_statement() -> Select[Promotion]:
+    # Built once: every quote asks.
+    at = bindparam("at", type_=UTCDateTime())
+    return (
+        select(Promotion)
+        .where(Promotion.active.is_(True), Promotion.starts_at <= at, Promotion.ends_at > at)
+        .order_by(Promotion.id)
+    )
 
 
 def bonuses(found: Sequence[tuple[Promotion, rules.PromotionTerms]]) -> list[rules.PromotionTerms]:

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 
 import orjson
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from patron.audit.service import record_audit
@@ -20,6 +20,7 @@ from patron.catalog import service as catalog
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput
+from patron.core.models import UTCDateTime
 from patron.customers import service as customers
 from patron.loyalty import ledger, promotions, referrals, rules
 from patron.loyalty.exceptions import (
@@ -309,23 +310,11 @@ def _window_figures(
     session: Session, account: LoyaltyAccount, now: datetime, programme: rules.Programme
 ) -> tuple[int, int]:
     """(spend in fen, points earned) over the tier window: earned, not the balance."""
-    since = now - timedelta(days=programme.tier_window_days)
-    spend = session.scalar(
-        select(func.coalesce(func.sum(LoyaltyOrder.paid_fen - LoyaltyOrder.refunded_fen), 0)).where(
-            LoyaltyOrder.account_id == account.id,
-            LoyaltyOrder.ordered_at > since,
-            LoyaltyOrder.ordered_at <= now,
-        )
-    )
-    earned = session.scalar(
-        select(func.coalesce(func.sum(PointsEntry.points), 0)).where(
-            PointsEntry.account_id == account.id,
-            PointsEntry.kind.in_([EntryKind.EARN, EntryKind.REVERSE_EARN]),
-            PointsEntry.occurred_at > since,
-            PointsEntry.occurred_at <= now,
-        )
-    )
-    return int(spend or 0), int(earned or 0)
+    return ledger.window_figures(session, account.id, now, _window_start(now, programme))
+
+
+def _window_start(now: datetime, programme: rules.Programme) -> datetime:
+    return now - timedelta(days=programme.tier_window_days)
 
 
 def _review(
@@ -359,11 +348,17 @@ def get_tier(
     programme: rules.Programme | None = None,
 ) -> TierRead:
     now, programme = _now(now), programme or get_programme()
-    return _tier_read(session, _account(session, customer_id), now, programme)
+    return _tier_read(_snapshot(session, customer_id, now, programme), now, programme)
+
+
+def _snapshot(
+    session: Session, customer_id: int, now: datetime, programme: rules.Programme
+) -> ledger.Snapshot | None:
+    return ledger.snapshot(session, customer_id, now, _window_start(now, programme))
 
 
 def _tier_read(
-    session: Session, account: LoyaltyAccount | None, now: datetime, programme: rules.Programme
+    account: ledger.Snapshot | None, now: datetime, programme: rules.Programme
 ) -> TierRead:
     if account is None:
         tier = programme.base_tier
@@ -377,7 +372,6 @@ def _tier_read(
             spend_12m_fen=0,
             points_earned_12m=0,
         )
-    spend, earned = _window_figures(session, account, now, programme)
     tier = programme.tier(account.tier_code)
     return TierRead(
         code=tier.code,
@@ -386,8 +380,8 @@ def _tier_read(
         points_multiplier_bp=tier.points_multiplier_bp,
         since_at=account.tier_since_at,
         downgrade_due_at=account.downgrade_due_at,
-        spend_12m_fen=spend,
-        points_earned_12m=earned,
+        spend_12m_fen=account.spend_fen,
+        points_earned_12m=account.points_earned,
     )
 
 
@@ -625,20 +619,27 @@ def issue_coupons(
     return result
 
 
-def _usable_coupons(
-    session: Session, customer_id: int, at: datetime
-) -> list[tuple[Coupon, CouponTemplate]]:
-    rows = session.execute(
+@cache
+def _usable_coupons_statement() -> Select[Coupon, CouponTemplate]:
+    at = bindparam("at", type_=UTCDateTime())
+    return (
         select(Coupon, CouponTemplate)
         .join(CouponTemplate, CouponTemplate.id == Coupon.template_id)
         .where(
-            Coupon.customer_id == customer_id,
+            Coupon.customer_id == bindparam("customer_id"),
             Coupon.status == CouponStatus.ISSUED,
             Coupon.valid_from <= at,
             Coupon.expires_at > at,
         )
         .order_by(Coupon.expires_at, Coupon.id)
-    ).all()
+    )
+
+
+def _usable_coupons(
+    session: Session, customer_id: int, at: datetime
+) -> list[tuple[Coupon, CouponTemplate]]:
+    # Built once: the till calls this on every look-up and quote.
+    rows = session.execute(_usable_coupons_statement(), {"customer_id": customer_id, "at": at})
     return [(c, t) for c, t in rows]
 
 
@@ -701,12 +702,26 @@ def _order_basket(session: Session, order: OrderRead) -> rules.Basket:
     )
 
 
-def resolve_member(*, session: Session, member: MemberRef) -> int:
-    """The customer id a till's member reference (id, phone or card) points at."""
-    return _resolve_member(session, member)
+def resolve_member(
+    *, session: Session, member: MemberRef, store_ids: frozenset[int] | None = None
+) -> int:
+    """The customer id a till's member reference (id, phone or card) points at; with
+    ``store_ids``, one of those stores' customers (else OutOfScope)."""
+    return _resolve_member(session, member, store_ids)
 
 
-def _resolve_member(session: Session, member: MemberRef) -> int:
+def _resolve_member(
+    session: Session, member: MemberRef, store_ids: frozenset[int] | None = None
+) -> int:
+    customer_id = _member_id(session, member)
+    if store_ids is not None:
+        customers.check_customer_in_scope(
+            session=session, customer_id=customer_id, store_ids=store_ids
+        )
+    return customer_id
+
+
+def _member_id(session: Session, member: MemberRef) -> int:
     if member.customer_id is not None:
         if not customers.customer_exists(session=session, customer_id=member.customer_id):
             raise NotAMember(f"no customer {member.customer_id}")
@@ -722,26 +737,26 @@ def _resolve_member(session: Session, member: MemberRef) -> int:
     return found
 
 
+_NO_POINTS = Balance(available=0, pending=0, expired_unposted=0, ledger_total=0)
+
+
 def lookup_member(
     *,
     session: Session,
     member: MemberRef,
     now: datetime | None = None,
     programme: rules.Programme | None = None,
+    store_ids: frozenset[int] | None = None,
 ) -> LookupRead:
-    """What the till shows: tier, balance, coupons usable now."""
+    """What the till shows: tier, balance, coupons usable now. Three queries (member,
+    account, coupons); a store-scoped till adds one for the scope."""
     now, programme = _now(now), programme or get_programme()
-    customer_id = _resolve_member(session, member)
-    account = _account(session, customer_id)
-    balance = (
-        ledger.balance(ledger.lots(session, account.id), now)
-        if account
-        else Balance(available=0, pending=0, expired_unposted=0, ledger_total=0)
-    )
+    customer_id = _resolve_member(session, member, store_ids)
+    account = _snapshot(session, customer_id, now, programme)
     return LookupRead(
         customer_id=customer_id,
-        tier=_tier_read(session, account, now, programme),
-        balance=balance,
+        tier=_tier_read(account, now, programme),
+        balance=account.balance if account else _NO_POINTS,
         coupons=list_customer_coupons(session=session, customer_id=customer_id, now=now),
     )
 
@@ -752,15 +767,16 @@ def quote_basket(
     quote_in: QuoteIn,
     now: datetime | None = None,
     programme: rules.Programme | None = None,
+    store_ids: frozenset[int] | None = None,
 ) -> QuoteRead:
     """Price a basket for a member: tier discount, coupons and their best combination, the
     points usable (up to the programme's share of the order) and the points it will earn."""
     programme = programme or get_programme()
     at = quote_in.at or _now(now)
-    customer_id = _resolve_member(session, quote_in.member)
-    account = _account(session, customer_id)
+    customer_id = _resolve_member(session, quote_in.member, store_ids)
+    account = _snapshot(session, customer_id, at, programme)
     tier = programme.tier(account.tier_code) if account else programme.base_tier
-    available = ledger.balance(ledger.lots(session, account.id), at).available if account else 0
+    available = account.balance.available if account else 0
     categories = _categories(session, [ln.sku for ln in quote_in.lines])
     lines = tuple(
         rules.BasketLine(ln.sku, categories[ln.sku], ln.gross_fen - ln.discount_fen)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from patron.core.db import Database
@@ -21,12 +21,11 @@ from patron.orders.schemas import (
     RefundIn,
     RefundRead,
 )
-from patron.web.deps import PathId, get_db
+from patron.web.deps import Db, PathId
 from patron.web.errors import validation_items
 from patron.web.security import CurrentActor
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
-Db = Annotated[Database, Depends(get_db)]
 
 _REPLAYED = {"Idempotent-Replayed": "true"}
 _order_adapter: TypeAdapter[OrderIn] = TypeAdapter(OrderIn)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends
-
-from patron.core.db import Database
 from patron.staff import service
 from patron.staff.roles import Role
 from patron.staff.schemas import (
@@ -19,11 +16,10 @@ from patron.staff.schemas import (
     StaffRead,
     StaffUpdate,
 )
-from patron.web.deps import PathId, get_db
+from patron.web.deps import Db, PathId
 from patron.web.security import CurrentActor
 
 router = APIRouter(prefix="/api/v1", tags=["staff"])
-Db = Annotated[Database, Depends(get_db)]
 
 
 @router.get("/me", response_model=MeRead)

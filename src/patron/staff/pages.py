@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -17,13 +17,12 @@ from patron.core.settings import get_settings
 from patron.staff import service
 from patron.staff.roles import ROLE_PERMISSIONS, Permission, Role
 from patron.staff.schemas import StaffCreate, StaffUpdate
-from patron.web.deps import PathId, get_db
+from patron.web.deps import Db, PathId
 from patron.web.i18n import _
 from patron.web.security import SESSION_COOKIE, CurrentActor, client_ip, limiter
 from patron.web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
-Db = Annotated[Database, Depends(get_db)]
 
 
 def _local(next_url: str | None) -> str:

@@ -36,11 +36,13 @@ from patron.web.security import SecurityHeaders, authorize
 STATIC_DIR = Path(__file__).parent / "static"
 
 # Every router the application serves, each carrying its full paths (no prefix is added here).
+# A request is matched against the routes one by one, a few microseconds each, so the
+# busiest go first: the tills' look-up, quote, commit and refund lead the loyalty router.
 ROUTERS: tuple[APIRouter, ...] = (
+    loyalty_api.router,
     customers_api.router,
     orders_api.router,
     catalog_api.router,
-    loyalty_api.router,
     staff_api.router,
     audit_api.router,
     analytics_api.router,
@@ -89,6 +91,12 @@ def create_app(db: Database | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     loyalty_pages.register_sections()  # the loyalty section of the customer 360 page
     install_error_handlers(app)
+
+    # First, as load balancers call it often: matching walks the routes in order.
+    @app.get("/healthz", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
     # One router holding every domain's routes (their paths, tags and dependencies are fixed
     # when each route is declared): FastAPI matches a request router by router, so one
     # included router instead of twenty keeps the per-request cost low.
@@ -96,11 +104,6 @@ def create_app(db: Database | None = None) -> FastAPI:
     for router in ROUTERS:
         combined.routes.extend(router.routes)
     app.include_router(combined)
-
-    @app.get("/healthz", include_in_schema=False)
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
     return app
 
 

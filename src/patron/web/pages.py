@@ -5,21 +5,19 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.staff.roles import Permission as P
 from patron.web import dashboard as dash
 from patron.web import i18n
-from patron.web.deps import get_db
+from patron.web.deps import Db
 from patron.web.i18n import _
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
-Db = Annotated[Database, Depends(get_db)]
 
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
 

@@ -138,7 +138,8 @@ async def authorize(request: Request) -> None:
     request.state.actor = actor
 
 
-def current_actor(request: Request) -> Actor:
+async def current_actor(request: Request) -> Actor:
+    """The actor ``authorize`` stashed (``async``: no I/O, so no trip to the thread pool)."""
     actor: Actor | None = getattr(request.state, "actor", None)
     if actor is None:
         raise Unauthenticated("sign in or send an API key")

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from patron.analytics.churn import service
 from patron.analytics.churn.schemas import AtRiskPage, ChurnModelReportRead, CustomerRiskRead
-from patron.core.db import Database
 from patron.core.schemas import MAX_ID
 from patron.customers.masking import mask_customer
-from patron.web.deps import PathId, get_db
+from patron.web.deps import Db, PathId
 from patron.web.security import CurrentActor
 
 router = APIRouter(prefix="/api/v1", tags=["analytics"])
-Db = Annotated[Database, Depends(get_db)]
 RunId = Annotated[
     int | None, Query(ge=1, le=MAX_ID, description="Default: the latest run with churn risk")
 ]
