@@ -141,7 +141,24 @@ def test_a_cashier_sees_loyalty_only_for_their_stores_customers(two_stores: Data
         assert own.status_code == 200
         other = cashier.get("/api/v1/loyalty/lookup", params={"phone": BJ_PHONE})
         assert other.status_code == 403
+        basket = {"lines": [{"sku": "X1", "quantity": 1, "unit_price_fen": 1000}]}
+        quote = cashier.post(
+            "/api/v1/loyalty/quote", json={"member": {"phone": BJ_PHONE}, **basket}
+        )
+        assert quote.status_code == 403
+        nobody = cashier.get("/api/v1/loyalty/lookup", params={"phone": "13600000000"})
+        assert nobody.status_code == 404
     with api_client(two_stores) as admin:
         bj_id = admin.get("/api/v1/customers/lookup", params={"phone": BJ_PHONE}).json()["id"]
     with api_client(two_stores, role=Role.CASHIER, stores=["SH01"]) as cashier:
         assert cashier.get(f"/api/v1/loyalty/customers/{bj_id}/balance").status_code == 403
+        by_id = cashier.get("/api/v1/loyalty/lookup", params={"customer_id": bj_id})
+        assert by_id.status_code == 403
+    with api_client(two_stores, role=Role.CASHIER, stores=["BJ01"]) as beijing:
+        assert beijing.get("/api/v1/loyalty/lookup", params={"phone": BJ_PHONE}).status_code == 200
+        assert (
+            beijing.get("/api/v1/loyalty/lookup", params={"customer_id": bj_id}).json()[
+                "customer_id"
+            ]
+            == bj_id
+        )

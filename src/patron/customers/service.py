@@ -12,8 +12,8 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, delete, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, ScalarSelect, Select, bindparam, delete, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from patron.audit.service import record_audit
 from patron.catalog import service as catalog
@@ -296,6 +296,13 @@ def lookup_customer(
 def find_customer_id(*, session: Session, kind: str, value: str, namespace: str = "") -> int | None:
     """Only the id of the customer owning an identifier (one indexed query): for the till,
     which needs no profile to price a basket."""
+    found = session.scalar(_owner_statement(), identity_params(kind, value, namespace))
+    return int(found) if found is not None else None
+
+
+def identity_params(kind: str, value: str, namespace: str = "") -> dict[str, Any]:
+    """The values :func:`identity_owner` is bound with, for an identifier as typed (the phone
+    or e-mail normalised, then indexed). InvalidInput names ``kind`` if it cannot be read."""
     identity_kind = _LOOKUP_KINDS.get(kind)
     if identity_kind is None:
         raise InvalidInput("kind", f"look up by one of {', '.join(_LOOKUP_KINDS)}")
@@ -306,15 +313,11 @@ def find_customer_id(*, session: Session, kind: str, value: str, namespace: str 
             value = normalise_email(value)
     except ValueError as exc:
         raise InvalidInput(kind, str(exc)) from None
-    found = session.scalar(
-        _owner_statement(),
-        {
-            "value_index": identity_index(identity_kind, namespace, value),
-            "kind": identity_kind,
-            "namespace": namespace,
-        },
-    )
-    return int(found) if found is not None else None
+    return {
+        "value_index": identity_index(identity_kind, namespace, value),
+        "kind": identity_kind,
+        "namespace": namespace,
+    }
 
 
 @cache
@@ -325,6 +328,29 @@ def _owner_statement() -> Select[int]:
         Identity.kind == bindparam("kind"),
         Identity.namespace == bindparam("namespace"),
     )
+
+
+def identity_owner() -> ScalarSelect[int]:
+    """The id of the customer owning an identifier, as a scalar subquery bound with
+    :func:`identity_params`: for other domains that read a member's records in the same
+    statement as the look-up (the till)."""
+    return _owner_statement().scalar_subquery()
+
+
+def belongs_to_stores(customer_id: Any) -> ColumnElement[bool]:
+    """Whether the customer ``customer_id`` (a column or subquery) belongs to one of the
+    stores bound as ``:store_ids`` (expanding): home store, or an order there."""
+    from patron.orders.models import Order  # orders build on customers, not back
+
+    stores: Any = bindparam("store_ids", expanding=True)
+    bought_there = (
+        select(Order.id)
+        .where(Order.customer_id == customer_id, Order.store_id.in_(stores))
+        .exists()
+    )
+    c = aliased(Customer)  # never correlated with a customer table around it
+    home = select(c.id).where(c.id == customer_id, c.home_store_id.in_(stores))
+    return or_(home.exists(), bought_there)
 
 
 def _in_stores(store_ids: frozenset[int]) -> ColumnElement[bool]:
@@ -339,20 +365,10 @@ def _in_stores(store_ids: frozenset[int]) -> ColumnElement[bool]:
 
 @cache
 def _scope_statement() -> Select[int]:
-    """The customer if they belong to one of ``:store_ids``: home store, or an order there.
-    Built once: a store's till checks this on every look-up and quote."""
-    from patron.orders.models import Order  # orders build on customers, not back
-
-    stores: Any = bindparam("store_ids", expanding=True)
-    bought_there = (
-        select(Order.id)
-        .where(Order.customer_id == Customer.id, Order.store_id.in_(stores))
-        .exists()
-    )
-    return select(Customer.id).where(
-        Customer.id == bindparam("customer_id"),
-        or_(Customer.home_store_id.in_(stores), bought_there),
-    )
+    """The customer if they belong to one of ``:store_ids``. Built once: a store's till
+    checks this on every look-up and quote."""
+    customer_id: Any = bindparam("customer_id")
+    return select(Customer.id).where(Customer.id == customer_id, belongs_to_stores(customer_id))
 
 
 def customer_ids_in_stores(store_ids: frozenset[int]) -> Select[int]:

@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, func, select
+from sqlalchemy import BigInteger, Select, bindparam, case, func, select, true
 from sqlalchemy.orm import Session
 
 from patron.core.models import UTCDateTime
@@ -134,15 +134,32 @@ def window_figures(
     return int(spend), int(earned)
 
 
-@cache
-def _snapshot_statement() -> Select[Any]:
-    """One query for the till: the account, its tier window and its balance by lot state.
+@dataclass(frozen=True)
+class MemberAccount:
+    """Who the till's member reference named, whether the till's stores may serve them,
+    and their account (None before their first points)."""
 
-    The balance sums entries per state of their lot, as ``balance`` does lot by lot: a lot
-    never holds fewer than 0 points, so summing its entries is summing what it has left."""
+    customer_id: int | None  # None: nobody holds that identifier
+    in_scope: bool
+    account: Snapshot | None
+
+
+@cache
+def _snapshot_statement(*, by_identity: bool, scoped: bool) -> Select[Any]:
+    """One query for the till: the member, the scope check, the account, its tier window
+    and its balance by lot state, so a look-up costs two round trips (this, the coupons).
+
+    The member is ``:customer_id``, or the owner of an identifier (``by_identity``, bound
+    with ``customers.identity_params``); ``scoped`` adds whether they belong to one of
+    ``:store_ids``. The balance sums entries per state of their lot, as ``balance`` does
+    lot by lot: a lot never holds fewer than 0 points, so summing its entries is summing
+    what it has left."""
     a, lot, e = LoyaltyAccount.__table__.c, PointsLot.__table__.c, PointsEntry.__table__.c
     now = bindparam("now", type_=UTCDateTime())
-    customer_id: Any = bindparam("customer_id")
+    who: Any = (
+        customers.identity_owner() if by_identity else bindparam("customer_id", type_=BigInteger())
+    )
+    member = select(who.label("customer_id")).subquery("member")
     usable = (lot.available_at <= now) & (lot.expires_at > now)
     sums = (
         select(
@@ -153,15 +170,16 @@ def _snapshot_statement() -> Select[Any]:
             func.sum(e.points).label("total"),
         )
         .join_from(PointsLot.__table__, PointsEntry.__table__, e.lot_id == lot.id)
-        .where(
-            lot.account_id.in_(select(a.id).where(a.customer_id == customer_id).scalar_subquery())
-        )
+        .where(lot.account_id.in_(select(a.id).where(a.customer_id == who).scalar_subquery()))
         .group_by(lot.account_id)
         .subquery()
     )
     spend, earned = _window_columns(a.id)
+    in_scope = customers.belongs_to_stores(member.c.customer_id) if scoped else true()
     return (
         select(
+            member.c.customer_id,
+            in_scope,
             a.id,
             a.tier_code,
             a.tier_since_at,
@@ -173,35 +191,58 @@ def _snapshot_statement() -> Select[Any]:
             func.coalesce(sums.c.expired, 0),
             func.coalesce(sums.c.total, 0),
         )
-        .select_from(LoyaltyAccount.__table__)
+        .select_from(member)
+        .outerjoin(LoyaltyAccount.__table__, a.customer_id == member.c.customer_id)
         .outerjoin(sums, sums.c.account_id == a.id)
-        .where(a.customer_id == customer_id)
     )
+
+
+def member_account(
+    session: Session,
+    *,
+    now: datetime,
+    since: datetime,
+    customer_id: int | None = None,
+    identity: dict[str, Any] | None = None,
+    store_ids: frozenset[int] | None = None,
+) -> MemberAccount:
+    """The member (by ``customer_id`` or by ``identity``, from ``customers.identity_params``)
+    and their account with the tier window (``since``, ``now``], read in one query.
+    Read-only: movements lock the account and read its lots (``lots``) instead."""
+    params: dict[str, Any] = {"now": now, "since": since}
+    if identity is not None:
+        params |= identity
+    else:
+        params["customer_id"] = customer_id
+    if store_ids is not None:
+        params["store_ids"] = sorted(store_ids)
+    statement = _snapshot_statement(by_identity=identity is not None, scoped=store_ids is not None)
+    row = session.execute(statement, params).one()
+    (who, in_scope, account_id, tier_code, since_at, due_at, spend, earned, *sums) = row
+    account = (
+        None
+        if account_id is None
+        else Snapshot(
+            account_id=account_id,
+            tier_code=tier_code,
+            tier_since_at=since_at,
+            downgrade_due_at=due_at,
+            spend_fen=int(spend),
+            points_earned=int(earned),
+            balance=Balance(
+                available=int(sums[0]),
+                pending=int(sums[1]),
+                expired_unposted=int(sums[2]),
+                ledger_total=int(sums[3]),
+            ),
+        )
+    )
+    return MemberAccount(customer_id=who, in_scope=bool(in_scope), account=account)
 
 
 def snapshot(session: Session, customer_id: int, now: datetime, since: datetime) -> Snapshot | None:
-    """The member's account read in one query, or None if they have none yet. Read-only:
-    movements lock the account and read its lots (``lots``) instead."""
-    row = session.execute(
-        _snapshot_statement(), {"customer_id": customer_id, "now": now, "since": since}
-    ).first()
-    if row is None:
-        return None
-    (account_id, tier_code, since_at, due_at, spend, earned, usable, pending, expired, total) = row
-    return Snapshot(
-        account_id=account_id,
-        tier_code=tier_code,
-        tier_since_at=since_at,
-        downgrade_due_at=due_at,
-        spend_fen=int(spend),
-        points_earned=int(earned),
-        balance=Balance(
-            available=int(usable),
-            pending=int(pending),
-            expired_unposted=int(expired),
-            ledger_total=int(total),
-        ),
-    )
+    """The customer's account (tier window (``since``, ``now``] and balance), or None."""
+    return member_account(session, now=now, since=since, customer_id=customer_id).account
 
 
 def balance(states: Sequence[LotState], now: datetime) -> Balance:

@@ -22,6 +22,7 @@ from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput
 from patron.core.models import UTCDateTime
 from patron.customers import service as customers
+from patron.customers.exceptions import OutOfScope
 from patron.loyalty import ledger, promotions, referrals, rules
 from patron.loyalty.exceptions import (
     AlreadyCommitted,
@@ -726,15 +727,52 @@ def _member_id(session: Session, member: MemberRef) -> int:
         if not customers.customer_exists(session=session, customer_id=member.customer_id):
             raise NotAMember(f"no customer {member.customer_id}")
         return customers.active_customer_id(session=session, customer_id=member.customer_id)
-    kind, value = (
-        ("member_card", member.member_card) if member.member_card else ("phone", member.phone)
-    )
-    assert value is not None
+    kind, value = _identifier(member)
     # Identities move with merges, so the owner found here is a live profile.
     found = customers.find_customer_id(session=session, kind=kind, value=value)
     if found is None:
         raise NotAMember(f"no member with that {kind.replace('_', ' ')}")
     return found
+
+
+def _member_account(
+    session: Session,
+    member: MemberRef,
+    now: datetime,
+    programme: rules.Programme,
+    store_ids: frozenset[int] | None,
+) -> tuple[int, ledger.Snapshot | None]:
+    """The member a till names and their account: one query by phone or card (the usual
+    case), three by id (which may name a merged profile, followed to the live one)."""
+    since = _window_start(now, programme)
+    if member.customer_id is not None:
+        customer_id = _member_id(session, member)
+        found = ledger.member_account(
+            session, now=now, since=since, customer_id=customer_id, store_ids=store_ids
+        )
+    else:
+        kind, value = _identifier(member)
+        found = ledger.member_account(
+            session,
+            now=now,
+            since=since,
+            identity=customers.identity_params(kind, value),
+            store_ids=store_ids,
+        )
+        if found.customer_id is None:
+            raise NotAMember(f"no member with that {kind.replace('_', ' ')}")
+        customer_id = found.customer_id
+    if not found.in_scope:
+        raise OutOfScope("this customer belongs to another store", customer_id=customer_id)
+    return customer_id, found.account
+
+
+def _identifier(member: MemberRef) -> tuple[str, str]:
+    kind, value = (
+        ("member_card", member.member_card) if member.member_card else ("phone", member.phone)
+    )
+    assert value is not None
+    return kind, value
 
 
 _NO_POINTS = Balance(available=0, pending=0, expired_unposted=0, ledger_total=0)
@@ -751,8 +789,7 @@ def lookup_member(
     """What the till shows: tier, balance, coupons usable now. Three queries (member,
     account, coupons); a store-scoped till adds one for the scope."""
     now, programme = _now(now), programme or get_programme()
-    customer_id = _resolve_member(session, member, store_ids)
-    account = _snapshot(session, customer_id, now, programme)
+    customer_id, account = _member_account(session, member, now, programme, store_ids)
     return LookupRead(
         customer_id=customer_id,
         tier=_tier_read(account, now, programme),
@@ -773,8 +810,7 @@ def quote_basket(
     points usable (up to the programme's share of the order) and the points it will earn."""
     programme = programme or get_programme()
     at = quote_in.at or _now(now)
-    customer_id = _resolve_member(session, quote_in.member, store_ids)
-    account = _snapshot(session, customer_id, at, programme)
+    customer_id, account = _member_account(session, quote_in.member, at, programme, store_ids)
     tier = programme.tier(account.tier_code) if account else programme.base_tier
     available = account.balance.available if account else 0
     categories = _categories(session, [ln.sku for ln in quote_in.lines])

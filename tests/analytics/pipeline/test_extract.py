@@ -201,7 +201,7 @@ def test_orders_are_kept_in_customer_order_once_enough_arrive_unsorted(
     physical = "SELECT customer_id FROM orders ORDER BY rowid"
     first = run_extract(db, store_path)
     assert first.clustered
-    in_customer_order = sorted([chain.alice, chain.bob, chain.carol]) + [None]
+    in_customer_order = [*sorted([chain.alice, chain.bob, chain.carol]), None]
     assert [c for (c,) in query(store_path, physical)] == in_customer_order
 
     monkeypatch.setattr(extract_module, "UNCLUSTERED_SHARE", 0.5)
