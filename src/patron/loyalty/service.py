@@ -703,36 +703,11 @@ def _order_basket(session: Session, order: OrderRead) -> rules.Basket:
     )
 
 
-def resolve_member(
-    *, session: Session, member: MemberRef, store_ids: frozenset[int] | None = None
-) -> int:
-    """The customer id a till's member reference (id, phone or card) points at; with
-    ``store_ids``, one of those stores' customers (else OutOfScope)."""
-    return _resolve_member(session, member, store_ids)
-
-
-def _resolve_member(
-    session: Session, member: MemberRef, store_ids: frozenset[int] | None = None
-) -> int:
-    customer_id = _member_id(session, member)
-    if store_ids is not None:
-        customers.check_customer_in_scope(
-            session=session, customer_id=customer_id, store_ids=store_ids
-        )
-    return customer_id
-
-
-def _member_id(session: Session, member: MemberRef) -> int:
-    if member.customer_id is not None:
-        if not customers.customer_exists(session=session, customer_id=member.customer_id):
-            raise NotAMember(f"no customer {member.customer_id}")
-        return customers.active_customer_id(session=session, customer_id=member.customer_id)
-    kind, value = _identifier(member)
-    # Identities move with merges, so the owner found here is a live profile.
-    found = customers.find_customer_id(session=session, kind=kind, value=value)
-    if found is None:
-        raise NotAMember(f"no member with that {kind.replace('_', ' ')}")
-    return found
+def _live_member_id(session: Session, customer_id: int) -> int:
+    """A till's member id, followed through merges to the live profile."""
+    if not customers.customer_exists(session=session, customer_id=customer_id):
+        raise NotAMember(f"no customer {customer_id}")
+    return customers.active_customer_id(session=session, customer_id=customer_id)
 
 
 def _member_account(
@@ -746,11 +721,12 @@ def _member_account(
     case), three by id (which may name a merged profile, followed to the live one)."""
     since = _window_start(now, programme)
     if member.customer_id is not None:
-        customer_id = _member_id(session, member)
+        customer_id = _live_member_id(session, member.customer_id)
         found = ledger.member_account(
             session, now=now, since=since, customer_id=customer_id, store_ids=store_ids
         )
     else:
+        # Identities move with merges, so the owner found here is a live profile.
         kind, value = _identifier(member)
         found = ledger.member_account(
             session,
