@@ -339,7 +339,8 @@ def identity_owner() -> ScalarSelect[int]:
 
 def belongs_to_stores(customer_id: Any) -> ColumnElement[bool]:
     """Whether the customer ``customer_id`` (a column or subquery) belongs to one of the
-    stores bound as ``:store_ids`` (expanding): home store, or an order there."""
+    stores bound as ``:store_ids`` (expanding): home store, or an order there, the rule of
+    :func:`_in_stores` written for a single customer."""
     from patron.orders.models import Order  # orders build on customers, not back
 
     stores: Any = bindparam("store_ids", expanding=True)
@@ -354,7 +355,11 @@ def belongs_to_stores(customer_id: Any) -> ColumnElement[bool]:
 
 
 def _in_stores(store_ids: frozenset[int]) -> ColumnElement[bool]:
-    """A customer belongs to a store if it is their home store or they bought there."""
+    """A customer belongs to a store if it is their home store or they bought there.
+
+    Written for sets of customers (lists, other domains' scoped reads); the same rule for
+    one customer is :func:`belongs_to_stores`, whose correlated EXISTS reads only that
+    customer's orders instead of every order of the stores."""
     from patron.orders import service as orders  # orders build on customers, not back
 
     return or_(

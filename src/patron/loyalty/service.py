@@ -118,8 +118,13 @@ def _movement(
 def get_balance(*, session: Session, customer_id: int, now: datetime | None = None) -> Balance:
     account = _account(session, customer_id)
     if account is None:
-        return Balance(available=0, pending=0, expired_unposted=0, ledger_total=0)
+        return _no_points()
     return ledger.balance(ledger.lots(session, account.id), _now(now))
+
+
+def _no_points() -> Balance:
+    """The balance of a member with no account yet (a new one each time: models are mutable)."""
+    return Balance(available=0, pending=0, expired_unposted=0, ledger_total=0)
 
 
 def get_ledger_total(*, session: Session, customer_id: int) -> int:
@@ -751,9 +756,6 @@ def _identifier(member: MemberRef) -> tuple[str, str]:
     return kind, value
 
 
-_NO_POINTS = Balance(available=0, pending=0, expired_unposted=0, ledger_total=0)
-
-
 def lookup_member(
     *,
     session: Session,
@@ -769,7 +771,7 @@ def lookup_member(
     return LookupRead(
         customer_id=customer_id,
         tier=_tier_read(account, now, programme),
-        balance=account.balance if account else _NO_POINTS,
+        balance=account.balance if account else _no_points(),
         coupons=list_customer_coupons(session=session, customer_id=customer_id, now=now),
     )
 
