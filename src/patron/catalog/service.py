@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from patron.catalog.exceptions import StoreCodeTaken, StoreNotFound
 from patron.catalog.models import Product, Store, StoreKind
 from patron.catalog.schemas import ProductIn, ProductRead, StoreCreate, StoreRead
+from patron.core.db import core_rows
 from patron.core.settings import get_settings
 
 _CHANNEL_OF_KIND = {
@@ -180,7 +181,7 @@ def category_paths(*, session: Session, skus: Sequence[str]) -> dict[str, str]:
     """Each SKU's category path, in one query ("" for a SKU the catalogue does not know)."""
     wanted = set(skus)
     found: dict[str, str] = dict(
-        session.execute(_categories_statement(), {"skus": list(wanted)}).all()
+        core_rows(session, _categories_statement(), {"skus": list(wanted)}).all()
     )
     return {sku: found.get(sku, "") for sku in wanted}
 

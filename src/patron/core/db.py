@@ -10,17 +10,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, TypeVarTuple
 
 from sqlalchemy import (
     BigInteger,
     Connection,
     Engine,
     Integer,
+    Select,
     String,
     Table,
     Text,
@@ -31,13 +32,14 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 _WRITE = "patron_write"
 
@@ -227,6 +229,20 @@ def reset_databases() -> None:
     for db in _databases.values():
         db.dispose()
     _databases.clear()
+
+
+def core_rows(
+    session: Session, statement: Select[*Ts], params: Mapping[str, Any] | None = None
+) -> CursorResult[*Ts]:
+    """Run a Core statement (plain columns, no ORM entities) on the session's connection.
+
+    ``Session.execute`` sends even a plain ``select`` of columns through the ORM's per-statement
+    machinery, which costs 0.1–0.2 ms of CPU a statement. The till's look-up and quote run a
+    few reads per call at hundreds of calls a second, and read their rows through this
+    instead. Pending ORM changes are flushed first, as ``Session.execute`` would do.
+    """
+    session.flush()
+    return session.connection().execute(statement, params)
 
 
 def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Select, bindparam, case, func, select, true
 from sqlalchemy.orm import Session
 
+from patron.core.db import core_rows
 from patron.core.models import UTCDateTime
 from patron.customers import service as customers
 from patron.loyalty.exceptions import InsufficientPoints
@@ -145,7 +146,7 @@ class MemberAccount:
 
 
 @cache
-def _snapshot_statement(*, by_identity: bool, scoped: bool) -> Select[Any]:
+def _snapshot_statement(*, by_identity: bool, scoped: bool) -> Select[*tuple[Any, ...]]:
     """One query for the till: the member, the scope check, the account, its tier window
     and its balance by lot state, so a look-up costs two round trips (this, the coupons).
 
@@ -217,7 +218,7 @@ def member_account(
     if store_ids is not None:
         params["store_ids"] = sorted(store_ids)
     statement = _snapshot_statement(by_identity=identity is not None, scoped=store_ids is not None)
-    row = session.execute(statement, params).one()
+    row = core_rows(session, statement, params).one()
     (who, in_scope, account_id, tier_code, since_at, due_at, spend, earned, *sums) = row
     account = (
         None

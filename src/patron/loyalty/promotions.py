@@ -10,20 +10,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select, update
+from sqlalchemy import Row, Select, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from patron.audit.service import record_audit
 from patron.core.actor import Actor
+from patron.core.db import core_rows
 from patron.core.errors import Conflict, NotFound
 from patron.core.models import UTCDateTime
 from patron.loyalty import rules
 from patron.loyalty.models import Promotion, PromotionGrant
 from patron.loyalty.schemas import GiftRead, PromotionCreate, PromotionQuote, PromotionRead
 
+# A running promotion as the till reads it: a row of the promotion table (the model's names).
+Running = tuple[Row[Any], rules.PromotionTerms]
 
-def _terms(row: Promotion) -> rules.PromotionTerms:
+
+def _terms(row: Promotion | Row[Any]) -> rules.PromotionTerms:
     scope = row.scope
     return rules.PromotionTerms(
         code=row.code,
@@ -138,10 +143,10 @@ def running(
     at: datetime,
     basket: rules.Basket,
     programme: rules.Programme,
-) -> list[tuple[Promotion, rules.PromotionTerms]]:
+) -> list[Running]:
     """Promotions on for this order's time, store and channel."""
     found = []
-    for row in session.scalars(_running_statement(), {"at": at}):
+    for row in core_rows(session, _running_statement(), {"at": at}):
         terms = _terms(row)
         if rules.runs(
             terms, at=at, store_code=basket.store_code, channel=basket.channel, zone=programme.zone
@@ -151,17 +156,17 @@ def running(
 
 
 @cache
-def _running_statement() -> Select[Promotion]:
-    # Built once: every quote asks.
+def _running_statement() -> Select[Any]:
+    # Built once, plain columns: every quote asks.
     at = bindparam("at", type_=UTCDateTime())
     return (
-        select(Promotion)
+        select(*Promotion.__table__.c)
         .where(Promotion.active.is_(True), Promotion.starts_at <= at, Promotion.ends_at > at)
         .order_by(Promotion.id)
     )
 
 
-def bonuses(found: Sequence[tuple[Promotion, rules.PromotionTerms]]) -> list[rules.PromotionTerms]:
+def bonuses(found: Sequence[Running]) -> list[rules.PromotionTerms]:
     return [t for _, t in found if t.kind == rules.PromotionKind.BONUS_POINTS]
 
 
@@ -180,7 +185,7 @@ def _held(session: Session, promotion_id: int, customer_id: int) -> int:
     )
 
 
-def _gift_refusal(session: Session, row: Promotion, customer_id: int) -> str | None:
+def _gift_refusal(session: Session, row: Row[Any], customer_id: int) -> str | None:
     if row.stock is not None and row.awarded >= row.stock:
         return "out of stock"
     if row.per_customer_limit is not None and (
@@ -193,7 +198,7 @@ def _gift_refusal(session: Session, row: Promotion, customer_id: int) -> str | N
 def quote(
     session: Session,
     *,
-    found: Sequence[tuple[Promotion, rules.PromotionTerms]],
+    found: Sequence[Running],
     basket: rules.Basket,
     paid_fen: Sequence[int],
     customer_id: int,
@@ -236,7 +241,7 @@ def quote(
 def grant_gifts(
     session: Session,
     *,
-    found: Sequence[tuple[Promotion, rules.PromotionTerms]],
+    found: Sequence[Running],
     basket: rules.Basket,
     paid_fen: Sequence[int],
     customer_id: int,

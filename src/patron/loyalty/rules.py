@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from patron.core.money import FEN_PER_YUAN, prorate_fen, round_half_up_div
@@ -91,7 +92,14 @@ class Programme:
         return min(self.tiers, key=lambda t: t.rank)
 
 
-def _in_categories(category: str, prefixes: frozenset[str] | Sequence[str]) -> bool:
+def _in_categories(category: str, prefixes: frozenset[str] | tuple[str, ...]) -> bool:
+    """Is ``category`` one of ``prefixes`` or under one of them? A basket asks this for every
+    line, coupon and combination it prices, over a handful of distinct answers: remembered."""
+    return bool(prefixes) and _under(category, prefixes)
+
+
+@lru_cache(maxsize=8_192)
+def _under(category: str, prefixes: frozenset[str] | tuple[str, ...]) -> bool:
     path = category.strip("/")
     return any(path == p.strip("/") or path.startswith(p.strip("/") + "/") for p in prefixes)
 
@@ -300,23 +308,23 @@ def best_combination(
     programme: Programme, coupons: Sequence[tuple[str, CouponTerms]], basket: Basket
 ) -> tuple[list[str], int]:
     """The codes saving the most (goods + delivery), fewest coupons on a tie; and the saving."""
-    usable = [(c, t) for c, t in coupons if coupon_outcome(programme, t, basket).applicable]
+    # Each coupon is priced once; a combination's goods discount is then the sum of its
+    # members' (what combined_discount_fen computes), capped at what coupons may pay for.
+    priced = [(c, t, coupon_outcome(programme, t, basket)) for c, t in coupons]
+    usable = [(c, t, o.discount_fen) for c, t, o in priced if o.applicable]
+    cap = redeemable_fen(programme, basket)
     best: tuple[list[str], int] = ([], 0)
-    singles = [(c, t) for c, t in usable if not t.stackable]
-    stackable = [(c, t) for c, t in usable if t.stackable]
-    stackable.sort(key=lambda ct: -coupon_outcome(programme, ct[1], basket).discount_fen)
+    singles = [u for u in usable if not u[1].stackable]
+    stackable = sorted((u for u in usable if u[1].stackable), key=lambda u: -u[2])
     stackable = stackable[:MAX_COMBINED]
-    candidates: list[list[tuple[str, CouponTerms]]] = [[ct] for ct in singles]
+    candidates: list[Sequence[tuple[str, CouponTerms, int]]] = [[u] for u in singles]
     for size in range(1, len(stackable) + 1):
-        candidates.extend(list(combo) for combo in itertools.combinations(stackable, size))
+        candidates.extend(itertools.combinations(stackable, size))
     for combo in candidates:
-        terms = [t for _, t in combo]
-        goods = combined_discount_fen(programme, terms, basket)
-        if goods is None:
-            continue
-        saving = goods + delivery_waived_fen(terms, basket)
+        goods = min(sum(off for _, _, off in combo), cap)
+        saving = goods + delivery_waived_fen([t for _, t, _ in combo], basket)
         if saving > best[1] or (saving == best[1] and saving > 0 and len(combo) < len(best[0])):
-            best = ([c for c, _ in combo], saving)
+            best = ([c for c, _, _ in combo], saving)
     return best
 
 

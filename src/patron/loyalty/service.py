@@ -10,15 +10,17 @@ import secrets
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from functools import cache
+from typing import Any
 
 import orjson
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Row, Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from patron.audit.service import record_audit
 from patron.catalog import service as catalog
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
+from patron.core.db import core_rows
 from patron.core.errors import InvalidInput
 from patron.core.models import UTCDateTime
 from patron.customers import service as customers
@@ -408,7 +410,8 @@ def review_tiers(
 # ----------------------------------------------------------------------------- coupons
 
 
-def _terms(template: CouponTemplate) -> rules.CouponTerms:
+def _terms(template: CouponTemplate | Row[*tuple[Any, ...]]) -> rules.CouponTerms:
+    """A template's terms, from the model or from a usable-coupon row (same names)."""
     scope = CouponScope.model_validate(template.scope or {})
     return rules.CouponTerms(
         kind=rules.CouponKind(template.kind),
@@ -626,34 +629,70 @@ def issue_coupons(
 
 
 @cache
-def _usable_coupons_statement() -> Select[Coupon, CouponTemplate]:
+def _usable_coupons_statement() -> Select[*tuple[Any, ...]]:
+    # Built once, plain columns: the till reads these on every look-up and quote.
     at = bindparam("at", type_=UTCDateTime())
+    c, t = Coupon, CouponTemplate
     return (
-        select(Coupon, CouponTemplate)
-        .join(CouponTemplate, CouponTemplate.id == Coupon.template_id)
-        .where(
-            Coupon.customer_id == bindparam("customer_id"),
-            Coupon.status == CouponStatus.ISSUED,
-            Coupon.valid_from <= at,
-            Coupon.expires_at > at,
+        select(
+            c.id,
+            c.code,
+            t.code.label("template_code"),
+            t.name,
+            t.kind,
+            c.customer_id,
+            c.status,
+            c.valid_from,
+            c.expires_at,
+            c.order_id,
+            t.threshold_fen,
+            t.amount_off_fen,
+            t.percent_off_bp,
+            t.cap_fen,
+            t.gift_sku,
+            t.scope,
+            t.stackable,
         )
-        .order_by(Coupon.expires_at, Coupon.id)
+        .join_from(c, t, t.id == c.template_id)
+        .where(
+            c.customer_id == bindparam("customer_id"),
+            c.status == CouponStatus.ISSUED,
+            c.valid_from <= at,
+            c.expires_at > at,
+        )
+        .order_by(c.expires_at, c.id)
     )
 
 
 def _usable_coupons(
     session: Session, customer_id: int, at: datetime
-) -> list[tuple[Coupon, CouponTemplate]]:
-    # Built once: the till calls this on every look-up and quote.
-    rows = session.execute(_usable_coupons_statement(), {"customer_id": customer_id, "at": at})
-    return [(c, t) for c, t in rows]
+) -> list[Row[*tuple[Any, ...]]]:
+    """The coupons a member can use at ``at``, each with its template's name and terms."""
+    return list(
+        core_rows(session, _usable_coupons_statement(), {"customer_id": customer_id, "at": at})
+    )
+
+
+def _held_read(row: Row[*tuple[Any, ...]]) -> CouponRead:
+    return CouponRead(
+        id=row.id,
+        code=row.code,
+        template_code=row.template_code,
+        name=row.name,
+        kind=row.kind,
+        customer_id=row.customer_id,
+        status=row.status,
+        valid_from=row.valid_from,
+        expires_at=row.expires_at,
+        order_id=row.order_id,
+    )
 
 
 def list_customer_coupons(
     *, session: Session, customer_id: int, now: datetime | None = None
 ) -> list[CouponRead]:
     """Coupons the customer can use now."""
-    return [_coupon_read(c, t) for c, t in _usable_coupons(session, customer_id, _now(now))]
+    return [_held_read(row) for row in _usable_coupons(session, customer_id, _now(now))]
 
 
 def get_coupon(*, session: Session, code: str) -> CouponRead | None:
@@ -805,29 +844,30 @@ def quote_basket(
     subtotal = sum(ln.amount_fen for ln in lines)
     tier_off = rules.tier_discount_fen(programme, tier, basket)
 
-    held = _usable_coupons(session, customer_id, at)
-    by_code = {c.code: (c, t) for c, t in held}
+    held = {row.code: (row, _terms(row)) for row in _usable_coupons(session, customer_id, at)}
     quotes = []
-    for coupon, template in held:
-        outcome = rules.coupon_outcome(programme, _terms(template), basket)
+    for row, terms in held.values():
+        outcome = rules.coupon_outcome(programme, terms, basket)
         quotes.append(
             CouponQuote(
-                code=coupon.code,
-                name=template.name,
-                kind=template.kind,
+                code=row.code,
+                name=row.name,
+                kind=row.kind,
                 applicable=outcome.applicable,
                 discount_fen=outcome.discount_fen,
                 gift_sku=outcome.gift_sku,
                 reason=outcome.reason,
             )
         )
-    best, _ = rules.best_combination(programme, [(c.code, _terms(t)) for c, t in held], basket)
+    best, _ = rules.best_combination(
+        programme, [(code, terms) for code, (_, terms) in held.items()], basket
+    )
     chosen = best if quote_in.coupon_codes is None else list(quote_in.coupon_codes)
     chosen_terms = []
     for i, code in enumerate(chosen):
-        if code not in by_code:
+        if code not in held:
             raise CouponNotApplicable(f"coupon_codes.{i}", "not a coupon this member can use now")
-        chosen_terms.append(_terms(by_code[code][1]))
+        chosen_terms.append(held[code][1])
     goods_off = rules.combined_discount_fen(programme, chosen_terms, basket)
     if goods_off is None:
         raise CouponNotApplicable(
@@ -978,12 +1018,12 @@ def commit_order(
     # Coupons: the customer's own, valid when the order was placed, usable together.
     if len(set(commit_in.coupon_codes)) != len(commit_in.coupon_codes):
         raise CouponNotApplicable("coupon_codes", "a coupon is listed twice")
-    held = {c.code: (c, t) for c, t in _usable_coupons(session, customer_id, order.ordered_at)}
+    held = {row.code: row for row in _usable_coupons(session, customer_id, order.ordered_at)}
     terms = []
     for i, code in enumerate(commit_in.coupon_codes):
         if code not in held:
             raise CouponNotApplicable(f"coupon_codes.{i}", "not a coupon this member can use")
-        terms.append(_terms(held[code][1]))
+        terms.append(_terms(held[code]))
     goods_off = rules.combined_discount_fen(programme, terms, basket) if terms else 0
     if goods_off is None:
         raise CouponNotApplicable(
