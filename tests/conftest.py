@@ -73,10 +73,14 @@ def _pg_database(worker_id: str) -> Iterator[Database]:
 
 
 def _truncate(db: Database) -> None:
-    from patron.catalog.service import clear_store_cache
+    from patron.catalog.service import clear_store_cache, forget_till_categories
+    from patron.loyalty.promotions import forget_till_promotions
     from patron.metadata import metadata
 
+    # What this process remembers of the last test's data goes with it.
     clear_store_cache()
+    forget_till_categories()
+    forget_till_promotions()
     names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with db.engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))

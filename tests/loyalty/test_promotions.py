@@ -118,6 +118,53 @@ def test_wallet_top_ups_do_not_count_towards_a_gift_and_limits_hold(goods: Datab
     assert [(p.code, p.awarded) for p in found] == [("GIFT100", 1)]
 
 
+def test_quotes_see_this_process_s_promotion_changes_at_once(goods: Database) -> None:
+    customer = member(goods)
+    assert _quote(goods, customer, [FRUIT]).promotions == []
+    _promote(goods, code="FRESH2", name="生鲜双倍", kind="bonus_points", multiplier_bp=20_000)
+    assert [p.code for p in _quote(goods, customer, [FRUIT]).promotions] == ["FRESH2"]
+    goods.write(lambda s: promotions.end_promotion(session=s, code="FRESH2", actor=ACTOR))
+    assert _quote(goods, customer, [FRUIT]).promotions == []
+
+
+def test_another_process_s_promotion_reaches_quotes_within_the_cache_time(
+    goods: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer = member(goods)
+    assert _quote(goods, customer, [FRUIT]).points_to_earn == 100
+    # Another server process starts a promotion: this process's copy is not told...
+    with monkeypatch.context() as m:
+        m.setattr(promotions, "forget_till_promotions", lambda: None)
+        _promote(goods, code="FRESH2", name="生鲜双倍", kind="bonus_points", multiplier_bp=20_000)
+    assert _quote(goods, customer, [FRUIT]).points_to_earn == 100
+    # ...but the order's commit reads afresh, and earns the bonus.
+    assert sale(goods, customer, lines=[FRUIT]).points_earned == 200
+    monkeypatch.setattr(promotions, "TILL_PROMOTION_SECONDS", 0.0)  # that time has passed
+    assert _quote(goods, customer, [FRUIT]).points_to_earn == 200
+
+
+def test_a_quote_for_an_earlier_time_than_the_copy_reads_afresh(
+    goods: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer = member(goods)
+    # A promotion that ended an hour before the copy is read is not in the copy.
+    with monkeypatch.context() as m:
+        m.setattr(promotions, "forget_till_promotions", lambda: None)
+        _promote(
+            goods,
+            code="MORNING",
+            name="早市双倍",
+            kind="bonus_points",
+            multiplier_bp=20_000,
+            starts_at=TUESDAY - timedelta(hours=3),
+            ends_at=TUESDAY - timedelta(hours=1),
+        )
+    assert _quote(goods, customer, [FRUIT]).points_to_earn == 100
+    earlier = _quote(goods, customer, [FRUIT], at=TUESDAY - timedelta(hours=2))
+    assert [p.code for p in earlier.promotions] == ["MORNING"]
+    assert earlier.points_to_earn == 200
+
+
 def test_a_promotion_must_make_sense() -> None:
     for fields, field in (
         ({"kind": "bonus_points", "multiplier_bp": 10_000}, "multiplier_bp"),

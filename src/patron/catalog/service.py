@@ -169,6 +169,8 @@ def upsert_products(*, session: Session, products_in: Sequence[ProductIn]) -> Pr
         else:
             unchanged += 1
     session.flush()
+    if created or updated:
+        forget_till_categories()
     return ProductUpsertResult(created=created, updated=updated, unchanged=unchanged)
 
 
@@ -184,6 +186,41 @@ def category_paths(*, session: Session, skus: Sequence[str]) -> dict[str, str]:
         core_rows(session, _categories_statement(), {"skus": list(wanted)}).all()
     )
     return {sku: found.get(sku, "") for sku in wanted}
+
+
+# The till prices every basket by its products' categories, and a product's category rarely
+# changes, so the paths it reads are kept in this process for TILL_CATEGORY_SECONDS, per
+# database. This process forgets them as soon as it writes the catalogue; another process's
+# change reaches quotes here within that time. Committing an order reads them afresh.
+TILL_CATEGORY_SECONDS = 10.0
+_TILL_CATEGORY_LIMIT = 200_000  # SKUs per database before the whole cache starts over
+_till_categories: dict[str, dict[str, tuple[float, str]]] = {}
+
+
+def till_category_paths(*, session: Session, skus: Sequence[str]) -> dict[str, str]:
+    """``category_paths`` for a till's quote: from this process's recent reads where they
+    are fresh, one query for the rest."""
+    now = time.monotonic()
+    known = _till_categories.setdefault(str(session.get_bind().engine.url), {})
+    found: dict[str, str] = {}
+    missing = []
+    for sku in set(skus):
+        hit = known.get(sku)
+        if hit is not None and now - hit[0] < TILL_CATEGORY_SECONDS:
+            found[sku] = hit[1]
+        else:
+            missing.append(sku)
+    if missing:
+        fresh = category_paths(session=session, skus=missing)
+        if len(known) + len(fresh) > _TILL_CATEGORY_LIMIT:
+            known.clear()
+        known.update((sku, (now, path)) for sku, path in fresh.items())
+        found |= fresh
+    return found
+
+
+def forget_till_categories() -> None:
+    _till_categories.clear()
 
 
 @cache

@@ -7,6 +7,7 @@ bonus and hands out the gifts, once per order; a full refund returns a gift's st
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
@@ -98,6 +99,7 @@ def create_promotion(
     )
     session.add(row)
     session.flush()
+    forget_till_promotions()
     record_audit(
         session=session,
         actor=actor,
@@ -115,6 +117,7 @@ def end_promotion(*, session: Session, code: str, actor: Actor) -> PromotionRead
     if row is None:
         raise NotFound(f"no promotion {code!r}")
     row.active = False
+    forget_till_promotions()
     record_audit(
         session=session,
         actor=actor,
@@ -155,8 +158,49 @@ def running(
     return found
 
 
+# Every quote asks which promotions run, and they change a few times a day: a till's quote
+# reads them from this process's copy, kept for TILL_PROMOTION_SECONDS per database and
+# dropped as soon as this process creates or ends a promotion or hands out a gift. Another
+# process's change reaches quotes here within that time; committing an order reads afresh.
+TILL_PROMOTION_SECONDS = 10.0
+_till_promotions: dict[str, tuple[float, datetime, list[Running]]] = {}
+
+
+def till_running(
+    session: Session, *, at: datetime, basket: rules.Basket, programme: rules.Programme
+) -> list[Running]:
+    """``running`` for a till's quote, from the copy described above."""
+    now = time.monotonic()
+    key = str(session.get_bind().engine.url)
+    hit = _till_promotions.get(key)
+    # The copy holds what had not ended at its own ``at``: good for that time and later.
+    if hit is None or now - hit[0] >= TILL_PROMOTION_SECONDS or at < hit[1]:
+        rows = core_rows(session, _not_ended_statement(), {"at": at})
+        hit = _till_promotions[key] = (now, at, [(row, _terms(row)) for row in rows])
+    return [
+        (row, terms)
+        for row, terms in hit[2]
+        if rules.runs(
+            terms, at=at, store_code=basket.store_code, channel=basket.channel, zone=programme.zone
+        )
+    ]
+
+
+def forget_till_promotions() -> None:
+    _till_promotions.clear()
+
+
 @cache
-def _running_statement() -> Select[Any]:
+def _not_ended_statement() -> Select[*tuple[Any, ...]]:
+    return (
+        select(*Promotion.__table__.c)
+        .where(Promotion.active.is_(True), Promotion.ends_at > bindparam("at", type_=UTCDateTime()))
+        .order_by(Promotion.id)
+    )
+
+
+@cache
+def _running_statement() -> Select[*tuple[Any, ...]]:
     # Built once, plain columns: every quote asks.
     at = bindparam("at", type_=UTCDateTime())
     return (
@@ -274,6 +318,7 @@ def grant_gifts(
         )
         if taken.rowcount != 1:  # type: ignore[attr-defined]
             continue
+        forget_till_promotions()  # the stock a quote shows
         session.add(
             PromotionGrant(
                 promotion_id=row.id,
@@ -318,5 +363,6 @@ def reverse_gifts(session: Session, *, order_id: int, now: datetime) -> int:
             .execution_options(synchronize_session=False)
         )
         grant.reversed_at = now
+        forget_till_promotions()
     session.flush()
     return len(grants)

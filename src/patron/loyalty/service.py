@@ -830,7 +830,10 @@ def quote_basket(
     customer_id, account = _member_account(session, quote_in.member, at, programme, store_ids)
     tier = programme.tier(account.tier_code) if account else programme.base_tier
     available = account.balance.available if account else 0
-    categories = _categories(session, [ln.sku for ln in quote_in.lines])
+    # Recently read categories will do for a quote; the commit reads them afresh.
+    categories = catalog.till_category_paths(
+        session=session, skus=[ln.sku for ln in quote_in.lines]
+    )
     lines = tuple(
         rules.BasketLine(ln.sku, categories[ln.sku], ln.gross_fen - ln.discount_fen)
         for ln in quote_in.lines
@@ -883,7 +886,7 @@ def quote_basket(
 
     shares = rules.spread_discount(programme, lines, tier_off + goods_off + points_value)
     paid = [ln.amount_fen - s for ln, s in zip(lines, shares, strict=True)]
-    found = promotions.running(session, at=at, basket=basket, programme=programme)
+    found = promotions.till_running(session, at=at, basket=basket, programme=programme)
     earn = rules.points_to_earn(
         programme, lines, paid, tier=tier, at=at, bonuses=promotions.bonuses(found)
     )
