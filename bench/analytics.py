@@ -18,9 +18,12 @@ How it runs:
    and the process's peak RSS.
 3. The peer: RFM, quintiles, eight segments and lifecycle stages for the same customers in
    idiomatic pandas (groupby, rank, np.select), in a child process: the time to load the
-   orders into pandas and the time to compute, and its peak RSS. The ratio is pandas'
-   compute time (load excluded, the kindest reading for pandas) over customer_scores, by
-   wall clock and by CPU seconds (the machine is shared; CPU time is the steadier figure).
+   orders and customers from the same store into pandas and the time to compute, and its
+   peak RSS. The target ratio is like for like: both start from the analytics store on disk
+   and end with every customer's scores in memory, so pandas' load counts as the engine's
+   own reading does. Its compute time alone (the kindest reading for pandas) is shown
+   beside it. Both by wall clock and by CPU seconds (the machine is shared; CPU time is the
+   steadier figure).
 4. Agreement: customers per segment and per stage from both, side by side.
 
 Run:  .venv/bin/python bench/analytics.py                 (1 M customers, 10 M lines)
@@ -108,12 +111,12 @@ def _pandas_peer(path: str, as_of_iso: str) -> dict[str, Any]:
     """In a child process: RFM + quintiles + segments + lifecycle as an analyst would write
     them in pandas, with the engine's definitions and default parameters."""
     p = AnalyticsParams(as_of=date.fromisoformat(as_of_iso))
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu_s()
     con = duckdb.connect(path, read_only=True)
     orders = con.sql("SELECT customer_id, order_date, net_fen FROM orders").df()
     customers = con.sql("SELECT customer_id, signup_date FROM customers").df()
     con.close()
-    load_s = time.perf_counter() - started
+    load_s, load_cpu_s = time.perf_counter() - started, _cpu_s() - cpu_started
 
     started, cpu_started = time.perf_counter(), _cpu_s()
     as_of = pd.Timestamp(p.as_of)
@@ -191,6 +194,7 @@ def _pandas_peer(path: str, as_of_iso: str) -> dict[str, Any]:
     compute_s, compute_cpu_s = time.perf_counter() - started, _cpu_s() - cpu_started
     return {
         "load_s": load_s,
+        "load_cpu_s": load_cpu_s,
         "compute_s": compute_s,
         "compute_cpu_s": compute_cpu_s,
         "rows": len(out),
@@ -286,17 +290,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         t.add_column(column, justify="left" if column == "step" else "right")
     for name, wall, cpu, rows in timings:
         if name == "customer_scores" and peer is not None:
-            ratio = peer["compute_s"] / wall
+            # Like for like: from the store on disk to every customer's scores in memory.
+            total_s = peer["load_s"] + peer["compute_s"]
+            total_cpu_s = peer["load_cpu_s"] + peer["compute_cpu_s"]
+            ratio = total_s / wall
             ok = ratio >= PANDAS_RATIO_TARGET
             t.add_row(
                 name + " (RFM, segments, lifecycle)",
                 f"{wall:.2f} s",
                 f"{cpu:.2f} s",
                 f"{rows:,}",
-                f"{peer['compute_s']:.2f} s (+{peer['load_s']:.2f} s load)",
-                f"{peer['compute_cpu_s']:.2f} s",
+                f"{total_s:.2f} s ({peer['load_s']:.2f} load + {peer['compute_s']:.2f} compute)",
+                f"{total_cpu_s:.2f} s",
                 f"[{'green' if ok else 'red'}]{ratio:.1f}×[/] (target ≥ {PANDAS_RATIO_TARGET:g}×;"
-                f" CPU {peer['compute_cpu_s'] / cpu:.1f}×)",
+                f" CPU {total_cpu_s / cpu:.1f}×; pandas compute alone "
+                f"{peer['compute_s'] / wall:.1f}×)",
             )
         else:
             t.add_row(name, f"{wall:.2f} s", f"{cpu:.2f} s", f"{rows:,}", "", "", "")

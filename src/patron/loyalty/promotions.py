@@ -201,7 +201,7 @@ def _not_ended_statement() -> Select[*tuple[Any, ...]]:
 
 @cache
 def _running_statement() -> Select[*tuple[Any, ...]]:
-    # Built once, plain columns: every quote asks.
+    # Built once, plain columns: every commit asks (quotes ask ``till_running``).
     at = bindparam("at", type_=UTCDateTime())
     return (
         select(*Promotion.__table__.c)

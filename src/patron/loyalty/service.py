@@ -803,8 +803,8 @@ def lookup_member(
     programme: rules.Programme | None = None,
     store_ids: frozenset[int] | None = None,
 ) -> LookupRead:
-    """What the till shows: tier, balance, coupons usable now. Three queries (member,
-    account, coupons); a store-scoped till adds one for the scope."""
+    """What the till shows: tier, balance, coupons usable now. Two queries: the member with
+    the till's scope check and their account (``ledger.member_account``), and the coupons."""
     now, programme = _now(now), programme or get_programme()
     customer_id, account = _member_account(session, member, now, programme, store_ids)
     return LookupRead(
