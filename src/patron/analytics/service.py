@@ -539,12 +539,12 @@ def list_customers_by(
     rows = list(session.scalars(query))
     more = len(rows) > limit
     rows = rows[:limit]
-    items = []
-    for row in rows:
-        customer = customers.get_customer(session=session, customer_id=row.customer_id)
-        if customer is None:  # pragma: no cover - scores point at customers by foreign key
-            continue
-        items.append(ScoredCustomer(score=CustomerScoreRead.model_validate(row), customer=customer))
+    known = customers.get_customers(session=session, customer_ids=[r.customer_id for r in rows])
+    items = [
+        ScoredCustomer(score=CustomerScoreRead.model_validate(row), customer=known[row.customer_id])
+        for row in rows
+        if row.customer_id in known  # always: scores point at customers by foreign key
+    ]
     return ScoredCustomerPage(
         run_id=run.id,
         items=items,

@@ -182,6 +182,8 @@ def get_product_by_sku(*, session: Session, sku: str) -> ProductRead | None:
 def category_paths(*, session: Session, skus: Sequence[str]) -> dict[str, str]:
     """Each SKU's category path, in one query ("" for a SKU the catalogue does not know)."""
     wanted = set(skus)
+    if not wanted:
+        return {}
     found: dict[str, str] = dict(
         core_rows(session, _categories_statement(), {"skus": list(wanted)}).all()
     )

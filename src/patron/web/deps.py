@@ -30,7 +30,7 @@ T = TypeVar("T")
 def read_on_loop(db: Database, work: Callable[[Session], T]) -> T:
     """Run a short read on the event loop's own thread, for an ``async def`` route.
 
-    Only for the till's look-up and quote: three to five indexed reads, about a millisecond
+    Only for the till's look-up and quote: two to four indexed reads, about a millisecond
     of work that never waits on a lock (MVCC reads on PostgreSQL, WAL reads on SQLite). A
     plain ``def`` route would run on the thread pool, and under load the pool's threads and
     the loop trade the GIL back and forth: the server then spends more CPU per request

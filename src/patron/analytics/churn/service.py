@@ -217,13 +217,13 @@ def at_risk_list(
         .order_by(RiskAlert.value_at_stake_fen.desc(), RiskAlert.customer_id)
         .limit(page_size)
         .offset((page - 1) * page_size)
-    )
-    items = []
-    for alert in alerts:
-        customer = customers.get_customer(session=session, customer_id=alert.customer_id)
-        if customer is None:  # pragma: no cover - alerts point at customers by foreign key
-            continue
-        items.append(AtRiskItem(alert=_alert_read(alert), customer=customer))
+    ).all()
+    known = customers.get_customers(session=session, customer_ids=[a.customer_id for a in alerts])
+    items = [
+        AtRiskItem(alert=_alert_read(alert), customer=known[alert.customer_id])
+        for alert in alerts
+        if alert.customer_id in known  # always: alerts point at customers by foreign key
+    ]
     return AtRiskPage(
         run_id=run.run_id,
         as_of=run.as_of,
@@ -346,19 +346,17 @@ def top_customers_by_value(
         query = query.where(
             CustomerRisk.customer_id.in_(customers.customer_ids_in_stores(store_ids))
         )
-    found = []
-    for row in session.scalars(query):
-        customer = customers.get_customer(session=session, customer_id=row.customer_id)
-        if customer is None:  # pragma: no cover - risk rows point at customers by foreign key
-            continue
-        found.append(
-            ValuedCustomer(
-                customer=customer,
-                clv_fen=row.clv_fen,
-                churn_risk=row.churn_risk,
-                band=row.band,
-                p_alive=row.p_alive,
-                value_at_stake_fen=row.value_at_stake_fen,
-            )
+    rows = list(session.scalars(query))
+    known = customers.get_customers(session=session, customer_ids=[r.customer_id for r in rows])
+    return [
+        ValuedCustomer(
+            customer=known[row.customer_id],
+            clv_fen=row.clv_fen,
+            churn_risk=row.churn_risk,
+            band=row.band,
+            p_alive=row.p_alive,
+            value_at_stake_fen=row.value_at_stake_fen,
         )
-    return found
+        for row in rows
+        if row.customer_id in known  # always: risk rows point at customers by foreign key
+    ]
