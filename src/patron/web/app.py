@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import configure_mappers
 
 import patron
 from patron.analytics import api as analytics_api
@@ -58,11 +60,28 @@ ROUTERS: tuple[APIRouter, ...] = (
 )
 
 
+def settle_heap() -> None:
+    """Set everything built so far (modules, routes, the ORM's mappers) aside from the
+    garbage collector, so a full collection walks only what requests made since.
+
+    A full collection over the whole application took 40-80 ms, and a till's call waiting
+    behind it showed it; after this one takes a few milliseconds. Objects set aside are still
+    freed when nothing refers to them; only reference cycles among them stay until exit.
+    """
+    configure_mappers()
+    gc.collect()
+    gc.freeze()
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the nightly analytics run with the server; stop it with the server."""
+    """Start the nightly analytics run with the server; stop it with the server. A serving
+    process settles its heap first (not under tests, which start an app per test and would
+    pay a full collection each time and keep every earlier test's cycles)."""
     from patron.analytics.scheduler import start_nightly
 
+    if get_settings().env != "test":
+        settle_heap()
     scheduler = start_nightly(app.state.db)
     try:
         yield
