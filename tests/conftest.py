@@ -74,6 +74,7 @@ def _pg_database(worker_id: str) -> Iterator[Database]:
 
 def _truncate(db: Database) -> None:
     from patron.catalog.service import clear_store_cache, forget_till_categories
+    from patron.loyalty.programme import forget as forget_programme
     from patron.loyalty.promotions import forget_till_promotions
     from patron.metadata import metadata
 
@@ -81,6 +82,7 @@ def _truncate(db: Database) -> None:
     clear_store_cache()
     forget_till_categories()
     forget_till_promotions()
+    forget_programme()
     names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with db.engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))

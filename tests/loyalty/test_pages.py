@@ -92,7 +92,7 @@ def test_only_loyalty_managers_may_post_the_programme_forms(shop: Shop, role: Ro
     may_manage = Permission.LOYALTY_MANAGE in ROLE_PERMISSIONS[role]
     with console(shop.db, "someone", role, STORE_BOUND.get(role)) as (client, csrf):
         for path in ("/loyalty/coupon-templates", "/loyalty/coupons", "/loyalty/coupons/bulk",
-                     "/loyalty/promotions", "/loyalty/lotteries",
+                     "/loyalty/promotions", "/loyalty/lotteries", "/loyalty/programme",
                      f"/loyalty/members/{shop.a_customer}/adjustments"):  # fmt: skip
             response = client.post(path, data={"csrf_token": csrf})
             if may_manage:  # an empty form: refused by the form, not by the role
@@ -111,6 +111,7 @@ def test_every_form_refuses_a_missing_or_wrong_csrf_token(shop: Shop) -> None:
             "/loyalty/promotions": {"code": "X"},
             "/loyalty/promotions/X/end": {},
             "/loyalty/lotteries": {"code": "X"},
+            "/loyalty/programme": {"reason": "x"},
             f"/loyalty/members/{shop.a_customer}/adjustments": {"points": "5", "reason": "x"},
             f"/loyalty/members/{shop.a_customer}/referral-code": {},
         }

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.customers import service as customers
-from patron.loyalty import lottery, promotions, referrals, reports, service
+from patron.loyalty import lottery, programme, promotions, referrals, reports, service
 from patron.loyalty.schemas import (
     AdjustmentIn,
     Balance,
@@ -36,6 +36,9 @@ from patron.loyalty.schemas import (
     LoyaltyReport,
     MemberRef,
     Movement,
+    ProgrammeRead,
+    ProgrammeUpdate,
+    ProgrammeVersionRead,
     PromotionCreate,
     PromotionRead,
     QuoteIn,
@@ -293,9 +296,32 @@ def report(db: Db) -> LoyaltyReport:
     coupon issue and redemption."""
     return db.read(
         lambda s: reports.programme_report(
-            session=s, now=utcnow(), programme=service.get_programme()
+            session=s, now=utcnow(), programme=service.get_programme(s)
         )
     )
+
+
+# ---------------------------------------------------------------------------- the programme
+
+
+@router.get("/programme", response_model=ProgrammeRead)
+def get_programme(db: Db) -> ProgrammeRead:
+    """The programme's terms in force: earning, redemption, expiry, member days, exclusions,
+    tiers and referral rewards, with who changed them last, when and why."""
+    return db.read(programme.read)
+
+
+@router.put("/programme", response_model=ProgrammeRead)
+def put_programme(update_in: ProgrammeUpdate, actor: CurrentActor, db: Db) -> ProgrammeRead:
+    """Replace the terms (send them all, with a reason). In force at once for new orders;
+    points already earned keep their dates. A tier that members hold cannot be dropped."""
+    return db.write(lambda s: programme.update(session=s, update_in=update_in, actor=actor))
+
+
+@router.get("/programme/history", response_model=list[ProgrammeVersionRead])
+def programme_history(db: Db) -> list[ProgrammeVersionRead]:
+    """Saved changes of the terms, newest first: who, when, why and which terms changed."""
+    return db.read(programme.history)
 
 
 # ------------------------------------------------------------------------------ promotions

@@ -204,7 +204,7 @@ def draw(
     programme: rules.Programme | None = None,
 ) -> DrawRead:
     """One draw for one member, once per idempotency key: pay its points, roll, award."""
-    programme = programme or loyalty.get_programme()
+    programme = programme or loyalty.get_programme(session, fresh=True)
     lottery = _get(session, lottery_code, lock=True)  # serialises this lottery's draws
     done = session.scalar(
         select(LotteryDraw).where(

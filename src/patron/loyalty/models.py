@@ -346,3 +346,20 @@ class PromotionGrant(Base):
     spend_fen: Mapped[int] = mapped_column(BigInteger)
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# ----------------------------------------------------------------------- the programme
+
+
+class ProgrammeVersion(Base):
+    """The programme's terms as saved by a change, never updated: the newest is in force,
+    the older ones say what the terms were and who changed them, when and why. With no row,
+    the built-in terms (``rules.Programme``) are in force."""
+
+    __tablename__ = "loyalty_programme"
+
+    id: Mapped[IdPk]  # the version
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON)  # schemas.ProgrammeTerms
+    reason: Mapped[str] = mapped_column(String(255))
+    changed_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

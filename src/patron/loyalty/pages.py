@@ -29,11 +29,14 @@ from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import Conflict, InvalidInput, NotFound
+from patron.core.settings import get_settings
 from patron.customers import service as customers
 from patron.customers.exceptions import CustomerNotFound, OutOfScope
 from patron.customers.masking import mask_tail
 from patron.loyalty import lottery, promotions, referrals, reports, rules, service
+from patron.loyalty import programme as programme_terms
 from patron.loyalty.exceptions import CouponLimitReached, InsufficientPoints
+from patron.loyalty.rules import BP
 from patron.loyalty.schemas import (
     AdjustmentIn,
     BulkIssueRead,
@@ -41,6 +44,8 @@ from patron.loyalty.schemas import (
     CouponRead,
     CouponTemplateCreate,
     LotteryCreate,
+    ProgrammeTerms,
+    ProgrammeUpdate,
     PromotionCreate,
     PromotionRead,
 )
@@ -137,6 +142,10 @@ RULE_MESSAGES = (
     N_("a gift prize needs the gift's SKU"),
     N_("prize codes must be unique"),
     N_("the chances add up to more than 1,000,000 ppm (100%)"),
+    N_("two tiers have this code"),
+    N_("two tiers have this rank"),
+    N_("the lowest tier is every member's starting tier: it needs no spend and no points"),
+    N_("a higher tier needs more than the one below"),
 )
 
 
@@ -396,28 +405,343 @@ def _tier_json(tiers: list[Any]) -> str:
     )
 
 
-@router.get("/loyalty", response_class=HTMLResponse)
-def programme_page(request: Request, actor: CurrentActor, db: Db) -> Response:
-    """The programme's terms and tiers; its report for roles with analytics.read."""
-    programme = service.get_programme()
-    context: dict[str, Any] = {
-        "actor": actor,
-        "programme": programme,
-        "tiers": sorted(programme.tiers, key=lambda t: t.rank),
-        "weekdays": WEEKDAYS,
-        "points_step": rules.points_step(programme),
-        "report": None,
+PROGRAMME_FIELDS = {
+    "max_redeem_share_bp": "max_redeem_share",
+    "member_day_multiplier_bp": "member_day_multiplier",
+    "referral_min_order_fen": "referral_min_order",
+    "category_multipliers_bp": "category_multipliers",
+    "sku_multipliers_bp": "sku_multipliers",
+}
+TIER_LABELS = {  # a tier's terms as the form's columns name them
+    "code": N_("Code"),
+    "name": N_("Name"),
+    "rank": N_("Rank"),
+    "min_spend_fen": N_("Spend to reach"),
+    "min_points_earned": N_("Or points earned"),
+    "discount_bp": N_("Discount"),
+    "points_multiplier_bp": N_("Points multiplier"),
+    "birthday_points": N_("Birthday points"),
+}
+TIER_COLUMNS = ("code", "name", "min_spend", "min_points", "discount", "multiplier", "birthday")
+
+
+def _percent(value_bp: int) -> str:
+    return f"{value_bp / 100:g}"
+
+
+def _times(value_bp: int) -> str:
+    return f"{value_bp / BP:g}"
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen / 100:.2f}".removesuffix(".00")
+
+
+def _multipliers_text(multipliers: dict[str, int]) -> str:
+    return "\n".join(f"{key} = {_times(bp)}" for key, bp in sorted(multipliers.items()))
+
+
+def programme_form(terms: ProgrammeTerms) -> dict[str, Any]:
+    """The change form's boxes, filled with ``terms`` (as a person types them: yuan,
+    percent, ×)."""
+    return {
+        "earn_points_per_yuan": str(terms.earn_points_per_yuan),
+        "return_window_days": str(terms.return_window_days),
+        "expiry_days": str(terms.expiry_days),
+        "redeem_points_per_yuan": str(terms.redeem_points_per_yuan),
+        "max_redeem_share": _percent(terms.max_redeem_share_bp),
+        "max_points_per_order": str(terms.max_points_per_order or ""),
+        "member_weekdays": [str(d) for d in terms.member_weekdays],
+        "member_day_multiplier": _times(terms.member_day_multiplier_bp),
+        "excluded_categories": ", ".join(terms.excluded_categories),
+        "excluded_skus": ", ".join(terms.excluded_skus),
+        "category_multipliers": _multipliers_text(terms.category_multipliers_bp),
+        "sku_multipliers": _multipliers_text(terms.sku_multipliers_bp),
+        "tier_basis": terms.tier_basis.value,
+        "tier_window_days": str(terms.tier_window_days),
+        "tier_grace_days": str(terms.tier_grace_days),
+        "referral_min_order": _yuan(terms.referral_min_order_fen),
+        "referrer_reward_points": str(terms.referrer_reward_points),
+        "referee_reward_points": str(terms.referee_reward_points),
+        "tiers": [
+            {
+                "code": t.code,
+                "name": t.name,
+                "min_spend": _yuan(t.min_spend_fen),
+                "min_points": str(t.min_points_earned),
+                "discount": _percent(t.discount_bp),
+                "multiplier": _times(t.points_multiplier_bp),
+                "birthday": str(t.birthday_points),
+                "remove": False,
+            }
+            for t in terms.tiers
+        ]
+        + [dict.fromkeys(TIER_COLUMNS, "") | {"remove": False}],  # a row for a new tier
+        "reason": "",
     }
-    if actor.can(P.ANALYTICS_READ):
-        report = db.read(
-            lambda s: reports.programme_report(session=s, now=utcnow(), programme=programme)
+
+
+def _required_int(text: str, field: str) -> int:
+    value = _int(text, field)
+    if value is None:
+        raise FormError(field, _("required"))
+    return value
+
+
+def _basis_points(text: str, field: str, per_unit: int) -> int | None:
+    """ "1.5" (×) or "12.5" (%) → basis points; at most as many decimals as fit."""
+    value = _decimal(text.strip().lstrip("×xX").rstrip("%"), field)
+    if value is None:
+        return None
+    scaled = value * per_unit
+    if scaled % 1:
+        raise FormError(field, _("too many decimals"))
+    return int(scaled)
+
+
+def _multipliers(text: str, field: str) -> dict[str, int]:
+    """Lines of "生鲜/水果 = 1.5" → {"生鲜/水果": 15000}."""
+    out: dict[str, int] = {}
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, sep, value = line.rpartition("=")
+        if not sep or not key.strip():
+            raise FormError(field, _('line %(n)s: write it as "code = 1.5"', n=n))
+        bp = _basis_points(value, field, BP)
+        if bp is None:
+            raise FormError(field, _('line %(n)s: write it as "code = 1.5"', n=n))
+        out[key.strip()] = bp
+    return out
+
+
+def programme_from_form(form: dict[str, Any], current: ProgrammeTerms) -> ProgrammeUpdate:
+    """The new terms a change form describes; what the form does not show (stored-value
+    and discount SKUs) stays as it is. Tier rows are ranked in their order on the form;
+    each filled row gets ``index`` (its place among the terms' tiers)."""
+    tiers: list[dict[str, Any]] = []
+    for row in form["tiers"]:
+        if row["remove"] or not any(str(row[k]).strip() for k in TIER_COLUMNS):
+            continue
+        field = f"tiers.{len(tiers)}"
+        row["index"] = len(tiers)
+        tiers.append(
+            {
+                "code": row["code"].strip(),
+                "name": row["name"].strip(),
+                "rank": len(tiers),
+                "min_spend_fen": _fen(row["min_spend"], f"{field}.min_spend_fen") or 0,
+                "min_points_earned": _int(row["min_points"], f"{field}.min_points_earned") or 0,
+                "discount_bp": _basis_points(row["discount"], f"{field}.discount_bp", 100) or 0,
+                "points_multiplier_bp": _basis_points(
+                    row["multiplier"], f"{field}.points_multiplier_bp", BP
+                )
+                or BP,
+                "birthday_points": _int(row["birthday"], f"{field}.birthday_points") or 0,
+            }
         )
-        context.update(
-            report=report,
-            tier_json=_tier_json(report.tiers),
-            expiring_fen=rules.points_value_fen(programme, report.liability.expiring_30d_points),
-        )
-    return TEMPLATES.TemplateResponse(request, "loyalty/programme.html", context)
+    share = _basis_points(form["max_redeem_share"], "max_redeem_share", 100)
+    day = _basis_points(form["member_day_multiplier"], "member_day_multiplier", BP)
+    weekdays = [int(d) for d in form["member_weekdays"] if d.isdigit() and int(d) < 7]
+    return ProgrammeUpdate.model_validate(
+        {
+            **current.model_dump(include={"wallet_skus", "wallet_categories", "discount_skus"}),
+            "earn_points_per_yuan": _required_int(
+                form["earn_points_per_yuan"], "earn_points_per_yuan"
+            ),
+            "return_window_days": _required_int(form["return_window_days"], "return_window_days"),
+            "expiry_days": _required_int(form["expiry_days"], "expiry_days"),
+            "redeem_points_per_yuan": _required_int(
+                form["redeem_points_per_yuan"], "redeem_points_per_yuan"
+            ),
+            "max_redeem_share_bp": share if share is not None else 0,
+            "max_points_per_order": _int(form["max_points_per_order"], "max_points_per_order"),
+            "member_weekdays": sorted(set(weekdays)),
+            "member_day_multiplier_bp": day if day is not None else BP,
+            "excluded_categories": _split(form["excluded_categories"]),
+            "excluded_skus": _split(form["excluded_skus"]),
+            "category_multipliers_bp": _multipliers(
+                form["category_multipliers"], "category_multipliers"
+            ),
+            "sku_multipliers_bp": _multipliers(form["sku_multipliers"], "sku_multipliers"),
+            "tiers": tiers,
+            "tier_basis": form["tier_basis"],
+            "tier_window_days": _required_int(form["tier_window_days"], "tier_window_days"),
+            "tier_grace_days": _required_int(form["tier_grace_days"], "tier_grace_days"),
+            "referral_min_order_fen": _fen(form["referral_min_order"], "referral_min_order_fen")
+            or 0,
+            "referrer_reward_points": _required_int(
+                form["referrer_reward_points"], "referrer_reward_points"
+            ),
+            "referee_reward_points": _required_int(
+                form["referee_reward_points"], "referee_reward_points"
+            ),
+            "reason": form["reason"].strip(),
+        }
+    )
+
+
+def _programme_page(
+    request: Request,
+    actor: Actor,
+    db: Database,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, Any] | None = None,
+    saved: bool = False,
+    status: int = 200,
+) -> Response:
+    def read(s: Session) -> dict[str, Any]:
+        terms = programme_terms.read(s)
+        programme = terms.to_rules(get_settings().zone)
+        context: dict[str, Any] = {
+            "terms": terms,
+            "programme": programme,
+            "tiers": sorted(programme.tiers, key=lambda t: t.rank),
+            "points_step": rules.points_step(programme),
+            "history": programme_terms.history(s, limit=10),
+            "report": None,
+        }
+        if actor.can(P.ANALYTICS_READ):
+            report = reports.programme_report(session=s, now=utcnow(), programme=programme)
+            context.update(
+                report=report,
+                tier_json=_tier_json(report.tiers),
+                expiring_fen=rules.points_value_fen(
+                    programme, report.liability.expiring_30d_points
+                ),
+            )
+        return context
+
+    context = db.read(read)
+    may_manage = actor.can(P.LOYALTY_MANAGE)
+    context.update(
+        actor=actor,
+        weekdays=WEEKDAYS,
+        may_manage=may_manage,
+        errors=errors or {},
+        form=form or (programme_form(context["terms"]) if may_manage else {}),
+        saved=saved,
+    )
+    return TEMPLATES.TemplateResponse(
+        request, "loyalty/programme.html", context, status_code=status
+    )
+
+
+@router.get("/loyalty", response_class=HTMLResponse)
+def programme_page(
+    request: Request, actor: CurrentActor, db: Db, saved: str | None = None
+) -> Response:
+    """The programme's terms and tiers, the form to change them (loyalty.manage) and the
+    last changes; its report for roles with analytics.read."""
+    return _programme_page(request, actor, db, saved=saved == "1")
+
+
+@router.post("/loyalty/programme", response_class=HTMLResponse)
+def change_programme(
+    request: Request,
+    actor: CurrentActor,
+    db: Db,
+    earn_points_per_yuan: Annotated[str, Form(max_length=10)] = "",
+    return_window_days: Annotated[str, Form(max_length=10)] = "",
+    expiry_days: Annotated[str, Form(max_length=10)] = "",
+    redeem_points_per_yuan: Annotated[str, Form(max_length=10)] = "",
+    max_redeem_share: Annotated[str, Form(max_length=10)] = "",
+    max_points_per_order: Annotated[str, Form(max_length=15)] = "",
+    member_weekdays: Annotated[list[str] | None, Form()] = None,
+    member_day_multiplier: Annotated[str, Form(max_length=10)] = "",
+    excluded_categories: Annotated[str, Form(max_length=20_000)] = "",
+    excluded_skus: Annotated[str, Form(max_length=20_000)] = "",
+    category_multipliers: Annotated[str, Form(max_length=20_000)] = "",
+    sku_multipliers: Annotated[str, Form(max_length=20_000)] = "",
+    tier_basis: Annotated[str, Form(max_length=10)] = "spend",
+    tier_window_days: Annotated[str, Form(max_length=10)] = "",
+    tier_grace_days: Annotated[str, Form(max_length=10)] = "",
+    referral_min_order: Annotated[str, Form(max_length=20)] = "",
+    referrer_reward_points: Annotated[str, Form(max_length=10)] = "",
+    referee_reward_points: Annotated[str, Form(max_length=10)] = "",
+    reason: Annotated[str, Form(max_length=255)] = "",
+    tier_code: Annotated[list[str] | None, Form()] = None,
+    tier_name: Annotated[list[str] | None, Form()] = None,
+    tier_min_spend: Annotated[list[str] | None, Form()] = None,
+    tier_min_points: Annotated[list[str] | None, Form()] = None,
+    tier_discount: Annotated[list[str] | None, Form()] = None,
+    tier_multiplier: Annotated[list[str] | None, Form()] = None,
+    tier_birthday: Annotated[list[str] | None, Form()] = None,
+    tier_remove: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """New programme terms from the change form, with the reason (kept and audited)."""
+    columns = {
+        "code": tier_code, "name": tier_name, "min_spend": tier_min_spend,
+        "min_points": tier_min_points, "discount": tier_discount,
+        "multiplier": tier_multiplier, "birthday": tier_birthday,
+    }  # fmt: skip
+    count = min(max((len(v or []) for v in columns.values()), default=0), 21)
+    removed = set(tier_remove or [])
+    rows: list[dict[str, Any]] = [
+        {k: str((v or [])[i])[:60] if i < len(v or []) else "" for k, v in columns.items()}
+        | {"remove": str(i) in removed}
+        for i in range(count)
+    ]
+    form: dict[str, Any] = {
+        "earn_points_per_yuan": earn_points_per_yuan, "return_window_days": return_window_days,
+        "expiry_days": expiry_days, "redeem_points_per_yuan": redeem_points_per_yuan,
+        "max_redeem_share": max_redeem_share, "max_points_per_order": max_points_per_order,
+        "member_weekdays": [str(d)[:1] for d in (member_weekdays or [])[:7]],
+        "member_day_multiplier": member_day_multiplier,
+        "excluded_categories": excluded_categories, "excluded_skus": excluded_skus,
+        "category_multipliers": category_multipliers, "sku_multipliers": sku_multipliers,
+        "tier_basis": tier_basis if tier_basis in ("spend", "points") else "spend",
+        "tier_window_days": tier_window_days, "tier_grace_days": tier_grace_days,
+        "referral_min_order": referral_min_order,
+        "referrer_reward_points": referrer_reward_points,
+        "referee_reward_points": referee_reward_points, "reason": reason, "tiers": rows,
+    }  # fmt: skip
+    errors: dict[str, str] = {}
+    try:
+
+        def save(s: Session) -> None:
+            current = ProgrammeTerms.model_validate(
+                programme_terms.read(s).model_dump(include=set(ProgrammeTerms.model_fields))
+            )
+            update_in = programme_from_form(form, current)
+            programme_terms.update(session=s, update_in=update_in, actor=actor)
+
+        db.write(save)
+    except FormError as exc:
+        errors[exc.field] = exc.message
+    except ValidationError as exc:
+        errors = field_errors(exc, PROGRAMME_FIELDS, keep_index=True)
+    except InvalidInput as exc:
+        if exc.field == "tiers" and "tier" in exc.facts:
+            errors["tiers"] = _(
+                "tier %(tier)s is held by members: keep it (its name and terms may change)",
+                tier=exc.facts["tier"],
+            )
+        else:
+            field, message = _error_of(exc)
+            errors[field] = message
+    if errors:
+        errors = _tier_rows_errors(errors, rows)
+        for row in rows:
+            row.pop("index", None)
+        return _programme_page(request, actor, db, errors=errors, form=form, status=422)
+    return RedirectResponse("/loyalty?saved=1", 303)
+
+
+def _tier_rows_errors(errors: dict[str, str], rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Errors named ``tiers.<n>.<field>`` (n counting the tiers kept) moved to their row."""
+    kept = {r["index"]: i for i, r in enumerate(rows) if "index" in r}
+    out: dict[str, str] = {}
+    for field, message in errors.items():
+        match = re.match(r"^tiers\.(\d+)\.(\w+)", field)
+        if match and int(match.group(1)) in kept:
+            label = TIER_LABELS.get(match.group(2))
+            column = _(label) if label else match.group(2)
+            out.setdefault(f"tier-{kept[int(match.group(1))]}", f"{column}: {message}")
+        else:
+            out.setdefault(field, message)
+    return out
 
 
 # --------------------------------------------------------------------- coupon templates

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 
 from patron.core.schemas import FenAmount, RecordId, Schema, ShortCode, UtcInstant
-from patron.loyalty.rules import CouponKind, PromotionKind
+from patron.loyalty.rules import CouponKind, Programme, PromotionKind, TierBasis, TierRule
 
 Points = Annotated[int, Field(ge=0, le=10**12)]
 Reason = Annotated[str, Field(min_length=1, max_length=255)]
@@ -575,3 +578,181 @@ class BirthdayGifts(Schema):
     birthdays: int = Field(description="Members whose birthday it is")
     given: int = Field(description="Gifts given now (none twice in a year)")
     points: int
+
+
+# ----------------------------------------------------------------------- the programme
+
+TierCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+Basis = Annotated[int, Field(ge=0, le=1_000_000)]  # basis points: 10,000 = ×1 or 100 %
+SkuCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\S(.*\S)?$")]
+CategoryPath = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^\S(.*\S)?$")]
+
+
+class TierTerms(Schema):
+    """One tier: what reaches it (spend or points earned in the tier window, by the
+    programme's basis) and what it gives."""
+
+    code: TierCode
+    name: Annotated[str, Field(min_length=1, max_length=60)]
+    rank: Annotated[int, Field(ge=0, le=99)]
+    min_spend_fen: FenAmount = 0
+    min_points_earned: Points = 0
+    discount_bp: Annotated[int, Field(ge=0, le=10_000)] = 0
+    points_multiplier_bp: Annotated[int, Field(ge=0, le=100_000)] = 10_000
+    birthday_points: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+
+    @classmethod
+    def of(cls, tier: TierRule) -> TierTerms:
+        return cls.model_validate(dataclasses.asdict(tier))
+
+
+_BUILT_IN = Programme()
+
+
+class ProgrammeTerms(Schema):
+    """A loyalty programme's terms (the defaults are the built-in programme's). Rates in basis points (10,000 = ×1 or 100 %), money in
+    fen, weekdays Monday = 0. Changes apply from the moment they are saved: points already
+    earned keep the dates they were given."""
+
+    earn_points_per_yuan: Annotated[int, Field(ge=0, le=1_000)] = 1
+    return_window_days: Annotated[int, Field(ge=0, le=365)] = 7
+    expiry_days: Annotated[int, Field(ge=1, le=3_660)] = 365
+    redeem_points_per_yuan: Annotated[int, Field(ge=1, le=100_000)] = 100
+    max_redeem_share_bp: Annotated[int, Field(ge=0, le=10_000)] = 5_000
+    sku_multipliers_bp: dict[SkuCode, Basis] = Field(default_factory=dict, max_length=1_000)
+    category_multipliers_bp: dict[CategoryPath, Basis] = Field(
+        default_factory=dict, max_length=1_000
+    )
+    excluded_skus: list[SkuCode] = Field(default_factory=list, max_length=1_000)
+    excluded_categories: list[CategoryPath] = Field(
+        default_factory=lambda: sorted(_BUILT_IN.excluded_categories), max_length=1_000
+    )
+    wallet_skus: list[SkuCode] = Field(
+        default_factory=lambda: sorted(_BUILT_IN.wallet_skus), max_length=1_000
+    )
+    wallet_categories: list[CategoryPath] = Field(
+        default_factory=lambda: sorted(_BUILT_IN.wallet_categories), max_length=1_000
+    )
+    discount_skus: list[SkuCode] = Field(
+        default_factory=lambda: sorted(_BUILT_IN.discount_skus), max_length=1_000
+    )
+    member_weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+        default_factory=lambda: sorted(_BUILT_IN.member_weekdays), max_length=7
+    )
+    member_day_multiplier_bp: Annotated[int, Field(ge=10_000, le=1_000_000)] = 20_000
+    max_points_per_order: Annotated[int, Field(ge=1, le=10**9)] | None = 100_000
+    tiers: list[TierTerms] = Field(
+        default_factory=lambda: [TierTerms.of(t) for t in _BUILT_IN.tiers],
+        min_length=1,
+        max_length=20,
+    )
+    tier_basis: TierBasis = TierBasis.SPEND
+    tier_window_days: Annotated[int, Field(ge=1, le=3_660)] = 365
+    tier_grace_days: Annotated[int, Field(ge=0, le=3_660)] = 30
+    referral_min_order_fen: FenAmount = 5_000
+    referrer_reward_points: Annotated[int, Field(ge=0, le=1_000_000)] = 500
+    referee_reward_points: Annotated[int, Field(ge=0, le=1_000_000)] = 200
+
+    @model_validator(mode="after")
+    def _tiers_climb(self) -> ProgrammeTerms:
+        codes = [t.code for t in self.tiers]
+        for n, tier in enumerate(self.tiers):
+            if codes.index(tier.code) != n:
+                raise ValueError(f"tiers.{n}.code: two tiers have this code")
+        ranks = [t.rank for t in self.tiers]
+        for n, tier in enumerate(self.tiers):
+            if ranks.index(tier.rank) != n:
+                raise ValueError(f"tiers.{n}.rank: two tiers have this rank")
+        ordered = sorted(enumerate(self.tiers), key=lambda item: item[1].rank)
+        first_at, first = ordered[0]
+        if first.min_spend_fen or first.min_points_earned:
+            raise ValueError(
+                f"tiers.{first_at}.min_spend_fen: the lowest tier is every member's "
+                "starting tier: it needs no spend and no points"
+            )
+        field = "min_spend_fen" if self.tier_basis == TierBasis.SPEND else "min_points_earned"
+        for (_, lower), (n, higher) in itertools.pairwise(ordered):
+            if getattr(higher, field) <= getattr(lower, field):
+                raise ValueError(f"tiers.{n}.{field}: a higher tier needs more than the one below")
+        return self
+
+    @classmethod
+    def of(cls, programme: Programme) -> ProgrammeTerms:
+        """The terms of a programme (the rules' form)."""
+        return cls(
+            earn_points_per_yuan=programme.earn_points_per_yuan,
+            return_window_days=programme.return_window_days,
+            expiry_days=programme.expiry_days,
+            redeem_points_per_yuan=programme.redeem_points_per_yuan,
+            max_redeem_share_bp=programme.max_redeem_share_bp,
+            sku_multipliers_bp=dict(programme.sku_multipliers_bp),
+            category_multipliers_bp=dict(programme.category_multipliers_bp),
+            excluded_skus=sorted(programme.excluded_skus),
+            excluded_categories=sorted(programme.excluded_categories),
+            wallet_skus=sorted(programme.wallet_skus),
+            wallet_categories=sorted(programme.wallet_categories),
+            discount_skus=sorted(programme.discount_skus),
+            member_weekdays=sorted(programme.member_weekdays),
+            member_day_multiplier_bp=programme.member_day_multiplier_bp,
+            max_points_per_order=programme.max_points_per_order,
+            tiers=[TierTerms.of(t) for t in sorted(programme.tiers, key=lambda t: t.rank)],
+            tier_basis=programme.tier_basis,
+            tier_window_days=programme.tier_window_days,
+            tier_grace_days=programme.tier_grace_days,
+            referral_min_order_fen=programme.referral_min_order_fen,
+            referrer_reward_points=programme.referrer_reward_points,
+            referee_reward_points=programme.referee_reward_points,
+        )
+
+    def to_rules(self, zone: ZoneInfo) -> Programme:
+        """The rules' programme with these terms, in the shop's time zone."""
+        return Programme(
+            earn_points_per_yuan=self.earn_points_per_yuan,
+            return_window_days=self.return_window_days,
+            expiry_days=self.expiry_days,
+            redeem_points_per_yuan=self.redeem_points_per_yuan,
+            max_redeem_share_bp=self.max_redeem_share_bp,
+            sku_multipliers_bp=dict(self.sku_multipliers_bp),
+            category_multipliers_bp=dict(self.category_multipliers_bp),
+            excluded_skus=frozenset(self.excluded_skus),
+            excluded_categories=frozenset(self.excluded_categories),
+            wallet_skus=frozenset(self.wallet_skus),
+            wallet_categories=frozenset(self.wallet_categories),
+            discount_skus=frozenset(self.discount_skus),
+            member_weekdays=frozenset(self.member_weekdays),
+            member_day_multiplier_bp=self.member_day_multiplier_bp,
+            max_points_per_order=self.max_points_per_order,
+            tiers=tuple(TierRule(**t.model_dump()) for t in self.tiers),
+            tier_basis=self.tier_basis,
+            tier_window_days=self.tier_window_days,
+            tier_grace_days=self.tier_grace_days,
+            referral_min_order_fen=self.referral_min_order_fen,
+            referrer_reward_points=self.referrer_reward_points,
+            referee_reward_points=self.referee_reward_points,
+            zone=zone,
+        )
+
+
+class ProgrammeUpdate(ProgrammeTerms):
+    """New terms for the whole programme, with the reason (kept with them and audited)."""
+
+    reason: Reason
+
+
+class ProgrammeRead(ProgrammeTerms):
+    """The terms in force; ``version`` 0 is the built-in defaults, never changed."""
+
+    version: int
+    changed_at: datetime | None
+    changed_by: str | None
+    reason: str | None
+
+
+class ProgrammeVersionRead(Schema):
+    """One saved change of the terms: who, when, why, and which terms it changed."""
+
+    version: int
+    changed_at: datetime
+    changed_by: str
+    reason: str
+    changed: list[str]

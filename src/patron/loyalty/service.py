@@ -26,6 +26,7 @@ from patron.core.models import UTCDateTime
 from patron.customers import service as customers
 from patron.customers.exceptions import OutOfScope
 from patron.loyalty import ledger, promotions, referrals, rules
+from patron.loyalty import programme as programme_terms
 from patron.loyalty.exceptions import (
     AlreadyCommitted,
     AnonymousOrder,
@@ -79,10 +80,10 @@ from patron.orders import service as orders
 from patron.orders.schemas import OrderRead
 
 
-@cache
-def get_programme() -> rules.Programme:
-    """The programme's terms (the defaults in ``rules.Programme`` until a console edits them)."""
-    return rules.Programme()
+def get_programme(session: Session, *, fresh: bool = False) -> rules.Programme:
+    """The programme's terms in force (``programme.current``): as read in the last few
+    seconds for the till's reads; ``fresh`` for calls that write the ledger."""
+    return programme_terms.current(session, fresh=fresh)
 
 
 def _now(now: datetime | None) -> datetime:
@@ -182,7 +183,7 @@ def redeem_points(
     """Spend ``points`` (any part of the balance) from the soonest-expiring available lots."""
     if points <= 0:
         raise InvalidInput("points", "must be greater than 0")
-    now, programme = _now(now), programme or get_programme()
+    now, programme = _now(now), programme or get_programme(session, fresh=True)
     account = _open_account(session, customer_id, now, programme)
     states = ledger.lots(session, account.id)
     ledger.expire(session, states, now)
@@ -203,7 +204,7 @@ def adjust_points(
 ) -> Movement:
     """A staff adjustment, with its reason: a new lot when adding, soonest-expiring first when
     taking away (never below zero)."""
-    now, programme = _now(now), programme or get_programme()
+    now, programme = _now(now), programme or get_programme(session, fresh=True)
     account = _open_account(session, customer_id, now, programme)
     states = ledger.lots(session, account.id)
     ledger.expire(session, states, now)
@@ -274,7 +275,7 @@ def give_birthday_gifts(
 ) -> BirthdayGifts:
     """Every member whose birthday is ``today`` (local) gets their tier's birthday points,
     available at once, at most once a calendar year. Run daily (the nightly job does)."""
-    now, programme = _now(now), programme or get_programme()
+    now, programme = _now(now), programme or get_programme(session, fresh=True)
     today = today or now.astimezone(programme.zone).date()
     year_start = datetime(today.year, 1, 1, tzinfo=programme.zone)
     born = customers.birthdays(session=session)
@@ -355,7 +356,7 @@ def get_tier(
     now: datetime | None = None,
     programme: rules.Programme | None = None,
 ) -> TierRead:
-    now, programme = _now(now), programme or get_programme()
+    now, programme = _now(now), programme or get_programme(session)
     return _tier_read(_snapshot(session, customer_id, now, programme), now, programme)
 
 
@@ -397,7 +398,7 @@ def review_tiers(
     *, session: Session, now: datetime | None = None, programme: rules.Programme | None = None
 ) -> int:
     """The periodic review: downgrades start their grace period, or take effect after it."""
-    now, programme = _now(now), programme or get_programme()
+    now, programme = _now(now), programme or get_programme(session, fresh=True)
     changed = 0
     for account in session.scalars(select(LoyaltyAccount).order_by(LoyaltyAccount.id)):
         before = (account.tier_code, account.downgrade_due_at)
@@ -497,7 +498,7 @@ def issue_coupon(
     programme: rules.Programme | None = None,
 ) -> CouponRead:
     """Give one customer a coupon with a fresh unique code, within the template's limits."""
-    now, programme = _now(now), programme or get_programme()
+    now, programme = _now(now), programme or get_programme(session, fresh=True)
     template = session.scalar(
         select(CouponTemplate).where(CouponTemplate.code == issue_in.template_code)
     )
@@ -805,7 +806,7 @@ def lookup_member(
 ) -> LookupRead:
     """What the till shows: tier, balance, coupons usable now. Two queries: the member with
     the till's scope check and their account (``ledger.member_account``), and the coupons."""
-    now, programme = _now(now), programme or get_programme()
+    now, programme = _now(now), programme or get_programme(session)
     customer_id, account = _member_account(session, member, now, programme, store_ids)
     return LookupRead(
         customer_id=customer_id,
@@ -825,7 +826,7 @@ def quote_basket(
 ) -> QuoteRead:
     """Price a basket for a member: tier discount, coupons and their best combination, the
     points usable (up to the programme's share of the order) and the points it will earn."""
-    programme = programme or get_programme()
+    programme = programme or get_programme(session)
     at = quote_in.at or _now(now)
     customer_id, account = _member_account(session, quote_in.member, at, programme, store_ids)
     tier = programme.tier(account.tier_code) if account else programme.base_tier
@@ -989,7 +990,7 @@ def commit_order(
     wallet lines (stored value, gift cards), discount lines or excluded goods. Repeating the
     call with the same points and coupons returns the first result.
     """
-    now, programme = _now(now), programme or get_programme()
+    now, programme = _now(now), programme or get_programme(session, fresh=True)
     order = orders.get_order_by_key(
         session=session,
         source=commit_in.source,
@@ -1130,7 +1131,7 @@ def apply_refund(
     earned, give back the share it spent (to the lots they came from), and restore its
     coupons when the order is refunded in full. Points the customer has spent meanwhile and
     cannot be taken back are recorded as ``points_short``; the balance never goes negative."""
-    now, programme = _now(now), programme or get_programme()
+    now, programme = _now(now), programme or get_programme(session, fresh=True)
     refund = orders.get_refund_by_key(
         session=session, source=refund_in.source, external_id=refund_in.external_id
     )
@@ -1301,7 +1302,7 @@ def move_customer_records(
     source = ledger.lock_account(session, from_customer_id)
     if source is None:
         return moved
-    target = _open_account(session, to_customer_id, utcnow(), get_programme())
+    target = _open_account(session, to_customer_id, utcnow(), get_programme(session, fresh=True))
     moved["points_lot"] = list(
         session.scalars(select(PointsLot.id).where(PointsLot.account_id == source.id))
     )

@@ -82,6 +82,9 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/loyalty/lotteries/{code}/draws"): P.LOYALTY_READ,
     ("GET", "/api/v1/loyalty/lotteries/{code}/check"): P.LOYALTY_MANAGE,
     ("GET", "/api/v1/loyalty/report"): P.ANALYTICS_READ,
+    ("GET", "/api/v1/loyalty/programme"): P.LOYALTY_READ,
+    ("PUT", "/api/v1/loyalty/programme"): P.LOYALTY_MANAGE,
+    ("GET", "/api/v1/loyalty/programme/history"): P.LOYALTY_READ,
     ("POST", "/api/v1/loyalty/promotions"): P.LOYALTY_MANAGE,
     ("GET", "/api/v1/loyalty/promotions"): P.LOYALTY_READ,
     ("POST", "/api/v1/loyalty/promotions/{code}/end"): P.LOYALTY_MANAGE,
@@ -118,6 +121,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     # checked in the page); changing the programme's offers needs loyalty.manage; a referral
     # code is made by whoever may record referrals (loyalty.write), as in the API.
     ("GET", "/loyalty"): P.LOYALTY_READ,
+    ("POST", "/loyalty/programme"): P.LOYALTY_MANAGE,
     ("GET", "/loyalty/coupon-templates"): P.LOYALTY_READ,
     ("POST", "/loyalty/coupon-templates"): P.LOYALTY_MANAGE,
     ("POST", "/loyalty/coupons"): P.LOYALTY_MANAGE,

@@ -146,3 +146,22 @@ def test_an_admin_creates_a_lottery_and_checks_its_draws(page: Any, site: Site) 
     expect(page.locator("#check-outcome")).to_contain_text("0")
     shot(page, "loyalty-04-lottery")
     assert not page.errors, page.errors
+
+
+def test_an_admin_changes_the_programme_terms_and_sees_them_in_force(page: Any, site: Site) -> None:
+    expect = playwright_api.expect
+    sign_in(page, site.url, "admin")
+    page.goto(f"{site.url}/loyalty")
+    page.fill("#earn_points_per_yuan", "2")
+    page.check("input[name='member_weekdays'][value='5']")  # Saturday too
+    page.locator("#tier-form-2 input[name='tier_discount']").fill("8")  # gold: 8 % off
+    page.fill("#reason", "冬季双倍积分")
+    shot(page, "loyalty-05-change-terms")
+    page.click("#save-terms")
+    page.wait_for_url("**/loyalty?saved=1")
+    expect(page.locator("#saved")).to_be_visible()
+    expect(page.locator("#earn-rate")).to_contain_text("每实付 1 元得 2 积分")
+    expect(page.locator("#member-days")).to_contain_text("星期六")
+    expect(page.locator("#tier-gold")).to_contain_text("8%")
+    expect(page.locator("#terms-history .terms-change").first).to_contain_text("冬季双倍积分")
+    shot(page, "loyalty-06-terms-saved")

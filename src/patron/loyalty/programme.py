@@ -1,0 +1,196 @@
+"""The programme's terms: the built-in ones until someone changes them, then the newest saved
+version. Every change is kept (who, when, why) and audited.
+
+Every till call prices by the terms, so this process keeps the terms it read for
+PROGRAMME_SECONDS per database, and forgets them as soon as it saves a change; a change saved
+by another server process reaches quotes here within that time. Calls that write the ledger
+(commits, refunds, adjustments, draws) ask for ``fresh`` terms: one small query checks the
+version in force and the kept terms are used only if they are still it.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from patron.audit.service import record_audit
+from patron.core.actor import Actor
+from patron.core.clock import utcnow
+from patron.core.errors import InvalidInput
+from patron.core.settings import get_settings
+from patron.loyalty import rules
+from patron.loyalty.models import LoyaltyAccount, ProgrammeVersion
+from patron.loyalty.schemas import (
+    ProgrammeRead,
+    ProgrammeTerms,
+    ProgrammeUpdate,
+    ProgrammeVersionRead,
+)
+
+PROGRAMME_SECONDS = 10.0
+HISTORY_SHOWN = 50
+
+# database URL → (read at, monotonic; version, 0 for the built-in terms; the terms)
+_kept: dict[str, tuple[float, int, rules.Programme]] = {}
+
+
+def built_in() -> rules.Programme:
+    """The built-in terms, in the shop's time zone."""
+    return ProgrammeTerms().to_rules(get_settings().zone)
+
+
+def _key(session: Session) -> str:
+    return str(session.get_bind().engine.url)
+
+
+def _newest(session: Session) -> ProgrammeVersion | None:
+    return session.scalar(select(ProgrammeVersion).order_by(ProgrammeVersion.id.desc()).limit(1))
+
+
+def _terms_of(row: ProgrammeVersion | None) -> rules.Programme:
+    if row is None:
+        return built_in()
+    return ProgrammeTerms.model_validate(row.terms).to_rules(get_settings().zone)
+
+
+def current(session: Session, *, fresh: bool = False) -> rules.Programme:
+    """The terms in force: kept in this process for PROGRAMME_SECONDS unless ``fresh``."""
+    key = _key(session)
+    kept = _kept.get(key)
+    now = time.monotonic()
+    if kept is not None and not fresh and now - kept[0] < PROGRAMME_SECONDS:
+        return kept[2]
+    if kept is not None and fresh:
+        version = session.scalar(select(func.coalesce(func.max(ProgrammeVersion.id), 0)))
+        if version == kept[1]:
+            return kept[2]
+    row = _newest(session)
+    programme = _terms_of(row)
+    _kept[key] = (now, row.id if row else 0, programme)
+    return programme
+
+
+def forget() -> None:
+    """Drop the kept terms (a change was saved here; tests start over)."""
+    _kept.clear()
+
+
+def read(session: Session) -> ProgrammeRead:
+    """The terms in force, with their version and who changed them, when and why."""
+    row = _newest(session)
+    terms = ProgrammeTerms.model_validate(row.terms) if row else ProgrammeTerms()
+    return ProgrammeRead(
+        **terms.model_dump(),
+        version=row.id if row else 0,
+        changed_at=row.created_at if row else None,
+        changed_by=row.changed_by if row else None,
+        reason=row.reason if row else None,
+    )
+
+
+def update(
+    *, session: Session, update_in: ProgrammeUpdate, actor: Actor, now: datetime | None = None
+) -> ProgrammeRead:
+    """Save new terms: in force from now on, the old ones kept; one audit entry naming what
+    changed. A tier that members hold cannot be dropped (rename it instead)."""
+    terms = ProgrammeTerms.model_validate(update_in.model_dump(exclude={"reason"}))
+    codes = {t.code for t in terms.tiers}
+    held = session.execute(
+        select(LoyaltyAccount.tier_code, func.count())
+        .where(LoyaltyAccount.tier_code.not_in(codes))
+        .group_by(LoyaltyAccount.tier_code)
+        .order_by(LoyaltyAccount.tier_code)
+    ).first()
+    if held is not None:
+        raise InvalidInput(
+            "tiers",
+            f"tier {held[0]!r} is held by {held[1]} members: keep it (its name and terms may "
+            "change) or move them first",
+            tier=held[0],
+        )
+    before = read(session)
+    changed = _changed(ProgrammeTerms.model_validate(before.model_dump(include=_TERMS)), terms)
+    row = ProgrammeVersion(
+        terms=terms.model_dump(mode="json"),
+        reason=update_in.reason,
+        changed_by=actor.name[:120],
+        created_at=now or utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    record_audit(
+        session=session,
+        actor=actor,
+        action="loyalty.programme.update",
+        target_kind="loyalty_programme",
+        target_id=row.id,
+        reason=update_in.reason,
+        details={"changed": changed, "from_version": before.version},
+    )
+    forget()
+    return read(session)
+
+
+_TERMS = set(ProgrammeTerms.model_fields)
+
+
+def _changed(before: ProgrammeTerms, after: ProgrammeTerms) -> list[str]:
+    """The terms that differ (a tier's as ``tiers.gold.discount_bp``), in the schema's order."""
+    out = [
+        name
+        for name in ProgrammeTerms.model_fields
+        if name != "tiers" and getattr(before, name) != getattr(after, name)
+    ]
+    old = {t.code: t for t in before.tiers}
+    new = {t.code: t for t in after.tiers}
+    for code in sorted(old.keys() - new.keys()):
+        out.append(f"tiers.{code} (removed)")
+    for code, tier in new.items():
+        if code not in old:
+            out.append(f"tiers.{code} (added)")
+            continue
+        out += [
+            f"tiers.{code}.{name}"
+            for name in type(tier).model_fields
+            if getattr(old[code], name) != getattr(tier, name)
+        ]
+    return out
+
+
+def history(session: Session, *, limit: int = HISTORY_SHOWN) -> list[ProgrammeVersionRead]:
+    """The saved changes, newest first, each with the terms it changed."""
+    rows = list(
+        session.scalars(
+            select(ProgrammeVersion).order_by(ProgrammeVersion.id.desc()).limit(limit + 1)
+        )
+    )
+    out = []
+    for n, row in enumerate(rows[:limit]):
+        previous = (
+            ProgrammeTerms.model_validate(rows[n + 1].terms)
+            if n + 1 < len(rows)
+            else _previous_terms(session, row.id)
+        )
+        out.append(
+            ProgrammeVersionRead(
+                version=row.id,
+                changed_at=row.created_at,
+                changed_by=row.changed_by,
+                reason=row.reason,
+                changed=_changed(previous, ProgrammeTerms.model_validate(row.terms)),
+            )
+        )
+    return out
+
+
+def _previous_terms(session: Session, version: int) -> ProgrammeTerms:
+    row = session.scalar(
+        select(ProgrammeVersion)
+        .where(ProgrammeVersion.id < version)
+        .order_by(ProgrammeVersion.id.desc())
+        .limit(1)
+    )
+    return ProgrammeTerms.model_validate(row.terms) if row else ProgrammeTerms()
