@@ -1,4 +1,4 @@
-"""Analytics definitions at chain scale: every step timed on DuckDB, and pandas beside it.
+"""Analytics definitions at chain scale: every step timed on DuckDB, pandas and polars beside it.
 
 Targets (issue 4): all definitions for 1,000,000 customers and 10,000,000 order lines in
 ≤ 60 s and ≤ 4 GB on 2 cores, and RFM + value segments + lifecycle ≥ 5× faster than the same
@@ -16,7 +16,7 @@ How it runs:
    out of the engine) on DuckDB with ``threads=2``: customer_scores, cohorts, kpis by day /
    store / channel / category, segment_migration; the wall and CPU time of each, the total,
    and the process's peak RSS.
-3. The peer: RFM, quintiles, eight segments and lifecycle stages for the same customers in
+3. The pandas peer: RFM, quintiles, eight segments and lifecycle stages for the same customers in
    idiomatic pandas (groupby, rank, np.select), in a child process: the time to load the
    orders and customers from the same store into pandas and the time to compute, and its
    peak RSS. The target ratio is like for like: both start from the analytics store on disk
@@ -24,15 +24,24 @@ How it runs:
    own reading does. Its compute time alone (the kindest reading for pandas) is shown
    beside it. Both by wall clock and by CPU seconds (the machine is shared; CPU time is the
    steadier figure).
-4. Agreement: customers per segment and per stage from both, side by side.
+4. The fastest peer: the same work in polars' lazy API (group_by/agg, rank, when/then,
+   joins, one ``collect()``), in its own child process on polars' default thread pool
+   (one thread per core). It loads the same orders and customers from the same store
+   (DuckDB → Arrow → polars), and is timed the same way: load, compute, CPU seconds and
+   peak RSS. Its ratio is printed beside pandas' as "vs fastest peer (polars)"; there is no
+   target for it.
+5. Agreement: customers per segment and per stage from the engine, pandas and polars, side
+   by side; every count must be the same in all three.
 
 Run:  .venv/bin/python bench/analytics.py                 (1 M customers, 10 M lines)
       .venv/bin/python bench/analytics.py --quick         (100 k customers, 1 M lines)
+      --no-pandas / --no-polars skip a peer; --fresh rebuilds the data file.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import multiprocessing
 import os
 import platform
@@ -41,7 +50,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +82,17 @@ TOTAL_TARGET_S, MEMORY_TARGET_MB, PANDAS_RATIO_TARGET = 60.0, 4096.0, 5.0
 
 
 def _peak_mb() -> float:
+    """Peak RSS of this process, in MB.
+
+    Read from ``VmHWM`` on Linux: ``ru_maxrss`` survives ``exec``, so a child started by
+    ``spawn`` would report at least the parent's peak RSS at that moment, not its own."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
@@ -204,6 +224,139 @@ def _pandas_peer(path: str, as_of_iso: str) -> dict[str, Any]:
     }
 
 
+# ------------------------------------------------------------------------------ polars
+
+
+def _polars_peer(path: str, as_of_iso: str) -> dict[str, Any]:
+    """In a child process: the same RFM + quintiles + segments + lifecycle in polars' lazy
+    API (one plan per step, run by ``collect()`` on polars' own thread pool)."""
+    import polars as pl  # here, so the engine's process doesn't carry polars in its RSS
+
+    p = AnalyticsParams(as_of=date.fromisoformat(as_of_iso))
+    started, cpu_started = time.perf_counter(), _cpu_s()
+    con = duckdb.connect(path, read_only=True)
+    orders = pl.from_arrow(
+        con.sql("SELECT customer_id, order_date, net_fen FROM orders").to_arrow_table()
+    )
+    customers = pl.from_arrow(
+        con.sql("SELECT customer_id, signup_date FROM customers").to_arrow_table()
+    )
+    con.close()
+    assert isinstance(orders, pl.DataFrame) and isinstance(customers, pl.DataFrame)
+    load_s, load_cpu_s = time.perf_counter() - started, _cpu_s() - cpu_started
+
+    started, cpu_started = time.perf_counter(), _cpu_s()
+    as_of = p.as_of
+    assert p.window_days is not None
+    window_from = as_of - timedelta(days=p.window_days)
+    loyal_from = as_of - timedelta(days=p.loyal_days)
+    won_back_from = as_of - timedelta(days=p.won_back_days)
+    day, net = pl.col("order_date"), pl.col("net_fen")
+    counted = orders.lazy().filter(pl.col("customer_id").is_not_null(), net > 0, day <= as_of)
+
+    # One pass over the counted orders: the RFM window's figures and the lifecycle's.
+    in_window = day > window_from
+    per_buyer = counted.group_by("customer_id").agg(
+        frequency=in_window.sum().cast(pl.Int64),
+        monetary_fen=net.filter(in_window).sum(),
+        first=day.min(),
+        last=day.max(),
+        orders_ever=pl.len().cast(pl.Int64),
+        loyal_count=(day > loyal_from).sum().cast(pl.Int64),
+        first_recent=day.filter(day > won_back_from).min(),
+        last_earlier=day.filter(day <= won_back_from).max(),
+    )
+
+    # RFM among the window's buyers.
+    n = pl.len().cast(pl.Int64)
+
+    def quintile(strictly_worse: pl.Expr) -> pl.Expr:
+        score = pl.min_horizontal(pl.lit(5), 1 + (5 * strictly_worse) // (n - 1))
+        return pl.when(n > 1).then(score).otherwise(pl.lit(1))
+
+    def worse(column: str, *, low_is_better: bool = False) -> pl.Expr:
+        return pl.col(column).rank("min", descending=low_is_better).cast(pl.Int64) - 1
+
+    def at_or_above_mean(column: str) -> pl.Expr:  # exactly: x >= Σx / n  ⇔  x·n >= Σx
+        return pl.col(column) * n >= pl.col(column).sum()
+
+    rfm = (
+        per_buyer.filter(pl.col("frequency") > 0)
+        .select(
+            "customer_id",
+            "frequency",
+            "monetary_fen",
+            recency_days=(pl.lit(as_of) - pl.col("last")).dt.total_days(),
+        )
+        .with_columns(
+            r_score=quintile(worse("recency_days", low_is_better=True)),
+            f_score=quintile(worse("frequency")),
+            m_score=quintile(worse("monetary_fen")),
+            near=pl.col("recency_days") * n <= pl.col("recency_days").sum(),
+            f_high=at_or_above_mean("frequency"),
+            m_high=at_or_above_mean("monetary_fen"),
+        )
+        .select(
+            pl.exclude("near", "f_high", "m_high"),
+            segment=pl.concat_str(
+                pl.when("m_high").then(pl.lit("important_")).otherwise(pl.lit("general_")),
+                pl.when("near")
+                .then(pl.when("f_high").then(pl.lit("value")).otherwise(pl.lit("develop")))
+                .otherwise(pl.when("f_high").then(pl.lit("keep")).otherwise(pl.lit("retain"))),
+            ),
+        )
+    )
+
+    # Lifecycle over all history, for every customer known on as_of.
+    silent = (pl.lit(as_of) - pl.col("last")).dt.total_days()
+    span = (pl.col("last") - pl.col("first")).dt.total_days()
+    gaps = pl.col("orders_ever") - 1
+    at_risk = (silent > p.at_risk_min_days) & (
+        (gaps == 0) | (silent * gaps > span * p.at_risk_factor)
+    )
+    returned = (pl.col("first_recent") - pl.col("last_earlier")).dt.total_days() > p.lapsed_days
+    stage = (
+        pl.when(pl.col("first").is_null())
+        .then(pl.lit("prospect"))
+        .when(silent > p.lapsed_days)
+        .then(pl.lit("lapsed"))
+        .when(at_risk)
+        .then(pl.lit("at_risk"))
+        .when(returned.fill_null(False))
+        .then(pl.lit("won_back"))
+        .when((pl.lit(as_of) - pl.col("first")).dt.total_days() < p.new_days)
+        .then(pl.lit("new"))
+        .when(pl.col("loyal_count") >= p.loyal_orders)
+        .then(pl.lit("loyal"))
+        .otherwise(pl.lit("active"))
+    )
+    out = (
+        customers.lazy()
+        .join(per_buyer.drop("frequency", "monetary_fen"), on="customer_id", how="left")
+        .filter((pl.col("signup_date") <= as_of) | pl.col("last").is_not_null())
+        .select("customer_id", stage=stage)
+        .join(rfm, on="customer_id", how="left")
+        .collect()
+    )
+    compute_s, compute_cpu_s = time.perf_counter() - started, _cpu_s() - cpu_started
+
+    def counts(column: str) -> dict[str, int]:
+        tally = out[column].drop_nulls().value_counts()
+        return dict(zip(tally[column].to_list(), tally["count"].to_list(), strict=True))
+
+    return {
+        "load_s": load_s,
+        "load_cpu_s": load_cpu_s,
+        "compute_s": compute_s,
+        "compute_cpu_s": compute_cpu_s,
+        "rows": out.height,
+        "segments": counts("segment"),
+        "stages": counts("stage"),
+        "peak_mb": _peak_mb(),
+        "threads": pl.thread_pool_size(),
+    }
+
+
 # ------------------------------------------------------------------------------- main
 
 
@@ -215,6 +368,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--fresh", action="store_true", help="rebuild the data file")
     p.add_argument("--no-pandas", action="store_true", help="skip the pandas peer")
+    p.add_argument("--no-polars", action="store_true", help="skip the polars peer")
     p.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     args = p.parse_args(argv)
     if args.quick:
@@ -225,11 +379,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
+    # polars is imported only in its child process, so the engine's peak RSS doesn't carry it.
+    polars_version = "" if args.no_polars else f"polars {importlib.metadata.version('polars')}, "
     console.print(
         f"[bold]Patron analytics bench[/]  Python {platform.python_version()}, ibis "
         f"{ibis.__version__}, DuckDB {duckdb.__version__} (threads=2), pandas {pd.__version__}, "
-        f"{os.cpu_count()} cores; {args.customers:,} customers, {args.lines:,} lines, "
-        f"as of {AS_OF}"
+        f"{polars_version}{os.cpu_count()} cores; {args.customers:,} customers, "
+        f"{args.lines:,} lines, as of {AS_OF}"
     )
     path = args.dir / f"patron-bench-analytics-{args.customers}-{args.lines}-{args.seed}.duckdb"
     if args.fresh or not path.exists():
@@ -280,58 +436,86 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     con.disconnect()
 
-    peer: dict[str, Any] | None = None
-    if not args.no_pandas:
-        console.print("  [dim]pandas peer (child process) …[/]")
-        peer = _in_child(_pandas_peer, str(path), AS_OF.isoformat())
+    peers: dict[str, dict[str, Any]] = {}
+    for name, work, skip in (
+        ("pandas", _pandas_peer, args.no_pandas),
+        ("polars", _polars_peer, args.no_polars),
+    ):
+        if not skip:
+            console.print(f"  [dim]{name} peer (child process) …[/]")
+            peers[name] = _in_child(work, str(path), AS_OF.isoformat())
+    if "polars" in peers:
+        console.print(
+            f"  [dim]polars ran on its default pool of {peers['polars']['threads']} threads[/]"
+        )
+
+    def peer_total(peer: dict[str, Any]) -> tuple[float, float]:
+        """Like for like: from the store on disk to every customer's scores in memory."""
+        return peer["load_s"] + peer["compute_s"], peer["load_cpu_s"] + peer["compute_cpu_s"]
+
+    def peer_time(peer: dict[str, Any]) -> str:
+        total_s, _ = peer_total(peer)
+        return f"{total_s:.2f} s ({peer['load_s']:.2f} load + {peer['compute_s']:.2f} compute)"
 
     t = Table(title=f"Patron analytics, {args.customers:,} customers, {args.lines:,} lines")
-    for column in ("step", "DuckDB (Ibis)", "CPU", "rows", "pandas", "pandas CPU", "speed-up"):
+    columns = ["step", "DuckDB (Ibis)", "CPU", "rows"]
+    if "pandas" in peers:
+        columns += ["pandas", "pandas CPU", "speed-up vs pandas"]
+    if "polars" in peers:
+        columns += ["polars", "polars CPU", "vs fastest peer (polars)"]
+    for column in columns:
         t.add_column(column, justify="left" if column == "step" else "right")
+    blank = [""] * (len(columns) - 4)
     for name, wall, cpu, rows in timings:
-        if name == "customer_scores" and peer is not None:
-            # Like for like: from the store on disk to every customer's scores in memory.
-            total_s = peer["load_s"] + peer["compute_s"]
-            total_cpu_s = peer["load_cpu_s"] + peer["compute_cpu_s"]
+        if name != "customer_scores" or not peers:
+            t.add_row(name, f"{wall:.2f} s", f"{cpu:.2f} s", f"{rows:,}", *blank)
+            continue
+        cells = [name + " (RFM, segments, lifecycle)", f"{wall:.2f} s", f"{cpu:.2f} s", f"{rows:,}"]
+        if "pandas" in peers:
+            peer = peers["pandas"]
+            total_s, total_cpu_s = peer_total(peer)
             ratio = total_s / wall
             ok = ratio >= PANDAS_RATIO_TARGET
-            t.add_row(
-                name + " (RFM, segments, lifecycle)",
-                f"{wall:.2f} s",
-                f"{cpu:.2f} s",
-                f"{rows:,}",
-                f"{total_s:.2f} s ({peer['load_s']:.2f} load + {peer['compute_s']:.2f} compute)",
+            cells += [
+                peer_time(peer),
                 f"{total_cpu_s:.2f} s",
                 f"[{'green' if ok else 'red'}]{ratio:.1f}×[/] (target ≥ {PANDAS_RATIO_TARGET:g}×;"
                 f" CPU {total_cpu_s / cpu:.1f}×; pandas compute alone "
                 f"{peer['compute_s'] / wall:.1f}×)",
-            )
-        else:
-            t.add_row(name, f"{wall:.2f} s", f"{cpu:.2f} s", f"{rows:,}", "", "", "")
+            ]
+        if "polars" in peers:
+            peer = peers["polars"]
+            total_s, total_cpu_s = peer_total(peer)
+            cells += [
+                peer_time(peer),
+                f"{total_cpu_s:.2f} s",
+                f"{total_s / wall:.1f}× (CPU {total_cpu_s / cpu:.1f}×; polars compute alone "
+                f"{peer['compute_s'] / wall:.1f}×)",
+            ]
+        t.add_row(*cells)
     ok_t, ok_m = total_wall <= TOTAL_TARGET_S, engine_peak <= MEMORY_TARGET_MB
     t.add_row(
         "[bold]total[/]",
         f"[{'green' if ok_t else 'red'}]{total_wall:.2f} s (≤ {TOTAL_TARGET_S:g} s)[/]",
         f"{total_cpu:.2f} s",
         "",
-        "",
-        "",
-        "",
+        *blank,
     )
+    peak_cells = []
+    for peer in peers.values():
+        peak_cells += [f"{peer['peak_mb']:,.0f} MB", "", ""]
     t.add_row(
         "peak RSS",
         f"[{'green' if ok_m else 'red'}]{engine_peak:,.0f} MB (≤ {MEMORY_TARGET_MB:,.0f} MB)[/]",
         "",
         "",
-        "" if peer is None else f"{peer['peak_mb']:,.0f} MB",
-        "",
-        "",
+        *peak_cells,
     )
     console.print(t)
 
-    if peer is not None:
+    if peers:
         a = Table(title="Agreement: customers per segment and stage")
-        for column in ("code", "DuckDB (Ibis)", "pandas", "same"):
+        for column in ("code", "DuckDB (Ibis)", *peers, "same"):
             a.add_column(column, justify="left" if column == "code" else "right")
         same_all = True
         for code in [*SEGMENTS, None, *STAGES]:
@@ -339,18 +523,35 @@ def main(argv: Sequence[str] | None = None) -> int:
                 a.add_section()
                 continue
             mine = our_segments.get(code, 0) if code in SEGMENTS else our_stages.get(code, 0)
-            theirs = peer["segments" if code in SEGMENTS else "stages"].get(code, 0)
-            same_all &= mine == theirs
-            a.add_row(code, f"{mine:,}", f"{theirs:,}", "✓" if mine == theirs else "[red]✗[/]")
-        theirs_none = peer["rows"] - sum(peer["segments"].values())
-        same_all &= our_segments.get(None, 0) == theirs_none
+            theirs = [
+                peer["segments" if code in SEGMENTS else "stages"].get(code, 0)
+                for peer in peers.values()
+            ]
+            same = all(count == mine for count in theirs)
+            same_all &= same
+            a.add_row(
+                code,
+                f"{mine:,}",
+                *(f"{count:,}" for count in theirs),
+                "✓" if same else "[red]✗[/]",
+            )
+        mine = our_segments.get(None, 0)
+        theirs = [peer["rows"] - sum(peer["segments"].values()) for peer in peers.values()]
+        same = all(count == mine for count in theirs)
+        same_all &= same
         a.add_section()
-        a.add_row("(no segment)", f"{our_segments.get(None, 0):,}", f"{theirs_none:,}", "")
+        a.add_row(
+            "(no segment)",
+            f"{mine:,}",
+            *(f"{count:,}" for count in theirs),
+            "✓" if same else "[red]✗[/]",
+        )
         console.print(a)
+        names = ", ".join(peers)
         console.print(
-            "[green]pandas and the engine agree on every count[/]"
+            f"[green]{names} and the engine agree on every count[/]"
             if same_all
-            else "[red]pandas and the engine DISAGREE[/]"
+            else f"[red]{names} and the engine DISAGREE[/]"
         )
     load = os.getloadavg()
     console.print(
@@ -359,8 +560,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"are steadier.[/]"
     )
     console.print(
-        f"[dim]Peak RSS of the process running the definitions (generation and pandas ran in "
-        f"child processes). Total wall time {time.perf_counter() - started:.0f} s.[/]"
+        f"[dim]Peak RSS of the process running the definitions (generation and the peers ran "
+        f"in child processes). Total wall time {time.perf_counter() - started:.0f} s.[/]"
     )
     return 0
 
