@@ -261,3 +261,15 @@ def test_roles_without_loyalty_manage_see_the_terms_but_no_form(db: Database) ->
         page = client.get("/loyalty")
         assert page.status_code == 200
         assert 'id="terms"' in page.text and 'id="programme-form"' not in page.text
+
+
+def test_the_page_names_each_change_in_words() -> None:
+    from patron.loyalty.pages import change_labels
+
+    changed = ["earn_points_per_yuan", "tier_basis", "tier_window_days", "tiers.gold.discount_bp"]
+    assert change_labels([*changed, "tiers.vip (added)"]) == [  # in the default zh-CN
+        "每实付 1 元得积分",
+        "等级评定依据",
+        "gold · 优惠",
+        "新增等级 vip",
+    ]

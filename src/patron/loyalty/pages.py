@@ -422,6 +422,54 @@ TIER_LABELS = {  # a tier's terms as the form's columns name them
     "points_multiplier_bp": N_("Points multiplier"),
     "birthday_points": N_("Birthday points"),
 }
+TERM_LABELS = {  # the programme's terms as the page names them, for its list of changes
+    "earn_points_per_yuan": N_("Points per yuan paid"),
+    "return_window_days": N_("Return window"),
+    "expiry_days": N_("Expiry"),
+    "redeem_points_per_yuan": N_("Points worth ¥1"),
+    "max_redeem_share_bp": N_("Redemption cap"),
+    "sku_multipliers_bp": N_("Points multipliers"),
+    "category_multipliers_bp": N_("Points multipliers"),
+    "excluded_skus": N_("No points for"),
+    "excluded_categories": N_("No points for"),
+    "wallet_skus": N_("Stored value and gift cards"),
+    "wallet_categories": N_("Stored value and gift cards"),
+    "discount_skus": N_("Discount lines"),
+    "member_weekdays": N_("Member days"),
+    "member_day_multiplier_bp": N_("Member days"),
+    "max_points_per_order": N_("Points per order"),
+    "tier_basis": N_("Tiers judged on"),
+    "tier_window_days": N_("Tiers judged on"),
+    "tier_grace_days": N_("Tiers judged on"),
+    "referral_min_order_fen": N_("Referrals"),
+    "referrer_reward_points": N_("Referrals"),
+    "referee_reward_points": N_("Referrals"),
+}
+
+
+def change_labels(changed: list[str]) -> list[str]:
+    """A saved change's terms (``expiry_days``, ``tiers.gold.discount_bp``, ``tiers.vip
+    (added)``) as the page names them, each once."""
+    out: list[str] = []
+    for name in changed:
+        tier = re.match(r"^tiers\.([^. ]+)(?:\.(\w+)| \((added|removed)\))$", name)
+        if tier:
+            code, term, how = tier.groups()
+            if how:
+                label = (
+                    _("tier %(code)s added", code=code)
+                    if how == "added"
+                    else _("tier %(code)s removed", code=code)
+                )
+            else:
+                label = f"{code} · {_(TIER_LABELS.get(term, term))}"
+        else:
+            label = _(TERM_LABELS[name]) if name in TERM_LABELS else name
+        if label not in out:
+            out.append(label)
+    return out
+
+
 TIER_COLUMNS = ("code", "name", "min_spend", "min_points", "discount", "multiplier", "birthday")
 
 
@@ -599,7 +647,10 @@ def _programme_page(
             "programme": programme,
             "tiers": sorted(programme.tiers, key=lambda t: t.rank),
             "points_step": rules.points_step(programme),
-            "history": programme_terms.history(s, limit=10),
+            "history": [
+                (change, change_labels(change.changed))
+                for change in programme_terms.history(s, limit=10)
+            ],
             "report": None,
         }
         if actor.can(P.ANALYTICS_READ):
