@@ -273,3 +273,31 @@ def test_the_page_names_each_change_in_words() -> None:
         "gold · 优惠",
         "新增等级 vip",
     ]
+
+
+def test_terms_edited_from_an_older_version_are_refused_not_overwritten(db: Database) -> None:
+    from patron.core.errors import Conflict
+
+    _save(db, _update(expected_version=0, earn_points_per_yuan=2))
+    with pytest.raises(Conflict) as stale:  # edited from version 0, but 1 is in force now
+        _save(db, _update(expected_version=0, expiry_days=30))
+    assert stale.value.facts["version"] == 1
+    assert db.read(programme.read).expiry_days == 365
+    with api_client(db) as api:
+        body = _update(expected_version=0).model_dump(mode="json")
+        refused = api.put("/api/v1/loyalty/programme", json=body)
+        assert refused.status_code == 409, refused.text
+    shop = make_shop(db)
+    with console(shop.db) as (client, csrf):
+        form = _form(client.get("/loyalty").text) | {"csrf_token": csrf, "reason": "x"}
+        assert form["expected_version"] == "1"
+        _save(db, _update(expected_version=1, earn_points_per_yuan=3))  # someone else
+        late = client.post("/loyalty/programme", data=form)
+        assert late.status_code == 422 and "第 2 版" in _text_of_id(late.text, "form-error")
+    assert db.read(programme.read).earn_points_per_yuan == 3
+
+
+def _text_of_id(html: str, element_id: str) -> str:
+    match = re.search(rf'id="{element_id}"[^>]*>(.*?)</', html, re.DOTALL)
+    assert match, f"no element #{element_id}"
+    return match.group(1)

@@ -489,7 +489,7 @@ def _multipliers_text(multipliers: dict[str, int]) -> str:
     return "\n".join(f"{key} = {_times(bp)}" for key, bp in sorted(multipliers.items()))
 
 
-def programme_form(terms: ProgrammeTerms) -> dict[str, Any]:
+def programme_form(terms: ProgrammeTerms, version: int) -> dict[str, Any]:
     """The change form's boxes, filled with ``terms`` (as a person types them: yuan,
     percent, ×)."""
     return {
@@ -526,6 +526,7 @@ def programme_form(terms: ProgrammeTerms) -> dict[str, Any]:
         ]
         + [dict.fromkeys(TIER_COLUMNS, "") | {"remove": False}],  # a row for a new tier
         "reason": "",
+        "expected_version": str(version),
     }
 
 
@@ -625,6 +626,7 @@ def programme_from_form(form: dict[str, Any], current: ProgrammeTerms) -> Progra
                 form["referee_reward_points"], "referee_reward_points"
             ),
             "reason": form["reason"].strip(),
+            "expected_version": _int(form["expected_version"], "expected_version"),
         }
     )
 
@@ -671,7 +673,8 @@ def _programme_page(
         weekdays=WEEKDAYS,
         may_manage=may_manage,
         errors=errors or {},
-        form=form or (programme_form(context["terms"]) if may_manage else {}),
+        form=form
+        or (programme_form(context["terms"], context["terms"].version) if may_manage else {}),
         saved=saved,
     )
     return TEMPLATES.TemplateResponse(
@@ -712,6 +715,7 @@ def change_programme(
     referrer_reward_points: Annotated[str, Form(max_length=10)] = "",
     referee_reward_points: Annotated[str, Form(max_length=10)] = "",
     reason: Annotated[str, Form(max_length=255)] = "",
+    expected_version: Annotated[str, Form(max_length=20)] = "",
     tier_code: Annotated[list[str] | None, Form()] = None,
     tier_name: Annotated[list[str] | None, Form()] = None,
     tier_min_spend: Annotated[list[str] | None, Form()] = None,
@@ -747,6 +751,7 @@ def change_programme(
         "referral_min_order": referral_min_order,
         "referrer_reward_points": referrer_reward_points,
         "referee_reward_points": referee_reward_points, "reason": reason, "tiers": rows,
+        "expected_version": expected_version,
     }  # fmt: skip
     errors: dict[str, str] = {}
     try:
@@ -763,6 +768,12 @@ def change_programme(
         errors[exc.field] = exc.message
     except ValidationError as exc:
         errors = field_errors(exc, PROGRAMME_FIELDS, keep_index=True)
+    except Conflict as exc:
+        errors["form"] = _(
+            "Someone saved other terms (version %(version)s) while you were editing: nothing "
+            "was saved. Reload the page and make your change again.",
+            version=exc.facts.get("version", ""),
+        )
     except InvalidInput as exc:
         if exc.field == "tiers" and "tier" in exc.facts:
             errors["tiers"] = _(

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from patron.audit.service import record_audit
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
-from patron.core.errors import InvalidInput
+from patron.core.errors import Conflict, InvalidInput
 from patron.core.settings import get_settings
 from patron.loyalty import rules
 from patron.loyalty.models import LoyaltyAccount, ProgrammeVersion
@@ -95,8 +95,19 @@ def update(
     *, session: Session, update_in: ProgrammeUpdate, actor: Actor, now: datetime | None = None
 ) -> ProgrammeRead:
     """Save new terms: in force from now on, the old ones kept; one audit entry naming what
-    changed. A tier that members hold cannot be dropped (rename it instead)."""
-    terms = ProgrammeTerms.model_validate(update_in.model_dump(exclude={"reason"}))
+    changed. A tier that members hold cannot be dropped (rename it instead); terms edited
+    from an older version than the one in force are refused (Conflict)."""
+    before = read(session)
+    if update_in.expected_version not in (None, before.version):
+        raise Conflict(
+            f"the terms were changed (version {before.version}, by {before.changed_by}) after "
+            f"version {update_in.expected_version} was opened: start again from the current "
+            "terms",
+            version=before.version,
+        )
+    terms = ProgrammeTerms.model_validate(
+        update_in.model_dump(exclude={"reason", "expected_version"})
+    )
     codes = {t.code for t in terms.tiers}
     held = session.execute(
         select(LoyaltyAccount.tier_code, func.count())
@@ -111,7 +122,6 @@ def update(
             "change) or move them first",
             tier=held[0],
         )
-    before = read(session)
     changed = _changed(ProgrammeTerms.model_validate(before.model_dump(include=_TERMS)), terms)
     row = ProgrammeVersion(
         terms=terms.model_dump(mode="json"),

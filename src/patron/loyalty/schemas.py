@@ -734,9 +734,12 @@ class ProgrammeTerms(Schema):
 
 
 class ProgrammeUpdate(ProgrammeTerms):
-    """New terms for the whole programme, with the reason (kept with them and audited)."""
+    """New terms for the whole programme, with the reason (kept with them and audited).
+    ``expected_version``, if given, is the version these terms were edited from: a change
+    saved by someone else meanwhile is then refused instead of silently overwritten."""
 
     reason: Reason
+    expected_version: Annotated[int, Field(ge=0)] | None = None
 
 
 class ProgrammeRead(ProgrammeTerms):
