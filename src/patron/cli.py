@@ -27,6 +27,8 @@ keys_app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 app.add_typer(analytics_app, name="analytics")
+loyalty_app = typer.Typer(help="The loyalty programme's upkeep.", no_args_is_help=True)
+app.add_typer(loyalty_app, name="loyalty")
 console = Console()
 
 
@@ -101,6 +103,24 @@ def stores_list() -> None:
     for s in get_database().read(lambda s: catalog.list_stores(session=s)):
         table.add_row(s.code, s.name, s.city or "", s.kind, s.timezone)
     console.print(table)
+
+
+@loyalty_app.command("upkeep")
+def loyalty_upkeep() -> None:
+    """Today's birthday gifts, writing off expired points and the tier review, now.
+
+    The server does this every night after the analytics run; run it from cron when the
+    server's nightly run is turned off (PATRON_ANALYTICS_NIGHTLY=false). Running it twice
+    does nothing the second time."""
+    from patron.analytics.scheduler import loyalty_upkeep as upkeep
+
+    done = upkeep(get_database())
+    table = Table("part", "done")
+    for part, count in done.items():
+        table.add_row(part, "[red]failed (see the log)[/]" if count is None else f"{count:,}")
+    console.print(table)
+    if None in done.values():
+        raise typer.Exit(1)
 
 
 @customers_app.command("merge")

@@ -1,9 +1,12 @@
-"""The nightly analytics run, in a background thread of the server.
+"""The nightly analytics run and the loyalty programme's upkeep, in a background thread of
+the server.
 
 The timing rules are plain functions of a clock (:func:`next_run_after`, :func:`is_due`) so
 tests check them with a fixed time; :class:`NightlyScheduler` only waits and calls them.
 Several server processes may each run a scheduler: the store's run lock lets one of them
-run and the others skip.
+run the analytics and the others skip; each runs the loyalty upkeep, whose parts lock the
+accounts they change and do nothing the second time (a gift once a year, a lot written off
+once, a review that finds nothing more to change).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
 
 from patron.core.db import Database
 
@@ -113,7 +118,9 @@ class NightlyScheduler:
 
 def nightly_job(db: Database) -> Job:
     """The nightly work: the analytics pipeline (skipped, logged, if a run is going), then
-    the day's birthday gifts."""
+    the loyalty programme's upkeep: the day's birthday gifts, writing off expired points,
+    and the tier review (downgrades start their grace period or take effect). Each part runs
+    in its own transaction; one that fails is logged and the others still run."""
 
     def job() -> None:
         from patron.analytics import service
@@ -123,14 +130,33 @@ def nightly_job(db: Database) -> Job:
             service.run_analytics(db=db, trigger="nightly")
         except AnalyticsBusy as exc:
             log.info("nightly analytics run skipped: %s", exc)
-        except Exception:  # recorded as a failed run; the birthday gifts still go out
+        except Exception:  # recorded as a failed run; the loyalty upkeep still runs
             log.exception("nightly analytics run failed")
-        from patron.loyalty import service as loyalty
-
-        gifts = db.write(lambda s: loyalty.give_birthday_gifts(session=s))
-        log.info("birthday gifts: %s of %s members", gifts.given, gifts.birthdays)
+        loyalty_upkeep(db)
 
     return job
+
+
+def loyalty_upkeep(db: Database) -> dict[str, int | None]:
+    """Birthday gifts, expiry and the tier review, each in its own transaction; what each
+    did (None for a part that failed, and was logged)."""
+    from patron.loyalty import service as loyalty
+
+    parts: dict[str, Callable[[Session], int]] = {
+        "birthday gifts": lambda s: loyalty.give_birthday_gifts(session=s).given,
+        "points expired": lambda s: loyalty.expire_points(session=s),
+        "tiers changed": lambda s: loyalty.review_tiers(session=s),
+    }
+    done: dict[str, int | None] = {}
+    for name, part in parts.items():
+        try:
+            done[name] = db.write(part)
+        except Exception:
+            log.exception("nightly loyalty upkeep: %s failed", name)
+            done[name] = None
+        else:
+            log.info("nightly loyalty upkeep: %s %s", name, done[name])
+    return done
 
 
 def start_nightly(db: Database) -> NightlyScheduler | None:

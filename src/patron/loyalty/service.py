@@ -10,10 +10,10 @@ import secrets
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import Row, Select, bindparam, func, select, update
+from sqlalchemy import Row, Select, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from patron.audit.service import record_audit
@@ -248,18 +248,28 @@ def adjust_points(
 def expire_points(
     *, session: Session, now: datetime | None = None, customer_id: int | None = None
 ) -> int:
-    """The expiry run: write off every lot past its expiry. Returns the points written off."""
+    """The expiry run: write off every lot past its expiry that still holds points. Returns
+    the points written off. Each account is locked before its lots are read, as a till's
+    redemption locks it, so a lot is never written off twice."""
     now = _now(now)
     if customer_id is not None:
         account_ids = [a.id] if (a := ledger.lock_account(session, customer_id)) else []
     else:
-        account_ids = list(
-            session.scalars(
-                select(PointsLot.account_id).where(PointsLot.expires_at <= now).distinct()
-            )
+        left = (
+            select(PointsLot.account_id)
+            .join(PointsEntry, PointsEntry.lot_id == PointsLot.id)
+            .where(PointsLot.expires_at <= now)
+            .group_by(PointsLot.id, PointsLot.account_id)
+            .having(func.sum(PointsEntry.points) > 0)
+            .subquery()
         )
+        account_ids = list(session.scalars(select(left.c.account_id).distinct()))
     total = 0
-    for account_id in account_ids:
+    for account_id in sorted(account_ids):  # one order for every run: no lock cycles
+        if customer_id is None:
+            session.execute(
+                select(LoyaltyAccount.id).where(LoyaltyAccount.id == account_id).with_for_update()
+            )
         states = ledger.lots(session, account_id)
         total -= sum(r.points for r in ledger.expire(session, states, now))
     session.flush()
@@ -397,15 +407,65 @@ def _tier_read(
 def review_tiers(
     *, session: Session, now: datetime | None = None, programme: rules.Programme | None = None
 ) -> int:
-    """The periodic review: downgrades start their grace period, or take effect after it."""
+    """The periodic review (the nightly job runs it): members who no longer qualify start
+    their grace period, or move down once it is over; those who qualify again keep their
+    tier. Returns the accounts changed.
+
+    Set-based: the tier window's figures of every account in two grouped queries, the rules
+    in memory, and one conditional update per changed account, applied only if the account
+    is as it was read (a till's upgrade committed meanwhile is never overwritten)."""
     now, programme = _now(now), programme or get_programme(session, fresh=True)
-    changed = 0
-    for account in session.scalars(select(LoyaltyAccount).order_by(LoyaltyAccount.id)):
-        before = (account.tier_code, account.downgrade_due_at)
-        _review(session, account, now, programme, at_review=True)
-        changed += (account.tier_code, account.downgrade_due_at) != before
+    figures = ledger.window_figures_by_account(session, now, _window_start(now, programme))
+    a = LoyaltyAccount.__table__.c
+    changes = []
+    for account_id, code, due in session.execute(
+        select(a.id, a.tier_code, a.downgrade_due_at).order_by(a.id)
+    ):
+        spend, earned = figures.get(account_id, (0, 0))
+        target = rules.qualifying_tier(programme, spend_fen=spend, points_earned=earned)
+        state = rules.review_tier(
+            programme,
+            current=rules.TierState(code, due),
+            qualifying=target,
+            now=now,
+            at_review=True,
+        )
+        if (state.code, state.downgrade_due_at) != (code, due):
+            changes.append(
+                {
+                    "account_id": account_id,
+                    "old_code": code,
+                    "old_due": due,
+                    "new_code": state.code,
+                    "new_due": state.downgrade_due_at,
+                    "since": now if state.code != code else None,
+                }
+            )
+    if not changes:
+        return 0
     session.flush()
-    return changed
+    result = session.connection().execute(_review_update(), changes)
+    session.expire_all()  # accounts loaded before now may hold the old tier
+    return int(result.rowcount)
+
+
+@cache
+def _review_update() -> Any:
+    table = cast(Table, LoyaltyAccount.__table__)
+    a = table.c
+    return (
+        update(table)
+        .where(
+            a.id == bindparam("account_id"),
+            a.tier_code == bindparam("old_code"),
+            a.downgrade_due_at.is_not_distinct_from(bindparam("old_due", type_=UTCDateTime())),
+        )
+        .values(
+            tier_code=bindparam("new_code"),
+            downgrade_due_at=bindparam("new_due", type_=UTCDateTime()),
+            tier_since_at=func.coalesce(bindparam("since", type_=UTCDateTime()), a.tier_since_at),
+        )
+    )
 
 
 # ----------------------------------------------------------------------------- coupons
