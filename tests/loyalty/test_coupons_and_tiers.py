@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -129,3 +130,33 @@ def test_a_downgrade_waits_for_the_review_and_its_grace_period(db: Database) -> 
     done = year_on + timedelta(days=30)
     db.write(lambda s: loyalty.review_tiers(session=s, now=done, programme=PLAIN))
     assert db.read(lambda s: loyalty.get_tier(session=s, customer_id=me, now=done)).code == "member"
+
+
+def test_the_review_never_overwrites_a_tier_changed_while_it_ran(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import update
+
+    from patron.loyalty import rules
+    from patron.loyalty.models import LoyaltyAccount
+
+    me = member(db)
+    sale(db, me, lines=[{"sku": "SKU-1", "quantity": 1, "unit_price_fen": 1_000_000}])
+    year_on = TUESDAY + timedelta(days=400)
+    review = rules.review_tier
+
+    def till_upgrades_meanwhile(*args: Any, **kwargs: Any) -> rules.TierState:
+        # A till's commit lands between the review's reading and its writing.
+        session.execute(update(LoyaltyAccount).values(tier_code="platinum"))
+        return review(*args, **kwargs)
+
+    def run(s: Any) -> int:
+        nonlocal session
+        session = s
+        return loyalty.review_tiers(session=s, now=year_on, programme=PLAIN)
+
+    session: Any = None
+    monkeypatch.setattr(rules, "review_tier", till_upgrades_meanwhile)
+    assert db.write(run) == 0
+    tier = db.read(lambda s: loyalty.get_tier(session=s, customer_id=me, now=year_on))
+    assert tier.code == "platinum" and tier.downgrade_due_at is None

@@ -146,8 +146,10 @@ def test_other_processes_see_a_change_within_seconds_and_ledger_writes_at_once(
     _save(db, _update(earn_points_per_yuan=2))
     assert db.read(lambda s: programme.current(s)).earn_points_per_yuan == 1  # a till's quote
     assert db.read(lambda s: programme.current(s, fresh=True)).earn_points_per_yuan == 2
-    monkeypatch.setattr(programme, "PROGRAMME_SECONDS", 0.0)
-    assert db.read(lambda s: programme.current(s)).earn_points_per_yuan == 2
+    _save(db, _update(earn_points_per_yuan=3))
+    assert db.read(lambda s: programme.current(s)).earn_points_per_yuan == 2  # within 10 s
+    monkeypatch.setattr(programme, "PROGRAMME_SECONDS", 0.0)  # ... and once they are past
+    assert db.read(lambda s: programme.current(s)).earn_points_per_yuan == 3
 
 
 # ------------------------------------------------------------------------------- over HTTP
@@ -301,3 +303,50 @@ def _text_of_id(html: str, element_id: str) -> str:
     match = re.search(rf'id="{element_id}"[^>]*>(.*?)</', html, re.DOTALL)
     assert match, f"no element #{element_id}"
     return match.group(1)
+
+
+def test_a_partial_put_is_refused_naming_a_missing_term(db: Database) -> None:
+    with api_client(db) as api:
+        partial = api.put(
+            "/api/v1/loyalty/programme", json={"earn_points_per_yuan": 2, "reason": "x"}
+        )
+        assert partial.status_code == 422
+        assert partial.json()["detail"][0]["field"] == "return_window_days"
+    assert db.read(programme.read).version == 0
+
+
+def test_tiers_sent_out_of_order_are_kept_lowest_first(db: Database) -> None:
+    tiers = list(reversed(ProgrammeTerms().model_dump()["tiers"]))
+    _save(db, _update(tiers=tiers))
+    assert [t.code for t in db.read(programme.read).tiers] == [
+        "member",
+        "silver",
+        "gold",
+        "platinum",
+    ]
+    assert db.read(lambda s: loyalty.get_programme(s)).tiers[0].code == "member"
+
+
+def test_the_form_keeps_names_with_spaces_a_zero_multiplier_and_marks_list_boxes(
+    db: Database,
+) -> None:
+    shop = make_shop(db)
+    with console(shop.db) as (client, csrf):
+        form = _form(client.get("/loyalty").text) | {"csrf_token": csrf, "reason": "x"}
+        too_much = client.post(
+            "/loyalty/programme", data=form | {"category_multipliers": "生鲜 = 1000"}
+        )
+        assert too_much.status_code == 422
+        assert 'id="category_multipliers-error"' in too_much.text
+        no_cap = client.post("/loyalty/programme", data=form | {"max_redeem_share": ""})
+        assert no_cap.status_code == 422 and 'id="max_redeem_share-error"' in no_cap.text
+        form["tier_multiplier"][0] = "0"  # the starting tier earns nothing
+        saved = client.post(
+            "/loyalty/programme",
+            data=form | {"excluded_categories": "Fresh Food, 烟草/香烟"},
+            follow_redirects=False,
+        )
+        assert saved.status_code == 303, saved.text
+    now = db.read(lambda s: loyalty.get_programme(s))
+    assert now.excluded_categories == frozenset({"Fresh Food", "烟草/香烟"})
+    assert now.tier("member").points_multiplier_bp == 0

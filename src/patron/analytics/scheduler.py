@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from patron.core.db import Database
 log = logging.getLogger(__name__)
 
 _MAX_WAIT_SECONDS = 60.0
+EXPIRY_BATCH = 200  # accounts written off per transaction
 
 
 def next_run_after(now: datetime, *, at: time, zone: ZoneInfo) -> datetime:
@@ -137,20 +139,36 @@ def nightly_job(db: Database) -> Job:
     return job
 
 
+def _expire_batch(account_ids: list[int], session: Session) -> int:
+    from patron.loyalty import service as loyalty
+
+    return loyalty.expire_points(session=session, account_ids=account_ids)
+
+
 def loyalty_upkeep(db: Database) -> dict[str, int | None]:
-    """Birthday gifts, expiry and the tier review, each in its own transaction; what each
+    """Birthday gifts, expiry and the tier review, each in its own transactions; what each
     did (None for a part that failed, and was logged)."""
     from patron.loyalty import service as loyalty
 
-    parts: dict[str, Callable[[Session], int]] = {
-        "birthday gifts": lambda s: loyalty.give_birthday_gifts(session=s).given,
-        "points expired": lambda s: loyalty.expire_points(session=s),
-        "tiers changed": lambda s: loyalty.review_tiers(session=s),
+    def expire() -> int:
+        # Accounts written off in batches, each its own transaction: a till waits for at
+        # most one batch's locks, however long the night's list.
+        ids = db.read(lambda s: loyalty.accounts_with_expired_points(session=s))
+        total = 0
+        for start in range(0, len(ids), EXPIRY_BATCH):
+            batch = ids[start : start + EXPIRY_BATCH]
+            total += db.write(partial(_expire_batch, batch))
+        return total
+
+    parts: dict[str, Callable[[], int]] = {
+        "birthday gifts": lambda: db.write(lambda s: loyalty.give_birthday_gifts(session=s)).given,
+        "points expired": expire,
+        "tiers changed": lambda: db.write(lambda s: loyalty.review_tiers(session=s)),
     }
     done: dict[str, int | None] = {}
     for name, part in parts.items():
         try:
-            done[name] = db.write(part)
+            done[name] = part()
         except Exception:
             log.exception("nightly loyalty upkeep: %s failed", name)
             done[name] = None

@@ -530,6 +530,12 @@ def programme_form(terms: ProgrammeTerms, version: int) -> dict[str, Any]:
     }
 
 
+def _names(text: str) -> list[str]:
+    """Categories or SKUs typed as "生鲜/水果, Fresh Food" (commas, 、, semicolons or new
+    lines between them; a name may hold spaces)."""
+    return [n.strip() for n in re.split(r"[,，、;；\n]+", text) if n.strip()]
+
+
 def _required_int(text: str, field: str) -> int:
     value = _int(text, field)
     if value is None:
@@ -574,6 +580,7 @@ def programme_from_form(form: dict[str, Any], current: ProgrammeTerms) -> Progra
             continue
         field = f"tiers.{len(tiers)}"
         row["index"] = len(tiers)
+        times = _basis_points(row["multiplier"], f"{field}.points_multiplier_bp", BP)
         tiers.append(
             {
                 "code": row["code"].strip(),
@@ -582,15 +589,15 @@ def programme_from_form(form: dict[str, Any], current: ProgrammeTerms) -> Progra
                 "min_spend_fen": _fen(row["min_spend"], f"{field}.min_spend_fen") or 0,
                 "min_points_earned": _int(row["min_points"], f"{field}.min_points_earned") or 0,
                 "discount_bp": _basis_points(row["discount"], f"{field}.discount_bp", 100) or 0,
-                "points_multiplier_bp": _basis_points(
-                    row["multiplier"], f"{field}.points_multiplier_bp", BP
-                )
-                or BP,
+                "points_multiplier_bp": BP if times is None else times,
                 "birthday_points": _int(row["birthday"], f"{field}.birthday_points") or 0,
             }
         )
     share = _basis_points(form["max_redeem_share"], "max_redeem_share", 100)
     day = _basis_points(form["member_day_multiplier"], "member_day_multiplier", BP)
+    for name, value in (("max_redeem_share", share), ("member_day_multiplier", day)):
+        if value is None:
+            raise FormError(name, _("required"))
     weekdays = [int(d) for d in form["member_weekdays"] if d.isdigit() and int(d) < 7]
     return ProgrammeUpdate.model_validate(
         {
@@ -603,12 +610,12 @@ def programme_from_form(form: dict[str, Any], current: ProgrammeTerms) -> Progra
             "redeem_points_per_yuan": _required_int(
                 form["redeem_points_per_yuan"], "redeem_points_per_yuan"
             ),
-            "max_redeem_share_bp": share if share is not None else 0,
+            "max_redeem_share_bp": share,
             "max_points_per_order": _int(form["max_points_per_order"], "max_points_per_order"),
             "member_weekdays": sorted(set(weekdays)),
-            "member_day_multiplier_bp": day if day is not None else BP,
-            "excluded_categories": _split(form["excluded_categories"]),
-            "excluded_skus": _split(form["excluded_skus"]),
+            "member_day_multiplier_bp": day,
+            "excluded_categories": _names(form["excluded_categories"]),
+            "excluded_skus": _names(form["excluded_skus"]),
             "category_multipliers_bp": _multipliers(
                 form["category_multipliers"], "category_multipliers"
             ),
@@ -617,8 +624,7 @@ def programme_from_form(form: dict[str, Any], current: ProgrammeTerms) -> Progra
             "tier_basis": form["tier_basis"],
             "tier_window_days": _required_int(form["tier_window_days"], "tier_window_days"),
             "tier_grace_days": _required_int(form["tier_grace_days"], "tier_grace_days"),
-            "referral_min_order_fen": _fen(form["referral_min_order"], "referral_min_order_fen")
-            or 0,
+            "referral_min_order_fen": _fen(form["referral_min_order"], "referral_min_order") or 0,
             "referrer_reward_points": _required_int(
                 form["referrer_reward_points"], "referrer_reward_points"
             ),
@@ -767,7 +773,11 @@ def change_programme(
     except FormError as exc:
         errors[exc.field] = exc.message
     except ValidationError as exc:
-        errors = field_errors(exc, PROGRAMME_FIELDS, keep_index=True)
+        errors = {}
+        for field, message in field_errors(exc, PROGRAMME_FIELDS, keep_index=True).items():
+            # A tier's error stays with its row; one item of a box's list, at the box.
+            box = field if field.startswith("tiers.") else field.split(".", 1)[0]
+            errors.setdefault(box, message)
     except Conflict as exc:
         errors["form"] = _(
             "Someone saved other terms (version %(version)s) while you were editing: nothing "

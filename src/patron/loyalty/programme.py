@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from patron.audit.service import record_audit
@@ -31,6 +31,7 @@ from patron.loyalty.schemas import (
 )
 
 PROGRAMME_SECONDS = 10.0
+_CHANGE_LOCK = 0x5041_5452_4F4E_0001  # PostgreSQL advisory lock: one terms change at a time
 HISTORY_SHOWN = 50
 
 # database URL → (read at, monotonic; version, 0 for the built-in terms; the terms)
@@ -97,6 +98,13 @@ def update(
     """Save new terms: in force from now on, the old ones kept; one audit entry naming what
     changed. A tier that members hold cannot be dropped (rename it instead); terms edited
     from an older version than the one in force are refused (Conflict)."""
+    missing = [n for n in ProgrammeTerms.model_fields if n not in update_in.model_fields_set]
+    if missing:
+        raise InvalidInput(
+            missing[0], "send every term, as GET /api/v1/loyalty/programme gives them"
+        )
+    if session.get_bind().dialect.name == "postgresql":  # one change at a time
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHANGE_LOCK})
     before = read(session)
     if update_in.expected_version not in (None, before.version):
         raise Conflict(
@@ -141,6 +149,8 @@ def update(
         details={"changed": changed, "from_version": before.version},
     )
     forget()
+    # and again once committed: a reader in between may have kept the old terms
+    event.listen(session, "after_commit", lambda _s: forget(), once=True)
     return read(session)
 
 

@@ -674,6 +674,8 @@ class ProgrammeTerms(Schema):
         for (_, lower), (n, higher) in itertools.pairwise(ordered):
             if getattr(higher, field) <= getattr(lower, field):
                 raise ValueError(f"tiers.{n}.{field}: a higher tier needs more than the one below")
+        # Kept lowest first, whatever order they came in: the starting tier leads.
+        self.tiers = [tier for _, tier in ordered]
         return self
 
     @classmethod

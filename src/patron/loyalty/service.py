@@ -245,28 +245,41 @@ def adjust_points(
     return _movement(session, account, rows, now)
 
 
+def accounts_with_expired_points(*, session: Session, now: datetime | None = None) -> list[int]:
+    """Accounts holding a lot past its expiry with points left in it, in id order."""
+    left = (
+        select(PointsLot.account_id)
+        .join(PointsEntry, PointsEntry.lot_id == PointsLot.id)
+        .where(PointsLot.expires_at <= _now(now))
+        .group_by(PointsLot.id, PointsLot.account_id)
+        .having(func.sum(PointsEntry.points) > 0)
+        .subquery()
+    )
+    return sorted(session.scalars(select(left.c.account_id).distinct()))
+
+
 def expire_points(
-    *, session: Session, now: datetime | None = None, customer_id: int | None = None
+    *,
+    session: Session,
+    now: datetime | None = None,
+    customer_id: int | None = None,
+    account_ids: Sequence[int] | None = None,
 ) -> int:
-    """The expiry run: write off every lot past its expiry that still holds points. Returns
-    the points written off. Each account is locked before its lots are read, as a till's
-    redemption locks it, so a lot is never written off twice."""
+    """The expiry run: write off every lot past its expiry that still holds points (of one
+    customer, of ``account_ids``, or everyone's). Returns the points written off. Each
+    account is locked before its lots are read, as a till's redemption locks it, so a lot
+    is never written off twice."""
     now = _now(now)
     if customer_id is not None:
         account_ids = [a.id] if (a := ledger.lock_account(session, customer_id)) else []
+        locked = True
     else:
-        left = (
-            select(PointsLot.account_id)
-            .join(PointsEntry, PointsEntry.lot_id == PointsLot.id)
-            .where(PointsLot.expires_at <= now)
-            .group_by(PointsLot.id, PointsLot.account_id)
-            .having(func.sum(PointsEntry.points) > 0)
-            .subquery()
-        )
-        account_ids = list(session.scalars(select(left.c.account_id).distinct()))
+        if account_ids is None:
+            account_ids = accounts_with_expired_points(session=session, now=now)
+        locked = False
     total = 0
     for account_id in sorted(account_ids):  # one order for every run: no lock cycles
-        if customer_id is None:
+        if not locked:
             session.execute(
                 select(LoyaltyAccount.id).where(LoyaltyAccount.id == account_id).with_for_update()
             )

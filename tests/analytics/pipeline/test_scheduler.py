@@ -100,7 +100,7 @@ def test_the_nightly_loyalty_upkeep_gives_writes_off_and_reviews(db: Database) -
     gold = member(db)  # bought for ¥10,000 400 days ago: gold then, points since expired
     sale(db, gold, lines=[{"sku": "SKU-1", "quantity": 1, "unit_price_fen": 1_000_000}],
          at=now - timedelta(days=400))  # fmt: skip
-    born = sign_up(db, phone="13912345678", birthday=today.replace(year=1990))
+    born = sign_up(db, phone="13912345678", birthday=today.replace(year=1992))  # leap: 29 Feb too
     assert db.read(lambda s: loyalty.get_tier(session=s, customer_id=gold)).code == "gold"
 
     done = loyalty_upkeep(db)
