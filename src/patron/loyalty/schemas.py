@@ -6,7 +6,7 @@ import dataclasses
 import itertools
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
@@ -680,59 +680,47 @@ class ProgrammeTerms(Schema):
 
     @classmethod
     def of(cls, programme: Programme) -> ProgrammeTerms:
-        """The terms of a programme (the rules' form)."""
-        return cls(
-            earn_points_per_yuan=programme.earn_points_per_yuan,
-            return_window_days=programme.return_window_days,
-            expiry_days=programme.expiry_days,
-            redeem_points_per_yuan=programme.redeem_points_per_yuan,
-            max_redeem_share_bp=programme.max_redeem_share_bp,
-            sku_multipliers_bp=dict(programme.sku_multipliers_bp),
-            category_multipliers_bp=dict(programme.category_multipliers_bp),
-            excluded_skus=sorted(programme.excluded_skus),
-            excluded_categories=sorted(programme.excluded_categories),
-            wallet_skus=sorted(programme.wallet_skus),
-            wallet_categories=sorted(programme.wallet_categories),
-            discount_skus=sorted(programme.discount_skus),
-            member_weekdays=sorted(programme.member_weekdays),
-            member_day_multiplier_bp=programme.member_day_multiplier_bp,
-            max_points_per_order=programme.max_points_per_order,
-            tiers=[TierTerms.of(t) for t in sorted(programme.tiers, key=lambda t: t.rank)],
-            tier_basis=programme.tier_basis,
-            tier_window_days=programme.tier_window_days,
-            tier_grace_days=programme.tier_grace_days,
-            referral_min_order_fen=programme.referral_min_order_fen,
-            referrer_reward_points=programme.referrer_reward_points,
-            referee_reward_points=programme.referee_reward_points,
-        )
+        """The terms of a programme (the rules' form): sets as sorted lists, tiers lowest
+        first."""
+        values: dict[str, Any] = {}
+        for name in ProgrammeTerms.model_fields:
+            value = getattr(programme, name)
+            if name in _SETS:
+                value = sorted(value)
+            elif name in _MAPS:
+                value = dict(value)
+            elif name == "tiers":
+                value = [TierTerms.of(t) for t in sorted(value, key=lambda t: t.rank)]
+            values[name] = value
+        return cls.model_validate(values)
 
     def to_rules(self, zone: ZoneInfo) -> Programme:
         """The rules' programme with these terms, in the shop's time zone."""
-        return Programme(
-            earn_points_per_yuan=self.earn_points_per_yuan,
-            return_window_days=self.return_window_days,
-            expiry_days=self.expiry_days,
-            redeem_points_per_yuan=self.redeem_points_per_yuan,
-            max_redeem_share_bp=self.max_redeem_share_bp,
-            sku_multipliers_bp=dict(self.sku_multipliers_bp),
-            category_multipliers_bp=dict(self.category_multipliers_bp),
-            excluded_skus=frozenset(self.excluded_skus),
-            excluded_categories=frozenset(self.excluded_categories),
-            wallet_skus=frozenset(self.wallet_skus),
-            wallet_categories=frozenset(self.wallet_categories),
-            discount_skus=frozenset(self.discount_skus),
-            member_weekdays=frozenset(self.member_weekdays),
-            member_day_multiplier_bp=self.member_day_multiplier_bp,
-            max_points_per_order=self.max_points_per_order,
-            tiers=tuple(TierRule(**t.model_dump()) for t in self.tiers),
-            tier_basis=self.tier_basis,
-            tier_window_days=self.tier_window_days,
-            tier_grace_days=self.tier_grace_days,
-            referral_min_order_fen=self.referral_min_order_fen,
-            referrer_reward_points=self.referrer_reward_points,
-            referee_reward_points=self.referee_reward_points,
-            zone=zone,
-        )
+        values: dict[str, Any] = {}
+        for name in ProgrammeTerms.model_fields:  # a subclass's own fields are not terms
+            value = getattr(self, name)
+            if name in _SETS:
+                value = frozenset(value)
+            elif name in _MAPS:
+                value = dict(value)
+            elif name == "tiers":
+                value = tuple(TierRule(**t.model_dump()) for t in value)
+            values[name] = value
+        return Programme(**values, zone=zone)
+
+
+# The terms held as sets and as mappings by the rules (lists and objects in JSON).
+_SETS = frozenset(
+    {
+        "excluded_skus",
+        "excluded_categories",
+        "wallet_skus",
+        "wallet_categories",
+        "discount_skus",
+        "member_weekdays",
+    }
+)
+_MAPS = frozenset({"sku_multipliers_bp", "category_multipliers_bp"})
 
 
 class ProgrammeUpdate(ProgrammeTerms):
