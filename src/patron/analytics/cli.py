@@ -102,6 +102,24 @@ def runs_command(
             run.status,
             f"{run.customers_scored:,}",
             f"{sum(s.seconds for s in run.steps):.1f}",
-            (run.error or "")[:60],
+            (run.error or "")[:60] or ("rows pruned" if run.scores_pruned_at else ""),
         )
     console.print(table)
+
+
+@app.command("prune")
+def prune_command(
+    keep_days: Annotated[
+        int, typer.Option(min=1, help="Days of every run's customer rows to keep")
+    ] = 90,
+) -> None:
+    """Delete the customer rows (scores, churn risk) of runs older than --keep-days, except
+    each month's last run and the latest run. Set PATRON_ANALYTICS_KEEP_DAYS to do this
+    after every run."""
+    from patron.analytics import service
+    from patron.core.db import get_database
+
+    pruned = get_database().write(
+        lambda s: service.prune_score_history(session=s, keep_days=keep_days)
+    )
+    console.print(f"{pruned} runs' customer rows deleted; each month's last run kept")

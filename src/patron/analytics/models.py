@@ -51,6 +51,9 @@ class AnalyticsRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When its per-customer rows (scores, churn risk) were deleted by the history's retention
+    # (PATRON_ANALYTICS_KEEP_DAYS); the run itself, its steps and its report stay.
+    scores_pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CustomerScore(Base):

@@ -42,6 +42,7 @@ class AnalyticsRunRead(BaseModel):
     error: str | None
     started_at: datetime
     finished_at: datetime | None
+    scores_pruned_at: datetime | None = None
 
 
 class CustomerScoreRead(BaseModel):

@@ -14,12 +14,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
-from sqlalchemy import Select, Table, func, insert, select, update
+from sqlalchemy import Select, Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from patron.analytics import store as analytics_store
@@ -156,7 +156,48 @@ def run_analytics(
             message = f"{type(exc).__name__}: {exc}"[:4000]
             db.write(lambda s: _fail(s, run_id, progress=progress, error=message))
             raise
+    keep_days = get_settings().analytics_keep_days
+    if keep_days is not None:
+        try:
+            pruned = db.write(lambda s: prune_score_history(session=s, keep_days=keep_days))
+            log.info("analytics history: %s old runs' rows deleted", pruned)
+        except Exception:  # the run succeeded; its history is pruned after the next one
+            log.exception("pruning the analytics history failed")
     return db.read(lambda s: get_run_or_raise(session=s, run_id=run_id))
+
+
+def prune_score_history(*, session: Session, keep_days: int, today: date | None = None) -> int:
+    """Delete the per-customer rows (scores, churn risk) of succeeded runs as of more than
+    ``keep_days`` days before ``today``, except the last run of each month (the history
+    kept month by month) and the latest run (what every page reads). The runs stay, marked
+    ``scores_pruned_at``. Returns the number of runs pruned."""
+    from patron.analytics.churn.models import CustomerRisk
+
+    if keep_days < 1:
+        raise InvalidInput("keep_days", "must be at least 1")
+    today = today or utcnow().astimezone(get_settings().zone).date()
+    runs = session.execute(
+        select(AnalyticsRun.id, AnalyticsRun.as_of)
+        .where(AnalyticsRun.status == RunStatus.SUCCEEDED, AnalyticsRun.scores_pruned_at.is_(None))
+        .order_by(AnalyticsRun.id)
+    ).all()
+    if not runs:
+        return 0
+    kept = {runs[-1].id}
+    month_last: dict[tuple[int, int], tuple[date, int]] = {}
+    for run_id, as_of in runs:  # the month's latest as_of; of two on that day, the later run
+        key = (as_of.year, as_of.month)
+        month_last[key] = max(month_last.get(key, (as_of, run_id)), (as_of, run_id))
+    kept |= {run_id for _, run_id in month_last.values()}
+    cutoff = today - timedelta(days=keep_days)
+    doomed = [r.id for r in runs if r.as_of < cutoff and r.id not in kept]
+    for run_id in doomed:
+        session.execute(delete(CustomerScore).where(CustomerScore.run_id == run_id))
+        session.execute(delete(CustomerRisk).where(CustomerRisk.run_id == run_id))
+        session.execute(
+            update(AnalyticsRun).where(AnalyticsRun.id == run_id).values(scores_pruned_at=utcnow())
+        )
+    return len(doomed)
 
 
 def _start_run(session: Session, *, params: AnalyticsParams, engine: str, trigger: str) -> int:
@@ -422,6 +463,12 @@ def _succeeded_run(session: Session, run_id: int | None) -> AnalyticsRunRead:
     run = get_run_or_raise(session=session, run_id=run_id)
     if run.status != RunStatus.SUCCEEDED:
         raise InvalidInput("run_id", f"run {run_id} is {run.status}, not succeeded")
+    if run.scores_pruned_at is not None:
+        raise InvalidInput(
+            "run_id",
+            f"run {run_id}'s customer rows were deleted by the history's retention; each "
+            "month's last run and the recent ones are kept",
+        )
     return run
 
 

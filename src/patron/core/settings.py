@@ -10,7 +10,7 @@ import os
 from datetime import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     analytics_store: Path | None = None
     analytics_nightly: bool = True
     analytics_nightly_at: time = time(2, 0)
+    # Every run keeps one row per customer. With this set, after each run the rows of runs
+    # older than this many days are deleted, except each month's last run and the latest
+    # run; None keeps every run's rows (a chain scoring a million customers nightly adds a
+    # million rows a night).
+    analytics_keep_days: Annotated[int, Field(ge=1)] | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -33,6 +33,12 @@ def test_analytics_run_scores_customers_and_prints_the_time_of_each_step() -> No
     assert "2026-03-21" in listed.output and "2026-03-20" in listed.output
     assert listed.output.count("succeeded") == 2
 
+    # 20 and 21 March are March's runs: the 21st is its last (and the latest) and stays.
+    pruned = runner.invoke(app, ["analytics", "prune", "--keep-days", "1"])
+    assert pruned.exit_code == 0, pruned.output
+    assert "1 runs' customer rows deleted" in pruned.output
+    assert "pruned" in runner.invoke(app, ["analytics", "runs"]).output
+
 
 def test_analytics_run_refuses_bad_input_and_a_busy_store() -> None:
     runner = CliRunner()

@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from patron.analytics import service
 from patron.analytics import store as analytics_store
@@ -127,3 +128,45 @@ def test_a_run_records_churn_risk_and_value_for_every_buyer(db: Database) -> Non
     second = service.run_analytics(db=db, as_of=AS_OF)
     again = db.read(lambda s: churn.risk_for_customer(session=s, customer_id=chain.carol))
     assert [r.run_id for r in again] == [second.id, first.id]
+
+
+def test_old_runs_rows_are_pruned_keeping_each_months_last_and_the_latest(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from patron.analytics.churn import service as churn
+    from patron.core.settings import get_settings
+
+    chain = build_chain(db)  # its orders are on 1 March
+    days = [date(2026, 3, 5), date(2026, 3, 31), date(2026, 4, 10), date(2026, 5, 19)]
+    runs = [service.run_analytics(db=db, as_of=day) for day in days]
+    history = db.read(lambda s: service.scores_for_customer(session=s, customer_id=chain.alice))
+    assert len(history) == 4  # no retention set: every run kept
+
+    # 30 days back from 20 May: the March and April runs are old; 31 March is March's
+    # last run and 10 April is April's, so only 5 March goes.
+    def prune(s: Session) -> int:
+        return service.prune_score_history(session=s, keep_days=30, today=date(2026, 5, 20))
+
+    assert db.write(prune) == 1
+    history = db.read(lambda s: service.scores_for_customer(session=s, customer_id=chain.alice))
+    assert [h.run_id for h in history] == [runs[3].id, runs[2].id, runs[1].id]
+    risk = db.read(lambda s: churn.risk_for_customer(session=s, customer_id=chain.alice))
+    assert [r.run_id for r in risk] == [runs[3].id, runs[2].id, runs[1].id]
+    gone = db.read(lambda s: service.get_run(session=s, run_id=runs[0].id))
+    assert gone is not None and gone.scores_pruned_at is not None
+    with pytest.raises(InvalidInput) as refused:
+        db.read(lambda s: service.segment_summary(session=s, run_id=runs[0].id))
+    assert refused.value.field == "run_id"
+    assert db.write(prune) == 0  # nothing more to do
+
+    # Set in the settings, each run prunes after itself (here a day's history is kept).
+    monkeypatch.setenv("PATRON_ANALYTICS_KEEP_DAYS", "1")
+    get_settings.cache_clear()
+    try:
+        latest = service.run_analytics(db=db, as_of=AS_OF)  # 20 March, run last
+    finally:
+        monkeypatch.delenv("PATRON_ANALYTICS_KEEP_DAYS")
+        get_settings.cache_clear()
+    left = [r.id for r in db.read(lambda s: service.list_runs(session=s)) if not r.scores_pruned_at]
+    # Each month's last (31 March, 10 April, 19 May) and the latest run.
+    assert sorted(left) == [runs[1].id, runs[2].id, runs[3].id, latest.id]
