@@ -51,7 +51,9 @@ def _buy(db: Database, customer_id: int, key: str, fen: int) -> int:
 def test_the_built_in_terms_are_in_force_until_someone_changes_them(db: Database) -> None:
     terms = db.read(programme.read)
     assert (terms.version, terms.changed_by, terms.reason) == (0, None, None)
-    assert ProgrammeTerms.model_validate(terms.model_dump(include=set(ProgrammeTerms.model_fields)))
+    assert (
+        terms.model_dump(include=set(ProgrammeTerms.model_fields)) == ProgrammeTerms().model_dump()
+    )
     assert db.read(lambda s: loyalty.get_programme(s)) == rules.Programme()
     assert db.read(programme.history) == []
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from patron.catalog.exceptions import StoreCodeTaken, StoreNotFound
 from patron.catalog.models import Product, Store, StoreKind
 from patron.catalog.schemas import ProductIn, ProductRead, StoreCreate, StoreRead
-from patron.core.db import core_rows
+from patron.core.db import core_rows, database_key
 from patron.core.settings import get_settings
 
 _CHANNEL_OF_KIND = {
@@ -88,7 +88,7 @@ def stores_by_code(*, session: Session, codes: set[str] | None = None) -> dict[s
         return {s.code: s for s in list_stores(session=session)}
     if not codes:
         return {}
-    key = str(session.connection().engine.url)
+    key = database_key(session)
     cached = _store_cache.get(key)
     now = time.monotonic()
     if cached is None or now - cached[0] > _STORE_CACHE_SECONDS or not codes <= cached[1].keys():
@@ -203,7 +203,7 @@ def till_category_paths(*, session: Session, skus: Sequence[str]) -> dict[str, s
     """``category_paths`` for a till's quote: from this process's recent reads where they
     are fresh, one query for the rest."""
     now = time.monotonic()
-    known = _till_categories.setdefault(str(session.get_bind().engine.url), {})
+    known = _till_categories.setdefault(database_key(session), {})
     found: dict[str, str] = {}
     missing = []
     for sku in set(skus):

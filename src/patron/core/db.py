@@ -231,6 +231,12 @@ def reset_databases() -> None:
     _databases.clear()
 
 
+def database_key(session: Session) -> str:
+    """Which database ``session`` works on: the key of what a process keeps per database
+    (the till's categories, promotions and programme terms, the stores)."""
+    return str(session.get_bind().engine.url)
+
+
 def core_rows(
     session: Session, statement: Select[*Ts], params: Mapping[str, Any] | None = None
 ) -> CursorResult[*Ts]:

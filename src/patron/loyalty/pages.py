@@ -763,10 +763,7 @@ def change_programme(
     try:
 
         def save(s: Session) -> None:
-            current = ProgrammeTerms.model_validate(
-                programme_terms.read(s).model_dump(include=set(ProgrammeTerms.model_fields))
-            )
-            update_in = programme_from_form(form, current)
+            update_in = programme_from_form(form, programme_terms.read(s))
             programme_terms.update(session=s, update_in=update_in, actor=actor)
 
         db.write(save)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from patron.audit.service import record_audit
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
+from patron.core.db import database_key
 from patron.core.errors import Conflict, InvalidInput
 from patron.core.settings import get_settings
 from patron.loyalty import rules
@@ -38,28 +39,18 @@ HISTORY_SHOWN = 50
 _kept: dict[str, tuple[float, int, rules.Programme]] = {}
 
 
-def built_in() -> rules.Programme:
-    """The built-in terms, in the shop's time zone."""
-    return ProgrammeTerms().to_rules(get_settings().zone)
-
-
-def _key(session: Session) -> str:
-    return str(session.get_bind().engine.url)
-
-
 def _newest(session: Session) -> ProgrammeVersion | None:
     return session.scalar(select(ProgrammeVersion).order_by(ProgrammeVersion.id.desc()).limit(1))
 
 
-def _terms_of(row: ProgrammeVersion | None) -> rules.Programme:
-    if row is None:
-        return built_in()
-    return ProgrammeTerms.model_validate(row.terms).to_rules(get_settings().zone)
+def _terms(row: ProgrammeVersion | None) -> ProgrammeTerms:
+    """A saved version's terms; the built-in ones for none."""
+    return ProgrammeTerms.model_validate(row.terms) if row else ProgrammeTerms()
 
 
 def current(session: Session, *, fresh: bool = False) -> rules.Programme:
     """The terms in force: kept in this process for PROGRAMME_SECONDS unless ``fresh``."""
-    key = _key(session)
+    key = database_key(session)
     kept = _kept.get(key)
     now = time.monotonic()
     if kept is not None and not fresh and now - kept[0] < PROGRAMME_SECONDS:
@@ -69,7 +60,7 @@ def current(session: Session, *, fresh: bool = False) -> rules.Programme:
         if version == kept[1]:
             return kept[2]
     row = _newest(session)
-    programme = _terms_of(row)
+    programme = _terms(row).to_rules(get_settings().zone)
     _kept[key] = (now, row.id if row else 0, programme)
     return programme
 
@@ -81,10 +72,12 @@ def forget() -> None:
 
 def read(session: Session) -> ProgrammeRead:
     """The terms in force, with their version and who changed them, when and why."""
-    row = _newest(session)
-    terms = ProgrammeTerms.model_validate(row.terms) if row else ProgrammeTerms()
+    return _read(_newest(session))
+
+
+def _read(row: ProgrammeVersion | None) -> ProgrammeRead:
     return ProgrammeRead(
-        **terms.model_dump(),
+        **_terms(row).model_dump(),
         version=row.id if row else 0,
         changed_at=row.created_at if row else None,
         changed_by=row.changed_by if row else None,
@@ -130,7 +123,7 @@ def update(
             "change) or move them first",
             tier=held[0],
         )
-    changed = _changed(ProgrammeTerms.model_validate(before.model_dump(include=_TERMS)), terms)
+    changed = _changed(before, terms)
     row = ProgrammeVersion(
         terms=terms.model_dump(mode="json"),
         reason=update_in.reason,
@@ -151,10 +144,7 @@ def update(
     forget()
     # and again once committed: a reader in between may have kept the old terms
     event.listen(session, "after_commit", lambda _s: forget(), once=True)
-    return read(session)
-
-
-_TERMS = set(ProgrammeTerms.model_fields)
+    return _read(row)
 
 
 def _changed(before: ProgrammeTerms, after: ProgrammeTerms) -> list[str]:
@@ -189,28 +179,15 @@ def history(session: Session, *, limit: int = HISTORY_SHOWN) -> list[ProgrammeVe
     )
     out = []
     for n, row in enumerate(rows[:limit]):
-        previous = (
-            ProgrammeTerms.model_validate(rows[n + 1].terms)
-            if n + 1 < len(rows)
-            else _previous_terms(session, row.id)
-        )
+        # The version before (read with the page); the oldest one changed the built-in terms.
+        previous = _terms(rows[n + 1] if n + 1 < len(rows) else None)
         out.append(
             ProgrammeVersionRead(
                 version=row.id,
                 changed_at=row.created_at,
                 changed_by=row.changed_by,
                 reason=row.reason,
-                changed=_changed(previous, ProgrammeTerms.model_validate(row.terms)),
+                changed=_changed(previous, _terms(row)),
             )
         )
     return out
-
-
-def _previous_terms(session: Session, version: int) -> ProgrammeTerms:
-    row = session.scalar(
-        select(ProgrammeVersion)
-        .where(ProgrammeVersion.id < version)
-        .order_by(ProgrammeVersion.id.desc())
-        .limit(1)
-    )
-    return ProgrammeTerms.model_validate(row.terms) if row else ProgrammeTerms()

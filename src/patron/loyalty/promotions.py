@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from patron.audit.service import record_audit
 from patron.core.actor import Actor
-from patron.core.db import core_rows
+from patron.core.db import core_rows, database_key
 from patron.core.errors import Conflict, NotFound
 from patron.core.models import UTCDateTime
 from patron.loyalty import rules
@@ -171,7 +171,7 @@ def till_running(
 ) -> list[Running]:
     """``running`` for a till's quote, from the copy described above."""
     now = time.monotonic()
-    key = str(session.get_bind().engine.url)
+    key = database_key(session)
     hit = _till_promotions.get(key)
     # The copy holds what had not ended at its own ``at``: good for that time and later.
     if hit is None or now - hit[0] >= TILL_PROMOTION_SECONDS or at < hit[1]:
