@@ -29,6 +29,7 @@ from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import Conflict, InvalidInput, NotFound
+from patron.core.money import fen_to_yuan
 from patron.core.settings import get_settings
 from patron.customers import service as customers
 from patron.customers.exceptions import CustomerNotFound, OutOfScope
@@ -482,7 +483,7 @@ def _times(value_bp: int) -> str:
 
 
 def _yuan(fen: int) -> str:
-    return f"{fen / 100:.2f}".removesuffix(".00")
+    return str(fen_to_yuan(fen)).removesuffix(".00")
 
 
 def _multipliers_text(multipliers: dict[str, int]) -> str:
@@ -543,14 +544,19 @@ def _required_int(text: str, field: str) -> int:
     return value
 
 
-def _basis_points(text: str, field: str, per_unit: int) -> int | None:
-    """ "1.5" (×) or "12.5" (%) → basis points; at most as many decimals as fit."""
+_DECIMALS = {100: N_("at most 2 decimals"), BP: N_("at most 4 decimals")}
+
+
+def _scaled(text: str, field: str, per_unit: int) -> int | None:
+    """A number as typed ("1.5", "×2", "12.5%") in whole ``per_unit``ths: basis points of a
+    multiplier (per_unit BP) or of a percentage (100), millionths of a chance typed in
+    percent (BP); empty → None."""
     value = _decimal(text.strip().lstrip("×xX").rstrip("%"), field)
     if value is None:
         return None
     scaled = value * per_unit
     if scaled % 1:
-        raise FormError(field, _("too many decimals"))
+        raise FormError(field, _(_DECIMALS[per_unit]))
     return int(scaled)
 
 
@@ -563,7 +569,7 @@ def _multipliers(text: str, field: str) -> dict[str, int]:
         key, sep, value = line.rpartition("=")
         if not sep or not key.strip():
             raise FormError(field, _('line %(n)s: write it as "code = 1.5"', n=n))
-        bp = _basis_points(value, field, BP)
+        bp = _scaled(value, field, BP)
         if bp is None:
             raise FormError(field, _('line %(n)s: write it as "code = 1.5"', n=n))
         out[key.strip()] = bp
@@ -573,14 +579,14 @@ def _multipliers(text: str, field: str) -> dict[str, int]:
 def programme_from_form(form: dict[str, Any], current: ProgrammeTerms) -> ProgrammeUpdate:
     """The new terms a change form describes; what the form does not show (stored-value
     and discount SKUs) stays as it is. Tier rows are ranked in their order on the form;
-    each filled row gets ``index`` (its place among the terms' tiers)."""
+    each one kept gets ``index`` (its row), where errors named ``tiers.<n>`` are shown."""
     tiers: list[dict[str, Any]] = []
-    for row in form["tiers"]:
+    for i, row in enumerate(form["tiers"]):
         if row["remove"] or not any(str(row[k]).strip() for k in TIER_COLUMNS):
             continue
         field = f"tiers.{len(tiers)}"
-        row["index"] = len(tiers)
-        times = _basis_points(row["multiplier"], f"{field}.points_multiplier_bp", BP)
+        row["index"] = i
+        times = _scaled(row["multiplier"], f"{field}.points_multiplier_bp", BP)
         tiers.append(
             {
                 "code": row["code"].strip(),
@@ -588,13 +594,13 @@ def programme_from_form(form: dict[str, Any], current: ProgrammeTerms) -> Progra
                 "rank": len(tiers),
                 "min_spend_fen": _fen(row["min_spend"], f"{field}.min_spend_fen") or 0,
                 "min_points_earned": _int(row["min_points"], f"{field}.min_points_earned") or 0,
-                "discount_bp": _basis_points(row["discount"], f"{field}.discount_bp", 100) or 0,
+                "discount_bp": _scaled(row["discount"], f"{field}.discount_bp", 100) or 0,
                 "points_multiplier_bp": BP if times is None else times,
                 "birthday_points": _int(row["birthday"], f"{field}.birthday_points") or 0,
             }
         )
-    share = _basis_points(form["max_redeem_share"], "max_redeem_share", 100)
-    day = _basis_points(form["member_day_multiplier"], "member_day_multiplier", BP)
+    share = _scaled(form["max_redeem_share"], "max_redeem_share", 100)
+    day = _scaled(form["member_day_multiplier"], "member_day_multiplier", BP)
     for name, value in (("max_redeem_share", share), ("member_day_multiplier", day)):
         if value is None:
             raise FormError(name, _("required"))
@@ -791,26 +797,11 @@ def change_programme(
             field, message = _error_of(exc)
             errors[field] = message
     if errors:
-        errors = _tier_rows_errors(errors, rows)
+        errors = _rows_errors(errors, rows, items="tiers", key="tier", labels=TIER_LABELS)
         for row in rows:
             row.pop("index", None)
         return _programme_page(request, actor, db, errors=errors, form=form, status=422)
     return RedirectResponse("/loyalty?saved=1", 303)
-
-
-def _tier_rows_errors(errors: dict[str, str], rows: list[dict[str, Any]]) -> dict[str, str]:
-    """Errors named ``tiers.<n>.<field>`` (n counting the tiers kept) moved to their row."""
-    kept = {r["index"]: i for i, r in enumerate(rows) if "index" in r}
-    out: dict[str, str] = {}
-    for field, message in errors.items():
-        match = re.match(r"^tiers\.(\d+)\.(\w+)", field)
-        if match and int(match.group(1)) in kept:
-            label = TIER_LABELS.get(match.group(2))
-            column = _(label) if label else match.group(2)
-            out.setdefault(f"tier-{kept[int(match.group(1))]}", f"{column}: {message}")
-        else:
-            out.setdefault(field, message)
-    return out
 
 
 # --------------------------------------------------------------------- coupon templates
@@ -1115,12 +1106,8 @@ def promotions_page(
 
 
 def _multiplier_bp(text: str) -> int:
-    value = _decimal(text, "multiplier")
-    if value is None:
-        return 10_000
-    if value * 10_000 % 1:
-        raise FormError("multiplier", _("at most 4 decimals"))
-    return int(value * 10_000)
+    value = _scaled(text, "multiplier", BP)
+    return BP if value is None else value
 
 
 def promotion_from_form(form: dict[str, Any]) -> PromotionCreate:
@@ -1247,12 +1234,7 @@ def lotteries_page(request: Request, actor: CurrentActor, db: Db) -> Response:
 
 def _chance_ppm(text: str, field: str) -> int | None:
     """A chance typed in percent ("0.5" is one draw in 200) → millionths."""
-    value = _decimal(text, field)
-    if value is None:
-        return None
-    if value * 10_000 % 1:
-        raise FormError(field, _("at most 4 decimals"))
-    return int(value * 10_000)
+    return _scaled(text, field, 10_000)
 
 
 def lottery_from_form(form: dict[str, Any]) -> LotteryCreate:
@@ -1290,15 +1272,24 @@ def lottery_from_form(form: dict[str, Any]) -> LotteryCreate:
     )
 
 
-def _prize_rows_errors(errors: dict[str, str], rows: list[dict[str, Any]]) -> dict[str, str]:
-    """Errors named ``prizes.<n>.<field>`` (n counting filled rows) moved to their form row."""
+def _rows_errors(
+    errors: dict[str, str],
+    rows: list[dict[str, Any]],
+    *,
+    items: str,
+    key: str,
+    labels: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Errors named ``<items>.<n>.<field>`` (n counting the filled rows, those given an
+    ``index``) moved to their form row, as ``<key>-<row>``: "<field's label>: <message>"."""
     filled = [i for i, r in enumerate(rows) if "index" in r]
     out: dict[str, str] = {}
     for field, message in errors.items():
-        match = re.match(r"^prizes\.(\d+)\.(\w+)", field)
+        match = re.match(rf"^{items}\.(\d+)\.(\w+)", field)
         if match and int(match.group(1)) < len(filled):
-            row = filled[int(match.group(1))]
-            out.setdefault(f"prize-{row}", f"{match.group(2)}: {message}")
+            name = match.group(2)
+            label = _(labels[name]) if labels and name in labels else name
+            out.setdefault(f"{key}-{filled[int(match.group(1))]}", f"{label}: {message}")
         else:
             out.setdefault(field, message)
     return out
@@ -1359,7 +1350,7 @@ def create_lottery(
     except Conflict:
         errors["code"] = _("this code is taken")
     if errors:
-        errors = _prize_rows_errors(errors, rows)
+        errors = _rows_errors(errors, rows, items="prizes", key="prize")
         for row in rows:
             row.pop("index", None)
         return _lotteries_page(request, actor, db, errors=errors, form=form, status=422)
