@@ -96,25 +96,37 @@ class Snapshot:
     balance: Balance
 
 
-def _window_columns(account_id: Any) -> tuple[Any, Any]:
-    """Spend and points earned in (``:since``, ``:now``] for ``account_id``: what the tier
-    is judged on (earned, never the balance)."""
+def _window_parts(now: Any, since: Any) -> tuple[tuple[Any, Any, tuple[Any, ...]], ...]:
+    """What a tier is judged on in (``since``, ``now``], as (account column, what is summed,
+    which rows): the net spend of orders, and the points earned less those taken back by
+    refunds (earned, never the balance)."""
     lo, po = LoyaltyOrder.__table__.c, PointsEntry.__table__.c
-    now, since = bindparam("now", type_=UTCDateTime()), bindparam("since", type_=UTCDateTime())
-    spend = (
-        select(func.coalesce(func.sum(lo.paid_fen - lo.refunded_fen), 0))
-        .where(lo.account_id == account_id, lo.ordered_at > since, lo.ordered_at <= now)
-        .scalar_subquery()
+    return (
+        (
+            lo.account_id,
+            lo.paid_fen - lo.refunded_fen,
+            (lo.ordered_at > since, lo.ordered_at <= now),
+        ),
+        (
+            po.account_id,
+            po.points,
+            (
+                po.kind.in_([EntryKind.EARN, EntryKind.REVERSE_EARN]),
+                po.occurred_at > since,
+                po.occurred_at <= now,
+            ),
+        ),
     )
-    earned = (
-        select(func.coalesce(func.sum(po.points), 0))
-        .where(
-            po.account_id == account_id,
-            po.kind.in_([EntryKind.EARN, EntryKind.REVERSE_EARN]),
-            po.occurred_at > since,
-            po.occurred_at <= now,
-        )
+
+
+def _window_columns(account_id: Any) -> tuple[Any, Any]:
+    """Spend and points earned in (``:since``, ``:now``] for ``account_id``."""
+    now, since = bindparam("now", type_=UTCDateTime()), bindparam("since", type_=UTCDateTime())
+    spend, earned = (
+        select(func.coalesce(func.sum(value), 0))
+        .where(owner == account_id, *rows)
         .scalar_subquery()
+        for owner, value, rows in _window_parts(now, since)
     )
     return spend, earned
 
@@ -140,21 +152,13 @@ def window_figures_by_account(
 ) -> dict[int, tuple[int, int]]:
     """``window_figures`` of every account with spend or earnings in (``since``, ``now``],
     in two grouped queries (the tier review's reading; accounts absent had neither)."""
-    lo, po = LoyaltyOrder.__table__.c, PointsEntry.__table__.c
-    spend = select(lo.account_id, func.sum(lo.paid_fen - lo.refunded_fen)).where(
-        lo.ordered_at > since, lo.ordered_at <= now
-    )
-    earned = select(po.account_id, func.sum(po.points)).where(
-        po.kind.in_([EntryKind.EARN, EntryKind.REVERSE_EARN]),
-        po.occurred_at > since,
-        po.occurred_at <= now,
-    )
-    out: dict[int, tuple[int, int]] = {}
-    for account_id, fen in session.execute(spend.group_by(lo.account_id)):
-        out[account_id] = (int(fen or 0), 0)
-    for account_id, points in session.execute(earned.group_by(po.account_id)):
-        out[account_id] = (out.get(account_id, (0, 0))[0], int(points or 0))
-    return out
+    figures: dict[int, list[int]] = {}
+    for n, (owner, value, rows) in enumerate(_window_parts(now, since)):
+        for account_id, total in session.execute(
+            select(owner, func.sum(value)).where(*rows).group_by(owner)
+        ):
+            figures.setdefault(account_id, [0, 0])[n] = int(total or 0)
+    return {account_id: (spend, earned) for account_id, (spend, earned) in figures.items()}
 
 
 @dataclass(frozen=True)

@@ -365,6 +365,27 @@ class TierState:
     downgrade_due_at: datetime | None
 
 
+def tier_after(
+    programme: Programme,
+    *,
+    current: TierState,
+    spend_fen: int,
+    points_earned: int,
+    now: datetime,
+    at_review: bool,
+) -> TierState:
+    """The tier a member holds once their window's spend and earned points are judged: the
+    tier they reach (``qualifying_tier``) under the upgrade and downgrade rules
+    (``review_tier``)."""
+    return review_tier(
+        programme,
+        current=current,
+        qualifying=qualifying_tier(programme, spend_fen=spend_fen, points_earned=points_earned),
+        now=now,
+        at_review=at_review,
+    )
+
+
 def review_tier(
     programme: Programme,
     *,

@@ -245,17 +245,22 @@ def adjust_points(
     return _movement(session, account, rows, now)
 
 
-def accounts_with_expired_points(*, session: Session, now: datetime | None = None) -> list[int]:
-    """Accounts holding a lot past its expiry with points left in it, in id order."""
+def _with_expired_points(now: datetime) -> Select[tuple[int]]:
+    """Accounts holding a lot past its expiry with points left in it."""
     left = (
         select(PointsLot.account_id)
         .join(PointsEntry, PointsEntry.lot_id == PointsLot.id)
-        .where(PointsLot.expires_at <= _now(now))
+        .where(PointsLot.expires_at <= now)
         .group_by(PointsLot.id, PointsLot.account_id)
         .having(func.sum(PointsEntry.points) > 0)
         .subquery()
     )
-    return sorted(session.scalars(select(left.c.account_id).distinct()))
+    return select(left.c.account_id).distinct()
+
+
+def accounts_with_expired_points(*, session: Session, now: datetime | None = None) -> list[int]:
+    """Accounts holding a lot past its expiry with points left in it, in id order."""
+    return sorted(session.scalars(_with_expired_points(_now(now))))
 
 
 def expire_points(
@@ -266,23 +271,22 @@ def expire_points(
     account_ids: Sequence[int] | None = None,
 ) -> int:
     """The expiry run: write off every lot past its expiry that still holds points (of one
-    customer, of ``account_ids``, or everyone's). Returns the points written off. Each
-    account is locked before its lots are read, as a till's redemption locks it, so a lot
-    is never written off twice."""
+    customer, of ``account_ids``, or everyone's). Returns the points written off. The
+    accounts are locked before their lots are read, as a till's redemption locks one, so a
+    lot is never written off twice; all in one statement, in id order (as every run takes
+    them: no lock cycles)."""
     now = _now(now)
     if customer_id is not None:
-        account_ids = [a.id] if (a := ledger.lock_account(session, customer_id)) else []
-        locked = True
+        account = ledger.lock_account(session, customer_id)
+        locked = [account.id] if account else []
     else:
-        if account_ids is None:
-            account_ids = accounts_with_expired_points(session=session, now=now)
-        locked = False
+        a = LoyaltyAccount.__table__.c
+        wanted = account_ids if account_ids is not None else _with_expired_points(now)
+        locked = list(
+            session.scalars(select(a.id).where(a.id.in_(wanted)).order_by(a.id).with_for_update())
+        )
     total = 0
-    for account_id in sorted(account_ids):  # one order for every run: no lock cycles
-        if not locked:
-            session.execute(
-                select(LoyaltyAccount.id).where(LoyaltyAccount.id == account_id).with_for_update()
-            )
+    for account_id in locked:
         states = ledger.lots(session, account_id)
         total -= sum(r.points for r in ledger.expire(session, states, now))
     session.flush()
@@ -358,11 +362,11 @@ def _review(
     at_review: bool,
 ) -> None:
     spend, earned = _window_figures(session, account, now, programme)
-    target = rules.qualifying_tier(programme, spend_fen=spend, points_earned=earned)
-    state = rules.review_tier(
+    state = rules.tier_after(
         programme,
         current=rules.TierState(account.tier_code, account.downgrade_due_at),
-        qualifying=target,
+        spend_fen=spend,
+        points_earned=earned,
         now=now,
         at_review=at_review,
     )
@@ -435,11 +439,11 @@ def review_tiers(
         select(a.id, a.tier_code, a.downgrade_due_at).order_by(a.id)
     ):
         spend, earned = figures.get(account_id, (0, 0))
-        target = rules.qualifying_tier(programme, spend_fen=spend, points_earned=earned)
-        state = rules.review_tier(
+        state = rules.tier_after(
             programme,
             current=rules.TierState(code, due),
-            qualifying=target,
+            spend_fen=spend,
+            points_earned=earned,
             now=now,
             at_review=True,
         )
