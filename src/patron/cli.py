@@ -112,9 +112,9 @@ def loyalty_upkeep() -> None:
     The server does this every night after the analytics run; run it from cron when the
     server's nightly run is turned off (PATRON_ANALYTICS_NIGHTLY=false). Running it twice
     does nothing the second time."""
-    from patron.analytics.scheduler import loyalty_upkeep as upkeep
+    from patron.loyalty.upkeep import run_upkeep
 
-    done = upkeep(get_database())
+    done = run_upkeep(db=get_database())
     table = Table("part", "done")
     for part, count in done.items():
         table.add_row(part, "[red]failed (see the log)[/]" if count is None else f"{count:,}")

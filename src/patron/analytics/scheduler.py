@@ -4,9 +4,8 @@ the server.
 The timing rules are plain functions of a clock (:func:`next_run_after`, :func:`is_due`) so
 tests check them with a fixed time; :class:`NightlyScheduler` only waits and calls them.
 Several server processes may each run a scheduler: the store's run lock lets one of them
-run the analytics and the others skip; each runs the loyalty upkeep, whose parts lock the
-accounts they change and do nothing the second time (a gift once a year, a lot written off
-once, a review that finds nothing more to change).
+run the analytics and the others skip; each runs the loyalty upkeep, which is safe to run
+twice (see :mod:`patron.loyalty.upkeep`).
 """
 
 from __future__ import annotations
@@ -15,17 +14,13 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from functools import partial
 from zoneinfo import ZoneInfo
-
-from sqlalchemy.orm import Session
 
 from patron.core.db import Database
 
 log = logging.getLogger(__name__)
 
 _MAX_WAIT_SECONDS = 60.0
-EXPIRY_BATCH = 200  # accounts written off per transaction
 
 
 def next_run_after(now: datetime, *, at: time, zone: ZoneInfo) -> datetime:
@@ -120,9 +115,7 @@ class NightlyScheduler:
 
 def nightly_job(db: Database) -> Job:
     """The nightly work: the analytics pipeline (skipped, logged, if a run is going), then
-    the loyalty programme's upkeep: the day's birthday gifts, writing off expired points,
-    and the tier review (downgrades start their grace period or take effect). Each part runs
-    in its own transaction; one that fails is logged and the others still run."""
+    the loyalty programme's upkeep (``patron.loyalty.upkeep.run_upkeep``)."""
 
     def job() -> None:
         from patron.analytics import service
@@ -134,47 +127,11 @@ def nightly_job(db: Database) -> Job:
             log.info("nightly analytics run skipped: %s", exc)
         except Exception:  # recorded as a failed run; the loyalty upkeep still runs
             log.exception("nightly analytics run failed")
-        loyalty_upkeep(db)
+        from patron.loyalty.upkeep import run_upkeep
+
+        run_upkeep(db=db)
 
     return job
-
-
-def _expire_batch(account_ids: list[int], session: Session) -> int:
-    from patron.loyalty import service as loyalty
-
-    return loyalty.expire_points(session=session, account_ids=account_ids)
-
-
-def loyalty_upkeep(db: Database) -> dict[str, int | None]:
-    """Birthday gifts, expiry and the tier review, each in its own transactions; what each
-    did (None for a part that failed, and was logged)."""
-    from patron.loyalty import service as loyalty
-
-    def expire() -> int:
-        # Accounts written off in batches, each its own transaction: a till waits for at
-        # most one batch's locks, however long the night's list.
-        ids = db.read(lambda s: loyalty.accounts_with_expired_points(session=s))
-        total = 0
-        for start in range(0, len(ids), EXPIRY_BATCH):
-            batch = ids[start : start + EXPIRY_BATCH]
-            total += db.write(partial(_expire_batch, batch))
-        return total
-
-    parts: dict[str, Callable[[], int]] = {
-        "birthday gifts": lambda: db.write(lambda s: loyalty.give_birthday_gifts(session=s)).given,
-        "points expired": expire,
-        "tiers changed": lambda: db.write(lambda s: loyalty.review_tiers(session=s)),
-    }
-    done: dict[str, int | None] = {}
-    for name, part in parts.items():
-        try:
-            done[name] = part()
-        except Exception:
-            log.exception("nightly loyalty upkeep: %s failed", name)
-            done[name] = None
-        else:
-            log.info("nightly loyalty upkeep: %s %s", name, done[name])
-    return done
 
 
 def start_nightly(db: Database) -> NightlyScheduler | None:
