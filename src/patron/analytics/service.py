@@ -191,11 +191,13 @@ def prune_score_history(*, session: Session, keep_days: int, today: date | None 
     kept |= {run_id for _, run_id in month_last.values()}
     cutoff = today - timedelta(days=keep_days)
     doomed = [r.id for r in runs if r.as_of < cutoff and r.id not in kept]
-    for run_id in doomed:
-        session.execute(delete(CustomerScore).where(CustomerScore.run_id == run_id))
-        session.execute(delete(CustomerRisk).where(CustomerRisk.run_id == run_id))
+    if doomed:
+        session.execute(delete(CustomerScore).where(CustomerScore.run_id.in_(doomed)))
+        session.execute(delete(CustomerRisk).where(CustomerRisk.run_id.in_(doomed)))
         session.execute(
-            update(AnalyticsRun).where(AnalyticsRun.id == run_id).values(scores_pruned_at=utcnow())
+            update(AnalyticsRun)
+            .where(AnalyticsRun.id.in_(doomed))
+            .values(scores_pruned_at=utcnow())
         )
     return len(doomed)
 
