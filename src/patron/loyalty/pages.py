@@ -45,6 +45,7 @@ from patron.loyalty.schemas import (
     CouponRead,
     CouponTemplateCreate,
     LotteryCreate,
+    ProgrammeRead,
     ProgrammeTerms,
     ProgrammeUpdate,
     PromotionCreate,
@@ -490,9 +491,9 @@ def _multipliers_text(multipliers: dict[str, int]) -> str:
     return "\n".join(f"{key} = {_times(bp)}" for key, bp in sorted(multipliers.items()))
 
 
-def programme_form(terms: ProgrammeTerms, version: int) -> dict[str, Any]:
-    """The change form's boxes, filled with ``terms`` (as a person types them: yuan,
-    percent, ×)."""
+def programme_form(terms: ProgrammeRead) -> dict[str, Any]:
+    """The change form's boxes, filled with the terms in force (as a person types them:
+    yuan, percent, ×) and the version they are edited from."""
     return {
         "earn_points_per_yuan": str(terms.earn_points_per_yuan),
         "return_window_days": str(terms.return_window_days),
@@ -527,7 +528,7 @@ def programme_form(terms: ProgrammeTerms, version: int) -> dict[str, Any]:
         ]
         + [dict.fromkeys(TIER_COLUMNS, "") | {"remove": False}],  # a row for a new tier
         "reason": "",
-        "expected_version": str(version),
+        "expected_version": str(terms.version),
     }
 
 
@@ -685,8 +686,7 @@ def _programme_page(
         weekdays=WEEKDAYS,
         may_manage=may_manage,
         errors=errors or {},
-        form=form
-        or (programme_form(context["terms"], context["terms"].version) if may_manage else {}),
+        form=form or (programme_form(context["terms"]) if may_manage else {}),
         saved=saved,
     )
     return TEMPLATES.TemplateResponse(
