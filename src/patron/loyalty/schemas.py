@@ -610,15 +610,17 @@ _BUILT_IN = Programme()
 
 
 class ProgrammeTerms(Schema):
-    """A loyalty programme's terms (the defaults are the built-in programme's). Rates in basis points (10,000 = ×1 or 100 %), money in
-    fen, weekdays Monday = 0. Changes apply from the moment they are saved: points already
-    earned keep the dates they were given."""
+    """A loyalty programme's terms (the defaults are the built-in programme's). Rates in
+    basis points (10,000 = ×1 or 100 %), money in fen, weekdays Monday = 0. Changes apply
+    from the moment they are saved: points already earned keep the dates they were given."""
 
-    earn_points_per_yuan: Annotated[int, Field(ge=0, le=1_000)] = 1
-    return_window_days: Annotated[int, Field(ge=0, le=365)] = 7
-    expiry_days: Annotated[int, Field(ge=1, le=3_660)] = 365
-    redeem_points_per_yuan: Annotated[int, Field(ge=1, le=100_000)] = 100
-    max_redeem_share_bp: Annotated[int, Field(ge=0, le=10_000)] = 5_000
+    earn_points_per_yuan: Annotated[int, Field(ge=0, le=1_000)] = _BUILT_IN.earn_points_per_yuan
+    return_window_days: Annotated[int, Field(ge=0, le=365)] = _BUILT_IN.return_window_days
+    expiry_days: Annotated[int, Field(ge=1, le=3_660)] = _BUILT_IN.expiry_days
+    redeem_points_per_yuan: Annotated[int, Field(ge=1, le=100_000)] = (
+        _BUILT_IN.redeem_points_per_yuan
+    )
+    max_redeem_share_bp: Annotated[int, Field(ge=0, le=10_000)] = _BUILT_IN.max_redeem_share_bp
     sku_multipliers_bp: dict[SkuCode, Basis] = Field(default_factory=dict, max_length=1_000)
     category_multipliers_bp: dict[CategoryPath, Basis] = Field(
         default_factory=dict, max_length=1_000
@@ -639,19 +641,27 @@ class ProgrammeTerms(Schema):
     member_weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(
         default_factory=lambda: sorted(_BUILT_IN.member_weekdays), max_length=7
     )
-    member_day_multiplier_bp: Annotated[int, Field(ge=10_000, le=1_000_000)] = 20_000
-    max_points_per_order: Annotated[int, Field(ge=1, le=10**9)] | None = 100_000
+    member_day_multiplier_bp: Annotated[int, Field(ge=10_000, le=1_000_000)] = (
+        _BUILT_IN.member_day_multiplier_bp
+    )
+    max_points_per_order: Annotated[int, Field(ge=1, le=10**9)] | None = (
+        _BUILT_IN.max_points_per_order
+    )
     tiers: list[TierTerms] = Field(
         default_factory=lambda: [TierTerms.of(t) for t in _BUILT_IN.tiers],
         min_length=1,
         max_length=20,
     )
-    tier_basis: TierBasis = TierBasis.SPEND
-    tier_window_days: Annotated[int, Field(ge=1, le=3_660)] = 365
-    tier_grace_days: Annotated[int, Field(ge=0, le=3_660)] = 30
-    referral_min_order_fen: FenAmount = 5_000
-    referrer_reward_points: Annotated[int, Field(ge=0, le=1_000_000)] = 500
-    referee_reward_points: Annotated[int, Field(ge=0, le=1_000_000)] = 200
+    tier_basis: TierBasis = _BUILT_IN.tier_basis
+    tier_window_days: Annotated[int, Field(ge=1, le=3_660)] = _BUILT_IN.tier_window_days
+    tier_grace_days: Annotated[int, Field(ge=0, le=3_660)] = _BUILT_IN.tier_grace_days
+    referral_min_order_fen: FenAmount = _BUILT_IN.referral_min_order_fen
+    referrer_reward_points: Annotated[int, Field(ge=0, le=1_000_000)] = (
+        _BUILT_IN.referrer_reward_points
+    )
+    referee_reward_points: Annotated[int, Field(ge=0, le=1_000_000)] = (
+        _BUILT_IN.referee_reward_points
+    )
 
     @model_validator(mode="after")
     def _tiers_climb(self) -> ProgrammeTerms:
