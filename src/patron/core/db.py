@@ -68,6 +68,9 @@ def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
 
 
 def create_patron_engine(url: str, *, echo: bool = False, sqlite_cache_mb: int = 64) -> Engine:
+    """The engine for ``url``. Statement parameters are kept out of SQL logs and out of the
+    parameter list of database errors (``hide_parameters``): they can carry personal data (a
+    note, a search term), and an error's message reaches the server log."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -76,13 +79,14 @@ def create_patron_engine(url: str, *, echo: bool = False, sqlite_cache_mb: int =
         engine = create_engine(
             url,
             echo=echo,
+            hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=8,
             max_overflow=16,
         )
         _configure_sqlite(engine, sqlite_cache_mb)
         return engine
-    engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20)
+    engine = create_engine(url, echo=echo, hide_parameters=True, pool_size=10, max_overflow=20)
     _ping_when_idle(engine)
     return engine
 
