@@ -171,3 +171,35 @@ def test_products_reimport_updates_changes_and_counts_the_rest(
     assert changed is not None and changed.list_price_fen == 250
     (reject,) = read_report(tmp_path / "b.rejects.csv")
     assert (reject["row"], reject["column"], reject["value"]) == ("5", "price", "1.005")
+
+
+def test_customers_import_reads_addresses_in_either_language(db: Database, tmp_path: Path) -> None:
+    zh = write_csv(
+        tmp_path / "zh.csv",
+        ["手机号", "收货地址"],
+        [["13800138000", "上海市黄浦区南京东路 100 号"]],
+    )
+    en = write_csv(
+        tmp_path / "en.csv", ["Email", "Street Address"], [["li@example.com", "8 Xingfu Road"]]
+    )
+
+    assert import_file(db, "customers", zh).columns == {"phone": "手机号", "address": "收货地址"}
+    import_file(db, "customers", en)
+
+    zhang = _lookup(db, "phone", "13800138000")
+    li = _lookup(db, "email", "li@example.com")
+    assert zhang is not None and zhang.address == "上海市黄浦区南京东路 100 号"
+    assert li is not None and li.address == "8 Xingfu Road"
+
+
+def test_an_address_too_long_is_reported_at_its_column(db: Database, tmp_path: Path) -> None:
+    rows = [["13800138000", "路" * 256], ["13900139000", "幸福路 8 号"]]
+    path = write_csv(tmp_path / "m.csv", ["手机号", "地址"], rows)
+
+    summary = import_file(db, "customers", path)
+
+    assert (summary.rows_accepted, summary.rows_rejected) == (1, 1)
+    report = read_report(tmp_path / "m.rejects.csv")
+    assert [(r["row"], r["column"]) for r in report] == [("2", "地址")]
+    assert "255" in report[0]["reason"]
+    assert _lookup(db, "phone", "13800138000") is None

@@ -495,3 +495,19 @@ def test_custom_cancel_pattern_marks_returns(db: Database, tmp_path: Path) -> No
     assert summary.refunds == 1
     order = _order(db, "1001")
     assert order is not None and order.refunded_fen == 800
+
+
+def test_an_orders_address_fills_a_members_blank_address_only(db: Database, tmp_path: Path) -> None:
+    header = ["订单号", "商品编码", "数量", "单价", "下单时间", "手机号", "收货地址"]
+    rows = [
+        ["A1", "S", "1", "1", "2024-01-01", "13800138000", "上海市黄浦区南京东路 100 号"],
+        ["A2", "S", "1", "1", "2024-02-01", "13800138000", "北京市朝阳区建国路 1 号"],
+    ]
+
+    import_file(db, "orders", write_csv(tmp_path / "a.csv", header, rows))
+
+    member = db.read(
+        lambda s: customers.lookup_customer(session=s, kind="phone", value="13800138000")
+    )
+    # The first address fills the blank; a later order's (a gift, an office) leaves it be.
+    assert member is not None and member.address == "上海市黄浦区南京东路 100 号"

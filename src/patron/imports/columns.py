@@ -39,6 +39,10 @@ _IDENTITY = {
 _NAME = "姓名|名字|会员姓名|顾客姓名|客户姓名|客户名称|会员名称|联系人|name|full name|customer name|member name"
 _GENDER = "性别|gender|sex"
 _CITY = "城市|所在城市|city|town"
+_ADDRESS = (
+    "地址|详细地址|联系地址|通讯地址|家庭地址|家庭住址|住址|收货地址|address|street address|"
+    "home address|mailing address|postal address|shipping address|delivery address"
+)
 _SKU = (
     "商品编码|商品编号|商品代码|sku|货号|商品货号|条码|商品条码|条形码|编码|物料编码|stockcode|"
     "stock code|item code|product code|product id|item id|barcode|ean|upc|article"
@@ -75,6 +79,7 @@ _TABLES: dict[str, dict[str, str]] = {
         "customer_name": _NAME,
         "gender": _GENDER,
         "city": _CITY,
+        "address": _ADDRESS,
     },
     "customers": {
         **_IDENTITY,
@@ -82,6 +87,7 @@ _TABLES: dict[str, dict[str, str]] = {
         "gender": _GENDER,
         "birthday": "生日|出生日期|出生年月日|birthday|birth date|date of birth|dob",
         "city": _CITY,
+        "address": _ADDRESS,
         "home_store_code": "门店|门店编码|所属门店|开卡门店|注册门店|归属门店|home store|store|"
         "store code",
         "signup_channel": "渠道|注册渠道|来源|来源渠道|channel|signup channel|source",

@@ -593,8 +593,10 @@ _PERSON_FIELDS = {
     "external_system": "external_account",
     "gender": "gender",
     "city": "city",
+    "address": "address",
     "birthday": "birthday",
 }
+_PROFILE_TARGETS = ("name", "gender", "city", "address")  # a row's person, beside identities
 _IDENTITY_TARGETS = (
     "phone",
     "member_card",
@@ -646,8 +648,9 @@ class _Cells:
             found["wechat_appid"] = appid
         if name := self.get(cells, name_target):
             found["name"] = name
-        if city := self.get(cells, "city"):
-            found["city"] = city
+        for target in ("city", "address"):
+            if text := self.get(cells, target):
+                found[target] = text
         if gender_text := self.get(cells, "gender"):
             known, gender = lookup_value(GENDERS, gender_text)
             if not known:
@@ -1264,7 +1267,7 @@ class _Customers(_Rows):
                 "",
                 "no phone, member card, customer id, e-mail, openid or unionid in this row",
             )
-        identities = {k: person.pop(k) for k in list(person) if k not in ("name", "gender", "city")}
+        identities = {k: person.pop(k) for k in list(person) if k not in _PROFILE_TARGETS}
         data: dict[str, Any] = {"identities": identities, **person}
         birthday = self.date_cell(cells, row, "birthday")
         if birthday is not None:
