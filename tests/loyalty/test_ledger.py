@@ -187,3 +187,45 @@ def test_applying_the_same_refund_twice_moves_points_once(db: Database) -> None:
     assert result.created and not again.created
     assert again.points_taken_back == result.points_taken_back == 100
     assert balance(db, me).ledger_total == 0
+
+
+def _due(db: Database, at):  # type: ignore[no-untyped-def]
+    return db.read(lambda s: loyalty.accounts_due_for_expiry(session=s, now=at))
+
+
+def test_the_expiry_run_visits_a_lot_once_and_again_only_if_points_come_back(
+    db: Database,
+) -> None:
+    me = member(db)
+    other = member(db)
+    sale(db, me)  # lot A: 100 points, expiring a year on
+    sale(db, other)
+    spent = sale(db, me, at=LATER, redeem_points=60, order_discount_fen=600, key="SPEND")
+    assert spent.points_spent == 60  # 60 of lot A's points on an order
+    year_on = TUESDAY + timedelta(days=PLAIN.expiry_days)
+    assert len(_due(db, year_on)) == 2  # both members' first lots
+
+    assert db.write(lambda s: loyalty.expire_points(session=s, now=year_on)) > 0
+    # Settled: however many lots have ever expired, the next run's worklist is empty.
+    assert _due(db, year_on) == []
+    assert db.write(lambda s: loyalty.expire_points(session=s, now=year_on)) == 0
+
+    # The order is refunded after lot A expired: its 60 points go back into lot A, dead
+    # on arrival; the account is on the worklist again and the next run writes them off.
+    day_after = year_on + timedelta(days=1)
+    refund(db, "SPEND", at=day_after)
+    assert balance(db, me, day_after).expired_unposted == 60
+    assert len(_due(db, day_after)) == 1
+    assert db.write(lambda s: loyalty.expire_points(session=s, now=day_after)) == 60
+    assert _due(db, day_after) == []
+    assert balance(db, me, day_after).ledger_total == 0
+
+
+def test_a_lot_spent_before_it_expired_is_visited_once(db: Database) -> None:
+    me = member(db)
+    sale(db, me)
+    redeem(db, me, 100)  # lot A emptied before its expiry
+    year_on = TUESDAY + timedelta(days=PLAIN.expiry_days)
+    assert len(_due(db, year_on)) == 1
+    assert db.write(lambda s: loyalty.expire_points(session=s, now=year_on)) == 0
+    assert _due(db, year_on) == []

@@ -7,11 +7,13 @@ from datetime import datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from patron.core.db import Database
 from patron.loyalty import rules
 from patron.loyalty import service as loyalty
 from patron.loyalty.exceptions import InsufficientPoints
+from patron.loyalty.models import PointsLot
 from patron.loyalty.schemas import MemberRef
 from patron.orders.exceptions import RefundTooLarge
 from tests.loyalty.builders import PLAIN, TUESDAY, adjust, member, refund, sale
@@ -52,6 +54,22 @@ def _check(db: Database, customer_id: int, now: datetime) -> None:
         )
     )
     assert till.balance == balance
+    # A lot the expiry run has settled is empty, and nothing expired is left unsettled
+    # with points in it but off the run's worklist.
+    lots_by_id = {lot.id: lot.remaining for lot in lots}
+    settled = db.read(
+        lambda s: dict(
+            s.execute(
+                select(PointsLot.id, PointsLot.settled_at).where(PointsLot.id.in_(lots_by_id))
+            )
+            .tuples()
+            .all()
+        )
+    )
+    assert all(lots_by_id[i] == 0 for i, at in settled.items() if at is not None)
+    due = db.read(lambda s: loyalty.accounts_due_for_expiry(session=s, now=now))
+    if balance.expired_unposted:
+        assert due  # the next run will write them off
 
 
 def _sale(db: Database, me: int, now: datetime, qty: int, price: int, share: int) -> str:

@@ -310,6 +310,8 @@ def entry(
     )
     session.add(row)
     state.remaining += points
+    if points > 0 and state.lot.settled_at is not None:
+        state.lot.settled_at = None  # points back in an expired lot: the expiry run's again
     return row
 
 
@@ -353,12 +355,17 @@ def new_lot(
 
 
 def expire(session: Session, states: Sequence[LotState], now: datetime) -> list[PointsEntry]:
-    """Write off what is left in every lot past its expiry."""
-    return [
+    """Write off what is left in every lot past its expiry, and mark every lot past its
+    expiry settled (empty for good, unless points come back into it: see ``entry``)."""
+    rows = [
         entry(session, s, EntryKind.EXPIRE, -s.remaining, s.lot.expires_at, reason="expired")
         for s in states
         if s.expired(now)
     ]
+    for s in states:
+        if s.lot.expires_at <= now and s.lot.settled_at is None:
+            s.lot.settled_at = now
+    return rows
 
 
 def consume(

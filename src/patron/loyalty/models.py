@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -68,6 +69,14 @@ class PointsLot(Base):
         UniqueConstraint("account_id", "order_id"),
         Index("ix_points_lot_account_id_expires_at", "account_id", "expires_at"),
         Index("ix_points_lot_expires_at", "expires_at"),
+        # The expiry run's worklist: lots it has not yet settled, small however long the
+        # history.
+        Index(
+            "ix_points_lot_unsettled_expires_at",
+            "expires_at",
+            postgresql_where=text("settled_at IS NULL"),
+            sqlite_where=text("settled_at IS NULL"),
+        ),
     )
 
     id: Mapped[IdPk]
@@ -78,6 +87,9 @@ class PointsLot(Base):
     earned_at: Mapped[datetime] = mapped_column(UTCDateTime())
     available_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set by the expiry run once the lot is past its expiry and empty; cleared when points
+    # come back into it (a refunded redemption), so the next run writes them off again.
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class PointsEntry(Base):

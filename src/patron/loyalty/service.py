@@ -245,22 +245,20 @@ def adjust_points(
     return _movement(session, account, rows, now)
 
 
-def _with_expired_points(now: datetime) -> Select[tuple[int]]:
-    """Accounts holding a lot past its expiry with points left in it."""
-    left = (
+def _due_for_expiry(now: datetime) -> Select[int]:
+    """Accounts with a lot past its expiry that the expiry run has not settled: the lots
+    expired since the last run and those points came back into. Read from a partial index,
+    so the worklist does not grow with the years of lots already settled."""
+    return (
         select(PointsLot.account_id)
-        .join(PointsEntry, PointsEntry.lot_id == PointsLot.id)
-        .where(PointsLot.expires_at <= now)
-        .group_by(PointsLot.id, PointsLot.account_id)
-        .having(func.sum(PointsEntry.points) > 0)
-        .subquery()
+        .where(PointsLot.settled_at.is_(None), PointsLot.expires_at <= now)
+        .distinct()
     )
-    return select(left.c.account_id).distinct()
 
 
-def accounts_with_expired_points(*, session: Session, now: datetime | None = None) -> list[int]:
-    """Accounts holding a lot past its expiry with points left in it, in id order."""
-    return sorted(session.scalars(_with_expired_points(_now(now))))
+def accounts_due_for_expiry(*, session: Session, now: datetime | None = None) -> list[int]:
+    """Accounts the expiry run has to visit (see ``_due_for_expiry``), in id order."""
+    return sorted(session.scalars(_due_for_expiry(_now(now))))
 
 
 def expire_points(
@@ -281,7 +279,7 @@ def expire_points(
         locked = [account.id] if account else []
     else:
         a = LoyaltyAccount.__table__.c
-        wanted = account_ids if account_ids is not None else _with_expired_points(now)
+        wanted = account_ids if account_ids is not None else _due_for_expiry(now)
         locked = list(
             session.scalars(select(a.id).where(a.id.in_(wanted)).order_by(a.id).with_for_update())
         )

@@ -51,7 +51,7 @@ def _birthday_gifts(db: Database) -> int:
 
 
 def _expire(db: Database) -> int:
-    ids = db.read(lambda s: loyalty.accounts_with_expired_points(session=s))
+    ids = db.read(lambda s: loyalty.accounts_due_for_expiry(session=s))
     return sum(
         db.write(partial(_expire_batch, ids[start : start + EXPIRY_BATCH]))
         for start in range(0, len(ids), EXPIRY_BATCH)
