@@ -11,10 +11,11 @@ Rounding, stated once:
 
 from __future__ import annotations
 
+import calendar
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -478,13 +479,21 @@ def qualifying_spend_fen(
     )
 
 
+def birthday_days(today: date, *, back: int) -> dict[tuple[int, int], date]:
+    """(month, day) of a birthday → the day of this year it falls on, for ``today`` and the
+    ``back`` days before it that are in the same calendar year (a gift belongs to its year).
+    As :func:`is_birthday`: 29 February falls on 28 February in other years."""
+    days: dict[tuple[int, int], date] = {}
+    for k in range(back, -1, -1):
+        day = today - timedelta(days=k)
+        if day.year != today.year:
+            continue
+        days[(day.month, day.day)] = day
+        if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
+            days[(2, 29)] = day
+    return days
+
+
 def is_birthday(birthday: date, today: date) -> bool:
     """Is ``today`` the member's birthday? 29 February is kept on 28 February in other years."""
-    if (birthday.month, birthday.day) == (today.month, today.day):
-        return True
-    leap = today.year % 4 == 0 and (today.year % 100 != 0 or today.year % 400 == 0)
-    return (
-        (birthday.month, birthday.day) == (2, 29)
-        and not leap
-        and (today.month, today.day) == (2, 28)
-    )
+    return birthday_days(today, back=0).get((birthday.month, birthday.day)) == today

@@ -577,6 +577,11 @@ class BirthdayGifts(Schema):
     day: date
     birthdays: int = Field(description="Members whose birthday it is")
     given: int = Field(description="Gifts given now (none twice in a year)")
+    made_up: int = Field(
+        default=0,
+        description="Of those given, gifts for a birthday in the last days that no run gave "
+        "(the server was off that night)",
+    )
     points: int
 
 

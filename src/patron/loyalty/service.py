@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import Any, cast
 
@@ -291,6 +291,10 @@ def expire_points(
     return total
 
 
+# A birthday gift missed because no run happened that night is made up for this long.
+BIRTHDAY_MAKE_UP_DAYS = 6
+
+
 def give_birthday_gifts(
     *,
     session: Session,
@@ -299,13 +303,31 @@ def give_birthday_gifts(
     programme: rules.Programme | None = None,
 ) -> BirthdayGifts:
     """Every member whose birthday is ``today`` (local) gets their tier's birthday points,
-    available at once, at most once a calendar year. Run daily (the nightly job does)."""
+    available at once, at most once a calendar year. Run daily (the nightly job does).
+
+    A birthday in the last ``BIRTHDAY_MAKE_UP_DAYS`` days of this year that no run gave a
+    gift for (the server was off that night) is made up now, for a member who had signed
+    up by the end of that day."""
     now, programme = _now(now), programme or get_programme(session, fresh=True)
     today = today or now.astimezone(programme.zone).date()
     year_start = datetime(today.year, 1, 1, tzinfo=programme.zone)
-    born = customers.birthdays(session=session)
-    due = sorted(cid for cid, day in born.items() if rules.is_birthday(day, today))
-    given = points = 0
+    days = rules.birthday_days(today, back=BIRTHDAY_MAKE_UP_DAYS)
+    on: dict[int, date] = {}  # customer → the day of their birthday in the window
+    for cid, born in customers.birthdays(session=session).items():
+        if (day := days.get((born.month, born.day))) is not None:
+            on[cid] = day
+    earlier = [cid for cid, day in on.items() if day < today]
+    signed_up = {
+        cid: c.signed_up_at
+        for cid, c in customers.get_customers(session=session, customer_ids=earlier).items()
+    }
+
+    def member_by_then(cid: int, day: date) -> bool:  # signed up before ``day`` ended
+        ended = datetime.combine(day + timedelta(days=1), time(), programme.zone)
+        return cid in signed_up and signed_up[cid] < ended
+
+    due = sorted(cid for cid, day in on.items() if day == today or member_by_then(cid, day))
+    given = points = made_up = 0
     for customer_id in due:
         account = _open_account(session, customer_id, now, programme)
         gift = programme.tier(account.tier_code).birthday_points
@@ -333,8 +355,12 @@ def give_birthday_gifts(
         )
         given += 1
         points += gift
+        made_up += on[customer_id] < today
     session.flush()
-    return BirthdayGifts(day=today, birthdays=len(due), given=given, points=points)
+    birthdays = sum(day == today for day in on.values())
+    return BirthdayGifts(
+        day=today, birthdays=birthdays, given=given, made_up=made_up, points=points
+    )
 
 
 # ------------------------------------------------------------------------------- tiers
