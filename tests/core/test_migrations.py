@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -31,3 +35,53 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_db: Database) -> None:
     with sqlite_db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_the_latest_migrations_go_down_with_data_in_place(
+    sqlite_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Walking back over rows that other tables point at: SQLite must not copy a table to
+    drop a column, or its foreign keys refuse to drop the old one."""
+    from patron.analytics import service as analytics
+    from tests.analytics.pipeline.builders import build_chain
+    from tests.loyalty.builders import member, sale
+
+    monkeypatch.setenv("PATRON_DATA_DIR", str(tmp_path / "data"))
+    sale(sqlite_db, member(sqlite_db))  # a points lot, and an entry pointing at it
+    build_chain(sqlite_db)
+    analytics.run_analytics(db=sqlite_db, as_of=date(2026, 3, 20))  # scores point at the run
+
+    downgrade(sqlite_db, "0008")
+    columns = {c["name"] for c in inspect(sqlite_db.engine).get_columns("points_lot")}
+    assert "settled_at" not in columns
+    upgrade(sqlite_db)
+    with sqlite_db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        assert conn.exec_driver_sql("SELECT count(*) FROM points_entry").scalar() == 1
+
+
+def test_the_upgrade_settles_the_lots_already_expired_and_empty(sqlite_db: Database) -> None:
+    from patron.loyalty import service as loyalty
+    from patron.loyalty.models import PointsLot
+    from tests.loyalty.builders import member, sale
+
+    long_ago = datetime(2024, 3, 5, 2, 0, tzinfo=UTC)  # its lots expired in 2025
+    written_off, still_held, current = member(sqlite_db), member(sqlite_db), member(sqlite_db)
+    sale(sqlite_db, written_off, at=long_ago)
+    sale(sqlite_db, still_held, at=long_ago)
+    sale(sqlite_db, current, at=datetime.now(UTC))
+    after_expiry = datetime(2025, 6, 1, tzinfo=UTC)
+    sqlite_db.write(
+        lambda s: loyalty.expire_points(session=s, now=after_expiry, customer_id=written_off)
+    )
+
+    downgrade(sqlite_db, "0009")  # as before this release: nothing settled
+    upgrade(sqlite_db)
+
+    def settled(customer_id: int) -> bool:
+        lot = sqlite_db.read(lambda s: loyalty.list_lots(session=s, customer_id=customer_id))[0]
+        return sqlite_db.read(lambda s: s.get(PointsLot, lot.id).settled_at) is not None
+
+    assert (settled(written_off), settled(still_held), settled(current)) == (True, False, False)
+    due = sqlite_db.read(lambda s: loyalty.accounts_due_for_expiry(session=s))
+    assert len(due) == 1  # the expired lot with points left, for the next run to write off

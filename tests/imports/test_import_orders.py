@@ -511,3 +511,18 @@ def test_an_orders_address_fills_a_members_blank_address_only(db: Database, tmp_
     )
     # The first address fills the blank; a later order's (a gift, an office) leaves it be.
     assert member is not None and member.address == "上海市黄浦区南京东路 100 号"
+
+
+def test_an_address_too_long_for_a_profile_does_not_cost_the_sale(
+    db: Database, tmp_path: Path
+) -> None:
+    header = ["订单号", "商品编码", "数量", "单价", "下单时间", "手机号", "收货地址"]
+    rows = [["L1", "S", "1", "1", "2024-01-01", "13800138000", "幸福路 8 号" + "，请放门卫" * 60]]
+
+    summary = import_file(db, "orders", write_csv(tmp_path / "l.csv", header, rows))
+
+    assert (summary.rows_accepted, summary.rows_rejected) == (1, 0)
+    sold = _order(db, "L1")
+    assert sold is not None and sold.customer_id is not None
+    member = db.read(lambda s: customers.get_customer(session=s, customer_id=sold.customer_id))
+    assert member is not None and member.address is None

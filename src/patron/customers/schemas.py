@@ -14,8 +14,10 @@ from patron.customers.models import Gender, IdentityKind
 
 Name = Annotated[str, Field(min_length=1, max_length=120)]
 IdValue = Annotated[str, Field(min_length=1, max_length=128)]
+ADDRESS_MAX_LENGTH = 255
 Address = Annotated[
-    str, Field(min_length=1, max_length=255, examples=["上海市黄浦区南京东路 100 号"])
+    str,
+    Field(min_length=1, max_length=ADDRESS_MAX_LENGTH, examples=["上海市黄浦区南京东路 100 号"]),
 ]
 
 

@@ -47,7 +47,7 @@ from patron.core.errors import InvalidInput, PatronError
 from patron.core.money import milli_to_quantity, parse_quantity, yuan_to_fen
 from patron.core.settings import get_settings
 from patron.customers import service as customers
-from patron.customers.schemas import CustomerCreate, CustomerRef
+from patron.customers.schemas import ADDRESS_MAX_LENGTH, CustomerCreate, CustomerRef
 from patron.imports.columns import (
     CANCEL_STATUSES,
     CHANNELS,
@@ -925,6 +925,10 @@ class _Orders(_Cells):
         except ValueError as exc:
             raise _RowProblem(row, cols.header("ordered_at"), cell.strip(), str(exc)) from None
         person = self.person(cells, row, name_target="customer_name")
+        if len(person.get("address", "")) > ADDRESS_MAX_LENGTH:
+            # A shipping address only fills a blank in the profile: one that would not fit
+            # (a note to the courier run on) is left out rather than costing the sale.
+            del person["address"]
         extra: dict[str, Any] = {}
         store = self.get(cells, "store_code") or self.options.store_code
         if store:

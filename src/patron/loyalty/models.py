@@ -2,8 +2,9 @@
 
 A customer's points live in lots (one per earn or positive adjustment). Every movement is a
 ``points_entry`` against one lot; a lot's remaining points and the balance are sums of entries.
-Nothing here is ever updated except the account's tier and a coupon's status, and the coupon
-keeps its own append-only history in ``coupon_event``.
+Entries are never updated or deleted. What is updated: the account's tier, a coupon's status
+(the coupon keeps its own append-only history in ``coupon_event``), a lot's ``settled_at``
+mark for the expiry run, and the account a lot or entry belongs to when two customers merge.
 """
 
 from __future__ import annotations

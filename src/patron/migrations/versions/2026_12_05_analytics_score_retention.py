@@ -29,5 +29,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("analytics_run", schema=None) as batch_op:
-        batch_op.drop_column("scores_pruned_at")
+    # In place, not in batch mode: SQLite would copy the table and drop the old one, which
+    # the scores pointing at its runs refuse (SQLite 3.35+ drops a column in place).
+    op.drop_column("analytics_run", "scores_pruned_at")

@@ -6,6 +6,7 @@ Create Date: 2026-12-06 00:00:00.000000
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -20,7 +21,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # Every existing lot starts unsettled: the first expiry run visits each expired lot once.
     with op.batch_alter_table("points_lot", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("settled_at", patron.core.models.UTCDateTime(timezone=True), nullable=True)
@@ -32,13 +32,30 @@ def upgrade() -> None:
             postgresql_where=sa.text("settled_at IS NULL"),
             sqlite_where=sa.text("settled_at IS NULL"),
         )
+    # Lots already past their expiry and empty are settled here, so the first expiry run
+    # (and each account's first movement) after the upgrade does not visit every account
+    # with years of history. Expired lots with points left stay for that run to write off.
+    now = datetime.now(UTC)
+    stamp = patron.core.models.UTCDateTime(timezone=True)
+    lot = sa.table(
+        "points_lot",
+        sa.column("id", sa.BigInteger),
+        sa.column("expires_at", stamp),
+        sa.column("settled_at", stamp),
+    )
+    entry = sa.table(
+        "points_entry", sa.column("lot_id", sa.BigInteger), sa.column("points", sa.BigInteger)
+    )
+    left = (
+        sa.select(sa.func.coalesce(sa.func.sum(entry.c.points), 0))
+        .where(entry.c.lot_id == lot.c.id)
+        .scalar_subquery()
+    )
+    op.execute(sa.update(lot).where(lot.c.expires_at <= now, left == 0).values(settled_at=now))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("points_lot", schema=None) as batch_op:
-        batch_op.drop_index(
-            "ix_points_lot_unsettled_expires_at",
-            postgresql_where=sa.text("settled_at IS NULL"),
-            sqlite_where=sa.text("settled_at IS NULL"),
-        )
-        batch_op.drop_column("settled_at")
+    # In place, not in batch mode: SQLite would copy the table and drop the old one, which
+    # the entries pointing at its lots refuse (SQLite 3.35+ drops a column in place).
+    op.drop_index("ix_points_lot_unsettled_expires_at", table_name="points_lot")
+    op.drop_column("points_lot", "settled_at")
