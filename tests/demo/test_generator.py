@@ -8,14 +8,16 @@ import json
 import re
 import resource
 from collections import Counter, defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import orjson
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from patron.core.db import Database
@@ -31,14 +33,17 @@ from patron.demo.btyd import (
 )
 from patron.demo.catalogue import STORES
 from patron.demo.generator import (
+    DEFAULT_END,
+    LOYALTY_DAYS,
     DemoChunk,
     DemoPlan,
     build_demo,
     generate_chunks,
     plan_demo,
 )
+from patron.loyalty.models import LoyaltyAccount, LoyaltyOrder, LoyaltyRefund, PointsEntry
 from patron.orders import service as order_service
-from patron.orders.models import Order
+from patron.orders.models import Order, Refund
 
 ZONE = ZoneInfo("Asia/Shanghai")
 STORE_BY_SOURCE = {s.source: s for s in STORES}
@@ -260,6 +265,21 @@ def test_build_writes_the_chain_through_the_services(sqlite_db: Database, tmp_pa
     assert all(row["customer_id"] for row in rows)
     assert any(row["duplicate_customer_id"] for row in rows)
 
+    # The loyalty programme's months: every member's sale in them committed as a till
+    # commits it, every refund of such a sale taken back; none before.
+    started = datetime.combine(DEFAULT_END - timedelta(days=LOYALTY_DAYS - 1), time(), ZONE)
+    in_programme = (Order.customer_id.is_not(None)) & (Order.ordered_at >= started)
+    loyalty = _loyalty_counts(sqlite_db)
+    member_sales = sqlite_db.read(
+        lambda s: s.scalar(select(func.count()).select_from(Order).where(in_programme))
+    )
+    refunded = sqlite_db.read(
+        lambda s: s.scalar(select(func.count()).select_from(Refund).join(Order).where(in_programme))
+    )
+    assert member_sales > 0 and loyalty["orders"] == member_sales
+    assert loyalty["refunds"] == refunded
+    assert loyalty["points"] > 0 and loyalty["accounts"] > 0
+
     again = build_demo(db=sqlite_db, seed=11, customers=600, lines=8000, data_dir=tmp_path)
     assert again.already_present
     forced = build_demo(
@@ -273,6 +293,21 @@ def test_build_writes_the_chain_through_the_services(sqlite_db: Database, tmp_pa
     )
     assert forced.orders == 0, "a forced re-run adds nothing that is already there"
     assert sqlite_db.read(lambda s: order_service.count_orders(session=s)) == summary.orders
+    assert _loyalty_counts(sqlite_db) == loyalty
+
+
+def _loyalty_counts(db: Database) -> dict[str, int]:
+    def count(s: Session, what: Any) -> int:
+        return int(s.scalar(what) or 0)
+
+    return db.read(
+        lambda s: {
+            "orders": count(s, select(func.count()).select_from(LoyaltyOrder)),
+            "refunds": count(s, select(func.count()).select_from(LoyaltyRefund)),
+            "accounts": count(s, select(func.count()).select_from(LoyaltyAccount)),
+            "points": count(s, select(func.sum(PointsEntry.points))),
+        }
+    )
 
 
 def test_cli_builds_once_and_then_says_the_demo_is_there() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -33,20 +33,25 @@ def demo(
         int, typer.Option(min=1, help="Order lines to aim at, over two years")
     ] = 300000,
     end: Annotated[
-        str | None, typer.Option(help="Last day of the two years (YYYY-MM-DD); default 2026-10-31")
+        str | None,
+        typer.Option(
+            help="Last day of the two years (YYYY-MM-DD); default yesterday, so the console "
+            "opens on recent days. Give a day to build the same chain again later."
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Build even if the database already has orders")
     ] = False,
 ) -> None:
     """Build a realistic synthetic retail chain: stores, products, members, two years of sales."""
+    from patron.core.clock import utcnow
     from patron.core.db import get_database
     from patron.core.migrate import upgrade
     from patron.core.settings import get_settings
-    from patron.demo.generator import DEFAULT_END, build_demo
+    from patron.demo.generator import build_demo
 
-    end_on = _parse_end(end)
     settings = get_settings()
+    end_on = _parse_end(end) or utcnow().astimezone(settings.zone).date() - timedelta(days=1)
     db = get_database()
     _ensure_keys(db)  # the demo's personal data is encrypted like any other
     upgrade(db)
@@ -80,10 +85,10 @@ def demo(
             f"The database already holds {summary.orders:,} orders, so the demo was not built "
             "again. Use --force to add what is missing (nothing is duplicated)."
         )
-        _run_analytics(db, end_on or DEFAULT_END, only_if_missing=True)
+        _run_analytics(db, end_on, only_if_missing=True)
         _print_admin(db, settings)
         raise typer.Exit(0)
-    table = Table(title=f"Demo chain (seed {seed}, up to {end_on or DEFAULT_END})")
+    table = Table(title=f"Demo chain (seed {seed}, up to {end_on})")
     table.add_column("")
     table.add_column("count", justify="right")
     for label, value in (
@@ -102,7 +107,7 @@ def demo(
         f"Built in {summary.elapsed_seconds:.1f}s. "
         f"Ground truth for model checks: {summary.truth_json} and {summary.truth_csv}"
     )
-    _run_analytics(db, end_on or DEFAULT_END, only_if_missing=False)
+    _run_analytics(db, end_on, only_if_missing=False)
     _print_admin(db, settings)
 
 

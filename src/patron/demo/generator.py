@@ -17,12 +17,14 @@ What was drawn — parameters and each customer's λ, p, ν, death — is writte
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -60,10 +62,14 @@ from patron.demo.catalogue import (
     Catalogue,
     build_catalogue,
 )
+from patron.loyalty import service as loyalty
+from patron.loyalty.exceptions import NotAMember
+from patron.loyalty.schemas import CommitIn, LoyaltyRefundIn
 from patron.orders import service as orders
 from patron.orders.schemas import OrderIn, RefundIn
 
-# A fixed as-of date, so a demo built next year is the demo built today.
+# The last day when none is given here: fixed, so a demo built next year is the demo built
+# today (tests and model checks rely on it). `patron demo` passes yesterday instead.
 DEFAULT_END = date(2026, 10, 31)
 ZONE = ZoneInfo("Asia/Shanghai")
 SOURCE = "demo"
@@ -71,6 +77,12 @@ SOURCE = "demo"
 CHUNK_CUSTOMERS = 5000
 ORDER_BATCH = 1000
 CUSTOMER_BATCH = 1000
+LOYALTY_BATCH = 100
+
+# The loyalty programme started three months before the demo's last day: members' sales
+# since then earn points through the tills' own call, refunds take them back, tiers follow.
+# (A longer programme costs build time: each sale is committed as a till commits it.)
+LOYALTY_DAYS = 90
 
 PROSPECT_SHARE = 0.10  # signed up and never bought
 ANONYMOUS_SHARE = 0.30  # of physical-store orders, no member identified
@@ -854,6 +866,7 @@ def build_demo(
     truth_json = truth_dir / "truth.json"
     truth_csv = truth_dir / "customers_truth.csv"
     totals = {"customers": 0, "orders": 0, "lines": 0, "refunds": 0, "anonymous": 0, "merges": 0}
+    loyalty_from = _local_midnight(plan.end - timedelta(days=LOYALTY_DAYS - 1))
     with truth_csv.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=TRUTH_COLUMNS)
         writer.writeheader()
@@ -870,7 +883,7 @@ def build_demo(
             for row in chunk.truth:
                 row["customer_id"] = primary[row["customer_no"]]
                 row["duplicate_customer_id"] = second.get(row["customer_no"], "")
-            created_orders = _write_orders(db, chunk.orders)
+            created_orders = _write_orders(db, chunk.orders, loyalty_from=loyalty_from)
             created_refunds = _write_refunds(db, chunk.refunds)
             writer.writerows(chunk.truth)
             totals["customers"] += len(chunk.customers)
@@ -882,6 +895,9 @@ def build_demo(
             done += len(chunk.truth)
             if progress is not None:
                 progress(done, plan.customers, totals["lines"])
+    # The nightly review as of the demo's last evening: tiers held without the spend move down.
+    closing = _local_midnight(plan.end + timedelta(days=1)) - timedelta(seconds=1)
+    db.write(lambda s: loyalty.review_tiers(session=s, now=closing))
     document = truth_document(plan, chunk_customers=chunk_customers)
     merged = db.read(
         lambda s: customer_service.count_customers(session=s, status=CustomerStatus.MERGED)
@@ -945,12 +961,31 @@ def _write_customers(db: Database, payloads: list[dict[str, Any]]) -> list[int]:
     return ids
 
 
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, clock_time(), ZONE).astimezone(UTC)
+
+
 def _record(session: Session, batch: list[OrderIn]) -> list[orders.OrderOutcome]:
     return orders.record_orders(session=session, orders_in=batch)
 
 
-def _write_orders(db: Database, payloads: list[dict[str, Any]]) -> int:
-    """Orders in time order, a batch per transaction; returns how many were new."""
+def _commit_to_loyalty(session: Session, batch: list[OrderIn]) -> None:
+    """Commit members' orders to loyalty as the till would, at the time of each sale (again
+    on a re-run: a no-op)."""
+    programme = loyalty.get_programme(session)
+    for order_in in batch:
+        loyalty.commit_order(
+            session=session,
+            commit_in=CommitIn(source=order_in.source, external_id=order_in.external_id),
+            now=order_in.ordered_at,
+            programme=programme,
+        )
+
+
+def _write_orders(db: Database, payloads: list[dict[str, Any]], *, loyalty_from: datetime) -> int:
+    """Orders in time order, a batch per transaction; returns how many were new. Members'
+    orders in the programme's time are then committed to loyalty, in small transactions
+    (a session holding a whole batch's orders makes every commit slower)."""
     created = 0
     for start in range(0, len(payloads), ORDER_BATCH):
         # Validated outside the transaction, so a retried write does not validate again.
@@ -960,6 +995,9 @@ def _write_orders(db: Database, payloads: list[dict[str, Any]]) -> int:
         if bad:
             raise RuntimeError(f"demo order rejected: {bad[0]}")
         created += sum(o.status == "created" for o in outcomes)
+        members = [o for o in batch if o.customer is not None and o.ordered_at >= loyalty_from]
+        for first in range(0, len(members), LOYALTY_BATCH):
+            db.write(partial(_commit_to_loyalty, batch=members[first : first + LOYALTY_BATCH]))
     return created
 
 
@@ -967,6 +1005,20 @@ def _write_refunds(db: Database, payloads: list[dict[str, Any]]) -> int:
     refunds_in = [RefundIn.model_validate(p) for p in payloads]
 
     def work(session: Session) -> int:
-        return sum(orders.record_refund(session=session, refund_in=r).created for r in refunds_in)
+        created = 0
+        programme = loyalty.get_programme(session)
+        for refund_in in refunds_in:
+            created += orders.record_refund(session=session, refund_in=refund_in).created
+            keys = LoyaltyRefundIn(source=refund_in.source, external_id=refund_in.external_id)
+            # Points of an order in the programme's year are taken back; an order from
+            # before the programme, or an anonymous sale, has none.
+            with contextlib.suppress(NotAMember):
+                loyalty.apply_refund(
+                    session=session,
+                    refund_in=keys,
+                    now=refund_in.refunded_at,
+                    programme=programme,
+                )
+        return created
 
     return db.write(work) if refunds_in else 0
