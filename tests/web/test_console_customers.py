@@ -104,6 +104,16 @@ def test_an_unknown_customer_is_a_404_page_without_a_trace(shop: Shop) -> None:
     assert 'id="error-page"' in page.text and "Traceback" not in page.text
 
 
+def test_an_address_the_console_cannot_read_is_an_error_page_not_json(shop: Shop) -> None:
+    with console(shop.db) as (client, _csrf):
+        for path in ("/customers/abc", "/customers/-1"):
+            page = client.get(path, headers={"accept": "text/html"})
+            assert page.status_code == 404, path
+            assert 'id="error-page"' in page.text and "这里什么也没有" in page.text
+        api = client.get("/api/v1/customers/abc")
+    assert api.status_code == 422 and api.json()["error"] == "invalid"  # the API answers JSON
+
+
 # ------------------------------------------------------------------------------ forms
 
 

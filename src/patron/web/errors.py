@@ -101,6 +101,7 @@ def _error_page(
     from patron.web.templating import TEMPLATES
 
     titles = {
+        400: _("Cannot read that"),
         403: _("Not allowed"),
         404: _("Not found"),
         405: _("Not allowed"),
@@ -135,8 +136,20 @@ def _page_message(exc: PatronError) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _request_invalid(request: Request, exc: RequestValidationError) -> Response:
         items = validation_items(exc.errors())
+        if _wants_page(request):
+            from patron.web.i18n import gettext as _
+
+            if any(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
+                # /customers/abc: no such page, as for any other address that leads nowhere
+                return _error_page(request, 404, _("There is nothing here."))
+            return _error_page(
+                request,
+                400,
+                _("The address or the form holds a value this page cannot read.")
+                + f" ({', '.join(sorted({i['field'] for i in items if i['field']}))})",
+            )
         return JSONResponse(
             status_code=422,
             content={

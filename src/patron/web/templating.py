@@ -6,7 +6,8 @@ Every template gets, besides what its page passes:
 - ``lang`` (the current :class:`~patron.web.i18n.Language`) and ``languages`` for the menu;
 - ``nav``: the console's sections the signed-in actor may use, and ``current_path``;
 - ``role_label(role)``: a role's name in the current language;
-- filters ``fen`` (¥1,234.50), ``local_dt``/``local_date`` (shown in the shop's zone).
+- filters ``fen`` (¥1,234.50), ``local_dt``/``local_date`` (shown in the shop's zone),
+  ``channel_name`` (a sign-up channel code in the page's language).
 """
 
 from __future__ import annotations
@@ -97,6 +98,18 @@ def local_date(value: datetime | date | None) -> str:
     return value.isoformat()
 
 
+# A sign-up's channel as the shop names it: the sales channels, and "store" (a sign-up at
+# the counter). Anything else (a channel name from an import) is shown as it was given.
+_SIGNUP_CHANNELS = {**CHANNEL_TITLES, "store": N_("In store")}
+
+
+def channel_name(code: str | None) -> str:
+    if not code:
+        return ""
+    title = _SIGNUP_CHANNELS.get(code)
+    return _jinja_gettext(title) if title else code
+
+
 def _context(request: Request) -> dict[str, Any]:
     actor: Actor | None = getattr(request.state, "actor", None) or getattr(
         request.state, "known_actor", None
@@ -132,4 +145,5 @@ TEMPLATES.env.filters["local_dt"] = local_dt
 TEMPLATES.env.filters["quantity"] = quantity
 TEMPLATES.env.globals["channel_titles"] = CHANNEL_TITLES
 TEMPLATES.env.filters["local_date"] = local_date
+TEMPLATES.env.filters["channel_name"] = channel_name
 TEMPLATES.env.globals["role_label"] = role_label
