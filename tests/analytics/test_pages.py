@@ -294,6 +294,20 @@ def test_a_store_manager_sees_their_stores_customers_and_no_chain_wide_figures(
     assert own.status_code == 200 and 'id="analytics-segment"' in own.text
 
 
+def test_after_the_first_run_the_risk_page_says_it_set_the_baseline(db: Database) -> None:
+    build_members(db)
+    assert analytics.run_analytics(db=db, as_of=SECOND_RUN).status == "succeeded"
+    with console(db) as (client, _csrf):
+        page = client.get("/analytics/risk")
+        client.cookies.set(i18n.LANG_COOKIE, "en")
+        english = client.get("/analytics/risk")
+    assert 'id="risk-baseline"' in page.text and "基线" in page.text
+    assert "位顾客进入高流失风险" not in page.text  # not "0 customers crossed into high risk"
+    assert "sets the baseline" in english.text and "The list starts with the next run" in (
+        english.text
+    )
+
+
 def test_the_360_section_shows_scores_risk_reasons_and_clv_to_analytics_roles(
     shop: RiskShop,
 ) -> None:
