@@ -102,8 +102,13 @@ def export_customers(
     stage: Annotated[str | None, Query(max_length=16)] = None,
     run_id: RunId = None,
     max_rows: Annotated[int, Query(ge=1, le=service.EXPORT_MAX_ROWS)] = 10_000,
+    lang: Annotated[
+        service.ExportLanguage,
+        Query(description="Headers, segment and stage names in Chinese (zh) or English (en)"),
+    ] = "zh",
 ) -> Response:
-    """The same list as an Excel workbook (masked); the export goes in the audit log."""
+    """The same list as an Excel workbook (masked; spend in yuan); the export goes in the
+    audit log."""
     content = db.write(
         lambda s: service.export_customers_by(
             session=s,
@@ -113,6 +118,7 @@ def export_customers(
             run_id=run_id,
             max_rows=max_rows,
             store_ids=actor.store_ids,
+            language=lang,
         )
     )
     name = f"customers-{segment or stage}.xlsx"

@@ -320,7 +320,9 @@ def analytics_customers_page(
         page=page,
         items=[(item.score, mask_customer(item.customer)) for item in page.items],
         title=group_name(SEGMENTS, segment) if segment else group_name(STAGES, stage),
-        export_url=EXPORT_URL + "?" + urlencode({**filters, "run_id": run.id}),
+        export_url=EXPORT_URL
+        + "?"
+        + urlencode({**filters, "run_id": run.id, "lang": "en" if _english() else "zh"}),
         next_url=(
             "/analytics/customers?" + urlencode({**filters, "cursor": page.next_cursor})
             if page.next_cursor

@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pyarrow as pa
 from sqlalchemy import Select, Table, delete, func, insert, select, update
@@ -656,20 +657,25 @@ def read_migration(*, session: Session, run_id: int | None = None) -> ResultRows
 
 
 EXPORT_MAX_ROWS = 100_000
-_EXPORT_HEADERS = (
-    "customer_id",
-    "name",
-    "home_store",
-    "segment",
-    "stage",
-    "recency_days",
-    "frequency",
-    "monetary_fen",
-    "r_score",
-    "f_score",
-    "m_score",
-    "first_order_date",
-    "last_order_date",
+ExportLanguage = Literal["zh", "en"]
+# The workbook's columns: (Chinese header, English header). Written for people: names of
+# segments and stages, money in yuan; the codes follow at the end for other programs.
+_EXPORT_COLUMNS = (
+    ("客户编号", "Customer ID"),
+    ("姓名", "Name"),
+    ("所属门店", "Home store"),
+    ("价值分群", "Value segment"),
+    ("生命周期阶段", "Lifecycle stage"),
+    ("距最近购买（天）", "Days since last purchase"),
+    ("购买次数", "Purchases"),
+    ("消费金额（元）", "Spend (yuan)"),
+    ("R 分", "R score"),
+    ("F 分", "F score"),
+    ("M 分", "M score"),
+    ("首次购买", "First purchase"),
+    ("最近购买", "Last purchase"),
+    ("分群代码", "Segment code"),
+    ("阶段代码", "Stage code"),
 )
 
 
@@ -682,21 +688,33 @@ def export_customers_by(
     run_id: int | None = None,
     max_rows: int = EXPORT_MAX_ROWS,
     store_ids: frozenset[int] | None = None,
+    language: ExportLanguage = "zh",
 ) -> bytes:
     """An Excel workbook of one segment's or stage's customers, masked as the API shows
-    them; the export is recorded in the audit log with its size."""
+    them, headed and named in ``language``; the export is recorded in the audit log with
+    its size."""
     from io import BytesIO
 
     import openpyxl
+    from openpyxl.cell import WriteOnlyCell
 
     from patron.audit.service import record_audit
     from patron.customers.masking import mask_customer
 
     if not 1 <= max_rows <= EXPORT_MAX_ROWS:
         raise InvalidInput("max_rows", f"must be between 1 and {EXPORT_MAX_ROWS}")
+    if language not in ("zh", "en"):
+        raise InvalidInput("language", "must be zh or en")
+    pick = 0 if language == "zh" else 1
+
+    def named(names: dict[str, tuple[str, str]], code: str | None) -> str:
+        return names[code][pick] if code in names else (code or "")
+
     book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet(title=(segment or stage or "customers")[:31])
-    sheet.append(list(_EXPORT_HEADERS))
+    group = segment or stage
+    title = named(SEGMENTS, group) if segment else named(STAGES, group) if stage else ""
+    sheet = book.create_sheet(title=(title or "customers")[:31])
+    sheet.append([column[pick] for column in _EXPORT_COLUMNS])
     cursor: str | None = None
     written = 0
     run_used: int | None = run_id
@@ -714,23 +732,26 @@ def export_customers_by(
         for item in page.items:
             shown = mask_customer(item.customer)
             s = item.score
-            sheet.append(
-                [
-                    s.customer_id,
-                    shown.name or "",
-                    shown.home_store_code or "",
-                    s.segment or "",
-                    s.stage,
-                    s.recency_days,
-                    s.frequency,
-                    s.monetary_fen,
-                    s.r_score,
-                    s.f_score,
-                    s.m_score,
-                    s.first_order_date,
-                    s.last_order_date,
-                ]
-            )
+            spend = WriteOnlyCell(sheet, value=Decimal(s.monetary_fen) / 100)
+            spend.number_format = "#,##0.00"
+            row: list[Any] = [
+                s.customer_id,
+                shown.name or "",
+                shown.home_store_code or "",
+                named(SEGMENTS, s.segment),
+                named(STAGES, s.stage),
+                s.recency_days,
+                s.frequency,
+                spend,
+                s.r_score,
+                s.f_score,
+                s.m_score,
+                s.first_order_date,
+                s.last_order_date,
+                s.segment or "",
+                s.stage,
+            ]
+            sheet.append(row)
             written += 1
         cursor = page.next_cursor
         if cursor is None:

@@ -94,10 +94,21 @@ def test_an_export_is_a_workbook_and_an_audit_entry(db: Database) -> None:
     assert response.status_code == 200, response.text
     book = openpyxl.load_workbook(BytesIO(response.content))
     rows = list(book.active.iter_rows(values_only=True))
-    assert rows[0][:5] == ("customer_id", "name", "home_store", "segment", "stage")
+    assert rows[0][:5] == ("客户编号", "姓名", "所属门店", "价值分群", "生命周期阶段")
     assert len(rows) == 4
+    assert {r[4] for r in rows[1:]} == {"新客户"} and {r[-1] for r in rows[1:]} == {"new"}
     assert "张三丰" not in {r[1] for r in rows}
     entries = db.read(lambda s: audit.list_audit(session=s, action="customer.export")).items
     assert len(entries) == 1
     assert entries[0].target_id == str(run["id"])
     assert entries[0].details["rows"] == 3 and entries[0].details["stage"] == "new"
+    with api_client(db, role=Role.ANALYST) as analyst:
+        english = analyst.get(
+            "/api/v1/analytics/customers/export", params={"stage": "new", "lang": "en"}
+        )
+    english_rows = list(openpyxl.load_workbook(BytesIO(english.content)).active.values)
+    assert english_rows[0][4] == "Lifecycle stage" and english_rows[1][4] == "New"
+    spend = english_rows[0].index("Spend (yuan)")
+    listed = db.read(lambda s: service.list_customers_by(session=s, stage="new", limit=10))
+    spent = {item.score.customer_id: item.score.monetary_fen for item in listed.items}
+    assert {row[0]: round(row[spend] * 100) for row in english_rows[1:]} == spent  # yuan
