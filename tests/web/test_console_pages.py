@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -266,6 +267,11 @@ def test_the_audit_log_filters_and_pages(shop: Shop, monkeypatch: pytest.MonkeyP
         monkeypatch.setattr(pages, "PAGE", 2)
         first = client.get("/audit", params={"action": "customer.reveal"})
         assert first.status_code == 200
+        # Said in words, the code beside it; details as a person reads them.
+        assert "查看个人信息明文" in first.text and "员工" in first.text
+        assert "fields: name, birthday, address, identities" in first.text
+        table = re.search(r'id="audit">(.*?)</table>', first.text, re.S)
+        assert table and "[&#39;" not in table.group(1) and "None" not in table.group(1)
         assert re.findall(r'class="audit-reason">([^<]*)<', first.text) == ["核对三", "核对二"]
         link = re.search(r'id="next-page" href="([^"]+)"', first.text)
         assert link
@@ -284,6 +290,18 @@ def test_the_audit_log_filters_and_pages(shop: Shop, monkeypatch: pytest.MonkeyP
         assert 'id="no-entries"' in old.text
         bad = client.get("/audit", params={"since": "soon"})
         assert bad.status_code == 422 and _figure(bad.text, "error").startswith("since: ")
+
+
+def test_every_audit_action_the_code_records_has_a_title_on_the_page() -> None:
+    from patron.audit.pages import ACTION_TITLES
+
+    source = Path(__file__).parents[2] / "src" / "patron"
+    calls = re.compile(r'record_audit\((?:[^()]|\([^()]*\))*?action="([a-z_.]+)"', re.S)
+    recorded = {match for path in source.rglob("*.py") for match in calls.findall(path.read_text())}
+    assert {"sign_in", "customer.reveal", "loyalty.adjust"} <= recorded  # the scan finds them
+    merges = {"customer.merge", "customer.unmerge"}  # passed to the audit through a helper
+    missing = sorted((recorded | merges) - set(ACTION_TITLES))
+    assert not missing, f"add these to patron.audit.pages.ACTION_TITLES: {missing}"
 
 
 # ------------------------------------------------------------------------------ errors

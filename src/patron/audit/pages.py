@@ -13,7 +13,7 @@ from patron.audit import service
 from patron.core.errors import InvalidInput
 from patron.core.settings import get_settings
 from patron.web.deps import Db
-from patron.web.i18n import _
+from patron.web.i18n import N_, _
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
 
@@ -58,7 +58,16 @@ def audit_page(
         "since": since.strip(),
         "until": until.strip(),
     }
-    context: dict[str, Any] = {"actor": actor, "filters": filters, "error": None, "page": None}
+    context: dict[str, Any] = {
+        "actor": actor,
+        "filters": filters,
+        "error": None,
+        "page": None,
+        "action_title": lambda code: _titled(ACTION_TITLES, code),
+        "actor_kind_title": lambda code: _titled(ACTOR_KIND_TITLES, code),
+        "target_title": lambda code: _titled(TARGET_KIND_TITLES, code),
+        "detail_text": detail_text,
+    }
     try:
         first, last = _day(since, "since"), _day(until, "until")
         page = db.read(
@@ -81,24 +90,69 @@ def audit_page(
     if page.next_cursor:
         query = {k: v for k, v in filters.items() if v}
         context["next_url"] = "/audit?" + urlencode({**query, "cursor": page.next_cursor})
-    context["actions"] = ACTIONS
+    context["actions"] = [(code, _titled(ACTION_TITLES, code)) for code in ACTIONS]
     return TEMPLATES.TemplateResponse(request, "audit.html", context)
 
 
-# What the filter offers (the audit service's list of actions in use).
-ACTIONS = (
-    "sign_in",
-    "sign_in_failed",
-    "sign_out",
-    "password_change",
-    "staff.create",
-    "staff.update",
-    "api_key.create",
-    "api_key.revoke",
-    "customer.reveal",
-    "customer.merge",
-    "customer.unmerge",
-    "customer.export",
-    "customer.erase",
-    "keys.rotate",
-)
+# Every action the code records, as the page names it (English msgids, translated when
+# shown); the filter offers the same list. An action missing here is shown as its code.
+ACTION_TITLES: dict[str, str] = {
+    "sign_in": N_("Signed in"),
+    "sign_in_failed": N_("Sign-in failed"),
+    "sign_out": N_("Signed out"),
+    "password_change": N_("Changed password"),
+    "staff.create": N_("Added a staff member"),
+    "staff.update": N_("Changed a staff member"),
+    "api_key.create": N_("Created an API key"),
+    "api_key.revoke": N_("Revoked an API key"),
+    "keys.rotated": N_("Rotated the encryption key"),
+    "customer.reveal": N_("Revealed personal data"),
+    "customer.merge": N_("Merged customers"),
+    "customer.unmerge": N_("Undid a merge"),
+    "customer.export": N_("Exported customers"),
+    "loyalty.adjust": N_("Adjusted points"),
+    "loyalty.programme.update": N_("Changed the loyalty programme"),
+    "coupon.bulk_issue": N_("Issued coupons"),
+    "promotion.create": N_("Created a promotion"),
+    "promotion.end": N_("Ended a promotion"),
+    "lottery.create": N_("Created a lucky draw"),
+}
+ACTIONS = tuple(ACTION_TITLES)
+
+ACTOR_KIND_TITLES: dict[str, str] = {
+    "staff": N_("staff"),
+    "api_key": N_("API key"),
+    "system": N_("system"),
+}
+
+TARGET_KIND_TITLES: dict[str, str] = {
+    "customer": N_("Customer"),
+    "staff": N_("Staff member"),
+    "api_key": N_("API key"),
+    "keyring": N_("Encryption keys"),
+    "analytics_run": N_("Analytics run"),
+    "coupon_template": N_("Coupon template"),
+    "loyalty_programme": N_("Loyalty programme"),
+    "promotion": N_("Promotion"),
+    "lottery": N_("Lucky draw"),
+}
+
+
+def detail_text(value: Any) -> str:
+    """A detail's value as a person reads it: lists joined, yes/no, nothing for none."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, list | tuple):
+        return ", ".join(detail_text(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {detail_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _titled(titles: dict[str, str], code: str | None) -> str:
+    if not code:
+        return ""
+    title = titles.get(code)
+    return _(title) if title else code
