@@ -59,7 +59,7 @@ def test_an_analyst_opens_the_overview_a_segment_list_and_the_risk_page(
     expect(rows.first).to_be_visible()
     expect(rows.first).to_contain_text("138****")
     expect(page.locator("#export")).to_have_attribute(
-        "href", "/api/v1/analytics/customers/export?stage=lapsed&run_id=2"
+        "href", "/api/v1/analytics/customers/export?stage=lapsed&run_id=2&lang=zh"
     )
     shot(page, "analytics-02-lapsed-customers")
     page.select_option("#group-select", "segment:important_value")  # the page's own filter

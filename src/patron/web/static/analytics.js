@@ -23,19 +23,31 @@
     };
   }
 
+  // Customers per lifecycle stage, in the stages' own order from first contact to gone.
+  // Bars rather than a funnel: later stages are often larger than earlier ones.
   function funnel(data) {
-    var max = Math.max.apply(null, data.items.map(function (it) { return it.value; }).concat([1]));
+    var names = data.items.map(function (it) { return it.name; });
     return {
-      tooltip: { trigger: "item", formatter: "{b}: {c}" },
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      grid: { left: 10, right: 60, top: 10, bottom: 10, containLabel: true },
+      xAxis: { type: "value", minInterval: 1, axisLabel: { show: false }, splitLine: { show: false } },
+      yAxis: { type: "category", data: names, inverse: true, axisTick: { show: false } },
       series: [{
-        type: "funnel", sort: "none", min: 0, max: max, gap: 2, left: "10%", width: "80%",
-        label: { show: true, position: "inside", formatter: "{b} {c}" },
-        data: data.items.map(function (it) { return { name: it.name, value: it.value }; })
+        type: "bar", barCategoryGap: "25%",
+        label: { show: true, position: "right" },
+        data: data.items.map(function (it) { return it.value; })
       }]
     };
   }
 
+  // Retention by first-purchase month. The month of the first purchase is 100 % by
+  // definition: it is drawn apart in one colour, and the colour scale spans the later
+  // months only, so their differences show.
   function heatmap(data) {
+    var first = data.cells.filter(function (c) { return c[0] === 0; });
+    var later = data.cells.filter(function (c) { return c[0] !== 0; });
+    var top = Math.max.apply(null, later.map(function (c) { return c[2]; }).concat([1]));
+    var labels = { show: data.months.length <= 18 };
     return {
       tooltip: {
         position: "top",
@@ -43,11 +55,17 @@
           return data.months[p.value[1]] + " · +" + p.value[0] + ": " + p.value[2] + "%";
         }
       },
-      grid: { left: 80, right: 20, top: 40, bottom: 80 },
-      xAxis: { type: "category", data: data.since, name: data.labels.since, nameLocation: "middle", nameGap: 28, splitArea: { show: true } },
-      yAxis: { type: "category", data: data.months, name: data.labels.cohort, splitArea: { show: true } },
-      visualMap: { min: 0, max: 100, calculable: true, orient: "horizontal", left: "center", bottom: 0, text: ["100%", "0%"] },
-      series: [{ name: data.labels.retention, type: "heatmap", data: data.cells, label: { show: data.months.length <= 18 } }]
+      grid: { left: 40, right: 90, top: 20, bottom: 50, containLabel: true },
+      xAxis: { type: "category", data: data.since, name: data.labels.since, nameLocation: "middle", nameGap: 30, splitArea: { show: true } },
+      yAxis: { type: "category", data: data.months, name: data.labels.cohort, nameLocation: "middle", nameGap: 62, nameRotate: 90, splitArea: { show: true } },
+      visualMap: {
+        seriesIndex: 0, min: 0, max: top, orient: "vertical", right: 10, top: "middle",
+        text: [top + "%", "0%"], inRange: { color: ["#f7fbff", "#6baed6", "#08306b"] }
+      },
+      series: [
+        { name: data.labels.retention, type: "heatmap", data: later, label: labels },
+        { name: data.labels.retention, type: "heatmap", data: first, label: labels, itemStyle: { color: "#c6dbef" } }
+      ]
     };
   }
 
