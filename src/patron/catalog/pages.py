@@ -16,6 +16,7 @@ from patron.core.actor import Actor
 from patron.core.db import Database
 from patron.staff.roles import Permission as P
 from patron.web.deps import Db
+from patron.web.forms import first_error, form_error
 from patron.web.i18n import N_, _
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
@@ -82,14 +83,17 @@ def create_store(
             timezone=timezone.strip(),
         )
     except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(p) for p in error.get("loc", ()))
-        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        return _page(request, actor, db, error=f"{field}: {message}", form=form, status=422)
+        labels = {"name": N_("Store name")}
+        return _page(request, actor, db, error=first_error(exc, labels), form=form, status=422)
     try:
         db.write(lambda s: service.create_store(session=s, store_in=store_in))
     except StoreCodeTaken:
         return _page(
-            request, actor, db, error="code: " + _("this code is taken"), form=form, status=409
+            request,
+            actor,
+            db,
+            error=form_error("code", _("this code is taken")),
+            form=form,
+            status=409,
         )
     return RedirectResponse(f"/stores?created={store_in.code}", status_code=303)

@@ -36,6 +36,7 @@ from patron.customers.schemas import (
 from patron.orders import service as orders
 from patron.staff.roles import Permission as P
 from patron.web.deps import Db, PathId
+from patron.web.forms import first_error, form_error
 from patron.web.i18n import N_, _
 from patron.web.sections import SectionContext, render_customer_sections
 from patron.web.security import CurrentActor
@@ -224,9 +225,7 @@ def _is_htmx(request: Request) -> bool:
 
 
 def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    field = ".".join(str(p) for p in error.get("loc", ()))
-    return f"{field}: {error.get('msg', 'invalid')}"
+    return first_error(exc, {"name": N_("Tag")})
 
 
 def _tags_response(
@@ -291,9 +290,9 @@ def add_interaction(
     error = None
     interaction_in: InteractionCreate | None = None
     if channel not in INTERACTION_CHANNELS:
-        error = "channel: " + _("choose one of the channels offered")
+        error = form_error("channel", _("choose one of the channels offered"))
     elif not note.strip():
-        error = "note: " + _("write what was said or done")
+        error = form_error("note", _("write what was said or done"))
     else:
         try:
             interaction_in = InteractionCreate(
@@ -348,7 +347,7 @@ def reveal(
                 "actor": actor,
                 "customer": {"id": customer_id},
                 "revealed": None,
-                "reveal_error": "reason: " + _("give a reason of 2 to 500 characters"),
+                "reveal_error": form_error("reason", _("give a reason of 2 to 500 characters")),
                 "titles": IDENTITY_TITLES,
             },
             status_code=422,

@@ -53,7 +53,7 @@ from patron.loyalty.schemas import (
 )
 from patron.staff.roles import Permission as P
 from patron.web.deps import Db, PathId
-from patron.web.errors import validation_items
+from patron.web.forms import field_errors, reason_text
 from patron.web.i18n import N_, _
 from patron.web.sections import SectionContext, register_customer_section
 from patron.web.security import CurrentActor
@@ -107,25 +107,6 @@ WEEKDAYS = (
 # The default programme's tier names (rules.DEFAULT_TIERS), so that they are translated.
 TIER_NAMES = (N_("Member"), N_("Silver"), N_("Gold"), N_("Platinum"))
 
-# What a form says for the usual kinds of bad input (pydantic's own words otherwise).
-ERROR_TYPES = {
-    "missing": N_("required"),
-    "string_too_short": N_("required"),
-    "string_too_long": N_("too long"),
-    "string_pattern_mismatch": N_("no spaces at the start or the end"),
-    "greater_than": N_("too small"),
-    "greater_than_equal": N_("too small"),
-    "less_than": N_("too large"),
-    "less_than_equal": N_("too large"),
-    "int_parsing": N_("not a whole number"),
-    "int_from_float": N_("not a whole number"),
-    "decimal_parsing": N_("not a number"),
-    "enum": N_("choose one of the options"),
-    "literal_error": N_("choose one of the options"),
-    "datetime_parsing": N_("not a date and time"),
-    "datetime_from_date_parsing": N_("not a date and time"),
-    "too_long": N_("too many"),
-}
 # The schemas' own rule messages, so that they are shown translated.
 RULE_MESSAGES = (
     N_("give the amount off"),
@@ -227,36 +208,8 @@ def _customer_ids(text: str) -> list[int]:
     return ids
 
 
-def _message(message: str) -> str:
-    return _(message.removeprefix("Value error, "))
-
-
-def field_errors(
-    exc: ValidationError, rename: dict[str, str] | None = None, *, keep_index: bool = False
-) -> dict[str, str]:
-    """A schema's errors as {form field: translated message}, the first per field.
-
-    An error in one item of a list typed into one box (``store_codes.2``) is shown at the
-    box; ``keep_index`` keeps the item's number (a lottery's prize rows).
-    """
-    rename = rename or {}
-    errors: dict[str, str] = {}
-    for item in validation_items(exc.errors()):
-        field = str(item["field"]) or "form"
-        for schema_name, form_name in rename.items():
-            if field == schema_name or field.startswith(schema_name + "."):
-                field = form_name + field[len(schema_name) :]
-                break
-        if not keep_index:
-            field = re.sub(r"\.\d+(\..*)?$", "", field)
-        kind = str(item["type"])
-        text = _(ERROR_TYPES[kind]) if kind in ERROR_TYPES else _message(str(item["msg"]))
-        errors.setdefault(field, text)
-    return errors
-
-
 def _error_of(exc: InvalidInput) -> tuple[str, str]:
-    return exc.field, _message(exc.message.split(": ", 1)[-1])
+    return exc.field, reason_text(exc.message.split(": ", 1)[-1])
 
 
 def _in_scope(session: Session, actor: Actor, customer_id: int) -> None:

@@ -18,6 +18,7 @@ from patron.staff import service
 from patron.staff.roles import ROLE_PERMISSIONS, Permission, Role
 from patron.staff.schemas import StaffCreate, StaffUpdate
 from patron.web.deps import Db, PathId
+from patron.web.forms import first_error, form_error
 from patron.web.i18n import _
 from patron.web.security import SESSION_COOKIE, CurrentActor, client_ip, limiter
 from patron.web.templating import TEMPLATES
@@ -130,7 +131,7 @@ def change_password(
         return TEMPLATES.TemplateResponse(
             request,
             "password.html",
-            {"actor": actor, "error": exc.message, "done": False},
+            {"actor": actor, "error": form_error(exc.field, exc.message), "done": False},
             status_code=422,
         )
     return TEMPLATES.TemplateResponse(
@@ -144,12 +145,6 @@ def change_password(
 def _codes(text: str) -> list[str]:
     """Store codes typed as "SH01, SH02" (commas, spaces or 、 between them)."""
     return [c for c in re.split(r"[\s,，、;]+", text.strip()) if c]
-
-
-def _validation_message(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    field = ".".join(str(p) for p in error.get("loc", ()))
-    return f"{field}: {str(error.get('msg', 'invalid')).removeprefix('Value error, ')}"
 
 
 def _staff_page(
@@ -217,14 +212,13 @@ def create_staff(
         )
         db.write(lambda s: service.create_staff(session=s, staff_in=staff_in, actor=actor))
     except ValidationError as exc:
-        return _staff_page(
-            request, actor, db, error=_validation_message(exc), form=form, status=422
-        )
+        return _staff_page(request, actor, db, error=first_error(exc), form=form, status=422)
     except InvalidInput as exc:
-        return _staff_page(request, actor, db, error=exc.message, form=form, status=422)
+        error = form_error(exc.field, exc.message)
+        return _staff_page(request, actor, db, error=error, form=form, status=422)
     except Conflict as exc:
-        return _staff_page(request, actor, db, error="username: " + exc.message, form=form,
-                           status=409)  # fmt: skip
+        error = form_error("username", exc.message)
+        return _staff_page(request, actor, db, error=error, form=form, status=409)
     return RedirectResponse("/staff?done=created", status_code=303)
 
 
@@ -255,8 +249,9 @@ def update_staff(
         )
     except ValidationError as exc:
         return _staff_page(
-            request, actor, db, error=_validation_message(exc), error_for=staff_id, status=422
+            request, actor, db, error=first_error(exc), error_for=staff_id, status=422
         )
     except InvalidInput as exc:
-        return _staff_page(request, actor, db, error=exc.message, error_for=staff_id, status=422)
+        error = form_error(exc.field, exc.message)
+        return _staff_page(request, actor, db, error=error, error_for=staff_id, status=422)
     return RedirectResponse("/staff?done=updated", status_code=303)

@@ -156,6 +156,7 @@ MESSAGE_SOURCES: Final = (
     "web/dashboard.py",
     "web/templating.py",
     "web/errors.py",
+    "web/forms.py",
     "customers/pages.py",
     "catalog/pages.py",
     "audit/pages.py",
