@@ -106,7 +106,7 @@ def test_sign_in_search_open_reveal_and_find_it_in_the_audit_log(page: Any, site
     entry = page.locator("tr.audit-customer-reveal")
     expect(entry).to_have_count(1)
     expect(entry).to_contain_text("顾客来电核对手机号")
-    expect(entry).to_contain_text(f"customer #{site.a_customer}")
+    expect(entry).to_contain_text(f"顾客 #{site.a_customer}")
     shot(page, "06-audit-log")
 
     page.click("#lang-en")
