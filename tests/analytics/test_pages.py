@@ -306,6 +306,11 @@ def test_after_the_first_run_the_risk_page_says_it_set_the_baseline(db: Database
     assert "sets the baseline" in english.text and "The list starts with the next run" in (
         english.text
     )
+    # A store's manager sees no chain-wide figures, but is told the same.
+    with console(db, "manager", Role.STORE_MANAGER, ["A01"]) as (client, _csrf):
+        store_page = client.get("/analytics/risk")
+    assert 'id="risk-baseline"' in store_page.text and "基线" in store_page.text
+    assert "位顾客处于高风险" not in store_page.text
 
 
 def test_the_360_section_shows_scores_risk_reasons_and_clv_to_analytics_roles(

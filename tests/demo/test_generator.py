@@ -341,3 +341,23 @@ def test_cli_builds_once_and_then_says_the_demo_is_there() -> None:
 
 def test_default_end_is_fixed_not_today() -> None:
     assert plan_demo(seed=1, customers=10, lines=100).end == date(2026, 10, 31)
+
+
+def test_a_forced_rerun_completes_the_chain_built_before_not_a_second_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from patron.cli import app
+    from patron.core import clock
+    from patron.core.db import get_database
+
+    runner = CliRunner()
+    first = runner.invoke(app, ["demo", "--customers", "120", "--lines", "1200"])
+    assert first.exit_code == 0, first.output
+    built = get_database().read(lambda s: order_service.count_orders(session=s))
+    # Without --end the demo ends yesterday; a forced re-run another day must reuse the
+    # days it was built with, or every order would land again under a new key.
+    three_days_on = clock.utcnow() + timedelta(days=3)
+    monkeypatch.setattr(clock, "utcnow", lambda: three_days_on)
+    again = runner.invoke(app, ["demo", "--customers", "120", "--lines", "1200", "--force"])
+    assert again.exit_code == 0, again.output
+    assert get_database().read(lambda s: order_service.count_orders(session=s)) == built

@@ -341,6 +341,7 @@ class RiskView:
     report: ChurnModelReportRead | None  # None: chain-wide, not shown to a store-bound role
     clv: list[churn.ClvBucket]
     top: list[churn.ValuedCustomer]
+    baseline: bool  # the first run with churn risk: nobody can have crossed into high risk
 
 
 def load_risk(*, session: Session, actor: Actor, page: int) -> RiskView | None:
@@ -363,6 +364,7 @@ def load_risk(*, session: Session, actor: Actor, page: int) -> RiskView | None:
             }
         ),
         report=None if _store_bound(actor) else report,
+        baseline=report.report.get("previous_run_id") is None,
         clv=churn.clv_distribution(session=session, run_id=report.run_id, store_ids=scope),
         top=[
             replace(v, customer=mask_customer(v.customer))

@@ -708,7 +708,9 @@ def export_customers_by(
     pick = 0 if language == "zh" else 1
 
     def named(names: dict[str, tuple[str, str]], code: str | None) -> str:
-        return names[code][pick] if code in names else (code or "")
+        if code is None:  # a segment needs a purchase in the window
+            return ("窗口期内无购买", "No purchase in the window")[pick]
+        return names[code][pick] if code in names else code
 
     book = openpyxl.Workbook(write_only=True)
     group = segment or stage

@@ -883,8 +883,9 @@ def build_demo(
             for row in chunk.truth:
                 row["customer_id"] = primary[row["customer_no"]]
                 row["duplicate_customer_id"] = second.get(row["customer_no"], "")
-            created_orders = _write_orders(db, chunk.orders, loyalty_from=loyalty_from)
+            created_orders = _write_orders(db, chunk.orders)
             created_refunds = _write_refunds(db, chunk.refunds)
+            _run_loyalty(db, chunk.orders, chunk.refunds, since=loyalty_from)
             writer.writerows(chunk.truth)
             totals["customers"] += len(chunk.customers)
             totals["orders"] += created_orders
@@ -969,23 +970,8 @@ def _record(session: Session, batch: list[OrderIn]) -> list[orders.OrderOutcome]
     return orders.record_orders(session=session, orders_in=batch)
 
 
-def _commit_to_loyalty(session: Session, batch: list[OrderIn]) -> None:
-    """Commit members' orders to loyalty as the till would, at the time of each sale (again
-    on a re-run: a no-op)."""
-    programme = loyalty.get_programme(session)
-    for order_in in batch:
-        loyalty.commit_order(
-            session=session,
-            commit_in=CommitIn(source=order_in.source, external_id=order_in.external_id),
-            now=order_in.ordered_at,
-            programme=programme,
-        )
-
-
-def _write_orders(db: Database, payloads: list[dict[str, Any]], *, loyalty_from: datetime) -> int:
-    """Orders in time order, a batch per transaction; returns how many were new. Members'
-    orders in the programme's time are then committed to loyalty, in small transactions
-    (a session holding a whole batch's orders makes every commit slower)."""
+def _write_orders(db: Database, payloads: list[dict[str, Any]]) -> int:
+    """Orders in time order, a batch per transaction; returns how many were new."""
     created = 0
     for start in range(0, len(payloads), ORDER_BATCH):
         # Validated outside the transaction, so a retried write does not validate again.
@@ -995,9 +981,6 @@ def _write_orders(db: Database, payloads: list[dict[str, Any]], *, loyalty_from:
         if bad:
             raise RuntimeError(f"demo order rejected: {bad[0]}")
         created += sum(o.status == "created" for o in outcomes)
-        members = [o for o in batch if o.customer is not None and o.ordered_at >= loyalty_from]
-        for first in range(0, len(members), LOYALTY_BATCH):
-            db.write(partial(_commit_to_loyalty, batch=members[first : first + LOYALTY_BATCH]))
     return created
 
 
@@ -1005,20 +988,43 @@ def _write_refunds(db: Database, payloads: list[dict[str, Any]]) -> int:
     refunds_in = [RefundIn.model_validate(p) for p in payloads]
 
     def work(session: Session) -> int:
-        created = 0
-        programme = loyalty.get_programme(session)
-        for refund_in in refunds_in:
-            created += orders.record_refund(session=session, refund_in=refund_in).created
-            keys = LoyaltyRefundIn(source=refund_in.source, external_id=refund_in.external_id)
-            # Points of an order in the programme's year are taken back; an order from
-            # before the programme, or an anonymous sale, has none.
-            with contextlib.suppress(NotAMember):
-                loyalty.apply_refund(
-                    session=session,
-                    refund_in=keys,
-                    now=refund_in.refunded_at,
-                    programme=programme,
-                )
-        return created
+        return sum(orders.record_refund(session=session, refund_in=r).created for r in refunds_in)
 
     return db.write(work) if refunds_in else 0
+
+
+def _run_loyalty(
+    db: Database,
+    order_payloads: list[dict[str, Any]],
+    refund_payloads: list[dict[str, Any]],
+    *,
+    since: datetime,
+) -> None:
+    """The programme's months as the tills lived them: each member's sale committed and each
+    refund of such a sale applied, in time order (a refund before a later sale's tier), a
+    small transaction at a time. Repeating it changes nothing: both calls are idempotent."""
+    events: list[tuple[datetime, int, CommitIn | LoyaltyRefundIn]] = []
+    for o in order_payloads:
+        if o["customer"] is not None and o["ordered_at"] >= since:
+            commit = CommitIn(source=o["source"], external_id=o["external_id"])
+            events.append((o["ordered_at"], 0, commit))
+    for r in refund_payloads:
+        if r["refunded_at"] >= since:
+            keys = LoyaltyRefundIn(source=r["source"], external_id=r["external_id"])
+            events.append((r["refunded_at"], 1, keys))
+    events.sort(key=lambda e: (e[0], e[1]))
+
+    def work(session: Session, batch: list[tuple[datetime, int, Any]]) -> None:
+        programme = loyalty.get_programme(session)
+        for at, _kind, call in batch:
+            if isinstance(call, CommitIn):
+                loyalty.commit_order(session=session, commit_in=call, now=at, programme=programme)
+            else:
+                # A refund of an anonymous sale or of one from before the programme: no points.
+                with contextlib.suppress(NotAMember):
+                    loyalty.apply_refund(
+                        session=session, refund_in=call, now=at, programme=programme
+                    )
+
+    for start in range(0, len(events), LOYALTY_BATCH):
+        db.write(partial(work, batch=events[start : start + LOYALTY_BATCH]))

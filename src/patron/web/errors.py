@@ -144,11 +144,12 @@ def install_error_handlers(app: FastAPI) -> None:
             if any(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
                 # /customers/abc: no such page, as for any other address that leads nowhere
                 return _error_page(request, 404, _("There is nothing here."))
+            from patron.web.forms import label
+
+            fields = sorted({label(i["field"]) for i in items if i["field"]})
+            message = _("The address or the form holds a value this page cannot read.")
             return _error_page(
-                request,
-                400,
-                _("The address or the form holds a value this page cannot read.")
-                + f" ({', '.join(sorted({i['field'] for i in items if i['field']}))})",
+                request, 400, f"{message} ({', '.join(fields)})" if fields else message
             )
         return JSONResponse(
             status_code=422,

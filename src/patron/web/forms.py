@@ -6,6 +6,7 @@ the pages put them in the shop's words here.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -15,9 +16,7 @@ from patron.web.i18n import N_, _
 # What a form says for the usual kinds of bad input (pydantic's own words otherwise).
 ERROR_TYPES = {
     "missing": N_("required"),
-    "string_too_short": N_("required"),
     "string_too_long": N_("too long"),
-    "string_pattern_mismatch": N_("no spaces at the start or the end"),
     "greater_than": N_("too small"),
     "greater_than_equal": N_("too small"),
     "less_than": N_("too large"),
@@ -59,13 +58,30 @@ _WITH_VALUES = (
     ),
     (re.compile(r"no store with code '(?P<code>[^']*)'"), N_("no store with code %(code)s")),
     (re.compile(r"unknown time zone '(?P<zone>[^']*)'"), N_("unknown time zone %(zone)s")),
-    (re.compile(r"username '(?P<name>[^']*)' is taken"), N_("the user name %(name)s is taken")),
+    (re.compile(r"username '(?P<name>[^']*)' is taken"), N_("%(name)s is taken")),
 )
 # Service messages without values, so that they are translated.
 RULE_MESSAGES = (
     N_("must mix letters with digits or symbols"),
     N_("is not the current password"),
 )
+
+
+# A text box's pattern that only forbids spaces around the text (core.schemas.ShortCode).
+_TRIMMED = r"^\S(.*\S)?$"
+
+
+def _type_text(kind: str, ctx: dict[str, Any]) -> str | None:
+    """What a form says for one of pydantic's error kinds, using its limits; None: the
+    schema's own words (a rule's message) are shown instead."""
+    if kind == "string_too_short":
+        least = int(ctx.get("min_length", 1))
+        return _("required") if least <= 1 else _("at least %(n)s characters", n=least)
+    if kind == "string_pattern_mismatch":
+        if ctx.get("pattern") == _TRIMMED:
+            return _("no spaces at the start or the end")
+        return _("holds characters that are not allowed here")
+    return _(ERROR_TYPES[kind]) if kind in ERROR_TYPES else None
 
 
 def reason_text(message: str) -> str:
@@ -94,7 +110,8 @@ def field_errors(
     """
     rename = rename or {}
     errors: dict[str, str] = {}
-    for item in validation_items(exc.errors()):
+    raw = exc.errors()
+    for item, error in zip(validation_items(raw), raw, strict=True):
         field = str(item["field"]) or "form"
         for schema_name, form_name in rename.items():
             if field == schema_name or field.startswith(schema_name + "."):
@@ -102,9 +119,8 @@ def field_errors(
                 break
         if not keep_index:
             field = re.sub(r"\.\d+(\..*)?$", "", field)
-        kind = str(item["type"])
-        text = _(ERROR_TYPES[kind]) if kind in ERROR_TYPES else reason_text(str(item["msg"]))
-        errors.setdefault(field, text)
+        text = _type_text(str(item["type"]), dict(error.get("ctx") or {}))
+        errors.setdefault(field, text if text is not None else reason_text(str(item["msg"])))
     return errors
 
 
