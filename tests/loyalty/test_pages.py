@@ -529,6 +529,8 @@ def test_a_bad_lottery_form_shows_the_error_next_to_its_field_or_prize(
         )
     assert response.status_code == 422
     assert re.findall(r'id="([a-z_0-9-]+-error)"', response.text) == [error_id]
+    said = re.findall(r'id="[a-z_0-9-]+-error"[^>]*>([^<]*)<', response.text)
+    assert said and not any(re.search(r"[a-z]+_[a-z]+", text) for text in said), said
     assert 'value="春季抽奖"' in response.text
     assert shop.db.read(lambda s: lottery.list_lotteries(session=s, now=utcnow())) == []
 

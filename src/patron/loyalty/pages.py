@@ -377,6 +377,16 @@ TIER_LABELS = {  # a tier's terms as the form's columns name them
     "points_multiplier_bp": N_("Points multiplier"),
     "birthday_points": N_("Birthday points"),
 }
+PRIZE_LABELS = {  # a prize's fields as the lottery form's columns name them
+    "code": N_("Prize code"),
+    "name": N_("Title"),
+    "kind": N_("Kind"),
+    "points": N_("Points"),
+    "coupon_template_code": N_("Coupon template"),
+    "gift_sku": N_("Gift SKU"),
+    "chance_ppm": N_("Chance, in percent"),
+    "stock": N_("Stock"),
+}
 TERM_LABELS = {  # the programme's terms as the page names them, for its list of changes
     "earn_points_per_yuan": N_("Points per yuan paid"),
     "return_window_days": N_("Return window"),
@@ -1303,7 +1313,7 @@ def create_lottery(
     except Conflict:
         errors["code"] = _("this code is taken")
     if errors:
-        errors = _rows_errors(errors, rows, items="prizes", key="prize")
+        errors = _rows_errors(errors, rows, items="prizes", key="prize", labels=PRIZE_LABELS)
         for row in rows:
             row.pop("index", None)
         return _lotteries_page(request, actor, db, errors=errors, form=form, status=422)
