@@ -111,7 +111,9 @@ def test_an_address_the_console_cannot_read_is_an_error_page_not_json(shop: Shop
             assert page.status_code == 404, path
             assert 'id="error-page"' in page.text and "这里什么也没有" in page.text
         api = client.get("/api/v1/customers/abc")
+        nowhere = client.get("/no/such/page", headers={"accept": "text/html"})
     assert api.status_code == 422 and api.json()["error"] == "invalid"  # the API answers JSON
+    assert nowhere.status_code == 404 and 'id="nav"' in nowhere.text  # with the menu
 
 
 # ------------------------------------------------------------------------------ forms

@@ -134,6 +134,21 @@ def _page_message(exc: PatronError) -> str:
     return _("Your role may not open this page or do this.")
 
 
+async def _recognise(request: Request) -> None:
+    """At an address no route answers, no sign-in check ran: look the visitor up by their
+    session, so the error page still shows them their menu. A stranger gets the bare page."""
+    from patron.web.security import SESSION_COOKIE, authenticate
+
+    if getattr(request.state, "known_actor", None) is not None:
+        return
+    if not request.cookies.get(SESSION_COOKIE):
+        return
+    try:
+        request.state.known_actor = await authenticate(request, request.app.state.db)
+    except PatronError:
+        return  # an expired or unknown session: the bare page
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -216,6 +231,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if _wants_page(request) and exc.status_code in (404, 405):
             from patron.web.i18n import gettext as _
 
+            await _recognise(request)
             return _error_page(request, exc.status_code, _("There is nothing here."))
         return await http_exception_handler(request, exc)
 
