@@ -32,6 +32,23 @@ app.add_typer(loyalty_app, name="loyalty")
 console = Console()
 
 
+@app.callback()
+def _settings_first() -> None:
+    """Read the settings before any command: a wrong one is named, not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error.get("loc", ())) or "settings"
+            console.print(
+                f"[red]Setting PATRON_{field.upper()}[/red] (environment or config file): "
+                f"{error.get('msg', 'invalid')}"
+            )
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def init() -> None:
     """Create the database, or upgrade it to this version."""

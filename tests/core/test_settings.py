@@ -31,3 +31,18 @@ def test_an_unknown_time_zone_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("PATRON_TIMEZONE", "Mars/Olympus")
     with pytest.raises(ValueError, match="time zone"):
         Settings()
+
+
+def test_the_command_names_a_wrong_setting_instead_of_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from patron.cli import app
+
+    monkeypatch.setenv("PATRON_ENV", "dev")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["init"])
+    assert result.exit_code == 2
+    assert "PATRON_ENV" in result.output and "'development'" in result.output
+    assert "Traceback" not in result.output
