@@ -79,7 +79,7 @@ def test_a_bad_date_range_names_the_field(shop: Shop) -> None:
         too_long = client.get("/", params={"from": "2024-01-01", "to": "2026-03-01"})
     for response in (bad, backwards, too_long):
         assert response.status_code == 422
-        assert _figure(response.text, "error").startswith("from: ")
+        assert _figure(response.text, "error").startswith("起: ")
 
 
 def test_days_are_the_stores_business_days_across_a_summer_time_change(db: Database) -> None:
@@ -287,7 +287,10 @@ def test_the_audit_log_filters_and_pages(shop: Shop, monkeypatch: pytest.MonkeyP
         old = client.get("/audit", params={"until": "2020-01-01"})
         assert 'id="no-entries"' in old.text
         bad = client.get("/audit", params={"since": "soon"})
-        assert bad.status_code == 422 and _figure(bad.text, "error").startswith("since: ")
+        assert bad.status_code == 422 and _figure(bad.text, "error").startswith("起: ")
+        backwards = client.get("/audit", params={"since": today, "until": "2020-01-01"})
+        assert backwards.status_code == 422
+        assert _figure(backwards.text, "error") == "止: 早于开始日期"
 
 
 def test_every_audit_action_the_code_records_has_a_title_on_the_page() -> None:

@@ -13,6 +13,7 @@ from patron.audit import service
 from patron.core.errors import InvalidInput
 from patron.core.settings import get_settings
 from patron.web.deps import Db
+from patron.web.forms import form_error
 from patron.web.i18n import N_, _
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
@@ -20,6 +21,7 @@ from patron.web.templating import TEMPLATES
 router = APIRouter(include_in_schema=False)
 
 PAGE = 50
+_DAY_LABELS = {"since": N_("From"), "until": N_("To")}  # as the filter's boxes say
 Text64 = Annotated[str, Query(max_length=64)]
 
 
@@ -70,6 +72,8 @@ def audit_page(
     }
     try:
         first, last = _day(since, "since"), _day(until, "until")
+        if first and last and first > last:
+            raise InvalidInput("until", _("is before the first day"))
         page = db.read(
             lambda s: service.list_audit(
                 session=s,
@@ -84,7 +88,7 @@ def audit_page(
             )
         )
     except InvalidInput as exc:
-        context["error"] = exc.message
+        context["error"] = form_error(exc.field, exc.message, _DAY_LABELS)
         return TEMPLATES.TemplateResponse(request, "audit.html", context, status_code=422)
     context["page"] = page
     if page.next_cursor:

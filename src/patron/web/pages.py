@@ -13,13 +13,15 @@ from patron.staff.roles import Permission as P
 from patron.web import dashboard as dash
 from patron.web import i18n
 from patron.web.deps import Db
-from patron.web.i18n import _
+from patron.web.forms import form_error
+from patron.web.i18n import N_, _
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
 
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
+_RANGE_LABELS = {"from": N_("From"), "to": N_("To")}  # the dashboard's date boxes
 
 
 def local_path(next_url: str | None) -> str:
@@ -84,7 +86,7 @@ def dashboard_page(
     try:
         start_on, end_on = dash.parse_range(start, end)
     except InvalidInput as exc:
-        context["error"] = exc.field + ": " + _(exc.message.split(": ", 1)[-1])
+        context["error"] = form_error(exc.field, exc.message, _RANGE_LABELS)
         start_on, end_on = dash.default_range()
         status = 422
     context.update(start_on=start_on, end_on=end_on)
