@@ -22,6 +22,7 @@ from patron.analytics import service
 from patron.analytics.churn import service as churn
 from patron.analytics.churn.schemas import AtRiskPage, ChurnModelReportRead, ReasonRead
 from patron.analytics.engine import SEGMENTS, STAGES
+from patron.analytics.engine import group_name as engine_group_name
 from patron.analytics.schemas import AnalyticsRunRead, ResultRows, RunSummary
 from patron.analytics.store import AnalyticsStoreUnavailable
 from patron.core.actor import Actor
@@ -65,12 +66,7 @@ def _english() -> bool:
 
 def group_name(names: dict[str, tuple[str, str]], code: str | None) -> str:
     """A segment's or stage's name in the page language (None: no purchase in the window)."""
-    if code is None:
-        return _("No purchase in the window")
-    label = names.get(code)
-    if label is None:
-        return code
-    return label[1] if _english() else label[0]
+    return engine_group_name(names, code, english=_english())
 
 
 def reason_texts(reason: ReasonRead) -> tuple[str, str]:

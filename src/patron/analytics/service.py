@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from patron.analytics import store as analytics_store
 from patron.analytics.engine import (
+    NO_SEGMENT,
     SEGMENTS,
     STAGES,
     AnalyticsParams,
@@ -32,6 +33,7 @@ from patron.analytics.engine import (
     Tables,
     cohorts,
     customer_scores,
+    group_name,
     kpis,
     segment_migration,
 )
@@ -520,7 +522,7 @@ def _summary(
         groups.append(
             GroupSummary(
                 code=None,
-                name="No purchase in the window",
+                name=NO_SEGMENT[1],
                 customers=found[None][0],
                 monetary_fen=found[None][1],
             )
@@ -705,17 +707,14 @@ def export_customers_by(
         raise InvalidInput("max_rows", f"must be between 1 and {EXPORT_MAX_ROWS}")
     if language not in ("zh", "en"):
         raise InvalidInput("language", "must be zh or en")
-    pick = 0 if language == "zh" else 1
-
-    def named(names: dict[str, tuple[str, str]], code: str | None) -> str:
-        if code is None:  # a segment needs a purchase in the window
-            return ("窗口期内无购买", "No purchase in the window")[pick]
-        return names[code][pick] if code in names else code
-
+    english = language == "en"
+    pick = 1 if english else 0
     book = openpyxl.Workbook(write_only=True)
-    group = segment or stage
-    title = named(SEGMENTS, group) if segment else named(STAGES, group) if stage else ""
-    sheet = book.create_sheet(title=(title or "customers")[:31])
+    if segment:
+        title = group_name(SEGMENTS, segment, english=english)
+    else:
+        title = group_name(STAGES, stage, english=english) if stage else "customers"
+    sheet = book.create_sheet(title=title[:31])
     sheet.append([column[pick] for column in _EXPORT_COLUMNS])
     cursor: str | None = None
     written = 0
@@ -740,8 +739,8 @@ def export_customers_by(
                 s.customer_id,
                 shown.name or "",
                 shown.home_store_code or "",
-                named(SEGMENTS, s.segment),
-                named(STAGES, s.stage),
+                group_name(SEGMENTS, s.segment, english=english),
+                group_name(STAGES, s.stage, english=english),
                 s.recency_days,
                 s.frequency,
                 spend,

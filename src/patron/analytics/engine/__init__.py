@@ -22,16 +22,19 @@ import ibis
 
 from patron.analytics.engine import _cohorts, _kpis, _migration, _scores
 from patron.analytics.engine._params import (
+    NO_SEGMENT,
     SEGMENTS,
     STAGES,
     AnalyticsParams,
     AnalyticsParamsError,
     Tables,
     TablesError,
+    group_name,
 )
 
 __all__ = [
     "KPI_DIMENSIONS",
+    "NO_SEGMENT",
     "SEGMENTS",
     "STAGES",
     "AnalyticsParams",
@@ -40,6 +43,7 @@ __all__ = [
     "TablesError",
     "cohorts",
     "customer_scores",
+    "group_name",
     "kpis",
     "segment_migration",
 ]

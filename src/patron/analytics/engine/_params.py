@@ -33,6 +33,19 @@ STAGES: dict[str, tuple[str, str]] = {
     "lapsed": ("已流失客户", "Lapsed"),
 }
 
+# What a customer without a purchase in the RFM window is called in place of a segment.
+NO_SEGMENT: tuple[str, str] = ("窗口期内无购买", "No purchase in the window")
+
+
+def group_name(names: dict[str, tuple[str, str]], code: str | None, *, english: bool) -> str:
+    """A segment's or stage's name (``names`` is SEGMENTS or STAGES) in Chinese or English;
+    None is a customer without a purchase in the window; an unknown code is shown as is."""
+    pick = 1 if english else 0
+    if code is None:
+        return NO_SEGMENT[pick]
+    label = names.get(code)
+    return label[pick] if label is not None else code
+
 
 class AnalyticsParamsError(ValueError):
     """A parameter of the definitions is out of range; ``field`` names it."""
