@@ -429,7 +429,7 @@ def risk_page(
         "view": view,
         "reason_texts": reason_texts,
         "action_texts": action_texts,
-        "band_title": lambda band: _(BAND_TITLES[band]) if band in BAND_TITLES else band,
+        "band_title": lambda band: i18n.title_of(BAND_TITLES, band),
     }
     if view is not None:
         context["clv_json"] = _clv_json(view.clv)
@@ -463,7 +463,7 @@ def render_analytics_section(ctx: SectionContext) -> str:
         "reasons": [reason_texts(r) for r in risk.reasons] if risk else [],
         "segment_name": group_name(SEGMENTS, scores[0].segment) if scores else "",
         "stage_name": group_name(STAGES, scores[0].stage) if scores else "",
-        "band_title": _(BAND_TITLES[risk.band]) if risk and risk.band in BAND_TITLES else "",
+        "band_title": i18n.title_of(BAND_TITLES, risk.band if risk else None),
     }
     return TEMPLATES.get_template("sections/analytics.html").render(context)
 

@@ -14,7 +14,7 @@ from patron.core.errors import InvalidInput
 from patron.core.settings import get_settings
 from patron.web.deps import Db
 from patron.web.forms import form_error
-from patron.web.i18n import N_, _
+from patron.web.i18n import N_, _, title_of
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
 
@@ -65,9 +65,9 @@ def audit_page(
         "filters": filters,
         "error": None,
         "page": None,
-        "action_title": lambda code: _titled(ACTION_TITLES, code),
-        "actor_kind_title": lambda code: _titled(ACTOR_KIND_TITLES, code),
-        "target_title": lambda code: _titled(TARGET_KIND_TITLES, code),
+        "action_title": lambda code: title_of(ACTION_TITLES, code),
+        "actor_kind_title": lambda code: title_of(ACTOR_KIND_TITLES, code),
+        "target_title": lambda code: title_of(TARGET_KIND_TITLES, code),
         "detail_text": detail_text,
     }
     try:
@@ -94,7 +94,7 @@ def audit_page(
     if page.next_cursor:
         query = {k: v for k, v in filters.items() if v}
         context["next_url"] = "/audit?" + urlencode({**query, "cursor": page.next_cursor})
-    context["actions"] = [(code, _titled(ACTION_TITLES, code)) for code in ACTIONS]
+    context["actions"] = [(code, title_of(ACTION_TITLES, code)) for code in ACTIONS]
     return TEMPLATES.TemplateResponse(request, "audit.html", context)
 
 
@@ -153,10 +153,3 @@ def detail_text(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} {detail_text(v)}" for k, v in value.items())
     return str(value)
-
-
-def _titled(titles: dict[str, str], code: str | None) -> str:
-    if not code:
-        return ""
-    title = titles.get(code)
-    return _(title) if title else code

@@ -126,6 +126,15 @@ def N_(message: str) -> str:
     return message
 
 
+def title_of(titles: dict[str, str], code: str | None) -> str:
+    """A code's title from ``titles`` (English msgids), in the current language; a code
+    without one is shown as it is, and no code as nothing."""
+    if not code:
+        return ""
+    title = titles.get(code)
+    return gettext(title) if title else code
+
+
 class LocaleMiddleware:
     """Sets the request's language from its cookie before any route or template runs."""
 

@@ -104,10 +104,7 @@ _SIGNUP_CHANNELS = {**CHANNEL_TITLES, "store": N_("In store")}
 
 
 def channel_name(code: str | None) -> str:
-    if not code:
-        return ""
-    title = _SIGNUP_CHANNELS.get(code)
-    return _jinja_gettext(title) if title else code
+    return i18n.title_of(_SIGNUP_CHANNELS, code)
 
 
 def _context(request: Request) -> dict[str, Any]:
