@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -26,15 +24,6 @@ def _parse_end(value: str | None) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date like 2026-10-31") from None
-
-
-def _built_end(data_dir: Path) -> date | None:
-    """The last day of the demo built before in ``data_dir``, from its ground truth."""
-    truth = data_dir / "demo" / "truth.json"
-    try:
-        return date.fromisoformat(json.loads(truth.read_text(encoding="utf-8"))["calibration_end"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def demo(
@@ -59,14 +48,14 @@ def demo(
     from patron.core.db import get_database
     from patron.core.migrate import upgrade
     from patron.core.settings import get_settings
-    from patron.demo.generator import build_demo
+    from patron.demo.generator import build_demo, built_end
 
     settings = get_settings()
     end_on = (
         _parse_end(end)
         # --force completes the chain built before: the same days, or every order would
         # land again under another day's key.
-        or (_built_end(settings.data_dir) if force else None)
+        or (built_end(settings.data_dir) if force else None)
         or utcnow().astimezone(settings.zone).date() - timedelta(days=1)
     )
     db = get_database()

@@ -784,6 +784,16 @@ def _day_to_iso(plan: DemoPlan, day: float) -> str:
     return datetime.fromtimestamp(float(ts), ZONE).isoformat(timespec="seconds")
 
 
+def built_end(data_dir: Path) -> date | None:
+    """The last day of the demo built before in ``data_dir``, from its ground truth (None
+    when there is none to read)."""
+    truth = data_dir / "demo" / "truth.json"
+    try:
+        return date.fromisoformat(json.loads(truth.read_text(encoding="utf-8"))["calibration_end"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def truth_document(plan: DemoPlan, *, chunk_customers: int = CHUNK_CUSTOMERS) -> dict[str, Any]:
     festivals = [d.isoformat() for y, d in SPRING_FESTIVAL.items() if plan.start <= d <= plan.end]
     return {

@@ -482,7 +482,7 @@ def qualifying_spend_fen(
 def birthday_days(today: date, *, back: int) -> dict[tuple[int, int], date]:
     """(month, day) of a birthday → the day of this year it falls on, for ``today`` and the
     ``back`` days before it that are in the same calendar year (a gift belongs to its year).
-    As :func:`is_birthday`: 29 February falls on 28 February in other years."""
+    29 February falls on 28 February in other years."""
     days: dict[tuple[int, int], date] = {}
     for k in range(back, -1, -1):
         day = today - timedelta(days=k)
@@ -492,8 +492,3 @@ def birthday_days(today: date, *, back: int) -> dict[tuple[int, int], date]:
         if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
             days[(2, 29)] = day
     return days
-
-
-def is_birthday(birthday: date, today: date) -> bool:
-    """Is ``today`` the member's birthday? 29 February is kept on 28 February in other years."""
-    return birthday_days(today, back=0).get((birthday.month, birthday.day)) == today
