@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, ScalarSelect, Select, bindparam, delete, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -606,30 +606,34 @@ def live_customer_ids(
     return found
 
 
-def birthdays(*, session: Session, customer_ids: Sequence[int] | None = None) -> dict[int, date]:
+class Birthday(NamedTuple):
+    born: date
+    signed_up_at: datetime  # a gift for a past day goes only to who was a member by then
+
+
+def birthdays(
+    *, session: Session, customer_ids: Sequence[int] | None = None
+) -> dict[int, Birthday]:
     """Known birthdays of these live customers (all of them when ``customer_ids`` is None),
-    decrypted here: they are stored encrypted, so no query can search for a date."""
-    found: dict[int, date] = {}
+    with when each signed up; decrypted here: they are stored encrypted, so no query can
+    search for a date."""
+    found: dict[int, Birthday] = {}
     live = Customer.status == CustomerStatus.ACTIVE
+    columns = (Customer.id, Customer.birthday, Customer.signed_up_at)
     if customer_ids is not None:
         ids = sorted(set(customer_ids))
         for start in range(0, len(ids), 1_000):
             rows = session.execute(
-                select(Customer.id, Customer.birthday).where(
-                    Customer.id.in_(ids[start : start + 1_000]), live
-                )
+                select(*columns).where(Customer.id.in_(ids[start : start + 1_000]), live)
             )
-            found.update({cid: born for cid, born in rows if born is not None})
+            found.update({cid: Birthday(born, at) for cid, born, at in rows if born is not None})
         return found
     after = 0
     while True:
         batch = session.execute(
-            select(Customer.id, Customer.birthday)
-            .where(Customer.id > after, live)
-            .order_by(Customer.id)
-            .limit(5_000)
+            select(*columns).where(Customer.id > after, live).order_by(Customer.id).limit(5_000)
         ).all()
         if not batch:
             return found
-        found.update({cid: born for cid, born in batch if born is not None})
+        found.update({cid: Birthday(born, at) for cid, born, at in batch if born is not None})
         after = batch[-1][0]

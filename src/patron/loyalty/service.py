@@ -312,20 +312,14 @@ def give_birthday_gifts(
     year_start = datetime(today.year, 1, 1, tzinfo=programme.zone)
     days = rules.birthday_days(today, back=BIRTHDAY_MAKE_UP_DAYS)
     on: dict[int, date] = {}  # customer → the day of their birthday in the window
-    for cid, born in customers.birthdays(session=session).items():
-        if (day := days.get((born.month, born.day))) is not None:
-            on[cid] = day
-    earlier = [cid for cid, day in on.items() if day < today]
-    signed_up = {
-        cid: c.signed_up_at
-        for cid, c in customers.get_customers(session=session, customer_ids=earlier).items()
-    }
-
-    def member_by_then(cid: int, day: date) -> bool:  # signed up before ``day`` ended
+    for cid, (born, signed_up_at) in customers.birthdays(session=session).items():
+        day = days.get((born.month, born.day))
+        if day is None:
+            continue
         ended = datetime.combine(day + timedelta(days=1), time(), programme.zone)
-        return cid in signed_up and signed_up[cid] < ended
-
-    due = sorted(cid for cid, day in on.items() if day == today or member_by_then(cid, day))
+        if day == today or signed_up_at < ended:  # a past day's gift: a member by then
+            on[cid] = day
+    due = sorted(on)
     given = points = made_up = 0
     for customer_id in due:
         account = _open_account(session, customer_id, now, programme)
