@@ -72,8 +72,6 @@ def audit_page(
     }
     try:
         first, last = _day(since, "since"), _day(until, "until")
-        if first and last and first > last:
-            raise InvalidInput("until", _("is before the first day"))
         page = db.read(
             lambda s: service.list_audit(
                 session=s,

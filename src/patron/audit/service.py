@@ -63,7 +63,10 @@ def list_audit(
     limit: int = 50,
     cursor: str | None = None,
 ) -> AuditPage:
-    """Newest first, filtered; ``cursor`` is the id to continue below."""
+    """Newest first, filtered; ``cursor`` is the id to continue below. ``since`` is
+    included, ``until`` is not; a range that ends before it starts is refused."""
+    if since is not None and until is not None and until <= since:
+        raise InvalidInput("until", "is before the first day")
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
     if cursor:
         if not cursor.isdigit():

@@ -156,7 +156,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if _wants_page(request):
             from patron.web.i18n import gettext as _
 
-            if any(tuple(error.get("loc") or ("",))[0] == "path" for error in exc.errors()):
+            if any(tuple(error.get("loc") or ())[:1] == ("path",) for error in exc.errors()):
                 # /customers/abc: no such page, as for any other address that leads nowhere
                 return _error_page(request, 404, _("There is nothing here."))
             from patron.web.forms import label

@@ -64,6 +64,7 @@ _WITH_VALUES = (
 RULE_MESSAGES = (
     N_("must mix letters with digits or symbols"),
     N_("is not the current password"),
+    N_("is before the first day"),
 )
 
 
