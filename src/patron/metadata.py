@@ -6,6 +6,7 @@ from patron.audit import models as audit_models
 from patron.catalog import models as catalog_models
 from patron.core.models import Base
 from patron.customers import models as customer_models
+from patron.engagement import models as engagement_models
 from patron.imports import models as import_models
 from patron.loyalty import models as loyalty_models
 from patron.orders import models as order_models
@@ -19,6 +20,7 @@ __all__ = [
     "catalog_models",
     "churn_models",
     "customer_models",
+    "engagement_models",
     "import_models",
     "loyalty_models",
     "metadata",

@@ -13,13 +13,44 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+
+MessageChannel = Literal["email", "sms", "wechat"]
+
+
+class MessageCap(BaseModel):
+    """At most ``limit`` marketing messages to one customer over ``days`` calendar days in the
+    customer's zone (today and the days before), on ``channel`` or on every channel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(ge=0)
+    days: int = Field(ge=1, le=366)
+    channel: MessageChannel | None = None
+
+
+class QuietHours(BaseModel):
+    """No marketing message on ``channel`` (every channel when None) from ``start`` to
+    ``end`` local time; ``start`` after ``end`` spans midnight."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: time
+    end: time
+    channel: MessageChannel | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("start and end must differ")
+        return self
 
 
 def _config_file() -> Path | None:
@@ -80,6 +111,85 @@ class Settings(BaseSettings):
     # million rows a night).
     analytics_keep_days: Annotated[int, Field(ge=1)] | None = None
 
+    # Messages (patron.engagement). Each channel's adapter; "file" writes every message to
+    # <data_dir>/outbox (or ``outbox_dir``) and sends nothing, so nothing leaves by accident.
+    email_channel: Literal["file", "smtp"] = "file"
+    sms_channel: Literal["file", "aliyun", "tencent", "webhook"] = "file"
+    wechat_channel: Literal["file", "wechat"] = "file"
+    outbox_dir: Path | None = None
+    # Links in messages (one-click unsubscribe) start with this address of the server.
+    public_url: str = "http://127.0.0.1:8000"
+    # E-mail over SMTP: "starttls" upgrades a plain connection (port 587), "tls" connects
+    # over TLS (port 465). ``smtp_ca_file`` trusts a private CA besides the system's.
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_ca_file: Path | None = None
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    email_from: str = "Patron <noreply@localhost>"
+    # Bounces come back to ``bounces+<message token>@domain`` when this is "bounces@domain".
+    email_bounce_address: str | None = None
+    unsubscribe_mailto: str | None = None
+    # SMS through Aliyun (Dysms), Tencent Cloud or any HTTP endpoint (signed like a webhook).
+    aliyun_sms_endpoint: str = "https://dysmsapi.aliyuncs.com"
+    aliyun_access_key_id: str | None = None
+    aliyun_access_key_secret: SecretStr | None = None
+    aliyun_sms_sign_name: str | None = None
+    tencent_sms_endpoint: str = "https://sms.tencentcloudapi.com"
+    tencent_sms_region: str = "ap-guangzhou"
+    tencent_secret_id: str | None = None
+    tencent_secret_key: SecretStr | None = None
+    tencent_sms_app_id: str | None = None
+    tencent_sms_sign_name: str | None = None
+    sms_webhook_url: str | None = None
+    sms_webhook_secret: SecretStr | None = None
+    # WeChat: template messages of an official account, or subscribe messages of a
+    # mini-program, to the customer's openid under ``wechat_app_id``.
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_app_id: str | None = None
+    wechat_app_secret: SecretStr | None = None
+    wechat_message_kind: Literal["template", "subscribe"] = "template"
+    # Dispatch: "embedded" runs it in a thread of ``patron serve``; "queue" leaves it to
+    # ``patron worker`` processes (PostgreSQL); "off" sends nothing.
+    dispatch: Literal["embedded", "queue", "off"] = "embedded"
+    dispatch_batch: int = Field(default=50, ge=1, le=1000)
+    dispatch_threads: int = Field(default=4, ge=1, le=64)
+    dispatch_poll_s: float = Field(default=1.0, gt=0)
+    dispatch_max_attempts: int = Field(default=6, ge=1)
+    dispatch_retry_base_s: float = Field(default=30.0, gt=0)
+    dispatch_retry_max_s: float = Field(default=3600.0, gt=0)
+    # A claim not finished in this time is taken back (its worker was killed).
+    dispatch_lease_s: float = Field(default=120.0, gt=0)
+    # A message not sent within this time of being due is skipped, never sent late.
+    message_max_lateness_hours: float = Field(default=24.0, gt=0)
+    # Messages per second per provider (smtp, aliyun, tencent, webhook, wechat, file);
+    # a provider left out is not limited.
+    provider_rates: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: {
+            "smtp": 20.0,
+            "aliyun": 100.0,
+            "tencent": 100.0,
+            "webhook": 100.0,
+            "wechat": 100.0,
+        }
+    )
+    message_caps: list[MessageCap] = Field(
+        default_factory=lambda: [
+            MessageCap(limit=2, days=7),
+            MessageCap(limit=1, days=1, channel="sms"),
+        ]
+    )
+    quiet_hours: list[QuietHours] = Field(
+        default_factory=lambda: [QuietHours(start=time(21, 0), end=time(8, 0), channel="sms")]
+    )
+    # The job queue of ``patron worker`` (Procrastinate): its PostgreSQL database (default:
+    # the operational one) and the schema that holds its tables.
+    queue_url: str | None = None
+    queue_schema: str = Field(default="patron_queue", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    queue_name: str = Field(default="patron_messages", pattern=r"^[A-Za-z0-9_.-]{1,100}$")
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -118,6 +228,10 @@ class Settings(BaseSettings):
     @property
     def resolved_analytics_store(self) -> Path:
         return self.analytics_store or self.data_dir / "analytics.duckdb"
+
+    @property
+    def resolved_outbox_dir(self) -> Path:
+        return self.outbox_dir or self.data_dir / "outbox"
 
 
 def normalise_database_url(url: str) -> str:

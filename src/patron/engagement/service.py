@@ -1,0 +1,540 @@
+"""The outbox: content, enqueueing, claiming due messages, the hand-over, recording outcomes,
+taking back stalled claims, and publishing due messages to the job queue.
+
+Services take ``session`` keyword-only and never commit. The dispatcher (``dispatch.py``)
+strings them into its transactions.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from patron.core.clock import utcnow
+from patron.core.settings import get_settings
+from patron.customers import service as customers
+from patron.engagement.exceptions import ContentMismatch, ContentNotFound
+from patron.engagement.models import (
+    MessageContent,
+    MessageStatus,
+    OutboxAttempt,
+    OutboxMessage,
+    Purpose,
+)
+from patron.engagement.schemas import (
+    AttemptRead,
+    ContentIn,
+    EnqueueResult,
+    MessagesIn,
+    OutboxMessageRead,
+)
+
+M = cast(Table, OutboxMessage.__table__)
+A = cast(Table, OutboxAttempt.__table__)
+_INSERT_CHUNK = 5_000
+
+# ------------------------------------------------------------------------------ content
+
+
+def create_content(*, session: Session, content_in: ContentIn) -> int:
+    """Store what a set of messages will say; returns its id for :func:`enqueue_messages`."""
+    content = MessageContent(
+        channel=content_in.channel, body=content_in.model_dump(exclude={"channel"})
+    )
+    session.add(content)
+    session.flush()
+    return content.id
+
+
+def get_contents(
+    *, session: Session, content_ids: Iterable[int]
+) -> dict[int, tuple[str, dict[str, Any]]]:
+    """(channel, body) of each content, by id."""
+    ids = sorted(set(content_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(MessageContent.id, MessageContent.channel, MessageContent.body).where(
+            MessageContent.id.in_(ids)
+        )
+    )
+    return {cid: (channel, body) for cid, channel, body in rows}
+
+
+# ------------------------------------------------------------------------------ enqueueing
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> None:
+    dialect = session.get_bind().dialect.name
+    keys = ["source_kind", "source_id", "customer_id", "channel"]
+    statement: Any
+    if dialect == "postgresql":
+        statement = postgresql.insert(M).on_conflict_do_nothing(index_elements=keys)
+    else:
+        statement = sqlite.insert(M).on_conflict_do_nothing(index_elements=keys)
+    session.execute(statement, rows)
+
+
+def _count_of_source(session: Session, messages_in: MessagesIn) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(M)
+            .where(
+                M.c.source_kind == messages_in.source_kind,
+                M.c.source_id == messages_in.source_id,
+                M.c.channel == messages_in.channel,
+            )
+        )
+        or 0
+    )
+
+
+def enqueue_messages(*, session: Session, messages_in: MessagesIn) -> EnqueueResult:
+    """Write one outbox row per recipient, in the caller's transaction: a campaign's run or a
+    journey's step enqueues its messages in the same transaction as its decision, so they
+    exist exactly when the decision does.
+
+    A message already enqueued for the same source, customer and channel is left as it is
+    (the run was repeated); customers merged away or unknown are left out and named.
+    """
+    found = get_contents(session=session, content_ids=[messages_in.content_id])
+    if messages_in.content_id not in found:
+        raise ContentNotFound(
+            f"no message content {messages_in.content_id}", content_id=messages_in.content_id
+        )
+    channel = found[messages_in.content_id][0]
+    if channel != messages_in.channel:
+        raise ContentMismatch(
+            "content_id",
+            f"content {messages_in.content_id} is for {channel}, not {messages_in.channel}",
+            content_channel=channel,
+        )
+    wanted = {r.customer_id: r for r in messages_in.recipients}
+    live = customers.live_customer_ids(session=session, customer_ids=list(wanted))
+    left_out = sorted(set(wanted) - live)
+    now = utcnow()
+    send_at = messages_in.send_at or now
+    not_after = messages_in.not_after or send_at + timedelta(
+        hours=get_settings().message_max_lateness_hours
+    )
+    before = _count_of_source(session, messages_in)
+    base = {
+        "source_kind": messages_in.source_kind,
+        "source_id": messages_in.source_id,
+        "channel": messages_in.channel,
+        "purpose": messages_in.purpose,
+        "content_id": messages_in.content_id,
+        "priority": messages_in.priority,
+        "status": MessageStatus.QUEUED,
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": send_at,
+        "not_after": not_after,
+    }
+    rows = [
+        {**base, "customer_id": cid, "variables": wanted[cid].variables} for cid in sorted(live)
+    ]
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        _insert_ignoring_duplicates(session, rows[start : start + _INSERT_CHUNK])
+    created = _count_of_source(session, messages_in) - before
+    return EnqueueResult(created=created, already_queued=len(rows) - created, left_out=left_out)
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def get_message(*, session: Session, message_id: int) -> OutboxMessageRead | None:
+    row = session.get(OutboxMessage, message_id)
+    if row is None:
+        return None
+    attempts = session.scalars(
+        select(OutboxAttempt)
+        .where(OutboxAttempt.message_id == message_id)
+        .order_by(OutboxAttempt.number)
+    )
+    read = OutboxMessageRead.model_validate(row)
+    read.history = [AttemptRead.model_validate(a) for a in attempts]
+    return read
+
+
+def find_message_id(
+    *, session: Session, source_kind: str, source_id: str, customer_id: int, channel: str
+) -> int | None:
+    return session.scalar(
+        select(M.c.id).where(
+            M.c.source_kind == source_kind,
+            M.c.source_id == source_id,
+            M.c.customer_id == customer_id,
+            M.c.channel == channel,
+        )
+    )
+
+
+def count_by_status(
+    *, session: Session, source_kind: str | None = None, source_id: str | None = None
+) -> dict[str, int]:
+    query: Select[Any] = select(M.c.status, func.count()).group_by(M.c.status)
+    if source_kind is not None:
+        query = query.where(M.c.source_kind == source_kind)
+    if source_id is not None:
+        query = query.where(M.c.source_id == source_id)
+    return {status: int(n) for status, n in session.execute(query)}
+
+
+# ------------------------------------------------------------------------------ claiming
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    id: int
+    customer_id: int
+    channel: str
+    purpose: str
+    content_id: int
+    variables: dict[str, Any] | None
+    priority: int
+    attempts: int
+    not_after: datetime | None
+
+    @property
+    def marketing(self) -> bool:
+        return self.purpose == Purpose.MARKETING
+
+
+@dataclass(frozen=True)
+class Claim:
+    token: str
+    until: datetime
+    messages: list[ClaimedMessage]
+
+
+_CLAIMED_COLUMNS = (
+    M.c.id,
+    M.c.customer_id,
+    M.c.channel,
+    M.c.purpose,
+    M.c.content_id,
+    M.c.variables,
+    M.c.priority,
+    M.c.attempts,
+    M.c.not_after,
+)
+
+
+def _claim(
+    session: Session, which: ColumnElement[bool], *, now: datetime, limit: int, lease_s: float
+) -> Claim:
+    """Mark due queued rows as ours, atomically: the UPDATE takes rows that are still queued
+    and due, and a claimed row no longer matches. On PostgreSQL the rows are picked with
+    ``FOR UPDATE SKIP LOCKED``, so claimers never wait for each other; SQLite has one writer
+    at a time (``BEGIN IMMEDIATE``)."""
+    token = secrets.token_hex(16)
+    until = now + timedelta(seconds=lease_s)
+    due = (
+        select(M.c.id)
+        .where(which, M.c.status == MessageStatus.QUEUED, M.c.next_attempt_at <= now)
+        .order_by(M.c.next_attempt_at, M.c.priority.desc(), M.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(M)
+        .where(M.c.id.in_(due.scalar_subquery()))
+        .values(status=MessageStatus.SENDING, claim_token=token, claimed_until=until)
+        .returning(*_CLAIMED_COLUMNS)
+    )
+    rows = session.execute(statement).all()
+    messages = sorted((ClaimedMessage(*row) for row in rows), key=lambda m: (-m.priority, m.id))
+    return Claim(token, until, messages)
+
+
+def claim_due(*, session: Session, now: datetime, limit: int, lease_s: float) -> Claim:
+    """Claim up to ``limit`` due messages, earliest first (by priority among equals)."""
+    return _claim(session, literal(True), now=now, limit=limit, lease_s=lease_s)
+
+
+def claim_messages(
+    *, session: Session, message_ids: Sequence[int], now: datetime, lease_s: float
+) -> Claim:
+    """Claim those of ``message_ids`` that are still queued and due (a job from the queue
+    names its messages; a second job naming them finds nothing left to claim)."""
+    ids = sorted(set(message_ids))
+    return _claim(session, M.c.id.in_(ids), now=now, limit=max(1, len(ids)), lease_s=lease_s)
+
+
+def lock_customers(*, session: Session, customer_ids: Iterable[int]) -> None:
+    """Serialise send decisions per customer until the transaction ends, so two workers never
+    both pass a frequency cap for one customer (PostgreSQL advisory locks, taken in order;
+    SQLite already has one writer at a time)."""
+    ids = sorted({cid % 2_147_483_647 for cid in customer_ids})
+    if not ids or session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:space, x) FROM unnest(CAST(:ids AS int[])) AS x"),
+        {"space": _CAP_LOCK_SPACE, "ids": ids},
+    )
+
+
+_CAP_LOCK_SPACE = 0x5041_5452  # "PATR": the frequency caps' advisory locks
+
+
+def marketing_history(
+    *, session: Session, customer_ids: Iterable[int], since: datetime
+) -> dict[int, list[tuple[datetime, str]]]:
+    """(sent_at, channel) of marketing messages sent, or being sent, to these customers
+    since ``since``: what the frequency caps count."""
+    ids = sorted(set(customer_ids))
+    found: dict[int, list[tuple[datetime, str]]] = {cid: [] for cid in ids}
+    if not ids:
+        return found
+    counted = (
+        MessageStatus.SENDING,
+        MessageStatus.SENT,
+        MessageStatus.DELIVERED,
+        MessageStatus.BOUNCED,
+    )
+    rows = session.execute(
+        select(M.c.customer_id, M.c.sent_at, M.c.channel).where(
+            M.c.customer_id.in_(ids),
+            M.c.sent_at >= since,
+            M.c.purpose == Purpose.MARKETING,
+            M.c.status.in_(counted),
+        )
+    )
+    for cid, at, channel in rows:
+        found[cid].append((at, channel))
+    return found
+
+
+# ------------------------------------------------------------------------------ decisions
+
+
+def _ours(message_id: int, token: str) -> ColumnElement[bool]:
+    return and_(M.c.id == message_id, M.c.claim_token == token, M.c.status == MessageStatus.SENDING)
+
+
+_RELEASE = {"claim_token": None, "claimed_until": None, "handed_over_at": None}
+
+
+def approve(*, session: Session, message_id: int, token: str, now: datetime) -> None:
+    """The message passed the send-time checks: from now on it counts for the caps."""
+    session.execute(update(M).where(_ours(message_id, token)).values(sent_at=now, reason=None))
+
+
+def skip(
+    *,
+    session: Session,
+    message_id: int,
+    token: str,
+    reason: str,
+    now: datetime,
+    detail: str | None = None,
+) -> None:
+    session.execute(
+        update(M)
+        .where(_ours(message_id, token))
+        .values(
+            status=MessageStatus.SKIPPED,
+            reason=reason,
+            detail=detail,
+            finished_at=now,
+            sent_at=None,
+            **_RELEASE,
+        )
+    )
+
+
+def defer(*, session: Session, message_id: int, token: str, until: datetime, reason: str) -> None:
+    """Back to the queue until ``until`` (quiet hours, a provider's budget): not an attempt."""
+    session.execute(
+        update(M)
+        .where(_ours(message_id, token))
+        .values(
+            status=MessageStatus.QUEUED,
+            next_attempt_at=until,
+            reason=reason,
+            sent_at=None,
+            published_at=None,
+            **_RELEASE,
+        )
+    )
+
+
+def mark_handed_over(
+    *, session: Session, message_id: int, token: str, provider: str, now: datetime
+) -> bool:
+    """Record that the request is about to reach ``provider`` whole (see channels/base.py);
+    False when the claim is no longer ours, and then nothing may be sent."""
+    result = session.execute(
+        update(M).where(_ours(message_id, token)).values(handed_over_at=now, provider=provider)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _next_number(session: Session, message_id: int) -> int:
+    top = session.scalar(select(func.max(A.c.number)).where(A.c.message_id == message_id))
+    return int(top or 0) + 1
+
+
+def record_attempt(
+    *,
+    session: Session,
+    message_id: int,
+    token: str,
+    provider: str,
+    started_at: datetime,
+    now: datetime,
+    outcome: str,
+    code: str | None,
+    detail: str | None,
+    provider_message_id: str | None,
+    status: MessageStatus,
+    reason: str | None = None,
+    next_attempt_at: datetime | None = None,
+) -> bool:
+    """The attempt on its own row, and the message's new status: ``queued`` again (with
+    ``next_attempt_at``) or final. Returns False when the claim had been taken back meanwhile
+    (the attempt is still recorded)."""
+    session.execute(
+        insert(A).values(
+            message_id=message_id,
+            number=_next_number(session, message_id),
+            provider=provider,
+            started_at=started_at,
+            finished_at=now,
+            outcome=outcome,
+            code=code,
+            detail=detail,
+            provider_message_id=provider_message_id,
+        )
+    )
+    values: dict[str, Any] = {
+        "status": status,
+        "attempts": M.c.attempts + 1,
+        "reason": reason,
+        "detail": detail if status != MessageStatus.SENT else None,
+        "provider": provider,
+        **_RELEASE,
+    }
+    if status == MessageStatus.QUEUED:
+        values.update(next_attempt_at=next_attempt_at or now, sent_at=None, published_at=None)
+    else:
+        values.update(finished_at=now)
+        if provider_message_id is not None:
+            values["provider_message_id"] = provider_message_id
+        if status != MessageStatus.SENT:
+            values["sent_at"] = None
+    result = session.execute(update(M).where(_ours(message_id, token)).values(**values))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------------------ stalled claims
+
+
+def sweep_stalled(
+    *, session: Session, now: datetime, idempotent_providers: Iterable[str] = ()
+) -> dict[str, int]:
+    """Take back claims whose lease ran out (their worker was killed or hung).
+
+    Not handed over: nothing reached a provider, so the message goes back to the queue.
+    Handed over: the provider had the whole request, so the message was sent; it is marked
+    sent (reason ``unconfirmed``) and never sent again — unless its provider drops repeats
+    of the same key, when it is simply sent again to learn the outcome.
+    """
+    stalled = and_(M.c.status == MessageStatus.SENDING, M.c.claimed_until < now)
+    resend = M.c.provider.in_(sorted(set(idempotent_providers)))
+    requeued = session.execute(
+        update(M)
+        .where(stalled, or_(M.c.handed_over_at.is_(None), resend))
+        .values(
+            status=MessageStatus.QUEUED,
+            next_attempt_at=now,
+            sent_at=None,
+            published_at=None,
+            attempts=case((M.c.handed_over_at.is_(None), M.c.attempts), else_=M.c.attempts + 1),
+            **_RELEASE,
+        )
+    ).rowcount  # type: ignore[attr-defined]
+    unconfirmed = session.execute(
+        select(M.c.id, M.c.provider, M.c.handed_over_at).where(
+            stalled, M.c.handed_over_at.is_not(None)
+        )
+    ).all()
+    for message_id, provider, handed_over_at in unconfirmed:
+        session.execute(
+            insert(A).values(
+                message_id=message_id,
+                number=_next_number(session, message_id),
+                provider=provider or "unknown",
+                started_at=handed_over_at,
+                finished_at=now,
+                outcome="unconfirmed",
+                code="worker_stopped",
+                detail="the worker stopped after handing the message over",
+            )
+        )
+    if unconfirmed:
+        session.execute(
+            update(M)
+            .where(M.c.id.in_([row[0] for row in unconfirmed]), stalled)
+            .values(
+                status=MessageStatus.SENT,
+                reason="unconfirmed",
+                finished_at=now,
+                attempts=M.c.attempts + 1,
+                claim_token=None,
+                claimed_until=None,
+            )
+        )
+    return {"requeued": int(requeued or 0), "unconfirmed": len(unconfirmed)}
+
+
+# ------------------------------------------------------------------------------ publishing
+
+
+def publish_due(
+    *, session: Session, now: datetime, limit: int, republish_after_s: float
+) -> list[int]:
+    """Ids of due queued messages for the job queue, marked published so the next relay pass
+    does not publish them again (unless they are still queued ``republish_after_s`` later: a
+    job lost with its broker). Publishing twice is harmless: a job claims before it sends."""
+    stale = now - timedelta(seconds=republish_after_s)
+    due = (
+        select(M.c.id)
+        .where(
+            M.c.status == MessageStatus.QUEUED,
+            M.c.next_attempt_at <= now,
+            or_(M.c.published_at.is_(None), M.c.published_at < stale),
+        )
+        .order_by(M.c.next_attempt_at, M.c.priority.desc(), M.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = session.execute(
+        update(M)
+        .where(M.c.id.in_(due.scalar_subquery()))
+        .values(published_at=now)
+        .returning(M.c.id)
+    )
+    return sorted(row[0] for row in rows)
