@@ -56,9 +56,41 @@ IDENTITY_FIELDS = {
     "email",
     "member_card",
     "wechat_openid",
+    "wechat_appid",
     "wechat_unionid",
     "external_account",
 }
+
+
+def add_store(db: Database, code: str, name: str, *, timezone: str = "Asia/Shanghai") -> str:
+    from patron.catalog import service as catalog
+    from patron.catalog.schemas import StoreCreate
+
+    store_in = StoreCreate(code=code, name=name, timezone=timezone)
+    return db.write(lambda s: catalog.create_store(session=s, store_in=store_in)).code
+
+
+_contacts = iter(range(1, 10**9))
+
+
+def reachable_customer(
+    db: Database,
+    *,
+    store: str | None = None,
+    name: str = "王小明",
+    wechat_appid: str = "",
+    **contacts: Any,
+) -> int:
+    """A member who signed up with a phone, an e-mail address and a WeChat openid (each
+    unique unless given), at ``store``."""
+    n = next(_contacts)
+    contacts.setdefault("phone", f"139{n:08d}")
+    contacts.setdefault("email", f"member{n}@example.cn")
+    contacts.setdefault("wechat_openid", f"oPatron{n:020d}")
+    fields = {k: v for k, v in contacts.items() if v is not None}
+    if wechat_appid:
+        fields["wechat_appid"] = wechat_appid
+    return sign_up(db, name=name, home_store_code=store, **fields)
 
 
 def later(days: int) -> datetime:

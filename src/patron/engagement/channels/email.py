@@ -127,6 +127,7 @@ class SmtpAdapter:
             conn: _Smtp = _SmtpSsl(timeout=s.smtp_timeout_s, context=self._tls_context())
         else:
             conn = _Smtp(timeout=s.smtp_timeout_s)
+        conn._host = s.smtp_host  # type: ignore[attr-defined]  # the name TLS checks the certificate against
         conn.connect(s.smtp_host, s.smtp_port)
         conn.ehlo()
         if s.smtp_security == "starttls":
