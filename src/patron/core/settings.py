@@ -21,7 +21,6 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-
 MessageChannel = Literal["email", "sms", "wechat"]
 
 

@@ -393,8 +393,11 @@ class Dispatcher:
                     time.sleep(min(wait, 1.0))
                     continue
             for ready in pending[:allowed]:
+                paused = self._paused_for(adapter.provider)
+                if paused > 0:  # an account problem stopped this provider meanwhile
+                    break
                 self._send_one(decided, adapter, ready)
-            pending = pending[allowed:]
+                pending = pending[1:]
 
     def _paused_for(self, provider: str) -> float:
         with self._lock:
