@@ -293,6 +293,9 @@ def _mount_optional() -> None:
         pass
     else:
         register_demo(app)
+    from patron.engagement.cli import register as register_engagement
+
+    register_engagement(app)
 
 
 _mount_optional()

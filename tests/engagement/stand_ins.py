@@ -11,6 +11,7 @@ drops it: nothing is recorded.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -93,6 +94,7 @@ class HttpStandIn(Recorder):
     def __init__(self) -> None:
         super().__init__()
         self.script = Script()
+        self.delay_s = 0.0  # the provider's latency, after it has the whole request
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -109,6 +111,8 @@ class HttpStandIn(Recorder):
                     return
                 stand_in.count()
                 status, answer, extra = stand_in.handle(method, self.path, self.headers, body)
+                if stand_in.delay_s:
+                    time.sleep(stand_in.delay_s)
                 data = json.dumps(answer, ensure_ascii=False).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -543,6 +547,7 @@ class SmtpStandIn(Recorder):
         Recorder.__init__(self)
         self.script = Script()  # answers to DATA, per recipient
         self.rcpt_script = Script()  # answers to RCPT TO
+        self.delay_s = 0.0  # before answering the end of DATA (the message is kept already)
         self.delivered: list[Delivered] = []
         self.ca_file, context = _tls(self.tls_dir)
         from aiosmtpd.controller import Controller
@@ -573,6 +578,8 @@ class SmtpStandIn(Recorder):
                     stand_in.delivered.append(item)
                 for address in envelope.rcpt_tos:
                     stand_in.record({"to": address, "queue_id": queue_id})
+                if stand_in.delay_s:
+                    await asyncio.sleep(stand_in.delay_s)
                 return f"250 2.0.0 Ok: queued as {queue_id}"
 
         def authenticate(

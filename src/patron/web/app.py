@@ -79,13 +79,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     process settles its heap first (not under tests, which start an app per test and would
     pay a full collection each time and keep every earlier test's cycles)."""
     from patron.analytics.scheduler import start_nightly
+    from patron.engagement.embedded import start_dispatch
 
     if get_settings().env != "test":
         settle_heap()
     scheduler = start_nightly(app.state.db)
+    dispatch = start_dispatch(app.state.db)  # customer messages, unless PATRON_DISPATCH says not
     try:
         yield
     finally:
+        if dispatch is not None:
+            dispatch.stop()
         if scheduler is not None:
             scheduler.stop()
 
