@@ -99,6 +99,7 @@ class HttpStandIn(Recorder):
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # as servers do: no 40 ms stall per answer
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
@@ -65,6 +65,7 @@ PROVIDER_PAUSE_S = 300.0
 # Stop taking a provider's budget this close to the end of the lease: release the rest.
 _LEASE_MARGIN_S = 5.0
 
+T = TypeVar("T")
 AdapterFactory = Callable[[str, Settings], Adapter]
 Clock = Callable[[], datetime]
 
@@ -87,6 +88,10 @@ class _Decided:
     ready: list[_Ready] = field(default_factory=list)
     report: DispatchReport = field(default_factory=DispatchReport)
     contents: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    # Successful outcomes not yet written: they ride with the next hand-over's transaction
+    # (one commit per message instead of two). A process killed meanwhile loses nothing:
+    # those messages were handed over, and the sweep records them as sent.
+    unrecorded: list[dict[str, Any]] = field(default_factory=list)
 
 
 def next_step(
@@ -206,8 +211,47 @@ class Dispatcher:
         decided = self.db.write(lambda s: self._claim_and_decide(s, claim(s, self.clock())))
         report = decided.report
         if decided.ready:
-            self._send_all(decided)
+            try:
+                self._send_all(decided)
+            finally:
+                if decided.unrecorded:
+                    self._write(decided, lambda s: None)
         return report
+
+    def _write(self, decided: _Decided, work: Callable[[Session], T]) -> T:
+        """One transaction doing ``work`` after writing the outcomes still held back."""
+        held = list(decided.unrecorded)
+
+        def run(session: Session) -> T:
+            for sent in held:
+                outbox.record_attempt(session=session, **sent)
+            return work(session)
+
+        result = self.db.write(run)
+        del decided.unrecorded[: len(held)]
+        return result
+
+    def _hand_over(self, decided: _Decided, message_id: int, provider: str) -> bool:
+        """Record the hand-over, with the outcomes held back (the last in the same statement
+        where the database allows)."""
+        held = list(decided.unrecorded)
+        last = held.pop() if held else None
+
+        def run(session: Session) -> bool:
+            for sent in held:
+                outbox.record_attempt(session=session, **sent)
+            return outbox.mark_handed_over(
+                session=session,
+                message_id=message_id,
+                token=decided.claim.token,
+                provider=provider,
+                now=self.clock(),
+                sent=last,
+            )
+
+        result = self.db.write(run)
+        del decided.unrecorded[: len(held) + (last is not None)]
+        return result
 
     def _claim_and_decide(self, session: Session, claim: Claim) -> _Decided:
         decided = _Decided(claim)
@@ -279,10 +323,15 @@ class Dispatcher:
                 )
                 report.deferred += 1
             else:
-                outbox.approve(session=session, message_id=message.id, token=claim.token, now=now)
                 if message.marketing:
                     mine.append(rules.Sent(now, message.channel))
                 decided.ready.append(_Ready(message, address, _context(person, message)))
+        outbox.approve(
+            session=session,
+            message_ids=[r.message.id for r in decided.ready],
+            token=claim.token,
+            now=now,
+        )
         decided.contents = outbox.get_contents(
             session=session, content_ids=[r.message.content_id for r in decided.ready]
         )
@@ -366,7 +415,7 @@ class Dispatcher:
                     reason=reason,
                 )
 
-        self.db.write(work)
+        self._write(decided, work)
         decided.report.deferred += len(batch)
 
     def _send_batch(self, decided: _Decided, adapter: Adapter, batch: list[_Ready]) -> None:
@@ -407,7 +456,6 @@ class Dispatcher:
     def _send_one(self, decided: _Decided, adapter: Adapter, ready: _Ready) -> None:
         message = ready.message
         report = decided.report
-        token = decided.claim.token
         started = self.clock()
         channel, body = decided.contents[message.content_id]
         try:
@@ -428,15 +476,7 @@ class Dispatcher:
 
         def handover() -> bool:
             nonlocal handed
-            handed = self.db.write(
-                lambda s: outbox.mark_handed_over(
-                    session=s,
-                    message_id=message.id,
-                    token=token,
-                    provider=adapter.provider,
-                    now=self.clock(),
-                )
-            )
+            handed = self._hand_over(decided, message.id, adapter.provider)
             return handed
 
         try:
@@ -479,23 +519,25 @@ class Dispatcher:
             )
             with self._lock:
                 self._paused[adapter.provider] = time.monotonic() + PROVIDER_PAUSE_S
-        self.db.write(
-            lambda s: outbox.record_attempt(
-                session=s,
-                message_id=message.id,
-                token=decided.claim.token,
-                provider=adapter.provider,
-                started_at=started,
-                now=now,
-                outcome=str(result.outcome),
-                code=result.code,
-                detail=result.detail,
-                provider_message_id=result.provider_message_id,
-                status=status,
-                reason=reason,
-                next_attempt_at=next_at,
-            )
-        )
+
+        attempt: dict[str, Any] = {
+            "message_id": message.id,
+            "token": decided.claim.token,
+            "provider": adapter.provider,
+            "started_at": started,
+            "now": now,
+            "outcome": str(result.outcome),
+            "code": result.code,
+            "detail": result.detail,
+            "provider_message_id": result.provider_message_id,
+            "status": status,
+            "reason": reason,
+            "next_attempt_at": next_at,
+        }
+        if result.outcome is Outcome.SENT:
+            decided.unrecorded.append(attempt)
+        else:  # anything that may be tried again is written at once
+            self._write(decided, lambda s: outbox.record_attempt(session=s, **attempt))
         report = decided.report
         if status == MessageStatus.SENT:
             report.sent += 1

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
     case,
     func,
     insert,
@@ -337,9 +338,18 @@ def _ours(message_id: int, token: str) -> ColumnElement[bool]:
 _RELEASE = {"claim_token": None, "claimed_until": None, "handed_over_at": None}
 
 
-def approve(*, session: Session, message_id: int, token: str, now: datetime) -> None:
-    """The message passed the send-time checks: from now on it counts for the caps."""
-    session.execute(update(M).where(_ours(message_id, token)).values(sent_at=now, reason=None))
+def approve(*, session: Session, message_ids: Sequence[int], token: str, now: datetime) -> None:
+    """These messages passed the send-time checks: from now on they count for the caps."""
+    if message_ids:
+        session.execute(
+            update(M)
+            .where(
+                M.c.id.in_(sorted(message_ids)),
+                M.c.claim_token == token,
+                M.c.status == MessageStatus.SENDING,
+            )
+            .values(sent_at=now, reason=None)
+        )
 
 
 def skip(
@@ -381,20 +391,149 @@ def defer(*, session: Session, message_id: int, token: str, until: datetime, rea
     )
 
 
+# The statements of every message's hand-over and outcome, built once: the dispatcher runs
+# them for each message, and building a statement costs more CPU than running it.
+_THIS_CLAIM = and_(
+    M.c.id == bindparam("p_message_id"),
+    M.c.claim_token == bindparam("p_token"),
+    M.c.status == MessageStatus.SENDING,
+)
+_HAND_OVER = (
+    update(M)
+    .where(_THIS_CLAIM)
+    .values(handed_over_at=bindparam("p_now"), provider=bindparam("p_provider"))
+)
+_ATTEMPT = insert(A).values(
+    message_id=bindparam("p_message_id"),
+    number=select(func.coalesce(func.max(A.c.number), 0) + 1)
+    .where(A.c.message_id == bindparam("p_message_id"))
+    .scalar_subquery(),
+    provider=bindparam("p_provider"),
+    started_at=bindparam("p_started_at"),
+    finished_at=bindparam("p_now"),
+    outcome=bindparam("p_outcome"),
+    code=bindparam("p_code"),
+    detail=bindparam("p_detail"),
+    provider_message_id=bindparam("p_provider_message_id"),
+)
+_OUTCOME_COMMON: dict[str, Any] = {
+    "status": bindparam("p_status"),
+    "attempts": M.c.attempts + 1,
+    "reason": bindparam("p_reason"),
+    "detail": bindparam("p_message_detail"),
+    "provider": bindparam("p_provider"),
+    **_RELEASE,
+}
+_BACK_TO_QUEUE = (
+    update(M)
+    .where(_THIS_CLAIM)
+    .values(
+        **_OUTCOME_COMMON,
+        next_attempt_at=bindparam("p_next_attempt_at"),
+        sent_at=None,
+        published_at=None,
+    )
+)
+_SENT = (
+    update(M)
+    .where(_THIS_CLAIM)
+    .values(
+        **_OUTCOME_COMMON,
+        finished_at=bindparam("p_now"),
+        provider_message_id=func.coalesce(
+            bindparam("p_provider_message_id"), M.c.provider_message_id
+        ),
+    )
+)
+_FAILED = (
+    update(M)
+    .where(_THIS_CLAIM)
+    .values(**_OUTCOME_COMMON, finished_at=bindparam("p_now"), sent_at=None)
+)
+
+
+_NEXT_CLAIM = and_(
+    M.c.id == bindparam("next_id"),
+    M.c.claim_token == bindparam("next_token"),
+    M.c.status == MessageStatus.SENDING,
+)
+# On PostgreSQL, one statement records a sent message and hands the next one over: data-
+# modifying CTEs run whether or not the main statement reads them (one round trip for three).
+_SENT_THEN_HAND_OVER = (
+    update(M)
+    .where(_NEXT_CLAIM)
+    .values(handed_over_at=bindparam("next_now"), provider=bindparam("next_provider"))
+    .add_cte(_ATTEMPT.cte("attempt"))
+    .add_cte(_SENT.cte("previous"))
+)
+
+
 def mark_handed_over(
-    *, session: Session, message_id: int, token: str, provider: str, now: datetime
+    *,
+    session: Session,
+    message_id: int,
+    token: str,
+    provider: str,
+    now: datetime,
+    sent: dict[str, Any] | None = None,
 ) -> bool:
     """Record that the request is about to reach ``provider`` whole (see channels/base.py);
-    False when the claim is no longer ours, and then nothing may be sent."""
-    result = session.execute(
-        update(M).where(_ours(message_id, token)).values(handed_over_at=now, provider=provider)
+    False when the claim is no longer ours, and then nothing may be sent. ``sent``, the
+    arguments of a :func:`record_attempt` of a message sent just before, is recorded in the
+    same statement where the database allows it."""
+    conn = session.connection()
+    if sent is not None and conn.dialect.name == "postgresql":
+        params = _attempt_params(**sent)
+        params.update(next_id=message_id, next_token=token, next_now=now, next_provider=provider)
+        return bool(conn.execute(_SENT_THEN_HAND_OVER, params).rowcount)
+    if sent is not None:
+        record_attempt(session=session, **sent)
+    result = conn.execute(
+        _HAND_OVER,
+        {"p_message_id": message_id, "p_token": token, "p_now": now, "p_provider": provider},
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
-def _next_number(session: Session, message_id: int) -> int:
-    top = session.scalar(select(func.max(A.c.number)).where(A.c.message_id == message_id))
-    return int(top or 0) + 1
+def _next_number(message_id: int) -> Any:
+    """The next attempt's number, computed in the INSERT itself (one round trip)."""
+    return (
+        select(func.coalesce(func.max(A.c.number), 0) + 1)
+        .where(A.c.message_id == message_id)
+        .scalar_subquery()
+    )
+
+
+def _attempt_params(
+    *,
+    message_id: int,
+    token: str,
+    provider: str,
+    started_at: datetime,
+    now: datetime,
+    outcome: str,
+    code: str | None,
+    detail: str | None,
+    provider_message_id: str | None,
+    status: MessageStatus,
+    reason: str | None = None,
+    next_attempt_at: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "p_message_id": message_id,
+        "p_token": token,
+        "p_provider": provider,
+        "p_started_at": started_at,
+        "p_now": now,
+        "p_outcome": outcome,
+        "p_code": code,
+        "p_detail": detail,
+        "p_provider_message_id": provider_message_id,
+        "p_status": str(status),
+        "p_reason": reason,
+        "p_message_detail": None if status == MessageStatus.SENT else detail,
+        "p_next_attempt_at": next_attempt_at or now,
+    }
 
 
 def record_attempt(
@@ -416,37 +555,29 @@ def record_attempt(
     """The attempt on its own row, and the message's new status: ``queued`` again (with
     ``next_attempt_at``) or final. Returns False when the claim had been taken back meanwhile
     (the attempt is still recorded)."""
-    session.execute(
-        insert(A).values(
-            message_id=message_id,
-            number=_next_number(session, message_id),
-            provider=provider,
-            started_at=started_at,
-            finished_at=now,
-            outcome=outcome,
-            code=code,
-            detail=detail,
-            provider_message_id=provider_message_id,
-        )
+    conn = session.connection()
+    params = _attempt_params(
+        message_id=message_id,
+        token=token,
+        provider=provider,
+        started_at=started_at,
+        now=now,
+        outcome=outcome,
+        code=code,
+        detail=detail,
+        provider_message_id=provider_message_id,
+        status=status,
+        reason=reason,
+        next_attempt_at=next_attempt_at,
     )
-    values: dict[str, Any] = {
-        "status": status,
-        "attempts": M.c.attempts + 1,
-        "reason": reason,
-        "detail": detail if status != MessageStatus.SENT else None,
-        "provider": provider,
-        **_RELEASE,
-    }
+    conn.execute(_ATTEMPT, params)
     if status == MessageStatus.QUEUED:
-        values.update(next_attempt_at=next_attempt_at or now, sent_at=None, published_at=None)
+        statement = _BACK_TO_QUEUE
+    elif status == MessageStatus.SENT:
+        statement = _SENT
     else:
-        values.update(finished_at=now)
-        if provider_message_id is not None:
-            values["provider_message_id"] = provider_message_id
-        if status != MessageStatus.SENT:
-            values["sent_at"] = None
-    result = session.execute(update(M).where(_ours(message_id, token)).values(**values))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+        statement = _FAILED
+    return bool(conn.execute(statement, params).rowcount)
 
 
 # ------------------------------------------------------------------------------ stalled claims
@@ -485,7 +616,7 @@ def sweep_stalled(
         session.execute(
             insert(A).values(
                 message_id=message_id,
-                number=_next_number(session, message_id),
+                number=_next_number(message_id),
                 provider=provider or "unknown",
                 started_at=handed_over_at,
                 finished_at=now,
