@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 DELIVER = "patron.deliver"
 RELAY = "patron.relay"
 # Deliver jobs waiting in the queue that the relay keeps topped up.
-BACKLOG_JOBS = 32
+BACKLOG_JOBS = 64
 # Seconds without a heartbeat after which a worker's running jobs are given to others.
 HEARTBEAT_S = 5.0
 STALLED_S = 15.0
@@ -147,14 +147,27 @@ def build_app(settings: Settings, db: Database | None = None) -> Any:
 
 def run_worker(*, concurrency: int | None = None) -> None:
     """Run a worker until it is stopped (SIGINT or SIGTERM finish the running jobs first)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     settings = get_settings()
     ensure_queue_schema(settings)
     app = build_app(settings)
-    app.run_worker(
-        queues=[settings.queue_name],
-        concurrency=concurrency or settings.dispatch_threads,
-        delete_jobs="always",
-        update_heartbeat_interval=HEARTBEAT_S,
-        stalled_worker_timeout=STALLED_S,
-        install_signal_handlers=True,
-    )
+    jobs = concurrency or settings.dispatch_threads
+
+    async def work() -> None:
+        # Delivering is blocking work (sockets, the database) run in threads: as many
+        # threads as jobs at once, not asyncio's default of a few per core.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=jobs + 1, thread_name_prefix="patron-deliver")
+        )
+        async with app.open_async():
+            await app.run_worker_async(
+                queues=[settings.queue_name],
+                concurrency=jobs,
+                delete_jobs="always",
+                update_heartbeat_interval=HEARTBEAT_S,
+                stalled_worker_timeout=STALLED_S,
+                install_signal_handlers=True,
+            )
+
+    asyncio.run(work())
