@@ -26,6 +26,7 @@ class EmbeddedDispatch:
         poll = self.settings.dispatch_poll_s
         sweep_every = max(poll, self.settings.dispatch_lease_s / 4)
         next_sweep = time.monotonic()  # a claim left by a killed process goes back at start
+        failures = 0
         try:
             while not self._stop.is_set():
                 claimed = 0
@@ -34,9 +35,13 @@ class EmbeddedDispatch:
                         self.dispatcher.sweep()
                         next_sweep = time.monotonic() + sweep_every
                     claimed = self.dispatcher.dispatch_due().claimed
-                except Exception:  # a database hiccup: log it and try again shortly
-                    log.exception("message dispatch failed; trying again")
-                if not claimed and self._stop.wait(poll):
+                    failures = 0
+                except Exception:  # the database away, say: wait longer each time, up to a minute
+                    failures += 1
+                    if failures == 1 or failures % 10 == 0:
+                        log.exception("message dispatch failed (%d times running)", failures)
+                wait = min(60.0, poll * 2**failures) if failures else poll
+                if (failures or not claimed) and self._stop.wait(wait):
                     break
         finally:
             self.dispatcher.close_thread()
@@ -63,7 +68,8 @@ def start_dispatch(db: Database) -> EmbeddedDispatch | None:
     """Start dispatching in this server process when PATRON_DISPATCH is "embedded" (the
     default). Under tests only when the test sets PATRON_DISPATCH itself."""
     settings = get_settings()
-    if settings.dispatch != "embedded":
+    if settings.dispatch != "embedded" or not isinstance(db, Database):
+        # (an application built without a database, to read its API schema, sends nothing)
         return None
     if settings.env == "test" and "dispatch" not in settings.model_fields_set:
         return None
