@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from patron.core.db import Database
 from patron.loyalty import promotions
-from patron.loyalty import service as loyalty
 from patron.loyalty.schemas import PromotionCreate, QuoteIn, QuoteRead
+from patron.loyalty.till import quote_basket
 from tests.factories import ACTOR
 from tests.loyalty.builders import PLAIN, TUESDAY, member, products, refund, sale
 
@@ -36,7 +36,7 @@ def _quote(db: Database, customer_id: int, lines: list[dict[str, Any]], at=TUESD
     quote_in = QuoteIn.model_validate(
         {"member": {"customer_id": customer_id}, "lines": lines, "at": at}
     )
-    return db.read(lambda s: loyalty.quote_basket(session=s, quote_in=quote_in, programme=PLAIN))
+    return db.read(lambda s: quote_basket(session=s, quote_in=quote_in, programme=PLAIN))
 
 
 def test_bonus_points_multiply_the_covered_goods_only_while_it_runs(goods: Database) -> None:

@@ -105,6 +105,7 @@ def update(
             f"version {update_in.expected_version} was opened: start again from the current "
             "terms",
             version=before.version,
+            message_code="programme_changed_meanwhile",
         )
     terms = ProgrammeTerms.model_validate(
         update_in.model_dump(exclude={"reason", "expected_version"})
@@ -122,6 +123,7 @@ def update(
             f"tier {held[0]!r} is held by {held[1]} members: keep it (its name and terms may "
             "change) or move them first",
             tier=held[0],
+            message_code="tier_held",
         )
     changed = _changed(before, terms)
     row = ProgrammeVersion(

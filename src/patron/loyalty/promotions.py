@@ -74,7 +74,10 @@ def create_promotion(
     *, session: Session, promotion_in: PromotionCreate, actor: Actor
 ) -> PromotionRead:
     if session.scalar(select(Promotion.id).where(Promotion.code == promotion_in.code)):
-        raise Conflict(f"promotion {promotion_in.code!r} exists")
+        raise Conflict(
+            f"promotion {promotion_in.code!r} exists",
+            message_code="code_taken",
+        )
     row = Promotion(
         code=promotion_in.code,
         name=promotion_in.name,

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 
+from patron.core.errors import rule_error
 from patron.core.schemas import FenAmount, RecordId, Schema, ShortCode, UtcInstant
 from patron.loyalty.rules import CouponKind, Programme, PromotionKind, TierBasis, TierRule
 
@@ -67,7 +68,7 @@ class AdjustmentIn(Schema):
     @model_validator(mode="after")
     def _not_zero(self) -> AdjustmentIn:
         if self.points == 0:
-            raise ValueError("points: must not be 0")
+            raise rule_error("points_zero", "points", "must not be 0")
         return self
 
 
@@ -112,18 +113,22 @@ class CouponTemplateCreate(Schema):
     @model_validator(mode="after")
     def _terms(self) -> CouponTemplateCreate:
         if self.kind == CouponKind.AMOUNT_OFF and self.amount_off_fen <= 0:
-            raise ValueError("amount_off_fen: give the amount off")
+            raise rule_error("amount_off_missing", "amount_off_fen", "give the amount off")
         if self.kind == CouponKind.PERCENT_OFF:
             if self.percent_off is None:
-                raise ValueError("percent_off: give the percentage off")
+                raise rule_error("percent_off_missing", "percent_off", "give the percentage off")
             if (self.percent_off * 100) % 1:
-                raise ValueError("percent_off: at most 2 decimals")
+                raise rule_error("decimals_2", "percent_off", "at most 2 decimals")
         if self.kind == CouponKind.GIFT_ITEM and not self.gift_sku:
-            raise ValueError("gift_sku: give the gift's SKU")
+            raise rule_error("gift_sku_missing", "gift_sku", "give the gift's SKU")
         if (self.valid_to is None) == (self.valid_days is None):
-            raise ValueError("valid_days: give either valid_to (fixed) or valid_days (relative)")
+            raise rule_error(
+                "validity_missing",
+                "valid_days",
+                "give either valid_to (fixed) or valid_days (relative)",
+            )
         if self.valid_from and self.valid_to and self.valid_to <= self.valid_from:
-            raise ValueError("valid_to: must be after valid_from")
+            raise rule_error("valid_to_before_from", "valid_to", "must be after valid_from")
         return self
 
     @property
@@ -368,11 +373,17 @@ class PrizeIn(Schema):
     @model_validator(mode="after")
     def _prize_has_its_content(self) -> PrizeIn:
         if self.kind == "points" and self.points <= 0:
-            raise ValueError("points: a points prize needs points > 0")
+            raise rule_error("prize_points_missing", "points", "a points prize needs points > 0")
         if self.kind == "coupon" and not self.coupon_template_code:
-            raise ValueError("coupon_template_code: a coupon prize needs a coupon template")
+            raise rule_error(
+                "prize_template_missing",
+                "coupon_template_code",
+                "a coupon prize needs a coupon template",
+            )
         if self.kind == "gift" and not self.gift_sku:
-            raise ValueError("gift_sku: a gift prize needs the gift's SKU")
+            raise rule_error(
+                "prize_gift_sku_missing", "gift_sku", "a gift prize needs the gift's SKU"
+            )
         return self
 
 
@@ -388,12 +399,16 @@ class LotteryCreate(Schema):
     @model_validator(mode="after")
     def _consistent(self) -> LotteryCreate:
         if self.ends_at <= self.starts_at:
-            raise ValueError("ends_at: must be after starts_at")
+            raise rule_error("ends_before_starts", "ends_at", "must be after starts_at")
         codes = [p.code for p in self.prizes]
         if len(set(codes)) != len(codes):
-            raise ValueError("prizes: prize codes must be unique")
+            raise rule_error("prize_codes_repeated", "prizes", "prize codes must be unique")
         if sum(p.chance_ppm for p in self.prizes) > 1_000_000:
-            raise ValueError("prizes: the chances add up to more than 1,000,000 ppm (100%)")
+            raise rule_error(
+                "prize_chances_over",
+                "prizes",
+                "the chances add up to more than 1,000,000 ppm (100%)",
+            )
         return self
 
 
@@ -519,14 +534,26 @@ class PromotionCreate(Schema):
     @model_validator(mode="after")
     def _consistent(self) -> PromotionCreate:
         if self.ends_at <= self.starts_at:
-            raise ValueError("ends_at: must be after starts_at")
+            raise rule_error("ends_before_starts", "ends_at", "must be after starts_at")
         if self.kind == PromotionKind.BONUS_POINTS and self.multiplier_bp <= 10_000:
-            raise ValueError("multiplier_bp: a bonus-points offer multiplies by more than ×1")
+            raise rule_error(
+                "bonus_multiplier_too_small",
+                "multiplier_bp",
+                "a bonus-points offer multiplies by more than ×1",
+            )
         if self.kind == PromotionKind.THRESHOLD_GIFT:
             if self.threshold_fen <= 0:
-                raise ValueError("threshold_fen: a gift needs a spend threshold above 0")
+                raise rule_error(
+                    "gift_threshold_missing",
+                    "threshold_fen",
+                    "a gift needs a spend threshold above 0",
+                )
             if not self.gift_sku:
-                raise ValueError("gift_sku: a gift promotion names the gift's SKU")
+                raise rule_error(
+                    "gift_promotion_sku_missing",
+                    "gift_sku",
+                    "a gift promotion names the gift's SKU",
+                )
         return self
 
 
@@ -673,22 +700,31 @@ class ProgrammeTerms(Schema):
         codes = [t.code for t in self.tiers]
         for n, tier in enumerate(self.tiers):
             if codes.index(tier.code) != n:
-                raise ValueError(f"tiers.{n}.code: two tiers have this code")
+                raise rule_error(
+                    "tier_code_repeated", f"tiers.{n}.code", "two tiers have this code"
+                )
         ranks = [t.rank for t in self.tiers]
         for n, tier in enumerate(self.tiers):
             if ranks.index(tier.rank) != n:
-                raise ValueError(f"tiers.{n}.rank: two tiers have this rank")
+                raise rule_error(
+                    "tier_rank_repeated", f"tiers.{n}.rank", "two tiers have this rank"
+                )
         ordered = sorted(enumerate(self.tiers), key=lambda item: item[1].rank)
         first_at, first = ordered[0]
         if first.min_spend_fen or first.min_points_earned:
-            raise ValueError(
-                f"tiers.{first_at}.min_spend_fen: the lowest tier is every member's "
-                "starting tier: it needs no spend and no points"
+            raise rule_error(
+                "base_tier_needs_nothing",
+                f"tiers.{first_at}.min_spend_fen",
+                "the lowest tier is every member's starting tier: it needs no spend and no points",
             )
         field = "min_spend_fen" if self.tier_basis == TierBasis.SPEND else "min_points_earned"
         for (_, lower), (n, higher) in itertools.pairwise(ordered):
             if getattr(higher, field) <= getattr(lower, field):
-                raise ValueError(f"tiers.{n}.{field}: a higher tier needs more than the one below")
+                raise rule_error(
+                    "tier_not_above",
+                    f"tiers.{n}.{field}",
+                    "a higher tier needs more than the one below",
+                )
         # Kept lowest first, whatever order they came in: the starting tier leads.
         self.tiers = [tier for _, tier in ordered]
         return self

@@ -48,8 +48,9 @@ def validation_items(errors: Sequence[Any], prefix: Sequence[Any] = ()) -> list[
         loc = [*prefix, *error.get("loc", ())]
         msg = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         # Model-level validators report at the model; one whose message starts with
-        # "some_field: " names the field it is about, and the error is put there.
-        named = _NAMED.match(msg) if error.get("type") == "value_error" else None
+        # "some_field: " (a rule_error naming its field) is put at that field.
+        ruled = bool((error.get("ctx") or {}).get("field"))
+        named = _NAMED.match(msg) if error.get("type") == "value_error" or ruled else None
         if named:
             loc = [*loc, *named["field"].split(".")]
             msg = named["msg"]
@@ -124,14 +125,14 @@ def _error_page(
 
 def _page_message(exc: PatronError) -> str:
     """What a console page says about a refusal or a missing record (translated)."""
-    from patron.web.i18n import gettext as _
+    from patron.web.messages import message_text
 
     if isinstance(exc, NotFound):
-        if exc.code == "customer_not_found":
-            # also what a store-bound role sees for another store's customer
-            return _("No such customer, or not a customer of your stores.")
-        return _("There is nothing here.")
-    return _("Your role may not open this page or do this.")
+        # "customer_not_found" is also what a store-bound role sees for another store's
+        # customer; any other missing record is "nothing here"
+        code = "customer_not_found" if exc.code == "customer_not_found" else "not_found"
+        return message_text(code) or exc.message
+    return message_text("forbidden") or exc.message
 
 
 async def _recognise(request: Request) -> None:

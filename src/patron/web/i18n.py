@@ -170,7 +170,8 @@ MESSAGE_SOURCES: Final = (
     "catalog/pages.py",
     "audit/pages.py",
     "staff/pages.py",
-    "loyalty/pages.py",
+    "web/messages.py",
+    "loyalty/pages/*.py",
     "analytics/pages.py",
 )
 
@@ -193,8 +194,10 @@ def extract_messages() -> dict[str, list[str]]:
         ):
             if isinstance(message, str):
                 found.setdefault(message, []).append(f"{path.relative_to(package)}:{line}")
-    for name in MESSAGE_SOURCES:
-        for line, message, _c, _x in extract_from_file("python", str(package / name)):
+    modules = sorted({p for pattern in MESSAGE_SOURCES for p in package.glob(pattern)})
+    for path in modules:
+        name = path.relative_to(package).as_posix()
+        for line, message, _c, _x in extract_from_file("python", str(path)):
             if isinstance(message, str):
                 found.setdefault(message, []).append(f"{name}:{line}")
     return found
