@@ -129,7 +129,7 @@ def loyalty_upkeep() -> None:
     The server does this every night after the analytics run; run it from cron when the
     server's nightly run is turned off (PATRON_ANALYTICS_NIGHTLY=false). Running it twice
     does nothing the second time."""
-    from patron.loyalty.upkeep import run_upkeep
+    from patron.loyalty import run_upkeep
 
     done = run_upkeep(db=get_database())
     table = Table("part", "done")

@@ -21,14 +21,11 @@ from patron.web.i18n import N_
 from patron.web.messages import message_for
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
+from patron.web.titles import STORE_KIND_TITLES
 
 router = APIRouter(include_in_schema=False)
 
-KIND_TITLES = {
-    StoreKind.PHYSICAL: N_("Shop"),
-    StoreKind.ONLINE: N_("Online shop"),
-    StoreKind.MINI_PROGRAM: N_("Mini-program"),
-}
+KIND_TITLES = {StoreKind(code): title for code, title in STORE_KIND_TITLES.items()}
 
 
 def _page(

@@ -187,7 +187,7 @@ def issue_coupons_to(*, session: Session, issue_in: BulkIssueIn, actor: Actor) -
     if issue_in.customer_ids is not None:
         ids, audience = list(issue_in.customer_ids), "list"
     else:
-        from patron.analytics import service as analytics  # heavy; only for segment audiences
+        from patron import analytics  # heavy; only for segment audiences
 
         run_id, ids = analytics.audience_customer_ids(
             session=session, segment=issue_in.segment, stage=issue_in.stage

@@ -17,6 +17,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from patron.audit.service import record_audit
+from patron.core import caches
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.db import database_key
@@ -68,6 +69,9 @@ def current(session: Session, *, fresh: bool = False) -> rules.Programme:
 def forget() -> None:
     """Drop the kept terms (a change was saved here; tests start over)."""
     _kept.clear()
+
+
+caches.register("loyalty.programme", forget)
 
 
 def read(session: Session) -> ProgrammeRead:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from patron.audit.service import record_audit
 from patron.catalog import service as catalog
+from patron.core import caches
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.settings import get_settings
@@ -546,6 +547,9 @@ def actor_for_api_key(*, session: Session, key: str) -> Actor | None:
 
 def clear_key_cache() -> None:
     _key_cache.clear()
+
+
+caches.register("staff.api_keys", clear_key_cache)
 
 
 def note_api_key_use(*, session: Session, api_key_id: int) -> None:

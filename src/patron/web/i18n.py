@@ -171,6 +171,7 @@ MESSAGE_SOURCES: Final = (
     "audit/pages.py",
     "staff/pages.py",
     "web/messages.py",
+    "web/titles.py",
     "loyalty/pages/*.py",
     "analytics/pages.py",
 )
