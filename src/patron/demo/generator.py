@@ -376,7 +376,11 @@ def generate_chunks(
         yield chunk
 
 
-def _chunk(plan: DemoPlan, number: int, first: int, n: int, order_counter: int) -> DemoChunk:
+# One batch of members' whole history, vectorised step by step over shared arrays; split,
+# each step would pass a dozen arrays on to the next.
+def _chunk(  # noqa: PLR0915
+    plan: DemoPlan, number: int, first: int, n: int, order_counter: int
+) -> DemoChunk:
     rng = np.random.default_rng([plan.seed, number])
     cat = plan.catalogue
     m = _members(plan, rng, first, n)

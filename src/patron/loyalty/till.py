@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
 from patron.core.errors import InvalidInput
+from patron.core.money import prorate_fen
 from patron.customers import service as customers
 from patron.customers.exceptions import OutOfScope
 from patron.loyalty import ledger, promotions, referrals, rules
@@ -375,7 +376,7 @@ def commit_order(
     # shop's own order discount (抹零 and the like) on every line.
     loyalty_shares = rules.spread_discount(programme, basket.lines, points_value + goods_off)
     other = order.order_discount_fen - points_value - goods_off
-    other_shares = rules.prorate_fen(other, [ln.amount_fen for ln in basket.lines])
+    other_shares = prorate_fen(other, [ln.amount_fen for ln in basket.lines])
     paid = [
         ln.amount_fen - a - b
         for ln, a, b in zip(basket.lines, loyalty_shares, other_shares, strict=True)
