@@ -111,7 +111,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
 @pytest.fixture
 def api(db: Database) -> Iterator[TestClient]:
     """A JSON API client on ``db``; a server error comes back as a 500 response."""
-    from tests.web.api import api_client
+    from tests.web.helpers.api import api_client
 
     with api_client(db) as client:
         yield client

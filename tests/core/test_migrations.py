@@ -43,8 +43,8 @@ def test_the_latest_migrations_go_down_with_data_in_place(
     """Walking back over rows that other tables point at: SQLite must not copy a table to
     drop a column, or its foreign keys refuse to drop the old one."""
     from patron.analytics import service as analytics
-    from tests.analytics.pipeline.builders import build_chain
-    from tests.loyalty.builders import member, sale
+    from tests.analytics.pipeline.helpers import build_chain
+    from tests.loyalty.helpers import member, sale
 
     monkeypatch.setenv("PATRON_DATA_DIR", str(tmp_path / "data"))
     sale(sqlite_db, member(sqlite_db))  # a points lot, and an entry pointing at it
@@ -63,7 +63,7 @@ def test_the_latest_migrations_go_down_with_data_in_place(
 def test_the_upgrade_settles_the_lots_already_expired_and_empty(sqlite_db: Database) -> None:
     from patron.loyalty.models import PointsLot
     from patron.loyalty.points import accounts_due_for_expiry, expire_points, list_lots
-    from tests.loyalty.builders import member, sale
+    from tests.loyalty.helpers import member, sale
 
     long_ago = datetime(2024, 3, 5, 2, 0, tzinfo=UTC)  # its lots expired in 2025
     written_off, still_held, current = member(sqlite_db), member(sqlite_db), member(sqlite_db)

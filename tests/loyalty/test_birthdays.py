@@ -9,8 +9,8 @@ from patron.loyalty import rules
 from patron.loyalty.birthdays import give_birthday_gifts
 from patron.loyalty.points import get_balance
 from patron.loyalty.schemas import BirthdayGifts
-from tests.factories import sign_up
-from tests.loyalty.builders import PLAIN
+from tests.helpers import sign_up
+from tests.loyalty.helpers import PLAIN
 
 # 2026-05-20 09:00 in Shanghai.
 MORNING = datetime(2026, 5, 20, 1, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ from patron.core.db import Database
 from patron.loyalty.coupons import get_coupon, redeem_coupon
 from patron.loyalty.exceptions import CouponAlreadyUsed, InsufficientPoints
 from patron.loyalty.points import get_balance, get_ledger_total, redeem_points
-from tests.factories import post_order
-from tests.loyalty.builders import PLAIN, TUESDAY, adjust, give_coupon, member, template
+from tests.helpers import post_order
+from tests.loyalty.helpers import PLAIN, TUESDAY, adjust, give_coupon, member, template
 
 
 def test_fifty_concurrent_redemptions_let_through_exactly_what_the_balance_allows(

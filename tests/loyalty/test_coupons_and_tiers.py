@@ -12,7 +12,7 @@ from patron.loyalty.coupons import get_coupon
 from patron.loyalty.exceptions import CouponLimitReached, CouponNotApplicable
 from patron.loyalty.rules import Programme, TierBasis
 from patron.loyalty.tiers import get_tier, review_tiers
-from tests.loyalty.builders import (
+from tests.loyalty.helpers import (
     PLAIN,
     TUESDAY,
     adjust,

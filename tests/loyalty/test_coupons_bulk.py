@@ -8,8 +8,8 @@ from patron.core.db import Database
 from patron.customers import service as customers
 from patron.loyalty.coupons import issue_coupons, list_customer_coupons
 from patron.loyalty.schemas import BulkIssueRead
-from tests.factories import ACTOR
-from tests.loyalty.builders import TUESDAY, give_coupon, member, template
+from tests.helpers import ACTOR
+from tests.loyalty.helpers import TUESDAY, give_coupon, member, template
 
 
 def _issue(db: Database, code: str, ids: list[int]) -> BulkIssueRead:

@@ -18,7 +18,7 @@ from patron.loyalty.points import (
 )
 from patron.loyalty.refunds import apply_refund
 from patron.loyalty.schemas import AdjustmentIn, LoyaltyRefundIn
-from tests.loyalty.builders import PLAIN, TUESDAY, adjust, commit, member, refund, sale
+from tests.loyalty.helpers import PLAIN, TUESDAY, adjust, commit, member, refund, sale
 
 LATER = TUESDAY + timedelta(days=8)  # past the 7-day return window
 

@@ -24,7 +24,7 @@ from patron.loyalty.points import (
 from patron.loyalty.schemas import MemberRef
 from patron.loyalty.till import lookup_member
 from patron.orders.exceptions import RefundTooLarge
-from tests.loyalty.builders import PLAIN, TUESDAY, adjust, member, refund, sale
+from tests.loyalty.helpers import PLAIN, TUESDAY, adjust, member, refund, sale
 
 SETTINGS = settings(
     max_examples=40,

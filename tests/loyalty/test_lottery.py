@@ -23,8 +23,8 @@ from patron.loyalty.exceptions import (
 from patron.loyalty.models import LotteryPrize
 from patron.loyalty.points import get_balance
 from patron.loyalty.schemas import DrawIn, DrawRead, LotteryCreate, LotteryRead
-from tests.factories import ACTOR
-from tests.loyalty.builders import PLAIN, TUESDAY, adjust, member, template
+from tests.helpers import ACTOR
+from tests.loyalty.helpers import PLAIN, TUESDAY, adjust, member, template
 
 OPEN = TUESDAY - timedelta(days=1)
 CLOSE = TUESDAY + timedelta(days=7)
@@ -242,7 +242,7 @@ def test_prize_chances_over_100_percent_and_unknown_templates_are_refused(db: Da
 def test_store_staff_see_only_their_stores_members_draws(db: Database) -> None:
     from patron.catalog import service as catalog
     from patron.catalog.schemas import StoreCreate
-    from tests.factories import sign_up
+    from tests.helpers import sign_up
 
     stores = {
         code: db.write(

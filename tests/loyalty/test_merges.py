@@ -6,8 +6,8 @@ from patron.core.db import Database
 from patron.customers import service as customers
 from patron.loyalty.coupons import list_customer_coupons
 from patron.loyalty.points import get_balance, get_ledger_total
-from tests.factories import ACTOR
-from tests.loyalty.builders import TUESDAY, adjust, give_coupon, member, template
+from tests.helpers import ACTOR
+from tests.loyalty.helpers import TUESDAY, adjust, give_coupon, member, template
 
 
 def _state(db: Database, customer_id: int) -> tuple[int, int, list[str]]:

@@ -32,8 +32,8 @@ from patron.loyalty.schemas import (
     LotteryCreate,
 )
 from patron.staff.roles import ROLE_PERMISSIONS, Permission, Role
-from tests.factories import ACTOR
-from tests.web.console import Shop, console, make_shop, text_of
+from tests.helpers import ACTOR
+from tests.web.helpers.console import Shop, console, make_shop, text_of
 
 
 @pytest.fixture

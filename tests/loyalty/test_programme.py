@@ -19,10 +19,10 @@ from patron.loyalty.points import list_lots
 from patron.loyalty.schemas import CommitIn, ProgrammeTerms, ProgrammeUpdate
 from patron.loyalty.till import commit_order
 from patron.staff.roles import Role
-from tests.factories import ACTOR, post_order
-from tests.loyalty.builders import TUESDAY, member
-from tests.web.api import api_client
-from tests.web.console import console, make_shop, text_of
+from tests.helpers import ACTOR, post_order
+from tests.loyalty.helpers import TUESDAY, member
+from tests.web.helpers.api import api_client
+from tests.web.helpers.console import console, make_shop, text_of
 
 
 def _update(**changes: Any) -> ProgrammeUpdate:

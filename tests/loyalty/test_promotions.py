@@ -13,8 +13,8 @@ from patron.core.db import Database
 from patron.loyalty import promotions
 from patron.loyalty.schemas import PromotionCreate, QuoteIn, QuoteRead
 from patron.loyalty.till import quote_basket
-from tests.factories import ACTOR
-from tests.loyalty.builders import PLAIN, TUESDAY, member, products, refund, sale
+from tests.helpers import ACTOR
+from tests.loyalty.helpers import PLAIN, TUESDAY, member, products, refund, sale
 
 WEEK = {"starts_at": TUESDAY - timedelta(days=3), "ends_at": TUESDAY + timedelta(days=14)}
 FRUIT = {"sku": "APPLE", "quantity": 1, "unit_price_fen": 10_000}  # ¥100 of fresh fruit

@@ -13,8 +13,8 @@ from patron.loyalty import referrals
 from patron.loyalty.exceptions import ReferralCodeNotFound, ReferralRefused
 from patron.loyalty.points import get_balance, get_ledger_total
 from patron.loyalty.schemas import ReferralIn, ReferralRead
-from tests.factories import ACTOR, sign_up
-from tests.loyalty.builders import PLAIN, TUESDAY, member, refund, sale
+from tests.helpers import ACTOR, sign_up
+from tests.loyalty.helpers import PLAIN, TUESDAY, member, refund, sale
 
 BIG = [{"sku": "SKU-1", "quantity": 1, "unit_price_fen": 10_000}]  # ¥100: qualifies (≥ ¥50)
 SMALL = [{"sku": "SKU-1", "quantity": 1, "unit_price_fen": 2_000}]  # ¥20: does not

@@ -10,7 +10,7 @@ from patron.loyalty import reports
 from patron.loyalty.coupons import issue_coupon
 from patron.loyalty.points import expire_points, redeem_points
 from patron.loyalty.schemas import CouponIssue
-from tests.loyalty.builders import PLAIN, TUESDAY, adjust, member, sale, template
+from tests.loyalty.helpers import PLAIN, TUESDAY, adjust, member, sale, template
 
 
 def test_liability_breakage_and_expiring_points(db: Database) -> None:

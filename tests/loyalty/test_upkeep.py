@@ -10,8 +10,8 @@ from patron.core.db import Database
 from patron.loyalty.points import get_balance
 from patron.loyalty.tiers import get_tier
 from patron.loyalty.upkeep import run_upkeep
-from tests.factories import sign_up
-from tests.loyalty.builders import member, sale
+from tests.helpers import sign_up
+from tests.loyalty.helpers import member, sale
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

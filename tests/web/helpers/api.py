@@ -18,7 +18,7 @@ from patron.staff.roles import Role
 from patron.staff.schemas import ApiKeyCreate
 from patron.web.app import create_app
 from patron.web.security import limiter
-from tests.factories import IDENTITY_FIELDS
+from tests.helpers import IDENTITY_FIELDS
 
 PHONE = "+8613800138000"
 ORDERED_AT = "2026-03-01T10:00:00+08:00"

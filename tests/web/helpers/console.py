@@ -20,7 +20,7 @@ from patron.staff.roles import Role
 from patron.staff.schemas import StaffCreate
 from patron.web.app import create_app
 from patron.web.security import limiter
-from tests.factories import post_order, sign_up
+from tests.helpers import post_order, sign_up
 
 PASSWORD = "correct-horse-9"
 HTML = {"accept": "text/html"}

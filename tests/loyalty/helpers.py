@@ -26,7 +26,7 @@ from patron.loyalty.schemas import (
 from patron.loyalty.till import commit_order
 from patron.orders import service as orders
 from patron.orders.schemas import RefundIn
-from tests.factories import ACTOR, T0, post_order, sign_up
+from tests.helpers import ACTOR, T0, post_order, sign_up
 
 # Tuesday 2026-03-03 10:00 in Shanghai: not a member day under the default programme.
 TUESDAY = T0 + timedelta(days=2)
