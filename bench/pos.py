@@ -1,6 +1,6 @@
 """POS latency: member look-up and basket quote at a steady 200 requests/s, SQLite and PostgreSQL.
 
-Target (the loyalty issue): p99 ≤ 20 ms for both calls. Figures are printed, never asserted.
+Target (docs/contributing.md, Benchmarks): p99 ≤ 20 ms for both calls. Figures are printed, never asserted.
 
 How it runs, per backend:
 

@@ -10,7 +10,7 @@ Which language a request gets:
 1. the ``patron_lang`` cookie, set by the language menu (``GET /language/{code}``);
 2. otherwise Chinese. ``Accept-Language`` is deliberately ignored: the console runs on shared
    shop computers whose browsers are often set to English while the staff read Chinese, and
-   the issue asks for Chinese by default. One click on the menu switches, and the cookie keeps
+   Chinese is the console's default (docs/architecture.md, Translations). One click on the menu switches, and the cookie keeps
    the choice for a year.
 
 The language of the current request sits in a context variable (set by
