@@ -37,6 +37,9 @@ def _settings_first() -> None:
     """Read the settings before any command: a wrong one is named, not a traceback."""
     from pydantic import ValidationError
 
+    from patron.web.messages import use_system_language
+
+    use_system_language()  # errors are said in the system's language (web/messages.py)
     try:
         get_settings()
     except ValidationError as exc:

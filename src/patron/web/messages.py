@@ -11,10 +11,11 @@ both). See docs/contributing.md, "Adding a message".
 
 from __future__ import annotations
 
+import os
 from typing import Any, Final
 
 from patron.core.errors import PatronError
-from patron.web.i18n import N_, gettext
+from patron.web.i18n import N_, choose_language, gettext, use_language
 
 MESSAGES: Final[dict[str, str]] = {
     # --- pydantic's own kinds of bad input (a form's box)
@@ -135,3 +136,15 @@ def message_for(exc: PatronError) -> str:
     field = exc.facts.get("field")
     reason = exc.message.split(": ", 1)[-1] if field else exc.message
     return gettext(reason)
+
+
+def message_line(exc: PatronError) -> str:
+    """``exc`` as one line for the command line: "field: message", or the message alone."""
+    field = exc.facts.get("field")
+    return f"{field}: {message_for(exc)}" if field else message_for(exc)
+
+
+def use_system_language() -> None:
+    """The command line speaks the system's language (``LANG``, as zh_CN.UTF-8 or
+    en_US.UTF-8); Chinese when it names neither."""
+    use_language(choose_language(os.environ.get("LANG")))
