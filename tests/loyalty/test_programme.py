@@ -16,7 +16,8 @@ from patron.core.errors import InvalidInput
 from patron.loyalty import programme, rules
 from patron.loyalty.accounts import get_programme
 from patron.loyalty.points import list_lots
-from patron.loyalty.schemas import CommitIn, ProgrammeTerms, ProgrammeUpdate
+from patron.loyalty.schemas import CommitIn
+from patron.loyalty.terms import ProgrammeTerms, ProgrammeUpdate
 from patron.loyalty.till import commit_order
 from patron.staff.roles import Role
 from tests.helpers import ACTOR, post_order

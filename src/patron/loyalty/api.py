@@ -45,9 +45,6 @@ from patron.loyalty.schemas import (
     LoyaltyReport,
     MemberRef,
     Movement,
-    ProgrammeRead,
-    ProgrammeUpdate,
-    ProgrammeVersionRead,
     PromotionCreate,
     PromotionRead,
     QuoteIn,
@@ -57,6 +54,7 @@ from patron.loyalty.schemas import (
     ReferralRead,
     TierRead,
 )
+from patron.loyalty.terms import ProgrammeRead, ProgrammeUpdate, ProgrammeVersionRead
 from patron.loyalty.tiers import get_tier
 from patron.loyalty.till import commit_order, lookup_member, quote_basket
 from patron.web.deps import Db, PathId, read_on_loop

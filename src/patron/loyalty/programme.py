@@ -25,7 +25,7 @@ from patron.core.errors import Conflict, InvalidInput
 from patron.core.settings import get_settings
 from patron.loyalty import rules
 from patron.loyalty.models import LoyaltyAccount, ProgrammeVersion
-from patron.loyalty.schemas import (
+from patron.loyalty.terms import (
     ProgrammeRead,
     ProgrammeTerms,
     ProgrammeUpdate,

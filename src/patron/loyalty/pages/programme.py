@@ -28,11 +28,7 @@ from patron.loyalty.pages.titles import (
     WEEKDAYS,
 )
 from patron.loyalty.rules import BP
-from patron.loyalty.schemas import (
-    ProgrammeRead,
-    ProgrammeTerms,
-    ProgrammeUpdate,
-)
+from patron.loyalty.terms import ProgrammeRead, ProgrammeTerms, ProgrammeUpdate
 from patron.staff.roles import Permission as P
 from patron.web.deps import Db
 from patron.web.forms import (
