@@ -1,4 +1,5 @@
-# Two commands: `make demo` and `make test`. Both build a local virtual environment first.
+# `make demo` runs the demo shop, `make test` runs the checks (`make lint`) and the whole suite.
+# Each builds a local virtual environment first. See docs/contributing.md.
 SHELL := /bin/bash
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; done)
@@ -22,14 +23,17 @@ demo: $(STAMP)
 	$(BIN)/patron demo --seed 42
 	$(BIN)/patron serve
 
-test: $(STAMP)
+lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
+
+test: lint
 	$(BIN)/pytest -n 2
 
 serve: $(STAMP)
 	$(BIN)/patron serve
 
 clean:
-	rm -rf $(VENV) patron-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) patron-data .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

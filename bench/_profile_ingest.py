@@ -31,7 +31,7 @@ from rich.table import Table
 def _inline_threadpool() -> None:
     """Run FastAPI's sync dependencies, endpoints and response checks on the calling thread."""
     import fastapi.dependencies.utils as deps
-    import fastapi.routing as routing
+    from fastapi import routing
 
     async def inline(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return func(*args, **kwargs)

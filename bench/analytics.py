@@ -1,6 +1,6 @@
 """Analytics definitions at chain scale: every step timed on DuckDB, pandas and polars beside it.
 
-Targets (issue 4): all definitions for 1,000,000 customers and 10,000,000 order lines in
+Targets (docs/contributing.md, Benchmarks): all definitions for 1,000,000 customers and 10,000,000 order lines in
 ≤ 60 s and ≤ 4 GB on 2 cores, and RFM + value segments + lifecycle ≥ 5× faster than the same
 in plain pandas. Figures are printed, never asserted.
 
@@ -16,7 +16,7 @@ How it runs:
    out of the engine) on DuckDB with ``threads=2``: customer_scores, cohorts, kpis by day /
    store / channel / category, segment_migration; the wall and CPU time of each, the total,
    and the process's peak RSS. Every step and every peer runs three times (``--runs``) and
-   the best run counts, as in the project's peer figures (BENCHMARKS.md): each engine run
+   the best run counts, as in the peers' figures (docs/contributing.md, Benchmarks): each engine run
    on a fresh connection, each peer run in a fresh process, so all read the store from the
    file every time. Beside each step, the Python side of a run measured apart: reading
    the tables' schemas, building the Ibis expression and compiling it to SQL.

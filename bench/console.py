@@ -1,6 +1,6 @@
 """Console response times: customer search and the customer 360 page on the demo retailer.
 
-Target (issue 3, item 5): search and the 360 page answer in under 100 ms at the 95th
+Target (docs/contributing.md, Benchmarks): search and the 360 page answer in under 100 ms at the 95th
 percentile on the demo data. Figures are printed, never asserted.
 
 How it runs:

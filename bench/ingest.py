@@ -1,6 +1,6 @@
 """Ingestion throughput: single posts, bulk posts and file import, on SQLite and PostgreSQL.
 
-Targets (the ingestion issue): ≥ 1,000 single-order posts/s and ≥ 10,000 orders/s in bulk
+Targets (docs/contributing.md, Benchmarks): ≥ 1,000 single-order posts/s and ≥ 10,000 orders/s in bulk
 through the API on SQLite; import ≥ 50,000 lines/s. Figures are printed, never asserted.
 
 How it runs, per backend:

@@ -1,6 +1,6 @@
 """POS latency: member look-up and basket quote at a steady 200 requests/s, SQLite and PostgreSQL.
 
-Target (the loyalty issue): p99 ≤ 20 ms for both calls. Figures are printed, never asserted.
+Target (docs/contributing.md, Benchmarks): p99 ≤ 20 ms for both calls. Figures are printed, never asserted.
 
 How it runs, per backend:
 
@@ -110,6 +110,7 @@ def store(n: int) -> str:
 def seed(url: str) -> tuple[float, dict[str, str]]:
     """Migrate and fill the database through the services; the seconds it took, and each
     store's till key."""
+    from patron import loyalty
     from patron.catalog import service as catalog
     from patron.catalog.schemas import ProductIn, StoreCreate
     from patron.core.actor import system_actor
@@ -117,8 +118,6 @@ def seed(url: str) -> tuple[float, dict[str, str]]:
     from patron.core.migrate import upgrade
     from patron.customers import service as customers
     from patron.customers.schemas import CustomerCreate, IdentitiesIn
-    from patron.loyalty import service as loyalty
-    from patron.loyalty.schemas import AdjustmentIn, CouponIssue, CouponTemplateCreate
     from patron.staff import service as staff
     from patron.staff.roles import Role
     from patron.staff.schemas import ApiKeyCreate
@@ -148,7 +147,7 @@ def seed(url: str) -> tuple[float, dict[str, str]]:
             for body in templates:
                 loyalty.create_coupon_template(
                     session=session,
-                    template_in=CouponTemplateCreate.model_validate(
+                    template_in=loyalty.CouponTemplateCreate.model_validate(
                         {"name": body["code"], "valid_days": 3650, **body}
                     ),
                 )
@@ -171,7 +170,7 @@ def seed(url: str) -> tuple[float, dict[str, str]]:
                     loyalty.adjust_points(
                         session=session,
                         customer_id=customer_id,
-                        adjustment_in=AdjustmentIn(
+                        adjustment_in=loyalty.AdjustmentIn(
                             points=1_000 + 37 * n + k, reason="bench", staff="bench"
                         ),
                         actor=system_actor("bench"),
@@ -180,7 +179,7 @@ def seed(url: str) -> tuple[float, dict[str, str]]:
                 for code in ("MJ100-20", "P90", "FREE-DELIVERY"):
                     loyalty.issue_coupon(
                         session=session,
-                        issue_in=CouponIssue(template_code=code, customer_id=customer_id),
+                        issue_in=loyalty.CouponIssue(template_code=code, customer_id=customer_id),
                         now=BASE_TIME,
                     )
 

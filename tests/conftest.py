@@ -72,17 +72,19 @@ def _pg_database(worker_id: str) -> Iterator[Database]:
     db.dispose()
 
 
+def forget_caches() -> None:
+    """What this process remembers of the last test's data goes with it: every cache that
+    registered itself (core/caches.py), in one call."""
+    import patron.web.app  # noqa: F401  (every domain imported: every cache registered)
+    from patron.core import caches
+
+    caches.clear_all()
+
+
 def _truncate(db: Database) -> None:
-    from patron.catalog.service import clear_store_cache, forget_till_categories
-    from patron.loyalty.programme import forget as forget_programme
-    from patron.loyalty.promotions import forget_till_promotions
     from patron.metadata import metadata
 
-    # What this process remembers of the last test's data goes with it.
-    clear_store_cache()
-    forget_till_categories()
-    forget_till_promotions()
-    forget_programme()
+    forget_caches()
     names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with db.engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
@@ -95,6 +97,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
         path = tmp_path / "patron.db"
         shutil.copy(request.getfixturevalue("_sqlite_template"), path)
         database = Database(f"sqlite:///{path}")
+        forget_caches()
         yield database
         database.dispose()
         return
@@ -108,7 +111,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
 @pytest.fixture
 def api(db: Database) -> Iterator[TestClient]:
     """A JSON API client on ``db``; a server error comes back as a 500 response."""
-    from tests.web.api import api_client
+    from tests.web.helpers.api import api_client
 
     with api_client(db) as client:
         yield client
@@ -119,6 +122,7 @@ def sqlite_db(tmp_path: Path, _sqlite_template: Path) -> Iterator[Database]:
     path = tmp_path / "patron.db"
     shutil.copy(_sqlite_template, path)
     database = Database(f"sqlite:///{path}")
+    forget_caches()
     yield database
     database.dispose()
 

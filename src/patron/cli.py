@@ -37,6 +37,9 @@ def _settings_first() -> None:
     """Read the settings before any command: a wrong one is named, not a traceback."""
     from pydantic import ValidationError
 
+    from patron.web.messages import use_system_language
+
+    use_system_language()  # errors are said in the system's language (web/messages.py)
     try:
         get_settings()
     except ValidationError as exc:
@@ -129,7 +132,7 @@ def loyalty_upkeep() -> None:
     The server does this every night after the analytics run; run it from cron when the
     server's nightly run is turned off (PATRON_ANALYTICS_NIGHTLY=false). Running it twice
     does nothing the second time."""
-    from patron.loyalty.upkeep import run_upkeep
+    from patron.loyalty import run_upkeep
 
     done = run_upkeep(db=get_database())
     table = Table("part", "done")

@@ -21,8 +21,8 @@ from patron.core.db import Database
 from patron.staff.roles import ROLE_PERMISSIONS, STORE_BOUND_ROLES, Role
 from patron.staff.roles import Permission as P
 from patron.web import i18n
-from tests.factories import post_order, sign_up
-from tests.web.console import console, text_of
+from tests.helpers import post_order, sign_up
+from tests.web.helpers.console import console, text_of
 
 FIRST_RUN = date(2025, 9, 10)
 SECOND_RUN = date(2026, 2, 20)

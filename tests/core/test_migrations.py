@@ -43,8 +43,8 @@ def test_the_latest_migrations_go_down_with_data_in_place(
     """Walking back over rows that other tables point at: SQLite must not copy a table to
     drop a column, or its foreign keys refuse to drop the old one."""
     from patron.analytics import service as analytics
-    from tests.analytics.pipeline.builders import build_chain
-    from tests.loyalty.builders import member, sale
+    from tests.analytics.pipeline.helpers import build_chain
+    from tests.loyalty.helpers import member, sale
 
     monkeypatch.setenv("PATRON_DATA_DIR", str(tmp_path / "data"))
     sale(sqlite_db, member(sqlite_db))  # a points lot, and an entry pointing at it
@@ -61,9 +61,9 @@ def test_the_latest_migrations_go_down_with_data_in_place(
 
 
 def test_the_upgrade_settles_the_lots_already_expired_and_empty(sqlite_db: Database) -> None:
-    from patron.loyalty import service as loyalty
     from patron.loyalty.models import PointsLot
-    from tests.loyalty.builders import member, sale
+    from patron.loyalty.points import accounts_due_for_expiry, expire_points, list_lots
+    from tests.loyalty.helpers import member, sale
 
     long_ago = datetime(2024, 3, 5, 2, 0, tzinfo=UTC)  # its lots expired in 2025
     written_off, still_held, current = member(sqlite_db), member(sqlite_db), member(sqlite_db)
@@ -71,17 +71,15 @@ def test_the_upgrade_settles_the_lots_already_expired_and_empty(sqlite_db: Datab
     sale(sqlite_db, still_held, at=long_ago)
     sale(sqlite_db, current, at=datetime.now(UTC))
     after_expiry = datetime(2025, 6, 1, tzinfo=UTC)
-    sqlite_db.write(
-        lambda s: loyalty.expire_points(session=s, now=after_expiry, customer_id=written_off)
-    )
+    sqlite_db.write(lambda s: expire_points(session=s, now=after_expiry, customer_id=written_off))
 
     downgrade(sqlite_db, "0009")  # as before this release: nothing settled
     upgrade(sqlite_db)
 
     def settled(customer_id: int) -> bool:
-        lot = sqlite_db.read(lambda s: loyalty.list_lots(session=s, customer_id=customer_id))[0]
+        lot = sqlite_db.read(lambda s: list_lots(session=s, customer_id=customer_id))[0]
         return sqlite_db.read(lambda s: s.get(PointsLot, lot.id).settled_at) is not None
 
     assert (settled(written_off), settled(still_held), settled(current)) == (True, False, False)
-    due = sqlite_db.read(lambda s: loyalty.accounts_due_for_expiry(session=s))
+    due = sqlite_db.read(lambda s: accounts_due_for_expiry(session=s))
     assert len(due) == 1  # the expired lot with points left, for the next run to write off

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.web.api import error_fields, post_order, reveal, sign_up
+from tests.web.helpers.api import error_fields, post_order, reveal, sign_up
 
 PHONE = "+8613800138000"
 

@@ -8,7 +8,7 @@ from patron.core.db import Database
 from patron.customers import service as customers
 from patron.customers.exceptions import CannotMerge, CannotUnmerge
 from patron.orders import service as orders
-from tests.factories import ACTOR, later, post_order, sign_up
+from tests.helpers import ACTOR, later, post_order, sign_up
 
 
 def _customer(db: Database, customer_id: int):  # type: ignore[no-untyped-def]
@@ -112,7 +112,7 @@ def test_a_shared_email_never_merges_two_people(db: Database) -> None:
 
 
 def test_records_in_one_batch_sharing_a_new_identifier_make_one_customer(db: Database) -> None:
-    from tests.factories import order_in
+    from tests.helpers import order_in
 
     batch = [
         order_in("B1", customer={"phone": "13800138000"}),
@@ -129,7 +129,7 @@ def test_records_in_one_batch_sharing_a_new_identifier_make_one_customer(db: Dat
 
 
 def test_one_batch_can_merge_and_keep_using_the_survivor(db: Database) -> None:
-    from tests.factories import order_in
+    from tests.helpers import order_in
 
     a = sign_up(db, phone="13800138000")
     b = sign_up(db, member_card="C-9")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from patron.core.db import Database
 from patron.customers import service as customers
-from tests.factories import sign_up
+from tests.helpers import sign_up
 
 
 def test_many_customers_read_at_once_match_one_by_one(db: Database) -> None:

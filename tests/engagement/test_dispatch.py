@@ -16,7 +16,7 @@ from patron.engagement.dispatch import Dispatcher
 from patron.engagement.models import MessageStatus
 from tests.engagement.builders import MORNING, enqueue, message_of
 from tests.engagement.stand_ins import StandIns
-from tests.factories import add_store, reachable_customer
+from tests.helpers import add_store, reachable_customer
 
 
 class Clock:
@@ -77,7 +77,7 @@ def test_enqueueing_the_same_run_again_adds_nothing_and_merged_customers_are_lef
     db: Database, servers: StandIns
 ) -> None:
     from patron.customers import service as customers
-    from tests.factories import ACTOR
+    from tests.helpers import ACTOR
 
     first, second, gone = (reachable_customer(db) for _ in range(3))
     db.write(

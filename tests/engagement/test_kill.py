@@ -30,7 +30,7 @@ from tests.engagement.processes import (
     wait_until,
 )
 from tests.engagement.stand_ins import StandIns, free_port
-from tests.factories import reachable_customer
+from tests.helpers import reachable_customer
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from patron.engagement.models import MessageStatus
 from patron.engagement.ratelimit import take_tokens
 from tests.engagement.builders import MORNING, enqueue, message_of
 from tests.engagement.stand_ins import StandIns
-from tests.factories import reachable_customer
+from tests.helpers import reachable_customer
 
 NOW = MORNING + timedelta(minutes=1)
 LATER = NOW + timedelta(minutes=5)  # past the lease below

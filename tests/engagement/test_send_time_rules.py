@@ -16,7 +16,7 @@ from patron.engagement.dispatch import Dispatcher
 from patron.engagement.models import MessageStatus
 from tests.engagement.builders import enqueue, message_of
 from tests.engagement.stand_ins import StandIns
-from tests.factories import add_store, reachable_customer
+from tests.helpers import add_store, reachable_customer
 
 TEN_PM_SHANGHAI = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
 EIGHT_AM_NEXT_DAY = datetime(2026, 3, 11, 0, 0, tzinfo=UTC)

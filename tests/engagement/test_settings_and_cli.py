@@ -11,7 +11,7 @@ from patron.core.db import Database
 from patron.core.settings import Settings, get_settings
 from patron.engagement.embedded import start_dispatch
 from tests.engagement.builders import enqueue
-from tests.factories import reachable_customer
+from tests.helpers import reachable_customer
 
 
 def test_a_negative_cap_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

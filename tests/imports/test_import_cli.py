@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from patron.core.db import get_database
 from patron.core.migrate import upgrade
 from patron.imports.cli import app
-from tests.imports.builders import UCI_HEADER, write_csv
+from tests.imports.helpers import UCI_HEADER, write_csv
 
 runner = CliRunner()
 

@@ -10,7 +10,7 @@ from patron.catalog.schemas import StoreCreate
 from patron.core.db import Database
 from patron.customers import service as customers
 from patron.customers.schemas import CustomerFilter, CustomerRead
-from tests.imports.builders import import_file, read_report, write_csv
+from tests.imports.helpers import import_file, read_report, write_csv
 
 MEMBER_HEADER = [
     "会员卡号",

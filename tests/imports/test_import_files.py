@@ -15,7 +15,7 @@ from patron.imports.columns import BadMapping, MissingColumns, resolve_columns
 from patron.imports.models import ImportRun
 from patron.imports.reader import EmptyFile, UnreadableFile, inspect_file, sniff_delimiter
 from patron.orders import service as orders
-from tests.imports.builders import UCI_HEADER, import_file, write_csv, write_xlsx
+from tests.imports.helpers import UCI_HEADER, import_file, write_csv, write_xlsx
 
 CUSTOMER_HEADER = ["手机号", "姓名", "性别", "城市"]
 CUSTOMER_ROWS = [

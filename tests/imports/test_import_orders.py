@@ -15,7 +15,7 @@ from patron.core.db import Database
 from patron.customers import service as customers
 from patron.orders import service as orders
 from patron.orders.schemas import OrderRead
-from tests.imports.builders import UCI_HEADER, import_file, read_report, snapshot, write_csv
+from tests.imports.helpers import UCI_HEADER, import_file, read_report, snapshot, write_csv
 
 UCI_ROWS = [
     ["536365", "85123A", "WHITE HANGING HEART T-LIGHT HOLDER", "6", "12/1/2010 8:26", "2.55", "17850", "United Kingdom"],

@@ -12,7 +12,7 @@ from patron.core.db import Database
 from patron.imports.models import ImportRun, ImportStatus
 from patron.imports.schemas import ImportOptions
 from patron.imports.service import BatchDone, run_import
-from tests.imports.builders import UCI_HEADER, import_file, read_report, snapshot, write_csv
+from tests.imports.helpers import UCI_HEADER, import_file, read_report, snapshot, write_csv
 
 
 class Interrupted(Exception):

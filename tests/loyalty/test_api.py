@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.web.api import ORDERED_AT, error_fields, order_body, post_order, refund_body, sign_up
+from tests.web.helpers.api import (
+    ORDERED_AT,
+    error_fields,
+    order_body,
+    post_order,
+    refund_body,
+    sign_up,
+)
 
 PHONE = "13700137000"
 BASKET = [{"sku": "SKU-1", "quantity": 2, "unit_price_fen": 6_000}]

@@ -11,7 +11,7 @@ from patron.catalog import service as catalog
 from patron.catalog.schemas import StoreCreate
 from patron.core.db import Database
 from patron.staff.roles import Role
-from tests.web.api import api_client, post_order, sign_up
+from tests.web.helpers.api import api_client, post_order, sign_up
 
 
 def test_a_referral_over_http_rewards_both_on_the_first_purchase(api: TestClient) -> None:
@@ -122,7 +122,7 @@ def test_a_coupon_for_a_whole_lifecycle_stage(db: Database) -> None:
     from datetime import date
 
     from patron.analytics import service as analytics
-    from tests.analytics.pipeline.builders import build_chain
+    from tests.analytics.pipeline.helpers import build_chain
 
     build_chain(db)
     analytics.run_analytics(db=db, as_of=date(2026, 3, 20))

@@ -6,23 +6,22 @@ from datetime import UTC, date, datetime
 
 from patron.core.db import Database
 from patron.loyalty import rules
-from patron.loyalty import service as loyalty
+from patron.loyalty.birthdays import give_birthday_gifts
+from patron.loyalty.points import get_balance
 from patron.loyalty.schemas import BirthdayGifts
-from tests.factories import sign_up
-from tests.loyalty.builders import PLAIN
+from tests.helpers import sign_up
+from tests.loyalty.helpers import PLAIN
 
 # 2026-05-20 09:00 in Shanghai.
 MORNING = datetime(2026, 5, 20, 1, 0, tzinfo=UTC)
 
 
 def _run(db: Database, now: datetime = MORNING) -> BirthdayGifts:
-    return db.write(lambda s: loyalty.give_birthday_gifts(session=s, now=now, programme=PLAIN))
+    return db.write(lambda s: give_birthday_gifts(session=s, now=now, programme=PLAIN))
 
 
 def _available(db: Database, customer_id: int, now: datetime = MORNING) -> int:
-    return db.read(
-        lambda s: loyalty.get_balance(session=s, customer_id=customer_id, now=now)
-    ).available
+    return db.read(lambda s: get_balance(session=s, customer_id=customer_id, now=now)).available
 
 
 def test_members_get_their_tiers_gift_on_the_day_and_only_once_a_year(db: Database) -> None:

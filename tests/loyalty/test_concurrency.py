@@ -6,10 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from patron.core.db import Database
-from patron.loyalty import service as loyalty
+from patron.loyalty.coupons import get_coupon, redeem_coupon
 from patron.loyalty.exceptions import CouponAlreadyUsed, InsufficientPoints
-from tests.factories import post_order
-from tests.loyalty.builders import PLAIN, TUESDAY, adjust, give_coupon, member, template
+from patron.loyalty.points import get_balance, get_ledger_total, redeem_points
+from tests.helpers import post_order
+from tests.loyalty.helpers import PLAIN, TUESDAY, adjust, give_coupon, member, template
 
 
 def test_fifty_concurrent_redemptions_let_through_exactly_what_the_balance_allows(
@@ -22,7 +23,7 @@ def test_fifty_concurrent_redemptions_let_through_exactly_what_the_balance_allow
     def redeem(_: int) -> bool:
         try:
             pg_db.write(
-                lambda s: loyalty.redeem_points(
+                lambda s: redeem_points(
                     session=s, customer_id=me, points=30, now=now, programme=PLAIN
                 )
             )
@@ -33,9 +34,9 @@ def test_fifty_concurrent_redemptions_let_through_exactly_what_the_balance_allow
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(redeem, range(50)))
     assert sum(results) == 33  # 33 × 30 = 990 ≤ 1,000 < 34 × 30
-    balance = pg_db.read(lambda s: loyalty.get_balance(session=s, customer_id=me, now=now))
+    balance = pg_db.read(lambda s: get_balance(session=s, customer_id=me, now=now))
     assert balance.available == 10
-    assert pg_db.read(lambda s: loyalty.get_ledger_total(session=s, customer_id=me)) == 10
+    assert pg_db.read(lambda s: get_ledger_total(session=s, customer_id=me)) == 10
 
 
 def test_a_coupon_redeemed_from_two_tills_at_once_is_used_once(pg_db: Database) -> None:
@@ -48,9 +49,7 @@ def test_a_coupon_redeemed_from_two_tills_at_once_is_used_once(pg_db: Database) 
 
         def redeem(order_id: int, code: str = code) -> bool:
             try:
-                pg_db.write(
-                    lambda s: loyalty.redeem_coupon(session=s, code=code, order_id=order_id)
-                )
+                pg_db.write(lambda s: redeem_coupon(session=s, code=code, order_id=order_id))
                 return True
             except CouponAlreadyUsed:
                 return False
@@ -58,6 +57,6 @@ def test_a_coupon_redeemed_from_two_tills_at_once_is_used_once(pg_db: Database) 
         with ThreadPoolExecutor(max_workers=2) as pool:
             results = list(pool.map(redeem, order_ids))
         assert sorted(results) == [False, True]
-        coupon = pg_db.read(lambda s, code=code: loyalty.get_coupon(session=s, code=code))
+        coupon = pg_db.read(lambda s, code=code: get_coupon(session=s, code=code))
         assert coupon is not None and coupon.status == "redeemed"
         assert coupon.order_id == order_ids[results.index(True)]

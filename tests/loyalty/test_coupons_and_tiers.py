@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from patron.core.db import Database
-from patron.loyalty import service as loyalty
+from patron.loyalty.coupons import get_coupon
 from patron.loyalty.exceptions import CouponLimitReached, CouponNotApplicable
 from patron.loyalty.rules import Programme, TierBasis
-from tests.loyalty.builders import (
+from patron.loyalty.tiers import get_tier, review_tiers
+from tests.loyalty.helpers import (
     PLAIN,
     TUESDAY,
     adjust,
@@ -36,13 +37,13 @@ def test_a_coupon_is_used_with_its_order_and_restored_when_the_order_is_refunded
     )
     assert result.coupon_discount_fen == 2_000
     assert result.points_earned == 100  # on ¥100 paid, not the ¥20 the coupon paid
-    used = db.read(lambda s: loyalty.get_coupon(session=s, code=coupon.code))
+    used = db.read(lambda s: get_coupon(session=s, code=coupon.code))
     assert used is not None and used.status == "redeemed"
     with pytest.raises(CouponNotApplicable):
         sale(db, me, lines=WEEK, coupon_codes=[coupon.code], order_discount_fen=2_000)
     back = refund(db, "CPN", at=TUESDAY + timedelta(days=1))
     assert back.coupons_restored == 1
-    restored = db.read(lambda s: loyalty.get_coupon(session=s, code=coupon.code))
+    restored = db.read(lambda s: get_coupon(session=s, code=coupon.code))
     assert restored is not None and (restored.status, restored.order_id) == ("issued", None)
 
 
@@ -101,9 +102,7 @@ def test_tier_is_judged_on_points_earned_not_the_balance(db: Database) -> None:
     )
     me = member(db)
     adjust(db, me, 50_000)  # a large balance from staff, earned nothing
-    assert (
-        db.read(lambda s: loyalty.get_tier(session=s, customer_id=me, now=TUESDAY)).code == "member"
-    )
+    assert db.read(lambda s: get_tier(session=s, customer_id=me, now=TUESDAY)).code == "member"
     result = sale(
         db,
         me,
@@ -111,25 +110,21 @@ def test_tier_is_judged_on_points_earned_not_the_balance(db: Database) -> None:
         programme=by_points,
     )
     assert result.tier_code == "silver"  # 2,000 points earned: upgraded at once
-    tier = db.read(
-        lambda s: loyalty.get_tier(session=s, customer_id=me, now=TUESDAY, programme=by_points)
-    )
+    tier = db.read(lambda s: get_tier(session=s, customer_id=me, now=TUESDAY, programme=by_points))
     assert tier.points_earned_12m == 2_000
 
 
 def test_a_downgrade_waits_for_the_review_and_its_grace_period(db: Database) -> None:
     me = member(db)
     sale(db, me, lines=[{"sku": "SKU-1", "quantity": 1, "unit_price_fen": 1_000_000}])
-    assert (
-        db.read(lambda s: loyalty.get_tier(session=s, customer_id=me, now=TUESDAY)).code == "gold"
-    )
+    assert db.read(lambda s: get_tier(session=s, customer_id=me, now=TUESDAY)).code == "gold"
     year_on = TUESDAY + timedelta(days=400)
-    db.write(lambda s: loyalty.review_tiers(session=s, now=year_on, programme=PLAIN))
-    tier = db.read(lambda s: loyalty.get_tier(session=s, customer_id=me, now=year_on))
+    db.write(lambda s: review_tiers(session=s, now=year_on, programme=PLAIN))
+    tier = db.read(lambda s: get_tier(session=s, customer_id=me, now=year_on))
     assert tier.code == "gold" and tier.downgrade_due_at == year_on + timedelta(days=30)
     done = year_on + timedelta(days=30)
-    db.write(lambda s: loyalty.review_tiers(session=s, now=done, programme=PLAIN))
-    assert db.read(lambda s: loyalty.get_tier(session=s, customer_id=me, now=done)).code == "member"
+    db.write(lambda s: review_tiers(session=s, now=done, programme=PLAIN))
+    assert db.read(lambda s: get_tier(session=s, customer_id=me, now=done)).code == "member"
 
 
 def test_the_review_never_overwrites_a_tier_changed_while_it_ran(
@@ -153,10 +148,10 @@ def test_the_review_never_overwrites_a_tier_changed_while_it_ran(
     def run(s: Any) -> int:
         nonlocal session
         session = s
-        return loyalty.review_tiers(session=s, now=year_on, programme=PLAIN)
+        return review_tiers(session=s, now=year_on, programme=PLAIN)
 
     session: Any = None
     monkeypatch.setattr(rules, "review_tier", till_upgrades_meanwhile)
     assert db.write(run) == 0
-    tier = db.read(lambda s: loyalty.get_tier(session=s, customer_id=me, now=year_on))
+    tier = db.read(lambda s: get_tier(session=s, customer_id=me, now=year_on))
     assert tier.code == "platinum" and tier.downgrade_due_at is None

@@ -6,15 +6,15 @@ from __future__ import annotations
 from patron.audit import service as audit
 from patron.core.db import Database
 from patron.customers import service as customers
-from patron.loyalty import service as loyalty
+from patron.loyalty.coupons import issue_coupons, list_customer_coupons
 from patron.loyalty.schemas import BulkIssueRead
-from tests.factories import ACTOR
-from tests.loyalty.builders import TUESDAY, give_coupon, member, template
+from tests.helpers import ACTOR
+from tests.loyalty.helpers import TUESDAY, give_coupon, member, template
 
 
 def _issue(db: Database, code: str, ids: list[int]) -> BulkIssueRead:
     return db.write(
-        lambda s: loyalty.issue_coupons(
+        lambda s: issue_coupons(
             session=s,
             template_code=code,
             customer_ids=ids,
@@ -46,9 +46,7 @@ def test_a_bulk_issue_respects_limits_and_skips_merged_profiles(db: Database) ->
 
     held = {
         who: db.read(
-            lambda s, who=who: loyalty.list_customer_coupons(
-                session=s, customer_id=who, now=TUESDAY
-            )
+            lambda s, who=who: list_customer_coupons(session=s, customer_id=who, now=TUESDAY)
         )
         for who in (a, b, c)
     }

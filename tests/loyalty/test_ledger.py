@@ -7,21 +7,29 @@ from datetime import timedelta
 import pytest
 
 from patron.core.db import Database
-from patron.loyalty import service as loyalty
 from patron.loyalty.exceptions import InsufficientPoints, PointsOverLimit
+from patron.loyalty.points import (
+    accounts_due_for_expiry,
+    expire_points,
+    get_balance,
+    list_entries,
+    list_lots,
+    redeem_points,
+)
+from patron.loyalty.refunds import apply_refund
 from patron.loyalty.schemas import AdjustmentIn, LoyaltyRefundIn
-from tests.loyalty.builders import PLAIN, TUESDAY, adjust, commit, member, refund, sale
+from tests.loyalty.helpers import PLAIN, TUESDAY, adjust, commit, member, refund, sale
 
 LATER = TUESDAY + timedelta(days=8)  # past the 7-day return window
 
 
 def balance(db: Database, customer_id: int, at=LATER):  # type: ignore[no-untyped-def]
-    return db.read(lambda s: loyalty.get_balance(session=s, customer_id=customer_id, now=at))
+    return db.read(lambda s: get_balance(session=s, customer_id=customer_id, now=at))
 
 
 def redeem(db: Database, customer_id: int, points: int, at=LATER):  # type: ignore[no-untyped-def]
     return db.write(
-        lambda s: loyalty.redeem_points(
+        lambda s: redeem_points(
             session=s, customer_id=customer_id, points=points, now=at, programme=PLAIN
         )
     )
@@ -50,7 +58,7 @@ def test_redemption_is_partial_and_takes_the_soonest_expiring_lot_first(db: Data
     sale(db, me, at=TUESDAY + timedelta(days=1))  # lot B
     moved = redeem(db, me, 130)
     assert moved.points == -130
-    lots = db.read(lambda s: loyalty.list_lots(session=s, customer_id=me))
+    lots = db.read(lambda s: list_lots(session=s, customer_id=me))
     assert [lot.remaining for lot in lots] == [0, 70]
     assert moved.balance.available == 70
 
@@ -68,11 +76,11 @@ def test_points_expire_after_the_configured_period(db: Database) -> None:
     sale(db, me)
     year_on = TUESDAY + timedelta(days=PLAIN.expiry_days)
     assert balance(db, me, year_on).expired_unposted == 100
-    expired = db.write(lambda s: loyalty.expire_points(session=s, now=year_on))
+    expired = db.write(lambda s: expire_points(session=s, now=year_on))
     assert expired == 100
     after = balance(db, me, year_on)
     assert (after.available, after.expired_unposted, after.ledger_total) == (0, 0, 0)
-    kinds = [e.kind for e in db.read(lambda s: loyalty.list_entries(session=s, customer_id=me))]
+    kinds = [e.kind for e in db.read(lambda s: list_entries(session=s, customer_id=me))]
     assert kinds == ["expire", "earn"]
 
 
@@ -93,7 +101,7 @@ def test_staff_adjustment_needs_a_reason_and_never_takes_the_balance_below_zero(
     with pytest.raises(InsufficientPoints):
         adjust(db, me, -51)
     adjust(db, me, -20)
-    entries = db.read(lambda s: loyalty.list_entries(session=s, customer_id=me))
+    entries = db.read(lambda s: list_entries(session=s, customer_id=me))
     assert [(e.kind, e.points, e.reason, e.staff) for e in entries] == [
         ("adjust", -20, "goodwill", "manager"),
         ("adjust", 50, "goodwill", "manager"),
@@ -178,7 +186,7 @@ def test_applying_the_same_refund_twice_moves_points_once(db: Database) -> None:
     sale(db, me, key="TWICE")
     result = refund(db, "TWICE", at=TUESDAY, key="R-TWICE")
     again = db.write(
-        lambda s: loyalty.apply_refund(
+        lambda s: apply_refund(
             session=s,
             refund_in=LoyaltyRefundIn(source="pos-test", external_id="R-TWICE"),
             now=TUESDAY,
@@ -190,7 +198,7 @@ def test_applying_the_same_refund_twice_moves_points_once(db: Database) -> None:
 
 
 def _due(db: Database, at):  # type: ignore[no-untyped-def]
-    return db.read(lambda s: loyalty.accounts_due_for_expiry(session=s, now=at))
+    return db.read(lambda s: accounts_due_for_expiry(session=s, now=at))
 
 
 def test_the_expiry_run_visits_a_lot_once_and_again_only_if_points_come_back(
@@ -205,10 +213,10 @@ def test_the_expiry_run_visits_a_lot_once_and_again_only_if_points_come_back(
     year_on = TUESDAY + timedelta(days=PLAIN.expiry_days)
     assert len(_due(db, year_on)) == 2  # both members' first lots
 
-    assert db.write(lambda s: loyalty.expire_points(session=s, now=year_on)) > 0
+    assert db.write(lambda s: expire_points(session=s, now=year_on)) > 0
     # Settled: however many lots have ever expired, the next run's worklist is empty.
     assert _due(db, year_on) == []
-    assert db.write(lambda s: loyalty.expire_points(session=s, now=year_on)) == 0
+    assert db.write(lambda s: expire_points(session=s, now=year_on)) == 0
 
     # The order is refunded after lot A expired: its 60 points go back into lot A, dead
     # on arrival; the account is on the worklist again and the next run writes them off.
@@ -216,7 +224,7 @@ def test_the_expiry_run_visits_a_lot_once_and_again_only_if_points_come_back(
     refund(db, "SPEND", at=day_after)
     assert balance(db, me, day_after).expired_unposted == 60
     assert len(_due(db, day_after)) == 1
-    assert db.write(lambda s: loyalty.expire_points(session=s, now=day_after)) == 60
+    assert db.write(lambda s: expire_points(session=s, now=day_after)) == 60
     assert _due(db, day_after) == []
     assert balance(db, me, day_after).ledger_total == 0
 
@@ -227,5 +235,5 @@ def test_a_lot_spent_before_it_expired_is_visited_once(db: Database) -> None:
     redeem(db, me, 100)  # lot A emptied before its expiry
     year_on = TUESDAY + timedelta(days=PLAIN.expiry_days)
     assert len(_due(db, year_on)) == 1
-    assert db.write(lambda s: loyalty.expire_points(session=s, now=year_on)) == 0
+    assert db.write(lambda s: expire_points(session=s, now=year_on)) == 0
     assert _due(db, year_on) == []

@@ -11,12 +11,20 @@ from sqlalchemy import select
 
 from patron.core.db import Database
 from patron.loyalty import rules
-from patron.loyalty import service as loyalty
 from patron.loyalty.exceptions import InsufficientPoints
 from patron.loyalty.models import PointsLot
+from patron.loyalty.points import (
+    accounts_due_for_expiry,
+    expire_points,
+    get_balance,
+    get_ledger_total,
+    list_lots,
+    redeem_points,
+)
 from patron.loyalty.schemas import MemberRef
+from patron.loyalty.till import lookup_member
 from patron.orders.exceptions import RefundTooLarge
-from tests.loyalty.builders import PLAIN, TUESDAY, adjust, member, refund, sale
+from tests.loyalty.helpers import PLAIN, TUESDAY, adjust, member, refund, sale
 
 SETTINGS = settings(
     max_examples=40,
@@ -40,18 +48,16 @@ ops = st.lists(
 
 
 def _check(db: Database, customer_id: int, now: datetime) -> None:
-    balance = db.read(lambda s: loyalty.get_balance(session=s, customer_id=customer_id, now=now))
-    total = db.read(lambda s: loyalty.get_ledger_total(session=s, customer_id=customer_id))
-    lots = db.read(lambda s: loyalty.list_lots(session=s, customer_id=customer_id))
+    balance = db.read(lambda s: get_balance(session=s, customer_id=customer_id, now=now))
+    total = db.read(lambda s: get_ledger_total(session=s, customer_id=customer_id))
+    lots = db.read(lambda s: list_lots(session=s, customer_id=customer_id))
     assert balance.ledger_total == total
     assert balance.available + balance.pending + balance.expired_unposted == total
     assert all(0 <= lot.remaining <= lot.points for lot in lots)
     assert min(balance.available, balance.pending, balance.expired_unposted) >= 0
     # The till reads the balance in one SQL aggregate; it must say what the lots say.
     till = db.read(
-        lambda s: loyalty.lookup_member(
-            session=s, member=MemberRef(customer_id=customer_id), now=now
-        )
+        lambda s: lookup_member(session=s, member=MemberRef(customer_id=customer_id), now=now)
     )
     assert till.balance == balance
     # The expiry run's mark: a settled lot is empty, and a lot past its expiry with points
@@ -72,11 +78,11 @@ def _check(db: Database, customer_id: int, now: datetime) -> None:
         if lot.expires_at <= now and lot.remaining > 0:
             assert not settled[lot.id]
     if balance.expired_unposted:
-        assert db.read(lambda s: loyalty.accounts_due_for_expiry(session=s, now=now))
+        assert db.read(lambda s: accounts_due_for_expiry(session=s, now=now))
 
 
 def _sale(db: Database, me: int, now: datetime, qty: int, price: int, share: int) -> str:
-    available = db.read(lambda s: loyalty.get_balance(session=s, customer_id=me, now=now)).available
+    available = db.read(lambda s: get_balance(session=s, customer_id=me, now=now)).available
     usable = rules.max_points_usable(PLAIN, qty * price, available)
     points = usable * share // 100
     key = f"P{next(_keys)}"
@@ -119,7 +125,7 @@ def test_the_balance_always_equals_the_ledger_and_never_goes_negative(
                 orders.append(_sale(db, me, now, step[1], step[2], step[3]))
             elif kind == "redeem":
                 db.write(
-                    lambda s, n=step[1], at=now: loyalty.redeem_points(
+                    lambda s, n=step[1], at=now: redeem_points(
                         session=s, customer_id=me, points=n, now=at, programme=PLAIN
                     )
                 )
@@ -128,7 +134,7 @@ def test_the_balance_always_equals_the_ledger_and_never_goes_negative(
             elif kind == "advance":
                 now += timedelta(days=step[1])
             elif kind == "expire":
-                db.write(lambda s, at=now: loyalty.expire_points(session=s, now=at))
+                db.write(lambda s, at=now: expire_points(session=s, now=at))
             elif kind == "refund" and orders:
                 key = orders[step[1] % len(orders)]
                 lines = None if step[2] else [{"line_no": 1, "quantity": 1}]
@@ -152,18 +158,17 @@ def test_a_full_refund_returns_the_customer_to_where_they_were(
     me = member(db)
     if start:
         adjust(db, me, start)
-    before = db.read(lambda s: loyalty.get_balance(session=s, customer_id=me, now=TUESDAY))
+    before = db.read(lambda s: get_balance(session=s, customer_id=me, now=TUESDAY))
     lots_before = {
-        lot.id: lot.remaining
-        for lot in db.read(lambda s: loyalty.list_lots(session=s, customer_id=me))
+        lot.id: lot.remaining for lot in db.read(lambda s: list_lots(session=s, customer_id=me))
     }
     key = _sale(db, me, TUESDAY, qty, price, share)
     refund(db, key, at=TUESDAY + timedelta(days=days))
-    after = db.read(lambda s: loyalty.get_balance(session=s, customer_id=me, now=TUESDAY))
+    after = db.read(lambda s: get_balance(session=s, customer_id=me, now=TUESDAY))
     assert after == before
     lots_after = {
         lot.id: lot.remaining
-        for lot in db.read(lambda s: loyalty.list_lots(session=s, customer_id=me))
+        for lot in db.read(lambda s: list_lots(session=s, customer_id=me))
         if lot.id in lots_before or lot.remaining
     }
     assert lots_after == lots_before

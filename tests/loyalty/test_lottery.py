@@ -14,16 +14,17 @@ from hypothesis import strategies as st
 from patron.core.db import Database
 from patron.core.errors import Conflict
 from patron.loyalty import lottery
-from patron.loyalty import service as loyalty
+from patron.loyalty.coupons import list_customer_coupons
 from patron.loyalty.exceptions import (
     DrawLimitReached,
     InsufficientPoints,
     LotteryClosed,
 )
 from patron.loyalty.models import LotteryPrize
+from patron.loyalty.points import get_balance
 from patron.loyalty.schemas import DrawIn, DrawRead, LotteryCreate, LotteryRead
-from tests.factories import ACTOR
-from tests.loyalty.builders import PLAIN, TUESDAY, adjust, member, template
+from tests.helpers import ACTOR
+from tests.loyalty.helpers import PLAIN, TUESDAY, adjust, member, template
 
 OPEN = TUESDAY - timedelta(days=1)
 CLOSE = TUESDAY + timedelta(days=7)
@@ -76,9 +77,7 @@ def _draw(
 
 
 def _available(db: Database, customer_id: int) -> int:
-    return db.read(
-        lambda s: loyalty.get_balance(session=s, customer_id=customer_id, now=TUESDAY)
-    ).available
+    return db.read(lambda s: get_balance(session=s, customer_id=customer_id, now=TUESDAY)).available
 
 
 def _prize(code: str, chance: int, position: int) -> LotteryPrize:
@@ -179,9 +178,7 @@ def test_a_coupon_prize_issues_the_coupon(db: Database) -> None:
     customer = member(db)
     result = _draw(db, customer, "c1")
     assert result.awarded and result.coupon_code
-    held = db.read(
-        lambda s: loyalty.list_customer_coupons(session=s, customer_id=customer, now=TUESDAY)
-    )
+    held = db.read(lambda s: list_customer_coupons(session=s, customer_id=customer, now=TUESDAY))
     assert [c.code for c in held] == [result.coupon_code]
 
 
@@ -245,7 +242,7 @@ def test_prize_chances_over_100_percent_and_unknown_templates_are_refused(db: Da
 def test_store_staff_see_only_their_stores_members_draws(db: Database) -> None:
     from patron.catalog import service as catalog
     from patron.catalog.schemas import StoreCreate
-    from tests.factories import sign_up
+    from tests.helpers import sign_up
 
     stores = {
         code: db.write(

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from patron.core.db import Database
 from patron.customers import service as customers
-from patron.loyalty import service as loyalty
-from tests.factories import ACTOR
-from tests.loyalty.builders import TUESDAY, adjust, give_coupon, member, template
+from patron.loyalty.coupons import list_customer_coupons
+from patron.loyalty.points import get_balance, get_ledger_total
+from tests.helpers import ACTOR
+from tests.loyalty.helpers import TUESDAY, adjust, give_coupon, member, template
 
 
 def _state(db: Database, customer_id: int) -> tuple[int, int, list[str]]:
-    balance = db.read(
-        lambda s: loyalty.get_balance(session=s, customer_id=customer_id, now=TUESDAY)
-    )
-    total = db.read(lambda s: loyalty.get_ledger_total(session=s, customer_id=customer_id))
+    balance = db.read(lambda s: get_balance(session=s, customer_id=customer_id, now=TUESDAY))
+    total = db.read(lambda s: get_ledger_total(session=s, customer_id=customer_id))
     coupons = db.read(
-        lambda s: loyalty.list_customer_coupons(session=s, customer_id=customer_id, now=TUESDAY)
+        lambda s: list_customer_coupons(session=s, customer_id=customer_id, now=TUESDAY)
     )
     return balance.available, total, sorted(c.code for c in coupons)
 

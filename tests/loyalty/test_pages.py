@@ -14,7 +14,16 @@ from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.customers.exceptions import CustomerNotFound
-from patron.loyalty import lottery, pages, service
+from patron.loyalty import lottery
+from patron.loyalty.coupons import (
+    create_coupon_template,
+    issue_coupon,
+    list_coupon_templates,
+    list_customer_coupons,
+)
+from patron.loyalty.pages.coupons import issue_to_member
+from patron.loyalty.points import adjust_points, list_entries
+from patron.loyalty.referrals import find_referral_code
 from patron.loyalty.schemas import (
     AdjustmentIn,
     CouponIssue,
@@ -23,8 +32,8 @@ from patron.loyalty.schemas import (
     LotteryCreate,
 )
 from patron.staff.roles import ROLE_PERMISSIONS, Permission, Role
-from tests.factories import ACTOR
-from tests.web.console import Shop, console, make_shop, text_of
+from tests.helpers import ACTOR
+from tests.web.helpers.console import Shop, console, make_shop, text_of
 
 
 @pytest.fixture
@@ -57,7 +66,7 @@ def _template(db: Database, code: str = "C20", *, limit: int | None = None) -> N
         valid_days=30,
         per_customer_limit=limit,
     )
-    db.write(lambda s: service.create_coupon_template(session=s, template_in=template_in))
+    db.write(lambda s: create_coupon_template(session=s, template_in=template_in))
 
 
 MANAGE_TEMPLATE = {
@@ -119,11 +128,9 @@ def test_every_form_refuses_a_missing_or_wrong_csrf_token(shop: Shop) -> None:
             assert client.post(path, data=data).status_code == 403, path
             wrong = client.post(path, data={**data, "csrf_token": csrf[::-1]})
             assert wrong.status_code == 403, path
-    held = shop.db.read(
-        lambda s: service.list_customer_coupons(session=s, customer_id=shop.a_customer)
-    )
+    held = shop.db.read(lambda s: list_customer_coupons(session=s, customer_id=shop.a_customer))
     assert held == []  # nothing was issued by the refused posts
-    assert shop.db.read(lambda s: service.list_coupon_templates(session=s))[0].code == "C20"
+    assert shop.db.read(lambda s: list_coupon_templates(session=s))[0].code == "C20"
 
 
 # ------------------------------------------------------------------------ the programme
@@ -131,7 +138,7 @@ def test_every_form_refuses_a_missing_or_wrong_csrf_token(shop: Shop) -> None:
 
 def test_the_programme_page_shows_the_terms_tiers_and_the_report(shop: Shop) -> None:
     shop.db.write(
-        lambda s: service.adjust_points(
+        lambda s: adjust_points(
             session=s,
             customer_id=shop.a_customer,
             adjustment_in=AdjustmentIn(points=1_000, reason="开业回馈", staff="店长"),
@@ -211,7 +218,7 @@ def test_a_template_is_created_issued_to_one_member_and_shows_up_everywhere(
         member = client.get(f"/customers/{shop.a_customer}")
     coupons = re.search(r'id="coupons">(.*?)</table>', member.text, re.DOTALL)
     assert coupons and "满100减20" in coupons.group(1)
-    stored = shop.db.read(lambda s: service.list_coupon_templates(session=s))
+    stored = shop.db.read(lambda s: list_coupon_templates(session=s))
     assert [(t.code, t.threshold_fen, t.amount_off_fen, t.per_customer_limit, t.stackable)
             for t in stored] == [("M100-20", 10_000, 2_000, 2, True)]  # fmt: skip
     assert stored[0].scope.store_codes == ["A01"]
@@ -233,7 +240,7 @@ def test_percent_gift_and_free_delivery_templates_with_fixed_validity(shop: Shop
                 follow_redirects=False,
             )  # fmt: skip
             assert response.status_code == 303, text_of(response.text)
-    stored = {t.code: t for t in shop.db.read(lambda s: service.list_coupon_templates(session=s))}
+    stored = {t.code: t for t in shop.db.read(lambda s: list_coupon_templates(session=s))}
     assert (stored["P12"].percent_off_bp, stored["P12"].cap_fen) == (1_200, 5_000)
     assert stored["G1"].gift_sku == "CUP-1" and stored["G1"].valid_to is not None
     assert stored["G1"].valid_days is None
@@ -266,7 +273,7 @@ def test_a_bad_template_form_shows_the_error_next_to_its_field(
     assert response.status_code == 422
     assert re.findall(r'id="([a-z_]+)-error"', response.text) == [field]
     assert 'value="满100减20"' in response.text  # what was typed is kept
-    assert shop.db.read(lambda s: service.list_coupon_templates(session=s)) == []
+    assert shop.db.read(lambda s: list_coupon_templates(session=s)) == []
 
 
 def test_a_taken_template_code_is_refused_at_the_code(shop: Shop) -> None:
@@ -296,16 +303,14 @@ def test_issuing_to_one_member_names_the_problem(shop: Shop) -> None:
         assert "issue-customer_id-error" in issue("C20", "999999")
         assert "issue-customer_id-error" in issue("C20", "abc")
         assert "issue-template_code-error" in issue("NOPE", str(shop.b_customer))
-    held = shop.db.read(
-        lambda s: service.list_customer_coupons(session=s, customer_id=shop.a_customer)
-    )
+    held = shop.db.read(lambda s: list_customer_coupons(session=s, customer_id=shop.a_customer))
     assert len(held) == 1
 
 
 def test_issuing_to_a_pasted_list_reports_the_counts_and_is_audited(shop: Shop) -> None:
     _template(shop.db, "C20", limit=1)
     shop.db.write(
-        lambda s: service.issue_coupon(
+        lambda s: issue_coupon(
             session=s, issue_in=CouponIssue(template_code="C20", customer_id=shop.a_customer)
         )
     )
@@ -343,14 +348,14 @@ def test_issuing_by_customer_id_keeps_a_store_bound_actor_to_its_stores(shop: Sh
     )  # fmt: skip
     with pytest.raises(CustomerNotFound):
         shop.db.write(
-            lambda s: pages.issue_to_member(
+            lambda s: issue_to_member(
                 session=s,
                 actor=bound,
                 issue_in=CouponIssue(template_code="C20", customer_id=shop.a_customer),
             )
         )
     own = shop.db.write(
-        lambda s: pages.issue_to_member(
+        lambda s: issue_to_member(
             session=s,
             actor=bound,
             issue_in=CouponIssue(template_code="C20", customer_id=shop.b_customer),
@@ -444,7 +449,7 @@ def _lottery_form(**change: object) -> dict[str, object]:
 def test_a_lottery_is_created_drawn_and_every_draw_checks_out(shop: Shop) -> None:
     _template(shop.db, "C20")
     shop.db.write(
-        lambda s: service.adjust_points(
+        lambda s: adjust_points(
             session=s, customer_id=shop.a_customer, actor=ACTOR,
             adjustment_in=AdjustmentIn(points=100, reason="抽奖", staff="t"),
         )
@@ -612,9 +617,7 @@ def test_a_bad_adjustment_shows_the_error_at_its_field_and_changes_nothing(
         )
     assert response.status_code == 422
     assert re.findall(r'id="adjust-([a-z]+)-error"', response.text) == [field]
-    assert (
-        shop.db.read(lambda s: service.list_entries(session=s, customer_id=shop.a_customer)) == []
-    )
+    assert shop.db.read(lambda s: list_entries(session=s, customer_id=shop.a_customer)) == []
     assert shop.db.read(lambda s: audit.list_audit(session=s, action="loyalty.adjust")).items == []
 
 
@@ -644,7 +647,7 @@ def test_the_referral_code_is_made_on_the_button_not_on_viewing(shop: Shop) -> N
         page = client.get(f"/customers/{shop.a_customer}")
         assert 'id="referral-form"' in page.text
         assert shop.db.read(
-            lambda s: service.find_referral_code(session=s, customer_id=shop.a_customer)
+            lambda s: find_referral_code(session=s, customer_id=shop.a_customer)
         ) is None  # fmt: skip
         made = client.post(
             f"/loyalty/members/{shop.a_customer}/referral-code", data={"csrf_token": csrf},
@@ -653,9 +656,7 @@ def test_the_referral_code_is_made_on_the_button_not_on_viewing(shop: Shop) -> N
         again = client.post(
             f"/loyalty/members/{shop.a_customer}/referral-code", data={"csrf_token": csrf}
         )
-    code = shop.db.read(
-        lambda s: service.find_referral_code(session=s, customer_id=shop.a_customer)
-    )
+    code = shop.db.read(lambda s: find_referral_code(session=s, customer_id=shop.a_customer))
     assert made.status_code == 200 and code and f"<b>{code}</b>" in made.text
     assert f"<b>{code}</b>" in again.text and 'id="referral-form"' not in again.text
 
@@ -672,7 +673,7 @@ def test_a_store_bound_role_cannot_touch_another_stores_member(shop: Shop) -> No
     assert "王" not in other.text
     assert own.status_code == 200
     assert shop.db.read(
-        lambda s: service.find_referral_code(session=s, customer_id=shop.a_customer)
+        lambda s: find_referral_code(session=s, customer_id=shop.a_customer)
     ) is None  # fmt: skip
 
 

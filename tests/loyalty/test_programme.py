@@ -14,13 +14,16 @@ from patron.audit import service as audit
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.loyalty import programme, rules
-from patron.loyalty import service as loyalty
-from patron.loyalty.schemas import CommitIn, ProgrammeTerms, ProgrammeUpdate
+from patron.loyalty.accounts import get_programme
+from patron.loyalty.points import list_lots
+from patron.loyalty.schemas import CommitIn
+from patron.loyalty.terms import ProgrammeTerms, ProgrammeUpdate
+from patron.loyalty.till import commit_order
 from patron.staff.roles import Role
-from tests.factories import ACTOR, post_order
-from tests.loyalty.builders import TUESDAY, member
-from tests.web.api import api_client
-from tests.web.console import console, make_shop, text_of
+from tests.helpers import ACTOR, post_order
+from tests.loyalty.helpers import TUESDAY, member
+from tests.web.helpers.api import api_client
+from tests.web.helpers.console import console, make_shop, text_of
 
 
 def _update(**changes: Any) -> ProgrammeUpdate:
@@ -44,7 +47,7 @@ def _buy(db: Database, customer_id: int, key: str, fen: int) -> int:
         at=TUESDAY,
     )
     commit_in = CommitIn(source="pos-test", external_id=key)
-    done = db.write(lambda s: loyalty.commit_order(session=s, commit_in=commit_in, now=TUESDAY))
+    done = db.write(lambda s: commit_order(session=s, commit_in=commit_in, now=TUESDAY))
     return done.points_earned
 
 
@@ -54,7 +57,7 @@ def test_the_built_in_terms_are_in_force_until_someone_changes_them(db: Database
     assert (
         terms.model_dump(include=set(ProgrammeTerms.model_fields)) == ProgrammeTerms().model_dump()
     )
-    assert db.read(lambda s: loyalty.get_programme(s)) == rules.Programme()
+    assert db.read(get_programme) == rules.Programme()
     assert db.read(programme.history) == []
 
 
@@ -67,7 +70,7 @@ def test_new_terms_are_in_force_for_the_next_order_and_kept_with_who_and_why(
     version = _save(db, _update(earn_points_per_yuan=3, expiry_days=180))
     assert version == 1
     assert _buy(db, customer, "O-2", 10_000) == 300
-    lots = db.read(lambda s: loyalty.list_lots(session=s, customer_id=customer))
+    lots = db.read(lambda s: list_lots(session=s, customer_id=customer))
     newest = max(lots, key=lambda lot: lot.id)
     assert newest.expires_at - newest.earned_at == timedelta(days=180)
 
@@ -96,7 +99,7 @@ def test_history_names_each_change_against_the_terms_before_it(db: Database) -> 
     assert (newest.version, newest.reason) == (2, "钻石卡")
     assert newest.changed == ["tiers.gold.discount_bp", "tiers.diamond (added)"]
     assert first.changed == ["member_weekdays"]
-    assert [t.code for t in db.read(lambda s: loyalty.get_programme(s)).tiers][-1] == "diamond"
+    assert [t.code for t in db.read(get_programme).tiers][-1] == "diamond"
 
 
 def test_a_tier_members_hold_cannot_be_dropped_and_nothing_is_saved(db: Database) -> None:
@@ -111,7 +114,7 @@ def test_a_tier_members_hold_cannot_be_dropped_and_nothing_is_saved(db: Database
     # Renaming it (same code) and dropping a tier nobody holds are fine.
     kept = [dict(tiers[0], name="普通会员"), *tiers[1:3]]
     assert _save(db, _update(tiers=kept)) == 1
-    assert db.read(lambda s: loyalty.get_programme(s)).tier("member").name == "普通会员"
+    assert db.read(get_programme).tier("member").name == "普通会员"
 
 
 @pytest.mark.parametrize(
@@ -142,16 +145,16 @@ def test_tiers_must_climb_from_a_free_starting_tier(tiers: list[Any], field: str
 def test_other_processes_see_a_change_within_seconds_and_ledger_writes_at_once(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert db.read(lambda s: programme.current(s)).earn_points_per_yuan == 1  # kept here
+    assert db.read(programme.current).earn_points_per_yuan == 1  # kept here
     # Saved by another server process: this one is not told.
     monkeypatch.setattr(programme, "forget", lambda: None)
     _save(db, _update(earn_points_per_yuan=2))
-    assert db.read(lambda s: programme.current(s)).earn_points_per_yuan == 1  # a till's quote
+    assert db.read(programme.current).earn_points_per_yuan == 1  # a till's quote
     assert db.read(lambda s: programme.current(s, fresh=True)).earn_points_per_yuan == 2
     _save(db, _update(earn_points_per_yuan=3))
-    assert db.read(lambda s: programme.current(s)).earn_points_per_yuan == 2  # within 10 s
+    assert db.read(programme.current).earn_points_per_yuan == 2  # within 10 s
     monkeypatch.setattr(programme, "PROGRAMME_SECONDS", 0.0)  # ... and once they are past
-    assert db.read(lambda s: programme.current(s)).earn_points_per_yuan == 3
+    assert db.read(programme.current).earn_points_per_yuan == 3
 
 
 # ------------------------------------------------------------------------------- over HTTP
@@ -233,7 +236,7 @@ def test_a_manager_changes_the_terms_on_the_programme_page(db: Database) -> None
         assert saved.status_code == 303, saved.text
         after = client.get(saved.headers["location"])
         assert 'id="saved"' in after.text and "冬季会员日" in text_of(after.text)
-    programme_now = db.read(lambda s: loyalty.get_programme(s))
+    programme_now = db.read(get_programme)
     assert programme_now.earn_points_per_yuan == 2
     assert programme_now.member_weekdays == frozenset({5})
     assert programme_now.tier("gold").discount_bp == 800
@@ -268,7 +271,7 @@ def test_roles_without_loyalty_manage_see_the_terms_but_no_form(db: Database) ->
 
 
 def test_the_page_names_each_change_in_words() -> None:
-    from patron.loyalty.pages import change_labels
+    from patron.loyalty.pages.programme import change_labels
 
     changed = ["earn_points_per_yuan", "tier_basis", "tier_window_days", "tiers.gold.discount_bp"]
     assert change_labels([*changed, "tiers.vip (added)"]) == [  # in the default zh-CN
@@ -326,7 +329,7 @@ def test_tiers_sent_out_of_order_are_kept_lowest_first(db: Database) -> None:
         "gold",
         "platinum",
     ]
-    assert db.read(lambda s: loyalty.get_programme(s)).tiers[0].code == "member"
+    assert db.read(get_programme).tiers[0].code == "member"
 
 
 def test_the_form_keeps_names_with_spaces_a_zero_multiplier_and_marks_list_boxes(
@@ -349,6 +352,6 @@ def test_the_form_keeps_names_with_spaces_a_zero_multiplier_and_marks_list_boxes
             follow_redirects=False,
         )
         assert saved.status_code == 303, saved.text
-    now = db.read(lambda s: loyalty.get_programme(s))
+    now = db.read(get_programme)
     assert now.excluded_categories == frozenset({"Fresh Food", "烟草/香烟"})
     assert now.tier("member").points_multiplier_bp == 0

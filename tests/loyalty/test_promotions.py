@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 
 from patron.core.db import Database
 from patron.loyalty import promotions
-from patron.loyalty import service as loyalty
 from patron.loyalty.schemas import PromotionCreate, QuoteIn, QuoteRead
-from tests.factories import ACTOR
-from tests.loyalty.builders import PLAIN, TUESDAY, member, products, refund, sale
+from patron.loyalty.till import quote_basket
+from tests.helpers import ACTOR
+from tests.loyalty.helpers import PLAIN, TUESDAY, member, products, refund, sale
 
 WEEK = {"starts_at": TUESDAY - timedelta(days=3), "ends_at": TUESDAY + timedelta(days=14)}
 FRUIT = {"sku": "APPLE", "quantity": 1, "unit_price_fen": 10_000}  # ¥100 of fresh fruit
@@ -36,7 +36,7 @@ def _quote(db: Database, customer_id: int, lines: list[dict[str, Any]], at=TUESD
     quote_in = QuoteIn.model_validate(
         {"member": {"customer_id": customer_id}, "lines": lines, "at": at}
     )
-    return db.read(lambda s: loyalty.quote_basket(session=s, quote_in=quote_in, programme=PLAIN))
+    return db.read(lambda s: quote_basket(session=s, quote_in=quote_in, programme=PLAIN))
 
 
 def test_bonus_points_multiply_the_covered_goods_only_while_it_runs(goods: Database) -> None:

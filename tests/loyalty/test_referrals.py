@@ -10,11 +10,11 @@ import pytest
 from patron.core.db import Database
 from patron.customers import service as customers
 from patron.loyalty import referrals
-from patron.loyalty import service as loyalty
 from patron.loyalty.exceptions import ReferralCodeNotFound, ReferralRefused
+from patron.loyalty.points import get_balance, get_ledger_total
 from patron.loyalty.schemas import ReferralIn, ReferralRead
-from tests.factories import ACTOR, sign_up
-from tests.loyalty.builders import PLAIN, TUESDAY, member, refund, sale
+from tests.helpers import ACTOR, sign_up
+from tests.loyalty.helpers import PLAIN, TUESDAY, member, refund, sale
 
 BIG = [{"sku": "SKU-1", "quantity": 1, "unit_price_fen": 10_000}]  # ¥100: qualifies (≥ ¥50)
 SMALL = [{"sku": "SKU-1", "quantity": 1, "unit_price_fen": 2_000}]  # ¥20: does not
@@ -35,7 +35,7 @@ def _refer(db: Database, referee: int, code: str) -> ReferralRead:
 def _points(db: Database, customer_id: int, days: int = 30) -> tuple[int, int]:
     """(available, pending) ``days`` after Tuesday."""
     b = db.read(
-        lambda s: loyalty.get_balance(
+        lambda s: get_balance(
             session=s, customer_id=customer_id, now=TUESDAY + timedelta(days=days)
         )
     )
@@ -91,7 +91,7 @@ def test_a_full_refund_inside_the_window_takes_both_rewards_back(db: Database) -
     assert _status(db, newcomer).status == "reversed"
     assert _points(db, referrer) == (0, 0)
     assert _points(db, newcomer) == (0, 0)
-    total = db.read(lambda s: loyalty.get_ledger_total(session=s, customer_id=referrer))
+    total = db.read(lambda s: get_ledger_total(session=s, customer_id=referrer))
     assert total == 0
 
 

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from patron.core.db import Database
 from patron.loyalty import reports
-from patron.loyalty import service as loyalty
+from patron.loyalty.coupons import issue_coupon
+from patron.loyalty.points import expire_points, redeem_points
 from patron.loyalty.schemas import CouponIssue
-from tests.loyalty.builders import PLAIN, TUESDAY, adjust, member, sale, template
+from tests.loyalty.helpers import PLAIN, TUESDAY, adjust, member, sale, template
 
 
 def test_liability_breakage_and_expiring_points(db: Database) -> None:
@@ -19,7 +20,7 @@ def test_liability_breakage_and_expiring_points(db: Database) -> None:
     # c: 1,000 granted 400 days ago, 300 spent, 700 left to expire 35 days ago.
     adjust(db, c, 1_000, at=TUESDAY - timedelta(days=400))
     db.write(
-        lambda s: loyalty.redeem_points(
+        lambda s: redeem_points(
             session=s,
             customer_id=c,
             points=300,
@@ -44,7 +45,7 @@ def test_liability_breakage_and_expiring_points(db: Database) -> None:
     assert (first.expected_breakage_points, first.expected_breakage_fen) == (805, 805)
 
     # Writing the expiry off changes nothing in the figures.
-    db.write(lambda s: loyalty.expire_points(session=s, now=TUESDAY))
+    db.write(lambda s: expire_points(session=s, now=TUESDAY))
     assert report().model_dump(exclude={"as_of"}) == first.model_dump(exclude={"as_of"})
 
 
@@ -60,7 +61,7 @@ def test_tiers_and_coupon_rates(db: Database) -> None:
     code = template(db, code="MJ", kind="amount_off", threshold_fen=5_000, amount_off_fen=1_000)
     issued = [
         db.write(
-            lambda s, who=who: loyalty.issue_coupon(
+            lambda s, who=who: issue_coupon(
                 session=s,
                 issue_in=CouponIssue(template_code=code, customer_id=who),
                 now=TUESDAY,

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from patron.core.db import Database
-from tests.web.api import (
+from tests.web.helpers.api import (
     LINE,
     ORDERED_AT,
     api_client,

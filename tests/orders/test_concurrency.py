@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from patron.core.db import Database
 from patron.customers.models import Customer, Identity
 from patron.orders.models import Order, OrderLine
-from tests.factories import post_order
+from tests.helpers import post_order
 
 THREADS = 8
 

@@ -12,7 +12,7 @@ from patron.core.errors import InvalidInput
 from patron.orders import service as orders
 from patron.orders.exceptions import IdempotencyConflict, RefundTooLarge, UnknownOrder
 from patron.orders.schemas import RefundIn
-from tests.factories import T0, post_order
+from tests.helpers import T0, post_order
 
 LINES = [
     {"sku": "APPLE", "quantity": "1.500", "unit_price_fen": 1299},  # 1948.5 → 1949

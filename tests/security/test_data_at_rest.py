@@ -12,8 +12,8 @@ from patron.audit import service as audit
 from patron.core.db import Database
 from patron.customers import service as customers
 from patron.customers.schemas import CustomerFilter
-from tests.factories import ACTOR
-from tests.security.people import CIPHERTEXT, PEOPLE, populate, raw_encrypted_values
+from tests.helpers import ACTOR
+from tests.security.helpers import CIPHERTEXT, PEOPLE, populate, raw_encrypted_values
 
 
 def _assert_unreadable(blob: bytes, where: str) -> None:

@@ -16,8 +16,8 @@ from patron.core.db import Database, get_database
 from patron.core.settings import get_settings
 from patron.customers import service as customers
 from patron.customers.schemas import CustomerFilter
-from tests.factories import ACTOR, post_order
-from tests.security.people import CIPHERTEXT, PEOPLE, populate, raw_encrypted_values
+from tests.helpers import ACTOR, post_order
+from tests.security.helpers import CIPHERTEXT, PEOPLE, populate, raw_encrypted_values
 
 runner = CliRunner()
 

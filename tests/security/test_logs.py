@@ -27,8 +27,8 @@ from patron.core.logs import EMAIL_MARK, PHONE_MARK, install_log_redaction, reda
 from patron.imports.schemas import ImportOptions
 from patron.imports.service import run_import
 from patron.web.app import create_app
-from tests.imports.builders import write_csv
-from tests.web.api import make_api_key, order_body
+from tests.imports.helpers import write_csv
+from tests.web.helpers.api import make_api_key, order_body
 
 PHONE = "13912345678"
 OTHER_PHONE = "15887654321"

@@ -15,7 +15,7 @@ from patron.core.migrate import downgrade, upgrade
 from patron.core.models import UTCDateTime
 from patron.customers import service as customers
 from patron.customers.schemas import CustomerFilter
-from tests.security.people import CIPHERTEXT
+from tests.security.helpers import CIPHERTEXT
 
 AT = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 _CUSTOMER = sa.table(

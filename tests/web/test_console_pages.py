@@ -17,8 +17,8 @@ from patron.orders import service as orders
 from patron.staff import service as staff
 from patron.staff.roles import Role
 from patron.web import i18n
-from tests.factories import post_order
-from tests.web.console import Shop, console, make_shop, make_staff, text_of
+from tests.helpers import post_order
+from tests.web.helpers.console import Shop, console, make_shop, make_staff, text_of
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from patron.core.db import Database
 from patron.staff.roles import ROLE_PERMISSIONS, Role
 from patron.web.app import create_app, route_table
 from patron.web.permissions import PUBLIC, ROUTE_PERMISSIONS, SIGNED_IN, rule_for
-from tests.web.api import api_client
+from tests.web.helpers.api import api_client
 
 ROUTES = route_table(create_app(Database(f"sqlite:///{tempfile.mkdtemp()}/routes.db")))
 

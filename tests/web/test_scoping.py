@@ -11,7 +11,7 @@ from patron.catalog import service as catalog
 from patron.catalog.schemas import StoreCreate
 from patron.core.db import Database
 from patron.staff.roles import Role
-from tests.web.api import api_client, order_body, post_order, sign_up
+from tests.web.helpers.api import api_client, order_body, post_order, sign_up
 
 SH_PHONE = "+8613800138000"
 BJ_PHONE = "+8613900139000"

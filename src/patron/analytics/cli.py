@@ -54,6 +54,7 @@ def run_command(
     from patron.analytics.store import AnalyticsBusy
     from patron.core.db import get_database
     from patron.core.errors import InvalidInput
+    from patron.web.messages import message_line
 
     day = _parse_day(as_of)
     with Progress(
@@ -73,7 +74,7 @@ def run_command(
                 db=get_database(), as_of=day, engine=engine, full=full, on_step=on_step
             )
         except (AnalyticsBusy, InvalidInput) as exc:
-            console.print(f"[red]{exc}[/red]")
+            console.print(f"[red]{message_line(exc)}[/red]")
             raise typer.Exit(1) from None
         except Exception as exc:
             console.print(f"[red]The analytics run failed:[/red] {type(exc).__name__}: {exc}")

@@ -13,7 +13,7 @@ from patron.audit import service
 from patron.core.errors import InvalidInput
 from patron.core.settings import get_settings
 from patron.web.deps import Db
-from patron.web.forms import form_error
+from patron.web.forms import error_line
 from patron.web.i18n import N_, _, title_of
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
@@ -86,7 +86,7 @@ def audit_page(
             )
         )
     except InvalidInput as exc:
-        context["error"] = form_error(exc.field, exc.message, _DAY_LABELS)
+        context["error"] = error_line(exc, _DAY_LABELS)
         return TEMPLATES.TemplateResponse(request, "audit.html", context, status_code=422)
     context["page"] = page
     if page.next_cursor:

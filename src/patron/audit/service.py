@@ -66,7 +66,7 @@ def list_audit(
     """Newest first, filtered; ``cursor`` is the id to continue below. ``since`` is
     included, ``until`` is not; a range that ends before it starts is refused."""
     if since is not None and until is not None and until <= since:
-        raise InvalidInput("until", "is before the first day")
+        raise InvalidInput("until", "is before the first day", message_code="range_reversed")
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
     if cursor:
         if not cursor.isdigit():

@@ -17,17 +17,15 @@ from patron.core.db import Database
 from patron.staff.roles import Permission as P
 from patron.web.deps import Db
 from patron.web.forms import first_error, form_error
-from patron.web.i18n import N_, _
+from patron.web.i18n import N_
+from patron.web.messages import message_for
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
+from patron.web.titles import STORE_KIND_TITLES
 
 router = APIRouter(include_in_schema=False)
 
-KIND_TITLES = {
-    StoreKind.PHYSICAL: N_("Shop"),
-    StoreKind.ONLINE: N_("Online shop"),
-    StoreKind.MINI_PROGRAM: N_("Mini-program"),
-}
+KIND_TITLES = {StoreKind(code): title for code, title in STORE_KIND_TITLES.items()}
 
 
 def _page(
@@ -87,12 +85,12 @@ def create_store(
         return _page(request, actor, db, error=first_error(exc, labels), form=form, status=422)
     try:
         db.write(lambda s: service.create_store(session=s, store_in=store_in))
-    except StoreCodeTaken:
+    except StoreCodeTaken as exc:
         return _page(
             request,
             actor,
             db,
-            error=form_error("code", _("this code is taken")),
+            error=form_error("code", message_for(exc)),
             form=form,
             status=409,
         )

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 
 from patron.catalog.models import StoreKind
+from patron.core.errors import rule_error
 from patron.core.schemas import FenAmount, Schema, ShortCode
 
 StoreCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")]
@@ -27,7 +28,9 @@ class StoreCreate(Schema):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
+            raise rule_error(
+                "time_zone_unknown", "", f"unknown time zone {value!r}", zone=value
+            ) from None
         return value
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from patron.catalog.exceptions import StoreCodeTaken, StoreNotFound
 from patron.catalog.models import Product, Store, StoreKind
 from patron.catalog.schemas import ProductIn, ProductRead, StoreCreate, StoreRead
+from patron.core import caches
 from patron.core.db import core_rows, database_key
 from patron.core.settings import get_settings
 
@@ -103,6 +104,9 @@ def stores_by_code(*, session: Session, codes: set[str] | None = None) -> dict[s
 
 def clear_store_cache() -> None:
     _store_cache.clear()
+
+
+caches.register("catalog.stores", clear_store_cache)
 
 
 def store_table() -> Table:
@@ -223,6 +227,9 @@ def till_category_paths(*, session: Session, skus: Sequence[str]) -> dict[str, s
 
 def forget_till_categories() -> None:
     _till_categories.clear()
+
+
+caches.register("catalog.till_categories", forget_till_categories)
 
 
 @cache

@@ -1,15 +1,30 @@
 """Who is acting: a signed-in staff user, an integration's API key, or the system itself.
 
 Services that must know who acts (audit entries, store scoping) take an ``actor``; the web
-layer builds it from the session cookie or the API key, the CLI builds a system actor.
+layer builds it from the session cookie or the API key, the CLI and the jobs build a system
+actor. Permissions are plain strings here: which exist, and which role holds which, is the
+staff domain's table (staff/roles.py); core knows no domain.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 ActorKind = Literal["staff", "api_key", "system"]
+
+
+class _EveryPermission(frozenset[str]):
+    """Every permission there is, including those a later domain adds: a system actor's."""
+
+    def __contains__(self, permission: object) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "EVERY_PERMISSION"
+
+
+EVERY_PERMISSION: Final[frozenset[str]] = _EveryPermission()
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +53,12 @@ class Actor:
 
 def system_actor(name: str = "system", *, permissions: frozenset[str] | None = None) -> Actor:
     """The command line and scheduled jobs: every permission, every store."""
-    from patron.staff.roles import Permission
-
     return Actor(
         kind="system",
         id=None,
         name=name,
         role=None,
-        permissions=permissions if permissions is not None else frozenset(Permission),
+        permissions=permissions if permissions is not None else EVERY_PERMISSION,
     )
 
 

@@ -27,7 +27,7 @@ from patron.customers.models import (
 
 # Domains whose rows point at customers. Each module offers move_customer_records() and
 # restore_customer_records(); a new domain with customer rows adds itself here.
-MERGE_PARTICIPANTS: tuple[str, ...] = ("patron.orders.service", "patron.loyalty.service")
+MERGE_PARTICIPANTS: tuple[str, ...] = ("patron.orders.service", "patron.loyalty")
 
 PROFILE_FIELDS = (
     "name",

@@ -41,6 +41,7 @@ from patron.web.i18n import N_, _
 from patron.web.sections import SectionContext, render_customer_sections
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
+from patron.web.titles import INTERACTION_CHANNEL_TITLES
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,13 +50,7 @@ ORDERS_PAGE = 10
 INTERACTIONS_SHOWN = 20
 
 # The channels an interaction form offers (stored as the code; shown translated).
-INTERACTION_CHANNELS = {
-    "phone": N_("Phone call"),
-    "wechat": N_("WeChat"),
-    "store": N_("In store"),
-    "email": N_("E-mail"),
-    "other": N_("Other"),
-}
+INTERACTION_CHANNELS = INTERACTION_CHANNEL_TITLES
 IDENTITY_TITLES = {
     IdentityKind.PHONE: N_("Phone"),
     IdentityKind.MEMBER_CARD: N_("Member card"),

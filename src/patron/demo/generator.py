@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy.orm import Session
 
+from patron import loyalty
 from patron.catalog import service as catalog
 from patron.catalog.models import StoreKind
 from patron.catalog.schemas import ProductIn, StoreCreate
@@ -62,9 +63,6 @@ from patron.demo.catalogue import (
     Catalogue,
     build_catalogue,
 )
-from patron.loyalty import service as loyalty
-from patron.loyalty.exceptions import NotAMember
-from patron.loyalty.schemas import CommitIn, LoyaltyRefundIn
 from patron.orders import service as orders
 from patron.orders.schemas import OrderIn, RefundIn
 
@@ -378,7 +376,11 @@ def generate_chunks(
         yield chunk
 
 
-def _chunk(plan: DemoPlan, number: int, first: int, n: int, order_counter: int) -> DemoChunk:
+# One batch of members' whole history, vectorised step by step over shared arrays; split,
+# each step would pass a dozen arrays on to the next.
+def _chunk(  # noqa: PLR0915
+    plan: DemoPlan, number: int, first: int, n: int, order_counter: int
+) -> DemoChunk:
     rng = np.random.default_rng([plan.seed, number])
     cat = plan.catalogue
     m = _members(plan, rng, first, n)
@@ -1013,25 +1015,25 @@ def _run_loyalty(
     """The programme's months as the tills lived them: each member's sale committed and each
     refund of such a sale applied, in time order (a refund before a later sale's tier), a
     small transaction at a time. Repeating it changes nothing: both calls are idempotent."""
-    events: list[tuple[datetime, int, CommitIn | LoyaltyRefundIn]] = []
+    events: list[tuple[datetime, int, loyalty.CommitIn | loyalty.LoyaltyRefundIn]] = []
     for o in order_payloads:
         if o["customer"] is not None and o["ordered_at"] >= since:
-            commit = CommitIn(source=o["source"], external_id=o["external_id"])
+            commit = loyalty.CommitIn(source=o["source"], external_id=o["external_id"])
             events.append((o["ordered_at"], 0, commit))
     for r in refund_payloads:
         if r["refunded_at"] >= since:
-            keys = LoyaltyRefundIn(source=r["source"], external_id=r["external_id"])
+            keys = loyalty.LoyaltyRefundIn(source=r["source"], external_id=r["external_id"])
             events.append((r["refunded_at"], 1, keys))
     events.sort(key=lambda e: (e[0], e[1]))
 
     def work(session: Session, batch: list[tuple[datetime, int, Any]]) -> None:
         programme = loyalty.get_programme(session)
         for at, _kind, call in batch:
-            if isinstance(call, CommitIn):
+            if isinstance(call, loyalty.CommitIn):
                 loyalty.commit_order(session=session, commit_in=call, now=at, programme=programme)
             else:
                 # A refund of an anonymous sale or of one from before the programme: no points.
-                with contextlib.suppress(NotAMember):
+                with contextlib.suppress(loyalty.NotAMember):
                     loyalty.apply_refund(
                         session=session, refund_in=call, now=at, programme=programme
                     )

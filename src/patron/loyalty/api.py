@@ -10,7 +10,16 @@ from sqlalchemy.orm import Session
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.customers import service as customers
-from patron.loyalty import lottery, programme, promotions, referrals, reports, service
+from patron.loyalty import lottery, programme, promotions, referrals, reports
+from patron.loyalty.birthdays import give_birthday_gifts
+from patron.loyalty.coupons import (
+    create_coupon_template,
+    issue_coupon,
+    issue_coupons_to,
+    list_customer_coupons,
+)
+from patron.loyalty.points import adjust_points, get_balance, list_entries, list_lots
+from patron.loyalty.refunds import apply_refund
 from patron.loyalty.schemas import (
     AdjustmentIn,
     Balance,
@@ -36,9 +45,6 @@ from patron.loyalty.schemas import (
     LoyaltyReport,
     MemberRef,
     Movement,
-    ProgrammeRead,
-    ProgrammeUpdate,
-    ProgrammeVersionRead,
     PromotionCreate,
     PromotionRead,
     QuoteIn,
@@ -48,6 +54,9 @@ from patron.loyalty.schemas import (
     ReferralRead,
     TierRead,
 )
+from patron.loyalty.terms import ProgrammeRead, ProgrammeUpdate, ProgrammeVersionRead
+from patron.loyalty.tiers import get_tier
+from patron.loyalty.till import commit_order, lookup_member, quote_basket
 from patron.web.deps import Db, PathId, read_on_loop
 from patron.web.security import CurrentActor
 
@@ -72,7 +81,7 @@ async def lookup(
     """A member at the till, by phone, member card or id: tier, balance, usable coupons."""
     member = MemberRef(customer_id=customer_id, phone=phone, member_card=member_card)
     return read_on_loop(
-        db, lambda s: service.lookup_member(session=s, member=member, store_ids=actor.store_ids)
+        db, lambda s: lookup_member(session=s, member=member, store_ids=actor.store_ids)
     )
 
 
@@ -81,7 +90,7 @@ async def quote(quote_in: QuoteIn, actor: CurrentActor, db: Db) -> QuoteRead:
     """Points to earn, coupons and their best combination, the most points usable."""
     return read_on_loop(
         db,
-        lambda s: service.quote_basket(session=s, quote_in=quote_in, store_ids=actor.store_ids),
+        lambda s: quote_basket(session=s, quote_in=quote_in, store_ids=actor.store_ids),
     )
 
 
@@ -93,7 +102,7 @@ async def quote(quote_in: QuoteIn, actor: CurrentActor, db: Db) -> QuoteRead:
 )
 def commit(commit_in: CommitIn, response: Response, actor: CurrentActor, db: Db) -> CommitRead:
     result = db.write(
-        lambda s: service.commit_order(session=s, commit_in=commit_in, store_ids=actor.store_ids)
+        lambda s: commit_order(session=s, commit_in=commit_in, store_ids=actor.store_ids)
     )
     if not result.created:
         response.status_code = 200
@@ -111,7 +120,7 @@ def refund(
     refund_in: LoyaltyRefundIn, response: Response, actor: CurrentActor, db: Db
 ) -> LoyaltyRefundRead:
     result = db.write(
-        lambda s: service.apply_refund(session=s, refund_in=refund_in, store_ids=actor.store_ids)
+        lambda s: apply_refund(session=s, refund_in=refund_in, store_ids=actor.store_ids)
     )
     if not result.created:
         response.status_code = 200
@@ -121,30 +130,22 @@ def refund(
 
 @router.get("/customers/{customer_id}/balance", response_model=Balance)
 def balance(customer_id: PathId, actor: CurrentActor, db: Db) -> Balance:
-    return db.read(
-        lambda s: service.get_balance(session=s, customer_id=_scoped(s, actor, customer_id))
-    )
+    return db.read(lambda s: get_balance(session=s, customer_id=_scoped(s, actor, customer_id)))
 
 
 @router.get("/customers/{customer_id}/tier", response_model=TierRead)
 def tier(customer_id: PathId, actor: CurrentActor, db: Db) -> TierRead:
-    return db.read(
-        lambda s: service.get_tier(session=s, customer_id=_scoped(s, actor, customer_id))
-    )
+    return db.read(lambda s: get_tier(session=s, customer_id=_scoped(s, actor, customer_id)))
 
 
 @router.get("/customers/{customer_id}/lots", response_model=list[LotRead])
 def lots(customer_id: PathId, actor: CurrentActor, db: Db) -> list[LotRead]:
-    return db.read(
-        lambda s: service.list_lots(session=s, customer_id=_scoped(s, actor, customer_id))
-    )
+    return db.read(lambda s: list_lots(session=s, customer_id=_scoped(s, actor, customer_id)))
 
 
 @router.get("/customers/{customer_id}/entries", response_model=list[EntryRead])
 def entries(customer_id: PathId, actor: CurrentActor, db: Db) -> list[EntryRead]:
-    return db.read(
-        lambda s: service.list_entries(session=s, customer_id=_scoped(s, actor, customer_id))
-    )
+    return db.read(lambda s: list_entries(session=s, customer_id=_scoped(s, actor, customer_id)))
 
 
 @router.post("/customers/{customer_id}/adjustments", response_model=Movement, status_code=201)
@@ -152,7 +153,7 @@ def adjust(
     customer_id: PathId, adjustment_in: AdjustmentIn, actor: CurrentActor, db: Db
 ) -> Movement:
     return db.write(
-        lambda s: service.adjust_points(
+        lambda s: adjust_points(
             session=s,
             customer_id=_scoped(s, actor, customer_id),
             adjustment_in=adjustment_in,
@@ -164,27 +165,25 @@ def adjust(
 @router.get("/customers/{customer_id}/coupons", response_model=list[CouponRead])
 def coupons(customer_id: PathId, actor: CurrentActor, db: Db) -> list[CouponRead]:
     return db.read(
-        lambda s: service.list_customer_coupons(
-            session=s, customer_id=_scoped(s, actor, customer_id)
-        )
+        lambda s: list_customer_coupons(session=s, customer_id=_scoped(s, actor, customer_id))
     )
 
 
 @router.post("/coupon-templates", response_model=CouponTemplateRead, status_code=201)
 def create_template(template_in: CouponTemplateCreate, db: Db) -> CouponTemplateRead:
-    return db.write(lambda s: service.create_coupon_template(session=s, template_in=template_in))
+    return db.write(lambda s: create_coupon_template(session=s, template_in=template_in))
 
 
 @router.post("/coupons/bulk", response_model=BulkIssueRead, status_code=201)
 def issue_bulk(issue_in: BulkIssueIn, actor: CurrentActor, db: Db) -> BulkIssueRead:
     """One coupon each for a whole audience: a value segment or lifecycle stage of the latest
     analytics run, or a list of customer ids. Limits hold; one audit entry."""
-    return db.write(lambda s: service.issue_coupons_to(session=s, issue_in=issue_in, actor=actor))
+    return db.write(lambda s: issue_coupons_to(session=s, issue_in=issue_in, actor=actor))
 
 
 @router.post("/coupons", response_model=CouponRead, status_code=201)
 def issue(issue_in: CouponIssue, db: Db) -> CouponRead:
-    return db.write(lambda s: service.issue_coupon(session=s, issue_in=issue_in))
+    return db.write(lambda s: issue_coupon(session=s, issue_in=issue_in))
 
 
 # ------------------------------------------------------------------------------ referrals
@@ -295,9 +294,7 @@ def report(db: Db) -> LoyaltyReport:
     """Points liability and expected breakage, points expiring in 30 days, members per tier,
     coupon issue and redemption."""
     return db.read(
-        lambda s: reports.programme_report(
-            session=s, now=utcnow(), programme=service.get_programme(s)
-        )
+        lambda s: reports.programme_report(session=s, now=utcnow(), programme=programme.current(s))
     )
 
 
@@ -355,4 +352,4 @@ def end_promotion(
 def birthday_gifts(db: Db) -> BirthdayGifts:
     """Give today's birthday members their tier's gift now (the nightly job does this too;
     nobody gets it twice in a year)."""
-    return db.write(lambda s: service.give_birthday_gifts(session=s))
+    return db.write(lambda s: give_birthday_gifts(session=s))

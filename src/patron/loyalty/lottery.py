@@ -25,7 +25,8 @@ from patron.core.actor import Actor
 from patron.core.errors import Conflict, InvalidInput
 from patron.customers import service as customers
 from patron.loyalty import ledger, rules
-from patron.loyalty import service as loyalty
+from patron.loyalty.accounts import get_programme
+from patron.loyalty.coupons import issue_coupon
 from patron.loyalty.exceptions import (
     CouponLimitReached,
     DrawLimitReached,
@@ -111,13 +112,18 @@ def create_lottery(
     *, session: Session, lottery_in: LotteryCreate, actor: Actor, now: datetime
 ) -> LotteryRead:
     if session.scalar(select(Lottery.id).where(Lottery.code == lottery_in.code)):
-        raise Conflict(f"lottery {lottery_in.code!r} exists")
+        raise Conflict(f"lottery {lottery_in.code!r} exists", message_code="code_taken")
     for i, prize in enumerate(lottery_in.prizes):
         code = prize.coupon_template_code
         if code and not session.scalar(
             select(CouponTemplate.id).where(CouponTemplate.code == code)
         ):
-            raise InvalidInput(f"prizes.{i}.coupon_template_code", f"no coupon template {code!r}")
+            raise InvalidInput(
+                f"prizes.{i}.coupon_template_code",
+                f"no coupon template {code!r}",
+                message_code="prize_template_unknown",
+                code=code,
+            )
     seed = secrets.token_hex(32)
     lottery = Lottery(
         code=lottery_in.code,
@@ -204,7 +210,7 @@ def draw(
     programme: rules.Programme | None = None,
 ) -> DrawRead:
     """One draw for one member, once per idempotency key: pay its points, roll, award."""
-    programme = programme or loyalty.get_programme(session, fresh=True)
+    programme = programme or get_programme(session, fresh=True)
     lottery = _get(session, lottery_code, lock=True)  # serialises this lottery's draws
     done = session.scalar(
         select(LotteryDraw).where(
@@ -280,7 +286,7 @@ def draw(
         elif prize.kind == "coupon":
             assert prize.coupon_template_code is not None
             try:
-                coupon = loyalty.issue_coupon(
+                coupon = issue_coupon(
                     session=session,
                     issue_in=CouponIssue(
                         template_code=prize.coupon_template_code, customer_id=customer_id

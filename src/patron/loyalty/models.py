@@ -372,7 +372,7 @@ class ProgrammeVersion(Base):
     __tablename__ = "loyalty_programme"
 
     id: Mapped[IdPk]  # the version
-    terms: Mapped[dict[str, Any]] = mapped_column(JSON)  # schemas.ProgrammeTerms
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON)  # terms.ProgrammeTerms
     reason: Mapped[str] = mapped_column(String(255))
     changed_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

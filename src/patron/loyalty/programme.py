@@ -17,6 +17,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from patron.audit.service import record_audit
+from patron.core import caches
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.db import database_key
@@ -24,7 +25,7 @@ from patron.core.errors import Conflict, InvalidInput
 from patron.core.settings import get_settings
 from patron.loyalty import rules
 from patron.loyalty.models import LoyaltyAccount, ProgrammeVersion
-from patron.loyalty.schemas import (
+from patron.loyalty.terms import (
     ProgrammeRead,
     ProgrammeTerms,
     ProgrammeUpdate,
@@ -70,6 +71,9 @@ def forget() -> None:
     _kept.clear()
 
 
+caches.register("loyalty.programme", forget)
+
+
 def read(session: Session) -> ProgrammeRead:
     """The terms in force, with their version and who changed them, when and why."""
     return _read(_newest(session))
@@ -105,6 +109,7 @@ def update(
             f"version {update_in.expected_version} was opened: start again from the current "
             "terms",
             version=before.version,
+            message_code="programme_changed_meanwhile",
         )
     terms = ProgrammeTerms.model_validate(
         update_in.model_dump(exclude={"reason", "expected_version"})
@@ -122,6 +127,7 @@ def update(
             f"tier {held[0]!r} is held by {held[1]} members: keep it (its name and terms may "
             "change) or move them first",
             tier=held[0],
+            message_code="tier_held",
         )
     changed = _changed(before, terms)
     row = ProgrammeVersion(

@@ -17,6 +17,7 @@ from sqlalchemy import Row, Select, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from patron.audit.service import record_audit
+from patron.core import caches
 from patron.core.actor import Actor
 from patron.core.db import core_rows, database_key
 from patron.core.errors import Conflict, NotFound
@@ -74,7 +75,10 @@ def create_promotion(
     *, session: Session, promotion_in: PromotionCreate, actor: Actor
 ) -> PromotionRead:
     if session.scalar(select(Promotion.id).where(Promotion.code == promotion_in.code)):
-        raise Conflict(f"promotion {promotion_in.code!r} exists")
+        raise Conflict(
+            f"promotion {promotion_in.code!r} exists",
+            message_code="code_taken",
+        )
     row = Promotion(
         code=promotion_in.code,
         name=promotion_in.name,
@@ -188,6 +192,9 @@ def till_running(
 
 def forget_till_promotions() -> None:
     _till_promotions.clear()
+
+
+caches.register("loyalty.till_promotions", forget_till_promotions)
 
 
 @cache

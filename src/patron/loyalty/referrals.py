@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from patron.customers import service as customers
@@ -32,7 +32,7 @@ from patron.loyalty.models import (
     ReferralStatus,
 )
 from patron.loyalty.schemas import ReferralCodeRead, ReferralIn, ReferralRead
-from patron.orders.models import Order
+from patron.orders import service as orders
 
 # No 0/O or 1/I/L: the code is read out at the till.
 _ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -52,6 +52,11 @@ def get_referral_code(*, session: Session, customer_id: int) -> ReferralCodeRead
         session.add(row)
         session.flush()
     return ReferralCodeRead(customer_id=customer_id, code=row.code)
+
+
+def find_referral_code(*, session: Session, customer_id: int) -> str | None:
+    """The member's referral code if one was made (:func:`get_referral_code` makes one)."""
+    return session.scalar(select(ReferralCode.code).where(ReferralCode.customer_id == customer_id))
 
 
 def record_referral(*, session: Session, referral_in: ReferralIn, now: datetime) -> ReferralRead:
@@ -75,10 +80,7 @@ def record_referral(*, session: Session, referral_in: ReferralIn, now: datetime)
     )
     if back is not None:
         raise ReferralRefused("code", "these two members cannot refer each other")
-    bought = session.scalar(
-        select(func.count()).select_from(Order).where(Order.customer_id == referee_id)
-    )
-    if bought:
+    if orders.list_customer_orders(session=session, customer_id=referee_id, limit=1).items:
         raise ReferralRefused(
             "customer_id", "a referral is recorded before the new member's first purchase"
         )

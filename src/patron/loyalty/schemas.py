@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo
+from typing import Annotated
 
 from pydantic import Field, model_validator
 
+from patron.core.errors import rule_error
 from patron.core.schemas import FenAmount, RecordId, Schema, ShortCode, UtcInstant
-from patron.loyalty.rules import CouponKind, Programme, PromotionKind, TierBasis, TierRule
+from patron.loyalty.rules import CouponKind, PromotionKind
 
 Points = Annotated[int, Field(ge=0, le=10**12)]
 Reason = Annotated[str, Field(min_length=1, max_length=255)]
@@ -67,7 +65,7 @@ class AdjustmentIn(Schema):
     @model_validator(mode="after")
     def _not_zero(self) -> AdjustmentIn:
         if self.points == 0:
-            raise ValueError("points: must not be 0")
+            raise rule_error("points_zero", "points", "must not be 0")
         return self
 
 
@@ -112,18 +110,22 @@ class CouponTemplateCreate(Schema):
     @model_validator(mode="after")
     def _terms(self) -> CouponTemplateCreate:
         if self.kind == CouponKind.AMOUNT_OFF and self.amount_off_fen <= 0:
-            raise ValueError("amount_off_fen: give the amount off")
+            raise rule_error("amount_off_missing", "amount_off_fen", "give the amount off")
         if self.kind == CouponKind.PERCENT_OFF:
             if self.percent_off is None:
-                raise ValueError("percent_off: give the percentage off")
+                raise rule_error("percent_off_missing", "percent_off", "give the percentage off")
             if (self.percent_off * 100) % 1:
-                raise ValueError("percent_off: at most 2 decimals")
+                raise rule_error("decimals_2", "percent_off", "at most 2 decimals")
         if self.kind == CouponKind.GIFT_ITEM and not self.gift_sku:
-            raise ValueError("gift_sku: give the gift's SKU")
+            raise rule_error("gift_sku_missing", "gift_sku", "give the gift's SKU")
         if (self.valid_to is None) == (self.valid_days is None):
-            raise ValueError("valid_days: give either valid_to (fixed) or valid_days (relative)")
+            raise rule_error(
+                "validity_missing",
+                "valid_days",
+                "give either valid_to (fixed) or valid_days (relative)",
+            )
         if self.valid_from and self.valid_to and self.valid_to <= self.valid_from:
-            raise ValueError("valid_to: must be after valid_from")
+            raise rule_error("valid_to_before_from", "valid_to", "must be after valid_from")
         return self
 
     @property
@@ -368,11 +370,17 @@ class PrizeIn(Schema):
     @model_validator(mode="after")
     def _prize_has_its_content(self) -> PrizeIn:
         if self.kind == "points" and self.points <= 0:
-            raise ValueError("points: a points prize needs points > 0")
+            raise rule_error("prize_points_missing", "points", "a points prize needs points > 0")
         if self.kind == "coupon" and not self.coupon_template_code:
-            raise ValueError("coupon_template_code: a coupon prize needs a coupon template")
+            raise rule_error(
+                "prize_template_missing",
+                "coupon_template_code",
+                "a coupon prize needs a coupon template",
+            )
         if self.kind == "gift" and not self.gift_sku:
-            raise ValueError("gift_sku: a gift prize needs the gift's SKU")
+            raise rule_error(
+                "prize_gift_sku_missing", "gift_sku", "a gift prize needs the gift's SKU"
+            )
         return self
 
 
@@ -388,12 +396,16 @@ class LotteryCreate(Schema):
     @model_validator(mode="after")
     def _consistent(self) -> LotteryCreate:
         if self.ends_at <= self.starts_at:
-            raise ValueError("ends_at: must be after starts_at")
+            raise rule_error("ends_before_starts", "ends_at", "must be after starts_at")
         codes = [p.code for p in self.prizes]
         if len(set(codes)) != len(codes):
-            raise ValueError("prizes: prize codes must be unique")
+            raise rule_error("prize_codes_repeated", "prizes", "prize codes must be unique")
         if sum(p.chance_ppm for p in self.prizes) > 1_000_000:
-            raise ValueError("prizes: the chances add up to more than 1,000,000 ppm (100%)")
+            raise rule_error(
+                "prize_chances_over",
+                "prizes",
+                "the chances add up to more than 1,000,000 ppm (100%)",
+            )
         return self
 
 
@@ -519,14 +531,26 @@ class PromotionCreate(Schema):
     @model_validator(mode="after")
     def _consistent(self) -> PromotionCreate:
         if self.ends_at <= self.starts_at:
-            raise ValueError("ends_at: must be after starts_at")
+            raise rule_error("ends_before_starts", "ends_at", "must be after starts_at")
         if self.kind == PromotionKind.BONUS_POINTS and self.multiplier_bp <= 10_000:
-            raise ValueError("multiplier_bp: a bonus-points offer multiplies by more than ×1")
+            raise rule_error(
+                "bonus_multiplier_too_small",
+                "multiplier_bp",
+                "a bonus-points offer multiplies by more than ×1",
+            )
         if self.kind == PromotionKind.THRESHOLD_GIFT:
             if self.threshold_fen <= 0:
-                raise ValueError("threshold_fen: a gift needs a spend threshold above 0")
+                raise rule_error(
+                    "gift_threshold_missing",
+                    "threshold_fen",
+                    "a gift needs a spend threshold above 0",
+                )
             if not self.gift_sku:
-                raise ValueError("gift_sku: a gift promotion names the gift's SKU")
+                raise rule_error(
+                    "gift_promotion_sku_missing",
+                    "gift_sku",
+                    "a gift promotion names the gift's SKU",
+                )
         return self
 
 
@@ -583,184 +607,3 @@ class BirthdayGifts(Schema):
         "(the server was off that night)",
     )
     points: int
-
-
-# ----------------------------------------------------------------------- the programme
-
-TierCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
-Basis = Annotated[int, Field(ge=0, le=1_000_000)]  # basis points: 10,000 = ×1 or 100 %
-SkuCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\S(.*\S)?$")]
-CategoryPath = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^\S(.*\S)?$")]
-
-
-class TierTerms(Schema):
-    """One tier: what reaches it (spend or points earned in the tier window, by the
-    programme's basis) and what it gives."""
-
-    code: TierCode
-    name: Annotated[str, Field(min_length=1, max_length=60)]
-    rank: Annotated[int, Field(ge=0, le=99)]
-    min_spend_fen: FenAmount = 0
-    min_points_earned: Points = 0
-    discount_bp: Annotated[int, Field(ge=0, le=10_000)] = 0
-    points_multiplier_bp: Annotated[int, Field(ge=0, le=100_000)] = 10_000
-    birthday_points: Annotated[int, Field(ge=0, le=1_000_000)] = 0
-
-    @classmethod
-    def of(cls, tier: TierRule) -> TierTerms:
-        return cls.model_validate(dataclasses.asdict(tier))
-
-
-_BUILT_IN = Programme()
-
-
-class ProgrammeTerms(Schema):
-    """A loyalty programme's terms (the defaults are the built-in programme's). Rates in
-    basis points (10,000 = ×1 or 100 %), money in fen, weekdays Monday = 0. Changes apply
-    from the moment they are saved: points already earned keep the dates they were given."""
-
-    earn_points_per_yuan: Annotated[int, Field(ge=0, le=1_000)] = _BUILT_IN.earn_points_per_yuan
-    return_window_days: Annotated[int, Field(ge=0, le=365)] = _BUILT_IN.return_window_days
-    expiry_days: Annotated[int, Field(ge=1, le=3_660)] = _BUILT_IN.expiry_days
-    redeem_points_per_yuan: Annotated[int, Field(ge=1, le=100_000)] = (
-        _BUILT_IN.redeem_points_per_yuan
-    )
-    max_redeem_share_bp: Annotated[int, Field(ge=0, le=10_000)] = _BUILT_IN.max_redeem_share_bp
-    sku_multipliers_bp: dict[SkuCode, Basis] = Field(default_factory=dict, max_length=1_000)
-    category_multipliers_bp: dict[CategoryPath, Basis] = Field(
-        default_factory=dict, max_length=1_000
-    )
-    excluded_skus: list[SkuCode] = Field(default_factory=list, max_length=1_000)
-    excluded_categories: list[CategoryPath] = Field(
-        default_factory=lambda: sorted(_BUILT_IN.excluded_categories), max_length=1_000
-    )
-    wallet_skus: list[SkuCode] = Field(
-        default_factory=lambda: sorted(_BUILT_IN.wallet_skus), max_length=1_000
-    )
-    wallet_categories: list[CategoryPath] = Field(
-        default_factory=lambda: sorted(_BUILT_IN.wallet_categories), max_length=1_000
-    )
-    discount_skus: list[SkuCode] = Field(
-        default_factory=lambda: sorted(_BUILT_IN.discount_skus), max_length=1_000
-    )
-    member_weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(
-        default_factory=lambda: sorted(_BUILT_IN.member_weekdays), max_length=7
-    )
-    member_day_multiplier_bp: Annotated[int, Field(ge=10_000, le=1_000_000)] = (
-        _BUILT_IN.member_day_multiplier_bp
-    )
-    max_points_per_order: Annotated[int, Field(ge=1, le=10**9)] | None = (
-        _BUILT_IN.max_points_per_order
-    )
-    tiers: list[TierTerms] = Field(
-        default_factory=lambda: [TierTerms.of(t) for t in _BUILT_IN.tiers],
-        min_length=1,
-        max_length=20,
-    )
-    tier_basis: TierBasis = _BUILT_IN.tier_basis
-    tier_window_days: Annotated[int, Field(ge=1, le=3_660)] = _BUILT_IN.tier_window_days
-    tier_grace_days: Annotated[int, Field(ge=0, le=3_660)] = _BUILT_IN.tier_grace_days
-    referral_min_order_fen: FenAmount = _BUILT_IN.referral_min_order_fen
-    referrer_reward_points: Annotated[int, Field(ge=0, le=1_000_000)] = (
-        _BUILT_IN.referrer_reward_points
-    )
-    referee_reward_points: Annotated[int, Field(ge=0, le=1_000_000)] = (
-        _BUILT_IN.referee_reward_points
-    )
-
-    @model_validator(mode="after")
-    def _tiers_climb(self) -> ProgrammeTerms:
-        codes = [t.code for t in self.tiers]
-        for n, tier in enumerate(self.tiers):
-            if codes.index(tier.code) != n:
-                raise ValueError(f"tiers.{n}.code: two tiers have this code")
-        ranks = [t.rank for t in self.tiers]
-        for n, tier in enumerate(self.tiers):
-            if ranks.index(tier.rank) != n:
-                raise ValueError(f"tiers.{n}.rank: two tiers have this rank")
-        ordered = sorted(enumerate(self.tiers), key=lambda item: item[1].rank)
-        first_at, first = ordered[0]
-        if first.min_spend_fen or first.min_points_earned:
-            raise ValueError(
-                f"tiers.{first_at}.min_spend_fen: the lowest tier is every member's "
-                "starting tier: it needs no spend and no points"
-            )
-        field = "min_spend_fen" if self.tier_basis == TierBasis.SPEND else "min_points_earned"
-        for (_, lower), (n, higher) in itertools.pairwise(ordered):
-            if getattr(higher, field) <= getattr(lower, field):
-                raise ValueError(f"tiers.{n}.{field}: a higher tier needs more than the one below")
-        # Kept lowest first, whatever order they came in: the starting tier leads.
-        self.tiers = [tier for _, tier in ordered]
-        return self
-
-    @classmethod
-    def of(cls, programme: Programme) -> ProgrammeTerms:
-        """The terms of a programme (the rules' form): sets as sorted lists, tiers lowest
-        first."""
-        values: dict[str, Any] = {}
-        for name in ProgrammeTerms.model_fields:
-            value = getattr(programme, name)
-            if name in _SETS:
-                value = sorted(value)
-            elif name in _MAPS:
-                value = dict(value)
-            elif name == "tiers":
-                value = [TierTerms.of(t) for t in sorted(value, key=lambda t: t.rank)]
-            values[name] = value
-        return cls.model_validate(values)
-
-    def to_rules(self, zone: ZoneInfo) -> Programme:
-        """The rules' programme with these terms, in the shop's time zone."""
-        values: dict[str, Any] = {}
-        for name in ProgrammeTerms.model_fields:  # a subclass's own fields are not terms
-            value = getattr(self, name)
-            if name in _SETS:
-                value = frozenset(value)
-            elif name in _MAPS:
-                value = dict(value)
-            elif name == "tiers":
-                value = tuple(TierRule(**t.model_dump()) for t in value)
-            values[name] = value
-        return Programme(**values, zone=zone)
-
-
-# The terms held as sets and as mappings by the rules (lists and objects in JSON).
-_SETS = frozenset(
-    {
-        "excluded_skus",
-        "excluded_categories",
-        "wallet_skus",
-        "wallet_categories",
-        "discount_skus",
-        "member_weekdays",
-    }
-)
-_MAPS = frozenset({"sku_multipliers_bp", "category_multipliers_bp"})
-
-
-class ProgrammeUpdate(ProgrammeTerms):
-    """New terms for the whole programme, with the reason (kept with them and audited).
-    ``expected_version``, if given, is the version these terms were edited from: a change
-    saved by someone else meanwhile is then refused instead of silently overwritten."""
-
-    reason: Reason
-    expected_version: Annotated[int, Field(ge=0)] | None = None
-
-
-class ProgrammeRead(ProgrammeTerms):
-    """The terms in force; ``version`` 0 is the built-in defaults, never changed."""
-
-    version: int
-    changed_at: datetime | None
-    changed_by: str | None
-    reason: str | None
-
-
-class ProgrammeVersionRead(Schema):
-    """One saved change of the terms: who, when, why, and which terms it changed."""
-
-    version: int
-    changed_at: datetime
-    changed_by: str
-    reason: str
-    changed: list[str]

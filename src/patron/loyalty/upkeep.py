@@ -18,7 +18,9 @@ from functools import partial
 from sqlalchemy.orm import Session
 
 from patron.core.db import Database
-from patron.loyalty import service as loyalty
+from patron.loyalty.birthdays import give_birthday_gifts
+from patron.loyalty.points import accounts_due_for_expiry, expire_points
+from patron.loyalty.tiers import review_tiers
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +49,11 @@ def run_upkeep(*, db: Database) -> dict[str, int | None]:
 
 
 def _birthday_gifts(db: Database) -> int:
-    return db.write(lambda s: loyalty.give_birthday_gifts(session=s)).given
+    return db.write(lambda s: give_birthday_gifts(session=s)).given
 
 
 def _expire(db: Database) -> int:
-    ids = db.read(lambda s: loyalty.accounts_due_for_expiry(session=s))
+    ids = db.read(lambda s: accounts_due_for_expiry(session=s))
     return sum(
         db.write(partial(_expire_batch, ids[start : start + EXPIRY_BATCH]))
         for start in range(0, len(ids), EXPIRY_BATCH)
@@ -59,8 +61,8 @@ def _expire(db: Database) -> int:
 
 
 def _expire_batch(account_ids: list[int], session: Session) -> int:
-    return loyalty.expire_points(session=session, account_ids=account_ids)
+    return expire_points(session=session, account_ids=account_ids)
 
 
 def _review_tiers(db: Database) -> int:
-    return db.write(lambda s: loyalty.review_tiers(session=s))
+    return db.write(lambda s: review_tiers(session=s))

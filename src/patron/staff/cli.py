@@ -20,6 +20,7 @@ from patron.core.errors import PatronError
 from patron.staff import service
 from patron.staff.roles import Role
 from patron.staff.schemas import ApiKeyCreate, StaffCreate
+from patron.web.messages import message_line
 
 users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 api_keys_app = typer.Typer(
@@ -34,7 +35,7 @@ def _write(work: Callable[[Session], T]) -> T:
     try:
         return get_database().write(work)
     except PatronError as exc:
-        console.print(f"[red]{exc.message}[/red]")
+        console.print(f"[red]{message_line(exc)}[/red]")
         raise typer.Exit(1) from None
 
 

@@ -18,8 +18,9 @@ from patron.staff import service
 from patron.staff.roles import ROLE_PERMISSIONS, Permission, Role
 from patron.staff.schemas import StaffCreate, StaffUpdate
 from patron.web.deps import Db, PathId
-from patron.web.forms import first_error, form_error
+from patron.web.forms import error_line, first_error, form_error
 from patron.web.i18n import _
+from patron.web.messages import message_for
 from patron.web.security import SESSION_COOKIE, CurrentActor, client_ip, limiter
 from patron.web.templating import TEMPLATES
 
@@ -131,7 +132,7 @@ def change_password(
         return TEMPLATES.TemplateResponse(
             request,
             "password.html",
-            {"actor": actor, "error": form_error(exc.field, exc.message), "done": False},
+            {"actor": actor, "error": error_line(exc), "done": False},
             status_code=422,
         )
     return TEMPLATES.TemplateResponse(
@@ -214,10 +215,10 @@ def create_staff(
     except ValidationError as exc:
         return _staff_page(request, actor, db, error=first_error(exc), form=form, status=422)
     except InvalidInput as exc:
-        error = form_error(exc.field, exc.message)
+        error = error_line(exc)
         return _staff_page(request, actor, db, error=error, form=form, status=422)
     except Conflict as exc:
-        error = form_error("username", exc.message)
+        error = form_error("username", message_for(exc))
         return _staff_page(request, actor, db, error=error, form=form, status=409)
     return RedirectResponse("/staff?done=created", status_code=303)
 
@@ -241,7 +242,11 @@ def update_staff(
             {"role": role, "store_codes": _codes(store_codes), "is_active": is_active == "on"}
         )
         if actor.id == staff_id and not staff_in.is_active:
-            raise InvalidInput("is_active", _("you cannot deactivate yourself"))
+            raise InvalidInput(
+                "is_active",
+                "you cannot deactivate yourself",
+                message_code="cannot_deactivate_self",
+            )
         db.write(
             lambda s: service.update_staff(
                 session=s, staff_id=staff_id, staff_in=staff_in, actor=actor
@@ -252,6 +257,6 @@ def update_staff(
             request, actor, db, error=first_error(exc), error_for=staff_id, status=422
         )
     except InvalidInput as exc:
-        error = form_error(exc.field, exc.message)
+        error = error_line(exc)
         return _staff_page(request, actor, db, error=error, error_for=staff_id, status=422)
     return RedirectResponse("/staff?done=updated", status_code=303)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from patron.audit.service import record_audit
 from patron.catalog import service as catalog
+from patron.core import caches
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.settings import get_settings
@@ -66,9 +67,16 @@ def _sha256(secret: str) -> str:
 def check_password_strength(password: str, *, field: str = "password") -> None:
     minimum = get_settings().password_min_length
     if len(password) < minimum:
-        raise WeakPassword(field, f"must be at least {minimum} characters")
+        raise WeakPassword(
+            field,
+            f"must be at least {minimum} characters",
+            message_code="password_too_short",
+            n=minimum,
+        )
     if password.isdigit() or password.isalpha():
-        raise WeakPassword(field, "must mix letters with digits or symbols")
+        raise WeakPassword(
+            field, "must mix letters with digits or symbols", message_code="password_too_plain"
+        )
 
 
 # ------------------------------------------------------------------------------ staff users
@@ -80,7 +88,12 @@ def _store_ids(session: Session, codes: list[str], role: Role, field: str) -> li
     found = catalog.stores_by_code(session=session, codes=set(codes))
     missing = sorted(set(codes) - found.keys())
     if missing:
-        raise StoresRequired(field, f"no store with code {missing[0]!r}")
+        raise StoresRequired(
+            field,
+            f"no store with code {missing[0]!r}",
+            message_code="store_code_unknown",
+            code=missing[0],
+        )
     return [found[c].id for c in dict.fromkeys(codes)]
 
 
@@ -393,7 +406,9 @@ def change_password(
     try:
         _password_hasher().verify(user.password_hash, current_password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        raise WeakPassword("current_password", "is not the current password") from None
+        raise WeakPassword(
+            "current_password", "is not the current password", message_code="password_not_current"
+        ) from None
     check_password_strength(new_password, field="new_password")
     if new_password == current_password:
         raise WeakPassword("new_password", "is the same as the current one")
@@ -532,6 +547,9 @@ def actor_for_api_key(*, session: Session, key: str) -> Actor | None:
 
 def clear_key_cache() -> None:
     _key_cache.clear()
+
+
+caches.register("staff.api_keys", clear_key_cache)
 
 
 def note_api_key_use(*, session: Session, api_key_id: int) -> None:

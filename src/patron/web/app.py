@@ -78,8 +78,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the nightly analytics run with the server; stop it with the server. A serving
     process settles its heap first (not under tests, which start an app per test and would
     pay a full collection each time and keep every earlier test's cycles)."""
-    from patron.analytics.scheduler import start_nightly
     from patron.engagement.embedded import start_dispatch
+    from patron.jobs import start_nightly
 
     if get_settings().env != "test":
         settle_heap()

@@ -17,25 +17,18 @@ from datetime import date, timedelta
 from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
+from patron.core import caches
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput
 from patron.core.settings import get_settings
 from patron.orders import service as orders
 from patron.orders.service import SalesFigures
 from patron.web.i18n import N_
+from patron.web.titles import CHANNEL_TITLES
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 367
 CACHE_SECONDS = 60.0
-
-# Sales channels as the page names them (English msgids; translated in the template).
-CHANNEL_TITLES = {
-    "pos": N_("In store"),
-    "online": N_("Online shop"),
-    "mini_program": N_("Mini-program"),
-    "phone": N_("Phone"),
-    "other": N_("Other"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,3 +198,6 @@ def load_dashboard(
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
+
+
+caches.register("web.dashboard", clear_cache)

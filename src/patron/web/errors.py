@@ -48,8 +48,9 @@ def validation_items(errors: Sequence[Any], prefix: Sequence[Any] = ()) -> list[
         loc = [*prefix, *error.get("loc", ())]
         msg = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         # Model-level validators report at the model; one whose message starts with
-        # "some_field: " names the field it is about, and the error is put there.
-        named = _NAMED.match(msg) if error.get("type") == "value_error" else None
+        # "some_field: " (a rule_error naming its field) is put at that field.
+        ruled = bool((error.get("ctx") or {}).get("field"))
+        named = _NAMED.match(msg) if error.get("type") == "value_error" or ruled else None
         if named:
             loc = [*loc, *named["field"].split(".")]
             msg = named["msg"]
@@ -124,14 +125,14 @@ def _error_page(
 
 def _page_message(exc: PatronError) -> str:
     """What a console page says about a refusal or a missing record (translated)."""
-    from patron.web.i18n import gettext as _
+    from patron.web.messages import message_text
 
     if isinstance(exc, NotFound):
-        if exc.code == "customer_not_found":
-            # also what a store-bound role sees for another store's customer
-            return _("No such customer, or not a customer of your stores.")
-        return _("There is nothing here.")
-    return _("Your role may not open this page or do this.")
+        # "customer_not_found" is also what a store-bound role sees for another store's
+        # customer; any other missing record is "nothing here"
+        code = "customer_not_found" if exc.code == "customer_not_found" else "not_found"
+        return message_text(code) or exc.message
+    return message_text("forbidden") or exc.message
 
 
 async def _recognise(request: Request) -> None:
@@ -149,108 +150,119 @@ async def _recognise(request: Request) -> None:
         return  # an expired or unknown session: the bare page
 
 
+async def _request_invalid(request: Request, exc: RequestValidationError) -> Response:
+    items = validation_items(exc.errors())
+    if _wants_page(request):
+        from patron.web.i18n import gettext as _
+
+        if any(tuple(error.get("loc") or ())[:1] == ("path",) for error in exc.errors()):
+            # /customers/abc: no such page, as for any other address that leads nowhere
+            return _error_page(request, 404, _("There is nothing here."))
+        from patron.web.forms import label
+
+        fields = sorted({label(i["field"]) for i in items if i["field"]})
+        message = _("The address or the form holds a value this page cannot read.")
+        return _error_page(request, 400, f"{message} ({', '.join(fields)})" if fields else message)
+    return JSONResponse(
+        status_code=422,
+        content={
+            "error": "invalid",
+            "message": _summary(items),
+            "detail": items,
+        },
+    )
+
+
+async def _model_invalid(_: Request, exc: ValidationError) -> JSONResponse:
+    items = validation_items(exc.errors())
+    return JSONResponse(
+        status_code=422,
+        content={"error": "invalid", "message": "invalid data", "detail": items},
+    )
+
+
+async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
+    loc = ["body", *exc.field.split(".")]
+    detail = [
+        {
+            "loc": loc,
+            "field": exc.field,
+            "msg": exc.message.split(": ", 1)[-1],
+            "type": exc.code,
+        }
+    ]
+    return _json(422, exc.code, exc.message, {"detail": detail})
+
+
+async def _unauthenticated(request: Request, exc: Unauthenticated) -> Response:
+    if _wants_page(request):
+        from urllib.parse import quote
+
+        target = quote(request.url.path, safe="/")
+        return RedirectResponse(f"/sign-in?next={target}", status_code=303)
+    response = _json(401, exc.code, exc.message)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="patron"'
+    return response
+
+
+async def _forbidden(request: Request, exc: Forbidden) -> Response:
+    if _wants_page(request):
+        return _error_page(request, 403, _page_message(exc))
+    return _json(403, exc.code, exc.message, _plain_facts(exc))
+
+
+async def _too_many(_: Request, exc: TooManyRequests) -> JSONResponse:
+    response = _json(429, exc.code, exc.message, {"retry_after": exc.retry_after})
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+async def _not_found(request: Request, exc: NotFound) -> Response:
+    if _wants_page(request):
+        return _error_page(request, 404, _page_message(exc))
+    return _json(404, exc.code, exc.message)
+
+
+async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+    # No route at that address (404) or not with that method (405).
+    if _wants_page(request) and exc.status_code in (404, 405):
+        from patron.web.i18n import gettext as _
+
+        await _recognise(request)
+        return _error_page(request, exc.status_code, _("There is nothing here."))
+    return await http_exception_handler(request, exc)
+
+
+async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
+    return _json(409, exc.code, exc.message, _plain_facts(exc))
+
+
+async def _other(_: Request, exc: PatronError) -> JSONResponse:
+    return _json(400, exc.code, exc.message)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    request_id = uuid.uuid4().hex[:12]
+    log.exception("unhandled error %s on %s %s", request_id, request.method, request.url.path)
+    if _wants_page(request):
+        from patron.web.i18n import gettext as _
+
+        return _error_page(
+            request, 500, _("Quote the reference below to your administrator."), request_id
+        )
+    return _json(500, "internal", f"internal error; quote {request_id} to your administrator")
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def _request_invalid(request: Request, exc: RequestValidationError) -> Response:
-        items = validation_items(exc.errors())
-        if _wants_page(request):
-            from patron.web.i18n import gettext as _
-
-            if any(tuple(error.get("loc") or ())[:1] == ("path",) for error in exc.errors()):
-                # /customers/abc: no such page, as for any other address that leads nowhere
-                return _error_page(request, 404, _("There is nothing here."))
-            from patron.web.forms import label
-
-            fields = sorted({label(i["field"]) for i in items if i["field"]})
-            message = _("The address or the form holds a value this page cannot read.")
-            return _error_page(
-                request, 400, f"{message} ({', '.join(fields)})" if fields else message
-            )
-        return JSONResponse(
-            status_code=422,
-            content={
-                "error": "invalid",
-                "message": _summary(items),
-                "detail": items,
-            },
-        )
-
-    @app.exception_handler(ValidationError)
-    async def _model_invalid(_: Request, exc: ValidationError) -> JSONResponse:
-        items = validation_items(exc.errors())
-        return JSONResponse(
-            status_code=422,
-            content={"error": "invalid", "message": "invalid data", "detail": items},
-        )
-
-    @app.exception_handler(InvalidInput)
-    async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
-        loc = ["body", *exc.field.split(".")]
-        detail = [
-            {
-                "loc": loc,
-                "field": exc.field,
-                "msg": exc.message.split(": ", 1)[-1],
-                "type": exc.code,
-            }
-        ]
-        return _json(422, exc.code, exc.message, {"detail": detail})
-
-    @app.exception_handler(Unauthenticated)
-    async def _unauthenticated(request: Request, exc: Unauthenticated) -> Response:
-        if _wants_page(request):
-            from urllib.parse import quote
-
-            target = quote(request.url.path, safe="/")
-            return RedirectResponse(f"/sign-in?next={target}", status_code=303)
-        response = _json(401, exc.code, exc.message)
-        response.headers["WWW-Authenticate"] = 'Bearer realm="patron"'
-        return response
-
-    @app.exception_handler(Forbidden)
-    async def _forbidden(request: Request, exc: Forbidden) -> Response:
-        if _wants_page(request):
-            return _error_page(request, 403, _page_message(exc))
-        return _json(403, exc.code, exc.message, _plain_facts(exc))
-
-    @app.exception_handler(TooManyRequests)
-    async def _too_many(_: Request, exc: TooManyRequests) -> JSONResponse:
-        response = _json(429, exc.code, exc.message, {"retry_after": exc.retry_after})
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
-
-    @app.exception_handler(NotFound)
-    async def _not_found(request: Request, exc: NotFound) -> Response:
-        if _wants_page(request):
-            return _error_page(request, 404, _page_message(exc))
-        return _json(404, exc.code, exc.message)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        # No route at that address (404) or not with that method (405).
-        if _wants_page(request) and exc.status_code in (404, 405):
-            from patron.web.i18n import gettext as _
-
-            await _recognise(request)
-            return _error_page(request, exc.status_code, _("There is nothing here."))
-        return await http_exception_handler(request, exc)
-
-    @app.exception_handler(Conflict)
-    async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
-        return _json(409, exc.code, exc.message, _plain_facts(exc))
-
-    @app.exception_handler(PatronError)
-    async def _other(_: Request, exc: PatronError) -> JSONResponse:
-        return _json(400, exc.code, exc.message)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        request_id = uuid.uuid4().hex[:12]
-        log.exception("unhandled error %s on %s %s", request_id, request.method, request.url.path)
-        if _wants_page(request):
-            from patron.web.i18n import gettext as _
-
-            return _error_page(
-                request, 500, _("Quote the reference below to your administrator."), request_id
-            )
-        return _json(500, "internal", f"internal error; quote {request_id} to your administrator")
+    """Map every error to its response: the most specific kinds first, anything else a 500."""
+    app.exception_handler(RequestValidationError)(_request_invalid)
+    app.exception_handler(ValidationError)(_model_invalid)
+    app.exception_handler(InvalidInput)(_invalid)
+    app.exception_handler(Unauthenticated)(_unauthenticated)
+    app.exception_handler(Forbidden)(_forbidden)
+    app.exception_handler(TooManyRequests)(_too_many)
+    app.exception_handler(NotFound)(_not_found)
+    app.exception_handler(StarletteHTTPException)(_http)
+    app.exception_handler(Conflict)(_conflict)
+    app.exception_handler(PatronError)(_other)
+    app.exception_handler(Exception)(_unexpected)

@@ -1,35 +1,23 @@
-"""What a console form says about bad input: the field by its label, the reason in the
-page's language. Schemas and services speak English with field names (the API's words);
-the pages put them in the shop's words here.
+"""Reading a console form, and what it says about bad input: the field by its label, the
+reason in the page's language, from the error's code (web/messages.py).
+
+The parsers read boxes as people type them (yuan with "¥" and thousands commas, "×1.5",
+"12.5%", codes separated by commas or 、) and raise :class:`FormError`, which carries a
+message code like every other error; the pages catch it with the services' errors.
 """
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import ValidationError
 
+from patron.core.errors import InvalidInput, PatronError
 from patron.web.errors import validation_items
 from patron.web.i18n import N_, _
-
-# What a form says for the usual kinds of bad input (pydantic's own words otherwise).
-ERROR_TYPES = {
-    "missing": N_("required"),
-    "string_too_long": N_("too long"),
-    "greater_than": N_("too small"),
-    "greater_than_equal": N_("too small"),
-    "less_than": N_("too large"),
-    "less_than_equal": N_("too large"),
-    "int_parsing": N_("not a whole number"),
-    "int_from_float": N_("not a whole number"),
-    "decimal_parsing": N_("not a number"),
-    "enum": N_("choose one of the options"),
-    "literal_error": N_("choose one of the options"),
-    "datetime_parsing": N_("not a date and time"),
-    "datetime_from_date_parsing": N_("not a date and time"),
-    "too_long": N_("too many"),
-}
+from patron.web.messages import message_for, message_text
 
 # Form fields by the label the page shows them under.
 FIELD_LABELS = {
@@ -50,55 +38,118 @@ FIELD_LABELS = {
     "reason": N_("Reason"),
 }
 
-# Service messages that carry a value, as (pattern, translatable message with the value).
-_WITH_VALUES = (
-    (
-        re.compile(r"must be at least (?P<n>\d+) characters"),
-        N_("must be at least %(n)s characters"),
-    ),
-    (re.compile(r"no store with code '(?P<code>[^']*)'"), N_("no store with code %(code)s")),
-    (re.compile(r"unknown time zone '(?P<zone>[^']*)'"), N_("unknown time zone %(zone)s")),
-    (re.compile(r"username '(?P<name>[^']*)' is taken"), N_("%(name)s is taken")),
-)
-# Service messages without values, so that they are translated.
-RULE_MESSAGES = (
-    N_("must mix letters with digits or symbols"),
-    N_("is not the current password"),
-    N_("is before the first day"),
-)
-
-
 # A text box's pattern that only forbids spaces around the text (core.schemas.ShortCode).
 _TRIMMED = r"^\S(.*\S)?$"
 
 
-def _type_text(kind: str, ctx: dict[str, Any]) -> str | None:
-    """What a form says for one of pydantic's error kinds, using its limits; None: the
-    schema's own words (a rule's message) are shown instead."""
-    if kind == "string_too_short":
-        least = int(ctx.get("min_length", 1))
-        return _("required") if least <= 1 else _("at least %(n)s characters", n=least)
-    if kind == "string_pattern_mismatch":
-        if ctx.get("pattern") == _TRIMMED:
-            return _("no spaces at the start or the end")
-        return _("holds characters that are not allowed here")
-    return _(ERROR_TYPES[kind]) if kind in ERROR_TYPES else None
+class FormError(InvalidInput):
+    """One form box that cannot be read: its field, the message's code and its facts."""
+
+    code = "invalid"
+
+    def __init__(self, field: str, message_code: str, **facts: Any) -> None:
+        super().__init__(field, message_code, message_code=message_code, **facts)
 
 
-def reason_text(message: str) -> str:
-    """A schema's or service's reason in the page's language (as given when unknown)."""
-    message = message.removeprefix("Value error, ")
-    for pattern, template in _WITH_VALUES:
-        found = pattern.fullmatch(message)
-        if found:
-            return _(template, **found.groupdict())
-    return _(message)
+# ------------------------------------------------------------------------------- parsers
+
+
+def split_codes(text: str) -> list[str]:
+    """Codes typed as "A01, A02" (commas, spaces, 、 or new lines between them)."""
+    return [c for c in re.split(r"[\s,，、;；]+", text.strip()) if c]
+
+
+def split_names(text: str) -> list[str]:
+    """Categories or SKUs typed as "生鲜/水果, Fresh Food" (commas, 、, semicolons or new
+    lines between them; a name may hold spaces)."""
+    return [n.strip() for n in re.split(r"[,，、;；\n]+", text) if n.strip()]
+
+
+def parse_fen(text: str, field: str, *, required: bool = False) -> int | None:
+    """Yuan as typed ("20", "12.50", "¥1,000") → fen; empty → None."""
+    clean = text.strip().replace(",", "").replace("，", "").lstrip("¥￥")
+    if not clean:
+        if required:
+            raise FormError(field, "required")
+        return None
+    try:
+        value = Decimal(clean)
+    except InvalidOperation:
+        raise FormError(field, "not_yuan") from None
+    if not value.is_finite() or value < 0 or value * 100 % 1:
+        raise FormError(field, "not_yuan")
+    return int(value * 100)
+
+
+def parse_int(text: str, field: str) -> int | None:
+    """A whole number as typed ("1,000"); empty → None."""
+    clean = text.strip().replace(",", "")
+    if not clean:
+        return None
+    if not re.fullmatch(r"[+-]?\d{1,15}", clean):
+        raise FormError(field, "not_whole_number")
+    return int(clean)
+
+
+def parse_required_int(text: str, field: str) -> int:
+    value = parse_int(text, field)
+    if value is None:
+        raise FormError(field, "required")
+    return value
+
+
+def parse_decimal(text: str, field: str) -> Decimal | None:
+    clean = text.strip()
+    if not clean:
+        return None
+    try:
+        value = Decimal(clean)
+    except InvalidOperation:
+        raise FormError(field, "not_number") from None
+    if not value.is_finite():
+        raise FormError(field, "not_number")
+    return value
+
+
+_DECIMALS = {100: "decimals_2", 10_000: "decimals_4"}
+
+
+def parse_scaled(text: str, field: str, per_unit: int) -> int | None:
+    """A number as typed ("1.5", "×2", "12.5%") in whole ``per_unit``ths: basis points of a
+    multiplier (10,000) or of a percentage (100), millionths of a chance typed in percent
+    (10,000); empty → None."""
+    value = parse_decimal(text.strip().lstrip("×xX").rstrip("%"), field)
+    if value is None:
+        return None
+    scaled = value * per_unit
+    if scaled % 1:
+        raise FormError(field, _DECIMALS[per_unit])
+    return int(scaled)
+
+
+def local_time(text: str) -> str | None:
+    """A datetime-local box's value (shop time); the schema reads it in the shop's zone."""
+    return text.strip() or None
+
+
+# ------------------------------------------------------------------------------ messages
 
 
 def label(field: str, labels: dict[str, str] | None = None) -> str:
     """A field's label in the page's language; ``labels`` names the page's own fields."""
     title = (labels or {}).get(field) or FIELD_LABELS.get(field)
     return _(title) if title else field
+
+
+def _type_text(kind: str, ctx: dict[str, Any]) -> str | None:
+    """What a form says for one of pydantic's error kinds or a schema rule's code, using
+    its limits and facts; None for a kind the table does not hold."""
+    if kind == "string_too_short":
+        least = int(ctx.get("min_length", 1))
+        return _("required") if least <= 1 else message_text("too_short", n=least)
+    if kind == "string_pattern_mismatch":
+        return message_text("untrimmed" if ctx.get("pattern") == _TRIMMED else "bad_characters")
+    return message_text(kind, **ctx)
 
 
 def field_errors(
@@ -121,17 +172,51 @@ def field_errors(
         if not keep_index:
             field = re.sub(r"\.\d+(\..*)?$", "", field)
         text = _type_text(str(item["type"]), dict(error.get("ctx") or {}))
-        errors.setdefault(field, text if text is not None else reason_text(str(item["msg"])))
+        # pydantic's own words for a kind the table lacks (a library's message, not ours)
+        errors.setdefault(field, text if text is not None else _(str(item["msg"])))
     return errors
 
 
-def form_error(field: str, message: str, labels: dict[str, str] | None = None) -> str:
-    """One line for the top of a form: "Label: reason", in the page's language."""
-    reason = reason_text(message.split(": ", 1)[-1] if message.startswith(field + ":") else message)
+def error_field(exc: PatronError, default: str = "form") -> str:
+    """The form field an error is about: the one it names, else ``default``."""
+    field = exc.facts.get("field")
+    return str(field) if field else default
+
+
+def form_error(field: str, reason: str, labels: dict[str, str] | None = None) -> str:
+    """One line for the top of a form: "Label: reason" (``reason`` already translated)."""
     return f"{label(field, labels)}: {reason}" if field else reason
+
+
+def error_line(exc: PatronError, labels: dict[str, str] | None = None) -> str:
+    """A service's or form's error as one line for the top of a form."""
+    return form_error(error_field(exc, ""), message_for(exc), labels)
 
 
 def first_error(exc: ValidationError, labels: dict[str, str] | None = None) -> str:
     """A schema's first error as one line for the top of a form."""
     field, message = next(iter(field_errors(exc).items()), ("", _("invalid")))
     return form_error("" if field == "form" else field, message, labels)
+
+
+def rows_errors(
+    errors: dict[str, str],
+    rows: list[dict[str, Any]],
+    *,
+    items: str,
+    key: str,
+    labels: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Errors named ``<items>.<n>.<field>`` (n counting the filled rows, those given an
+    ``index``) moved to their form row, as ``<key>-<row>``: "<field's label>: <message>"."""
+    filled = [i for i, r in enumerate(rows) if "index" in r]
+    out: dict[str, str] = {}
+    for field, message in errors.items():
+        match = re.match(rf"^{items}\.(\d+)\.(\w+)", field)
+        if match and int(match.group(1)) < len(filled):
+            name = match.group(2)
+            title = _(labels[name]) if labels and name in labels else name
+            out.setdefault(f"{key}-{filled[int(match.group(1))]}", f"{title}: {message}")
+        else:
+            out.setdefault(field, message)
+    return out

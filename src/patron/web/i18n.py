@@ -10,7 +10,7 @@ Which language a request gets:
 1. the ``patron_lang`` cookie, set by the language menu (``GET /language/{code}``);
 2. otherwise Chinese. ``Accept-Language`` is deliberately ignored: the console runs on shared
    shop computers whose browsers are often set to English while the staff read Chinese, and
-   the issue asks for Chinese by default. One click on the menu switches, and the cookie keeps
+   Chinese is the console's default (docs/architecture.md, Translations). One click on the menu switches, and the cookie keeps
    the choice for a year.
 
 The language of the current request sits in a context variable (set by
@@ -170,7 +170,9 @@ MESSAGE_SOURCES: Final = (
     "catalog/pages.py",
     "audit/pages.py",
     "staff/pages.py",
-    "loyalty/pages.py",
+    "web/messages.py",
+    "web/titles.py",
+    "loyalty/pages/*.py",
     "analytics/pages.py",
 )
 
@@ -193,8 +195,10 @@ def extract_messages() -> dict[str, list[str]]:
         ):
             if isinstance(message, str):
                 found.setdefault(message, []).append(f"{path.relative_to(package)}:{line}")
-    for name in MESSAGE_SOURCES:
-        for line, message, _c, _x in extract_from_file("python", str(package / name)):
+    modules = sorted({p for pattern in MESSAGE_SOURCES for p in package.glob(pattern)})
+    for path in modules:
+        name = path.relative_to(package).as_posix()
+        for line, message, _c, _x in extract_from_file("python", str(path)):
             if isinstance(message, str):
                 found.setdefault(message, []).append(f"{name}:{line}")
     return found

@@ -13,7 +13,7 @@ from patron.staff.roles import Permission as P
 from patron.web import dashboard as dash
 from patron.web import i18n
 from patron.web.deps import Db
-from patron.web.forms import form_error
+from patron.web.forms import error_line
 from patron.web.i18n import N_, _
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
@@ -86,7 +86,7 @@ def dashboard_page(
     try:
         start_on, end_on = dash.parse_range(start, end)
     except InvalidInput as exc:
-        context["error"] = form_error(exc.field, exc.message, _RANGE_LABELS)
+        context["error"] = error_line(exc, _RANGE_LABELS)
         start_on, end_on = dash.default_range()
         status = 422
     context.update(start_on=start_on, end_on=end_on)

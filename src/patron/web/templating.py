@@ -26,8 +26,8 @@ from patron.core.settings import get_settings
 from patron.staff.roles import ROLE_LABELS, Role
 from patron.staff.roles import Permission as P
 from patron.web import i18n
-from patron.web.dashboard import CHANNEL_TITLES
 from patron.web.i18n import N_
+from patron.web.titles import CHANNEL_TITLES, SIGNUP_CHANNEL_TITLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +98,8 @@ def local_date(value: datetime | date | None) -> str:
     return value.isoformat()
 
 
-# A sign-up's channel as the shop names it: the sales channels, and "store" (a sign-up at
-# the counter). Anything else (a channel name from an import) is shown as it was given.
-_SIGNUP_CHANNELS = {**CHANNEL_TITLES, "store": N_("In store")}
-
-
 def channel_name(code: str | None) -> str:
-    return i18n.title_of(_SIGNUP_CHANNELS, code)
+    return i18n.title_of(SIGNUP_CHANNEL_TITLES, code)
 
 
 def _context(request: Request) -> dict[str, Any]:

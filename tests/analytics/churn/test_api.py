@@ -15,7 +15,7 @@ from tests.analytics.test_pages import (
     member_name,
     member_phone,
 )
-from tests.web.api import api_client
+from tests.web.helpers.api import api_client
 
 
 def test_before_any_run_the_list_and_report_are_a_clear_not_found(

@@ -13,7 +13,7 @@ from patron.analytics.churn.scoring import LABEL_DAYS, _at, score_churn
 from patron.analytics.clv import summarise_transactions
 from patron.analytics.value_scores import histories
 from patron.core.errors import InvalidInput
-from tests.analytics.churn._store import Shop, synthetic_population
+from tests.analytics.churn.helpers import Shop, synthetic_population
 
 AS_OF = date(2025, 6, 30)
 

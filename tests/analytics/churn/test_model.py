@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from patron.analytics.churn.features import FEATURES, store_tables
 from patron.analytics.churn.scoring import ChurnParams, ChurnResult, _at, score_churn
 from patron.core.errors import InvalidInput
-from tests.analytics.churn._store import Population, Shop, synthetic_population
+from tests.analytics.churn.helpers import Population, Shop, synthetic_population
 
 NOISE = 0.01  # AUC standard error with ~5,000 customers and ~50 % churn is about 0.007
 

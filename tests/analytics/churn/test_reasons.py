@@ -18,7 +18,7 @@ from patron.analytics.churn.reasons import (
     render_action,
     render_reason,
 )
-from tests.analytics.churn._store import Shop
+from tests.analytics.churn.helpers import Shop
 
 AS_OF = date(2025, 6, 30)
 

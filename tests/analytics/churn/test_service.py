@@ -21,8 +21,8 @@ from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.customers.exceptions import OutOfScope
-from tests.analytics.churn._store import Shop
-from tests.factories import sign_up
+from tests.analytics.churn.helpers import Shop
+from tests.helpers import sign_up
 
 AS_OF = date(2026, 3, 31)
 

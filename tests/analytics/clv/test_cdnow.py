@@ -1,6 +1,6 @@
-"""The published CDNOW numbers (issue 5, "Done when"), reproduced from the raw sample.
+"""The published CDNOW numbers (docs/contributing.md, Data sets), reproduced from the raw sample.
 
-Data: ../shared/data/cdnow/CDNOW_sample.txt — customer id, id within the sample, date
+Data: cdnow/CDNOW_sample.txt in the shared data folder — customer id, id within the sample, date
 (YYYYMMDD), number of CDs, dollar value; 2,357 customers first buying in Q1 1997. The
 calibration period is the 39 weeks to 1997-09-30, the holdout weeks 40–78 to 1998-06-30.
 

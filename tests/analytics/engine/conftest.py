@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.analytics.engine._builder import Store
+from tests.analytics.engine.helpers import Store
 
 
 @pytest.fixture

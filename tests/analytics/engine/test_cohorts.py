@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from patron.analytics.engine import AnalyticsParams, cohorts
-from tests.analytics.engine._builder import Store, rows
+from tests.analytics.engine.helpers import Store, rows
 
 D = date
 

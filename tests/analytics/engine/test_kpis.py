@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pytest
 
 from patron.analytics.engine import KPI_DIMENSIONS, AnalyticsParams, AnalyticsParamsError, kpis
-from tests.analytics.engine._builder import Store, rows
+from tests.analytics.engine.helpers import Store, rows
 
 D = date
 PARAMS = AnalyticsParams(as_of=D(2025, 6, 30))

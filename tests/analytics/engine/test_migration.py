@@ -6,7 +6,7 @@ from datetime import date
 
 from patron.analytics.engine import AnalyticsParams, segment_migration
 from patron.analytics.engine._migration import previous_month_end
-from tests.analytics.engine._builder import Store, rows
+from tests.analytics.engine.helpers import Store, rows
 
 D = date
 

@@ -15,7 +15,7 @@ from patron.analytics.engine import (
     Tables,
     TablesError,
 )
-from tests.analytics.engine._builder import Store
+from tests.analytics.engine.helpers import Store
 
 
 def test_params_round_trip_through_json() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from patron.analytics.engine import SEGMENTS, STAGES, AnalyticsParams, customer_scores
 from patron.analytics.models import CustomerScore
-from tests.analytics.engine._builder import Store, rows
+from tests.analytics.engine.helpers import Store, rows
 
 AS_OF = date(2025, 6, 30)
 D = date

@@ -12,8 +12,8 @@ from patron.analytics import store as analytics_store
 from patron.audit import service as audit
 from patron.core.db import Database
 from patron.staff.roles import Role
-from tests.analytics.pipeline.builders import build_chain
-from tests.web.api import api_client
+from tests.analytics.pipeline.helpers import build_chain
+from tests.web.helpers.api import api_client
 
 
 def _run(api: TestClient) -> dict[str, object]:

@@ -8,7 +8,7 @@ from patron.analytics import service
 from patron.analytics import store as analytics_store
 from patron.cli import app
 from patron.core.db import get_database
-from tests.analytics.pipeline.builders import build_chain
+from tests.analytics.pipeline.helpers import build_chain
 
 
 def test_analytics_run_scores_customers_and_prints_the_time_of_each_step() -> None:

@@ -18,8 +18,8 @@ from patron.catalog.schemas import ProductIn, StoreCreate
 from patron.core.db import Database
 from patron.customers import service as customers
 from patron.customers.schemas import CustomerUpdate
-from tests.analytics.pipeline.builders import ACTOR, build_chain, query, refund, run_extract
-from tests.factories import post_order
+from tests.analytics.pipeline.helpers import ACTOR, build_chain, query, refund, run_extract
+from tests.helpers import post_order
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from patron.analytics.models import RunStatus
 from patron.analytics.store import AnalyticsBusy
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
-from tests.analytics.pipeline.builders import build_chain, refund
-from tests.factories import post_order
+from tests.analytics.pipeline.helpers import build_chain, refund
+from tests.helpers import post_order
 
 AS_OF = date(2026, 3, 20)
 

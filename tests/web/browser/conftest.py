@@ -1,4 +1,4 @@
-"""One Chromium per test module, and a fresh context per test (see harness.py)."""
+"""One Chromium per test module, and a fresh context per test (see helpers.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from tests.web.browser.harness import CHROMIUM, SCREENSHOTS, playwright_api
+    from tests.web.browser.helpers import CHROMIUM, SCREENSHOTS, playwright_api
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as p:

@@ -15,8 +15,8 @@ import pytest
 
 from patron.core.db import Database
 from patron.staff.roles import Role
-from tests.web.browser.harness import SCREENSHOTS, playwright_api, serve, shot, sign_in
-from tests.web.console import make_staff
+from tests.web.browser.helpers import SCREENSHOTS, playwright_api, serve, shot, sign_in
+from tests.web.helpers.console import make_staff
 
 pytestmark = pytest.mark.browser
 

@@ -17,9 +17,9 @@ import pytest
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.staff.roles import Role
-from tests.factories import post_order, sign_up
-from tests.web.browser.harness import playwright_api, serve, shot, sign_in
-from tests.web.console import make_staff
+from tests.helpers import post_order, sign_up
+from tests.web.browser.helpers import playwright_api, serve, shot, sign_in
+from tests.web.helpers.console import make_staff
 
 pytestmark = pytest.mark.browser
 

@@ -39,7 +39,7 @@ UNIT_DAYS: dict[str, float] = {"days": 1.0, "weeks": 7.0}
 # An average Gregorian month, so that 12 months are exactly one year of 365.25 days.
 DAYS_PER_MONTH = 365.25 / 12
 
-# Below this many repeat customers the parameters are poorly determined (issue 5, item 3).
+# Below this many repeat customers the parameters are poorly determined (docs/architecture.md, Analytics).
 FEW_REPEAT_CUSTOMERS = 50
 # A population observed for less than this many days is "very young": a slow buyer and a
 # customer who has left cannot be told apart yet.
@@ -206,7 +206,7 @@ def observed_days(age: FloatArray, weights: FloatArray, unit: str) -> float:
 def population_warnings(
     x: FloatArray, age: FloatArray, weights: FloatArray, unit: str
 ) -> list[str]:
-    """Messages about populations the purchase models cannot read well (issue 5, item 3)."""
+    """Messages about populations the purchase models cannot read well (docs/architecture.md, Analytics)."""
     messages: list[str] = []
     repeaters = float(weights[x > 0].sum())
     if repeaters == 0:

@@ -104,7 +104,7 @@ class FitResult(Generic[ModelT]):
 
     ``covariance`` is the asymptotic covariance of the log-parameters (None when the
     information matrix is singular, e.g. a parameter at its bound); ``warnings`` are plain
-    English messages for the analyst (issue 5, item 3): read them before the numbers.
+    English messages for the analyst (docs/architecture.md, Analytics): read them before the numbers.
     """
 
     model: ModelT

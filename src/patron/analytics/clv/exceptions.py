@@ -1,4 +1,4 @@
-"""Errors of the lifetime-value models; they carry their facts (STYLE 8)."""
+"""Errors of the lifetime-value models; they carry their facts (docs/architecture.md, Errors and messages)."""
 
 from __future__ import annotations
 

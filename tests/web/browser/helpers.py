@@ -21,7 +21,7 @@ import pytest
 from patron.core.db import Database
 from patron.core.migrate import upgrade
 from patron.core.settings import get_settings
-from tests.web.console import PASSWORD
+from tests.web.helpers.console import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from patron.analytics.scheduler import NightlyScheduler, is_due, next_run_after, start_nightly
 from patron.core.db import Database
+from patron.jobs.nightly import NightlyScheduler, is_due, next_run_after, start_nightly
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from patron.core import caches
 from patron.core.actor import system_actor
 from patron.core.db import Database
 from patron.staff import service as staff
@@ -17,7 +18,7 @@ from patron.staff.roles import Role
 from patron.staff.schemas import ApiKeyCreate
 from patron.web.app import create_app
 from patron.web.security import limiter
-from tests.factories import IDENTITY_FIELDS
+from tests.helpers import IDENTITY_FIELDS
 
 PHONE = "+8613800138000"
 ORDERED_AT = "2026-03-01T10:00:00+08:00"
@@ -43,7 +44,7 @@ def api_client(
     A 500 comes back as a response, so tests can assert on it.
     """
     limiter.reset()
-    staff.clear_key_cache()
+    caches.clear_all()
     with TestClient(create_app(db), raise_server_exceptions=False) as client:
         if role is not None:
             client.headers["Authorization"] = f"Bearer {make_api_key(db, role, stores)}"

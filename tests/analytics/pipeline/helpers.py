@@ -15,7 +15,7 @@ from patron.catalog.schemas import ProductIn, StoreCreate
 from patron.core.db import Database
 from patron.orders import service as orders
 from patron.orders.schemas import RefundIn
-from tests.factories import ACTOR, post_order, sign_up
+from tests.helpers import ACTOR, post_order, sign_up
 
 # 17:30 UTC on 1 March: 2 March in Shanghai, still 1 March in London (GMT until 29 March).
 LATE_EVENING = datetime(2026, 3, 1, 17, 30, tzinfo=UTC)

@@ -12,15 +12,15 @@ from fastapi.testclient import TestClient
 
 from patron.catalog import service as catalog
 from patron.catalog.schemas import StoreCreate
+from patron.core import caches
 from patron.core.actor import system_actor
 from patron.core.db import Database
 from patron.staff import service as staff
 from patron.staff.roles import Role
 from patron.staff.schemas import StaffCreate
-from patron.web import dashboard
 from patron.web.app import create_app
 from patron.web.security import limiter
-from tests.factories import post_order, sign_up
+from tests.helpers import post_order, sign_up
 
 PASSWORD = "correct-horse-9"
 HTML = {"accept": "text/html"}
@@ -110,7 +110,7 @@ def console(
 ) -> Iterator[tuple[TestClient, str]]:
     """A client signed in as a new member of staff with ``role``; yields (client, csrf token)."""
     limiter.reset()
-    dashboard.clear_cache()
+    caches.clear_all()
     make_staff(db, username, role, stores)
     with TestClient(create_app(db), raise_server_exceptions=False) as client:
         client.headers["accept"] = "text/html"

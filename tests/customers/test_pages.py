@@ -12,8 +12,8 @@ from patron.core.db import Database
 from patron.staff.roles import Permission, Role
 from patron.web import sections
 from patron.web.sections import SectionContext, register_customer_section
-from tests.factories import sign_up
-from tests.web.console import Shop, console, make_shop, text_of
+from tests.helpers import sign_up
+from tests.web.helpers.console import Shop, console, make_shop, text_of
 
 
 @pytest.fixture

@@ -1,11 +1,12 @@
-"""The nightly analytics run and the loyalty programme's upkeep, in a background thread of
-the server.
+"""The nightly job: the analytics run, then the loyalty programme's upkeep, in a background
+thread of the server (started and stopped with it by web/app.py's lifespan).
 
 The timing rules are plain functions of a clock (:func:`next_run_after`, :func:`is_due`) so
 tests check them with a fixed time; :class:`NightlyScheduler` only waits and calls them.
 Several server processes may each run a scheduler: the store's run lock lets one of them
 run the analytics and the others skip; each runs the loyalty upkeep, which is safe to run
-twice (see :mod:`patron.loyalty.upkeep`).
+twice (see :mod:`patron.loyalty.upkeep`). With the server's nightly run turned off,
+``patron analytics run`` and ``patron loyalty upkeep`` from cron do the same.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from patron import analytics, loyalty
 from patron.core.db import Database
 
 log = logging.getLogger(__name__)
@@ -118,18 +120,13 @@ def nightly_job(db: Database) -> Job:
     the loyalty programme's upkeep (``patron.loyalty.upkeep.run_upkeep``)."""
 
     def job() -> None:
-        from patron.analytics import service
-        from patron.analytics.store import AnalyticsBusy
-
         try:
-            service.run_analytics(db=db, trigger="nightly")
-        except AnalyticsBusy as exc:
+            analytics.run_analytics(db=db, trigger="nightly")
+        except analytics.AnalyticsBusy as exc:
             log.info("nightly analytics run skipped: %s", exc)
         except Exception:  # recorded as a failed run; the loyalty upkeep still runs
             log.exception("nightly analytics run failed")
-        from patron.loyalty.upkeep import run_upkeep
-
-        run_upkeep(db=db)
+        loyalty.run_upkeep(db=db)
 
     return job
 

@@ -9,7 +9,7 @@ from typing import Any
 from patron.core.db import Database
 from patron.customers import service as customers
 from patron.customers.schemas import CustomerUpdate
-from tests.factories import ACTOR, post_order, sign_up
+from tests.helpers import ACTOR, post_order, sign_up
 
 
 @dataclass(frozen=True)

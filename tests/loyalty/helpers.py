@@ -9,7 +9,9 @@ from typing import Any
 from patron.catalog import service as catalog
 from patron.catalog.schemas import ProductIn
 from patron.core.db import Database
-from patron.loyalty import service as loyalty
+from patron.loyalty.coupons import create_coupon_template, issue_coupon
+from patron.loyalty.points import adjust_points
+from patron.loyalty.refunds import apply_refund
 from patron.loyalty.rules import Programme
 from patron.loyalty.schemas import (
     AdjustmentIn,
@@ -21,9 +23,10 @@ from patron.loyalty.schemas import (
     LoyaltyRefundIn,
     LoyaltyRefundRead,
 )
+from patron.loyalty.till import commit_order
 from patron.orders import service as orders
 from patron.orders.schemas import RefundIn
-from tests.factories import ACTOR, T0, post_order, sign_up
+from tests.helpers import ACTOR, T0, post_order, sign_up
 
 # Tuesday 2026-03-03 10:00 in Shanghai: not a member day under the default programme.
 TUESDAY = T0 + timedelta(days=2)
@@ -86,7 +89,7 @@ def commit(
         coupon_codes=coupon_codes or [],
     )
     return db.write(
-        lambda s: loyalty.commit_order(session=s, commit_in=commit_in, now=now, programme=programme)
+        lambda s: commit_order(session=s, commit_in=commit_in, now=now, programme=programme)
     )
 
 
@@ -112,7 +115,7 @@ def refund(
     )
     db.write(lambda s: orders.record_refund(session=s, refund_in=refund_in))
     return db.write(
-        lambda s: loyalty.apply_refund(
+        lambda s: apply_refund(
             session=s,
             refund_in=LoyaltyRefundIn(source="pos-test", external_id=key),
             now=at,
@@ -124,7 +127,7 @@ def refund(
 def adjust(db: Database, customer_id: int, points: int, *, at: datetime = TUESDAY) -> None:
     adjustment = AdjustmentIn(points=points, reason="goodwill", staff="manager")
     db.write(
-        lambda s: loyalty.adjust_points(
+        lambda s: adjust_points(
             session=s,
             customer_id=customer_id,
             adjustment_in=adjustment,
@@ -146,7 +149,7 @@ def products(db: Database, *items: tuple[str, str]) -> None:
 def template(db: Database, **fields: Any) -> str:
     body = {"name": fields.get("code", "T"), "valid_days": 30, **fields}
     template_in = CouponTemplateCreate.model_validate(body)
-    db.write(lambda s: loyalty.create_coupon_template(session=s, template_in=template_in))
+    db.write(lambda s: create_coupon_template(session=s, template_in=template_in))
     return template_in.code
 
 
@@ -154,6 +157,4 @@ def give_coupon(
     db: Database, template_code: str, customer_id: int, *, at: datetime = T0
 ) -> CouponRead:
     issue_in = CouponIssue(template_code=template_code, customer_id=customer_id)
-    return db.write(
-        lambda s: loyalty.issue_coupon(session=s, issue_in=issue_in, now=at, programme=PLAIN)
-    )
+    return db.write(lambda s: issue_coupon(session=s, issue_in=issue_in, now=at, programme=PLAIN))

@@ -1,0 +1,150 @@
+"""What people read about an error, in their language, from its code: the one table.
+
+Services raise errors with a code and facts (core/errors.py: ``PatronError.message_code``
+and ``facts``; schema rules raise ``rule_error(code, field, ...)``, whose code is the
+pydantic error's ``type``). Console pages and the command line turn them into words here,
+never by matching the English ``message``, which is the API's and the logs'. To add a
+message: raise with a new code, add the code here with its English text (``%(fact)s`` for a
+fact), and its Chinese to web/translations/zh_CN/LC_MESSAGES/messages.po (a test checks
+both). See docs/contributing.md, "Adding a message".
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Final
+
+from patron.core.errors import PatronError
+from patron.web.i18n import N_, choose_language, gettext, use_language
+
+MESSAGES: Final[dict[str, str]] = {
+    # --- pydantic's own kinds of bad input (a form's box)
+    "missing": N_("required"),
+    "string_too_long": N_("too long"),
+    "greater_than": N_("too small"),
+    "greater_than_equal": N_("too small"),
+    "less_than": N_("too large"),
+    "less_than_equal": N_("too large"),
+    "int_parsing": N_("not a whole number"),
+    "int_from_float": N_("not a whole number"),
+    "decimal_parsing": N_("not a number"),
+    "enum": N_("choose one of the options"),
+    "literal_error": N_("choose one of the options"),
+    "datetime_parsing": N_("not a date and time"),
+    "datetime_from_date_parsing": N_("not a date and time"),
+    "too_long": N_("too many"),
+    # --- what the console's forms find while reading a box (web/forms.py)
+    "required": N_("required"),
+    "too_short": N_("at least %(n)s characters"),
+    "untrimmed": N_("no spaces at the start or the end"),
+    "bad_characters": N_("holds characters that are not allowed here"),
+    "not_yuan": N_("not an amount in yuan, like 20 or 12.50"),
+    "not_whole_number": N_("not a whole number"),
+    "not_number": N_("not a number"),
+    "decimals_2": N_("at most 2 decimals"),
+    "decimals_4": N_("at most 4 decimals"),
+    "not_customer_id_item": N_("item %(n)s is not a customer id (a whole number)"),
+    "no_customer_ids": N_("paste at least one customer id"),
+    "too_many_customer_ids": N_("at most 100,000 customers at a time"),
+    "multiplier_line": N_('line %(n)s: write it as "code = 1.5"'),
+    "no_customer_id": N_("give the customer's id"),
+    "no_template_code": N_("choose a coupon template"),
+    # --- refusals and missing records
+    "customer_not_found": N_("No such customer, or not a customer of your stores."),
+    "not_found": N_("There is nothing here."),
+    "forbidden": N_("Your role may not open this page or do this."),
+    "out_of_scope": N_("Your role may not open this page or do this."),
+    # --- staff and stores
+    "password_too_short": N_("must be at least %(n)s characters"),
+    "password_too_plain": N_("must mix letters with digits or symbols"),
+    "password_not_current": N_("is not the current password"),
+    "username_taken": N_("%(username)s is taken"),
+    "store_code_unknown": N_("no store with code %(code)s"),
+    "store_code_taken": N_("this code is taken"),
+    "time_zone_unknown": N_("unknown time zone %(zone)s"),
+    "cannot_deactivate_self": N_("you cannot deactivate yourself"),
+    # --- the audit log
+    "range_reversed": N_("is before the first day"),
+    # --- loyalty: the services
+    "insufficient_points": N_("only %(available)s points can be taken away"),
+    "coupon_limit_reached": N_(
+        "this member already holds as many as the template allows (%(limit)s)"
+    ),
+    "coupon_template_not_found": N_("no such coupon template"),
+    "coupon_template_exists": N_("a coupon template %(code)s exists already"),
+    "template_validity_ended": N_("this template's validity has ended"),
+    "code_taken": N_("this code is taken"),
+    "programme_changed_meanwhile": N_(
+        "Someone saved other terms (version %(version)s) while you were editing: nothing "
+        "was saved. Reload the page and make your change again."
+    ),
+    "tier_held": N_("tier %(tier)s is held by members: keep it (its name and terms may change)"),
+    "points_not_positive": N_("must be greater than 0"),
+    "prize_template_unknown": N_("no coupon template %(code)s"),
+    # --- loyalty: the schemas' rules
+    "points_zero": N_("must not be 0"),
+    "amount_off_missing": N_("give the amount off"),
+    "percent_off_missing": N_("give the percentage off"),
+    "gift_sku_missing": N_("give the gift's SKU"),
+    "validity_missing": N_("give either valid_to (fixed) or valid_days (relative)"),
+    "valid_to_before_from": N_("must be after valid_from"),
+    "ends_before_starts": N_("must be after starts_at"),
+    "bonus_multiplier_too_small": N_("a bonus-points offer multiplies by more than ×1"),
+    "gift_threshold_missing": N_("a gift needs a spend threshold above 0"),
+    "gift_promotion_sku_missing": N_("a gift promotion names the gift's SKU"),
+    "prize_points_missing": N_("a points prize needs points > 0"),
+    "prize_template_missing": N_("a coupon prize needs a coupon template"),
+    "prize_gift_sku_missing": N_("a gift prize needs the gift's SKU"),
+    "prize_codes_repeated": N_("prize codes must be unique"),
+    "prize_chances_over": N_("the chances add up to more than 1,000,000 ppm (100%)"),
+    "tier_code_repeated": N_("two tiers have this code"),
+    "tier_rank_repeated": N_("two tiers have this rank"),
+    "base_tier_needs_nothing": N_(
+        "the lowest tier is every member's starting tier: it needs no spend and no points"
+    ),
+    "tier_not_above": N_("a higher tier needs more than the one below"),
+}
+
+
+def message_text(message_code: str, /, **facts: Any) -> str | None:
+    """The message ``message_code`` names, in the current language, with ``facts`` filled
+    in; None for a code the table does not hold."""
+    template = MESSAGES.get(message_code)
+    if template is None:
+        return None
+    text = gettext(template)
+    return text % _Facts(facts) if "%(" in template else text
+
+
+class _Facts(dict[str, Any]):
+    """Facts to fill a message with; one the error did not carry reads as nothing."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def message_for(exc: PatronError) -> str:
+    """What a page or the command line says about ``exc``, from its code and facts.
+
+    An error whose code the table does not hold (raised by code that predates the table)
+    is shown in the words it was raised with, through the catalogue; docs/contributing.md
+    says how to give it a code.
+    """
+    text = message_text(exc.message_code, **exc.facts)
+    if text is not None:
+        return text
+    field = exc.facts.get("field")
+    reason = exc.message.split(": ", 1)[-1] if field else exc.message
+    return gettext(reason)
+
+
+def message_line(exc: PatronError) -> str:
+    """``exc`` as one line for the command line: "field: message", or the message alone."""
+    field = exc.facts.get("field")
+    return f"{field}: {message_for(exc)}" if field else message_for(exc)
+
+
+def use_system_language() -> None:
+    """The command line speaks the system's language (``LANG``, as zh_CN.UTF-8 or
+    en_US.UTF-8); Chinese when it names neither."""
+    use_language(choose_language(os.environ.get("LANG")))
