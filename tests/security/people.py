@@ -50,8 +50,8 @@ PEOPLE = (
 
 def populate(db: Database) -> dict[str, Any]:
     """Sign everyone up with every field, then exercise the paths that write personal data:
-    an update, an order, an automatic merge (a second profile joined by an order) and a staff
-    merge undone again. Returns the ids made."""
+    an update (audited with its before-image), an order, an automatic merge (a second profile
+    joined by an order) and a staff merge undone again. Returns the ids made."""
     ids = {}
     for person in PEOPLE:
         ids[person.phone] = sign_up(
@@ -101,6 +101,9 @@ def raw_encrypted_values(db: Database) -> dict[str, list[str]]:
         "customer.address": "SELECT address FROM customer WHERE address IS NOT NULL",
         "identity.value": "SELECT value FROM identity",
         "customer_merge.survivor_before": "SELECT survivor_before FROM customer_merge",
+        "audit_entry.before_image": (
+            "SELECT before_image FROM audit_entry WHERE before_image IS NOT NULL"
+        ),
     }
     with db.engine.connect() as conn:
         return {

@@ -49,7 +49,7 @@ from patron.loyalty.schemas import (
     TierRead,
 )
 from patron.web.deps import Db, PathId, read_on_loop
-from patron.web.security import CurrentActor
+from patron.web.security import CurrentActor, check_lookup_rate
 
 router = APIRouter(prefix="/api/v1/loyalty", tags=["loyalty"])
 _REPLAYED = {"Idempotent-Replayed": "true"}
@@ -71,6 +71,7 @@ async def lookup(
 ) -> LookupRead:
     """A member at the till, by phone, member card or id: tier, balance, usable coupons."""
     member = MemberRef(customer_id=customer_id, phone=phone, member_card=member_card)
+    check_lookup_rate(actor)
     return read_on_loop(
         db, lambda s: service.lookup_member(session=s, member=member, store_ids=actor.store_ids)
     )
