@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from patron.core.clock import utcnow
@@ -133,7 +133,9 @@ class Interaction(Base):
     channel: Mapped[str] = mapped_column(String(20))
     direction: Mapped[str] = mapped_column(String(10))
     staff: Mapped[str | None] = mapped_column(String(120))
-    note: Mapped[str] = mapped_column(Text, default="")
+    # What was said or done, typed by staff: it carries phone numbers and addresses as often
+    # as not, so it is encrypted like the profile.
+    note: Mapped[str] = mapped_column(Encrypted("interaction.note"), default="")
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
