@@ -148,3 +148,28 @@ def test_a_suggestion_whose_profile_was_merged_since_cannot_be_accepted(
                 session=s, suggestion_id=item.id, reason="同一人", actor=ACTOR
             )
         )
+
+
+def test_a_till_batch_folds_a_profile_it_creates_into_its_own_customer_without_a_suggestion(
+    db: Database, pair: tuple[int, int]
+) -> None:
+    sh, _bj = pair
+    till = _till(db)
+    batch = [
+        order_in("T1", store_code="SH01", customer={"member_card": "SH-NEW"}, at=later(2)),
+        order_in(
+            "T2",
+            store_code="SH01",
+            customer={"member_card": "SH-NEW", "phone": "13800138000"},
+            at=later(2),
+        ),
+    ]
+    outcomes = db.write(
+        lambda s: orders.record_orders(
+            session=s, orders_in=batch, store_ids=till.store_ids, actor=till
+        )
+    )
+    assert [o.customer_id for o in outcomes] == [sh, sh]
+    found = db.read(lambda s: customers.get_customer_or_raise(session=s, customer_id=sh))
+    assert {i.kind for i in found.identities} == {"phone", "member_card"}
+    assert db.read(lambda s: customers.list_merge_suggestions(session=s)).items == []

@@ -423,10 +423,13 @@ def _unite(batch: _Batch, owners: list[Handle], keys: list[Key], context: Resolv
 def _suggest_instead(
     batch: _Batch, owners: list[Handle], keys: list[Key], context: ResolveContext
 ) -> Handle:
-    """The record goes to the first of ``owners`` the actor may change (else the first);
-    every other existing profile among them is suggested for merging with it. Profiles this
-    batch is about to create are folded in, as they are not yet anyone's."""
-    target = next((h for h in owners if batch.may_change(h)), owners[0])
+    """The record goes to the first existing profile among ``owners`` the actor may change,
+    else to a profile this batch creates, else to the first; every other existing profile
+    among them is suggested for merging with it. Profiles this batch is about to create are
+    folded into a target the actor may change, as they are not yet anyone's."""
+    changeable = [h for h in owners if isinstance(h, int) and batch.may_change(h)]
+    creating = [h for h in owners if isinstance(h, _Pending)]
+    target = changeable[0] if changeable else creating[0] if creating else owners[0]
     others = [h for h in owners if isinstance(h, int) and h != target]
     if others:
         ids = {h for h in owners if isinstance(h, int)}
@@ -437,10 +440,11 @@ def _suggest_instead(
             batch.suggestions.append(
                 _Suggestion(target, other, _describe(keys, batch, other), context)
             )
-    for pending in owners:
-        if isinstance(pending, _Pending) and pending is not target:
-            batch.alias[pending] = target  # target is changeable: a pending one comes first
-            _fill(batch, target, pending.profile, context)
+    if batch.may_change(target):  # always, when some of owners are being created
+        for pending in creating:
+            if pending is not target:
+                batch.alias[pending] = target
+                _fill(batch, target, pending.profile, context)
     return target
 
 
