@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -86,15 +86,21 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     console.print(f"Patron at [bold]http://{host}:{port}[/bold] (API reference at /docs)")
-    uvicorn.run(
-        "patron.web.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
+    uvicorn.run("patron.web.app:create_app", factory=True, **serve_options(host, port, workers))
+
+
+def serve_options(host: str, port: int, workers: int = 1) -> dict[str, Any]:
+    """What ``patron serve`` tells uvicorn besides the application."""
+    return {
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "log_level": "info",
+        "access_log": False,
+        # Patron reads X-Forwarded-For itself, from PATRON_TRUSTED_PROXIES only; uvicorn's
+        # own handling would believe any client on this machine (127.0.0.1 by default).
+        "proxy_headers": False,
+    }
 
 
 @stores_app.command("add")
@@ -204,14 +210,17 @@ def keys_status() -> None:
         lambda s: customers.count_encrypted_values(session=s, key_ids=kids)
     )
     console.print(f"Keys from {keyring.source}; the blind-index key is never rotated.")
-    table = Table("key", "state", "values", *(c.column for c in columns))
-    for kid in [*kids, "?"]:
-        counts = [c.by_key.get(kid, 0) for c in columns]
-        if kid == "?" and not any(counts):
-            continue
+    shown = [kid for kid in [*kids, "?"] if kid != "?" or any(c.by_key.get(kid) for c in columns)]
+    table = Table("key", "state", "values")
+    for kid in shown:
         state = "active" if kid == keyring.active else "unknown key" if kid == "?" else "retired"
-        table.add_row(kid, state, f"{sum(counts):,}", *(f"{n:,}" for n in counts))
+        table.add_row(kid, state, f"{sum(c.by_key.get(kid, 0) for c in columns):,}")
     console.print(table)
+    # per column, one row each: the table stays narrow however many columns are encrypted
+    by_column = Table("column", *shown)
+    for c in columns:
+        by_column.add_row(c.column, *(f"{c.by_key.get(kid, 0):,}" for kid in shown))
+    console.print(by_column)
 
 
 def _key_order(kid: str) -> tuple[int, str]:

@@ -312,3 +312,83 @@ def test_the_timeline_shows_refunds_and_matches_the_orders_service(shop: Shop) -
         bad_cursor = client.get(f"/customers/{shop.a_customer}/orders", params={"cursor": "x"})
     assert "¥15.00" in html and "已退款" in html  # one apple of two came back
     assert bad_cursor.status_code == 422
+
+
+def test_a_store_bound_user_sees_only_their_stores_orders_on_the_360_page(shop: Shop) -> None:
+    from tests.helpers import post_order
+
+    # 李华 of store B buys once in store A too: store A now sees them, and that sale only
+    post_order(shop.db, "A-9", store_code="A01", customer={"id": shop.b_customer})
+    with console(shop.db, "till-a", Role.CASHIER, ["A01"]) as (client, _csrf):
+        page = client.get(f"/customers/{shop.b_customer}")
+        more = client.get(f"/customers/{shop.b_customer}/orders", headers={"hx-request": "true"})
+    assert page.status_code == 200
+    assert "A-9" in page.text and "B-1" not in page.text
+    assert "A-9" in more.text and "B-1" not in more.text
+    with console(shop.db, "boss") as (client, _csrf):
+        every = client.get(f"/customers/{shop.b_customer}")
+    assert "A-9" in every.text and "B-1" in every.text
+
+
+# ------------------------------------------------------------------------------ merge suggestions
+
+
+def _suggest(shop: Shop) -> None:
+    """A store-A till's sale naming 王小明's phone and 李华's (store B) new card."""
+    from tests.web.helpers.api import api_client, order_body
+    from tests.web.helpers.api import sign_up as api_sign_up
+
+    with api_client(shop.db) as admin:
+        api_sign_up(admin, phone=shop.b_phone, member_card="VIP-B-0002")
+    with api_client(shop.db, role=Role.CASHIER, stores=["A01"]) as till:
+        sale = till.post(
+            "/api/v1/orders",
+            json=order_body("A-7", source="pos-a01", store_code="A01",
+                            customer={"phone": shop.a_phone, "member_card": "VIP-B-0002"}),
+        )  # fmt: skip
+        assert sale.status_code == 201, sale.text
+
+
+def test_a_privacy_officer_reviews_a_suggestion_masked_and_dismisses_it(shop: Shop) -> None:
+    _suggest(shop)
+    with console(shop.db, "po", Role.PRIVACY_OFFICER) as (client, csrf):
+        page = client.get("/merge-suggestions")
+        assert page.status_code == 200
+        html = page.text
+        assert "138****8000" in html and "139****9000" in html and "王*" in html
+        assert "13800138000" not in html and "李华" not in html and "VIP-B-0002" not in html
+        (sid,) = re.findall(r'id="suggestion-(\d+)"', html)
+        no_reason = client.post(
+            f"/merge-suggestions/{sid}/dismiss", data={"reason": "", "csrf_token": csrf}
+        )
+        assert no_reason.status_code == 422 and 'id="decision-error"' in no_reason.text
+        done = client.post(
+            f"/merge-suggestions/{sid}/dismiss",
+            data={"reason": "夫妻共用会员卡", "csrf_token": csrf},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303
+        after = client.get(done.headers["location"])
+        assert 'id="done"' in after.text and 'id="no-suggestions"' in after.text
+        decided = client.get("/merge-suggestions", params={"status": "dismissed"})
+        assert "夫妻共用会员卡" in decided.text
+        again = client.post(
+            f"/merge-suggestions/{sid}/accept", data={"reason": "改主意", "csrf_token": csrf}
+        )
+        assert again.status_code == 409
+    (entry,) = shop.db.read(
+        lambda s: audit.list_audit(session=s, action="merge_suggestion.dismiss")
+    ).items
+    assert entry.actor_name == "po" and entry.reason == "夫妻共用会员卡"
+
+
+def test_a_store_manager_may_not_open_the_suggestions(shop: Shop) -> None:
+    _suggest(shop)
+    with console(shop.db, "mgr", Role.STORE_MANAGER, ["A01"]) as (client, csrf):
+        assert client.get("/merge-suggestions").status_code == 403
+        assert (
+            client.post(
+                "/merge-suggestions/1/accept", data={"reason": "同一人", "csrf_token": csrf}
+            ).status_code
+            == 403
+        )

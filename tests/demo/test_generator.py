@@ -264,6 +264,7 @@ def test_build_writes_the_chain_through_the_services(sqlite_db: Database, tmp_pa
     assert len(rows) == 600
     assert all(row["customer_id"] for row in rows)
     assert any(row["duplicate_customer_id"] for row in rows)
+    _truth_holds_no_contact_details(summary.truth_csv)
 
     # The loyalty programme's months: every member's sale in them committed as a till
     # commits it, every refund of such a sale taken back; none before.
@@ -294,6 +295,24 @@ def test_build_writes_the_chain_through_the_services(sqlite_db: Database, tmp_pa
     assert forced.orders == 0, "a forced re-run adds nothing that is already there"
     assert sqlite_db.read(lambda s: order_service.count_orders(session=s)) == summary.orders
     assert _loyalty_counts(sqlite_db) == loyalty
+
+
+def _truth_holds_no_contact_details(path: Path) -> None:
+    """The ground truth links to profiles by id: no phone number or member card in it, and
+    readable by its owner only."""
+    text = path.read_text(encoding="utf-8")
+    assert not re.search(r"(?<![\d.])1[3-9]\d{9}(?!\d)", text), "a phone number in the truth"
+    header = text.splitlines()[0].split(",")
+    assert "phone" not in header and "member_card" not in header
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_truth_file_holds_no_phone_numbers(sqlite_db: Database, tmp_path: Path) -> None:
+    summary = build_demo(
+        db=sqlite_db, seed=5, customers=80, lines=600, data_dir=tmp_path, chunk_customers=40
+    )
+    assert summary.truth_csv is not None
+    _truth_holds_no_contact_details(summary.truth_csv)
 
 
 def _loyalty_counts(db: Database) -> dict[str, int]:

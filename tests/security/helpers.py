@@ -8,7 +8,7 @@ from typing import Any
 
 from patron.core.db import Database
 from patron.customers import service as customers
-from patron.customers.schemas import CustomerUpdate
+from patron.customers.schemas import CustomerUpdate, InteractionCreate
 from tests.helpers import ACTOR, post_order, sign_up
 
 
@@ -50,7 +50,7 @@ PEOPLE = (
 
 def populate(db: Database) -> dict[str, Any]:
     """Sign everyone up with every field, then exercise the paths that write personal data:
-    an update, an order, an automatic merge (a second profile joined by an order) and a staff
+    an update (audited with its before-image), a note of a call, an order, an automatic merge (a second profile joined by an order) and a staff
     merge undone again. Returns the ids made."""
     ids = {}
     for person in PEOPLE:
@@ -66,6 +66,17 @@ def populate(db: Database) -> dict[str, Any]:
         db.write(
             lambda s, cid=ids[person.phone], p=person: customers.update_customer(
                 session=s, customer_id=cid, customer_in=CustomerUpdate(address=p.address)
+            )
+        )
+        # a note of a call, typed as staff type them: the number and address written out
+        note = InteractionCreate(
+            channel="phone",
+            note=f"{person.name}来电，改寄到{person.address}，回拨{person.phone}，"
+            f"邮箱{person.email}，生日{person.birthday}，卡号{person.member_card}",
+        )
+        db.write(
+            lambda s, cid=ids[person.phone], n=note: customers.record_interaction(
+                session=s, customer_id=cid, interaction_in=n
             )
         )
     first, second, third = PEOPLE
@@ -101,6 +112,10 @@ def raw_encrypted_values(db: Database) -> dict[str, list[str]]:
         "customer.address": "SELECT address FROM customer WHERE address IS NOT NULL",
         "identity.value": "SELECT value FROM identity",
         "customer_merge.survivor_before": "SELECT survivor_before FROM customer_merge",
+        "interaction.note": "SELECT note FROM interaction",
+        "audit_entry.before_image": (
+            "SELECT before_image FROM audit_entry WHERE before_image IS NOT NULL"
+        ),
     }
     with db.engine.connect() as conn:
         return {

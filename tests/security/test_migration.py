@@ -143,3 +143,34 @@ def test_upgrade_encrypts_existing_rows_and_downgrade_gives_them_back(old_db: Da
     assert values == ["+8613800138000", "VIP0001", "zw@example.com"]
     doc = json.loads(snapshot) if isinstance(snapshot, str) else snapshot
     assert doc == {"name": "张伟", "birthday": "1990-05-17", "city": None}
+
+
+def test_upgrade_encrypts_existing_notes_and_downgrade_gives_them_back(db: Database) -> None:
+    from tests.helpers import sign_up
+
+    customer = sign_up(db, phone="13800138000", name="张伟")
+    downgrade(db, "0012")
+    plain = "客户来电：请回拨 13800138000，改寄到上海市黄浦区南京东路 299 号"
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO interaction (customer_id, channel, direction, staff, note, "
+                    "occurred_at, created_at) VALUES (:c, 'phone', 'inbound', '小王', :n, :at, :at)"
+                ),
+                {"c": customer, "n": plain, "at": AT.replace(tzinfo=None)},
+            )
+    finally:
+        upgrade(db)
+    with db.engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT note FROM interaction")).scalar()
+    assert CIPHERTEXT.match(stored) and "13800138000" not in stored
+    notes = db.read(lambda s: customers.list_interactions(session=s, customer_id=customer))
+    assert [n.note for n in notes] == [plain]
+
+    downgrade(db, "0012")
+    try:
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT note FROM interaction")).scalar() == plain
+    finally:
+        upgrade(db)

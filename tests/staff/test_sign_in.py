@@ -89,10 +89,31 @@ def test_five_failures_lock_the_account_even_against_the_right_password(
     for _ in range(5):
         browser.post("/sign-in", data={"username": "alice", "password": "wrong-pass-1"})
     locked = browser.post("/sign-in", data={"username": "alice", "password": PASSWORD})
-    assert locked.status_code == 401 and "锁定" in locked.text
+    assert locked.status_code == 401 and "锁定" in locked.text  # every failure says how it goes
     failures = db.read(lambda s: audit.list_audit(session=s, action="sign_in_failed")).items
     assert len(failures) == 6
     assert any(f.details.get("locked") for f in failures)
+    assert failures[0].details["why"] == "locked"  # the log knows; the page does not say
+
+
+def test_lock_out_does_not_tell_which_user_names_exist(db: Database, browser: TestClient) -> None:
+    make_staff(db)
+    answers = {}
+    for username in ("alice", "nobody-here"):
+        for _ in range(6):
+            last = browser.post("/sign-in", data={"username": username, "password": "wrong-1"})
+        answers[username] = (last.status_code, _error_text(last.text))
+    # the locked account and the name nobody has read alike, right password or not
+    right = browser.post("/sign-in", data={"username": "alice", "password": PASSWORD})
+    assert (
+        answers["alice"] == answers["nobody-here"] == (right.status_code, _error_text(right.text))
+    )
+
+
+def _error_text(html: str) -> str:
+    match = re.search(r'<p class="error"[^>]*>(.*?)</p>', html, re.S)
+    assert match, html
+    return match.group(1).strip()
 
 
 def test_a_form_post_without_the_csrf_token_is_refused(db: Database, browser: TestClient) -> None:

@@ -124,10 +124,19 @@ def test_a_new_sale_shows_on_the_dashboard_at_once(shop: Shop) -> None:
         (
             Role.ADMIN,
             None,
-            ["/", "/customers", "/loyalty", "/analytics", "/stores", "/staff", "/audit"],
+            [
+                "/",
+                "/customers",
+                "/merge-suggestions",
+                "/loyalty",
+                "/analytics",
+                "/stores",
+                "/staff",
+                "/audit",
+            ],
         ),
         (Role.CASHIER, ["A01"], ["/", "/customers", "/loyalty", "/stores"]),
-        (Role.PRIVACY_OFFICER, None, ["/", "/customers", "/audit"]),
+        (Role.PRIVACY_OFFICER, None, ["/", "/customers", "/merge-suggestions", "/audit"]),
         (Role.MARKETER, None, ["/", "/customers", "/loyalty", "/analytics", "/stores"]),
     ],
 )
@@ -139,7 +148,7 @@ def test_the_menu_shows_only_what_the_role_may_open(
         nav = re.search(r'<nav id="nav">(.*?)</nav>', page.text, re.DOTALL)
         assert nav
         assert re.findall(r'href="([^"]+)"', nav.group(1)) == links
-        for path in ("/customers", "/stores", "/staff", "/audit"):
+        for path in ("/customers", "/merge-suggestions", "/stores", "/staff", "/audit"):
             expected = 200 if path in links else 403
             assert client.get(path).status_code == expected, path
 

@@ -130,25 +130,35 @@ def export_customers(
 
 
 @router.get("/analytics/cohorts", response_model=ResultRows)
-def cohorts(db: Db, run_id: RunId = None) -> ResultRows:
-    """Monthly first-purchase cohorts: size, retention and revenue by month since."""
-    return db.read(lambda s: service.read_cohorts(session=s, run_id=run_id))
+def cohorts(db: Db, actor: CurrentActor, run_id: RunId = None) -> ResultRows:
+    """Monthly first-purchase cohorts: size, retention and revenue by month since (every
+    store's customers: refused to a store-bound role)."""
+    return db.read(
+        lambda s: service.read_cohorts(session=s, run_id=run_id, store_ids=actor.store_ids)
+    )
 
 
 @router.get("/analytics/kpis", response_model=ResultRows)
 def kpis(
     db: Db,
+    actor: CurrentActor,
     by: Literal["day", "store", "channel", "category"] = "day",
     run_id: RunId = None,
 ) -> ResultRows:
-    """Sales KPIs over the run's KPI period, by day, store, channel or category."""
-    return db.read(lambda s: service.read_kpis(session=s, by=by, run_id=run_id))
+    """Sales KPIs over the run's KPI period, by day, store, channel or category; a
+    store-bound role gets its own stores' rows by store, and no other."""
+    return db.read(
+        lambda s: service.read_kpis(session=s, by=by, run_id=run_id, store_ids=actor.store_ids)
+    )
 
 
 @router.get("/analytics/migration", response_model=ResultRows)
-def migration(db: Db, run_id: RunId = None) -> ResultRows:
-    """How many customers moved from each value segment to each other since last month."""
-    return db.read(lambda s: service.read_migration(session=s, run_id=run_id))
+def migration(db: Db, actor: CurrentActor, run_id: RunId = None) -> ResultRows:
+    """How many customers moved from each value segment to each other since last month
+    (every store's customers: refused to a store-bound role)."""
+    return db.read(
+        lambda s: service.read_migration(session=s, run_id=run_id, store_ids=actor.store_ids)
+    )
 
 
 @router.get("/customers/{customer_id}/scores", response_model=list[CustomerScoreRead])

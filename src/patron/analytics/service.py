@@ -52,8 +52,9 @@ from patron.analytics.schemas import (
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.db import Database
-from patron.core.errors import InvalidInput, NotFound
+from patron.core.errors import Forbidden, InvalidInput, NotFound
 from patron.core.settings import get_settings
+from patron.core.spreadsheets import safe_row, safe_sheet_title
 from patron.customers import service as customers
 
 if TYPE_CHECKING:  # churn scoring pulls in scikit-learn: imported when a run needs it
@@ -75,6 +76,19 @@ _SCORE_COLUMNS = [c.name for c in CustomerScore.__table__.columns if c.name not 
 
 class RunNotFound(NotFound):
     code = "analytics_run_not_found"
+
+
+class ChainWideFigures(Forbidden):
+    """A store-bound role asked for figures over every store that cannot be narrowed to
+    theirs (cohorts, segment migration, KPIs by day, channel or category, the churn model
+    report): the console does not show them such figures, nor does the API."""
+
+    code = "chain_wide_figures"
+
+
+def _refuse_chain_wide(store_ids: frozenset[int] | None, what: str) -> None:
+    if store_ids is not None:
+        raise ChainWideFigures(f"{what} cover every store; your role sees its own stores only")
 
 
 class NoAnalyticsRun(NotFound):
@@ -559,12 +573,7 @@ def list_customers_by(
     store_ids: frozenset[int] | None = None,
 ) -> ScoredCustomerPage:
     """Customers of one segment or stage in a run, by customer id, a page at a time."""
-    if (segment is None) == (stage is None):
-        raise InvalidInput("segment", "give exactly one of segment or stage")
-    if segment is not None and segment not in SEGMENTS:
-        raise InvalidInput("segment", f"must be one of {', '.join(SEGMENTS)}")
-    if stage is not None and stage not in STAGES:
-        raise InvalidInput("stage", f"must be one of {', '.join(STAGES)}")
+    _check_group(segment, stage)
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit", "must be between 1 and 1000")
     run = _succeeded_run(session, run_id)
@@ -602,6 +611,16 @@ def list_customers_by(
         items=items,
         next_cursor=str(rows[-1].customer_id) if more and rows else None,
     )
+
+
+def _check_group(segment: str | None, stage: str | None) -> None:
+    """Exactly one known value segment or lifecycle stage."""
+    if (segment is None) == (stage is None):
+        raise InvalidInput("segment", "give exactly one of segment or stage")
+    if segment is not None and segment not in SEGMENTS:
+        raise InvalidInput("segment", f"must be one of {', '.join(SEGMENTS)}")
+    if stage is not None and stage not in STAGES:
+        raise InvalidInput("stage", f"must be one of {', '.join(STAGES)}")
 
 
 def audience_customer_ids(
@@ -644,17 +663,39 @@ def read_result(
     return ResultRows(run_id=run.id, as_of=run.as_of, name=name, rows=rows or [])
 
 
-def read_cohorts(*, session: Session, run_id: int | None = None) -> ResultRows:
+def read_cohorts(
+    *, session: Session, run_id: int | None = None, store_ids: frozenset[int] | None = None
+) -> ResultRows:
+    """The run's cohorts; refused (ChainWideFigures) to a caller bound to ``store_ids``."""
+    _refuse_chain_wide(store_ids, "cohorts")
     return read_result(session=session, name="cohorts", run_id=run_id)
 
 
-def read_kpis(*, session: Session, by: str = "day", run_id: int | None = None) -> ResultRows:
+def read_kpis(
+    *,
+    session: Session,
+    by: str = "day",
+    run_id: int | None = None,
+    store_ids: frozenset[int] | None = None,
+) -> ResultRows:
+    """The run's KPIs by day, store, channel or category. A caller bound to ``store_ids``
+    gets its stores' rows by store, and is refused the rest, which add up every store."""
     if by not in KPI_RESULTS:
         raise InvalidInput("by", f"must be one of {', '.join(KPI_RESULTS)}")
-    return read_result(session=session, name=KPI_RESULTS[by], run_id=run_id)
+    if by != "store":
+        _refuse_chain_wide(store_ids, f"KPIs by {by}")
+    result = read_result(session=session, name=KPI_RESULTS[by], run_id=run_id)
+    if store_ids is not None:
+        rows = [r for r in result.rows if r.get("store_id") in store_ids]
+        result = result.model_copy(update={"rows": rows})
+    return result
 
 
-def read_migration(*, session: Session, run_id: int | None = None) -> ResultRows:
+def read_migration(
+    *, session: Session, run_id: int | None = None, store_ids: frozenset[int] | None = None
+) -> ResultRows:
+    """The run's segment migration; refused to a caller bound to ``store_ids``."""
+    _refuse_chain_wide(store_ids, "segment migration figures")
     return read_result(session=session, name="migration", run_id=run_id)
 
 
@@ -707,6 +748,7 @@ def export_customers_by(
         raise InvalidInput("max_rows", f"must be between 1 and {EXPORT_MAX_ROWS}")
     if language not in ("zh", "en"):
         raise InvalidInput("language", "must be zh or en")
+    _check_group(segment, stage)  # before the name becomes a sheet title
     english = language == "en"
     pick = 1 if english else 0
     book = openpyxl.Workbook(write_only=True)
@@ -714,7 +756,7 @@ def export_customers_by(
         title = group_name(SEGMENTS, segment, english=english)
     else:
         title = group_name(STAGES, stage, english=english) if stage else "customers"
-    sheet = book.create_sheet(title=title[:31])
+    sheet = book.create_sheet(title=safe_sheet_title(title, "customers"))
     sheet.append([column[pick] for column in _EXPORT_COLUMNS])
     cursor: str | None = None
     written = 0
@@ -735,7 +777,8 @@ def export_customers_by(
             s = item.score
             spend = WriteOnlyCell(sheet, value=Decimal(s.monetary_fen) / 100)
             spend.number_format = "#,##0.00"
-            row: list[Any] = [
+            # Names and codes are written as text even when they look like a formula.
+            row: list[Any] = safe_row([
                 s.customer_id,
                 shown.name or "",
                 shown.home_store_code or "",
@@ -751,7 +794,7 @@ def export_customers_by(
                 s.last_order_date,
                 s.segment or "",
                 s.stage,
-            ]
+            ])  # fmt: skip
             sheet.append(row)
             written += 1
         cursor = page.next_cursor

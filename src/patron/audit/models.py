@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.clock import utcnow
+from patron.core.crypto import EncryptedJSON
 from patron.core.models import Base, BigId, IdPk, UTCDateTime
 
 
@@ -34,3 +35,8 @@ class AuditEntry(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     # never personal data: ids, counts, field names
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What a changed record held before (a profile's fields), encrypted like the profile:
+    # personal data never goes into ``details``.
+    before_image: Mapped[dict[str, Any] | None] = mapped_column(
+        EncryptedJSON("audit_entry.before_image")
+    )

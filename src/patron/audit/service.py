@@ -3,6 +3,9 @@
 Actions in use: ``sign_in``, ``sign_in_failed``, ``sign_out``, ``password_change``,
 ``staff.create``, ``staff.update``, ``api_key.create``, ``api_key.revoke``,
 ``customer.reveal``, ``customer.merge``, ``customer.unmerge``, ``customer.export``,
+``customer.update`` (staff changed a profile), ``customer.fill`` (a sale or sign-up filled
+a profile's blanks or added identifiers to it), ``customer.tag_add``, ``customer.tag_remove``,
+``merge_suggestion.raise``, ``merge_suggestion.dismiss``,
 ``keys.rotated``, ``loyalty.adjust``, ``coupon.bulk_issue``, ``promotion.create``,
 ``promotion.end``, ``lottery.create``. Details hold ids, counts and field names, never
 personal data.
@@ -33,8 +36,12 @@ def record_audit(
     reason: str | None = None,
     details: dict[str, Any] | None = None,
     actor_name: str | None = None,
+    before_image: dict[str, Any] | None = None,
 ) -> None:
-    """Add one entry in the caller's transaction: it stands or falls with what it records."""
+    """Add one entry in the caller's transaction: it stands or falls with what it records.
+
+    ``before_image`` is what a changed record held before (personal data allowed: it is
+    stored encrypted); ``details`` never holds personal data."""
     session.add(
         AuditEntry(
             at=utcnow(),
@@ -47,6 +54,7 @@ def record_audit(
             reason=reason,
             ip=actor.ip,
             details=details or {},
+            before_image=before_image,
         )
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import time
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -92,7 +94,13 @@ class Settings(BaseSettings):
     # Requests per minute: sign-in attempts per address, API calls per key or session
     sign_in_rate_per_minute: int = Field(default=20, ge=1)
     api_rate_per_minute: int = Field(default=60000, ge=1)
+    # Look-ups of a customer or member by phone or card, per store-bound key or session
+    lookup_rate_per_minute: int = Field(default=600, ge=1)
     max_request_mb: float = Field(default=16.0, gt=0)
+    # Addresses (or networks, CIDR) of the reverse proxies in front of Patron: only a request
+    # arriving from one of them has its X-Forwarded-For read, for the caller's address (the
+    # sign-in rate limit, the audit log). None by default: the connection's address is it.
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
 
     # Encryption of personal data at rest (patron.core.crypto): the keyring's JSON in
     # PATRON_ENCRYPTION_KEYS, else the key file (default <data_dir>/keys.json).
@@ -188,6 +196,26 @@ class Settings(BaseSettings):
     queue_url: str | None = None
     queue_schema: str = Field(default="patron_queue", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     queue_name: str = Field(default="patron_messages", pattern=r"^[A-Za-z0-9_.-]{1,100}$")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: object) -> object:
+        """A comma-separated list (environment) or a list (TOML) of addresses or networks."""
+        if value is None:
+            return ()
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise ValueError("give addresses or networks, separated by commas")
+        networks = []
+        for item in items:
+            text = str(item).strip()
+            if not text:
+                continue
+            try:
+                networks.append(ip_network(text, strict=False))
+            except ValueError:
+                raise ValueError(f"{text!r} is not an IP address or network") from None
+        return tuple(networks)
 
     @field_validator("timezone")
     @classmethod

@@ -23,13 +23,16 @@ from patron.customers.schemas import (
     InteractionRead,
     MergeRead,
     MergeRequest,
+    MergeSuggestionPage,
+    MergeSuggestionRead,
     RevealRequest,
+    SuggestionDecision,
     TagIn,
 )
 from patron.orders import service as orders
 from patron.orders.schemas import OrderRead
 from patron.web.deps import Db, PathId
-from patron.web.security import CurrentActor
+from patron.web.security import CurrentActor, check_lookup_rate
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 
@@ -50,7 +53,9 @@ def register_customer(
     source: Annotated[str, Query(max_length=64)] = "api",
 ) -> CustomerRead:
     result = db.write(
-        lambda s: service.register_customer(session=s, customer_in=customer_in, source=source)
+        lambda s: service.register_customer(
+            session=s, customer_in=customer_in, source=source, actor=actor
+        )
     )
     if not result.created:
         response.status_code = 200
@@ -126,7 +131,8 @@ def lookup_customer(
             "wechat_openid, external_account",
         )
     ((kind, value),) = given.items()
-
+    check_lookup_rate(actor)
+    # Another store's customer is answered exactly like nobody (404).
     customer = db.read(
         lambda s: service.lookup_customer(
             session=s, kind=kind, value=value, namespace=namespace, store_ids=actor.store_ids
@@ -154,10 +160,11 @@ def get_customer(customer_id: PathId, actor: CurrentActor, db: Db) -> CustomerRe
 
 @router.post("/customers/{customer_id}/reveal", response_model=CustomerRead)
 def reveal_customer(
-    customer_id: PathId, reveal_in: RevealRequest, actor: CurrentActor, db: Db
+    customer_id: PathId, reveal_in: RevealRequest, response: Response, actor: CurrentActor, db: Db
 ) -> CustomerRead:
     """The profile unmasked. The reason is kept in the audit log with who asked and when."""
 
+    response.headers["Cache-Control"] = "no-store"  # unmasked data stays out of caches
     return db.write(
         lambda s: service.reveal_customer(
             session=s,
@@ -175,7 +182,9 @@ def update_customer(
 ) -> CustomerRead:
     def work(s: Session) -> CustomerRead:
         _in_scope(s, actor, customer_id)
-        return service.update_customer(session=s, customer_id=customer_id, customer_in=customer_in)
+        return service.update_customer(
+            session=s, customer_id=customer_id, customer_in=customer_in, actor=actor
+        )
 
     return mask_customer(db.write(work))
 
@@ -191,7 +200,11 @@ def list_customer_orders(
     def work(s: Session) -> Page[OrderRead]:
         _in_scope(s, actor, customer_id)
         return orders.list_customer_orders(
-            session=s, customer_id=customer_id, limit=limit, cursor=cursor
+            session=s,
+            customer_id=customer_id,
+            limit=limit,
+            cursor=cursor,
+            store_ids=actor.store_ids,
         )
 
     return db.read(work)
@@ -201,7 +214,7 @@ def list_customer_orders(
 def add_tag(customer_id: PathId, tag_in: TagIn, actor: CurrentActor, db: Db) -> CustomerRead:
     def work(s: Session) -> CustomerRead:
         _in_scope(s, actor, customer_id)
-        service.add_tag(session=s, customer_id=customer_id, name=tag_in.name)
+        service.add_tag(session=s, customer_id=customer_id, name=tag_in.name, actor=actor)
         return service.get_customer_or_raise(session=s, customer_id=customer_id)
 
     return mask_customer(db.write(work))
@@ -211,7 +224,7 @@ def add_tag(customer_id: PathId, tag_in: TagIn, actor: CurrentActor, db: Db) -> 
 def remove_tag(customer_id: PathId, name: str, actor: CurrentActor, db: Db) -> CustomerRead:
     def work(s: Session) -> CustomerRead:
         _in_scope(s, actor, customer_id)
-        service.remove_tag(session=s, customer_id=customer_id, name=name)
+        service.remove_tag(session=s, customer_id=customer_id, name=name, actor=actor)
         return service.get_customer_or_raise(session=s, customer_id=customer_id)
 
     return mask_customer(db.write(work))
@@ -277,3 +290,53 @@ def unmerge(merge_id: PathId, actor: CurrentActor, db: Db) -> MergeRead:
     """Give back both profiles as they were, with their identities and orders."""
 
     return db.write(lambda s: service.unmerge_customers(session=s, merge_id=merge_id, actor=actor))
+
+
+# ------------------------------------------------------------------------ merge suggestions
+
+
+@router.get("/merge-suggestions", response_model=MergeSuggestionPage)
+def list_merge_suggestions(
+    db: Db,
+    status: Annotated[str | None, Query(pattern="^(pending|accepted|dismissed)$")] = "pending",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=32)] = None,
+) -> MergeSuggestionPage:
+    """Profiles a record says are one person, raised where its sender may not merge them (a
+    store's till); both profiles masked, oldest suggestion first."""
+    return db.read(
+        lambda s: service.list_merge_suggestions(
+            session=s, status=status, limit=limit, cursor=cursor
+        )
+    )
+
+
+@router.get("/merge-suggestions/{suggestion_id}", response_model=MergeSuggestionRead)
+def get_merge_suggestion(suggestion_id: PathId, db: Db) -> MergeSuggestionRead:
+    return db.read(
+        lambda s: service.get_merge_suggestion_or_raise(session=s, suggestion_id=suggestion_id)
+    )
+
+
+@router.post("/merge-suggestions/{suggestion_id}/accept", response_model=MergeRead)
+def accept_merge_suggestion(
+    suggestion_id: PathId, decision: SuggestionDecision, actor: CurrentActor, db: Db
+) -> MergeRead:
+    """Merge the two (the newer profile into the older); audited, and undone like any merge."""
+    return db.write(
+        lambda s: service.accept_merge_suggestion(
+            session=s, suggestion_id=suggestion_id, reason=decision.reason, actor=actor
+        )
+    )
+
+
+@router.post("/merge-suggestions/{suggestion_id}/dismiss", response_model=MergeSuggestionRead)
+def dismiss_merge_suggestion(
+    suggestion_id: PathId, decision: SuggestionDecision, actor: CurrentActor, db: Db
+) -> MergeSuggestionRead:
+    """They are two people: the pair is never suggested, nor merged automatically, again."""
+    return db.write(
+        lambda s: service.dismiss_merge_suggestion(
+            session=s, suggestion_id=suggestion_id, reason=decision.reason, actor=actor
+        )
+    )

@@ -50,6 +50,8 @@ ENCRYPTED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("customer", "address"),
     ("identity", "value"),
     ("customer_merge", "survivor_before"),
+    ("interaction", "note"),
+    ("audit_entry", "before_image"),
 )
 
 

@@ -25,3 +25,13 @@ class OutOfScope(Forbidden):
     """A store-bound user asked for a customer of another store."""
 
     code = "out_of_scope"
+
+
+class SuggestionNotFound(NotFound):
+    code = "merge_suggestion_not_found"
+
+
+class SuggestionDecided(Conflict):
+    """A merge suggestion that was merged or dismissed already."""
+
+    code = "merge_suggestion_decided"

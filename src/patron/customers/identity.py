@@ -7,11 +7,27 @@ A record (an order, a sign-up, a file row) carries some identifiers. The rules:
 * a record with no known identifier creates a customer;
 * when a record's *strong* identifiers (phone, member card, WeChat unionid) belong to two
   customers, they are one person: the later profile is merged into the earlier one
-  (reversibly, see merging.py) — unless staff have unmerged that pair before;
+  (reversibly, see merging.py, and audited with the record as its cause) — unless staff
+  have unmerged that pair before or dismissed a suggestion to merge it;
 * weak identifiers (e-mail, openid, a shop account) never cause a merge: an e-mail can be
   shared by a family. When only weak ones match, the highest-priority one decides,
   unless the matched profile already holds a different phone, card or unionid than the
   record's: then the record is someone else, and gets a profile of its own.
+
+Who sends the record matters (the ``actor``):
+
+* only a chain-wide actor allowed to merge (``customers.merge``; the command line, imports
+  and jobs are) merges. For anyone else — a store's till above all — two profiles sharing a
+  strong identifier become a merge suggestion (suggestions.py) that staff merge or dismiss;
+  the record goes to the first of them the actor may change;
+* a store-bound actor (a cashier's or store manager's key) may attach a sale to another
+  store's customer — the sale happened — but changes nothing of that profile: no identifier
+  is added to it, no blank filled. Its sign-up of a person another store knows is a profile
+  of its own, in its store, with a suggestion to merge it with the one the identifier found.
+  A customer id it names must be one of its stores' customers.
+
+Every change a record makes to an existing profile (blanks filled, identifiers added) is in
+the audit log as ``customer.fill``, with the record as its cause.
 
 Records are resolved in bulk (a batch of orders costs one identity query), in order, so
 two records in one batch that share an identifier end up on the same new customer.
@@ -27,9 +43,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, exists, insert, or_, select
 from sqlalchemy.orm import Session
 
+from patron.audit.service import record_audit
+from patron.core.actor import Actor, system_actor
 from patron.core.clock import utcnow
 from patron.core.crypto import get_keyring, name_index
 from patron.core.db import insert_rows
@@ -38,6 +56,7 @@ from patron.customers.masking import mask_identity
 from patron.customers.merging import blocked_pairs, merge_customers
 from patron.customers.models import STRONG_KINDS, Customer, CustomerStatus, Identity
 from patron.customers.schemas import CustomerRef
+from patron.customers.suggestions import suggest_merge
 
 Key = tuple[str, str, str]  # (kind, namespace, value)
 
@@ -60,6 +79,10 @@ class ResolveContext:
     at: datetime
     channel: str | None = None
     store_id: int | None = None
+    # A sign-up (not a sale): it fills the home store and sign-up channel of a profile it
+    # finds, and one by a store-bound actor that finds another store's customer becomes a
+    # profile of its own.
+    signup: bool = False
 
 
 @dataclass(eq=False)
@@ -79,11 +102,25 @@ class Resolution:
     customer_ids: list[int | None]
     created: list[bool]
     merges: int = 0
+    suggestions: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Suggestion:
+    first: Handle
+    second: Handle
+    shared: str  # the identifier the second holds, masked
+    context: ResolveContext
 
 
 @dataclass
 class _Batch:
     session: Session
+    actor: Actor
+    # The stores whose customers the actor may change (None: every store's).
+    scope: frozenset[int] | None = None
+    may_merge: bool = True
+    visible: dict[int, bool] = field(default_factory=dict)
     owner: dict[Key, Handle] = field(default_factory=dict)
     alias: dict[Handle, Handle] = field(default_factory=dict)
     new_keys: dict[Key, Handle] = field(default_factory=dict)
@@ -92,6 +129,18 @@ class _Batch:
     fills: dict[int, dict[str, Any]] = field(default_factory=dict)
     pendings: list[_Pending] = field(default_factory=list)
     merges: int = 0
+    suggestions: list[_Suggestion] = field(default_factory=list)
+    cause: dict[int, str] = field(default_factory=dict)  # what first changed a profile
+
+    def may_change(self, handle: Handle) -> bool:
+        """May this batch's actor change the profile (add identifiers, fill blanks)? A
+        profile it creates, yes; an existing one if it is a customer of the actor's stores
+        (as they were before this batch)."""
+        if self.scope is None or isinstance(handle, _Pending):
+            return True
+        if handle not in self.visible:
+            self.visible.update(_in_scope(self.session, {handle}, self.scope))
+        return self.visible[handle]
 
     def find(self, handle: Handle) -> Handle:
         root = handle
@@ -163,6 +212,28 @@ def _live_customer(session: Session, customer_id: int, field_path: str) -> int:
         current = merged_into
 
 
+def _in_scope(
+    session: Session, customer_ids: set[int], store_ids: frozenset[int]
+) -> dict[int, bool]:
+    """Which of these customers belong to one of ``store_ids`` (home store, or an order
+    there): the rule of customers.service.check_customer_in_scope, for a set at once."""
+    from patron.orders.models import Order  # orders build on customers, not back
+
+    stores = sorted(store_ids)
+    found: dict[int, bool] = dict.fromkeys(customer_ids, False)
+    ids = sorted(customer_ids)
+    for start in range(0, len(ids), _CHUNK):
+        bought_there = exists().where(Order.customer_id == Customer.id, Order.store_id.in_(stores))
+        rows = session.scalars(
+            select(Customer.id).where(
+                Customer.id.in_(ids[start : start + _CHUNK]),
+                or_(Customer.home_store_id.in_(stores), bought_there),
+            )
+        )
+        found.update(dict.fromkeys(rows, True))
+    return found
+
+
 def _profile_of(ref: CustomerRef | Any) -> dict[str, Any]:
     return {f: getattr(ref, f, None) for f in _FILLABLE if getattr(ref, f, None) is not None}
 
@@ -173,11 +244,27 @@ def resolve(
     refs: Sequence[CustomerRef | None],
     contexts: Sequence[ResolveContext],
     field_prefix: str = "customer",
+    actor: Actor | None = None,
+    store_ids: frozenset[int] | None = None,
 ) -> Resolution:
-    """Resolve each record to a customer id (None for an anonymous record)."""
-    batch = _Batch(session=session)
+    """Resolve each record to a customer id (None for an anonymous record).
+
+    ``actor`` sent the records (default: the system, which may merge); ``store_ids`` are
+    the stores whose customers it may change (default: the actor's own).
+    """
+    actor = actor or system_actor()
+    scope = store_ids if store_ids is not None else actor.store_ids
+    batch = _Batch(
+        session=session,
+        actor=actor,
+        scope=scope,
+        may_merge=scope is None and actor.can("customers.merge"),
+    )
     all_keys = [k for ref in refs if ref is not None for k in ref.identity_keys()]
     batch.owner.update(load_owners(session=session, keys=all_keys, indexes=batch.index))
+    if scope is not None:  # which profiles the actor may change, as they are now
+        known = {h for h in batch.owner.values() if isinstance(h, int)}
+        batch.visible.update(_in_scope(session, known, scope))
     handles: list[Handle | None] = []
     for ref, context in zip(refs, contexts, strict=True):
         if ref is None or ref.is_empty():
@@ -203,7 +290,8 @@ def resolve(
         else:
             ids.append(root)
             created.append(False)
-    return Resolution(customer_ids=ids, created=created, merges=batch.merges)
+    suggested = _record_suggestions(batch)
+    return Resolution(customer_ids=ids, created=created, merges=batch.merges, suggestions=suggested)
 
 
 def _resolve_one(batch: _Batch, ref: CustomerRef, context: ResolveContext, prefix: str) -> Handle:
@@ -211,7 +299,12 @@ def _resolve_one(batch: _Batch, ref: CustomerRef, context: ResolveContext, prefi
     strong: list[Handle] = []
     weak: list[Handle] = []
     if ref.id is not None:
-        strong.append(_live_customer(batch.session, ref.id, f"{prefix}.id"))
+        named = _live_customer(batch.session, ref.id, f"{prefix}.id")
+        if not batch.may_change(named):
+            # Another store's customer, named like one that does not exist: an id is no
+            # way into a profile the actor may not see.
+            raise UnknownCustomer(f"{prefix}.id", f"no customer {ref.id}", customer_id=ref.id)
+        strong.append(named)
     for key in keys:
         owner = batch.owner.get(key)
         if owner is None:
@@ -219,19 +312,37 @@ def _resolve_one(batch: _Batch, ref: CustomerRef, context: ResolveContext, prefi
         owner = batch.find(owner)
         (strong if key[0] in STRONG_KINDS else weak).append(owner)
     strong = list(dict.fromkeys(strong))
+    profile = _profile_of(ref)
     if strong:
         target = _unite(batch, strong, keys, context)
     elif weak and not _contradicts(batch, weak[0], keys):
         target = weak[0]  # identity_keys() lists identifiers by priority
     else:
-        target = _Pending(profile=_profile_of(ref), context=context)
+        target = _Pending(profile=profile, context=context)
         batch.pendings.append(target)
+    if context.signup and not batch.may_change(target):
+        # A store's sign-up of someone another store knows: a profile of its own, in the
+        # signing store, and (when a strong identifier found them) a suggestion to merge.
+        matched = target
+        target = _Pending(profile=dict(profile), context=context)
+        batch.pendings.append(target)
+        if isinstance(matched, int) and matched in strong:
+            batch.suggestions.append(
+                _Suggestion(target, matched, _describe(keys, batch, matched), context)
+            )
+    if not batch.may_change(target):
+        return target  # a sale attached to another store's customer, and nothing else
     for key in keys:
         if key not in batch.owner:
             batch.owner[key] = target
             batch.new_keys[key] = target
             batch.key_source[key] = context.source
-    _fill(batch, target, _profile_of(ref))
+            if isinstance(target, int):
+                batch.cause.setdefault(target, context.label)
+    _fill(batch, target, profile, context)
+    if context.signup and isinstance(target, int):
+        signup = {"home_store_id": context.store_id, "signup_channel": context.channel}
+        _fill(batch, target, {k: v for k, v in signup.items() if v is not None}, context)
     return target
 
 
@@ -262,8 +373,11 @@ def _unite(batch: _Batch, owners: list[Handle], keys: list[Key], context: Resolv
     """Make the profiles behind ``owners`` (in priority order) one, and return it.
 
     Existing profiles merge into the oldest; a pair staff have unmerged stays apart, and the
-    record then goes to the owner of its highest-priority identifier.
+    record then goes to the owner of its highest-priority identifier. An actor that may not
+    merge gets suggestions instead (:func:`_suggest_instead`).
     """
+    if not batch.may_merge:
+        return _suggest_instead(batch, owners, keys, context)
     existing = [h for h in owners if isinstance(h, int)]
     pendings = [h for h in owners if isinstance(h, _Pending)]
     if existing:
@@ -278,14 +392,23 @@ def _unite(batch: _Batch, owners: list[Handle], keys: list[Key], context: Resolv
                     f"{context.label} shares {_describe(keys, batch, other)} "
                     f"with customer {survivor}"
                 )
-                merge_customers(
+                merge = merge_customers(
                     session=batch.session, survivor_id=survivor, merged_id=other, reason=reason
+                )
+                record_audit(
+                    session=batch.session,
+                    actor=batch.actor,
+                    action="customer.merge",
+                    target_kind="customer",
+                    target_id=survivor,
+                    reason=merge.reason,
+                    details={"merge_id": merge.id, "merged_id": other, "automatic": True},
                 )
                 batch.alias[other] = survivor
                 batch.merges += 1
                 moved_fill = batch.fills.pop(other, None)
                 if moved_fill:
-                    _fill(batch, survivor, moved_fill)
+                    _fill(batch, survivor, moved_fill, context)
         target: Handle = batch.find(existing[0])
     else:
         target = pendings.pop(0)
@@ -293,8 +416,60 @@ def _unite(batch: _Batch, owners: list[Handle], keys: list[Key], context: Resolv
         if pending is target:
             continue
         batch.alias[pending] = target
-        _fill(batch, target, pending.profile)
+        _fill(batch, target, pending.profile, context)
     return target
+
+
+def _suggest_instead(
+    batch: _Batch, owners: list[Handle], keys: list[Key], context: ResolveContext
+) -> Handle:
+    """The record goes to the first existing profile among ``owners`` the actor may change,
+    else to a profile this batch creates, else to the first; every other existing profile
+    among them is suggested for merging with it. Profiles this batch is about to create are
+    folded into a target the actor may change, as they are not yet anyone's."""
+    changeable = [h for h in owners if isinstance(h, int) and batch.may_change(h)]
+    creating = [h for h in owners if isinstance(h, _Pending)]
+    target = changeable[0] if changeable else creating[0] if creating else owners[0]
+    others = [h for h in owners if isinstance(h, int) and h != target]
+    if others:
+        ids = {h for h in owners if isinstance(h, int)}
+        blocked = blocked_pairs(session=batch.session, customer_ids=ids) if len(ids) > 1 else set()
+        for other in others:
+            if isinstance(target, int) and frozenset((target, other)) in blocked:
+                continue  # staff said these are two people
+            batch.suggestions.append(
+                _Suggestion(target, other, _describe(keys, batch, other), context)
+            )
+    if batch.may_change(target):  # always, when some of owners are being created
+        for pending in creating:
+            if pending is not target:
+                batch.alias[pending] = target
+                _fill(batch, target, pending.profile, context)
+    return target
+
+
+def _record_suggestions(batch: _Batch) -> int:
+    """Write the batch's merge suggestions (its new profiles have ids by now)."""
+    made = 0
+    for suggestion in batch.suggestions:
+        ids = []
+        for handle in (suggestion.first, suggestion.second):
+            root = batch.find(handle)
+            ids.append(root.customer_id if isinstance(root, _Pending) else root)
+        first, second = ids
+        if first is None or second is None or first == second:
+            continue
+        context = suggestion.context
+        if suggest_merge(
+            session=batch.session,
+            customer_id=first,
+            other_id=second,
+            reason=f"{context.label} shares {suggestion.shared} with customer {second}",
+            actor=batch.actor,
+            store_id=context.store_id,
+        ):
+            made += 1
+    return made
 
 
 def _describe(keys: list[Key], batch: _Batch, other: int) -> str:
@@ -306,7 +481,7 @@ def _describe(keys: list[Key], batch: _Batch, other: int) -> str:
     return "an identifier"
 
 
-def _fill(batch: _Batch, target: Handle, profile: dict[str, Any]) -> None:
+def _fill(batch: _Batch, target: Handle, profile: dict[str, Any], context: ResolveContext) -> None:
     if not profile:
         return
     if isinstance(target, _Pending):
@@ -314,6 +489,7 @@ def _fill(batch: _Batch, target: Handle, profile: dict[str, Any]) -> None:
             target.profile.setdefault(k, v)
     else:
         current = batch.fills.setdefault(target, {})
+        batch.cause.setdefault(target, context.label)
         for k, v in profile.items():
             current.setdefault(k, v)
 
@@ -346,11 +522,14 @@ def _write(batch: _Batch) -> None:
         ids = insert_rows(conn, _CUSTOMER, rows)
         for pending, customer_id in zip(roots, ids, strict=True):
             pending.customer_id = customer_id
+    added: dict[int, list[str]] = {}  # identifier kinds added to existing profiles
     if batch.new_keys:
         rows = []
         for key, handle in batch.new_keys.items():
             root = batch.find(handle)
             owner_id = root.customer_id if isinstance(root, _Pending) else root
+            if isinstance(root, int):
+                added.setdefault(root, []).append(key[0])
             rows.append(
                 {
                     "customer_id": owner_id,
@@ -363,11 +542,28 @@ def _write(batch: _Batch) -> None:
                 }
             )
         conn.execute(_INSERT_IDENTITIES, rows)
-    if batch.fills:
-        _apply_fills(session, batch)
+    filled = _apply_fills(session, batch) if batch.fills else {}
+    for customer_id in sorted(added.keys() | filled.keys()):
+        fields = filled.get(customer_id, {})
+        record_audit(
+            session=session,
+            actor=batch.actor,
+            action="customer.fill",
+            target_kind="customer",
+            target_id=customer_id,
+            reason=batch.cause.get(customer_id),
+            details={
+                "fields": sorted(fields),
+                "identities_added": sorted(added.get(customer_id, [])),
+                "automatic": True,
+            },
+            before_image=dict(fields) if fields else None,
+        )
 
 
-def _apply_fills(session: Session, batch: _Batch) -> None:
+def _apply_fills(session: Session, batch: _Batch) -> dict[int, dict[str, Any]]:
+    """Fill the blanks of existing profiles; per profile changed, the fields with what they
+    held before (nothing: only blanks are filled)."""
     merged: dict[int, dict[str, Any]] = {}
     for handle, profile in batch.fills.items():
         root = batch.find(handle)
@@ -375,6 +571,9 @@ def _apply_fills(session: Session, batch: _Batch) -> None:
             target = merged.setdefault(root, {})
             for k, v in profile.items():
                 target.setdefault(k, v)
+            if handle != root and handle in batch.cause:
+                batch.cause.setdefault(root, batch.cause[handle])
+    changed: dict[int, dict[str, Any]] = {}
     ids = list(merged)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
@@ -382,4 +581,6 @@ def _apply_fills(session: Session, batch: _Batch) -> None:
             for k, v in merged[customer.id].items():
                 if getattr(customer, k) is None:
                     setattr(customer, k, v)
+                    changed.setdefault(customer.id, {})[k] = None
     session.flush()
+    return changed

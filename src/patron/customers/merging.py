@@ -24,6 +24,7 @@ from patron.customers.models import (
     Identity,
     Interaction,
 )
+from patron.customers.suggestions import dismissed_pairs
 
 # Domains whose rows point at customers. Each module offers move_customer_records() and
 # restore_customer_records(); a new domain with customer rows adds itself here.
@@ -70,7 +71,8 @@ def _profile_snapshot(customer: Customer) -> dict[str, Any]:
 
 
 def blocked_pairs(*, session: Session, customer_ids: set[int]) -> set[frozenset[int]]:
-    """Pairs of profiles staff have unmerged: never merge them again automatically."""
+    """Pairs of profiles staff said are two people (they unmerged them, or dismissed a
+    suggestion to merge them): never merge them again automatically."""
     rows = session.execute(
         select(CustomerMerge.survivor_id, CustomerMerge.merged_id).where(
             CustomerMerge.unmerged_at.is_not(None),
@@ -78,7 +80,8 @@ def blocked_pairs(*, session: Session, customer_ids: set[int]) -> set[frozenset[
             CustomerMerge.merged_id.in_(customer_ids),
         )
     )
-    return {frozenset(row) for row in rows}
+    blocked = {frozenset(row) for row in rows}
+    return blocked | dismissed_pairs(session=session, customer_ids=customer_ids)
 
 
 def merge_customers(

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from patron.core.clock import utcnow
@@ -133,7 +133,9 @@ class Interaction(Base):
     channel: Mapped[str] = mapped_column(String(20))
     direction: Mapped[str] = mapped_column(String(10))
     staff: Mapped[str | None] = mapped_column(String(120))
-    note: Mapped[str] = mapped_column(Text, default="")
+    # What was said or done, typed by staff: it carries phone numbers and addresses as often
+    # as not, so it is encrypted like the profile.
+    note: Mapped[str] = mapped_column(Encrypted("interaction.note"), default="")
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -160,3 +162,47 @@ class CustomerMerge(Base):
     moved: Mapped[dict[str, list[int]]] = mapped_column(JSON, default=dict)
     merged_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     unmerged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SuggestionStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DISMISSED = "dismissed"
+
+
+class MergeSuggestion(Base):
+    """Two profiles a record says are one person, where whoever sent the record may not
+    merge them (a store's till, say): a privacy officer or chain manager merges or dismisses.
+
+    The pair is kept in id order (``first_id`` < ``second_id``); at most one suggestion per
+    pair is pending. A dismissed pair is never suggested, nor merged automatically, again.
+    """
+
+    __tablename__ = "customer_merge_suggestion"
+    __table_args__ = (
+        Index("ix_customer_merge_suggestion_status_id", "status", "id"),
+        Index("ix_customer_merge_suggestion_second_id", "second_id"),
+        Index(
+            "ix_customer_merge_suggestion_pending_pair",
+            "first_id",
+            "second_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_customer_merge_suggestion_first_id", "first_id"),
+    )
+
+    id: Mapped[IdPk]
+    first_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    second_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    status: Mapped[str] = mapped_column(String(16), default=SuggestionStatus.PENDING)
+    # Why: the record and the identifier the two share, masked (kept in plain text).
+    reason: Mapped[str] = mapped_column(String(255))
+    store_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("store.id"))
+    raised_by: Mapped[str] = mapped_column(String(140))  # the actor's label, as it was
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(140))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_reason: Mapped[str | None] = mapped_column(String(500))
+    merge_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("customer_merge.id"))

@@ -13,16 +13,22 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
+from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.core.phone import normalise_phone
 from patron.core.settings import get_settings
 from patron.customers import service
-from patron.customers.exceptions import CustomerNotFound, OutOfScope
+from patron.customers.exceptions import (
+    CannotMerge,
+    CustomerNotFound,
+    OutOfScope,
+    SuggestionDecided,
+)
 from patron.customers.masking import mask_customer
 from patron.customers.models import IdentityKind
 from patron.customers.schemas import (
@@ -31,6 +37,7 @@ from patron.customers.schemas import (
     InteractionCreate,
     InteractionRead,
     RevealRequest,
+    SuggestionDecision,
     TagIn,
 )
 from patron.orders import service as orders
@@ -174,7 +181,7 @@ def _detail_context(session: Session, actor: Actor, customer_id: int) -> dict[st
     }
     if actor.can(P.ORDERS_READ):
         context["orders"] = orders.list_customer_timeline(
-            session=session, customer_id=customer_id, limit=ORDERS_PAGE
+            session=session, customer_id=customer_id, limit=ORDERS_PAGE, store_ids=actor.store_ids
         )
     context["sections"] = render_customer_sections(
         SectionContext(session=session, customer=customer, actor=actor)
@@ -201,7 +208,11 @@ def customer_orders(
     def work(s: Session) -> Any:
         visible_customer(s, actor, customer_id)
         return orders.list_customer_timeline(
-            session=s, customer_id=customer_id, limit=ORDERS_PAGE, cursor=cursor
+            session=s,
+            customer_id=customer_id,
+            limit=ORDERS_PAGE,
+            cursor=cursor,
+            store_ids=actor.store_ids,
         )
 
     page = db.read(work)
@@ -250,7 +261,7 @@ def add_tag(
 
     def work(s: Session) -> CustomerRead:
         visible_customer(s, actor, customer_id)
-        service.add_tag(session=s, customer_id=customer_id, name=tag_in.name)
+        service.add_tag(session=s, customer_id=customer_id, name=tag_in.name, actor=actor)
         return service.get_customer_or_raise(session=s, customer_id=customer_id)
 
     return _tags_response(request, actor, db.write(work), None)
@@ -266,7 +277,7 @@ def remove_tag(
 ) -> Response:
     def work(s: Session) -> CustomerRead:
         visible_customer(s, actor, customer_id)
-        service.remove_tag(session=s, customer_id=customer_id, name=name)
+        service.remove_tag(session=s, customer_id=customer_id, name=name, actor=actor)
         return service.get_customer_or_raise(session=s, customer_id=customer_id)
 
     return _tags_response(request, actor, db.write(work), None)
@@ -372,3 +383,125 @@ def reveal(
     )
     response.headers["Cache-Control"] = "no-store"  # unmasked data stays out of caches
     return response
+
+
+# ------------------------------------------------------------------------------ merge suggestions
+
+SUGGESTION_STATUSES = {
+    "pending": N_("Waiting for review"),
+    "accepted": N_("Merged"),
+    "dismissed": N_("Not the same person"),
+}
+SUGGESTIONS_PAGE = 20
+
+
+def _suggestions_page(
+    request: Request,
+    actor: Actor,
+    db: Database,
+    *,
+    status: str = "pending",
+    cursor: str | None = None,
+    error: tuple[int, str] | None = None,
+    done: str | None = None,
+    code: int = 200,
+) -> Response:
+    page = db.read(
+        lambda s: service.list_merge_suggestions(
+            session=s, status=status, limit=SUGGESTIONS_PAGE, cursor=cursor
+        )
+    )
+    context: dict[str, Any] = {
+        "actor": actor,
+        "page": page,
+        "status": status,
+        "statuses": SUGGESTION_STATUSES,
+        "titles": IDENTITY_TITLES,
+        "genders": GENDER_TITLES,
+        "error_id": error[0] if error else None,
+        "error": error[1] if error else None,
+        "done": done,
+        "next_url": (
+            f"/merge-suggestions?status={status}&cursor={page.next_cursor}"
+            if page.next_cursor
+            else None
+        ),
+    }
+    return TEMPLATES.TemplateResponse(
+        request, "customers/suggestions.html", context, status_code=code
+    )
+
+
+@router.get("/merge-suggestions", response_class=HTMLResponse)
+def merge_suggestions_page(
+    request: Request,
+    actor: CurrentActor,
+    db: Db,
+    status: Annotated[str, Query(pattern="^(pending|accepted|dismissed)$")] = "pending",
+    cursor: Annotated[str | None, Query(max_length=32)] = None,
+    done: Annotated[str | None, Query(pattern="^(merged|dismissed)$")] = None,
+) -> Response:
+    """Profiles a till's record says are one person, side by side and masked: merge them or
+    say they are two people."""
+    return _suggestions_page(request, actor, db, status=status, cursor=cursor, done=done)
+
+
+def _decide(
+    request: Request,
+    actor: Actor,
+    db: Database,
+    suggestion_id: int,
+    reason: str,
+    accept: bool,
+) -> Response:
+    try:
+        decision = SuggestionDecision(reason=reason.strip())
+    except ValidationError:
+        message = form_error("reason", _("give a reason of 2 to 200 characters"))
+        return _suggestions_page(request, actor, db, error=(suggestion_id, message), code=422)
+    try:
+        if accept:
+            db.write(
+                lambda s: service.accept_merge_suggestion(
+                    session=s, suggestion_id=suggestion_id, reason=decision.reason, actor=actor
+                )
+            )
+        else:
+            db.write(
+                lambda s: service.dismiss_merge_suggestion(
+                    session=s, suggestion_id=suggestion_id, reason=decision.reason, actor=actor
+                )
+            )
+    except (CannotMerge, SuggestionDecided) as exc:
+        message = (
+            _("One of the two was merged into another profile since: dismiss this suggestion.")
+            if isinstance(exc, CannotMerge)
+            else _("This suggestion was decided already.")
+        )
+        return _suggestions_page(request, actor, db, error=(suggestion_id, message), code=409)
+    done = "merged" if accept else "dismissed"
+    return RedirectResponse(f"/merge-suggestions?done={done}", status_code=303)
+
+
+@router.post("/merge-suggestions/{suggestion_id}/accept", response_class=HTMLResponse)
+def accept_suggestion(
+    request: Request,
+    suggestion_id: PathId,
+    actor: CurrentActor,
+    db: Db,
+    reason: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Merge the two profiles (the newer into the older); audited, undone like any merge."""
+    return _decide(request, actor, db, suggestion_id, reason, accept=True)
+
+
+@router.post("/merge-suggestions/{suggestion_id}/dismiss", response_class=HTMLResponse)
+def dismiss_suggestion(
+    request: Request,
+    suggestion_id: PathId,
+    actor: CurrentActor,
+    db: Db,
+    reason: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Two people: never suggested, nor merged automatically, again (audited)."""
+    return _decide(request, actor, db, suggestion_id, reason, accept=False)

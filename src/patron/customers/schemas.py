@@ -214,3 +214,31 @@ class RevealRequest(Schema):
     reason: Annotated[str, Field(min_length=2, max_length=500)] = Field(
         description="Why this profile must be seen unmasked; kept in the audit log"
     )
+
+
+class MergeSuggestionRead(Schema):
+    """Two profiles a record says are one person, side by side (masked in every answer)."""
+
+    id: int
+    status: str
+    first: CustomerRead
+    second: CustomerRead
+    first_orders: int
+    second_orders: int
+    reason: str
+    store_code: str | None
+    raised_by: str
+    raised_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+    merge_id: int | None
+
+
+MergeSuggestionPage = Page[MergeSuggestionRead]
+
+
+class SuggestionDecision(Schema):
+    reason: Annotated[str, Field(min_length=2, max_length=200)] = Field(
+        description="Why the two profiles are (or are not) one person; kept in the audit log"
+    )

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from patron.audit.service import record_audit
 from patron.catalog import service as catalog
-from patron.core.actor import Actor
+from patron.core.actor import Actor, system_actor
 from patron.core.clock import utcnow
 from patron.core.crypto import identity_index, name_index
 from patron.core.errors import InvalidInput
@@ -25,6 +25,7 @@ from patron.core.phone import normalise_email, normalise_phone
 from patron.core.settings import get_settings
 from patron.customers import identity as _identity
 from patron.customers import merging as _merging
+from patron.customers import suggestions as _suggestions
 from patron.customers.encryption import (
     ColumnKeys,
     Rotation,
@@ -35,6 +36,7 @@ from patron.customers.encryption import (
 )
 from patron.customers.exceptions import CustomerNotFound, OutOfScope
 from patron.customers.identity import Resolution, ResolveContext
+from patron.customers.masking import mask_customer
 from patron.customers.models import (
     Customer,
     CustomerMerge,
@@ -43,6 +45,8 @@ from patron.customers.models import (
     Identity,
     IdentityKind,
     Interaction,
+    MergeSuggestion,
+    SuggestionStatus,
     Tag,
 )
 from patron.customers.schemas import (
@@ -57,6 +61,8 @@ from patron.customers.schemas import (
     InteractionCreate,
     InteractionRead,
     MergeRead,
+    MergeSuggestionPage,
+    MergeSuggestionRead,
 )
 
 __all__ = [
@@ -64,14 +70,17 @@ __all__ = [
     "Resolution",
     "ResolveContext",
     "Rotation",
+    "accept_merge_suggestion",
     "add_tag",
     "count_encrypted_values",
+    "dismiss_merge_suggestion",
     "ensure_keys",
     "get_customer",
     "get_customer_or_raise",
     "holds_encrypted_data",
     "list_customers",
     "list_interactions",
+    "list_merge_suggestions",
     "list_merges",
     "lookup_customer",
     "merge_customers",
@@ -99,31 +108,58 @@ def resolve_customers(
     refs: Sequence[CustomerRef | None],
     contexts: Sequence[ResolveContext],
     field_prefix: str = "customer",
+    actor: Actor | None = None,
+    store_ids: frozenset[int] | None = None,
 ) -> Resolution:
-    """The customer each record belongs to, creating and merging profiles as identity rules say."""
+    """The customer each record belongs to, creating and merging profiles as identity rules
+    say (customers/identity.py): ``actor`` sent the records (default: the system), and may
+    change only customers of ``store_ids`` (default: the actor's stores; None: every store)."""
     return _identity.resolve(
-        session=session, refs=refs, contexts=contexts, field_prefix=field_prefix
+        session=session,
+        refs=refs,
+        contexts=contexts,
+        field_prefix=field_prefix,
+        actor=actor,
+        store_ids=store_ids,
     )
 
 
+def _signup_store(
+    stores: dict[str, Any], code: str | None, scope: frozenset[int] | None, field: str
+) -> int | None:
+    """The store a sign-up names; a store-bound actor's must be one of theirs, and is theirs
+    when they work in one store and name none."""
+    if not code:
+        return next(iter(scope)) if scope is not None and len(scope) == 1 else None
+    store = stores.get(code)
+    if store is None or (scope is not None and store.id not in scope):
+        # another store is named like one that does not exist
+        raise InvalidInput(field, f"no store with code {code!r} among yours" if scope else
+                           f"no store with code {code!r}")  # fmt: skip
+    return int(store.id)
+
+
 def register_customers(
-    *, session: Session, customers_in: Sequence[CustomerCreate], source: str
+    *,
+    session: Session,
+    customers_in: Sequence[CustomerCreate],
+    source: str,
+    actor: Actor | None = None,
 ) -> list[RegisterOutcome]:
-    """Sign-ups in bulk. A known identifier updates that profile's blanks instead of duplicating it."""
+    """Sign-ups in bulk. A known identifier updates that profile's blanks instead of
+    duplicating it — when ``actor`` may change that profile (identity.py says when)."""
     stores = catalog.stores_by_code(session=session)
+    scope = actor.store_ids if actor is not None else None
     refs: list[CustomerRef | None] = []
     contexts: list[ResolveContext] = []
     now = utcnow()
     for i, customer_in in enumerate(customers_in):
-        store_id = None
-        if customer_in.home_store_code:
-            store = stores.get(customer_in.home_store_code)
-            if store is None:
-                raise InvalidInput(
-                    f"{i}.home_store_code" if len(customers_in) > 1 else "home_store_code",
-                    f"no store with code {customer_in.home_store_code!r}",
-                )
-            store_id = store.id
+        store_id = _signup_store(
+            stores,
+            customer_in.home_store_code,
+            scope,
+            f"{i}.home_store_code" if len(customers_in) > 1 else "home_store_code",
+        )
         refs.append(
             CustomerRef.model_construct(
                 **customer_in.identities.model_dump(),
@@ -142,39 +178,30 @@ def register_customers(
                 at=customer_in.signed_up_at or now,
                 channel=customer_in.signup_channel,
                 store_id=store_id,
+                signup=True,
             )
         )
-    resolution = resolve_customers(session=session, refs=refs, contexts=contexts)
+    resolution = resolve_customers(session=session, refs=refs, contexts=contexts, actor=actor)
     outcomes = []
     for customer_in, cid, created, context in zip(
         customers_in, resolution.customer_ids, resolution.created, contexts, strict=True
     ):
         assert cid is not None
-        if not created:
-            _fill_signup(session, cid, customer_in, context)
-        if customer_in.tags:
-            for tag in customer_in.tags:
-                add_tag(session=session, customer_id=cid, name=tag)
+        # Tags of a new profile are part of creating it; on a known one they are a change.
+        # The profile is one the actor may change: resolution gave it a profile of its own
+        # otherwise.
+        for tag in customer_in.tags:
+            _add_tag(session, cid, tag, None if created else (actor or _SYSTEM), context.label)
         outcomes.append(RegisterOutcome(customer_id=cid, created=created))
     return outcomes
 
 
-def _fill_signup(
-    session: Session, customer_id: int, customer_in: CustomerCreate, context: ResolveContext
-) -> None:
-    """A sign-up by someone already known (say, from a till receipt) makes them a member."""
-    customer = session.get(Customer, customer_id)
-    assert customer is not None
-    if customer.home_store_id is None and context.store_id is not None:
-        customer.home_store_id = context.store_id
-    if customer_in.signup_channel and customer.signup_channel is None:
-        customer.signup_channel = customer_in.signup_channel
-
-
 def register_customer(
-    *, session: Session, customer_in: CustomerCreate, source: str
+    *, session: Session, customer_in: CustomerCreate, source: str, actor: Actor | None = None
 ) -> CustomerWrite:
-    outcome = register_customers(session=session, customers_in=[customer_in], source=source)[0]
+    outcome = register_customers(
+        session=session, customers_in=[customer_in], source=source, actor=actor
+    )[0]
     return CustomerWrite(
         created=outcome.created,
         customer=get_customer_or_raise(session=session, customer_id=outcome.customer_id),
@@ -294,12 +321,17 @@ def lookup_customer(
     """The customer owning an identifier, e.g. ``kind="phone", value="138 0013 8000"``.
 
     Found through the identifier's blind index (values are encrypted at rest).
-    ``store_ids``, when given, must include one of the customer's stores (else OutOfScope).
+    ``store_ids``, when given, must include one of the customer's stores: another store's
+    customer is None, as nobody is, so a look-up tells a store nothing of who shops
+    elsewhere.
     """
     customer_id = find_customer_id(session=session, kind=kind, value=value, namespace=namespace)
     if customer_id is None:
         return None
-    return get_customer_or_raise(session=session, customer_id=customer_id, store_ids=store_ids)
+    try:
+        return get_customer_or_raise(session=session, customer_id=customer_id, store_ids=store_ids)
+    except OutOfScope:
+        return None
 
 
 def find_customer_id(*, session: Session, kind: str, value: str, namespace: str = "") -> int | None:
@@ -462,25 +494,61 @@ def list_customers(
     )
 
 
+_SYSTEM = system_actor()
+
+
 def update_customer(
-    *, session: Session, customer_id: int, customer_in: CustomerUpdate
+    *,
+    session: Session,
+    customer_id: int,
+    customer_in: CustomerUpdate,
+    actor: Actor | None = None,
+    reason: str | None = None,
 ) -> CustomerRead:
+    """Change a profile's fields; the change is audited (``customer.update``) with what the
+    fields held before, encrypted, and ``reason`` when one is given."""
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise CustomerNotFound(f"no customer {customer_id}", customer_id=customer_id)
     changes = customer_in.model_dump(exclude_unset=True)
+    before: dict[str, Any] = {}
     if "home_store_code" in changes:
         code = changes.pop("home_store_code")
-        customer.home_store_id = (
+        store_id = (
             catalog.get_store_by_code_or_raise(session=session, code=code).id if code else None
         )
+        if store_id != customer.home_store_id:
+            before["home_store_id"] = customer.home_store_id
+            customer.home_store_id = store_id
     for key, value in changes.items():
-        setattr(customer, key, value)
+        old = getattr(customer, key)
+        if old != value:
+            before[key] = old.isoformat() if isinstance(old, date) else old
+            setattr(customer, key, value)
     session.flush()
+    if before:
+        record_audit(
+            session=session,
+            actor=actor or _SYSTEM,
+            action="customer.update",
+            target_kind="customer",
+            target_id=customer_id,
+            reason=reason,
+            details={"fields": sorted(before)},
+            before_image=before,
+        )
     return get_customer_or_raise(session=session, customer_id=customer_id)
 
 
-def add_tag(*, session: Session, customer_id: int, name: str) -> None:
+def add_tag(*, session: Session, customer_id: int, name: str, actor: Actor | None = None) -> None:
+    """Tag a customer (audited as a change of their profile when the tag is new to them)."""
+    _add_tag(session, customer_id, name, actor or _SYSTEM, None)
+
+
+def _add_tag(
+    session: Session, customer_id: int, name: str, actor: Actor | None, cause: str | None
+) -> None:
+    """``actor`` None: part of creating the profile, not a change to audit."""
     tag_id = session.scalar(select(Tag.id).where(Tag.name == name))
     if tag_id is None:
         tag = Tag(name=name)
@@ -490,16 +558,37 @@ def add_tag(*, session: Session, customer_id: int, name: str) -> None:
     if session.get(CustomerTag, (customer_id, tag_id)) is None:
         session.add(CustomerTag(customer_id=customer_id, tag_id=tag_id))
         session.flush()
+        if actor is not None:
+            _audit_tag(session, actor, "customer.tag_add", customer_id, name, cause)
 
 
-def remove_tag(*, session: Session, customer_id: int, name: str) -> None:
+def remove_tag(
+    *, session: Session, customer_id: int, name: str, actor: Actor | None = None
+) -> None:
     tag_id = session.scalar(select(Tag.id).where(Tag.name == name))
     if tag_id is not None:
-        session.execute(
+        removed = session.execute(
             delete(CustomerTag).where(
                 CustomerTag.customer_id == customer_id, CustomerTag.tag_id == tag_id
             )
         )
+        if getattr(removed, "rowcount", 0):
+            _audit_tag(session, actor or _SYSTEM, "customer.tag_remove", customer_id, name, None)
+
+
+def _audit_tag(
+    session: Session, actor: Actor, action: str, customer_id: int, name: str, cause: str | None
+) -> None:
+    record_audit(
+        session=session,
+        actor=actor,
+        action=action,
+        target_kind="customer",
+        target_id=customer_id,
+        reason=cause,
+        details={"fields": ["tags"]},
+        before_image={"tag": name},
+    )
 
 
 def record_interaction(
@@ -543,6 +632,91 @@ def merge_customers(
     return merge
 
 
+# ------------------------------------------------------------------------ merge suggestions
+
+
+def _suggestion_reads(
+    session: Session, rows: Sequence[MergeSuggestion]
+) -> list[MergeSuggestionRead]:
+    from patron.orders import service as orders  # orders build on customers, not back
+
+    ids = {cid for row in rows for cid in (row.first_id, row.second_id)}
+    profiles = get_customers(session=session, customer_ids=list(ids))
+    counts = orders.count_orders_of(session=session, customer_ids=list(ids))
+    codes = catalog.store_codes_by_id(session=session)
+    return [
+        MergeSuggestionRead(
+            id=row.id,
+            status=row.status,
+            first=mask_customer(profiles[row.first_id]),
+            second=mask_customer(profiles[row.second_id]),
+            first_orders=counts.get(row.first_id, 0),
+            second_orders=counts.get(row.second_id, 0),
+            reason=row.reason,
+            store_code=codes.get(row.store_id) if row.store_id else None,
+            raised_by=row.raised_by,
+            raised_at=row.raised_at,
+            decided_by=row.decided_by,
+            decided_at=row.decided_at,
+            decision_reason=row.decision_reason,
+            merge_id=row.merge_id,
+        )
+        for row in rows
+    ]
+
+
+def list_merge_suggestions(
+    *,
+    session: Session,
+    status: str | None = SuggestionStatus.PENDING,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> MergeSuggestionPage:
+    """Merge suggestions (pending ones by default), oldest first, both profiles masked."""
+    rows, next_cursor = _suggestions.list_suggestions(
+        session=session, status=status, limit=limit, cursor=cursor
+    )
+    return MergeSuggestionPage(items=_suggestion_reads(session, rows), next_cursor=next_cursor)
+
+
+def get_merge_suggestion_or_raise(*, session: Session, suggestion_id: int) -> MergeSuggestionRead:
+    row = _suggestions.get_suggestion_or_raise(session=session, suggestion_id=suggestion_id)
+    return _suggestion_reads(session, [row])[0]
+
+
+def accept_merge_suggestion(
+    *, session: Session, suggestion_id: int, reason: str, actor: Actor
+) -> MergeRead:
+    """Merge the two profiles (the newer into the older, as automatic merges do); audited
+    as a merge whose cause is the suggestion. Undo it like any merge."""
+    row = _suggestions.get_suggestion_or_raise(
+        session=session, suggestion_id=suggestion_id, for_update=True
+    )
+    _suggestions.check_pending(row)
+    survivor_id, merged_id = _suggestions.live_pair(session, row)
+    cause = f"merge suggestion {row.id} ({row.reason}): {reason}"
+    merge = MergeRead.model_validate(
+        _merging.merge_customers(
+            session=session, survivor_id=survivor_id, merged_id=merged_id, reason=cause
+        )
+    )
+    _audit_merge(session, actor, "customer.merge", merge, reason=reason, suggestion_id=row.id)
+    _suggestions.mark_accepted(suggestion=row, actor=actor, reason=reason, merge_id=merge.id)
+    session.flush()
+    return merge
+
+
+def dismiss_merge_suggestion(
+    *, session: Session, suggestion_id: int, reason: str, actor: Actor
+) -> MergeSuggestionRead:
+    """The two are different people: the pair is never suggested, nor merged, again."""
+    row = _suggestions.get_suggestion_or_raise(
+        session=session, suggestion_id=suggestion_id, for_update=True
+    )
+    _suggestions.dismiss(session=session, suggestion=row, actor=actor, reason=reason)
+    return _suggestion_reads(session, [row])[0]
+
+
 def unmerge_customers(*, session: Session, merge_id: int, actor: Actor) -> MergeRead:
     """Give back both profiles as they were, with their identities and orders (audited)."""
     merge = MergeRead.model_validate(_merging.unmerge_customers(session=session, merge_id=merge_id))
@@ -551,8 +725,21 @@ def unmerge_customers(*, session: Session, merge_id: int, actor: Actor) -> Merge
 
 
 def _audit_merge(
-    session: Session, actor: Actor, action: str, merge: MergeRead, *, reason: str | None = None
+    session: Session,
+    actor: Actor,
+    action: str,
+    merge: MergeRead,
+    *,
+    reason: str | None = None,
+    suggestion_id: int | None = None,
 ) -> None:
+    details: dict[str, Any] = {
+        "merge_id": merge.id,
+        "merged_id": merge.merged_id,
+        "automatic": False,
+    }
+    if suggestion_id is not None:
+        details["suggestion_id"] = suggestion_id
     record_audit(
         session=session,
         actor=actor,
@@ -560,7 +747,7 @@ def _audit_merge(
         target_kind="customer",
         target_id=merge.survivor_id,
         reason=reason,
-        details={"merge_id": merge.id, "merged_id": merge.merged_id},
+        details=details,
     )
 
 

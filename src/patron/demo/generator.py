@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -728,8 +729,6 @@ def _truth_rows(
             "customer_no": int(m.numbers[who]),
             "customer_id": None,
             "duplicate_customer_id": None,
-            "phone": m.phone[who] or "",
-            "member_card": m.card[who] or "",
             "segment": SEGMENTS[int(m.segment[who])],
             "prospect": int(not m.buyer[who]),
         }
@@ -771,8 +770,6 @@ TRUTH_COLUMNS = (
     "customer_no",
     "customer_id",
     "duplicate_customer_id",
-    "phone",
-    "member_card",
     "segment",
     "prospect",
     *_BTYD_COLUMNS,
@@ -879,7 +876,11 @@ def build_demo(
     truth_csv = truth_dir / "customers_truth.csv"
     totals = {"customers": 0, "orders": 0, "lines": 0, "refunds": 0, "anonymous": 0, "merges": 0}
     loyalty_from = _local_midnight(plan.end - timedelta(days=LOYALTY_DAYS - 1))
-    with truth_csv.open("w", newline="", encoding="utf-8") as handle:
+    # Who is who links by customer id (no phone numbers or cards here); readable by the
+    # owner only all the same, like the key file.
+    truth_csv.unlink(missing_ok=True)
+    descriptor = os.open(truth_csv, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=TRUTH_COLUMNS)
         writer.writeheader()
         done = 0

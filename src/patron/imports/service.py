@@ -46,6 +46,7 @@ from patron.core.db import Database
 from patron.core.errors import InvalidInput, PatronError
 from patron.core.money import milli_to_quantity, parse_quantity, yuan_to_fen
 from patron.core.settings import get_settings
+from patron.core.spreadsheets import safe_row
 from patron.customers import service as customers
 from patron.customers.schemas import ADDRESS_MAX_LENGTH, CustomerCreate, CustomerRef
 from patron.imports.columns import (
@@ -455,7 +456,7 @@ class _Report:
     @staticmethod
     def _encode(records: Sequence[Sequence[object]]) -> bytes:
         buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\r\n").writerows(records)
+        csv.writer(buffer, lineterminator="\r\n").writerows(map(safe_row, records))
         return buffer.getvalue().encode("utf-8")
 
     def mark(self) -> int:

@@ -58,7 +58,7 @@ from patron.loyalty.terms import ProgrammeRead, ProgrammeUpdate, ProgrammeVersio
 from patron.loyalty.tiers import get_tier
 from patron.loyalty.till import commit_order, lookup_member, quote_basket
 from patron.web.deps import Db, PathId, read_on_loop
-from patron.web.security import CurrentActor
+from patron.web.security import CurrentActor, check_lookup_rate
 
 router = APIRouter(prefix="/api/v1/loyalty", tags=["loyalty"])
 _REPLAYED = {"Idempotent-Replayed": "true"}
@@ -80,6 +80,7 @@ async def lookup(
 ) -> LookupRead:
     """A member at the till, by phone, member card or id: tier, balance, usable coupons."""
     member = MemberRef(customer_id=customer_id, phone=phone, member_card=member_card)
+    check_lookup_rate(actor)
     return read_on_loop(
         db, lambda s: lookup_member(session=s, member=member, store_ids=actor.store_ids)
     )

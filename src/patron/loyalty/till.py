@@ -105,6 +105,11 @@ def _member_account(
             raise NotAMember(f"no member with that {kind.replace('_', ' ')}")
         customer_id = found.customer_id
     if not found.in_scope:
+        if member.customer_id is None:
+            # found by phone or card: another store's member is answered like nobody, so
+            # a till learns nothing of who shops elsewhere
+            kind, _value = _identifier(member)
+            raise NotAMember(f"no member with that {kind.replace('_', ' ')}")
         raise OutOfScope("this customer belongs to another store", customer_id=customer_id)
     return customer_id, found.account
 

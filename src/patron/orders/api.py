@@ -8,6 +8,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
+from patron.core.actor import Actor
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.core.settings import get_settings
@@ -45,7 +46,9 @@ _order_adapter: TypeAdapter[OrderIn] = TypeAdapter(OrderIn)
 )
 def post_order(order_in: OrderIn, response: Response, actor: CurrentActor, db: Db) -> OrderRead:
     result = db.write(
-        lambda s: service.record_order(session=s, order_in=order_in, store_ids=actor.store_ids)
+        lambda s: service.record_order(
+            session=s, order_in=order_in, store_ids=actor.store_ids, actor=actor
+        )
     )
     if not result.created:
         response.status_code = 200
@@ -91,10 +94,10 @@ async def post_orders_bulk(request: Request, actor: CurrentActor, db: Db) -> Bul
         raise InvalidInput("orders", f"at most {limit} orders per call, got {len(raw)}")
     from starlette.concurrency import run_in_threadpool
 
-    return await run_in_threadpool(_bulk, db, raw, actor.store_ids)
+    return await run_in_threadpool(_bulk, db, raw, actor)
 
 
-def _bulk(db: Database, raw: list[Any], store_ids: frozenset[int] | None = None) -> BulkResult:
+def _bulk(db: Database, raw: list[Any], actor: Actor) -> BulkResult:
     results: list[BulkItemResult | None] = [None] * len(raw)
     valid: list[OrderIn] = []
     positions: list[int] = []
@@ -109,7 +112,9 @@ def _bulk(db: Database, raw: list[Any], store_ids: frozenset[int] | None = None)
             results[i] = BulkItemResult(index=i, status="invalid", errors=errors)
     if valid:
         outcomes = db.write(
-            lambda s: service.record_orders(session=s, orders_in=valid, store_ids=store_ids)
+            lambda s: service.record_orders(
+                session=s, orders_in=valid, store_ids=actor.store_ids, actor=actor
+            )
         )
         for i, outcome in zip(positions, outcomes, strict=True):
             errors = []

@@ -33,3 +33,10 @@ class StoreOutOfScope(InvalidInput):
     """A store-bound user or key posted an order for a store it does not work in."""
 
     code = "store_out_of_scope"
+
+
+class KeyOfAnotherStore(InvalidInput):
+    """A store-bound caller posted an order under a key another store's order holds: it is
+    told so, and nothing of that order."""
+
+    code = "out_of_scope"

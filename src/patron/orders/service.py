@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, aliased
 
 from patron.catalog import service as catalog
 from patron.catalog.schemas import StoreRead
+from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.db import insert_rows
 from patron.core.errors import InvalidInput
@@ -43,6 +44,7 @@ from patron.customers import service as customers
 from patron.customers.schemas import CustomerRef
 from patron.orders.exceptions import (
     IdempotencyConflict,
+    KeyOfAnotherStore,
     OrderNotFound,
     OrderOutOfScope,
     RefundTooLarge,
@@ -72,6 +74,7 @@ _KEY_COLUMNS = (
     _ORDERS.c.id,
     _ORDERS.c.request_hash,
     _ORDERS.c.customer_id,
+    _ORDERS.c.store_id,
 )
 _ORDER_BY_KEY = select(*_KEY_COLUMNS).where(
     _ORDERS.c.source == bindparam("source"), _ORDERS.c.external_id == bindparam("external_id")
@@ -97,8 +100,9 @@ def request_hash(model: OrderIn | RefundIn) -> str:
 
 def _existing_orders(
     session: Session, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[int, str, int | None]]:
-    found: dict[tuple[str, str], tuple[int, str, int | None]] = {}
+) -> dict[tuple[str, str], tuple[int, str, int | None, int]]:
+    """(id, request hash, customer id, store id) of the orders under these keys."""
+    found: dict[tuple[str, str], tuple[int, str, int | None, int]] = {}
     unique = list(dict.fromkeys(keys))
     conn = session.connection()  # Core, prepared once: this runs for every order posted
     for start in range(0, len(unique), _CHUNK):
@@ -123,8 +127,8 @@ def _existing_orders(
                     )
                 )
             )
-        for source, external_id, order_id, digest, customer_id in result:
-            found[(source, external_id)] = (order_id, digest, customer_id)
+        for source, external_id, order_id, digest, customer_id, store_id in result:
+            found[(source, external_id)] = (order_id, digest, customer_id, store_id)
     return found
 
 
@@ -134,14 +138,17 @@ def record_orders(
     orders_in: Sequence[OrderIn],
     import_run_id: int | None = None,
     store_ids: frozenset[int] | None = None,
+    actor: Actor | None = None,
 ) -> list[OrderOutcome]:
     """Store a batch of orders; one outcome per order, in order.
 
     An order whose key exists is a duplicate (same content) or a conflict (other content);
     an order naming an unknown store, or a store outside ``store_ids`` when given, is
-    invalid. Neither stops the rest of the batch.
+    invalid, and so is one under the key of another store's order (nothing of which is
+    told). Neither stops the rest of the batch. ``actor`` posted the orders: who they may
+    merge or change is theirs to say (customers/identity.py); default the system.
     """
-    return _record(session, orders_in, import_run_id, store_ids)[0]
+    return _record(session, orders_in, import_run_id, store_ids, actor)[0]
 
 
 def _record(
@@ -149,6 +156,7 @@ def _record(
     orders_in: Sequence[OrderIn],
     import_run_id: int | None,
     store_ids: frozenset[int] | None = None,
+    actor: Actor | None = None,
 ) -> tuple[list[OrderOutcome], dict[int, OrderRead]]:
     """record_orders, plus the read of each order it created (built without a query)."""
     hashes = [request_hash(o) for o in orders_in]
@@ -166,7 +174,16 @@ def _record(
     for i, order_in in enumerate(orders_in):
         key = (order_in.source, order_in.external_id)
         if key in existing:
-            order_id, digest, customer_id = existing[key]
+            order_id, digest, customer_id, sold_in = existing[key]
+            if store_ids is not None and sold_in not in store_ids:
+                outcomes[i] = OrderOutcome(
+                    status="invalid",
+                    order_id=None,
+                    error=KeyOfAnotherStore(
+                        "external_id", "an order of another store holds this key"
+                    ),
+                )
+                continue
             status: OrderStatus = "duplicate" if digest == hashes[i] else "conflict"
             outcomes[i] = OrderOutcome(status=status, order_id=order_id, customer_id=customer_id)
             continue
@@ -202,7 +219,10 @@ def _record(
         fresh_stores.append(store)
 
     if fresh:
-        created = _insert(session, orders_in, hashes, fresh, fresh_stores, outcomes, import_run_id)
+        created = _insert(
+            session, orders_in, hashes, fresh, fresh_stores, outcomes, import_run_id,
+            store_ids, actor,
+        )  # fmt: skip
     # Orders repeated inside the batch point at the first one's result.
     for i, outcome in enumerate(outcomes):
         assert outcome is not None
@@ -225,6 +245,8 @@ def _insert(
     stores: list[StoreRead],
     outcomes: list[OrderOutcome | None],
     import_run_id: int | None,
+    store_ids: frozenset[int] | None = None,
+    actor: Actor | None = None,
 ) -> dict[int, OrderRead]:
     """Insert the new orders; return a read of each, by position in ``orders_in``."""
     contexts = []
@@ -244,7 +266,9 @@ def _insert(
                 store_id=store.id,
             )
         )
-    resolution = customers.resolve_customers(session=session, refs=refs, contexts=contexts)
+    resolution = customers.resolve_customers(
+        session=session, refs=refs, contexts=contexts, actor=actor, store_ids=store_ids
+    )
     now = utcnow()
     conn = session.connection()
     rows = []
@@ -342,16 +366,23 @@ _READ_FIELDS = (
 
 
 def record_order(
-    *, session: Session, order_in: OrderIn, store_ids: frozenset[int] | None = None
+    *,
+    session: Session,
+    order_in: OrderIn,
+    store_ids: frozenset[int] | None = None,
+    actor: Actor | None = None,
 ) -> OrderWrite:
     """Store one order, or return the one already stored under its key.
 
-    ``store_ids``, when given, are the stores the caller may sell in.
+    ``store_ids``, when given, are the stores the caller may sell in; the key of another
+    store's order is refused as that order would be (OrderOutOfScope), saying nothing of it.
     """
-    outcomes, reads = _record(session, [order_in], None, store_ids)
+    outcomes, reads = _record(session, [order_in], None, store_ids, actor)
     outcome = outcomes[0]
     if outcome.status == "invalid":
         assert outcome.error is not None
+        if isinstance(outcome.error, KeyOfAnotherStore):
+            raise OrderOutOfScope("an order under this key belongs to another store")
         raise outcome.error
     if outcome.status == "conflict":
         raise IdempotencyConflict(
@@ -497,19 +528,29 @@ def get_order_by_key(
 def _check_in_scope(order_id: int, store_id: int, store_ids: frozenset[int] | None) -> None:
     """A store-bound caller may only touch orders sold in its stores."""
     if store_ids is not None and store_id not in store_ids:
-        raise OrderOutOfScope("this order belongs to another store", order_id=order_id)
+        # No facts: the caller may have named the order by its key, and learns nothing more.
+        raise OrderOutOfScope("this order belongs to another store")
 
 
 def list_customer_orders(
-    *, session: Session, customer_id: int, limit: int = 50, cursor: str | None = None
+    *,
+    session: Session,
+    customer_id: int,
+    limit: int = 50,
+    cursor: str | None = None,
+    store_ids: frozenset[int] | None = None,
 ) -> Page[OrderRead]:
-    """A customer's orders, newest first. The cursor is the last order's id."""
+    """A customer's orders, newest first; only those sold in ``store_ids`` when given (a
+    store-bound caller sees its stores' orders, here as everywhere). The cursor is the last
+    order's id."""
     query = (
         select(Order)
         .where(Order.customer_id == customer_id)
         .order_by(Order.ordered_at.desc(), Order.id.desc())
         .limit(limit + 1)
     )
+    if store_ids is not None:
+        query = query.where(Order.store_id.in_(sorted(store_ids)))
     if cursor:
         try:
             last = session.get(Order, int(cursor))
@@ -527,6 +568,20 @@ def list_customer_orders(
     return Page[OrderRead](
         items=_order_reads(session, rows), next_cursor=str(rows[-1].id) if more and rows else None
     )
+
+
+def count_orders_of(*, session: Session, customer_ids: Sequence[int]) -> dict[int, int]:
+    """How many orders each of these customers has (those with none left out)."""
+    found: dict[int, int] = {}
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), _CHUNK):
+        rows = session.execute(
+            select(Order.customer_id, func.count())
+            .where(Order.customer_id.in_(ids[start : start + _CHUNK]))
+            .group_by(Order.customer_id)
+        )
+        found.update({int(cid): int(n) for cid, n in rows if cid is not None})
+    return found
 
 
 def customers_buying_in(*, store_ids: frozenset[int]) -> Select[int | None]:
@@ -585,6 +640,10 @@ def record_refund(
             Refund.source == refund_in.source, Refund.external_id == refund_in.external_id
         )
     )
+    if existing is not None and store_ids is not None:
+        sold_in = session.scalar(select(Order.store_id).where(Order.id == existing.order_id))
+        if sold_in not in store_ids:  # another store's refund: nothing of it is told
+            raise OrderOutOfScope("a refund under this key belongs to another store")
     if existing is not None:
         if existing.request_hash != digest:
             raise IdempotencyConflict(
@@ -984,13 +1043,18 @@ def latest_order_ids(*, session: Session) -> tuple[int, int]:
 
 
 def list_customer_timeline(
-    *, session: Session, customer_id: int, limit: int = 10, cursor: str | None = None
+    *,
+    session: Session,
+    customer_id: int,
+    limit: int = 10,
+    cursor: str | None = None,
+    store_ids: frozenset[int] | None = None,
 ) -> Page[OrderRead]:
     """A customer's orders with their lines, newest first, for the console's 360 page.
 
-    The same answer as :func:`list_customer_orders`, read so that a page costs three indexed
-    queries (orders, their lines, refunds of those lines) however large the refund table
-    grows.
+    The same answer as :func:`list_customer_orders` (``store_ids`` alike), read so that a
+    page costs three indexed queries (orders, their lines, refunds of those lines) however
+    large the refund table grows.
     """
     store = catalog.store_table()
     query = (
@@ -1000,6 +1064,8 @@ def list_customer_timeline(
         .order_by(_ORDERS.c.ordered_at.desc(), _ORDERS.c.id.desc())
         .limit(limit + 1)
     )
+    if store_ids is not None:
+        query = query.where(_ORDERS.c.store_id.in_(sorted(store_ids)))
     if cursor:
         last = None
         if cursor.isdigit():

@@ -7,10 +7,6 @@ class SignInFailed(Unauthenticated):
     code = "sign_in_failed"
 
 
-class AccountLocked(SignInFailed):
-    code = "account_locked"
-
-
 class StaffNotFound(NotFound):
     code = "staff_not_found"
 

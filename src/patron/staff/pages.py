@@ -78,10 +78,17 @@ def sign_in(
         )
     )
     if result.signed_in is None:
-        assert result.error is not None
-        if result.error.code == "account_locked":
-            return page(_("Too many failed sign-ins: the account is locked for a while"), 401)
-        return page(_("Wrong username or password"), 401)
+        # One answer for every failure (a wrong password, an unknown name, a locked or
+        # disabled account), so the page tells nobody which user names exist.
+        return page(
+            _(
+                "Wrong username or password. After %(n)s failures in a row an account is "
+                "locked for %(minutes)s minutes.",
+                n=settings.sign_in_max_failures,
+                minutes=settings.sign_in_lock_minutes,
+            ),
+            401,
+        )
     response = RedirectResponse(_local(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

@@ -28,7 +28,6 @@ from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.settings import get_settings
 from patron.staff.exceptions import (
-    AccountLocked,
     ApiKeyNotFound,
     SignInFailed,
     StaffNotFound,
@@ -284,10 +283,11 @@ def _sign_in(
         kind="staff", id=user.id, name=user.username, role=user.role, permissions=frozenset(), ip=ip
     )
     if user.locked_until is not None and user.locked_until > now:
+        # Answered like any other failure, after the same work: a locked account must not
+        # tell a stranger that this user name exists.
+        _password_hasher().hash(password)
         record_audit(session=session, actor=who, action="sign_in_failed", details={"why": "locked"})
-        raise AccountLocked(
-            "too many failed sign-ins; try again later", locked_until=user.locked_until.isoformat()
-        )
+        raise SignInFailed("wrong username or password")
     try:
         _password_hasher().verify(user.password_hash, password)
         ok = user.is_active

@@ -50,6 +50,14 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/customers/{customer_id}/merge"): P.CUSTOMERS_MERGE,
     ("GET", "/api/v1/customers/{customer_id}/merges"): P.CUSTOMERS_READ,
     ("POST", "/api/v1/merges/{merge_id}/undo"): P.CUSTOMERS_MERGE,
+    # merge suggestions: profiles a till's record says are one person, for those who merge
+    ("GET", "/api/v1/merge-suggestions"): P.CUSTOMERS_MERGE,
+    ("GET", "/api/v1/merge-suggestions/{suggestion_id}"): P.CUSTOMERS_MERGE,
+    ("POST", "/api/v1/merge-suggestions/{suggestion_id}/accept"): P.CUSTOMERS_MERGE,
+    ("POST", "/api/v1/merge-suggestions/{suggestion_id}/dismiss"): P.CUSTOMERS_MERGE,
+    ("GET", "/merge-suggestions"): P.CUSTOMERS_MERGE,
+    ("POST", "/merge-suggestions/{suggestion_id}/accept"): P.CUSTOMERS_MERGE,
+    ("POST", "/merge-suggestions/{suggestion_id}/dismiss"): P.CUSTOMERS_MERGE,
     # orders and refunds
     ("POST", "/api/v1/orders"): P.ORDERS_WRITE,
     ("POST", "/api/v1/orders/bulk"): P.ORDERS_WRITE,

@@ -13,6 +13,8 @@ import hmac
 import threading
 import time
 from collections import deque
+from dataclasses import replace
+from ipaddress import ip_address
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -61,7 +63,46 @@ _key_used: dict[int, float] = {}
 
 
 def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The caller's address: the connection's, unless it comes from a trusted proxy
+    (``PATRON_TRUSTED_PROXIES``); then X-Forwarded-For is read from the right, skipping the
+    trusted proxies it passed, and the first address that is not one is the caller's.
+    Anyone else's X-Forwarded-For is ignored: it is whatever the caller wrote."""
+    peer = request.client.host if request.client else None
+    trusted = get_settings().trusted_proxies
+    if peer is None or not trusted:
+        return peer
+    return forwarded_for(peer, request.headers.getlist("x-forwarded-for"), trusted)
+
+
+def forwarded_for(peer: str, headers: list[str], trusted: tuple[Any, ...]) -> str:
+    """The caller behind ``peer`` by the X-Forwarded-For ``headers``, trusting only
+    ``trusted`` networks to have written them."""
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in trusted)
+
+    chain = [part.strip() for header in headers for part in header.split(",")]
+    caller = peer
+    for hop in reversed(chain):
+        if not is_trusted(caller):
+            break
+        try:
+            ip_address(hop)
+        except ValueError:
+            break  # not an address: the trusted proxy's own view is all there is
+        caller = hop
+    return caller
+
+
+def check_lookup_rate(actor: Actor) -> None:
+    """Look-ups by phone or card, per store-bound key or session: a till looks up its
+    customers, it does not try numbers (``PATRON_LOOKUP_RATE_PER_MINUTE``)."""
+    if actor.store_ids is not None:
+        limiter.check(f"lookup:{actor.kind}:{actor.id}", get_settings().lookup_rate_per_minute)
 
 
 def _api_key_of(request: Request) -> str | None:
@@ -82,6 +123,8 @@ async def authenticate(request: Request, db: Database) -> Actor | None:
             )
         if actor is None:
             raise Unauthenticated("unknown or revoked API key")
+        # What a key does is logged with the address it came from, as a person's is.
+        actor = replace(actor, ip=client_ip(request))
         if actor.id is not None and time.monotonic() - _key_used.get(actor.id, -1e9) > 60.0:
             _key_used[actor.id] = time.monotonic()
             key_id = actor.id

@@ -42,6 +42,7 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("/", N_("Dashboard"), None),
     NavItem("/customers", N_("Customers"), P.CUSTOMERS_READ),
+    NavItem("/merge-suggestions", N_("Merge suggestions"), P.CUSTOMERS_MERGE),
     NavItem("/loyalty", N_("Loyalty (menu)"), P.LOYALTY_READ),
     NavItem("/analytics", N_("Analytics"), P.ANALYTICS_READ),
     NavItem("/stores", N_("Stores"), P.STORES_READ),

@@ -112,3 +112,55 @@ def test_an_export_is_a_workbook_and_an_audit_entry(db: Database) -> None:
     listed = db.read(lambda s: service.list_customers_by(session=s, stage="new", limit=10))
     spent = {item.score.customer_id: item.score.monetary_fen for item in listed.items}
     assert {row[0]: round(row[spend] * 100) for row in english_rows[1:]} == spent  # yuan
+
+
+def test_an_export_writes_a_formula_looking_name_as_text(db: Database) -> None:
+    build_chain(db)
+    from tests.helpers import post_order, sign_up
+
+    evil = sign_up(db, name='=HYPERLINK("http://evil.example/","点此")', phone="13800138009")
+    post_order(db, "E1", customer={"id": evil}, store_code="SH01")
+    with api_client(db) as admin:
+        _run(admin)
+        response = admin.get("/api/v1/analytics/customers/export", params={"stage": "new"})
+    assert response.status_code == 200, response.text
+    sheet = openpyxl.load_workbook(BytesIO(response.content)).active
+    cells = [c for row in sheet.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    names = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert "'=***" in names
+
+
+def test_an_export_of_a_segment_that_is_no_sheet_title_is_a_clear_422(db: Database) -> None:
+    build_chain(db)
+    with api_client(db) as admin:
+        _run(admin)
+        for segment in ("a/b", "x:y", "c\\d", "what?", "*", "[1]", "a\r\nb"):
+            response = admin.get("/api/v1/analytics/customers/export", params={"segment": segment})
+            assert response.status_code == 422, (segment, response.text)
+            assert response.json()["detail"][0]["field"] == "segment"
+
+
+def test_a_store_manager_gets_their_stores_figures_or_a_refusal_never_the_chains(
+    db: Database,
+) -> None:
+    chain = build_chain(db)
+    with api_client(db) as admin:
+        _run(admin)
+        every_store = admin.get("/api/v1/analytics/kpis", params={"by": "store"}).json()["rows"]
+    assert {r["store_id"] for r in every_store} == {chain.shanghai, chain.london}
+    with api_client(db, role=Role.STORE_MANAGER, stores=["SH01"]) as manager:
+        own = manager.get("/api/v1/analytics/kpis", params={"by": "store"})
+        assert own.status_code == 200
+        assert {r["store_id"] for r in own.json()["rows"]} == {chain.shanghai}
+        for path, params in (
+            ("/api/v1/analytics/kpis", {"by": "day"}),
+            ("/api/v1/analytics/kpis", {"by": "channel"}),
+            ("/api/v1/analytics/kpis", {"by": "category"}),
+            ("/api/v1/analytics/cohorts", {}),
+            ("/api/v1/analytics/migration", {}),
+            ("/api/v1/analytics/risk/report", {}),
+        ):
+            refused = manager.get(path, params=params)
+            assert refused.status_code == 403, (path, params, refused.text)
+            assert refused.json()["error"] == "chain_wide_figures"

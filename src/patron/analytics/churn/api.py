@@ -40,10 +40,13 @@ def at_risk_list(
 
 
 @router.get("/analytics/risk/report", response_model=ChurnModelReportRead)
-def model_report(db: Db, run_id: RunId = None) -> ChurnModelReportRead:
+def model_report(db: Db, actor: CurrentActor, run_id: RunId = None) -> ChurnModelReportRead:
     """The churn model report of a run: mode, fit, holdout AUC and Brier next to P(alive)
-    alone, and the calibration table."""
-    return db.read(lambda s: service.get_model_report(session=s, run_id=run_id))
+    alone, and the calibration table (every store's customers: refused to a store-bound
+    role)."""
+    return db.read(
+        lambda s: service.get_model_report(session=s, run_id=run_id, store_ids=actor.store_ids)
+    )
 
 
 @router.get("/customers/{customer_id}/risk", response_model=list[CustomerRiskRead])

@@ -36,6 +36,7 @@ from patron.analytics.churn.schemas import (
     RiskRecorded,
 )
 from patron.analytics.models import AnalyticsRun, RunStatus
+from patron.analytics.service import ChainWideFigures
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput, NotFound
 from patron.customers import service as customers
@@ -261,8 +262,15 @@ def risk_for_customer(
     ]
 
 
-def get_model_report(*, session: Session, run_id: int | None = None) -> ChurnModelReportRead:
-    """The churn model report of a run (default: the latest that recorded one)."""
+def get_model_report(
+    *, session: Session, run_id: int | None = None, store_ids: frozenset[int] | None = None
+) -> ChurnModelReportRead:
+    """The churn model report of a run (default: the latest that recorded one). It is about
+    every store's customers: a caller bound to ``store_ids`` is refused (ChainWideFigures)."""
+    if store_ids is not None:
+        raise ChainWideFigures(
+            "the churn model report covers every store; your role sees its own stores only"
+        )
     report = _risk_run(session, run_id)
     return ChurnModelReportRead(
         run_id=report.run_id,
