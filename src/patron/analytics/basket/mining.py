@@ -76,18 +76,27 @@ class Baskets:
     def from_lists(cls, baskets: Iterable[Iterable[Any]]) -> Baskets:
         """Baskets from any iterables of items (duplicates inside a basket count once; an
         empty basket still counts in ``n``, as in arules)."""
+        lists = [list(basket) for basket in baskets]
         codes: dict[str, int] = {}
-        offsets = [0]
-        items: list[int] = []
-        for basket in baskets:
-            seen = {codes.setdefault(str(item), len(codes)) for item in basket}
-            items.extend(sorted(seen))
-            offsets.append(len(items))
-        return cls(
-            offsets=np.asarray(offsets, dtype=np.int64),
-            items=np.asarray(items, dtype=np.int64),
-            labels=tuple(codes),
+        flat = [codes.setdefault(str(item), len(codes)) for basket in lists for item in basket]
+        sizes = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        return cls._from_codes(
+            np.repeat(np.arange(len(lists), dtype=np.int64), sizes),
+            np.asarray(flat, dtype=np.int64),
+            len(lists),
+            tuple(codes),
         )
+
+    @classmethod
+    def _from_codes(
+        cls, basket_codes: IntArray, item_codes: IntArray, n_baskets: int, labels: tuple[str, ...]
+    ) -> Baskets:
+        """Baskets from coded (basket, item) pairs; repeated pairs count once."""
+        width = max(len(labels), 1)
+        pairs = np.unique(basket_codes * width + item_codes)
+        offsets = np.zeros(n_baskets + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pairs // width, minlength=n_baskets), out=offsets[1:])
+        return cls(offsets=offsets, items=(pairs % width).astype(np.int64), labels=labels)
 
     @classmethod
     def from_pairs(cls, basket_ids: npt.ArrayLike, items: Sequence[Any] | npt.ArrayLike) -> Baskets:
@@ -99,14 +108,11 @@ class Baskets:
         labels, item_codes = np.unique(values, return_inverse=True)
         _, basket_codes = np.unique(ids, return_inverse=True)
         n_baskets = int(basket_codes.max()) + 1 if len(ids) else 0
-        pairs = np.unique(basket_codes.astype(np.int64) * len(labels) + item_codes)
-        b = pairs // max(len(labels), 1)
-        offsets = np.zeros(n_baskets + 1, dtype=np.int64)
-        np.cumsum(np.bincount(b, minlength=n_baskets), out=offsets[1:])
-        return cls(
-            offsets=offsets,
-            items=(pairs % max(len(labels), 1)).astype(np.int64),
-            labels=tuple(str(v) for v in labels),
+        return cls._from_codes(
+            basket_codes.astype(np.int64),
+            item_codes.astype(np.int64),
+            n_baskets,
+            tuple(str(v) for v in labels),
         )
 
 
