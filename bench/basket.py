@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from patron.analytics.basket import Baskets, mine_rules
+from patron.analytics.basket.mining import Baskets, mine_rules
 
 DEFAULT_FILE = Path(__file__).parents[1] / ".." / "shared" / "data" / "groceries" / "groceries.csv"
 CASES = (

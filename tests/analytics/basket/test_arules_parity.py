@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from patron.analytics.basket import Baskets, mine_rules
-from patron.analytics.basket.mining import confidence_floor, min_count
+from patron.analytics.basket.mining import Baskets, confidence_floor, min_count, mine_rules
 from tests.analytics.basket._groceries import groceries, keyed, reference
 
 

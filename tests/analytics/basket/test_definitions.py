@@ -9,7 +9,7 @@ import ibis
 import pyarrow as pa
 import pytest
 
-from patron.analytics.basket import BasketParamsError, BasketScope, basket_items
+from patron.analytics.basket.definitions import BasketParamsError, BasketScope, basket_items
 from tests.analytics.basket._shop import END, START, Shop
 
 

@@ -6,8 +6,7 @@ import math
 
 import pytest
 
-from patron.analytics.basket import Baskets, MiningError, mine_rules
-from patron.analytics.basket.mining import frequent_itemsets
+from patron.analytics.basket.mining import Baskets, MiningError, frequent_itemsets, mine_rules
 
 # 10 baskets: bread in 6, milk in 5, both in 4, eggs in 3 (with bread and milk twice).
 BASKETS = [

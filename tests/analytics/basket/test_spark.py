@@ -9,7 +9,8 @@ from typing import Any
 import ibis
 import pytest
 
-from patron.analytics.basket import Baskets, BasketScope, basket_items, mine_rules
+from patron.analytics.basket.definitions import BasketScope, basket_items
+from patron.analytics.basket.mining import Baskets, mine_rules
 from patron.analytics.basket.spark import spark_baskets, spark_rules
 from patron.analytics.engine import Tables
 from tests.analytics.basket._groceries import groceries, keyed, reference

@@ -7,17 +7,7 @@
 - ``spark``: the itemsets counted by Spark's FP-growth, the rules derived the same way;
 - ``models`` / ``service``: the nightly run's rules kept in the operational database
   (``basket_rule``), read by product for "bought together".
+
+This package imports nothing heavy: ``patron.metadata`` imports ``basket.models`` through
+it.
 """
-
-from patron.analytics.basket.definitions import BasketParamsError, BasketScope, basket_items
-from patron.analytics.basket.mining import Baskets, MiningError, Rules, mine_rules
-
-__all__ = [
-    "BasketParamsError",
-    "BasketScope",
-    "Baskets",
-    "MiningError",
-    "Rules",
-    "basket_items",
-    "mine_rules",
-]
