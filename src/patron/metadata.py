@@ -1,7 +1,10 @@
 """Every table, gathered for Alembic and for tests that build a schema."""
 
 from patron.analytics import models as analytics_models
+from patron.analytics.basket import models as basket_models
 from patron.analytics.churn import models as churn_models
+from patron.analytics.forecast import models as forecast_models
+from patron.analytics.recommend import models as recommend_models
 from patron.audit import models as audit_models
 from patron.catalog import models as catalog_models
 from patron.core.models import Base
@@ -17,13 +20,16 @@ metadata = Base.metadata
 __all__ = [
     "analytics_models",
     "audit_models",
+    "basket_models",
     "catalog_models",
     "churn_models",
     "customer_models",
     "engagement_models",
+    "forecast_models",
     "import_models",
     "loyalty_models",
     "metadata",
     "order_models",
+    "recommend_models",
     "staff_models",
 ]

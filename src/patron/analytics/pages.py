@@ -52,12 +52,111 @@ STEP_TITLES = {
     "kpis": N_("KPIs"),
     "migration": N_("Migration"),
     "churn": N_("Churn risk"),
+    "baskets": N_("Basket rules"),
+    "recommend": N_("Recommendations"),
+    "forecast": N_("Sales forecast"),
     "write-back": N_("Write-back"),
 }
-BAND_TITLES = {"low": N_("Low"), "medium": N_("Medium"), "high": N_("High")}
+BAND_TITLES = {
+    "low": N_("Low"),
+    "medium": N_("Medium"),
+    "high": N_("High"),
+    "lapsed": N_("Lapsed"),
+}
+# Model warnings by code (churn report), with the numbers each carries as %(name)s.
+WARNING_TEXTS = {
+    "no_repeat_customers": N_(
+        "No customer made a repeat purchase in the calibration period: P(alive) and expected "
+        "purchases are not informative."
+    ),
+    "few_repeat_customers": N_(
+        "Only %(customers)s customers made a repeat purchase (fewer than %(minimum)s): the "
+        "purchase model's parameters are poorly determined; read predictions as rough."
+    ),
+    "young_population": N_(
+        "The oldest customer has been observed for only %(days)s days (less than "
+        "%(minimum)s): slow buyers and customers who left cannot be told apart yet."
+    ),
+    "fit_not_converged": N_(
+        "The %(model)s fit did not converge after %(iterations)s iterations: its parameters "
+        "may be off."
+    ),
+    "parameter_at_bound": N_(
+        "%(model)s parameter %(parameter)s ran to its bound (%(value)s): the data do not "
+        "determine it."
+    ),
+    "non_positive_spend_left_out": N_(
+        "%(customers)s repeat customers with zero or negative mean spend (refunds) were left "
+        "out of the spend model; they get the population mean spend."
+    ),
+    "no_spend_model": N_(
+        "Only %(customers)s customers have a positive repeat spend (fewer than %(minimum)s): "
+        "no spend model was fitted; everyone gets a mean spend of %(mean)s."
+    ),
+    "few_spend_customers": N_(
+        "Only %(customers)s customers have a positive repeat spend (fewer than %(minimum)s): "
+        "the spend model's parameters are poorly determined."
+    ),
+    "extreme_spenders": N_(
+        "%(customers)s customers spend more than %(ratio)s times the median per purchase (up "
+        "to %(largest)s against a median of %(median)s); they are kept and shrunk towards "
+        "the population mean."
+    ),
+    "frequency_spend_correlated": N_(
+        "Purchase frequency and mean spend are correlated (r = %(r)s); the spend model "
+        "assumes they are not, so values may be biased."
+    ),
+    "spend_mean_infinite": N_(
+        "The fitted spend distribution has no finite mean (q = %(q)s): customers without "
+        "their own spend history get the sample mean of %(mean)s."
+    ),
+    "no_purchase_covariance": N_(
+        "%(model)s has no parameter covariance: CLV intervals leave out its uncertainty."
+    ),
+    "no_spend_covariance": N_(
+        "The spend model has no parameter covariance: CLV intervals leave out its uncertainty."
+    ),
+    "wide_clv_intervals": N_(
+        "%(customers)s customers' CLV intervals span more than a factor of %(factor)s: too "
+        "uncertain to value them."
+    ),
+    "no_customers": N_("No customer has a purchase: nothing to fit."),
+    "no_second_purchase": N_(
+        "No customer has come back for a second purchase yet: the purchase model was not fitted."
+    ),
+    "purchase_fit_failed": N_("The purchase model could not be fitted: %(reason)s"),
+    "no_lifetime_value": N_("No purchase model, so no lifetime value: CLV is 0 for everyone."),
+    "horizon_unmeasured": N_(
+        "Too few repeat customers to measure the shop's purchase rhythm: churn is no purchase "
+        "in %(days)s days."
+    ),
+}
 
 
 # ------------------------------------------------------------------------------ helpers
+
+
+def warning_text(warning: Any) -> str:
+    """A model warning in the page's language: by its code and numbers, or (a report
+    written before warnings had codes, or a code without a text) as it was stored."""
+    if isinstance(warning, str):
+        return warning
+    template = WARNING_TEXTS.get(str(warning.get("code")))
+    numbers = warning.get("numbers") or {}
+    if template is None:
+        return str(warning.get("text", ""))
+    try:
+        return i18n.gettext(template) % {k: _shown(v) for k, v in numbers.items()}
+    except (KeyError, TypeError, ValueError):
+        return str(warning.get("text", ""))
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    if isinstance(value, int):
+        return f"{value:,}"
+    return value
 
 
 def _english() -> bool:
@@ -430,6 +529,7 @@ def risk_page(
         "reason_texts": reason_texts,
         "action_texts": action_texts,
         "band_title": lambda band: i18n.title_of(BAND_TITLES, band),
+        "warning_text": warning_text,
     }
     if view is not None:
         context["clv_json"] = _clv_json(view.clv)

@@ -23,6 +23,7 @@ import pyarrow as pa
 from sqlalchemy import Select, Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from patron.analytics import nightly
 from patron.analytics import store as analytics_store
 from patron.analytics.engine import (
     NO_SEGMENT,
@@ -40,6 +41,7 @@ from patron.analytics.engine import (
 from patron.analytics.engine.schema import TABLES
 from patron.analytics.extract import ExtractResult, extract
 from patron.analytics.models import AnalyticsRun, CustomerScore, RunStatus
+from patron.analytics.nightly import NightlyResults
 from patron.analytics.schemas import (
     AnalyticsRunRead,
     CustomerScoreRead,
@@ -63,7 +65,18 @@ if TYPE_CHECKING:  # churn scoring pulls in scikit-learn: imported when a run ne
 log = logging.getLogger(__name__)
 
 ENGINES = ("duckdb", "spark")
-STEPS = ("extract", "scores", "cohorts", "kpis", "migration", "churn", "write-back")
+STEPS = (
+    "extract",
+    "scores",
+    "cohorts",
+    "kpis",
+    "migration",
+    "churn",
+    "baskets",
+    "recommend",
+    "forecast",
+    "write-back",
+)
 KPI_RESULTS = {
     "day": "kpis_day",
     "store": "kpis_store",
@@ -152,7 +165,7 @@ def run_analytics(
         )
         progress = RunProgress()
         try:
-            scores, churn = _compute(
+            scores, churn, nightly = _compute(
                 db=db,
                 path=target,
                 run_id=run_id,
@@ -164,7 +177,9 @@ def run_analytics(
             )
             with _step(progress, "write-back", on_step) as rows:
                 written = db.write(
-                    lambda s: _write_back(s, run_id=run_id, scores=scores, churn=churn)
+                    lambda s: _write_back(
+                        s, run_id=run_id, scores=scores, churn=churn, nightly=nightly
+                    )
                 )
                 rows.append(written)
             db.write(lambda s: _finish(s, run_id, progress=progress, scored=written))
@@ -189,6 +204,7 @@ def prune_score_history(*, session: Session, keep_days: int, today: date | None 
     kept month by month) and the latest run (what every page reads). The runs stay, marked
     ``scores_pruned_at``. Returns the number of runs pruned."""
     from patron.analytics.churn.models import CustomerRisk
+    from patron.analytics.recommend.models import CustomerRecommendation
 
     if keep_days < 1:
         raise InvalidInput("keep_days", "must be at least 1")
@@ -211,6 +227,9 @@ def prune_score_history(*, session: Session, keep_days: int, today: date | None 
     if doomed:
         session.execute(delete(CustomerScore).where(CustomerScore.run_id.in_(doomed)))
         session.execute(delete(CustomerRisk).where(CustomerRisk.run_id.in_(doomed)))
+        session.execute(
+            delete(CustomerRecommendation).where(CustomerRecommendation.run_id.in_(doomed))
+        )
         session.execute(
             update(AnalyticsRun)
             .where(AnalyticsRun.id.in_(doomed))
@@ -280,9 +299,10 @@ def _compute(
     full: bool,
     progress: RunProgress,
     on_step: StepCallback | None,
-) -> tuple[pa.Table, ChurnResult]:
+) -> tuple[pa.Table, ChurnResult, NightlyResults]:
     """Extract and run the definitions; keep cohorts, KPIs and migration in the store; score
-    churn risk and lifetime value (on the store's DuckDB, whichever engine ran the rest)."""
+    churn risk and lifetime value, mine basket rules, recommend and forecast (on the store's
+    DuckDB, whichever engine ran the rest)."""
     zone = get_settings().timezone
     with analytics_store.connect(path) as duck:
         with _step(progress, "extract", on_step) as rows:
@@ -305,7 +325,20 @@ def _compute(
 
             churn = score_churn(duck, as_of=params.as_of)
             rows.append(len(churn.customers))
-    return results["scores"], churn
+        on_duck = nightly.store_tables(duck)
+        found = NightlyResults()
+        with _step(progress, "baskets", on_step) as rows:
+            found.baskets = nightly.baskets(on_duck, as_of=params.as_of)
+            rows.append(len(found.baskets.rows))
+        with _step(progress, "recommend", on_step) as rows:
+            found.recommendations = nightly.recommendations(
+                on_duck, as_of=params.as_of, shelf_life_days=nightly.shelf_lives(db)
+            )
+            rows.append(found.recommendations.count)
+        with _step(progress, "forecast", on_step) as rows:
+            found.forecast = nightly.forecast(on_duck, as_of=params.as_of)
+            rows.append(len(found.forecast.rows))
+    return results["scores"], churn, found
 
 
 def compute_results(
@@ -369,11 +402,21 @@ def spark_tables(paths: dict[str, Path]) -> Tables:
 
 
 def _write_back(
-    session: Session, *, run_id: int, scores: pa.Table, churn: ChurnResult | None = None
+    session: Session,
+    *,
+    run_id: int,
+    scores: pa.Table,
+    churn: ChurnResult | None = None,
+    nightly: NightlyResults | None = None,
 ) -> int:
     """The scores and, when given, the churn risk with its alerts (against the previous run
-    that recorded risk), in the caller's one transaction."""
+    that recorded risk), the basket rules, recommendations and forecast, in the caller's
+    one transaction."""
     written = _write_scores(session, run_id=run_id, scores=scores)
+    if nightly is not None:
+        from patron.analytics.nightly import record_nightly
+
+        record_nightly(session, run_id=run_id, results=nightly)
     if churn is not None:
         from patron.analytics.churn.service import previous_risk_run, record_risk
 

@@ -26,6 +26,7 @@ from patron.analytics.clv import (
     fit_gamma_gamma,
     round_to_fen,
 )
+from patron.analytics.clv.warnings import ModelWarning
 from patron.core.errors import InvalidInput
 
 FloatArray = npt.NDArray[np.float64]
@@ -88,14 +89,25 @@ def fit_purchases(
     warnings: list[str] = []
     fit: FitResult[BgNbd] | None = None
     if n == 0:
-        warnings.append("BG/NBD: no customers with a purchase, nothing to fit.")
+        warnings.append(
+            ModelWarning("no_customers", "BG/NBD: no customers with a purchase, nothing to fit.")
+        )
     elif not (x > 0).any():
-        warnings.append("BG/NBD: no customer has come back for a second purchase yet; not fitted.")
+        warnings.append(
+            ModelWarning(
+                "no_second_purchase",
+                "BG/NBD: no customer has come back for a second purchase yet; not fitted.",
+            )
+        )
     else:
         try:
             fit = fit_bgnbd(x, t_x, t_age, unit="weeks", with_covariance=with_covariance)
         except (ModelFitError, InvalidInput) as exc:
-            warnings.append(f"BG/NBD could not be fitted: {exc}")
+            warnings.append(
+                ModelWarning(
+                    "purchase_fit_failed", f"BG/NBD could not be fitted: {exc}", reason=str(exc)
+                )
+            )
     if fit is None:
         return PurchaseFit(
             fit=None,
@@ -142,7 +154,12 @@ def value_scores(
             clv_fen=zeros,
             clv_if_active_fen=zeros,
             spend_report={"model": "Gamma-Gamma", "fitted": False},
-            warnings=("No purchase model, so no lifetime value: CLV is 0 for everyone.",),
+            warnings=(
+                ModelWarning(
+                    "no_lifetime_value",
+                    "No purchase model, so no lifetime value: CLV is 0 for everyone.",
+                ),
+            ),
         )
     days = columns["purchase_days"]
     mean_day_spend = float(np.sum(np.maximum(columns["net_fen"], 0)) / max(float(days.sum()), 1.0))

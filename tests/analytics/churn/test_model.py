@@ -10,7 +10,15 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from patron.analytics.churn.features import FEATURES, store_tables
-from patron.analytics.churn.scoring import ChurnParams, ChurnResult, _at, score_churn
+from patron.analytics.churn.scoring import (
+    ChurnParams,
+    ChurnResult,
+    _at,
+    assign_bands,
+    band_outcomes,
+    score_churn,
+    shop_horizon,
+)
 from patron.core.errors import InvalidInput
 from tests.analytics.churn.helpers import Population, Shop, synthetic_population
 
@@ -80,10 +88,14 @@ def test_every_customer_gets_values_bands_and_at_most_three_raising_reasons(
     for column in ("p_alive", "expected_purchases_90d", "clv_fen", "value_at_stake_fen"):
         values = frame[column].to_numpy(dtype=float)
         assert np.isfinite(values).all() and (values >= 0).all(), column
-    assert set(frame["risk_band"]) <= {"low", "medium", "high"}
+    assert set(frame["risk_band"]) <= {"low", "medium", "high", "lapsed"}
     high = frame["risk_band"] == "high"
-    assert (frame.loc[high, "churn_risk"] >= 0.7).all()
-    assert (frame.loc[~high, "churn_risk"] < 0.7).all()
+    lapsed = frame["risk_band"] == "lapsed"
+    assert (frame.loc[high, "churn_risk"] >= 0.5).all()
+    # High is the riskiest of those not lapsed: nobody outside it outranks it.
+    others = frame.loc[~high & ~lapsed, "churn_risk"]
+    assert others.max() <= frame.loc[high, "churn_risk"].min()
+    assert high.sum() <= max(20, 0.1 * (~lapsed).sum())
     assert sum(scored.report["bands"].values()) == len(frame)
     # A customer with the highest risk has reasons, each with its action.
     top = int(frame["churn_risk"].to_numpy().argmax())
@@ -179,3 +191,42 @@ def test_reasons_as_json_match_the_reasons_of_each_row(scored: ChurnResult) -> N
     assert len(rows) == len(scored.customers)
     for i in range(0, len(rows), 97):
         assert rows[i] == [r.to_json() for r in scored.reasons_at(i)]
+
+
+def test_bands_put_the_long_silent_apart_and_size_high_as_a_ranked_share() -> None:
+    params = ChurnParams(min_high_customers=2)
+    risk = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.55, 0.4, 0.35, 0.2, 0.1, 0.99, 0.2])
+    silent = np.array([10, 20, 5, 40, 10, 10, 10, 10, 10, 10, 400, 10], dtype=float)
+    stake = np.arange(12)
+    band = assign_bands(risk, silent, stake, horizon=60, params=params)
+    # Silent for more than max(3 × 60, 180) days: lapsed, whatever the risk.
+    assert band[10] == "lapsed"
+    # Of the 11 others, the top 10 % (at least 2) by risk are high, the next 20 % medium.
+    assert [i for i, b in enumerate(band) if b == "high"] == [0, 1]
+    assert [i for i, b in enumerate(band) if b == "medium"] == [2, 3]
+    assert band[4] == "low"
+    # The floors hold even inside the share: a low-risk shop has no "high" list.
+    calm = assign_bands(
+        np.full(30, 0.2), np.full(30, 10.0), np.zeros(30), horizon=60, params=params
+    )
+    assert set(calm) == {"low"}
+
+
+def test_the_horizon_follows_the_shops_usual_gap() -> None:
+    params = ChurnParams()
+    gaps = np.array([7.0, 14.0, 14.0, 21.0] * 10 + [np.nan] * 5)
+    assert shop_horizon({"median_gap_days": gaps}, params) == (28, 14.0)
+    slow = np.full(40, 200.0)
+    assert shop_horizon({"median_gap_days": slow}, params) == (180, 200.0)
+    assert shop_horizon({"median_gap_days": np.full(3, 10.0)}, params)[0] == 90
+
+
+def test_band_outcomes_give_base_rate_band_churn_and_top_decile_lift() -> None:
+    y = np.array([True] * 10 + [False] * 90)
+    risk = np.linspace(1, 0, 100)
+    band = np.array(["high"] * 10 + ["low"] * 90, dtype=object)
+    out = band_outcomes(y, risk, band)
+    assert out["base_rate"] == pytest.approx(0.1)
+    assert out["top_decile"]["lift"] == pytest.approx(10.0)
+    high = next(b for b in out["bands"] if b["band"] == "high")
+    assert (high["customers"], high["churn_rate"]) == (10, 1.0)

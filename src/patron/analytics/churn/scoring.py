@@ -1,6 +1,13 @@
 """Score churn risk for every customer of the analytics store as of a day.
 
-The time split (label window H = 90 days):
+The horizon H follows the shop's own rhythm: ``horizon_factor`` (2) times the median of its
+repeat customers' usual gaps (each customer's median days between purchase days), clamped
+to [``min_horizon_days``, ``max_horizon_days``]; LABEL_DAYS (90) when fewer than
+``min_class`` customers have a gap to measure. "Churned" is no purchase in the H days
+after a cut-off — for a shop whose customers come back every three weeks, six weeks of
+silence is already a loss, and for one where they come every two months it is not.
+
+The time split (label window H):
 
 - scoring: features up to ``as_of``, scored with the model trained at t1 = as_of − H;
 - training: features up to t1, label = no purchase in (t1, as_of];
@@ -17,6 +24,17 @@ the training cap (model.MAX_TRAINING_CUSTOMERS); scoring always covers everyone.
 Value at stake: churn risk × the 12-month CLV the customer would have if still active
 (CLV / P(alive)), i.e. the value a win-back would keep.
 
+Bands, sized for a store to work: a customer silent for more than ``lapsed_factor`` × H
+(and at least ``min_lapsed_days``) is **lapsed** (gone already: a win-back campaign's
+audience, not a call list). The others are ranked by risk (then value at stake); the top
+``high_share`` of them (at least ``min_high_customers``, so a small shop still gets a list)
+whose risk is at least ``high_risk`` are **high**, the next ``medium_share`` with risk at least ``medium_risk``
+**medium**, the rest **low**. So "high" is a minority by construction, and the at-risk list
+orders it by value at stake. The report gives the base rate, each band's size and — on the
+holdout (the evaluation model's bands at t1 against what happened by as_of) — its observed
+churn, and the top-decile lift: the churn rate of the riskiest tenth of the customers who
+are not lapsed over theirs as a whole.
+
 Too few customers or churners to train (a new or tiny shop): the risk is 1 − P(alive), and
 the report says so; reasons are then the ones whose condition holds, in registry order.
 """
@@ -25,7 +43,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -52,21 +70,30 @@ from patron.analytics.churn.model import (
 )
 from patron.analytics.churn.reasons import Reason
 from patron.analytics.clv import round_to_fen
+from patron.analytics.clv.warnings import ModelWarning, warning_json
 from patron.analytics.value_scores import fit_purchases, value_scores
 from patron.core.errors import InvalidInput
 
 FloatArray = npt.NDArray[np.float64]
 LABEL_DAYS = 90
 TOP_REASONS = 3
-BANDS = ("low", "medium", "high")
+BANDS = ("low", "medium", "high", "lapsed")
 
 
 @dataclass(frozen=True)
 class ChurnParams:
     """Thresholds and settings of the churn step (the pipeline's params may override)."""
 
-    high_risk: float = 0.7
-    medium_risk: float = 0.4
+    high_risk: float = 0.5
+    medium_risk: float = 0.3
+    high_share: float = 0.1
+    medium_share: float = 0.2
+    min_high_customers: int = 20
+    min_lapsed_days: int = 180
+    horizon_factor: float = 2.0
+    min_horizon_days: int = 14
+    max_horizon_days: int = 180
+    lapsed_factor: float = 3.0
     min_customers: int = 200
     min_class: int = 20
     calibration: Calibration = "sigmoid"
@@ -77,6 +104,16 @@ class ChurnParams:
     def __post_init__(self) -> None:
         if not 0 < self.medium_risk < self.high_risk < 1:
             raise InvalidInput("medium_risk", "needs 0 < medium_risk < high_risk < 1")
+        if not (0 < self.high_share < 1 and 0 <= self.medium_share < 1):
+            raise InvalidInput("high_share", "high_share must be in (0, 1), medium_share in [0, 1)")
+        if self.high_share + self.medium_share > 1:
+            raise InvalidInput("medium_share", "high_share + medium_share must not exceed 1")
+        if not self.horizon_factor > 0:
+            raise InvalidInput("horizon_factor", "must be > 0")
+        if not 1 <= self.min_horizon_days <= self.max_horizon_days:
+            raise InvalidInput("min_horizon_days", "needs 1 ≤ min_horizon_days ≤ max_horizon_days")
+        if not self.lapsed_factor >= 1:
+            raise InvalidInput("lapsed_factor", "must be at least 1")
         if self.min_customers < 10:
             raise InvalidInput("min_customers", "must be at least 10")
         if self.min_class < 5:
@@ -92,6 +129,14 @@ class ChurnParams:
         return {
             "high_risk": self.high_risk,
             "medium_risk": self.medium_risk,
+            "high_share": self.high_share,
+            "medium_share": self.medium_share,
+            "min_high_customers": self.min_high_customers,
+            "min_lapsed_days": self.min_lapsed_days,
+            "horizon_factor": self.horizon_factor,
+            "min_horizon_days": self.min_horizon_days,
+            "max_horizon_days": self.max_horizon_days,
+            "lapsed_factor": self.lapsed_factor,
             "min_customers": self.min_customers,
             "min_class": self.min_class,
             "calibration": self.calibration,
@@ -296,6 +341,98 @@ def _top_reasons(
     return reasons, actions, numbers
 
 
+def shop_horizon(
+    columns: Mapping[str, npt.NDArray[Any]], params: ChurnParams
+) -> tuple[int, float | None]:
+    """(H in days, the shop's usual gap or None): module doc."""
+    gaps = np.asarray(columns["median_gap_days"], dtype=np.float64)
+    measured = gaps[np.isfinite(gaps) & (gaps > 0)]
+    if len(measured) < params.min_class:
+        return LABEL_DAYS, None
+    usual = float(np.median(measured))
+    horizon = round(params.horizon_factor * usual)
+    return int(min(max(horizon, params.min_horizon_days), params.max_horizon_days)), usual
+
+
+def lapsed_after(horizon: int, params: ChurnParams) -> int:
+    """Days of silence after which a customer is lapsed."""
+    return max(round(params.lapsed_factor * horizon), params.min_lapsed_days)
+
+
+def assign_bands(
+    risk: FloatArray,
+    days_since_last: FloatArray,
+    value_at_stake: npt.NDArray[Any],
+    *,
+    horizon: int,
+    params: ChurnParams,
+) -> npt.NDArray[Any]:
+    """Each customer's band (module doc): lapsed by silence, then high and medium by rank
+    of risk (ties: more value at stake first) among the others, with the risk floors."""
+    n = len(risk)
+    band = np.full(n, "low", dtype=object)
+    lapsed = days_since_last > lapsed_after(horizon, params)
+    band[lapsed] = "lapsed"
+    active = np.flatnonzero(~lapsed)
+    order = active[
+        np.lexsort((-np.asarray(value_at_stake, dtype=np.float64)[active], -risk[active]))
+    ]
+    n_high = min(
+        max(math.floor(params.high_share * len(active)), params.min_high_customers), len(active)
+    )
+    n_medium = math.floor(params.medium_share * len(active))
+    high = order[:n_high]
+    high = high[risk[high] >= params.high_risk]
+    medium = order[n_high : n_high + n_medium]
+    medium = medium[risk[medium] >= params.medium_risk]
+    band[high] = "high"
+    band[medium] = "medium"
+    return band
+
+
+def band_outcomes(
+    y: npt.NDArray[np.bool_], risk: FloatArray, band: npt.NDArray[Any]
+) -> dict[str, Any]:
+    """Base rate, each band's size and observed churn, and the top-decile lift among the
+    customers who are not lapsed (and among all, for comparison)."""
+    rows = []
+    for name in BANDS:
+        inside = band == name
+        n = int(inside.sum())
+        rows.append(
+            {
+                "band": name,
+                "customers": n,
+                "churned": int(y[inside].sum()),
+                "churn_rate": float(y[inside].mean()) if n else None,
+            }
+        )
+    active = band != "lapsed"
+
+    def lift(mask: npt.NDArray[np.bool_]) -> dict[str, Any]:
+        n = int(mask.sum())
+        if n < 10 or not y[mask].any():
+            return {"customers": n, "top_decile_customers": 0, "lift": None}
+        base = float(y[mask].mean())
+        idx = np.flatnonzero(mask)
+        top = idx[np.argsort(-risk[idx], kind="stable")[: max(1, n // 10)]]
+        rate = float(y[top].mean())
+        return {
+            "customers": n,
+            "base_rate": base,
+            "top_decile_customers": len(top),
+            "top_decile_churn_rate": rate,
+            "lift": rate / base if base > 0 else None,
+        }
+
+    return {
+        "base_rate": float(y.mean()) if len(y) else None,
+        "bands": rows,
+        "top_decile": lift(active),
+        "top_decile_all": lift(np.ones(len(y), dtype=bool)),
+    }
+
+
 def score_churn(con: Any, *, as_of: date, params: ChurnParams | None = None) -> ChurnResult:
     """Churn risk, P(alive), CLV, value at stake, band and reasons for every customer with a
     purchase on or before ``as_of``, with the model report (module doc)."""
@@ -306,9 +443,10 @@ def score_churn(con: Any, *, as_of: date, params: ChurnParams | None = None) -> 
         if needed not in tables:
             raise InvalidInput("con", f"the analytics store has no {needed} table")
     features, unavailable = available_features(tables)
-    window = timedelta(days=LABEL_DAYS)
     steps = _Steps()
     now, purchases_now = _at(con, as_of, tables, features, steps, with_covariance=True)
+    horizon, usual_gap = shop_horizon(now.columns, params)
+    window = timedelta(days=horizon)
     # Training never uses more than MAX_TRAINING_CUSTOMERS, so in a big shop the earlier
     # cut-offs are computed for a fixed sample of customers only (with room to spare).
     sample = min(1000, math.ceil(1000 * 1.5 * MAX_TRAINING_CUSTOMERS / max(len(now.ids), 1)))
@@ -316,18 +454,36 @@ def score_churn(con: Any, *, as_of: date, params: ChurnParams | None = None) -> 
     t2, _ = _at(con, as_of - 2 * window, tables, features, steps, sample_per_mille=sample)
 
     warnings: list[str] = list(purchases_now.warnings)
+    if usual_gap is None:
+        warnings.append(
+            ModelWarning(
+                "horizon_unmeasured",
+                f"Too few repeat customers to measure the shop's purchase rhythm: churn is "
+                f"no purchase in {LABEL_DAYS} days.",
+                days=LABEL_DAYS,
+            )
+        )
     with steps("training"):
         model, why_not = _fit_at(t1, now, features, params)
         eval_model, eval_why_not = _fit_at(t2, t1, features, params)
     evaluation: dict[str, Any]
     if eval_model is not None:
         y = _churned_after(t1, now)
+        held_risk = eval_model.predict(t1.raw)
+        held_bands = assign_bands(
+            held_risk,
+            t1.columns["days_since_last"],
+            np.zeros(len(held_risk)),
+            horizon=horizon,
+            params=params,
+        )
         evaluation = {
             "available": True,
             "features_up_to": t1.day.isoformat(),
             "trained_at_cutoff": t2.day.isoformat(),
             "label_window": [t1.day.isoformat(), as_of.isoformat()],
-            **evaluate(y, eval_model.predict(t1.raw), t1.columns["p_alive"]),
+            **evaluate(y, held_risk, t1.columns["p_alive"]),
+            "outcomes": band_outcomes(y, held_risk, held_bands),
         }
     else:
         evaluation = {"available": False, "message": f"no holdout evaluation: {eval_why_not}"}
@@ -359,8 +515,8 @@ def score_churn(con: Any, *, as_of: date, params: ChurnParams | None = None) -> 
         )
     warnings.extend(values.warnings)
     at_stake = round_to_fen(risk * values.clv_if_active_fen)
-    band = np.where(
-        risk >= params.high_risk, "high", np.where(risk >= params.medium_risk, "medium", "low")
+    band = assign_bands(
+        risk, now.columns["days_since_last"], at_stake, horizon=horizon, params=params
     )
     with steps("reasons"):
         reasons, actions, numbers = _top_reasons(now.columns, features, model, now.raw)
@@ -381,7 +537,10 @@ def score_churn(con: Any, *, as_of: date, params: ChurnParams | None = None) -> 
         "as_of": as_of.isoformat(),
         "mode": mode,
         "message": message,
-        "label": f"no purchase in the {LABEL_DAYS} days after the cut-off",
+        "label": f"no purchase in the {horizon} days after the cut-off",
+        "horizon_days": horizon,
+        "usual_gap_days": usual_gap,
+        "lapsed_after_days": lapsed_after(horizon, params),
         "training_sample_per_mille": sample,
         "params": params.to_json(),
         "customers": len(frame),
@@ -408,7 +567,7 @@ def score_churn(con: Any, *, as_of: date, params: ChurnParams | None = None) -> 
         "bgnbd": purchases_now.report(),
         "bgnbd_at_training_cutoff": purchases_t1.report(),
         "gamma_gamma": values.spend_report,
-        "warnings": list(dict.fromkeys(warnings)),
+        "warnings": [warning_json(w) for w in dict.fromkeys(warnings)],
         "seconds": round(time.perf_counter() - started, 3),
         "steps": steps.seconds,
     }

@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Literal, Protocol, Self
 import numpy as np
 import numpy.typing as npt
 
+from patron.analytics.clv.warnings import ModelWarning
 from patron.core.errors import InvalidInput
 
 FloatArray = npt.NDArray[np.float64]
@@ -205,28 +206,41 @@ def observed_days(age: FloatArray, weights: FloatArray, unit: str) -> float:
 
 def population_warnings(
     x: FloatArray, age: FloatArray, weights: FloatArray, unit: str
-) -> list[str]:
+) -> list[ModelWarning]:
     """Messages about populations the purchase models cannot read well (docs/architecture.md, Analytics)."""
-    messages: list[str] = []
+    messages: list[ModelWarning] = []
     repeaters = float(weights[x > 0].sum())
     if repeaters == 0:
         messages.append(
-            "No customer made a repeat purchase in the calibration period: the model can only "
-            "say that repeat purchases are rare; P(alive) and expected purchases are close to "
-            "their floor and are not informative."
+            ModelWarning(
+                "no_repeat_customers",
+                "No customer made a repeat purchase in the calibration period: the model can "
+                "only say that repeat purchases are rare; P(alive) and expected purchases are "
+                "close to their floor and are not informative.",
+            )
         )
     elif repeaters < FEW_REPEAT_CUSTOMERS:
         messages.append(
-            f"Only {repeaters:.0f} customers made a repeat purchase (fewer than "
-            f"{FEW_REPEAT_CUSTOMERS}): the parameters are poorly determined; treat individual "
-            "predictions as rough and read them with their intervals."
+            ModelWarning(
+                "few_repeat_customers",
+                f"Only {repeaters:.0f} customers made a repeat purchase (fewer than "
+                f"{FEW_REPEAT_CUSTOMERS}): the parameters are poorly determined; treat "
+                "individual predictions as rough and read them with their intervals.",
+                customers=round(repeaters),
+                minimum=FEW_REPEAT_CUSTOMERS,
+            )
         )
     days = observed_days(age, weights, unit)
     if 0 < days < YOUNG_POPULATION_DAYS:
         messages.append(
-            f"The oldest customer has been observed for only {days:.0f} days (less than "
-            f"{YOUNG_POPULATION_DAYS:.0f}): a slow buyer and a customer who has left cannot be "
-            "told apart yet, so P(alive) and long-horizon forecasts are uncertain."
+            ModelWarning(
+                "young_population",
+                f"The oldest customer has been observed for only {days:.0f} days (less than "
+                f"{YOUNG_POPULATION_DAYS:.0f}): a slow buyer and a customer who has left cannot "
+                "be told apart yet, so P(alive) and long-horizon forecasts are uncertain.",
+                days=round(days),
+                minimum=round(YOUNG_POPULATION_DAYS),
+            )
         )
     return messages
 

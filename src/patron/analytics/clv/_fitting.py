@@ -26,6 +26,7 @@ from scipy.optimize import minimize
 
 from patron.analytics.clv._common import FloatArray
 from patron.analytics.clv.exceptions import ModelFitError
+from patron.analytics.clv.warnings import ModelWarning
 
 LOG_BOUND = 15.0
 # Largest |d(mean log-likelihood)/dθ| still called converged; ≈ 10⁻⁵ relative changes in the
@@ -262,15 +263,26 @@ def maximise(
     messages: list[str] = []
     if not best_converged:
         messages.append(
-            f"{model} fit did not converge (the gradient test failed after {iterations} "
-            "iterations): the parameters are the best found but may be off; more data or a "
-            "longer calibration period usually helps."
+            ModelWarning(
+                "fit_not_converged",
+                f"{model} fit did not converge (the gradient test failed after {iterations} "
+                "iterations): the parameters are the best found but may be off; more data or a "
+                "longer calibration period usually helps.",
+                model=model,
+                iterations=iterations,
+            )
         )
     for name, value_at in zip(names, theta, strict=True):
         if abs(value_at) >= LOG_BOUND - 1e-6:
             messages.append(
-                f"{model} parameter {name} ran to its bound ({np.exp(value_at):.3g}): the data "
-                "do not determine it; predictions stay finite but lean on that limit."
+                ModelWarning(
+                    "parameter_at_bound",
+                    f"{model} parameter {name} ran to its bound ({np.exp(value_at):.3g}): the "
+                    "data do not determine it; predictions stay finite but lean on that limit.",
+                    model=model,
+                    parameter=name,
+                    value=float(f"{np.exp(value_at):.3g}"),
+                )
             )
     return Optimum(
         log_params=theta,

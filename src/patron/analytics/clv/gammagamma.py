@@ -29,6 +29,7 @@ from patron.analytics.clv._common import (
     wsum,
 )
 from patron.analytics.clv._fitting import FitResult, covariance, maximise
+from patron.analytics.clv.warnings import ModelWarning
 from patron.core.errors import InvalidInput
 
 # Fewer usable customers than this and no Gamma-Gamma is fitted: everyone gets the pooled mean.
@@ -190,8 +191,12 @@ def fit_gamma_gamma(
     dropped = int((repeat & ~usable).sum())
     if dropped:
         messages.append(
-            f"{dropped} repeat customers with zero or negative mean spend (refunds) were left "
-            "out of the spend model; they get the population mean spend."
+            ModelWarning(
+                "non_positive_spend_left_out",
+                f"{dropped} repeat customers with zero or negative mean spend (refunds) were "
+                "left out of the spend model; they get the population mean spend.",
+                customers=dropped,
+            )
         )
     xu, mu = x[usable], m[usable]
     n_usable = len(xu)
@@ -205,9 +210,15 @@ def fit_gamma_gamma(
         else:
             mean, source = 0.0, "0, as there is no repeat spend and no fallback mean"
         messages.append(
-            f"Only {n_usable} customers have a positive repeat spend (fewer than "
-            f"{MIN_SPEND_CUSTOMERS}): no spend model was fitted; every customer gets {source} "
-            f"({mean:.2f})."
+            ModelWarning(
+                "no_spend_model",
+                f"Only {n_usable} customers have a positive repeat spend (fewer than "
+                f"{MIN_SPEND_CUSTOMERS}): no spend model was fitted; every customer gets "
+                f"{source} ({mean:.2f}).",
+                customers=n_usable,
+                minimum=MIN_SPEND_CUSTOMERS,
+                mean=round(mean, 2),
+            )
         )
         return FitResult(
             model=_pooled(mean),
@@ -222,24 +233,42 @@ def fit_gamma_gamma(
     assert pooled_mean is not None
     if n_usable < FEW_REPEAT_CUSTOMERS:
         messages.append(
-            f"Only {n_usable} customers have a positive repeat spend (fewer than "
-            f"{FEW_REPEAT_CUSTOMERS}): the spend parameters are poorly determined and expected "
-            "spends lean on each customer's own mean."
+            ModelWarning(
+                "few_spend_customers",
+                f"Only {n_usable} customers have a positive repeat spend (fewer than "
+                f"{FEW_REPEAT_CUSTOMERS}): the spend parameters are poorly determined and "
+                "expected spends lean on each customer's own mean.",
+                customers=n_usable,
+                minimum=FEW_REPEAT_CUSTOMERS,
+            )
         )
     median = float(np.median(mu))
     extreme = mu > EXTREME_SPEND_RATIO * median
     if extreme.any():
         messages.append(
-            f"{int(extreme.sum())} customers spend more than {EXTREME_SPEND_RATIO:.0f} times the "
-            f"median per purchase (up to {mu.max():.2f} against a median of {median:.2f}); they "
-            "are kept, and shrunk towards the population mean in proportion to their history."
+            ModelWarning(
+                "extreme_spenders",
+                f"{int(extreme.sum())} customers spend more than {EXTREME_SPEND_RATIO:.0f} times "
+                f"the median per purchase (up to {mu.max():.2f} against a median of "
+                f"{median:.2f}); they are kept, and shrunk towards the population mean in "
+                "proportion to their history.",
+                customers=int(extreme.sum()),
+                ratio=round(EXTREME_SPEND_RATIO),
+                largest=round(float(mu.max()), 2),
+                median=round(median, 2),
+            )
         )
     if n_usable >= 3 and np.ptp(xu) > 0 and np.ptp(mu) > 0:
         correlation = float(np.corrcoef(xu, mu)[0, 1])
         if abs(correlation) > DEPENDENCE_WARNING:
             messages.append(
-                f"Purchase frequency and mean spend are correlated (r = {correlation:.2f}); "
-                "Gamma-Gamma assumes they are independent, so value estimates may be biased."
+                ModelWarning(
+                    "frequency_spend_correlated",
+                    f"Purchase frequency and mean spend are correlated (r = {correlation:.2f}); "
+                    "Gamma-Gamma assumes they are independent, so value estimates may be "
+                    "biased.",
+                    r=round(correlation, 2),
+                )
             )
 
     (gx, gm), _, counts = group_rows(xu, mu)
@@ -277,9 +306,14 @@ def fit_gamma_gamma(
     else:
         mean = pooled_mean
         messages.append(
-            f"The fitted spend distribution has no finite mean (q = {q:.3f} ≤ 1), usually "
-            "because of a few extreme spenders: customers without their own spend history get "
-            f"the sample's mean spend per repeat purchase ({mean:.2f})."
+            ModelWarning(
+                "spend_mean_infinite",
+                f"The fitted spend distribution has no finite mean (q = {q:.3f} ≤ 1), usually "
+                "because of a few extreme spenders: customers without their own spend history "
+                f"get the sample's mean spend per repeat purchase ({mean:.2f}).",
+                q=round(q, 3),
+                mean=round(mean, 2),
+            )
         )
     return FitResult(
         model=GammaGamma(p=p, q=q, gamma=gamma, population_mean=mean),

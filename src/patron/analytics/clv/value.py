@@ -52,6 +52,7 @@ from patron.analytics.clv._common import (
 )
 from patron.analytics.clv._fitting import FitResult
 from patron.analytics.clv.gammagamma import GammaGamma
+from patron.analytics.clv.warnings import ModelWarning
 from patron.core.errors import InvalidInput
 
 Int64Array = npt.NDArray[np.int64]
@@ -159,8 +160,12 @@ def customer_lifetime_value(
     variance = np.zeros(len(x))
     if purchase_cov is None:
         messages.append(
-            f"{purchase_model.name}: no parameter covariance, so the CLV interval leaves out "
-            "the purchase model's uncertainty."
+            ModelWarning(
+                "no_purchase_covariance",
+                f"{purchase_model.name}: no parameter covariance, so the CLV interval leaves "
+                "out the purchase model's uncertainty.",
+                model=purchase_model.name,
+            )
         )
     else:
         theta = purchase_model.log_params()
@@ -181,8 +186,11 @@ def customer_lifetime_value(
         variance += np.einsum("ij,jk,ik->i", gradient, purchase_cov, gradient)[inverse]
     if spend_cov is None:
         messages.append(
-            "Gamma-Gamma: no parameter covariance, so the CLV interval leaves out the spend "
-            "model's uncertainty."
+            ModelWarning(
+                "no_spend_covariance",
+                "Gamma-Gamma: no parameter covariance, so the CLV interval leaves out the spend "
+                "model's uncertainty.",
+            )
         )
     else:
         spend_gradient = spend_model.expected_spend_gradient(x, m)
@@ -192,8 +200,14 @@ def customer_lifetime_value(
     half_width = z * np.sqrt(np.maximum(variance, 0.0))
     if (half_width > _WIDE).any():
         messages.append(
-            f"{int((half_width > _WIDE).sum())} customers' CLV intervals span more than a "
-            f"factor of {np.exp(2 * _WIDE):.0f}: the parameters are too uncertain to value them."
+            ModelWarning(
+                "wide_clv_intervals",
+                f"{int((half_width > _WIDE).sum())} customers' CLV intervals span more than a "
+                f"factor of {np.exp(2 * _WIDE):.0f}: the parameters are too uncertain to value "
+                "them.",
+                customers=int((half_width > _WIDE).sum()),
+                factor=round(float(np.exp(2 * _WIDE))),
+            )
         )
     # Capped so that a nearly flat likelihood gives a huge but finite upper bound.
     spread = np.exp(np.minimum(half_width, _WIDEST))

@@ -1,0 +1,207 @@
+"""Basket rules for the shop: mined by the nightly run over the last weeks' baskets, for the
+whole chain and for each store, kept in ``basket_rule`` and read by product ("bought
+together"). Services take a Session and never commit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from patron.analytics.basket.definitions import LEVELS, BasketScope, Level, basket_items
+from patron.analytics.basket.mining import Baskets, mine_rules
+from patron.analytics.basket.models import BasketRule
+from patron.analytics.engine import Tables
+from patron.core.errors import InvalidInput
+
+_WRITE_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class BasketRunParams:
+    """What the nightly run mines: the last ``days`` days, at each level in ``levels``, for
+    the chain and each store; rules of ``min_items`` to ``max_items`` items whose support
+    and confidence reach the minimums, and whose itemset is in at least ``min_count``
+    baskets (the support is raised to it in a small store, so two coincidences are not a
+    rule)."""
+
+    days: int = 90
+    levels: tuple[Level, ...] = LEVELS
+    min_support: float = 0.001
+    min_count: int = 10
+    min_confidence: float = 0.1
+    min_items: int = 2
+    max_items: int = 3
+
+    def __post_init__(self) -> None:
+        if self.days < 1:
+            raise InvalidInput("days", "must be at least 1", value=self.days)
+        if not self.levels or any(level not in LEVELS for level in self.levels):
+            raise InvalidInput("levels", f"must be some of {', '.join(LEVELS)}")
+        if self.min_count < 1:
+            raise InvalidInput("min_count", "must be at least 1", value=self.min_count)
+
+
+@dataclass(frozen=True, eq=False)
+class BasketResult:
+    as_of: date
+    period_start: date
+    rows: list[dict[str, Any]]
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def mine_shop_rules(
+    tables: Tables,
+    *,
+    as_of: date,
+    store_ids: list[int],
+    params: BasketRunParams | None = None,
+) -> BasketResult:
+    """Rules for the chain (store None) and each of ``store_ids``, at each level."""
+    p = params or BasketRunParams()
+    started = time.perf_counter()
+    start = as_of - timedelta(days=p.days - 1)
+    rows: list[dict[str, Any]] = []
+    scopes: list[dict[str, Any]] = []
+    for level in p.levels:
+        pairs = basket_items(tables, BasketScope(start=start, end=as_of, level=level))
+        pairs = pairs.join(tables.orders.select("order_id", "store_id"), "order_id").to_pyarrow()
+        order_ids = pairs.column("order_id").to_numpy()
+        stores = pairs.column("store_id").to_numpy()
+        items = np.asarray(pairs.column("item").to_pylist(), dtype=object)
+        for store_id in [None, *store_ids]:
+            mask = np.ones(len(order_ids), dtype=bool) if store_id is None else stores == store_id
+            if not mask.any():
+                continue
+            baskets = Baskets.from_pairs(order_ids[mask], items[mask])
+            support = max(p.min_support, p.min_count / max(baskets.count, 1))
+            if support > 1:
+                continue
+            rules = mine_rules(
+                baskets,
+                min_support=support,
+                min_confidence=p.min_confidence,
+                min_items=p.min_items,
+                max_items=p.max_items,
+            )
+            scopes.append(
+                {
+                    "level": level,
+                    "store_id": store_id,
+                    "baskets": baskets.count,
+                    "min_support": support,
+                    "rules": len(rules),
+                }
+            )
+            for rule in rules.rows():
+                rows.append(
+                    {
+                        "as_of": as_of,
+                        "store_id": store_id,
+                        "level": level,
+                        "period_start": start,
+                        "baskets": baskets.count,
+                        "antecedent": rule["antecedent"],
+                        "antecedent_key": antecedent_key(rule["antecedent"]),
+                        "consequent": rule["consequent"],
+                        "items": rule["items"],
+                        "rule_count": rule["rule_count"],
+                        "antecedent_count": rule["antecedent_count"],
+                        "consequent_count": rule["consequent_count"],
+                        "support": rule["support"],
+                        "confidence": rule["confidence"],
+                        "lift": rule["lift"],
+                        "leverage": rule["leverage"],
+                        "conviction": (
+                            rule["conviction"] if np.isfinite(rule["conviction"]) else None
+                        ),
+                    }
+                )
+    report = {
+        "period": [start.isoformat(), as_of.isoformat()],
+        "scopes": scopes,
+        "rules": len(rows),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    return BasketResult(as_of=as_of, period_start=start, rows=rows, report=report)
+
+
+def antecedent_key(items: list[str]) -> str:
+    """One text per antecedent (its sorted items as JSON), for lookups."""
+    return json.dumps(sorted(items), ensure_ascii=False, separators=(",", ":"))
+
+
+def record_rules(*, session: Session, run_id: int, result: BasketResult) -> int:
+    rows = [{"run_id": run_id, **row} for row in result.rows]
+    for start in range(0, len(rows), _WRITE_CHUNK):
+        session.execute(insert(BasketRule), rows[start : start + _WRITE_CHUNK])
+    return len(rows)
+
+
+class BoughtTogether(BaseModel):
+    """A rule {item} ⇒ {consequent} as "bought together" shows it."""
+
+    run_id: int
+    as_of: date
+    item: str
+    consequent: str
+    baskets: int
+    support: float
+    confidence: float
+    lift: float
+
+
+def bought_together(
+    *,
+    session: Session,
+    item: str,
+    level: str = "sku",
+    store_id: int | None = None,
+    limit: int = 10,
+    run_id: int | None = None,
+) -> list[BoughtTogether]:
+    """What is bought with ``item``: the single-item rules from it in the latest run that
+    mined rules (or ``run_id``), for one store or the chain (None), by lift then
+    confidence."""
+    if level not in LEVELS:
+        raise InvalidInput("level", f"must be one of {', '.join(LEVELS)}", value=level)
+    if not 1 <= limit <= 100:
+        raise InvalidInput("limit", "must be between 1 and 100", value=limit)
+    run = run_id
+    if run is None:
+        run = session.scalar(select(func.max(BasketRule.run_id)))
+        if run is None:
+            return []
+    scope = BasketRule.store_id.is_(None) if store_id is None else BasketRule.store_id == store_id
+    rules = session.scalars(
+        select(BasketRule)
+        .where(
+            BasketRule.run_id == run,
+            BasketRule.level == level,
+            scope,
+            BasketRule.antecedent_key == antecedent_key([item]),
+        )
+        .order_by(BasketRule.lift.desc(), BasketRule.confidence.desc(), BasketRule.consequent)
+        .limit(limit)
+    )
+    return [
+        BoughtTogether(
+            run_id=r.run_id,
+            as_of=r.as_of,
+            item=item,
+            consequent=r.consequent,
+            baskets=r.rule_count,
+            support=r.support,
+            confidence=r.confidence,
+            lift=r.lift,
+        )
+        for r in rules
+    ]

@@ -1,0 +1,32 @@
+"""Next-basket recommendations kept in the operational database by each analytics run: each
+member's top items, for the till, the mini-program and campaign templates to read."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Date, Float, ForeignKey, Index, SmallInteger, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from patron.core.models import Base, BigId, IdPk
+
+
+class CustomerRecommendation(Base):
+    """One recommended SKU for a member in a run, ranked from 1; ``source`` says where it
+    came from (repeat, similar, rule, popular) and ``due_on`` when a repeat item is due."""
+
+    __tablename__ = "customer_recommendation"
+    __table_args__ = (
+        UniqueConstraint("run_id", "customer_id", "rank"),
+        Index("ix_customer_recommendation_customer_id_run_id", "customer_id", "run_id"),
+    )
+
+    id: Mapped[IdPk]
+    run_id: Mapped[int] = mapped_column(BigId, ForeignKey("analytics_run.id"))
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    as_of: Mapped[date] = mapped_column(Date)
+    rank: Mapped[int] = mapped_column(SmallInteger)
+    sku: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(16))
+    due_on: Mapped[date | None] = mapped_column(Date)
