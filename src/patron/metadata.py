@@ -10,6 +10,7 @@ from patron.imports import models as import_models
 from patron.loyalty import models as loyalty_models
 from patron.orders import models as order_models
 from patron.staff import models as staff_models
+from patron.support import models as support_models
 
 metadata = Base.metadata
 
@@ -24,4 +25,5 @@ __all__ = [
     "metadata",
     "order_models",
     "staff_models",
+    "support_models",
 ]
