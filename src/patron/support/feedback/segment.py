@@ -53,14 +53,19 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip().lower()
 
 
-def cut(text: str, *, new_words: bool = True) -> list[str]:
-    """The tokens of ``text`` (normalised), punctuation and spaces included.
+def cut(text: str, *, new_words: bool = True, normalised: bool = False) -> list[str]:
+    """The tokens of ``text`` (normalised first unless it already is), punctuation
+    included, spaces left out.
 
     ``new_words`` lets jieba's HMM join characters it has no word for (names, slang); the
     sentiment model cuts without it, for speed, the same way in training and in use.
     """
     initialise()
-    return [t for t in jieba.lcut(normalise(text), HMM=new_words) if t != " "]
+    return [
+        t
+        for t in jieba.lcut(text if normalised else normalise(text), HMM=new_words)
+        if not t.isspace()
+    ]
 
 
 @cache
