@@ -183,13 +183,15 @@ def speed(texts: Sequence[str], model_path: Path) -> None:
     cold = time.perf_counter() - started
     batch = 1000
     model.margins(list(texts[:batch]))
-    passes = []
+    passes, cpu = [], []
     for _ in range(3):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i in range(0, len(texts), batch):
             model.probabilities(list(texts[i : i + batch]))
         passes.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     seconds = statistics.median(passes)
+    cpu_seconds = statistics.median(cpu)
     chars = sum(len(t) for t in texts) / len(texts)
     size = model_path.stat().st_size / 1e6
     console.print(
@@ -197,6 +199,12 @@ def speed(texts: Sequence[str], model_path: Path) -> None:
         f"{len(texts) / seconds:,.0f} texts/s ({len(texts):,} texts of {chars:.0f} characters "
         f"on average; median of 3 passes); cold start {cold:.2f} s; model {model_path.name} "
         f"{size:.1f} MB, 2^{model.spec.buckets_log2} buckets"
+    )
+    # CPU time says what one core does when other processes share it (load average above 1)
+    console.print(
+        f"CPU time: {1000 * cpu_seconds / len(texts) * 1000:.0f} ms per 1,000 texts, "
+        f"{len(texts) / cpu_seconds:,.0f} texts per CPU-second; load average now "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     console.print(f"model: {model.about}")
 

@@ -257,6 +257,9 @@ def test_bad_hours_and_zones_are_refused_naming_the_field() -> None:
     with pytest.raises(ValidationError) as zone:
         CalendarCreate(code="x", name="x", time_zone="Asia/Beijing")
     assert "time_zone" in str(zone.value)
+    with pytest.raises(ValidationError) as changed_zone:
+        CalendarUpdate(time_zone="Mars/Olympus")
+    assert "time_zone" in str(changed_zone.value)
     with pytest.raises(ValidationError) as day:
         CalendarDayIn(falls_on=date(2026, 3, 5), kind="hours", reason="x")  # type: ignore[arg-type]
     assert "hours" in str(day.value)
