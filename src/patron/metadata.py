@@ -14,6 +14,7 @@ from patron.imports import models as import_models
 from patron.loyalty import models as loyalty_models
 from patron.orders import models as order_models
 from patron.staff import models as staff_models
+from patron.support import models as support_models
 
 metadata = Base.metadata
 
@@ -32,4 +33,5 @@ __all__ = [
     "order_models",
     "recommend_models",
     "staff_models",
+    "support_models",
 ]

@@ -124,6 +124,12 @@ ACTION_TITLES: dict[str, str] = {
     "promotion.create": N_("Created a promotion"),
     "promotion.end": N_("Ended a promotion"),
     "lottery.create": N_("Created a lucky draw"),
+    "support.public_holidays.sync": N_("Brought in public holidays"),
+    "support.public_holidays.set": N_("Changed a year's public holidays"),
+    "support.calendar.create": N_("Created a business calendar"),
+    "support.calendar.update": N_("Changed a business calendar"),
+    "support.calendar.day.set": N_("Set a date of a business calendar"),
+    "support.calendar.day.remove": N_("Removed a date of a business calendar"),
 }
 ACTIONS = tuple(ACTION_TITLES)
 
@@ -143,6 +149,8 @@ TARGET_KIND_TITLES: dict[str, str] = {
     "loyalty_programme": N_("Loyalty programme"),
     "promotion": N_("Promotion"),
     "lottery": N_("Lucky draw"),
+    "public_holiday_year": N_("Public holidays of a year"),
+    "business_calendar": N_("Business calendar"),
 }
 
 

@@ -1,0 +1,1 @@
+"""What customers write, read offline: segmentation, keywords, topics and sentiment."""

@@ -1,0 +1,246 @@
+"""Sentiment of Chinese customer texts, offline: hashed character and word n-grams, scaled
+by their naive-Bayes log-count ratios, and one linear model on top (NB-SVM, Wang and
+Manning 2012), with a logistic calibration that turns its margin into a probability.
+
+The model is a file of two arrays the size of the hash space (IDF and weights) and a few
+numbers: no vocabulary, no text from the data it learnt from. Patron ships one trained on
+public online-shopping reviews (``sentiment.npz`` beside this module, provenance in
+``SENTIMENT_MODEL.md``); a shop can train its own on its own labelled feedback, from
+scratch or on top of the shipped one (``train.py``). Nothing is fetched at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from patron.support.exceptions import InvalidFeedback, SentimentModelMissing
+from patron.support.feedback.segment import cut, initialise, normalise
+
+FORMAT = 1
+SHIPPED = "sentiment.npz"
+_WORD = "\x1f"  # marks a word n-gram, so the word 好 and the character 好 hash apart
+
+
+class Polarity(StrEnum):
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSpec:
+    """Which n-grams, and how many hash buckets (2**buckets_log2)."""
+
+    char_min: int = 1
+    char_max: int = 4
+    word_min: int = 1
+    word_max: int = 2  # 0: no words (no segmentation, faster)
+    buckets_log2: int = 21
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.char_min <= self.char_max <= 8):
+            raise InvalidFeedback("char_max", "character n-grams must run from 1 to 8")
+        if self.word_max and not (1 <= self.word_min <= self.word_max <= 4):
+            raise InvalidFeedback("word_max", "word n-grams must run from 1 to 4")
+        if not 10 <= self.buckets_log2 <= 24:
+            raise InvalidFeedback("buckets_log2", "must be from 10 to 24")
+
+
+class Featuriser:
+    """Texts to sparse n-gram counts in a fixed hash space: the same texts give the same
+    columns in every process and on every machine (MurmurHash3, not Python's hash)."""
+
+    def __init__(self, spec: FeatureSpec) -> None:
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        self.spec = spec
+        self._hasher = HashingVectorizer(
+            analyzer=self.grams,
+            n_features=2**spec.buckets_log2,
+            alternate_sign=False,
+            norm=None,
+            dtype=np.float32,
+        )
+        if spec.word_max:
+            initialise()
+
+    def grams(self, text: str) -> list[str]:
+        spec = self.spec
+        s = normalise(text)
+        out = [
+            s[i : i + n]
+            for n in range(spec.char_min, spec.char_max + 1)
+            for i in range(len(s) - n + 1)
+        ]
+        if spec.word_max:
+            words = cut(s, new_words=False, normalised=True)
+            for n in range(spec.word_min, spec.word_max + 1):
+                out.extend(_WORD + " ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+        return out
+
+    def counts(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Raw n-gram counts, one row per text."""
+        return self._hasher.transform(texts).tocsr()
+
+
+def tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+    """Sublinear TF (1 + ln n) times IDF, each row scaled to unit length."""
+    x = counts.astype(np.float32, copy=True)
+    x.data = (1.0 + np.log(x.data)) * idf[x.indices]
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(sp.diags(1.0 / norms) @ x)
+
+
+def fit_idf(counts: sp.csr_matrix) -> np.ndarray:
+    """Smoothed IDF per bucket: ln((1 + n) / (1 + df)) + 1."""
+    n = counts.shape[0]
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    return (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
+
+
+def nb_ratios(counts: sp.csr_matrix, labels: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """Log-count ratio per bucket: how much likelier it is in a positive text than in a
+    negative one (presence counted once per text, smoothed by ``alpha``)."""
+    present = counts.copy()
+    present.data[:] = 1.0
+    pos = alpha + np.asarray(present[labels == 1].sum(axis=0)).ravel()
+    neg = alpha + np.asarray(present[labels == 0].sum(axis=0)).ravel()
+    return np.log((pos / pos.sum()) / (neg / neg.sum())).astype(np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class Sentiment:
+    polarity: Polarity
+    probability: float  # that the text is positive, calibrated
+
+
+@dataclass
+class SentimentModel:
+    """A trained model: ``margin = tfidf(counts) · weights + bias``; P(positive) is
+    ``1 / (1 + exp(-(slope · margin + intercept)))``."""
+
+    spec: FeatureSpec
+    idf: np.ndarray
+    weights: np.ndarray
+    bias: float
+    slope: float = 1.0
+    intercept: float = 0.0
+    about: dict[str, Any] = field(default_factory=dict)
+    _featuriser: Featuriser | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def featuriser(self) -> Featuriser:
+        if self._featuriser is None:
+            self._featuriser = Featuriser(self.spec)
+        return self._featuriser
+
+    def margins_of_counts(self, counts: sp.csr_matrix) -> np.ndarray:
+        return np.asarray(tfidf(counts, self.idf) @ self.weights).ravel() + self.bias
+
+    def margins(self, texts: Sequence[str]) -> np.ndarray:
+        """The raw margin per text: above zero leans positive."""
+        if not texts:
+            return np.zeros(0, dtype=np.float64)
+        return self.margins_of_counts(self.featuriser.counts(texts))
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        return _sigmoid(self.slope * self.margins(texts) + self.intercept)
+
+    def score(self, texts: Sequence[str]) -> list[Sentiment]:
+        """Polarity and calibrated probability per text, in order."""
+        return [
+            Sentiment(Polarity.POSITIVE if p >= 0.5 else Polarity.NEGATIVE, float(p))
+            for p in self.probabilities(texts)
+        ]
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        """1 for positive, 0 for negative."""
+        return (self.margins(texts) > 0).astype(np.int8)
+
+    def save(self, path: Path) -> None:
+        """One compressed .npz: float16 arrays (a few MB) and a JSON header."""
+        header = {
+            "format": FORMAT,
+            "spec": asdict(self.spec),
+            "bias": self.bias,
+            "slope": self.slope,
+            "intercept": self.intercept,
+            "about": self.about,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as out:
+            np.savez_compressed(
+                out,
+                header=np.frombuffer(json.dumps(header, ensure_ascii=False).encode(), np.uint8),
+                idf=self.idf.astype(np.float16),
+                weights=self.weights.astype(np.float16),
+            )
+
+    @classmethod
+    def load(cls, path: Path) -> SentimentModel:
+        if not path.is_file():
+            raise SentimentModelMissing(f"no sentiment model at {path}", path=str(path))
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(bytes(data["header"]).decode())
+            if header.get("format") != FORMAT:
+                raise InvalidFeedback(
+                    "model", f"{path.name} is format {header.get('format')}, not {FORMAT}"
+                )
+            return cls(
+                spec=FeatureSpec(**header["spec"]),
+                idf=data["idf"].astype(np.float32),
+                weights=data["weights"].astype(np.float32),
+                bias=float(header["bias"]),
+                slope=float(header["slope"]),
+                intercept=float(header["intercept"]),
+                about=header.get("about", {}),
+            )
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+
+def shipped_path() -> Path:
+    return Path(str(resources.files(__package__).joinpath(SHIPPED)))
+
+
+_loaded: dict[Path, SentimentModel] = {}
+_load_lock = threading.Lock()
+
+
+def load_model(path: Path | None = None) -> SentimentModel:
+    """A model, kept in this process once read: the one at ``path``, else the shop's own
+    (``sentiment.npz`` in the data directory) if it trained one, else the shipped one."""
+    if path is None:
+        from patron.core.settings import get_settings
+
+        own = Path(get_settings().data_dir) / SHIPPED
+        path = own if own.is_file() else shipped_path()
+    path = path.resolve()
+    with _load_lock:
+        model = _loaded.get(path)
+        if model is None:
+            model = _loaded[path] = SentimentModel.load(path)
+        return model
+
+
+def forget_models() -> None:
+    """Drop the models kept in this process (a new one was trained)."""
+    with _load_lock:
+        _loaded.clear()
+
+
+def analyse(texts: Sequence[str], *, model: SentimentModel | None = None) -> list[Sentiment]:
+    """Polarity and probability of each text, by ``model`` or the one in force."""
+    return (model or load_model()).score(texts)

@@ -1,0 +1,231 @@
+"""Sentiment of customers' texts: the shipped model offline, a shop's own model, labelled
+files as shops export them, and the accuracy on held-out public reviews."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from patron.support.exceptions import InvalidFeedback, SentimentModelMissing
+from patron.support.feedback import sentiment
+from patron.support.feedback.labelled import read_labelled
+from patron.support.feedback.sentiment import (
+    FeatureSpec,
+    Polarity,
+    SentimentModel,
+    load_model,
+    shipped_path,
+)
+from patron.support.feedback.train import Recipe, adapt, main, train
+
+REVIEWS = (
+    Path(__file__).resolve().parents[2]
+    / ".."
+    / "shared"
+    / "data"
+    / "reviews"
+    / "online_shopping_reviews_dev.csv"
+)
+
+POSITIVE = [
+    "质量很好，物流也快，非常满意，会回购的",
+    "客服态度特别好，耐心解答问题，点赞",
+    "衣服很漂亮，面料舒服，尺码标准",
+    "酒店位置方便，房间干净，早餐丰富",
+    "水果很新鲜，个头大，味道甜",
+    "性价比很高，推荐购买",
+]
+NEGATIVE = [
+    "质量太差了，用了两天就坏了，客服也不理人",
+    "物流慢得要死，包装破了，东西也少了一件",
+    "衣服有色差，线头很多，穿一次就起球，退货",
+    "酒店隔音很差，房间有霉味，服务员态度冷淡",
+    "水果烂了一半，还有一股怪味，再也不买了",
+    "假货，跟描述完全不符，差评",
+]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_models() -> None:
+    sentiment.forget_models()
+
+
+def test_the_shipped_model_scores_without_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_a: object, **_k: object) -> None:
+        raise AssertionError("the sentiment model reached for the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    model = load_model(shipped_path())
+    assert model.spec == FeatureSpec()
+    assert len(model.score(["好"])) == 1
+
+
+def test_known_positive_and_negative_sentences_are_scored_right() -> None:
+    results = load_model(shipped_path()).score(POSITIVE + NEGATIVE)
+    assert [r.polarity for r in results] == [Polarity.POSITIVE] * 6 + [Polarity.NEGATIVE] * 6
+    assert all(r.probability > 0.8 for r in results[:6])
+    assert all(r.probability < 0.2 for r in results[6:])
+
+
+def test_the_shipped_model_says_what_it_learnt_from() -> None:
+    about = load_model(shipped_path()).about
+    assert "online_shopping_10_cats" in about["data"]
+    assert "licence" in about["data_licence"]
+    assert about["texts"] > 50_000 - 100
+    assert shipped_path().stat().st_size < 8_000_000
+
+
+def test_no_texts_no_scores() -> None:
+    assert load_model(shipped_path()).score([]) == []
+
+
+def test_the_shops_own_model_in_the_data_directory_comes_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from patron.core.settings import get_settings
+
+    assert load_model().about == load_model(shipped_path()).about
+    shop = _toy_model()
+    shop.save(Path(get_settings().data_dir) / "sentiment.npz")
+    sentiment.forget_models()
+    assert load_model().about["data"] == "toy"
+
+
+def test_a_missing_model_file_is_named() -> None:
+    with pytest.raises(SentimentModelMissing) as error:
+        SentimentModel.load(Path("/nowhere/sentiment.npz"))
+    assert error.value.facts["path"] == "/nowhere/sentiment.npz"
+
+
+SHOP_GOOD = ["店员很热情", "导购服务周到", "收银很快", "会员积分好用", "环境干净整洁"]
+SHOP_BAD = ["店员爱答不理", "导购一直推销", "排队结账太久", "积分兑换不了", "地面脏乱"]
+
+
+def _shop_texts(n: int = 12) -> tuple[list[str], list[int]]:
+    texts, labels = [], []
+    for i in range(n):
+        for good, bad in zip(SHOP_GOOD, SHOP_BAD, strict=True):
+            texts += [f"{good}，第{i}次来", f"{bad}，第{i}次来"]
+            labels += [1, 0]
+    return texts, labels
+
+
+def _toy_model() -> SentimentModel:
+    texts, labels = _shop_texts()
+    spec = FeatureSpec(word_max=0, buckets_log2=12)
+    return train(texts, labels, recipe=Recipe(spec=spec), about={"data": "toy"})
+
+
+def test_a_model_trained_on_a_shops_feedback_is_saved_and_read_back(tmp_path: Path) -> None:
+    model = _toy_model()
+    path = tmp_path / "mine.npz"
+    model.save(path)
+    again = SentimentModel.load(path)
+    probe = ["店员很热情", "地面脏乱", "导购服务周到，收银很快"]
+    assert np.allclose(again.margins(probe), model.margins(probe), atol=1e-2)
+    assert list(again.predict(probe)) == [1, 0, 1]
+    assert again.about["data"] == "toy"
+    assert 0.0 <= again.about["validation_accuracy"] <= 1.0
+
+
+def test_training_needs_both_kinds_of_text() -> None:
+    with pytest.raises(InvalidFeedback) as error:
+        train(["很好"] * 30, [1] * 30)
+    assert error.value.field == "label"
+
+
+def test_a_shops_texts_teach_the_shipped_model_its_own_words() -> None:
+    base = load_model(shipped_path())
+    # Praise in slang the public reviews never used: yyds (the best ever), 绝绝子 (superb)
+    probe = ["这款yyds", "绝绝子"]
+    assert list(base.predict(probe)) == [0, 0]  # read as complaints before
+    texts, labels = [], []
+    for i in range(20):
+        texts += [f"第{i}款yyds", f"绝绝子，第{i}次买", f"第{i}次发货慢", f"客服第{i}次没回"]
+        labels += [1, 1, 0, 0]
+    adapted = adapt(base, texts, labels)
+    assert list(adapted.predict(probe)) == [1, 1]
+    # and what it knew stays known
+    assert list(adapted.predict(POSITIVE + NEGATIVE)) == [1] * 6 + [0] * 6
+    assert adapted.about["method"] == "adapted"
+    assert adapted.about["base"]["data"] == base.about["data"]
+
+
+def test_a_labelled_file_is_read_as_a_shop_exports_it(tmp_path: Path) -> None:
+    path = tmp_path / "反馈.csv"
+    rows = [
+        "类别,评价,情感",
+        "门店,店员很热情,正面",
+        "门店,排队太久,负面",
+        "",
+        '网店,"物流快，包装好",好评',
+        "网店,,正面",
+        "网店,一般般,中性",
+        "网店,发货慢,0",
+    ]
+    path.write_bytes("\r\n".join(rows).encode("gbk"))
+    data = read_labelled(path)
+    assert data.texts == ["店员很热情", "排队太久", "物流快，包装好", "发货慢"]
+    assert data.labels == [1, 0, 1, 0]
+    assert data.categories == ["门店", "门店", "网店", "网店"]
+    assert [(r.row, r.column) for r in data.rejects] == [(6, "评价"), (7, "情感")]
+
+
+def test_a_file_without_a_label_column_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("评价\n很好\n", encoding="utf-8")
+    with pytest.raises(InvalidFeedback) as error:
+        read_labelled(path)
+    assert error.value.field == "label"
+
+
+def test_the_training_command_writes_a_model_and_reports_bad_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    texts, labels = _shop_texts(4)
+    path = tmp_path / "labelled.csv"
+    lines = ["review,label", *(f"{t},{y}" for t, y in zip(texts, labels, strict=True))]
+    path.write_text("\n".join([*lines, "很好,maybe"]) + "\n", encoding="utf-8-sig")
+    out = tmp_path / "model.npz"
+    assert main([str(path), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"row {len(lines) + 1}, label" in printed
+    assert SentimentModel.load(out).about["texts"] == len(texts)
+
+
+def test_the_training_command_says_what_is_wrong_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "one-sided.csv"
+    path.write_text("review,label\n" + "很好,1\n" * 40, encoding="utf-8")
+    assert main([str(path), "--out", str(tmp_path / "m.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: label: needs at least 10 positive and 10 negative")
+
+
+@pytest.mark.slow
+def test_held_out_public_reviews_are_mostly_scored_right() -> None:
+    """Trained on a stratified 80 % of the shared set, scored on the other 20 % (category ×
+    label strata, seed 20): the split the recipe was never tuned on. It scores 0.9398
+    there; the floor is a little lower so that a regression shows, not a rounding."""
+    if not REVIEWS.is_file():
+        pytest.skip(f"the shared reviews are not at {REVIEWS}")
+    from sklearn.model_selection import train_test_split
+
+    data = read_labelled(REVIEWS)
+    strata = [f"{c}|{y}" for c, y in zip(data.categories, data.labels, strict=True)]
+    fit_at, test_at = train_test_split(
+        np.arange(len(data)), test_size=0.2, stratify=strata, random_state=20
+    )
+    model = train(
+        [data.texts[i] for i in fit_at],
+        [data.labels[i] for i in fit_at],
+        categories=[data.categories[i] for i in fit_at],
+    )
+    predicted = model.predict([data.texts[i] for i in test_at])
+    accuracy = float((predicted == np.asarray(data.labels)[test_at]).mean())
+    assert accuracy >= 0.935
