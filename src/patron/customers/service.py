@@ -10,9 +10,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, ScalarSelect, Select, bindparam, delete, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from patron.audit.service import record_audit
@@ -169,6 +179,9 @@ def _fill_signup(
         customer.home_store_id = context.store_id
     if customer_in.signup_channel and customer.signup_channel is None:
         customer.signup_channel = customer_in.signup_channel
+    # Known since the earliest evidence: a sign-up older than their first purchase here.
+    if customer_in.signed_up_at is not None and context.at < customer.signed_up_at:
+        customer.signed_up_at = context.at
 
 
 def register_customer(
@@ -637,3 +650,20 @@ def birthdays(
             return found
         found.update({cid: Birthday(born, at) for cid, born, at in batch if born is not None})
         after = batch[-1][0]
+
+
+def note_earliest_evidence(*, session: Session, earliest: dict[int, datetime]) -> None:
+    """Move each customer's sign-up back to ``earliest[customer_id]`` when that is older:
+    a customer is known since their earliest evidence (a purchase or a sign-up), whatever
+    order the records arrive in."""
+    if not earliest:
+        return
+    table = cast(Table, Customer.__table__)
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("cid"), table.c.signed_up_at > bindparam("at"))
+        .values(signed_up_at=bindparam("at"))
+    )
+    session.connection().execute(
+        statement, [{"cid": cid, "at": at} for cid, at in earliest.items()]
+    )
