@@ -46,6 +46,7 @@ import orjson
 from _common import (
     CLIENT_CORE,
     CST,
+    PG_DB,
     PG_SCHEMA,
     SERVER_CORE,
     Shop,
@@ -339,7 +340,7 @@ class _Raw:
             import psycopg
 
             self.conn = psycopg.connect(
-                "host=127.0.0.1 port=5432 user=postgres dbname=test",
+                f"host=127.0.0.1 port=5432 user=postgres dbname={PG_DB}",
                 options=f"-csearch_path={PG_SCHEMA}",
                 autocommit=True,
             )
@@ -590,7 +591,10 @@ def run_backend(backend: Backend, args: argparse.Namespace, report: Report) -> N
     console.print(
         f"  [dim]seeded {len(shop.known_phones):,} known customers ({signups:,.0f} sign-ups/s)[/]"
     )
-    made = api_sections(backend, shop, args, report)
+    if args.import_only:
+        made: dict[str, Any] = {"single_bodies": [], "bulk_bodies": []}
+    else:
+        made = api_sections(backend, shop, args, report)
     csv_path = import_section(backend, shop, args, report) if args.import_lines else None
     own = [r for r in report.rows if r.backend == backend.name and r.peer_of is None]
     patron = {
@@ -624,6 +628,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="also run on PostgreSQL at 127.0.0.1:5432 (default: when it answers)",
     )
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run in < 30 s")
+    p.add_argument(
+        "--import-only",
+        action="store_true",
+        help="only the file imports and their plain-driver floors (no API sections)",
+    )
     p.add_argument("--profile", action="store_true", help="then profile one post in-process")
     args = p.parse_args(argv)
     if args.quick:

@@ -1,0 +1,47 @@
+"""The rejects report of a run: one CSV per run, named after it, in the user's language.
+
+UTF-8 with a BOM, so Excel on Chinese Windows opens it right. One line per note: the row as
+the spreadsheet numbers it, the file's column, the value, whether the row was rejected or
+imported with a warning, and why. Written whole at the end of the run (from the notes the
+run kept), so an interrupted and resumed run writes the same report as one that ran through.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from patron.imports.messages import REPORT_HEADER, Note, reason, severity, translate
+
+
+def report_path(path: Path, *, kind: str, run_id: int, folder: Path | None = None) -> Path:
+    """``sales.csv`` of run 12 → ``sales.orders-run12.rejects.csv``, next to the input (or in
+    ``folder``): each run, and each kind imported from one file, has its own."""
+    name = f"{path.stem}.{kind}-run{run_id}.rejects.csv"
+    return (folder or path.parent) / name
+
+
+def write_report(path: Path, notes: Sequence[Note], *, lang: str) -> None:
+    """Write the report atomically (a reader never sees half of it)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([translate(lang, title) for title in REPORT_HEADER])
+    for note in notes:
+        writer.writerow(
+            [note.row or "", note.column, note.value, severity(note, lang), reason(note, lang)]
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    partial.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
+    os.replace(partial, path)
+
+
+def read_report(path: Path) -> list[dict[str, str]]:
+    """A report as dicts keyed row, column, value, outcome, reason (for tests and the page)."""
+    text = path.read_bytes().decode("utf-8-sig")
+    records = list(csv.reader(io.StringIO(text)))
+    keys = ("row", "column", "value", "outcome", "reason")
+    return [dict(zip(keys, r, strict=True)) for r in records[1:]]
