@@ -58,16 +58,32 @@ def write_xlsx(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]])
 
 
 def import_file(db: Database, kind: str, path: Path, **options: Any) -> ImportSummary:
+    """Import ``path``; reasons in English unless the test asks for ``lang="zh"``."""
+    options.setdefault("lang", "en")
     return run_import(db=db, kind=kind, path=path, options=ImportOptions(**options))
 
 
+def report_of(summary: ImportSummary) -> list[dict[str, str]]:
+    """The run's rejects report (it must have one)."""
+    assert summary.report_path is not None, "the run wrote no report"
+    return read_report(Path(summary.report_path))
+
+
 def read_report(path: Path) -> list[dict[str, str]]:
-    """The rejects report as dicts keyed row/column/value/reason."""
+    """The rejects report as dicts keyed row/column/value/outcome/reason."""
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf"), "the report starts with a BOM for Excel"
     records = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert records[0][0].startswith("row"), records[0]
-    return [dict(zip(("row", "column", "value", "reason"), r, strict=True)) for r in records[1:]]
+    assert records[0][0].startswith(("row", "行号")), records[0]
+    keys = ("row", "column", "value", "outcome", "reason")
+    return [dict(zip(keys, r, strict=True)) for r in records[1:]]
+
+
+def rejects(summary: ImportSummary) -> list[dict[str, str]]:
+    """The report's rejected rows (warnings left out)."""
+    if summary.report_path is None:
+        return []
+    return [r for r in report_of(summary) if r["outcome"] in ("rejected", "拒收")]
 
 
 def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
@@ -80,6 +96,7 @@ def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
         "refunds": "SELECT r.external_id, o.external_id, r.amount_fen FROM refund r "
         "JOIN orders o ON o.id = r.order_id",
         # values are encrypted with a fresh nonce each: compare their blind index
+        "returns": "SELECT external_id, line_no, sku, amount_fen FROM sale_return",
         "identities": "SELECT kind, namespace, value_index FROM identity",
         "customers": "SELECT COUNT(*) FROM customer",
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, NamedTuple, cast
 
@@ -658,12 +658,23 @@ def note_earliest_evidence(*, session: Session, earliest: dict[int, datetime]) -
     order the records arrive in."""
     if not earliest:
         return
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        # Straight to the driver: an import moves thousands of these a batch. SQLite keeps
+        # instants as UTC text in this one format, so text order is time order.
+        params = [
+            (stamp, cid, stamp)
+            for cid, at in earliest.items()
+            for stamp in (f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}",)
+        ]
+        conn.exec_driver_sql(
+            "UPDATE customer SET signed_up_at = ? WHERE id = ? AND signed_up_at > ?", params
+        )
+        return
     table = cast(Table, Customer.__table__)
     statement = (
         update(table)
         .where(table.c.id == bindparam("cid"), table.c.signed_up_at > bindparam("at"))
         .values(signed_up_at=bindparam("at"))
     )
-    session.connection().execute(
-        statement, [{"cid": cid, "at": at} for cid, at in earliest.items()]
-    )
+    conn.execute(statement, [{"cid": cid, "at": at} for cid, at in earliest.items()])

@@ -20,7 +20,7 @@ _FLOAT_ID = re.compile(r"(\d+)\.0+")
 _STRIP = re.compile(r"[\s,，_¥￥$£€]|CNY|RMB|GBP|USD|EUR|HKD|元|圆", re.IGNORECASE)
 _SHELF_LIFE = re.compile(r"(\d+)\s*(天|日|d|days?|个月|月|months?|年|years?|y)?", re.IGNORECASE)
 MAX_FEN = 10**13
-MAX_MILLI = 10**12
+MAX_MILLI = 10**9  # a million pieces (or kilograms): OrderLineIn's limit
 
 
 class CellError(ValueError):

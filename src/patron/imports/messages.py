@@ -50,7 +50,7 @@ MESSAGES: dict[str, str] = {
         "unknown order status %(value)s: say what it means with --status "
         '"%(value)s=completed" (or refunded, partly_refunded, cancelled)'
     ),
-    "identity_invalid": N_("%(value)s %(problem)s"),
+    "identity_invalid": N_("%(value)s: %(problem)s"),
     "gender_invalid": N_("gender must be 男/女 or M/F"),
     "store_unknown": N_(
         "no store coded or named %(value)s in Patron: add it (patron stores add) "
@@ -65,10 +65,7 @@ MESSAGES: dict[str, str] = {
     "order_discount_too_large": N_("the order discount is larger than the order"),
     "too_many_lines": N_("an order has at most %(max)s lines; this one has %(lines)s"),
     "order_invalid": N_("the order is invalid: %(problem)s"),
-    "order_rows_flawed": N_("every line of order %(key)s is rejected (see its rows)"),
     "currency_other": N_("amount in %(value)s, not in the shop's currency %(shop)s"),
-    "refund_date_before_sale": N_("the refund time %(value)s is before the sale"),
-    # a return
     "return_invalid": N_("the return is invalid: %(problem)s"),
     # customers and products
     "no_identity": N_("no phone, member card, customer id, e-mail, openid or unionid in this row"),
@@ -76,13 +73,12 @@ MESSAGES: dict[str, str] = {
     "name_empty": N_("name is empty"),
     "shelf_life_invalid": N_("%(value)s is not a shelf life (write days, or 12个月, 2年)"),
     "birthday_invalid": N_("birthday must be between 1900-01-01 and today"),
-    "invalid": N_("%(problem)s"),
+    "invalid": N_("invalid: %(problem)s"),
     # warnings: the row is imported
     "rounded": N_(
         "%(value)s has more decimals than the currency: the line total %(amount)s is "
         "rounded half up to the fen"
     ),
-    "address_too_long": N_("the address is too long to keep in the profile; the sale is kept"),
     "return_unmatched_original": N_(
         "original order %(value)s is not in Patron with this SKU to take back: kept as a "
         "return without a known sale"

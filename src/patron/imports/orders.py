@@ -70,7 +70,8 @@ from patron.imports.staging import (
 from patron.orders import returns
 from patron.orders import service as orders
 from patron.orders.exceptions import IdempotencyConflict
-from patron.orders.schemas import MAX_LINES, OrderIn, RefundIn, ReturnLineIn
+from patron.orders.models import Channel, PaymentMethod
+from patron.orders.schemas import MAX_LINES, OrderIn, OrderLineIn, RefundIn, ReturnLineIn
 
 # Order-level fields: read from an order's first row when the order is written.
 HEAD_TARGETS = (
@@ -331,9 +332,9 @@ class OrderRows:
                 raise _LineFlaw("unit_price", price_text, "price_negative")
             unit = price.fen()
             gross = price.times(qty)
+            if discount > gross:
+                raise _LineFlaw("discount", values.format_fen(discount), "discount_too_large")
             if amount is None:
-                if discount > gross:
-                    raise _LineFlaw("discount", str(discount), "discount_too_large")
                 amount = gross - discount
             else:
                 amount = abs(amount)
@@ -405,6 +406,9 @@ class _Head:
     extra: dict[str, Any]
     original: str
     reason: str
+    cells: dict[str, str]
+    channel: Channel | None = None
+    payment_method: PaymentMethod | None = None
 
 
 @dataclass(slots=True)
@@ -573,10 +577,11 @@ class OrderWriter:
         store_text = head["store"] or ""
         store = self._store(session, store_text)
         extra: dict[str, Any] = {}
+        payment = channel = None
         if text := cells.get("payment_method", "").strip():
-            extra["payment_method"] = lookup_value(PAYMENT_METHODS, text)[1] or "other"
+            payment = PaymentMethod(lookup_value(PAYMENT_METHODS, text)[1] or "other")
         if text := cells.get("channel", "").strip():
-            extra["channel"] = lookup_value(CHANNELS, text)[1] or "other"
+            channel = Channel(lookup_value(CHANNELS, text)[1] or "other")
         for target in ("country", "province", "city", "cashier"):
             if text := cells.get(target, "").strip():
                 extra[target] = text[:60]
@@ -596,6 +601,9 @@ class OrderWriter:
             extra=extra,
             original=ident(cells.get("original_order_id", "")),
             reason=reason,
+            cells=cells,
+            channel=channel,
+            payment_method=payment,
         )
 
     # -- sales ----------------------------------------------------------------------------
@@ -612,40 +620,46 @@ class OrderWriter:
                 raise _OrderLevelFlaw(
                     "order_id", key, "too_many_lines", max=MAX_LINES, lines=len(sale_rows)
                 )
-            lines = [
-                {
-                    "sku": r["sku"],
-                    "name": r["name"],
-                    "quantity": milli_to_quantity(r["qty"]),
-                    "unit_price_fen": r["price"],
-                    "discount_fen": r["discount"],
-                    "amount_fen": r["amount"],
-                }
-                for r in sale_rows
-            ]
+            if len(key) > 128:
+                raise _OrderLevelFlaw("order_id", key, "line_too_long", max=128)
             lines_total = sum(r["amount"] for r in sale_rows)
             if head.extra.get("order_discount_fen", 0) > lines_total:
                 raise _OrderLevelFlaw(
                     "order_discount", str(head.extra["order_discount_fen"]),
                     "order_discount_too_large",
                 )  # fmt: skip
+            if lines_total > values.MAX_FEN:
+                raise _OrderLevelFlaw("order_id", key, "amount_too_large")
             self._check_total(rows, sale_rows, head, lines_total)
-            try:
-                order_in = OrderIn.model_validate(
-                    {
-                        "source": self.source,
-                        "external_id": key,
-                        "ordered_at": head.at,
-                        "store_code": head.store.code,
-                        "customer": customer,
-                        "lines": lines,
-                        **head.extra,
-                    }
-                )
-            except ValidationError as exc:
-                error = exc.errors()[0]
-                problem = str(error.get("msg", "")).removeprefix("Value error, ")
-                raise _OrderLevelFlaw("order_id", key, "order_invalid", problem=problem) from None
+            # Every rule OrderIn's validators apply was applied reading the rows (a line's
+            # quantity, price, discount and amount; the order's size, discount and totals), so
+            # the order is built as it stands: half the cost of a large import otherwise.
+            order_in = OrderIn.model_construct(
+                source=self.source,
+                external_id=key,
+                store_code=head.store.code,
+                channel=head.channel,
+                ordered_at=head.at,
+                customer=customer,
+                payment_method=head.payment_method,
+                order_discount_fen=head.extra.get("order_discount_fen", 0),
+                total_fen=None,
+                lines=[
+                    OrderLineIn.model_construct(
+                        sku=r["sku"],
+                        name=r["name"],
+                        quantity=milli_to_quantity(r["qty"]),
+                        unit_price_fen=r["price"],
+                        discount_fen=r["discount"],
+                        amount_fen=r["amount"],
+                    )
+                    for r in sale_rows
+                ],
+                country=head.extra.get("country"),
+                province=head.extra.get("province"),
+                city=head.extra.get("city"),
+                cashier=head.extra.get("cashier"),
+            )
         except _OrderLevelFlaw as flaw:
             self._flaw(rows, flaw, outcome)
             return None
@@ -657,8 +671,7 @@ class OrderWriter:
     ) -> None:
         """A total column is the file's own sum of the order: checked while no line of the
         order was dropped (a dropped line's money is in the report)."""
-        cells = self._cells(rows[0])
-        text = cells.get("total", "").strip()
+        text = head.cells.get("total", "").strip()
         if not text or any(r["kind"] in (BAD, RETURN, NO_SALE_KIND) for r in rows):
             return
         try:
@@ -735,8 +748,7 @@ class OrderWriter:
             else:  # money only: the goods stay with the customer
                 lines.append({"line_no": line_no, "quantity": 0, "amount_fen": row["refund"]})
         refunded_at = sale.head.at
-        cells = self._cells(sale.refund_rows[0][1])
-        if text := cells.get("refunded_at", "").strip():
+        if text := sale.head.cells.get("refunded_at", "").strip():
             try:
                 refunded_at = max(self.reader.dates.instant(text), sale.head.at)
             except CellError:
@@ -882,7 +894,7 @@ class OrderWriter:
                         "external_id": key,
                         "line_no": n,
                         "store_code": head.store.code,
-                        "channel": head.extra.get("channel"),
+                        "channel": head.channel,
                         "customer_id": customer_id,
                         "returned_at": head.at,
                         "sku": row["sku"],

@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 from patron.catalog import service as catalog
 from patron.catalog.schemas import ProductIn
 from patron.core.errors import PatronError
+from patron.core.clock import parse_date
 from patron.customers import service as customers
 from patron.customers.schemas import CustomerCreate
 from patron.imports import cells as values
 from patron.imports.cells import CellError, Dates, ident
 from patron.imports.columns import GENDERS, ColumnMap, lookup_value
-from patron.imports.messages import Note
+from patron.imports.messages import SEVERITY_WARNING, Note
 from patron.imports.schemas import ImportOptions
 
 _TAG_SPLIT = re.compile(r"[,，;；|、/]+")
@@ -95,6 +96,7 @@ class RecordRows:
         from patron.core.settings import get_settings
 
         self.dates = Dates(day_first=options.day_first, zone=get_settings().zone)
+        self.warnings: list[Note] = []  # of the row being read
 
     def get(self, cells: Sequence[str], target: str) -> str:
         position = self.cols.index.get(target)
@@ -108,8 +110,10 @@ class RecordRows:
         for number, cells in table.rows(after_row=resume_after):
             batch.rows += 1
             batch.last_row = number
+            self.warnings = []
             try:
                 batch.items.append((number, self.record(number, cells)))
+                batch.notes.extend(self.warnings)
             except _Problem as exc:
                 batch.notes.append(exc.note)
             except ValidationError as exc:
@@ -225,13 +229,10 @@ class CustomerRows(RecordRows):
         data: dict[str, Any] = {"identities": identities, **person}
         birthday_text = self.get(cells, "birthday")
         if birthday_text:
-            try:
-                birthday = self.dates.instant(birthday_text)
-            except CellError as exc:
-                raise self.problem(row, "birthday", birthday_text, exc.code) from None
-            from patron.core.settings import get_settings
-
-            data["birthday"] = birthday.astimezone(get_settings().zone).date()
+            try:  # a date, not an instant: no zone moves it
+                data["birthday"] = parse_date(birthday_text, day_first=self.options.day_first)
+            except ValueError:
+                raise self.problem(row, "birthday", birthday_text, "date_unreadable") from None
         signed_up = self._date(cells, row, "signed_up_at")
         if signed_up is not None:
             data["signed_up_at"] = signed_up
@@ -302,9 +303,21 @@ class ProductRows(RecordRows):
             data["brand"] = brand
         if text := self.get(cells, "list_price"):
             try:
-                data["list_price_fen"] = values.fen(text)
+                price = values.money(text)
             except CellError as exc:
                 raise self.problem(row, "list_price", text, exc.code) from None
+            data["list_price_fen"] = price.fen()
+            if price.finer_than_fen:
+                self.warnings.append(
+                    Note(
+                        row,
+                        "rounded",
+                        self.cols.header("list_price"),
+                        text,
+                        facts={"amount": values.format_fen(price.fen())},
+                        severity=SEVERITY_WARNING,
+                    )
+                )
         if text := self.get(cells, "shelf_life"):
             try:
                 data["shelf_life_days"] = values.shelf_life_days(text)

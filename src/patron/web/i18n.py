@@ -172,6 +172,9 @@ MESSAGE_SOURCES: Final = (
     "staff/pages.py",
     "loyalty/pages.py",
     "analytics/pages.py",
+    "imports/messages.py",
+    "imports/cli.py",
+    "imports/pages.py",
 )
 
 
@@ -194,6 +197,8 @@ def extract_messages() -> dict[str, list[str]]:
             if isinstance(message, str):
                 found.setdefault(message, []).append(f"{path.relative_to(package)}:{line}")
     for name in MESSAGE_SOURCES:
+        if not (package / name).exists():
+            continue
         for line, message, _c, _x in extract_from_file("python", str(package / name)):
             if isinstance(message, str):
                 found.setdefault(message, []).append(f"{name}:{line}")
