@@ -334,10 +334,7 @@ class OrderRows:
             gross = price.times(qty)
             if discount > gross:
                 raise _LineFlaw("discount", values.format_fen(discount), "discount_too_large")
-            if amount is None:
-                amount = gross - discount
-            else:
-                amount = abs(amount)
+            amount = gross - discount if amount is None else abs(amount)
             if price.finer_than_fen:
                 notes.append(
                     Note(
@@ -699,6 +696,7 @@ class OrderWriter:
             orders_in=[s.order_in for s in sales],
             import_run_id=self.run_id,
             store_ids=self.store_scope,
+            currency=self.options.currency,
         )
         for sale, result in zip(sales, results, strict=True):
             anon = 0 if sale.order_in.customer else 1

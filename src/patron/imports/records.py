@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
 from patron.catalog.schemas import ProductIn
-from patron.core.errors import PatronError
 from patron.core.clock import parse_date
+from patron.core.errors import PatronError
 from patron.customers import service as customers
 from patron.customers.schemas import CustomerCreate
 from patron.imports import cells as values

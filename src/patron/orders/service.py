@@ -141,14 +141,16 @@ def record_orders(
     orders_in: Sequence[OrderIn],
     import_run_id: int | None = None,
     store_ids: frozenset[int] | None = None,
+    currency: str | None = None,
 ) -> list[OrderOutcome]:
     """Store a batch of orders; one outcome per order, in order.
 
     An order whose key exists is a duplicate (same content) or a conflict (other content);
     an order naming an unknown store, or a store outside ``store_ids`` when given, is
-    invalid. Neither stops the rest of the batch.
+    invalid. Neither stops the rest of the batch. ``currency`` is the orders' currency when
+    it is not the shop's (a file the user confirmed was in another one).
     """
-    return _record(session, orders_in, import_run_id, store_ids)[0]
+    return _record(session, orders_in, import_run_id, store_ids, currency)[0]
 
 
 def _record(
@@ -156,6 +158,7 @@ def _record(
     orders_in: Sequence[OrderIn],
     import_run_id: int | None,
     store_ids: frozenset[int] | None = None,
+    currency: str | None = None,
 ) -> tuple[list[OrderOutcome], dict[int, OrderRead]]:
     """record_orders, plus the read of each order it created (built without a query)."""
     hashes = [request_hash(o) for o in orders_in]
@@ -209,7 +212,9 @@ def _record(
         fresh_stores.append(store)
 
     if fresh:
-        created = _insert(session, orders_in, hashes, fresh, fresh_stores, outcomes, import_run_id)
+        created = _insert(
+            session, orders_in, hashes, fresh, fresh_stores, outcomes, import_run_id, currency
+        )
     # Orders repeated inside the batch point at the first one's result.
     for i, outcome in enumerate(outcomes):
         assert outcome is not None
@@ -232,6 +237,7 @@ def _insert(
     stores: list[StoreRead],
     outcomes: list[OrderOutcome | None],
     import_run_id: int | None,
+    currency: str | None = None,
 ) -> dict[int, OrderRead]:
     """Insert the new orders; return a read of each, by position in ``orders_in``."""
     contexts = []
@@ -254,7 +260,7 @@ def _insert(
     resolution = customers.resolve_customers(session=session, refs=refs, contexts=contexts)
     _note_first_purchases(session, resolution.customer_ids, [orders_in[i] for i in fresh])
     now = utcnow()
-    currency = get_settings().currency
+    currency = currency or get_settings().currency
     conn = session.connection()
     rows = []
     for n, i in enumerate(fresh):
