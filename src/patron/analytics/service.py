@@ -37,7 +37,7 @@ from patron.analytics.engine import (
     kpis,
     segment_migration,
 )
-from patron.analytics.engine.schema import TABLES
+from patron.analytics.engine.schema import ALL_TABLES
 from patron.analytics.extract import ExtractResult, extract
 from patron.analytics.models import AnalyticsRun, CustomerScore, RunStatus
 from patron.analytics.schemas import (
@@ -98,12 +98,22 @@ def store_path() -> Path:
     return get_settings().resolved_analytics_store
 
 
-def _validate(as_of: date | None, engine: str, params: dict[str, Any] | None) -> AnalyticsParams:
+def _validate(
+    as_of: date | None,
+    engine: str,
+    params: dict[str, Any] | None,
+    data_ends_on: date | None = None,
+) -> AnalyticsParams:
     if engine not in ENGINES:
         raise InvalidInput("engine", f"must be one of {', '.join(ENGINES)}", engine=engine)
     settings = get_settings()
     today = utcnow().astimezone(settings.zone).date()
-    as_of = as_of or today
+    if as_of is None:
+        as_of = default_as_of(
+            today=today,
+            data_ends_on=data_ends_on,
+            window_days=(params or {}).get("window_days", AnalyticsParams.window_days),
+        )
     if as_of > today:
         raise InvalidInput("as_of", f"is after today ({today.isoformat()})", as_of=str(as_of))
     try:
@@ -112,6 +122,24 @@ def _validate(as_of: date | None, engine: str, params: dict[str, Any] | None) ->
         raise InvalidInput(f"params.{exc.field}", exc.reason, value=exc.value) from None
     except TypeError as exc:
         raise InvalidInput("params", str(exc)) from None
+
+
+def default_as_of(*, today: date, data_ends_on: date | None, window_days: int | None) -> date:
+    """The day a run describes when none is given: today, or the last day with a sale when
+    that is older than the RFM window (a shop that imported last year's data sees its
+    customers as they were then, not all "without a purchase in the window")."""
+    if data_ends_on is None or window_days is None:
+        return today
+    if data_ends_on <= today - timedelta(days=window_days):
+        return data_ends_on
+    return today
+
+
+def data_ends_on(*, session: Session) -> date | None:
+    """The last business day with a sale, in the shop's zone (None before the first)."""
+    from patron.orders import service as orders
+
+    return orders.latest_sale_day(session=session, zone=get_settings().zone)
 
 
 def run_analytics(
@@ -130,7 +158,10 @@ def run_analytics(
     Raises AnalyticsBusy at once if another run holds the store; a run that fails is
     recorded as failed with its error, and the error is raised again.
     """
-    analytics_params = _validate(as_of, engine, params)
+    ends = db.read(lambda s: data_ends_on(session=s)) if as_of is None else None
+    analytics_params = _validate(as_of, engine, params, ends)
+    if as_of is None and analytics_params.as_of != utcnow().astimezone(get_settings().zone).date():
+        log.info("the data ends on %s: the run describes that day", analytics_params.as_of)
     target = path or store_path()
     with analytics_store.run_lock(target):
         run_id = db.write(
@@ -323,7 +354,7 @@ def compute_results(
 
 def _spark_tables(duck: Any, directory: Path) -> Tables:
     """The store's tables as Parquet, read by PySpark in local mode through Ibis."""
-    paths = analytics_store.export_parquet(duck, directory, tuple(TABLES))
+    paths = analytics_store.export_parquet(duck, directory, tuple(ALL_TABLES))
     return spark_tables(paths)
 
 

@@ -13,8 +13,9 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Select,
@@ -801,6 +802,18 @@ def restore_customer_records(
                 )
                 .values(customer_id=to_customer_id)
             )
+
+
+def latest_sale_day(*, session: Session, zone: ZoneInfo) -> date | None:
+    """The business day (in ``zone``) of the newest order, None before the first."""
+    newest = session.scalar(select(func.max(Order.ordered_at)))
+    if newest is None:
+        return None
+    if isinstance(newest, str):
+        newest = datetime.fromisoformat(newest)
+    if newest.tzinfo is None:
+        newest = newest.replace(tzinfo=UTC)
+    return newest.astimezone(zone).date()
 
 
 def latest_order_ids(*, session: Session) -> tuple[int, int, int]:

@@ -19,7 +19,7 @@ from patron.analytics.engine import (
     kpis,
     segment_migration,
 )
-from patron.analytics.engine.schema import TABLES
+from patron.analytics.engine.schema import ALL_TABLES
 from patron.analytics.engine.synthetic import generate
 
 pytestmark = pytest.mark.spark
@@ -51,7 +51,7 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Tables, 
         .getOrCreate()
     )
     try:
-        for name in TABLES:
+        for name in ALL_TABLES:
             frame = spark.createDataFrame(duck.table(name).to_pyarrow())
             frame.createOrReplaceTempView(name)
         yield Tables.from_backend(duck), Tables.from_backend(ibis.pyspark.connect(spark))
