@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     import_batch_rows: int = Field(default=5000, ge=1)
+    # The largest file the console's import page takes (the command line takes any size).
+    import_max_mb: float = Field(default=500.0, gt=0)
     bulk_max_orders: int = Field(default=1000, ge=1)
     # SQLite page cache per connection; raise it for very large loads (the benchmark data set).
     sqlite_cache_mb: int = Field(default=64, ge=2, le=65536)

@@ -191,13 +191,15 @@ def run_import(
     started_by: str | None = None,
     report_folder: Path | None = None,
     store_scope: frozenset[int] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> ImportSummary:
     """Import one file of ``kind`` (customers, products or orders); see the module docstring.
 
     Raises :class:`reader.UnreadableFile`, :class:`reader.EmptyFile`,
     :class:`columns.MissingColumns`, :class:`columns.BadMapping` or
     :class:`CurrencyNotConfirmed` before writing anything. ``after_batch`` runs after each
-    committed batch (tests use it to interrupt an import).
+    committed batch (tests use it to interrupt an import); ``on_start`` once the run exists
+    (the console's page waits for it to show the run's progress).
     """
     if kind not in KINDS:
         raise InvalidInput("kind", f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
@@ -219,6 +221,8 @@ def run_import(
                 started_by=started_by,
             )
         )
+        if on_start is not None:
+            on_start(run.id)
         if state == "completed":
             assert run.outcome is not None
             return ImportSummary.model_validate(
@@ -631,11 +635,13 @@ class Preview:
     encoding: str | None
     currency: str | None
     fields: list[str]
+    problem: PatronError | None = None  # why the file cannot be imported as it is mapped
 
 
 def preview(*, path: Path, kind: str, options: ImportOptions, rows: int = 10) -> Preview:
     """What the console shows before an import: nothing is written."""
     facts = inspect_file(path, encoding=options.encoding)
+    problem: PatronError | None = None
     try:
         table, cols = open_for(facts, kind=kind, options=options)
         missing: list[list[str]] = []
@@ -643,6 +649,7 @@ def preview(*, path: Path, kind: str, options: ImportOptions, rows: int = 10) ->
         table = open_table(facts, delimiter=options.delimiter, sheet=options.sheet)
         cols = None
         missing = list(exc.facts.get("missing", []))
+        problem = exc
     with table:
         first = []
         for _number, cells in table.rows():
@@ -661,6 +668,7 @@ def preview(*, path: Path, kind: str, options: ImportOptions, rows: int = 10) ->
             encoding=facts.encoding,
             currency=currency,
             fields=list(ALIASES[kind]),
+            problem=problem,
         )
 
 
