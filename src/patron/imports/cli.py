@@ -285,7 +285,8 @@ def print_reconciliation(rec: Reconciliation, lang: str, *, days: int = 31) -> N
         table.add_column(_t(lang, title), justify="right")
     lines = [rec.total, *rec.by_store, *rec.by_day[:days]]
     for n, line in enumerate(lines):
-        name = _t(lang, N_("Whole file")) if n == 0 else f"{line.key} {line.label}".strip()
+        label = line.label if line.label != line.key else ""
+        name = _t(lang, N_("Whole file")) if n == 0 else f"{line.key} {label}".strip()
         diff = format_fen(line.difference_fen)
         if line.difference_fen or line.difference_rows:
             diff = f"[red]{diff}[/red]"
