@@ -25,3 +25,9 @@ class OutOfScope(Forbidden):
     """A store-bound user asked for a customer of another store."""
 
     code = "out_of_scope"
+
+
+class AmbiguousIdentifier(Conflict):
+    """An id given without its system names customers of more than one system."""
+
+    code = "ambiguous_identifier"

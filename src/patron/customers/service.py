@@ -43,7 +43,7 @@ from patron.customers.encryption import (
     holds_encrypted_data,
     rotate_keys,
 )
-from patron.customers.exceptions import CustomerNotFound, OutOfScope
+from patron.customers.exceptions import AmbiguousIdentifier, CustomerNotFound, OutOfScope
 from patron.customers.identity import Resolution, ResolveContext
 from patron.customers.models import (
     Customer,
@@ -309,10 +309,41 @@ def lookup_customer(
     Found through the identifier's blind index (values are encrypted at rest).
     ``store_ids``, when given, must include one of the customer's stores (else OutOfScope).
     """
-    customer_id = find_customer_id(session=session, kind=kind, value=value, namespace=namespace)
+    if kind == "external_account" and not namespace:
+        # The id a shop system (or an import, under its source) gave the customer, without
+        # naming the system: found in whichever system has it.
+        owners = find_customer_ids_by_account(session=session, value=value)
+        if len(owners) > 1:
+            raise AmbiguousIdentifier(
+                f"customer id {value!r} names {len(owners)} customers of different systems; "
+                "give the system as namespace",
+                kind=kind,
+            )
+        customer_id = owners[0] if owners else None
+    else:
+        customer_id = find_customer_id(session=session, kind=kind, value=value, namespace=namespace)
     if customer_id is None:
         return None
     return get_customer_or_raise(session=session, customer_id=customer_id, store_ids=store_ids)
+
+
+def find_customer_ids_by_account(*, session: Session, value: str) -> list[int]:
+    """The customers holding ``value`` as an account id in any system (one query per the
+    few systems that give ids: the blind index includes the system)."""
+    kind = IdentityKind.EXTERNAL_ACCOUNT
+    systems = list(
+        session.scalars(select(Identity.namespace).where(Identity.kind == kind).distinct())
+    )
+    if not systems:
+        return []
+    indexes = [identity_index(kind, system, value.strip()) for system in systems]
+    found = session.scalars(
+        select(Identity.customer_id)
+        .where(Identity.kind == kind, Identity.value_index.in_(indexes))
+        .distinct()
+        .order_by(Identity.customer_id)
+    )
+    return [int(c) for c in found]
 
 
 def find_customer_id(*, session: Session, kind: str, value: str, namespace: str = "") -> int | None:
