@@ -174,6 +174,7 @@ MESSAGE_SOURCES: Final = (
     "analytics/pages.py",
     "imports/messages.py",
     "imports/cli.py",
+    "cli.py",
     "imports/pages.py",
 )
 
