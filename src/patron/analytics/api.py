@@ -107,7 +107,7 @@ def export_customers(
         Query(description="Headers, segment and stage names in Chinese (zh) or English (en)"),
     ] = "zh",
 ) -> Response:
-    """The same list as an Excel workbook (masked; spend in yuan); the export goes in the
+    """The same list as an Excel workbook (masked; spend in the shop's currency); the export goes in the
     audit log."""
     content = db.write(
         lambda s: service.export_customers_by(

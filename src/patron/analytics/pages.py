@@ -27,6 +27,7 @@ from patron.analytics.schemas import AnalyticsRunRead, ResultRows, RunSummary
 from patron.analytics.store import AnalyticsStoreUnavailable
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
+from patron.core.money import currency_symbol
 from patron.core.settings import get_settings
 from patron.customers.masking import mask_customer
 from patron.staff.roles import Permission as P
@@ -379,7 +380,7 @@ def load_risk(*, session: Session, actor: Actor, page: int) -> RiskView | None:
 
 
 def _yuan(fen: int) -> str:
-    return f"¥{fen // 100:,}"
+    return f"{currency_symbol(get_settings().currency)}{fen // 100:,}"
 
 
 def _clv_json(buckets: list[churn.ClvBucket]) -> str:

@@ -53,6 +53,7 @@ from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import InvalidInput, NotFound
+from patron.core.money import currency_symbol
 from patron.core.settings import get_settings
 from patron.customers import service as customers
 
@@ -701,7 +702,7 @@ _EXPORT_COLUMNS = (
     ("生命周期阶段", "Lifecycle stage"),
     ("距最近购买（天）", "Days since last purchase"),
     ("购买次数", "Purchases"),
-    ("消费金额（元）", "Spend (yuan)"),
+    ("消费金额（{symbol}）", "Spend ({code})"),
     ("R 分", "R score"),
     ("F 分", "F score"),
     ("M 分", "M score"),
@@ -746,7 +747,9 @@ def export_customers_by(
     else:
         title = group_name(STAGES, stage, english=english) if stage else "customers"
     sheet = book.create_sheet(title=title[:31])
-    sheet.append([column[pick] for column in _EXPORT_COLUMNS])
+    currency = get_settings().currency
+    symbol = "元" if currency == "CNY" else currency_symbol(currency).strip()
+    sheet.append([column[pick].format(symbol=symbol, code=currency) for column in _EXPORT_COLUMNS])
     cursor: str | None = None
     written = 0
     run_used: int | None = run_id

@@ -82,6 +82,19 @@ class Settings(BaseSettings):
     # million rows a night).
     analytics_keep_days: Annotated[int, Field(ge=1)] | None = None
 
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        """An ISO 4217 code whose minor unit is a hundredth (money is kept as such)."""
+        from babel.numbers import get_currency_precision, list_currencies
+
+        code = value.strip().upper()
+        if code not in list_currencies():
+            raise ValueError(f"unknown currency {value!r}; give an ISO 4217 code such as CNY")
+        if get_currency_precision(code) != 2:
+            raise ValueError(f"{code} has no cents: Patron keeps amounts in hundredths")
+        return code
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
