@@ -3,11 +3,12 @@ segment migration, and a customer's score history."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from patron.analytics import service
+from patron.analytics.engine import KpiDimension
 from patron.analytics.schemas import (
     AnalyticsRunCreate,
     AnalyticsRunRead,
@@ -138,10 +139,11 @@ def cohorts(db: Db, run_id: RunId = None) -> ResultRows:
 @router.get("/analytics/kpis", response_model=ResultRows)
 def kpis(
     db: Db,
-    by: Literal["day", "store", "channel", "category"] = "day",
+    by: KpiDimension = "day",
     run_id: RunId = None,
 ) -> ResultRows:
-    """Sales KPIs over the run's KPI period, by day, store, channel or category."""
+    """Sales KPIs over the run's KPI period, by day, store, channel or category, or by what
+    an import said of each order: country, province, city, payment method, cashier."""
     return db.read(lambda s: service.read_kpis(session=s, by=by, run_id=run_id))
 
 

@@ -42,7 +42,7 @@ from patron.core.db import Database
 from patron.customers.models import Customer, CustomerMerge
 from patron.orders.models import Order, OrderLine, Refund, RefundLine, SaleReturn
 
-SCHEMA_VERSION = "2"  # 2: returns, line by line
+SCHEMA_VERSION = "2"  # 2: returns, line by line; order attributes
 ID_OVERLAP = 2000
 TIME_OVERLAP = timedelta(minutes=10)
 BATCH_ROWS = 50_000
@@ -70,6 +70,8 @@ _DDL = (
     "refunded_at TIMESTAMP, refund_date DATE, amount_fen BIGINT)",
     "CREATE TABLE IF NOT EXISTS _refund_lines (refund_line_id BIGINT, refund_id BIGINT, "
     "order_line_id BIGINT, amount_fen BIGINT)",
+    "CREATE TABLE IF NOT EXISTS order_attributes (order_id BIGINT, country VARCHAR, "
+    "province VARCHAR, city VARCHAR, payment_method VARCHAR, cashier VARCHAR)",
     "CREATE TABLE IF NOT EXISTS returns (return_id BIGINT, order_id BIGINT, line_id BIGINT, "
     "customer_id BIGINT, store_id BIGINT, channel VARCHAR, returned_at TIMESTAMP, "
     "return_date DATE, category VARCHAR, amount_fen BIGINT)",
@@ -86,6 +88,7 @@ _EXTRACT_TABLES = (
     "refunds",
     "_refund_lines",
     "returns",
+    "order_attributes",
 )
 
 
@@ -133,7 +136,10 @@ _INTEGERS = [
     "home_store_id",
     "merged_into_id",
 ]
-_STRINGS = ["channel", "sku", "path", "code", "name", "city", "kind", "timezone", "status"]
+_STRINGS = [
+    "channel", "sku", "path", "code", "name", "city", "kind", "timezone", "status", "country",
+    "province", "payment_method", "cashier",
+]  # fmt: skip
 # Typed columns convert to Arrow several times faster than inferred ones; instants are
 # text on SQLite and datetimes on PostgreSQL, so they are left to inference.
 _ARROW_TYPES: dict[str, pa.DataType] = {
@@ -534,6 +540,25 @@ def _orders(
     moved = _count(duck, "SELECT count(*) FROM _in_orders")
     duck.execute("INSERT INTO orders SELECT * FROM _in_orders")
     result.add("orders", moved)
+    # What an export said of the order beyond its money (orders are never changed).
+    duck.execute("DELETE FROM order_attributes WHERE order_id > ?", [low])
+    said = or_(
+        o.c.country.is_not(None),
+        o.c.province.is_not(None),
+        o.c.city.is_not(None),
+        o.c.payment_method.is_not(None),
+        o.c.cashier.is_not(None),
+    )
+    _stream(
+        source,
+        select(o.c.id, o.c.country, o.c.province, o.c.city, o.c.payment_method, o.c.cashier)
+        .where(o.c.id > low, said)
+        .order_by(o.c.id),
+        duck,
+        "order_attributes",
+        ["order_id", "country", "province", "city", "payment_method", "cashier"],
+        "SELECT * FROM _batch",
+    )
 
     ln = OrderLine.__table__
     duck.execute(

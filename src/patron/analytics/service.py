@@ -69,6 +69,11 @@ KPI_RESULTS = {
     "store": "kpis_store",
     "channel": "kpis_channel",
     "category": "kpis_category",
+    "country": "kpis_country",
+    "province": "kpis_province",
+    "city": "kpis_city",
+    "payment_method": "kpis_payment_method",
+    "cashier": "kpis_cashier",
 }
 _WRITE_CHUNK = 5000
 _SCORE_COLUMNS = [c.name for c in CustomerScore.__table__.columns if c.name not in ("id", "run_id")]

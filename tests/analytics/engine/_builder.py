@@ -24,6 +24,7 @@ class Store:
     order_lines: list[tuple[Any, ...]] = field(default_factory=list)
     refunds: list[tuple[Any, ...]] = field(default_factory=list)
     returns: list[tuple[Any, ...]] = field(default_factory=list)
+    order_attributes: list[tuple[Any, ...]] = field(default_factory=list)
     stores: list[tuple[Any, ...]] = field(
         default_factory=lambda: [(1, "S01", "一号店", "上海", "store")]
     )

@@ -146,3 +146,24 @@ def test_last_years_data_is_described_as_of_its_last_day(db: Database, data_dir:
     segments = db.read(lambda s: analytics.segment_summary(session=s))
     buyers = sum(g.customers for g in segments.groups if g.code is not None)
     assert buyers == 1  # not "no purchase in the window"
+
+
+def test_what_an_export_said_of_its_orders_can_group_the_kpis(
+    db: Database, data_dir: Path, tmp_path: Path
+) -> None:
+    from tests.imports.builders import UCI_HEADER, import_file, write_csv
+
+    rows = [
+        ["1", "A", "a", "2", "3/5/2026 10:00", "1.50", "17850", "France"],
+        ["2", "A", "a", "1", "3/6/2026 10:00", "1.50", "17851", "Germany"],
+        ["3", "A", "a", "4", "3/6/2026 11:00", "1.00", "17852", "France"],
+    ]
+    import_file(db, "orders", write_csv(tmp_path / "s.csv", UCI_HEADER, rows))
+
+    run = analytics.run_analytics(db=db, as_of=date(2026, 3, 10))
+
+    kept = db.read(lambda s: analytics.read_kpis(session=s, by="country", run_id=run.id))
+    assert {r["country"]: r["net_sales_fen"] for r in kept.rows} == {
+        "France": 300 + 400,
+        "Germany": 150,
+    }

@@ -50,8 +50,21 @@ __all__ = [
     "segment_migration",
 ]
 
-KpiDimension = Literal["day", "store", "channel", "category"]
-KPI_DIMENSIONS: tuple[KpiDimension, ...] = ("day", "store", "channel", "category")
+KpiDimension = Literal[
+    "day", "store", "channel", "category", "country", "province", "city", "payment_method",
+    "cashier",
+]  # fmt: skip
+KPI_DIMENSIONS: tuple[KpiDimension, ...] = (
+    "day",
+    "store",
+    "channel",
+    "category",
+    "country",
+    "province",
+    "city",
+    "payment_method",
+    "cashier",
+)
 
 
 def customer_scores(tables: Tables, params: AnalyticsParams) -> ibis.Table:
@@ -113,7 +126,9 @@ def kpis(tables: Tables, params: AnalyticsParams, by: KpiDimension) -> ibis.Tabl
 
     Key columns: ``order_date`` (day); ``store_id``, ``store_code``, ``store_name`` (store);
     ``channel``; ``category`` (from the order lines; an order counts in every category it has
-    a line with positive net in). Then:
+    a line with positive net in); ``country``, ``province``, ``city``, ``payment_method``,
+    ``cashier`` (what an import said of the order, ``order_attributes``; null when nothing).
+    Then:
     net_sales_fen (int64: net sales as ``patron.orders.sales`` defines them, what the period's
     orders were paid less what went back in the period, by the day, store and channel it went
     back in: ``returns``), orders (int64, orders with positive net), average_order_value_fen

@@ -15,7 +15,14 @@ _KEYS = {
     "store": ("store_id",),
     "channel": ("channel",),
     "category": ("category",),
+    # order attributes an export carried (null for orders that said nothing)
+    "country": ("country",),
+    "province": ("province",),
+    "city": ("city",),
+    "payment_method": ("payment_method",),
+    "cashier": ("cashier",),
 }
+ATTRIBUTES = ("country", "province", "city", "payment_method", "cashier")
 
 
 def kpis(tables: Tables, params: AnalyticsParams, by: str) -> ir.Table:
@@ -35,7 +42,6 @@ def kpis(tables: Tables, params: AnalyticsParams, by: str) -> ir.Table:
     )
     # Net sales as the orders domain defines them: what the orders of the period were paid,
     # less what went back in the period (a refund on its own day, whenever the sale was).
-    no_order = ibis.null("int64")
     if by == "category":
         lines = tables.order_lines
         sold = lines.join(o, lines.order_id == o.order_id).select(
@@ -47,7 +53,7 @@ def kpis(tables: Tables, params: AnalyticsParams, by: str) -> ir.Table:
         )
         taken = back.select(
             "category",
-            order_id=no_order,
+            order_id=back.order_id,
             customer_id=back.customer_id,
             money_fen=-back.amount_fen,
             counts=ibis.literal(False),
@@ -63,7 +69,7 @@ def kpis(tables: Tables, params: AnalyticsParams, by: str) -> ir.Table:
             counts=o.net_fen > 0,
         )
         taken = back.select(
-            order_id=no_order,
+            order_id=back.order_id,
             customer_id=back.customer_id,
             order_date=back.return_date,
             store_id=back.store_id,
@@ -72,6 +78,9 @@ def kpis(tables: Tables, params: AnalyticsParams, by: str) -> ir.Table:
             counts=ibis.literal(False),
         )
     facts = sold.union(taken)
+    if by in ATTRIBUTES:
+        said = tables.attributes_or_empty().select("order_id", by)
+        facts = facts.left_join(said, facts.order_id == said.order_id).drop("order_id_right")
     facts = facts.left_join(first, facts.customer_id == first.customer_id).drop("customer_id_right")
     facts = facts.mutate(is_new=(facts.first_order_date > period_start).fill_null(False))
     # An order counts once: in each category it has a line in, or once per row elsewhere.

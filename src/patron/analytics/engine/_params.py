@@ -77,6 +77,7 @@ class Tables:
     refunds: ibis.Table
     stores: ibis.Table
     returns: ibis.Table | None = None  # none: nothing went back line by line
+    order_attributes: ibis.Table | None = None  # none: no order says more than its money
 
     def __post_init__(self) -> None:
         for name, expected in (TABLES | OPTIONAL_TABLES).items():
@@ -105,6 +106,21 @@ class Tables:
             except Exception:  # any backend's "no such table"
                 continue
         return cls(**{name: con.table(name) for name in TABLES}, **optional)
+
+    def attributes_or_empty(self) -> ibis.Table:
+        """``order_attributes``, or an empty table of its schema on this backend."""
+        if self.order_attributes is not None:
+            return self.order_attributes
+        empty = ibis.null("string")
+        o = self.orders.limit(0)
+        return o.select(
+            order_id=o.order_id,
+            country=empty,
+            province=empty,
+            city=empty,
+            payment_method=empty,
+            cashier=empty,
+        )
 
     def returns_or_empty(self) -> ibis.Table:
         """``returns``, or an empty table of its schema on this backend."""

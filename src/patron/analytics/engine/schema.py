@@ -89,6 +89,19 @@ RETURNS = ibis.schema(
     }
 )
 
+# What an export said of an order beyond its money: where the buyer was, how they paid, who
+# served them (one row per order that says any of it).
+ORDER_ATTRIBUTES = ibis.schema(
+    {
+        "order_id": "int64",
+        "country": "string",
+        "province": "string",
+        "city": "string",
+        "payment_method": "string",
+        "cashier": "string",
+    }
+)
+
 STORES = ibis.schema(
     {
         "store_id": "int64",
@@ -119,5 +132,8 @@ TABLES: dict[str, sch.Schema] = {
 }
 # Tables a store may lack (one made before they existed, a hand-built one): the definitions
 # read them as empty.
-OPTIONAL_TABLES: dict[str, sch.Schema] = {"returns": RETURNS}
+OPTIONAL_TABLES: dict[str, sch.Schema] = {
+    "returns": RETURNS,
+    "order_attributes": ORDER_ATTRIBUTES,
+}
 ALL_TABLES: dict[str, sch.Schema] = {**TABLES, **OPTIONAL_TABLES}

@@ -175,6 +175,11 @@ def generate(
         JOIN order_lines l ON l.order_id = o.order_id AND l.refunded_fen > 0
         """
     )
+    con.execute(
+        "CREATE OR REPLACE TABLE order_attributes AS SELECT order_id, NULL AS country, "
+        "NULL AS province, NULL AS city, NULL AS payment_method, NULL AS cashier "
+        "FROM orders WHERE false"
+    )
     con.execute("DROP TABLE _orders")
     con.execute("DROP TABLE _order_base")
     counts: dict[str, int] = {}
