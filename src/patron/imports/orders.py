@@ -24,9 +24,9 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
@@ -113,6 +113,18 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STAGE_CHUNK = 5000
 
 Tick = Callable[[str, int, int, int], None]  # (stage, done, total, rows)
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def built(model: type[_M], **values: Any) -> _M:
+    """An instance of ``model`` holding ``values`` (every field), as ``model_construct``
+    makes it but without its per-field work: for data already checked field by field."""
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", values)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
 
 
 def _micros(at: datetime) -> int:
@@ -397,7 +409,7 @@ class _Head:
     """An order's order-level fields, read from its first row."""
 
     at: datetime
-    store: StoreRead
+    store: StoreRead | None  # resolved when the order is written (it may be made then)
     store_text: str
     person: dict[str, Any]
     extra: dict[str, Any]
@@ -407,13 +419,21 @@ class _Head:
     channel: Channel | None = None
     payment_method: PaymentMethod | None = None
 
+    @property
+    def shop(self) -> StoreRead:
+        """The store, once resolved."""
+        assert self.store is not None, "the store is resolved before the order is written"
+        return self.store
+
 
 @dataclass(slots=True)
 class _Sale:
+    """An order read and checked from its rows, waiting for its store and its writing."""
+
     key: str
     rows: list[Any]  # the staged sale rows, in line order
     others: list[Any]  # the order's other rows (returns, no-sale lines, flawed lines)
-    order_in: OrderIn
+    order_in: OrderIn  # its store_code set when the store is resolved
     head: _Head
     refund_rows: list[tuple[int, Any]]  # (line number, row) of lines the file says refunded
 
@@ -552,6 +572,13 @@ class OrderWriter:
             ) from None
 
     def _head(self, session: Session, rows: Sequence[Any]) -> _Head:
+        """The order-level fields with the store resolved (a flaw raises)."""
+        head = self._head_fields(rows)
+        head.store = self._store(session, head.store_text)
+        return head
+
+    def _head_fields(self, rows: Sequence[Any]) -> _Head:
+        """The order-level fields read from the order's first row, without the database."""
         head = rows[0]
         cells = self._cells(head)
         if head["at"] is None:
@@ -572,7 +599,6 @@ class OrderWriter:
             raise _OrderLevelFlaw("currency", currency, "currency_other", shop=self.currency)
         person = self._person(cells)
         store_text = head["store"] or ""
-        store = self._store(session, store_text)
         extra: dict[str, Any] = {}
         payment = channel = None
         if text := cells.get("payment_method", "").strip():
@@ -592,7 +618,7 @@ class OrderWriter:
         reason = cells.get("status", "").strip()
         return _Head(
             at=_instant(head["at"]),
-            store=store,
+            store=None,
             store_text=store_text,
             person=person,
             extra=extra,
@@ -605,13 +631,14 @@ class OrderWriter:
 
     # -- sales ----------------------------------------------------------------------------
 
-    def prepare_sale(self, session: Session, rows: list[Any], outcome: _Outcome) -> _Sale | None:
-        """An order from its staged rows, or None when its rows are rejected (into outcome)."""
+    def prepare_sale(self, rows: list[Any], outcome: _Outcome) -> _Sale | None:
+        """An order from its staged rows, read and checked without the database, or None
+        when its rows are rejected (into ``outcome``)."""
         key = rows[0]["key"]
         sale_rows = [r for r in rows if r["kind"] == SALE]
         others = [r for r in rows if r["kind"] != SALE]
         try:
-            head = self._head(session, rows)
+            head = self._head_fields(rows)
             customer = self._customer(head.person)
             if len(sale_rows) > MAX_LINES:
                 raise _OrderLevelFlaw(
@@ -631,10 +658,11 @@ class OrderWriter:
             # Every rule OrderIn's validators apply was applied reading the rows (a line's
             # quantity, price, discount and amount; the order's size, discount and totals), so
             # the order is built as it stands: half the cost of a large import otherwise.
-            order_in = OrderIn.model_construct(
+            order_in = built(
+                OrderIn,
                 source=self.source,
                 external_id=key,
-                store_code=head.store.code,
+                store_code=None,
                 channel=head.channel,
                 ordered_at=head.at,
                 customer=customer,
@@ -642,7 +670,8 @@ class OrderWriter:
                 order_discount_fen=head.extra.get("order_discount_fen", 0),
                 total_fen=None,
                 lines=[
-                    OrderLineIn.model_construct(
+                    built(
+                        OrderLineIn,
                         sku=r["sku"],
                         name=r["name"],
                         quantity=milli_to_quantity(r["qty"]),
@@ -681,14 +710,29 @@ class OrderWriter:
                 "total", text, "total_mismatch", lines=values.format_fen(computed)
             )
 
-    def write_sales(self, session: Session, groups: list[list[Any]]) -> _Outcome:
-        """One batch of orders: each written whole, with the refunds their rows ask for."""
+    def prepare_sales(self, groups: list[list[Any]]) -> tuple[list[_Sale], _Outcome]:
+        """A batch of orders read and checked (without the database)."""
         outcome = _Outcome()
-        sales: list[_Sale] = []
+        sales = []
         for rows in groups:
-            sale = self.prepare_sale(session, rows, outcome)
+            sale = self.prepare_sale(rows, outcome)
             if sale is not None:
                 sales.append(sale)
+        return sales, outcome
+
+    def write_sales(self, session: Session, groups: list[list[Any]]) -> _Outcome:
+        """One batch of orders: each written whole, with the refunds their rows ask for."""
+        sales, outcome = self.prepare_sales(groups)
+        ready: list[_Sale] = []
+        for sale in sales:
+            try:
+                sale.head.store = self._store(session, sale.head.store_text)
+            except _OrderLevelFlaw as flaw:
+                self._flaw(sale.rows + sale.others, flaw, outcome)
+                continue
+            sale.order_in.__dict__["store_code"] = sale.head.shop.code
+            ready.append(sale)
+        sales = ready
         if not sales:
             return outcome
         results = orders.record_orders(
@@ -711,23 +755,20 @@ class OrderWriter:
                     elif row["kind"] == BAD:
                         outcome.set(row, REJECTED)
                 continue
-            if result.status == "conflict":
-                flaw = _OrderLevelFlaw(
-                    "order_id", sale.key, "order_conflict", key=sale.key, source=self.source
-                )
-            else:
-                error = result.error
-                code = "store_not_allowed" if error is not None and (
-                    error.code == "store_out_of_scope"
-                ) else "order_invalid"  # fmt: skip
-                flaw = _OrderLevelFlaw(
-                    self._store_target() if code == "store_not_allowed" else "order_id",
-                    sale.head.store_text if code == "store_not_allowed" else sale.key,
-                    code,
-                    problem=error.message if error is not None else "",
-                )
-            self._flaw(sale.rows + sale.others, flaw, outcome)
+            self._flaw(sale.rows + sale.others, self._refusal(sale, result), outcome)
         return outcome
+
+    def _refusal(self, sale: _Sale, result: Any) -> _OrderLevelFlaw:
+        """Why the orders service did not take an order (a conflict, another store's)."""
+        if result.status == "conflict":
+            return _OrderLevelFlaw(
+                "order_id", sale.key, "order_conflict", key=sale.key, source=self.source
+            )
+        error = result.error
+        if error is not None and error.code == "store_out_of_scope":
+            return _OrderLevelFlaw(self._store_target(), sale.head.store_text, "store_not_allowed")
+        problem = error.message if error is not None else ""
+        return _OrderLevelFlaw("order_id", sale.key, "order_invalid", problem=problem)
 
     def _refund_sale(
         self, session: Session, sale: _Sale, order_id: int | None, outcome: _Outcome
@@ -805,8 +846,8 @@ class OrderWriter:
                     source=self.source,
                     label=f"return {self.source}/{rows[0]['key']}",
                     at=head.at,
-                    channel=catalog.channel_for_store_kind(head.store.kind),
-                    store_id=head.store.id,
+                    channel=catalog.channel_for_store_kind(head.shop.kind),
+                    store_id=head.shop.id,
                 )
                 for rows, head, _customer in ready
             ],
@@ -891,7 +932,7 @@ class OrderWriter:
                         "source": self.source,
                         "external_id": key,
                         "line_no": n,
-                        "store_code": head.store.code,
+                        "store_code": head.shop.code,
                         "channel": head.channel,
                         "customer_id": customer_id,
                         "returned_at": head.at,
@@ -911,7 +952,7 @@ class OrderWriter:
                     "order_id": order_id,
                     "refunded_at": head.at,
                     "reason": (head.reason or key)[:255],
-                    "store_code": head.store.code,
+                    "store_code": head.shop.code,
                     "lines": _merge_lines(lines),
                 }
             )

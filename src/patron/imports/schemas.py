@@ -71,9 +71,6 @@ class ImportOptions(Schema):
         default=False, description="Read a file again although it was imported completely"
     )
     lang: Lang = Field(default="zh", description="Language of the report and the summary")
-    workers: int = Field(
-        default=2, ge=1, le=2, description="Processes reading a large CSV (1: this one only)"
-    )
 
     @field_validator("cancel_pattern")
     @classmethod

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -352,12 +352,9 @@ def _write_stage(
     stage = ImportStage.SALES if kind == SALE else ImportStage.RETURNS
     total = staging.count_groups(kind)
     write = writer.write_sales if kind == SALE else writer.write_returns
-    batch: list[list[Any]] = []
-    batch_rows = 0
 
-    def flush() -> None:
+    def flush(groups: list[list[Any]]) -> None:
         nonlocal done
-        groups = list(batch)
         after = done + len(groups)
 
         def work(session: Session) -> None:
@@ -384,15 +381,23 @@ def _write_stage(
             )
 
     ctx.tick(str(stage), done, total, rows_read)
-    for group in staging.groups(kind, skip=done):
-        batch.append(group)
-        batch_rows += len(group)
-        if batch_rows >= ctx.batch_rows:
-            flush()
-            batch, batch_rows = [], 0
-    if batch:
-        flush()
+    for groups in batches_of(staging.groups(kind, skip=done), ctx.batch_rows):
+        flush(groups)
     ctx.db.write(lambda s: runs.checkpoint(s, ctx.run.id, stage=stage, done=total))
+
+
+def batches_of(groups: Iterator[list[Any]], batch_rows: int) -> Iterator[list[list[Any]]]:
+    """Groups of rows gathered into batches of about ``batch_rows`` rows."""
+    batch: list[list[Any]] = []
+    rows = 0
+    for group in groups:
+        batch.append(group)
+        rows += len(group)
+        if rows >= batch_rows:
+            yield batch
+            batch, rows = [], 0
+    if batch:
+        yield batch
 
 
 def _finish_orders(ctx: _Context, staging: Staging, rows_this_session: int) -> ImportSummary:
