@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from patron.imports.messages import REPORT_HEADER, Note, reason, severity, translate
@@ -24,18 +24,18 @@ def report_path(path: Path, *, kind: str, run_id: int, folder: Path | None = Non
     return (folder or path.parent) / name
 
 
-def write_report(path: Path, notes: Sequence[Note], *, lang: str) -> None:
-    """Write the report atomically (a reader never sees half of it)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([translate(lang, title) for title in REPORT_HEADER])
-    for note in notes:
-        writer.writerow(
-            [note.row or "", note.column, note.value, severity(note, lang), reason(note, lang)]
-        )
+def write_report(path: Path, notes: Iterable[Note], *, lang: str) -> None:
+    """Write the report as the notes come, and put it in place whole (a reader never sees
+    half of it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".part")
-    partial.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
+    with partial.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow([translate(lang, title) for title in REPORT_HEADER])
+        for note in notes:
+            writer.writerow(
+                [note.row or "", note.column, note.value, severity(note, lang), reason(note, lang)]
+            )
     os.replace(partial, path)
 
 

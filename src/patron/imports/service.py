@@ -42,7 +42,7 @@ from patron.imports.columns import (
     MissingColumns,
     resolve_columns,
 )
-from patron.imports.messages import SEVERITY_REJECT, Note
+from patron.imports.messages import SEVERITY_REJECT, SEVERITY_WARNING
 from patron.imports.models import ImportStage
 from patron.imports.orders import OrderRows, OrderWriter
 from patron.imports.reader import EmptyFile, FileFacts, Table, inspect_file, open_table
@@ -401,10 +401,9 @@ def batches_of(groups: Iterator[list[Any]], batch_rows: int) -> Iterator[list[li
 
 
 def _finish_orders(ctx: _Context, staging: Staging, rows_this_session: int) -> ImportSummary:
-    notes = staging.notes()
-    counts = _order_counts(staging, notes)
+    counts = _order_counts(staging)
     reconciliation = ctx.db.read(lambda s: reconcile(session=s, staging=staging, run_id=ctx.run.id))
-    report = _write_report(ctx, notes)
+    report = _write_report(ctx, staging)
     unknown = staging.query(
         "SELECT r.store, count(*) FROM rows r JOIN heads h ON h.key = r.key "
         "JOIN notes n ON n.row = r.row AND n.code = 'store_unknown' GROUP BY r.store "
@@ -440,7 +439,7 @@ def _created_stores(ctx: _Context, staging: Staging) -> list[Any]:
     ]
 
 
-def _order_counts(staging: Staging, notes: list[Note]) -> dict[str, int]:
+def _order_counts(staging: Staging) -> dict[str, int]:
     by_status: dict[tuple[str, str], int] = {}
     for kind, status, n in staging.query("SELECT kind, status, count(*) FROM rows GROUP BY 1, 2"):
         by_status[(kind, status)] = int(n)
@@ -454,7 +453,6 @@ def _order_counts(staging: Staging, notes: list[Note]) -> dict[str, int]:
     anonymous = staging.query(
         "SELECT count(*) FROM rows WHERE kind = 'S' AND status = ? AND anon = 1", (ACCEPTED,)
     )[0][0]
-    warned = {n.row for n in notes if n.severity != SEVERITY_REJECT}
     return {
         "rows_read": sum(by_status.values()),
         "rows_accepted": count(ACCEPTED),
@@ -464,7 +462,7 @@ def _order_counts(staging: Staging, notes: list[Note]) -> dict[str, int]:
         "refunds": count(ACCEPTED, "R") + int(refunded),
         "returns_without_sale": 0,  # filled from the database below
         "anonymous": int(anonymous),
-        "warnings": len(warned),
+        "warnings": staging.noted_rows(SEVERITY_WARNING),
     }
 
 
@@ -539,8 +537,7 @@ def _import_records(ctx: _Context) -> ImportSummary:
                         rows_read=totals["rows"],
                     )
                 )
-        notes = staging.notes()
-        rejected = len({n.row for n in notes if n.severity == SEVERITY_REJECT})
+        rejected = staging.noted_rows(SEVERITY_REJECT)
         counts = {
             "rows_read": totals["rows"],
             "rows_accepted": totals["accepted"],
@@ -548,9 +545,9 @@ def _import_records(ctx: _Context) -> ImportSummary:
             "duplicates": totals["duplicates"],
             "refunds": 0,
             "anonymous": 0,
-            "warnings": len({n.row for n in notes if n.severity != SEVERITY_REJECT}),
+            "warnings": staging.noted_rows(SEVERITY_WARNING),
         }
-        report = _write_report(ctx, notes)
+        report = _write_report(ctx, staging)
         summary = ImportSummary.model_validate(
             {
                 **ctx.base_summary(),
@@ -584,11 +581,11 @@ def _save_progress(session: Session, run_id: int, state: dict[str, int]) -> None
 # ------------------------------------------------------------------------------ finishing
 
 
-def _write_report(ctx: _Context, notes: list[Note]) -> Path | None:
-    if not notes:
+def _write_report(ctx: _Context, staging: Staging) -> Path | None:
+    if not staging.has_notes:
         ctx.report.unlink(missing_ok=True)
         return None
-    write_report(ctx.report, notes, lang=ctx.options.lang)
+    write_report(ctx.report, staging.notes(), lang=ctx.options.lang)
     return ctx.report
 
 

@@ -246,20 +246,32 @@ class Staging:
             if n > skip:
                 yield group
 
-    def notes(self) -> list[Note]:
-        return [
-            Note(
-                row=row,
-                severity=severity,
-                code=code,
-                column=col,
-                value=value,
-                facts=json.loads(facts),
-            )
-            for row, severity, code, col, value, facts in self.conn.execute(
-                "SELECT row, severity, code, col, value, facts FROM notes ORDER BY row, rowid"
-            )
-        ]
+    def notes(self) -> Iterator[Note]:
+        """Every note in row order, read as it is used (a file may hold millions)."""
+        cursor = self.conn.execute(
+            "SELECT row, severity, code, col, value, facts FROM notes ORDER BY row, rowid"
+        )
+        while batch := cursor.fetchmany(5000):
+            for row, severity, code, col, value, facts in batch:
+                yield Note(
+                    row=row,
+                    severity=severity,
+                    code=code,
+                    column=col,
+                    value=value,
+                    facts=json.loads(facts),
+                )
+
+    def noted_rows(self, severity: str) -> int:
+        """How many rows have a note of ``severity``."""
+        found = self.conn.execute(
+            "SELECT count(DISTINCT row) FROM notes WHERE severity = ?", (severity,)
+        ).fetchone()
+        return int(found[0])
+
+    @property
+    def has_notes(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM notes LIMIT 1").fetchone() is not None
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self.conn.execute(sql, params))
