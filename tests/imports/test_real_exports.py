@@ -18,7 +18,7 @@ from patron.catalog.schemas import StoreCreate
 from patron.core.db import Database
 from patron.core.settings import get_settings
 from patron.customers import service as customers
-from patron.imports.service import CurrencyNotConfirmed
+from patron.imports.files import CurrencyNotConfirmed
 from patron.orders import returns, sales
 from patron.orders import service as orders
 from patron.orders.models import Order

@@ -29,7 +29,7 @@ from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import InvalidInput, NotFound, PatronError
 from patron.core.settings import get_settings
-from patron.imports import runs
+from patron.imports import files, runs
 from patron.imports import service as imports
 from patron.imports.cells import format_fen
 from patron.imports.columns import ALIASES, KINDS, label
@@ -278,7 +278,7 @@ def _preview_page(
         "field_title": _field_title,
     }
     try:
-        preview = imports.preview(
+        preview = files.preview(
             path=upload.path, kind=kind, options=_options(upload, form, mapping=mapping)
         )
     except (PatronError, ValidationError) as exc:
@@ -292,7 +292,7 @@ def _preview_page(
     if preview.problem is not None and not context["error"]:
         context["error"] = describe_error(preview.problem, current_language().code)
     context["fields"] = list(ALIASES[kind])
-    context["required"] = {t for req in imports.required_fields(kind) for t in req}
+    context["required"] = {t for req in files.required_fields(kind) for t in req}
     return TEMPLATES.TemplateResponse(request, "imports/preview.html", context, status_code=status)
 
 
