@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from patron.core.db import Database
 from patron.imports.models import ImportRun, ImportStatus
@@ -173,3 +174,21 @@ def test_a_completed_run_is_reported_not_repeated(db: Database, tmp_path: Path) 
     )
     (run,) = _runs(db)
     assert run.status == ImportStatus.COMPLETED and run.finished_at is not None
+
+
+def test_a_file_completed_by_an_older_patron_is_still_recognised(
+    db: Database, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "s.csv", UCI_HEADER, _sales_rows())
+    first = import_file(db, "orders", path)
+
+    def forget_summary(session: Session) -> None:
+        run = session.get(ImportRun, first.run_id)
+        assert run is not None
+        run.outcome = None  # as a run finished before summaries were kept
+
+    db.write(forget_summary)
+    again = import_file(db, "orders", path)
+
+    assert again.outcome == "already_imported" and again.run_id == first.run_id
+    assert again.rows_read == first.rows_read

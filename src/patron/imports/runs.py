@@ -41,6 +41,11 @@ class RunView:
     stage: str | None
     checkpoint_row: int
     rows_read: int
+    rows_accepted: int
+    rows_rejected: int
+    duplicates: int
+    refunds: int
+    anonymous: int
     report_path: str | None
     file_name: str
     options: dict[str, Any] | None

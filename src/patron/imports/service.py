@@ -122,10 +122,7 @@ def run_import(
         if on_start is not None:
             on_start(run.id)
         if state == "completed":
-            assert run.outcome is not None
-            return ImportSummary.model_validate(
-                {**run.outcome, "outcome": "already_imported", "rows_this_session": 0}
-            )
+            return _already_imported(run, facts)
         if state == "resumed" and run.options:
             # The run goes on as it started: same source, same mapping, same rules.
             options = ImportOptions.model_validate(
@@ -152,6 +149,31 @@ def run_import(
             runs.mark_failed(db, run.id, f"{type(exc).__name__}: {exc}")
             raise
     return summary.model_copy(update={"seconds": time.perf_counter() - started})
+
+
+def _already_imported(run: runs.RunView, facts: Any) -> ImportSummary:
+    """What the earlier complete run of the same file did (a run kept before summaries were
+    kept with it: its counts)."""
+    if run.outcome and "run_id" in run.outcome:
+        return ImportSummary.model_validate(
+            {**run.outcome, "outcome": "already_imported", "rows_this_session": 0}
+        )
+    return ImportSummary(
+        run_id=run.id,
+        kind=run.kind,
+        file_name=run.file_name,
+        outcome="already_imported",
+        rows_read=run.rows_read,
+        rows_accepted=run.rows_accepted,
+        rows_rejected=run.rows_rejected,
+        duplicates=run.duplicates,
+        refunds=run.refunds,
+        anonymous=run.anonymous,
+        report_path=run.report_path,
+        encoding=facts.encoding,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+    )
 
 
 @dataclass
