@@ -573,7 +573,12 @@ class _Floor:
 
     def _xlsx_order(self, rows: list[list[Any]]) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
         first = rows[0]
-        at = first[1].replace(tzinfo=CST)
+        when = first[1]
+        if isinstance(when, str):
+            when = datetime.fromisoformat(when)
+        elif not isinstance(when, datetime):  # a time of midnight comes back as a date
+            when = datetime.combine(when, datetime.min.time())
+        at = when.replace(tzinfo=CST)
         lines = [(r[4], r[5], int(r[6]), round(float(r[7]) * 100)) for r in rows]
         return self.rows_of("X" + first[0], first[2], first[3] or None, at, lines)
 
