@@ -124,7 +124,16 @@ def test_a_new_sale_shows_on_the_dashboard_at_once(shop: Shop) -> None:
         (
             Role.ADMIN,
             None,
-            ["/", "/customers", "/loyalty", "/analytics", "/stores", "/staff", "/audit"],
+            [
+                "/",
+                "/customers",
+                "/loyalty",
+                "/analytics",
+                "/stores",
+                "/imports",
+                "/staff",
+                "/audit",
+            ],
         ),
         (Role.CASHIER, ["A01"], ["/", "/customers", "/loyalty", "/stores"]),
         (Role.PRIVACY_OFFICER, None, ["/", "/customers", "/audit"]),

@@ -118,6 +118,10 @@ ACTION_TITLES: dict[str, str] = {
     "promotion.create": N_("Created a promotion"),
     "promotion.end": N_("Ended a promotion"),
     "lottery.create": N_("Created a lucky draw"),
+    "import.upload": N_("Uploaded a file to import"),
+    "import.start": N_("Started an import"),
+    "import.mapping_saved": N_("Saved an import's column mapping"),
+    "import.report_downloaded": N_("Downloaded an import's rejects report"),
 }
 ACTIONS = tuple(ACTION_TITLES)
 
@@ -137,6 +141,9 @@ TARGET_KIND_TITLES: dict[str, str] = {
     "loyalty_programme": N_("Loyalty programme"),
     "promotion": N_("Promotion"),
     "lottery": N_("Lucky draw"),
+    "import_upload": N_("Uploaded file"),
+    "import_run": N_("Import"),
+    "import_mapping": N_("Import column mapping"),
 }
 
 
