@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# The database benches make their schemas in; PATRON_BENCH_PG_DB names another (so that
+# several checkouts benchmarking on one server do not drop each other's schemas).
+PG_DB = os.environ.get("PATRON_BENCH_PG_DB", "test")
+PG_BASE = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}"
 PG_SCHEMA = "patron_bench"
 STORES = [f"S{n:02d}" for n in range(1, 11)]
 PAYMENTS = ("wechat_pay", "alipay", "bank_card", "cash", "unionpay")
@@ -153,7 +156,7 @@ def prepare_database(url: str, shop: Shop) -> float:
 
 # ------------------------------------------------------------------------- PostgreSQL
 
-_PG_CONNINFO = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+_PG_CONNINFO = f"host=127.0.0.1 port=5432 user=postgres dbname={PG_DB}"
 
 
 def share_keyring() -> None:

@@ -14,7 +14,11 @@ from patron.core.db import Database, get_database
 from patron.core.settings import get_settings
 from patron.staff.cli import api_keys_app, users_app
 
-app = typer.Typer(help="Patron: retail customer management.", no_args_is_help=True)
+app = typer.Typer(
+    help="Patron: retail customer management.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 stores_app = typer.Typer(help="Stores.", no_args_is_help=True)
 customers_app = typer.Typer(help="Customers: merge and unmerge.", no_args_is_help=True)
 app.add_typer(stores_app, name="stores")
@@ -109,15 +113,57 @@ def stores_add(
     name: str,
     city: Annotated[str | None, typer.Option()] = None,
     kind: Annotated[str, typer.Option(help="physical, online or mini_program")] = "physical",
+    lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
 ) -> None:
-    """Add a store."""
+    """Add a store. CODE may be in Chinese (上海一店): letters, digits, "_" and "-"."""
+    from pydantic import ValidationError
+
     from patron.catalog import service as catalog
+    from patron.catalog.exceptions import StoreCodeTaken
     from patron.catalog.models import StoreKind
     from patron.catalog.schemas import StoreCreate
+    from patron.imports.messages import translate
+    from patron.web.i18n import N_
 
-    store_in = StoreCreate(code=code, name=name, city=city, kind=StoreKind(kind))
-    store = get_database().write(lambda s: catalog.create_store(session=s, store_in=store_in))
-    console.print(f"[green]Added[/green] {store.code} {store.name}")
+    kinds = [k.value for k in StoreKind]
+    if kind not in kinds:
+        console.print(
+            "[red]"
+            + translate(lang, N_("--kind must be one of: %(kinds)s"), kinds=", ".join(kinds))
+            + "[/red]"
+        )
+        raise typer.Exit(2)
+    try:
+        store_in = StoreCreate(code=code, name=name, city=city, kind=StoreKind(kind))
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error.get("loc") else "code"
+            if field == "code":
+                message = translate(
+                    lang,
+                    N_(
+                        "store code %(code)s: use up to 32 letters (Chinese too), digits, "
+                        '"_" or "-", without spaces or punctuation'
+                    ),
+                    code=code,
+                )
+            else:
+                message = f"{field}: {str(error['msg']).removeprefix('Value error, ')}"
+            console.print(f"[red]{message}[/red]")
+        raise typer.Exit(2) from None
+    try:
+        store = get_database().write(lambda s: catalog.create_store(session=s, store_in=store_in))
+    except StoreCodeTaken:
+        console.print(
+            "[red]"
+            + translate(lang, N_("store code %(code)s is taken"), code=store_in.code)
+            + "[/red]"
+        )
+        raise typer.Exit(1) from None
+    console.print(
+        "[green]" + translate(lang, N_("Store added: %(code)s %(name)s"), code=store.code,
+                              name=store.name) + "[/green]"
+    )  # fmt: skip
 
 
 @stores_app.command("list")
@@ -314,7 +360,22 @@ _mount_optional()
 
 
 def main() -> None:
-    app()
+    """The ``patron`` command: a mistake in what was asked is said plainly, never as a
+    traceback (the log keeps the details of anything unexpected)."""
+    from pydantic import ValidationError
+
+    from patron.core.errors import PatronError
+
+    try:
+        app(standalone_mode=True)
+    except PatronError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise SystemExit(1) from None
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error.get("loc", ()))
+            console.print(f"[red]{where}: {error.get('msg', 'invalid')}[/red]")
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

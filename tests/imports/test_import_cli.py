@@ -27,19 +27,37 @@ def test_completed_import_with_rejects_exits_zero_and_names_the_report(tmp_path:
     ]
     path = write_csv(tmp_path / "sales.csv", UCI_HEADER, rows)
 
-    result = runner.invoke(app, ["orders", str(path), "--batch-rows", "1"])
+    result = runner.invoke(app, ["orders", str(path), "--batch-rows", "1", "--lang", "en"])
 
     assert result.exit_code == 0, result.output
     for label in ("Read", "Accepted", "Rejected", "Duplicates", "Refunds", "Anonymous", "Lines/s"):
         assert label in result.output
+    assert "Balanced" in result.output
     # Rich wraps a long path at the terminal's width: compare without the line breaks
-    assert "sales.rejects.csv" in "".join(result.output.split())
-    assert (tmp_path / "sales.rejects.csv").exists()
+    assert "sales.orders-run1.rejects.csv" in "".join(result.output.split())
+    assert (tmp_path / "sales.orders-run1.rejects.csv").exists()
 
-    again = runner.invoke(app, ["orders", str(path)])
+    again = runner.invoke(app, ["orders", str(path), "--lang", "en"])
 
     assert again.exit_code == 0
     assert "Already imported" in again.output
+
+
+def test_the_summary_and_the_report_are_in_chinese_by_default(tmp_path: Path) -> None:
+    rows = [
+        ["1", "A", "a", "2", "2024-01-01", "1.50", "17850", "UK"],
+        ["2", "A", "a", "two", "2024-01-01", "1.50", "", "UK"],
+    ]
+    path = write_csv(tmp_path / "sales.csv", UCI_HEADER, rows)
+
+    result = runner.invoke(app, ["orders", str(path)])
+
+    assert result.exit_code == 0, result.output
+    for label in ("读取", "接受", "拒收", "对账", "已对平"):
+        assert label in result.output, label
+    report = (tmp_path / "sales.orders-run1.rejects.csv").read_text("utf-8-sig").splitlines()
+    assert report[0].startswith("行号")
+    assert report[1] == "3,Quantity,two,拒收,two 不是数字"
 
 
 def test_missing_columns_exit_non_zero_with_the_headers_found(tmp_path: Path) -> None:
@@ -48,7 +66,8 @@ def test_missing_columns_exit_non_zero_with_the_headers_found(tmp_path: Path) ->
     result = runner.invoke(app, ["orders", str(path)])
 
     assert result.exit_code == 1
-    assert "'单据', '物品'" in result.output
+    assert "'单据', '物品'" in result.output and "文件缺少这些列" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_map_options_and_mapping_file_name_columns(tmp_path: Path) -> None:
@@ -73,6 +92,8 @@ def test_map_options_and_mapping_file_name_columns(tmp_path: Path) -> None:
             "unit_price=价",
             "--map",
             "ordered_at=时刻",
+            "--lang",
+            "en",
         ],
     )
 
@@ -88,12 +109,17 @@ def test_a_malformed_map_option_is_a_usage_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["orders", str(path), "--map", "order_id"])
 
     assert result.exit_code == 2
-    assert "target=Column" in result.output
+    assert "--map 字段=列名" in result.output
+    english = runner.invoke(app, ["orders", str(path), "--map", "order_id", "--lang", "en"])
+    assert english.exit_code == 2 and "write --map FIELD=COLUMN" in english.output
 
 
 def test_empty_and_missing_files_exit_non_zero(tmp_path: Path) -> None:
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
 
-    assert runner.invoke(app, ["customers", str(empty)]).exit_code == 1
-    assert runner.invoke(app, ["customers", str(tmp_path / "nope.csv")]).exit_code == 1
+    empty_result = runner.invoke(app, ["customers", str(empty)])
+    missing = runner.invoke(app, ["customers", str(tmp_path / "nope.csv"), "--lang", "en"])
+
+    assert empty_result.exit_code == 1 and "文件为空" in empty_result.output
+    assert missing.exit_code == 1 and "no such file" in missing.output

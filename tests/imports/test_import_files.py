@@ -156,10 +156,11 @@ def test_xlsx_rejects_show_spreadsheet_rows(db: Database, tmp_path: Path) -> Non
     ]
     path = write_xlsx(tmp_path / "s.xlsx", header, rows)
 
-    import_file(db, "orders", path)
+    summary = import_file(db, "orders", path)
 
-    report = (tmp_path / "s.rejects.csv").read_text("utf-8-sig").splitlines()
-    assert report[1].startswith("4,数量,lots,")
+    assert summary.report_path is not None
+    report = Path(summary.report_path).read_text("utf-8-sig").splitlines()
+    assert report[1].startswith("4,数量,lots,rejected,")
 
 
 def test_zero_byte_file_is_refused_and_nothing_is_written(db: Database, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from patron.core.db import Database
 from patron.imports.models import ImportRun, ImportStatus
@@ -20,7 +21,8 @@ class Interrupted(Exception):
 
 
 def _sales_rows() -> list[list[str]]:
-    """Forty orders of one to three lines, some bad, some anonymous, two cancellations."""
+    """Forty orders of one to three lines, some bad, some anonymous; cancellations, some of
+    a sale in the file, some without one."""
     rows: list[list[str]] = []
     for n in range(40):
         invoice = str(600000 + n)
@@ -33,6 +35,10 @@ def _sales_rows() -> list[list[str]]:
             )  # fmt: skip
     rows.append(["C700001", "SKU0", "thing", "-1", "3/9/2011 10:00", "1.25", "12001", "UK"])
     rows.append(["C700002", "SKU9", "thing", "-1", "3/9/2011 10:00", "1.25", "12002", "UK"])
+    rows += [
+        [f"C70001{n}", f"SKU{n % 3}", "thing", "-1", f"3/{5 + n}/2011 9:00", "1.25", "12003", "UK"]
+        for n in range(4)
+    ]
     return rows
 
 
@@ -40,103 +46,118 @@ def _runs(db: Database) -> list[ImportRun]:
     return db.read(lambda s: list(s.scalars(select(ImportRun).order_by(ImportRun.id))))
 
 
+@pytest.mark.parametrize("stage", ["sales", "returns"])
 def test_interrupted_import_resumes_and_ends_like_an_uninterrupted_one(
-    db: Database, reference_db: Database, tmp_path: Path
+    db: Database, reference_db: Database, tmp_path: Path, stage: str
 ) -> None:
     rows = _sales_rows()
+    rows = rows[::-1]  # an export sorted some other way: orders' rows apart, returns first
     path = write_csv(tmp_path / "sales.csv", UCI_HEADER, rows)
     reference_dir = tmp_path / "reference"
     reference_path = shutil.copy(path, reference_dir / "sales.csv")
     reference = import_file(reference_db, "orders", Path(reference_path), batch_rows=10)
     batches: list[BatchDone] = []
 
-    def crash_after_third(done: BatchDone) -> None:
-        batches.append(done)
-        if len(batches) == 3:
-            raise Interrupted
+    def crash(done: BatchDone) -> None:
+        if done.stage == stage:
+            batches.append(done)
+            if len(batches) == (3 if stage == "sales" else 1):
+                raise Interrupted
 
-    options = ImportOptions(batch_rows=10)
+    options = ImportOptions(batch_rows=10, lang="en")
     with pytest.raises(Interrupted):
-        run_import(db=db, kind="orders", path=path, options=options, after_batch=crash_after_third)
+        run_import(db=db, kind="orders", path=path, options=options, after_batch=crash)
 
     (run,) = _runs(db)
     assert run.status == ImportStatus.FAILED
-    assert run.checkpoint_row == batches[-1].checkpoint_row > 0
-    assert run.rows_read == batches[-1].rows_read
+    assert (run.stage, run.checkpoint_row) == (stage, batches[-1].checkpoint)
 
     resumed = run_import(db=db, kind="orders", path=path, options=options)
 
     assert resumed.run_id == run.id
-    assert resumed.resumed_after_row == run.checkpoint_row + 1
-    assert resumed.rows_this_session == len(rows) - run.rows_read
+    assert resumed.resumed_after_row == run.checkpoint_row
     for field in (
         "rows_read",
         "rows_accepted",
         "rows_rejected",
         "duplicates",
         "refunds",
+        "returns_without_sale",
         "anonymous",
+        "created",
     ):
         assert getattr(resumed, field) == getattr(reference, field), field
     assert resumed.duplicates == 0
+    assert resumed.reconciliation is not None and resumed.reconciliation.balanced
     assert snapshot(db) == snapshot(reference_db)
-    assert read_report(tmp_path / "sales.rejects.csv") == read_report(
-        reference_dir / "sales.rejects.csv"
+    assert read_report(tmp_path / "sales.orders-run1.rejects.csv") == read_report(
+        reference_dir / "sales.orders-run1.rejects.csv"
     )
 
 
-def test_report_lines_of_an_uncommitted_batch_are_dropped_on_resume(
+def test_a_kill_while_the_file_is_read_reads_it_again_from_the_top(
+    db: Database, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "sales.csv", UCI_HEADER, _sales_rows())
+    seen: list[str] = []
+
+    def kill_while_reading(*, stage: str, done: int, total: int, unit: str, rows: int) -> None:
+        seen.append(stage)
+        if stage == "reading" and done == total:
+            raise Interrupted
+
+    options = ImportOptions(batch_rows=10, lang="en")
+    with pytest.raises(Interrupted):
+        run_import(db=db, kind="orders", path=path, options=options, progress=kill_while_reading)
+    assert "sales" not in seen
+
+    summary = run_import(db=db, kind="orders", path=path, options=options)
+
+    assert summary.rows_read == len(_sales_rows())
+    assert summary.reconciliation is not None and summary.reconciliation.balanced
+    assert len(read_report(tmp_path / "sales.orders-run1.rejects.csv")) == 1  # row 41, "x"
+
+
+def test_each_reject_is_reported_once_however_often_the_run_was_interrupted(
     db: Database, tmp_path: Path
 ) -> None:
     header = ["订单号", "商品编码", "数量", "单价", "下单时间"]
     rows = [[f"O{n}", "A", "1" if n % 2 else "bad", "1", "2024-01-01"] for n in range(6)]
     path = write_csv(tmp_path / "s.csv", header, rows)
-    report = tmp_path / "s.rejects.csv"
+    options = ImportOptions(batch_rows=1, lang="en")
+    for crash_at in (1, 2):
+
+        def crash(done: BatchDone, crash_at: int = crash_at) -> None:
+            if done.checkpoint == crash_at:
+                raise Interrupted
+
+        with pytest.raises(Interrupted):
+            run_import(db=db, kind="orders", path=path, options=options, after_batch=crash)
+
+    summary = run_import(db=db, kind="orders", path=path, options=options)
+
+    assert summary.rows_rejected == 3
+    assert [r["row"] for r in read_report(tmp_path / "s.orders-run1.rejects.csv")] == [
+        "2",
+        "4",
+        "6",
+    ]
+
+
+def test_customers_resume_after_their_last_committed_row(db: Database, tmp_path: Path) -> None:
+    rows = [[f"1380013{n:04d}", f"客户{n}"] for n in range(25)] + [["123", "坏号码"]]
+    path = write_csv(tmp_path / "m.csv", ["手机号", "姓名"], rows)
+    options = ImportOptions(batch_rows=10, lang="en")
 
     def crash(done: BatchDone) -> None:
-        # The second batch's rejects are on disk as if the process died before its commit.
-        with report.open("ab") as f:
-            f.write("4,数量,bad,left over\r\n".encode())
         raise Interrupted
 
     with pytest.raises(Interrupted):
-        import_file_with_hook(db, path, crash)
-    summary = import_file(db, "orders", path, batch_rows=2)
+        run_import(db=db, kind="customers", path=path, options=options, after_batch=crash)
+    summary = run_import(db=db, kind="customers", path=path, options=options)
 
-    assert summary.rows_rejected == 3
-    assert [r["row"] for r in read_report(report)] == ["2", "4", "6"]
-
-
-def import_file_with_hook(db: Database, path: Path, hook: object) -> None:
-    run_import(
-        db=db,
-        kind="orders",
-        path=path,
-        options=ImportOptions(batch_rows=2),
-        after_batch=hook,  # type: ignore[arg-type]
-    )
-
-
-def test_batches_end_only_between_orders(db: Database, tmp_path: Path) -> None:
-    header = ["订单号", "商品编码", "数量", "单价", "下单时间"]
-    rows = [[f"O{n}", f"S{k}", "1", "1", "2024-01-01"] for n in range(5) for k in range(n + 1)]
-    path = write_csv(tmp_path / "s.csv", header, rows)
-    last_row_of_order = {}
-    for data_row, row in enumerate(rows, start=1):
-        last_row_of_order[row[0]] = data_row
-    checkpoints: list[int] = []
-
-    run_import(
-        db=db,
-        kind="orders",
-        path=path,
-        options=ImportOptions(batch_rows=2),
-        after_batch=lambda done: checkpoints.append(done.checkpoint_row),
-    )
-
-    assert checkpoints
-    assert set(checkpoints) <= set(last_row_of_order.values())
-    assert checkpoints[-1] == len(rows)
+    assert (summary.rows_read, summary.rows_accepted, summary.rows_rejected) == (26, 25, 1)
+    assert summary.resumed_after_row == 12  # the first batch ended on row 11
 
 
 def test_a_completed_run_is_reported_not_repeated(db: Database, tmp_path: Path) -> None:
@@ -153,3 +174,21 @@ def test_a_completed_run_is_reported_not_repeated(db: Database, tmp_path: Path) 
     )
     (run,) = _runs(db)
     assert run.status == ImportStatus.COMPLETED and run.finished_at is not None
+
+
+def test_a_file_completed_by_an_older_patron_is_still_recognised(
+    db: Database, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "s.csv", UCI_HEADER, _sales_rows())
+    first = import_file(db, "orders", path)
+
+    def forget_summary(session: Session) -> None:
+        run = session.get(ImportRun, first.run_id)
+        assert run is not None
+        run.outcome = None  # as a run finished before summaries were kept
+
+    db.write(forget_summary)
+    again = import_file(db, "orders", path)
+
+    assert again.outcome == "already_imported" and again.run_id == first.run_id
+    assert again.rows_read == first.rows_read

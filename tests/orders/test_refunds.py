@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
+from patron.orders import returns
 from patron.orders import service as orders
 from patron.orders.exceptions import IdempotencyConflict, RefundTooLarge, UnknownOrder
 from patron.orders.schemas import RefundIn
@@ -102,7 +103,7 @@ def test_a_refund_before_the_sale_is_refused(db: Database) -> None:
     assert info.value.field == "refunded_at"
 
 
-def test_cancellation_finds_the_latest_order_with_enough_left(db: Database) -> None:
+def test_a_return_finds_the_latest_sale_with_enough_left(db: Database) -> None:
     customer = {"phone": "13800138000"}
     post_order(
         db, "O1", customer=customer, lines=[{"sku": "TOY", "quantity": 2, "unit_price_fen": 100}]
@@ -114,22 +115,28 @@ def test_cancellation_finds_the_latest_order_with_enough_left(db: Database) -> N
         at=T0 + timedelta(days=2),
         lines=[{"sku": "TOY", "quantity": 1, "unit_price_fen": 100}],
     )
-    from patron.customers.schemas import CustomerRef
-
-    ref = CustomerRef.model_validate(customer)
-    when = T0 + timedelta(days=5)
-    found = db.read(
-        lambda s: orders.find_order_for_cancellation(
-            session=s, customer=ref, sku="TOY", quantity_milli=2000, before=when
-        )
-    )
     o1 = db.read(lambda s: orders.get_order_by_key(session=s, source="pos-test", external_id="O1"))
-    assert o1 is not None and found == (o1.id, 1)
-    assert (
-        db.read(
-            lambda s: orders.find_order_for_cancellation(
-                session=s, customer=ref, sku="TOY", quantity_milli=5000, before=when
+    assert o1 is not None and o1.customer_id is not None
+    owner = o1.customer_id
+    when = T0 + timedelta(days=5)
+
+    def find(
+        quantity: int, amount: int, at: datetime = when, customer_id: int | None = owner
+    ) -> returns.SaleLine | None:
+        return db.read(
+            lambda s: returns.find_sale_for_return(
+                session=s,
+                customer_id=customer_id,
+                sku="TOY",
+                quantity_milli=quantity * 1000,
+                amount_fen=amount,
+                at=at,
             )
         )
-        is None
-    )
+
+    found = find(2, 200)
+    assert found is not None and (found.order_id, found.line_no) == (o1.id, 1)
+    assert find(5, 500) is None  # no sale has that many left
+    assert find(1, 150) is not None and find(2, 250) is None  # nor that much money
+    assert find(1, 100, at=T0 - timedelta(days=1)) is None  # never a sale made after it
+    assert find(1, 100, customer_id=None) is None  # an anonymous return is nobody's

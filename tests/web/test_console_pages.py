@@ -13,7 +13,7 @@ from patron.audit import service as audit
 from patron.catalog import service as catalog
 from patron.catalog.schemas import StoreCreate
 from patron.core.db import Database
-from patron.orders import service as orders
+from patron.orders import sales
 from patron.staff import service as staff
 from patron.staff.roles import Role
 from patron.web import i18n
@@ -99,7 +99,7 @@ def test_days_are_the_stores_business_days_across_a_summer_time_change(db: Datab
     ):
         post_order(db, f"BER-{n}", store_code="BER", at=at)
     figures = db.read(
-        lambda s: orders.summarise_sales(
+        lambda s: sales.summarise_sales(
             session=s, start_on=date(2026, 3, 28), end_on=date(2026, 3, 30)
         )
     )
@@ -131,6 +131,7 @@ def test_a_new_sale_shows_on_the_dashboard_at_once(shop: Shop) -> None:
                 "/loyalty",
                 "/analytics",
                 "/stores",
+                "/imports",
                 "/staff",
                 "/audit",
             ],

@@ -3,11 +3,12 @@ segment migration, and a customer's score history."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from patron.analytics import service
+from patron.analytics.engine import KpiDimension
 from patron.analytics.schemas import (
     AnalyticsRunCreate,
     AnalyticsRunRead,
@@ -107,7 +108,7 @@ def export_customers(
         Query(description="Headers, segment and stage names in Chinese (zh) or English (en)"),
     ] = "zh",
 ) -> Response:
-    """The same list as an Excel workbook (masked; spend in yuan); the export goes in the
+    """The same list as an Excel workbook (masked; spend in the shop's currency); the export goes in the
     audit log."""
     content = db.write(
         lambda s: service.export_customers_by(
@@ -142,10 +143,11 @@ def cohorts(db: Db, actor: CurrentActor, run_id: RunId = None) -> ResultRows:
 def kpis(
     db: Db,
     actor: CurrentActor,
-    by: Literal["day", "store", "channel", "category"] = "day",
+    by: KpiDimension = "day",
     run_id: RunId = None,
 ) -> ResultRows:
-    """Sales KPIs over the run's KPI period, by day, store, channel or category; a
+    """Sales KPIs over the run's KPI period, by day, store, channel or category, or by what
+    an import said of each order: country, province, city, payment method, cashier. A
     store-bound role gets its own stores' rows by store, and no other."""
     return db.read(
         lambda s: service.read_kpis(session=s, by=by, run_id=run_id, store_ids=actor.store_ids)

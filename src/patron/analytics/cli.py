@@ -11,6 +11,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from patron.analytics.schemas import AnalyticsRunRead
+from patron.core.settings import get_settings
 
 app = typer.Typer(help="Analytics: RFM segments, lifecycle stages, cohorts, KPIs.")
 console = Console()
@@ -80,6 +81,11 @@ def run_command(
             console.print(f"[red]The analytics run failed:[/red] {type(exc).__name__}: {exc}")
             raise typer.Exit(1) from None
     print_run(run)
+    if day is None and run.as_of < run.started_at.astimezone(get_settings().zone).date():
+        console.print(
+            f"Your data ends on {run.as_of}: the run describes your customers as they were "
+            f"that day (您的数据截止于 {run.as_of}，分析按这一天计算). Give --as-of for another day."
+        )
 
 
 app.command("run")(run_command)

@@ -40,9 +40,9 @@ from patron.analytics.engine.schema import cluster_orders
 from patron.catalog.models import Product, Store
 from patron.core.db import Database
 from patron.customers.models import Customer, CustomerMerge
-from patron.orders.models import Order, OrderLine, Refund, RefundLine
+from patron.orders.models import Order, OrderLine, Refund, RefundLine, SaleReturn
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: returns, line by line; order attributes
 ID_OVERLAP = 2000
 TIME_OVERLAP = timedelta(minutes=10)
 BATCH_ROWS = 50_000
@@ -70,6 +70,11 @@ _DDL = (
     "refunded_at TIMESTAMP, refund_date DATE, amount_fen BIGINT)",
     "CREATE TABLE IF NOT EXISTS _refund_lines (refund_line_id BIGINT, refund_id BIGINT, "
     "order_line_id BIGINT, amount_fen BIGINT)",
+    "CREATE TABLE IF NOT EXISTS order_attributes (order_id BIGINT, country VARCHAR, "
+    "province VARCHAR, city VARCHAR, payment_method VARCHAR, cashier VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS returns (return_id BIGINT, order_id BIGINT, line_id BIGINT, "
+    "customer_id BIGINT, store_id BIGINT, channel VARCHAR, returned_at TIMESTAMP, "
+    "return_date DATE, category VARCHAR, amount_fen BIGINT)",
 )
 _EXTRACT_TABLES = (
     "_state",
@@ -82,6 +87,8 @@ _EXTRACT_TABLES = (
     "order_lines",
     "refunds",
     "_refund_lines",
+    "returns",
+    "order_attributes",
 )
 
 
@@ -129,7 +136,10 @@ _INTEGERS = [
     "home_store_id",
     "merged_into_id",
 ]
-_STRINGS = ["channel", "sku", "path", "code", "name", "city", "kind", "timezone", "status"]
+_STRINGS = [
+    "channel", "sku", "path", "code", "name", "city", "kind", "timezone", "status", "country",
+    "province", "payment_method", "cashier",
+]  # fmt: skip
 # Typed columns convert to Arrow several times faster than inferred ones; instants are
 # text on SQLite and datetimes on PostgreSQL, so they are left to inference.
 _ARROW_TYPES: dict[str, pa.DataType] = {
@@ -279,7 +289,7 @@ def extract(*, db: Database, duck: Any, timezone: str, full: bool = False) -> Ex
         new_state.update({"schema_version": SCHEMA_VERSION, "timezone": timezone})
         new_state["extracted_at"] = datetime.now(UTC).isoformat()
         _set_state(duck, new_state)
-        for name in ("customers", "orders", "order_lines", "refunds", "stores"):
+        for name in ("customers", "orders", "order_lines", "refunds", "stores", "returns"):
             result.totals[name] = _count(duck, f"SELECT count(*) FROM {name}")
         duck.execute("COMMIT")
     except BaseException:
@@ -329,8 +339,73 @@ def _run(
         low_refund_id=max(0, new_refund_low - ID_OVERLAP),
         result=result,
     )
+    _returns(source, duck, dialect, zone, result)
     new_state.update(_keep_clustered(duck, state, result))
     return new_state
+
+
+def _returns(source: Connection, duck: Any, dialect: str, zone: str, result: ExtractResult) -> None:
+    """Money going back, line by line and dated, rebuilt whole: every refund line (from the
+    tables extracted above, at the store that paid it back) and every line of a return
+    without a known sale (few, read afresh, so a merge or unmerge since is in)."""
+    r, s = Refund.__table__, SaleReturn.__table__
+    duck.execute("CREATE OR REPLACE TEMP TABLE _refund_store (refund_id BIGINT, store_id BIGINT)")
+    _stream(
+        source,
+        select(r.c.id, r.c.store_id).where(r.c.store_id.is_not(None)),
+        duck,
+        "_refund_store",
+        ["refund_id", "store_id"],
+        "SELECT * FROM _batch",
+    )
+    duck.execute(
+        "CREATE OR REPLACE TEMP TABLE _sale_returns (id BIGINT, customer_id BIGINT, "
+        "store_id BIGINT, channel VARCHAR, returned_at TIMESTAMP, sku VARCHAR, "
+        "amount_fen BIGINT)"
+    )
+    _stream(
+        source,
+        select(
+            s.c.id,
+            s.c.customer_id,
+            s.c.store_id,
+            s.c.channel,
+            _instant(s.c.returned_at, dialect),
+            s.c.sku,
+            s.c.amount_fen,
+        ),
+        duck,
+        "_sale_returns",
+        ["id", "customer_id", "store_id", "channel", "returned_at", "sku", "amount_fen"],
+        "SELECT id, customer_id, store_id, channel, CAST(returned_at AS TIMESTAMP), sku, "
+        "amount_fen FROM _batch",
+    )
+    before = _count(duck, "SELECT count(*) FROM returns")
+    day = _local_date("{at}", f"coalesce(z.timezone, {zone})")
+    duck.execute("DELETE FROM returns")
+    duck.execute(
+        "INSERT INTO returns "
+        "SELECT rl.refund_line_id, r.order_id, rl.order_line_id, o.customer_id, "
+        "coalesce(rs.store_id, o.store_id), o.channel, r.refunded_at, "
+        + day.format(at="r.refunded_at")
+        + ", coalesce(l.category, ''), rl.amount_fen "
+        "FROM _refund_lines rl JOIN refunds r USING (refund_id) "
+        "JOIN orders o ON o.order_id = r.order_id "
+        "LEFT JOIN order_lines l ON l.line_id = rl.order_line_id "
+        "LEFT JOIN _refund_store rs ON rs.refund_id = r.refund_id "
+        "LEFT JOIN _store_zone z ON z.store_id = coalesce(rs.store_id, o.store_id) "
+        "UNION ALL "
+        "SELECT -s.id, NULL, NULL, coalesce(root.root, s.customer_id), s.store_id, s.channel, "
+        "s.returned_at, "
+        + day.format(at="s.returned_at")
+        + ", coalesce(p.category, ''), s.amount_fen "
+        "FROM _sale_returns s "
+        "LEFT JOIN _roots root ON root.customer_id = s.customer_id "
+        "LEFT JOIN _products p ON p.sku = s.sku "
+        "LEFT JOIN _store_zone z ON z.store_id = s.store_id"
+    )
+    after = _count(duck, "SELECT count(*) FROM returns")
+    result.add("returns", abs(after - before))
 
 
 def _keep_clustered(duck: Any, state: dict[str, str], result: ExtractResult) -> dict[str, str]:
@@ -465,6 +540,25 @@ def _orders(
     moved = _count(duck, "SELECT count(*) FROM _in_orders")
     duck.execute("INSERT INTO orders SELECT * FROM _in_orders")
     result.add("orders", moved)
+    # What an export said of the order beyond its money (orders are never changed).
+    duck.execute("DELETE FROM order_attributes WHERE order_id > ?", [low])
+    said = or_(
+        o.c.country.is_not(None),
+        o.c.province.is_not(None),
+        o.c.city.is_not(None),
+        o.c.payment_method.is_not(None),
+        o.c.cashier.is_not(None),
+    )
+    _stream(
+        source,
+        select(o.c.id, o.c.country, o.c.province, o.c.city, o.c.payment_method, o.c.cashier)
+        .where(o.c.id > low, said)
+        .order_by(o.c.id),
+        duck,
+        "order_attributes",
+        ["order_id", "country", "province", "city", "payment_method", "cashier"],
+        "SELECT * FROM _batch",
+    )
 
     ln = OrderLine.__table__
     duck.execute(

@@ -27,6 +27,8 @@ from patron.analytics.schemas import AnalyticsRunRead, ResultRows, RunSummary
 from patron.analytics.store import AnalyticsStoreUnavailable
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
+from patron.core.money import currency_symbol
+from patron.core.settings import get_settings
 from patron.customers.masking import mask_customer
 from patron.staff.roles import Permission as P
 from patron.web import i18n
@@ -330,6 +332,12 @@ def analytics_page(request: Request, actor: CurrentActor, db: Db) -> Response:
         "step_title": _step_title,
     }
     if overview is not None:
+        run = overview.run
+        ran_on = run.started_at.astimezone(get_settings().zone).date()
+        ends = db.read(lambda s: service.data_ends_on(session=s))
+        if ends is not None and run.as_of == ends and ends < ran_on:
+            # The run took the day the data ends on (older than the window), not today.
+            context["data_ends_on"] = ends
         context["segments_json"] = _segments_json(overview.segments)
         context["funnel_json"] = _funnel_json(overview.stages)
         context["funnel"] = sorted(
@@ -471,7 +479,7 @@ def load_risk(*, session: Session, actor: Actor, page: int) -> RiskView | None:
 
 
 def _yuan(fen: int) -> str:
-    return f"¥{fen // 100:,}"
+    return f"{currency_symbol(get_settings().currency)}{fen // 100:,}"
 
 
 def _clv_json(buckets: list[churn.ClvBucket]) -> str:

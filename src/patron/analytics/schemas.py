@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from patron.core.schemas import Schema
 from patron.customers.schemas import CustomerRead
@@ -74,10 +74,26 @@ class GroupSummary(BaseModel):
     monetary_fen: int
 
 
+def _shop_currency() -> str:
+    from patron.core.settings import get_settings
+
+    return get_settings().currency
+
+
+def _shop_currency_symbol() -> str:
+    from patron.core.money import currency_symbol
+
+    return currency_symbol(_shop_currency())
+
+
 class RunSummary(BaseModel):
     run_id: int
     as_of: date
     groups: list[GroupSummary]
+    currency: str = Field(
+        default_factory=_shop_currency, description="ISO 4217 code of the *_fen amounts"
+    )
+    currency_symbol: str = Field(default_factory=_shop_currency_symbol)
 
 
 class ScoredCustomer(BaseModel):

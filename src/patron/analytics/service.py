@@ -38,7 +38,7 @@ from patron.analytics.engine import (
     kpis,
     segment_migration,
 )
-from patron.analytics.engine.schema import TABLES
+from patron.analytics.engine.schema import ALL_TABLES
 from patron.analytics.extract import ExtractResult, extract
 from patron.analytics.models import AnalyticsRun, CustomerScore, RunStatus
 from patron.analytics.nightly import NightlyResults
@@ -55,6 +55,7 @@ from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import Forbidden, InvalidInput, NotFound
+from patron.core.money import currency_symbol
 from patron.core.settings import get_settings
 from patron.core.spreadsheets import safe_row, safe_sheet_title
 from patron.customers import service as customers
@@ -82,6 +83,11 @@ KPI_RESULTS = {
     "store": "kpis_store",
     "channel": "kpis_channel",
     "category": "kpis_category",
+    "country": "kpis_country",
+    "province": "kpis_province",
+    "city": "kpis_city",
+    "payment_method": "kpis_payment_method",
+    "cashier": "kpis_cashier",
 }
 _WRITE_CHUNK = 5000
 _SCORE_COLUMNS = [c.name for c in CustomerScore.__table__.columns if c.name not in ("id", "run_id")]
@@ -125,12 +131,22 @@ def store_path() -> Path:
     return get_settings().resolved_analytics_store
 
 
-def _validate(as_of: date | None, engine: str, params: dict[str, Any] | None) -> AnalyticsParams:
+def _validate(
+    as_of: date | None,
+    engine: str,
+    params: dict[str, Any] | None,
+    data_ends_on: date | None = None,
+) -> AnalyticsParams:
     if engine not in ENGINES:
         raise InvalidInput("engine", f"must be one of {', '.join(ENGINES)}", engine=engine)
     settings = get_settings()
     today = utcnow().astimezone(settings.zone).date()
-    as_of = as_of or today
+    if as_of is None:
+        as_of = default_as_of(
+            today=today,
+            data_ends_on=data_ends_on,
+            window_days=(params or {}).get("window_days", AnalyticsParams.window_days),
+        )
     if as_of > today:
         raise InvalidInput("as_of", f"is after today ({today.isoformat()})", as_of=str(as_of))
     try:
@@ -139,6 +155,24 @@ def _validate(as_of: date | None, engine: str, params: dict[str, Any] | None) ->
         raise InvalidInput(f"params.{exc.field}", exc.reason, value=exc.value) from None
     except TypeError as exc:
         raise InvalidInput("params", str(exc)) from None
+
+
+def default_as_of(*, today: date, data_ends_on: date | None, window_days: int | None) -> date:
+    """The day a run describes when none is given: today, or the last day with a sale when
+    that is older than the RFM window (a shop that imported last year's data sees its
+    customers as they were then, not all "without a purchase in the window")."""
+    if data_ends_on is None or window_days is None:
+        return today
+    if data_ends_on <= today - timedelta(days=window_days):
+        return data_ends_on
+    return today
+
+
+def data_ends_on(*, session: Session) -> date | None:
+    """The last business day with a sale, in the shop's zone (None before the first)."""
+    from patron.orders import service as orders
+
+    return orders.latest_sale_day(session=session, zone=get_settings().zone)
 
 
 def run_analytics(
@@ -157,7 +191,10 @@ def run_analytics(
     Raises AnalyticsBusy at once if another run holds the store; a run that fails is
     recorded as failed with its error, and the error is raised again.
     """
-    analytics_params = _validate(as_of, engine, params)
+    ends = db.read(lambda s: data_ends_on(session=s)) if as_of is None else None
+    analytics_params = _validate(as_of, engine, params, ends)
+    if as_of is None and analytics_params.as_of != utcnow().astimezone(get_settings().zone).date():
+        log.info("the data ends on %s: the run describes that day", analytics_params.as_of)
     target = path or store_path()
     with analytics_store.run_lock(target):
         run_id = db.write(
@@ -370,7 +407,7 @@ def compute_results(
 
 def _spark_tables(duck: Any, directory: Path) -> Tables:
     """The store's tables as Parquet, read by PySpark in local mode through Ibis."""
-    paths = analytics_store.export_parquet(duck, directory, tuple(TABLES))
+    paths = analytics_store.export_parquet(duck, directory, tuple(ALL_TABLES))
     return spark_tables(paths)
 
 
@@ -754,7 +791,7 @@ _EXPORT_COLUMNS = (
     ("生命周期阶段", "Lifecycle stage"),
     ("距最近购买（天）", "Days since last purchase"),
     ("购买次数", "Purchases"),
-    ("消费金额（元）", "Spend (yuan)"),
+    ("消费金额（{symbol}）", "Spend ({code})"),
     ("R 分", "R score"),
     ("F 分", "F score"),
     ("M 分", "M score"),
@@ -800,7 +837,9 @@ def export_customers_by(
     else:
         title = group_name(STAGES, stage, english=english) if stage else "customers"
     sheet = book.create_sheet(title=safe_sheet_title(title, "customers"))
-    sheet.append([column[pick] for column in _EXPORT_COLUMNS])
+    currency = get_settings().currency
+    symbol = "元" if currency == "CNY" else currency_symbol(currency).strip()
+    sheet.append([column[pick].format(symbol=symbol, code=currency) for column in _EXPORT_COLUMNS])
     cursor: str | None = None
     written = 0
     run_used: int | None = run_id

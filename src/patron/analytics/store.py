@@ -25,7 +25,19 @@ import pyarrow as pa
 from patron.core.errors import Conflict
 
 # Results each run keeps, by name, for the console to read.
-RESULT_TABLES = ("cohorts", "migration", "kpis_day", "kpis_store", "kpis_channel", "kpis_category")
+RESULT_TABLES = (
+    "cohorts",
+    "migration",
+    "kpis_day",
+    "kpis_store",
+    "kpis_channel",
+    "kpis_category",
+    "kpis_country",
+    "kpis_province",
+    "kpis_city",
+    "kpis_payment_method",
+    "kpis_cashier",
+)
 _OPEN_WAIT_SECONDS = 5.0
 
 

@@ -130,6 +130,10 @@ ACTION_TITLES: dict[str, str] = {
     "support.calendar.update": N_("Changed a business calendar"),
     "support.calendar.day.set": N_("Set a date of a business calendar"),
     "support.calendar.day.remove": N_("Removed a date of a business calendar"),
+    "import.upload": N_("Uploaded a file to import"),
+    "import.start": N_("Started an import"),
+    "import.mapping_saved": N_("Saved an import's column mapping"),
+    "import.report_downloaded": N_("Downloaded an import's rejects report"),
 }
 ACTIONS = tuple(ACTION_TITLES)
 
@@ -151,6 +155,9 @@ TARGET_KIND_TITLES: dict[str, str] = {
     "lottery": N_("Lucky draw"),
     "public_holiday_year": N_("Public holidays of a year"),
     "business_calendar": N_("Business calendar"),
+    "import_upload": N_("Uploaded file"),
+    "import_run": N_("Import"),
+    "import_mapping": N_("Import column mapping"),
 }
 
 

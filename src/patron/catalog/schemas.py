@@ -12,7 +12,9 @@ from patron.catalog.models import StoreKind
 from patron.core.errors import rule_error
 from patron.core.schemas import FenAmount, Schema, ShortCode
 
-StoreCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")]
+# Letters of any script (上海一店), digits, "_" and "-": a code is typed at the till and on
+# the command line, and shown in links, so it holds no spaces or punctuation.
+StoreCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[\w\-]+$")]
 
 
 class StoreCreate(Schema):

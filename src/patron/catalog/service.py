@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,6 +62,36 @@ def get_store_by_code_or_raise(*, session: Session, code: str) -> StoreRead:
     if store is None:
         raise StoreNotFound(f"no store with code {code!r}", code=code)
     return store
+
+
+def find_store(*, session: Session, code_or_name: str) -> StoreRead | None:
+    """The store an export names: by its code, else by its name (when one store has it)."""
+    text = code_or_name.strip()
+    if not text:
+        return None
+    store = session.scalar(select(Store).where(Store.code == text))
+    if store is None:
+        named = list(session.scalars(select(Store).where(Store.name == text).limit(2)))
+        store = named[0] if len(named) == 1 else None
+    return StoreRead.model_validate(store) if store else None
+
+
+_NOT_IN_CODE = re.compile(r"[^\w\-]+")
+
+
+def create_store_named(*, session: Session, name: str) -> StoreRead:
+    """A store an export names and Patron lacks, made as the file names it: the name as it
+    is, the code the name without spaces and punctuation (made unique), in the shop's zone."""
+    name = name.strip()[:120]
+    base = _NOT_IN_CODE.sub("", name)[:28] or "STORE"
+    code, n = base, 1
+    while session.scalar(select(Store.id).where(Store.code == code)) is not None:
+        n += 1
+        code = f"{base}-{n}"
+    return create_store(
+        session=session,
+        store_in=StoreCreate(code=code, name=name or code, timezone=get_settings().timezone),
+    )
 
 
 def get_store(*, session: Session, store_id: int) -> StoreRead | None:

@@ -369,11 +369,6 @@ def _driver_executemany(
     """
     columns = list(rows[0])
     quote = conn.dialect.identifier_preparer.quote
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join([mark] * len(columns))})"
-    )
     if converters:
         convert = [converters.get(c) for c in columns]
         params = [
@@ -382,4 +377,23 @@ def _driver_executemany(
         ]
     else:
         params = [tuple(row[c] for c in columns) for row in rows]
+    if conn.dialect.name == "postgresql" and len(params) >= _COPY_FROM:
+        # COPY is PostgreSQL's fastest way in: several times an executemany's rate.
+        raw: Any = conn.connection.dbapi_connection  # psycopg's own connection
+        names = ", ".join(quote(c) for c in columns)
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy,
+        ):
+            for values in params:
+                copy.write_row(values)
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join([mark] * len(columns))})"
+    )
     conn.exec_driver_sql(sql, params)
+
+
+_COPY_FROM = 64  # rows: fewer go by executemany

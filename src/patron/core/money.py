@@ -50,10 +50,22 @@ def fen_to_yuan(fen: int) -> Decimal:
     return (Decimal(fen) / FEN_PER_YUAN).quantize(Decimal("0.01"))
 
 
+def currency_symbol(currency: str, locale: str = "zh_CN") -> str:
+    """The sign a shop writes before its amounts: ¥ for CNY, £, US$ (HK$, NT$ …), or the code."""
+    from babel.numbers import get_currency_symbol
+
+    if currency == "CNY":
+        return "¥"  # Babel's zh_CN writes ¥ too; en would write CN¥, which no shop does
+    try:
+        return str(get_currency_symbol(currency, locale=locale))
+    except Exception:  # an unknown code: the code itself
+        return f"{currency} "
+
+
 def format_fen(fen: int, currency: str = "CNY") -> str:
+    """Minor units with the currency's sign: 123450 → ¥1,234.50 (negative: -¥12.00)."""
     sign = "-" if fen < 0 else ""
-    symbol = "¥" if currency == "CNY" else f"{currency} "
-    return f"{sign}{symbol}{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
+    return f"{sign}{currency_symbol(currency)}{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
 
 
 def parse_quantity(text: str | int | float | Decimal) -> int:

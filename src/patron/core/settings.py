@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     import_batch_rows: int = Field(default=5000, ge=1)
+    # The largest file the console's import page takes (the command line takes any size).
+    import_max_mb: float = Field(default=500.0, gt=0)
     bulk_max_orders: int = Field(default=1000, ge=1)
     # SQLite page cache per connection; raise it for very large loads (the benchmark data set).
     sqlite_cache_mb: int = Field(default=64, ge=2, le=65536)
@@ -216,6 +218,19 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{text!r} is not an IP address or network") from None
         return tuple(networks)
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        """An ISO 4217 code whose minor unit is a hundredth (money is kept as such)."""
+        from babel.numbers import get_currency_precision, list_currencies
+
+        code = value.strip().upper()
+        if code not in list_currencies():
+            raise ValueError(f"unknown currency {value!r}; give an ISO 4217 code such as CNY")
+        if get_currency_precision(code) != 2:
+            raise ValueError(f"{code} has no cents: Patron keeps amounts in hundredths")
+        return code
 
     @field_validator("timezone")
     @classmethod

@@ -35,3 +35,9 @@ class SuggestionDecided(Conflict):
     """A merge suggestion that was merged or dismissed already."""
 
     code = "merge_suggestion_decided"
+
+
+class AmbiguousIdentifier(Conflict):
+    """An id given without its system names customers of more than one system."""
+
+    code = "ambiguous_identifier"

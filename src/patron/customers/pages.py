@@ -121,15 +121,34 @@ def search_customers(
             if found is not None:
                 return SearchResult("phone", [mask_customer(found)])
         found = _lookup(session, "member_card", compact, actor)
+        if found is None and (by_id := _by_account(session, compact, actor)):
+            return SearchResult("external_account", by_id)
         return SearchResult("member_card" if found or phone is None else "phone", _one(found))
     found = _lookup(session, "member_card", q, actor)
     if found is not None:
         return SearchResult("member_card", [mask_customer(found)])
+    if by_id := _by_account(session, q, actor):
+        return SearchResult("external_account", by_id)
     page = service.list_customers(
         session=session, filters=CustomerFilter(q=q), limit=SEARCH_PAGE, cursor=cursor,
         store_ids=scope,
     )  # fmt: skip
     return SearchResult("name", [mask_customer(c) for c in page.items], page.next_cursor)
+
+
+def _by_account(session: Session, value: str, actor: Actor) -> list[CustomerRead]:
+    """Customers holding ``value`` as the id a shop system or an import gave them (masked;
+    those this actor may not see left out)."""
+    found = []
+    for customer_id in service.find_customer_ids_by_account(session=session, value=value):
+        try:
+            customer = service.get_customer_or_raise(
+                session=session, customer_id=customer_id, store_ids=actor.store_ids
+            )
+        except (OutOfScope, CustomerNotFound):
+            continue
+        found.append(mask_customer(customer))
+    return found
 
 
 def _one(found: CustomerRead | None) -> list[CustomerRead]:

@@ -8,11 +8,21 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, ScalarSelect, Select, bindparam, delete, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from patron.audit.service import record_audit
@@ -34,7 +44,7 @@ from patron.customers.encryption import (
     holds_encrypted_data,
     rotate_keys,
 )
-from patron.customers.exceptions import CustomerNotFound, OutOfScope
+from patron.customers.exceptions import AmbiguousIdentifier, CustomerNotFound, OutOfScope
 from patron.customers.identity import Resolution, ResolveContext
 from patron.customers.masking import mask_customer
 from patron.customers.models import (
@@ -193,6 +203,13 @@ def register_customers(
         for tag in customer_in.tags:
             _add_tag(session, cid, tag, None if created else (actor or _SYSTEM), context.label)
         outcomes.append(RegisterOutcome(customer_id=cid, created=created))
+    # Known since the earliest evidence: a sign-up older than their first purchase here.
+    earliest = {
+        o.customer_id: c.at
+        for o, c, customer_in in zip(outcomes, contexts, customers_in, strict=True)
+        if not o.created and customer_in.signed_up_at is not None
+    }
+    note_earliest_evidence(session=session, earliest=earliest)
     return outcomes
 
 
@@ -325,13 +342,44 @@ def lookup_customer(
     customer is None, as nobody is, so a look-up tells a store nothing of who shops
     elsewhere.
     """
-    customer_id = find_customer_id(session=session, kind=kind, value=value, namespace=namespace)
+    if kind == "external_account" and not namespace:
+        # The id a shop system (or an import, under its source) gave the customer, without
+        # naming the system: found in whichever system has it.
+        owners = find_customer_ids_by_account(session=session, value=value)
+        if len(owners) > 1:
+            raise AmbiguousIdentifier(
+                f"customer id {value!r} names {len(owners)} customers of different systems; "
+                "give the system as namespace",
+                kind=kind,
+            )
+        customer_id = owners[0] if owners else None
+    else:
+        customer_id = find_customer_id(session=session, kind=kind, value=value, namespace=namespace)
     if customer_id is None:
         return None
     try:
         return get_customer_or_raise(session=session, customer_id=customer_id, store_ids=store_ids)
     except OutOfScope:
         return None
+
+
+def find_customer_ids_by_account(*, session: Session, value: str) -> list[int]:
+    """The customers holding ``value`` as an account id in any system (one query per the
+    few systems that give ids: the blind index includes the system)."""
+    kind = IdentityKind.EXTERNAL_ACCOUNT
+    systems = list(
+        session.scalars(select(Identity.namespace).where(Identity.kind == kind).distinct())
+    )
+    if not systems:
+        return []
+    indexes = [identity_index(kind, system, value.strip()) for system in systems]
+    found = session.scalars(
+        select(Identity.customer_id)
+        .where(Identity.kind == kind, Identity.value_index.in_(indexes))
+        .distinct()
+        .order_by(Identity.customer_id)
+    )
+    return [int(c) for c in found]
 
 
 def find_customer_id(*, session: Session, kind: str, value: str, namespace: str = "") -> int | None:
@@ -824,3 +872,31 @@ def birthdays(
             return found
         found.update({cid: Birthday(born, at) for cid, born, at in batch if born is not None})
         after = batch[-1][0]
+
+
+def note_earliest_evidence(*, session: Session, earliest: dict[int, datetime]) -> None:
+    """Move each customer's sign-up back to ``earliest[customer_id]`` when that is older:
+    a customer is known since their earliest evidence (a purchase or a sign-up), whatever
+    order the records arrive in."""
+    if not earliest:
+        return
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        # Straight to the driver: an import moves thousands of these a batch. SQLite keeps
+        # instants as UTC text in this one format, so text order is time order.
+        params = [
+            (stamp, cid, stamp)
+            for cid, at in earliest.items()
+            for stamp in (f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}",)
+        ]
+        conn.exec_driver_sql(
+            "UPDATE customer SET signed_up_at = ? WHERE id = ? AND signed_up_at > ?", params
+        )
+        return
+    table = cast(Table, Customer.__table__)
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("cid"), table.c.signed_up_at > bindparam("at"))
+        .values(signed_up_at=bindparam("at"))
+    )
+    conn.execute(statement, [{"cid": cid, "at": at} for cid, at in earliest.items()])

@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from patron.core.errors import InvalidInput, PatronError
 
@@ -63,18 +63,30 @@ _TABLES: dict[str, dict[str, str]] = {
         "line amount|line total|subtotal|paid|net amount",
         "discount": "优惠|折扣金额|优惠金额|折扣|让利|减免|discount|line discount|discount amount",
         "order_discount": "整单优惠|整单折扣|订单优惠|抹零|order discount|order level discount",
-        "total": "订单金额|订单总额|订单实付|合计|总金额|order total|total",
+        "total": "订单金额|订单总额|订单实付|合计金额|总金额|order total|total",
         "ordered_at": "下单时间|订单时间|日期|时间|交易时间|销售时间|销售日期|成交时间|付款时间|"
         "支付时间|创建时间|invoicedate|invoice date|date|order date|ordered at|order time|datetime|"
         "timestamp|transaction date|created at",
-        "store_code": "门店|门店编码|门店代码|门店编号|店铺编码|店号|store|store code|store id|"
-        "shop|shop code|branch",
+        # A store column holds a code or a name; each is matched against both.
+        "store_code": "门店编码|门店代码|门店编号|店铺编码|店铺编号|店号|门店|店铺|store code|"
+        "store id|store no|shop code|shop id|branch code|store|shop|branch",
+        "store_name": "门店名称|店铺名称|门店名|店名|店铺名|store name|shop name|branch name",
         "payment_method": "支付方式|付款方式|结算方式|收款方式|payment|payment method|"
         "payment type|tender|pay type",
         "channel": "渠道|销售渠道|来源渠道|订单来源|channel|sales channel",
-        "status": "状态|订单状态|交易状态|status|order status",
+        "status": "订单状态|交易状态|状态|status|order status|transaction status",
+        "after_sale_status": "售后状态|退款状态|退货状态|售后|after sale status|after-sale status|"
+        "refund status|return status",
+        "refund_amount": "退款金额|退货金额|已退款金额|退款|refund amount|refunded amount|"
+        "amount refunded|refund",
+        "refunded_at": "退款时间|退款日期|售后时间|退款完成时间|refund time|refund date|refunded at",
         "original_order_id": "原订单号|原单号|原订单编号|原始订单号|关联订单号|original order|"
         "original order id|original order no|original invoice|refund of",
+        "country": "国家|国家地区|国家/地区|country|country region|country/region",
+        "province": "省份|省|所在省份|所在地区|地区|province|state|region",
+        "cashier": "收银员|收银|营业员|导购|导购员|操作员|cashier|operator|clerk|sales clerk|"
+        "salesperson|staff",
+        "currency": "币种|货币|币别|currency|currency code",
         **_IDENTITY,
         "customer_name": _NAME,
         "gender": _GENDER,
@@ -223,7 +235,9 @@ def resolve_columns(
     required field has no column, listing the headers found.
     """
     if kind not in ALIASES:
-        raise BadMapping("kind", f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+        raise BadMapping(
+            "kind", f"unknown kind {kind!r}; one of {', '.join(KINDS)}", reason="unknown_kind"
+        )
     alias_index = _INDEXES[kind]
     index: dict[str, int] = {}
     used: set[int] = set()
@@ -234,6 +248,9 @@ def resolve_columns(
             raise BadMapping(
                 "map",
                 f"{raw_target!r} is not a field of {kind}; fields: {', '.join(ALIASES[kind])}",
+                reason="unknown_field",
+                target=raw_target,
+                fields=", ".join(ALIASES[kind]),
             )
         position = _find_header(headers, column)
         if position is None:
@@ -241,6 +258,10 @@ def resolve_columns(
                 "map",
                 f"column {column!r} (for {target}) is not in the file; "
                 f"columns found: {', '.join(headers)}",
+                reason="unknown_column",
+                column=column,
+                target=target,
+                headers=", ".join(headers),
             )
         index[target] = position
         used.add(position)
@@ -264,6 +285,7 @@ def resolve_columns(
             f"{', '.join(repr(h) for h in headers if h) or '(none)'}. "
             f"Name them with --map FIELD=COLUMN (FIELD: {targets}) or a --mapping-file.",
             missing=[list(req) for req in missing],
+            wanted=wanted,
             headers=list(headers),
         )
     ignored = tuple(h for p, h in enumerate(headers) if h and p not in used)
@@ -286,7 +308,9 @@ def parse_map_options(items: Sequence[str]) -> dict[str, str]:
     for item in items:
         target, sep, column = item.partition("=")
         if not sep or not target.strip() or not column.strip():
-            raise BadMapping("map", f"{item!r}: write --map target=Column")
+            raise BadMapping(
+                "map", f"{item!r}: write --map target=Column", reason="malformed", item=item
+            )
         mapping[target.strip()] = column.strip()
     return mapping
 
@@ -300,20 +324,40 @@ def load_mapping_file(path: Path, *, kind: str) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise BadMapping("mapping_file", f"cannot read {path}: {exc.strerror}") from None
+        raise BadMapping(
+            "mapping_file",
+            f"cannot read {path}: {exc.strerror}",
+            reason="mapping_file_unreadable",
+            path=str(path),
+        ) from None
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise BadMapping("mapping_file", f"{path.name} is not valid: {exc}") from None
+        raise BadMapping(
+            "mapping_file",
+            f"{path.name} is not valid: {exc}",
+            reason="mapping_file_invalid",
+            path=str(path),
+        ) from None
     if not isinstance(data, dict):
-        raise BadMapping("mapping_file", f"{path.name} must hold an object of target = column")
+        raise BadMapping(
+            "mapping_file",
+            f"{path.name} must hold an object of target = column",
+            reason="mapping_file_invalid",
+            path=str(path),
+        )
     for key in (kind, "columns"):
         if isinstance(data.get(key), dict):
             data = data[key]
             break
     mapping = {k: v for k, v in data.items() if isinstance(v, str)}
     if not mapping:
-        raise BadMapping("mapping_file", f"{path.name} maps no columns for {kind}")
+        raise BadMapping(
+            "mapping_file",
+            f"{path.name} maps no columns for {kind}",
+            reason="mapping_file_empty",
+            path=str(path),
+        )
     return mapping
 
 
@@ -396,32 +440,71 @@ CHANNELS: dict[str, str] = _folded(
     }
 )
 
-# A status cell saying the row takes goods or money back rather than selling them.
-CANCEL_STATUSES = frozenset(
-    normalise_header(s)
-    for s in (
-        "已取消",
-        "取消",
-        "退款",
-        "已退款",
-        "退款成功",
-        "退货",
-        "已退货",
-        "退单",
-        "作废",
-        "cancelled",
-        "canceled",
-        "cancel",
-        "refunded",
-        "refund",
-        "returned",
-        "return",
-        "void",
-    )
-)
+# What an order status cell says happened to the sale (compared after normalise_header):
+# a sale; a sale refunded in full; a sale partly refunded; no sale at all (cancelled before
+# payment, or closed unpaid). Other words are named by the user (--status 待评价=completed).
+SALE, REFUNDED, PARTLY_REFUNDED, NO_SALE = "completed", "refunded", "partly_refunded", "cancelled"
+STATUS_MEANINGS = (SALE, REFUNDED, PARTLY_REFUNDED, NO_SALE)
+ORDER_STATUSES: dict[str, str] = _folded(
+    {
+        **dict.fromkeys(
+            [
+                "已完成", "完成", "交易成功", "交易完成", "已发货", "已收货", "已签收", "已付款",
+                "已支付", "待发货", "待收货", "待评价", "已评价", "成功", "正常", "销售",
+                "completed", "complete", "done", "success", "successful", "shipped",
+                "delivered", "paid", "sale", "sold", "normal", "closed won",
+            ],
+            SALE,
+        ),
+        **dict.fromkeys(
+            [
+                "已退款", "全额退款", "全部退款", "退款成功", "退款完成", "已退货", "退货成功",
+                "退货", "退款", "退单", "refunded", "fully refunded", "full refund",
+                "refund successful", "refund", "returned", "return",
+            ],
+            REFUNDED,
+        ),
+        **dict.fromkeys(
+            ["部分退款", "部分退货", "部分退款成功", "partially refunded", "partly refunded",
+             "partial refund", "partially returned"],
+            PARTLY_REFUNDED,
+        ),
+        **dict.fromkeys(
+            [
+                "已取消", "取消", "交易关闭", "已关闭", "关闭", "作废", "已作废", "未付款",
+                "待付款", "cancelled", "canceled", "cancel", "closed", "void", "voided",
+                "unpaid", "pending payment",
+            ],
+            NO_SALE,
+        ),
+    }
+)  # fmt: skip
+
+# A line's after-sale status: whether that line was refunded (True) or not (False).
+AFTER_SALE_STATUSES: dict[str, bool] = _folded(
+    {
+        **dict.fromkeys(
+            ["退款成功", "已退款", "退款完成", "退货成功", "已退货", "退货退款成功", "已退",
+             "refunded", "refund successful", "returned", "refund completed"],
+            True,
+        ),
+        **dict.fromkeys(
+            ["无", "无售后", "-", "退款关闭", "售后关闭", "拒绝退款", "退款失败", "已拒绝",
+             "退款中", "待处理", "处理中", "none", "no", "closed", "rejected", "refused",
+             "pending", "in progress"],
+            False,
+        ),
+    }
+)  # fmt: skip
+
+# The first cell of a totals row at the bottom of an export.
+TOTALS_WORDS = frozenset(
+    normalise_header(w) for w in ("合计", "总计", "小计", "汇总", "合计：", "total", "totals",
+                                  "grand total", "sum", "subtotal")
+)  # fmt: skip
 
 
-def lookup_value(table: Mapping[str, str | None], text: str) -> tuple[bool, str | None]:
+def lookup_value(table: Mapping[str, Any], text: str) -> tuple[bool, Any]:
     """(known, meaning) of a cell in one of the tables above."""
     key = normalise_header(text)
     if key in table:

@@ -13,9 +13,9 @@ import codecs
 import csv
 import hashlib
 import io
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,12 +70,14 @@ def inspect_file(path: Path, *, encoding: str | None = None) -> FileFacts:
     is then checked the same way. ``encoding`` overrides the guess but is checked too.
     """
     if not path.exists():
-        raise UnreadableFile(f"{path}: no such file", path=str(path))
+        raise UnreadableFile(f"{path}: no such file", path=str(path), reason="missing")
     if path.is_dir():
-        raise UnreadableFile(f"{path}: is a folder, not a file", path=str(path))
+        raise UnreadableFile(f"{path}: is a folder, not a file", path=str(path), reason="folder")
     size = path.stat().st_size
     if size == 0:
-        raise EmptyFile(f"{path.name}: the file is empty (0 bytes)", path=str(path))
+        raise EmptyFile(
+            f"{path.name}: the file is empty (0 bytes)", path=str(path), reason="zero_bytes"
+        )
     with path.open("rb") as f:
         head = f.read(8)
     suffix = path.suffix.lower()
@@ -84,27 +86,44 @@ def inspect_file(path: Path, *, encoding: str | None = None) -> FileFacts:
             f"{path.name}: old binary Excel (.xls) files are not supported; "
             "open it in Excel or WPS and save as .xlsx or CSV",
             path=str(path),
+            reason="xls",
         )
     if head.startswith(_ZIP_MAGIC) or suffix in (".xlsx", ".xlsm"):
         if not head.startswith(_ZIP_MAGIC):
-            raise UnreadableFile(f"{path.name}: not a valid .xlsx workbook", path=str(path))
+            raise UnreadableFile(
+                f"{path.name}: not a valid .xlsx workbook", path=str(path), reason="not_xlsx"
+            )
         return FileFacts(path, _sha256(path), size, "xlsx", None)
 
     if encoding is not None:
         try:
             encoding = codecs.lookup(encoding).name
         except LookupError:
-            raise UnreadableFile(f"unknown encoding {encoding!r}", encoding=encoding) from None
+            raise UnreadableFile(
+                f"unknown encoding {encoding!r}", encoding=encoding, reason="unknown_encoding"
+            ) from None
         digest, error = _hash_and_check(path, encoding)
         if error is not None:
-            raise UnreadableFile(f"{path.name}: not valid {encoding}: {error}", path=str(path))
+            raise UnreadableFile(
+                f"{path.name}: not valid {encoding}: {error}",
+                path=str(path),
+                encoding=encoding,
+                error=error,
+                reason="not_encoding",
+            )
         return FileFacts(path, digest, size, "csv", encoding)
 
     for bom, name in _BOMS:
         if head.startswith(bom):
             digest, error = _hash_and_check(path, name)
             if error is not None:
-                raise UnreadableFile(f"{path.name}: not valid {name}: {error}", path=str(path))
+                raise UnreadableFile(
+                    f"{path.name}: not valid {name}: {error}",
+                    path=str(path),
+                    encoding=name,
+                    error=error,
+                    reason="not_encoding",
+                )
             return FileFacts(path, digest, size, "csv", name)
 
     digest, error = _hash_and_check(path, "utf-8")
@@ -116,6 +135,7 @@ def inspect_file(path: Path, *, encoding: str | None = None) -> FileFacts:
             f"{path.name}: neither UTF-8 ({error}) nor GB18030 ({gb_error}); "
             "give the file's encoding with --encoding",
             path=str(path),
+            reason="undecodable",
         )
     return FileFacts(path, digest, size, "csv", "gb18030")
 
@@ -190,6 +210,7 @@ class Table:
     Rows are numbered as a spreadsheet shows them (the header's row, usually 1, then 2, 3…),
     blank lines included, so a row number in a report is the row a user scrolls to.
     :meth:`rows` may be called more than once; each call reads the file from the top.
+    Until :meth:`locate_header` picks another, the header is the first non-blank row.
     """
 
     def __init__(
@@ -202,7 +223,7 @@ class Table:
         self._rows_done = 0
         self._rows_total = 0
         self._workbook: Any = None
-        self.header_row, self.headers = self._read_header()
+        self.header_row, self.headers = self._first_header()
 
     # -- progress -------------------------------------------------------------------------
 
@@ -219,6 +240,10 @@ class Table:
 
     # -- rows -----------------------------------------------------------------------------
 
+    def records(self) -> Generator[tuple[int, list[Cell]]]:
+        """Every record from the top, blank ones included, numbered from 1."""
+        return self._csv_records() if self.facts.format == "csv" else self._xlsx_records()
+
     def rows(self, *, after_row: int = 0) -> Generator[tuple[int, list[Cell]]]:
         """(row number, cells) for each non-blank data row below the header.
 
@@ -226,9 +251,8 @@ class Table:
         interrupted import resumes. Cells are padded to the header's width.
         """
         width = len(self.headers)
-        source = self._csv_records() if self.facts.format == "csv" else self._xlsx_records()
         start = max(after_row, self.header_row)
-        for number, record in source:
+        for number, record in self.records():
             if number <= start:
                 continue
             if not any(record):
@@ -253,7 +277,8 @@ class Table:
     def _csv_delimiter(self) -> str:
         if self.delimiter is None:
             with self.facts.path.open(encoding=self.facts.encoding, newline="") as f:
-                self.delimiter = sniff_delimiter(f.readline(1 << 16))
+                lines = [f.readline(1 << 16) for _ in range(_HEADER_LOOK)]
+            self.delimiter = sniff_lines(lines)
         return self.delimiter
 
     def _open_text(self) -> io.TextIOWrapper:
@@ -275,60 +300,106 @@ class Table:
                 raise UnreadableFile(
                     f"{self.facts.path.name}, row {number + 1}: cannot read the CSV: {exc}",
                     row=number + 1,
+                    error=str(exc),
+                    reason="bad_csv",
                 ) from None
             except UnicodeDecodeError as exc:
                 raise UnreadableFile(
                     f"{self.facts.path.name}, row {number + 1}: not valid "
                     f"{self.facts.encoding}: {exc.reason}",
                     row=number + 1,
+                    encoding=self.facts.encoding,
+                    reason="not_encoding_row",
                 ) from None
 
     # -- XLSX -----------------------------------------------------------------------------
 
-    def _worksheet(self) -> Any:
-        import openpyxl  # a heavy import, only when a workbook comes in
+    def _book(self) -> Any:
+        import python_calamine  # Rust-backed: reads a sheet far faster than openpyxl's cells
 
         if self._workbook is None:
             try:
-                self._workbook = openpyxl.load_workbook(
-                    self.facts.path, read_only=True, data_only=True
-                )
-            except Exception as exc:  # openpyxl raises many kinds for a broken zip
+                self._workbook = python_calamine.CalamineWorkbook.from_path(str(self.facts.path))
+            except Exception as exc:  # calamine raises several kinds for a broken zip
                 raise UnreadableFile(
-                    f"{self.facts.path.name}: cannot open the workbook: {exc}"
+                    f"{self.facts.path.name}: cannot open the workbook: {exc}",
+                    error=str(exc),
+                    reason="bad_workbook",
                 ) from None
-        wb = self._workbook
+        return self._workbook
+
+    @property
+    def sheet_names(self) -> list[str]:
+        if self.facts.format != "xlsx":
+            return []
+        return list(self._book().sheet_names)
+
+    def _worksheet(self) -> Any:
+        book = self._book()
+        names = list(book.sheet_names)
+        if not names:
+            raise EmptyFile(
+                f"{self.facts.path.name}: the workbook has no sheets", reason="no_sheets"
+            )
         if self.sheet is None:
-            return wb.worksheets[0]
-        if self.sheet not in wb.sheetnames:
+            return book.get_sheet_by_index(0)
+        if self.sheet not in names:
             raise UnreadableFile(
                 f"{self.facts.path.name}: no sheet named {self.sheet!r}; "
-                f"sheets: {', '.join(wb.sheetnames)}"
+                f"sheets: {', '.join(names)}",
+                sheet=self.sheet,
+                sheets=", ".join(names),
+                reason="no_sheet",
             )
-        return wb[self.sheet]
+        return book.get_sheet_by_name(self.sheet)
 
     def _xlsx_records(self) -> Generator[tuple[int, list[Cell]]]:
-        ws = self._worksheet()
-        self._rows_total = ws.max_row or 0
+        sheet = self._worksheet()
+        start = sheet.start
+        first = (start[0] if start else 0) + 1
+        self._rows_total = (first - 1) + (sheet.height or 0)
         self._rows_done = 0
-        for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
+        number = first - 1
+        for number, values in enumerate(sheet.iter_rows(), start=first):
             self._rows_done = number
             yield number, [_cell(v) for v in values]
+        self._rows_done = max(number, self._rows_total)
 
     # -- header ---------------------------------------------------------------------------
 
-    def _read_header(self) -> tuple[int, list[str]]:
-        source = self._csv_records() if self.facts.format == "csv" else self._xlsx_records()
+    def _first_header(self) -> tuple[int, list[str]]:
+        source = self.records()
         try:
             for number, record in source:
                 if any(record):
-                    headers = [_header_text(c) for c in record]
-                    while headers and not headers[-1]:
-                        headers.pop()
-                    return number, headers
+                    return number, _headers(record)
         finally:
             source.close()
-        raise EmptyFile(f"{self.facts.path.name}: no header row (the file has only blank lines)")
+        raise EmptyFile(
+            f"{self.facts.path.name}: no header row (the file has only blank lines)",
+            reason="no_header",
+        )
+
+    def locate_header(self, accept: Callable[[list[str]], bool]) -> bool:
+        """Make the header the first of the top non-blank rows that ``accept`` takes: a
+        title line (订单明细导出（… 至 …）) or a note above the header is passed over.
+        Returns False, keeping the first non-blank row, when none of them is taken."""
+        source = self.records()
+        seen = 0
+        try:
+            for number, record in source:
+                if not any(record):
+                    continue
+                headers = _headers(record)
+                if accept(headers):
+                    self.header_row, self.headers = number, headers
+                    return True
+                seen += 1
+                if seen >= _HEADER_LOOK:
+                    break
+        finally:
+            source.close()
+        return False
 
     def has_data(self) -> bool:
         """Whether any non-blank row follows the header."""
@@ -337,6 +408,38 @@ class Table:
             return next(rows, None) is not None
         finally:
             rows.close()
+
+
+_HEADER_LOOK = 20  # rows looked at for the header, from the top
+
+
+def _headers(record: list[Cell]) -> list[str]:
+    headers = [_header_text(c) for c in record]
+    while headers and not headers[-1]:
+        headers.pop()
+    return headers
+
+
+def sniff_lines(lines: list[str]) -> str:
+    """The delimiter of a file whose first lines are ``lines``: the header's, taken from the
+    line that has the most delimiters (a title line above the header has none)."""
+    best, count = ",", 0
+    for line in lines:
+        delimiter = sniff_delimiter(line)
+        n = _count_outside_quotes(line, delimiter)
+        if n > count:
+            best, count = delimiter, n
+    return best
+
+
+def _count_outside_quotes(line: str, delimiter: str) -> int:
+    quoted, n = False, 0
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == delimiter:
+            n += 1
+    return n
 
 
 def _header_text(cell: Cell) -> str:
@@ -360,6 +463,8 @@ def _cell(value: object) -> Cell:
         return format(value, ".15g")
     if isinstance(value, datetime):
         return value.isoformat(sep=" ")
+    if isinstance(value, timedelta):  # a time of day, as a duration since midnight
+        return str(value)
     if isinstance(value, (date, time)):
         return value.isoformat()
     return str(value)
@@ -368,5 +473,5 @@ def _cell(value: object) -> Cell:
 def open_table(
     facts: FileFacts, *, delimiter: str | None = None, sheet: str | None = None
 ) -> Table:
-    """Open ``facts.path`` and read its header row."""
+    """Open ``facts.path`` and read its first non-blank row as the header."""
     return Table(facts, delimiter=delimiter, sheet=sheet)

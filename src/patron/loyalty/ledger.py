@@ -25,6 +25,7 @@ from patron.loyalty.exceptions import InsufficientPoints
 from patron.loyalty.models import EntryKind, LoyaltyAccount, LoyaltyOrder, PointsEntry, PointsLot
 from patron.loyalty.rules import Programme
 from patron.loyalty.schemas import Balance
+from patron.orders import returns
 
 
 @dataclass
@@ -120,7 +121,8 @@ def _window_parts(now: Any, since: Any) -> tuple[tuple[Any, Any, tuple[Any, ...]
 
 
 def _window_columns(account_id: Any) -> tuple[Any, Any]:
-    """Spend and points earned in (``:since``, ``:now``] for ``account_id``."""
+    """Spend and points earned in (``:since``, ``:now``] for ``account_id``; the spend is
+    net of returns without a known sale the member made in the window."""
     now, since = bindparam("now", type_=UTCDateTime()), bindparam("since", type_=UTCDateTime())
     spend, earned = (
         select(func.coalesce(func.sum(value), 0))
@@ -128,7 +130,9 @@ def _window_columns(account_id: Any) -> tuple[Any, Any]:
         .scalar_subquery()
         for owner, value, rows in _window_parts(now, since)
     )
-    return spend, earned
+    a = LoyaltyAccount.__table__.c
+    member = select(a.customer_id).where(a.id == account_id).scalar_subquery()
+    return spend - returns.returned_fen_column(member, since, now), earned
 
 
 @cache
@@ -158,6 +162,14 @@ def window_figures_by_account(
             select(owner, func.sum(value)).where(*rows).group_by(owner)
         ):
             figures.setdefault(account_id, [0, 0])[n] = int(total or 0)
+    a = LoyaltyAccount.__table__.c
+    for account_id, taken_back in session.execute(
+        select(a.id, returns.returned_fen_column(a.customer_id, since, now)).where(
+            a.customer_id.in_(returns.customers_returning(since=since, now=now))
+        )
+    ):
+        if taken_back:
+            figures.setdefault(account_id, [0, 0])[0] -= int(taken_back)
     return {account_id: (spend, earned) for account_id, (spend, earned) in figures.items()}
 
 

@@ -38,6 +38,7 @@ class Order(Base):
         Index("ix_orders_customer_id_ordered_at", "customer_id", "ordered_at"),
         Index("ix_orders_store_id_ordered_at", "store_id", "ordered_at"),
         Index("ix_orders_ordered_at", "ordered_at"),
+        Index("ix_orders_import_run_id", "import_run_id"),
     )
 
     id: Mapped[IdPk]
@@ -60,6 +61,12 @@ class Order(Base):
     # SHA-256 of the normalised request: a repeat with the same key and another body is a 409.
     request_hash: Mapped[str] = mapped_column(String(64))
     import_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("import_run.id"))
+    # Where the buyer was and who served them, as an export names them: attributes the
+    # analytics can group sales by (not part of the customer's profile).
+    country: Mapped[str | None] = mapped_column(String(60))
+    province: Mapped[str | None] = mapped_column(String(60))
+    city: Mapped[str | None] = mapped_column(String(60))
+    cashier: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -88,10 +95,13 @@ class Refund(Base):
         UniqueConstraint("source", "external_id"),
         Index("ix_refund_order_id", "order_id"),
         Index("ix_refund_refunded_at", "refunded_at"),
+        Index("ix_refund_import_run_id", "import_run_id"),
     )
 
     id: Mapped[IdPk]
     order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))
+    # The store that paid the money back; the order's own store when None.
+    store_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("store.id"))
     source: Mapped[str] = mapped_column(String(64))
     external_id: Mapped[str] = mapped_column(String(128))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
@@ -114,3 +124,36 @@ class RefundLine(Base):
     order_line_id: Mapped[int] = mapped_column(BigId, ForeignKey("order_line.id"))
     quantity_milli: Mapped[int] = mapped_column(BigInteger)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+class SaleReturn(Base):
+    """Goods or money taken back without a sale Patron knows: the sale was made before the
+    first sale Patron holds (an export's first day, the till's first week), or in a system
+    never imported. Kept line by line for the customer, the store, the day and the SKU, and
+    counted in net sales, a customer's spend and their value; it never touches an order."""
+
+    __tablename__ = "sale_return"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", "line_no"),
+        Index("ix_sale_return_customer_id_returned_at", "customer_id", "returned_at"),
+        Index("ix_sale_return_store_id_returned_at", "store_id", "returned_at"),
+        Index("ix_sale_return_returned_at", "returned_at"),
+        Index("ix_sale_return_import_run_id", "import_run_id"),
+    )
+
+    id: Mapped[IdPk]
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(128))
+    line_no: Mapped[int] = mapped_column(Integer)
+    store_id: Mapped[int] = mapped_column(BigId, ForeignKey("store.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    customer_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("customer.id"))
+    returned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sku: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    quantity_milli: Mapped[int] = mapped_column(BigInteger)
+    # What went back to the customer, a positive number of fen.
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(String(255))
+    import_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("import_run.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

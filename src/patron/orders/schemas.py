@@ -50,11 +50,19 @@ class OrderLineIn(Schema):
 
     @property
     def gross_fen(self) -> int:
-        """quantity × unit price, before the discount."""
+        """quantity × unit price, before the discount.
+
+        A line whose unit price is finer than a fen (an export's 0.001) comes with its amount
+        worked out on the exact price; its unit price is then shown rounded, and its gross is
+        what was paid plus the discount, so the order's figures still add up."""
         quantity = self.quantity
         if quantity == quantity.to_integral_value():  # whole pieces: exact, no rounding
-            return int(quantity) * self.unit_price_fen
-        return line_amount_fen(int(quantity * 1000), self.unit_price_fen)
+            gross = int(quantity) * self.unit_price_fen
+        else:
+            gross = line_amount_fen(int(quantity * 1000), self.unit_price_fen)
+        if self.amount_fen is not None and self.amount_fen + self.discount_fen > gross:
+            return self.amount_fen + self.discount_fen
+        return gross
 
     @model_validator(mode="after")
     def _amount(self) -> OrderLineIn:
@@ -91,6 +99,12 @@ class OrderIn(Schema):
         default=None, description="Checked against the lines if given"
     )
     lines: list[OrderLineIn] = Field(min_length=1, max_length=MAX_LINES)
+    # Attributes analytics can group sales by; left out of the request hash while unset, so
+    # an order posted before they existed is still the same order when posted again.
+    country: Annotated[str, Field(max_length=60)] | None = None
+    province: Annotated[str, Field(max_length=60)] | None = None
+    city: Annotated[str, Field(max_length=60)] | None = None
+    cashier: Annotated[str, Field(max_length=60)] | None = None
 
     @model_validator(mode="after")
     def _totals(self) -> OrderIn:
@@ -128,6 +142,9 @@ class OrderLineRead(Schema):
     refunded_fen: int = 0
 
 
+ORDER_ATTRIBUTES = ("country", "province", "city", "cashier")
+
+
 class OrderRead(Schema):
     id: int
     source: str
@@ -145,6 +162,10 @@ class OrderRead(Schema):
     payment_method: str | None
     lines: list[OrderLineRead]
     created_at: datetime
+    country: str | None = None
+    province: str | None = None
+    city: str | None = None
+    cashier: str | None = None
 
 
 class OrderWrite(Schema):
@@ -156,7 +177,11 @@ class OrderWrite(Schema):
 
 class RefundLineIn(Schema):
     line_no: int = Field(ge=1, description="Line number on the order, from 1")
-    quantity: Decimal | None = Field(default=None, description="All of what is left if left out")
+    quantity: Decimal | None = Field(
+        default=None,
+        description="All of what is left if left out; 0 with an amount for money alone "
+        "(the goods stay with the customer)",
+    )
     amount_fen: FenAmount | None = Field(
         default=None, description="Pro rata of the line if left out"
     )
@@ -169,9 +194,15 @@ class RefundLineIn(Schema):
         if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
             raise ValueError("quantity must be a number")
         milli = parse_quantity(value)
-        if milli <= 0:
+        if milli < 0:
             raise ValueError("quantity must be greater than 0")
         return milli_to_quantity(milli)
+
+    @model_validator(mode="after")
+    def _money_alone(self) -> RefundLineIn:
+        if self.quantity is not None and self.quantity == 0 and not self.amount_fen:
+            raise ValueError("quantity: must be greater than 0 (or 0 with an amount_fen)")
+        return self
 
 
 class RefundIn(Schema):
@@ -187,6 +218,9 @@ class RefundIn(Schema):
     refunded_at: UtcInstant
     reason: Annotated[str, Field(max_length=255)] | None = None
     lines: list[RefundLineIn] = Field(default_factory=list, max_length=MAX_LINES)
+    store_code: Annotated[str, Field(min_length=1, max_length=32)] | None = Field(
+        default=None, description="The store that paid the money back; the order's if left out"
+    )
 
     @model_validator(mode="after")
     def _order_named(self) -> RefundIn:
@@ -231,3 +265,52 @@ class BulkResult(Schema):
     conflicts: int
     invalid: int
     results: list[BulkItemResult]
+
+
+class ReturnLineIn(Schema):
+    """One line of goods or money taken back without a sale Patron knows.
+
+    ``(source, external_id, line_no)`` is its key: the return's own number and its line."""
+
+    source: ShortCode
+    external_id: Annotated[str, Field(min_length=1, max_length=128)]
+    line_no: int = Field(ge=1)
+    store_code: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    channel: Channel | None = None
+    customer_id: RecordId | None = Field(default=None, description="None: an anonymous return")
+    returned_at: UtcInstant
+    sku: ShortCode
+    name: Annotated[str, Field(max_length=200)] | None = None
+    quantity: Decimal = Field(description="What came back, a positive quantity")
+    amount_fen: FenAmount = Field(description="What went back to the customer, positive")
+    reason: Annotated[str, Field(max_length=255)] | None = None
+
+    @field_validator("quantity", mode="before")
+    @classmethod
+    def _quantity(cls, value: object) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+            raise ValueError("quantity must be a number")
+        milli = parse_quantity(value)
+        if milli <= 0:
+            raise ValueError("quantity must be greater than 0")
+        return milli_to_quantity(milli)
+
+    @property
+    def quantity_milli(self) -> int:
+        return int(self.quantity * 1000)
+
+
+class ReturnRead(Schema):
+    id: int
+    source: str
+    external_id: str
+    line_no: int
+    store_code: str
+    channel: str
+    customer_id: int | None
+    returned_at: datetime
+    sku: str
+    name: str | None
+    quantity: Decimal
+    amount_fen: int
+    reason: str | None

@@ -13,24 +13,20 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    ColumnElement,
-    Date,
     Select,
     Table,
     bindparam,
-    case,
     func,
     or_,
     select,
     update,
 )
-from sqlalchemy import cast as cast_
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
 from patron.catalog.schemas import StoreRead
@@ -40,6 +36,7 @@ from patron.core.db import insert_rows
 from patron.core.errors import InvalidInput
 from patron.core.money import milli_to_quantity, parse_quantity, prorate_fen, round_half_up_div
 from patron.core.schemas import Page
+from patron.core.settings import get_settings
 from patron.customers import service as customers
 from patron.customers.schemas import CustomerRef
 from patron.orders.exceptions import (
@@ -52,8 +49,9 @@ from patron.orders.exceptions import (
     UnknownOrder,
     UnknownStore,
 )
-from patron.orders.models import Order, OrderLine, Refund, RefundLine
+from patron.orders.models import Order, OrderLine, Refund, RefundLine, SaleReturn
 from patron.orders.schemas import (
+    ORDER_ATTRIBUTES,
     OrderIn,
     OrderLineRead,
     OrderRead,
@@ -94,8 +92,18 @@ class OrderOutcome:
 def request_hash(model: OrderIn | RefundIn) -> str:
     """SHA-256 of the normalised request, so the same content spelt differently matches."""
     # Serialised in the schema's field order, so the same content always gives the same text
-    # whatever order the sender wrote its keys in.
-    return hashlib.sha256(model.__pydantic_serializer__.to_json(model)).hexdigest()
+    # whatever order the sender wrote its keys in. Fields added since orders were first
+    # kept stay out while unset, so a repeat of an older post still matches its first hash.
+    unset = {name for name in _LATER_FIELDS.get(type(model), ()) if getattr(model, name) is None}
+    return hashlib.sha256(
+        model.__pydantic_serializer__.to_json(model, exclude=unset or None)
+    ).hexdigest()
+
+
+_LATER_FIELDS: dict[type, tuple[str, ...]] = {
+    OrderIn: ORDER_ATTRIBUTES,
+    RefundIn: ("store_code",),
+}
 
 
 def _existing_orders(
@@ -139,6 +147,7 @@ def record_orders(
     import_run_id: int | None = None,
     store_ids: frozenset[int] | None = None,
     actor: Actor | None = None,
+    currency: str | None = None,
 ) -> list[OrderOutcome]:
     """Store a batch of orders; one outcome per order, in order.
 
@@ -147,8 +156,10 @@ def record_orders(
     invalid, and so is one under the key of another store's order (nothing of which is
     told). Neither stops the rest of the batch. ``actor`` posted the orders: who they may
     merge or change is theirs to say (customers/identity.py); default the system.
+    ``currency`` is the orders' currency when it is not the shop's (a file the user
+    confirmed was in another one).
     """
-    return _record(session, orders_in, import_run_id, store_ids, actor)[0]
+    return _record(session, orders_in, import_run_id, store_ids, actor, currency)[0]
 
 
 def _record(
@@ -157,6 +168,7 @@ def _record(
     import_run_id: int | None,
     store_ids: frozenset[int] | None = None,
     actor: Actor | None = None,
+    currency: str | None = None,
 ) -> tuple[list[OrderOutcome], dict[int, OrderRead]]:
     """record_orders, plus the read of each order it created (built without a query)."""
     hashes = [request_hash(o) for o in orders_in]
@@ -221,7 +233,7 @@ def _record(
     if fresh:
         created = _insert(
             session, orders_in, hashes, fresh, fresh_stores, outcomes, import_run_id,
-            store_ids, actor,
+            store_ids, actor, currency,
         )  # fmt: skip
     # Orders repeated inside the batch point at the first one's result.
     for i, outcome in enumerate(outcomes):
@@ -247,6 +259,7 @@ def _insert(
     import_run_id: int | None,
     store_ids: frozenset[int] | None = None,
     actor: Actor | None = None,
+    currency: str | None = None,
 ) -> dict[int, OrderRead]:
     """Insert the new orders; return a read of each, by position in ``orders_in``."""
     contexts = []
@@ -269,7 +282,9 @@ def _insert(
     resolution = customers.resolve_customers(
         session=session, refs=refs, contexts=contexts, actor=actor, store_ids=store_ids
     )
+    _note_first_purchases(session, resolution.customer_ids, [orders_in[i] for i in fresh])
     now = utcnow()
+    currency = currency or get_settings().currency
     conn = session.connection()
     rows = []
     for n, i in enumerate(fresh):
@@ -283,7 +298,7 @@ def _insert(
                 "channel": str(channels[n]),
                 "customer_id": resolution.customer_ids[n],
                 "ordered_at": order_in.ordered_at,
-                "currency": "CNY",
+                "currency": currency,
                 "gross_fen": order_in.gross_fen,
                 "discount_fen": line_discounts + order_in.order_discount_fen,
                 "order_discount_fen": order_in.order_discount_fen,
@@ -294,6 +309,10 @@ def _insert(
                 "line_count": len(order_in.lines),
                 "request_hash": hashes[i],
                 "import_run_id": import_run_id,
+                "country": order_in.country,
+                "province": order_in.province,
+                "city": order_in.city,
+                "cashier": order_in.cashier,
                 "created_at": now,
             }
         )
@@ -349,6 +368,21 @@ def _fresh_read(
     )
 
 
+def _note_first_purchases(
+    session: Session, customer_ids: Sequence[int | None], orders_in: Sequence[OrderIn]
+) -> None:
+    """A customer is known since their earliest evidence: an order older than the sign-up
+    (a file of last year's sales imported after this year's) moves the sign-up back."""
+    earliest: dict[int, datetime] = {}
+    for customer_id, order_in in zip(customer_ids, orders_in, strict=True):
+        if customer_id is not None:
+            at = earliest.get(customer_id)
+            if at is None or order_in.ordered_at < at:
+                earliest[customer_id] = order_in.ordered_at
+    if earliest:
+        customers.note_earliest_evidence(session=session, earliest=earliest)
+
+
 _READ_FIELDS = (
     "source",
     "external_id",
@@ -362,6 +396,7 @@ _READ_FIELDS = (
     "total_fen",
     "payment_method",
     "created_at",
+    *ORDER_ATTRIBUTES,
 )
 
 
@@ -591,8 +626,21 @@ def customers_buying_in(*, store_ids: frozenset[int]) -> Select[int | None]:
     )
 
 
-def count_orders(*, session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(Order)) or 0)
+def line_ids(*, session: Session, order_id: int) -> dict[int, int]:
+    """An order's line ids by line number."""
+    return dict(
+        session.execute(
+            select(OrderLine.line_no, OrderLine.id).where(OrderLine.order_id == order_id)
+        ).all()
+    )
+
+
+def count_orders(*, session: Session, import_run_id: int | None = None) -> int:
+    """How many orders Patron holds (those a file import wrote, with ``import_run_id``)."""
+    query = select(func.count()).select_from(Order)
+    if import_run_id is not None:
+        query = query.where(Order.import_run_id == import_run_id)
+    return int(session.scalar(query) or 0)
 
 
 # -------------------------------------------------------------------------------- refunds
@@ -710,8 +758,17 @@ def record_refund(
             "lines", f"order {order.source}/{order.external_id} is already fully refunded"
         )
 
+    refund_store_id = None
+    if refund_in.store_code is not None:
+        store = catalog.stores_by_code(session=session, codes={refund_in.store_code}).get(
+            refund_in.store_code
+        )
+        if store is None:
+            raise UnknownStore("store_code", f"no store with code {refund_in.store_code!r}")
+        refund_store_id = store.id
     refund = Refund(
         order_id=order.id,
+        store_id=refund_store_id,
         source=refund_in.source,
         external_id=refund_in.external_id,
         amount_fen=sum(a for _, _, a in refund_lines),
@@ -766,62 +823,23 @@ def _refund_read(session: Session, refund: Refund) -> RefundRead:
     )
 
 
-def find_order_for_cancellation(
-    *,
-    session: Session,
-    customer: CustomerRef | None,
-    sku: str,
-    quantity_milli: int,
-    before: datetime,
-) -> tuple[int, int] | None:
-    """The latest order of this customer, no later than ``before``, with enough of ``sku`` left.
-
-    Exports such as the UCI Online Retail file record a cancellation as its own invoice,
-    without saying which sale it cancels; this finds the sale it most plausibly undoes.
-    Returns (order id, line number), or None.
-    """
-    if customer is None or customer.is_empty():
-        return None
-    if customer.id is not None:
-        owner_ids = {customers.active_customer_id(session=session, customer_id=customer.id)}
-    else:
-        from patron.customers.identity import load_owners
-
-        owner_ids = set(load_owners(session=session, keys=customer.identity_keys()).values())
-    if not owner_ids:
-        return None
-    candidates = session.execute(
-        select(OrderLine.id, OrderLine.order_id, OrderLine.line_no, OrderLine.quantity_milli)
-        .join(Order, Order.id == OrderLine.order_id)
-        .where(
-            Order.customer_id.in_(owner_ids),
-            OrderLine.sku == sku,
-            Order.ordered_at <= before,
-        )
-        .order_by(Order.ordered_at.desc(), Order.id.desc())
-        .limit(50)
-    ).all()
-    done = _refunded_by_line(session, [c[0] for c in candidates])
-    for line_id, order_id, line_no, qty in candidates:
-        if qty - done.get(line_id, (0, 0))[0] >= quantity_milli:
-            return order_id, line_no
-    return None
-
-
 # --------------------------------------------------------------- customer merge participant
 
 
 def move_customer_records(
     *, session: Session, from_customer_id: int, to_customer_id: int
 ) -> dict[str, list[int]]:
-    ids = list(session.scalars(select(Order.id).where(Order.customer_id == from_customer_id)))
-    if ids:
-        session.execute(
-            update(Order)
-            .where(Order.customer_id == from_customer_id)
-            .values(customer_id=to_customer_id)
-        )
-    return {"order": ids}
+    moved: dict[str, list[int]] = {}
+    for name, model in (("order", Order), ("sale_return", SaleReturn)):
+        ids = list(session.scalars(select(model.id).where(model.customer_id == from_customer_id)))
+        if ids:
+            session.execute(
+                update(model)
+                .where(model.customer_id == from_customer_id)
+                .values(customer_id=to_customer_id)
+            )
+        moved[name] = ids
+    return moved
 
 
 def restore_customer_records(
@@ -831,214 +849,37 @@ def restore_customer_records(
     from_customer_id: int,
     to_customer_id: int,
 ) -> None:
-    ids = moved.get("order", [])
-    for start in range(0, len(ids), _CHUNK):
-        session.execute(
-            update(Order)
-            .where(Order.id.in_(ids[start : start + _CHUNK]), Order.customer_id == from_customer_id)
-            .values(customer_id=to_customer_id)
-        )
+    for name, model in (("order", Order), ("sale_return", SaleReturn)):
+        ids = moved.get(name, [])
+        for start in range(0, len(ids), _CHUNK):
+            session.execute(
+                update(model)
+                .where(
+                    model.id.in_(ids[start : start + _CHUNK]),
+                    model.customer_id == from_customer_id,
+                )
+                .values(customer_id=to_customer_id)
+            )
 
 
-# ------------------------------------------------------------------- sales figures (console)
+def latest_sale_day(*, session: Session, zone: ZoneInfo) -> date | None:
+    """The business day (in ``zone``) of the newest order, None before the first."""
+    newest = session.scalar(select(func.max(Order.ordered_at)))
+    if newest is None:
+        return None
+    if isinstance(newest, str):
+        newest = datetime.fromisoformat(newest)
+    if newest.tzinfo is None:
+        newest = newest.replace(tzinfo=UTC)
+    return newest.astimezone(zone).date()
 
 
-@dataclass(frozen=True, slots=True)
-class SalesCell:
-    """Orders of one business day, store and channel."""
-
-    day: date
-    store_id: int
-    channel: str
-    orders: int
-    sales_fen: int
-    member_orders: int
-    member_sales_fen: int
-
-
-@dataclass(frozen=True, slots=True)
-class SalesFigures:
-    """What was sold between two business days (both included), in some stores.
-
-    ``cells`` break orders down by local day × store × channel; ``buyers`` are the distinct
-    identified customers who ordered, ``repeat_buyers`` those with two orders or more in the
-    range, ``new_buyers`` those whose first order (in these stores) falls in the range.
-    ``refunded_fen`` is what was refunded in the range, whenever the order was.
-    """
-
-    start_on: date
-    end_on: date
-    cells: list[SalesCell]
-    buyers: int
-    repeat_buyers: int
-    new_buyers: int
-    refunded_fen: int
-
-
-def _zone_windows(
-    stores: Sequence[StoreRead], start_on: date, end_on: date
-) -> dict[str, tuple[list[int], list[datetime]]]:
-    """Per time zone: its stores, and the UTC instants where each local day starts (one more
-    than the days, the last closing the range)."""
-    by_zone: dict[str, list[int]] = defaultdict(list)
-    for store in stores:
-        by_zone[store.timezone].append(store.id)
-    days = (end_on - start_on).days + 1
-    windows = {}
-    for zone_name, ids in by_zone.items():
-        zone = ZoneInfo(zone_name)
-        edges = [
-            datetime.combine(start_on + timedelta(days=n), time(0), zone).astimezone(UTC)
-            for n in range(days + 1)
-        ]
-        windows[zone_name] = (ids, edges)
-    return windows
-
-
-def _local_day(session: Session, zone_name: str, edges: list[datetime]) -> ColumnElement[Any]:
-    """The store-local business day of ``Order.ordered_at`` as SQL, for one zone.
-
-    PostgreSQL converts exactly with AT TIME ZONE. SQLite has no zones: a zone whose offset
-    is the same all through the range (Asia/Shanghai always) shifts by that offset; one that
-    changes (summer time) compares against each day's first instant.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        return cast_(func.timezone(zone_name, Order.ordered_at), Date)
-    zone = ZoneInfo(zone_name)
-    offsets = {edge.astimezone(zone).utcoffset() for edge in edges}
-    if len(offsets) == 1:
-        minutes = int(next(iter(offsets)).total_seconds() // 60)  # type: ignore[union-attr]
-        return func.date(Order.ordered_at, f"{minutes:+d} minutes")
-    return case(
-        *[
-            (Order.ordered_at < edges[n + 1], (edges[n].astimezone(zone).date()).isoformat())
-            for n in range(len(edges) - 1)
-        ],
-        else_=None,
-    )
-
-
-def summarise_sales(
-    *,
-    session: Session,
-    start_on: date,
-    end_on: date,
-    store_ids: frozenset[int] | None = None,
-) -> SalesFigures:
-    """Sales figures for the console's dashboard, aggregated in SQL on the ordered_at indexes.
-
-    Days are business days in each store's own time zone; ``store_ids`` limits the figures to
-    those stores (None: every store).
-    """
-    if end_on < start_on:
-        raise InvalidInput("end_on", "must not be before start_on")
-    if (end_on - start_on).days > 366:
-        raise InvalidInput("end_on", "the range may span at most 367 days")
-    stores = [
-        s for s in catalog.list_stores(session=session) if store_ids is None or s.id in store_ids
-    ]
-    empty = SalesFigures(start_on, end_on, [], 0, 0, 0, 0)
-    if not stores:
-        return empty
-    windows = _zone_windows(stores, start_on, end_on)
-    in_range = or_(
-        *[
-            (Order.store_id.in_(ids) & (Order.ordered_at >= e[0]) & (Order.ordered_at < e[-1]))
-            for ids, e in windows.values()
-        ]
-    )
-    first_instant = min(e[0] for _ids, e in windows.values())
-    if len(windows) == 1:
-        ((zone_name, (_ids, edges)),) = windows.items()
-        day = _local_day(session, zone_name, edges)
-    else:
-        day = case(
-            *[
-                (Order.store_id.in_(ids), _local_day(session, name, edges))
-                for name, (ids, edges) in windows.items()
-            ],
-            else_=None,
-        )
-    member = Order.customer_id.is_not(None)
-    day_col = day.label("day")
-    rows = session.execute(
-        select(
-            day_col,
-            Order.store_id,
-            Order.channel,
-            func.count(),
-            func.coalesce(func.sum(Order.total_fen), 0),
-            func.count(Order.customer_id),
-            func.coalesce(func.sum(case((member, Order.total_fen), else_=0)), 0),
-        )
-        .where(in_range)
-        .group_by(day_col, Order.store_id, Order.channel)
-    ).all()
-    cells = [
-        SalesCell(
-            day=d if isinstance(d, date) else date.fromisoformat(str(d)),
-            store_id=int(store_id),
-            channel=str(channel),
-            orders=int(n),
-            sales_fen=int(sales),
-            member_orders=int(member_n),
-            member_sales_fen=int(member_sales),
-        )
-        for d, store_id, channel, n, sales, member_n, member_sales in rows
-        if d is not None
-    ]
-    in_scope = [s.id for s in stores]
-    per_buyer = (
-        select(Order.customer_id.label("customer_id"), func.count().label("n"))
-        .where(in_range, member)
-        .group_by(Order.customer_id)
-        .subquery()
-    )
-    earlier = aliased(Order)
-    bought_before = (
-        select(earlier.id)
-        .where(
-            earlier.customer_id == per_buyer.c.customer_id,
-            earlier.ordered_at < first_instant,
-            # "+ 0" keeps the planner on the (customer_id, ordered_at) index: one short
-            # probe per buyer instead of a walk through the store's whole history
-            (earlier.store_id + 0).in_(in_scope),
-        )
-        .exists()
-    )
-    buyers, repeat, new = session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((per_buyer.c.n >= 2, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((bought_before, 0), else_=1)), 0),
-        ).select_from(per_buyer)
-    ).one()
-    last_instant = max(e[-1] for _ids, e in windows.values())
-    refunded = session.scalar(
-        select(func.coalesce(func.sum(Refund.amount_fen), 0))
-        .join(Order, Order.id == Refund.order_id)
-        .where(
-            Refund.refunded_at >= first_instant,
-            Refund.refunded_at < last_instant,
-            Order.store_id.in_(in_scope),
-        )
-    )
-    return SalesFigures(
-        start_on=start_on,
-        end_on=end_on,
-        cells=cells,
-        buyers=int(buyers),
-        repeat_buyers=int(repeat),
-        new_buyers=int(new),
-        refunded_fen=int(refunded or 0),
-    )
-
-
-def latest_order_ids(*, session: Session) -> tuple[int, int]:
-    """The newest order and refund ids: cheap to read, they change whenever sales do."""
+def latest_order_ids(*, session: Session) -> tuple[int, int, int]:
+    """The newest order, refund and return ids: cheap to read, they change whenever sales do."""
     return (
         int(session.scalar(select(func.max(Order.id))) or 0),
         int(session.scalar(select(func.max(Refund.id))) or 0),
+        int(session.scalar(select(func.max(SaleReturn.id))) or 0),
     )
 
 

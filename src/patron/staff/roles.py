@@ -30,6 +30,7 @@ class Permission(StrEnum):
     ANALYTICS_RUN = "analytics.run"  # start an analytics run by hand (it loads the server)
     STAFF_MANAGE = "staff.manage"  # staff users, roles, API keys
     AUDIT_READ = "audit.read"
+    IMPORTS_RUN = "imports.run"  # import files of customers, products and sales (console)
 
 
 class Role(StrEnum):
@@ -66,6 +67,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LOYALTY_MANAGE,
             P.ANALYTICS_READ,
             P.ANALYTICS_RUN,
+            P.IMPORTS_RUN,
         }
     ),
     Role.STORE_MANAGER: frozenset(

@@ -25,6 +25,7 @@ from patron.core.logs import install_log_redaction
 from patron.core.settings import get_settings
 from patron.customers import api as customers_api
 from patron.customers import pages as customers_pages
+from patron.imports import pages as imports_pages
 from patron.loyalty import api as loyalty_api
 from patron.loyalty import pages as loyalty_pages
 from patron.orders import api as orders_api
@@ -57,6 +58,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     loyalty_pages.router,  # the loyalty console pages
     churn_api.router,  # churn risk: at-risk list, model report, a customer's risk
     analytics_pages.router,  # the analytics console pages (and the 360 page's section)
+    imports_pages.router,  # the import page (导入数据)
 )
 
 

@@ -1,7 +1,8 @@
 """The console's dashboard: sales figures for a range of business days, shaped for the page.
 
-The figures come from :func:`patron.orders.service.summarise_sales` (SQL aggregates on the
-orders indexes). They are kept for a minute per (database, store scope, range) and the
+The figures come from :func:`patron.orders.sales.summarise_sales` (SQL aggregates on the
+date indexes): sales are net sales as ``orders.sales`` defines them, so a refund or a return
+lowers the day it was made, as in an import's reconciliation and the analytics KPIs. They are kept for a minute per (database, store scope, range) and the
 newest order and refund ids, so a busy dashboard costs two index look-ups per view while a
 new sale shows at once.
 """
@@ -21,8 +22,9 @@ from patron.core import caches
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput
 from patron.core.settings import get_settings
+from patron.orders import sales
 from patron.orders import service as orders
-from patron.orders.service import SalesFigures
+from patron.orders.sales import SalesFigures
 from patron.web.i18n import N_
 from patron.web.titles import CHANNEL_TITLES
 
@@ -112,15 +114,15 @@ def build_dashboard(figures: SalesFigures, store_names: dict[int, tuple[str, str
     stores: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
     channels: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for cell in figures.cells:
-        per_day_sales[cell.day] += cell.sales_fen
+        per_day_sales[cell.day] += cell.net_fen
         per_day_orders[cell.day] += cell.orders
         for bucket in (stores[cell.store_id], channels[cell.channel]):
             bucket[0] += cell.orders
-            bucket[1] += cell.sales_fen
-            bucket[2] += cell.member_sales_fen
+            bucket[1] += cell.net_fen
+            bucket[2] += cell.member_net_fen
     order_count = sum(per_day_orders.values())
     sales = sum(per_day_sales.values())
-    member_sales = sum(c.member_sales_fen for c in figures.cells)
+    member_sales = sum(c.member_net_fen for c in figures.cells)
     by_store = sorted(
         (
             Breakdown(
@@ -155,7 +157,7 @@ def build_dashboard(figures: SalesFigures, store_names: dict[int, tuple[str, str
         new_buyers=figures.new_buyers,
         repeat_buyers=figures.repeat_buyers,
         repeat_rate=figures.repeat_buyers / figures.buyers if figures.buyers else 0.0,
-        refunded_fen=figures.refunded_fen,
+        refunded_fen=figures.taken_back_fen,
         days=days,
         sales_per_day_fen=[per_day_sales[d] for d in days],
         orders_per_day=[per_day_orders[d] for d in days],
@@ -183,7 +185,7 @@ def load_dashboard(
     hit = _cache.get(key)
     if hit is not None and now - hit[0] < CACHE_SECONDS:
         return hit[1]
-    figures = orders.summarise_sales(
+    figures = sales.summarise_sales(
         session=session, start_on=start_on, end_on=end_on, store_ids=store_ids
     )
     names = {s.id: (s.code, s.name) for s in catalog.list_stores(session=session)}

@@ -174,6 +174,10 @@ MESSAGE_SOURCES: Final = (
     "web/titles.py",
     "loyalty/pages/*.py",
     "analytics/pages.py",
+    "imports/messages.py",
+    "imports/cli.py",
+    "cli.py",
+    "imports/pages.py",
 )
 
 

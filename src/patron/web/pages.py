@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from patron.core.errors import InvalidInput
+from patron.core.settings import get_settings
 from patron.staff.roles import Permission as P
 from patron.web import dashboard as dash
 from patron.web import i18n
@@ -53,7 +54,7 @@ def _chart_json(board: dash.Dashboard) -> str:
         "orders": board.orders_per_day,
         "labels": {
             "sales": _("Sales"),
-            "sales_axis": _("Sales (yuan)"),
+            "sales_axis": _("Net sales (%(currency)s)", currency=get_settings().currency),
             "orders": _("Orders"),
         },
     }

@@ -168,6 +168,16 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/analytics/risk/report"): P.ANALYTICS_READ,
     ("GET", "/api/v1/customers/{customer_id}/risk"): P.ANALYTICS_READ,
     # ---- end of the analytics console pages and the churn API ----
+    # ---- the import page (imports/pages.py): administrators and chain managers; each
+    # upload, start, saved mapping and report download is audited.
+    ("GET", "/imports"): P.IMPORTS_RUN,
+    ("POST", "/imports/upload"): P.IMPORTS_RUN,
+    ("GET", "/imports/uploads/{token}"): P.IMPORTS_RUN,
+    ("POST", "/imports/uploads/{token}"): P.IMPORTS_RUN,
+    ("GET", "/imports/runs/{run_id}"): P.IMPORTS_RUN,
+    ("GET", "/imports/runs/{run_id}/progress"): P.IMPORTS_RUN,
+    ("GET", "/imports/runs/{run_id}/report"): P.IMPORTS_RUN,
+    # ---- end of the import page ----
 }
 
 

@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 
 from patron.core.actor import Actor
+from patron.core.money import format_fen
 from patron.core.settings import get_settings
 from patron.staff.roles import ROLE_LABELS, Role
 from patron.staff.roles import Permission as P
@@ -46,6 +47,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/loyalty", N_("Loyalty (menu)"), P.LOYALTY_READ),
     NavItem("/analytics", N_("Analytics"), P.ANALYTICS_READ),
     NavItem("/stores", N_("Stores"), P.STORES_READ),
+    NavItem("/imports", N_("Import data"), P.IMPORTS_RUN),
     NavItem("/staff", N_("Staff and roles"), P.STAFF_MANAGE),
     NavItem("/audit", N_("Audit log"), P.AUDIT_READ),
 )
@@ -69,12 +71,11 @@ def role_label(role: str | None) -> str:
 
 
 def fen(value: int | None) -> str:
-    """Integer fen as yuan for display: 123450 → ¥1,234.50 (negative: -¥12.00)."""
+    """Minor units with the shop's currency sign (PATRON_CURRENCY): 123450 → ¥1,234.50
+    (negative: -¥12.00); £1,234.50 for a shop in pounds."""
     if value is None:
         return ""
-    sign = "-" if value < 0 else ""
-    yuan, cents = divmod(abs(int(value)), 100)
-    return f"{sign}¥{yuan:,}.{cents:02d}"
+    return format_fen(int(value), get_settings().currency)
 
 
 def quantity(value: Decimal | int | None) -> str:

@@ -10,7 +10,7 @@ import ibis
 import pyarrow as pa
 
 from patron.analytics.engine import Tables
-from patron.analytics.engine.schema import TABLES
+from patron.analytics.engine.schema import ALL_TABLES
 
 CST_OFFSET = timedelta(hours=8)
 
@@ -23,6 +23,8 @@ class Store:
     orders: list[tuple[Any, ...]] = field(default_factory=list)
     order_lines: list[tuple[Any, ...]] = field(default_factory=list)
     refunds: list[tuple[Any, ...]] = field(default_factory=list)
+    returns: list[tuple[Any, ...]] = field(default_factory=list)
+    order_attributes: list[tuple[Any, ...]] = field(default_factory=list)
     stores: list[tuple[Any, ...]] = field(
         default_factory=lambda: [(1, "S01", "一号店", "上海", "store")]
     )
@@ -65,7 +67,31 @@ class Store:
         if refunded:
             refund_id = len(self.refunds) + 1
             self.refunds.append((refund_id, order_id, at + timedelta(days=1), on, refunded))
+            first_line = len(self.order_lines) - len(lines) + 1
+            for n, (category, _amount, line_refunded) in enumerate(lines):
+                if line_refunded:
+                    self.returns.append(
+                        (len(self.returns) + 1, order_id, first_line + n, customer_id,
+                         store_id, channel, at + timedelta(days=1), on, category, line_refunded)
+                    )  # fmt: skip
         return order_id
+
+    def return_without_sale(
+        self,
+        customer_id: int | None,
+        on: date,
+        amount: int,
+        *,
+        store_id: int = 1,
+        channel: str = "pos",
+        category: str = "食品",
+    ) -> None:
+        """Money back on ``on`` for a sale the store does not hold."""
+        at = datetime.combine(on, time(15)) - CST_OFFSET
+        self.returns.append(
+            (-(len(self.returns) + 1), None, None, customer_id, store_id, channel, at, on,
+             category, amount)
+        )  # fmt: skip
 
     def tables(self) -> Tables:
         return Tables(
@@ -76,7 +102,7 @@ class Store:
                         schema=schema.to_pyarrow(),
                     )
                 )
-                for name, schema in TABLES.items()
+                for name, schema in ALL_TABLES.items()
             }
         )
 

@@ -19,7 +19,7 @@ from patron.analytics.engine import (
     kpis,
     segment_migration,
 )
-from patron.analytics.engine.schema import TABLES
+from patron.analytics.engine.schema import ALL_TABLES
 from patron.analytics.engine.synthetic import generate
 
 pytestmark = pytest.mark.spark
@@ -51,7 +51,7 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Tables, 
         .getOrCreate()
     )
     try:
-        for name in TABLES:
+        for name in ALL_TABLES:
             frame = spark.createDataFrame(duck.table(name).to_pyarrow())
             frame.createOrReplaceTempView(name)
         yield Tables.from_backend(duck), Tables.from_backend(ibis.pyspark.connect(spark))
@@ -79,17 +79,16 @@ def _same(duck: list[dict[str, Any]], spark: list[dict[str, Any]]) -> None:
 
 
 def _all_kpis(tables: Tables) -> ibis.Table:
-    """The four KPI tables as one (key as text), so Spark runs them in one job."""
+    """The KPI tables as one (key as text), so Spark runs them in one job."""
     params = AnalyticsParams(as_of=AS_OF, kpi_days=90)
-    keys = {"day": "order_date", "store": "store_id", "channel": "channel", "category": "category"}
+    keys = {"day": "order_date", "store": "store_id"}
     parts = []
     for by in KPI_DIMENSIONS:
         t = kpis(tables, params, by)
-        metrics = [c for c in t.columns if c not in {keys[by], "store_code", "store_name"}]
+        key = keys.get(by, by)  # the other dimensions are their own column
+        metrics = [c for c in t.columns if c not in {key, "store_code", "store_name"}]
         parts.append(
-            t.select(
-                by=ibis.literal(by), key=t[keys[by]].cast("string"), **{m: t[m] for m in metrics}
-            )
+            t.select(by=ibis.literal(by), key=t[key].cast("string"), **{m: t[m] for m in metrics})
         )
     return ibis.union(*parts)
 

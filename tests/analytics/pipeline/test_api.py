@@ -108,7 +108,7 @@ def test_an_export_is_a_workbook_and_an_audit_entry(db: Database) -> None:
         )
     english_rows = list(openpyxl.load_workbook(BytesIO(english.content)).active.values)
     assert english_rows[0][4] == "Lifecycle stage" and english_rows[1][4] == "New"
-    spend = english_rows[0].index("Spend (yuan)")
+    spend = english_rows[0].index("Spend (CNY)")
     listed = db.read(lambda s: service.list_customers_by(session=s, stage="new", limit=10))
     spent = {item.score.customer_id: item.score.monetary_fen for item in listed.items}
     assert {row[0]: round(row[spend] * 100) for row in english_rows[1:]} == spent  # yuan

@@ -60,14 +60,14 @@ class Source:
     fill: Mapping[str, float] | None = None
 
 
-_PURCHASES_SQL = f"""
+_PURCHASES_TEMPLATE = f"""
 WITH refunded AS (
     SELECT order_id, sum(amount_fen) AS refunded_fen
     FROM refunds
     WHERE refund_date <= $cutoff
     GROUP BY order_id
 ),
-days AS (
+order_days AS (
     SELECT o.customer_id,
            o.order_date AS day,
            sum(o.paid_fen) AS paid_fen,
@@ -78,6 +78,7 @@ days AS (
       AND (o.customer_id % 1000003) * 2654435761 % 1000 < $sample_per_mille
     GROUP BY o.customer_id, o.order_date
 ),
+{{days}},
 ranked AS (
     SELECT customer_id, day, paid_fen, refunded_fen,
            paid_fen - refunded_fen AS net_fen,
@@ -109,6 +110,30 @@ FROM ranked
 GROUP BY customer_id
 ORDER BY customer_id
 """
+
+# A purchase day's net is what was paid less what its orders' refunds took back; a return
+# without a known sale is taken from the customer's latest purchase day on or before it
+# (the purchase it most plausibly undoes; one before any purchase is left out).
+_DAYS_ORDERS_ONLY = "days AS (SELECT * FROM order_days)"
+_DAYS_WITH_RETURNS = """unmatched AS (
+    SELECT customer_id, return_date AS day, sum(amount_fen) AS amount_fen
+    FROM returns
+    WHERE order_id IS NULL AND customer_id IS NOT NULL AND return_date <= $cutoff
+    GROUP BY customer_id, return_date
+),
+taken AS (
+    SELECT d.customer_id, d.day, sum(u.amount_fen) AS amount_fen
+    FROM unmatched AS u
+    ASOF JOIN order_days AS d ON u.customer_id = d.customer_id AND u.day >= d.day
+    GROUP BY d.customer_id, d.day
+),
+days AS (
+    SELECT d.customer_id, d.day, d.paid_fen,
+           d.refunded_fen + coalesce(t.amount_fen, 0) AS refunded_fen
+    FROM order_days AS d LEFT JOIN taken AS t USING (customer_id, day)
+)"""
+_PURCHASES_SQL = _PURCHASES_TEMPLATE.format(days=_DAYS_ORDERS_ONLY)
+PURCHASES_WITH_RETURNS_SQL = _PURCHASES_TEMPLATE.format(days=_DAYS_WITH_RETURNS)
 
 SOURCES: dict[str, Source] = {
     "purchases": Source(
@@ -361,7 +386,8 @@ def compute_columns(
         "sample_per_mille": int(sample_per_mille),
     }
     base = SOURCES["purchases"]
-    arrow = con.sql(base.sql, params=params).to_arrow_table()
+    sql = PURCHASES_WITH_RETURNS_SQL if "returns" in tables else base.sql
+    arrow = con.sql(sql, params=params).to_arrow_table()
     out: dict[str, npt.NDArray[Any]] = {
         "customer_id": arrow.column("customer_id").to_numpy().astype(np.int64)
     }

@@ -11,6 +11,8 @@ Shared rules:
 - "net" is ``net_fen`` (paid less refunds, as of the extract); a **counted order** is a
   member's order with ``net_fen > 0`` (an order refunded in full is not a purchase);
 - anonymous orders (``customer_id`` null) count in KPIs only;
+- a return without a known sale (``returns`` with no order) lowers its customer's spend in
+  the RFM window, and the KPIs of its day;
 - "within the last N days" means ``as_of - N < order_date <= as_of``.
 """
 
@@ -48,8 +50,21 @@ __all__ = [
     "segment_migration",
 ]
 
-KpiDimension = Literal["day", "store", "channel", "category"]
-KPI_DIMENSIONS: tuple[KpiDimension, ...] = ("day", "store", "channel", "category")
+KpiDimension = Literal[
+    "day", "store", "channel", "category", "country", "province", "city", "payment_method",
+    "cashier",
+]  # fmt: skip
+KPI_DIMENSIONS: tuple[KpiDimension, ...] = (
+    "day",
+    "store",
+    "channel",
+    "category",
+    "country",
+    "province",
+    "city",
+    "payment_method",
+    "cashier",
+)
 
 
 def customer_scores(tables: Tables, params: AnalyticsParams) -> ibis.Table:
@@ -111,8 +126,12 @@ def kpis(tables: Tables, params: AnalyticsParams, by: KpiDimension) -> ibis.Tabl
 
     Key columns: ``order_date`` (day); ``store_id``, ``store_code``, ``store_name`` (store);
     ``channel``; ``category`` (from the order lines; an order counts in every category it has
-    a line with positive net in). Then:
-    net_sales_fen (int64), orders (int64, orders with positive net), average_order_value_fen
+    a line with positive net in); ``country``, ``province``, ``city``, ``payment_method``,
+    ``cashier`` (what an import said of the order, ``order_attributes``; null when nothing).
+    Then:
+    net_sales_fen (int64: net sales as ``patron.orders.sales`` defines them, what the period's
+    orders were paid less what went back in the period, by the day, store and channel it went
+    back in: ``returns``), orders (int64, orders with positive net), average_order_value_fen
     (int64 rounded half up, null without orders), buyers (int64, members with an order),
     repeat_rate (float64, share of those buyers with ≥ 2 orders in the group over the
     period, null without buyers), member_sales_fen (int64, orders with a customer),

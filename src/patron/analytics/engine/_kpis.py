@@ -15,7 +15,14 @@ _KEYS = {
     "store": ("store_id",),
     "channel": ("channel",),
     "category": ("category",),
+    # order attributes an export carried (null for orders that said nothing)
+    "country": ("country",),
+    "province": ("province",),
+    "city": ("city",),
+    "payment_method": ("payment_method",),
+    "cashier": ("cashier",),
 }
+ATTRIBUTES = ("country", "province", "city", "payment_method", "cashier")
 
 
 def kpis(tables: Tables, params: AnalyticsParams, by: str) -> ir.Table:
@@ -25,47 +32,69 @@ def kpis(tables: Tables, params: AnalyticsParams, by: str) -> ir.Table:
     period_start = params.as_of - timedelta(days=params.kpi_days)  # exclusive
     o = tables.orders
     o = o.filter(o.order_date > period_start, o.order_date <= params.as_of)
+    back = tables.returns_or_empty()
+    back = back.filter(back.return_date > period_start, back.return_date <= params.as_of)
 
     first = (
         counted_orders(tables, params.as_of)
         .group_by("customer_id")
         .aggregate(first_order_date=lambda t: t.order_date.min())
     )
-    o = o.left_join(first, o.customer_id == first.customer_id).drop("customer_id_right")
-    o = o.select(
-        "order_id",
-        "customer_id",
-        "order_date",
-        "store_id",
-        "channel",
-        "net_fen",
-        is_new=(o.first_order_date > period_start).fill_null(False),
-        order_counts=o.net_fen > 0,
-    )
+    # Net sales as the orders domain defines them: what the orders of the period were paid,
+    # less what went back in the period (a refund on its own day, whenever the sale was).
     if by == "category":
         lines = tables.order_lines
-        facts = lines.join(o, lines.order_id == o.order_id).select(
+        sold = lines.join(o, lines.order_id == o.order_id).select(
             "category",
             order_id=o.order_id,
             customer_id=o.customer_id,
-            net_fen=lines.net_fen,
-            is_new=o.is_new,
-            counts=o.order_counts & (lines.net_fen > 0),
+            money_fen=lines.amount_fen,
+            counts=(o.net_fen > 0) & (lines.net_fen > 0),
         )
-        orders = facts.order_id.nunique(where=facts.counts)
+        taken = back.select(
+            "category",
+            order_id=back.order_id,
+            customer_id=back.customer_id,
+            money_fen=-back.amount_fen,
+            counts=ibis.literal(False),
+        )
     else:
-        facts = o.mutate(counts=o.order_counts)
-        orders = facts.counts.sum()  # one row per order
+        sold = o.select(
+            "order_id",
+            "customer_id",
+            "order_date",
+            "store_id",
+            "channel",
+            money_fen=o.paid_fen,
+            counts=o.net_fen > 0,
+        )
+        taken = back.select(
+            order_id=back.order_id,
+            customer_id=back.customer_id,
+            order_date=back.return_date,
+            store_id=back.store_id,
+            channel=back.channel,
+            money_fen=-back.amount_fen,
+            counts=ibis.literal(False),
+        )
+    facts = sold.union(taken)
+    if by in ATTRIBUTES:
+        said = tables.attributes_or_empty().select("order_id", by)
+        facts = facts.left_join(said, facts.order_id == said.order_id).drop("order_id_right")
+    facts = facts.left_join(first, facts.customer_id == first.customer_id).drop("customer_id_right")
+    facts = facts.mutate(is_new=(facts.first_order_date > period_start).fill_null(False))
+    # An order counts once: in each category it has a line in, or once per row elsewhere.
+    orders = facts.order_id.nunique(where=facts.counts) if by == "category" else facts.counts.sum()
 
     member = facts.customer_id.notnull()
     totals = facts.group_by(keys).aggregate(
-        net_sales_fen=facts.net_fen.sum().cast("int64"),
+        net_sales_fen=facts.money_fen.sum().cast("int64"),
         orders=orders.cast("int64"),
-        member_sales_fen=facts.net_fen.sum(where=member).fill_null(0).cast("int64"),
-        new_customer_sales_fen=facts.net_fen.sum(where=member & facts.is_new)
+        member_sales_fen=facts.money_fen.sum(where=member).fill_null(0).cast("int64"),
+        new_customer_sales_fen=facts.money_fen.sum(where=member & facts.is_new)
         .fill_null(0)
         .cast("int64"),
-        returning_customer_sales_fen=facts.net_fen.sum(where=member & ~facts.is_new)
+        returning_customer_sales_fen=facts.money_fen.sum(where=member & ~facts.is_new)
         .fill_null(0)
         .cast("int64"),
     )

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import ibis
 
-from patron.analytics.engine.schema import TABLES
+from patron.analytics.engine.schema import OPTIONAL_TABLES, TABLES
 
 # code → (zh-CN name, English name), in the canonical order of the RFM value-segment grid.
 SEGMENTS: dict[str, tuple[str, str]] = {
@@ -76,10 +76,15 @@ class Tables:
     order_lines: ibis.Table
     refunds: ibis.Table
     stores: ibis.Table
+    returns: ibis.Table | None = None  # none: nothing went back line by line
+    order_attributes: ibis.Table | None = None  # none: no order says more than its money
 
     def __post_init__(self) -> None:
-        for name, expected in TABLES.items():
-            actual = getattr(self, name).schema()
+        for name, expected in (TABLES | OPTIONAL_TABLES).items():
+            table = getattr(self, name)
+            if table is None:
+                continue
+            actual = table.schema()
             for column, dtype in expected.items():
                 if column not in actual:
                     raise TablesError(name, column, "column missing")
@@ -92,8 +97,47 @@ class Tables:
 
     @classmethod
     def from_backend(cls, con: ibis.BaseBackend) -> Tables:
-        """The five tables of an analytics store, by their names in ``schema.TABLES``."""
-        return cls(**{name: con.table(name) for name in TABLES})
+        """The tables of an analytics store, by their names in ``schema.TABLES`` (and the
+        optional ones it has)."""
+        optional = {}
+        for name in OPTIONAL_TABLES:
+            try:  # (list_tables is not usable on every backend version)
+                optional[name] = con.table(name)
+            except Exception:  # any backend's "no such table"
+                continue
+        return cls(**{name: con.table(name) for name in TABLES}, **optional)
+
+    def attributes_or_empty(self) -> ibis.Table:
+        """``order_attributes``, or an empty table of its schema on this backend."""
+        if self.order_attributes is not None:
+            return self.order_attributes
+        empty = ibis.null("string")
+        o = self.orders.limit(0)
+        return o.select(
+            order_id=o.order_id,
+            country=empty,
+            province=empty,
+            city=empty,
+            payment_method=empty,
+            cashier=empty,
+        )
+
+    def returns_or_empty(self) -> ibis.Table:
+        """``returns``, or an empty table of its schema on this backend."""
+        if self.returns is not None:
+            return self.returns
+        return self.refunds.limit(0).select(
+            return_id=self.refunds.refund_id,
+            order_id=self.refunds.order_id,
+            line_id=self.refunds.refund_id,
+            customer_id=self.refunds.order_id,
+            store_id=self.refunds.order_id,
+            channel=ibis.literal("", type="string"),
+            returned_at=self.refunds.refunded_at,
+            return_date=self.refunds.refund_date,
+            category=ibis.literal("", type="string"),
+            amount_fen=self.refunds.amount_fen,
+        )
 
 
 _MONETARY = ("total", "average")

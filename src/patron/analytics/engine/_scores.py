@@ -66,7 +66,19 @@ def _summary(tables: Tables, params: AnalyticsParams, *, lifecycle: bool) -> ir.
             "first_recent_date": o.order_date.min(where=o.order_date > won_back_from),
             "last_earlier_date": o.order_date.max(where=o.order_date <= won_back_from),
         }
-    return o.group_by("customer_id").aggregate(**metrics)
+    summary = o.group_by("customer_id").aggregate(**metrics)
+    # Returns without a known sale lower the spend of the window they fall in.
+    r = tables.returns_or_empty()
+    r = r.filter(r.order_id.isnull(), r.customer_id.notnull(), r.return_date <= as_of)
+    if params.window_days is not None:
+        r = r.filter(r.return_date > _days_before(as_of, params.window_days))
+    taken = r.group_by("customer_id").aggregate(taken_fen=r.amount_fen.sum())
+    summary = summary.left_join(taken, summary.customer_id == taken.customer_id).drop(
+        "customer_id_right"
+    )
+    return summary.mutate(
+        total_fen=(summary.total_fen - summary.taken_fen.fill_null(0)).cast("int64")
+    ).drop("taken_fen")
 
 
 def _score(rank: ir.IntegerValue, n: ir.IntegerValue) -> ir.IntegerValue:

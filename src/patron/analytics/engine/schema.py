@@ -74,6 +74,34 @@ REFUNDS = ibis.schema(
     }
 )
 
+RETURNS = ibis.schema(
+    {
+        "return_id": "int64",  # the refund line's id; minus the id of a return without a sale
+        "order_id": "int64",  # nullable: a return without a known sale
+        "line_id": "int64",  # nullable: the order line refunded
+        "customer_id": "int64",  # nullable: anonymous
+        "store_id": "int64",  # the store that paid the money back
+        "channel": "string",
+        "returned_at": "timestamp",
+        "return_date": "date",  # business day in that store's time zone
+        "category": "string",
+        "amount_fen": "int64",  # what went back, positive
+    }
+)
+
+# What an export said of an order beyond its money: where the buyer was, how they paid, who
+# served them (one row per order that says any of it).
+ORDER_ATTRIBUTES = ibis.schema(
+    {
+        "order_id": "int64",
+        "country": "string",
+        "province": "string",
+        "city": "string",
+        "payment_method": "string",
+        "cashier": "string",
+    }
+)
+
 STORES = ibis.schema(
     {
         "store_id": "int64",
@@ -102,3 +130,10 @@ TABLES: dict[str, sch.Schema] = {
     "refunds": REFUNDS,
     "stores": STORES,
 }
+# Tables a store may lack (one made before they existed, a hand-built one): the definitions
+# read them as empty.
+OPTIONAL_TABLES: dict[str, sch.Schema] = {
+    "returns": RETURNS,
+    "order_attributes": ORDER_ATTRIBUTES,
+}
+ALL_TABLES: dict[str, sch.Schema] = {**TABLES, **OPTIONAL_TABLES}

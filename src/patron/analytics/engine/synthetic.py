@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from patron.analytics.engine.schema import TABLES, cluster_orders
+from patron.analytics.engine.schema import ALL_TABLES, cluster_orders
 
 CATEGORIES = ("生鲜", "食品", "饮料", "日化", "美妆", "母婴", "家居", "服饰")
 CHANNELS = ("pos", "online", "mini_program", "phone", "other")
@@ -165,10 +165,25 @@ def generate(
         FROM orders WHERE refunded_fen > 0
         """
     )
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE returns AS
+        SELECT l.line_id AS return_id, o.order_id, l.line_id, o.customer_id, o.store_id,
+               o.channel, r.refunded_at AS returned_at, r.refund_date AS return_date,
+               l.category, l.refunded_fen AS amount_fen
+        FROM refunds r JOIN orders o USING (order_id)
+        JOIN order_lines l ON l.order_id = o.order_id AND l.refunded_fen > 0
+        """
+    )
+    con.execute(
+        "CREATE OR REPLACE TABLE order_attributes AS SELECT order_id, NULL AS country, "
+        "NULL AS province, NULL AS city, NULL AS payment_method, NULL AS cashier "
+        "FROM orders WHERE false"
+    )
     con.execute("DROP TABLE _orders")
     con.execute("DROP TABLE _order_base")
     counts: dict[str, int] = {}
-    for name, schema in TABLES.items():
+    for name, schema in ALL_TABLES.items():
         columns = ", ".join(f'"{c}"::{_duck_type(t)} AS "{c}"' for c, t in schema.items())
         con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {columns} FROM {name}")
         if name == "orders":  # laid out as the extract keeps them
