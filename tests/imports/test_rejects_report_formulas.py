@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from patron.core.db import Database
-from tests.imports.helpers import import_file, read_report, write_csv
+from tests.imports.helpers import import_file, report_of, write_csv
 
 
 def test_a_rejected_value_that_looks_like_a_formula_is_written_as_text(
@@ -18,5 +18,5 @@ def test_a_rejected_value_that_looks_like_a_formula_is_written_as_text(
     )
     summary = import_file(db, "customers", members)
     assert summary.rows_rejected == 2
-    values = [r["value"] for r in read_report(tmp_path / "m.rejects.csv")]
+    values = [r["value"] for r in report_of(summary)]
     assert values == ["'" + attack, "'+86 1"]
