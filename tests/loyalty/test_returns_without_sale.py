@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from patron.core.db import Database
 from patron.loyalty import ledger
-from patron.loyalty import service as loyalty
+from patron.loyalty import tiers as loyalty
 from patron.orders import returns
 from patron.orders.schemas import ReturnLineIn
 from tests.loyalty.helpers import PLAIN, TUESDAY, member, sale
