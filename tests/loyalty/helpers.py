@@ -158,3 +158,22 @@ def give_coupon(
 ) -> CouponRead:
     issue_in = CouponIssue(template_code=template_code, customer_id=customer_id)
     return db.write(lambda s: issue_coupon(session=s, issue_in=issue_in, now=at, programme=PLAIN))
+
+
+def gold_member(db: Database) -> int:
+    """A member who spent ¥10,000 on TUESDAY: gold under the default tiers."""
+    me = member(db)
+    sale(db, me, lines=[{"sku": "SKU-1", "quantity": 1, "unit_price_fen": 1_000_000}])
+    return me
+
+
+def reward(db: Database, **fields: Any) -> str:
+    """A gift in the points catalogue (200 points, on offer from T0 unless told)."""
+    from patron.loyalty.gifts import create_reward
+    from patron.loyalty.reward_schemas import RewardCreate
+
+    body = {"code": "WRAP", "name": "礼品包装", "kind": "service", "points": 200,
+            "starts_at": T0, **fields}  # fmt: skip
+    reward_in = RewardCreate.model_validate(body)
+    db.write(lambda s: create_reward(session=s, reward_in=reward_in, actor=ACTOR))
+    return reward_in.code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.customers import service as customers
-from patron.loyalty import lottery, programme, promotions, referrals, reports
+from patron.loyalty import gifts, lottery, programme, promotions, referrals, reports
 from patron.loyalty.birthdays import give_birthday_gifts
 from patron.loyalty.coupons import (
     create_coupon_template,
@@ -20,6 +21,13 @@ from patron.loyalty.coupons import (
 )
 from patron.loyalty.points import adjust_points, get_balance, list_entries, list_lots
 from patron.loyalty.refunds import apply_refund
+from patron.loyalty.reward_schemas import (
+    RedeemIn,
+    RedemptionRead,
+    RewardCreate,
+    RewardRead,
+    RewardReport,
+)
 from patron.loyalty.schemas import (
     AdjustmentIn,
     Balance,
@@ -354,3 +362,81 @@ def birthday_gifts(db: Db) -> BirthdayGifts:
     """Give today's birthday members their tier's gift now (the nightly job does this too;
     nobody gets it twice in a year)."""
     return db.write(lambda s: give_birthday_gifts(session=s))
+
+
+# ------------------------------------------------------------ gifts for points (积分换礼)
+
+
+@router.post("/rewards", response_model=RewardRead, status_code=201)
+def create_reward(reward_in: RewardCreate, actor: CurrentActor, db: Db) -> RewardRead:
+    """A gift in the points catalogue: goods, a coupon or a service, with its points price,
+    cash top-up, tiers, stock (chain-wide or per store), limit per member and window."""
+    return db.write(lambda s: gifts.create_reward(session=s, reward_in=reward_in, actor=actor))
+
+
+@router.get("/rewards", response_model=list[RewardRead])
+def list_rewards(actor: CurrentActor, db: Db, available: bool = False) -> list[RewardRead]:
+    """The catalogue (``available=true``: on offer now); store roles see their stores' stock."""
+    return db.read(
+        lambda s: gifts.list_rewards(
+            session=s, store_ids=actor.store_ids, active_at=utcnow() if available else None
+        )
+    )
+
+
+@router.post("/rewards/{code}/end", response_model=RewardRead)
+def end_reward(
+    code: Annotated[str, Path(max_length=64)], actor: CurrentActor, db: Db
+) -> RewardRead:
+    return db.write(lambda s: gifts.end_reward(session=s, code=code, actor=actor))
+
+
+@router.get("/rewards/report", response_model=RewardReport)
+def rewards_report(
+    actor: CurrentActor, db: Db, start: datetime | None = None, end: datetime | None = None
+) -> RewardReport:
+    """Redemptions, points burned, liability released and the most taken gifts by store,
+    over [start, end) (the last 30 days by default)."""
+    end = end or utcnow()
+    start = start or end - timedelta(days=30)
+    return db.read(
+        lambda s: gifts.reward_report(session=s, start=start, end=end, store_ids=actor.store_ids)
+    )
+
+
+@router.post(
+    "/redemptions",
+    response_model=RedemptionRead,
+    status_code=201,
+    responses={200: {"model": RedemptionRead, "description": "Redeemed before: the first result"}},
+)
+def redeem(redeem_in: RedeemIn, response: Response, actor: CurrentActor, db: Db) -> RedemptionRead:
+    """A member takes a gift for points (a mini-program, a till): once per idempotency key."""
+    result = db.write(
+        lambda s: gifts.redeem_reward(
+            session=s, redeem_in=redeem_in, store_ids=actor.store_ids, staff=actor.name
+        )
+    )
+    if not result.created:
+        response.status_code = 200
+        response.headers.update(_REPLAYED)
+    return result
+
+
+@router.get("/redemptions", response_model=list[RedemptionRead])
+def redemptions(
+    actor: CurrentActor, db: Db, customer_id: Annotated[int | None, Query(ge=1)] = None
+) -> list[RedemptionRead]:
+    return db.read(
+        lambda s: gifts.list_redemptions(
+            session=s, store_ids=actor.store_ids, customer_id=customer_id
+        )
+    )
+
+
+@router.post("/redemptions/{redemption_id}/cancel", response_model=RedemptionRead)
+def cancel_redemption(redemption_id: PathId, actor: CurrentActor, db: Db) -> RedemptionRead:
+    """Undo a redemption whole: points back to the lots that paid, the unit back to stock."""
+    return db.write(
+        lambda s: gifts.cancel_redemption(session=s, redemption_id=redemption_id, actor=actor)
+    )

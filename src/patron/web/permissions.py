@@ -96,6 +96,14 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/loyalty/promotions"): P.LOYALTY_MANAGE,
     ("GET", "/api/v1/loyalty/promotions"): P.LOYALTY_READ,
     ("POST", "/api/v1/loyalty/promotions/{code}/end"): P.LOYALTY_MANAGE,
+    # loyalty: gifts for points, member offers, early access, birthday coupons
+    ("POST", "/api/v1/loyalty/rewards"): P.LOYALTY_MANAGE,
+    ("GET", "/api/v1/loyalty/rewards"): P.LOYALTY_READ,
+    ("POST", "/api/v1/loyalty/rewards/{code}/end"): P.LOYALTY_MANAGE,
+    ("GET", "/api/v1/loyalty/rewards/report"): P.ANALYTICS_READ,
+    ("POST", "/api/v1/loyalty/redemptions"): P.LOYALTY_WRITE,
+    ("GET", "/api/v1/loyalty/redemptions"): P.LOYALTY_READ,
+    ("POST", "/api/v1/loyalty/redemptions/{redemption_id}/cancel"): P.LOYALTY_MANAGE,
     # staff, keys, audit
     ("GET", "/api/v1/staff"): P.STAFF_MANAGE,
     ("POST", "/api/v1/staff"): P.STAFF_MANAGE,
