@@ -13,6 +13,8 @@ from tests.web.helpers.api import api_client, sign_up
 
 def _member(api: TestClient, phone: str, points: int) -> int:
     customer_id: int = sign_up(api, phone=phone)["id"]
+    if not points:
+        return customer_id
     response = api.post(
         f"/api/v1/loyalty/customers/{customer_id}/adjustments",
         json={"points": points, "reason": "welcome", "staff": "ann"},
@@ -83,3 +85,40 @@ def test_a_store_role_sees_its_own_stores_stock_and_redemptions(db: Database) ->
         assert [s["store_code"] for s in gift["store_stock"]] == ["SH01"]
         rows = manager.get("/api/v1/loyalty/redemptions").json()
         assert [r["store_code"] for r in rows] == ["SH01"]
+
+
+def test_a_till_asks_whether_a_member_may_buy_and_the_quote_refuses_with_a_code(
+    api: TestClient,
+) -> None:
+    me = _member(api, "13700137004", 0)
+    opens = "2030-01-04T10:00:00+08:00"  # far ahead: nobody may buy yet but gold
+    response = api.put(
+        "/api/v1/loyalty/early-access",
+        json={"target_kind": "sku", "target": "SKU-1", "opens_at": opens,
+              "tier_days": {"gold": 0}, "everyone_day": 3},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    answer = api.get(f"/api/v1/loyalty/customers/{me}/may-buy", params={"sku": "SKU-1"}).json()
+    assert answer["allowed"] is False and answer["from_at"].startswith("2030-01-06T16:00")
+    refused = api.post(
+        "/api/v1/loyalty/quote",
+        json={"member": {"customer_id": me},
+              "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price_fen": 1_000}]},
+    )  # fmt: skip
+    assert refused.status_code == 409 and refused.json()["error"] == "early_access_only"
+
+
+def test_an_offer_made_over_the_api_prices_the_quote(api: TestClient) -> None:
+    me = _member(api, "13700137005", 0)
+    made = api.post(
+        "/api/v1/loyalty/offers",
+        json={"code": "HALF", "name": "半价", "percent_off_bp": 5_000, "skus": ["SKU-1"],
+              "starts_at": "2026-01-01T00:00:00+08:00", "ends_at": "2036-01-01T00:00:00+08:00"},
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    priced = api.post(
+        "/api/v1/loyalty/quote",
+        json={"member": {"customer_id": me},
+              "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price_fen": 1_000}]},
+    ).json()  # fmt: skip
+    assert priced["offer_lines"][0]["offer_code"] == "HALF" and priced["payable_fen"] == 500

@@ -11,7 +11,16 @@ from sqlalchemy.orm import Session
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.customers import service as customers
-from patron.loyalty import gifts, lottery, programme, promotions, referrals, reports
+from patron.loyalty import (
+    early_access,
+    gifts,
+    lottery,
+    offers,
+    programme,
+    promotions,
+    referrals,
+    reports,
+)
 from patron.loyalty.birthdays import give_birthday_gifts
 from patron.loyalty.coupons import (
     create_coupon_template,
@@ -22,6 +31,11 @@ from patron.loyalty.coupons import (
 from patron.loyalty.points import adjust_points, get_balance, list_entries, list_lots
 from patron.loyalty.refunds import apply_refund
 from patron.loyalty.reward_schemas import (
+    AccessAnswer,
+    EarlyAccessCreate,
+    EarlyAccessRead,
+    OfferCreate,
+    OfferRead,
     RedeemIn,
     RedemptionRead,
     RewardCreate,
@@ -439,4 +453,55 @@ def cancel_redemption(redemption_id: PathId, actor: CurrentActor, db: Db) -> Red
     """Undo a redemption whole: points back to the lots that paid, the unit back to stock."""
     return db.write(
         lambda s: gifts.cancel_redemption(session=s, redemption_id=redemption_id, actor=actor)
+    )
+
+
+# ------------------------------------------------- member offers (限时优惠), early access
+
+
+@router.post("/offers", response_model=OfferRead, status_code=201)
+def create_offer(offer_in: OfferCreate, actor: CurrentActor, db: Db) -> OfferRead:
+    """A member price or percentage off SKUs or categories, for tiers, for a time, with an
+    optional quota of units or members."""
+    return db.write(lambda s: offers.create_offer(session=s, offer_in=offer_in, actor=actor))
+
+
+@router.get("/offers", response_model=list[OfferRead])
+def list_offers(db: Db, running: bool = False) -> list[OfferRead]:
+    return db.read(
+        lambda s: offers.list_offers(session=s, running_at=utcnow() if running else None)
+    )
+
+
+@router.post("/offers/{code}/end", response_model=OfferRead)
+def end_offer(code: Annotated[str, Path(max_length=64)], actor: CurrentActor, db: Db) -> OfferRead:
+    return db.write(lambda s: offers.end_offer(session=s, code=code, actor=actor))
+
+
+@router.put("/early-access", response_model=EarlyAccessRead)
+def set_early_access(access_in: EarlyAccessCreate, actor: CurrentActor, db: Db) -> EarlyAccessRead:
+    """Who may buy a SKU, a category or an offer first: tier → days after opening."""
+    return db.write(
+        lambda s: early_access.set_early_access(session=s, access_in=access_in, actor=actor)
+    )
+
+
+@router.get("/early-access", response_model=list[EarlyAccessRead])
+def list_early_access(db: Db) -> list[EarlyAccessRead]:
+    return db.read(lambda s: early_access.list_early_access(session=s))
+
+
+@router.get("/customers/{customer_id}/may-buy", response_model=AccessAnswer)
+def may_buy(
+    customer_id: PathId,
+    actor: CurrentActor,
+    db: Db,
+    sku: Annotated[str | None, Query(max_length=64)] = None,
+    offer_code: Annotated[str | None, Query(max_length=64)] = None,
+) -> AccessAnswer:
+    """May this member buy this SKU (or have this offer) now? If not, from when."""
+    return db.read(
+        lambda s: early_access.check_access(
+            session=s, customer_id=_scoped(s, actor, customer_id), sku=sku, offer_code=offer_code
+        )
     )

@@ -104,6 +104,12 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/loyalty/redemptions"): P.LOYALTY_WRITE,
     ("GET", "/api/v1/loyalty/redemptions"): P.LOYALTY_READ,
     ("POST", "/api/v1/loyalty/redemptions/{redemption_id}/cancel"): P.LOYALTY_MANAGE,
+    ("POST", "/api/v1/loyalty/offers"): P.LOYALTY_MANAGE,
+    ("GET", "/api/v1/loyalty/offers"): P.LOYALTY_READ,
+    ("POST", "/api/v1/loyalty/offers/{code}/end"): P.LOYALTY_MANAGE,
+    ("PUT", "/api/v1/loyalty/early-access"): P.LOYALTY_MANAGE,
+    ("GET", "/api/v1/loyalty/early-access"): P.LOYALTY_READ,
+    ("GET", "/api/v1/loyalty/customers/{customer_id}/may-buy"): P.LOYALTY_READ,
     # staff, keys, audit
     ("GET", "/api/v1/staff"): P.STAFF_MANAGE,
     ("POST", "/api/v1/staff"): P.STAFF_MANAGE,
