@@ -32,6 +32,8 @@ from patron.loyalty.points import adjust_points, get_balance, list_entries, list
 from patron.loyalty.refunds import apply_refund
 from patron.loyalty.reward_schemas import (
     AccessAnswer,
+    BirthdayCouponIn,
+    BirthdayCouponRead,
     EarlyAccessCreate,
     EarlyAccessRead,
     OfferCreate,
@@ -505,3 +507,18 @@ def may_buy(
             session=s, customer_id=_scoped(s, actor, customer_id), sku=sku, offer_code=offer_code
         )
     )
+
+
+@router.put("/birthday-coupons", response_model=BirthdayCouponRead)
+def set_birthday_coupon(
+    rule_in: BirthdayCouponIn, actor: CurrentActor, db: Db
+) -> BirthdayCouponRead:
+    """The coupon a tier's members get on their birthday (once a year, by the nightly upkeep)."""
+    return db.write(
+        lambda s: birthdays.set_birthday_coupon(session=s, rule_in=rule_in, actor=actor)
+    )
+
+
+@router.get("/birthday-coupons", response_model=list[BirthdayCouponRead])
+def list_birthday_coupons(db: Db) -> list[BirthdayCouponRead]:
+    return db.read(lambda s: birthdays.list_birthday_coupons(session=s))

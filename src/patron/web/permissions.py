@@ -110,6 +110,8 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/v1/loyalty/early-access"): P.LOYALTY_MANAGE,
     ("GET", "/api/v1/loyalty/early-access"): P.LOYALTY_READ,
     ("GET", "/api/v1/loyalty/customers/{customer_id}/may-buy"): P.LOYALTY_READ,
+    ("PUT", "/api/v1/loyalty/birthday-coupons"): P.LOYALTY_MANAGE,
+    ("GET", "/api/v1/loyalty/birthday-coupons"): P.LOYALTY_READ,
     # staff, keys, audit
     ("GET", "/api/v1/staff"): P.STAFF_MANAGE,
     ("POST", "/api/v1/staff"): P.STAFF_MANAGE,
