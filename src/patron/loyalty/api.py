@@ -12,6 +12,7 @@ from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.customers import service as customers
 from patron.loyalty import (
+    birthdays,
     early_access,
     gifts,
     lottery,
