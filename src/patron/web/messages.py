@@ -125,6 +125,7 @@ MESSAGES: Final[dict[str, str]] = {
     "offer_goods_missing": N_("an offer names SKUs or categories"),
     "early_access_only": N_("%(target)s is for priority members until %(from_at)s"),
     "early_access_exists": N_("early access for this is set already"),
+    "basket_line": N_("%(line)s: write SKU, quantity and unit price"),
     "birthday_template_unknown": N_("no coupon template %(code)s"),
 }
 

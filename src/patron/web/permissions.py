@@ -159,6 +159,19 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/loyalty/lotteries/{code}/check"): P.LOYALTY_MANAGE,
     ("POST", "/loyalty/members/{customer_id}/adjustments"): P.LOYALTY_MANAGE,
     ("POST", "/loyalty/members/{customer_id}/referral-code"): P.LOYALTY_WRITE,
+    ("GET", "/loyalty/gifts"): P.LOYALTY_READ,
+    ("POST", "/loyalty/gifts"): P.LOYALTY_MANAGE,
+    ("POST", "/loyalty/gifts/{code}/end"): P.LOYALTY_MANAGE,
+    ("POST", "/loyalty/gifts/redeem"): P.LOYALTY_WRITE,
+    ("POST", "/loyalty/gifts/redemptions/{redemption_id}/cancel"): P.LOYALTY_MANAGE,
+    ("GET", "/loyalty/offers"): P.LOYALTY_READ,
+    ("POST", "/loyalty/offers"): P.LOYALTY_MANAGE,
+    ("POST", "/loyalty/offers/{code}/end"): P.LOYALTY_MANAGE,
+    ("GET", "/loyalty/early-access"): P.LOYALTY_READ,
+    ("POST", "/loyalty/early-access"): P.LOYALTY_MANAGE,
+    ("POST", "/loyalty/birthday-coupons"): P.LOYALTY_MANAGE,
+    ("GET", "/loyalty/till"): P.LOYALTY_READ,
+    ("POST", "/loyalty/till"): P.LOYALTY_READ,
     # ---- end of the loyalty console pages ----
     # analytics: runs, summaries, scored customers, results. Starting a run by hand loads
     # the server for a while: administrators, chain managers and analysts may.
