@@ -16,7 +16,8 @@ How it runs, per backend:
    keep-alive connections, whatever the server's pace; latency runs from the scheduled send
    time to the last byte of the answer, so a server falling behind shows in the figures.
    Look-ups go by phone; quotes carry 1–6 lines, ask for some points and let the server pick
-   the best coupon combination.
+   the best coupon combination; every quote also checks 31 early-access rules, prices its
+   lines with 13 member offers and lists the gifts the member's points pay for.
 
 Run:  .venv/bin/python bench/pos.py            (10 s per call and backend)
       .venv/bin/python bench/pos.py --quick    (smoke run, 3 s per call)
@@ -153,6 +154,7 @@ def seed(url: str) -> tuple[float, dict[str, str]]:
                 )
 
         db.write(base)
+        db.write(rewards)
         for start in range(0, MEMBERS, 500):
             batch = [
                 CustomerCreate(identities=IdentitiesIn(phone=phone(n)), home_store_code=store(n))
@@ -208,6 +210,40 @@ def seed(url: str) -> tuple[float, dict[str, str]]:
     finally:
         db.dispose()
     return time.perf_counter() - started, keys
+
+
+def rewards(session: Any) -> None:
+    """What the quote checks besides coupons: member offers (member prices on SKUs, a
+    percentage on categories, some with a quota), early-access rules on SKUs and a category
+    (opened already, so the quote passes them), and a gift catalogue to pick the affordable
+    gifts from."""
+    from patron.core.actor import system_actor
+    from patron.core.clock import utcnow
+    from patron.loyalty import early_access, gifts, offers
+    from patron.loyalty.reward_schemas import EarlyAccessCreate, OfferCreate, RewardCreate
+
+    actor, until = system_actor("bench"), utcnow() + timedelta(days=365)
+    catalogue = products()
+    for n in range(10):
+        price = catalogue[n * 7][2]
+        offers.create_offer(session=session, actor=actor, offer_in=OfferCreate(
+            code=f"OFFER{n}", name=f"会员价{n}", price_fen=price * 8 // 10,
+            skus=[sku for sku, _, _ in catalogue[n * 7 : n * 7 + 5]], starts_at=BASE_TIME,
+            ends_at=until, quota_units=1_000_000 if n % 2 else None))  # fmt: skip
+    for n, category in enumerate(("生鲜/水果", "食品/零食", "日化")):
+        offers.create_offer(session=session, actor=actor, offer_in=OfferCreate(
+            code=f"CAT{n}", name=f"品类{n}", percent_off_bp=500 + 500 * n,
+            categories=[category], starts_at=BASE_TIME, ends_at=until))  # fmt: skip
+    for n in range(30):
+        early_access.set_early_access(session=session, actor=actor, access_in=EarlyAccessCreate(
+            target_kind="sku", target=catalogue[n * 5][0], opens_at=BASE_TIME,
+            tier_days={"gold": 0, "silver": 1}, everyone_day=3))  # fmt: skip
+    early_access.set_early_access(session=session, actor=actor, access_in=EarlyAccessCreate(
+        target_kind="category", target="家居", opens_at=BASE_TIME))  # fmt: skip
+    for n in range(12):
+        gifts.create_reward(session=session, actor=actor, reward_in=RewardCreate(
+            code=f"GIFT{n}", name=f"礼品{n}", kind="service", points=500 + 400 * n,
+            starts_at=BASE_TIME, stock=1_000 if n % 3 else None))  # fmt: skip
 
 
 def get(port: int, path: str, key: str) -> bytes:

@@ -22,8 +22,10 @@ from patron.loyalty.schemas import (
     CouponTemplateCreate,
     LoyaltyRefundIn,
     LoyaltyRefundRead,
+    QuoteIn,
+    QuoteRead,
 )
-from patron.loyalty.till import commit_order
+from patron.loyalty.till import commit_order, quote_basket
 from patron.orders import service as orders
 from patron.orders.schemas import RefundIn
 from tests.helpers import ACTOR, T0, post_order, sign_up
@@ -158,3 +160,44 @@ def give_coupon(
 ) -> CouponRead:
     issue_in = CouponIssue(template_code=template_code, customer_id=customer_id)
     return db.write(lambda s: issue_coupon(session=s, issue_in=issue_in, now=at, programme=PLAIN))
+
+
+def gold_member(db: Database) -> int:
+    """A member who spent ¥10,000 on TUESDAY: gold under the default tiers."""
+    me = member(db)
+    sale(db, me, lines=[{"sku": "SKU-1", "quantity": 1, "unit_price_fen": 1_000_000}])
+    return me
+
+
+def reward(db: Database, **fields: Any) -> str:
+    """A gift in the points catalogue (200 points, on offer from T0 unless told)."""
+    from patron.loyalty.gifts import create_reward
+    from patron.loyalty.reward_schemas import RewardCreate
+
+    body = {"code": "WRAP", "name": "礼品包装", "kind": "service", "points": 200,
+            "starts_at": T0, **fields}  # fmt: skip
+    reward_in = RewardCreate.model_validate(body)
+    db.write(lambda s: create_reward(session=s, reward_in=reward_in, actor=ACTOR))
+    return reward_in.code
+
+
+def offer(db: Database, **fields: Any) -> str:
+    """A member offer on SKU-A, on through March 2026 unless told."""
+    from patron.loyalty.offers import create_offer
+    from patron.loyalty.reward_schemas import OfferCreate
+
+    body = {"code": "FLASH", "name": "会员闪购", "skus": ["SKU-A"], "starts_at": T0,
+            "ends_at": T0 + timedelta(days=30), **fields}  # fmt: skip
+    offer_in = OfferCreate.model_validate(body)
+    db.write(lambda s: create_offer(session=s, offer_in=offer_in, actor=ACTOR))
+    return offer_in.code
+
+
+def quote(
+    db: Database, customer_id: int, lines: list[dict[str, Any]], *, at: datetime = TUESDAY,
+    **fields: Any,
+) -> QuoteRead:  # fmt: skip
+    quote_in = QuoteIn.model_validate(
+        {"member": {"customer_id": customer_id}, "lines": lines, "at": at, **fields}
+    )
+    return db.read(lambda s: quote_basket(session=s, quote_in=quote_in, programme=PLAIN))

@@ -53,3 +53,23 @@ def test_a_merge_into_a_customer_without_an_account_opens_one(db: Database) -> N
         )
     )
     assert _state(db, a)[:2] == (120, 120)
+
+
+def test_a_gift_taken_by_a_merged_profile_is_cancelled_on_the_survivor(db: Database) -> None:
+    from patron.loyalty.gifts import cancel_redemption, list_redemptions, redeem_reward
+    from patron.loyalty.reward_schemas import RedeemIn
+    from tests.loyalty.helpers import PLAIN, reward
+
+    a, b = member(db), member(db)
+    adjust(db, b, 500)
+    code = reward(db, stock=3)
+    redeem_in = RedeemIn(customer_id=b, reward_code=code, idempotency_key="merge-0001")
+    db.write(lambda s: redeem_reward(session=s, redeem_in=redeem_in, now=TUESDAY, programme=PLAIN))
+    db.write(
+        lambda s: customers.merge_customers(
+            session=s, actor=ACTOR, survivor_id=a, merged_id=b, reason="同一人"
+        )
+    )
+    [row] = db.read(lambda s: list_redemptions(session=s, customer_id=a))
+    db.write(lambda s: cancel_redemption(session=s, redemption_id=row.id, actor=ACTOR, now=TUESDAY))
+    assert _state(db, a)[0] == 500

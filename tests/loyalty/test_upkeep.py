@@ -26,11 +26,21 @@ def test_the_nightly_loyalty_upkeep_gives_writes_off_and_reviews(db: Database) -
     assert db.read(lambda s: get_tier(session=s, customer_id=gold)).code == "gold"
 
     done = run_upkeep(db=db)
-    assert done == {"birthday gifts": 1, "points expired": 10_000, "tiers changed": 1}
+    assert done == {
+        "birthday gifts": 1,
+        "birthday coupons": 0,
+        "points expired": 10_000,
+        "tiers changed": 1,
+    }
     tier = db.read(lambda s: get_tier(session=s, customer_id=gold))
     assert tier.code == "gold" and tier.downgrade_due_at is not None  # the grace period
     balance = db.read(lambda s: get_balance(session=s, customer_id=gold))
     assert (balance.available, balance.ledger_total, balance.expired_unposted) == (0, 0, 0)
     assert db.read(lambda s: get_balance(session=s, customer_id=born)).available == 100
     # A second process's run the same night finds nothing more to do.
-    assert run_upkeep(db=db) == {"birthday gifts": 0, "points expired": 0, "tiers changed": 0}
+    assert run_upkeep(db=db) == {
+        "birthday gifts": 0,
+        "birthday coupons": 0,
+        "points expired": 0,
+        "tiers changed": 0,
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
@@ -10,7 +11,17 @@ from sqlalchemy.orm import Session
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.customers import service as customers
-from patron.loyalty import lottery, programme, promotions, referrals, reports
+from patron.loyalty import (
+    birthdays,
+    early_access,
+    gifts,
+    lottery,
+    offers,
+    programme,
+    promotions,
+    referrals,
+    reports,
+)
 from patron.loyalty.birthdays import give_birthday_gifts
 from patron.loyalty.coupons import (
     create_coupon_template,
@@ -20,6 +31,20 @@ from patron.loyalty.coupons import (
 )
 from patron.loyalty.points import adjust_points, get_balance, list_entries, list_lots
 from patron.loyalty.refunds import apply_refund
+from patron.loyalty.reward_schemas import (
+    AccessAnswer,
+    BirthdayCouponIn,
+    BirthdayCouponRead,
+    EarlyAccessCreate,
+    EarlyAccessRead,
+    OfferCreate,
+    OfferRead,
+    RedeemIn,
+    RedemptionRead,
+    RewardCreate,
+    RewardRead,
+    RewardReport,
+)
 from patron.loyalty.schemas import (
     AdjustmentIn,
     Balance,
@@ -354,3 +379,147 @@ def birthday_gifts(db: Db) -> BirthdayGifts:
     """Give today's birthday members their tier's gift now (the nightly job does this too;
     nobody gets it twice in a year)."""
     return db.write(lambda s: give_birthday_gifts(session=s))
+
+
+# ------------------------------------------------------------ gifts for points (积分换礼)
+
+
+@router.post("/rewards", response_model=RewardRead, status_code=201)
+def create_reward(reward_in: RewardCreate, actor: CurrentActor, db: Db) -> RewardRead:
+    """A gift in the points catalogue: goods, a coupon or a service, with its points price,
+    cash top-up, tiers, stock (chain-wide or per store), limit per member and window."""
+    return db.write(lambda s: gifts.create_reward(session=s, reward_in=reward_in, actor=actor))
+
+
+@router.get("/rewards", response_model=list[RewardRead])
+def list_rewards(actor: CurrentActor, db: Db, available: bool = False) -> list[RewardRead]:
+    """The catalogue (``available=true``: on offer now); store roles see their stores' stock."""
+    return db.read(
+        lambda s: gifts.list_rewards(
+            session=s, store_ids=actor.store_ids, active_at=utcnow() if available else None
+        )
+    )
+
+
+@router.post("/rewards/{code}/end", response_model=RewardRead)
+def end_reward(
+    code: Annotated[str, Path(max_length=64)], actor: CurrentActor, db: Db
+) -> RewardRead:
+    return db.write(lambda s: gifts.end_reward(session=s, code=code, actor=actor))
+
+
+@router.get("/rewards/report", response_model=RewardReport)
+def rewards_report(
+    actor: CurrentActor, db: Db, start: datetime | None = None, end: datetime | None = None
+) -> RewardReport:
+    """Redemptions, points burned, liability released and the most taken gifts by store,
+    over [start, end) (the last 30 days by default)."""
+    end = end or utcnow()
+    start = start or end - timedelta(days=30)
+    return db.read(
+        lambda s: gifts.reward_report(session=s, start=start, end=end, store_ids=actor.store_ids)
+    )
+
+
+@router.post(
+    "/redemptions",
+    response_model=RedemptionRead,
+    status_code=201,
+    responses={200: {"model": RedemptionRead, "description": "Redeemed before: the first result"}},
+)
+def redeem(redeem_in: RedeemIn, response: Response, actor: CurrentActor, db: Db) -> RedemptionRead:
+    """A member takes a gift for points (a mini-program, a till): once per idempotency key."""
+    result = db.write(
+        lambda s: gifts.redeem_reward(
+            session=s, redeem_in=redeem_in, store_ids=actor.store_ids, staff=actor.name
+        )
+    )
+    if not result.created:
+        response.status_code = 200
+        response.headers.update(_REPLAYED)
+    return result
+
+
+@router.get("/redemptions", response_model=list[RedemptionRead])
+def redemptions(
+    actor: CurrentActor, db: Db, customer_id: Annotated[int | None, Query(ge=1)] = None
+) -> list[RedemptionRead]:
+    return db.read(
+        lambda s: gifts.list_redemptions(
+            session=s, store_ids=actor.store_ids, customer_id=customer_id
+        )
+    )
+
+
+@router.post("/redemptions/{redemption_id}/cancel", response_model=RedemptionRead)
+def cancel_redemption(redemption_id: PathId, actor: CurrentActor, db: Db) -> RedemptionRead:
+    """Undo a redemption whole: points back to the lots that paid, the unit back to stock."""
+    return db.write(
+        lambda s: gifts.cancel_redemption(session=s, redemption_id=redemption_id, actor=actor)
+    )
+
+
+# ------------------------------------------------- member offers (限时优惠), early access
+
+
+@router.post("/offers", response_model=OfferRead, status_code=201)
+def create_offer(offer_in: OfferCreate, actor: CurrentActor, db: Db) -> OfferRead:
+    """A member price or percentage off SKUs or categories, for tiers, for a time, with an
+    optional quota of units or members."""
+    return db.write(lambda s: offers.create_offer(session=s, offer_in=offer_in, actor=actor))
+
+
+@router.get("/offers", response_model=list[OfferRead])
+def list_offers(db: Db, running: bool = False) -> list[OfferRead]:
+    return db.read(
+        lambda s: offers.list_offers(session=s, running_at=utcnow() if running else None)
+    )
+
+
+@router.post("/offers/{code}/end", response_model=OfferRead)
+def end_offer(code: Annotated[str, Path(max_length=64)], actor: CurrentActor, db: Db) -> OfferRead:
+    return db.write(lambda s: offers.end_offer(session=s, code=code, actor=actor))
+
+
+@router.put("/early-access", response_model=EarlyAccessRead)
+def set_early_access(access_in: EarlyAccessCreate, actor: CurrentActor, db: Db) -> EarlyAccessRead:
+    """Who may buy a SKU, a category or an offer first: tier → days after opening."""
+    return db.write(
+        lambda s: early_access.set_early_access(session=s, access_in=access_in, actor=actor)
+    )
+
+
+@router.get("/early-access", response_model=list[EarlyAccessRead])
+def list_early_access(db: Db) -> list[EarlyAccessRead]:
+    return db.read(lambda s: early_access.list_early_access(session=s))
+
+
+@router.get("/customers/{customer_id}/may-buy", response_model=AccessAnswer)
+def may_buy(
+    customer_id: PathId,
+    actor: CurrentActor,
+    db: Db,
+    sku: Annotated[str | None, Query(max_length=64)] = None,
+    offer_code: Annotated[str | None, Query(max_length=64)] = None,
+) -> AccessAnswer:
+    """May this member buy this SKU (or have this offer) now? If not, from when."""
+    return db.read(
+        lambda s: early_access.check_access(
+            session=s, customer_id=_scoped(s, actor, customer_id), sku=sku, offer_code=offer_code
+        )
+    )
+
+
+@router.put("/birthday-coupons", response_model=BirthdayCouponRead)
+def set_birthday_coupon(
+    rule_in: BirthdayCouponIn, actor: CurrentActor, db: Db
+) -> BirthdayCouponRead:
+    """The coupon a tier's members get on their birthday (once a year, by the nightly upkeep)."""
+    return db.write(
+        lambda s: birthdays.set_birthday_coupon(session=s, rule_in=rule_in, actor=actor)
+    )
+
+
+@router.get("/birthday-coupons", response_model=list[BirthdayCouponRead])
+def list_birthday_coupons(db: Db) -> list[BirthdayCouponRead]:
+    return db.read(lambda s: birthdays.list_birthday_coupons(session=s))

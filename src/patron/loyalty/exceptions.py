@@ -69,3 +69,45 @@ class LotteryClosed(Conflict):
 
 class DrawLimitReached(Conflict):
     code = "lottery_draw_limit_reached"
+
+
+class RewardNotFound(NotFound):
+    code = "reward_not_found"
+
+
+class RewardUnavailable(Conflict):
+    """Not on offer now, or not for this member's tier."""
+
+    code = "reward_unavailable"
+
+
+class RewardOutOfStock(Conflict):
+    code = "reward_out_of_stock"
+
+
+class RewardLimitReached(Conflict):
+    code = "reward_limit_reached"
+
+
+class RedemptionNotFound(NotFound):
+    code = "redemption_not_found"
+
+
+class RedemptionCancelled(Conflict):
+    """Cancelled already, or its coupon has been used and cannot come back."""
+
+    code = "redemption_not_cancellable"
+
+
+class OfferNotFound(NotFound):
+    code = "offer_not_found"
+
+
+class OfferQuotaUsedUp(Conflict):
+    code = "offer_quota_used_up"
+
+
+class EarlyAccessOnly(Conflict):
+    """The goods are for higher tiers until the member's own day."""
+
+    code = "early_access_only"

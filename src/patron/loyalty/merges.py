@@ -14,9 +14,18 @@ from patron.loyalty.accounts import get_programme, open_account
 from patron.loyalty.models import (
     Coupon,
     LoyaltyOrder,
+    OfferClaim,
     PointsEntry,
     PointsLot,
+    RewardRedemption,
 )
+
+# A member's own rows that follow the profile (a redemption is cancelled against the lots
+# that paid, which move too).
+_FOLLOW: dict[str, type[RewardRedemption] | type[OfferClaim]] = {
+    "reward_redemption": RewardRedemption,
+    "offer_claim": OfferClaim,
+}
 
 
 def move_customer_records(
@@ -26,6 +35,16 @@ def move_customer_records(
     moved |= referrals.move_referrals(
         session, from_customer_id=from_customer_id, to_customer_id=to_customer_id
     )
+    for name, table in _FOLLOW.items():
+        moved[name] = list(
+            session.scalars(select(table.id).where(table.customer_id == from_customer_id))
+        )
+        if moved[name]:
+            session.execute(
+                update(table)
+                .where(table.customer_id == from_customer_id)
+                .values(customer_id=to_customer_id)
+            )
     moved["coupon"] = list(
         session.scalars(select(Coupon.id).where(Coupon.customer_id == from_customer_id))
     )
@@ -59,6 +78,13 @@ def restore_customer_records(
     referrals.restore_referrals(
         session, moved=moved, from_customer_id=from_customer_id, to_customer_id=to_customer_id
     )
+    for name, table in _FOLLOW.items():
+        if moved.get(name):
+            session.execute(
+                update(table)
+                .where(table.id.in_(moved[name]), table.customer_id == from_customer_id)
+                .values(customer_id=to_customer_id)
+            )
     coupons = moved.get("coupon", [])
     if coupons:
         session.execute(

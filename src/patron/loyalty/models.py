@@ -376,3 +376,167 @@ class ProgrammeVersion(Base):
     reason: Mapped[str] = mapped_column(String(255))
     changed_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# -------------------------------------------------------- gifts for points (积分换礼)
+
+
+class Reward(Base):
+    """A gift in the points catalogue: goods, a coupon or a service, for points and an
+    optional cash top-up. Stock is chain-wide (``stock``/``taken`` here) or per store
+    (``reward_stock`` rows); with neither it is unlimited."""
+
+    __tablename__ = "reward"
+
+    id: Mapped[IdPk]
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16))  # product, coupon, service
+    points: Mapped[int] = mapped_column(BigInteger)
+    cash_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    sku: Mapped[str | None] = mapped_column(String(64))
+    coupon_template_code: Mapped[str | None] = mapped_column(String(64))
+    tiers: Mapped[list[str]] = mapped_column(JSON)  # empty: every tier
+    fulfilment: Mapped[list[str]] = mapped_column(JSON)  # pickup, delivery
+    per_member_limit: Mapped[int | None] = mapped_column(Integer)
+    limit_period: Mapped[str] = mapped_column(String(8), default="ever")  # day month year ever
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    image_url: Mapped[str | None] = mapped_column(String(500))
+    stock: Mapped[int | None] = mapped_column(Integer)  # chain-wide; None: see reward_stock
+    taken: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RewardStock(Base):
+    """A reward's stock in one store."""
+
+    __tablename__ = "reward_stock"
+    __table_args__ = (UniqueConstraint("reward_id", "store_id"),)
+
+    id: Mapped[IdPk]
+    reward_id: Mapped[int] = mapped_column(BigId, ForeignKey("reward.id"))
+    store_id: Mapped[int] = mapped_column(BigId, ForeignKey("store.id"))
+    stock: Mapped[int] = mapped_column(Integer)
+    taken: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RewardRedemption(Base):
+    """A gift taken for points; cancelled whole (points and stock back), never deleted."""
+
+    __tablename__ = "reward_redemption"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "idempotency_key"),
+        Index("ix_reward_redemption_reward_id_customer_id", "reward_id", "customer_id"),
+        Index("ix_reward_redemption_redeemed_at", "redeemed_at"),
+    )
+
+    id: Mapped[IdPk]
+    reward_id: Mapped[int] = mapped_column(BigId, ForeignKey("reward.id"))
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    store_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("store.id"))
+    stock_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("reward_stock.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))  # till, online, console
+    fulfilment: Mapped[str] = mapped_column(String(16))  # pickup, delivery
+    points: Mapped[int] = mapped_column(BigInteger)
+    cash_fen: Mapped[int] = mapped_column(BigInteger)
+    spent_by_lot: Mapped[dict[str, int]] = mapped_column(JSON)  # lot id → points
+    coupon_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("coupon.id"))
+    status: Mapped[str] = mapped_column(String(16))  # redeemed, cancelled
+    staff: Mapped[str | None] = mapped_column(String(120))
+    redeemed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# ------------------------------------------------- limited-time member offers (限时优惠)
+
+
+class MemberOffer(Base):
+    """A member price or a percentage off some SKUs or categories, for some tiers, for a
+    time; optionally for the first ``quota_units`` units or ``quota_members`` members."""
+
+    __tablename__ = "member_offer"
+    __table_args__ = (Index("ix_member_offer_ends_at", "ends_at"),)
+
+    id: Mapped[IdPk]
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    price_fen: Mapped[int | None] = mapped_column(BigInteger)  # a unit's member price
+    percent_off_bp: Mapped[int] = mapped_column(Integer, default=0)
+    # Lists, empty meaning "all" (but an offer names SKUs or categories): skus, categories,
+    # tiers, store_codes.
+    scope: Mapped[dict[str, Any]] = mapped_column(JSON)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    quota_units: Mapped[int | None] = mapped_column(Integer)
+    quota_members: Mapped[int | None] = mapped_column(Integer)
+    units_taken: Mapped[int] = mapped_column(Integer, default=0)
+    members_taken: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OfferClaim(Base):
+    """Units of an offer's quota an order took."""
+
+    __tablename__ = "offer_claim"
+    __table_args__ = (
+        UniqueConstraint("offer_id", "order_id"),
+        Index("ix_offer_claim_offer_id_customer_id", "offer_id", "customer_id"),
+    )
+
+    id: Mapped[IdPk]
+    offer_id: Mapped[int] = mapped_column(BigId, ForeignKey("member_offer.id"))
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))
+    units: Mapped[int] = mapped_column(Integer)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --------------------------------------------------- priority purchase (优先购买权)
+
+
+class EarlyAccess(Base):
+    """Who may buy a SKU, a category or an offer from when: each listed tier (and the tiers
+    above it) from ``tier_days[tier]`` days after ``opens_at``, everyone from
+    ``everyone_day``; days counted from midnight in the programme's zone."""
+
+    __tablename__ = "early_access"
+    __table_args__ = (UniqueConstraint("target_kind", "target"),)
+
+    id: Mapped[IdPk]
+    target_kind: Mapped[str] = mapped_column(String(16))  # sku, category, offer
+    target: Mapped[str] = mapped_column(String(255))
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    tier_days: Mapped[dict[str, int]] = mapped_column(JSON)
+    everyone_day: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# ------------------------------------------------------------ birthday coupons by tier
+
+
+class BirthdayCoupon(Base):
+    """The coupon template a tier's members get on their birthday, valid ``valid_days``."""
+
+    __tablename__ = "birthday_coupon"
+
+    id: Mapped[IdPk]
+    tier_code: Mapped[str] = mapped_column(String(32), unique=True)
+    template_code: Mapped[str] = mapped_column(String(64))
+    valid_days: Mapped[int] = mapped_column(Integer, default=7)
+
+
+class BirthdayCouponIssue(Base):
+    """A birthday coupon given: at most one per member and year."""
+
+    __tablename__ = "birthday_coupon_issue"
+    __table_args__ = (UniqueConstraint("customer_id", "year"),)
+
+    id: Mapped[IdPk]
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    coupon_id: Mapped[int] = mapped_column(BigId, ForeignKey("coupon.id"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from patron.core.errors import rule_error
 from patron.core.schemas import FenAmount, RecordId, Schema, ShortCode, UtcInstant
+from patron.loyalty.reward_schemas import AffordableReward, OfferLine
 from patron.loyalty.rules import CouponKind, PromotionKind
 
 Points = Annotated[int, Field(ge=0, le=10**12)]
@@ -281,6 +282,13 @@ class QuoteRead(Schema):
     points_to_earn: int
     member_day: bool
     promotions: list[PromotionQuote] = Field(default_factory=list)
+    offer_lines: list[OfferLine] = Field(
+        default_factory=list, description="Lines a member offer priced (print on the receipt)"
+    )
+    offer_discount_fen: int = Field(default=0, description="What the member offers took off")
+    affordable_rewards: list[AffordableReward] = Field(
+        default_factory=list, description="Gifts the member's points pay for now"
+    )
 
 
 class CommitIn(Schema):
@@ -290,6 +298,11 @@ class CommitIn(Schema):
     external_id: Annotated[str, Field(min_length=1, max_length=128)]
     redeem_points: Points = 0
     coupon_codes: list[CouponCode] = Field(default_factory=list, max_length=20)
+    offer_codes: list[ShortCode] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Member offers the till applied (the quote's offer_lines): their quota is taken",
+    )
 
 
 class CommitRead(Schema):

@@ -17,7 +17,7 @@ from patron.core.errors import InvalidInput
 from patron.core.money import prorate_fen
 from patron.customers import service as customers
 from patron.customers.exceptions import OutOfScope
-from patron.loyalty import ledger, promotions, referrals, rules
+from patron.loyalty import early_access, gifts, ledger, offers, promotions, referrals, rules
 from patron.loyalty.accounts import get_programme, no_points, now_or, open_account
 from patron.loyalty.coupons import (
     list_customer_coupons,
@@ -40,6 +40,7 @@ from patron.loyalty.models import (
     LoyaltyOrder,
     PointsLot,
 )
+from patron.loyalty.reward_schemas import OfferLine
 from patron.loyalty.schemas import (
     CommitIn,
     CommitRead,
@@ -161,9 +162,14 @@ def quote_basket(
     categories = catalog.till_category_paths(
         session=session, skus=[ln.sku for ln in quote_in.lines]
     )
+    subtotal = sum(ln.gross_fen - ln.discount_fen for ln in quote_in.lines)
+    offer_lines = _member_offers(session, quote_in, categories, tier, customer_id, at, programme)
+    offer_off = [0] * len(quote_in.lines)
+    for priced in offer_lines:
+        offer_off[priced.line_no] = priced.discount_fen
     lines = tuple(
-        rules.BasketLine(ln.sku, categories[ln.sku], ln.gross_fen - ln.discount_fen)
-        for ln in quote_in.lines
+        rules.BasketLine(ln.sku, categories[ln.sku], ln.gross_fen - ln.discount_fen - off)
+        for ln, off in zip(quote_in.lines, offer_off, strict=True)
     )
     basket = rules.Basket(
         lines=lines,
@@ -171,7 +177,6 @@ def quote_basket(
         channel=quote_in.channel,
         delivery_fee_fen=quote_in.delivery_fee_fen,
     )
-    subtotal = sum(ln.amount_fen for ln in lines)
     tier_off = rules.tier_discount_fen(programme, tier, basket)
 
     held = {row.code: (row, terms_of(row)) for row in usable_coupons(session, customer_id, at)}
@@ -232,6 +237,7 @@ def quote_basket(
         redeem_points=quote_in.redeem_points,
         points_value_fen=points_value,
         payable_fen=subtotal
+        - sum(offer_off)
         - tier_off
         - goods_off
         - points_value
@@ -246,6 +252,48 @@ def quote_basket(
             paid_fen=paid,
             customer_id=customer_id,
             programme=programme,
+        ),
+        offer_lines=offer_lines,
+        offer_discount_fen=sum(offer_off),
+        affordable_rewards=gifts.affordable_rewards(
+            session, tier_code=tier.code, available=available, at=at
+        ),
+    )
+
+
+def _member_offers(
+    session: Session,
+    quote_in: QuoteIn,
+    categories: dict[str, str],
+    tier: rules.TierRule,
+    customer_id: int,
+    at: datetime,
+    programme: rules.Programme,
+) -> list[OfferLine]:
+    """Refuse goods this member may not buy yet (early access), then price the lines with
+    the member's best offers (docs/loyalty-rewards.md states how they stack)."""
+    access = early_access.till_rules(session)
+    early_access.check_lines(
+        access,
+        [(ln.sku, categories[ln.sku]) for ln in quote_in.lines],
+        tier=tier,
+        programme=programme,
+        at=at,
+    )
+    return offers.price_lines(
+        session,
+        lines=[
+            offers.PricedLine(
+                ln.sku, categories[ln.sku], int(ln.quantity * 1000), ln.gross_fen - ln.discount_fen
+            )
+            for ln in quote_in.lines
+        ],
+        tier_code=tier.code,
+        store_code=quote_in.store_code or "",
+        customer_id=customer_id,
+        at=at,
+        allowed=lambda code: early_access.offer_allowed(
+            access, code, tier=tier, programme=programme, at=at
         ),
     )
 
@@ -265,7 +313,12 @@ def _check_points(programme: rules.Programme, points: int, max_points: int, avai
 
 
 def _commit_hash(commit_in: CommitIn) -> str:
-    body = {"points": commit_in.redeem_points, "coupons": sorted(commit_in.coupon_codes)}
+    body: dict[str, object] = {
+        "points": commit_in.redeem_points,
+        "coupons": sorted(commit_in.coupon_codes),
+    }
+    if commit_in.offer_codes:  # absent otherwise, so earlier commits' hashes still match
+        body["offers"] = sorted(set(commit_in.offer_codes))
     return hashlib.sha256(orjson.dumps(body)).hexdigest()
 
 
@@ -372,6 +425,20 @@ def commit_order(
 
     for code in commit_in.coupon_codes:
         redeem_coupon(session=session, code=code, order_id=order.id, now=now)
+    if commit_in.offer_codes:
+        offers.claim_for_order(
+            session,
+            codes=commit_in.offer_codes,
+            lines=[
+                offers.PricedLine(ln.sku, b.category, int(ln.quantity * 1000), ln.amount_fen)
+                for ln, b in zip(order.lines, basket.lines, strict=True)
+            ],
+            customer_id=customer_id,
+            order_id=order.id,
+            ordered_at=order.ordered_at,
+            now=now,
+            programme=programme,
+        )
     if commit_in.redeem_points:
         ledger.consume(
             session, states, commit_in.redeem_points, now, EntryKind.REDEEM, order_id=order.id

@@ -1,5 +1,5 @@
-"""The loyalty programme's upkeep: the day's birthday gifts, writing off expired points and
-the tier review. The server's nightly job runs it after the analytics run, and
+"""The loyalty programme's upkeep: the day's birthday gifts and coupons, writing off
+expired points and the tier review. The server's nightly job runs it after the analytics run, and
 ``patron loyalty upkeep`` runs it by hand or from cron.
 
 Each part commits on its own (expiry every EXPIRY_BATCH accounts, so a till waits for at most
@@ -18,7 +18,7 @@ from functools import partial
 from sqlalchemy.orm import Session
 
 from patron.core.db import Database
-from patron.loyalty.birthdays import give_birthday_gifts
+from patron.loyalty.birthdays import give_birthday_coupons, give_birthday_gifts
 from patron.loyalty.points import accounts_due_for_expiry, expire_points
 from patron.loyalty.tiers import review_tiers
 
@@ -33,6 +33,7 @@ def run_upkeep(*, db: Database) -> dict[str, int | None]:
     failed."""
     parts: dict[str, Callable[[Database], int]] = {
         "birthday gifts": _birthday_gifts,
+        "birthday coupons": _birthday_coupons,
         "points expired": _expire,
         "tiers changed": _review_tiers,
     }
@@ -50,6 +51,10 @@ def run_upkeep(*, db: Database) -> dict[str, int | None]:
 
 def _birthday_gifts(db: Database) -> int:
     return db.write(lambda s: give_birthday_gifts(session=s)).given
+
+
+def _birthday_coupons(db: Database) -> int:
+    return db.write(lambda s: give_birthday_coupons(session=s)).issued
 
 
 def _expire(db: Database) -> int:

@@ -103,6 +103,30 @@ MESSAGES: Final[dict[str, str]] = {
         "the lowest tier is every member's starting tier: it needs no spend and no points"
     ),
     "tier_not_above": N_("a higher tier needs more than the one below"),
+    # --- loyalty: gifts for points, member offers, early access
+    "reward_not_found": N_("no such gift"),
+    "reward_unavailable": N_("this gift is not on offer now"),
+    "reward_not_for_tier": N_("this gift is for %(tiers)s members only"),
+    "reward_out_of_stock": N_("this gift is out of stock"),
+    "reward_limit_reached": N_("the member has taken this gift as often as allowed (%(limit)s)"),
+    "reward_fulfilment": N_("this gift cannot be had that way"),
+    "redemption_not_found": N_("no such redemption"),
+    "redemption_not_cancellable": N_("this redemption was cancelled already"),
+    "redemption_coupon_used": N_(
+        "the gift's coupon has been used: the redemption cannot be cancelled"
+    ),
+    "store_unknown": N_("no store %(code)s"),
+    "reward_template_missing": N_("a coupon gift names a coupon template"),
+    "reward_sku_missing": N_("a goods gift names its SKU"),
+    "reward_stock_twice": N_("stock is chain-wide or per store, not both"),
+    "offer_not_found": N_("no such offer"),
+    "offer_quota_used_up": N_("the offer's quota is used up"),
+    "offer_price_or_percent": N_("give a member price or a percentage off"),
+    "offer_goods_missing": N_("an offer names SKUs or categories"),
+    "early_access_only": N_("%(target)s is for priority members until %(from_at)s"),
+    "early_access_exists": N_("early access for this is set already"),
+    "basket_line": N_("%(line)s: write SKU, quantity and unit price"),
+    "birthday_template_unknown": N_("no coupon template %(code)s"),
 }
 
 

@@ -13,10 +13,12 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
+from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput
 from patron.customers.masking import mask_tail
-from patron.loyalty import coupons, referrals, tiers
+from patron.loyalty import birthdays, coupons, referrals, tiers
 from patron.loyalty import points as ledger_points
+from patron.loyalty.accounts import get_programme
 from patron.loyalty.exceptions import InsufficientPoints
 from patron.loyalty.pages.scope import check_member_in_scope
 from patron.loyalty.pages.titles import KIND_TITLES, REFERRAL_STATUSES
@@ -51,6 +53,11 @@ def _member_context(session: Session, actor: Actor, customer_id: int) -> dict[st
             for coupon in coupons.list_customer_coupons(session=session, customer_id=customer_id)
         ],
         "kinds": KIND_TITLES,
+        "birthday_coupon": birthdays.birthday_coupon_of(
+            session=session,
+            customer_id=customer_id,
+            year=utcnow().astimezone(get_programme(session).zone).year,
+        ),
         "referral_code": referrals.find_referral_code(session=session, customer_id=customer_id),
         "referrals": referrals.list_referrals(session=session, customer_id=customer_id),
         "referral_statuses": REFERRAL_STATUSES,
