@@ -31,6 +31,8 @@ class Permission(StrEnum):
     STAFF_MANAGE = "staff.manage"  # staff users, roles, API keys
     AUDIT_READ = "audit.read"
     IMPORTS_RUN = "imports.run"  # import files of customers, products and sales (console)
+    AUDIENCES_READ = "audiences.read"  # see saved audiences and their counts (own stores)
+    AUDIENCES_MANAGE = "audiences.manage"  # build, save, delete and export audiences
 
 
 class Role(StrEnum):
@@ -68,6 +70,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ANALYTICS_READ,
             P.ANALYTICS_RUN,
             P.IMPORTS_RUN,
+            P.AUDIENCES_READ,
         }
     ),
     Role.STORE_MANAGER: frozenset(
@@ -84,6 +87,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LOYALTY_READ,
             P.LOYALTY_WRITE,
             P.ANALYTICS_READ,
+            P.AUDIENCES_READ,
         }
     ),
     Role.CASHIER: frozenset(
@@ -119,6 +123,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LOYALTY_READ,
             P.LOYALTY_MANAGE,
             P.ANALYTICS_READ,
+            P.AUDIENCES_READ,
+            P.AUDIENCES_MANAGE,
         }
     ),
     Role.ANALYST: frozenset(
@@ -129,6 +135,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PRODUCTS_READ,
             P.ANALYTICS_READ,
             P.ANALYTICS_RUN,
+            P.AUDIENCES_READ,
         }
     ),
     Role.PRIVACY_OFFICER: frozenset(
