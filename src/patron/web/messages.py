@@ -126,6 +126,13 @@ MESSAGES: Final[dict[str, str]] = {
     "audience_too_deep": N_("groups nest too deep"),
     "audience_empty_group": N_("a group needs at least one condition"),
     "audience_too_many": N_("too many conditions"),
+    "custom_field_taken": N_("a custom field %(code)s exists already"),
+    "custom_field_not_found": N_("no such custom field"),
+    "custom_field_not_date": N_("not a date (YYYY-MM-DD)"),
+    "custom_field_not_a_choice": N_("%(value)s is not one of the choices"),
+    "field_choices_required": N_("a choice field needs choices"),
+    "field_choices_unused": N_("only a choice field has choices"),
+    "field_choices_repeated": N_("each choice may appear once"),
 }
 
 

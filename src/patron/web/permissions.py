@@ -190,6 +190,13 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/audiences/{audience_id}"): P.AUDIENCES_MANAGE,
     ("GET", "/api/v1/audiences/{audience_id}/count"): P.AUDIENCES_READ,
     ("GET", "/api/v1/audiences/{audience_id}/export"): P.AUDIENCES_MANAGE,
+    ("GET", "/audiences"): P.AUDIENCES_READ,
+    ("GET", "/audiences/new"): P.AUDIENCES_MANAGE,
+    ("GET", "/audiences/{audience_id}/edit"): P.AUDIENCES_MANAGE,
+    ("POST", "/audiences/builder"): P.AUDIENCES_MANAGE,
+    ("POST", "/audiences/builder/count"): P.AUDIENCES_MANAGE,
+    ("POST", "/audiences/save"): P.AUDIENCES_MANAGE,
+    ("POST", "/audiences/{audience_id}/delete"): P.AUDIENCES_MANAGE,
     # ---- end of audiences ----
 }
 
