@@ -314,7 +314,7 @@ async def save_audience(request: Request, actor: CurrentActor, db: Db) -> Respon
     except ValidationError as exc:
         errors = field_errors(exc, keep_index=True)
         if "name" in errors:
-            return await run_in_threadpool(again, f"{gettext('Name')}: {errors['name']}")
+            return await run_in_threadpool(again, f"{gettext('Audience name')}: {errors['name']}")
         return await run_in_threadpool(again, next(iter(errors.values()), ""))
     except (AudienceNameTaken, InvalidInput) as exc:
         return await run_in_threadpool(again, message_for(exc))
