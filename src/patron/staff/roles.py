@@ -33,6 +33,7 @@ class Permission(StrEnum):
     IMPORTS_RUN = "imports.run"  # import files of customers, products and sales (console)
     AUDIENCES_READ = "audiences.read"  # see saved audiences and their counts (own stores)
     AUDIENCES_MANAGE = "audiences.manage"  # build, save, delete and export audiences
+    CUSTOM_FIELDS_MANAGE = "custom_fields.manage"  # define custom profile fields (admins)
 
 
 class Role(StrEnum):
