@@ -153,8 +153,12 @@ def build(path: Path, customers: int) -> dict[str, int]:
                ['important_value', 'important_keep', 'general_value', 'general_retain', NULL][CAST(hash(customer_id * 53) % 5 + 1 AS INTEGER)],
                ['new', 'active', 'loyal', 'at_risk', 'lapsed'][CAST(hash(customer_id * 59) % 5 + 1 AS INTEGER)],
                CAST(hash(customer_id * 61) % 100000 AS BIGINT),
-               ['low', 'medium', 'high', 'lapsed'][CAST(hash(customer_id * 67) % 4 + 1 AS INTEGER)]
-        FROM customers
+               ['low', 'medium', 'high', 'lapsed'][CAST(hash(customer_id * 67) % 4 + 1 AS INTEGER)],
+               s.first_on, s.last_on
+        FROM customers LEFT JOIN (
+            SELECT customer_id, min(order_date) AS first_on, max(order_date) AS last_on
+            FROM orders GROUP BY customer_id
+        ) s USING (customer_id)
         """
     )  # fmt: skip
     con.execute(
