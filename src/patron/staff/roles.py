@@ -31,6 +31,9 @@ class Permission(StrEnum):
     STAFF_MANAGE = "staff.manage"  # staff users, roles, API keys
     AUDIT_READ = "audit.read"
     IMPORTS_RUN = "imports.run"  # import files of customers, products and sales (console)
+    AUDIENCES_READ = "audiences.read"  # see saved audiences and their counts (own stores)
+    AUDIENCES_MANAGE = "audiences.manage"  # build, save, delete and export audiences
+    CUSTOM_FIELDS_MANAGE = "custom_fields.manage"  # define custom profile fields (admins)
 
 
 class Role(StrEnum):
@@ -68,6 +71,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ANALYTICS_READ,
             P.ANALYTICS_RUN,
             P.IMPORTS_RUN,
+            P.AUDIENCES_READ,
         }
     ),
     Role.STORE_MANAGER: frozenset(
@@ -84,6 +88,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LOYALTY_READ,
             P.LOYALTY_WRITE,
             P.ANALYTICS_READ,
+            P.AUDIENCES_READ,
         }
     ),
     Role.CASHIER: frozenset(
@@ -119,6 +124,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LOYALTY_READ,
             P.LOYALTY_MANAGE,
             P.ANALYTICS_READ,
+            P.AUDIENCES_READ,
+            P.AUDIENCES_MANAGE,
         }
     ),
     Role.ANALYST: frozenset(
@@ -129,6 +136,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PRODUCTS_READ,
             P.ANALYTICS_READ,
             P.ANALYTICS_RUN,
+            P.AUDIENCES_READ,
         }
     ),
     Role.PRIVACY_OFFICER: frozenset(

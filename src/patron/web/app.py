@@ -16,6 +16,8 @@ import patron
 from patron.analytics import api as analytics_api
 from patron.analytics import pages as analytics_pages
 from patron.analytics.churn import api as churn_api
+from patron.audiences import api as audiences_api
+from patron.audiences import pages as audiences_pages
 from patron.audit import api as audit_api
 from patron.audit import pages as audit_pages
 from patron.catalog import api as catalog_api
@@ -59,6 +61,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     churn_api.router,  # churn risk: at-risk list, model report, a customer's risk
     analytics_pages.router,  # the analytics console pages (and the 360 page's section)
     imports_pages.router,  # the import page (导入数据)
+    audiences_api.router,  # saved segments, live counts, member exports
+    audiences_pages.router,  # the audience list and builder (人群)
 )
 
 

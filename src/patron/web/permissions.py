@@ -207,6 +207,32 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/imports/runs/{run_id}/progress"): P.IMPORTS_RUN,
     ("GET", "/imports/runs/{run_id}/report"): P.IMPORTS_RUN,
     # ---- end of the import page ----
+    # ---- audiences (audiences/api.py, audiences/pages.py): marketers and admins build,
+    # save and export; roles with audiences.read see the list and counts, a store-bound
+    # role only its stores' customers. Exports are audited.
+    ("GET", "/api/v1/audiences"): P.AUDIENCES_READ,
+    ("POST", "/api/v1/audiences"): P.AUDIENCES_MANAGE,
+    ("POST", "/api/v1/audiences/count"): P.AUDIENCES_READ,
+    ("POST", "/api/v1/audiences/refresh"): P.AUDIENCES_MANAGE,
+    ("GET", "/api/v1/audiences/{audience_id}"): P.AUDIENCES_READ,
+    ("PATCH", "/api/v1/audiences/{audience_id}"): P.AUDIENCES_MANAGE,
+    ("DELETE", "/api/v1/audiences/{audience_id}"): P.AUDIENCES_MANAGE,
+    ("GET", "/api/v1/audiences/{audience_id}/count"): P.AUDIENCES_READ,
+    ("GET", "/api/v1/audiences/{audience_id}/export"): P.AUDIENCES_MANAGE,
+    ("GET", "/audiences"): P.AUDIENCES_READ,
+    ("GET", "/audiences/new"): P.AUDIENCES_MANAGE,
+    ("GET", "/audiences/{audience_id}/edit"): P.AUDIENCES_MANAGE,
+    ("POST", "/audiences/builder"): P.AUDIENCES_MANAGE,
+    ("POST", "/audiences/builder/count"): P.AUDIENCES_MANAGE,
+    ("POST", "/audiences/save"): P.AUDIENCES_MANAGE,
+    ("POST", "/audiences/{audience_id}/delete"): P.AUDIENCES_MANAGE,
+    # custom profile fields: defined by administrators, valued like the rest of a profile
+    ("GET", "/api/v1/custom-fields"): P.CUSTOMERS_READ,
+    ("POST", "/api/v1/custom-fields"): P.CUSTOM_FIELDS_MANAGE,
+    ("GET", "/api/v1/customers/{customer_id}/fields"): P.CUSTOMERS_READ,
+    ("PUT", "/api/v1/customers/{customer_id}/fields"): P.CUSTOMERS_WRITE,
+    ("POST", "/customers/{customer_id}/fields"): P.CUSTOMERS_WRITE,
+    # ---- end of audiences ----
 }
 
 
