@@ -354,6 +354,8 @@ def _mount_optional() -> None:
     from patron.engagement.cli import register as register_engagement
 
     register_engagement(app)
+    # The consent send check travels with the dispatcher into ``patron worker``.
+    import patron.consent  # noqa: F401
 
 
 _mount_optional()

@@ -6,7 +6,9 @@ from patron.analytics.churn import models as churn_models
 from patron.analytics.forecast import models as forecast_models
 from patron.analytics.recommend import models as recommend_models
 from patron.audit import models as audit_models
+from patron.campaigns import models as campaign_models
 from patron.catalog import models as catalog_models
+from patron.consent import models as consent_models
 from patron.core.models import Base
 from patron.customers import models as customer_models
 from patron.engagement import models as engagement_models
@@ -22,8 +24,10 @@ __all__ = [
     "analytics_models",
     "audit_models",
     "basket_models",
+    "campaign_models",
     "catalog_models",
     "churn_models",
+    "consent_models",
     "customer_models",
     "engagement_models",
     "forecast_models",

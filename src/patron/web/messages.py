@@ -103,6 +103,9 @@ MESSAGES: Final[dict[str, str]] = {
         "the lowest tier is every member's starting tier: it needs no spend and no points"
     ),
     "tier_not_above": N_("a higher tier needs more than the one below"),
+    # --- consent and campaigns (patron.consent, patron.campaigns)
+    "consent_in_future": N_("must not be in the future"),
+    "invalid_phone": N_("not a phone number"),
 }
 
 

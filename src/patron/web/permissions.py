@@ -178,6 +178,17 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/imports/runs/{run_id}/progress"): P.IMPORTS_RUN,
     ("GET", "/imports/runs/{run_id}/report"): P.IMPORTS_RUN,
     # ---- end of the import page ----
+    # ---- consent (consent/api.py, consent/pages.py): read with the customer, changed by
+    # who may change the customer (audited). The unsubscribe link and the SMS providers'
+    # callbacks are public: a signed message token, or the callback's secret, is the key.
+    ("GET", "/api/v1/customers/{customer_id}/consent"): P.CUSTOMERS_READ,
+    ("POST", "/api/v1/customers/{customer_id}/consent"): P.CUSTOMERS_WRITE,
+    ("POST", "/customers/{customer_id}/consent"): P.CUSTOMERS_WRITE,
+    ("GET", "/u/{token}"): PUBLIC,
+    ("POST", "/u/{token}"): PUBLIC,
+    ("POST", "/hooks/sms/{secret}/replies"): PUBLIC,
+    ("POST", "/hooks/sms/{secret}/aliyun"): PUBLIC,
+    # ---- end of consent ----
 }
 
 
