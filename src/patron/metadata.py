@@ -5,6 +5,7 @@ from patron.analytics.basket import models as basket_models
 from patron.analytics.churn import models as churn_models
 from patron.analytics.forecast import models as forecast_models
 from patron.analytics.recommend import models as recommend_models
+from patron.audiences import models as audience_models
 from patron.audit import models as audit_models
 from patron.campaigns import models as campaign_models
 from patron.catalog import models as catalog_models
@@ -22,6 +23,7 @@ metadata = Base.metadata
 
 __all__ = [
     "analytics_models",
+    "audience_models",
     "audit_models",
     "basket_models",
     "campaign_models",

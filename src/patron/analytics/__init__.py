@@ -12,15 +12,33 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from patron.analytics.service import audience_customer_ids, run_analytics
+    from patron.analytics.standings import (
+        customer_standings,
+        reading_store,
+        refresh_extract,
+        writing_store,
+    )
     from patron.analytics.store import AnalyticsBusy
 
 _EXPORTS = {
     "AnalyticsBusy": "patron.analytics.store",
     "audience_customer_ids": "patron.analytics.service",
     "run_analytics": "patron.analytics.service",
+    "customer_standings": "patron.analytics.standings",
+    "reading_store": "patron.analytics.standings",
+    "refresh_extract": "patron.analytics.standings",
+    "writing_store": "patron.analytics.standings",
 }
 
-__all__ = ["AnalyticsBusy", "audience_customer_ids", "run_analytics"]
+__all__ = [
+    "AnalyticsBusy",
+    "audience_customer_ids",
+    "customer_standings",
+    "reading_store",
+    "refresh_extract",
+    "run_analytics",
+    "writing_store",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -52,6 +52,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("customer_merge", "survivor_before"),
     ("interaction", "note"),
     ("audit_entry", "before_image"),
+    ("customer_field_value", "secret"),
 )
 
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from patron.core.clock import utcnow
@@ -206,3 +206,44 @@ class MergeSuggestion(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decision_reason: Mapped[str | None] = mapped_column(String(500))
     merge_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("customer_merge.id"))
+
+
+class CustomFieldKind(StrEnum):
+    TEXT = "text"
+    NUMBER = "number"
+    DATE = "date"
+    CHOICE = "choice"
+
+
+class CustomField(Base):
+    """A profile field an admin defined. A personal one's values are encrypted at rest, shown
+    masked unless the role may reveal them, and never copied to the analytics store."""
+
+    __tablename__ = "custom_field"
+
+    id: Mapped[IdPk]
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    label: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(10))
+    choices: Mapped[list[str]] = mapped_column(JSON, default=list)
+    personal: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CustomerFieldValue(Base):
+    """One customer's value of one custom field, as text (numbers and dates in their plain
+    ISO form): in ``value`` for a field that is not personal, encrypted in ``secret`` for
+    one that is."""
+
+    __tablename__ = "customer_field_value"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "field_id"),
+        Index("ix_customer_field_value_field_id", "field_id"),
+    )
+
+    id: Mapped[IdPk]
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    field_id: Mapped[int] = mapped_column(BigId, ForeignKey("custom_field.id"))
+    value: Mapped[str | None] = mapped_column(String(500))
+    secret: Mapped[str | None] = mapped_column(Encrypted("customer_field_value.secret"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -25,6 +25,7 @@ from patron.loyalty.schemas import (
     MemberRef,
     QuoteIn,
 )
+from patron.loyalty.standings import member_standings
 from patron.loyalty.tiers import review_tiers
 from patron.loyalty.till import commit_order, lookup_member, quote_basket
 from patron.loyalty.upkeep import run_upkeep
@@ -47,6 +48,7 @@ __all__ = [
     "issue_coupon",
     "issue_coupons",
     "lookup_member",
+    "member_standings",
     "move_customer_records",
     "quote_basket",
     "restore_customer_records",

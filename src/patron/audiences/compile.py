@@ -1,0 +1,311 @@
+"""A definition compiled to ONE DuckDB query over the analytics store: pure, no database.
+
+The query reads the extract's tables (``customers``: active profiles only, ``orders``,
+``order_lines``) and the audience facts (``facts.py``: ``audience_profile``,
+``audience_tags``, ``audience_fields``). Each condition becomes a predicate on the customer
+row; purchase conditions each add one aggregate CTE, joined by customer. Values travel as
+parameters, never spliced into the text. See docs/audiences.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from patron.audiences.exceptions import InvalidDefinition
+from patron.audiences.schemas import (
+    ChurnBandCondition,
+    ClvCondition,
+    CustomFieldCondition,
+    Definition,
+    FirstPurchaseCondition,
+    Group,
+    LastPurchaseCondition,
+    PointsCondition,
+    ProfileCondition,
+    PurchasesCondition,
+    SegmentCondition,
+    SignedUpCondition,
+    StageCondition,
+    TagCondition,
+    TierCondition,
+)
+
+# The analytics-store tables a query reads: all must exist for it to run.
+TABLES = (
+    "customers",
+    "orders",
+    "order_lines",
+    "audience_profile",
+    "audience_tags",
+    "audience_fields",
+)
+_NUMBER_OPS = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_PROFILE_COLUMNS = {
+    "gender": "p.gender",
+    "age_band": "p.age_band",
+    "city": "p.city",
+    "home_store": "c.home_store_id",
+    "signup_channel": "c.signup_channel",
+}
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The member query (``customer_id``, ascending) and its positional parameters."""
+
+    sql: str
+    params: list[Any]
+
+    def count_sql(self) -> str:
+        return f"SELECT count(*) FROM ({self.sql}) AS members"
+
+
+@dataclass
+class _Builder:
+    today: date
+    field_kinds: Mapping[str, str]
+    ctes: list[str] = field(default_factory=list)
+    cte_params: list[Any] = field(default_factory=list)
+    joins: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+    uses_span: bool = False
+
+    # ------------------------------------------------------------------ small pieces
+
+    def bind(self, value: Any) -> str:
+        self.params.append(value)
+        return "?"
+
+    def in_list(self, column: str, values: list[Any], *, numeric: bool = False) -> str:
+        kind = "BIGINT[]" if numeric else "VARCHAR[]"
+        return f"coalesce(list_contains({self.bind(values)}::{kind}, {column}), false)"
+
+    def set_test(self, column: str, op: str, values: list[Any], *, numeric: bool = False) -> str:
+        test = self.in_list(column, values, numeric=numeric)
+        return test if op == "in" else f"NOT {test}"
+
+    def number_test(self, column: str, op: str, value: Any, value_to: Any) -> str:
+        if op == "between":
+            return f"{column} BETWEEN {self.bind(value)} AND {self.bind(value_to)}"
+        return f"{column} {_NUMBER_OPS[op]} {self.bind(value)}"
+
+    def date_test(self, column: str, op: str, on: date | None, days: int | None) -> str:
+        if op == "before":
+            return f"{column} < {self.bind(on)}"
+        if op == "after":
+            return f"{column} > {self.bind(on)}"
+        assert days is not None
+        boundary = self.today - timedelta(days=days)
+        if op == "within_last_days":
+            return f"{column} >= {self.bind(boundary)}"
+        return f"{column} < {self.bind(boundary)}"
+
+    # ------------------------------------------------------------------ conditions
+
+    def group(self, group: Group, path: str) -> str:
+        parts = []
+        for i, item in enumerate(group.conditions):
+            where = f"{path}.conditions.{i}" if path else f"conditions.{i}"
+            if isinstance(item, Group):
+                parts.append(self.group(item, where))
+            else:
+                parts.append(self.condition(item, where))
+        if not parts:
+            return "TRUE"
+        joiner = " AND " if group.match == "all" else " OR "
+        return "(" + joiner.join(parts) + ")"
+
+    def condition(self, item: Any, path: str) -> str:  # noqa: PLR0911  (one return per kind)
+        if isinstance(item, ProfileCondition):
+            return self.profile(item)
+        if isinstance(item, SignedUpCondition):
+            return self.date_test("c.signup_date", item.op, item.date, item.days)
+        if isinstance(item, CustomFieldCondition):
+            return self.custom_field(item, path)
+        if isinstance(item, TagCondition):
+            return self.tag(item)
+        if isinstance(item, SegmentCondition | StageCondition | ChurnBandCondition):
+            scored = {"segment": "p.segment", "stage": "p.stage", "churn_band": "p.churn_band"}
+            return self.set_test(scored[item.kind], item.op, list(item.values))
+        if isinstance(item, TierCondition):
+            return self.set_test("p.tier", item.op, list(item.values))
+        if isinstance(item, ClvCondition):
+            return self.number_test("p.clv_fen", item.op, item.value, item.value_to)
+        if isinstance(item, PointsCondition):
+            return self.number_test("coalesce(p.points, 0)", item.op, item.value, item.value_to)
+        if isinstance(item, PurchasesCondition):
+            return self.purchases(item)
+        if isinstance(item, FirstPurchaseCondition | LastPurchaseCondition):
+            self.uses_span = True
+            span = "s.first_on" if item.kind == "first_purchase" else "s.last_on"
+            return self.date_test(span, item.op, item.date, item.days)
+        raise InvalidDefinition(f"{path}.kind", "is not a kind of condition")  # pragma: no cover
+
+    def profile(self, item: ProfileCondition) -> str:
+        column = _PROFILE_COLUMNS[item.attribute]
+        if item.op == "is_set":
+            return f"({column} IS NOT NULL AND CAST({column} AS VARCHAR) <> '')"
+        if item.op == "is_not_set":
+            return f"({column} IS NULL OR CAST({column} AS VARCHAR) = '')"
+        if item.attribute == "home_store":
+            return self.set_test(column, item.op, [int(v) for v in item.values], numeric=True)
+        return self.set_test(column, item.op, list(item.values))
+
+    def tag(self, item: TagCondition) -> str:
+        tags = list(dict.fromkeys(item.tags))
+        listed = self.in_list("tag", tags)
+        if item.op == "has_all":
+            return (
+                f"c.customer_id IN (SELECT customer_id FROM audience_tags WHERE {listed} "
+                f"GROUP BY customer_id HAVING count(DISTINCT tag) = {self.bind(len(tags))})"
+            )
+        test = f"c.customer_id IN (SELECT customer_id FROM audience_tags WHERE {listed})"
+        return test if item.op == "has_any" else f"NOT {test}"
+
+    def custom_field(self, item: CustomFieldCondition, path: str) -> str:
+        kind = self.field_kinds.get(item.field)
+        if kind is None:
+            raise InvalidDefinition(
+                f"{path}.field",
+                f"no custom field {item.field!r} that audiences may read (personal fields "
+                "are left out of the analytics store)",
+                message_code="audience_field_unknown",
+                code=item.field,
+            )
+        negative = {"ne": "eq", "not_in": "in", "is_not_set": "is_set"}
+        op = negative.get(item.op, item.op)
+        column = {"number": "number_value", "date": "date_value"}.get(kind, "text_value")
+        code = self.bind(item.field)
+        test = self.field_test(kind, op, column, item, path)
+        inner = (
+            f"c.customer_id IN (SELECT customer_id FROM audience_fields "
+            f"WHERE field = {code} AND {column} IS NOT NULL AND {test})"
+        )
+        return f"NOT {inner}" if item.op in negative else inner
+
+    def field_test(
+        self, kind: str, op: str, column: str, item: CustomFieldCondition, path: str
+    ) -> str:
+        allowed = {
+            "text": {"eq", "contains", "is_set", "in"},
+            "choice": {"eq", "in", "is_set"},
+            "number": {"eq", "gt", "gte", "lt", "lte", "between", "is_set"},
+            "date": {"eq", "before", "after", "between", "is_set"},
+        }[kind]
+        if op not in allowed:
+            raise InvalidDefinition(
+                f"{path}.op",
+                f"{item.op!r} does not apply to a {kind} field",
+                message_code="audience_op_not_for_field",
+                op=item.op,
+                kind=kind,
+            )
+        if op == "is_set":
+            return "TRUE"
+        if op == "in":
+            return self.in_list(column, list(item.values))
+        if op == "contains":
+            return f"contains(lower({column}), lower({self.bind(item.value)}))"
+        value = _typed(kind, item.value, f"{path}.value")
+        if op == "before":
+            return f"{column} < {self.bind(value)}"
+        if op == "after":
+            return f"{column} > {self.bind(value)}"
+        if op == "between":
+            upper = _typed(kind, item.value_to, f"{path}.value_to")
+            return f"{column} BETWEEN {self.bind(value)} AND {self.bind(upper)}"
+        return f"{column} {_NUMBER_OPS[op]} {self.bind(value)}"
+
+    def purchases(self, item: PurchasesCondition) -> str:
+        name = f"purchases_{len(self.ctes)}"
+        lines = item.category is not None or item.sku is not None
+        where = ["o.customer_id IS NOT NULL"]
+        params: list[Any] = []
+        if item.within_last_days is not None:
+            where.append("o.order_date >= ?")
+            params.append(self.today - timedelta(days=item.within_last_days))
+        if item.since is not None:
+            where.append("o.order_date >= ?")
+            params.append(item.since)
+        if item.until is not None:
+            where.append("o.order_date <= ?")
+            params.append(item.until)
+        if item.store_id is not None:
+            where.append("o.store_id = ?")
+            params.append(item.store_id)
+        if item.category is not None:
+            where.append("l.category = ?")
+            params.append(item.category)
+        if item.sku is not None:
+            where.append("l.sku = ?")
+            params.append(item.sku)
+        if lines:
+            source = "orders o JOIN order_lines l ON l.order_id = o.order_id"
+            measures = "count(DISTINCT o.order_id) AS n, sum(l.net_fen) AS amount"
+        else:
+            source = "orders o"
+            measures = "count(*) AS n, sum(o.net_fen) AS amount"
+        self.ctes.append(
+            f"{name} AS (SELECT o.customer_id, {measures} FROM {source} "
+            f"WHERE {' AND '.join(where)} GROUP BY o.customer_id)"
+        )
+        self.cte_params.extend(params)
+        self.joins.append(f"LEFT JOIN {name} ON {name}.customer_id = c.customer_id")
+        column = f"coalesce({name}.{'n' if item.measure == 'count' else 'amount'}, 0)"
+        return self.number_test(column, item.op, item.value, item.value_to)
+
+
+def _typed(kind: str, raw: str | None, where: str) -> Any:
+    text = (raw or "").strip()
+    try:
+        if kind == "number":
+            return float(text)
+        if kind == "date":
+            return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidDefinition(
+            where,
+            f"{text!r} is not a {kind}",
+            message_code="audience_value_not_typed",
+            value=text,
+            kind=kind,
+        ) from None
+    return text
+
+
+def compile_definition(
+    definition: Definition,
+    *,
+    today: date,
+    store_ids: frozenset[int] | None = None,
+    field_kinds: Mapping[str, str] | None = None,
+) -> Compiled:
+    """The member query of ``definition`` as of ``today`` (the shop's business day),
+    limited to the customers of ``store_ids`` (home store there, or an order there) when
+    given. ``field_kinds`` maps the custom fields audiences may read to their kind."""
+    builder = _Builder(today=today, field_kinds=field_kinds or {})
+    predicate = builder.group(definition, "")
+    if store_ids is not None:
+        stores = sorted(store_ids)
+        predicate += (
+            f" AND ({builder.in_list('c.home_store_id', stores, numeric=True)} OR "
+            "c.customer_id IN (SELECT customer_id FROM orders WHERE "
+            f"{builder.in_list('store_id', stores, numeric=True)}))"
+        )
+    if builder.uses_span:
+        builder.ctes.append(
+            "span AS (SELECT customer_id, min(order_date) AS first_on, max(order_date) AS "
+            "last_on FROM orders WHERE customer_id IS NOT NULL GROUP BY customer_id)"
+        )
+        builder.joins.append("LEFT JOIN span s ON s.customer_id = c.customer_id")
+    with_clause = ("WITH " + ", ".join(builder.ctes) + " ") if builder.ctes else ""
+    sql = (
+        f"{with_clause}SELECT c.customer_id FROM customers c "
+        "LEFT JOIN audience_profile p ON p.customer_id = c.customer_id "
+        + " ".join(builder.joins)
+        + f" WHERE {predicate} ORDER BY c.customer_id"
+    )
+    return Compiled(sql=sql, params=[*builder.cte_params, *builder.params])

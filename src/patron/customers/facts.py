@@ -1,0 +1,41 @@
+"""Profiles in bulk for the analytics store's audience facts: what a segment may select on,
+read a batch at a time. Birthdays are decrypted here only to be turned into an age band by
+the caller; nothing identifying leaves (see docs/audiences.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from patron.customers.models import Customer, CustomerStatus, CustomerTag, Tag
+
+BATCH = 20_000
+
+ProfileRow = tuple[int, str | None, date | None, str | None]
+
+
+def profile_rows(*, session: Session, batch: int = BATCH) -> Iterator[list[ProfileRow]]:
+    """(customer id, gender, birthday, city) of every active profile, in id order."""
+    after = 0
+    while True:
+        rows = session.execute(
+            select(Customer.id, Customer.gender, Customer.birthday, Customer.city)
+            .where(Customer.status == CustomerStatus.ACTIVE, Customer.id > after)
+            .order_by(Customer.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield [(r[0], r[1], r[2], r[3]) for r in rows]
+        after = rows[-1][0]
+
+
+def tag_rows(*, session: Session) -> list[tuple[int, str]]:
+    """(customer id, tag name) of every tag given."""
+    rows = session.execute(
+        select(CustomerTag.customer_id, Tag.name).join(Tag, Tag.id == CustomerTag.tag_id)
+    ).all()
+    return [(r[0], r[1]) for r in rows]
