@@ -1,7 +1,7 @@
 """consent ledger, message templates, campaigns and their measurement
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-06 00:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import patron.core.models
 
 revision: str = "0018"
-down_revision: str | None = "0016"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
