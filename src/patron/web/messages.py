@@ -106,6 +106,19 @@ MESSAGES: Final[dict[str, str]] = {
     # --- consent and campaigns (patron.consent, patron.campaigns)
     "consent_in_future": N_("must not be in the future"),
     "invalid_phone": N_("not a phone number"),
+    "template_syntax": N_("cannot be read as a template"),
+    "template_unknown_variable": N_("unknown variable %(variable)s; use %(known)s"),
+    "sms_needs_opt_out": N_("a marketing SMS says how to stop them (回复TD退订)"),
+    "template_name_taken": N_("a template with this name exists"),
+    "template_not_found": N_("no such template"),
+    "template_wrong_channel": N_("this template is for another channel"),
+    "email_needs_subject": N_("an e-mail needs a subject"),
+    "campaign_name_taken": N_("a campaign with this name exists"),
+    "campaign_not_found": N_("no such campaign"),
+    "campaign_wrong_state": N_("not possible while the campaign is %(status)s"),
+    "campaign_not_due": N_("the campaign is not due yet"),
+    "offer_needs_coupon": N_("a coupon offer names a coupon template"),
+    "offer_needs_points": N_("a points offer needs points"),
 }
 
 
