@@ -229,9 +229,19 @@ def _sample_context(session: Session, customer_id: int | None) -> dict[str, Any]
 
 
 def preview_template(
-    *, session: Session, template_id: int, customer_id: int | None, language: str = "zh"
+    *,
+    session: Session,
+    template_id: int,
+    customer_id: int | None,
+    language: str = "zh",
+    store_ids: frozenset[int] | None = None,
 ) -> Preview:
+    """The template filled for a real customer (masked; within ``store_ids`` when given)."""
     template = get_template_or_raise(session=session, template_id=template_id)
+    if customer_id is not None and store_ids is not None:
+        customers.check_customer_in_scope(
+            session=session, customer_id=customer_id, store_ids=store_ids
+        )
     context = _sample_context(session, customer_id)
     if customer_id is not None:
         from patron import loyalty

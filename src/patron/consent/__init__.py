@@ -10,6 +10,7 @@ from patron.consent.service import (
     record_consent,
     record_sms_reply,
     unsubscribe,
+    unsubscribed_since,
 )
 from patron.engagement.checks import register_send_check
 
@@ -23,4 +24,5 @@ __all__ = [
     "record_consent",
     "record_sms_reply",
     "unsubscribe",
+    "unsubscribed_since",
 ]

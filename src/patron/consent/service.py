@@ -334,3 +334,18 @@ def record_sms_reply(*, session: Session, reply_in: SmsReplyIn) -> SmsReplyResul
         reference=f"reply:{sent_at}" if sent_at else None,
     )
     return SmsReplyResult(unsubscribed=True, customer_ids=[owner])
+
+
+def unsubscribed_since(*, session: Session, customer_ids: Sequence[int], since: datetime) -> int:
+    """How many of ``customer_ids`` withdrew marketing through an unsubscribe since ``since``."""
+    wanted = set(customer_ids)
+    rows = session.scalars(
+        select(ConsentEvent.customer_id)
+        .where(
+            ConsentEvent.source == ConsentSource.UNSUBSCRIBE,
+            ConsentEvent.granted.is_(False),
+            ConsentEvent.at >= since,
+        )
+        .distinct()
+    )
+    return sum(1 for cid in rows if cid in wanted)

@@ -31,6 +31,9 @@ class Permission(StrEnum):
     STAFF_MANAGE = "staff.manage"  # staff users, roles, API keys
     AUDIT_READ = "audit.read"
     IMPORTS_RUN = "imports.run"  # import files of customers, products and sales (console)
+    CAMPAIGNS_READ = "campaigns.read"  # templates, campaigns and their results
+    CAMPAIGNS_WRITE = "campaigns.write"  # write templates, create, schedule, pause and send
+    CAMPAIGNS_APPROVE = "campaigns.approve"  # approve a campaign before it sends
 
 
 class Role(StrEnum):
@@ -68,6 +71,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ANALYTICS_READ,
             P.ANALYTICS_RUN,
             P.IMPORTS_RUN,
+            P.CAMPAIGNS_READ,
+            P.CAMPAIGNS_WRITE,
+            P.CAMPAIGNS_APPROVE,
         }
     ),
     Role.STORE_MANAGER: frozenset(
@@ -84,6 +90,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LOYALTY_READ,
             P.LOYALTY_WRITE,
             P.ANALYTICS_READ,
+            P.CAMPAIGNS_READ,
         }
     ),
     Role.CASHIER: frozenset(
@@ -119,6 +126,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LOYALTY_READ,
             P.LOYALTY_MANAGE,
             P.ANALYTICS_READ,
+            P.CAMPAIGNS_READ,
+            P.CAMPAIGNS_WRITE,
         }
     ),
     Role.ANALYST: frozenset(
@@ -129,6 +138,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PRODUCTS_READ,
             P.ANALYTICS_READ,
             P.ANALYTICS_RUN,
+            P.CAMPAIGNS_READ,
         }
     ),
     Role.PRIVACY_OFFICER: frozenset(

@@ -18,6 +18,8 @@ from patron.analytics import pages as analytics_pages
 from patron.analytics.churn import api as churn_api
 from patron.audit import api as audit_api
 from patron.audit import pages as audit_pages
+from patron.campaigns import api as campaigns_api
+from patron.campaigns import pages as campaigns_pages
 from patron.catalog import api as catalog_api
 from patron.catalog import pages as catalog_pages
 from patron.consent import api as consent_api
@@ -63,6 +65,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     imports_pages.router,  # the import page (导入数据)
     consent_api.router,  # consent: the API, one-click unsubscribe, SMS reply callbacks
     consent_pages.router,  # consent on the customer 360 page
+    campaigns_api.router,  # templates, campaigns, their results; the open pixel and clicks
+    campaigns_pages.router,  # the campaigns console
 )
 
 

@@ -179,6 +179,7 @@ MESSAGE_SOURCES: Final = (
     "cli.py",
     "imports/pages.py",
     "consent/pages.py",
+    "campaigns/pages.py",
 )
 
 
