@@ -119,3 +119,30 @@ def test_service_messages_need_no_marketing_consent_but_honour_the_opt_out(
     assert message_of(db, silent).status == MessageStatus.SENT
     assert message_of(db, opted_out).reason == "opted_out"
     assert len(servers.smtp.delivered) == 1
+
+
+def test_consents_imported_in_bulk_join_the_ledger_without_undoing_a_later_withdrawal(
+    db: Database,
+) -> None:
+    from patron.consent import record_consents_in_bulk
+
+    fresh, withdrawn = reachable_customer(db), reachable_customer(db)
+    record(db, [withdrawn], "sms", granted=False)
+    written = db.write(
+        lambda s: record_consents_in_bulk(
+            session=s,
+            customer_ids=[fresh, withdrawn],
+            channel="sms",
+            purpose="marketing",
+            granted=True,
+            source="import",
+            notice_version="2025-06",
+            at=MORNING - timedelta(days=100),
+        )
+    )
+    assert written == 2
+    assert db.read(
+        lambda s: reachable_for_marketing(session=s, customer_ids=[fresh, withdrawn], channel="sms")
+    ) == {fresh}
+    history = db.read(lambda s: get_consent(session=s, customer_id=withdrawn)).history
+    assert [(e.source, e.granted) for e in history] == [("till", False), ("import", True)]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from patron.audit.service import record_audit
@@ -349,3 +350,90 @@ def unsubscribed_since(*, session: Session, customer_ids: Sequence[int], since: 
         .distinct()
     )
     return sum(1 for cid in rows if cid in wanted)
+
+
+def record_consents_in_bulk(
+    *,
+    session: Session,
+    customer_ids: Sequence[int],
+    channel: str,
+    purpose: str,
+    granted: bool,
+    source: str,
+    notice_version: str | None,
+    at: datetime | None = None,
+) -> int:
+    """One change for many customers (an import of the consents a till or a mini-program
+    collected), in bulk: the events, then the states of those without a later one. Returns
+    how many events were written. Customers are not checked one by one: the ids come from
+    the caller's own read of live customers."""
+    at = at or utcnow()
+    ids = sorted(set(customer_ids))
+    event = cast(Table, ConsentEvent.__table__)
+    state = cast(Table, ConsentState.__table__)
+    written = 0
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        rows = session.execute(
+            insert(event).returning(event.c.id, event.c.customer_id),
+            [
+                {
+                    "customer_id": cid,
+                    "channel": channel,
+                    "purpose": purpose,
+                    "granted": granted,
+                    "at": at,
+                    "source": source,
+                    "notice_version": notice_version,
+                    "recorded_by": "bulk",
+                    "created_at": at,
+                }
+                for cid in chunk
+            ],
+        ).all()
+        by_customer = {int(cid): int(eid) for eid, cid in rows}
+        current = {
+            int(cid): s_at
+            for cid, s_at in session.execute(
+                select(state.c.customer_id, state.c.at).where(
+                    state.c.customer_id.in_(chunk),
+                    state.c.channel == channel,
+                    state.c.purpose == purpose,
+                )
+            )
+        }
+        fresh = [
+            {
+                "customer_id": cid,
+                "channel": channel,
+                "purpose": purpose,
+                "granted": granted,
+                "at": at,
+                "source": source,
+                "notice_version": notice_version,
+                "event_id": by_customer[cid],
+            }
+            for cid in chunk
+            if cid not in current
+        ]
+        if fresh:
+            session.execute(insert(state), fresh)
+        for cid, s_at in current.items():
+            if s_at <= at:
+                session.execute(
+                    update(state)
+                    .where(
+                        state.c.customer_id == cid,
+                        state.c.channel == channel,
+                        state.c.purpose == purpose,
+                    )
+                    .values(
+                        granted=granted,
+                        at=at,
+                        source=source,
+                        notice_version=notice_version,
+                        event_id=by_customer[cid],
+                    )
+                )
+        written += len(chunk)
+    return written
