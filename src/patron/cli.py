@@ -356,6 +356,9 @@ def _mount_optional() -> None:
     register_engagement(app)
     # The consent send check travels with the dispatcher into ``patron worker``.
     import patron.consent  # noqa: F401
+    from patron.campaigns.cli import app as campaigns_app
+
+    app.add_typer(campaigns_app, name="campaigns")
 
 
 _mount_optional()
