@@ -130,6 +130,7 @@ def test_a_new_sale_shows_on_the_dashboard_at_once(shop: Shop) -> None:
                 "/merge-suggestions",
                 "/loyalty",
                 "/analytics",
+                "/audiences",
                 "/stores",
                 "/imports",
                 "/staff",
@@ -138,7 +139,11 @@ def test_a_new_sale_shows_on_the_dashboard_at_once(shop: Shop) -> None:
         ),
         (Role.CASHIER, ["A01"], ["/", "/customers", "/loyalty", "/stores"]),
         (Role.PRIVACY_OFFICER, None, ["/", "/customers", "/merge-suggestions", "/audit"]),
-        (Role.MARKETER, None, ["/", "/customers", "/loyalty", "/analytics", "/stores"]),
+        (
+            Role.MARKETER,
+            None,
+            ["/", "/customers", "/loyalty", "/analytics", "/audiences", "/stores"],
+        ),
     ],
 )
 def test_the_menu_shows_only_what_the_role_may_open(

@@ -108,7 +108,8 @@ class _Builder:
     def group(self, group: Group, path: str) -> str:
         parts = []
         for i, item in enumerate(group.conditions):
-            where = f"{path}.conditions.{i}" if path else f"conditions.{i}"
+            # As pydantic names it: the condition's kind follows its place.
+            where = f"{path}.conditions.{i}.{item.kind}"
             if isinstance(item, Group):
                 parts.append(self.group(item, where))
             else:
@@ -287,7 +288,7 @@ def compile_definition(
     limited to the customers of ``store_ids`` (home store there, or an order there) when
     given. ``field_kinds`` maps the custom fields audiences may read to their kind."""
     builder = _Builder(today=today, field_kinds=field_kinds or {})
-    predicate = builder.group(definition, "")
+    predicate = builder.group(definition, "definition")
     if store_ids is not None:
         stores = sorted(store_ids)
         predicate += (

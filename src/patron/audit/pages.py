@@ -134,6 +134,11 @@ ACTION_TITLES: dict[str, str] = {
     "import.start": N_("Started an import"),
     "import.mapping_saved": N_("Saved an import's column mapping"),
     "import.report_downloaded": N_("Downloaded an import's rejects report"),
+    "audience.create": N_("Created an audience"),
+    "audience.update": N_("Changed an audience"),
+    "audience.delete": N_("Deleted an audience"),
+    "audience.export": N_("Exported an audience's members"),
+    "custom_field.define": N_("Defined a custom field"),
 }
 ACTIONS = tuple(ACTION_TITLES)
 
@@ -158,6 +163,8 @@ TARGET_KIND_TITLES: dict[str, str] = {
     "import_upload": N_("Uploaded file"),
     "import_run": N_("Import"),
     "import_mapping": N_("Import column mapping"),
+    "audience": N_("Audience"),
+    "custom_field": N_("Custom field"),
 }
 
 

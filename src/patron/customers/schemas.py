@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from patron.core.errors import rule_error
 from patron.core.phone import normalise_email, normalise_phone
 from patron.core.schemas import Page, RecordId, Schema, UtcInstant
 from patron.core.settings import get_settings
@@ -242,3 +243,57 @@ class SuggestionDecision(Schema):
     reason: Annotated[str, Field(min_length=2, max_length=200)] = Field(
         description="Why the two profiles are (or are not) one person; kept in the audit log"
     )
+
+
+# ------------------------------------------------------------------------------ custom fields
+
+
+class CustomFieldCreate(Schema):
+    """A profile field an admin defines. ``code`` names it in the API, imports and audience
+    rules; a personal field's values are encrypted and shown masked."""
+
+    code: Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[a-z][a-z0-9_]*$")]
+    label: Annotated[str, Field(min_length=1, max_length=120)]
+    kind: Literal["text", "number", "date", "choice"]
+    choices: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
+        default_factory=list, max_length=200
+    )
+    personal: bool = False
+
+    @model_validator(mode="after")
+    def _choices(self) -> CustomFieldCreate:
+        if self.kind == "choice" and not self.choices:
+            raise rule_error("field_choices_required", "choices", "a choice field needs choices")
+        if self.kind != "choice" and self.choices:
+            raise rule_error("field_choices_unused", "choices", "only a choice field has choices")
+        if len(set(self.choices)) != len(self.choices):
+            raise rule_error("field_choices_repeated", "choices", "each choice once")
+        return self
+
+
+class CustomFieldRead(Schema):
+    id: int
+    code: str
+    label: str
+    kind: str
+    choices: list[str]
+    personal: bool
+
+
+class CustomFieldValue(Schema):
+    """A customer's value of one field, as shown: masked when personal and not revealed."""
+
+    code: str
+    label: str
+    kind: str
+    personal: bool
+    value: str | None
+
+
+class CustomFieldValuesIn(Schema):
+    """Values to set, by field code; null (or "") clears one. Numbers and dates as text
+    (``12.5``, ``2026-03-01``)."""
+
+    values: dict[
+        Annotated[str, Field(max_length=60)], Annotated[str, Field(max_length=500)] | None
+    ] = Field(max_length=200)

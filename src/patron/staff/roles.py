@@ -34,6 +34,8 @@ class Permission(StrEnum):
     CAMPAIGNS_READ = "campaigns.read"  # templates, campaigns and their results
     CAMPAIGNS_WRITE = "campaigns.write"  # write templates, create, schedule, pause and send
     CAMPAIGNS_APPROVE = "campaigns.approve"  # approve a campaign before it sends
+    AUDIENCES_READ = "audiences.read"  # see saved audiences and their counts (own stores)
+    AUDIENCES_MANAGE = "audiences.manage"  # build, save, delete and export audiences
 
 
 class Role(StrEnum):
@@ -74,6 +76,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CAMPAIGNS_READ,
             P.CAMPAIGNS_WRITE,
             P.CAMPAIGNS_APPROVE,
+            P.AUDIENCES_READ,
         }
     ),
     Role.STORE_MANAGER: frozenset(
@@ -91,6 +94,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LOYALTY_WRITE,
             P.ANALYTICS_READ,
             P.CAMPAIGNS_READ,
+            P.AUDIENCES_READ,
         }
     ),
     Role.CASHIER: frozenset(
@@ -128,6 +132,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ANALYTICS_READ,
             P.CAMPAIGNS_READ,
             P.CAMPAIGNS_WRITE,
+            P.AUDIENCES_READ,
+            P.AUDIENCES_MANAGE,
         }
     ),
     Role.ANALYST: frozenset(
@@ -139,6 +145,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ANALYTICS_READ,
             P.ANALYTICS_RUN,
             P.CAMPAIGNS_READ,
+            P.AUDIENCES_READ,
         }
     ),
     Role.PRIVACY_OFFICER: frozenset(

@@ -16,6 +16,8 @@ import patron
 from patron.analytics import api as analytics_api
 from patron.analytics import pages as analytics_pages
 from patron.analytics.churn import api as churn_api
+from patron.audiences import api as audiences_api
+from patron.audiences import pages as audiences_pages
 from patron.audit import api as audit_api
 from patron.audit import pages as audit_pages
 from patron.campaigns import api as campaigns_api
@@ -67,6 +69,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     consent_pages.router,  # consent on the customer 360 page
     campaigns_api.router,  # templates, campaigns, their results; the open pixel and clicks
     campaigns_pages.router,  # the campaigns console
+    audiences_api.router,  # saved segments, live counts, member exports
+    audiences_pages.router,  # the audience list and builder (人群)
 )
 
 

@@ -180,6 +180,7 @@ MESSAGE_SOURCES: Final = (
     "imports/pages.py",
     "consent/pages.py",
     "campaigns/pages.py",
+    "audiences/pages.py",
 )
 
 

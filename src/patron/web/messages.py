@@ -119,6 +119,36 @@ MESSAGES: Final[dict[str, str]] = {
     "campaign_not_due": N_("the campaign is not due yet"),
     "offer_needs_coupon": N_("a coupon offer names a coupon template"),
     "offer_needs_points": N_("a points offer needs points"),
+    # --- audiences (audiences/)
+    "audience_not_found": N_("no such audience"),
+    "audience_name_taken": N_("an audience named %(name)s exists already"),
+    "audience_definition_invalid": N_("this audience's rules cannot be used"),
+    "audience_field_unknown": N_(
+        "no custom field %(code)s that audiences may use (personal fields are left out)"
+    ),
+    "audience_op_not_for_field": N_("this comparison does not apply to a %(kind)s field"),
+    "audience_value_not_typed": N_("%(value)s is not a %(kind)s"),
+    "audience_reveal_forbidden": N_("your role may not see personal data unmasked"),
+    "audience_reveal_reason": N_("say why the data is exported unmasked"),
+    "audience_value_to_required": N_("give the upper end of the range"),
+    "audience_range_reversed": N_("the end of the range is before its start"),
+    "audience_date_required": N_("give a date"),
+    "audience_days_required": N_("give a number of days"),
+    "audience_values_required": N_("choose at least one value"),
+    "audience_value_unknown": N_("%(value)s is not one of the options"),
+    "audience_store_id": N_("not a store"),
+    "audience_value_required": N_("give a value"),
+    "audience_period_twice": N_("give a number of days or dates, not both"),
+    "audience_too_deep": N_("groups nest too deep"),
+    "audience_empty_group": N_("a group needs at least one condition"),
+    "audience_too_many": N_("too many conditions"),
+    "custom_field_taken": N_("a custom field %(code)s exists already"),
+    "custom_field_not_found": N_("no such custom field"),
+    "custom_field_not_date": N_("not a date (YYYY-MM-DD)"),
+    "custom_field_not_a_choice": N_("%(value)s is not one of the choices"),
+    "field_choices_required": N_("a choice field needs choices"),
+    "field_choices_unused": N_("only a choice field has choices"),
+    "field_choices_repeated": N_("each choice may appear once"),
 }
 
 

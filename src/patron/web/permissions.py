@@ -222,6 +222,26 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", "/campaigns/{campaign_id}/send"): P.CAMPAIGNS_WRITE,
     ("POST", "/campaigns/{campaign_id}/approve"): P.CAMPAIGNS_APPROVE,
     # ---- end of campaigns ----
+    # ---- audiences (audiences/api.py, audiences/pages.py): marketers and admins build,
+    # save and export; roles with audiences.read see the list and counts, a store-bound
+    # role only its stores' customers. Exports are audited.
+    ("GET", "/api/v1/audiences"): P.AUDIENCES_READ,
+    ("POST", "/api/v1/audiences"): P.AUDIENCES_MANAGE,
+    ("POST", "/api/v1/audiences/count"): P.AUDIENCES_READ,
+    ("POST", "/api/v1/audiences/refresh"): P.AUDIENCES_MANAGE,
+    ("GET", "/api/v1/audiences/{audience_id}"): P.AUDIENCES_READ,
+    ("PATCH", "/api/v1/audiences/{audience_id}"): P.AUDIENCES_MANAGE,
+    ("DELETE", "/api/v1/audiences/{audience_id}"): P.AUDIENCES_MANAGE,
+    ("GET", "/api/v1/audiences/{audience_id}/count"): P.AUDIENCES_READ,
+    ("GET", "/api/v1/audiences/{audience_id}/export"): P.AUDIENCES_MANAGE,
+    ("GET", "/audiences"): P.AUDIENCES_READ,
+    ("GET", "/audiences/new"): P.AUDIENCES_MANAGE,
+    ("GET", "/audiences/{audience_id}/edit"): P.AUDIENCES_MANAGE,
+    ("POST", "/audiences/builder"): P.AUDIENCES_MANAGE,
+    ("POST", "/audiences/builder/count"): P.AUDIENCES_MANAGE,
+    ("POST", "/audiences/save"): P.AUDIENCES_MANAGE,
+    ("POST", "/audiences/{audience_id}/delete"): P.AUDIENCES_MANAGE,
+    # ---- end of audiences ----
 }
 
 

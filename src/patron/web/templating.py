@@ -46,6 +46,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/merge-suggestions", N_("Merge suggestions"), P.CUSTOMERS_MERGE),
     NavItem("/loyalty", N_("Loyalty (menu)"), P.LOYALTY_READ),
     NavItem("/analytics", N_("Analytics"), P.ANALYTICS_READ),
+    NavItem("/audiences", N_("Audiences"), P.AUDIENCES_READ),
     NavItem("/campaigns", N_("Campaigns"), P.CAMPAIGNS_READ),
     NavItem("/stores", N_("Stores"), P.STORES_READ),
     NavItem("/imports", N_("Import data"), P.IMPORTS_RUN),
