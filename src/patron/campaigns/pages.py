@@ -31,7 +31,7 @@ router = APIRouter(include_in_schema=False)
 STATUS_TITLES = {
     "draft": N_("Draft"),
     "awaiting_approval": N_("Awaiting approval"),
-    "scheduled": N_("Scheduled"),
+    "scheduled": N_("Approved, to be sent"),
     "paused": N_("Paused"),
     "sent": N_("Sent"),
 }
