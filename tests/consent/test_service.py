@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
+
 from patron.consent import allows, get_consent, reachable_for_marketing
 from patron.core.db import Database
 from patron.core.settings import Settings
@@ -146,3 +148,20 @@ def test_consents_imported_in_bulk_join_the_ledger_without_undoing_a_later_withd
     ) == {fresh}
     history = db.read(lambda s: get_consent(session=s, customer_id=withdrawn)).history
     assert [(e.source, e.granted) for e in history] == [("till", False), ("import", True)]
+
+
+def test_a_whole_audience_is_read_in_one_pass_with_the_same_answer(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from patron.consent import service
+
+    agreed, withdrawn, silent = (reachable_customer(db) for _ in range(3))
+    record(db, [agreed, withdrawn], "sms")
+    record(db, [withdrawn], "sms", purpose="service", granted=False)
+    ids = [agreed, withdrawn, silent]
+    one_by_one = db.read(
+        lambda s: reachable_for_marketing(session=s, customer_ids=ids, channel="sms")
+    )
+    monkeypatch.setattr(service, "SCAN_ABOVE", 0)
+    scanned = db.read(lambda s: reachable_for_marketing(session=s, customer_ids=ids, channel="sms"))
+    assert one_by_one == scanned == {agreed}

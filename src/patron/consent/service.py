@@ -46,6 +46,7 @@ STOP_WORDS = frozenset(
     {"TD", "T", "N", "退订", "取消", "退订短信", "取消订阅", "UNSUBSCRIBE", "STOP"}
 )
 _CHUNK = 5_000
+SCAN_ABOVE = 50_000  # customers asked about at once, past which a channel's states are scanned
 
 # ------------------------------------------------------------------------------ the rule
 
@@ -63,10 +64,23 @@ def allows(
 
 
 def _states_of(
-    session: Session, customer_ids: Iterable[int]
+    session: Session, customer_ids: Iterable[int], channel: str | None = None
 ) -> dict[int, dict[tuple[str, str], bool]]:
     ids = sorted(set(customer_ids))
     found: dict[int, dict[tuple[str, str], bool]] = {cid: {} for cid in ids}
+    if channel is not None and len(ids) > SCAN_ABOVE:
+        # A campaign's whole audience: one pass over the channel's states beats hundreds of
+        # IN lists of 5,000 ids each.
+        scanned = session.execute(
+            select(ConsentState.customer_id, ConsentState.purpose, ConsentState.granted).where(
+                ConsentState.channel == channel
+            )
+        )
+        for cid, purpose, granted in scanned:
+            mine = found.get(cid)
+            if mine is not None:
+                mine[(channel, purpose)] = bool(granted)
+        return found
     for start in range(0, len(ids), _CHUNK):
         rows = session.execute(
             select(
@@ -76,8 +90,8 @@ def _states_of(
                 ConsentState.granted,
             ).where(ConsentState.customer_id.in_(ids[start : start + _CHUNK]))
         )
-        for cid, channel, purpose, granted in rows:
-            found[cid][(channel, purpose)] = bool(granted)
+        for cid, on, purpose, granted in rows:
+            found[cid][(on, purpose)] = bool(granted)
     return found
 
 
@@ -98,7 +112,7 @@ def reachable_for_marketing(
 ) -> set[int]:
     """Those of ``customer_ids`` who may be sent marketing on ``channel`` (a campaign leaves
     the others out before it writes a row; the send check asks again at send time)."""
-    states = _states_of(session, customer_ids)
+    states = _states_of(session, customer_ids, channel)
     return {
         cid
         for cid, mine in states.items()
