@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.schemas import Page, UtcInstant
-from patron.customers import service
+from patron.customers import fields, service
 from patron.customers.exceptions import CustomerNotFound
 from patron.customers.masking import mask_customer
 from patron.customers.schemas import (
@@ -19,6 +19,10 @@ from patron.customers.schemas import (
     CustomerPage,
     CustomerRead,
     CustomerUpdate,
+    CustomFieldCreate,
+    CustomFieldRead,
+    CustomFieldValue,
+    CustomFieldValuesIn,
     InteractionCreate,
     InteractionRead,
     MergeRead,
@@ -340,3 +344,62 @@ def dismiss_merge_suggestion(
             session=s, suggestion_id=suggestion_id, reason=decision.reason, actor=actor
         )
     )
+
+
+# ------------------------------------------------------------------------ custom fields
+
+
+@router.get("/custom-fields", response_model=list[CustomFieldRead])
+def list_custom_fields(db: Db) -> list[CustomFieldRead]:
+    return db.read(lambda s: fields.list_fields(session=s))
+
+
+@router.post("/custom-fields", response_model=CustomFieldRead, status_code=201)
+def define_custom_field(
+    field_in: CustomFieldCreate, actor: CurrentActor, db: Db
+) -> CustomFieldRead:
+    """A new profile field (an administrator's): text, number, date or choice; a personal
+    one's values are encrypted, shown masked and left out of audiences."""
+    return db.write(lambda s: fields.define_field(session=s, field_in=field_in, actor=actor))
+
+
+@router.get("/customers/{customer_id}/fields", response_model=list[CustomFieldValue])
+def get_custom_field_values(
+    customer_id: PathId,
+    actor: CurrentActor,
+    db: Db,
+    reveal: Annotated[bool, Query(description="Personal values unmasked (audited)")] = False,
+    reason: Annotated[str | None, Query(max_length=255)] = None,
+) -> list[CustomFieldValue]:
+    """Every custom field with the customer's value; personal ones masked unless revealed
+    by a role that may, with a reason."""
+
+    def work(s: Session) -> list[CustomFieldValue]:
+        service.check_customer_in_scope(
+            session=s, customer_id=customer_id, store_ids=actor.store_ids
+        )
+        if reveal:
+            return fields.reveal_field_values(
+                session=s, customer_id=customer_id, actor=actor, reason=reason or ""
+            )
+        return fields.field_values(session=s, customer_id=customer_id)
+
+    return db.write(work) if reveal else db.read(work)
+
+
+@router.put("/customers/{customer_id}/fields", response_model=list[CustomFieldValue])
+def set_custom_field_values(
+    customer_id: PathId, values_in: CustomFieldValuesIn, actor: CurrentActor, db: Db
+) -> list[CustomFieldValue]:
+    """Set or clear (null) values by field code, all or none; audited."""
+
+    def work(s: Session) -> list[CustomFieldValue]:
+        service.check_customer_in_scope(
+            session=s, customer_id=customer_id, store_ids=actor.store_ids
+        )
+        fields.set_field_values(
+            session=s, customer_id=customer_id, values=values_in.values, actor=actor
+        )
+        return fields.field_values(session=s, customer_id=customer_id)
+
+    return db.write(work)

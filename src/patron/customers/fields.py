@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from patron.audit.service import record_audit
 from patron.core.actor import Actor
-from patron.core.errors import Conflict, InvalidInput, NotFound
+from patron.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patron.customers.masking import mask_tail
 from patron.customers.models import CustomerFieldValue, CustomField
 from patron.customers.schemas import CustomFieldCreate, CustomFieldRead, CustomFieldValue
@@ -190,6 +190,34 @@ def set_field_values(
             before_image={f"fields.{code}": value for code, value in before.items()},
         )
     return field_values(session=session, customer_id=customer_id, reveal=True)
+
+
+REVEAL = "customers.reveal"
+
+
+class FieldRevealNotAllowed(Forbidden):
+    code = "field_reveal_forbidden"
+
+
+def reveal_field_values(
+    *, session: Session, customer_id: int, actor: Actor, reason: str
+) -> list[CustomFieldValue]:
+    """The values unmasked, for a role that may reveal, with a reason; audited."""
+    if not actor.can(REVEAL):
+        raise FieldRevealNotAllowed("your role may not see personal data unmasked")
+    if not reason.strip():
+        raise InvalidInput("reason", "say why", message_code="audience_reveal_reason")
+    shown = field_values(session=session, customer_id=customer_id, reveal=True)
+    record_audit(
+        session=session,
+        actor=actor,
+        action="customer.reveal",
+        target_kind="customer",
+        target_id=customer_id,
+        reason=reason.strip(),
+        details={"fields": [f"fields.{v.code}" for v in shown if v.personal]},
+    )
+    return shown
 
 
 def field_values(

@@ -16,13 +16,14 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from patron.core.actor import Actor
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.core.phone import normalise_phone
 from patron.core.settings import get_settings
-from patron.customers import service
+from patron.customers import fields, service
 from patron.customers.exceptions import (
     CannotMerge,
     CustomerNotFound,
@@ -45,6 +46,7 @@ from patron.staff.roles import Permission as P
 from patron.web.deps import Db, PathId
 from patron.web.forms import first_error, form_error
 from patron.web.i18n import N_, _
+from patron.web.messages import message_for
 from patron.web.sections import SectionContext, render_customer_sections
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
@@ -202,6 +204,7 @@ def _detail_context(session: Session, actor: Actor, customer_id: int) -> dict[st
         context["orders"] = orders.list_customer_timeline(
             session=session, customer_id=customer_id, limit=ORDERS_PAGE, store_ids=actor.store_ids
         )
+    context.update(_fields_context(session, customer_id))
     context["sections"] = render_customer_sections(
         SectionContext(session=session, customer=customer, actor=actor)
     )
@@ -240,6 +243,14 @@ def customer_orders(
         "customers/_orders.html",
         {"actor": actor, "orders": page, "customer_id": customer_id},
     )
+
+
+def _fields_context(session: Session, customer_id: int) -> dict[str, Any]:
+    """The custom fields (personal values masked) and each choice field's choices."""
+    return {
+        "custom_fields": fields.field_values(session=session, customer_id=customer_id),
+        "choices": {f.code: f.choices for f in fields.list_fields(session=session)},
+    }
 
 
 # ------------------------------------------------------------------------------ forms
@@ -524,3 +535,42 @@ def dismiss_suggestion(
 ) -> Response:
     """Two people: never suggested, nor merged automatically, again (audited)."""
     return _decide(request, actor, db, suggestion_id, reason, accept=False)
+
+
+@router.post("/customers/{customer_id}/fields", response_class=HTMLResponse)
+async def set_fields(
+    request: Request, customer_id: PathId, actor: CurrentActor, db: Db
+) -> Response:
+    """The custom fields' boxes (``field.<code>``) saved; personal ones are changed through
+    the API, so a masked value shown here is never written back."""
+    raw = await request.form()
+    values = {
+        key.removeprefix("field."): str(value)
+        for key, value in raw.multi_items()
+        if key.startswith("field.") and isinstance(value, str)
+    }
+
+    def work(s: Session) -> dict[str, Any]:
+        visible_customer(s, actor, customer_id)
+        editable = {f.code for f in fields.list_fields(session=s, personal=False)}
+        fields.set_field_values(
+            session=s,
+            customer_id=customer_id,
+            values={k: v for k, v in values.items() if k in editable},
+            actor=actor,
+        )
+        return _fields_context(s, customer_id)
+
+    context: dict[str, Any] = {"actor": actor, "customer": {"id": customer_id}}
+    try:
+        context.update(await run_in_threadpool(db.write, work))
+        context.update(saved=True, field_errors={})
+        status = 200
+    except InvalidInput as exc:
+        code = str(exc.facts.get("field", "")).removeprefix("fields.")
+        context.update(await run_in_threadpool(db.read, lambda s: _fields_context(s, customer_id)))
+        context["field_errors"] = {code: message_for(exc)}
+        status = 422
+    return TEMPLATES.TemplateResponse(
+        request, "customers/_fields.html", context, status_code=status
+    )

@@ -36,6 +36,7 @@ class Permission(StrEnum):
     CAMPAIGNS_APPROVE = "campaigns.approve"  # approve a campaign before it sends
     AUDIENCES_READ = "audiences.read"  # see saved audiences and their counts (own stores)
     AUDIENCES_MANAGE = "audiences.manage"  # build, save, delete and export audiences
+    CUSTOM_FIELDS_MANAGE = "custom_fields.manage"  # define custom profile fields (admins)
 
 
 class Role(StrEnum):

@@ -149,6 +149,7 @@ MESSAGES: Final[dict[str, str]] = {
     "field_choices_required": N_("a choice field needs choices"),
     "field_choices_unused": N_("only a choice field has choices"),
     "field_choices_repeated": N_("each choice may appear once"),
+    "field_reveal_forbidden": N_("your role may not see personal data unmasked"),
 }
 
 

@@ -241,6 +241,12 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", "/audiences/builder/count"): P.AUDIENCES_MANAGE,
     ("POST", "/audiences/save"): P.AUDIENCES_MANAGE,
     ("POST", "/audiences/{audience_id}/delete"): P.AUDIENCES_MANAGE,
+    # custom profile fields: defined by administrators, valued like the rest of a profile
+    ("GET", "/api/v1/custom-fields"): P.CUSTOMERS_READ,
+    ("POST", "/api/v1/custom-fields"): P.CUSTOM_FIELDS_MANAGE,
+    ("GET", "/api/v1/customers/{customer_id}/fields"): P.CUSTOMERS_READ,
+    ("PUT", "/api/v1/customers/{customer_id}/fields"): P.CUSTOMERS_WRITE,
+    ("POST", "/customers/{customer_id}/fields"): P.CUSTOMERS_WRITE,
     # ---- end of audiences ----
 }
 
