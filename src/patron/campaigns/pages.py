@@ -36,6 +36,16 @@ STATUS_TITLES = {
     "sent": N_("Sent"),
 }
 CHANNEL_TITLES = {"email": N_("E-mail"), "sms": N_("SMS"), "wechat": N_("WeChat")}
+DELIVERY_TITLES = {
+    "queued": N_("Queued"),
+    "sending": N_("Sending"),
+    "sent": N_("Sent"),
+    "delivered": N_("Delivered"),
+    "failed": N_("Failed"),
+    "bounced": N_("Bounced"),
+    "skipped": N_("Skipped (consent, caps, too late)"),
+    "written": N_("Messages written"),
+}
 OFFER_TITLES = {"none": N_("No offer"), "coupon": N_("Coupon"), "points": N_("Points")}
 VERDICT_TITLES = {
     "positive": N_("The campaign raised conversion"),
@@ -168,6 +178,7 @@ def _campaign_page(
         channels=CHANNEL_TITLES,
         offers=OFFER_TITLES,
         verdicts=VERDICT_TITLES,
+        deliveries=DELIVERY_TITLES,
         chart_json=_safe_json(chart) if chart else None,
         may_write=actor.can(P.CAMPAIGNS_WRITE),
         may_approve=actor.can(P.CAMPAIGNS_APPROVE),
