@@ -43,21 +43,19 @@ TABLES = (
     "audience_fields",
 )
 _NUMBER_OPS = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-_PROFILE_COLUMNS = {
-    "gender": "p.gender",
-    "age_band": "p.age_band",
-    "city": "p.city",
-    "home_store": "c.home_store_id",
-    "signup_channel": "c.signup_channel",
-}
+_CUSTOMER_COLUMNS = {"home_store": "c.home_store_id", "signup_channel": "c.signup_channel"}
 
 
 @dataclass(frozen=True)
 class Compiled:
-    """The member query (``customer_id``, ascending) and its positional parameters."""
+    """The member query (``customer_id``, unordered) and its positional parameters."""
 
     sql: str
     params: list[Any]
+
+    @property
+    def members_sql(self) -> str:
+        return f"{self.sql} ORDER BY c.customer_id"
 
     def count_sql(self) -> str:
         return f"SELECT count(*) FROM ({self.sql}) AS members"
@@ -71,9 +69,14 @@ class _Builder:
     cte_params: list[Any] = field(default_factory=list)
     joins: list[str] = field(default_factory=list)
     params: list[Any] = field(default_factory=list)
-    uses_span: bool = False
+    uses_profile: bool = False
 
     # ------------------------------------------------------------------ small pieces
+
+    def profile_column(self, name: str) -> str:
+        """A column of the audience facts' profile (joined only when a condition reads it)."""
+        self.uses_profile = True
+        return f"p.{name}"
 
     def bind(self, value: Any) -> str:
         self.params.append(value)
@@ -129,24 +132,25 @@ class _Builder:
         if isinstance(item, TagCondition):
             return self.tag(item)
         if isinstance(item, SegmentCondition | StageCondition | ChurnBandCondition):
-            scored = {"segment": "p.segment", "stage": "p.stage", "churn_band": "p.churn_band"}
-            return self.set_test(scored[item.kind], item.op, list(item.values))
+            column = self.profile_column(item.kind)
+            return self.set_test(column, item.op, list(item.values))
         if isinstance(item, TierCondition):
-            return self.set_test("p.tier", item.op, list(item.values))
+            return self.set_test(self.profile_column("tier"), item.op, list(item.values))
         if isinstance(item, ClvCondition):
-            return self.number_test("p.clv_fen", item.op, item.value, item.value_to)
+            column = self.profile_column("clv_fen")
+            return self.number_test(column, item.op, item.value, item.value_to)
         if isinstance(item, PointsCondition):
-            return self.number_test("coalesce(p.points, 0)", item.op, item.value, item.value_to)
+            column = f"coalesce({self.profile_column('points')}, 0)"
+            return self.number_test(column, item.op, item.value, item.value_to)
         if isinstance(item, PurchasesCondition):
             return self.purchases(item)
         if isinstance(item, FirstPurchaseCondition | LastPurchaseCondition):
-            self.uses_span = True
-            span = "s.first_on" if item.kind == "first_purchase" else "s.last_on"
+            span = self.profile_column("first_on" if item.kind == "first_purchase" else "last_on")
             return self.date_test(span, item.op, item.date, item.days)
         raise InvalidDefinition(f"{path}.kind", "is not a kind of condition")  # pragma: no cover
 
     def profile(self, item: ProfileCondition) -> str:
-        column = _PROFILE_COLUMNS[item.attribute]
+        column = _CUSTOMER_COLUMNS.get(item.attribute) or self.profile_column(item.attribute)
         if item.op == "is_set":
             return f"({column} IS NOT NULL AND CAST({column} AS VARCHAR) <> '')"
         if item.op == "is_not_set":
@@ -254,9 +258,27 @@ class _Builder:
             f"WHERE {' AND '.join(where)} GROUP BY o.customer_id)"
         )
         self.cte_params.extend(params)
-        self.joins.append(f"LEFT JOIN {name} ON {name}.customer_id = c.customer_id")
-        column = f"coalesce({name}.{'n' if item.measure == 'count' else 'amount'}, 0)"
-        return self.number_test(column, item.op, item.value, item.value_to)
+        # A semi-join on the customers whose figure passes (or, when 0 passes too, an
+        # anti-join on those whose figure fails): no join of every customer to every total.
+        column = "n" if item.measure == "count" else "amount"
+        test = self.number_test(column, item.op, item.value, item.value_to)
+        if _passes_at_zero(item):
+            return f"c.customer_id NOT IN (SELECT customer_id FROM {name} WHERE NOT ({test}))"
+        return f"c.customer_id IN (SELECT customer_id FROM {name} WHERE {test})"
+
+
+def _passes_at_zero(item: PurchasesCondition) -> bool:
+    """Whether a customer without a matching order (0) meets the comparison."""
+    value, upper = item.value, item.value_to
+    return {
+        "eq": value == 0,
+        "ne": value != 0,
+        "gt": value < 0,
+        "gte": value <= 0,
+        "lt": value > 0,
+        "lte": value >= 0,
+        "between": upper is not None and value <= 0 <= upper,
+    }[item.op]
 
 
 def _typed(kind: str, raw: str | None, where: str) -> Any:
@@ -296,17 +318,9 @@ def compile_definition(
             "c.customer_id IN (SELECT customer_id FROM orders WHERE "
             f"{builder.in_list('store_id', stores, numeric=True)}))"
         )
-    if builder.uses_span:
-        builder.ctes.append(
-            "span AS (SELECT customer_id, min(order_date) AS first_on, max(order_date) AS "
-            "last_on FROM orders WHERE customer_id IS NOT NULL GROUP BY customer_id)"
-        )
-        builder.joins.append("LEFT JOIN span s ON s.customer_id = c.customer_id")
+    if builder.uses_profile:
+        builder.joins.append("LEFT JOIN audience_profile p ON p.customer_id = c.customer_id")
     with_clause = ("WITH " + ", ".join(builder.ctes) + " ") if builder.ctes else ""
-    sql = (
-        f"{with_clause}SELECT c.customer_id FROM customers c "
-        "LEFT JOIN audience_profile p ON p.customer_id = c.customer_id "
-        + " ".join(builder.joins)
-        + f" WHERE {predicate} ORDER BY c.customer_id"
-    )
+    joins = "".join(f" {join}" for join in builder.joins)
+    sql = f"{with_clause}SELECT c.customer_id FROM customers c{joins} WHERE {predicate}"
     return Compiled(sql=sql, params=[*builder.cte_params, *builder.params])

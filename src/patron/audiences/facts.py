@@ -32,7 +32,7 @@ from patron.customers import fields as custom_fields
 DDL = (
     "CREATE TABLE IF NOT EXISTS audience_profile (customer_id BIGINT, gender VARCHAR, "
     "age_band VARCHAR, city VARCHAR, tier VARCHAR, points BIGINT, segment VARCHAR, "
-    "stage VARCHAR, clv_fen BIGINT, churn_band VARCHAR)",
+    "stage VARCHAR, clv_fen BIGINT, churn_band VARCHAR, first_on DATE, last_on DATE)",
     "CREATE TABLE IF NOT EXISTS audience_tags (customer_id BIGINT, tag VARCHAR)",
     "CREATE TABLE IF NOT EXISTS audience_fields (customer_id BIGINT, field VARCHAR, "
     "text_value VARCHAR, number_value DOUBLE, date_value DATE)",
@@ -120,6 +120,16 @@ def _read_facts(session: Session, today: date) -> _Facts:
 
 
 def ensure_tables(duck: Any) -> None:
+    """The facts tables, made if missing (or made again when their columns changed)."""
+    columns = {
+        row[0]
+        for row in duck.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'audience_profile'"
+        ).fetchall()
+    }
+    if columns and "last_on" not in columns:
+        duck.execute("DROP TABLE audience_profile")
     for ddl in DDL:
         duck.execute(ddl)
 
@@ -129,17 +139,34 @@ def write_facts(duck: Any, facts: _Facts, *, refreshed_at: datetime) -> None:
     ensure_tables(duck)
     duck.execute("BEGIN TRANSACTION")
     try:
-        for name, table in (
-            ("audience_profile", facts.profile),
-            ("audience_tags", facts.tags),
-            ("audience_fields", facts.fields),
-        ):
+        for name, table in (("audience_tags", facts.tags), ("audience_fields", facts.fields)):
             duck.register("_incoming", table)
             try:
                 duck.execute(f"DELETE FROM {name}")
                 duck.execute(f"INSERT INTO {name} SELECT * FROM _incoming")
             finally:
                 duck.unregister("_incoming")
+        # First and last purchase days come from the store's own orders, kept here so a
+        # count reads them without aggregating every order.
+        has_orders = duck.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'orders'"
+        ).fetchall()[0][0]
+        spans = (
+            "SELECT customer_id, min(order_date) AS first_on, max(order_date) AS last_on "
+            "FROM orders WHERE customer_id IS NOT NULL GROUP BY customer_id"
+            if has_orders
+            else "SELECT NULL::BIGINT AS customer_id, NULL::DATE AS first_on, "
+            "NULL::DATE AS last_on LIMIT 0"
+        )
+        duck.register("_incoming", facts.profile)
+        try:
+            duck.execute("DELETE FROM audience_profile")
+            duck.execute(
+                "INSERT INTO audience_profile SELECT i.*, s.first_on, s.last_on FROM _incoming i "
+                f"LEFT JOIN ({spans}) s ON s.customer_id = i.customer_id"
+            )
+        finally:
+            duck.unregister("_incoming")
         duck.execute("DELETE FROM audience_state")
         naive = refreshed_at.replace(tzinfo=None)
         scores = facts.scores_at.replace(tzinfo=None) if facts.scores_at else None

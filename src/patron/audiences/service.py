@@ -190,7 +190,7 @@ def _run(compiled: Compiled, *, count: bool, path: Path | None = None) -> tuple[
         if count:
             rows = duck.execute(compiled.count_sql(), compiled.params).fetchall()
             return int(rows[0][0]), refreshed
-        ids = [int(r[0]) for r in duck.execute(compiled.sql, compiled.params).fetchall()]
+        ids = [int(r[0]) for r in duck.execute(compiled.members_sql, compiled.params).fetchall()]
         return ids, refreshed
 
 

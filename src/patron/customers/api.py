@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
@@ -13,6 +13,7 @@ from patron.core.schemas import Page, UtcInstant
 from patron.customers import fields, service
 from patron.customers.exceptions import CustomerNotFound
 from patron.customers.masking import mask_customer
+from patron.customers.models import Gender
 from patron.customers.schemas import (
     CustomerCreate,
     CustomerFilter,
@@ -66,8 +67,28 @@ def register_customer(
     return mask_customer(result.customer)
 
 
+# The filters the list offers; any other query parameter is refused, never ignored (an
+# ignored filter returns everyone, which reads as an answer).
+LIST_FILTERS = frozenset(
+    {
+        "q",
+        "city",
+        "gender",
+        "home_store_code",
+        "tag",
+        "signup_channel",
+        "signed_up_from",
+        "signed_up_to",
+        "status",
+        "limit",
+        "cursor",
+    }
+)
+
+
 @router.get("/customers", response_model=CustomerPage)
 def list_customers(
+    request: Request,
     db: Db,
     actor: CurrentActor,
     q: Annotated[
@@ -75,6 +96,7 @@ def list_customers(
         Query(max_length=120, description="Full name, exactly (names are encrypted at rest)"),
     ] = None,
     city: Annotated[str | None, Query(max_length=60)] = None,
+    gender: Gender | None = None,
     home_store_code: Annotated[str | None, Query(max_length=32)] = None,
     tag: Annotated[str | None, Query(max_length=60)] = None,
     signup_channel: Annotated[str | None, Query(max_length=32)] = None,
@@ -84,9 +106,17 @@ def list_customers(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=32)] = None,
 ) -> CustomerPage:
+    unknown = sorted(set(request.query_params) - LIST_FILTERS)
+    if unknown:
+        raise InvalidInput(
+            unknown[0],
+            f"not a filter of this list (filters: {', '.join(sorted(LIST_FILTERS))})",
+            message_code="unknown_filter",
+        )
     filters = CustomerFilter(
         q=q,
         city=city,
+        gender=gender,
         home_store_code=home_store_code,
         tag=tag,
         signup_channel=signup_channel,

@@ -164,6 +164,7 @@ class CustomerFilter(Schema):
     # through its blind index. Searching for part of a name is gone, by design.
     q: str | None = Field(default=None, description="Full name, exactly (not part of a name)")
     city: str | None = None
+    gender: Gender | None = None
     home_store_code: str | None = None
     tag: str | None = None
     signup_channel: str | None = None

@@ -517,6 +517,8 @@ def list_customers(
         query = query.where(Customer.name_index == wanted)
     if filters.city:
         query = query.where(Customer.city == filters.city)
+    if filters.gender:
+        query = query.where(Customer.gender == filters.gender)
     if filters.signup_channel:
         query = query.where(Customer.signup_channel == filters.signup_channel)
     if filters.signed_up_from:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from patron import analytics, loyalty
+from patron import analytics, audiences, loyalty
 from patron.core.db import Database
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,8 @@ class NightlyScheduler:
 
 def nightly_job(db: Database) -> Job:
     """The nightly work: the analytics pipeline (skipped, logged, if a run is going), then
-    the loyalty programme's upkeep (``patron.loyalty.upkeep.run_upkeep``)."""
+    the loyalty programme's upkeep (``patron.loyalty.upkeep.run_upkeep``), then the
+    audience facts (demographics, tags, tiers and points, scores) in the analytics store."""
 
     def job() -> None:
         try:
@@ -127,6 +128,12 @@ def nightly_job(db: Database) -> Job:
         except Exception:  # recorded as a failed run; the loyalty upkeep still runs
             log.exception("nightly analytics run failed")
         loyalty.run_upkeep(db=db)
+        try:
+            audiences.refresh_facts(db=db)
+        except analytics.AnalyticsBusy as exc:
+            log.info("audience facts not refreshed: %s", exc)
+        except Exception:  # the next night (or a send's refresh) tries again
+            log.exception("refreshing the audience facts failed")
 
     return job
 

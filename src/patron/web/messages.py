@@ -150,6 +150,7 @@ MESSAGES: Final[dict[str, str]] = {
     "field_choices_unused": N_("only a choice field has choices"),
     "field_choices_repeated": N_("each choice may appear once"),
     "field_reveal_forbidden": N_("your role may not see personal data unmasked"),
+    "unknown_filter": N_("not a filter this list offers"),
 }
 
 
