@@ -354,6 +354,11 @@ def _mount_optional() -> None:
     from patron.engagement.cli import register as register_engagement
 
     register_engagement(app)
+    # The consent send check travels with the dispatcher into ``patron worker``.
+    import patron.consent  # noqa: F401
+    from patron.campaigns.cli import app as campaigns_app
+
+    app.add_typer(campaigns_app, name="campaigns")
 
 
 _mount_optional()

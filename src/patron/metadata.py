@@ -7,7 +7,9 @@ from patron.analytics.forecast import models as forecast_models
 from patron.analytics.recommend import models as recommend_models
 from patron.audiences import models as audience_models
 from patron.audit import models as audit_models
+from patron.campaigns import models as campaign_models
 from patron.catalog import models as catalog_models
+from patron.consent import models as consent_models
 from patron.core.models import Base
 from patron.customers import models as customer_models
 from patron.engagement import models as engagement_models
@@ -24,8 +26,10 @@ __all__ = [
     "audience_models",
     "audit_models",
     "basket_models",
+    "campaign_models",
     "catalog_models",
     "churn_models",
+    "consent_models",
     "customer_models",
     "engagement_models",
     "forecast_models",

@@ -15,6 +15,7 @@ from patron.engagement.schemas import (
     SmsContentIn,
     WechatContentIn,
 )
+from tests.consent.helpers import grant_marketing
 
 # A Tuesday, 10:00 in Shanghai: no quiet hours.
 MORNING = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
@@ -70,6 +71,8 @@ def enqueue(
             ),
         )
 
+    if purpose == "marketing":  # marketing needs the customers' consent (patron.consent)
+        grant_marketing(db, customer_ids, channel)
     return db.write(work)
 
 

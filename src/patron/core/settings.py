@@ -154,6 +154,12 @@ class Settings(BaseSettings):
     tencent_sms_sign_name: str | None = None
     sms_webhook_url: str | None = None
     sms_webhook_secret: SecretStr | None = None
+    # SMS replies ("回复TD退订") come to /hooks/sms/<this>/aliyun or …/replies; unset, refused.
+    sms_inbound_token: SecretStr | None = None
+    # The privacy notice in force, recorded with each consent given through Patron's screens.
+    consent_notice_version: str = "1"
+    # Campaigns need a chain manager's approval before they send.
+    campaign_approval: bool = True
     # WeChat: template messages of an official account, or subscribe messages of a
     # mini-program, to the customer's openid under ``wechat_app_id``.
     wechat_api_base: str = "https://api.weixin.qq.com"

@@ -57,6 +57,7 @@ from patron.engagement.ratelimit import take_tokens
 from patron.engagement.render import RenderError, render
 from patron.engagement.schemas import DispatchReport
 from patron.engagement.service import Claim, ClaimedMessage
+from patron.engagement.tokens import message_token
 
 log = logging.getLogger(__name__)
 
@@ -554,4 +555,6 @@ def _context(person: CustomerRead, message: ClaimedMessage) -> dict[str, Any]:
         **(message.variables or {}),
         "customer": {"id": person.id, "name": person.name, "city": person.city},
         "store": {"code": person.home_store_code, "name": None},
+        # the message's signed token, for the open pixel and click links (patron.campaigns)
+        "message_token": message_token(message.id),
     }

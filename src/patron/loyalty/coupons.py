@@ -213,10 +213,13 @@ def issue_coupons(
     audience: str,
     now: datetime | None = None,
     store_ids: frozenset[int] | None = None,
+    codes_out: dict[int, str] | None = None,
 ) -> BulkIssueRead:
     """Give one coupon of a template to each of many members (a segment, a stage, a list):
     members merged away or outside ``store_ids`` are left out, members already holding the
-    template's per-member limit are skipped, and every code is new. One audit entry."""
+    template's per-member limit are skipped, and every code is new. One audit entry.
+    ``codes_out``, when given, receives each member's new code (a campaign's messages name
+    it)."""
     now = now_or(now)
     template = session.scalar(select(CouponTemplate).where(CouponTemplate.code == template_code))
     if template is None:
@@ -255,6 +258,8 @@ def issue_coupons(
         ]
         session.add_all(batch)
         session.flush()
+        if codes_out is not None:
+            codes_out.update((c.customer_id, c.code) for c in batch)
         session.add_all(CouponEvent(coupon_id=c.id, kind="issue", occurred_at=now) for c in batch)
         session.flush()
     result = BulkIssueRead(

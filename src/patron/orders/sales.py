@@ -389,3 +389,40 @@ def summarise_sales(
         repeat_buyers=int(repeat),
         new_buyers=int(new),
     )
+
+
+def net_sales_by_customer(
+    *, session: Session, start_at: datetime, end_at: datetime
+) -> dict[int, int]:
+    """Each customer's net sales (the module's definition, per customer) for orders placed in
+    [``start_at``, ``end_at``): what they paid, less what was refunded of those orders by
+    ``end_at``, less their returns without a sale in the window. Customers with no order or
+    return in the window are left out. For a campaign's conversions: a customer whose net
+    sales are above zero bought."""
+    found: dict[int, int] = defaultdict(int)
+    in_window = (Order.ordered_at >= start_at) & (Order.ordered_at < end_at)
+    paid = select(Order.customer_id, func.sum(Order.total_fen)).where(
+        in_window, Order.customer_id.is_not(None)
+    )
+    for customer_id, amount in session.execute(paid.group_by(Order.customer_id)):
+        found[int(customer_id or 0)] += int(amount or 0)
+    refunded = (
+        select(Order.customer_id, func.sum(Refund.amount_fen))
+        .join(Order, Order.id == Refund.order_id)
+        .where(in_window, Order.customer_id.is_not(None), Refund.refunded_at < end_at)
+        .group_by(Order.customer_id)
+    )
+    for customer_id, amount in session.execute(refunded):
+        found[int(customer_id or 0)] -= int(amount or 0)
+    returned = (
+        select(SaleReturn.customer_id, func.sum(SaleReturn.amount_fen))
+        .where(
+            SaleReturn.customer_id.is_not(None),
+            SaleReturn.returned_at >= start_at,
+            SaleReturn.returned_at < end_at,
+        )
+        .group_by(SaleReturn.customer_id)
+    )
+    for customer_id, amount in session.execute(returned):
+        found[int(customer_id or 0)] -= int(amount or 0)
+    return dict(found)

@@ -31,6 +31,9 @@ class Permission(StrEnum):
     STAFF_MANAGE = "staff.manage"  # staff users, roles, API keys
     AUDIT_READ = "audit.read"
     IMPORTS_RUN = "imports.run"  # import files of customers, products and sales (console)
+    CAMPAIGNS_READ = "campaigns.read"  # templates, campaigns and their results
+    CAMPAIGNS_WRITE = "campaigns.write"  # write templates, create, schedule, pause and send
+    CAMPAIGNS_APPROVE = "campaigns.approve"  # approve a campaign before it sends
     AUDIENCES_READ = "audiences.read"  # see saved audiences and their counts (own stores)
     AUDIENCES_MANAGE = "audiences.manage"  # build, save, delete and export audiences
     CUSTOM_FIELDS_MANAGE = "custom_fields.manage"  # define custom profile fields (admins)
@@ -71,6 +74,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ANALYTICS_READ,
             P.ANALYTICS_RUN,
             P.IMPORTS_RUN,
+            P.CAMPAIGNS_READ,
+            P.CAMPAIGNS_WRITE,
+            P.CAMPAIGNS_APPROVE,
             P.AUDIENCES_READ,
         }
     ),
@@ -88,6 +94,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LOYALTY_READ,
             P.LOYALTY_WRITE,
             P.ANALYTICS_READ,
+            P.CAMPAIGNS_READ,
             P.AUDIENCES_READ,
         }
     ),
@@ -124,6 +131,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LOYALTY_READ,
             P.LOYALTY_MANAGE,
             P.ANALYTICS_READ,
+            P.CAMPAIGNS_READ,
+            P.CAMPAIGNS_WRITE,
             P.AUDIENCES_READ,
             P.AUDIENCES_MANAGE,
         }
@@ -136,6 +145,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PRODUCTS_READ,
             P.ANALYTICS_READ,
             P.ANALYTICS_RUN,
+            P.CAMPAIGNS_READ,
             P.AUDIENCES_READ,
         }
     ),

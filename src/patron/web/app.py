@@ -20,8 +20,12 @@ from patron.audiences import api as audiences_api
 from patron.audiences import pages as audiences_pages
 from patron.audit import api as audit_api
 from patron.audit import pages as audit_pages
+from patron.campaigns import api as campaigns_api
+from patron.campaigns import pages as campaigns_pages
 from patron.catalog import api as catalog_api
 from patron.catalog import pages as catalog_pages
+from patron.consent import api as consent_api
+from patron.consent import pages as consent_pages
 from patron.core.db import Database, get_database
 from patron.core.logs import install_log_redaction
 from patron.core.settings import get_settings
@@ -61,6 +65,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     churn_api.router,  # churn risk: at-risk list, model report, a customer's risk
     analytics_pages.router,  # the analytics console pages (and the 360 page's section)
     imports_pages.router,  # the import page (导入数据)
+    consent_api.router,  # consent: the API, one-click unsubscribe, SMS reply callbacks
+    consent_pages.router,  # consent on the customer 360 page
+    campaigns_api.router,  # templates, campaigns, their results; the open pixel and clicks
+    campaigns_pages.router,  # the campaigns console
     audiences_api.router,  # saved segments, live counts, member exports
     audiences_pages.router,  # the audience list and builder (人群)
 )

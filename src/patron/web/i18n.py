@@ -178,6 +178,8 @@ MESSAGE_SOURCES: Final = (
     "imports/cli.py",
     "cli.py",
     "imports/pages.py",
+    "consent/pages.py",
+    "campaigns/pages.py",
     "audiences/pages.py",
 )
 

@@ -207,6 +207,50 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/imports/runs/{run_id}/progress"): P.IMPORTS_RUN,
     ("GET", "/imports/runs/{run_id}/report"): P.IMPORTS_RUN,
     # ---- end of the import page ----
+    # ---- consent (consent/api.py, consent/pages.py): read with the customer, changed by
+    # who may change the customer (audited). The unsubscribe link and the SMS providers'
+    # callbacks are public: a signed message token, or the callback's secret, is the key.
+    ("GET", "/api/v1/customers/{customer_id}/consent"): P.CUSTOMERS_READ,
+    ("POST", "/api/v1/customers/{customer_id}/consent"): P.CUSTOMERS_WRITE,
+    ("POST", "/customers/{customer_id}/consent"): P.CUSTOMERS_WRITE,
+    ("GET", "/u/{token}"): PUBLIC,
+    ("POST", "/u/{token}"): PUBLIC,
+    ("POST", "/hooks/sms/{secret}/replies"): PUBLIC,
+    ("POST", "/hooks/sms/{secret}/aliyun"): PUBLIC,
+    # ---- end of consent ----
+    # ---- campaigns (campaigns/api.py, campaigns/pages.py): marketers write templates and
+    # campaigns, a chain manager approves; store managers read their stores' results. The
+    # open pixel and the click redirect are public: the signed message token is the key.
+    ("GET", "/api/v1/campaign-templates"): P.CAMPAIGNS_READ,
+    ("POST", "/api/v1/campaign-templates"): P.CAMPAIGNS_WRITE,
+    ("GET", "/api/v1/campaign-templates/{template_id}"): P.CAMPAIGNS_READ,
+    ("PUT", "/api/v1/campaign-templates/{template_id}"): P.CAMPAIGNS_WRITE,
+    ("POST", "/api/v1/campaign-templates/{template_id}/preview"): P.CAMPAIGNS_READ,
+    ("POST", "/api/v1/campaign-templates/{template_id}/test-send"): P.CAMPAIGNS_WRITE,
+    ("GET", "/api/v1/campaigns"): P.CAMPAIGNS_READ,
+    ("POST", "/api/v1/campaigns"): P.CAMPAIGNS_WRITE,
+    ("GET", "/api/v1/campaigns/{campaign_id}"): P.CAMPAIGNS_READ,
+    ("POST", "/api/v1/campaigns/{campaign_id}/submit"): P.CAMPAIGNS_WRITE,
+    ("POST", "/api/v1/campaigns/{campaign_id}/approve"): P.CAMPAIGNS_APPROVE,
+    ("POST", "/api/v1/campaigns/{campaign_id}/pause"): P.CAMPAIGNS_WRITE,
+    ("POST", "/api/v1/campaigns/{campaign_id}/resume"): P.CAMPAIGNS_WRITE,
+    ("POST", "/api/v1/campaigns/{campaign_id}/send"): P.CAMPAIGNS_WRITE,
+    ("GET", "/api/v1/campaigns/{campaign_id}/results"): P.CAMPAIGNS_READ,
+    ("GET", "/o/{token}.gif"): PUBLIC,
+    ("GET", "/c/{token}"): PUBLIC,
+    ("GET", "/campaigns"): P.CAMPAIGNS_READ,
+    ("POST", "/campaigns"): P.CAMPAIGNS_WRITE,
+    ("GET", "/campaigns/templates"): P.CAMPAIGNS_READ,
+    ("POST", "/campaigns/templates"): P.CAMPAIGNS_WRITE,
+    ("GET", "/campaigns/templates/{template_id}"): P.CAMPAIGNS_READ,
+    ("POST", "/campaigns/templates/{template_id}/test-send"): P.CAMPAIGNS_WRITE,
+    ("GET", "/campaigns/{campaign_id}"): P.CAMPAIGNS_READ,
+    ("POST", "/campaigns/{campaign_id}/submit"): P.CAMPAIGNS_WRITE,
+    ("POST", "/campaigns/{campaign_id}/pause"): P.CAMPAIGNS_WRITE,
+    ("POST", "/campaigns/{campaign_id}/resume"): P.CAMPAIGNS_WRITE,
+    ("POST", "/campaigns/{campaign_id}/send"): P.CAMPAIGNS_WRITE,
+    ("POST", "/campaigns/{campaign_id}/approve"): P.CAMPAIGNS_APPROVE,
+    # ---- end of campaigns ----
     # ---- audiences (audiences/api.py, audiences/pages.py): marketers and admins build,
     # save and export; roles with audiences.read see the list and counts, a store-bound
     # role only its stores' customers. Exports are audited.
