@@ -228,6 +228,15 @@ def product_name_of(sku: Any) -> ScalarSelect[str]:
     return select(Product.name).where(Product.sku == sku).scalar_subquery()
 
 
+def skus_in_category(prefix: str) -> Select[str]:
+    """The SKUs of products in category ``prefix`` or below it (a path such as 食品/烘焙),
+    as a subquery for other domains' reads."""
+    path = prefix.strip("/")
+    return select(Product.sku).where(
+        (Product.category_path == path) | Product.category_path.startswith(path + "/")
+    )
+
+
 def category_paths(*, session: Session, skus: Sequence[str]) -> dict[str, str]:
     """Each SKU's category path, in one query ("" for a SKU the catalogue does not know)."""
     wanted = set(skus)

@@ -168,6 +168,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/analytics"): P.ANALYTICS_READ,
     ("GET", "/analytics/customers"): P.ANALYTICS_READ,
     ("GET", "/analytics/risk"): P.ANALYTICS_READ,
+    ("GET", "/analytics/baskets"): P.ANALYTICS_READ,
     ("GET", "/api/v1/analytics/risk"): P.ANALYTICS_READ,
     ("GET", "/api/v1/analytics/risk/report"): P.ANALYTICS_READ,
     ("GET", "/api/v1/customers/{customer_id}/risk"): P.ANALYTICS_READ,
