@@ -104,7 +104,7 @@
             " · " + data.labels.confidence + " " + p.value[1] + " · " + data.labels.lift + " " + p.value[2];
         }
       },
-      grid: { left: 60, right: 20, top: 20, bottom: 50 },
+      grid: { left: 60, right: 30, top: 40, bottom: 50 },
       xAxis: { type: "value", name: data.labels.support, nameLocation: "middle", nameGap: 28, scale: true },
       yAxis: { type: "value", name: data.labels.confidence, max: 100 },
       series: [{
