@@ -39,7 +39,15 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from _common import CLIENT_CORE, CST, SERVER_CORE, STORES, patron_server, share_keyring
+from _common import (
+    CLIENT_CORE,
+    CST,
+    SERVER_CORE,
+    STORES,
+    patron_server,
+    running_servers,
+    share_keyring,
+)
 from pos import Figures, paced
 from pos import get as get_with_key
 from rich.console import Console
@@ -188,12 +196,19 @@ def requests(port: int, call: str, count: int, keys: dict[str, str], ids: list[i
     return out
 
 
-def table(results: list[Figures]) -> Table:
+def server_cpu_s() -> float:
+    """The serving process's CPU time so far (user + system): per request, it says what a
+    call costs whatever else the machine is doing."""
+    fields = Path(f"/proc/{running_servers[-1].pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def table(results: list[Figures], cpu_ms: dict[str, float]) -> Table:
     out = Table(
         title=f"Serving calls at {RATE} requests/s (open loop); target p99 ≤ {TARGET_P99_MS:.0f} ms"
     )
     for name in ("backend", "call", "requests", "achieved/s", "p50 ms", "p99 ms", "max ms",
-                 "non-200"):  # fmt: skip
+                 "non-200", "server CPU ms/req"):  # fmt: skip
         out.add_column(name, justify="left" if name in ("backend", "call") else "right")
     for f in results:
         p99 = f.pct(99)
@@ -202,6 +217,7 @@ def table(results: list[Figures]) -> Table:
         out.add_row(
             f.backend, f.call, f"{f.sent:,}", f"{f.sent / f.wall_s:.0f}", f"{f.pct(50):.1f}",
             f"[{colour}]{p99:.1f}[/]", f"{max(f.latencies_ms):.1f}", str(bad),
+            f"{cpu_ms[f.call]:.2f}",
         )  # fmt: skip
     return out
 
@@ -220,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" {seconds:.0f} s per call"
     )
     results: list[Figures] = []
+    cpu_ms: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="patron-bench-recommend-") as tmp:
         root = Path(tmp)
         url = f"sqlite:///{root / 'patron.db'}"
@@ -229,16 +246,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         with patron_server(url, root) as port:
             for call in CALLS:
                 asyncio.run(paced(port, requests(port, call, 200, keys, ids), RATE))  # warm
+                cpu0 = server_cpu_s()
                 figures = asyncio.run(
                     paced(port, requests(port, call, int(seconds * RATE), keys, ids), RATE)
                 )
+                cpu_ms[call] = (server_cpu_s() - cpu0) * 1000 / figures.sent
                 figures.backend, figures.call = "SQLite", call
                 results.append(figures)
                 console.print(
                     f"  {call}: p50 {figures.pct(50):.1f} ms, p99 {figures.pct(99):.1f} ms,"
-                    f" statuses {dict(figures.statuses)}"
+                    f" server CPU {cpu_ms[call]:.2f} ms/request, statuses {dict(figures.statuses)}"
                 )
-    console.print(table(results))
+    console.print(table(results, cpu_ms))
     return 0
 
 
