@@ -294,6 +294,21 @@ def test_a_store_manager_sees_their_stores_customers_and_no_chain_wide_figures(
     assert own.status_code == 200 and 'id="analytics-segment"' in own.text
 
 
+def test_a_store_manager_sees_the_band_sizes_of_their_stores_customers(shop: RiskShop) -> None:
+    with console(shop.db, "manager-a", Role.STORE_MANAGER, ["A01"]) as (client, _csrf):
+        risk = client.get("/analytics/risk")
+    with console(shop.db) as (client, _csrf):
+        chain = client.get("/analytics/risk")
+    bands = dict(
+        (text_of(band).strip(), int(n.replace(",", "")))
+        for band, n in re.findall(
+            r'<tr class="store-band"><td>(.*?)</td><td class="num">([\d,]+)</td>', risk.text
+        )
+    )
+    assert sum(bands.values()) == 6 and bands.get("高", 0) >= 1  # A01's six, three stopped
+    assert 'id="store-bands"' not in chain.text  # the chain's roles read the model report
+
+
 def test_after_the_first_run_the_risk_page_says_it_set_the_baseline(db: Database) -> None:
     build_members(db)
     assert analytics.run_analytics(db=db, as_of=SECOND_RUN).status == "succeeded"

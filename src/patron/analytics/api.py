@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
-from patron.analytics import service
+from patron.analytics import service, serving
 from patron.analytics.engine import KpiDimension
 from patron.analytics.schemas import (
     AnalyticsRunCreate,
     AnalyticsRunRead,
+    BoughtTogetherRead,
+    CustomerRecommendations,
     CustomerScoreRead,
     ResultRows,
     RunSummary,
@@ -169,5 +171,43 @@ def customer_scores(customer_id: PathId, actor: CurrentActor, db: Db) -> list[Cu
     return db.read(
         lambda s: service.scores_for_customer(
             session=s, customer_id=customer_id, store_ids=actor.store_ids
+        )
+    )
+
+
+@router.get("/customers/{customer_id}/recommendations", response_model=CustomerRecommendations)
+def customer_recommendations(
+    customer_id: PathId,
+    actor: CurrentActor,
+    db: Db,
+    limit: Annotated[int, Query(ge=1, le=serving.MAX_ITEMS)] = 10,
+) -> CustomerRecommendations:
+    """The member's next-basket list from the latest nightly run: each item's score, its
+    reason (due, repeat, similar, rule, popular) and its product name; a customer of other
+    stores is refused to a store-bound role as every customer read refuses it."""
+    return db.read(
+        lambda s: serving.customer_recommendations(
+            session=s, customer_id=customer_id, store_ids=actor.store_ids, limit=limit
+        )
+    )
+
+
+@router.get("/products/{sku}/bought-together", response_model=BoughtTogetherRead)
+def bought_together(
+    sku: Annotated[str, Path(min_length=1, max_length=64)],
+    actor: CurrentActor,
+    db: Db,
+    store: Annotated[
+        str | None,
+        Query(max_length=32, description="A store's code; default the chain (or your store)"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=serving.MAX_ITEMS)] = 10,
+) -> BoughtTogetherRead:
+    """What is bought with the product: the latest nightly run's rules {sku} ⇒ {y} with
+    support, confidence and lift, in one store's baskets or the chain's. A store-bound role
+    reads its own store's rules only."""
+    return db.read(
+        lambda s: serving.product_bought_together(
+            session=s, sku=sku, store_code=store, store_ids=actor.store_ids, limit=limit
         )
     )

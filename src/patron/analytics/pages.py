@@ -445,6 +445,7 @@ class RiskView:
     clv: list[churn.ClvBucket]
     top: list[churn.ValuedCustomer]
     baseline: bool  # the first run with churn risk: nobody can have crossed into high risk
+    bands: dict[str, int]  # customers per band, in the actor's stores
 
 
 def load_risk(*, session: Session, actor: Actor, page: int) -> RiskView | None:
@@ -468,6 +469,7 @@ def load_risk(*, session: Session, actor: Actor, page: int) -> RiskView | None:
         ),
         report=None if _store_bound(actor) else report,
         baseline=report.report.get("previous_run_id") is None,
+        bands=churn.band_sizes(session=session, run_id=report.run_id, store_ids=scope),
         clv=churn.clv_distribution(session=session, run_id=report.run_id, store_ids=scope),
         top=[
             replace(v, customer=mask_customer(v.customer))

@@ -115,3 +115,55 @@ class ResultRows(BaseModel):
     as_of: date
     name: str
     rows: list[dict[str, Any]]
+
+
+RecommendationReason = Literal["due", "repeat", "similar", "rule", "popular"]
+
+
+class RecommendedItem(BaseModel):
+    """One item of a member's next-basket list: ``reason`` says why — ``due`` (a repeat
+    item whose own repurchase time has come), ``repeat`` (bought before, not yet due),
+    ``similar`` (bought by similar members), ``rule`` (bought with what they buy),
+    ``popular`` (the shop's best sellers, to fill the list)."""
+
+    rank: int
+    sku: str
+    name: str | None  # None: a SKU the catalogue does not know
+    score: float
+    reason: RecommendationReason
+    due_on: date | None
+
+
+class CustomerRecommendations(BaseModel):
+    """A member's list from the latest nightly run that recommended to them (empty with
+    ``run_id`` None when none has)."""
+
+    customer_id: int
+    run_id: int | None
+    as_of: date | None
+    items: list[RecommendedItem]
+
+
+class BoughtTogetherItem(BaseModel):
+    """A rule {sku} ⇒ {consequent}: in what share of baskets both are (support), how often
+    the consequent is in a basket holding the SKU (confidence), and how many times more
+    often than in any basket (lift)."""
+
+    sku: str
+    name: str | None
+    baskets: int
+    support: float
+    confidence: float
+    lift: float
+
+
+class BoughtTogetherRead(BaseModel):
+    """What is bought with one product, in one store's baskets (``store_code``) or the
+    chain's (None), from the latest nightly run that mined rules."""
+
+    sku: str
+    name: str
+    store_code: str | None
+    run_id: int | None
+    as_of: date | None
+    items: list[BoughtTogetherItem]

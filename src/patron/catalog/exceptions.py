@@ -7,3 +7,7 @@ class StoreNotFound(NotFound):
 
 class StoreCodeTaken(Conflict):
     code = "store_code_taken"
+
+
+class ProductNotFound(NotFound):
+    code = "product_not_found"

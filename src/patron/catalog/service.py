@@ -7,12 +7,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, select
+from sqlalchemy import ScalarSelect, Select, Table, bindparam, select
 from sqlalchemy.orm import Session
 
-from patron.catalog.exceptions import StoreCodeTaken, StoreNotFound
+from patron.catalog.exceptions import ProductNotFound, StoreCodeTaken, StoreNotFound
 from patron.catalog.models import Product, Store, StoreKind
 from patron.catalog.schemas import ProductIn, ProductRead, StoreCreate, StoreRead
 from patron.core import caches
@@ -212,6 +212,29 @@ def upsert_products(*, session: Session, products_in: Sequence[ProductIn]) -> Pr
 def get_product_by_sku(*, session: Session, sku: str) -> ProductRead | None:
     product = session.scalar(select(Product).where(Product.sku == sku))
     return ProductRead.model_validate(product) if product else None
+
+
+def get_product_by_sku_or_raise(*, session: Session, sku: str) -> ProductRead:
+    product = get_product_by_sku(session=session, sku=sku)
+    if product is None:
+        raise ProductNotFound(f"no product with SKU {sku!r}", sku=sku)
+    return product
+
+
+def product_name_of(sku: Any) -> ScalarSelect[str]:
+    """The name of the product whose SKU is ``sku`` (a column of another domain's query),
+    as a correlated subquery: other domains' reads show product names in their one
+    statement without touching the catalogue's table (NULL for an unknown SKU)."""
+    return select(Product.name).where(Product.sku == sku).scalar_subquery()
+
+
+def skus_in_category(prefix: str) -> Select[str]:
+    """The SKUs of products in category ``prefix`` or below it (a path such as 食品/烘焙),
+    as a subquery for other domains' reads."""
+    path = prefix.strip("/")
+    return select(Product.sku).where(
+        (Product.category_path == path) | Product.category_path.startswith(path + "/")
+    )
 
 
 def category_paths(*, session: Session, skus: Sequence[str]) -> dict[str, str]:

@@ -15,7 +15,9 @@ from sqlalchemy.orm import configure_mappers
 import patron
 from patron.analytics import api as analytics_api
 from patron.analytics import pages as analytics_pages
+from patron.analytics.basket import pages as basket_pages
 from patron.analytics.churn import api as churn_api
+from patron.analytics.recommend import pages as recommend_pages
 from patron.audiences import api as audiences_api
 from patron.audiences import pages as audiences_pages
 from patron.audit import api as audit_api
@@ -71,6 +73,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     campaigns_pages.router,  # the campaigns console
     audiences_api.router,  # saved segments, live counts, member exports
     audiences_pages.router,  # the audience list and builder (人群)
+    basket_pages.router,  # the basket page (购物篮规则)
 )
 
 
@@ -127,6 +130,7 @@ def create_app(db: Database | None = None) -> FastAPI:
     # Static files carry no data: mounted outside the permission table, like /healthz's kind.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     loyalty_pages.register_sections()  # the loyalty section of the customer 360 page
+    recommend_pages.register_sections()  # recommendations on the customer 360 page
     install_error_handlers(app)
 
     # First, as load balancers call it often: matching walks the routes in order.

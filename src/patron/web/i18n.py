@@ -174,6 +174,8 @@ MESSAGE_SOURCES: Final = (
     "web/titles.py",
     "loyalty/pages/*.py",
     "analytics/pages.py",
+    "analytics/basket/pages.py",
+    "analytics/recommend/pages.py",
     "imports/messages.py",
     "imports/cli.py",
     "cli.py",

@@ -54,6 +54,11 @@ MESSAGES: Final[dict[str, str]] = {
     "not_found": N_("There is nothing here."),
     "forbidden": N_("Your role may not open this page or do this."),
     "out_of_scope": N_("Your role may not open this page or do this."),
+    "product_not_found": N_("No product with SKU %(sku)s."),
+    "other_stores_rules": N_("Your role reads the basket rules of its own stores only."),
+    "store_required": N_("name one of your stores"),
+    "percent_range": N_("a percentage between 0 and 100"),
+    "not_negative": N_("must not be negative"),
     # --- staff and stores
     "password_too_short": N_("must be at least %(n)s characters"),
     "password_too_plain": N_("must mix letters with digits or symbols"),

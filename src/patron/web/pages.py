@@ -1,12 +1,16 @@
-"""The console's own pages: the dashboard at ``/`` and the language menu."""
+"""The console's own pages: the dashboard at ``/`` (sales, and the latest run's sales
+forecast) and the language menu."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from patron.core.errors import InvalidInput
 from patron.core.settings import get_settings
@@ -67,6 +71,50 @@ def _channel_json(board: dash.Dashboard) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ForecastView:
+    """The latest run's sales forecast summed over the stores in scope, by day and by week,
+    with the backtest's mean MASE and sMAPE beside seasonal naive's."""
+
+    run_id: int
+    days: list[Any]
+    weeks: list[tuple[date, int]]  # (first day, forecast net sales in fen)
+    backtest: dict[str, Any]
+
+
+def load_forecast(*, session: Session, store_ids: frozenset[int] | None) -> ForecastView | None:
+    """None before any run has recorded a forecast (or none for these stores)."""
+    from patron.analytics.forecast import service as forecast
+
+    try:
+        run_id, days = forecast.forecast_totals(session=session, store_ids=store_ids)
+    except forecast.NoForecast:
+        return None
+    if not days:
+        return None
+    _run, rows = forecast.backtest_rows(session=session, run_id=run_id, store_ids=store_ids)
+    weeks = [
+        (days[i].day, sum(d.forecast_fen for d in days[i : i + 7])) for i in range(0, len(days), 7)
+    ]
+    return ForecastView(run_id, days, weeks, forecast.summarise_backtests(rows))
+
+
+def _forecast_json(view: ForecastView) -> str:
+    return _safe_json(
+        {
+            "days": [d.day.isoformat() for d in view.days],
+            "forecast_fen": [d.forecast_fen for d in view.days],
+            "lower_fen": [d.lower_80_fen for d in view.days],
+            "upper_fen": [d.upper_80_fen for d in view.days],
+            "labels": {
+                "forecast": _("Forecast"),
+                "band": _("80% prediction interval"),
+                "axis": _("Net sales (%(currency)s)", currency=get_settings().currency),
+            },
+        }
+    )
+
+
 def _safe_json(data: Any) -> str:
     # Inside <script type="application/json">: no "</script>" can close the block early.
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
@@ -104,4 +152,9 @@ def dashboard_page(
         context.update(
             board=board, chart_json=_chart_json(board), channel_json=_channel_json(board)
         )
+    if actor.can(P.ANALYTICS_READ):
+        found = db.read(lambda s: load_forecast(session=s, store_ids=actor.store_ids))
+        context["forecast"] = found
+        if found is not None:
+            context["forecast_json"] = _forecast_json(found)
     return TEMPLATES.TemplateResponse(request, "dashboard.html", context, status_code=status)

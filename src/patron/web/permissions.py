@@ -186,6 +186,10 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/analytics/kpis"): P.ANALYTICS_READ,
     ("GET", "/api/v1/analytics/migration"): P.ANALYTICS_READ,
     ("GET", "/api/v1/customers/{customer_id}/scores"): P.ANALYTICS_READ,
+    # next-basket lists and "bought together" for tills, the mini-program and campaign
+    # templates (analytics/serving.py): customers.read / products.read, store-scoped.
+    ("GET", "/api/v1/customers/{customer_id}/recommendations"): P.CUSTOMERS_READ,
+    ("GET", "/api/v1/products/{sku}/bought-together"): P.PRODUCTS_READ,
     # ---- analytics console pages and the churn API (analytics/pages.py, churn/api.py):
     # reading needs analytics.read; a store-bound role sees its stores' customers only (and
     # no chain-wide figure the services cannot scope: cohorts, migration, the model report).
@@ -193,6 +197,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/analytics"): P.ANALYTICS_READ,
     ("GET", "/analytics/customers"): P.ANALYTICS_READ,
     ("GET", "/analytics/risk"): P.ANALYTICS_READ,
+    ("GET", "/analytics/baskets"): P.ANALYTICS_READ,
     ("GET", "/api/v1/analytics/risk"): P.ANALYTICS_READ,
     ("GET", "/api/v1/analytics/risk/report"): P.ANALYTICS_READ,
     ("GET", "/api/v1/customers/{customer_id}/risk"): P.ANALYTICS_READ,

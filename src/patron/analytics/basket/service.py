@@ -205,3 +205,97 @@ def bought_together(
         )
         for r in rules
     ]
+
+
+class RuleRow(BaseModel):
+    """A rule as the basket page lists it (``antecedent`` ⇒ ``consequent``)."""
+
+    antecedent: list[str]
+    consequent: str
+    baskets: int
+    support: float
+    confidence: float
+    lift: float
+    leverage: float
+    conviction: float | None
+
+
+class RuleFilters(BaseModel):
+    """What the basket page asks for: a level, a store (None: the chain), a category prefix
+    (the consequent's category path, or the category item itself), minimum measures."""
+
+    level: str = "sku"
+    store_id: int | None = None
+    category: str | None = None
+    min_support: float = 0.0
+    min_confidence: float = 0.0
+    min_lift: float = 0.0
+    limit: int = 50
+
+
+class RuleList(BaseModel):
+    run_id: int | None
+    as_of: date | None
+    period_start: date | None
+    baskets: int | None
+    total: int
+    rules: list[RuleRow]
+
+
+def top_rules(*, session: Session, filters: RuleFilters) -> RuleList:
+    """The latest run's rules for one store or the chain that pass ``filters``, best lift
+    first (the total counts every rule that passes)."""
+    from patron.catalog import service as catalog
+
+    f = filters
+    if f.level not in LEVELS:
+        raise InvalidInput("level", f"must be one of {', '.join(LEVELS)}", value=f.level)
+    if not 1 <= f.limit <= 500:
+        raise InvalidInput("limit", "must be between 1 and 500", value=f.limit)
+    run = session.scalar(select(func.max(BasketRule.run_id)))
+    if run is None:
+        return RuleList(run_id=None, as_of=None, period_start=None, baskets=None, total=0, rules=[])
+    wanted = [
+        BasketRule.run_id == run,
+        BasketRule.level == f.level,
+        BasketRule.store_id.is_(None) if f.store_id is None else BasketRule.store_id == f.store_id,
+        BasketRule.support >= f.min_support,
+        BasketRule.confidence >= f.min_confidence,
+        BasketRule.lift >= f.min_lift,
+    ]
+    if f.category:
+        prefix = f.category.strip("/")
+        if f.level == "sku":
+            wanted.append(BasketRule.consequent.in_(catalog.skus_in_category(prefix)))
+        else:
+            wanted.append(
+                (BasketRule.consequent == prefix) | BasketRule.consequent.startswith(prefix + "/")
+            )
+    total = session.scalar(select(func.count()).select_from(BasketRule).where(*wanted)) or 0
+    rows = session.scalars(
+        select(BasketRule)
+        .where(*wanted)
+        .order_by(BasketRule.lift.desc(), BasketRule.confidence.desc(), BasketRule.id)
+        .limit(f.limit)
+    ).all()
+    first = rows[0] if rows else None
+    return RuleList(
+        run_id=run,
+        as_of=first.as_of if first else None,
+        period_start=first.period_start if first else None,
+        baskets=first.baskets if first else None,
+        total=total,
+        rules=[
+            RuleRow(
+                antecedent=list(r.antecedent),
+                consequent=r.consequent,
+                baskets=r.rule_count,
+                support=r.support,
+                confidence=r.confidence,
+                lift=r.lift,
+                leverage=r.leverage,
+                conviction=r.conviction,
+            )
+            for r in rows
+        ],
+    )

@@ -326,6 +326,23 @@ def clv_distribution(
     ]
 
 
+def band_sizes(
+    *, session: Session, run_id: int, store_ids: frozenset[int] | None = None
+) -> dict[str, int]:
+    """Customers per risk band in a run, within ``store_ids`` (None: every store): what a
+    store-bound role sees of the bands, the model report being chain-wide."""
+    query = (
+        select(CustomerRisk.band, func.count())
+        .where(CustomerRisk.run_id == run_id)
+        .group_by(CustomerRisk.band)
+    )
+    if store_ids is not None:
+        query = query.where(
+            CustomerRisk.customer_id.in_(customers.customer_ids_in_stores(store_ids))
+        )
+    return {str(band): int(n) for band, n in session.execute(query)}
+
+
 @dataclass(frozen=True, slots=True)
 class ValuedCustomer:
     customer: CustomerRead  # as stored: the caller masks it for display

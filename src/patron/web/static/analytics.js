@@ -93,7 +93,49 @@
     };
   }
 
+  // Rules by support (x) and confidence (y), each dot sized by its lift.
+  function rules(data) {
+    var top = Math.max.apply(null, data.points.map(function (p) { return p[2]; }).concat([1]));
+    return {
+      tooltip: {
+        trigger: "item",
+        formatter: function (p) {
+          return window.echarts.format.encodeHTML(data.names[p.dataIndex]) + "<br>" + data.labels.support + " " + p.value[0] +
+            " · " + data.labels.confidence + " " + p.value[1] + " · " + data.labels.lift + " " + p.value[2];
+        }
+      },
+      grid: { left: 60, right: 30, top: 40, bottom: 50 },
+      xAxis: { type: "value", name: data.labels.support, nameLocation: "middle", nameGap: 28, scale: true },
+      yAxis: { type: "value", name: data.labels.confidence, max: 100 },
+      series: [{
+        type: "scatter", data: data.points,
+        symbolSize: function (p) { return 6 + 18 * p[2] / top; }
+      }]
+    };
+  }
+
+  // The forecast's median line over its interval, drawn as a band stacked on the lower bound.
+  function forecast(data) {
+    var lower = data.lower_fen.map(yuan);
+    var width = data.upper_fen.map(function (u, i) { return ((u - data.lower_fen[i]) / 100).toFixed(2); });
+    return {
+      tooltip: { trigger: "axis" },
+      legend: { data: [data.labels.forecast, data.labels.band] },
+      grid: { left: 70, right: 20, top: 40, bottom: 40 },
+      xAxis: { type: "category", data: data.days, boundaryGap: false },
+      yAxis: { type: "value", name: data.labels.axis },
+      series: [
+        { name: "lower", type: "line", stack: "band", data: lower, symbol: "none",
+          lineStyle: { opacity: 0 }, tooltip: { show: false } },
+        { name: data.labels.band, type: "line", stack: "band", data: width, symbol: "none",
+          lineStyle: { opacity: 0 }, areaStyle: { opacity: 0.25 } },
+        { name: data.labels.forecast, type: "line", data: data.forecast_fen.map(yuan), symbol: "none" }
+      ]
+    };
+  }
+
   var KINDS = {
+    "a-rules": rules, "a-forecast": forecast,
     "a-segments": segments, "a-funnel": funnel, "a-heatmap": heatmap,
     "a-histogram": histogram, "a-calibration": calibration
   };
