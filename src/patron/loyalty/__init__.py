@@ -25,7 +25,7 @@ from patron.loyalty.schemas import (
     MemberRef,
     QuoteIn,
 )
-from patron.loyalty.tiers import review_tiers
+from patron.loyalty.tiers import review_tiers, tier_code_of
 from patron.loyalty.till import commit_order, lookup_member, quote_basket
 from patron.loyalty.upkeep import run_upkeep
 
@@ -52,4 +52,5 @@ __all__ = [
     "restore_customer_records",
     "review_tiers",
     "run_upkeep",
+    "tier_code_of",
 ]

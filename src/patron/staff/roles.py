@@ -31,6 +31,11 @@ class Permission(StrEnum):
     STAFF_MANAGE = "staff.manage"  # staff users, roles, API keys
     AUDIT_READ = "audit.read"
     IMPORTS_RUN = "imports.run"  # import files of customers, products and sales (console)
+    TICKETS_READ = "tickets.read"  # service tickets, their SLA clocks and the SLA report
+    TICKETS_WRITE = "tickets.write"  # open, assign, move, note and reply to tickets
+    TICKETS_MANAGE = "tickets.manage"  # SLA policies, the category tree
+    SURVEYS_READ = "surveys.read"  # survey results, NPS and CSAT
+    SURVEYS_MANAGE = "surveys.manage"  # build surveys and send them to a list
 
 
 class Role(StrEnum):
@@ -68,6 +73,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ANALYTICS_READ,
             P.ANALYTICS_RUN,
             P.IMPORTS_RUN,
+            P.TICKETS_READ,
+            P.TICKETS_WRITE,
+            P.TICKETS_MANAGE,
+            P.SURVEYS_READ,
+            P.SURVEYS_MANAGE,
         }
     ),
     Role.STORE_MANAGER: frozenset(
@@ -84,6 +94,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LOYALTY_READ,
             P.LOYALTY_WRITE,
             P.ANALYTICS_READ,
+            P.TICKETS_READ,
+            P.TICKETS_WRITE,
+            P.SURVEYS_READ,
         }
     ),
     Role.CASHIER: frozenset(
@@ -97,6 +110,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PRODUCTS_READ,
             P.LOYALTY_READ,
             P.LOYALTY_WRITE,
+            P.TICKETS_READ,
+            P.TICKETS_WRITE,
         }
     ),
     Role.SERVICE_AGENT: frozenset(
@@ -109,6 +124,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.STORES_READ,
             P.PRODUCTS_READ,
             P.LOYALTY_READ,
+            P.REFUNDS_WRITE,
+            P.TICKETS_READ,
+            P.TICKETS_WRITE,
+            P.SURVEYS_READ,
         }
     ),
     Role.MARKETER: frozenset(
@@ -119,6 +138,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LOYALTY_READ,
             P.LOYALTY_MANAGE,
             P.ANALYTICS_READ,
+            P.SURVEYS_READ,
+            P.SURVEYS_MANAGE,
         }
     ),
     Role.ANALYST: frozenset(
@@ -129,6 +150,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PRODUCTS_READ,
             P.ANALYTICS_READ,
             P.ANALYTICS_RUN,
+            P.SURVEYS_READ,
         }
     ),
     Role.PRIVACY_OFFICER: frozenset(

@@ -103,6 +103,24 @@ MESSAGES: Final[dict[str, str]] = {
         "the lowest tier is every member's starting tier: it needs no spend and no points"
     ),
     "tier_not_above": N_("a higher tier needs more than the one below"),
+    # --- service tickets, SLA and surveys (support/)
+    "ticket_not_found": N_("no such ticket"),
+    "ticket_transition_refused": N_("a ticket %(current)s cannot become %(wanted)s"),
+    "ticket_refused": N_("this ticket does not allow that"),
+    "ticket_assign_someone": N_("assign the ticket to someone instead"),
+    "ticket_closed": N_("the ticket is closed"),
+    "ticket_category_unknown": N_("no such category"),
+    "ticket_category_exists": N_("a category with this code exists already"),
+    "ticket_store_required": N_("name the store"),
+    "ticket_store_unknown": N_("no such store among yours"),
+    "ticket_line_unknown": N_("the order has no line %(line_no)s"),
+    "ticket_no_customer": N_("no customer found"),
+    "ticket_order_not_theirs": N_("the order is another customer's"),
+    "ticket_assignee_refused": N_("this person cannot work this store's tickets"),
+    "sla_reply_after_resolution": N_("the first reply cannot be due after the resolution"),
+    "attachment_refused": N_("only JPEG, PNG or WebP photos up to %(limit_mb)s MB"),
+    "survey_not_found": N_("no such survey"),
+    "survey_link_invalid": N_("this link is not valid: it was used, has expired or is wrong"),
 }
 
 
