@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from patron import analytics, loyalty
 from patron.core.db import Database
+from patron.jobs.service_levels import run_sla_sweep
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,8 @@ class NightlyScheduler:
 
 def nightly_job(db: Database) -> Job:
     """The nightly work: the analytics pipeline (skipped, logged, if a run is going), then
-    the loyalty programme's upkeep (``patron.loyalty.upkeep.run_upkeep``)."""
+    the loyalty programme's upkeep (``patron.loyalty.upkeep.run_upkeep``), then the SLA
+    sweep (``run_sla_sweep``)."""
 
     def job() -> None:
         try:
@@ -127,6 +129,10 @@ def nightly_job(db: Database) -> Job:
         except Exception:  # recorded as a failed run; the loyalty upkeep still runs
             log.exception("nightly analytics run failed")
         loyalty.run_upkeep(db=db)
+        try:
+            run_sla_sweep(db)
+        except Exception:
+            log.exception("nightly SLA sweep failed")
 
     return job
 

@@ -119,6 +119,8 @@ MESSAGES: Final[dict[str, str]] = {
     "ticket_assignee_refused": N_("this person cannot work this store's tickets"),
     "sla_reply_after_resolution": N_("the first reply cannot be due after the resolution"),
     "attachment_refused": N_("only JPEG, PNG or WebP photos up to %(limit_mb)s MB"),
+    "ticket_needs_order": N_("the ticket names no order"),
+    "ticket_not_for_that": N_("not possible on a ticket of this type or in this state"),
     "survey_not_found": N_("no such survey"),
     "survey_link_invalid": N_("this link is not valid: it was used, has expired or is wrong"),
 }

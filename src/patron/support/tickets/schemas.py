@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from patron.core.schemas import RecordId, Schema, ShortCode, UtcInstant
 from patron.customers.schemas import CustomerRef
+from patron.orders.schemas import OrderLineIn, RefundRead
 from patron.support.tickets.models import Priority, TicketChannel, TicketStatus, TicketType
 
 Subject = Annotated[str, Field(min_length=1, max_length=200)]
@@ -179,3 +180,33 @@ class SlaPolicyRead(SlaPolicyIn):
     id: int
     changed_by: str
     updated_at: datetime
+
+
+class RepairIn(Schema):
+    """What is known of a repair; fields left out stay as they were. Purchase date, SKU and
+    warranty months come from the ticket's order and the product when not given."""
+
+    rma_number: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    supplier: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    diagnosis: Annotated[str, Field(max_length=5_000)] | None = None
+    cost_fen: Annotated[int, Field(ge=0, le=10**12)] | None = None
+    sku: ShortCode | None = None
+    purchased_on: date | None = None
+    warranty_months: Annotated[int, Field(ge=0, le=1200)] | None = None
+
+
+class ReturnRead(Schema):
+    created: bool
+    ticket_id: int
+    refund: RefundRead
+
+
+class ExchangeIn(Schema):
+    """What the customer takes instead: the new order's lines."""
+
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=200)
+
+
+class ExchangeRead(ReturnRead):
+    order_id: int
+    order_total_fen: int
