@@ -387,6 +387,10 @@ def move(
         from_status=current, to_status=wanted,
     )  # fmt: skip
     sla.follow_status(session, ticket)
+    if wanted == TicketStatus.CLOSED:
+        from patron.support.surveys.service import invite_after_close  # surveys open tickets
+
+        invite_after_close(session, ticket, now=at)
     record_audit(
         session=session, actor=actor, action="ticket.status", target_kind="ticket",
         target_id=ticket.id, details={"from": current, "to": wanted},
