@@ -181,9 +181,7 @@ def test_results_give_nps_with_its_interval_csat_by_agent_and_the_response_rate(
         _answer(shop, _token_of(shop, ticket.customer_id), csat=csat, nps=nps)
     _closed_ticket_link(shop)  # invited, never answered
     found = shop.read(
-        lambda s: results.survey_results(
-            session=s, code="after-service", names={agent: "Agent"}
-        )
+        lambda s: results.survey_results(session=s, code="after-service", names={agent: "Agent"})
     )
     assert (found.invited, found.responded, found.response_rate_percent) == (5, 4, 80.0)
     assert (found.nps.promoters, found.nps.passives, found.nps.detractors) == (2, 1, 1)
