@@ -178,6 +178,27 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/imports/runs/{run_id}/progress"): P.IMPORTS_RUN,
     ("GET", "/imports/runs/{run_id}/report"): P.IMPORTS_RUN,
     # ---- end of the import page ----
+    # service tickets, SLA and surveys (support/api.py, support/pages/)
+    ("POST", "/api/v1/tickets"): P.TICKETS_WRITE,
+    ("GET", "/api/v1/tickets"): P.TICKETS_READ,
+    ("GET", "/api/v1/tickets/{ticket_id}"): P.TICKETS_READ,
+    ("POST", "/api/v1/tickets/{ticket_id}/status"): P.TICKETS_WRITE,
+    ("POST", "/api/v1/tickets/{ticket_id}/assign"): P.TICKETS_WRITE,
+    ("POST", "/api/v1/tickets/{ticket_id}/entries"): P.TICKETS_WRITE,
+    ("POST", "/api/v1/tickets/{ticket_id}/attachments"): P.TICKETS_WRITE,
+    ("GET", "/api/v1/tickets/{ticket_id}/attachments/{attachment_id}"): P.TICKETS_READ,
+    ("POST", "/api/v1/tickets/{ticket_id}/refund"): P.REFUNDS_WRITE,
+    ("POST", "/api/v1/tickets/{ticket_id}/exchange"): P.REFUNDS_WRITE,
+    ("PUT", "/api/v1/tickets/{ticket_id}/repair"): P.TICKETS_WRITE,
+    ("GET", "/api/v1/ticket-categories"): P.TICKETS_READ,
+    ("POST", "/api/v1/ticket-categories"): P.TICKETS_MANAGE,
+    ("GET", "/api/v1/sla-policies"): P.TICKETS_READ,
+    ("POST", "/api/v1/sla-policies"): P.TICKETS_MANAGE,
+    ("GET", "/api/v1/sla/report"): P.TICKETS_READ,
+    ("GET", "/api/v1/surveys"): P.SURVEYS_READ,
+    ("POST", "/api/v1/surveys"): P.SURVEYS_MANAGE,
+    ("POST", "/api/v1/surveys/{code}/invitations"): P.SURVEYS_MANAGE,
+    ("GET", "/api/v1/surveys/{code}/results"): P.SURVEYS_READ,
 }
 
 
