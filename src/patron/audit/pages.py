@@ -134,6 +134,19 @@ ACTION_TITLES: dict[str, str] = {
     "import.start": N_("Started an import"),
     "import.mapping_saved": N_("Saved an import's column mapping"),
     "import.report_downloaded": N_("Downloaded an import's rejects report"),
+    "ticket.open": N_("Opened a service ticket"),
+    "ticket.status": N_("Moved a service ticket"),
+    "ticket.assign": N_("Assigned a service ticket"),
+    "ticket.reply": N_("Replied on a service ticket"),
+    "ticket.note": N_("Noted on a service ticket"),
+    "ticket.attach": N_("Added a photo to a service ticket"),
+    "ticket.refund": N_("Refunded a return through a ticket"),
+    "ticket.exchange": N_("Exchanged goods through a ticket"),
+    "ticket.repair": N_("Updated a repair"),
+    "ticket_category.create": N_("Added a ticket category"),
+    "sla_policy.save": N_("Saved an SLA policy"),
+    "survey.create": N_("Built a survey"),
+    "survey.invite": N_("Sent a survey"),
 }
 ACTIONS = tuple(ACTION_TITLES)
 

@@ -32,6 +32,7 @@ from patron.orders import api as orders_api
 from patron.staff import api as staff_api
 from patron.staff import pages as staff_pages
 from patron.support import api as support_api
+from patron.support import pages as support_pages
 from patron.web import pages as console_pages
 from patron.web.errors import install_error_handlers
 from patron.web.i18n import LocaleMiddleware
@@ -61,6 +62,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     analytics_pages.router,  # the analytics console pages (and the 360 page's section)
     imports_pages.router,  # the import page (导入数据)
     support_api.router,  # service tickets, SLA and surveys
+    support_pages.router,  # the service console and the public survey page
 )
 
 

@@ -122,6 +122,7 @@ MESSAGES: Final[dict[str, str]] = {
     "ticket_needs_order": N_("the ticket names no order"),
     "ticket_not_for_that": N_("not possible on a ticket of this type or in this state"),
     "survey_not_found": N_("no such survey"),
+    "not_a_date": N_("is not a date like 2026-10-31"),
     "survey_exists": N_("a survey with this code exists already"),
     "survey_scale": N_("choose a score from %(low)s to %(high)s"),
     "survey_link_invalid": N_("this link is not valid: it was used, has expired or is wrong"),

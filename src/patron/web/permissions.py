@@ -199,6 +199,22 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/surveys"): P.SURVEYS_MANAGE,
     ("POST", "/api/v1/surveys/{code}/invitations"): P.SURVEYS_MANAGE,
     ("GET", "/api/v1/surveys/{code}/results"): P.SURVEYS_READ,
+    ("GET", "/tickets"): P.TICKETS_READ,
+    ("GET", "/tickets/new"): P.TICKETS_WRITE,
+    ("POST", "/tickets"): P.TICKETS_WRITE,
+    ("GET", "/tickets/{ticket_id}"): P.TICKETS_READ,
+    ("POST", "/tickets/{ticket_id}/entries"): P.TICKETS_WRITE,
+    ("POST", "/tickets/{ticket_id}/status"): P.TICKETS_WRITE,
+    ("POST", "/tickets/{ticket_id}/assign"): P.TICKETS_WRITE,
+    ("POST", "/tickets/{ticket_id}/refund"): P.REFUNDS_WRITE,
+    ("POST", "/tickets/{ticket_id}/photos"): P.TICKETS_WRITE,
+    ("GET", "/tickets/{ticket_id}/photos/{attachment_id}"): P.TICKETS_READ,
+    ("GET", "/service/sla"): P.TICKETS_READ,
+    ("GET", "/surveys"): P.SURVEYS_READ,
+    ("GET", "/surveys/{code}"): P.SURVEYS_READ,
+    # the public survey page: the signed one-time link is the key (support/pages/public.py)
+    ("GET", "/s/{token}"): PUBLIC,
+    ("POST", "/s/{token}"): PUBLIC,
 }
 
 

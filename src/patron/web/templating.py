@@ -46,6 +46,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/merge-suggestions", N_("Merge suggestions"), P.CUSTOMERS_MERGE),
     NavItem("/loyalty", N_("Loyalty (menu)"), P.LOYALTY_READ),
     NavItem("/analytics", N_("Analytics"), P.ANALYTICS_READ),
+    NavItem("/tickets", N_("Service"), P.TICKETS_READ),
+    NavItem("/surveys", N_("Surveys"), P.SURVEYS_READ),
     NavItem("/stores", N_("Stores"), P.STORES_READ),
     NavItem("/imports", N_("Import data"), P.IMPORTS_RUN),
     NavItem("/staff", N_("Staff and roles"), P.STAFF_MANAGE),
