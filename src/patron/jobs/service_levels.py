@@ -1,7 +1,7 @@
 """The SLA sweep: warnings, breaches and escalations of open tickets' clocks
 (patron.support.sla). Safe to run as often as one likes: each event is written once, so a
-second run finds nothing new. The nightly job runs it; a periodic runner can call it every
-few minutes."""
+second run finds nothing new. The nightly job runs it; between nightly runs, cron can run
+``patron support sla-sweep`` every few minutes."""
 
 from __future__ import annotations
 
