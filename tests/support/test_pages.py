@@ -84,7 +84,9 @@ def test_an_agent_replies_refunds_and_resolves_and_the_manager_reads_the_report(
         post("entries", kind="reply", body="您好，已为您办理退货")
         post("refund")
         refused = client.post(f"{path}/status", data={"csrf_token": csrf, "status": "closed"})
-        assert refused.status_code == 422 and "不能从" in text_of(refused.text)
+        assert refused.status_code == 422 and "工单不能从“处理中”变为“已关闭”" in text_of(
+            refused.text
+        )
         post("status", status="resolved")
         page = text_of(client.get(path).text)
         assert "已解决" in page and "已退款" in page

@@ -40,7 +40,7 @@ from patron.support.tickets.schemas import (
 )
 from patron.web.deps import Db, PathId
 from patron.web.forms import error_line, first_error
-from patron.web.i18n import N_, title_of
+from patron.web.i18n import N_, _, title_of
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
 
@@ -286,6 +286,10 @@ def _after(
     except PatronError as exc:
         if exc.code == "ticket_not_found":
             raise
+        if exc.code == "ticket_transition_refused":  # the statuses by their titles
+            facts = {k: title_of(STATUS_TITLES, str(v)) for k, v in exc.facts.items()}
+            text = _("a ticket %(current)s cannot become %(wanted)s", **facts)
+            return _ticket_page(request, actor, db, ticket_id, error=text)
         return _ticket_page(request, actor, db, ticket_id, error=error_line(exc, LABELS))
     return RedirectResponse(f"/tickets/{ticket_id}?done={done}", status_code=303)
 
