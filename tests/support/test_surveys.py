@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from patron.catalog import service as catalog
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
@@ -188,6 +189,20 @@ def test_results_give_nps_with_its_interval_csat_by_agent_and_the_response_rate(
     assert found.nps.nps == 25.0
     assert found.nps.ci_low is not None and found.nps.ci_low < 25.0 < found.nps.ci_high  # type: ignore[operator]
     assert [(s.key, s.csat_mean) for s in found.csat_by_agent] == [("Agent", 3.25)]
+    store = shop.read(lambda s: catalog.get_store_by_code(session=s, code="SH01"))
+    assert store is not None
+    theirs = shop.read(
+        lambda s: results.survey_results(
+            session=s, code="after-service", store_ids=frozenset({store.id})
+        )
+    )
+    assert (theirs.invited, theirs.responded) == (5, 4)
+    elsewhere = shop.read(
+        lambda s: results.survey_results(
+            session=s, code="after-service", store_ids=frozenset({store.id + 99})
+        )
+    )
+    assert (elsewhere.invited, elsewhere.responded, elsewhere.nps.nps) == (0, 0, None)
     assert found.csat.csat_satisfied_percent == 50.0
 
 

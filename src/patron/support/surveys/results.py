@@ -16,6 +16,7 @@ from patron.core.settings import get_settings
 from patron.support.surveys.models import SurveyInvitation, SurveyResponse
 from patron.support.surveys.schemas import NpsRead, Score, SurveyResults
 from patron.support.surveys.service import DETRACTOR_NPS, get_survey_row
+from patron.support.tickets.models import Ticket
 
 PROMOTER = 9
 SATISFIED = 4
@@ -76,7 +77,11 @@ def survey_results(
     """Results of one survey over [since, until) (by invitation time for the rate, by answer
     time for the scores); ``store_ids`` keeps a store's staff to their stores' answers."""
     survey = get_survey_row(session, code)
-    invited_q = select(func.count()).where(SurveyInvitation.survey_id == survey.id)
+    invited_q = (
+        select(func.count())
+        .select_from(SurveyInvitation)
+        .where(SurveyInvitation.survey_id == survey.id)
+    )
     q = select(SurveyResponse).where(SurveyResponse.survey_id == survey.id)
     if since is not None:
         invited_q = invited_q.where(SurveyInvitation.created_at >= since)
@@ -84,10 +89,13 @@ def survey_results(
     if until is not None:
         invited_q = invited_q.where(SurveyInvitation.created_at < until)
         q = q.where(SurveyResponse.submitted_at < until)
-    if store_ids is not None:
+    if store_ids is not None:  # a store's own: invitations after its tickets, their answers
         q = q.where(SurveyResponse.store_id.in_(store_ids))
+        invited_q = invited_q.join(Ticket, Ticket.id == SurveyInvitation.ticket_id).where(
+            Ticket.store_id.in_(store_ids)
+        )
     rows = list(session.scalars(q.order_by(SurveyResponse.submitted_at)))
-    invited = int(session.scalar(invited_q) or 0) if store_ids is None else len(rows)
+    invited = int(session.scalar(invited_q) or 0)
     by: dict[str, dict[str, list[int]]] = {k: defaultdict(list) for k in ("store", "agent", "type")}
     months: dict[str, list[int]] = defaultdict(list)
     zone = get_settings().zone
