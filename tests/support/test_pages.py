@@ -123,5 +123,11 @@ def test_the_public_page_takes_one_answer_per_link(db: Database) -> None:
         again = client.get(path)
         assert again.status_code == 410 and 'id="invalid"' in again.text
         assert client.get("/s/1.2.abc.def").status_code == 410
+    with console(db, "boss", Role.CHAIN_MANAGER) as (client, _csrf):
+        listed = client.get("/surveys")
+        assert listed.status_code == 200 and "回访" in listed.text
+        results = text_of(client.get("/surveys/s").text)
+        assert "问卷结果" in results and "回复率" in results and "100.0%" in results
+        assert client.get("/surveys/s", params={"since": "yesterday"}).status_code == 422
     assert engagement  # the invitation went out through the outbox
     assert utcnow() - timedelta(days=1) < utcnow()

@@ -141,6 +141,9 @@ def test_a_detractor_opens_a_follow_up_ticket_in_the_same_store(shop: Database) 
     token = _closed_ticket_link(shop)
     response = _answer(shop, token, csat=2, nps=3, why="等了三天都没人回复，太失望了")
     follow_up = response.follow_up_ticket_id  # type: ignore[attr-defined]
+    found = shop.read(lambda s: results.survey_results(session=s, code="after-service"))
+    assert found.comments == [("等了三天都没人回复，太失望了", "negative")]
+    assert "失望" in [word for word, _n in found.keywords]
     assert follow_up is not None and response.sentiment == "negative"  # type: ignore[attr-defined]
     opened = shop.read(lambda s: tickets.get_ticket(session=s, ticket_id=follow_up, actor=ACTOR))
     assert (opened.channel, opened.priority, opened.store_code) == ("survey", "high", "SH01")
@@ -204,6 +207,7 @@ def test_results_give_nps_with_its_interval_csat_by_agent_and_the_response_rate(
     )
     assert (elsewhere.invited, elsewhere.responded, elsewhere.nps.nps) == (0, 0, None)
     assert found.csat.csat_satisfied_percent == 50.0
+    assert found.keywords == []  # nobody wrote anything
 
 
 def test_nps_interval_narrows_with_more_answers() -> None:

@@ -119,7 +119,19 @@ def survey_results(
         csat_by_type=[_score(k, v) for k, v in sorted(by["type"].items())],
         by_month=[(m, len(v), nps_of(v).nps) for m, v in sorted(months.items())],
         comments=[(mask_text(r.comment), r.sentiment) for r in rows if r.comment][-50:],
+        keywords=_keywords([r.comment for r in rows if r.comment]),
     )
+
+
+def _keywords(texts: list[str]) -> list[tuple[str, int]]:
+    """What the comments talk about (jieba words, rare in Chinese at large: support/feedback),
+    digits left out so that no number from a comment is shown."""
+    if not texts:
+        return []
+    from patron.support.feedback.keywords import keywords
+
+    found = keywords([mask_text(t) for t in texts], top=15)
+    return [(k.word, k.texts) for k in found if not any(ch.isdigit() for ch in k.word)]
 
 
 def _mean(values: list[int]) -> float | None:
