@@ -134,4 +134,4 @@ class SurveyResults(Schema):
     csat_by_type: list[Score]
     by_month: list[tuple[str, int, float | None]]  # month, responses, NPS
     comments: list[tuple[str, str | None]]  # masked text, sentiment
-    keywords: list[tuple[str, int]] = []  # the comments' keywords: word, comments using it
+    keywords: list[tuple[str, int]]  # the comments' keywords: word, comments using it
