@@ -18,6 +18,8 @@ from patron.loyalty import models as loyalty_models
 from patron.orders import models as order_models
 from patron.staff import models as staff_models
 from patron.support import models as support_models
+from patron.support.surveys import models as survey_models
+from patron.support.tickets import models as ticket_models
 
 metadata = Base.metadata
 
@@ -40,4 +42,6 @@ __all__ = [
     "recommend_models",
     "staff_models",
     "support_models",
+    "survey_models",
+    "ticket_models",
 ]

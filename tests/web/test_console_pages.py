@@ -131,19 +131,22 @@ def test_a_new_sale_shows_on_the_dashboard_at_once(shop: Shop) -> None:
                 "/loyalty",
                 "/analytics",
                 "/audiences",
+                "/tickets",
+                "/surveys",
                 "/stores",
                 "/imports",
                 "/staff",
                 "/audit",
             ],
         ),
-        (Role.CASHIER, ["A01"], ["/", "/customers", "/loyalty", "/stores"]),
+        (Role.CASHIER, ["A01"], ["/", "/customers", "/loyalty", "/tickets", "/stores"]),
         (Role.PRIVACY_OFFICER, None, ["/", "/customers", "/merge-suggestions", "/audit"]),
         (
             Role.MARKETER,
             None,
             ["/", "/customers", "/loyalty", "/analytics", "/audiences", "/stores"],
         ),
+        (Role.MARKETER, None, ["/", "/customers", "/loyalty", "/analytics", "/surveys", "/stores"]),
     ],
 )
 def test_the_menu_shows_only_what_the_role_may_open(

@@ -37,6 +37,7 @@ from sqlalchemy import Connection, Select, String, func, or_, select, type_coerc
 from sqlalchemy.sql.elements import ColumnElement
 
 from patron.analytics.engine.schema import cluster_orders
+from patron.analytics.service_extract import load_service_signals
 from patron.catalog.models import Product, Store
 from patron.core.db import Database
 from patron.customers.models import Customer, CustomerMerge
@@ -340,6 +341,8 @@ def _run(
         result=result,
     )
     _returns(source, duck, dialect, zone, result)
+    for name, rows in load_service_signals(source, duck, timezone).items():
+        result.add(name, rows)
     new_state.update(_keep_clustered(duck, state, result))
     return new_state
 

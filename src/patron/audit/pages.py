@@ -146,6 +146,19 @@ ACTION_TITLES: dict[str, str] = {
     "audience.delete": N_("Deleted an audience"),
     "audience.export": N_("Exported an audience's members"),
     "custom_field.define": N_("Defined a custom field"),
+    "ticket.open": N_("Opened a service ticket"),
+    "ticket.status": N_("Moved a service ticket"),
+    "ticket.assign": N_("Assigned a service ticket"),
+    "ticket.reply": N_("Replied on a service ticket"),
+    "ticket.note": N_("Noted on a service ticket"),
+    "ticket.attach": N_("Added a photo to a service ticket"),
+    "ticket.refund": N_("Refunded a return through a ticket"),
+    "ticket.exchange": N_("Exchanged goods through a ticket"),
+    "ticket.repair": N_("Updated a repair"),
+    "ticket_category.create": N_("Added a ticket category"),
+    "sla_policy.save": N_("Saved an SLA policy"),
+    "survey.create": N_("Built a survey"),
+    "survey.invite": N_("Sent a survey"),
 }
 ACTIONS = tuple(ACTION_TITLES)
 

@@ -42,5 +42,6 @@ class Product(Base):
     brand: Mapped[str | None] = mapped_column(String(120))
     list_price_fen: Mapped[int | None] = mapped_column(BigInteger)
     shelf_life_days: Mapped[int | None] = mapped_column(Integer)
+    warranty_months: Mapped[int | None] = mapped_column(Integer)  # for repairs under warranty
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

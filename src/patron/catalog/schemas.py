@@ -62,6 +62,7 @@ class ProductIn(Schema):
     brand: Annotated[str, Field(max_length=120)] | None = None
     list_price_fen: FenAmount | None = None
     shelf_life_days: int | None = Field(default=None, ge=0, le=36500)
+    warranty_months: int | None = Field(default=None, ge=0, le=1200)
 
     @field_validator("category_path")
     @classmethod
@@ -77,5 +78,6 @@ class ProductRead(Schema):
     brand: str | None
     list_price_fen: int | None
     shelf_life_days: int | None
+    warranty_months: int | None = None
     created_at: datetime
     updated_at: datetime

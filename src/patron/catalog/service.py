@@ -178,7 +178,14 @@ class ProductUpsertResult:
     unchanged: int
 
 
-_PRODUCT_FIELDS = ("name", "category_path", "brand", "list_price_fen", "shelf_life_days")
+_PRODUCT_FIELDS = (
+    "name",
+    "category_path",
+    "brand",
+    "list_price_fen",
+    "shelf_life_days",
+    "warranty_months",
+)
 
 
 def upsert_products(*, session: Session, products_in: Sequence[ProductIn]) -> ProductUpsertResult:

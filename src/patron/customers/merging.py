@@ -28,7 +28,11 @@ from patron.customers.suggestions import dismissed_pairs
 
 # Domains whose rows point at customers. Each module offers move_customer_records() and
 # restore_customer_records(); a new domain with customer rows adds itself here.
-MERGE_PARTICIPANTS: tuple[str, ...] = ("patron.orders.service", "patron.loyalty")
+MERGE_PARTICIPANTS: tuple[str, ...] = (
+    "patron.orders.service",
+    "patron.loyalty",
+    "patron.support.merges",
+)
 
 PROFILE_FIELDS = (
     "name",

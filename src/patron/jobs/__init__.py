@@ -5,5 +5,6 @@ See docs/architecture.md, "A nightly run".
 """
 
 from patron.jobs.nightly import NightlyScheduler, nightly_job, start_nightly
+from patron.jobs.service_levels import run_sla_sweep
 
-__all__ = ["NightlyScheduler", "nightly_job", "start_nightly"]
+__all__ = ["NightlyScheduler", "nightly_job", "run_sla_sweep", "start_nightly"]

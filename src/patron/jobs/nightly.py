@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from patron import analytics, audiences, loyalty
 from patron.core.db import Database
+from patron.jobs.service_levels import run_sla_sweep
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,8 @@ class NightlyScheduler:
 def nightly_job(db: Database) -> Job:
     """The nightly work: the analytics pipeline (skipped, logged, if a run is going), then
     the loyalty programme's upkeep (``patron.loyalty.upkeep.run_upkeep``), then the
-    audience facts (demographics, tags, tiers and points, scores) in the analytics store."""
+    audience facts (demographics, tags, tiers and points, scores) in the analytics store,
+    then the SLA sweep (``run_sla_sweep``)."""
 
     def job() -> None:
         try:
@@ -134,6 +136,10 @@ def nightly_job(db: Database) -> Job:
             log.info("audience facts not refreshed: %s", exc)
         except Exception:  # the next night (or a send's refresh) tries again
             log.exception("refreshing the audience facts failed")
+        try:
+            run_sla_sweep(db)
+        except Exception:
+            log.exception("nightly SLA sweep failed")
 
     return job
 

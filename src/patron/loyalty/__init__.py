@@ -26,7 +26,7 @@ from patron.loyalty.schemas import (
     QuoteIn,
 )
 from patron.loyalty.standings import member_standings
-from patron.loyalty.tiers import review_tiers
+from patron.loyalty.tiers import review_tiers, tier_code_of
 from patron.loyalty.till import commit_order, lookup_member, quote_basket
 from patron.loyalty.upkeep import run_upkeep
 
@@ -54,4 +54,5 @@ __all__ = [
     "restore_customer_records",
     "review_tiers",
     "run_upkeep",
+    "tier_code_of",
 ]

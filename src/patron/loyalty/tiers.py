@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.models import UTCDateTime
 from patron.loyalty import ledger, rules
-from patron.loyalty.accounts import get_programme, now_or
+from patron.loyalty.accounts import account_of, get_programme, now_or
 from patron.loyalty.models import LoyaltyAccount
 from patron.loyalty.schemas import TierRead
 
@@ -158,3 +158,9 @@ def _review_update() -> Any:
             tier_since_at=func.coalesce(bindparam("since", type_=UTCDateTime()), a.tier_since_at),
         )
     )
+
+
+def tier_code_of(*, session: Session, customer_id: int) -> str | None:
+    """The member's tier code as held now (None: not a member): for service levels by tier."""
+    account = account_of(session, customer_id)
+    return account.tier_code if account is not None else None

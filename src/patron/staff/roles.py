@@ -37,6 +37,11 @@ class Permission(StrEnum):
     AUDIENCES_READ = "audiences.read"  # see saved audiences and their counts (own stores)
     AUDIENCES_MANAGE = "audiences.manage"  # build, save, delete and export audiences
     CUSTOM_FIELDS_MANAGE = "custom_fields.manage"  # define custom profile fields (admins)
+    TICKETS_READ = "tickets.read"  # service tickets, their SLA clocks and the SLA report
+    TICKETS_WRITE = "tickets.write"  # open, assign, move, note and reply to tickets
+    TICKETS_MANAGE = "tickets.manage"  # SLA policies, the category tree
+    SURVEYS_READ = "surveys.read"  # survey results, NPS and CSAT
+    SURVEYS_MANAGE = "surveys.manage"  # build surveys and send them to a list
 
 
 class Role(StrEnum):
@@ -78,6 +83,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CAMPAIGNS_WRITE,
             P.CAMPAIGNS_APPROVE,
             P.AUDIENCES_READ,
+            P.TICKETS_READ,
+            P.TICKETS_WRITE,
+            P.TICKETS_MANAGE,
+            P.SURVEYS_READ,
+            P.SURVEYS_MANAGE,
         }
     ),
     Role.STORE_MANAGER: frozenset(
@@ -96,6 +106,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ANALYTICS_READ,
             P.CAMPAIGNS_READ,
             P.AUDIENCES_READ,
+            P.TICKETS_READ,
+            P.TICKETS_WRITE,
+            P.SURVEYS_READ,
         }
     ),
     Role.CASHIER: frozenset(
@@ -109,6 +122,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PRODUCTS_READ,
             P.LOYALTY_READ,
             P.LOYALTY_WRITE,
+            P.TICKETS_READ,
+            P.TICKETS_WRITE,
         }
     ),
     Role.SERVICE_AGENT: frozenset(
@@ -121,6 +136,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.STORES_READ,
             P.PRODUCTS_READ,
             P.LOYALTY_READ,
+            P.REFUNDS_WRITE,
+            P.TICKETS_READ,
+            P.TICKETS_WRITE,
+            P.SURVEYS_READ,
         }
     ),
     Role.MARKETER: frozenset(
@@ -135,6 +154,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CAMPAIGNS_WRITE,
             P.AUDIENCES_READ,
             P.AUDIENCES_MANAGE,
+            P.SURVEYS_READ,
+            P.SURVEYS_MANAGE,
         }
     ),
     Role.ANALYST: frozenset(
@@ -147,6 +168,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ANALYTICS_RUN,
             P.CAMPAIGNS_READ,
             P.AUDIENCES_READ,
+            P.SURVEYS_READ,
         }
     ),
     Role.PRIVACY_OFFICER: frozenset(

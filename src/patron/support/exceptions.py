@@ -1,6 +1,6 @@
 """Support errors; each carries its facts and maps to HTTP through the core base classes."""
 
-from patron.core.errors import InvalidInput, NotFound
+from patron.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
 class NaiveInstant(InvalidInput):
@@ -39,3 +39,35 @@ class SentimentModelMissing(NotFound):
     """No sentiment model file where one was asked for."""
 
     code = "sentiment_model_missing"
+
+
+class TicketNotFound(NotFound):
+    code = "ticket_not_found"
+
+
+class TransitionRefused(Conflict):
+    """A ticket cannot go from its status to the one asked (closed → waiting …)."""
+
+    code = "ticket_transition_refused"
+
+
+class TicketRefused(Conflict):
+    """Work a ticket's type or state does not allow (a refund on a complaint, twice …)."""
+
+    code = "ticket_refused"
+
+
+class AttachmentRefused(InvalidInput):
+    """A file that is not a photo of an accepted type, or too large."""
+
+    code = "attachment_refused"
+
+
+class SurveyNotFound(NotFound):
+    code = "survey_not_found"
+
+
+class SurveyLinkInvalid(Forbidden):
+    """A survey link that is forged, used already or expired: nothing is told beyond that."""
+
+    code = "survey_link_invalid"

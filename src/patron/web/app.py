@@ -39,6 +39,8 @@ from patron.loyalty import pages as loyalty_pages
 from patron.orders import api as orders_api
 from patron.staff import api as staff_api
 from patron.staff import pages as staff_pages
+from patron.support import api as support_api
+from patron.support import pages as support_pages
 from patron.web import pages as console_pages
 from patron.web.errors import install_error_handlers
 from patron.web.i18n import LocaleMiddleware
@@ -74,6 +76,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     audiences_api.router,  # saved segments, live counts, member exports
     audiences_pages.router,  # the audience list and builder (人群)
     basket_pages.router,  # the basket page (购物篮规则)
+    support_api.router,  # service tickets, SLA and surveys
+    support_pages.router,  # the service console and the public survey page
 )
 
 

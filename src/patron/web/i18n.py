@@ -183,6 +183,7 @@ MESSAGE_SOURCES: Final = (
     "consent/pages.py",
     "campaigns/pages.py",
     "audiences/pages.py",
+    "support/pages/*.py",
 )
 
 

@@ -160,6 +160,55 @@ SOURCES: dict[str, Source] = {
 }
 
 
+# Service signals (support/signals.py, copied by analytics/service_extract.py): complaints,
+# tickets still open, breached service levels and what customers answered in surveys, in
+# the RECENT_DAYS up to the cut-off (tickets still open: as of the cut-off).
+SOURCES["tickets"] = Source(
+    name="tickets",
+    requires=("tickets",),
+    sql="""
+SELECT customer_id,
+       (count(*) FILTER (WHERE ticket_type = 'complaint' AND opened_on > $recent_start))::DOUBLE
+           AS complaints_recent,
+       (count(*) FILTER (WHERE closed_on IS NULL OR closed_on > $cutoff))::DOUBLE
+           AS open_tickets,
+       (count(*) FILTER (WHERE breached_on > $recent_start AND breached_on <= $cutoff))::DOUBLE
+           AS sla_breaches_recent
+FROM tickets
+WHERE customer_id IS NOT NULL AND opened_on <= $cutoff
+  AND (customer_id % 1000003) * 2654435761 % 1000 < $sample_per_mille
+GROUP BY customer_id
+ORDER BY customer_id
+""",
+    columns=("complaints_recent", "open_tickets", "sla_breaches_recent"),
+    fill={"complaints_recent": 0.0, "open_tickets": 0.0, "sla_breaches_recent": 0.0},
+)
+SOURCES["surveys"] = Source(
+    name="surveys",
+    requires=("survey_answers",),
+    sql="""
+SELECT customer_id,
+       (count(*) FILTER (WHERE csat <= 2))::DOUBLE AS low_csat_recent,
+       (count(*) FILTER (WHERE nps <= 6))::DOUBLE AS detractor_recent
+FROM survey_answers
+WHERE customer_id IS NOT NULL AND answered_on > $recent_start AND answered_on <= $cutoff
+  AND (customer_id % 1000003) * 2654435761 % 1000 < $sample_per_mille
+GROUP BY customer_id
+ORDER BY customer_id
+""",
+    columns=("low_csat_recent", "detractor_recent"),
+    fill={"low_csat_recent": 0.0, "detractor_recent": 0.0},
+)
+
+
+def column(c: Columns, name: str) -> FloatArray:
+    """A source's column, or zeros when the store lacks its table (the feature is then left
+    out of the model; its reason texts are still checked on zeros)."""
+    if name in c:
+        return np.asarray(c[name], dtype=np.float64)
+    return np.zeros(len(c["purchase_days"]), dtype=np.float64)
+
+
 # ------------------------------------------------------------------- derived quantities
 # Each is a plain function of the columns, shared by a feature's value, its condition and
 # its numbers, so what the model sees and what the reason says cannot drift apart.
@@ -232,6 +281,23 @@ class Feature:
 def _frequency_trend(c: Columns) -> FloatArray:
     usual = usual_recent_purchases(c)
     return np.asarray(np.log((c["recent_purchase_days"] + 0.5) / (usual + 0.5)), dtype=np.float64)
+
+
+def _service_feature(
+    name: str, description: str, source: str, col: str, reason: str, action: str
+) -> Feature:
+    """A count of service events: log(1 + count) for the model, said when there is one."""
+
+    def value(c: Columns) -> FloatArray:
+        return np.asarray(np.log1p(column(c, col)), dtype=np.float64)
+
+    def applies(c: Columns) -> BoolArray:
+        return np.asarray(column(c, col) >= 1, dtype=np.bool_)
+
+    def numbers(c: Columns) -> dict[str, FloatArray]:
+        return {"count": column(c, col)}
+
+    return Feature(name, description, source, value, reason, action, applies, numbers)
 
 
 FEATURES: tuple[Feature, ...] = (
@@ -331,6 +397,51 @@ FEATURES: tuple[Feature, ...] = (
         applies=lambda c: c["purchase_days"] == 1,
         numbers=lambda c: {},
         direction=-1,
+    ),
+    *(
+        _service_feature(*spec)
+        for spec in (
+            (
+                "complaints",
+                "log(1 + complaints in the last 90 days)",
+                "tickets",
+                "complaints_recent",
+                "complaints",
+                "service_recovery",
+            ),
+            (
+                "open_tickets",
+                "log(1 + service tickets open at the cut-off)",
+                "tickets",
+                "open_tickets",
+                "open_tickets",
+                "resolve_ticket",
+            ),
+            (
+                "sla_breaches",
+                "log(1 + tickets whose service level was broken, last 90 days)",
+                "tickets",
+                "sla_breaches_recent",
+                "sla_breaches",
+                "service_recovery",
+            ),
+            (
+                "low_csat",
+                "log(1 + survey answers of CSAT 1-2, last 90 days)",
+                "surveys",
+                "low_csat_recent",
+                "low_csat",
+                "service_recovery",
+            ),
+            (
+                "detractor",
+                "log(1 + NPS answers of 0-6, last 90 days)",
+                "surveys",
+                "detractor_recent",
+                "detractor",
+                "store_manager_call",
+            ),
+        )
     ),
 )
 

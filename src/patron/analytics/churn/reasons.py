@@ -74,6 +74,26 @@ REASON_TEXTS: dict[str, dict[Language, str]] = {
         "zh-CN": "只购买过1次",
         "en": "Has bought only once",
     },
+    "complaints": {
+        "zh-CN": "近90天投诉了{count}次",
+        "en": "Complained {count} times in the last 90 days",
+    },
+    "open_tickets": {
+        "zh-CN": "有{count}张售后工单尚未解决",
+        "en": "{count} service tickets are still open",
+    },
+    "sla_breaches": {
+        "zh-CN": "近90天有{count}张工单超出服务时限",
+        "en": "{count} of their tickets broke the service level in the last 90 days",
+    },
+    "low_csat": {
+        "zh-CN": "近90天有{count}次满意度评分为1-2分",
+        "en": "Rated their satisfaction 1-2 out of 5 {count} times in the last 90 days",
+    },
+    "detractor": {
+        "zh-CN": "近90天有{count}次推荐意愿评分在6分及以下",
+        "en": "Scored 6 or less on recommending us {count} times in the last 90 days",
+    },
 }
 
 ACTION_TEXTS: dict[str, dict[Language, str]] = {
@@ -91,6 +111,14 @@ ACTION_TEXTS: dict[str, dict[Language, str]] = {
     "second_purchase_offer": {
         "zh-CN": "发放新客复购优惠",
         "en": "Send a second-purchase offer",
+    },
+    "service_recovery": {
+        "zh-CN": "客服致歉回访并给予补偿",
+        "en": "Customer service apologises and makes amends",
+    },
+    "resolve_ticket": {
+        "zh-CN": "尽快解决未结工单",
+        "en": "Resolve the open tickets first",
     },
 }
 
