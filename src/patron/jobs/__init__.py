@@ -4,6 +4,6 @@ owns its units of work through ``Database``; no domain imports the jobs.
 See docs/architecture.md, "A nightly run".
 """
 
-from patron.jobs.nightly import NightlyScheduler, nightly_job, start_nightly
+from patron.jobs.nightly import NightlyScheduler, nightly_job, run_once, start_nightly
 
-__all__ = ["NightlyScheduler", "nightly_job", "start_nightly"]
+__all__ = ["NightlyScheduler", "nightly_job", "run_once", "start_nightly"]
