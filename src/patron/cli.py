@@ -90,13 +90,20 @@ def serve(
     upgrade(get_database())
     host = host or settings.host
     port = port or settings.port
+    if workers > 1 and settings.metrics_token is not None:
+        _multiprocess_metrics(settings.data_dir / f"metrics-{port}")
     console.print(f"Patron at [bold]http://{host}:{port}[/bold] (API reference at /docs)")
-    uvicorn.run("patron.web.app:create_app", factory=True, **serve_options(host, port, workers))
+    options = serve_options(host, port, workers, log_format=settings.log_format)
+    uvicorn.run("patron.web.app:create_app", factory=True, **options)
 
 
-def serve_options(host: str, port: int, workers: int = 1) -> dict[str, Any]:
+def serve_options(
+    host: str, port: int, workers: int = 1, *, log_format: str = "text"
+) -> dict[str, Any]:
     """What ``patron serve`` tells uvicorn besides the application."""
-    return {
+    from patron.core.logs import uvicorn_log_config
+
+    options: dict[str, Any] = {
         "host": host,
         "port": port,
         "workers": workers,
@@ -106,6 +113,21 @@ def serve_options(host: str, port: int, workers: int = 1) -> dict[str, Any]:
         # own handling would believe any client on this machine (127.0.0.1 by default).
         "proxy_headers": False,
     }
+    log_config = uvicorn_log_config(log_format)
+    if log_config is not None:
+        options["log_config"] = log_config
+    return options
+
+
+def _multiprocess_metrics(directory: Path) -> None:
+    """Worker processes sum their request metrics through files in ``directory``, emptied
+    first (prometheus-client's multiprocess mode; docs/operations.md)."""
+    import os
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 @app.command("backup")

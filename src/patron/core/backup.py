@@ -26,10 +26,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-
 from patron.core.db import Database
 from patron.core.errors import Conflict, InvalidInput
+from patron.core.migrate import code_head, current_revision, known_revisions
 
 MANIFEST = "manifest.json"
 SQLITE_FILE = "patron.db"
@@ -177,33 +176,6 @@ def _versions() -> dict[str, str]:
     }
 
 
-def current_revision(db: Database) -> str | None:
-    """The migration the database is at (None before ``patron init``)."""
-    try:
-        with db.engine.connect() as conn:
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except Exception:
-        return None
-
-
-def code_head() -> str | None:
-    """The newest migration this version of Patron has."""
-    from alembic.script import ScriptDirectory
-
-    from patron.core.migrate import alembic_config
-
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
-
-
-def _known_revisions() -> set[str]:
-    from alembic.script import ScriptDirectory
-
-    from patron.core.migrate import alembic_config
-
-    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    return {rev.revision for rev in script.walk_revisions()}
-
-
 # ------------------------------------------------------------------------------ restore
 
 
@@ -228,7 +200,7 @@ def read_manifest(directory: Path) -> dict[str, Any]:
                 "directory", f"the backup's {role} file {file} does not match its checksum"
             )
     revision = manifest.get("migration")
-    if revision is not None and revision not in _known_revisions():
+    if revision is not None and revision not in known_revisions():
         raise Conflict(
             f"the backup's database is at migration {revision}, which this version of Patron "
             "does not know: restore it with the version that made it (or a newer one)"
@@ -336,8 +308,6 @@ __all__ = [
     "BackupResult",
     "Targets",
     "backup",
-    "code_head",
-    "current_revision",
     "libpq_url",
     "read_manifest",
     "restore",

@@ -31,6 +31,7 @@ from patron.loyalty import pages as loyalty_pages
 from patron.orders import api as orders_api
 from patron.staff import api as staff_api
 from patron.staff import pages as staff_pages
+from patron.web import operations
 from patron.web import pages as console_pages
 from patron.web.errors import install_error_handlers
 from patron.web.i18n import LocaleMiddleware
@@ -59,6 +60,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     churn_api.router,  # churn risk: at-risk list, model report, a customer's risk
     analytics_pages.router,  # the analytics console pages (and the 360 page's section)
     imports_pages.router,  # the import page (导入数据)
+    operations.router,  # /metrics (behind PATRON_METRICS_TOKEN) and /readyz
 )
 
 
@@ -112,6 +114,8 @@ def create_app(db: Database | None = None) -> FastAPI:
     app.state.db = db or get_database()
     app.add_middleware(SecurityHeaders)
     app.add_middleware(LocaleMiddleware)  # the console's language, from its cookie
+    if get_settings().metrics_token is not None:  # outermost: it times the whole answer
+        app.add_middleware(operations.RequestMetrics)
     # Static files carry no data: mounted outside the permission table, like /healthz's kind.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     loyalty_pages.register_sections()  # the loyalty section of the customer 360 page
