@@ -90,3 +90,23 @@ def test_a_night_already_run_is_not_run_again_and_a_failure_is_recorded(db: Data
     with pytest.raises(RuntimeError, match="no disk"):
         run_once(db, job="test", slot=later, work=broken)
     assert [r.outcome for r in scheduled_runs(db, job="test")] == ["done", "failed"]
+
+
+def test_the_scheduler_hands_the_guard_the_night_it_was_due_for() -> None:
+    from datetime import time
+    from zoneinfo import ZoneInfo
+
+    from patron.jobs.nightly import NightlyScheduler
+
+    now = [datetime(2026, 12, 6, 18, 0, 7, tzinfo=UTC)]  # 02:00:07 in Shanghai
+    guarded: list[datetime] = []
+    scheduler = NightlyScheduler(
+        job=lambda: None,
+        at=time(2, 0),
+        zone=ZoneInfo("Asia/Shanghai"),
+        clock=lambda: now[0],
+        guard=lambda slot, job: guarded.append(slot),
+    )
+    scheduler.next_at = SLOT
+    assert scheduler.tick() is True
+    assert guarded == [SLOT]  # the scheduled instant, the same in every process
