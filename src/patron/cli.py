@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -91,13 +92,20 @@ def serve(
     upgrade(get_database())
     host = host or settings.host
     port = port or settings.port
+    if workers > 1 and settings.metrics_token is not None:
+        _multiprocess_metrics(settings.data_dir / f"metrics-{port}")
     console.print(f"Patron at [bold]http://{host}:{port}[/bold] (API reference at /docs)")
-    uvicorn.run("patron.web.app:create_app", factory=True, **serve_options(host, port, workers))
+    options = serve_options(host, port, workers, log_format=settings.log_format)
+    uvicorn.run("patron.web.app:create_app", factory=True, **options)
 
 
-def serve_options(host: str, port: int, workers: int = 1) -> dict[str, Any]:
+def serve_options(
+    host: str, port: int, workers: int = 1, *, log_format: str = "text"
+) -> dict[str, Any]:
     """What ``patron serve`` tells uvicorn besides the application."""
-    return {
+    from patron.core.logs import uvicorn_log_config
+
+    options: dict[str, Any] = {
         "host": host,
         "port": port,
         "workers": workers,
@@ -107,6 +115,87 @@ def serve_options(host: str, port: int, workers: int = 1) -> dict[str, Any]:
         # own handling would believe any client on this machine (127.0.0.1 by default).
         "proxy_headers": False,
     }
+    log_config = uvicorn_log_config(log_format)
+    if log_config is not None:
+        options["log_config"] = log_config
+    return options
+
+
+def _multiprocess_metrics(directory: Path) -> None:
+    """Worker processes sum their request metrics through files in ``directory``, emptied
+    first (prometheus-client's multiprocess mode; docs/operations.md)."""
+    import os
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
+@app.command("backup")
+def backup_command(
+    directory: Annotated[Path, typer.Argument(help="A new (or empty) directory")],
+) -> None:
+    """Back up the database, the analytics store and the encryption keys into DIRECTORY.
+
+    SQLite is copied with its online backup API while the server runs; PostgreSQL through
+    pg_dump (docs/operations.md). The keys go to keys.json (mode 0600): keep that file
+    somewhere other than the rest of the backup."""
+    from patron.core.backup import backup
+    from patron.core.errors import PatronError
+
+    settings = get_settings()
+    try:
+        result = backup(
+            get_database(), directory, analytics_store=settings.resolved_analytics_store
+        )
+    except PatronError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from None
+    table = Table("part", "file", "sha256")
+    for role, entry in result.manifest["files"].items():
+        table.add_row(role, entry["name"], entry["sha256"][:16] + "…")
+    console.print(table)
+    console.print(
+        f"[green]Backed up[/green] to {directory} (migration {result.manifest['migration']})"
+    )
+    for note in result.notes:
+        console.print(f"[yellow]{note}[/yellow]")
+
+
+@app.command("restore")
+def restore_command(
+    directory: Annotated[Path, typer.Argument(help="A directory made by patron backup")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the database, store and keys there now")
+    ] = False,
+) -> None:
+    """Restore a backup made by ``patron backup`` (stop the server first).
+
+    Every file is checked against the manifest's checksum and the migration against this
+    version's before anything is written; nothing is overwritten without --force."""
+    from patron.core.backup import Targets, restore, sqlite_target
+    from patron.core.crypto import key_file_path
+    from patron.core.errors import PatronError
+
+    settings = get_settings()
+    db = get_database()
+    targets = Targets(
+        database=sqlite_target(db),
+        analytics_store=settings.resolved_analytics_store,
+        key_file=None if settings.encryption_keys else key_file_path(settings),
+    )
+    try:
+        result = restore(db, directory, targets=targets, force=force)
+    except PatronError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from None
+    console.print(
+        f"[green]Restored[/green] the backup of {result.manifest['created_at']} "
+        f"(migration {result.manifest['migration']})"
+    )
+    for note in result.notes:
+        console.print(f"[yellow]{note}[/yellow]")
 
 
 @stores_app.command("add")

@@ -14,6 +14,7 @@ from patron.core.models import Base
 from patron.customers import models as customer_models
 from patron.engagement import models as engagement_models
 from patron.imports import models as import_models
+from patron.jobs import models as job_models
 from patron.loyalty import models as loyalty_models
 from patron.orders import models as order_models
 from patron.staff import models as staff_models
@@ -36,6 +37,7 @@ __all__ = [
     "engagement_models",
     "forecast_models",
     "import_models",
+    "job_models",
     "loyalty_models",
     "metadata",
     "order_models",

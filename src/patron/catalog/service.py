@@ -137,15 +137,13 @@ def clear_store_cache() -> None:
     _store_cache.clear()
 
 
-caches.register("catalog.stores", clear_store_cache)
-
-
 def store_table() -> Table:
     """The store table, for other domains' read queries that show a store code."""
     return cast(Table, Store.__table__)
 
 
 _STORE_CACHE_SECONDS = 30.0
+caches.register("catalog.stores", clear_store_cache, max_age_s=_STORE_CACHE_SECONDS)
 _STORES_CHANGED = "patron_stores_changed"
 _store_cache: dict[str, tuple[float, dict[str, StoreRead]]] = {}
 
@@ -290,7 +288,7 @@ def forget_till_categories() -> None:
     _till_categories.clear()
 
 
-caches.register("catalog.till_categories", forget_till_categories)
+caches.register("catalog.till_categories", forget_till_categories, max_age_s=TILL_CATEGORY_SECONDS)
 
 
 @cache

@@ -115,3 +115,46 @@ def install_log_redaction() -> None:
             _add_filter(logger)
             for handler in logger.handlers:
                 _add_filter(handler)
+
+
+# ------------------------------------------------------------------------------ JSON lines
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line (PATRON_LOG_FORMAT=json): time (UTC, ISO 8601), level, logger,
+    message, and the traceback when there is one; redacted like every other line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+        from datetime import UTC, datetime
+
+        redact_record(record)
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(self.formatException(record.exc_info))
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def uvicorn_log_config(log_format: str) -> dict[str, Any] | None:
+    """uvicorn's ``log_config`` for ``log_format``: None keeps uvicorn's own (text); "json"
+    sends the root, uvicorn and Patron loggers to stderr as JSON lines."""
+    if log_format != "json":
+        return None
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "handlers": {"default": handler},
+        "root": {"handlers": ["default"], "level": "INFO"},
+        "loggers": {
+            name: {"handlers": [], "level": "INFO", "propagate": True} for name in UVICORN_LOGGERS
+        },
+    }

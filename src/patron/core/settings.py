@@ -205,6 +205,11 @@ class Settings(BaseSettings):
     queue_schema: str = Field(default="patron_queue", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     queue_name: str = Field(default="patron_messages", pattern=r"^[A-Za-z0-9_.-]{1,100}$")
 
+    # Operations (docs/operations.md): /metrics answers only a request carrying this token
+    # (``Authorization: Bearer …``; unset: /metrics is refused); logs as JSON lines.
+    metrics_token: SecretStr | None = None
+    log_format: Literal["text", "json"] = "text"
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxies(cls, value: object) -> object:

@@ -3,22 +3,31 @@ thread of the server (started and stopped with it by web/app.py's lifespan).
 
 The timing rules are plain functions of a clock (:func:`next_run_after`, :func:`is_due`) so
 tests check them with a fixed time; :class:`NightlyScheduler` only waits and calls them.
-Several server processes may each run a scheduler: the store's run lock lets one of them
-run the analytics and the others skip; each runs the loyalty upkeep, which is safe to run
-twice (see :mod:`patron.loyalty.upkeep`). With the server's nightly run turned off,
-``patron analytics run`` and ``patron loyalty upkeep`` from cron do the same.
+Several server processes (``patron serve --workers N``, or several machines on one
+PostgreSQL) each run a scheduler; :func:`run_once` makes one of them the leader for the
+night (core/leader.py: an advisory lock on PostgreSQL, a file lock on SQLite) and records
+the run in ``scheduled_run``, so the others, at once or later that night, skip it. With the
+server's nightly run turned off, ``patron analytics run`` and ``patron loyalty upkeep`` from
+cron do the same. See docs/operations.md.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from patron import analytics, audiences, loyalty
 from patron.core.db import Database
+from patron.core.leader import leader_lock
+from patron.jobs.models import ScheduledRun
 from patron.jobs.service_levels import run_sla_sweep
 
 log = logging.getLogger(__name__)
@@ -57,6 +66,8 @@ def is_due(now: datetime, next_at: datetime) -> bool:
 
 Clock = Callable[[], datetime]
 Job = Callable[[], object]
+# Runs the job for the scheduled instant, or decides not to (another process has it).
+Guard = Callable[[datetime, Job], object]
 
 
 def _utc_now() -> datetime:
@@ -70,8 +81,17 @@ class NightlyScheduler:
     does not run the pipeline. A job that raises is logged and tried again the next night.
     """
 
-    def __init__(self, *, job: Job, at: time, zone: ZoneInfo, clock: Clock = _utc_now) -> None:
+    def __init__(
+        self,
+        *,
+        job: Job,
+        at: time,
+        zone: ZoneInfo,
+        clock: Clock = _utc_now,
+        guard: Guard | None = None,
+    ) -> None:
         self._job = job
+        self._guard = guard
         self._at = at
         self._zone = zone
         self._clock = clock
@@ -84,10 +104,13 @@ class NightlyScheduler:
         now = self._clock()
         if not is_due(now, self.next_at):
             return False
-        self.next_at = next_run_after(now, at=self._at, zone=self._zone)
+        slot, self.next_at = self.next_at, next_run_after(now, at=self._at, zone=self._zone)
         log.info("nightly analytics run starting")
         try:
-            self._job()
+            if self._guard is None:
+                self._job()
+            else:
+                self._guard(slot, self._job)
         except Exception:
             log.exception("nightly analytics run failed; next at %s", self.next_at.isoformat())
             return True
@@ -152,7 +175,63 @@ def start_nightly(db: Database) -> NightlyScheduler | None:
     if not settings.analytics_nightly or settings.env == "test":
         return None
     scheduler = NightlyScheduler(
-        job=nightly_job(db), at=settings.analytics_nightly_at, zone=settings.zone
+        job=nightly_job(db),
+        at=settings.analytics_nightly_at,
+        zone=settings.zone,
+        guard=lambda slot, job: run_once(db, job=NIGHTLY, slot=slot, work=job),
     )
     scheduler.start()
     return scheduler
+
+
+NIGHTLY = "nightly"
+
+
+def run_once(db: Database, *, job: str, slot: datetime, work: Job) -> bool:
+    """Run ``work`` as ``job``'s run for ``slot`` if this process is the leader and no process
+    has run it yet; returns whether it ran here. The run is recorded (done or failed); a
+    failure is raised after recording it."""
+    holder = f"{socket.gethostname()}:{os.getpid()}"[:120]
+    with leader_lock(db, f"job-{job}") as leader:
+        if not leader:
+            log.info("%s run for %s: another process is running it", job, slot.isoformat())
+            return False
+        run_id = db.write(lambda s: _claim(s, job=job, slot=slot, holder=holder))
+        if run_id is None:
+            log.info("%s run for %s: already run", job, slot.isoformat())
+            return False
+        outcome = "failed"
+        try:
+            work()
+            outcome = "done"
+        finally:
+            db.write(lambda s: _finish(s, run_id, outcome))
+    return True
+
+
+def _claim(session: Session, *, job: str, slot: datetime, holder: str) -> int | None:
+    taken = session.scalar(
+        select(ScheduledRun.id).where(ScheduledRun.job == job, ScheduledRun.slot == slot)
+    )
+    if taken is not None:
+        return None
+    run = ScheduledRun(job=job, slot=slot, holder=holder, started_at=_utc_now())
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def _finish(session: Session, run_id: int, outcome: str) -> None:
+    run = session.get(ScheduledRun, run_id)
+    if run is not None:
+        run.finished_at = _utc_now()
+        run.outcome = outcome
+
+
+def scheduled_runs(db: Database, *, job: str = NIGHTLY) -> list[ScheduledRun]:
+    """The recorded runs of ``job``, oldest first."""
+    return db.read(
+        lambda s: list(
+            s.scalars(select(ScheduledRun).where(ScheduledRun.job == job).order_by(ScheduledRun.id))
+        )
+    )

@@ -142,7 +142,7 @@ def forget_till_access() -> None:
     _till_access.clear()
 
 
-caches.register("loyalty.till_access", forget_till_access)
+caches.register("loyalty.till_access", forget_till_access, max_age_s=TILL_ACCESS_SECONDS)
 
 
 def _under(category: str, prefix: str) -> bool:

@@ -586,4 +586,4 @@ def forget_till_rewards() -> None:
     _till_rewards.clear()
 
 
-caches.register("loyalty.till_rewards", forget_till_rewards)
+caches.register("loyalty.till_rewards", forget_till_rewards, max_age_s=TILL_REWARD_SECONDS)

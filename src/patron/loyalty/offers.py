@@ -225,7 +225,7 @@ def forget_till_offers() -> None:
     _till_offers.clear()
 
 
-caches.register("loyalty.till_offers", forget_till_offers)
+caches.register("loyalty.till_offers", forget_till_offers, max_age_s=TILL_OFFER_SECONDS)
 
 
 def _has_claimed(session: Session, offer_id: int, customer_id: int) -> bool:

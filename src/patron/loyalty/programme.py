@@ -71,7 +71,7 @@ def forget() -> None:
     _kept.clear()
 
 
-caches.register("loyalty.programme", forget)
+caches.register("loyalty.programme", forget, max_age_s=PROGRAMME_SECONDS)
 
 
 def read(session: Session) -> ProgrammeRead:

@@ -194,7 +194,7 @@ def forget_till_promotions() -> None:
     _till_promotions.clear()
 
 
-caches.register("loyalty.till_promotions", forget_till_promotions)
+caches.register("loyalty.till_promotions", forget_till_promotions, max_age_s=TILL_PROMOTION_SECONDS)
 
 
 @cache

@@ -549,7 +549,7 @@ def clear_key_cache() -> None:
     _key_cache.clear()
 
 
-caches.register("staff.api_keys", clear_key_cache)
+caches.register("staff.api_keys", clear_key_cache, max_age_s=_KEY_CACHE_SECONDS)
 
 
 def note_api_key_use(*, session: Session, api_key_id: int) -> None:

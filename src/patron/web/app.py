@@ -41,6 +41,7 @@ from patron.staff import api as staff_api
 from patron.staff import pages as staff_pages
 from patron.support import api as support_api
 from patron.support import pages as support_pages
+from patron.web import operations
 from patron.web import pages as console_pages
 from patron.web.errors import install_error_handlers
 from patron.web.i18n import LocaleMiddleware
@@ -78,6 +79,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     basket_pages.router,  # the basket page (购物篮规则)
     support_api.router,  # service tickets, SLA and surveys
     support_pages.router,  # the service console and the public survey page
+    operations.router,  # /metrics (behind PATRON_METRICS_TOKEN) and /readyz
 )
 
 
@@ -131,6 +133,8 @@ def create_app(db: Database | None = None) -> FastAPI:
     app.state.db = db or get_database()
     app.add_middleware(SecurityHeaders)
     app.add_middleware(LocaleMiddleware)  # the console's language, from its cookie
+    if get_settings().metrics_token is not None:  # outermost: it times the whole answer
+        app.add_middleware(operations.RequestMetrics)
     # Static files carry no data: mounted outside the permission table, like /healthz's kind.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     loyalty_pages.register_sections()  # the loyalty section of the customer 360 page

@@ -202,4 +202,4 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-caches.register("web.dashboard", clear_cache)
+caches.register("web.dashboard", clear_cache, max_age_s=CACHE_SECONDS)

@@ -1,6 +1,8 @@
 """Which permission each route needs: every API route and console page is listed here.
 
 ``PUBLIC`` routes need no sign-in; ``SIGNED_IN`` ones need any staff session or API key.
+``METRICS_TOKEN`` routes need the operations token (PATRON_METRICS_TOKEN) as a bearer token,
+and nothing else: no staff session or API key opens them (docs/operations.md).
 A route missing from this table is refused for everyone (and fails the route × role
 test), so a new route cannot be reachable by accident.
 """
@@ -13,12 +15,17 @@ from patron.staff.roles import Permission as P
 
 PUBLIC: Final = "public"
 SIGNED_IN: Final = "signed_in"
+METRICS_TOKEN: Final = "metrics_token"
 
 Rule = P | str
 
 ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     # health and the console's own doors
     ("GET", "/healthz"): PUBLIC,
+    # operations (web/operations.py): readiness for load balancers carries no data; the
+    # metrics carry figures of the business, for the monitoring's token only
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): METRICS_TOKEN,
     ("GET", "/sign-in"): PUBLIC,
     ("POST", "/sign-in"): PUBLIC,
     ("POST", "/sign-out"): SIGNED_IN,

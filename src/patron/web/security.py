@@ -26,7 +26,7 @@ from patron.core.db import Database
 from patron.core.errors import Forbidden, TooManyRequests, Unauthenticated
 from patron.core.settings import get_settings
 from patron.staff import service as staff
-from patron.web.permissions import PUBLIC, SIGNED_IN, rule_for
+from patron.web.permissions import METRICS_TOKEN, PUBLIC, SIGNED_IN, rule_for
 
 SESSION_COOKIE = "patron_session"
 CSRF_HEADER = "x-csrf-token"
@@ -165,6 +165,10 @@ async def authorize(request: Request) -> None:
     if rule == PUBLIC:
         request.state.actor = None
         return
+    if rule == METRICS_TOKEN:
+        _check_metrics_token(request)
+        request.state.actor = None
+        return
     db: Database = request.app.state.db
     actor = await authenticate(request, db)
     if actor is None:
@@ -179,6 +183,19 @@ async def authorize(request: Request) -> None:
     if rule != SIGNED_IN and not actor.can(str(rule)):
         raise Forbidden(f"your role may not do this ({rule})", permission=str(rule))
     request.state.actor = actor
+
+
+def _check_metrics_token(request: Request) -> None:
+    """The operations token as a bearer token: 401 without one, 403 with any other (a staff
+    key included), 403 for everyone while PATRON_METRICS_TOKEN is unset."""
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        raise Unauthenticated("send the metrics token (Authorization: Bearer …)")
+    expected = get_settings().metrics_token
+    if expected is None:
+        raise Forbidden("metrics are off: set PATRON_METRICS_TOKEN")
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise Forbidden("wrong metrics token")
 
 
 async def current_actor(request: Request) -> Actor:
