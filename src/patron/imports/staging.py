@@ -68,6 +68,8 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS notes (row INTEGER NOT NULL, severity TEXT NOT NULL, "
     "code TEXT NOT NULL, col TEXT NOT NULL, value TEXT NOT NULL, facts TEXT NOT NULL, "
     "phase TEXT NOT NULL)",
+    # A batch's rows have their notes of an earlier attempt cleared one row at a time.
+    "CREATE INDEX IF NOT EXISTS notes_row ON notes (row)",
     "CREATE TABLE IF NOT EXISTS totals (row INTEGER PRIMARY KEY, amount INTEGER, text TEXT)",
     "CREATE TABLE IF NOT EXISTS stores (text TEXT PRIMARY KEY, code TEXT)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
