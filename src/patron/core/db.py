@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar, TypeVarTuple
 
@@ -325,6 +327,7 @@ def insert_rows(
 _CONVERTERS: dict[tuple[str, str], dict[str, Callable[[Any], Any]] | None] = {}
 
 
+@lru_cache(maxsize=4096)  # a batch's rows share their created_at, and often their times
 def _sqlite_instant(value: datetime | None) -> str | None:
     # The text SQLAlchemy writes for a DateTime on SQLite, so both paths compare alike.
     if value is None:
@@ -369,14 +372,15 @@ def _driver_executemany(
     """
     columns = list(rows[0])
     quote = conn.dialect.identifier_preparer.quote
-    if converters:
-        convert = [converters.get(c) for c in columns]
-        params = [
-            tuple(f(row[c]) if f else row[c] for c, f in zip(columns, convert, strict=True))
-            for row in rows
-        ]
-    else:
-        params = [tuple(row[c] for c in columns) for row in rows]
+    take = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+    params: list[Any] = [take(row) for row in rows]
+    convert = [(n, f) for n, c in enumerate(columns) if (f := converters.get(c)) is not None]
+    if convert:
+        for at, taken in enumerate(params):
+            values = list(taken)
+            for n, f in convert:
+                values[n] = f(values[n])
+            params[at] = tuple(values)
     if conn.dialect.name == "postgresql" and len(params) >= _COPY_FROM:
         # COPY is PostgreSQL's fastest way in: several times an executemany's rate.
         raw: Any = conn.connection.dbapi_connection  # psycopg's own connection

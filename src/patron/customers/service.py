@@ -895,6 +895,17 @@ def note_earliest_evidence(*, session: Session, earliest: dict[int, datetime]) -
             "UPDATE customer SET signed_up_at = ? WHERE id = ? AND signed_up_at > ?", params
         )
         return
+    if conn.dialect.name == "postgresql":
+        # One statement for the whole batch (an executemany is one round of the server's
+        # work per customer): the pairs go in as two arrays.
+        ids = list(earliest)
+        conn.exec_driver_sql(
+            "UPDATE customer AS c SET signed_up_at = v.at "
+            "FROM unnest(%(ids)s::bigint[], %(ats)s::timestamptz[]) AS v(id, at) "
+            "WHERE c.id = v.id AND c.signed_up_at > v.at",
+            {"ids": ids, "ats": [earliest[i].astimezone(UTC) for i in ids]},
+        )
+        return
     table = cast(Table, Customer.__table__)
     statement = (
         update(table)

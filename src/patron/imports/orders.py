@@ -95,9 +95,21 @@ class _Outcome:
     refunds: list[tuple[int, int]] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)
 
+    def copy(self) -> _Outcome:
+        return _Outcome(list(self.statuses), list(self.notes), list(self.refunds), list(self.rows))
+
     def set(self, row: Any, status: str, rstatus: str | None = None, anon: int = 0) -> None:
         self.statuses.append((status, rstatus, anon, row["row"]))
         self.rows.append(row["row"])
+
+
+@dataclass(slots=True)
+class PreparedSales:
+    """A batch of staged orders read and checked, not yet written."""
+
+    groups: list[list[Any]]
+    sales: list[_Sale]
+    outcome: _Outcome  # what reading and checking found; copied for each writing
 
 
 class _OrderLevelFlaw(Exception):
@@ -124,6 +136,7 @@ class OrderWriter:
         self.run_id = run_id
         self.store_scope = store_scope
         self.stores: dict[str, StoreRead | None] = {}
+        self._default: tuple[Session, StoreRead] | None = None
         self.currency = get_settings().currency
 
     # -- order-level fields ---------------------------------------------------------------
@@ -152,7 +165,7 @@ class OrderWriter:
             if self.options.store_code:
                 text = self.options.store_code
             else:
-                return catalog.ensure_default_store(session=session)
+                return self._default_store(session)
         if text in self.stores:
             found = self.stores[text]
             if found is None:
@@ -167,6 +180,13 @@ class OrderWriter:
         if self.store_scope is not None and found.id not in self.store_scope:
             raise _OrderLevelFlaw(self._store_target(), text, "store_not_allowed")
         return found
+
+    def _default_store(self, session: Session) -> StoreRead:
+        """The default store, looked up once per transaction: made in the first batch, it
+        is kept out of the catalog's cache until that commits."""
+        if self._default is None or self._default[0] is not session:
+            self._default = (session, catalog.ensure_default_store(session=session))
+        return self._default[1]
 
     def _store_target(self) -> str:
         return "store_code" if "store_code" in self.cols.index else "store_name"
@@ -368,9 +388,19 @@ class OrderWriter:
                 sales.append(sale)
         return sales, outcome
 
+    def prepare_batch(self, groups: list[list[Any]]) -> PreparedSales:
+        """A batch of orders read and checked, ready for :meth:`write_prepared` (no database:
+        this may run on another thread while the batch before is written)."""
+        sales, outcome = self.prepare_sales(groups)
+        return PreparedSales(groups, sales, outcome)
+
     def write_sales(self, session: Session, groups: list[list[Any]]) -> _Outcome:
         """One batch of orders: each written whole, with the refunds their rows ask for."""
-        sales, outcome = self.prepare_sales(groups)
+        return self.write_prepared(session, self.prepare_batch(groups))
+
+    def write_prepared(self, session: Session, prepared: PreparedSales) -> _Outcome:
+        """A prepared batch written; it may be written again (a retried transaction)."""
+        sales, outcome = prepared.sales, prepared.outcome.copy()
         ready: list[_Sale] = []
         for sale in sales:
             try:

@@ -65,10 +65,17 @@ def write_returns(self: OrderWriter, session: Session, groups: list[list[Any]]) 
             for rows, head, _customer in ready
         ],
     )
+    done = returns.keys_in_use(
+        session=session, source=self.source, external_ids=[rows[0]["key"] for rows, *_ in ready]
+    )
     for (rows, head, _customer), customer_id in zip(ready, resolution.customer_ids, strict=True):
+        written: list[str] = []
         try:
             with session.begin_nested():
-                status = _return_group(self, session, rows, head, customer_id, outcome)
+                status = _return_group(
+                    self, session, rows, head, customer_id, outcome, done, written
+                )
+            done.update(written)
         except (PatronError, ValidationError) as exc:
             problem = exc.message if isinstance(exc, PatronError) else str(exc)
             for row in rows:
@@ -90,11 +97,13 @@ def _return_group(
     head: _Head,
     customer_id: int | None,
     outcome: _Outcome,
+    done: set[str],
+    written: list[str],
 ) -> str:
+    """One return group written; ``done``: the keys a refund or a return holds already,
+    ``written`` receives the keys this group takes."""
     key = rows[0]["key"]
-    if orders.get_refund_by_key(session=session, source=self.source, external_id=key) or (
-        returns.list_returns(session=session, source=self.source, external_id=key, limit=1)
-    ):
+    if key in done:
         return DUPLICATE
     taken = returns.Taken()
     planned: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -169,7 +178,10 @@ def _return_group(
             }
         )
         orders.record_refund(session=session, refund_in=refund_in, import_run_id=self.run_id)
-    returns.record_returns(session=session, returns_in=unmatched, import_run_id=self.run_id)
+        written.append(refund_in.external_id)
+    if unmatched:
+        returns.record_returns(session=session, returns_in=unmatched, import_run_id=self.run_id)
+        written.append(key)
     return ACCEPTED
 
 

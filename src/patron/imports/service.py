@@ -272,14 +272,16 @@ def _write_stage(
     """Write every order (``S``) or return group (``R``) after the first ``done``."""
     stage = ImportStage.SALES if kind == SALE else ImportStage.RETURNS
     total = staging.count_groups(kind)
-    write = writer.write_sales if kind == SALE else writer.write_returns
 
-    def flush(groups: list[list[Any]]) -> None:
+    def flush(batch: Any) -> None:
         nonlocal done
-        after = done + len(groups)
+        after = done + len(batch.groups if kind == SALE else batch)
 
         def work(session: Session) -> None:
-            outcome = write(session, groups)
+            if kind == SALE:  # read and checked ahead, on the prefetching thread
+                outcome = writer.write_prepared(session, batch)
+            else:
+                outcome = writer.write_returns(session, batch)
             # The outcomes go into the staging area first: if the database's commit then
             # fails, the batch is written again and its outcomes replace these.
             staging.record(
@@ -302,8 +304,12 @@ def _write_stage(
             )
 
     ctx.tick(str(stage), done, total, rows_read)
-    for groups in batches_of(staging.groups(kind, skip=done), ctx.batch_rows):
-        flush(groups)
+    if kind == SALE:
+        for groups in batches_of(staging.groups(kind, skip=done), ctx.batch_rows):
+            flush(writer.prepare_batch(groups))
+    else:
+        for groups in batches_of(staging.groups(kind, skip=done), ctx.batch_rows):
+            flush(groups)
     ctx.db.write(lambda s: runs.checkpoint(s, ctx.run.id, stage=stage, done=total))
 
 

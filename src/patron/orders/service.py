@@ -265,9 +265,12 @@ def _insert(
     contexts = []
     refs: list[CustomerRef | None] = []
     channels = []
+    by_kind: dict[str, str] = {}
     for i, store in zip(fresh, stores, strict=True):
         order_in = orders_in[i]
-        channel = order_in.channel or catalog.channel_for_store_kind(store.kind)
+        channel = order_in.channel or by_kind.get(store.kind)
+        if channel is None:
+            channel = by_kind[store.kind] = catalog.channel_for_store_kind(store.kind)
         channels.append(channel)
         refs.append(order_in.customer)
         contexts.append(
@@ -460,39 +463,53 @@ def _order_reads(session: Session, orders: Sequence[Order]) -> list[OrderRead]:
     return _reads_by_id(session, [o.id for o in orders])
 
 
+_READ_STATEMENTS: dict[str, Any] = {}
+
+
+def _read_statements() -> tuple[Any, Any]:
+    """The two statements of an order read, built once (the ids an expanding parameter).
+
+    What was refunded of each line is summed over that line's own refund lines (by their
+    index), so a read costs the same however many refunds the shop holds."""
+    found = _READ_STATEMENTS.get("orders"), _READ_STATEMENTS.get("lines")
+    if found[0] is not None and found[1] is not None:
+        return found
+    o, ln, rl = _ORDERS, _LINES, _REFUND_LINES
+    store = catalog.store_table()
+    orders_sql = (
+        select(o, store.c.code.label("store_code"))
+        .join(store, store.c.id == o.c.store_id)
+        .where(o.c.id.in_(bindparam("ids", expanding=True)))
+    )
+    lines_sql = (
+        select(
+            ln,
+            func.sum(rl.c.quantity_milli).label("qty"),
+            func.sum(rl.c.amount_fen).label("amount"),
+        )
+        .outerjoin(rl, rl.c.order_line_id == ln.c.id)
+        .where(ln.c.order_id.in_(bindparam("ids", expanding=True)))
+        .group_by(*ln.c)
+        .order_by(ln.c.order_id, ln.c.line_no)
+    )
+    _READ_STATEMENTS.update(orders=orders_sql, lines=lines_sql)
+    return orders_sql, lines_sql
+
+
 def _reads_by_id(session: Session, order_ids: Sequence[int]) -> list[OrderRead]:
     """Orders with their lines and what was refunded of each, in two Core queries per chunk."""
     if not order_ids:
         return []
     conn = session.connection()
-    o, ln = _ORDERS, _LINES
-    store = catalog.store_table()
+    orders_sql, lines_sql = _read_statements()
     found: dict[int, dict[str, Any]] = {}
     lines: dict[int, list[OrderLineRead]] = defaultdict(list)
     refunded_by_order: dict[int, int] = defaultdict(int)
     for start in range(0, len(order_ids), _CHUNK):
         chunk = list(order_ids[start : start + _CHUNK])
-        for row in conn.execute(
-            select(o, store.c.code.label("store_code"))
-            .join(store, store.c.id == o.c.store_id)
-            .where(o.c.id.in_(chunk))
-        ).mappings():
+        for row in conn.execute(orders_sql, {"ids": chunk}).mappings():
             found[row["id"]] = dict(row)
-        refunds = (
-            select(
-                _REFUND_LINES.c.order_line_id,
-                func.sum(_REFUND_LINES.c.quantity_milli).label("qty"),
-                func.sum(_REFUND_LINES.c.amount_fen).label("amount"),
-            )
-            .group_by(_REFUND_LINES.c.order_line_id)
-            .subquery()
-        )
-        for row in conn.execute(
-            select(ln, refunds.c.qty, refunds.c.amount)
-            .outerjoin(refunds, refunds.c.order_line_id == ln.c.id)
-            .where(ln.c.order_id.in_(chunk))
-            .order_by(ln.c.order_id, ln.c.line_no)
-        ).mappings():
+        for row in conn.execute(lines_sql, {"ids": chunk}).mappings():
             amount = int(row["amount"] or 0)
             refunded_by_order[row["order_id"]] += amount
             lines[row["order_id"]].append(
