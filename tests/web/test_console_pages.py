@@ -131,6 +131,7 @@ def test_a_new_sale_shows_on_the_dashboard_at_once(shop: Shop) -> None:
                 "/loyalty",
                 "/analytics",
                 "/audiences",
+                "/campaigns",
                 "/tickets",
                 "/surveys",
                 "/stores",
@@ -144,9 +145,17 @@ def test_a_new_sale_shows_on_the_dashboard_at_once(shop: Shop) -> None:
         (
             Role.MARKETER,
             None,
-            ["/", "/customers", "/loyalty", "/analytics", "/audiences", "/stores"],
+            [
+                "/",
+                "/customers",
+                "/loyalty",
+                "/analytics",
+                "/audiences",
+                "/campaigns",
+                "/surveys",
+                "/stores",
+            ],
         ),
-        (Role.MARKETER, None, ["/", "/customers", "/loyalty", "/analytics", "/surveys", "/stores"]),
     ],
 )
 def test_the_menu_shows_only_what_the_role_may_open(
