@@ -13,6 +13,7 @@ from patron.engagement import models as engagement_models
 from patron.imports import models as import_models
 from patron.loyalty import models as loyalty_models
 from patron.orders import models as order_models
+from patron.privacy import models as privacy_models
 from patron.staff import models as staff_models
 from patron.support import models as support_models
 
@@ -31,6 +32,7 @@ __all__ = [
     "loyalty_models",
     "metadata",
     "order_models",
+    "privacy_models",
     "recommend_models",
     "staff_models",
     "support_models",

@@ -31,6 +31,7 @@ class Permission(StrEnum):
     STAFF_MANAGE = "staff.manage"  # staff users, roles, API keys
     AUDIT_READ = "audit.read"
     IMPORTS_RUN = "imports.run"  # import files of customers, products and sales (console)
+    PRIVACY_MANAGE = "privacy.manage"  # data-subject requests, exports, retention, register
 
 
 class Role(StrEnum):
@@ -132,7 +133,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.PRIVACY_OFFICER: frozenset(
-        {P.CUSTOMERS_READ, P.CUSTOMERS_REVEAL, P.CUSTOMERS_MERGE, P.ORDERS_READ, P.AUDIT_READ}
+        {
+            P.CUSTOMERS_READ,
+            P.CUSTOMERS_REVEAL,
+            P.CUSTOMERS_MERGE,
+            P.ORDERS_READ,
+            P.AUDIT_READ,
+            P.PRIVACY_MANAGE,
+        }
     ),
 }
 

@@ -1,0 +1,24 @@
+"""Privacy test data, built through the services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from patron.core.db import Database
+from patron.privacy import requests
+from patron.privacy.schemas import PrivacyRequestCreate, PrivacyRequestRead
+from tests.helpers import ACTOR
+
+
+def file_request(
+    db: Database, customer_id: int, *, kind: str = "access", received_at: datetime | None = None
+) -> PrivacyRequestRead:
+    request_in = PrivacyRequestCreate(
+        customer_id=customer_id,
+        kind=kind,  # type: ignore[arg-type]
+        requested_by="本人",
+        channel="in_store",
+        verification="身份证原件核对",
+        received_at=received_at,
+    )
+    return db.write(lambda s: requests.record_request(session=s, request_in=request_in, actor=ACTOR))
