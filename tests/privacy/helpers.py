@@ -21,4 +21,6 @@ def file_request(
         verification="身份证原件核对",
         received_at=received_at,
     )
-    return db.write(lambda s: requests.record_request(session=s, request_in=request_in, actor=ACTOR))
+    return db.write(
+        lambda s: requests.record_request(session=s, request_in=request_in, actor=ACTOR)
+    )
