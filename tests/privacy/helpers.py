@@ -24,3 +24,25 @@ def file_request(
     return db.write(
         lambda s: requests.record_request(session=s, request_in=request_in, actor=ACTOR)
     )
+
+
+def note(db: Database, customer_id: int, text: str, *, at: datetime | None = None) -> None:
+    from patron.customers import service as customers
+    from patron.customers.schemas import InteractionCreate
+
+    interaction_in = InteractionCreate(channel="phone", note=text, occurred_at=at)
+    db.write(
+        lambda s: customers.record_interaction(
+            session=s, customer_id=customer_id, interaction_in=interaction_in
+        )
+    )
+
+
+def merge(db: Database, survivor_id: int, merged_id: int) -> None:
+    from patron.customers import service as customers
+
+    db.write(
+        lambda s: customers.merge_customers(
+            session=s, survivor_id=survivor_id, merged_id=merged_id, reason="同一人", actor=ACTOR
+        )
+    )
