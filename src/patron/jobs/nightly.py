@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from patron import analytics, loyalty
 from patron.core.db import Database
+from patron.jobs.privacy import privacy_job
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,10 @@ def nightly_job(db: Database) -> Job:
         except Exception:  # recorded as a failed run; the loyalty upkeep still runs
             log.exception("nightly analytics run failed")
         loyalty.run_upkeep(db=db)
+        try:
+            privacy_job(db)  # reminders of requests due, then retention (docs/privacy.md)
+        except Exception:
+            log.exception("nightly privacy work failed")
 
     return job
 
