@@ -141,6 +141,16 @@ ACTION_TITLES: dict[str, str] = {
     "import.start": N_("Started an import"),
     "import.mapping_saved": N_("Saved an import's column mapping"),
     "import.report_downloaded": N_("Downloaded an import's rejects report"),
+    "privacy.request.create": N_("Recorded a privacy request"),
+    "privacy.request.start": N_("Started a privacy request"),
+    "privacy.request.done": N_("Finished a privacy request"),
+    "privacy.request.refuse": N_("Refused a privacy request"),
+    "privacy.export": N_("Exported a person's data for an access request"),
+    "privacy.retention.set": N_("Set a retention policy"),
+    "privacy.retention.run": N_("Ran the retention policies"),
+    "privacy.register.create": N_("Added to the processing register"),
+    "privacy.register.update": N_("Changed the processing register"),
+    "privacy.register.delete": N_("Removed from the processing register"),
 }
 ACTIONS = tuple(ACTION_TITLES)
 
@@ -165,6 +175,8 @@ TARGET_KIND_TITLES: dict[str, str] = {
     "import_upload": N_("Uploaded file"),
     "import_run": N_("Import"),
     "import_mapping": N_("Import column mapping"),
+    "retention_policy": N_("Retention policy"),
+    "processing_activity": N_("Processing register line"),
 }
 
 

@@ -29,6 +29,8 @@ from patron.imports import pages as imports_pages
 from patron.loyalty import api as loyalty_api
 from patron.loyalty import pages as loyalty_pages
 from patron.orders import api as orders_api
+from patron.privacy import api as privacy_api
+from patron.privacy import pages as privacy_pages
 from patron.staff import api as staff_api
 from patron.staff import pages as staff_pages
 from patron.web import pages as console_pages
@@ -59,6 +61,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     churn_api.router,  # churn risk: at-risk list, model report, a customer's risk
     analytics_pages.router,  # the analytics console pages (and the 360 page's section)
     imports_pages.router,  # the import page (导入数据)
+    privacy_api.router,  # privacy: requests, access exports, register, retention
+    privacy_pages.router,  # the privacy officer's pages and the public privacy notice
 )
 
 

@@ -178,6 +178,7 @@ MESSAGE_SOURCES: Final = (
     "imports/cli.py",
     "cli.py",
     "imports/pages.py",
+    "privacy/pages.py",
 )
 
 
