@@ -143,3 +143,33 @@ def test_other_roles_cannot_open_the_privacy_pages(db: Database) -> None:
     with console(db, "clerk", Role.SERVICE_AGENT) as (client, _csrf):
         assert client.get("/privacy").status_code == 403
         assert client.get("/privacy/register.xlsx").status_code == 403
+
+
+def test_an_anonymised_customer_still_opens_on_the_console_without_personal_data(
+    db: Database,
+) -> None:
+    from datetime import timedelta
+
+    from patron.core.clock import utcnow
+    from patron.privacy import retention
+    from patron.privacy.schemas import PolicyIn
+    from tests.helpers import ACTOR
+
+    shop = make_shop(db)
+    link = f'href="/customers/{shop.a_customer}"'
+    with console(db, "before", Role.PRIVACY_OFFICER) as (client, _csrf):
+        assert link in client.get("/customers", params={"q": "13800138000"}).text
+    policy_in = PolicyIn(kind="inactive_customers", keep_months=12)
+    db.write(lambda s: retention.set_policy(session=s, policy_in=policy_in, actor=ACTOR))
+    later = utcnow() + timedelta(days=3 * 366)
+    done = db.write(
+        lambda s: retention.apply_retention(session=s, actor=ACTOR, dry_run=False, now=later)
+    )
+    assert done.counts["inactive_customers"]["customers"] == 2
+    with console(db, "officer", Role.PRIVACY_OFFICER) as (client, _csrf):
+        page = client.get(f"/customers/{shop.a_customer}")
+        assert page.status_code == 200
+        assert "王小明" not in page.text and "138" not in text_of(page.text)
+        found = client.get("/customers", params={"q": "13800138000"})
+        assert found.status_code == 200
+        assert link not in found.text  # the phone number no longer finds them
