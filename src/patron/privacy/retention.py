@@ -97,6 +97,23 @@ def inactive_customer_ids(*, session: Session, before: datetime) -> list[int]:
     return list(session.execute(query).scalars())
 
 
+# Ids per statement: far below the bound-parameter limits of SQLite and PostgreSQL.
+_BATCH = 1000
+
+
+def _anonymise(session: Session, ids: list[int], *, dry_run: bool) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for start in range(0, len(ids), _BATCH):
+        done = anonymising.anonymise_customers(
+            session=session, customer_ids=ids[start : start + _BATCH], dry_run=dry_run
+        )
+        for key, value in asdict(done).items():
+            totals[key] = totals.get(key, 0) + value
+    if not totals:
+        totals = asdict(anonymising.Anonymised(0, 0, 0, 0, 0))
+    return totals
+
+
 @dataclass
 class RetentionOutcome:
     dry_run: bool
@@ -118,10 +135,7 @@ def apply_retention(
         outcome.cutoffs[policy.kind] = before.isoformat()
         if policy.kind == RetentionKind.INACTIVE_CUSTOMERS:
             ids = inactive_customer_ids(session=session, before=before)
-            done = anonymising.anonymise_customers(
-                session=session, customer_ids=ids, dry_run=dry_run
-            )
-            outcome.counts[policy.kind] = asdict(done)
+            outcome.counts[policy.kind] = _anonymise(session, ids, dry_run=dry_run)
         elif policy.kind == RetentionKind.INTERACTION_NOTES:
             n = anonymising.delete_interactions_before(
                 session=session, before=before, dry_run=dry_run
