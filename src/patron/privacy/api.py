@@ -84,10 +84,10 @@ def export_customer(
             request_id=export_in.request_id,
         )
     )
-    return _download(data, ZIP, f"customer-{customer_id}.zip")
+    return download(data, ZIP, f"customer-{customer_id}.zip")
 
 
-def _download(data: bytes, media_type: str, name: str) -> Response:
+def download(data: bytes, media_type: str, name: str) -> Response:
     return Response(
         data,
         media_type=media_type,

@@ -17,7 +17,7 @@ from patron.core.db import Database
 from patron.core.errors import PatronError
 from patron.core.settings import get_settings
 from patron.privacy import export, register, requests, retention
-from patron.privacy.api import XLSX, ZIP, _download
+from patron.privacy.api import XLSX, ZIP, download
 from patron.privacy.schemas import (
     ActivityIn,
     ExportIn,
@@ -210,7 +210,7 @@ def export_request(
             request_id=request_id,
         )
     )
-    return _download(data, ZIP, f"customer-{found.customer_id}-request-{request_id}.zip")
+    return download(data, ZIP, f"customer-{found.customer_id}-request-{request_id}.zip")
 
 
 # ------------------------------------------------------------------------ the register
@@ -314,7 +314,7 @@ def change_activity(
 def register_xlsx(db: Db) -> Response:
     language = "en" if current_language().code == "en" else "zh"
     data = db.read(lambda s: register.register_workbook(session=s, language=language))
-    return _download(data, XLSX, "processing-register.xlsx")
+    return download(data, XLSX, "processing-register.xlsx")
 
 
 # ---------------------------------------------------------------------- the staff report
