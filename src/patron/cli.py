@@ -13,6 +13,7 @@ from patron.analytics.cli import app as analytics_app
 from patron.core.actor import cli_actor
 from patron.core.db import Database, get_database
 from patron.core.settings import get_settings
+from patron.privacy.cli import app as privacy_app
 from patron.staff.cli import api_keys_app, users_app
 from patron.support.cli import app as support_app
 
@@ -36,6 +37,7 @@ app.add_typer(analytics_app, name="analytics")
 loyalty_app = typer.Typer(help="The loyalty programme's upkeep.", no_args_is_help=True)
 app.add_typer(loyalty_app, name="loyalty")
 app.add_typer(support_app, name="support")
+app.add_typer(privacy_app, name="privacy")
 console = Console()
 
 

@@ -17,6 +17,7 @@ from patron.imports import models as import_models
 from patron.jobs import models as job_models
 from patron.loyalty import models as loyalty_models
 from patron.orders import models as order_models
+from patron.privacy import models as privacy_models
 from patron.staff import models as staff_models
 from patron.support import models as support_models
 from patron.support.surveys import models as survey_models
@@ -41,6 +42,7 @@ __all__ = [
     "loyalty_models",
     "metadata",
     "order_models",
+    "privacy_models",
     "recommend_models",
     "staff_models",
     "support_models",

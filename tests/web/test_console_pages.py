@@ -138,10 +138,15 @@ def test_a_new_sale_shows_on_the_dashboard_at_once(shop: Shop) -> None:
                 "/imports",
                 "/staff",
                 "/audit",
+                "/privacy",
             ],
         ),
         (Role.CASHIER, ["A01"], ["/", "/customers", "/loyalty", "/tickets", "/stores"]),
-        (Role.PRIVACY_OFFICER, None, ["/", "/customers", "/merge-suggestions", "/audit"]),
+        (
+            Role.PRIVACY_OFFICER,
+            None,
+            ["/", "/customers", "/merge-suggestions", "/audit", "/privacy"],
+        ),
         (
             Role.MARKETER,
             None,

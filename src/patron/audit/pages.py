@@ -159,6 +159,16 @@ ACTION_TITLES: dict[str, str] = {
     "sla_policy.save": N_("Saved an SLA policy"),
     "survey.create": N_("Built a survey"),
     "survey.invite": N_("Sent a survey"),
+    "privacy.request.create": N_("Recorded a privacy request"),
+    "privacy.request.start": N_("Started a privacy request"),
+    "privacy.request.done": N_("Finished a privacy request"),
+    "privacy.request.refuse": N_("Refused a privacy request"),
+    "privacy.export": N_("Exported a person's data for an access request"),
+    "privacy.retention.set": N_("Set a retention policy"),
+    "privacy.retention.run": N_("Ran the retention policies"),
+    "privacy.register.create": N_("Added to the processing register"),
+    "privacy.register.update": N_("Changed the processing register"),
+    "privacy.register.delete": N_("Removed from the processing register"),
 }
 ACTIONS = tuple(ACTION_TITLES)
 
@@ -185,6 +195,8 @@ TARGET_KIND_TITLES: dict[str, str] = {
     "import_mapping": N_("Import column mapping"),
     "audience": N_("Audience"),
     "custom_field": N_("Custom field"),
+    "retention_policy": N_("Retention policy"),
+    "processing_activity": N_("Processing register line"),
 }
 
 

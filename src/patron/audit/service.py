@@ -13,10 +13,11 @@ personal data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.audit.models import AuditEntry
@@ -99,3 +100,25 @@ def list_audit(
         items=[AuditEntryRead.model_validate(r) for r in rows],
         next_cursor=str(rows[-1].id) if more and rows else None,
     )
+
+
+def count_by_actor(
+    *,
+    session: Session,
+    actions: Sequence[str],
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[tuple[str, str, str, int]]:
+    """How many entries of each of ``actions`` each actor made: (actor kind, actor name,
+    action, count), most active first. ``since`` is included, ``until`` is not."""
+    query = (
+        select(AuditEntry.actor_kind, AuditEntry.actor_name, AuditEntry.action, func.count())
+        .where(AuditEntry.action.in_(actions))
+        .group_by(AuditEntry.actor_kind, AuditEntry.actor_name, AuditEntry.action)
+    )
+    if since:
+        query = query.where(AuditEntry.at >= since)
+    if until:
+        query = query.where(AuditEntry.at < until)
+    rows = [(k, n, a, int(c)) for k, n, a, c in session.execute(query)]
+    return sorted(rows, key=lambda r: (-r[3], r[1], r[2]))

@@ -120,6 +120,12 @@ class Settings(BaseSettings):
     # million rows a night).
     analytics_keep_days: Annotated[int, Field(ge=1)] | None = None
 
+    # Privacy: a data-subject request is due this many working days (the chain's business
+    # calendar, public holidays and adjusted working days included) after it is received;
+    # reminders list open requests due within ``privacy_remind_days`` calendar days.
+    privacy_request_working_days: int = Field(default=15, ge=1, le=90)
+    privacy_remind_days: int = Field(default=3, ge=0, le=30)
+
     # Messages (patron.engagement). Each channel's adapter; "file" writes every message to
     # <data_dir>/outbox (or ``outbox_dir``) and sends nothing, so nothing leaves by accident.
     email_channel: Literal["file", "smtp"] = "file"

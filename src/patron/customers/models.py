@@ -17,6 +17,9 @@ from patron.core.models import Base, BigId, IdPk, UTCDateTime
 class CustomerStatus(StrEnum):
     ACTIVE = "active"
     MERGED = "merged"
+    # personal fields cleared and identifiers removed by a retention run (patron.privacy);
+    # orders and points stay, as an anonymous record
+    ANONYMISED = "anonymised"
 
 
 class Gender(StrEnum):

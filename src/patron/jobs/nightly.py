@@ -28,6 +28,7 @@ from patron import analytics, audiences, loyalty
 from patron.core.db import Database
 from patron.core.leader import leader_lock
 from patron.jobs.models import ScheduledRun
+from patron.jobs.privacy import privacy_job
 from patron.jobs.service_levels import run_sla_sweep
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,10 @@ def nightly_job(db: Database) -> Job:
             run_sla_sweep(db)
         except Exception:
             log.exception("nightly SLA sweep failed")
+        try:
+            privacy_job(db)  # reminders of requests due, then retention (docs/privacy.md)
+        except Exception:
+            log.exception("nightly privacy work failed")
 
     return job
 

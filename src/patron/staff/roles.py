@@ -42,6 +42,7 @@ class Permission(StrEnum):
     TICKETS_MANAGE = "tickets.manage"  # SLA policies, the category tree
     SURVEYS_READ = "surveys.read"  # survey results, NPS and CSAT
     SURVEYS_MANAGE = "surveys.manage"  # build surveys and send them to a list
+    PRIVACY_MANAGE = "privacy.manage"  # data-subject requests, exports, retention, register
 
 
 class Role(StrEnum):
@@ -172,7 +173,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.PRIVACY_OFFICER: frozenset(
-        {P.CUSTOMERS_READ, P.CUSTOMERS_REVEAL, P.CUSTOMERS_MERGE, P.ORDERS_READ, P.AUDIT_READ}
+        {
+            P.CUSTOMERS_READ,
+            P.CUSTOMERS_REVEAL,
+            P.CUSTOMERS_MERGE,
+            P.ORDERS_READ,
+            P.AUDIT_READ,
+            P.PRIVACY_MANAGE,
+        }
     ),
 }
 

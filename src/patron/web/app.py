@@ -37,6 +37,8 @@ from patron.imports import pages as imports_pages
 from patron.loyalty import api as loyalty_api
 from patron.loyalty import pages as loyalty_pages
 from patron.orders import api as orders_api
+from patron.privacy import api as privacy_api
+from patron.privacy import pages as privacy_pages
 from patron.staff import api as staff_api
 from patron.staff import pages as staff_pages
 from patron.support import api as support_api
@@ -80,6 +82,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     support_api.router,  # service tickets, SLA and surveys
     support_pages.router,  # the service console and the public survey page
     operations.router,  # /metrics (behind PATRON_METRICS_TOKEN) and /readyz
+    privacy_api.router,  # privacy: requests, access exports, register, retention
+    privacy_pages.router,  # the privacy officer's pages and the public privacy notice
 )
 
 

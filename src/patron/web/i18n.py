@@ -184,6 +184,7 @@ MESSAGE_SOURCES: Final = (
     "campaigns/pages.py",
     "audiences/pages.py",
     "support/pages/*.py",
+    "privacy/pages.py",
 )
 
 

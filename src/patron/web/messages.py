@@ -108,6 +108,11 @@ MESSAGES: Final[dict[str, str]] = {
         "the lowest tier is every member's starting tier: it needs no spend and no points"
     ),
     "tier_not_above": N_("a higher tier needs more than the one below"),
+    # --- privacy: data-subject requests, the processing register
+    "privacy_request_not_found": N_("no such privacy request"),
+    "privacy_request_closed": N_("this request is closed already"),
+    "processing_activity_not_found": N_("no such line in the processing register"),
+    "outcome_required": N_("say what was done, or why it was refused"),
     # --- loyalty: gifts for points, member offers, early access
     "reward_not_found": N_("no such gift"),
     "reward_unavailable": N_("this gift is not on offer now"),

@@ -326,6 +326,30 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     # the public survey page: the signed one-time link is the key (support/pages/public.py)
     ("GET", "/s/{token}"): PUBLIC,
     ("POST", "/s/{token}"): PUBLIC,
+    # privacy: data-subject requests, access exports, the register, retention, the report
+    ("POST", "/api/v1/privacy/requests"): P.PRIVACY_MANAGE,
+    ("GET", "/api/v1/privacy/requests"): P.PRIVACY_MANAGE,
+    ("GET", "/api/v1/privacy/requests/{request_id}"): P.PRIVACY_MANAGE,
+    ("POST", "/api/v1/privacy/requests/{request_id}/change"): P.PRIVACY_MANAGE,
+    ("POST", "/api/v1/privacy/customers/{customer_id}/export"): P.PRIVACY_MANAGE,
+    ("GET", "/api/v1/privacy/register"): P.PRIVACY_MANAGE,
+    ("POST", "/api/v1/privacy/register"): P.PRIVACY_MANAGE,
+    ("PUT", "/api/v1/privacy/register/{activity_id}"): P.PRIVACY_MANAGE,
+    ("GET", "/api/v1/privacy/retention"): P.PRIVACY_MANAGE,
+    ("PUT", "/api/v1/privacy/retention"): P.PRIVACY_MANAGE,
+    ("POST", "/api/v1/privacy/retention/run"): P.PRIVACY_MANAGE,
+    ("GET", "/api/v1/privacy/reveals"): P.PRIVACY_MANAGE,
+    ("GET", "/privacy"): P.PRIVACY_MANAGE,
+    ("POST", "/privacy/requests"): P.PRIVACY_MANAGE,
+    ("GET", "/privacy/requests/{request_id}"): P.PRIVACY_MANAGE,
+    ("POST", "/privacy/requests/{request_id}/change"): P.PRIVACY_MANAGE,
+    ("POST", "/privacy/requests/{request_id}/export"): P.PRIVACY_MANAGE,
+    ("GET", "/privacy/register"): P.PRIVACY_MANAGE,
+    ("POST", "/privacy/register"): P.PRIVACY_MANAGE,
+    ("POST", "/privacy/register/{activity_id}"): P.PRIVACY_MANAGE,
+    ("GET", "/privacy/register.xlsx"): P.PRIVACY_MANAGE,
+    ("GET", "/privacy/report"): P.PRIVACY_MANAGE,
+    ("GET", "/privacy-notice/{store_code}"): PUBLIC,
 }
 
 

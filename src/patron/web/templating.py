@@ -54,6 +54,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/imports", N_("Import data"), P.IMPORTS_RUN),
     NavItem("/staff", N_("Staff and roles"), P.STAFF_MANAGE),
     NavItem("/audit", N_("Audit log"), P.AUDIT_READ),
+    NavItem("/privacy", N_("Privacy"), P.PRIVACY_MANAGE),
 )
 
 
