@@ -92,12 +92,18 @@ def test_a_bad_survey_shows_the_error_at_its_field_in_chinese_and_stores_nothing
         assert 'id="name-error">必填' in no_name.text
         no_options = client.post("/surveys/new", data=_survey_form(
             csrf, _question("csat", "csat", "满意吗？"), _question("why", "choice", "原因")))  # fmt: skip
-        assert no_options.status_code == 422 and 'id="question-1-error"' in no_options.text
+        assert (
+            no_options.status_code == 422
+            and 'id="question-1-error">选项: 单选题需要' in no_options.text
+        )
         two_csat = client.post("/surveys/new", data=_survey_form(
             csrf, _question("a", "csat", "甲"), _question("b", "csat", "乙")))  # fmt: skip
-        assert two_csat.status_code == 422 and 'id="questions-error"' in two_csat.text
+        assert (
+            two_csat.status_code == 422
+            and 'id="questions-error">CSAT、NPS、CES 题各最多一道' in two_csat.text
+        )
         nothing = client.post("/surveys/new", data=_survey_form(csrf))
-        assert nothing.status_code == 422 and 'id="questions-error"' in nothing.text
+        assert nothing.status_code == 422 and 'id="questions-error">必填' in nothing.text
         client.post("/surveys/new", data=_survey_form(csrf, _question("a", "text", "甲")))
         again = client.post("/surveys/new", data=_survey_form(csrf, _question("a", "text", "甲")))
         assert again.status_code == 422 and 'id="code-error"' in again.text
@@ -157,9 +163,9 @@ def test_a_bad_policy_shows_the_error_at_its_field_in_chinese_and_stores_nothing
         assert 'id="first_reply_hours-error">必填' in no_hours.text
         words = client.post("/service/sla/policies",
                             data=_policy_form(csrf, resolve_hours="八小时"))  # fmt: skip
-        assert words.status_code == 422 and 'id="resolve_hours-error"' in words.text
+        assert words.status_code == 422 and 'id="resolve_hours-error">不是数字' in words.text
         late = client.post("/service/sla/policies",
                            data=_policy_form(csrf, first_reply_hours="9"))  # fmt: skip
-        assert late.status_code == 422 and 'id="first_reply_hours-error"' in late.text
+        assert late.status_code == 422 and 'id="first_reply_hours-error">首次回复' in late.text
         assert 'value="退货加急"' in late.text
     assert db.read(lambda s: sla.list_policies(session=s)) == []

@@ -16,7 +16,7 @@ from patron.support.surveys import service as surveys
 from patron.support.surveys.models import QuestionKind, SurveyTrigger
 from patron.support.surveys.schemas import SurveyCreate
 from patron.web.deps import Db
-from patron.web.forms import error_field, field_errors, parse_int, rows_errors
+from patron.web.forms import FormError, error_field, field_errors, parse_int, rows_errors
 from patron.web.i18n import N_
 from patron.web.messages import message_for
 from patron.web.security import CurrentActor
@@ -106,6 +106,8 @@ def survey_from_form(form: dict[str, Any]) -> SurveyCreate:
                 "required": row["required"] == "yes",
             }
         )
+    if not questions:
+        raise FormError("questions", "required")
     return SurveyCreate.model_validate(
         {
             "code": form["code"].strip(),
