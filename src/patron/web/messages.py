@@ -206,6 +206,9 @@ MESSAGES: Final[dict[str, str]] = {
     "survey_not_found": N_("no such survey"),
     "not_a_date": N_("is not a date like 2026-10-31"),
     "survey_exists": N_("a survey with this code exists already"),
+    "survey_choice_options": N_("a choice question needs options, no other has any"),
+    "survey_keys_repeated": N_("two questions have the same key"),
+    "survey_scale_repeated": N_("at most one CSAT, one NPS and one CES question"),
     "survey_scale": N_("choose a score from %(low)s to %(high)s"),
     "survey_link_invalid": N_("this link is not valid: it was used, has expired or is wrong"),
 }

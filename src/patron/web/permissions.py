@@ -322,6 +322,10 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/tickets/{ticket_id}/photos/{attachment_id}"): P.TICKETS_READ,
     ("GET", "/service/sla"): P.TICKETS_READ,
     ("GET", "/surveys"): P.SURVEYS_READ,
+    ("GET", "/surveys/new"): P.SURVEYS_MANAGE,
+    ("POST", "/surveys/new"): P.SURVEYS_MANAGE,
+    ("GET", "/service/sla/policies"): P.TICKETS_MANAGE,
+    ("POST", "/service/sla/policies"): P.TICKETS_MANAGE,
     ("GET", "/surveys/{code}"): P.SURVEYS_READ,
     # the public survey page: the signed one-time link is the key (support/pages/public.py)
     ("GET", "/s/{token}"): PUBLIC,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
+from patron.core.errors import rule_error
 from patron.core.schemas import RecordId, Schema, ShortCode
 from patron.support.surveys.models import QuestionKind, SurveyTrigger
 
@@ -37,7 +38,11 @@ class QuestionIn(Schema):
     @model_validator(mode="after")
     def _options_for_choice(self) -> QuestionIn:
         if (self.kind == QuestionKind.CHOICE) != bool(self.options):
-            raise ValueError("options: a choice question needs options, no other has any")
+            raise rule_error(
+                "survey_choice_options",
+                "options",
+                "a choice question needs options, no other has any",
+            )
         return self
 
 
@@ -52,10 +57,14 @@ class SurveyCreate(Schema):
     def _keys_unique(self) -> SurveyCreate:
         keys = [q.key for q in self.questions]
         if len(keys) != len(set(keys)):
-            raise ValueError("questions: two questions have the same key")
+            raise rule_error("survey_keys_repeated", "questions", "two questions have the same key")
         kinds = [q.kind for q in self.questions if q.kind in SCALES]
         if len(kinds) != len(set(kinds)):
-            raise ValueError("questions: at most one CSAT, one NPS and one CES question")
+            raise rule_error(
+                "survey_scale_repeated",
+                "questions",
+                "at most one CSAT, one NPS and one CES question",
+            )
         return self
 
 
