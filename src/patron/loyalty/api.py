@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
+from patron.core.schemas import MAX_ID
 from patron.customers import service as customers
 from patron.loyalty import (
     birthdays,
@@ -99,7 +100,7 @@ def _scoped(s: Session, actor: Actor, customer_id: int) -> int:
 async def lookup(
     db: Db,
     actor: CurrentActor,
-    customer_id: Annotated[int | None, Query(ge=1)] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     phone: Annotated[str | None, Query(max_length=40)] = None,
     member_card: Annotated[str | None, Query(max_length=128)] = None,
 ) -> LookupRead:
@@ -442,7 +443,7 @@ def redeem(redeem_in: RedeemIn, response: Response, actor: CurrentActor, db: Db)
 
 @router.get("/redemptions", response_model=list[RedemptionRead])
 def redemptions(
-    actor: CurrentActor, db: Db, customer_id: Annotated[int | None, Query(ge=1)] = None
+    actor: CurrentActor, db: Db, customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
 ) -> list[RedemptionRead]:
     return db.read(
         lambda s: gifts.list_redemptions(

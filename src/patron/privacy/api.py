@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from patron.core.schemas import UtcInstant
+from patron.core.schemas import MAX_ID, UtcInstant
 from patron.privacy import export, register, requests, retention
 from patron.privacy.schemas import (
     ActivityIn,
@@ -43,7 +43,7 @@ def list_requests(
     db: Db,
     status: Annotated[str | None, Query(pattern="^(new|in_progress|done|refused)$")] = None,
     open_only: Annotated[bool, Query(alias="open")] = False,
-    customer_id: Annotated[int | None, Query(ge=1)] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> list[PrivacyRequestRead]:
     """Soonest due first."""
     return db.read(

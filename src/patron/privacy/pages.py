@@ -15,6 +15,7 @@ from patron.catalog import service as catalog
 from patron.core.actor import Actor
 from patron.core.db import Database
 from patron.core.errors import PatronError
+from patron.core.schemas import MAX_ID
 from patron.core.settings import get_settings
 from patron.privacy import export, register, requests, retention
 from patron.privacy.api import XLSX, ZIP, download
@@ -242,7 +243,7 @@ def register_page(
     request: Request,
     actor: CurrentActor,
     db: Db,
-    edit: Annotated[int | None, Query(ge=1)] = None,
+    edit: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     """What is processed, why, shared with whom, kept how long, on what legal basis."""
     return _register(request, actor, db, editing=edit)

@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
+from patron.core.schemas import MAX_ID
 from patron.core.settings import get_settings
 from patron.staff import service as staff
 from patron.support import sla
@@ -69,9 +70,9 @@ def list_tickets(
     ticket_type: TicketType | None = None,
     priority: Priority | None = None,
     store_code: Annotated[str | None, Query(max_length=32)] = None,
-    assignee_id: Annotated[int | None, Query(ge=1)] = None,
+    assignee_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     unassigned: bool = False,
-    customer_id: Annotated[int | None, Query(ge=1)] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[TicketRead]:
     filters = TicketFilter(
@@ -200,11 +201,17 @@ def save_policy(policy_in: SlaPolicyIn, actor: CurrentActor, db: Db) -> SlaPolic
     return db.write(lambda s: sla.save_policy(session=s, policy_in=policy_in, actor=actor))
 
 
+_EARLIEST, _LATEST = date(1900, 1, 1), date(9000, 12, 31)
+
+
 def period(since: date | None, until: date | None) -> tuple[datetime, datetime]:
     """Days in the shop's zone, both included; the last 30 days when left out."""
     zone = get_settings().zone
     last = until or datetime.now(zone).date()
     first = since or last - timedelta(days=29)
+    # A date near the calendar's ends cannot become an instant: a report from 0001-01-01
+    # means "from the start", one to 9999-12-31 "to the end".
+    first, last = max(first, _EARLIEST), min(last, _LATEST)
     return (
         datetime.combine(first, time(0), zone),
         datetime.combine(last + timedelta(days=1), time(0), zone),

@@ -188,6 +188,7 @@ MESSAGES: Final[dict[str, str]] = {
     # --- service tickets, SLA and surveys (support/)
     "ticket_not_found": N_("no such ticket"),
     "ticket_transition_refused": N_("a ticket %(current)s cannot become %(wanted)s"),
+    "rma_number_taken": N_("RMA number %(rma_number)s belongs to another repair"),
     "ticket_refused": N_("this ticket does not allow that"),
     "ticket_assign_someone": N_("assign the ticket to someone instead"),
     "ticket_closed": N_("the ticket is closed"),

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from patron.core.actor import Actor
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
+from patron.core.schemas import MAX_ID
 from patron.support import sla
 from patron.support.pages.titles import PRIORITY_TITLES, TYPE_TITLES
 from patron.support.tickets.schemas import SlaPolicyIn, SlaPolicyRead
@@ -107,7 +108,7 @@ def policies_page(
     request: Request,
     actor: CurrentActor,
     db: Db,
-    edit: Annotated[int | None, Query(ge=1)] = None,
+    edit: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     """The policies; ``edit`` fills the form with one of them to change it."""
     return _policies_page(request, actor, db, edit=edit)

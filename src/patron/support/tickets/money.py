@@ -17,6 +17,7 @@ from patron.audit.service import record_audit
 from patron.catalog import service as catalog
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
+from patron.core.errors import InvalidInput
 from patron.core.settings import get_settings
 from patron.orders import service as orders
 from patron.orders.schemas import OrderIn, OrderLineIn, RefundIn, RefundLineIn, RefundRead
@@ -193,6 +194,18 @@ def update_repair(
         row = TicketRepair(ticket_id=ticket.id, cost_fen=0)
         session.add(row)
     changed = repair_in.model_dump(exclude_unset=True)
+    rma = changed.get("rma_number")
+    if rma and session.scalar(
+        select(TicketRepair.ticket_id).where(
+            TicketRepair.rma_number == rma, TicketRepair.ticket_id != ticket.id
+        )
+    ):
+        raise InvalidInput(
+            "rma_number",
+            f"RMA number {rma!r} belongs to another repair",
+            message_code="rma_number_taken",
+            rma_number=rma,
+        )
     for name, value in changed.items():
         setattr(row, name, value)
     _fill_warranty(session, ticket, row)
