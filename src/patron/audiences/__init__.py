@@ -5,18 +5,22 @@ docs/audiences.md.
 """
 
 from patron.audiences.facts import refresh_audience_store, refresh_facts
-from patron.audiences.schemas import AudienceRead, Definition
+from patron.audiences.schemas import AudienceCreate, AudienceRead, Definition, PurchasesCondition
 from patron.audiences.service import (
     count_members,
+    create_audience,
     get_audience,
     get_audience_or_raise,
     member_ids,
 )
 
 __all__ = [
+    "AudienceCreate",
     "AudienceRead",
     "Definition",
+    "PurchasesCondition",
     "count_members",
+    "create_audience",
     "get_audience",
     "get_audience_or_raise",
     "member_ids",

@@ -76,6 +76,8 @@ class Campaign(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     conversion_days: Mapped[int] = mapped_column(Integer, default=14)
     cost_per_message_fen: Mapped[int] = mapped_column(Integer, default=0)
+    # A bundle offer's consequent: the results also measure who bought this SKU (None: none)
+    focus_sku: Mapped[str | None] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(120))
     approved_by: Mapped[str | None] = mapped_column(String(120))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -11,14 +11,14 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from patron import consent
-from patron.campaigns.measure import GroupFigures, Interval, measure_uplift
+from patron.campaigns.measure import GroupFigures, Interval, measure_uplift, newcombe
 from patron.campaigns.models import Campaign, CampaignEvent, CampaignMember, CampaignStatus
 from patron.campaigns.schemas import GroupRead, IntervalRead, ResultsRead
 from patron.campaigns.service import SOURCE_KIND, get_campaign_or_raise
 from patron.core.clock import utcnow
 from patron.customers import service as customers
 from patron.engagement import service as outbox
-from patron.orders.sales import net_sales_by_customer
+from patron.orders.sales import net_sales_by_customer, sku_sales_by_customer
 
 EVENT_KINDS = ("open", "click")
 
@@ -64,6 +64,26 @@ def _group(g: GroupFigures) -> GroupRead:
         net_sales_fen=g.net_sales_fen,
         sales_per_customer_fen=g.sales_per_customer_fen,
     )
+
+
+def focus_figures(
+    members: list[tuple[int, bool]], sku_sales: dict[int, int]
+) -> tuple[GroupRead, GroupRead, IntervalRead | None]:
+    """Treated and holdout against one SKU: a customer converted who bought it in the
+    window; the uplift is the difference of the two shares with its Newcombe interval."""
+    groups: dict[bool, list[int]] = {False: [], True: []}
+    for customer_id, out in members:
+        groups[out].append(sku_sales.get(customer_id, 0))
+    t, h = (
+        GroupFigures(len(v), sum(1 for x in v if x > 0), sum(v))
+        for v in (groups[False], groups[True])
+    )
+    uplift = (
+        newcombe(t.converted, t.customers, h.converted, h.customers)
+        if t.customers and h.customers
+        else None
+    )
+    return _group(t), _group(h), _interval(uplift)
 
 
 def campaign_results(
@@ -120,6 +140,12 @@ def campaign_results(
         since=campaign.sent_at,
     )
 
+    focus: tuple[GroupRead | None, GroupRead | None, IntervalRead | None] = (None, None, None)
+    if campaign.focus_sku:
+        sku_sales = sku_sales_by_customer(
+            session=session, sku=campaign.focus_sku, start_at=campaign.sent_at, end_at=ends_at
+        )
+        focus = focus_figures([(c, out) for c, out, _ in members], sku_sales)
     return ResultsRead(
         campaign_id=campaign_id,
         window_days=campaign.conversion_days,
@@ -139,4 +165,8 @@ def campaign_results(
         minimum_detectable_effect=uplift.minimum_detectable_effect,
         verdict=str(uplift.verdict),
         scoped=store_ids is not None,
+        focus_sku=campaign.focus_sku,
+        focus_treated=focus[0],
+        focus_holdout=focus[1],
+        focus_uplift=focus[2],
     )

@@ -80,6 +80,8 @@ class CampaignIn(Schema):
     priority: Annotated[int, Field(ge=-100, le=100)] = 0
     conversion_days: Annotated[int, Field(ge=1, le=90)] = 14
     cost_per_message_fen: Annotated[int, Field(ge=0, le=10_000)] = 0
+    # Also measure the share who bought this SKU in the window (a bundle offer's consequent)
+    focus_sku: ShortCode | None = None
 
     @model_validator(mode="after")
     def _offer_complete(self) -> CampaignIn:
@@ -108,6 +110,7 @@ class CampaignRead(Schema):
     priority: int
     conversion_days: int
     cost_per_message_fen: int
+    focus_sku: str | None = None
     created_by: str
     approved_by: str | None
     approved_at: datetime | None
@@ -163,3 +166,8 @@ class ResultsRead(Schema):
     minimum_detectable_effect: float | None = None
     verdict: str = "too_small"
     scoped: bool = False  # limited to the reader's stores
+    # For a campaign with a focus SKU: who bought it in the window, treated against holdout
+    focus_sku: str | None = None
+    focus_treated: GroupRead | None = None
+    focus_holdout: GroupRead | None = None
+    focus_uplift: IntervalRead | None = None

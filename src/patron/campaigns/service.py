@@ -99,6 +99,7 @@ def create_campaign(*, session: Session, campaign_in: CampaignIn, actor: Actor) 
         priority=campaign_in.priority,
         conversion_days=campaign_in.conversion_days,
         cost_per_message_fen=campaign_in.cost_per_message_fen,
+        focus_sku=campaign_in.focus_sku,
         created_by=actor.name[:120],
     )
     try:

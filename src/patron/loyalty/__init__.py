@@ -16,10 +16,12 @@ from patron.loyalty.exceptions import NotAMember
 from patron.loyalty.merges import move_customer_records, restore_customer_records
 from patron.loyalty.points import adjust_points, get_balance
 from patron.loyalty.refunds import apply_refund
+from patron.loyalty.rules import CouponKind
 from patron.loyalty.schemas import (
     AdjustmentIn,
     CommitIn,
     CouponIssue,
+    CouponScope,
     CouponTemplateCreate,
     LoyaltyRefundIn,
     MemberRef,
@@ -34,6 +36,8 @@ __all__ = [
     "AdjustmentIn",
     "CommitIn",
     "CouponIssue",
+    "CouponKind",
+    "CouponScope",
     "CouponTemplateCreate",
     "LoyaltyRefundIn",
     "MemberRef",

@@ -426,3 +426,23 @@ def net_sales_by_customer(
     for customer_id, amount in session.execute(returned):
         found[int(customer_id or 0)] -= int(amount or 0)
     return dict(found)
+
+
+def sku_sales_by_customer(
+    *, session: Session, sku: str, start_at: datetime, end_at: datetime
+) -> dict[int, int]:
+    """What each customer paid for lines of ``sku`` on orders placed in [``start_at``,
+    ``end_at``) (gross of refunds: a campaign's focus SKU asks who bought it). Customers with
+    no such line are left out."""
+    query = (
+        select(Order.customer_id, func.sum(OrderLine.amount_fen))
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(
+            OrderLine.sku == sku,
+            Order.customer_id.is_not(None),
+            Order.ordered_at >= start_at,
+            Order.ordered_at < end_at,
+        )
+        .group_by(Order.customer_id)
+    )
+    return {int(c or 0): int(a or 0) for c, a in session.execute(query)}

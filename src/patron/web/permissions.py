@@ -205,6 +205,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/analytics/customers"): P.ANALYTICS_READ,
     ("GET", "/analytics/risk"): P.ANALYTICS_READ,
     ("GET", "/analytics/baskets"): P.ANALYTICS_READ,
+    ("POST", "/analytics/baskets/offer"): P.CAMPAIGNS_WRITE,
     ("GET", "/api/v1/analytics/risk"): P.ANALYTICS_READ,
     ("GET", "/api/v1/analytics/risk/report"): P.ANALYTICS_READ,
     ("GET", "/api/v1/customers/{customer_id}/risk"): P.ANALYTICS_READ,

@@ -1,6 +1,9 @@
 """The basket page: the latest nightly run's association rules, filtered by level, store,
 category and minimum support, confidence and lift, with a chart of support against
-confidence (sized by lift) and "bought together" for one SKU.
+confidence (sized by lift) and "bought together" for one SKU; and, for a rule over SKUs, a
+bundle offer made in one step: an audience of the antecedent's buyers, a coupon on the
+consequent and a draft campaign to that audience with a holdout, measured on the
+consequent's sales (docs/campaigns.md, "Bundle offers from basket rules").
 
 A store-bound role sees its own stores' rules only (its first store by default); the
 chain's rules are for roles that see every store (docs/architecture.md, "Permissions").
@@ -9,23 +12,28 @@ chain's rules are for roles that see every store (docs/architecture.md, "Permiss
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from patron import audiences, campaigns, loyalty
 from patron.analytics import serving
 from patron.analytics.basket.service import RuleFilters, RuleList, top_rules
 from patron.analytics.schemas import BoughtTogetherRead
 from patron.catalog import service as catalog
 from patron.catalog.schemas import StoreRead
 from patron.core.actor import Actor
-from patron.core.errors import PatronError
+from patron.core.clock import utcnow
+from patron.core.db import Database
+from patron.core.errors import Forbidden, PatronError
+from patron.staff.roles import Permission as P
 from patron.web.deps import Db
-from patron.web.forms import FormError, error_line, parse_decimal
+from patron.web.forms import FormError, error_line, parse_decimal, parse_fen, parse_int
 from patron.web.i18n import N_, _
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
@@ -43,7 +51,13 @@ LABELS = {
     "min_confidence": N_("Minimum confidence"),
     "min_lift": N_("Minimum lift"),
     "sku": N_("SKU"),
+    "rule": N_("Rule"),
+    "template_id": N_("Message template"),
+    "amount_off": N_("Amount off (yuan)"),
+    "holdout_percent": N_("Holdout"),
 }
+BUNDLE_PERMISSIONS = (P.CAMPAIGNS_WRITE, P.AUDIENCES_MANAGE)
+COUPON_VALID_DAYS = 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +137,10 @@ def _rule_text(rule: Any) -> str:
     return " + ".join(rule.antecedent) + " ⇒ " + rule.consequent
 
 
+def _rule_json(rule: Any) -> str:
+    return json.dumps({"antecedent": list(rule.antecedent), "consequent": rule.consequent})
+
+
 def _chart_json(rules: RuleList) -> str:
     data = {
         "points": [
@@ -138,6 +156,132 @@ def _chart_json(rules: RuleList) -> str:
     }
     # Inside <script type="application/json">: no "</script>" can close the block early.
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
+
+
+@dataclass(frozen=True, slots=True)
+class BundleOffer:
+    audience_id: int
+    coupon_template_code: str
+    campaign_id: int
+
+
+def make_bundle_offer(
+    *,
+    session: Session,
+    actor: Actor,
+    antecedent: list[str],
+    consequent: str,
+    template_id: int,
+    channel: str,
+    amount_off_fen: int,
+    holdout_percent: float = 10.0,
+    conversion_days: int = COUPON_VALID_DAYS,
+) -> BundleOffer:
+    """In one transaction: a saved audience of the customers who bought every SKU of
+    ``antecedent``, an amount-off coupon template named after ``consequent``, and a draft
+    campaign to that audience with the coupon as its offer, a holdout, and ``consequent`` as
+    the SKU its results also measure. Named after the rule (and the minute it was made)."""
+    rule = " + ".join(antecedent) + " ⇒ " + consequent
+    name = f"{_('Bundle')}: {rule}"[:104] + utcnow().strftime(" %Y-%m-%d %H:%M")
+    audience = audiences.create_audience(
+        session=session,
+        audience_in=audiences.AudienceCreate(
+            name=name,
+            description=_("Buyers of %(items)s, for a bundle offer on %(sku)s")
+            % {"items": " + ".join(antecedent), "sku": consequent},
+            definition=audiences.Definition(
+                match="all",
+                conditions=[
+                    audiences.PurchasesCondition(op="gte", value=1, sku=sku) for sku in antecedent
+                ],
+            ),
+        ),
+        actor=actor,
+    )
+    coupon = loyalty.create_coupon_template(
+        session=session,
+        template_in=loyalty.CouponTemplateCreate(
+            code="BUNDLE-" + secrets.token_hex(4).upper(),
+            name=f"{_('Bundle')}: {consequent}"[:120],
+            kind=loyalty.CouponKind.AMOUNT_OFF,
+            amount_off_fen=amount_off_fen,
+            valid_days=COUPON_VALID_DAYS,
+            per_customer_limit=1,
+        ),
+    )
+    campaign = campaigns.create_campaign(
+        session=session,
+        campaign_in=campaigns.CampaignIn.model_validate(
+            {
+                "name": name,
+                "audience_id": audience.id,
+                "templates": {channel: template_id},
+                "offer": "coupon",
+                "coupon_template_code": coupon.code,
+                "holdout_percent": holdout_percent,
+                "conversion_days": conversion_days,
+                "focus_sku": consequent,
+            }
+        ),
+        actor=actor,
+    )
+    return BundleOffer(audience.id, coupon.code, campaign.id)
+
+
+def _rule_of(text: str) -> tuple[list[str], str]:
+    """The rule a row's button carries: {"antecedent": [SKU, …], "consequent": SKU}."""
+    try:
+        data = json.loads(text)
+        antecedent = [str(x) for x in data["antecedent"]]
+        consequent = str(data["consequent"])
+    except (ValueError, KeyError, TypeError):
+        raise FormError("rule", "required") from None
+    if not antecedent or not consequent or consequent in antecedent:
+        raise FormError("rule", "required")
+    return antecedent, consequent
+
+
+@router.post("/analytics/baskets/offer", response_class=HTMLResponse)
+async def bundle_offer(request: Request, actor: CurrentActor, db: Db) -> Response:
+    """Make a rule's bundle offer, then go to its draft campaign."""
+    form = {k: str(v) for k, v in (await request.form()).items() if k != "csrf_token"}
+    try:
+        antecedent, consequent = _rule_of(form.get("rule", ""))
+        if not all(actor.can(p) for p in BUNDLE_PERMISSIONS):
+            raise Forbidden("making a bundle offer needs campaigns.write and audiences.manage")
+        template_id = parse_int(form.get("template_id", ""), "template_id")
+        if template_id is None:
+            raise FormError("template_id", "required")
+        amount = parse_fen(form.get("amount_off", ""), "amount_off", required=True) or 0
+        holdout = _percent(form.get("holdout_percent", "") or "10", "holdout_percent") * 100
+        if not 0 < holdout <= 50:
+            raise FormError("holdout_percent", "percent_range")
+
+        def make(s: Session) -> BundleOffer:
+            chosen = next(
+                (t for t in campaigns.list_templates(session=s) if t.id == template_id), None
+            )
+            if chosen is None:
+                raise FormError("template_id", "required")
+            return make_bundle_offer(
+                session=s,
+                actor=actor,
+                antecedent=antecedent,
+                consequent=consequent,
+                template_id=chosen.id,
+                channel=chosen.channel,
+                amount_off_fen=amount,
+                holdout_percent=holdout,
+            )
+
+        offer = db.write(make)
+    except Forbidden:
+        raise
+    except PatronError as exc:
+        return _render(
+            request, actor, db, {"store": form.get("store", "")}, error_line(exc, LABELS)
+        )
+    return RedirectResponse(f"/campaigns/{offer.campaign_id}", status_code=303)
 
 
 @router.get("/analytics/baskets", response_class=HTMLResponse)
@@ -163,6 +307,18 @@ def baskets_page(
         "min_lift": min_lift.strip(),
         "sku": sku.strip(),
     }
+    return _render(request, actor, db, form)
+
+
+def _render(
+    request: Request,
+    actor: Actor,
+    db: Database,
+    given: dict[str, str],
+    offer_error: str | None = None,
+) -> Response:
+    form = {k: "" for k in LABELS} | {"level": "sku"} | given
+    offers = all(actor.can(p) for p in BUNDLE_PERMISSIONS) and form["level"] == "sku"
     context: dict[str, Any] = {
         "actor": actor,
         "form": form,
@@ -170,6 +326,12 @@ def baskets_page(
         "rule_text": _rule_text,
         "view": None,
         "error": None,
+        "offer_error": offer_error,
+        "message_templates": db.read(lambda s: campaigns.list_templates(session=s))
+        if offers
+        else [],
+        "offers": offers,
+        "rule_json": _rule_json,
     }
     try:
         filters = RuleFilters(
@@ -187,4 +349,5 @@ def baskets_page(
         context["stores"] = stores
         return TEMPLATES.TemplateResponse(request, "analytics/baskets.html", context, 422)
     context.update(view=view, stores=view.stores, chart_json=_chart_json(view.chart))
-    return TEMPLATES.TemplateResponse(request, "analytics/baskets.html", context)
+    status = 422 if offer_error else 200
+    return TEMPLATES.TemplateResponse(request, "analytics/baskets.html", context, status)
