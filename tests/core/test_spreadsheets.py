@@ -48,3 +48,20 @@ def test_a_neutralised_cell_is_not_neutralised_twice() -> None:
 )
 def test_sheet_titles_are_made_legal(title: str, expected: str) -> None:
     assert safe_sheet_title(title) == expected
+
+
+def test_control_characters_no_cell_can_hold_are_dropped_and_the_file_saves() -> None:
+    from io import BytesIO
+
+    from openpyxl import Workbook, load_workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(
+        [safe_cell("王\x00小\x0b明\x1f"), safe_cell("第一行\n第二行\t完"), safe_cell("\x01=1+1")]
+    )
+    out = BytesIO()
+    book.save(out)
+    row = next(load_workbook(BytesIO(out.getvalue())).active.iter_rows(values_only=True))
+    assert row == ("王小明", "第一行\n第二行\t完", "'=1+1")

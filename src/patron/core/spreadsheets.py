@@ -7,6 +7,9 @@ command. As the OWASP page on CSV injection recommends, such text is written wit
 quote in front, which spreadsheets show as text. Plain numbers (``-5``, ``+1.5``) are left
 as they are: they are no formula.
 
+Control characters other than tab, line feed and carriage return cannot be stored in an
+Excel cell at all (openpyxl refuses the whole file); they are dropped.
+
 Sheet titles have rules of their own (at most 31 characters, none of ``[ ] : * ? / \\``).
 """
 
@@ -18,6 +21,7 @@ from typing import TypeVar
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _TITLE_FORBIDDEN = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
 TITLE_MAX = 31
 
@@ -26,10 +30,14 @@ T = TypeVar("T")
 
 def safe_cell(value: T) -> T | str:
     """``value`` as a spreadsheet should get it: text that would start a formula gets a
-    leading single quote; anything else (numbers, dates, other text) is returned as is."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) and not _NUMBER.match(value):
-        return "'" + value
-    return value
+    leading single quote, and control characters no cell can hold are dropped; anything else
+    (numbers, dates, other text) is returned as is."""
+    if not isinstance(value, str):
+        return value
+    text = _CONTROL.sub("", value)
+    if text.startswith(FORMULA_PREFIXES) and not _NUMBER.match(text):
+        return "'" + text
+    return text
 
 
 def safe_row(values: Iterable[object]) -> list[object]:
