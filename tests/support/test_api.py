@@ -103,3 +103,14 @@ def test_policies_the_report_and_surveys_through_the_api(db: Database) -> None:
     with api_client(db, role=Role.CASHIER, stores=["SH01"]) as till:
         assert till.post("/api/v1/sla-policies", json={}).status_code == 403
         assert till.get("/api/v1/surveys").status_code == 403
+
+
+def test_report_periods_at_the_calendars_ends_are_clamped_not_a_server_error() -> None:
+    from datetime import date
+
+    from patron.support.api import period
+
+    start, end = period(date(1, 1, 1), date(9999, 12, 31))
+    assert start.year == 1900 and end.year == 9001
+    start, end = period(None, date(1, 1, 1))
+    assert start.date() == date(1900, 1, 1) and end.date() == date(1900, 1, 2)

@@ -204,14 +204,17 @@ def save_policy(policy_in: SlaPolicyIn, actor: CurrentActor, db: Db) -> SlaPolic
 _EARLIEST, _LATEST = date(1900, 1, 1), date(9000, 12, 31)
 
 
+def _clamp(day: date) -> date:
+    return min(max(day, _EARLIEST), _LATEST)
+
+
 def period(since: date | None, until: date | None) -> tuple[datetime, datetime]:
     """Days in the shop's zone, both included; the last 30 days when left out."""
     zone = get_settings().zone
-    last = until or datetime.now(zone).date()
-    first = since or last - timedelta(days=29)
     # A date near the calendar's ends cannot become an instant: a report from 0001-01-01
     # means "from the start", one to 9999-12-31 "to the end".
-    first, last = max(first, _EARLIEST), min(last, _LATEST)
+    last = _clamp(until or datetime.now(zone).date())
+    first = _clamp(since or last - timedelta(days=29))
     return (
         datetime.combine(first, time(0), zone),
         datetime.combine(last + timedelta(days=1), time(0), zone),
