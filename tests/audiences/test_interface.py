@@ -1,52 +1,48 @@
+"""What other domains call: member_ids, count_members and get_audience, evaluated at the
+time they are asked for (a campaign's send), on the analytics store as last refreshed."""
+
+from __future__ import annotations
+
 from patron import audiences
 from patron.audiences import service
-from patron.audiences.schemas import AudienceCreate
+from patron.audiences.schemas import AudienceCreate, Definition
 from patron.core.db import Database
-from tests.helpers import ACTOR, post_order, sign_up
+from tests.audiences.helpers import NOW, build_shop, day
+from tests.helpers import ACTOR, post_order
 
 
-def test_member_ids_of_a_saved_audience_on_the_analytics_store(db: Database) -> None:
-    a = sign_up(
-        db, phone="13800000001", gender="female", birthday="1990-01-01", city="上海", tags=["vip"]
+def _save(db: Database, name: str, definition: dict[str, object]) -> int:
+    audience_in = AudienceCreate(name=name, definition=Definition.model_validate(definition))
+    return db.write(
+        lambda s: service.create_audience(session=s, audience_in=audience_in, actor=ACTOR)
+    ).id
+
+
+def test_an_audience_is_evaluated_again_at_send_time(db: Database) -> None:
+    shop = build_shop(db, analytics_run=False)
+    recent = _save(
+        db,
+        "bought in the last 30 days",
+        {"conditions": [{"kind": "purchases", "op": "gte", "value": 1, "within_last_days": 30}]},
     )
-    b = sign_up(db, phone="13800000002", gender="male", city="北京")
-    post_order(db, "o1", customer={"phone": "13800000001"})
+    read = db.read(lambda s: audiences.get_audience(session=s, audience_id=recent))
+    assert read is not None and read.name == "bought in the last 30 days"
+    assert read.definition.conditions[0].kind == "purchases"
+    assert db.read(lambda s: audiences.get_audience(session=s, audience_id=recent + 99)) is None
+
+    def members(now: object) -> list[int]:
+        return db.read(lambda s: audiences.member_ids(session=s, audience_id=recent, now=now))
+
+    assert members(NOW) == [shop.alice, shop.carol]
+    assert members(day(20)) == [shop.alice, shop.bob]  # as it stood on day 20
+    post_order(db, "D1", customer={"id": shop.dave}, store_code="SH01", at=day(59))
+    assert members(NOW) == [shop.alice, shop.carol]  # the store is as last refreshed
     audiences.refresh_audience_store(db=db)
-    aud = db.write(
-        lambda s: service.create_audience(
-            session=s,
-            actor=ACTOR,
-            audience_in=AudienceCreate.model_validate(
-                {
-                    "name": "x",
-                    "definition": {
-                        "match": "any",
-                        "conditions": [
-                            {"kind": "tag", "tags": ["vip"]},
-                            {"kind": "profile", "attribute": "city", "values": ["北京"]},
-                        ],
-                    },
-                }
-            ),
-        )
-    )
-    ids = db.read(lambda s: audiences.member_ids(session=s, audience_id=aud.id))
-    assert ids == [a, b]
-    aud2 = db.write(
-        lambda s: service.create_audience(
-            session=s,
-            actor=ACTOR,
-            audience_in=AudienceCreate.model_validate(
-                {
-                    "name": "y",
-                    "definition": {
-                        "conditions": [
-                            {"kind": "purchases", "op": "gte", "value": 1},
-                            {"kind": "profile", "attribute": "age_band", "values": ["35_44"]},
-                        ]
-                    },
-                }
-            ),
-        )
-    )
-    assert db.read(lambda s: audiences.member_ids(session=s, audience_id=aud2.id)) == [a]
+    assert members(NOW) == [shop.alice, shop.carol, shop.dave]
+    assert db.read(lambda s: audiences.count_members(session=s, audience_id=recent, now=NOW)) == 3
+
+
+def test_before_any_extract_an_audience_has_no_members(db: Database) -> None:
+    everyone = _save(db, "everyone", {"conditions": []})
+    assert db.read(lambda s: audiences.member_ids(session=s, audience_id=everyone)) == []
+    assert db.read(lambda s: audiences.count_members(session=s, audience_id=everyone)) == 0

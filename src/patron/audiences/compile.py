@@ -103,7 +103,7 @@ class _Builder:
         assert days is not None
         boundary = self.today - timedelta(days=days)
         if op == "within_last_days":
-            return f"{column} >= {self.bind(boundary)}"
+            return f"{column} BETWEEN {self.bind(boundary)} AND {self.bind(self.today)}"
         return f"{column} < {self.bind(boundary)}"
 
     # ------------------------------------------------------------------ conditions
@@ -230,8 +230,8 @@ class _Builder:
         where = ["o.customer_id IS NOT NULL"]
         params: list[Any] = []
         if item.within_last_days is not None:
-            where.append("o.order_date >= ?")
-            params.append(self.today - timedelta(days=item.within_last_days))
+            where.append("o.order_date BETWEEN ? AND ?")
+            params.extend([self.today - timedelta(days=item.within_last_days), self.today])
         if item.since is not None:
             where.append("o.order_date >= ?")
             params.append(item.since)
