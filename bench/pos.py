@@ -21,6 +21,9 @@ How it runs, per backend:
 
 Run:  .venv/bin/python bench/pos.py            (10 s per call and backend)
       .venv/bin/python bench/pos.py --quick    (smoke run, 3 s per call)
+      .venv/bin/python bench/pos.py --no-sqlite --no-postgres --in-process
+                                               (the quote's CPU time alone, without and with
+                                                offers, early access and gifts, on SQLite)
 """
 
 from __future__ import annotations
@@ -108,7 +111,7 @@ def store(n: int) -> str:
     return STORES[n % len(STORES)]
 
 
-def seed(url: str) -> tuple[float, dict[str, str]]:
+def seed(url: str, *, with_rewards: bool = True) -> tuple[float, dict[str, str]]:
     """Migrate and fill the database through the services; the seconds it took, and each
     store's till key."""
     from patron import loyalty
@@ -154,7 +157,8 @@ def seed(url: str) -> tuple[float, dict[str, str]]:
                 )
 
         db.write(base)
-        db.write(rewards)
+        if with_rewards:
+            db.write(rewards)
         for start in range(0, MEMBERS, 500):
             batch = [
                 CustomerCreate(identities=IdentitiesIn(phone=phone(n)), home_store_code=store(n))
@@ -344,6 +348,45 @@ def run_backend(backend: Backend, seconds: float, results: list[Figures]) -> Non
             )
 
 
+def quote_bodies(count: int) -> list[dict[str, Any]]:
+    """The quote calls' bodies, as ``requests`` sends them."""
+    return [orjson.loads(r.split(b"\r\n\r\n", 1)[1]) for r in requests(0, "quote", count, {
+        code: "" for code in STORES})]  # fmt: skip
+
+
+def in_process(root: Path, count: int) -> Table:
+    """CPU time of the quote service alone (no HTTP, no other process's load), without and
+    with the member rewards seeded: what offers, early access and affordable gifts add."""
+    from patron.core.db import Database
+    from patron.core.errors import PatronError
+    from patron.loyalty import QuoteIn, quote_basket
+
+    out = Table(title=f"quote_basket in process, {count:,} quotes: CPU ms per quote")
+    for name in ("data", "p50", "p99", "refused"):
+        out.add_column(name, justify="left" if name == "data" else "right")
+    bodies = [QuoteIn.model_validate(b) for b in quote_bodies(count)]
+    for with_rewards in (False, True):
+        url = f"sqlite:///{root / f'in-process-{with_rewards}.db'}"
+        seed(url, with_rewards=with_rewards)
+        db = Database(url)
+        times, refused = [], 0
+        for body in bodies[:200] + bodies:  # the first 200 warm the caches
+            started = time.process_time()
+            try:
+                db.read(lambda s, body=body: quote_basket(session=s, quote_in=body))
+            except PatronError:
+                refused += 1
+            times.append((time.process_time() - started) * 1000)
+        db.dispose()
+        ranked = sorted(times[200:])
+        out.add_row(
+            "offers, early access, gifts" if with_rewards else "coupons and promotions only",
+            f"{ranked[len(ranked) // 2]:.2f}", f"{ranked[int(len(ranked) * 0.99)]:.2f}",
+            str(refused),
+        )  # fmt: skip
+    return out
+
+
 def table(results: list[Figures]) -> Table:
     out = Table(
         title=f"POS calls at {RATE} requests/s (open loop); target p99 ≤ {TARGET_P99_MS:.0f} ms"
@@ -375,6 +418,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="3 s per call instead of 10")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="also time the quote service alone (CPU), without and with the member rewards",
+    )
     args = parser.parse_args(argv)
     share_keyring()
     seconds = 3.0 if args.quick else 10.0
@@ -400,7 +448,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run_backend(Backend("PostgreSQL", url, root / "pg"), seconds, results)
         elif not args.no_postgres:
             console.print("[yellow]PostgreSQL at 127.0.0.1:5432 not reachable: skipped[/]")
-    console.print(table(results))
+        if args.in_process:
+            console.print(in_process(root, 1_000 if args.quick else 3_000))
+    if results:
+        console.print(table(results))
     return 0
 
 
