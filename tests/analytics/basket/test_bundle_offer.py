@@ -7,8 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from patron import audiences
-from patron.analytics.basket.pages import make_bundle_offer
-from patron.campaigns import results
+from patron.campaigns import make_bundle_offer, results
 from patron.campaigns import service as campaigns
 from patron.campaigns.measure import newcombe
 from patron.core.db import Database
@@ -57,6 +56,9 @@ def _offer(db: Database) -> tuple[int, str, int]:
             template_id=template.id,
             channel="sms",
             amount_off_fen=500,
+            title="Bundle: BREAD + JAM ⇒ MILK",
+            description="Buyers of BREAD + JAM, for a bundle offer on MILK",
+            coupon_name="Bundle: MILK",
             holdout_percent=50,
         )
     )

@@ -12,7 +12,6 @@ chain's rules are for roles that see every store (docs/architecture.md, "Permiss
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
@@ -21,14 +20,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from patron import audiences, campaigns, loyalty
+from patron import campaigns
 from patron.analytics import serving
 from patron.analytics.basket.service import RuleFilters, RuleList, top_rules
 from patron.analytics.schemas import BoughtTogetherRead
 from patron.catalog import service as catalog
 from patron.catalog.schemas import StoreRead
 from patron.core.actor import Actor
-from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import Forbidden, PatronError
 from patron.staff.roles import Permission as P
@@ -57,7 +55,6 @@ LABELS = {
     "holdout_percent": N_("Holdout"),
 }
 BUNDLE_PERMISSIONS = (P.CAMPAIGNS_WRITE, P.AUDIENCES_MANAGE)
-COUPON_VALID_DAYS = 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,76 +155,6 @@ def _chart_json(rules: RuleList) -> str:
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
 
 
-@dataclass(frozen=True, slots=True)
-class BundleOffer:
-    audience_id: int
-    coupon_template_code: str
-    campaign_id: int
-
-
-def make_bundle_offer(
-    *,
-    session: Session,
-    actor: Actor,
-    antecedent: list[str],
-    consequent: str,
-    template_id: int,
-    channel: str,
-    amount_off_fen: int,
-    holdout_percent: float = 10.0,
-    conversion_days: int = COUPON_VALID_DAYS,
-) -> BundleOffer:
-    """In one transaction: a saved audience of the customers who bought every SKU of
-    ``antecedent``, an amount-off coupon template named after ``consequent``, and a draft
-    campaign to that audience with the coupon as its offer, a holdout, and ``consequent`` as
-    the SKU its results also measure. Named after the rule (and the minute it was made)."""
-    rule = " + ".join(antecedent) + " ⇒ " + consequent
-    name = f"{_('Bundle')}: {rule}"[:104] + utcnow().strftime(" %Y-%m-%d %H:%M")
-    audience = audiences.create_audience(
-        session=session,
-        audience_in=audiences.AudienceCreate(
-            name=name,
-            description=_("Buyers of %(items)s, for a bundle offer on %(sku)s")
-            % {"items": " + ".join(antecedent), "sku": consequent},
-            definition=audiences.Definition(
-                match="all",
-                conditions=[
-                    audiences.PurchasesCondition(op="gte", value=1, sku=sku) for sku in antecedent
-                ],
-            ),
-        ),
-        actor=actor,
-    )
-    coupon = loyalty.create_coupon_template(
-        session=session,
-        template_in=loyalty.CouponTemplateCreate(
-            code="BUNDLE-" + secrets.token_hex(4).upper(),
-            name=f"{_('Bundle')}: {consequent}"[:120],
-            kind=loyalty.CouponKind.AMOUNT_OFF,
-            amount_off_fen=amount_off_fen,
-            valid_days=COUPON_VALID_DAYS,
-            per_customer_limit=1,
-        ),
-    )
-    campaign = campaigns.create_campaign(
-        session=session,
-        campaign_in=campaigns.CampaignIn.model_validate(
-            {
-                "name": name,
-                "audience_id": audience.id,
-                "templates": {channel: template_id},
-                "offer": "coupon",
-                "coupon_template_code": coupon.code,
-                "holdout_percent": holdout_percent,
-                "conversion_days": conversion_days,
-                "focus_sku": consequent,
-            }
-        ),
-        actor=actor,
-    )
-    return BundleOffer(audience.id, coupon.code, campaign.id)
-
-
 def _rule_of(text: str) -> tuple[list[str], str]:
     """The rule a row's button carries: {"antecedent": [SKU, …], "consequent": SKU}."""
     try:
@@ -257,15 +184,20 @@ async def bundle_offer(request: Request, actor: CurrentActor, db: Db) -> Respons
         if not 0 < holdout <= 50:
             raise FormError("holdout_percent", "percent_range")
 
-        def make(s: Session) -> BundleOffer:
+        def make(s: Session) -> campaigns.BundleOffer:
             chosen = next(
                 (t for t in campaigns.list_templates(session=s) if t.id == template_id), None
             )
             if chosen is None:
                 raise FormError("template_id", "required")
-            return make_bundle_offer(
+            rule = " + ".join(antecedent) + " ⇒ " + consequent
+            return campaigns.make_bundle_offer(
                 session=s,
                 actor=actor,
+                title=f"{_('Bundle')}: {rule}",
+                description=_("Buyers of %(items)s, for a bundle offer on %(sku)s")
+                % {"items": " + ".join(antecedent), "sku": consequent},
+                coupon_name=f"{_('Bundle')}: {consequent}",
                 antecedent=antecedent,
                 consequent=consequent,
                 template_id=chosen.id,
