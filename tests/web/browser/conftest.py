@@ -13,6 +13,9 @@ def browser() -> Iterator[Any]:
     from tests.web.browser.helpers import CHROMIUM, SCREENSHOTS, playwright_api
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # CI runs the suite on two busy cores: an htmx round trip can take longer than
+    # Playwright's 5 s default for expect(), so assertions wait as long as actions do.
+    playwright_api.expect.set_options(timeout=15_000)
     with playwright_api.sync_playwright() as p:
         chromium = p.chromium.launch(
             executable_path=CHROMIUM,
