@@ -36,6 +36,7 @@ MESSAGES: Final[dict[str, str]] = {
     # --- what the console's forms find while reading a box (web/forms.py)
     "required": N_("required"),
     "too_short": N_("at least %(n)s characters"),
+    "too_few": N_("at least %(n)s items"),
     "untrimmed": N_("no spaces at the start or the end"),
     "bad_characters": N_("holds characters that are not allowed here"),
     "not_yuan": N_("not an amount in yuan, like 20 or 12.50"),
