@@ -9,9 +9,7 @@ from pathlib import Path
 SRC = Path(__file__).parents[2] / "src" / "patron"
 MAX_LINES = 800
 BEING_SPLIT = {
-    "orders/service.py",  # into intake, returns and reports
     "demo/generator.py",  # its truth file moves out
-    "customers/service.py",  # merge suggestions and profile audits grew it: reads and writes apart
     "analytics/service.py",  # store-scoped reads grew it: runs, reads and exports apart
     "analytics/extract.py",  # returns and order attributes grew it: one module per table kind
 }

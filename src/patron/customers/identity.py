@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, exists, insert, or_, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from patron.audit.service import record_audit
@@ -56,6 +56,7 @@ from patron.customers.masking import mask_identity
 from patron.customers.merging import blocked_pairs, merge_customers
 from patron.customers.models import STRONG_KINDS, Customer, CustomerStatus, Identity
 from patron.customers.schemas import CustomerRef
+from patron.customers.scope import customers_in_stores
 from patron.customers.suggestions import suggest_merge
 
 Key = tuple[str, str, str]  # (kind, namespace, value)
@@ -139,7 +140,7 @@ class _Batch:
         if self.scope is None or isinstance(handle, _Pending):
             return True
         if handle not in self.visible:
-            self.visible.update(_in_scope(self.session, {handle}, self.scope))
+            self.visible.update(customers_in_stores(self.session, {handle}, self.scope))
         return self.visible[handle]
 
     def find(self, handle: Handle) -> Handle:
@@ -212,28 +213,6 @@ def _live_customer(session: Session, customer_id: int, field_path: str) -> int:
         current = merged_into
 
 
-def _in_scope(
-    session: Session, customer_ids: set[int], store_ids: frozenset[int]
-) -> dict[int, bool]:
-    """Which of these customers belong to one of ``store_ids`` (home store, or an order
-    there): the rule of customers.service.check_customer_in_scope, for a set at once."""
-    from patron.orders.models import Order  # orders build on customers, not back
-
-    stores = sorted(store_ids)
-    found: dict[int, bool] = dict.fromkeys(customer_ids, False)
-    ids = sorted(customer_ids)
-    for start in range(0, len(ids), _CHUNK):
-        bought_there = exists().where(Order.customer_id == Customer.id, Order.store_id.in_(stores))
-        rows = session.scalars(
-            select(Customer.id).where(
-                Customer.id.in_(ids[start : start + _CHUNK]),
-                or_(Customer.home_store_id.in_(stores), bought_there),
-            )
-        )
-        found.update(dict.fromkeys(rows, True))
-    return found
-
-
 def _profile_of(ref: CustomerRef | Any) -> dict[str, Any]:
     return {f: getattr(ref, f, None) for f in _FILLABLE if getattr(ref, f, None) is not None}
 
@@ -264,7 +243,7 @@ def resolve(
     batch.owner.update(load_owners(session=session, keys=all_keys, indexes=batch.index))
     if scope is not None:  # which profiles the actor may change, as they are now
         known = {h for h in batch.owner.values() if isinstance(h, int)}
-        batch.visible.update(_in_scope(session, known, scope))
+        batch.visible.update(customers_in_stores(session, known, scope))
     handles: list[Handle | None] = []
     for ref, context in zip(refs, contexts, strict=True):
         if ref is None or ref.is_empty():

@@ -29,7 +29,7 @@ from patron.customers.suggestions import dismissed_pairs
 # Domains whose rows point at customers. Each module offers move_customer_records() and
 # restore_customer_records(); a new domain with customer rows adds itself here.
 MERGE_PARTICIPANTS: tuple[str, ...] = (
-    "patron.orders.service",
+    "patron.orders.participant",
     "patron.loyalty",
     "patron.support.merges",
 )

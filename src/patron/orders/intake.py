@@ -1,0 +1,404 @@
+"""Intake: orders posted by tills, the API and imports, stored once under their key.
+
+Every posted order has a key, ``(source, external_id)``. Posting it again with the same
+content returns the first result; with other content it is a conflict. The check is made
+in bulk (one query per batch) and backed by a unique constraint, so two writers racing
+with the same key end with one order (the loser's transaction is retried by
+``Database.write`` and then finds the winner's order).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import (
+    bindparam,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from patron.catalog import service as catalog
+from patron.catalog.schemas import StoreRead
+from patron.core.actor import Actor
+from patron.core.clock import utcnow
+from patron.core.db import insert_rows
+from patron.core.errors import InvalidInput
+from patron.core.money import milli_to_quantity
+from patron.core.settings import get_settings
+from patron.customers import service as customers
+from patron.customers.schemas import CustomerRef
+from patron.orders.exceptions import (
+    IdempotencyConflict,
+    KeyOfAnotherStore,
+    OrderOutOfScope,
+    StoreOutOfScope,
+    UnknownStore,
+)
+from patron.orders.reads import _CHUNK, _LINES, _ORDERS, _READ_FIELDS, get_order_or_raise
+from patron.orders.schemas import (
+    ORDER_ATTRIBUTES,
+    OrderIn,
+    OrderLineRead,
+    OrderRead,
+    OrderWrite,
+    RefundIn,
+)
+
+_KEY_COLUMNS = (
+    _ORDERS.c.source,
+    _ORDERS.c.external_id,
+    _ORDERS.c.id,
+    _ORDERS.c.request_hash,
+    _ORDERS.c.customer_id,
+    _ORDERS.c.store_id,
+)
+_ORDER_BY_KEY = select(*_KEY_COLUMNS).where(
+    _ORDERS.c.source == bindparam("source"), _ORDERS.c.external_id == bindparam("external_id")
+)
+
+OrderStatus = Literal["created", "duplicate", "conflict", "invalid"]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderOutcome:
+    status: OrderStatus
+    order_id: int | None
+    customer_id: int | None = None
+    error: InvalidInput | None = None
+
+
+def request_hash(model: OrderIn | RefundIn) -> str:
+    """SHA-256 of the normalised request, so the same content spelt differently matches."""
+    # Serialised in the schema's field order, so the same content always gives the same text
+    # whatever order the sender wrote its keys in. Fields added since orders were first
+    # kept stay out while unset, so a repeat of an older post still matches its first hash.
+    unset = {name for name in _LATER_FIELDS.get(type(model), ()) if getattr(model, name) is None}
+    return hashlib.sha256(
+        model.__pydantic_serializer__.to_json(model, exclude=unset or None)
+    ).hexdigest()
+
+
+_LATER_FIELDS: dict[type, tuple[str, ...]] = {
+    OrderIn: ORDER_ATTRIBUTES,
+    RefundIn: ("store_code",),
+}
+
+
+def _existing_orders(
+    session: Session, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, str, int | None, int]]:
+    """(id, request hash, customer id, store id) of the orders under these keys."""
+    found: dict[tuple[str, str], tuple[int, str, int | None, int]] = {}
+    unique = list(dict.fromkeys(keys))
+    conn = session.connection()  # Core, prepared once: this runs for every order posted
+    for start in range(0, len(unique), _CHUNK):
+        chunk = unique[start : start + _CHUNK]
+        if len(chunk) == 1:
+            result = conn.execute(
+                _ORDER_BY_KEY, {"source": chunk[0][0], "external_id": chunk[0][1]}
+            )
+        else:
+            # Per source, so the (source, external_id) index answers each IN list.
+            t = _ORDERS
+            by_source: dict[str, list[str]] = defaultdict(list)
+            for source, external_id in chunk:
+                by_source[source].append(external_id)
+            result = conn.execute(
+                select(*_KEY_COLUMNS).where(
+                    or_(
+                        *(
+                            (t.c.source == source) & t.c.external_id.in_(ids)
+                            for source, ids in by_source.items()
+                        )
+                    )
+                )
+            )
+        for source, external_id, order_id, digest, customer_id, store_id in result:
+            found[(source, external_id)] = (order_id, digest, customer_id, store_id)
+    return found
+
+
+def record_orders(
+    *,
+    session: Session,
+    orders_in: Sequence[OrderIn],
+    import_run_id: int | None = None,
+    store_ids: frozenset[int] | None = None,
+    actor: Actor | None = None,
+    currency: str | None = None,
+) -> list[OrderOutcome]:
+    """Store a batch of orders; one outcome per order, in order.
+
+    An order whose key exists is a duplicate (same content) or a conflict (other content);
+    an order naming an unknown store, or a store outside ``store_ids`` when given, is
+    invalid, and so is one under the key of another store's order (nothing of which is
+    told). Neither stops the rest of the batch. ``actor`` posted the orders: who they may
+    merge or change is theirs to say (customers/identity.py); default the system.
+    ``currency`` is the orders' currency when it is not the shop's (a file the user
+    confirmed was in another one).
+    """
+    return _record(session, orders_in, import_run_id, store_ids, actor, currency)[0]
+
+
+def _record(
+    session: Session,
+    orders_in: Sequence[OrderIn],
+    import_run_id: int | None,
+    store_ids: frozenset[int] | None = None,
+    actor: Actor | None = None,
+    currency: str | None = None,
+) -> tuple[list[OrderOutcome], dict[int, OrderRead]]:
+    """record_orders, plus the read of each order it created (built without a query)."""
+    hashes = [request_hash(o) for o in orders_in]
+    existing = _existing_orders(session, [(o.source, o.external_id) for o in orders_in])
+    stores = catalog.stores_by_code(
+        session=session, codes={o.store_code for o in orders_in if o.store_code}
+    )
+    default_store: StoreRead | None = None
+    created: dict[int, OrderRead] = {}
+
+    outcomes: list[OrderOutcome | None] = [None] * len(orders_in)
+    fresh: list[int] = []
+    fresh_stores: list[StoreRead] = []
+    seen: dict[tuple[str, str], int] = {}
+    for i, order_in in enumerate(orders_in):
+        key = (order_in.source, order_in.external_id)
+        if key in existing:
+            order_id, digest, customer_id, sold_in = existing[key]
+            if store_ids is not None and sold_in not in store_ids:
+                outcomes[i] = OrderOutcome(
+                    status="invalid",
+                    order_id=None,
+                    error=KeyOfAnotherStore(
+                        "external_id", "an order of another store holds this key"
+                    ),
+                )
+                continue
+            status: OrderStatus = "duplicate" if digest == hashes[i] else "conflict"
+            outcomes[i] = OrderOutcome(status=status, order_id=order_id, customer_id=customer_id)
+            continue
+        if key in seen:
+            first = seen[key]
+            outcomes[i] = OrderOutcome(
+                status="duplicate" if hashes[first] == hashes[i] else "conflict", order_id=None
+            )
+            continue
+        if order_in.store_code is None:
+            if default_store is None:
+                default_store = catalog.ensure_default_store(session=session)
+                stores[default_store.code] = default_store
+            store = default_store
+        else:
+            store = stores.get(order_in.store_code)  # type: ignore[assignment]
+            if store is None:
+                outcomes[i] = OrderOutcome(
+                    status="invalid",
+                    order_id=None,
+                    error=UnknownStore("store_code", f"no store with code {order_in.store_code!r}"),
+                )
+                continue
+        if store_ids is not None and store.id not in store_ids:
+            outcomes[i] = OrderOutcome(
+                status="invalid",
+                order_id=None,
+                error=StoreOutOfScope("store_code", f"store {store.code!r} is not one of yours"),
+            )
+            continue
+        seen[key] = i
+        fresh.append(i)
+        fresh_stores.append(store)
+
+    if fresh:
+        created = _insert(
+            session, orders_in, hashes, fresh, fresh_stores, outcomes, import_run_id,
+            store_ids, actor, currency,
+        )  # fmt: skip
+    # Orders repeated inside the batch point at the first one's result.
+    for i, outcome in enumerate(outcomes):
+        assert outcome is not None
+        if outcome.order_id is None and outcome.status in ("duplicate", "conflict"):
+            first_outcome = outcomes[seen[(orders_in[i].source, orders_in[i].external_id)]]
+            assert first_outcome is not None
+            outcomes[i] = OrderOutcome(
+                status=outcome.status,
+                order_id=first_outcome.order_id,
+                customer_id=first_outcome.customer_id,
+            )
+    return outcomes, created  # type: ignore[return-value]
+
+
+def _insert(
+    session: Session,
+    orders_in: Sequence[OrderIn],
+    hashes: list[str],
+    fresh: list[int],
+    stores: list[StoreRead],
+    outcomes: list[OrderOutcome | None],
+    import_run_id: int | None,
+    store_ids: frozenset[int] | None = None,
+    actor: Actor | None = None,
+    currency: str | None = None,
+) -> dict[int, OrderRead]:
+    """Insert the new orders; return a read of each, by position in ``orders_in``."""
+    contexts = []
+    refs: list[CustomerRef | None] = []
+    channels = []
+    by_kind: dict[str, str] = {}
+    for i, store in zip(fresh, stores, strict=True):
+        order_in = orders_in[i]
+        channel = order_in.channel or by_kind.get(store.kind)
+        if channel is None:
+            channel = by_kind[store.kind] = catalog.channel_for_store_kind(store.kind)
+        channels.append(channel)
+        refs.append(order_in.customer)
+        contexts.append(
+            customers.ResolveContext(
+                source=order_in.source,
+                label=f"order {order_in.source}/{order_in.external_id}",
+                at=order_in.ordered_at,
+                channel=str(channel),
+                store_id=store.id,
+            )
+        )
+    resolution = customers.resolve_customers(
+        session=session, refs=refs, contexts=contexts, actor=actor, store_ids=store_ids
+    )
+    _note_first_purchases(session, resolution.customer_ids, [orders_in[i] for i in fresh])
+    now = utcnow()
+    currency = currency or get_settings().currency
+    conn = session.connection()
+    rows = []
+    for n, i in enumerate(fresh):
+        order_in = orders_in[i]
+        line_discounts = sum(line.discount_fen for line in order_in.lines)
+        rows.append(
+            {
+                "source": order_in.source,
+                "external_id": order_in.external_id,
+                "store_id": stores[n].id,
+                "channel": str(channels[n]),
+                "customer_id": resolution.customer_ids[n],
+                "ordered_at": order_in.ordered_at,
+                "currency": currency,
+                "gross_fen": order_in.gross_fen,
+                "discount_fen": line_discounts + order_in.order_discount_fen,
+                "order_discount_fen": order_in.order_discount_fen,
+                "total_fen": order_in.paid_fen,
+                "payment_method": order_in.payment_method.value
+                if order_in.payment_method
+                else None,
+                "line_count": len(order_in.lines),
+                "request_hash": hashes[i],
+                "import_run_id": import_run_id,
+                "country": order_in.country,
+                "province": order_in.province,
+                "city": order_in.city,
+                "cashier": order_in.cashier,
+                "created_at": now,
+            }
+        )
+    order_ids = insert_rows(conn, _ORDERS, rows)
+    line_rows = []
+    for order_id, i in zip(order_ids, fresh, strict=True):
+        for line_no, line in enumerate(orders_in[i].lines, start=1):
+            line_rows.append(
+                {
+                    "order_id": order_id,
+                    "line_no": line_no,
+                    "sku": line.sku,
+                    "name": line.name,
+                    "quantity_milli": line.quantity_milli,
+                    "unit_price_fen": line.unit_price_fen,
+                    "discount_fen": line.discount_fen,
+                    "amount_fen": line.amount_fen,
+                }
+            )
+    insert_rows(conn, _LINES, line_rows, want_ids=False)  # lines are named by (order, line_no)
+    want_reads = len(fresh) == 1  # a single post answers with the order; bulk calls don't
+    reads: dict[int, OrderRead] = {}
+    for n, (order_id, i) in enumerate(zip(order_ids, fresh, strict=True)):
+        outcomes[i] = OrderOutcome(
+            status="created", order_id=order_id, customer_id=resolution.customer_ids[n]
+        )
+        if want_reads:
+            reads[i] = _fresh_read(order_id, stores[n].code, rows[n], line_rows)
+    return reads
+
+
+def _fresh_read(
+    order_id: int, store_code: str, row: dict[str, Any], line_rows: list[dict[str, Any]]
+) -> OrderRead:
+    return OrderRead(
+        id=order_id,
+        store_code=store_code,
+        refunded_fen=0,
+        lines=[
+            OrderLineRead(
+                line_no=line["line_no"],
+                sku=line["sku"],
+                name=line["name"],
+                quantity=milli_to_quantity(line["quantity_milli"]),
+                unit_price_fen=line["unit_price_fen"],
+                discount_fen=line["discount_fen"],
+                amount_fen=line["amount_fen"],
+            )
+            for line in line_rows
+            if line["order_id"] == order_id
+        ],
+        **{k: row[k] for k in _READ_FIELDS},
+    )
+
+
+def _note_first_purchases(
+    session: Session, customer_ids: Sequence[int | None], orders_in: Sequence[OrderIn]
+) -> None:
+    """A customer is known since their earliest evidence: an order older than the sign-up
+    (a file of last year's sales imported after this year's) moves the sign-up back."""
+    earliest: dict[int, datetime] = {}
+    for customer_id, order_in in zip(customer_ids, orders_in, strict=True):
+        if customer_id is not None:
+            at = earliest.get(customer_id)
+            if at is None or order_in.ordered_at < at:
+                earliest[customer_id] = order_in.ordered_at
+    if earliest:
+        customers.note_earliest_evidence(session=session, earliest=earliest)
+
+
+def record_order(
+    *,
+    session: Session,
+    order_in: OrderIn,
+    store_ids: frozenset[int] | None = None,
+    actor: Actor | None = None,
+) -> OrderWrite:
+    """Store one order, or return the one already stored under its key.
+
+    ``store_ids``, when given, are the stores the caller may sell in; the key of another
+    store's order is refused as that order would be (OrderOutOfScope), saying nothing of it.
+    """
+    outcomes, reads = _record(session, [order_in], None, store_ids, actor)
+    outcome = outcomes[0]
+    if outcome.status == "invalid":
+        assert outcome.error is not None
+        if isinstance(outcome.error, KeyOfAnotherStore):
+            raise OrderOutOfScope("an order under this key belongs to another store")
+        raise outcome.error
+    if outcome.status == "conflict":
+        raise IdempotencyConflict(
+            f"order {order_in.source}/{order_in.external_id} was already posted with other content",
+            source=order_in.source,
+            external_id=order_in.external_id,
+            order_id=outcome.order_id,
+        )
+    assert outcome.order_id is not None
+    if outcome.status == "created":
+        return OrderWrite(created=True, order=reads[0])
+    return OrderWrite(
+        created=False, order=get_order_or_raise(session=session, order_id=outcome.order_id)
+    )

@@ -1,0 +1,89 @@
+"""What orders do for customers: move and give back a merged customer's orders and
+returns (customers.merging's merge participant), and the orders that tie a customer to a
+store (customers.scope's purchases, the store-scope rule's other half).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from patron.orders.models import Order, SaleReturn
+from patron.orders.reads import _CHUNK
+
+
+def bought_in_stores(customer_id: Any, stores: Any) -> ColumnElement[bool]:
+    """Whether the customer ``customer_id`` (a column or subquery) has an order in one of
+    ``stores`` (a list or an expanding parameter), as a correlated EXISTS that reads only
+    that customer's orders."""
+    return (
+        select(Order.id)
+        .where(Order.customer_id == customer_id, Order.store_id.in_(stores))
+        .exists()
+    )
+
+
+def count_orders_of(*, session: Session, customer_ids: Sequence[int]) -> dict[int, int]:
+    """How many orders each of these customers has (those with none left out)."""
+    found: dict[int, int] = {}
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), _CHUNK):
+        rows = session.execute(
+            select(Order.customer_id, func.count())
+            .where(Order.customer_id.in_(ids[start : start + _CHUNK]))
+            .group_by(Order.customer_id)
+        )
+        found.update({int(cid): int(n) for cid, n in rows if cid is not None})
+    return found
+
+
+def customers_buying_in(*, store_ids: frozenset[int]) -> Select[int | None]:
+    """The ids of customers with an order in one of ``store_ids``, as a subquery."""
+    return select(Order.customer_id).where(
+        Order.store_id.in_(store_ids), Order.customer_id.is_not(None)
+    )
+
+
+def move_customer_records(
+    *, session: Session, from_customer_id: int, to_customer_id: int
+) -> dict[str, list[int]]:
+    moved: dict[str, list[int]] = {}
+    for name, model in (("order", Order), ("sale_return", SaleReturn)):
+        ids = list(session.scalars(select(model.id).where(model.customer_id == from_customer_id)))
+        if ids:
+            session.execute(
+                update(model)
+                .where(model.customer_id == from_customer_id)
+                .values(customer_id=to_customer_id)
+            )
+        moved[name] = ids
+    return moved
+
+
+def restore_customer_records(
+    *,
+    session: Session,
+    moved: dict[str, list[int]],
+    from_customer_id: int,
+    to_customer_id: int,
+) -> None:
+    for name, model in (("order", Order), ("sale_return", SaleReturn)):
+        ids = moved.get(name, [])
+        for start in range(0, len(ids), _CHUNK):
+            session.execute(
+                update(model)
+                .where(
+                    model.id.in_(ids[start : start + _CHUNK]),
+                    model.customer_id == from_customer_id,
+                )
+                .values(customer_id=to_customer_id)
+            )
