@@ -10,7 +10,6 @@ SRC = Path(__file__).parents[2] / "src" / "patron"
 MAX_LINES = 800
 BEING_SPLIT = {
     "demo/generator.py",  # its truth file moves out
-    "analytics/extract.py",  # returns and order attributes grew it: one module per table kind
 }
 
 
