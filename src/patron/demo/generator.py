@@ -35,12 +35,12 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from patron import loyalty
+from patron.catalog import StoreKind
 from patron.catalog import service as catalog
-from patron.catalog.models import StoreKind
 from patron.catalog.schemas import ProductIn, StoreCreate
 from patron.core.db import Database
+from patron.customers import CustomerStatus
 from patron.customers import service as customer_service
-from patron.customers.models import CustomerStatus
 from patron.customers.schemas import CustomerCreate
 from patron.demo import people
 from patron.demo.btyd import (
