@@ -211,9 +211,9 @@ def stores_add(
     """Add a store. CODE may be in Chinese (上海一店): letters, digits, "_" and "-"."""
     from pydantic import ValidationError
 
+    from patron.catalog import StoreKind
     from patron.catalog import service as catalog
     from patron.catalog.exceptions import StoreCodeTaken
-    from patron.catalog.models import StoreKind
     from patron.catalog.schemas import StoreCreate
     from patron.imports.messages import translate
     from patron.web.i18n import N_

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from patron.core.db import Database
+from patron.customers import CustomerStatus
 from patron.customers import service as customer_service
-from patron.customers.models import CustomerStatus
 from patron.demo import people
 from patron.demo.btyd import (
     SPRING_FESTIVAL,

@@ -11,7 +11,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from patron.analytics.service import audience_customer_ids, run_analytics
+    from patron.analytics.reads import audience_customer_ids
+    from patron.analytics.runs import run_analytics
     from patron.analytics.standings import (
         customer_standings,
         reading_store,
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "AnalyticsBusy": "patron.analytics.store",
-    "audience_customer_ids": "patron.analytics.service",
-    "run_analytics": "patron.analytics.service",
+    "audience_customer_ids": "patron.analytics.reads",
+    "run_analytics": "patron.analytics.runs",
     "customer_standings": "patron.analytics.standings",
     "reading_store": "patron.analytics.standings",
     "refresh_extract": "patron.analytics.standings",

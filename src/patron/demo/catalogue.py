@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from patron.catalog.models import StoreKind
+from patron.catalog import StoreKind
 
 # The departments a customer's Dirichlet taste is drawn over, with the chain-wide share of
 # lines each gets on average.

@@ -37,8 +37,8 @@ from patron.catalog import service as catalog
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.settings import Settings, get_settings
+from patron.customers import CustomerStatus, IdentityKind
 from patron.customers import service as customers
-from patron.customers.models import CustomerStatus, IdentityKind
 from patron.customers.schemas import CustomerRead
 from patron.engagement import checks, rules
 from patron.engagement import service as outbox

@@ -44,9 +44,9 @@ from patron.imports.staging import (
     SALE,
     unpack,
 )
+from patron.orders import Channel, PaymentMethod
 from patron.orders import service as orders
 from patron.orders.exceptions import IdempotencyConflict
-from patron.orders.models import Channel, PaymentMethod
 from patron.orders.schemas import MAX_LINES, OrderIn, OrderLineIn, RefundIn
 
 # ======================================================================== writing orders

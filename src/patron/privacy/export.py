@@ -2,7 +2,7 @@
 of JSON and XLSX with a readme in Chinese and English, audited like a reveal.
 
 The export reads every domain's tables through ``patron.metadata`` in one snapshot, the way
-``analytics/extract.py`` reads the sales tables: it only reads, and what it must cover is
+``analytics/extract/`` reads the sales tables: it only reads, and what it must cover is
 defined against that same metadata. :data:`COVERAGE` says how each table's rows about a
 person are found; :data:`EXCLUDED` names the tables holding a customer id that the export
 leaves out, with the reason. ``tests/privacy/test_export.py`` walks the metadata and fails

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from patron.analytics import runs as analytics_runs
 from patron.analytics import service
 from patron.analytics import store as analytics_store
 from patron.analytics.engine import SEGMENTS
@@ -79,7 +80,7 @@ def test_a_failed_run_is_recorded_with_its_error(
     def broken(*_: object) -> None:
         raise RuntimeError("definitions broke")
 
-    monkeypatch.setattr(service, "cohorts", broken)
+    monkeypatch.setattr(analytics_runs, "cohorts", broken)
     with pytest.raises(RuntimeError, match="definitions broke"):
         service.run_analytics(db=db, as_of=AS_OF)
     runs = db.read(lambda s: service.list_runs(session=s))
