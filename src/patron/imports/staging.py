@@ -98,6 +98,12 @@ class Staging:
         self.conn.execute("PRAGMA cache_size=-65536")
         for ddl in _SCHEMA:
             self.conn.execute(ddl)
+        # Whether a note found writing may be kept: until one is, a batch has none of an
+        # earlier attempt to clear, and clearing them row by row is skipped.
+        self._write_notes = (
+            self.conn.execute("SELECT 1 FROM notes WHERE phase = 'write' LIMIT 1").fetchone()
+            is not None
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -110,6 +116,7 @@ class Staging:
         """Empty the area, for a file read again from the top."""
         for table in ("rows", "notes", "totals", "stores", "meta"):
             self.conn.execute(f"DELETE FROM {table}")
+        self._write_notes = False
 
     def begin_bulk(self) -> None:
         # Reading the file: nothing to protect (an interrupted read starts again).
@@ -193,7 +200,7 @@ class Staging:
         conn = self.conn
         conn.execute("BEGIN")
         try:
-            if clear_rows:
+            if clear_rows and self._write_notes:
                 conn.executemany(
                     "DELETE FROM notes WHERE row = ? AND phase = 'write'",
                     [(r,) for r in clear_rows],
@@ -202,6 +209,7 @@ class Staging:
                 "UPDATE rows SET status = ?, rstatus = ?, anon = ? WHERE row = ?", statuses
             )
             if notes:
+                self._write_notes = True
                 self.add_notes(notes, phase="write")
             if refunds:
                 conn.executemany("UPDATE rows SET refund = ? WHERE row = ?", refunds)
