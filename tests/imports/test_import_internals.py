@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import gc
+import itertools
+import threading
+from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from patron.imports.messages import Note
-from patron.imports.service import fewer_collections
+from patron.imports.service import fewer_collections, prefetched
 from patron.imports.staging import ACCEPTED, REJECTED, Staging
 
 
@@ -52,3 +58,30 @@ def test_the_collector_threshold_comes_back_when_the_last_import_ends() -> None:
         assert gc.get_threshold() == raised
     assert raised[0] > before[0]
     assert gc.get_threshold() == before
+
+
+def test_batches_read_ahead_come_in_order_and_an_error_there_is_raised_here() -> None:
+    def produce() -> Iterator[int]:
+        yield from range(5)
+        raise ValueError("cell")
+
+    taken: list[int] = []
+    with pytest.raises(ValueError, match="cell"):
+        for n in prefetched(produce):
+            taken.append(n)
+    assert taken == [0, 1, 2, 3, 4]
+    assert not [t for t in threading.enumerate() if t.name == "import-prefetch"]
+
+
+def test_leaving_the_batches_early_stops_the_thread_reading_ahead() -> None:
+    made: list[int] = []
+
+    def produce() -> Iterator[int]:
+        for n in itertools.count():
+            made.append(n)
+            yield n
+
+    with closing(prefetched(produce, ahead=2)) as ahead:
+        assert next(ahead) == 0
+    assert not [t for t in threading.enumerate() if t.name == "import-prefetch"]
+    assert len(made) <= 5  # the one taken, two waiting, one held when it stopped

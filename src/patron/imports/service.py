@@ -21,10 +21,11 @@ How a file moves through:
 from __future__ import annotations
 
 import gc
+import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -340,12 +341,65 @@ def _write_stage(
 
     ctx.tick(str(stage), done, total, rows_read)
     if kind == SALE:
-        for groups in batches_of(staging.groups(kind, skip=done), ctx.batch_rows):
-            flush(writer.prepare_batch(groups))
+        skip = done
+
+        def prepared() -> Iterator[Any]:
+            # On the prefetching thread, with a connection of its own to the staging area.
+            for groups in batches_of(staging.groups(kind, skip=skip, own=True), ctx.batch_rows):
+                yield writer.prepare_batch(groups)
+
+        with closing(prefetched(prepared)) as ahead:
+            for batch in ahead:
+                flush(batch)
     else:
         for groups in batches_of(staging.groups(kind, skip=done), ctx.batch_rows):
             flush(groups)
     ctx.db.write(lambda s: runs.checkpoint(s, ctx.run.id, stage=stage, done=total))
+
+
+_DONE = object()
+
+
+def prefetched(produce: Callable[[], Iterator[Any]], *, ahead: int = 2) -> Generator[Any]:
+    """The items ``produce()`` yields, made on a thread of their own up to ``ahead`` items
+    before they are taken: the next batch is read and checked while this one is written
+    (the database's work, and SQLite's, happen outside the GIL). An error on the thread is
+    raised here; leaving the loop early stops the thread."""
+    handoff: queue.Queue[Any] = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in produce():
+                if not put(item):
+                    return
+        except BaseException as exc:  # handed over, raised on the caller's thread
+            put((_DONE, exc))
+            return
+        put((_DONE, None))
+
+    thread = threading.Thread(target=work, name="import-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = handoff.get()
+            if isinstance(item, tuple) and len(item) == 2 and item[0] is _DONE:
+                if item[1] is not None:
+                    raise item[1]
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def batches_of(groups: Iterator[list[Any]], batch_rows: int) -> Iterator[list[list[Any]]]:

@@ -228,10 +228,21 @@ class Staging:
             self.conn.execute(f"SELECT count(*) FROM heads WHERE {column} > 0").fetchone()[0]
         )
 
-    def groups(self, kind: str, *, skip: int = 0) -> Iterator[list[dict[str, Any]]]:
+    def groups(
+        self, kind: str, *, skip: int = 0, own: bool = False
+    ) -> Iterator[list[dict[str, Any]]]:
         """Each order (``S``: newest first) or return group (``R``: oldest first) with all its
-        rows, in file order; the first ``skip`` groups are passed over (a resumed run)."""
-        yield from self._groups(self.conn, kind, skip)
+        rows, in file order; the first ``skip`` groups are passed over (a resumed run).
+        ``own``: read through a connection of the caller's own (another thread's), which
+        sees the rows as they were when it began, while outcomes are recorded."""
+        if not own:
+            yield from self._groups(self.conn, kind, skip)
+            return
+        conn = sqlite3.connect(self.path)
+        try:
+            yield from self._groups(conn, kind, skip)
+        finally:
+            conn.close()
 
     def _groups(
         self, conn: sqlite3.Connection, kind: str, skip: int
