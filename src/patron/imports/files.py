@@ -43,14 +43,21 @@ def open_for(facts: FileFacts, *, kind: str, options: ImportOptions) -> tuple[Ta
     accept = _accepts(kind, options.mapping)
     table = open_table(facts, delimiter=options.delimiter, sheet=options.sheet)
     if facts.format == "xlsx" and options.sheet is None:
-        for name in table.sheet_names:
-            candidate = open_table(facts, delimiter=options.delimiter, sheet=name)
+        for n, name in enumerate(table.sheet_names):
+            # The first sheet is the one the table has read already.
+            candidate = (
+                table.on_first_sheet(name)
+                if n == 0
+                else open_table(facts, delimiter=options.delimiter, sheet=name)
+            )
             if candidate.locate_header(accept):
-                table.close()
+                if candidate is not table:
+                    table.close()
                 return candidate, resolve_columns(
                     kind=kind, headers=candidate.headers, mapping=options.mapping
                 )
-            candidate.close()
+            if candidate is not table:
+                candidate.close()
     elif table.locate_header(accept):
         return table, resolve_columns(kind=kind, headers=table.headers, mapping=options.mapping)
     try:

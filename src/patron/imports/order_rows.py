@@ -114,6 +114,13 @@ def from_micros(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
+def _totals_word(text: str) -> bool:
+    """Whether ``text`` says 合计 (or total …); a plain ASCII order id folds by lowering alone."""
+    if text.isascii() and text.isalnum():
+        return text.lower() in TOTALS_WORDS
+    return normalise_header(text) in TOTALS_WORDS
+
+
 class _LineFlaw(Exception):
     def __init__(self, target: str, text: str, code: str, **facts: Any) -> None:
         super().__init__(code)
@@ -153,7 +160,8 @@ class OrderRows:
         self.i_total = index.get("total")
         self.head_targets = tuple(t for t in HEAD_TARGETS if t in index)
         self.head_index = [index[t] for t in self.head_targets]
-        self.day_cache: dict[int, str] = {}
+        self._states: dict[str, str] = {}
+        self._whens: dict[str, tuple[int, str]] = {}
 
     def header(self, target: str) -> str:
         return self.cols.header(target)
@@ -167,9 +175,28 @@ class OrderRows:
         text = cells[self.i_status].strip()
         if not text:
             return ""
-        folded = normalise_header(text)
-        meaning = self.status_map.get(folded) or ORDER_STATUSES.get(folded)
-        return meaning or "?"
+        meaning = self._states.get(text)
+        if meaning is None:
+            folded = normalise_header(text)
+            meaning = self.status_map.get(folded) or ORDER_STATUSES.get(folded) or "?"
+            if len(self._states) < 10_000:  # a file has a handful of statuses
+                self._states[text] = meaning
+        return meaning
+
+    def _when(self, text: str) -> tuple[int, str] | tuple[None, None]:
+        """(UTC microseconds, business day) of a time cell, or Nones when it cannot be read;
+        an order's lines repeat its time."""
+        found = self._whens.get(text)
+        if found is None:
+            try:
+                at = self.dates.instant(text)
+            except CellError:
+                return None, None
+            found = (_micros(at), self._day(at))
+            if len(self._whens) > 200_000:
+                self._whens.clear()
+            self._whens[text] = found
+        return found
 
     def stage(
         self, table: Any, staging: Staging, tick: Tick, *, tick_every: int = 20_000
@@ -225,9 +252,7 @@ class OrderRows:
         key = cells[self.i_order].strip()
         if "." in key:
             key = ident(key)
-        if (not key or normalise_header(key) in TOTALS_WORDS) and self._totals_row(
-            number, cells, staging
-        ):
+        if (not key or _totals_word(key)) and self._totals_row(number, cells, staging):
             return None
         head = pack([cells[i] for i in self.head_index])
         store = ""
@@ -235,12 +260,7 @@ class OrderRows:
             store = cells[self.i_store].strip()
         if not store and self.i_store_name is not None:
             store = cells[self.i_store_name].strip()
-        at_micros = day = None
-        try:
-            at = self.dates.instant(cells[self.i_date])
-            at_micros, day = _micros(at), self._day(at)
-        except CellError:
-            pass  # an order-level field: judged on the order's first row
+        at_micros, day = self._when(cells[self.i_date])  # None: judged on the order's first row
         state = self._state(cells)
         odisc = 0
         if self.i_odisc is not None and (text := cells[self.i_odisc].strip()):

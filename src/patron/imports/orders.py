@@ -138,6 +138,8 @@ class OrderWriter:
         self.stores: dict[str, StoreRead | None] = {}
         self._default: tuple[Session, StoreRead] | None = None
         self.currency = get_settings().currency
+        # The identifiers the file has columns for (an order's cells hold no others).
+        self._identity_columns = tuple(t for t in IDENTITY_TARGETS if t in reader.head_targets)
 
     # -- order-level fields ---------------------------------------------------------------
 
@@ -193,8 +195,8 @@ class OrderWriter:
 
     def _person(self, cells: dict[str, str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        for target in IDENTITY_TARGETS:
-            text = ident(cells.get(target, ""))
+        for target in self._identity_columns:
+            text = ident(cells[target])
             if text:
                 found[target] = text
         if not found:

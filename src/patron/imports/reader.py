@@ -223,6 +223,9 @@ class Table:
         self._rows_done = 0
         self._rows_total = 0
         self._workbook: Any = None
+        # Sheets read, by name: calamine reads a whole sheet each time one is asked for,
+        # and a table is read from the top several times (header, currency, rows).
+        self._sheets: dict[str | None, Any] = {}
         self.header_row, self.headers = self._first_header()
 
     # -- progress -------------------------------------------------------------------------
@@ -262,6 +265,7 @@ class Table:
             yield number, record
 
     def close(self) -> None:
+        self._sheets.clear()
         if self._workbook is not None:
             self._workbook.close()
             self._workbook = None
@@ -334,7 +338,22 @@ class Table:
             return []
         return list(self._book().sheet_names)
 
+    def on_first_sheet(self, name: str) -> Table:
+        """This table, naming its sheet: ``name`` is the workbook's first, the one a table
+        opened without a sheet reads (and has read already)."""
+        if self.sheet is None:
+            if (first := self._sheets.get(None)) is not None:
+                self._sheets[name] = first
+            self.sheet = name
+        return self
+
     def _worksheet(self) -> Any:
+        found = self._sheets.get(self.sheet)
+        if found is None:
+            found = self._sheets[self.sheet] = self._read_sheet()
+        return found
+
+    def _read_sheet(self) -> Any:
         book = self._book()
         names = list(book.sheet_names)
         if not names:

@@ -98,6 +98,12 @@ class Staging:
         self.conn.execute("PRAGMA cache_size=-65536")
         for ddl in _SCHEMA:
             self.conn.execute(ddl)
+        # Whether a note found writing may be kept: until one is, a batch has none of an
+        # earlier attempt to clear, and clearing them row by row is skipped.
+        self._write_notes = (
+            self.conn.execute("SELECT 1 FROM notes WHERE phase = 'write' LIMIT 1").fetchone()
+            is not None
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -110,6 +116,7 @@ class Staging:
         """Empty the area, for a file read again from the top."""
         for table in ("rows", "notes", "totals", "stores", "meta"):
             self.conn.execute(f"DELETE FROM {table}")
+        self._write_notes = False
 
     def begin_bulk(self) -> None:
         # Reading the file: nothing to protect (an interrupted read starts again).
@@ -193,7 +200,7 @@ class Staging:
         conn = self.conn
         conn.execute("BEGIN")
         try:
-            if clear_rows:
+            if clear_rows and self._write_notes:
                 conn.executemany(
                     "DELETE FROM notes WHERE row = ? AND phase = 'write'",
                     [(r,) for r in clear_rows],
@@ -202,6 +209,7 @@ class Staging:
                 "UPDATE rows SET status = ?, rstatus = ?, anon = ? WHERE row = ?", statuses
             )
             if notes:
+                self._write_notes = True
                 self.add_notes(notes, phase="write")
             if refunds:
                 conn.executemany("UPDATE rows SET refund = ? WHERE row = ?", refunds)
@@ -220,10 +228,21 @@ class Staging:
             self.conn.execute(f"SELECT count(*) FROM heads WHERE {column} > 0").fetchone()[0]
         )
 
-    def groups(self, kind: str, *, skip: int = 0) -> Iterator[list[dict[str, Any]]]:
+    def groups(
+        self, kind: str, *, skip: int = 0, own: bool = False
+    ) -> Iterator[list[dict[str, Any]]]:
         """Each order (``S``: newest first) or return group (``R``: oldest first) with all its
-        rows, in file order; the first ``skip`` groups are passed over (a resumed run)."""
-        yield from self._groups(self.conn, kind, skip)
+        rows, in file order; the first ``skip`` groups are passed over (a resumed run).
+        ``own``: read through a connection of the caller's own (another thread's), which
+        sees the rows as they were when it began, while outcomes are recorded."""
+        if not own:
+            yield from self._groups(self.conn, kind, skip)
+            return
+        conn = sqlite3.connect(self.path)
+        try:
+            yield from self._groups(conn, kind, skip)
+        finally:
+            conn.close()
 
     def _groups(
         self, conn: sqlite3.Connection, kind: str, skip: int

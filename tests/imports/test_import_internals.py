@@ -1,0 +1,87 @@
+"""The parts of an import that keep it fast must not change what it records."""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import threading
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from patron.imports.messages import Note
+from patron.imports.service import fewer_collections, prefetched
+from patron.imports.staging import ACCEPTED, REJECTED, Staging
+
+
+def _notes(staging: Staging) -> list[tuple[int, str]]:
+    return [(n.row, n.code) for n in staging.notes()]
+
+
+def test_a_batch_written_again_replaces_the_notes_of_its_first_attempt(tmp_path: Path) -> None:
+    path = tmp_path / "run.sqlite"
+    staging = Staging(path)
+    staging.record(statuses=[], notes=[Note(7, "store_unknown")], clear_rows=[5, 7])
+    staging.record(statuses=[], notes=[Note(5, "order_conflict")], clear_rows=[5, 7])
+    assert _notes(staging) == [(5, "order_conflict")]
+    staging.close()
+
+    # A run resumed in another process finds the notes of the attempt before the crash.
+    again = Staging(path)
+    again.record(statuses=[], notes=[], clear_rows=[5])
+    assert _notes(again) == []
+    again.close(delete=True)
+
+
+def test_notes_found_reading_stay_when_a_batch_is_written(tmp_path: Path) -> None:
+    staging = Staging(tmp_path / "run.sqlite")
+    staging.begin_bulk()
+    row = (3, "O1", "S", 0, "2024-01-01", "", "A", None, 1000, 100, 100, 0, 0, None, 0, "",
+           b"", ACCEPTED, None, 0)  # fmt: skip
+    staging.add_rows([row])
+    staging.add_notes([Note(4, "quantity_empty")])
+    staging.end_bulk({"rows": "2"})
+    staging.record(statuses=[(REJECTED, None, 0, 3)], notes=[], clear_rows=[3, 4])
+    assert _notes(staging) == [(4, "quantity_empty")]
+    assert staging.query("SELECT status FROM rows WHERE row = 3") == [(REJECTED,)]
+    staging.close(delete=True)
+
+
+def test_the_collector_threshold_comes_back_when_the_last_import_ends() -> None:
+    before = gc.get_threshold()
+    with fewer_collections():
+        raised = gc.get_threshold()
+        with fewer_collections():  # a second import in the same process
+            assert gc.get_threshold() == raised
+        assert gc.get_threshold() == raised
+    assert raised[0] > before[0]
+    assert gc.get_threshold() == before
+
+
+def test_batches_read_ahead_come_in_order_and_an_error_there_is_raised_here() -> None:
+    def produce() -> Iterator[int]:
+        yield from range(5)
+        raise ValueError("cell")
+
+    taken: list[int] = []
+    with pytest.raises(ValueError, match="cell"):
+        for n in prefetched(produce):
+            taken.append(n)
+    assert taken == [0, 1, 2, 3, 4]
+    assert not [t for t in threading.enumerate() if t.name == "import-prefetch"]
+
+
+def test_leaving_the_batches_early_stops_the_thread_reading_ahead() -> None:
+    made: list[int] = []
+
+    def produce() -> Iterator[int]:
+        for n in itertools.count():
+            made.append(n)
+            yield n
+
+    with closing(prefetched(produce, ahead=2)) as ahead:
+        assert next(ahead) == 0
+    assert not [t for t in threading.enumerate() if t.name == "import-prefetch"]
+    assert len(made) <= 5  # the one taken, two waiting, one held when it stopped
