@@ -111,6 +111,11 @@ MESSAGES: Final[dict[str, str]] = {
     # --- privacy: data-subject requests, the processing register
     "privacy_request_not_found": N_("no such privacy request"),
     "privacy_request_closed": N_("this request is closed already"),
+    "privacy_erasure_held": N_(
+        "cannot erase yet: legal holds: %(legal)s; open after-sales tickets: %(tickets)s"
+    ),
+    "privacy_not_erasure": N_("this request does not ask for erasure"),
+    "legal_hold_not_found": N_("no such legal hold in force"),
     "processing_activity_not_found": N_("no such line in the processing register"),
     "outcome_required": N_("say what was done, or why it was refused"),
     # --- loyalty: gifts for points, member offers, early access
