@@ -28,7 +28,7 @@ from patron.privacy.schemas import (
 )
 from patron.web.deps import Db, PathId
 from patron.web.forms import error_line, first_error
-from patron.web.i18n import N_, current_language, title_of
+from patron.web.i18n import N_, current_language, gettext, title_of
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
 
@@ -197,8 +197,11 @@ def erase_request(
     request: Request, request_id: PathId, actor: CurrentActor, db: Db, outcome: Text = ""
 ) -> Response:
     """Erase the requester (refused, with the reasons, while a hold stands)."""
+    said = outcome.strip() or gettext(
+        "Erased: the person's data key destroyed; orders and points kept, anonymous."
+    )
     try:
-        erasure.erase_and_roll(db=db, request_id=request_id, actor=actor, outcome=outcome)
+        erasure.erase_and_roll(db=db, request_id=request_id, actor=actor, outcome=said)
     except PatronError as exc:
         return _detail(request, actor, db, request_id, error=error_line(exc, LABELS))
     return RedirectResponse(f"/privacy/requests/{request_id}", status_code=303)
