@@ -168,6 +168,7 @@ ACTION_TITLES: dict[str, str] = {
     "privacy.request.done": N_("Finished a privacy request"),
     "privacy.request.refuse": N_("Refused a privacy request"),
     "privacy.export": N_("Exported a person's data for an access request"),
+    "customer.identity.correct": N_("Corrected a customer's identifier"),
     "privacy.erasure": N_("Erased a person's data (their data key destroyed)"),
     "privacy.hold.placed": N_("Placed a legal hold on a person's data"),
     "privacy.hold.lifted": N_("Lifted a legal hold"),

@@ -24,6 +24,7 @@ from patron.customers.models import (
     CustomerStatus,
     CustomerTag,
     Identity,
+    IdentityCorrection,
     Interaction,
 )
 from patron.customers.sealing import destroy_keys
@@ -151,6 +152,11 @@ def erase_customer(*, session: Session, customer_id: int) -> Erased:
     session.execute(delete(Identity).where(Identity.customer_id.in_(ids)))
     session.execute(delete(Interaction).where(Interaction.customer_id.in_(ids)))
     session.execute(delete(CustomerFieldValue).where(CustomerFieldValue.customer_id.in_(ids)))
+    session.execute(
+        update(IdentityCorrection)
+        .where(IdentityCorrection.customer_id.in_(ids))
+        .values(old_value=None)
+    )
     session.execute(
         update(Customer)
         .where(Customer.id.in_(ids))

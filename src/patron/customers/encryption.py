@@ -55,6 +55,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("interaction", "note"),
     ("audit_entry", "before_image"),
     ("customer_field_value", "secret"),
+    ("identity_correction", "old_value"),
 )
 
 

@@ -268,3 +268,19 @@ class CustomerKey(Base):
     ref: Mapped[str] = mapped_column(String(32), unique=True)
     wrapped: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IdentityCorrection(Base):
+    """One identifier corrected (docs/privacy.md, "Correction"): which kind, what it held
+    before (sealed like the profile), who corrected it, when, for which privacy request."""
+
+    __tablename__ = "identity_correction"
+    __table_args__ = (Index("ix_identity_correction_customer_id", "customer_id"),)
+
+    id: Mapped[IdPk]
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    old_value: Mapped[str | None] = mapped_column(Encrypted("identity_correction.old_value"))
+    corrected_by: Mapped[str] = mapped_column(String(140))
+    corrected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    request_id: Mapped[int | None] = mapped_column(BigId)  # the privacy request, if any

@@ -34,6 +34,7 @@ from patron.customers.models import (
     CustomerKey,
     CustomerMerge,
     Identity,
+    IdentityCorrection,
     Interaction,
 )
 
@@ -65,7 +66,14 @@ def _personal(cls: type) -> list[tuple[str, Encrypted]]:
 
 _PERSONAL: dict[type, list[tuple[str, Encrypted]]] = {
     cls: _personal(cls)
-    for cls in (Customer, Identity, Interaction, CustomerFieldValue, CustomerMerge)
+    for cls in (
+        Customer,
+        Identity,
+        Interaction,
+        CustomerFieldValue,
+        CustomerMerge,
+        IdentityCorrection,
+    )
 }
 _AUDIT_TABLE = "audit_entry"  # its before-images about a customer are sealed as theirs
 
@@ -132,7 +140,7 @@ def seal_row(session: Session, table: Table, row: dict[str, Any], ref: str | Non
 
 
 def _subject_id(obj: Any) -> int | None:
-    if isinstance(obj, (Identity, Interaction, CustomerFieldValue)):
+    if isinstance(obj, (Identity, Interaction, CustomerFieldValue, IdentityCorrection)):
         return obj.customer_id
     if isinstance(obj, CustomerMerge):
         return obj.survivor_id
@@ -239,6 +247,7 @@ def give_keys_batch(session: Session, *, after_id: int, batch_size: int) -> Keys
         (Interaction, Interaction.customer_id.in_(ids)),
         (CustomerFieldValue, CustomerFieldValue.customer_id.in_(ids)),
         (CustomerMerge, CustomerMerge.survivor_id.in_(ids)),
+        (IdentityCorrection, IdentityCorrection.customer_id.in_(ids)),
     ):
         for obj in session.scalars(select(cls).where(where)):
             for key, _type in _PERSONAL[cls]:

@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from patron.core.schemas import MAX_ID, UtcInstant
-from patron.privacy import erasure, export, register, requests, retention
+from patron.customers.correction import list_corrections
+from patron.customers.schemas import IdentityCorrectionIn, IdentityCorrectionRead
+from patron.privacy import corrections, erasure, export, register, requests, retention
 from patron.privacy.schemas import (
     ActivityIn,
     ActivityRead,
@@ -81,6 +83,27 @@ def erase(request_id: PathId, erasure_in: ErasureIn, actor: CurrentActor, db: Db
     return erasure.erase_and_roll(
         db=db, request_id=request_id, actor=actor, outcome=erasure_in.outcome
     )
+
+
+@router.post(
+    "/requests/{request_id}/correct", response_model=IdentityCorrectionRead, status_code=201
+)
+def correct(
+    request_id: PathId, correction_in: IdentityCorrectionIn, actor: CurrentActor, db: Db
+) -> IdentityCorrectionRead:
+    """Correct a phone, e-mail or member card for a correction request, with history; a
+    value that belongs to another customer is refused (409), naming them."""
+    return db.write(
+        lambda s: corrections.correct_for_request(
+            session=s, request_id=request_id, correction_in=correction_in, actor=actor
+        )
+    )
+
+
+@router.get("/customers/{customer_id}/corrections", response_model=list[IdentityCorrectionRead])
+def corrections_of(customer_id: PathId, db: Db) -> list[IdentityCorrectionRead]:
+    """The customer's identifier corrections, newest first, old values masked."""
+    return db.read(lambda s: list_corrections(session=s, customer_id=customer_id))
 
 
 @router.get("/customers/{customer_id}/holds", response_model=list[HoldRead])

@@ -64,3 +64,13 @@ class HoldNotFound(NotFound):
             message_code="legal_hold_not_found",
             hold_id=hold_id,
         )
+
+
+class NotACorrection(Conflict):
+    def __init__(self, request_id: int, kind: str) -> None:
+        super().__init__(
+            f"privacy request {request_id} asks for {kind}, not correction",
+            message_code="privacy_not_correction",
+            request_id=request_id,
+            kind=kind,
+        )

@@ -112,6 +112,7 @@ COVERAGE: dict[str, Rule] = {
     "survey_response": Direct(),
     "privacy_request": Direct(),
     "legal_hold": Direct(),
+    "identity_correction": Direct(),
     "audit_entry": AuditAbout(),
 }
 

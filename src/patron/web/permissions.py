@@ -338,6 +338,8 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/privacy/requests/{request_id}/change"): P.PRIVACY_MANAGE,
     ("POST", "/api/v1/privacy/customers/{customer_id}/export"): P.PRIVACY_MANAGE,
     ("POST", "/api/v1/privacy/requests/{request_id}/erase"): P.PRIVACY_MANAGE,
+    ("POST", "/api/v1/privacy/requests/{request_id}/correct"): P.PRIVACY_MANAGE,
+    ("GET", "/api/v1/privacy/customers/{customer_id}/corrections"): P.PRIVACY_MANAGE,
     ("GET", "/api/v1/privacy/customers/{customer_id}/holds"): P.PRIVACY_MANAGE,
     ("POST", "/api/v1/privacy/customers/{customer_id}/holds"): P.PRIVACY_MANAGE,
     ("POST", "/api/v1/privacy/holds/{hold_id}/lift"): P.PRIVACY_MANAGE,

@@ -1,4 +1,4 @@
-"""privacy: a data key per customer (crypto-shredding) and legal holds
+"""privacy: a data key per customer (crypto-shredding), legal holds, identity corrections
 
 Revision ID: 0026
 Revises: 0023
@@ -51,9 +51,33 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_legal_hold")),
     )
     op.create_index("ix_legal_hold_customer_id", "legal_hold", ["customer_id"], unique=False)
+    op.create_table(
+        "identity_correction",
+        sa.Column("id", _ID, autoincrement=True, nullable=False),
+        sa.Column("customer_id", _ID, nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("old_value", sa.Text(), nullable=True),
+        sa.Column("corrected_by", sa.String(length=140), nullable=False),
+        _at("corrected_at"),
+        sa.Column("request_id", _ID, nullable=True),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customer.id"],
+            name=op.f("fk_identity_correction_customer_id_customer"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_identity_correction")),
+    )
+    op.create_index(
+        "ix_identity_correction_customer_id",
+        "identity_correction",
+        ["customer_id"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_identity_correction_customer_id", table_name="identity_correction")
+    op.drop_table("identity_correction")
     op.drop_index("ix_legal_hold_customer_id", table_name="legal_hold")
     op.drop_table("legal_hold")
     op.drop_column("customer", "key_ref")
