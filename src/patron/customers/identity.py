@@ -56,7 +56,7 @@ from patron.customers.masking import mask_identity
 from patron.customers.merging import blocked_pairs, merge_customers
 from patron.customers.models import STRONG_KINDS, Customer, CustomerStatus, Identity
 from patron.customers.schemas import CustomerRef
-from patron.customers.sealing import new_key, refs_for, seal_row
+from patron.customers.sealing import new_keys, refs_for, seal_row
 from patron.customers.suggestions import suggest_merge
 
 Key = tuple[str, str, str]  # (kind, namespace, value)
@@ -521,9 +521,9 @@ def _write(batch: _Batch) -> None:
             for p in roots
         ]
         if can_make_subject_keys():  # each new profile under a key of its own
-            for row in rows:
-                row["key_ref"] = new_key(session)
-                seal_row(session, _CUSTOMER, row, row["key_ref"])
+            for row, ref in zip(rows, new_keys(session, len(rows)), strict=True):
+                row["key_ref"] = ref
+                seal_row(session, _CUSTOMER, row, ref)
         ids = insert_rows(conn, _CUSTOMER, rows)
         for pending, customer_id in zip(roots, ids, strict=True):
             pending.customer_id = customer_id

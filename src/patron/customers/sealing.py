@@ -89,11 +89,21 @@ def _personal_of(cls: type) -> list[tuple[str, Encrypted]] | None:
 
 def new_key(session: Session) -> str:
     """A new data key, stored wrapped; returns its ref."""
-    ref, wrapped = new_subject_key(session)
-    session.connection().execute(
-        insert(_KEYS).values(ref=ref, wrapped=wrapped, created_at=utcnow())
-    )
-    return ref
+    return new_keys(session, 1)[0]
+
+
+def new_keys(session: Session, count: int) -> list[str]:
+    """``count`` new data keys, stored wrapped in one statement; returns their refs."""
+    now = utcnow()
+    refs: list[str] = []
+    rows: list[dict[str, Any]] = []
+    for _ in range(count):
+        ref, wrapped = new_subject_key(session)
+        refs.append(ref)
+        rows.append({"ref": ref, "wrapped": wrapped, "created_at": now})
+    if rows:
+        session.connection().execute(insert(_KEYS), rows)
+    return refs
 
 
 def refs_for(
