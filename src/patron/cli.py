@@ -349,10 +349,19 @@ def keys_status() -> None:
         lambda s: customers.count_encrypted_values(session=s, key_ids=kids)
     )
     console.print(f"Keys from {keyring.source}; the blind-index key is never rotated.")
-    shown = [kid for kid in [*kids, "?"] if kid != "?" or any(c.by_key.get(kid) for c in columns)]
+    extra = ("@", "?")  # under customers' own data keys; under a key this ring lacks
+    shown = [k for k in [*kids, *extra] if k not in extra or any(c.by_key.get(k) for c in columns)]
     table = Table("key", "state", "values")
     for kid in shown:
-        state = "active" if kid == keyring.active else "unknown key" if kid == "?" else "retired"
+        state = (
+            "active"
+            if kid == keyring.active
+            else "unknown key"
+            if kid == "?"
+            else "customers' own keys"
+            if kid == "@"
+            else "retired"
+        )
         table.add_row(kid, state, f"{sum(c.by_key.get(kid, 0) for c in columns):,}")
     console.print(table)
     # per column, one row each: the table stays narrow however many columns are encrypted
@@ -419,7 +428,7 @@ def keys_rotate(
     left = {
         c.column: n
         for c in rotation.remaining
-        if (n := sum(v for k, v in c.by_key.items() if k != rotation.active_key))
+        if (n := sum(v for k, v in c.by_key.items() if k not in (rotation.active_key, "@")))
     }
     if left:
         console.print(

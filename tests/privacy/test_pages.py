@@ -173,3 +173,29 @@ def test_an_anonymised_customer_still_opens_on_the_console_without_personal_data
         found = client.get("/customers", params={"q": "13800138000"})
         assert found.status_code == 200
         assert link not in found.text  # the phone number no longer finds them
+
+
+def test_a_privacy_officer_erases_once_the_legal_hold_is_lifted(db: Database) -> None:
+    shop = make_shop(db)
+    with console(db, "officer", Role.PRIVACY_OFFICER) as (client, csrf):
+        where = _new_request(client, csrf, shop.a_customer, "erasure")
+        held = client.post(f"{where}/holds", data={"csrf_token": csrf, "reason": "消费纠纷待仲裁"})
+        assert held.status_code == 200
+        page = text_of(held.text)
+        assert "法律保留: 消费纠纷待仲裁" in page and "删除此人的个人信息" in page
+
+        refused = client.post(f"{where}/erase", data={"csrf_token": csrf})
+        assert refused.status_code == 422
+        assert "暂不能删除：法律保留 消费纠纷待仲裁" in text_of(refused.text)
+        assert re.search(r'id="status">新请求<', refused.text)
+
+        hold_id = re.search(r'id="lift-(\d+)"', refused.text)
+        assert hold_id is not None
+        lifted = client.post(f"{where}/holds/{hold_id[1]}/lift", data={"csrf_token": csrf})
+        assert lifted.status_code == 200 and 'id="holds"' not in lifted.text
+        erased = client.post(f"{where}/erase", data={"csrf_token": csrf})
+        assert erased.status_code == 200
+        assert re.search(r'id="status">完成<', erased.text)
+        customer = text_of(client.get(f"/customers/{shop.a_customer}").text)
+        assert "王小明" not in customer
+        assert "删除了个人信息（销毁其数据密钥）" in text_of(client.get("/audit").text)

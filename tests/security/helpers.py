@@ -99,7 +99,8 @@ def populate(db: Database) -> dict[str, Any]:
     return {"customers": ids, "till": till, "merge": merge.id}
 
 
-CIPHERTEXT = re.compile(r"^k\d+:[A-Za-z0-9_-]+$")
+# under a keyring data key (k1:…) or under the customer's own data key (@<ref>:…)
+CIPHERTEXT = re.compile(r"^(k\d+|@[0-9a-f]{16}):[A-Za-z0-9_-]+$")
 
 
 def raw_encrypted_values(db: Database) -> dict[str, list[str]]:

@@ -33,6 +33,11 @@ def cli_db(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
     yield get_database()
 
 
+def _wrapped(db: Database) -> set[str]:
+    with db.engine.connect() as conn:
+        return {r[0] for r in conn.exec_driver_sql("SELECT wrapped FROM customer_key")}
+
+
 def _all_values(db: Database) -> set[str]:
     return {v for values in raw_encrypted_values(db).values() for v in values}
 
@@ -59,7 +64,9 @@ def _lookups(db: Database) -> None:
 
 
 def test_look_ups_work_after_rotation_and_old_ciphertext_is_gone(cli_db: Database) -> None:
-    made = populate(cli_db)
+    # written as before customers had data keys of their own: every value under the ring
+    with crypto.using_keyring(crypto.get_keyring().with_wrap_keys({}, None)):
+        made = populate(cli_db)
     before = _all_values(cli_db)
     assert before and all(v.startswith("k1:") for v in before)
 
@@ -100,7 +107,14 @@ def test_merges_and_unmerges_work_across_a_rotation(cli_db: Database) -> None:
             session=s, survivor_id=survivor, merged_id=other, reason="同一人", actor=ACTOR
         )
     )
+    wrapped = _wrapped(cli_db)
+    assert wrapped and all(w.startswith("w1:") for w in wrapped)
     assert runner.invoke(app, ["keys", "rotate"]).exit_code == 0
+    # the customers' data keys are rewrapped under a new wrapping key; the old one is gone
+    key_file = json.loads(crypto.key_file_path().read_text(encoding="utf-8"))
+    assert key_file["wrap_active"] == "w2" and set(key_file["wrap_keys"]) == {"w2"}
+    rewrapped = _wrapped(cli_db)
+    assert all(w.startswith("w2:") for w in rewrapped) and not rewrapped & wrapped
 
     # the snapshot taken under k1 and re-encrypted under k2 gives the profile back
     cli_db.write(lambda s: customers.unmerge_customers(session=s, merge_id=merge.id, actor=ACTOR))
@@ -116,19 +130,22 @@ def test_merges_and_unmerges_work_across_a_rotation(cli_db: Database) -> None:
         )
     )
     cli_db.write(lambda s: customers.unmerge_customers(session=s, merge_id=again.id, actor=ACTOR))
-    assert all(v.startswith("k2:") for v in _all_values(cli_db))
+    assert all(v.startswith(("k2:", "@")) for v in _all_values(cli_db))
 
 
 def test_status_counts_values_per_key_and_a_second_rotation_continues(cli_db: Database) -> None:
     populate(cli_db)
-    total = len(_all_values(cli_db))
+    values = _all_values(cli_db)
+    ring = len([v for v in values if v.startswith("k1:")])
     status = runner.invoke(app, ["keys", "status"])
     assert status.exit_code == 0, status.output
-    assert "active" in status.output and f"{total:,}" in status.output
+    lines = {line.split()[1]: line for line in status.output.splitlines() if line[:1] in "│┃"}
+    assert "active" in lines["k1"] and f"{ring:,}" in lines["k1"]
+    assert f"{len(values) - ring:,}" in lines["@"]  # under the customers' own keys
 
     assert runner.invoke(app, ["keys", "rotate"]).exit_code == 0
     assert runner.invoke(app, ["keys", "rotate"]).exit_code == 0
-    assert all(v.startswith("k3:") for v in _all_values(cli_db))
+    assert all(v.startswith(("k3:", "@")) for v in _all_values(cli_db))
     status = runner.invoke(app, ["keys", "status"])
     lines = {line.split()[1]: line for line in status.output.splitlines() if line[:1] in "│┃"}
     assert "active" in lines["k3"] and "retired" in lines["k1"] and "retired" in lines["k2"]
@@ -141,14 +158,14 @@ def test_an_interrupted_rotation_is_finished_with_resume(cli_db: Database) -> No
     path = crypto.key_file_path()
     # the new key is on disk, and the run stopped before rewriting anything
     crypto.adopt_keyring(crypto.write_key_file(keyring.rotated(), path, replace=True))
-    assert all(v.startswith("k1:") for v in _all_values(cli_db))
+    assert all(v.startswith(("k1:", "@")) for v in _all_values(cli_db))
     _lookups(cli_db)  # readable meanwhile: the old key is still in the file
 
     result = runner.invoke(app, ["keys", "rotate", "--resume"])
 
     assert result.exit_code == 0, result.output
     assert "Finished the rotation to key k2" in result.output
-    assert all(v.startswith("k2:") for v in _all_values(cli_db))
+    assert all(v.startswith(("k2:", "@")) for v in _all_values(cli_db))
     assert json.loads(path.read_text(encoding="utf-8"))["active"] == "k2"  # no third key
 
 

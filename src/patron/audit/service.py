@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, attributes
 
 from patron.audit.models import AuditEntry
 from patron.audit.schemas import AuditEntryRead, AuditPage
@@ -122,3 +122,20 @@ def count_by_actor(
         query = query.where(AuditEntry.at < until)
     rows = [(k, n, a, int(c)) for k, n, a, c in session.execute(query)]
     return sorted(rows, key=lambda r: (-r[3], r[1], r[2]))
+
+
+def flag_before_images(*, session: Session, target_kind: str, target_ids: list[str]) -> int:
+    """Mark the before-images about these targets as changed, so the next flush writes them
+    again (``customers.sealing`` seals them under the customer's own key); returns how many."""
+    entries = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.target_kind == target_kind,
+            AuditEntry.target_id.in_(target_ids),
+            AuditEntry.before_image.is_not(None),
+        )
+    )
+    count = 0
+    for entry in entries:
+        attributes.flag_modified(entry, "before_image")
+        count += 1
+    return count

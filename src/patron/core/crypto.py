@@ -36,6 +36,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 from hashlib import sha256
@@ -83,6 +84,10 @@ class UnknownKeyId(DecryptionError):
         self.kid = kid
 
 
+def _wrap_aad(ref: str) -> bytes:
+    return f"subject_key.{ref}".encode()
+
+
 def _b64decode(text: str) -> bytes:
     return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
 
@@ -105,7 +110,12 @@ class Keyring:
     index_key: bytes
     source: str = "memory"
     path: Path | None = None
+    # Wrapping keys for the per-customer data keys (envelope encryption, docs/privacy.md):
+    # rolled on every erasure so that no copy of a destroyed data key can be unwrapped.
+    wrap_keys: dict[str, bytes] = field(default_factory=dict)
+    wrap_active: str | None = None
     _ciphers: dict[str, AESGCM] = field(init=False, repr=False)
+    _wrappers: dict[str, AESGCM] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.data_keys:
@@ -119,8 +129,14 @@ class Keyring:
             raise KeyringError(f"{self.source}: the active key {self.active!r} is not in the file")
         if len(self.index_key) != _KEY_BYTES:
             raise KeyringError(f"{self.source}: the index key is not {_KEY_BYTES} bytes")
+        for kid, key in self.wrap_keys.items():
+            if not _KID.match(kid) or len(key) != _KEY_BYTES:
+                raise KeyringError(f"{self.source}: wrapping key {kid!r} is malformed")
+        if self.wrap_active is not None and self.wrap_active not in self.wrap_keys:
+            raise KeyringError(f"{self.source}: the active wrapping key is not in the file")
         # AESGCM objects are made once per key, not per value.
         object.__setattr__(self, "_ciphers", {k: AESGCM(v) for k, v in self.data_keys.items()})
+        object.__setattr__(self, "_wrappers", {k: AESGCM(v) for k, v in self.wrap_keys.items()})
 
     # ------------------------------------------------------------------ values
 
@@ -159,6 +175,52 @@ class Keyring:
     def key_id_of(self, token: str) -> str:
         return token.partition(":")[0]
 
+    # ------------------------------------------------------------------ subject keys
+
+    def wrap(self, key: bytes, ref: str) -> str:
+        """A per-subject data key sealed under the active wrapping key, bound to its ref."""
+        if self.wrap_active is None:
+            raise KeyringError(f"{self.source} has no wrapping key")
+        nonce = os.urandom(_NONCE)
+        sealed = self._wrappers[self.wrap_active].encrypt(nonce, key, _wrap_aad(ref))
+        return f"{self.wrap_active}:{_b64encode(nonce + sealed)}"
+
+    def unwrap(self, token: str, ref: str) -> bytes:
+        kid, _colon, body = token.partition(":")
+        cipher = self._wrappers.get(kid)
+        if cipher is None:
+            raise UnknownKeyId(f"subject key {ref}: wrapping key {kid!r} is not held", kid=kid)
+        try:
+            raw = _b64decode(body)
+            return cipher.decrypt(raw[:_NONCE], raw[_NONCE:], _wrap_aad(ref))
+        except (binascii.Error, ValueError, InvalidTag):
+            raise DecryptionError(f"subject key {ref} does not unwrap") from None
+
+    def with_wrap_keys(self, wrap_keys: dict[str, bytes], active: str | None) -> Keyring:
+        return Keyring(
+            data_keys=self.data_keys,
+            active=self.active,
+            index_key=self.index_key,
+            source=self.source,
+            path=self.path,
+            wrap_keys=wrap_keys,
+            wrap_active=active,
+        )
+
+    def with_new_wrap_key(self) -> Keyring:
+        """A new active wrapping key; the old ones stay until every subject key is rewrapped."""
+        numbers = [int(k[1:]) for k in self.wrap_keys if re.fullmatch(r"w\d+", k)]
+        wid = f"w{max(numbers, default=0) + 1}"
+        return self.with_wrap_keys({**self.wrap_keys, wid: generate_key()}, wid)
+
+    def without_old_wrap_keys(self) -> Keyring:
+        """Only the active wrapping key: what the old ones wrapped is unreadable from now on."""
+        if self.wrap_active is None:
+            return self
+        return self.with_wrap_keys(
+            {self.wrap_active: self.wrap_keys[self.wrap_active]}, self.wrap_active
+        )
+
     # ------------------------------------------------------------------ blind index
 
     def blind_index(self, message: str) -> str:
@@ -181,18 +243,21 @@ class Keyring:
             index_key=self.index_key,
             source=self.source,
             path=self.path,
+            wrap_keys=self.wrap_keys,
+            wrap_active=self.wrap_active,
         )
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "version": FORMAT_VERSION,
-                "active": self.active,
-                "data_keys": {k: _b64encode(v) for k, v in self.data_keys.items()},
-                "index_key": _b64encode(self.index_key),
-            },
-            indent=2,
-        )
+        doc: dict[str, Any] = {
+            "version": FORMAT_VERSION,
+            "active": self.active,
+            "data_keys": {k: _b64encode(v) for k, v in self.data_keys.items()},
+            "index_key": _b64encode(self.index_key),
+        }
+        if self.wrap_active is not None:
+            doc["wrap_active"] = self.wrap_active
+            doc["wrap_keys"] = {k: _b64encode(v) for k, v in self.wrap_keys.items()}
+        return json.dumps(doc, indent=2)
 
     @classmethod
     def generate(cls, *, source: str = "memory", path: Path | None = None) -> Keyring:
@@ -202,6 +267,8 @@ class Keyring:
             index_key=generate_key(),
             source=source,
             path=path,
+            wrap_keys={"w1": generate_key()},
+            wrap_active="w1",
         )
 
     @classmethod
@@ -227,10 +294,20 @@ class Keyring:
         try:
             keys = {str(k): _b64decode(v) for k, v in data_keys.items()}
             index_key = _b64decode(doc["index_key"])
-        except (binascii.Error, ValueError):
+            wrap_keys = {str(k): _b64decode(v) for k, v in (doc.get("wrap_keys") or {}).items()}
+        except (binascii.Error, ValueError, AttributeError, TypeError):
             raise KeyringError(f"{source}: a key is not base64url") from None
+        wrap_active = doc.get("wrap_active")
+        if wrap_active is not None and not isinstance(wrap_active, str):
+            raise KeyringError(f"{source}: wrap_active must be a string")
         return cls(
-            data_keys=keys, active=doc["active"], index_key=index_key, source=source, path=path
+            data_keys=keys,
+            active=doc["active"],
+            index_key=index_key,
+            source=source,
+            path=path,
+            wrap_keys=wrap_keys,
+            wrap_active=wrap_active,
         )
 
 
@@ -280,6 +357,8 @@ def write_key_file(keyring: Keyring, path: Path, *, replace: bool) -> Keyring:
         index_key=keyring.index_key,
         source=_file_source(path),
         path=path,
+        wrap_keys=keyring.wrap_keys,
+        wrap_active=keyring.wrap_active,
     )
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -475,6 +554,133 @@ def name_index(name: str | None) -> str | None:
     return get_keyring().blind_index(f"name|{normal}") if normal else None
 
 
+# ------------------------------------------------------------------- subject keys
+#
+# Envelope encryption (docs/privacy.md): a customer's personal values are sealed under a
+# data key of their own, stored wrapped by the keyring's wrapping key and found by a random
+# ref. Such a value reads ``@<ref>:<base64url(nonce12 || ciphertext+tag)>``. Destroying the
+# wrapped key (erasure) leaves every copy of those values unreadable. Unwrapped keys are kept
+# in the session's ``info`` (one request, one batch), never for the life of the process.
+
+SUBJECT_PREFIX = "@"
+_SUBJECT_CACHE = "patron.subject_keys"
+
+SubjectKeyFetcher = Callable[[Any, list[str]], dict[str, str]]
+"""(session, refs) -> the wrapped key of each ref that still exists."""
+
+_fetcher: SubjectKeyFetcher | None = None
+_session: ContextVar[Any] = ContextVar("patron_crypto_session", default=None)
+
+
+class Sealed(str):
+    """A value already sealed under a subject key: the column types store it as it is."""
+
+    __slots__ = ()
+
+
+def register_subject_key_fetcher(fetcher: SubjectKeyFetcher) -> None:
+    """Tell the column types where wrapped subject keys are read (the customers domain)."""
+    global _fetcher
+    _fetcher = fetcher
+
+
+@contextlib.contextmanager
+def reading_in(session: Any) -> Iterator[None]:
+    """Values read while this is open find their subject keys through ``session``."""
+    token = _session.set(session)
+    try:
+        yield
+    finally:
+        _session.reset(token)
+
+
+def _cache(session: Any) -> dict[str, AESGCM | None]:
+    found: dict[str, AESGCM | None] = session.info.setdefault(_SUBJECT_CACHE, {})
+    return found
+
+
+def new_subject_key(session: Any) -> tuple[str, str]:
+    """A fresh data key, remembered in ``session``; returns (ref, the key wrapped)."""
+    ref = secrets.token_hex(8)
+    key = generate_key()
+    wrapped = get_keyring().wrap(key, ref)
+    _cache(session)[ref] = AESGCM(key)
+    return ref, wrapped
+
+
+def can_make_subject_keys() -> bool:
+    return get_keyring().wrap_active is not None
+
+
+def forget_subject_keys(session: Any, refs: list[str]) -> None:
+    cache = _cache(session)
+    for ref in refs:
+        cache[ref] = None
+
+
+def prefetch_subject_keys(session: Any, refs: list[str]) -> None:
+    """Unwrap the keys of ``refs`` in one read (a page of customers, an import batch)."""
+    cache = _cache(session)
+    missing = sorted({r for r in refs if r and r not in cache})
+    if not missing or _fetcher is None:
+        return
+    wrapped = _fetcher(session, missing)
+    keyring = get_keyring()
+    for ref in missing:
+        token = wrapped.get(ref)
+        if token is None:
+            cache[ref] = None  # erased: its values are gone
+            continue
+        try:
+            key = keyring.unwrap(token, ref)
+        except UnknownKeyId:
+            keyring = reload_keyring()  # the wrapping key was rolled by another process
+            key = keyring.unwrap(token, ref)
+        cache[ref] = AESGCM(key)
+
+
+def _subject_cipher(session: Any, ref: str) -> AESGCM | None:
+    cache = _cache(session)
+    if ref not in cache:
+        prefetch_subject_keys(session, [ref])
+    return cache.get(ref)
+
+
+def seal(plaintext: str, aad: bytes, *, ref: str, session: Any) -> Sealed:
+    """``plaintext`` encrypted under the subject key ``ref`` (which must exist)."""
+    cipher = _subject_cipher(session, ref)
+    if cipher is None:
+        raise EncryptionError(f"subject key {ref} does not exist (erased?)")
+    nonce = os.urandom(_NONCE)
+    body = _b64encode(nonce + cipher.encrypt(nonce, plaintext.encode("utf-8"), aad))
+    return Sealed(f"{SUBJECT_PREFIX}{ref}:{body}")
+
+
+def subject_ref_of(token: str) -> str | None:
+    if not token.startswith(SUBJECT_PREFIX):
+        return None
+    return token[1:].partition(":")[0]
+
+
+def open_sealed(token: str, aad: bytes, *, session: Any | None = None) -> str | None:
+    """A sealed value's text; None when its subject key was destroyed (erased)."""
+    session = session if session is not None else _session.get()
+    ref, _colon, body = token[1:].partition(":")
+    column = aad.decode("utf-8", "replace")
+    if session is None:
+        raise DecryptionError(f"{column}: a customer's value read outside a database session")
+    cipher = _subject_cipher(session, ref)
+    if cipher is None:
+        return None
+    try:
+        raw = _b64decode(body)
+        return cipher.decrypt(raw[:_NONCE], raw[_NONCE:], aad).decode("utf-8")
+    except (binascii.Error, ValueError, InvalidTag):
+        raise DecryptionError(
+            f"{column}: the value under subject key {ref} does not decrypt"
+        ) from None
+
+
 # ------------------------------------------------------------------- column types
 
 
@@ -497,12 +703,21 @@ class Encrypted(TypeDecorator[str]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
+        if isinstance(value, Sealed):
+            return str(value)
         return encrypt(self._to_text(value), self._aad)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
+        if value.startswith(SUBJECT_PREFIX):
+            text = open_sealed(value, self._aad)
+            return None if text is None else self._from_text(text)
         return self._from_text(decrypt(value, self._aad))
+
+    def text_of(self, value: Any) -> str:
+        """The text a value is stored as, before encryption."""
+        return self._to_text(value)
 
     def _to_text(self, value: Any) -> str:
         if not isinstance(value, str):
@@ -516,6 +731,8 @@ class Encrypted(TypeDecorator[str]):
 class EncryptedDate(Encrypted):
     """A date, encrypted as its ISO text."""
 
+    cache_ok = True
+
     def _to_text(self, value: Any) -> str:
         if not isinstance(value, date):
             raise TypeError(f"{self.column} takes a date, not {type(value).__name__}")
@@ -527,6 +744,8 @@ class EncryptedDate(Encrypted):
 
 class EncryptedJSON(Encrypted):
     """A JSON document, encrypted as its text."""
+
+    cache_ok = True
 
     def _to_text(self, value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

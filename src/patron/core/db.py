@@ -38,6 +38,8 @@ from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from patron.core.crypto import reading_in
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -163,8 +165,9 @@ class Database:
             lock.acquire()
         session = factory()
         try:
-            yield session
-            session.commit()
+            with reading_in(session):
+                yield session
+                session.commit()
         except BaseException:
             session.rollback()
             raise
@@ -183,7 +186,8 @@ class Database:
         PostgreSQL. Nothing may be written through this session."""
         session = self._quick_reader()
         try:
-            return work(session)
+            with reading_in(session):
+                return work(session)
         finally:
             session.close()
 

@@ -4,6 +4,8 @@ customers' tables."""
 
 from __future__ import annotations
 
+# Sealing hooks every session's flush; importing the domain installs it.
+from patron.customers import sealing as _sealing  # noqa: F401
 from patron.customers.models import CustomerStatus, IdentityKind
 
 __all__ = ["CustomerStatus", "IdentityKind"]

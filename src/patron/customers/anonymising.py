@@ -19,12 +19,15 @@ from sqlalchemy.orm import Session
 
 from patron.customers.models import (
     Customer,
+    CustomerFieldValue,
     CustomerMerge,
     CustomerStatus,
     CustomerTag,
     Identity,
+    IdentityCorrection,
     Interaction,
 )
+from patron.customers.sealing import destroy_keys
 
 LIVE_STATUS = CustomerStatus.ACTIVE  # the profiles a retention policy may anonymise
 
@@ -108,3 +111,60 @@ def delete_interactions_before(*, session: Session, before: datetime, dry_run: b
     if not dry_run and count:
         session.execute(delete(Interaction).where(where))
     return count
+
+
+@dataclass(frozen=True)
+class Erased:
+    customer_id: int  # the profile erased (the one others were merged into)
+    profiles: int
+    identities: int
+    interactions: int
+    field_values: int
+    keys_destroyed: int
+
+
+def survivor_of(session: Session, customer_id: int) -> int:
+    """The profile a customer was merged into, through every merge; itself if none."""
+    current, seen = customer_id, set()
+    while current not in seen:
+        seen.add(current)
+        into = session.scalar(select(Customer.merged_into_id).where(Customer.id == current))
+        if into is None:
+            return current
+        current = into
+    return current
+
+
+def erase_customer(*, session: Session, customer_id: int) -> Erased:
+    """Erase a person (docs/privacy.md): anonymise the profile and every profile merged into
+    it, delete their custom field values, and destroy their data keys, so whatever was sealed
+    under them (in this database, its backups, the audit log's before-images) is unreadable.
+    Orders, refunds and points stay on the anonymous profile."""
+    root = survivor_of(session, customer_id)
+    ids = _with_merged(session, [root])
+    identities = _count(session, select(Identity.id).where(Identity.customer_id.in_(ids)))
+    interactions = _count(session, select(Interaction.id).where(Interaction.customer_id.in_(ids)))
+    field_values = _count(
+        session, select(CustomerFieldValue.id).where(CustomerFieldValue.customer_id.in_(ids))
+    )
+    anonymise_customers(session=session, customer_ids=[root])
+    # an already anonymised profile is cleared again: nothing personal may be left
+    session.execute(delete(Identity).where(Identity.customer_id.in_(ids)))
+    session.execute(delete(Interaction).where(Interaction.customer_id.in_(ids)))
+    session.execute(delete(CustomerFieldValue).where(CustomerFieldValue.customer_id.in_(ids)))
+    session.execute(
+        update(IdentityCorrection)
+        .where(IdentityCorrection.customer_id.in_(ids))
+        .values(old_value=None)
+    )
+    session.execute(
+        update(Customer)
+        .where(Customer.id.in_(ids))
+        .values(name=None, name_index=None, birthday=None, address=None, gender=None, city=None)
+    )
+    session.execute(
+        update(Customer).where(Customer.id == root).values(status=CustomerStatus.ANONYMISED)
+    )
+    destroyed = destroy_keys(session, ids)
+    session.expire_all()
+    return Erased(root, len(ids), identities, interactions, field_values, destroyed)

@@ -31,8 +31,10 @@ from patron.audit.service import record_audit
 from patron.core.actor import Actor
 from patron.core.crypto import (
     ENV_VAR,
+    SUBJECT_PREFIX,
     Keyring,
     KeyringError,
+    KeyringMissing,
     adopt_keyring,
     ensure_keyring,
     key_file_path,
@@ -53,6 +55,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("interaction", "note"),
     ("audit_entry", "before_image"),
     ("customer_field_value", "secret"),
+    ("identity_correction", "old_value"),
 )
 
 
@@ -95,6 +98,11 @@ def count_encrypted_values(*, session: Session, key_ids: list[str]) -> list[Colu
                 ).scalar_one()
                 if n:
                     counts.by_key[kid] = n
+            sealed = conn.execute(
+                select(func.count()).select_from(t).where(col.like(f"{SUBJECT_PREFIX}%"))
+            ).scalar_one()
+            if sealed:
+                counts.by_key[SUBJECT_PREFIX] = sealed  # under customers' own keys
             if total - counts.total:
                 counts.by_key["?"] = total - counts.total
             found.append(counts)
@@ -146,7 +154,7 @@ def reencrypt_batch(
         values = list(row[1:])
         changed = False
         for i, value in enumerate(values):
-            if value is not None and not value.startswith(prefix):
+            if value is not None and not value.startswith((prefix, SUBJECT_PREFIX)):
                 values[i] = keyring.encrypt(keyring.decrypt(value, aads[i]), aads[i])
                 changed = True
                 rewritten += 1
@@ -248,6 +256,8 @@ def rotate_keys(
         )
         return count_encrypted_values(session=session, key_ids=sorted(keyring.data_keys))
 
+    if keyring.wrap_active is not None:
+        roll_wrapping_key(db=db, batch_size=batch_size)  # customers' keys rewrapped too
     remaining = db.write(audit)
     return Rotation(
         previous_key=current.active,
@@ -256,3 +266,108 @@ def rotate_keys(
         rewritten=rewritten,
         remaining=remaining,
     )
+
+
+# --------------------------------------------------------------------- wrapping keys
+
+_CUSTOMER_KEY = table("customer_key", column("id"), column("ref"), column("wrapped"))
+
+
+@dataclass(frozen=True)
+class WrapRoll:
+    rolled: bool
+    wrapping_key: str | None
+    rewrapped: int
+    note: str | None = None
+
+
+def _rewrap_all(db: Database, keyring: Keyring, batch_size: int) -> int:
+    t = _CUSTOMER_KEY
+    prefix = f"{keyring.wrap_active}:"
+    done, after = 0, 0
+    while True:
+
+        def work(session: Session, after: int = after) -> tuple[int | None, int]:
+            conn = session.connection()
+            rows = conn.execute(
+                select(t.c.id, t.c.ref, t.c.wrapped)
+                .where(t.c.id > after)
+                .order_by(t.c.id)
+                .limit(batch_size)
+            ).all()
+            changes = [
+                {"_id": i, "_wrapped": keyring.wrap(keyring.unwrap(w, ref), ref)}
+                for i, ref, w in rows
+                if not w.startswith(prefix)
+            ]
+            if changes:
+                conn.execute(
+                    update(t)
+                    .where(t.c.id == bindparam("_id"))
+                    .values(wrapped=bindparam("_wrapped")),
+                    changes,
+                )
+            return (rows[-1][0] if rows else None), len(changes)
+
+        last, n = db.write(work)
+        done += n
+        if last is None:
+            return done
+        after = last
+
+
+def roll_wrapping_key(*, db: Database, batch_size: int = 1000) -> WrapRoll:
+    """A new wrapping key, every customer's data key rewrapped under it, the old wrapping
+    keys dropped from the key file (docs/privacy.md).
+
+    After an erasure this is what makes the destroyed key unrecoverable from copies of the
+    database made before (backups, freed pages): they hold it wrapped under a key that no
+    longer exists. The key file is written with both keys before any row changes, and with
+    the new one only once every row is rewrapped; an interrupted roll is finished by the next.
+    """
+    settings = get_settings()
+    if settings.encryption_keys is not None:
+        return WrapRoll(
+            False,
+            None,
+            0,
+            f"the keys come from {ENV_VAR}: roll the wrapping key by moving them to a key file",
+        )
+    try:
+        current = load_keyring(settings)
+    except KeyringMissing:
+        return WrapRoll(False, None, 0, "the keys live in memory only: nothing to roll")
+    path = current.path or key_file_path(settings)
+    both = adopt_keyring(write_key_file(current.with_new_wrap_key(), path, replace=True))
+    rewrapped = _rewrap_all(db, both, batch_size)
+    final = adopt_keyring(write_key_file(both.without_old_wrap_keys(), path, replace=True))
+    return WrapRoll(True, final.wrap_active, rewrapped)
+
+
+def give_customers_keys(
+    *, db: Database, batch_size: int = 500, progress: Callable[[int], None] | None = None
+) -> int:
+    """The migration path for data written before customers had keys of their own
+    (docs/privacy.md): add a wrapping key to the key file when it has none, then give every
+    customer without a data key one and reseal their values under it, a batch per
+    transaction. Stopped, it is finished by running it again. Returns the customers done."""
+    from patron.core.crypto import get_keyring
+    from patron.customers.sealing import KeysBatch, give_keys_batch
+
+    if get_keyring().wrap_active is None:
+        rolled = roll_wrapping_key(db=db)
+        if not rolled.rolled:
+            raise KeyringError(f"no wrapping key can be added: {rolled.note}")
+    done, after = 0, 0
+    while True:
+
+        def work(session: Session, after: int = after) -> KeysBatch:
+            return give_keys_batch(session, after_id=after, batch_size=batch_size)
+
+        batch = db.write(work)
+        if batch.last_id is None:
+            return done
+        done += batch.customers
+        after = batch.last_id
+        if progress is not None:
+            progress(done)

@@ -41,3 +41,17 @@ class AmbiguousIdentifier(Conflict):
     """An id given without its system names customers of more than one system."""
 
     code = "ambiguous_identifier"
+
+
+class IdentifierTaken(Conflict):
+    """A corrected identifier that belongs to another profile: never merged silently."""
+
+    def __init__(self, kind: str, other_id: int) -> None:
+        super().__init__(
+            f"{kind}: this {kind} belongs to customer {other_id}; if they are one person, "
+            "merge the two profiles instead",
+            message_code="identifier_taken",
+            field=kind,
+            kind=kind,
+            other_id=other_id,
+        )

@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 from patron.audit.service import record_audit
 from patron.core.actor import Actor, system_actor
 from patron.core.clock import utcnow
-from patron.core.crypto import get_keyring, name_index
+from patron.core.crypto import can_make_subject_keys, get_keyring, name_index
 from patron.core.db import insert_rows
 from patron.customers.exceptions import UnknownCustomer
 from patron.customers.masking import mask_identity
@@ -57,6 +57,7 @@ from patron.customers.merging import blocked_pairs, merge_customers
 from patron.customers.models import STRONG_KINDS, Customer, CustomerStatus, Identity
 from patron.customers.schemas import CustomerRef
 from patron.customers.scope import customers_in_stores
+from patron.customers.sealing import new_keys, refs_for, seal_row
 from patron.customers.suggestions import suggest_merge
 
 Key = tuple[str, str, str]  # (kind, namespace, value)
@@ -498,12 +499,21 @@ def _write(batch: _Batch) -> None:
             }
             for p in roots
         ]
+        if can_make_subject_keys():  # each new profile under a key of its own
+            for row, ref in zip(rows, new_keys(session, len(rows)), strict=True):
+                row["key_ref"] = ref
+                seal_row(session, _CUSTOMER, row, ref)
         ids = insert_rows(conn, _CUSTOMER, rows)
         for pending, customer_id in zip(roots, ids, strict=True):
             pending.customer_id = customer_id
     added: dict[int, list[str]] = {}  # identifier kinds added to existing profiles
     if batch.new_keys:
         rows = []
+        owners = {
+            (root.customer_id if isinstance(root, _Pending) else root)
+            for root in (batch.find(h) for h in batch.new_keys.values())
+        }
+        refs = refs_for(session, [o for o in owners if o is not None])
         for key, handle in batch.new_keys.items():
             root = batch.find(handle)
             owner_id = root.customer_id if isinstance(root, _Pending) else root
@@ -520,6 +530,7 @@ def _write(batch: _Batch) -> None:
                     "created_at": now,
                 }
             )
+            seal_row(session, _IDENTITY, rows[-1], refs.get(owner_id) if owner_id else None)
         conn.execute(_INSERT_IDENTITIES, rows)
     filled = _apply_fills(session, batch) if batch.fills else {}
     for customer_id in sorted(added.keys() | filled.keys()):

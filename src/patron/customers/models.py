@@ -73,6 +73,8 @@ class Customer(Base):
     merged_into_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("customer.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # The ref of this person's own data key (customers/sealing.py); None before one is made.
+    key_ref: Mapped[str | None] = mapped_column(String(32))
 
     @validates("name")
     def _index_name(self, _key: str, value: str | None) -> str | None:
@@ -250,3 +252,35 @@ class CustomerFieldValue(Base):
     value: Mapped[str | None] = mapped_column(String(500))
     secret: Mapped[str | None] = mapped_column(Encrypted("customer_field_value.secret"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class CustomerKey(Base):
+    """A customer's data key, wrapped by the keyring's wrapping key (docs/privacy.md).
+
+    Erasure deletes the row: every value sealed under the key, wherever a copy lies, is
+    unreadable from then on. Found by ``ref`` (random), never by the customer's id, so a
+    sealed value says nothing about whose it is.
+    """
+
+    __tablename__ = "customer_key"
+
+    id: Mapped[IdPk]
+    ref: Mapped[str] = mapped_column(String(32), unique=True)
+    wrapped: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IdentityCorrection(Base):
+    """One identifier corrected (docs/privacy.md, "Correction"): which kind, what it held
+    before (sealed like the profile), who corrected it, when, for which privacy request."""
+
+    __tablename__ = "identity_correction"
+    __table_args__ = (Index("ix_identity_correction_customer_id", "customer_id"),)
+
+    id: Mapped[IdPk]
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    old_value: Mapped[str | None] = mapped_column(Encrypted("identity_correction.old_value"))
+    corrected_by: Mapped[str] = mapped_column(String(140))
+    corrected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    request_id: Mapped[int | None] = mapped_column(BigId)  # the privacy request, if any

@@ -298,3 +298,22 @@ class CustomFieldValuesIn(Schema):
     values: dict[
         Annotated[str, Field(max_length=60)], Annotated[str, Field(max_length=500)] | None
     ] = Field(max_length=200)
+
+
+class IdentityCorrectionIn(Schema):
+    """Correct one identifier: ``value`` replaces ``old_value`` (needed only when the
+    customer has more than one of ``kind``; with none, ``value`` is added)."""
+
+    kind: Literal["phone", "email", "member_card"]
+    value: Annotated[str, Field(min_length=1, max_length=200)]
+    old_value: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class IdentityCorrectionRead(Schema):
+    id: int
+    customer_id: int
+    kind: str
+    old_value: str | None  # masked
+    corrected_by: str
+    corrected_at: datetime
+    request_id: int | None

@@ -8,11 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from patron.core.schemas import MAX_ID, UtcInstant
-from patron.privacy import export, register, requests, retention
+from patron.customers.correction import list_corrections
+from patron.customers.schemas import IdentityCorrectionIn, IdentityCorrectionRead
+from patron.privacy import corrections, erasure, export, register, requests, retention
 from patron.privacy.schemas import (
     ActivityIn,
     ActivityRead,
+    ErasureIn,
+    ErasureRead,
     ExportIn,
+    HoldIn,
+    HoldRead,
     PolicyIn,
     PolicyRead,
     PrivacyRequestChange,
@@ -68,6 +74,56 @@ def change_request(
             session=s, request_id=request_id, change=change, actor=actor
         )
     )
+
+
+@router.post("/requests/{request_id}/erase", response_model=ErasureRead)
+def erase(request_id: PathId, erasure_in: ErasureIn, actor: CurrentActor, db: Db) -> ErasureRead:
+    """Answer an erasure request: 409 with every reason while a hold stands; otherwise the
+    person's data key is destroyed, the profile anonymised and the request closed as done."""
+    return erasure.erase_and_roll(
+        db=db, request_id=request_id, actor=actor, outcome=erasure_in.outcome
+    )
+
+
+@router.post(
+    "/requests/{request_id}/correct", response_model=IdentityCorrectionRead, status_code=201
+)
+def correct(
+    request_id: PathId, correction_in: IdentityCorrectionIn, actor: CurrentActor, db: Db
+) -> IdentityCorrectionRead:
+    """Correct a phone, e-mail or member card for a correction request, with history; a
+    value that belongs to another customer is refused (409), naming them."""
+    return db.write(
+        lambda s: corrections.correct_for_request(
+            session=s, request_id=request_id, correction_in=correction_in, actor=actor
+        )
+    )
+
+
+@router.get("/customers/{customer_id}/corrections", response_model=list[IdentityCorrectionRead])
+def corrections_of(customer_id: PathId, db: Db) -> list[IdentityCorrectionRead]:
+    """The customer's identifier corrections, newest first, old values masked."""
+    return db.read(lambda s: list_corrections(session=s, customer_id=customer_id))
+
+
+@router.get("/customers/{customer_id}/holds", response_model=list[HoldRead])
+def list_holds(customer_id: PathId, db: Db) -> list[HoldRead]:
+    """What would block erasing the person now: legal holds and open tickets."""
+    return db.read(lambda s: erasure.erasure_holds(session=s, customer_id=customer_id))
+
+
+@router.post("/customers/{customer_id}/holds", response_model=HoldRead, status_code=201)
+def place_hold(customer_id: PathId, hold_in: HoldIn, actor: CurrentActor, db: Db) -> HoldRead:
+    return db.write(
+        lambda s: erasure.place_hold(
+            session=s, customer_id=customer_id, hold_in=hold_in, actor=actor
+        )
+    )
+
+
+@router.post("/holds/{hold_id}/lift", response_model=HoldRead)
+def lift_hold(hold_id: PathId, actor: CurrentActor, db: Db) -> HoldRead:
+    return db.write(lambda s: erasure.lift_hold(session=s, hold_id=hold_id, actor=actor))
 
 
 @router.post("/customers/{customer_id}/export", response_class=Response)

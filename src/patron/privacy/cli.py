@@ -85,3 +85,51 @@ def reminders_command(
         console.print(
             f"#{found.id} {found.kind} customer {found.customer_id} due {found.due_on}{late}"
         )
+
+
+@app.command("erase")
+def erase_command(
+    request_id: Annotated[int, typer.Argument(help="The erasure request's number", min=1)],
+    outcome: Annotated[str, typer.Option(help="What to record as done")] = "",
+) -> None:
+    """Answer an erasure request: the person's data key is destroyed (unless a hold stands)."""
+    from patron.core.actor import cli_actor
+    from patron.core.db import get_database
+    from patron.core.errors import PatronError
+    from patron.privacy.erasure import erase_and_roll
+    from patron.web.messages import message_line
+
+    try:
+        done = erase_and_roll(
+            db=get_database(), request_id=request_id, actor=cli_actor(), outcome=outcome
+        )
+    except PatronError as exc:
+        console.print(f"[red]{message_line(exc)}[/red]")
+        raise typer.Exit(1) from None
+    console.print(
+        f"Erased customer {done.customer_id}: {done.profiles} profile(s), "
+        f"{done.identities} identifiers, {done.interactions} notes; "
+        f"{done.keys_destroyed} data key(s) destroyed."
+    )
+    if done.wrapping_key_rolled:
+        console.print("The wrapping key was rolled: copies of the destroyed key are unreadable.")
+    elif done.note:
+        console.print(f"[yellow]{done.note}[/yellow]")
+
+
+@app.command("customer-keys")
+def customer_keys_command(
+    batch_size: Annotated[int, typer.Option(min=1, help="Customers per transaction")] = 500,
+) -> None:
+    """Give every customer written before data keys existed a key of their own, and reseal
+    their personal data under it (once, after upgrading; safe to run again)."""
+    from patron.core.crypto import EncryptionError
+    from patron.core.db import get_database
+    from patron.customers.encryption import give_customers_keys
+
+    try:
+        done = give_customers_keys(db=get_database(), batch_size=batch_size)
+    except EncryptionError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"{done:,} customers given a data key of their own.")

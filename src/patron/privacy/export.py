@@ -111,6 +111,8 @@ COVERAGE: dict[str, Rule] = {
     "survey_invitation": Direct(),
     "survey_response": Direct(),
     "privacy_request": Direct(),
+    "legal_hold": Direct(),
+    "identity_correction": Direct(),
     "audit_entry": AuditAbout(),
 }
 
@@ -118,8 +120,9 @@ COVERAGE: dict[str, Rule] = {
 EXCLUDED: dict[str, str] = {}
 
 # Columns never written out: keyed fingerprints and request hashes say nothing about the
-# person that the export does not already say in clear, and would help match them elsewhere.
-_HIDDEN = frozenset({"name_index", "value_index", "request_hash", "claim_token"})
+# person that the export does not already say in clear, and would help match them elsewhere;
+# the ref of a person's data key is a key's name, not their data.
+_HIDDEN = frozenset({"name_index", "value_index", "request_hash", "claim_token", "key_ref"})
 
 
 def _person_ids(session: Session, customer_id: int) -> list[int]:

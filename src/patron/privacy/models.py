@@ -91,3 +91,19 @@ class RetentionPolicy(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_by: Mapped[str] = mapped_column(String(120))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class LegalHold(Base):
+    """A reason personal data must be kept for now (a dispute, an authority's request):
+    while one is in force the person cannot be erased (docs/privacy.md)."""
+
+    __tablename__ = "legal_hold"
+    __table_args__ = (Index("ix_legal_hold_customer_id", "customer_id"),)
+
+    id: Mapped[IdPk]
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    reason: Mapped[str] = mapped_column(String(500))
+    placed_by: Mapped[str] = mapped_column(String(120))
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    lifted_by: Mapped[str | None] = mapped_column(String(120))
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -17,17 +17,18 @@ from patron.core.db import Database
 from patron.core.errors import PatronError
 from patron.core.schemas import MAX_ID
 from patron.core.settings import get_settings
-from patron.privacy import export, register, requests, retention
+from patron.privacy import erasure, export, register, requests, retention
 from patron.privacy.api import XLSX, ZIP, download
 from patron.privacy.schemas import (
     ActivityIn,
     ExportIn,
+    HoldIn,
     PrivacyRequestChange,
     PrivacyRequestCreate,
 )
 from patron.web.deps import Db, PathId
 from patron.web.forms import error_line, first_error
-from patron.web.i18n import N_, current_language, title_of
+from patron.web.i18n import N_, current_language, gettext, title_of
 from patron.web.security import CurrentActor
 from patron.web.templating import TEMPLATES
 
@@ -154,7 +155,10 @@ def _detail(
     request: Request, actor: Actor, db: Database, request_id: int, *, error: str | None = None
 ) -> Response:
     found = db.read(lambda s: requests.get_request_or_raise(session=s, request_id=request_id))
-    context = {"actor": actor, "r": found, "error": error, **_titles()}
+    holds = []
+    if found.kind == "erasure" and found.status in ("new", "in_progress"):
+        holds = db.read(lambda s: erasure.erasure_holds(session=s, customer_id=found.customer_id))
+    context = {"actor": actor, "r": found, "holds": holds, "error": error, **_titles()}
     code = 422 if error else 200
     return TEMPLATES.TemplateResponse(request, "privacy/request.html", context, status_code=code)
 
@@ -183,6 +187,54 @@ def change_request(
         )
     except ValidationError as exc:
         return _detail(request, actor, db, request_id, error=first_error(exc, LABELS))
+    except PatronError as exc:
+        return _detail(request, actor, db, request_id, error=error_line(exc, LABELS))
+    return RedirectResponse(f"/privacy/requests/{request_id}", status_code=303)
+
+
+@router.post("/privacy/requests/{request_id}/erase", response_class=HTMLResponse)
+def erase_request(
+    request: Request, request_id: PathId, actor: CurrentActor, db: Db, outcome: Text = ""
+) -> Response:
+    """Erase the requester (refused, with the reasons, while a hold stands)."""
+    said = outcome.strip() or gettext(
+        "Erased: the person's data key destroyed; orders and points kept, anonymous."
+    )
+    try:
+        erasure.erase_and_roll(db=db, request_id=request_id, actor=actor, outcome=said)
+    except PatronError as exc:
+        return _detail(request, actor, db, request_id, error=error_line(exc, LABELS))
+    return RedirectResponse(f"/privacy/requests/{request_id}", status_code=303)
+
+
+@router.post("/privacy/requests/{request_id}/holds", response_class=HTMLResponse)
+def place_hold(
+    request: Request,
+    request_id: PathId,
+    actor: CurrentActor,
+    db: Db,
+    reason: Annotated[str, Form(max_length=600)] = "",
+) -> Response:
+    """Place a legal hold on the requester (a dispute, an authority's request)."""
+    found = db.read(lambda s: requests.get_request_or_raise(session=s, request_id=request_id))
+    try:
+        hold_in = HoldIn.model_validate({"reason": reason})
+        db.write(
+            lambda s: erasure.place_hold(
+                session=s, customer_id=found.customer_id, hold_in=hold_in, actor=actor
+            )
+        )
+    except ValidationError as exc:
+        return _detail(request, actor, db, request_id, error=first_error(exc, LABELS))
+    return RedirectResponse(f"/privacy/requests/{request_id}", status_code=303)
+
+
+@router.post("/privacy/requests/{request_id}/holds/{hold_id}/lift", response_class=HTMLResponse)
+def lift_hold(
+    request: Request, request_id: PathId, hold_id: PathId, actor: CurrentActor, db: Db
+) -> Response:
+    try:
+        db.write(lambda s: erasure.lift_hold(session=s, hold_id=hold_id, actor=actor))
     except PatronError as exc:
         return _detail(request, actor, db, request_id, error=error_line(exc, LABELS))
     return RedirectResponse(f"/privacy/requests/{request_id}", status_code=303)

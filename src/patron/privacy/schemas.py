@@ -96,3 +96,36 @@ class PolicyRead(Schema):
     active: bool
     updated_by: str
     updated_at: datetime
+
+
+class HoldIn(Schema):
+    """A legal hold: why the person's data must be kept for now (a dispute, an authority)."""
+
+    reason: Annotated[str, Field(min_length=2, max_length=500)]
+
+
+class HoldRead(Schema):
+    """A reason an erasure must wait: ``kind`` is ``legal`` (a hold placed by the privacy
+    officer, with its id), or ``ticket`` (an after-sales ticket still open)."""
+
+    kind: Literal["legal", "ticket"]
+    id: int
+    reason: str
+    placed_by: str | None = None
+    placed_at: datetime | None = None
+
+
+class ErasureIn(Schema):
+    outcome: Annotated[str, Field(max_length=2000)] = ""
+
+
+class ErasureRead(Schema):
+    request: PrivacyRequestRead
+    customer_id: int
+    profiles: int
+    identities: int
+    interactions: int
+    field_values: int
+    keys_destroyed: int
+    wrapping_key_rolled: bool
+    note: str | None = None

@@ -112,6 +112,19 @@ MESSAGES: Final[dict[str, str]] = {
     # --- privacy: data-subject requests, the processing register
     "privacy_request_not_found": N_("no such privacy request"),
     "privacy_request_closed": N_("this request is closed already"),
+    "privacy_erasure_held": N_(
+        "cannot erase yet: legal holds: %(legal)s; open after-sales tickets: %(tickets)s"
+    ),
+    "privacy_not_erasure": N_("this request does not ask for erasure"),
+    "legal_hold_not_found": N_("no such legal hold in force"),
+    "identifier_taken": N_(
+        "this %(kind)s belongs to customer %(other_id)s: if they are one person, merge the two profiles"
+    ),
+    "identifier_unchanged": N_("the customer has this value already"),
+    "identifier_unreadable": N_("this value cannot be read as that kind of identifier"),
+    "identifier_not_held": N_("the customer has no such identifier"),
+    "identifier_which": N_("the customer has several of these: say which one is corrected"),
+    "privacy_not_correction": N_("this request does not ask for correction"),
     "processing_activity_not_found": N_("no such line in the processing register"),
     "outcome_required": N_("say what was done, or why it was refused"),
     # --- loyalty: gifts for points, member offers, early access

@@ -490,3 +490,16 @@ def note_event(
 ) -> None:
     """An entry written by another part of support (money, repairs, SLA)."""
     _entry(session, ticket, kind, actor, at, body=body)
+
+
+def open_tickets_of(*, session: Session, customer_ids: list[int]) -> list[int]:
+    """The ids of these customers' tickets not yet resolved or closed (an erasure waits for
+    them: docs/privacy.md)."""
+    done = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+    return list(
+        session.scalars(
+            select(Ticket.id)
+            .where(Ticket.customer_id.in_(customer_ids), Ticket.status.not_in(done))
+            .order_by(Ticket.id)
+        )
+    )
