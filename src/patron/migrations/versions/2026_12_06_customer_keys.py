@@ -1,6 +1,6 @@
 """privacy: a data key per customer (crypto-shredding), legal holds, identity corrections
 
-Revision ID: 0026
+Revision ID: 0024
 Revises: 0023
 Create Date: 2026-12-06 14:30:00
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import patron.core.models
 
-revision: str = "0026"
+revision: str = "0024"
 down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
