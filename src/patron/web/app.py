@@ -107,14 +107,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     pay a full collection each time and keep every earlier test's cycles)."""
     from patron.engagement.embedded import start_dispatch
     from patron.jobs import start_nightly
+    from patron.journeys.embedded import start_journeys
 
     if get_settings().env != "test":
         settle_heap()
     scheduler = start_nightly(app.state.db)
     dispatch = start_dispatch(app.state.db)  # customer messages, unless PATRON_DISPATCH says not
+    journeys = start_journeys(app.state.db)  # unless PATRON_JOURNEYS says not
     try:
         yield
     finally:
+        if journeys is not None:
+            journeys.stop()
         if dispatch is not None:
             dispatch.stop()
         if scheduler is not None:
