@@ -62,7 +62,7 @@ def festival_day(festival: str, year: int) -> date | None:
     import holidays
 
     name = _FESTIVAL_NAMES[festival]
-    days = [d for d, n in holidays.country_holidays("CN", years=year).items() if n.startswith(name)]
+    days = [d for d, n in holidays.country_holidays("CN", years=year).items() if name in n]
     return min(days) if days else None
 
 
