@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from pydantic import TypeAdapter
@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 _STATE = cast(Table, JourneyState.__table__)
 _STEPS = TypeAdapter(list[Step])
 BATCH = 5_000
+# An event older than this lets nobody into a journey: a thank-you or a cart reminder days
+# late is worse than none (the outbox has the same rule for messages).
+ENTRY_MAX_AGE = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -272,10 +275,10 @@ def _event_entries(session: Session, records: Sequence[EventRecord], now: dateti
             for r in records
             if r.type == journey.trigger["event"]
             and r.customer_id is not None
+            and now - ENTRY_MAX_AGE <= r.occurred_at <= now
             and all(
                 str(r.properties.get(k)) == v for k, v in journey.trigger.get("where", {}).items()
             )
-            and r.occurred_at <= now
         ]
         entrants: dict[int, dict[str, Any]] = {}
         keys: dict[int, str] = {}

@@ -18,7 +18,14 @@ from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.settings import get_settings
 from patron.journeys import triggers
-from patron.journeys.engine import BATCH, EventRecord, enter, feed_events, run_due_batch
+from patron.journeys.engine import (
+    BATCH,
+    ENTRY_MAX_AGE,
+    EventRecord,
+    enter,
+    feed_events,
+    run_due_batch,
+)
 from patron.journeys.models import Journey, JourneyCursor
 from patron.journeys.schemas import DAILY_TRIGGERS, RunOutcome, Trigger
 from patron.orders import recency
@@ -27,10 +34,12 @@ _TRIGGER = TypeAdapter(Trigger)
 _ROUNDS = 200  # a batch's entries move one step per round: ample for 50 steps
 
 
-def _cursor(session: Session, name: str) -> JourneyCursor:
+def _cursor(session: Session, name: str, start: Callable[[], int] = lambda: 0) -> JourneyCursor:
+    """A source's cursor; a new one starts at ``start()``: the history before journeys
+    were first run is not replayed as events."""
     row = session.get(JourneyCursor, name, with_for_update=True)
     if row is None:
-        row = JourneyCursor(name=name, position=0, updated_at=utcnow())
+        row = JourneyCursor(name=name, position=start(), updated_at=utcnow())
         session.add(row)
         session.flush()
     return row
@@ -38,7 +47,11 @@ def _cursor(session: Session, name: str) -> JourneyCursor:
 
 def _order_events(session: Session, now: datetime) -> int:
     """New orders as ``order.created`` events (the goal, post-purchase journeys)."""
-    cursor = _cursor(session, "orders")
+    cursor = _cursor(
+        session,
+        "orders",
+        lambda: recency.latest_order_id_before(session=session, at=now - ENTRY_MAX_AGE),
+    )
     placed = recency.orders_after(session=session, after_id=cursor.position, limit=BATCH)
     if not placed:
         return 0

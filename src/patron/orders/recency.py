@@ -99,3 +99,8 @@ def orders_after(*, session: Session, after_id: int, limit: int = 1_000) -> list
         .limit(limit)
     )
     return [PlacedOrder(int(i), int(c or 0), int(s), at, int(t)) for i, c, s, at, t in rows]
+
+
+def latest_order_id_before(*, session: Session, at: datetime) -> int:
+    """The highest id of the orders placed before ``at`` (0: none)."""
+    return int(session.scalar(select(func.max(Order.id)).where(Order.ordered_at < at)) or 0)
