@@ -131,6 +131,16 @@ def _journey_page(
     return TEMPLATES.TemplateResponse(request, "journeys/journey.html", context, status_code=status)
 
 
+@router.post("/journeys/run", response_class=HTMLResponse)
+async def run_now(request: Request, actor: CurrentActor, db: Db) -> Response:
+    """Run the scheduler's tick now (it also runs every minute by itself); back to the
+    journey the button was on."""
+    back = str((await request.form()).get("journey_id", ""))
+    run_journeys(db=db)
+    target = f"/journeys/{int(back)}" if back.isdigit() else "/journeys"
+    return RedirectResponse(target, status_code=303)
+
+
 @router.get("/journeys/{journey_id}", response_class=HTMLResponse)
 def journey_page(request: Request, journey_id: PathId, actor: CurrentActor, db: Db) -> Response:
     return _journey_page(request, actor, db, journey_id)
@@ -217,16 +227,6 @@ def enable(journey_id: PathId, actor: CurrentActor, db: Db) -> Response:
 @router.post("/journeys/{journey_id}/disable", response_class=HTMLResponse)
 def disable(journey_id: PathId, actor: CurrentActor, db: Db) -> Response:
     return _switch(actor, db, journey_id, False)
-
-
-@router.post("/journeys/run", response_class=HTMLResponse)
-async def run_now(request: Request, actor: CurrentActor, db: Db) -> Response:
-    """Run the scheduler's tick now (it also runs every minute by itself); back to the
-    journey the button was on."""
-    back = str((await request.form()).get("journey_id", ""))
-    run_journeys(db=db)
-    target = f"/journeys/{int(back)}" if back.isdigit() else "/journeys"
-    return RedirectResponse(target, status_code=303)
 
 
 # ------------------------------------------------------------------------------ tasks
