@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from patron.campaigns import templates
 from patron.campaigns.schemas import TemplateIn
-
 from patron.core.db import Database
 from patron.core.settings import Settings
 from patron.engagement.dispatch import Dispatcher
