@@ -64,3 +64,22 @@ def test_without_consent_a_birthday_member_gets_the_coupon_but_no_message(db: Da
     assert walked[0].outcomes["s2"] == "unreachable"
     stats = db.read(lambda s: journey_stats(session=s, journey_id=journey))
     assert stats.steps[1].outcomes == {"unreachable": 1}
+
+
+def test_a_birthday_changed_after_the_first_look_is_found_on_the_day(db: Database) -> None:
+    from patron.customers import service as customers
+    from patron.customers.schemas import CustomerUpdate
+    from tests.helpers import ACTOR
+
+    people = shop(db, 小王="1990-07-01")
+    journey = switch_on(db, "birthday")["birthday"]
+    tick(db, local(2027, 3, 15, 10, 0))  # the birthday index is read in full
+    assert entries(db, journey) == []
+    change = CustomerUpdate.model_validate({"birthday": "1990-03-16"})
+    db.write(
+        lambda s: customers.update_customer(
+            session=s, customer_id=people["小王"], customer_in=change, actor=ACTOR
+        )
+    )
+    tick(db, local(2027, 3, 16, 10, 0))  # only what changed is read again
+    assert [e.customer_id for e in entries(db, journey)] == [people["小王"]]

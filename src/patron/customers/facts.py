@@ -5,7 +5,7 @@ the caller; nothing identifying leaves (see docs/audiences.md)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -72,3 +72,23 @@ def home_store_ids(*, session: Session, customer_ids: Sequence[int]) -> dict[int
         )
         found.update({int(c): (int(s) if s is not None else None) for c, s in rows})
     return found
+
+
+def birthdays_changed_since(
+    *, session: Session, since: datetime | None, batch: int = BATCH
+) -> Iterator[list[tuple[int, date | None, bool, datetime]]]:
+    """(id, birthday, live, updated at) of every profile changed at or after ``since`` (all
+    when None), a batch at a time in id order; birthdays are decrypted here, so a caller
+    keeping its own index of birthdays decrypts only what changed."""
+    after = 0
+    while True:
+        query = select(Customer.id, Customer.birthday, Customer.status, Customer.updated_at).where(
+            Customer.id > after
+        )
+        if since is not None:
+            query = query.where(Customer.updated_at >= since)
+        rows = session.execute(query.order_by(Customer.id).limit(batch)).all()
+        if not rows:
+            return
+        yield [(int(r[0]), r[1], r[2] == CustomerStatus.ACTIVE, r[3]) for r in rows]
+        after = rows[-1][0]

@@ -167,3 +167,15 @@ class JourneySegmentMember(Base):
 
     journey_id: Mapped[int] = mapped_column(BigId, ForeignKey("journey.id"), primary_key=True)
     customer_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+
+
+class JourneyBirthday(Base):
+    """Each member's birthday as month × 100 + day, kept from the profiles changed since the
+    last look: profiles' birthdays are encrypted, so no query could find today's otherwise
+    without decrypting them all."""
+
+    __tablename__ = "journey_birthday"
+    __table_args__ = (Index("ix_journey_birthday_month_day", "month_day"),)
+
+    customer_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    month_day: Mapped[int] = mapped_column(Integer)

@@ -8,9 +8,9 @@ Each function returns customer → what the entry carries for later steps (an SK
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, delete, insert, select
@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 from patron import audiences, loyalty
 from patron.catalog import service as catalog
 from patron.customers import facts as customer_facts
-from patron.customers import service as customers
-from patron.journeys.models import JourneySegmentMember
+from patron.journeys.models import JourneyBirthday, JourneyCursor, JourneySegmentMember
 from patron.journeys.schemas import (
     BirthdayTrigger,
     HolidayTrigger,
@@ -80,13 +79,57 @@ def _everyone_or(session: Session, audience_id: int | None, now: datetime) -> En
     return {cid: {} for cid in ids}
 
 
+def _month_days(day: date) -> list[int]:
+    """The birthdays (month × 100 + day) that fall on ``day``."""
+    found = [day.month * 100 + day.day]
+    if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
+        found.append(229)
+    return found
+
+
+def refresh_birthdays(session: Session) -> int:
+    """Bring the birthday index up to date with the profiles changed since the last look
+    (the first look reads them all); returns how many profiles were read."""
+    table = cast(Table, JourneyBirthday.__table__)
+    cursor = session.get(JourneyCursor, "birthdays", with_for_update=True)
+    since = (
+        datetime.fromtimestamp(cursor.position / 1e6, UTC)
+        if cursor is not None and cursor.position
+        else None
+    )
+    latest = since
+    read = 0
+    for rows in customer_facts.birthdays_changed_since(session=session, since=since):
+        read += len(rows)
+        ids = [cid for cid, _, _, _ in rows]
+        session.execute(delete(table).where(table.c.customer_id.in_(ids)))
+        kept = [
+            {"customer_id": cid, "month_day": born.month * 100 + born.day}
+            for cid, born, live, _ in rows
+            if born is not None and live
+        ]
+        if kept:
+            session.execute(insert(table), kept)
+        newest = max(at for _, _, _, at in rows)
+        latest = newest if latest is None or newest > latest else latest
+    if latest is not None:
+        position = int(latest.timestamp() * 1e6)
+        if cursor is None:
+            session.add(JourneyCursor(name="birthdays", position=position, updated_at=latest))
+        else:
+            cursor.position, cursor.updated_at = position, latest
+    session.flush()
+    return read
+
+
 def birthday_entrants(session: Session, trigger: BirthdayTrigger, today: date) -> Entrants:
     day = today + timedelta(days=trigger.days_before)
-    return {
-        cid: {"birthday": day.isoformat()}
-        for cid, (born, _) in customers.birthdays(session=session).items()
-        if birthday_matches(born, day)
-    }
+    refresh_birthdays(session)
+    table = cast(Table, JourneyBirthday.__table__)
+    ids = session.scalars(
+        select(table.c.customer_id).where(table.c.month_day.in_(_month_days(day)))
+    )
+    return {int(cid): {"birthday": day.isoformat()} for cid in ids}
 
 
 def last_purchase_entrants(

@@ -104,6 +104,7 @@ COVERAGE: dict[str, Rule] = {
     "campaign_member": Direct(),
     "campaign_event": Direct(),
     "journey_state": Direct(),
+    "journey_birthday": Direct(),
     "journey_step_run": Via("state_id", "journey_state"),
     "journey_segment_member": Direct(),
     "staff_task": Direct(),
