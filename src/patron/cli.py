@@ -72,8 +72,18 @@ def init() -> None:
     _ensure_keys(db)  # before the schema upgrade, which encrypts what is already there
     upgrade(db)
     store = db.write(lambda s: catalog.ensure_default_store(session=s))
+    _install_journeys(db, enabled=False)
     where = settings.resolved_database_url if settings.database_url else settings.data_dir
     console.print(f"[green]Database ready[/green] at {where} (default store {store.code})")
+
+
+def _install_journeys(db: Database, *, enabled: bool) -> None:
+    """The shipped journeys, off (on in the demo): docs/journeys.md."""
+    from patron.core.actor import system_actor
+    from patron.journeys.shipped import install_shipped_journeys
+
+    actor = system_actor("patron init")
+    db.write(lambda s: install_shipped_journeys(session=s, actor=actor, enabled=enabled))
 
 
 @app.command()
@@ -461,6 +471,9 @@ def _mount_optional() -> None:
     from patron.campaigns.cli import app as campaigns_app
 
     app.add_typer(campaigns_app, name="campaigns")
+    from patron.journeys.cli import app as journeys_app
+
+    app.add_typer(journeys_app, name="journeys")
 
 
 _mount_optional()

@@ -15,6 +15,7 @@ from patron.customers import models as customer_models
 from patron.engagement import models as engagement_models
 from patron.imports import models as import_models
 from patron.jobs import models as job_models
+from patron.journeys import models as journey_models
 from patron.loyalty import models as loyalty_models
 from patron.orders import models as order_models
 from patron.privacy import models as privacy_models
@@ -39,6 +40,7 @@ __all__ = [
     "forecast_models",
     "import_models",
     "job_models",
+    "journey_models",
     "loyalty_models",
     "metadata",
     "order_models",

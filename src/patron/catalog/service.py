@@ -219,6 +219,22 @@ def get_product_by_sku(*, session: Session, sku: str) -> ProductRead | None:
     return ProductRead.model_validate(product) if product else None
 
 
+def shelf_lives(*, session: Session, skus: Sequence[str]) -> dict[str, int]:
+    """The shelf life in days of each of ``skus`` that has one."""
+    wanted = sorted(set(skus))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 1_000):
+        rows = session.execute(
+            select(Product.sku, Product.shelf_life_days).where(
+                Product.sku.in_(wanted[start : start + 1_000]),
+                Product.shelf_life_days.is_not(None),
+                Product.shelf_life_days > 0,
+            )
+        )
+        found.update({sku: int(days or 0) for sku, days in rows})
+    return found
+
+
 def get_product_by_sku_or_raise(*, session: Session, sku: str) -> ProductRead:
     product = get_product_by_sku(session=session, sku=sku)
     if product is None:

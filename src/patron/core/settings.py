@@ -178,6 +178,10 @@ class Settings(BaseSettings):
     dispatch_batch: int = Field(default=50, ge=1, le=1000)
     dispatch_threads: int = Field(default=4, ge=1, le=64)
     dispatch_poll_s: float = Field(default=1.0, gt=0)
+    # Journeys' scheduler (docs/journeys.md): inside ``patron serve`` ("embedded"), or
+    # ``patron journeys run`` from cron or the job queue ("queue"), or not at all ("off").
+    journeys: Literal["embedded", "queue", "off"] = "embedded"
+    journeys_poll_s: float = Field(default=60.0, gt=0)
     dispatch_max_attempts: int = Field(default=6, ge=1)
     dispatch_retry_base_s: float = Field(default=30.0, gt=0)
     dispatch_retry_max_s: float = Field(default=3600.0, gt=0)

@@ -4,8 +4,8 @@ the caller; nothing identifying leaves (see docs/audiences.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,3 +39,56 @@ def tag_rows(*, session: Session) -> list[tuple[int, str]]:
         select(CustomerTag.customer_id, Tag.name).join(Tag, Tag.id == CustomerTag.tag_id)
     ).all()
     return [(r[0], r[1]) for r in rows]
+
+
+def active_ids(*, session: Session, batch: int = BATCH) -> list[int]:
+    """The id of every active profile, ascending."""
+    found: list[int] = []
+    after = 0
+    while True:
+        ids = list(
+            session.scalars(
+                select(Customer.id)
+                .where(Customer.status == CustomerStatus.ACTIVE, Customer.id > after)
+                .order_by(Customer.id)
+                .limit(batch)
+            )
+        )
+        if not ids:
+            return found
+        found.extend(int(i) for i in ids)
+        after = ids[-1]
+
+
+def home_store_ids(*, session: Session, customer_ids: Sequence[int]) -> dict[int, int | None]:
+    """Each customer's home store (None: none)."""
+    ids = sorted(set(customer_ids))
+    found: dict[int, int | None] = {}
+    for start in range(0, len(ids), 1_000):
+        rows = session.execute(
+            select(Customer.id, Customer.home_store_id).where(
+                Customer.id.in_(ids[start : start + 1_000])
+            )
+        )
+        found.update({int(c): (int(s) if s is not None else None) for c, s in rows})
+    return found
+
+
+def birthdays_changed_since(
+    *, session: Session, since: datetime | None, batch: int = BATCH
+) -> Iterator[list[tuple[int, date | None, bool, datetime]]]:
+    """(id, birthday, live, updated at) of every profile changed at or after ``since`` (all
+    when None), a batch at a time in id order; birthdays are decrypted here, so a caller
+    keeping its own index of birthdays decrypts only what changed."""
+    after = 0
+    while True:
+        query = select(Customer.id, Customer.birthday, Customer.status, Customer.updated_at).where(
+            Customer.id > after
+        )
+        if since is not None:
+            query = query.where(Customer.updated_at >= since)
+        rows = session.execute(query.order_by(Customer.id).limit(batch)).all()
+        if not rows:
+            return
+        yield [(int(r[0]), r[1], r[2] == CustomerStatus.ACTIVE, r[3]) for r in rows]
+        after = rows[-1][0]

@@ -32,6 +32,7 @@ MERGE_PARTICIPANTS: tuple[str, ...] = (
     "patron.orders.participant",
     "patron.loyalty",
     "patron.support.merges",
+    "patron.journeys.merges",
 )
 
 PROFILE_FIELDS = (

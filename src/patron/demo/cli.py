@@ -114,7 +114,17 @@ def demo(
         f"Ground truth for model checks: {summary.truth_json} and {summary.truth_csv}"
     )
     _run_analytics(db, end_on, only_if_missing=False)
+    _journeys_on(db)
     _print_admin(db, settings)
+
+
+def _journeys_on(db: Database) -> None:
+    """The demo runs the shipped journeys (docs/journeys.md); elsewhere they start off."""
+    from patron.core.actor import system_actor
+    from patron.journeys.shipped import install_shipped_journeys
+
+    actor = system_actor("patron demo")
+    db.write(lambda s: install_shipped_journeys(session=s, actor=actor, enabled=True))
 
 
 def _run_analytics(db: Database, end: date, *, only_if_missing: bool) -> None:

@@ -34,6 +34,7 @@ from patron.core.settings import get_settings
 from patron.customers import api as customers_api
 from patron.customers import pages as customers_pages
 from patron.imports import pages as imports_pages
+from patron.journeys import pages as journeys_pages
 from patron.loyalty import api as loyalty_api
 from patron.loyalty import pages as loyalty_pages
 from patron.orders import api as orders_api
@@ -76,6 +77,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     consent_pages.router,  # consent on the customer 360 page
     campaigns_api.router,  # templates, campaigns, their results; the open pixel and clicks
     campaigns_pages.router,  # the campaigns console
+    journeys_pages.router,  # journeys, their figures and editor; the staff task inbox
     audiences_api.router,  # saved segments, live counts, member exports
     audiences_pages.router,  # the audience list and builder (人群)
     basket_pages.router,  # the basket page (购物篮规则)
@@ -107,14 +109,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     pay a full collection each time and keep every earlier test's cycles)."""
     from patron.engagement.embedded import start_dispatch
     from patron.jobs import start_nightly
+    from patron.journeys.embedded import start_journeys
 
     if get_settings().env != "test":
         settle_heap()
     scheduler = start_nightly(app.state.db)
     dispatch = start_dispatch(app.state.db)  # customer messages, unless PATRON_DISPATCH says not
+    journeys = start_journeys(app.state.db)  # unless PATRON_JOURNEYS says not
     try:
         yield
     finally:
+        if journeys is not None:
+            journeys.stop()
         if dispatch is not None:
             dispatch.stop()
         if scheduler is not None:

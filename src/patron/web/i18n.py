@@ -182,6 +182,7 @@ MESSAGE_SOURCES: Final = (
     "imports/pages.py",
     "consent/pages.py",
     "campaigns/pages.py",
+    "journeys/pages.py",
     "audiences/pages.py",
     "support/pages/*.py",
     "privacy/pages.py",

@@ -167,6 +167,14 @@ MESSAGES: Final[dict[str, str]] = {
     "campaign_not_due": N_("the campaign is not due yet"),
     "offer_needs_coupon": N_("a coupon offer names a coupon template"),
     "offer_needs_points": N_("a points offer needs points"),
+    # --- journeys (patron.journeys)
+    "journey_not_found": N_("no such journey"),
+    "journey_name_taken": N_("a journey with this name exists"),
+    "journey_wait_empty": N_("a wait needs a duration or a time of day"),
+    "journey_tag_empty": N_("name a tag to add or remove"),
+    "journey_step_key_twice": N_("two steps have the same key"),
+    "journey_goto_unknown": N_("must go to a later step of this journey (%(target)s)"),
+    "task_not_found": N_("no such task"),
     # --- audiences (audiences/)
     "audience_not_found": N_("no such audience"),
     "audience_name_taken": N_("an audience named %(name)s exists already"),

@@ -251,6 +251,16 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/campaigns/{campaign_id}/results"): P.CAMPAIGNS_READ,
     ("GET", "/o/{token}.gif"): PUBLIC,
     ("GET", "/c/{token}"): PUBLIC,
+    # ---- journeys (journeys/pages.py): marketers switch and edit journeys; the task
+    # inbox is for the staff of the customers' stores.
+    ("GET", "/journeys"): P.CAMPAIGNS_READ,
+    ("POST", "/journeys/run"): P.CAMPAIGNS_WRITE,
+    ("GET", "/journeys/{journey_id}"): P.CAMPAIGNS_READ,
+    ("POST", "/journeys/{journey_id}"): P.CAMPAIGNS_WRITE,
+    ("POST", "/journeys/{journey_id}/enable"): P.CAMPAIGNS_WRITE,
+    ("POST", "/journeys/{journey_id}/disable"): P.CAMPAIGNS_WRITE,
+    ("GET", "/tasks"): P.CUSTOMERS_READ,
+    ("POST", "/tasks/{task_id}/done"): P.CUSTOMERS_WRITE,
     ("GET", "/campaigns"): P.CAMPAIGNS_READ,
     ("POST", "/campaigns"): P.CAMPAIGNS_WRITE,
     ("GET", "/campaigns/templates"): P.CAMPAIGNS_READ,

@@ -48,6 +48,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/analytics", N_("Analytics"), P.ANALYTICS_READ),
     NavItem("/audiences", N_("Audiences"), P.AUDIENCES_READ),
     NavItem("/campaigns", N_("Campaigns"), P.CAMPAIGNS_READ),
+    NavItem("/journeys", N_("Journeys"), P.CAMPAIGNS_READ),
+    NavItem("/tasks", N_("Tasks"), P.CUSTOMERS_READ),
     NavItem("/tickets", N_("After-sales service"), P.TICKETS_READ),
     NavItem("/surveys", N_("Surveys"), P.SURVEYS_READ),
     NavItem("/stores", N_("Stores"), P.STORES_READ),

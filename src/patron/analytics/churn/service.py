@@ -15,6 +15,7 @@ Services take a Session and never commit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import case, func, insert, select
@@ -385,3 +386,17 @@ def top_customers_by_value(
         for row in rows
         if row.customer_id in known  # always: risk rows point at customers by foreign key
     ]
+
+
+def alerts_after(
+    *, session: Session, after_id: int, limit: int = 1_000
+) -> list[tuple[int, int, str, datetime]]:
+    """(id, customer id, event, created at) of the early warnings with an id above
+    ``after_id``, in id order: what journeys act on (docs/journeys.md)."""
+    rows = session.execute(
+        select(RiskAlert.id, RiskAlert.customer_id, RiskAlert.event, RiskAlert.created_at)
+        .where(RiskAlert.id > after_id)
+        .order_by(RiskAlert.id)
+        .limit(limit)
+    )
+    return [(int(i), int(c), str(e), at) for i, c, e, at in rows]
