@@ -1,7 +1,7 @@
 """journeys: journeys, their versions, each customer's entries, step runs and staff tasks
 
 Revision ID: 0025
-Revises: 0023
+Revises: 0024
 Create Date: 2026-12-06 14:15:00
 """
 
@@ -14,7 +14,7 @@ import patron.core.models
 
 
 revision: str = "0025"
-down_revision: str | None = "0023"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
