@@ -64,6 +64,7 @@ from patron.demo.catalogue import (
     Catalogue,
     build_catalogue,
 )
+from patron.demo.service_desk import build_service_desk
 from patron.orders import service as orders
 from patron.orders.schemas import OrderIn, RefundIn
 
@@ -917,6 +918,8 @@ def build_demo(
         lambda s: customer_service.count_customers(session=s, status=CustomerStatus.MERGED)
     )
     document["outcome"] = {**totals, "merged_profiles_in_database": merged}
+    # After-sales tickets and survey answers, drawn from the truth just written
+    document["service"] = build_service_desk(db=db, truth_csv=truth_csv, end=plan.end, seed=seed)
     truth_json.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
     return DemoSummary(
         stores=len(STORES),
