@@ -102,6 +102,10 @@ def test_a_bad_survey_shows_the_error_at_its_field_in_chinese_and_stores_nothing
             two_csat.status_code == 422
             and 'id="questions-error">CSAT、NPS、CES 题各最多一道' in two_csat.text
         )
+        reserved = client.post("/surveys/new", data=_survey_form(
+            csrf, _question("a", "text", "甲"), code="New"))  # fmt: skip
+        assert reserved.status_code == 422
+        assert 'id="code-error">此编码为系统保留' in reserved.text
         nothing = client.post("/surveys/new", data=_survey_form(csrf))
         assert nothing.status_code == 422 and 'id="questions-error">必填' in nothing.text
         client.post("/surveys/new", data=_survey_form(csrf, _question("a", "text", "甲")))

@@ -69,3 +69,17 @@ def test_the_command_line_names_the_field_before_the_message(chinese: None) -> N
         "password", "must be at least 12 characters", message_code="password_too_short", n=12
     )
     assert message_line(weak).startswith("password: ") and "12" in message_line(weak)
+
+
+def test_a_list_with_too_few_items_is_told_its_number_not_characters(chinese: None) -> None:
+    from pydantic import BaseModel, Field, ValidationError
+
+    from patron.web.forms import field_errors
+
+    class Picks(BaseModel):
+        one: list[int] = Field(min_length=1)
+        three: list[int] = Field(min_length=3)
+
+    with pytest.raises(ValidationError) as caught:
+        Picks(one=[], three=[1])
+    assert field_errors(caught.value) == {"one": "必填", "three": "至少 3 项"}

@@ -147,6 +147,9 @@ def _type_text(kind: str, ctx: dict[str, Any]) -> str | None:
     if kind == "string_too_short":
         least = int(ctx.get("min_length", 1))
         return _("required") if least <= 1 else message_text("too_short", n=least)
+    if kind == "too_short":  # a list with too few items: pydantic's kind for strings differs
+        least = int(ctx.get("min_length", 1))
+        return _("required") if least <= 1 else message_text("too_few", n=least)
     if kind == "string_pattern_mismatch":
         return message_text("untrimmed" if ctx.get("pattern") == _TRIMMED else "bad_characters")
     return message_text(kind, **ctx)

@@ -36,6 +36,7 @@ MESSAGES: Final[dict[str, str]] = {
     # --- what the console's forms find while reading a box (web/forms.py)
     "required": N_("required"),
     "too_short": N_("at least %(n)s characters"),
+    "too_few": N_("at least %(n)s items"),
     "untrimmed": N_("no spaces at the start or the end"),
     "bad_characters": N_("holds characters that are not allowed here"),
     "not_yuan": N_("not an amount in yuan, like 20 or 12.50"),
@@ -209,6 +210,7 @@ MESSAGES: Final[dict[str, str]] = {
     "survey_exists": N_("a survey with this code exists already"),
     "survey_choice_options": N_("a choice question needs options, no other has any"),
     "survey_keys_repeated": N_("two questions have the same key"),
+    "survey_code_reserved": N_("this code is reserved: choose another"),
     "survey_scale_repeated": N_("at most one CSAT, one NPS and one CES question"),
     "survey_scale": N_("choose a score from %(low)s to %(high)s"),
     "survey_link_invalid": N_("this link is not valid: it was used, has expired or is wrong"),

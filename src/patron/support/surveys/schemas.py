@@ -14,6 +14,8 @@ from patron.support.surveys.models import QuestionKind, SurveyTrigger
 Words = Annotated[str, Field(min_length=1, max_length=300)]
 Key = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
 
+RESERVED_CODES = frozenset({"new"})
+
 SCALES: dict[QuestionKind, tuple[int, int]] = {
     QuestionKind.CSAT: (1, 5),
     QuestionKind.NPS: (0, 10),
@@ -52,6 +54,15 @@ class SurveyCreate(Schema):
     trigger: SurveyTrigger = SurveyTrigger.TICKET_CLOSED
     questions: list[QuestionIn] = Field(min_length=1, max_length=30)
     valid_days: Annotated[int, Field(ge=1, le=90)] = 14
+
+    @model_validator(mode="after")
+    def _code_not_reserved(self) -> SurveyCreate:
+        # /surveys/new is the builder's own address: a survey coded "new" could not be opened.
+        if self.code.casefold() in RESERVED_CODES:
+            raise rule_error(
+                "survey_code_reserved", "code", "this code is reserved: choose another"
+            )
+        return self
 
     @model_validator(mode="after")
     def _keys_unique(self) -> SurveyCreate:
