@@ -70,9 +70,9 @@ class ServicePlan:
     # evaluation trains two label windows (of up to 180 days) before its last day, on the
     # 90 days before that, so the desk is open for the whole two years
     desk_days: int = 730
-    complain_dying: float = 0.25  # of customers who stop buying, in their last 30 days
-    complain_alive: float = 0.015  # of the others, on a day the desk was open
-    other_tickets: float = 0.008  # returns, repairs, enquiries: anyone, no signal
+    complain_dying: float = 0.15  # of customers who stop buying, in their last 30 days
+    complain_alive: float = 0.008  # of the others, on a day the desk was open
+    other_tickets: float = 0.004  # returns, repairs, enquiries: anyone, no signal
     breach_share: float = 0.30  # of complaints: resolved after the service level
     answer_share: float = 0.5  # of closed tickets: the survey answered
     detractor_dying: float = 0.7  # of a dying customer's answers
