@@ -4,7 +4,7 @@ sweep, surveys) once the demo's customers and orders exist (docs/support.md).
 
 Who turns up at the desk is drawn from the generator's recorded truth, and the draw is
 part of that truth (``truth.json``, ``service``): a customer who stops buying (``death_at``)
-complained in the 30 days before with probability ``complain_dying``, and answered the
+complained in the ``lead_days`` before with probability ``complain_dying``, and answered the
 survey after it as a detractor more often; every other buyer complained with probability
 ``complain_alive`` on a day the desk was open (its last ``desk_days``). Returns, repairs and enquiries come at the same rate for everyone and carry no
 signal. So the churn model's service features (analytics/churn/features.py) have a known
@@ -70,7 +70,8 @@ class ServicePlan:
     # evaluation trains two label windows (of up to 180 days) before its last day, on the
     # 90 days before that, so the desk is open for the whole two years
     desk_days: int = 730
-    complain_dying: float = 0.15  # of customers who stop buying, in their last 30 days
+    complain_dying: float = 0.15  # of customers who stop buying, in their last lead_days
+    lead_days: int = 90
     complain_alive: float = 0.008  # of the others, on a day the desk was open
     other_tickets: float = 0.004  # returns, repairs, enquiries: anyone, no signal
     breach_share: float = 0.30  # of complaints: resolved after the service level
@@ -117,7 +118,7 @@ def draw_visits(
             if dying:
                 death = datetime.fromisoformat(row["death_at"]).date()
                 if rng.random() < plan.complain_dying:
-                    day = death - timedelta(days=int(rng.integers(0, 30)))
+                    day = death - timedelta(days=int(rng.integers(0, plan.lead_days)))
                     if opened < day <= end:
                         complaints.append((customer, "dying", day))
             elif rng.random() < plan.complain_alive:
