@@ -232,6 +232,8 @@ def test_percent_gift_and_free_delivery_templates_with_fixed_validity(shop: Shop
          "gift_sku": "CUP-1", "validity": "fixed", "valid_to": _local(30)},
         {"code": "FD", "name": "免运费", "kind": "free_delivery", "validity": "fixed",
          "valid_from": _local(-1), "valid_to": _local(10), "channels": "online"},
+        {"code": "MILK5", "name": "牛奶立减5元", "kind": "amount_off", "amount_off": "5",
+         "validity": "relative", "valid_days": "14", "skus": "MILK-1L, MILK-2L"},
     ]  # fmt: skip
     with console(shop.db) as (client, csrf):
         for form in forms:
@@ -245,6 +247,7 @@ def test_percent_gift_and_free_delivery_templates_with_fixed_validity(shop: Shop
     assert stored["G1"].gift_sku == "CUP-1" and stored["G1"].valid_to is not None
     assert stored["G1"].valid_days is None
     assert stored["FD"].scope.channels == ["online"] and stored["FD"].valid_from is not None
+    assert stored["MILK5"].scope.skus == ["MILK-1L", "MILK-2L"]
 
 
 @pytest.mark.parametrize(
@@ -261,6 +264,7 @@ def test_percent_gift_and_free_delivery_templates_with_fixed_validity(shop: Shop
         ({"per_customer_limit": "two"}, "per_customer_limit"),
         ({"kind": "bogus"}, "kind"),
         ({"store_codes": "A01 " + "X" * 65}, "store_codes"),
+        ({"skus": "MILK " + "X" * 65}, "skus"),
     ],
 )
 def test_a_bad_template_form_shows_the_error_next_to_its_field(

@@ -41,7 +41,8 @@ def make_bundle_offer(
 ) -> BundleOffer:
     """In one transaction: a saved audience of the customers who bought every SKU of
     ``antecedent``, an amount-off coupon template (``coupon_name``), and a draft campaign to
-    that audience with the coupon as its offer, a holdout, and ``consequent`` as the SKU its
+    that audience with the coupon as its offer (it takes money off the consequent's lines
+    only), a holdout, and ``consequent`` as the SKU its
     results also measure. ``title`` names the audience and the campaign, with the minute it
     was made; the edge gives it and ``description`` in the user's language."""
     name = title[:104] + utcnow().strftime(" %Y-%m-%d %H:%M")
@@ -68,6 +69,7 @@ def make_bundle_offer(
             amount_off_fen=amount_off_fen,
             valid_days=COUPON_VALID_DAYS,
             per_customer_limit=1,
+            scope=loyalty.CouponScope(skus=[consequent]),
         ),
     )
     campaign = create_campaign(

@@ -60,6 +60,7 @@ from patron.demo.plan import (
     Progress,
     plan_demo,
 )
+from patron.demo.service_desk import build_service_desk
 from patron.demo.truth import TRUTH_COLUMNS, built_end, truth_document
 from patron.orders import service as orders
 from patron.orders.schemas import OrderIn, RefundIn
@@ -163,6 +164,8 @@ def build_demo(
         lambda s: customer_service.count_customers(session=s, status=CustomerStatus.MERGED)
     )
     document["outcome"] = {**totals, "merged_profiles_in_database": merged}
+    # After-sales tickets and survey answers, drawn from the truth just written
+    document["service"] = build_service_desk(db=db, truth_csv=truth_csv, end=plan.end, seed=seed)
     truth_json.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
     return DemoSummary(
         stores=len(STORES),

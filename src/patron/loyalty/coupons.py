@@ -57,6 +57,7 @@ def terms_of(template: CouponTemplate | Row[*tuple[Any, ...]]) -> rules.CouponTe
         category_prefixes=tuple(scope.category_prefixes),
         channels=tuple(scope.channels),
         stackable=template.stackable,
+        skus=tuple(scope.skus),
     )
 
 

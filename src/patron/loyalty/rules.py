@@ -228,6 +228,13 @@ class CouponTerms:
     category_prefixes: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
     stackable: bool = False
+    skus: tuple[
+        str, ...
+    ] = ()  # with category_prefixes: the lines it applies to (any line if both empty)
+
+    @property
+    def scoped(self) -> bool:
+        return bool(self.skus or self.category_prefixes)
 
 
 @dataclass(frozen=True)
@@ -250,18 +257,23 @@ def redeemable_fen(programme: Programme, basket: Basket) -> int:
     return sum(ln.amount_fen for ln in basket.lines if redeemable(programme, ln))
 
 
+def coupon_covers(programme: Programme, terms: CouponTerms, line: BasketLine) -> bool:
+    """Does the coupon apply to this line? A redeemable line of one of its SKUs or under one
+    of its categories; any redeemable line when it names neither."""
+    return redeemable(programme, line) and (
+        not terms.scoped
+        or line.sku in terms.skus
+        or _in_categories(line.category, terms.category_prefixes)
+    )
+
+
 def coupon_outcome(programme: Programme, terms: CouponTerms, basket: Basket) -> CouponOutcome:
     """Whether a coupon applies to a basket and what it is worth there."""
     if terms.store_codes and basket.store_code not in terms.store_codes:
         return CouponOutcome(False, reason="store")
     if terms.channels and basket.channel not in terms.channels:
         return CouponOutcome(False, reason="channel")
-    eligible = sum(
-        ln.amount_fen
-        for ln in basket.lines
-        if redeemable(programme, ln)
-        and (not terms.category_prefixes or _in_categories(ln.category, terms.category_prefixes))
-    )
+    eligible = sum(ln.amount_fen for ln in basket.lines if coupon_covers(programme, terms, ln))
     if eligible <= 0 or eligible < terms.threshold_fen:
         return CouponOutcome(False, reason="threshold")
     if terms.kind == CouponKind.AMOUNT_OFF:
@@ -337,6 +349,48 @@ def spread_discount(
     if discount_fen <= 0 or sum(weights) == 0:
         return [0] * len(lines)
     return prorate_fen(discount_fen, weights)
+
+
+def discount_shares(
+    programme: Programme,
+    lines: Sequence[BasketLine],
+    coupons: Sequence[tuple[CouponTerms, int]],
+    goods_off_fen: int,
+    other_fen: int,
+) -> list[int]:
+    """Each line's share of the loyalty discounts (exact sum ``goods_off_fen + other_fen``).
+
+    A coupon scoped to SKUs or categories falls on the lines it covers only, by amount (what
+    it is worth there, in the order given, up to ``goods_off_fen`` in all); the rest (the
+    tier discount, points, and whatever the coupons did not place) falls on the redeemable
+    lines by what is left of them. With no scoped coupon this is :func:`spread_discount`.
+    """
+    if not any(terms.scoped for terms, _ in coupons):
+        return spread_discount(programme, lines, goods_off_fen + other_fen)
+    shares = [0] * len(lines)
+    unplaced = goods_off_fen
+    for terms, off in coupons:
+        room = [
+            ln.amount_fen - s if coupon_covers(programme, terms, ln) else 0
+            for ln, s in zip(lines, shares, strict=True)
+        ]
+        room = [max(r, 0) for r in room]
+        place = min(off, unplaced, sum(room))
+        if place <= 0:
+            continue
+        for i, part in enumerate(prorate_fen(place, room)):
+            shares[i] += part
+        unplaced -= place
+    rest = unplaced + other_fen
+    if rest > 0:
+        room = [
+            max(ln.amount_fen - s, 0) if redeemable(programme, ln) else 0
+            for ln, s in zip(lines, shares, strict=True)
+        ]
+        if sum(room) > 0:
+            for i, part in enumerate(prorate_fen(rest, room)):
+                shares[i] += part
+    return shares
 
 
 def tier_discount_fen(programme: Programme, tier: TierRule, basket: Basket) -> int:

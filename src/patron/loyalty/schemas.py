@@ -90,6 +90,9 @@ class CouponScope(Schema):
         default_factory=list
     )
     channels: list[ShortCode] = Field(default_factory=list)
+    # the lines it applies to: these SKUs and the goods under category_prefixes (every
+    # redeemable line when both are empty); its threshold counts those lines only
+    skus: list[ShortCode] = Field(default_factory=list, max_length=500)
 
 
 class CouponTemplateCreate(Schema):

@@ -216,7 +216,13 @@ def quote_basket(
     _check_points(programme, quote_in.redeem_points, max_points, available)
     points_value = rules.points_value_fen(programme, quote_in.redeem_points)
 
-    shares = rules.spread_discount(programme, lines, tier_off + goods_off + points_value)
+    shares = rules.discount_shares(
+        programme,
+        lines,
+        _coupon_parts(programme, chosen_terms, basket),
+        goods_off,
+        tier_off + points_value,
+    )
     paid = [ln.amount_fen - s for ln, s in zip(lines, shares, strict=True)]
     found = promotions.till_running(session, at=at, basket=basket, programme=programme)
     earn = rules.points_to_earn(
@@ -259,6 +265,13 @@ def quote_basket(
             session, tier_code=tier.code, available=available, at=at
         ),
     )
+
+
+def _coupon_parts(
+    programme: rules.Programme, terms: Sequence[rules.CouponTerms], basket: rules.Basket
+) -> list[tuple[rules.CouponTerms, int]]:
+    """Each chosen coupon with what it takes off the goods (a scoped one falls on its lines)."""
+    return [(t, rules.coupon_outcome(programme, t, basket).discount_fen) for t in terms]
 
 
 def _member_offers(
@@ -446,7 +459,9 @@ def commit_order(
 
     # Money paid per line: the loyalty discounts fall on the redeemable lines only; the
     # shop's own order discount (抹零 and the like) on every line.
-    loyalty_shares = rules.spread_discount(programme, basket.lines, points_value + goods_off)
+    loyalty_shares = rules.discount_shares(
+        programme, basket.lines, _coupon_parts(programme, terms, basket), goods_off, points_value
+    )
     other = order.order_discount_fen - points_value - goods_off
     other_shares = prorate_fen(other, [ln.amount_fen for ln in basket.lines])
     paid = [

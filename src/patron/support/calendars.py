@@ -145,6 +145,7 @@ def _save_year(
         changed_by=changed_by[:120],
         created_at=utcnow(),
     )
+    session.info.pop(_HOLIDAYS_KEY, None)
     session.add(row)
     session.flush()
     session.add_all(
@@ -256,8 +257,21 @@ def public_holiday_history(*, session: Session, year: int) -> list[PublicHoliday
     return [_year_read(r, days.get(r.id, [])) for r in rows]
 
 
+_HOLIDAYS_KEY = "patron.support.public_holidays"
+
+
 def public_holidays(session: Session) -> PublicHolidays:
-    """The public holidays in force: each year's newest version."""
+    """The public holidays in force: each year's newest version. Read once per session (an
+    SLA sweep asks for every ticket); saving a year in the session reads them afresh."""
+    kept = session.info.get(_HOLIDAYS_KEY)
+    if isinstance(kept, PublicHolidays):
+        return kept
+    found = _read_public_holidays(session)
+    session.info[_HOLIDAYS_KEY] = found
+    return found
+
+
+def _read_public_holidays(session: Session) -> PublicHolidays:
     newest = _newest_versions(session)
     days = _days_of(session, (row.id for row in newest.values()))
     holidays: dict[date, str] = {}

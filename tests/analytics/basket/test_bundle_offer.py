@@ -76,6 +76,7 @@ def test_a_bundle_offer_builds_the_audience_the_coupon_and_a_draft_campaign(db: 
     coupon = next(t for t in db.read(lambda s: list_coupon_templates(session=s)) if t.code == code)
     assert (coupon.kind, coupon.amount_off_fen, coupon.valid_days) == ("amount_off", 500, 14)
     assert "MILK" in coupon.name
+    assert coupon.scope.skus == ["MILK"]  # it takes money off the consequent's lines only
 
     campaign = db.read(
         lambda s: campaigns.get_campaign_or_raise(session=s, campaign_id=campaign_id)

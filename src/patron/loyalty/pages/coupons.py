@@ -71,6 +71,7 @@ TEMPLATE_FIELDS = {
     "scope.store_codes": "store_codes",
     "scope.category_prefixes": "categories",
     "scope.channels": "channels",
+    "scope.skus": "skus",
 }
 
 
@@ -164,6 +165,7 @@ def template_from_form(form: dict[str, Any]) -> CouponTemplateCreate:
                 "store_codes": split_codes(form["store_codes"]),
                 "category_prefixes": split_codes(form["categories"]),
                 "channels": split_codes(form["channels"]),
+                "skus": split_codes(form.get("skus") or ""),
             },
             "per_customer_limit": parse_int(form["per_customer_limit"], "per_customer_limit"),
             "stackable": bool(form["stackable"]),
@@ -190,6 +192,7 @@ def create_coupon_template(
     valid_days: Annotated[str, Form(max_length=10)] = "",
     store_codes: Annotated[str, Form(max_length=4000)] = "",
     categories: Annotated[str, Form(max_length=4000)] = "",
+    skus: Annotated[str, Form(max_length=20000)] = "",
     channels: Annotated[str, Form(max_length=400)] = "",
     per_customer_limit: Annotated[str, Form(max_length=10)] = "",
     stackable: Annotated[str | None, Form(max_length=8)] = None,
@@ -200,7 +203,7 @@ def create_coupon_template(
         "amount_off": amount_off, "percent_off": percent_off, "cap": cap, "gift_sku": gift_sku,
         "validity": "fixed" if validity == "fixed" else "relative", "valid_from": valid_from,
         "valid_to": valid_to, "valid_days": valid_days, "store_codes": store_codes,
-        "categories": categories, "channels": channels,
+        "categories": categories, "skus": skus, "channels": channels,
         "per_customer_limit": per_customer_limit, "stackable": stackable == "on",
     }  # fmt: skip
     errors: dict[str, str] = {}
