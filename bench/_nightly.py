@@ -58,8 +58,11 @@ class _Timer:
         return result
 
 
-def run_nightly(path: Path, as_of: date, pg_url: str | None) -> NightlyFigures:
-    """Every step once on the store at ``path`` (read-only), the write-back on ``pg_url``."""
+def run_nightly(
+    path: Path, as_of: date, pg_url: str | None, skip: frozenset[str] = frozenset()
+) -> NightlyFigures:
+    """Every step once on the store at ``path`` (read-only), the write-back on ``pg_url``;
+    the steps named in ``skip`` ("recommendations", "forecast", "rules") are left out."""
     import ibis
 
     from patron.analytics import nightly
@@ -87,21 +90,27 @@ def run_nightly(path: Path, as_of: date, pg_url: str | None) -> NightlyFigures:
         )
         figures.churn_steps = dict(churn.report.get("steps", {}))
         on_duck = nightly.store_tables(duck)
-        rules = timed(
-            "basket rules",
-            lambda: nightly.baskets(on_duck, as_of=as_of),
-            lambda r: f"{len(r.rows):,} rules",
-        )
-        recommended = timed(
-            "recommendations",
-            lambda: nightly.recommendations(on_duck, as_of=as_of, shelf_life_days={}),
-            lambda r: f"{r.count:,} recommendations",
-        )
-        forecast = timed(
-            "forecast",
-            lambda: nightly.forecast(on_duck, as_of=as_of),
-            lambda r: f"{len(r.rows):,} rows",
-        )
+        rules = recommended = forecast = None
+        if "rules" not in skip:
+            rules = timed(
+                "basket rules",
+                lambda: nightly.baskets(on_duck, as_of=as_of),
+                lambda r: f"{len(r.rows):,} rules",
+            )
+        if "forecast" not in skip:
+            forecast = timed(
+                "forecast",
+                lambda: nightly.forecast(on_duck, as_of=as_of),
+                lambda r: f"{len(r.rows):,} rows",
+            )
+        if "recommendations" not in skip:
+            recommended = timed(
+                "recommendations",
+                lambda: nightly.recommendations(on_duck, as_of=as_of, shelf_life_days={}),
+                lambda r: f"{r.count:,} recommendations",
+            )
+        for name in sorted(skip):
+            figures.notes.append(f"{name}: skipped (--nightly-skip)")
     finally:
         duck.close()
     figures.peak_mb = _peak_mb()
@@ -171,6 +180,8 @@ def _write_back(
         )
         rules, recommended, forecast = found
         results = NightlyResults(baskets=rules, recommendations=recommended, forecast=forecast)
+        if rules is None and recommended is None and forecast is None:
+            return
         try:
             timed(
                 "write-back: rules, recommendations, forecast",

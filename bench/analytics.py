@@ -366,10 +366,12 @@ def _polars_peer(path: str, as_of_iso: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- nightly
 
 
-def _nightly_child(path: str, as_of_iso: str, pg_url: str | None) -> dict[str, Any]:
+def _nightly_child(
+    path: str, as_of_iso: str, pg_url: str | None, skip: list[str]
+) -> dict[str, Any]:
     from _nightly import run_nightly
 
-    figures = run_nightly(Path(path), date.fromisoformat(as_of_iso), pg_url)
+    figures = run_nightly(Path(path), date.fromisoformat(as_of_iso), pg_url, frozenset(skip))
     return {
         "steps": figures.steps,
         "churn_steps": figures.churn_steps,
@@ -378,16 +380,16 @@ def _nightly_child(path: str, as_of_iso: str, pg_url: str | None) -> dict[str, A
     }
 
 
-def nightly_table(path: Path) -> None:
+def nightly_table(path: Path, skip: list[str]) -> None:
     """The whole nightly run after the extract, once, in a child process (bench/_nightly.py)."""
     from _common import postgres_reachable, postgres_schema
 
     console.print("  [dim]the whole nightly run, once, in a child process …[/]")
     if postgres_reachable():
         with postgres_schema("patron_bench_nightly") as url:
-            found = _in_child(_nightly_child, str(path), AS_OF.isoformat(), url)
+            found = _in_child(_nightly_child, str(path), AS_OF.isoformat(), url, skip)
     else:
-        found = _in_child(_nightly_child, str(path), AS_OF.isoformat(), None)
+        found = _in_child(_nightly_child, str(path), AS_OF.isoformat(), None, skip)
     t = Table(title="The nightly run after the extract: every step once (DuckDB threads=2)")
     for column in ("step", "wall", "CPU", "what"):
         t.add_column(column, justify="left" if column in ("step", "what") else "right")
@@ -432,6 +434,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--no-nightly",
         action="store_true",
         help="skip the whole nightly run (churn, CLV, rules, recommendations, write-back)",
+    )
+    p.add_argument(
+        "--nightly-skip",
+        action="append",
+        default=[],
+        choices=["rules", "recommendations", "forecast"],
+        help="leave a step out of the whole nightly run (repeatable)",
     )
     p.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     args = p.parse_args(argv)
@@ -634,7 +643,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else f"[red]{names} and the engine DISAGREE[/]"
         )
     if not args.no_nightly:
-        nightly_table(path)
+        nightly_table(path, args.nightly_skip)
     load = os.getloadavg()
     console.print(
         f"[dim]Load average now {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on "

@@ -7,8 +7,8 @@ printed, never asserted; "lost" is the one check that must read 0.
 How it runs:
 
 1. A fresh PostgreSQL schema (``patron_bench_soak``) filled through the services as
-   bench/pos.py does (10 stores, 2,000 members with points and coupons, member offers, early
-   access, gifts, one till key per store), then ``--history-lines`` order lines imported from
+   bench/pos.py does (10 stores, ``--members`` members, 2,000 by default, with points and
+   coupons, member offers, early access, gifts, one till key per store), then ``--history-lines`` order lines imported from
    a CSV, so the nightly run has a shop's history to work through.
 2. A real server: ``patron serve --workers 2`` (two uvicorn worker processes on one port),
    its own nightly schedule off, as a chain runs it with cron.
@@ -326,7 +326,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--history-lines", type=int, default=100_000)
     parser.add_argument("--import-lines", type=int, default=50_000)
+    parser.add_argument(
+        "--members", type=int, default=pos.MEMBERS, help="members seeded (each with coupons)"
+    )
     args = parser.parse_args(argv)
+    pos.MEMBERS = args.members
     if not postgres_reachable():
         console.print("[red]PostgreSQL at 127.0.0.1:5432 is not reachable: the soak needs it[/]")
         return 1
