@@ -116,6 +116,10 @@ def serve_options(
         # Patron reads X-Forwarded-For itself, from PATRON_TRUSTED_PROXIES only; uvicorn's
         # own handling would believe any client on this machine (127.0.0.1 by default).
         "proxy_headers": False,
+        # With several workers uvicorn pings each one and replaces any that does not answer
+        # in time. A worker still importing Patron on a busy machine needs more than
+        # uvicorn's 5 s, and would be killed and restarted for ever (docs/operations.md).
+        "timeout_worker_healthcheck": 60,
     }
     log_config = uvicorn_log_config(log_format)
     if log_config is not None:
