@@ -39,7 +39,9 @@ How it runs:
 
 Run:  .venv/bin/python bench/analytics.py                 (1 M customers, 10 M lines)
       .venv/bin/python bench/analytics.py --quick         (100 k customers, 1 M lines)
-      --no-pandas / --no-polars skip a peer; --fresh rebuilds the data file.
+      --no-pandas / --no-polars skip a peer; --no-nightly skips the whole nightly run
+      (bench/_nightly.py: churn, CLV, rules, recommendations, forecast and the write-back
+      into PostgreSQL, each once); --fresh rebuilds the data file.
 """
 
 from __future__ import annotations
@@ -361,6 +363,58 @@ def _polars_peer(path: str, as_of_iso: str) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------- nightly
+
+
+def _nightly_child(
+    path: str, as_of_iso: str, pg_url: str | None, skip: list[str]
+) -> dict[str, Any]:
+    from _nightly import run_nightly
+
+    figures = run_nightly(Path(path), date.fromisoformat(as_of_iso), pg_url, frozenset(skip))
+    return {
+        "steps": figures.steps,
+        "churn_steps": figures.churn_steps,
+        "peak_mb": figures.peak_mb,
+        "notes": figures.notes,
+    }
+
+
+def nightly_table(path: Path, skip: list[str]) -> None:
+    """The whole nightly run after the extract, once, in a child process (bench/_nightly.py)."""
+    from _common import postgres_reachable, postgres_schema
+
+    console.print("  [dim]the whole nightly run, once, in a child process …[/]")
+    if postgres_reachable():
+        with postgres_schema("patron_bench_nightly") as url:
+            found = _in_child(_nightly_child, str(path), AS_OF.isoformat(), url, skip)
+    else:
+        found = _in_child(_nightly_child, str(path), AS_OF.isoformat(), None, skip)
+    t = Table(title="The nightly run after the extract: every step once (DuckDB threads=2)")
+    for column in ("step", "wall", "CPU", "what"):
+        t.add_column(column, justify="left" if column in ("step", "what") else "right")
+    targets = {"churn risk and CLV": 3.0, "write-back: scores (PostgreSQL COPY)": 10.0}
+    for name, wall, cpu, what in found["steps"]:
+        target = targets.get(name)
+        shown = f"{wall:.2f} s"
+        if target is not None:
+            shown = f"[{'green' if wall <= target else 'red'}]{shown} (≤ {target:g} s)[/]"
+        t.add_row(name, shown, f"{cpu:.2f} s", what)
+    total = sum(wall for _, wall, _, _ in found["steps"])
+    ok = total <= TOTAL_TARGET_S
+    t.add_row(
+        "[bold]total[/]",
+        f"[{'green' if ok else 'red'}]{total:.2f} s (≤ {TOTAL_TARGET_S:g} s)[/]",
+        f"{sum(cpu for _, _, cpu, _ in found['steps']):.2f} s",
+        f"peak RSS {found['peak_mb']:,.0f} MB",
+    )
+    console.print(t)
+    churn = ", ".join(f"{k} {v:.2f} s" for k, v in found["churn_steps"].items())
+    console.print(f"  [dim]churn and CLV inside: {churn}[/]")
+    for note in found["notes"]:
+        console.print(f"  [yellow]{note}[/]")
+
+
 # ------------------------------------------------------------------------------- main
 
 
@@ -375,6 +429,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-polars", action="store_true", help="skip the polars peer")
     p.add_argument(
         "--runs", type=int, default=3, help="runs of each step and peer; the best is shown"
+    )
+    p.add_argument(
+        "--no-nightly",
+        action="store_true",
+        help="skip the whole nightly run (churn, CLV, rules, recommendations, write-back)",
+    )
+    p.add_argument(
+        "--nightly-skip",
+        action="append",
+        default=[],
+        choices=["rules", "recommendations", "forecast"],
+        help="leave a step out of the whole nightly run (repeatable)",
     )
     p.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     args = p.parse_args(argv)
@@ -576,6 +642,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if same_all
             else f"[red]{names} and the engine DISAGREE[/]"
         )
+    if not args.no_nightly:
+        nightly_table(path, args.nightly_skip)
     load = os.getloadavg()
     console.print(
         f"[dim]Load average now {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on "

@@ -126,6 +126,10 @@ def serve_options(
         # Patron reads X-Forwarded-For itself, from PATRON_TRUSTED_PROXIES only; uvicorn's
         # own handling would believe any client on this machine (127.0.0.1 by default).
         "proxy_headers": False,
+        # With several workers uvicorn pings each one and replaces any that does not answer
+        # in time. A worker still importing Patron on a busy machine needs more than
+        # uvicorn's 5 s, and would be killed and restarted for ever (docs/operations.md).
+        "timeout_worker_healthcheck": 60,
     }
     log_config = uvicorn_log_config(log_format)
     if log_config is not None:
@@ -280,16 +284,49 @@ def stores_list() -> None:
     console.print(table)
 
 
+_BUSY = (
+    "Another process is running the nightly job now; nothing done here. "
+    "(另一个进程正在运行夜间任务，此处未执行。)"
+)
+
+
+@app.command("nightly")
+def nightly_command() -> None:
+    """Tonight's nightly job (analytics, loyalty upkeep, audiences, SLA sweep, privacy), for
+    cron.
+
+    Runs as the leader and is recorded like the server's run: if a server process is running
+    it, or it has run since the last PATRON_ANALYTICS_NIGHTLY_AT, it is not run again."""
+    from patron.jobs.nightly import run_tonight
+
+    outcome, slot = run_tonight(get_database())
+    night = slot.astimezone(get_settings().zone).isoformat(timespec="minutes")
+    if outcome == "busy":
+        console.print(_BUSY)
+    elif outcome == "already_run":
+        console.print(f"The nightly job for {night} has run already. (该夜间任务已运行。)")
+    else:
+        console.print(f"The nightly job for {night} is done. (夜间任务已完成。)")
+
+
 @loyalty_app.command("upkeep")
 def loyalty_upkeep() -> None:
     """Today's birthday gifts, writing off expired points and the tier review, now.
 
     The server does this every night after the analytics run; run it from cron when the
-    server's nightly run is turned off (PATRON_ANALYTICS_NIGHTLY=false). Running it twice
-    does nothing the second time."""
+    server's nightly run is turned off (PATRON_ANALYTICS_NIGHTLY=false), or run
+    ``patron nightly``. Running it twice does nothing the second time; while a nightly job
+    runs in another process (which does the upkeep) it does nothing."""
+    from patron.core.leader import leader_lock
+    from patron.jobs.nightly import NIGHTLY
     from patron.loyalty import run_upkeep
 
-    done = run_upkeep(db=get_database())
+    db = get_database()
+    with leader_lock(db, f"job-{NIGHTLY}") as leader:
+        if not leader:
+            console.print(_BUSY)
+            return
+        done = run_upkeep(db=db)
     table = Table("part", "done")
     for part, count in done.items():
         table.add_row(part, "[red]failed (see the log)[/]" if count is None else f"{count:,}")

@@ -49,6 +49,14 @@ def run_command(
     ] = None,
     engine: Annotated[str, typer.Option(help="duckdb or spark")] = "duckdb",
     full: Annotated[bool, typer.Option("--full", help="Rebuild the analytics store")] = False,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="With --engine spark: spark://host:7077 for a cluster (default "
+            "PATRON_SPARK_MASTER, local[2])",
+        ),
+    ] = None,
 ) -> None:
     """Extract, score every customer, keep cohorts, KPIs and migration; write scores back."""
     from patron.analytics import service
@@ -72,7 +80,12 @@ def run_command(
 
         try:
             run = service.run_analytics(
-                db=get_database(), as_of=day, engine=engine, full=full, on_step=on_step
+                db=get_database(),
+                as_of=day,
+                engine=engine,
+                full=full,
+                on_step=on_step,
+                spark_master=spark_master,
             )
         except (AnalyticsBusy, InvalidInput) as exc:
             console.print(f"[red]{message_line(exc)}[/red]")

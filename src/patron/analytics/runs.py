@@ -31,7 +31,6 @@ from patron.analytics.engine import (
     kpis,
     segment_migration,
 )
-from patron.analytics.engine.schema import ALL_TABLES
 from patron.analytics.extract import ExtractResult, extract
 from patron.analytics.models import AnalyticsRun, CustomerScore, RunStatus
 from patron.analytics.nightly import NightlyResults
@@ -133,14 +132,26 @@ def run_analytics(
     params: dict[str, Any] | None = None,
     on_step: StepCallback | None = None,
     path: Path | None = None,
+    spark_master: str | None = None,
 ) -> AnalyticsRunRead:
     """Extract, run the definitions, keep the results, write the scores back.
+
+    With ``engine="spark"`` the definitions run on ``spark_master`` (the ``spark_master``
+    setting when None; see analytics/spark.py).
 
     Raises AnalyticsBusy at once if another run holds the store; a run that fails is
     recorded as failed with its error, and the error is raised again.
     """
     ends = db.read(lambda s: data_ends_on(session=s)) if as_of is None else None
     analytics_params = _validate(as_of, engine, params, ends)
+    if spark_master is not None:
+        if engine != "spark":
+            raise InvalidInput(
+                "spark_master", "only goes with engine spark", engine=engine, value=spark_master
+            )
+        from patron.analytics.spark import check_master
+
+        spark_master = check_master(spark_master)
     if as_of is None and analytics_params.as_of != utcnow().astimezone(get_settings().zone).date():
         log.info("the data ends on %s: the run describes that day", analytics_params.as_of)
     target = path or store_path()
@@ -159,6 +170,7 @@ def run_analytics(
                 full=full,
                 progress=progress,
                 on_step=on_step,
+                spark_master=spark_master,
             )
             with _step(progress, "write-back", on_step) as rows:
                 written = db.write(
@@ -284,6 +296,7 @@ def _compute(
     full: bool,
     progress: RunProgress,
     on_step: StepCallback | None,
+    spark_master: str | None = None,
 ) -> tuple[pa.Table, ChurnResult, NightlyResults]:
     """Extract and run the definitions; keep cohorts, KPIs and migration in the store; score
     churn risk and lifetime value, mine basket rules, recommend and forecast (on the store's
@@ -294,7 +307,9 @@ def _compute(
             progress.extract = extract(db=db, duck=duck, timezone=zone, full=full)
             rows.append(progress.extract.rows_moved)
         if engine == "spark":
-            tables = _spark_tables(duck, path.parent / (path.stem + "-parquet"))
+            from patron.analytics.spark import store_on_spark
+
+            tables = store_on_spark(duck, path, spark_master)
         else:
             import ibis
 
@@ -351,39 +366,6 @@ def compute_results(
         out["migration"] = segment_migration(tables, params).to_pyarrow()
         rows.append(out["migration"].num_rows)
     return out
-
-
-def _spark_tables(duck: Any, directory: Path) -> Tables:
-    """The store's tables as Parquet, read by PySpark in local mode through Ibis."""
-    paths = analytics_store.export_parquet(duck, directory, tuple(ALL_TABLES))
-    return spark_tables(paths)
-
-
-def spark_session() -> Any:
-    """A local Spark session in UTC (started once per process)."""
-    from pyspark.sql import SparkSession
-
-    return (
-        SparkSession.builder.master("local[2]")
-        .appName("patron-analytics")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        # Small per-run tables on one machine: few partitions, Arrow to hand results over.
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.driver.memory", "2g")
-        .getOrCreate()
-    )
-
-
-def spark_tables(paths: dict[str, Path]) -> Tables:
-    import ibis
-
-    con = ibis.pyspark.connect(spark_session())
-    for name, file in paths.items():
-        con.read_parquet(str(file), table_name=name)
-    return Tables.from_backend(con)
 
 
 def _write_back(

@@ -40,8 +40,6 @@ from patron.analytics.runs import (
     default_as_of,
     prune_score_history,
     run_analytics,
-    spark_session,
-    spark_tables,
 )
 
 __all__ = [
@@ -73,8 +71,6 @@ __all__ = [
     "run_analytics",
     "scores_for_customer",
     "segment_summary",
-    "spark_session",
-    "spark_tables",
     "stage_summary",
     "store_path",
 ]

@@ -16,6 +16,7 @@ def send_due() -> None:
     from patron.core.actor import cli_actor
     from patron.core.clock import utcnow
     from patron.core.db import get_database
+    from patron.core.leader import leader_lock
 
     db = get_database()
     actor = cli_actor()
@@ -28,10 +29,15 @@ def send_due() -> None:
             )
         )
 
-    for campaign_id in db.read(lambda s: service.due_campaign_ids(session=s, now=now)):
-        outcome = send(campaign_id)
-        messages = sum(outcome.messages.values())
-        typer.echo(
-            f"campaign {campaign_id}: {messages} messages, {outcome.held_out} held out, "
-            f"{outcome.unreachable} unreachable"
-        )
+    # Two runners (cron on two machines) do not send at once; see docs/operations.md.
+    with leader_lock(db, "job-campaigns-send-due") as leader:
+        if not leader:
+            typer.echo("Another process is sending the due campaigns now. (另一个进程正在发送。)")
+            return
+        for campaign_id in db.read(lambda s: service.due_campaign_ids(session=s, now=now)):
+            outcome = send(campaign_id)
+            messages = sum(outcome.messages.values())
+            typer.echo(
+                f"campaign {campaign_id}: {messages} messages, {outcome.held_out} held out, "
+                f"{outcome.unreachable} unreachable"
+            )

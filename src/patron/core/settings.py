@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     # run; None keeps every run's rows (a chain scoring a million customers nightly adds a
     # million rows a night).
     analytics_keep_days: Annotated[int, Field(ge=1)] | None = None
+    # ``--engine spark``: the master (``spark://host:7077`` for a standalone cluster) and the
+    # directory, on a path every Spark worker can read, where a run leaves the store's tables
+    # as Parquet for the cluster (default: beside the store). See docs/operations.md.
+    spark_master: str = "local[2]"
+    spark_shared_dir: Path | None = None
 
     # Privacy: a data-subject request is due this many working days (the chain's business
     # calendar, public holidays and adjusted working days included) after it is received;

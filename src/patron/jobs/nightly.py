@@ -7,8 +7,8 @@ Several server processes (``patron serve --workers N``, or several machines on o
 PostgreSQL) each run a scheduler; :func:`run_once` makes one of them the leader for the
 night (core/leader.py: an advisory lock on PostgreSQL, a file lock on SQLite) and records
 the run in ``scheduled_run``, so the others, at once or later that night, skip it. With the
-server's nightly run turned off, ``patron analytics run`` and ``patron loyalty upkeep`` from
-cron do the same. See docs/operations.md.
+server's nightly run turned off, ``patron nightly`` from cron runs the same job the same way
+(:func:`run_tonight`); ``patron loyalty upkeep`` takes the same lock. See docs/operations.md.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import socket
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -196,22 +197,54 @@ def run_once(db: Database, *, job: str, slot: datetime, work: Job) -> bool:
     """Run ``work`` as ``job``'s run for ``slot`` if this process is the leader and no process
     has run it yet; returns whether it ran here. The run is recorded (done or failed); a
     failure is raised after recording it."""
+    return try_run(db, job=job, slot=slot, work=work) == "ran"
+
+
+Outcome = Literal["ran", "busy", "already_run"]
+
+
+def try_run(db: Database, *, job: str, slot: datetime, work: Job) -> Outcome:
+    """``run_once``, saying why it did not run: another process holds the leader lock
+    (``busy``) or the slot's run is recorded (``already_run``)."""
     holder = f"{socket.gethostname()}:{os.getpid()}"[:120]
     with leader_lock(db, f"job-{job}") as leader:
         if not leader:
             log.info("%s run for %s: another process is running it", job, slot.isoformat())
-            return False
+            return "busy"
         run_id = db.write(lambda s: _claim(s, job=job, slot=slot, holder=holder))
         if run_id is None:
             log.info("%s run for %s: already run", job, slot.isoformat())
-            return False
+            return "already_run"
         outcome = "failed"
         try:
             work()
             outcome = "done"
         finally:
             db.write(lambda s: _finish(s, run_id, outcome))
-    return True
+    return "ran"
+
+
+def current_slot(now: datetime, *, at: time, zone: ZoneInfo) -> datetime:
+    """The latest instant at or before ``now`` when the local clock in ``zone`` showed ``at``:
+    the night a run started now belongs to."""
+    local_day = now.astimezone(zone).date()
+    for offset in range(0, 3):
+        candidate = _local_instant(local_day - timedelta(days=offset), at, zone)
+        if candidate <= now:
+            return candidate
+    raise AssertionError("unreachable: an earlier day always has the time")  # pragma: no cover
+
+
+def run_tonight(db: Database, *, now: datetime | None = None) -> tuple[Outcome, datetime]:
+    """The nightly job from outside the server (``patron nightly``, from cron): this night's
+    run, as the leader, recorded like the server's, so a server running it too, or having run
+    it tonight, means it does not run twice. The night is the latest
+    ``PATRON_ANALYTICS_NIGHTLY_AT`` at or before ``now``."""
+    from patron.core.settings import get_settings
+
+    settings = get_settings()
+    slot = current_slot(now or _utc_now(), at=settings.analytics_nightly_at, zone=settings.zone)
+    return try_run(db, job=NIGHTLY, slot=slot, work=nightly_job(db)), slot
 
 
 def _claim(session: Session, *, job: str, slot: datetime, holder: str) -> int | None:

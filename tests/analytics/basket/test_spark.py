@@ -1,9 +1,8 @@
-"""On Spark, the same rules: FP-growth's itemsets on Groceries give arules' 410 rules, and the
+"""On Spark (the test cluster, tests/analytics/conftest.py), the same rules: FP-growth's itemsets on Groceries give arules' 410 rules, and the
 basket definition reads the same baskets from a Spark-held store as from DuckDB."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import ibis
@@ -17,26 +16,6 @@ from tests.analytics.basket._groceries import groceries, keyed, reference
 from tests.analytics.basket._shop import END, START, Shop
 
 pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    pyspark_sql = pytest.importorskip("pyspark.sql")
-    warehouse = tmp_path_factory.mktemp("spark-warehouse")
-    session = (
-        pyspark_sql.SparkSession.builder.master("local[1]")
-        .appName("patron-basket-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.default.parallelism", "1")
-        .config("spark.sql.warehouse.dir", str(warehouse))
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
 
 
 def test_fpgrowth_on_spark_gives_arules_410_rules_on_groceries(spark: Any) -> None:

@@ -1,9 +1,9 @@
-"""The same definitions on PySpark (local mode) give DuckDB's answers row for row."""
+"""The same definitions on a Spark standalone cluster give DuckDB's answers row for row."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -28,35 +28,16 @@ AS_OF = date(2025, 6, 30)
 
 
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Tables, Tables]]:
-    """(DuckDB tables, Spark tables) holding the same synthetic chain of 2,000 customers."""
-    pyspark_sql = pytest.importorskip("pyspark.sql")
+def engines(spark: Any) -> tuple[Tables, Tables]:
+    """(DuckDB tables, Spark tables) holding the same synthetic chain of 2,000 customers, the
+    Spark ones on the test cluster (tests/analytics/conftest.py)."""
     duck = ibis.duckdb.connect()
     counts = generate(duck.con, customers=2000, lines=20_000, as_of=AS_OF, seed=11)
     assert counts["customers"] == 2000
-    warehouse = tmp_path_factory.mktemp("spark-warehouse")
-    spark = (
-        pyspark_sql.SparkSession.builder.master("local[1]")
-        .appName("patron-analytics-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.showConsoleProgress", "false")
-        # Tiny data: planning and code generation cost more than the work, so skip both.
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.default.parallelism", "1")
-        .config("spark.sql.adaptive.enabled", "false")
-        .config("spark.sql.codegen.wholeStage", "false")
-        .config("spark.sql.warehouse.dir", str(warehouse))
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .getOrCreate()
-    )
-    try:
-        for name in ALL_TABLES:
-            frame = spark.createDataFrame(duck.table(name).to_pyarrow())
-            frame.createOrReplaceTempView(name)
-        yield Tables.from_backend(duck), Tables.from_backend(ibis.pyspark.connect(spark))
-    finally:
-        spark.stop()
+    for name in ALL_TABLES:
+        frame = spark.createDataFrame(duck.table(name).to_pyarrow())
+        frame.createOrReplaceTempView(name)
+    return Tables.from_backend(duck), Tables.from_backend(ibis.pyspark.connect(spark))
 
 
 def _rows(expr: ibis.Table, key: list[str]) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
-"""The same definitions on DuckDB and on PySpark (local mode) give the same answers on a
-small demo chain: two runs of the whole pipeline, one per engine, on the same extract."""
+"""The same definitions on DuckDB and on a Spark standalone cluster give the same answers on
+a small demo chain: two runs of the whole pipeline, one per engine, on the same extract, the
+Spark run handing the store's tables to the cluster as Parquet on a shared directory."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from sqlalchemy import select
 
 from patron.analytics import service
 from patron.analytics import store as analytics_store
+from patron.analytics.engine.schema import ALL_TABLES
 from patron.analytics.models import CustomerScore
 from patron.core.db import Database
+from patron.core.settings import get_settings
 from patron.demo.generator import build_demo
 
 pytestmark = pytest.mark.spark
@@ -42,14 +45,29 @@ def _scores(db: Database, run_id: int) -> list[tuple[Any, ...]]:
     return sorted(tuple(r) for r in rows)
 
 
-def test_duckdb_and_spark_agree_on_the_demo_chain(sqlite_db: Database, tmp_path: Path) -> None:
+def test_duckdb_and_spark_agree_on_the_demo_chain(
+    sqlite_db: Database,
+    tmp_path: Path,
+    spark: Any,
+    spark_master: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shared = tmp_path / "shared"
+    monkeypatch.setenv("PATRON_SPARK_SHARED_DIR", str(shared))
+    get_settings.cache_clear()
     summary = build_demo(
         db=sqlite_db, seed=5, customers=400, lines=5000, data_dir=tmp_path, chunk_customers=400
     )
     assert summary.orders > 0 and summary.refunds > 0 and summary.merges > 0
 
     on_duckdb = service.run_analytics(db=sqlite_db, as_of=AS_OF, engine="duckdb")
-    on_spark = service.run_analytics(db=sqlite_db, as_of=AS_OF, engine="spark")
+    on_spark = service.run_analytics(
+        db=sqlite_db, as_of=AS_OF, engine="spark", spark_master=spark_master
+    )
+    assert spark.sparkContext.master == spark_master  # the run used the cluster's session
+    assert sorted(p.name for p in (shared / "analytics-parquet").iterdir()) == sorted(
+        f"{name}.parquet" for name in ALL_TABLES
+    )
     assert on_spark.status == on_duckdb.status == "succeeded"
     assert on_spark.customers_scored == on_duckdb.customers_scored
     assert on_duckdb.customers_scored == summary.customers - summary.merges
