@@ -44,6 +44,7 @@ DELIVERY_TITLES = {
     "failed": N_("Failed"),
     "bounced": N_("Bounced"),
     "skipped": N_("Skipped (consent, caps, too late)"),
+    "held": N_("Held (campaign paused)"),
     "written": N_("Messages written"),
 }
 OFFER_TITLES = {"none": N_("No offer"), "coupon": N_("Coupon"), "points": N_("Points")}

@@ -185,36 +185,42 @@ def approve_campaign(*, session: Session, campaign_id: int, actor: Actor) -> Cam
 
 
 def pause_campaign(*, session: Session, campaign_id: int, actor: Actor) -> CampaignRead:
-    return _read(
-        _move(
-            session,
-            campaign_id,
-            actor,
-            allowed=[CampaignStatus.SCHEDULED, CampaignStatus.AWAITING_APPROVAL],
-            to=CampaignStatus.PAUSED,
-            action="campaign.pause",
-        )
+    """Stop a campaign before its send, or after it: then its messages not yet handed to a
+    provider are held in the outbox until it is resumed (docs/campaigns.md)."""
+    row = _move(
+        session,
+        campaign_id,
+        actor,
+        allowed=[CampaignStatus.SCHEDULED, CampaignStatus.AWAITING_APPROVAL, CampaignStatus.SENT],
+        to=CampaignStatus.PAUSED,
+        action="campaign.pause",
     )
+    if row.sent_at is not None:
+        outbox.hold_messages(session=session, source_kind=SOURCE_KIND, source_id=str(row.id))
+    return _read(row)
 
 
 def resume_campaign(*, session: Session, campaign_id: int, actor: Actor) -> CampaignRead:
-    """Back to where a pause can lead: scheduled again, after a new approval if required."""
+    """Back to where a pause can lead: sent again, its held messages released, when it was
+    paused after its send; otherwise scheduled, after a new approval if required."""
     row = _row(session, campaign_id)
-    to = (
-        CampaignStatus.SCHEDULED
-        if row.approved_at is not None or not get_settings().campaign_approval
-        else CampaignStatus.AWAITING_APPROVAL
+    if row.sent_at is not None:
+        to = CampaignStatus.SENT
+    elif row.approved_at is not None or not get_settings().campaign_approval:
+        to = CampaignStatus.SCHEDULED
+    else:
+        to = CampaignStatus.AWAITING_APPROVAL
+    row = _move(
+        session,
+        campaign_id,
+        actor,
+        allowed=[CampaignStatus.PAUSED],
+        to=to,
+        action="campaign.resume",
     )
-    return _read(
-        _move(
-            session,
-            campaign_id,
-            actor,
-            allowed=[CampaignStatus.PAUSED],
-            to=to,
-            action="campaign.resume",
-        )
-    )
+    if row.sent_at is not None:
+        outbox.release_messages(session=session, source_kind=SOURCE_KIND, source_id=str(row.id))
+    return _read(row)
 
 
 # ------------------------------------------------------------------------------ sending

@@ -162,6 +162,44 @@ def enqueue_messages(*, session: Session, messages_in: MessagesIn) -> EnqueueRes
     return EnqueueResult(created=created, already_queued=len(rows) - created, left_out=left_out)
 
 
+# ------------------------------------------------------------------------------ holding
+
+
+def hold_messages(*, session: Session, source_kind: str, source_id: str) -> int:
+    """Hold back a source's messages not yet handed over (a campaign paused after its send):
+    queued ones, and claimed ones whose request has not reached a provider — their claim is
+    taken from the dispatcher, whose hand-over then fails and sends nothing. Returns how many
+    are held; :func:`release_messages` lets them go again."""
+    result = session.execute(
+        update(M)
+        .where(
+            M.c.source_kind == source_kind,
+            M.c.source_id == source_id,
+            or_(
+                M.c.status == MessageStatus.QUEUED,
+                and_(M.c.status == MessageStatus.SENDING, M.c.handed_over_at.is_(None)),
+            ),
+        )
+        .values(status=MessageStatus.HELD, sent_at=None, published_at=None, **_RELEASE)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def release_messages(*, session: Session, source_kind: str, source_id: str) -> int:
+    """Back to the queue, as they were due; those past their latest time are then skipped as
+    late by the dispatcher, never sent late."""
+    result = session.execute(
+        update(M)
+        .where(
+            M.c.source_kind == source_kind,
+            M.c.source_id == source_id,
+            M.c.status == MessageStatus.HELD,
+        )
+        .values(status=MessageStatus.QUEUED)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 # ------------------------------------------------------------------------------ reading
 
 
