@@ -32,6 +32,7 @@ MERGE_PARTICIPANTS: tuple[str, ...] = (
     "patron.orders.service",
     "patron.loyalty",
     "patron.support.merges",
+    "patron.consent.merges",
 )
 
 PROFILE_FIELDS = (

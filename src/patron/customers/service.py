@@ -826,6 +826,12 @@ def count_customers(*, session: Session, status: str | None = CustomerStatus.ACT
     return int(session.scalar(query) or 0)
 
 
+def is_live_customer(customer_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """A condition on ``customer_id`` (a column of another table): a live profile (not
+    merged away) — for set-based statements over many customers."""
+    return customer_id.in_(select(Customer.id).where(Customer.status == CustomerStatus.ACTIVE))
+
+
 def live_customer_ids(
     *, session: Session, customer_ids: Sequence[int], store_ids: frozenset[int] | None = None
 ) -> set[int]:

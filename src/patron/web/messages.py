@@ -153,6 +153,10 @@ MESSAGES: Final[dict[str, str]] = {
     "campaign_not_due": N_("the campaign is not due yet"),
     "offer_needs_coupon": N_("a coupon offer names a coupon template"),
     "offer_needs_points": N_("a points offer needs points"),
+    "recurrence_invalid": N_(
+        "not a schedule: five fields, minute hour day month weekday (0 10 * * 1: Mondays 10:00)"
+    ),
+    "zone_unknown": N_("unknown time zone"),
     # --- audiences (audiences/)
     "audience_not_found": N_("no such audience"),
     "audience_name_taken": N_("an audience named %(name)s exists already"),
