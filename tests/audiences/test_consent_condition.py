@@ -55,3 +55,28 @@ def test_the_builder_holds_a_consent_condition() -> None:
         "purpose": "marketing",
     }
     assert builder.from_definition(definition) == state
+
+
+def test_the_console_builder_offers_consent_by_channel_and_purpose(db: Database) -> None:
+    from patron.staff.roles import Role
+    from tests.web.helpers.console import console
+
+    shop = build_shop(db, analytics_run=False)
+    record(db, [shop.alice], "email")
+    audiences.refresh_audience_store(db=db)
+    with console(db, "mia", Role.MARKETER) as (client, csrf):
+        page = client.post(
+            "/audiences/builder",
+            data={
+                "csrf_token": csrf,
+                "type.r.0": "cond",
+                "kind.r.0": "consent",
+                "channel.r.0": "email",
+                "purpose.r.0": "marketing",
+                "op.r.0": "allowed",
+            },
+        )
+        assert page.status_code == 200, page.text
+        assert 'id="channel-r-0"' in page.text and 'id="purpose-r-0"' in page.text
+        assert "允许" in page.text and "邮箱" in page.text
+        assert '<b id="live-count">1</b>' in page.text  # alice, the one who agreed

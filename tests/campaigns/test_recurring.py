@@ -124,3 +124,45 @@ def test_the_api_takes_a_schedule_and_lists_the_occurrences(db: Database, api: T
     assert created.json()["recurrence"] == "0 10 * * 1"
     listed = api.get(f"/api/v1/campaigns/{created.json()['id']}/occurrences")
     assert listed.status_code == 200 and listed.json() == []
+
+
+def test_the_console_schedules_a_recurring_campaign_and_lists_its_occurrences(
+    db: Database,
+) -> None:
+    from patron.staff.roles import Role
+    from tests.web.helpers.console import console, text_of
+
+    _members(db, 3)
+    audience = make_audience(db)
+    sms = make_template(db, SMS)
+    with console(db, "boss", Role.CHAIN_MANAGER) as (client, csrf):
+        form = {
+            "csrf_token": csrf,
+            "name": "会员日",
+            "audience_id": str(audience),
+            "template_sms": str(sms.id),
+            "holdout_percent": "10",
+            "recurrence": "每月八号上午十点发送",
+        }
+        refused = client.post("/campaigns", data=form)
+        assert refused.status_code == 422, refused.text
+        errors = [line for line in refused.text.splitlines() if "error" in line]
+        assert any("不是有效的重复周期" in line for line in errors), errors
+        form["recurrence"] = "0 10 8 * *"
+        created = client.post("/campaigns", data=form, follow_redirects=False)
+        assert created.status_code == 303, created.text
+        path = created.headers["location"]
+        series = int(path.rsplit("/", 1)[1])
+        for action in ("submit", "approve"):
+            client.post(f"{path}/{action}", data={"csrf_token": csrf})
+        due = _get(db, series).send_at
+        assert due is not None
+        send_due(db, actor=ACTOR, now=due + timedelta(minutes=1))
+        page = client.get(path)
+        text = text_of(page.text)
+        assert "重复" in text and "0 10 8 * *" in text and "各次发送" in text
+        assert 'id="campaign-occurrences"' in page.text
+        (occurrence,) = db.read(lambda s: campaigns.list_occurrences(session=s, series_id=series))
+        assert f'href="/campaigns/{occurrence.id}"' in page.text
+        shown = text_of(client.get(f"/campaigns/{occurrence.id}").text)
+        assert "周期活动的一次发送" in shown and "已发送" in shown

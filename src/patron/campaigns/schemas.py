@@ -96,9 +96,9 @@ class CampaignIn(Schema):
             return None
         value = " ".join(value.split())
         if len(value.split(" ")) != 5 or not croniter.is_valid(value):
-            raise rule_error(
+            raise rule_error(  # (at the field itself: pydantic names it)
                 "recurrence_invalid",
-                "recurrence",
+                "",
                 "not a schedule: five fields, minute hour day month weekday",
             )
         return value
@@ -111,7 +111,7 @@ class CampaignIn(Schema):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise rule_error("zone_unknown", "zone", f"unknown time zone {value!r}") from None
+            raise rule_error("zone_unknown", "", f"unknown time zone {value!r}") from None
         return value
 
     @model_validator(mode="after")
