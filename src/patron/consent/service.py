@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from patron.audit.service import record_audit
 from patron.consent.models import (
@@ -129,17 +129,23 @@ def reachable_for_marketing(
     if len(customer_ids) > SCAN_ABOVE:
         # A campaign's whole audience: the rule of :func:`allows` as one query over the
         # channel's states, intersected with the audience (no dictionary per customer).
-        withdrawn = select(ConsentState.customer_id).where(
-            ConsentState.channel == channel,
-            ConsentState.purpose == ConsentPurpose.SERVICE,
-            ConsentState.granted.is_(False),
+        service = aliased(ConsentState)
+        withdrawn = (
+            select(service.id)
+            .where(
+                service.customer_id == ConsentState.customer_id,
+                service.channel == channel,
+                service.purpose == ConsentPurpose.SERVICE,
+                service.granted.is_(False),
+            )
+            .exists()
         )
         granted = session.scalars(
             select(ConsentState.customer_id).where(
                 ConsentState.channel == channel,
                 ConsentState.purpose == ConsentPurpose.MARKETING,
                 ConsentState.granted.is_(True),
-                ConsentState.customer_id.not_in(withdrawn),
+                ~withdrawn,
             )
         )
         return set(granted).intersection(customer_ids)

@@ -829,7 +829,13 @@ def count_customers(*, session: Session, status: str | None = CustomerStatus.ACT
 def is_live_customer(customer_id: ColumnElement[Any]) -> ColumnElement[bool]:
     """A condition on ``customer_id`` (a column of another table): a live profile (not
     merged away) — for set-based statements over many customers."""
-    return customer_id.in_(select(Customer.id).where(Customer.status == CustomerStatus.ACTIVE))
+    # EXISTS, not IN: negated it stays an anti-join (PostgreSQL's NOT IN over a subquery
+    # larger than work_mem runs the subquery once per row).
+    return (
+        select(Customer.id)
+        .where(Customer.id == customer_id, Customer.status == CustomerStatus.ACTIVE)
+        .exists()
+    )
 
 
 def live_customer_ids(
