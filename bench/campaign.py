@@ -19,6 +19,7 @@ How it runs, per size:
 Run:  .venv/bin/python bench/campaign.py                 (100,000 recipients)
       .venv/bin/python bench/campaign.py --sizes 100000 1000000
       .venv/bin/python bench/campaign.py --quick         (smoke run, 5,000)
+      .venv/bin/python bench/campaign.py --sizes 20000 --url postgresql+psycopg://…/empty_db
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def _consent(db: Any, ids: list[int]) -> None:
         )
 
 
-def run(size: int, folder: Path) -> dict[str, float]:
+def run(size: int, folder: Path, url: str | None = None) -> dict[str, float]:
     os.environ["PATRON_DATA_DIR"] = str(folder / "data")
     os.environ["PATRON_ANALYTICS_NIGHTLY"] = "false"
     from patron.core.settings import get_settings
@@ -98,7 +99,7 @@ def run(size: int, folder: Path) -> dict[str, float]:
     from patron.core.migrate import upgrade
 
     actor = system_actor("bench")
-    db = Database(f"sqlite:///{folder / 'bench.db'}")
+    db = Database(url or f"sqlite:///{folder / 'bench.db'}")
     upgrade(db)
     figures: dict[str, float] = {}
     started = time.perf_counter()
@@ -174,16 +175,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--url",
+        help="an empty PostgreSQL database to run on instead of SQLite "
+        "(postgresql+psycopg://…; one size per run)",
+    )
     args = parser.parse_args()
     sizes = [5_000] if args.quick else args.sizes
     share_keyring()
     print(
-        f"campaign bench (SQLite): Python {platform.python_version()}, {os.cpu_count()} cores, "
+        f"campaign bench ({'PostgreSQL' if args.url else 'SQLite'}): Python {platform.python_version()}, {os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.1f}"
     )
     for size in sizes:
         with tempfile.TemporaryDirectory() as folder:
-            f = run(size, Path(folder))
+            f = run(size, Path(folder), args.url)
         print(
             f"  {size:>9,} members: send prepared in {f['send_s']:6.1f} s "
             f"({f['messages']:,.0f} outbox rows, {f['held_out']:,.0f} held out; "

@@ -93,7 +93,7 @@ def test_periodic_commands_skip_while_another_process_holds_their_lock(cron: Dat
     try:
         for command, lock in (
             (["support", "sla-sweep"], "job-sla-sweep"),
-            (["campaigns", "send-due"], "job-campaigns-send-due"),
+            (["campaigns", "send-due"], "campaigns-due"),  # the server scheduler's lock too
         ):
             with leader_lock(other, lock):
                 skipped = runner.invoke(app, command)

@@ -35,6 +35,8 @@ BOXES = (
     "sku",
     "store_id",
     "field",
+    "channel",
+    "purpose",
 )
 _DATED = ("op", "date", "days")
 KIND_BOXES: dict[str, tuple[str, ...]] = {
@@ -60,6 +62,7 @@ KIND_BOXES: dict[str, tuple[str, ...]] = {
         "sku",
         "store_id",
     ),
+    "consent": ("channel", "purpose", "op"),
     "first_purchase": _DATED,
     "last_purchase": _DATED,
 }
@@ -67,6 +70,7 @@ _OPS = {
     "set": ("in", "not_in"),
     "profile": ("in", "not_in", "is_set", "is_not_set"),
     "tag": ("has_any", "has_all", "has_none"),
+    "consent": ("allowed", "not_allowed"),
     "number": ("gte", "gt", "eq", "ne", "lt", "lte", "between"),
     "dated": ("within_last_days", "more_than_days_ago", "before", "after"),
     "custom_field": (
@@ -98,6 +102,7 @@ _KIND_OPS = {
     "tier": "set",
     "points": "number",
     "purchases": "number",
+    "consent": "consent",
     "first_purchase": "dated",
     "last_purchase": "dated",
 }

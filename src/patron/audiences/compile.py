@@ -18,6 +18,7 @@ from patron.audiences.exceptions import InvalidDefinition
 from patron.audiences.schemas import (
     ChurnBandCondition,
     ClvCondition,
+    ConsentCondition,
     CustomFieldCondition,
     Definition,
     FirstPurchaseCondition,
@@ -41,6 +42,9 @@ TABLES = (
     "audience_profile",
     "audience_tags",
     "audience_fields",
+    "audience_consent",
+    "audience_purchases",
+    "audience_customer_stores",
 )
 _NUMBER_OPS = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _CUSTOMER_COLUMNS = {"home_store": "c.home_store_id", "signup_channel": "c.signup_channel"}
@@ -144,6 +148,8 @@ class _Builder:
             return self.number_test(column, item.op, item.value, item.value_to)
         if isinstance(item, PurchasesCondition):
             return self.purchases(item)
+        if isinstance(item, ConsentCondition):
+            return self.consent(item)
         if isinstance(item, FirstPurchaseCondition | LastPurchaseCondition):
             span = self.profile_column("first_on" if item.kind == "first_purchase" else "last_on")
             return self.date_test(span, item.op, item.date, item.days)
@@ -158,6 +164,24 @@ class _Builder:
         if item.attribute == "home_store":
             return self.set_test(column, item.op, [int(v) for v in item.values], numeric=True)
         return self.set_test(column, item.op, list(item.values))
+
+    def consent(self, item: ConsentCondition) -> str:
+        """The send rule of consent.allows, on the copied states: a service withdrawal of
+        the channel stops everything; marketing needs a grant besides."""
+        channel = self.bind(item.channel)
+        withdrawn = (
+            "c.customer_id IN (SELECT customer_id FROM audience_consent WHERE "
+            f"channel = {channel} AND purpose = 'service' AND NOT granted)"
+        )
+        if item.purpose == "marketing":
+            granted = (
+                "c.customer_id IN (SELECT customer_id FROM audience_consent WHERE "
+                f"channel = {self.bind(item.channel)} AND purpose = 'marketing' AND granted)"
+            )
+            allowed = f"({granted} AND NOT {withdrawn})"
+        else:
+            allowed = f"(NOT {withdrawn})"
+        return allowed if item.op == "allowed" else f"(NOT {allowed})"
 
     def tag(self, item: TagCondition) -> str:
         tags = list(dict.fromkeys(item.tags))
@@ -242,14 +266,15 @@ class _Builder:
             where.append("o.store_id = ?")
             params.append(item.store_id)
         if item.category is not None:
-            where.append("l.category = ?")
+            where.append("o.category = ?")
             params.append(item.category)
         if item.sku is not None:
-            where.append("l.sku = ?")
+            where.append("o.sku = ?")
             params.append(item.sku)
         if lines:
-            source = "orders o JOIN order_lines l ON l.order_id = o.order_id"
-            measures = "count(DISTINCT o.order_id) AS n, sum(l.net_fen) AS amount"
+            # the lines with their order's customer, day and store (audiences/facts.py)
+            source = "audience_purchases o"
+            measures = "count(DISTINCT o.order_id) AS n, sum(o.net_fen) AS amount"
         else:
             source = "orders o"
             measures = "count(*) AS n, sum(o.net_fen) AS amount"
@@ -315,7 +340,7 @@ def compile_definition(
         stores = sorted(store_ids)
         predicate += (
             f" AND ({builder.in_list('c.home_store_id', stores, numeric=True)} OR "
-            "c.customer_id IN (SELECT customer_id FROM orders WHERE "
+            "c.customer_id IN (SELECT customer_id FROM audience_customer_stores WHERE "
             f"{builder.in_list('store_id', stores, numeric=True)}))"
         )
     if builder.uses_profile:

@@ -1,6 +1,6 @@
 """The audience facts: what the analytics store lacks for segments, copied into it beside the
 extract's tables (``audience_profile``, ``audience_tags``, ``audience_fields``,
-``audience_state``).
+``audience_consent``, ``audience_state``).
 
 Demographics are non-identifying: gender, an age band computed from the birthday (the
 birthday itself never leaves the operational database), city. Tier and points come from
@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 from sqlalchemy.orm import Session
 
-from patron import analytics, loyalty
+from patron import analytics, consent, loyalty
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.settings import get_settings
@@ -36,7 +36,17 @@ DDL = (
     "CREATE TABLE IF NOT EXISTS audience_tags (customer_id BIGINT, tag VARCHAR)",
     "CREATE TABLE IF NOT EXISTS audience_fields (customer_id BIGINT, field VARCHAR, "
     "text_value VARCHAR, number_value DOUBLE, date_value DATE)",
+    "CREATE TABLE IF NOT EXISTS audience_consent (customer_id BIGINT, channel VARCHAR, "
+    "purpose VARCHAR, granted BOOLEAN)",
     "CREATE TABLE IF NOT EXISTS audience_state (refreshed_at TIMESTAMP, scores_at TIMESTAMP)",
+)
+# Purchase facts, kept from the extract's orders at each refresh so a count reads one table:
+# every order line with its order's customer, day and store (no join of lines to orders per
+# count), and each customer's stores (home store aside) for a store-bound role's scope.
+PURCHASE_DDL = (
+    "CREATE TABLE IF NOT EXISTS audience_purchases (customer_id BIGINT, order_id BIGINT, "
+    "order_date DATE, store_id BIGINT, category VARCHAR, sku VARCHAR, net_fen BIGINT)",
+    "CREATE TABLE IF NOT EXISTS audience_customer_stores (customer_id BIGINT, store_id BIGINT)",
 )
 _AGE_BANDS = ((18, "under_18"), (25, "18_24"), (35, "25_34"), (45, "35_44"), (55, "45_54"))
 
@@ -65,6 +75,7 @@ class _Facts:
     profile: pa.Table
     tags: pa.Table
     fields: pa.Table
+    consent: pa.Table
     scores_at: datetime | None
 
 
@@ -116,7 +127,16 @@ def _read_facts(session: Session, today: date) -> _Facts:
             "date_value": pa.array([v[4] for v in values], pa.date32()),
         }
     )
-    return _Facts(profile=profile, tags=tags, fields=fields, scores_at=scores_at)
+    states = consent.consent_states(session=session)
+    consents = pa.table(
+        {
+            "customer_id": pa.array([r[0] for r in states], pa.int64()),
+            "channel": pa.array([r[1] for r in states], pa.string()),
+            "purpose": pa.array([r[2] for r in states], pa.string()),
+            "granted": pa.array([r[3] for r in states], pa.bool_()),
+        }
+    )
+    return _Facts(profile=profile, tags=tags, fields=fields, consent=consents, scores_at=scores_at)
 
 
 def ensure_tables(duck: Any) -> None:
@@ -132,6 +152,40 @@ def ensure_tables(duck: Any) -> None:
         duck.execute("DROP TABLE audience_profile")
     for ddl in DDL:
         duck.execute(ddl)
+    present = {
+        row[0]
+        for row in duck.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_name IN ('audience_purchases', 'audience_customer_stores')"
+        ).fetchall()
+    }
+    if len(present) < 2:  # a store refreshed before these facts existed: made from its orders
+        write_purchase_facts(duck)
+
+
+def write_purchase_facts(duck: Any) -> None:
+    """Replace the purchase facts from the store's orders and order lines (empty when none
+    were extracted yet), ordered by day so a period's count skips the rest."""
+    for ddl in PURCHASE_DDL:
+        duck.execute(ddl)
+    duck.execute("DELETE FROM audience_purchases")
+    duck.execute("DELETE FROM audience_customer_stores")
+    has_orders = duck.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_name IN ('orders', 'order_lines')"
+    ).fetchall()[0][0]
+    if has_orders < 2:
+        return
+    duck.execute(
+        "INSERT INTO audience_purchases SELECT o.customer_id, o.order_id, o.order_date, "
+        "o.store_id, l.category, l.sku, l.net_fen FROM orders o "
+        "JOIN order_lines l ON l.order_id = o.order_id "
+        "WHERE o.customer_id IS NOT NULL ORDER BY o.order_date"
+    )
+    duck.execute(
+        "INSERT INTO audience_customer_stores SELECT DISTINCT customer_id, store_id "
+        "FROM orders WHERE customer_id IS NOT NULL AND store_id IS NOT NULL"
+    )
 
 
 def write_facts(duck: Any, facts: _Facts, *, refreshed_at: datetime) -> None:
@@ -139,7 +193,11 @@ def write_facts(duck: Any, facts: _Facts, *, refreshed_at: datetime) -> None:
     ensure_tables(duck)
     duck.execute("BEGIN TRANSACTION")
     try:
-        for name, table in (("audience_tags", facts.tags), ("audience_fields", facts.fields)):
+        for name, table in (
+            ("audience_tags", facts.tags),
+            ("audience_fields", facts.fields),
+            ("audience_consent", facts.consent),
+        ):
             duck.register("_incoming", table)
             try:
                 duck.execute(f"DELETE FROM {name}")
@@ -167,6 +225,7 @@ def write_facts(duck: Any, facts: _Facts, *, refreshed_at: datetime) -> None:
             )
         finally:
             duck.unregister("_incoming")
+        write_purchase_facts(duck)
         duck.execute("DELETE FROM audience_state")
         naive = refreshed_at.replace(tzinfo=None)
         scores = facts.scores_at.replace(tzinfo=None) if facts.scores_at else None

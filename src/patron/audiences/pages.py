@@ -50,6 +50,7 @@ KIND_TITLES = {
     "tier": N_("Member tier"),
     "points": N_("Points"),
     "purchases": N_("Purchases"),
+    "consent": N_("Consent"),
     "first_purchase": N_("First purchase"),
     "last_purchase": N_("Last purchase"),
 }
@@ -80,7 +81,16 @@ OP_TITLES = {
     "after": N_("after"),
     "within_last_days": N_("within the last … days"),
     "more_than_days_ago": N_("more than … days ago"),
+    "allowed": N_("allows"),
+    "not_allowed": N_("does not allow"),
 }
+CONSENT_CHANNEL_TITLES = {
+    "sms": N_("SMS"),
+    "email": N_("E-mail"),
+    "wechat": N_("WeChat"),
+    "phone": N_("Phone"),
+}
+CONSENT_PURPOSE_TITLES = {"marketing": N_("marketing"), "service": N_("service messages")}
 GENDER_TITLES = {"female": N_("Female"), "male": N_("Male"), "other": N_("Other")}
 AGE_TITLES = {
     "under_18": N_("under 18"),
@@ -155,6 +165,8 @@ def _builder_context(
             "churn_band": {b: BAND_TITLES[b] for b in CHURN_BANDS},
         },
         "measures": MEASURE_TITLES,
+        "consent_channels": CONSENT_CHANNEL_TITLES,
+        "consent_purposes": CONSENT_PURPOSE_TITLES,
         **_choices(actor, db),
     }
 

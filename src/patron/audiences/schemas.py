@@ -250,6 +250,17 @@ class PurchasesCondition(_Numeric):
         return self
 
 
+class ConsentCondition(_Condition):
+    """What the customer agreed to on a channel, by the consent rule of every send
+    (docs/consent.md): ``allowed`` for marketing is a grant on record; for service, no
+    withdrawal; a service withdrawal of the channel stops marketing too."""
+
+    kind: Literal["consent"] = "consent"
+    op: Literal["allowed", "not_allowed"] = "allowed"
+    channel: Literal["sms", "email", "wechat", "phone"] = "sms"
+    purpose: Literal["marketing", "service"] = "marketing"
+
+
 class FirstPurchaseCondition(_Dated):
     kind: Literal["first_purchase"] = "first_purchase"
 
@@ -271,6 +282,7 @@ Condition = Annotated[
         TierCondition,
         PointsCondition,
         PurchasesCondition,
+        ConsentCondition,
         FirstPurchaseCondition,
         LastPurchaseCondition,
         "Group",
@@ -290,6 +302,7 @@ CONDITION_KINDS = (
     "tier",
     "points",
     "purchases",
+    "consent",
     "first_purchase",
     "last_purchase",
 )

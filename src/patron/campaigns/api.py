@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from patron.campaigns import results, service, templates
 from patron.campaigns.schemas import (
@@ -148,6 +149,17 @@ def send_campaign(campaign_id: PathId, actor: CurrentActor, db: Db) -> SendOutco
     return db.write(
         lambda s: service.send_campaign(session=s, campaign_id=campaign_id, actor=actor)
     )
+
+
+@router.get("/api/v1/campaigns/{campaign_id}/occurrences", response_model=list[CampaignRead])
+def list_occurrences(campaign_id: PathId, db: Db) -> list[CampaignRead]:
+    """A recurring campaign's occurrences sent so far (each a campaign with its results)."""
+
+    def read(s: Session) -> list[CampaignRead]:
+        service.get_campaign_or_raise(session=s, campaign_id=campaign_id)
+        return service.list_occurrences(session=s, series_id=campaign_id)
+
+    return db.read(read)
 
 
 @router.get("/api/v1/campaigns/{campaign_id}/results", response_model=ResultsRead)

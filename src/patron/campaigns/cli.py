@@ -11,33 +11,22 @@ app = typer.Typer(help="Campaigns: send those that are due.", no_args_is_help=Tr
 @app.command("send-due")
 def send_due() -> None:
     """Send the scheduled campaigns whose time has come, one transaction each."""
-    from patron.campaigns import service
-    from patron.campaigns.schemas import SendOutcome
+    from patron.campaigns.scheduler import LOCK
+    from patron.campaigns.scheduler import send_due as send
     from patron.core.actor import cli_actor
-    from patron.core.clock import utcnow
     from patron.core.db import get_database
     from patron.core.leader import leader_lock
 
     db = get_database()
-    actor = cli_actor()
-    now = utcnow()
-
-    def send(campaign_id: int) -> SendOutcome:
-        return db.write(
-            lambda s: service.send_campaign(
-                session=s, campaign_id=campaign_id, actor=actor, now=now
-            )
-        )
-
-    # Two runners (cron on two machines) do not send at once; see docs/operations.md.
-    with leader_lock(db, "job-campaigns-send-due") as leader:
+    # Two runners (cron on two machines, or cron beside a server) do not send at once: the
+    # same lock as the server's scheduler; see docs/operations.md.
+    with leader_lock(db, LOCK) as leader:
         if not leader:
             typer.echo("Another process is sending the due campaigns now. (另一个进程正在发送。)")
             return
-        for campaign_id in db.read(lambda s: service.due_campaign_ids(session=s, now=now)):
-            outcome = send(campaign_id)
+        for outcome in send(db, actor=cli_actor()):
             messages = sum(outcome.messages.values())
             typer.echo(
-                f"campaign {campaign_id}: {messages} messages, {outcome.held_out} held out, "
-                f"{outcome.unreachable} unreachable"
+                f"campaign {outcome.campaign_id}: {messages} messages, {outcome.held_out} held "
+                f"out, {outcome.unreachable} unreachable"
             )

@@ -58,7 +58,14 @@ class MessageTemplate(Base):
 
 
 class Campaign(Base):
+    """A campaign; a recurring one (``recurrence``, cron form, in ``zone``) is a series whose
+    ``send_at`` is its next occurrence: each occurrence is sent as a campaign of its own
+    (``series_id``, ``occurrence_at``) with its own holdout draw and results."""
+
     __tablename__ = "campaign"
+    __table_args__ = (
+        Index("ux_campaign_series_id_occurrence_at", "series_id", "occurrence_at", unique=True),
+    )
 
     id: Mapped[IdPk]
     name: Mapped[str] = mapped_column(String(120), unique=True)
@@ -78,6 +85,12 @@ class Campaign(Base):
     cost_per_message_fen: Mapped[int] = mapped_column(Integer, default=0)
     # A bundle offer's consequent: the results also measure who bought this SKU (None: none)
     focus_sku: Mapped[str | None] = mapped_column(String(64))
+    # Recurring: "0 10 * * 1" (Mondays 10:00) in ``zone``; None: sent once
+    recurrence: Mapped[str | None] = mapped_column(String(120))
+    zone: Mapped[str | None] = mapped_column(String(64))
+    # An occurrence of a recurring campaign: the series and the occurrence's time
+    series_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("campaign.id"))
+    occurrence_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(120))
     approved_by: Mapped[str | None] = mapped_column(String(120))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -44,6 +44,7 @@ DELIVERY_TITLES = {
     "failed": N_("Failed"),
     "bounced": N_("Bounced"),
     "skipped": N_("Skipped (consent, caps, too late)"),
+    "held": N_("Held (campaign paused)"),
     "written": N_("Messages written"),
 }
 OFFER_TITLES = {"none": N_("No offer"), "coupon": N_("Coupon"), "points": N_("Points")}
@@ -115,6 +116,7 @@ def campaign_from_form(form: dict[str, str]) -> CampaignIn:
             "coupon_template_code": form.get("coupon_template_code", "").strip() or None,
             "offer_points": form.get("offer_points", "").strip() or None,
             "send_at": local_time(form.get("send_at", "")),
+            "recurrence": form.get("recurrence", "").strip() or None,
             "holdout_percent": form.get("holdout_percent", "").strip() or "10",
             "priority": form.get("priority", "").strip() or "0",
             "conversion_days": form.get("conversion_days", "").strip() or "14",
@@ -153,7 +155,14 @@ def _campaign_page(
         )
         audience = audience_service.get_audience(session=s, audience_id=campaign.audience_id)
         names = {t.id: t.name for t in templates.list_templates(session=s)}
-        return {"campaign": campaign, "results": found, "audience": audience, "names": names}
+        occurrences = service.list_occurrences(session=s, series_id=campaign_id)
+        return {
+            "campaign": campaign,
+            "results": found,
+            "audience": audience,
+            "names": names,
+            "occurrences": occurrences,
+        }
 
     context = db.read(read)
     found = context["results"]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from patron import consent
 from patron.campaigns.measure import GroupFigures, Interval, measure_uplift, newcombe
-from patron.campaigns.models import Campaign, CampaignEvent, CampaignMember, CampaignStatus
+from patron.campaigns.models import Campaign, CampaignEvent, CampaignMember
 from patron.campaigns.schemas import GroupRead, IntervalRead, ResultsRead
 from patron.campaigns.service import SOURCE_KIND, get_campaign_or_raise
 from patron.core.clock import utcnow
@@ -94,7 +94,7 @@ def campaign_results(
     now: datetime | None = None,
 ) -> ResultsRead:
     campaign = get_campaign_or_raise(session=session, campaign_id=campaign_id)
-    if campaign.status != CampaignStatus.SENT or campaign.sent_at is None:
+    if campaign.sent_at is None:  # (a campaign paused after its send has results too)
         return ResultsRead(
             campaign_id=campaign_id,
             window_days=campaign.conversion_days,

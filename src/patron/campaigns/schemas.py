@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from croniter import croniter
+from pydantic import Field, field_validator, model_validator
 
 from patron.core.errors import rule_error
 from patron.core.schemas import RecordId, Schema, ShortCode, UtcInstant
@@ -82,6 +84,35 @@ class CampaignIn(Schema):
     cost_per_message_fen: Annotated[int, Field(ge=0, le=10_000)] = 0
     # Also measure the share who bought this SKU in the window (a bundle offer's consequent)
     focus_sku: ShortCode | None = None
+    # Recurring, in cron form ("0 10 * * 1": Mondays at 10:00; "0 10 8 * *": the 8th of each
+    # month), in ``zone`` (default: PATRON_TIMEZONE); each occurrence is a send of its own
+    recurrence: Annotated[str, Field(min_length=9, max_length=120)] | None = None
+    zone: Annotated[str, Field(max_length=64)] | None = None
+
+    @field_validator("recurrence")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = " ".join(value.split())
+        if len(value.split(" ")) != 5 or not croniter.is_valid(value):
+            raise rule_error(  # (at the field itself: pydantic names it)
+                "recurrence_invalid",
+                "",
+                "not a schedule: five fields, minute hour day month weekday",
+            )
+        return value
+
+    @field_validator("zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise rule_error("zone_unknown", "", f"unknown time zone {value!r}") from None
+        return value
 
     @model_validator(mode="after")
     def _offer_complete(self) -> CampaignIn:
@@ -111,6 +142,10 @@ class CampaignRead(Schema):
     conversion_days: int
     cost_per_message_fen: int
     focus_sku: str | None = None
+    recurrence: str | None = None
+    zone: str | None = None
+    series_id: int | None = None
+    occurrence_at: datetime | None = None
     created_by: str
     approved_by: str | None
     approved_at: datetime | None
@@ -122,8 +157,11 @@ class CampaignRead(Schema):
 
 
 class SendOutcome(Schema):
-    campaign_id: int
+    campaign_id: int  # for a recurring campaign, the occurrence sent
     already_sent: bool = False
+    series_id: int | None = None  # the recurring campaign this occurrence belongs to
+    # A recurring campaign's occurrence found past its latest time: not sent, never late
+    missed_occurrence: datetime | None = None
     audience: int = 0  # members when drawn
     held_out: int = 0
     treated: int = 0

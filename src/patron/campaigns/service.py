@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import Table, insert, select
+from croniter import croniter
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,16 +31,15 @@ from patron.campaigns import templates as campaign_templates
 from patron.campaigns.holdout import held_out
 from patron.campaigns.models import Campaign, CampaignMember, CampaignStatus, OfferKind
 from patron.campaigns.schemas import CampaignIn, CampaignRead, SendOutcome
+from patron.core import bulk
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.settings import get_settings
 from patron.engagement import service as outbox
-from patron.engagement.schemas import MessagesIn, Recipient
+from patron.engagement.schemas import MessagesIn
 
 SOURCE_KIND = "campaign"
-_MEMBER = cast(Table, CampaignMember.__table__)
-_CHUNK = 10_000
 
 
 def _read(row: Campaign) -> CampaignRead:
@@ -102,6 +103,10 @@ def create_campaign(*, session: Session, campaign_in: CampaignIn, actor: Actor) 
         focus_sku=campaign_in.focus_sku,
         created_by=actor.name[:120],
     )
+    if campaign_in.recurrence is not None:
+        row.recurrence = campaign_in.recurrence
+        row.zone = campaign_in.zone or get_settings().timezone
+        row.send_at = next_occurrence(row, after=(campaign_in.send_at or utcnow()) - _SECOND)
     try:
         with session.begin_nested():
             session.add(row)
@@ -185,36 +190,46 @@ def approve_campaign(*, session: Session, campaign_id: int, actor: Actor) -> Cam
 
 
 def pause_campaign(*, session: Session, campaign_id: int, actor: Actor) -> CampaignRead:
-    return _read(
-        _move(
-            session,
-            campaign_id,
-            actor,
-            allowed=[CampaignStatus.SCHEDULED, CampaignStatus.AWAITING_APPROVAL],
-            to=CampaignStatus.PAUSED,
-            action="campaign.pause",
-        )
+    """Stop a campaign before its send, or after it: then its messages not yet handed to a
+    provider are held in the outbox until it is resumed (docs/campaigns.md)."""
+    row = _move(
+        session,
+        campaign_id,
+        actor,
+        allowed=[CampaignStatus.SCHEDULED, CampaignStatus.AWAITING_APPROVAL, CampaignStatus.SENT],
+        to=CampaignStatus.PAUSED,
+        action="campaign.pause",
     )
+    if row.sent_at is not None:
+        outbox.hold_messages(session=session, source_kind=SOURCE_KIND, source_id=str(row.id))
+    return _read(row)
 
 
 def resume_campaign(*, session: Session, campaign_id: int, actor: Actor) -> CampaignRead:
-    """Back to where a pause can lead: scheduled again, after a new approval if required."""
+    """Back to where a pause can lead: sent again, its held messages released, when it was
+    paused after its send; otherwise scheduled, after a new approval if required."""
     row = _row(session, campaign_id)
-    to = (
-        CampaignStatus.SCHEDULED
-        if row.approved_at is not None or not get_settings().campaign_approval
-        else CampaignStatus.AWAITING_APPROVAL
+    if row.sent_at is not None:
+        to = CampaignStatus.SENT
+    elif row.approved_at is not None or not get_settings().campaign_approval:
+        to = CampaignStatus.SCHEDULED
+    else:
+        to = CampaignStatus.AWAITING_APPROVAL
+    row = _move(
+        session,
+        campaign_id,
+        actor,
+        allowed=[CampaignStatus.PAUSED],
+        to=to,
+        action="campaign.resume",
     )
-    return _read(
-        _move(
-            session,
-            campaign_id,
-            actor,
-            allowed=[CampaignStatus.PAUSED],
-            to=to,
-            action="campaign.resume",
-        )
-    )
+    if row.sent_at is not None:
+        outbox.release_messages(session=session, source_kind=SOURCE_KIND, source_id=str(row.id))
+    elif row.recurrence and row.send_at is not None and row.send_at < utcnow():
+        # occurrences that fell while paused are not sent afterwards
+        row.send_at = next_occurrence(row, after=utcnow())
+        session.flush()
+    return _read(row)
 
 
 # ------------------------------------------------------------------------------ sending
@@ -239,6 +254,8 @@ def _variables(
             if cid in wanted
         }
     found: dict[int, dict[str, str | int]] = {}
+    if not used & {"coupon_code", "tier", "points"}:
+        return found  # (the profile fills the rest when each message goes)
     for cid in recipients:
         values: dict[str, str | int] = {}
         if "coupon_code" in used:
@@ -318,12 +335,14 @@ def send_campaign(
             f"campaign {campaign_id} is due at {row.send_at.isoformat()}",
             message_code="campaign_not_due",
         )
+    if row.recurrence:
+        return _send_occurrence(session, row, actor, now)
     members = np.asarray(
         audiences.member_ids(session=session, audience_id=row.audience_id, now=now),
         dtype=np.int64,
     )
     holdout_mask = held_out(members, seed=row.seed, holdout_bp=row.holdout_bp)
-    treated = [int(c) for c in members[~holdout_mask]]
+    treated: list[int] = members[~holdout_mask].tolist()
     chosen = _choose_channels(session, list(row.templates), treated)
     recipients, codes, points = _give_offer(session, row, sorted(chosen), actor, now)
     variables = _variables(session, row, recipients, codes)
@@ -350,26 +369,29 @@ def send_campaign(
                 "send_at": now,
             }
         )
-        # Built without validation: a million checked dicts cost seconds, and these are ours.
-        messages_in.recipients = [
-            Recipient.model_construct(customer_id=cid, variables=variables[cid] or None)
-            for cid in mine
-        ]
-        result = outbox.enqueue_messages(session=session, messages_in=messages_in)
+        # Plain tuples, written set-based: no object or dictionary per recipient.
+        result = outbox.enqueue_rows(
+            session=session,
+            messages_in=messages_in,
+            rows=[(cid, variables.get(cid) or None) for cid in mine],
+        )
         messages[channel] = result.created
     sent_to = set(recipients)
-    rows = [
-        {
-            "campaign_id": row.id,
-            "customer_id": int(cid),
-            "holdout": bool(out),
-            "channels": chosen[int(cid)] if int(cid) in sent_to else "",
-            "coupon_code": codes.get(int(cid)),
-        }
-        for cid, out in zip(members.tolist(), holdout_mask.tolist(), strict=True)
-    ]
-    for start in range(0, len(rows), _CHUNK):
-        session.execute(insert(_MEMBER), rows[start : start + _CHUNK])
+    bulk.insert_tuples(
+        session,
+        "campaign_member",
+        ("campaign_id", "customer_id", "holdout", "channels", "coupon_code"),
+        (
+            (
+                row.id,
+                cid,
+                out,
+                chosen[cid] if cid in sent_to else "",
+                codes.get(cid),
+            )
+            for cid, out in zip(members.tolist(), holdout_mask.tolist(), strict=True)
+        ),
+    )
     row.status = CampaignStatus.SENT
     row.sent_at = now
     row.treated = len(treated)
@@ -389,6 +411,89 @@ def send_campaign(
     )
     _audit(session, actor, "campaign.send", row, **outcome.model_dump(exclude={"campaign_id"}))
     return outcome
+
+
+# ------------------------------------------------------------------------------ recurring
+
+_SECOND = timedelta(seconds=1)
+_COPIED = (
+    "audience_id",
+    "templates",
+    "language",
+    "offer",
+    "coupon_template_code",
+    "offer_points",
+    "holdout_bp",
+    "priority",
+    "conversion_days",
+    "cost_per_message_fen",
+    "focus_sku",
+    "created_by",
+    "approved_by",
+    "approved_at",
+)
+
+
+def next_occurrence(row: Campaign, *, after: datetime) -> datetime:
+    """A recurring campaign's first occurrence strictly after ``after``, read in its zone
+    (Mondays at 10:00 are 10:00 in Shanghai), as a UTC instant."""
+    zone = ZoneInfo(row.zone or get_settings().timezone)
+    local = after.astimezone(zone)
+    found = croniter(row.recurrence, local).get_next(datetime)
+    return cast(datetime, found).astimezone(UTC)
+
+
+def _send_occurrence(
+    session: Session, series: Campaign, actor: Actor, now: datetime
+) -> SendOutcome:
+    """Send a recurring campaign's due occurrence as a campaign of its own (its own holdout
+    draw, audience as of now, results), and move the series on to its next occurrence. An
+    occurrence found later than the messages' maximum lateness is passed over, never sent
+    late; the unique (series, occurrence) makes a second send of it impossible."""
+    occurrence = series.send_at or now
+    series.send_at = next_occurrence(series, after=max(now, occurrence))
+    series.updated_at = now
+    session.flush()
+    lateness = timedelta(hours=get_settings().message_max_lateness_hours)
+    if now - occurrence > lateness:
+        _audit(
+            session, actor, "campaign.occurrence_missed", series, occurrence=occurrence.isoformat()
+        )
+        return SendOutcome(campaign_id=series.id, series_id=series.id, missed_occurrence=occurrence)
+    local = occurrence.astimezone(ZoneInfo(series.zone or get_settings().timezone))
+    child = Campaign(
+        **{name: getattr(series, name) for name in _COPIED},
+        name=f"{series.name[:96]} · {local:%Y-%m-%d %H:%M}",
+        status=CampaignStatus.SCHEDULED,
+        send_at=occurrence,
+        seed=secrets.randbits(62),
+        series_id=series.id,
+        occurrence_at=occurrence,
+    )
+    try:
+        with session.begin_nested():
+            session.add(child)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(
+            f"campaign {series.id}'s occurrence at {occurrence.isoformat()} exists",
+            message_code="campaign_wrong_state",
+            status=CampaignStatus.SENT,
+        ) from None
+    _audit(session, actor, "campaign.occurrence", child, series_id=series.id)
+    outcome = send_campaign(session=session, campaign_id=child.id, actor=actor, now=now)
+    outcome.series_id = series.id
+    return outcome
+
+
+def list_occurrences(*, session: Session, series_id: int) -> list[CampaignRead]:
+    """A recurring campaign's occurrences sent so far, the latest first."""
+    rows = session.scalars(
+        select(Campaign)
+        .where(Campaign.series_id == series_id)
+        .order_by(Campaign.occurrence_at.desc(), Campaign.id.desc())
+    )
+    return [_read(r) for r in rows]
 
 
 def due_campaign_ids(*, session: Session, now: datetime) -> list[int]:

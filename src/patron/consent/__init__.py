@@ -5,6 +5,7 @@ check with the outbox's dispatcher."""
 from patron.consent.service import (
     allows,
     consent_check,
+    consent_states,
     get_consent,
     reachable_for_marketing,
     record_consent,
@@ -20,6 +21,7 @@ register_send_check("consent", consent_check)
 __all__ = [
     "allows",
     "consent_check",
+    "consent_states",
     "get_consent",
     "reachable_for_marketing",
     "record_consent",

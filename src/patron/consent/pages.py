@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from patron.consent import service
+from patron.consent.merges import MERGE_SOURCE
 from patron.consent.models import ConsentChannel, ConsentPurpose, ConsentSource
 from patron.consent.schemas import ConsentChange, ConsentIn
 from patron.core.errors import InvalidInput
@@ -40,6 +41,7 @@ SOURCE_TITLES = {
     ConsentSource.IMPORT: N_("Import"),
     ConsentSource.UNSUBSCRIBE: N_("Unsubscribe"),
     ConsentSource.CONSOLE: N_("Console"),
+    MERGE_SOURCE: N_("Profile merge"),
 }
 
 

@@ -171,6 +171,11 @@ class Settings(BaseSettings):
     consent_notice_version: str = "1"
     # Campaigns need a chain manager's approval before they send.
     campaign_approval: bool = True
+    # ``patron serve`` sends scheduled campaigns whose time has come (one process of several,
+    # by a leader lock), looking every ``campaign_poll_s`` seconds; false: cron runs
+    # ``patron campaigns send-due``.
+    campaign_scheduler: bool = True
+    campaign_poll_s: float = Field(default=30.0, gt=0)
     # WeChat: template messages of an official account, or subscribe messages of a
     # mini-program, to the customer's openid under ``wechat_app_id``.
     wechat_api_base: str = "https://api.weixin.qq.com"

@@ -33,6 +33,7 @@ MERGE_PARTICIPANTS: tuple[str, ...] = (
     "patron.loyalty",
     "patron.support.merges",
     "patron.journeys.merges",
+    "patron.consent.merges",
 )
 
 PROFILE_FIELDS = (

@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    ColumnElement,
     ScalarSelect,
     Select,
     bindparam,
@@ -354,6 +355,18 @@ def count_customers(*, session: Session, status: str | None = CustomerStatus.ACT
     if status:
         query = query.where(Customer.status == status)
     return int(session.scalar(query) or 0)
+
+
+def is_live_customer(customer_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """A condition on ``customer_id`` (a column of another table): a live profile (not
+    merged away) — for set-based statements over many customers."""
+    # EXISTS, not IN: negated it stays an anti-join (PostgreSQL's NOT IN over a subquery
+    # larger than work_mem runs the subquery once per row).
+    return (
+        select(Customer.id)
+        .where(Customer.id == customer_id, Customer.status == CustomerStatus.ACTIVE)
+        .exists()
+    )
 
 
 def live_customer_ids(

@@ -47,6 +47,8 @@ class MessageStatus(StrEnum):
     FAILED = "failed"
     BOUNCED = "bounced"
     SKIPPED = "skipped"
+    # Held back by its source (a paused campaign) until released: not due, not final.
+    HELD = "held"
 
 
 FINAL_STATUSES = frozenset(

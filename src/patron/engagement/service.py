@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -20,17 +21,20 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    column,
     func,
     insert,
     literal,
     or_,
     select,
+    table,
     text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from patron.core import bulk
 from patron.core.clock import utcnow
 from patron.core.settings import get_settings
 from patron.customers import service as customers
@@ -52,7 +56,6 @@ from patron.engagement.schemas import (
 
 M = cast(Table, OutboxMessage.__table__)
 A = cast(Table, OutboxAttempt.__table__)
-_INSERT_CHUNK = 5_000
 
 # ------------------------------------------------------------------------------ content
 
@@ -85,17 +88,6 @@ def get_contents(
 # ------------------------------------------------------------------------------ enqueueing
 
 
-def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> None:
-    dialect = session.get_bind().dialect.name
-    keys = ["source_kind", "source_id", "customer_id", "channel"]
-    statement: Any
-    if dialect == "postgresql":
-        statement = postgresql.insert(M).on_conflict_do_nothing(index_elements=keys)
-    else:
-        statement = sqlite.insert(M).on_conflict_do_nothing(index_elements=keys)
-    session.execute(statement, rows)
-
-
 def _count_of_source(session: Session, messages_in: MessagesIn) -> int:
     return int(
         session.scalar(
@@ -119,6 +111,27 @@ def enqueue_messages(*, session: Session, messages_in: MessagesIn) -> EnqueueRes
     A message already enqueued for the same source, customer and channel is left as it is
     (the run was repeated); customers merged away or unknown are left out and named.
     """
+    return enqueue_rows(
+        session=session,
+        messages_in=messages_in,
+        rows=[(r.customer_id, r.variables) for r in messages_in.recipients],
+    )
+
+
+_RECIPIENT_COLUMNS = {"customer_id": ("bigint", "INTEGER"), "variables": ("json", "TEXT")}
+
+
+def enqueue_rows(
+    *,
+    session: Session,
+    messages_in: MessagesIn,
+    rows: Sequence[tuple[int, dict[str, Any] | None]],
+) -> EnqueueResult:
+    """:func:`enqueue_messages` for recipients given as plain (customer id, variables)
+    tuples, ``messages_in.recipients`` ignored: a campaign's million recipients are written
+    set-based — into a temporary table (PostgreSQL ``COPY``, SQLite ``executemany``), then
+    one ``INSERT … SELECT`` of the live ones — never an object or a dictionary per row.
+    A customer named twice gets the variables of their last mention."""
     found = get_contents(session=session, content_ids=[messages_in.content_id])
     if messages_in.content_id not in found:
         raise ContentNotFound(
@@ -131,35 +144,99 @@ def enqueue_messages(*, session: Session, messages_in: MessagesIn) -> EnqueueRes
             f"content {messages_in.content_id} is for {channel}, not {messages_in.channel}",
             content_channel=channel,
         )
-    wanted = {r.customer_id: r for r in messages_in.recipients}
-    live = customers.live_customer_ids(session=session, customer_ids=list(wanted))
-    left_out = sorted(set(wanted) - live)
+    wanted = dict(rows)
+    if not wanted:
+        return EnqueueResult(created=0, already_queued=0, left_out=[])
     now = utcnow()
     send_at = messages_in.send_at or now
     not_after = messages_in.not_after or send_at + timedelta(
         hours=get_settings().message_max_lateness_hours
     )
-    before = _count_of_source(session, messages_in)
-    base = {
-        "source_kind": messages_in.source_kind,
-        "source_id": messages_in.source_id,
-        "channel": messages_in.channel,
-        "purpose": messages_in.purpose,
-        "content_id": messages_in.content_id,
-        "priority": messages_in.priority,
-        "status": MessageStatus.QUEUED,
-        "attempts": 0,
-        "created_at": now,
-        "next_attempt_at": send_at,
-        "not_after": not_after,
-    }
-    rows = [
-        {**base, "customer_id": cid, "variables": wanted[cid].variables} for cid in sorted(live)
-    ]
-    for start in range(0, len(rows), _INSERT_CHUNK):
-        _insert_ignoring_duplicates(session, rows[start : start + _INSERT_CHUNK])
-    created = _count_of_source(session, messages_in) - before
-    return EnqueueResult(created=created, already_queued=len(rows) - created, left_out=left_out)
+    temp = bulk.temporary_table(session, "tmp_recipients", _RECIPIENT_COLUMNS)
+    try:
+        bulk.insert_tuples(
+            session,
+            temp,
+            ("customer_id", "variables"),
+            ((cid, None if v is None else orjson.dumps(v).decode()) for cid, v in wanted.items()),
+        )
+        t = table(temp, column("customer_id"), column("variables"))
+        live = customers.is_live_customer(t.c.customer_id)
+        left_out = sorted(int(cid) for cid in session.scalars(select(t.c.customer_id).where(~live)))
+        constants = {
+            "source_kind": messages_in.source_kind,
+            "source_id": messages_in.source_id,
+            "channel": messages_in.channel,
+            "purpose": messages_in.purpose,
+            "content_id": messages_in.content_id,
+            "priority": messages_in.priority,
+            "status": MessageStatus.QUEUED,
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": send_at,
+            "not_after": not_after,
+        }
+        picked = select(
+            *(literal(value, type_=M.c[name].type) for name, value in constants.items()),
+            t.c.customer_id,
+            t.c.variables,
+        ).where(live)
+        before = _count_of_source(session, messages_in)
+        session.execute(
+            _insert_ignoring(session).from_select([*constants, "customer_id", "variables"], picked)
+        )
+        # (counted, not the driver's rowcount: psycopg reports none for INSERT … SELECT)
+        created = _count_of_source(session, messages_in) - before
+    finally:
+        bulk.drop_table(session, temp)
+    live_count = len(wanted) - len(left_out)
+    return EnqueueResult(created=created, already_queued=live_count - created, left_out=left_out)
+
+
+def _insert_ignoring(session: Session) -> Any:
+    """An INSERT into the outbox that leaves a message already there as it is."""
+    keys = ["source_kind", "source_id", "customer_id", "channel"]
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(M).on_conflict_do_nothing(index_elements=keys)
+    return sqlite.insert(M).on_conflict_do_nothing(index_elements=keys)
+
+
+# ------------------------------------------------------------------------------ holding
+
+
+def hold_messages(*, session: Session, source_kind: str, source_id: str) -> int:
+    """Hold back a source's messages not yet handed over (a campaign paused after its send):
+    queued ones, and claimed ones whose request has not reached a provider — their claim is
+    taken from the dispatcher, whose hand-over then fails and sends nothing. Returns how many
+    are held; :func:`release_messages` lets them go again."""
+    result = session.execute(
+        update(M)
+        .where(
+            M.c.source_kind == source_kind,
+            M.c.source_id == source_id,
+            or_(
+                M.c.status == MessageStatus.QUEUED,
+                and_(M.c.status == MessageStatus.SENDING, M.c.handed_over_at.is_(None)),
+            ),
+        )
+        .values(status=MessageStatus.HELD, sent_at=None, published_at=None, **_RELEASE)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def release_messages(*, session: Session, source_kind: str, source_id: str) -> int:
+    """Back to the queue, as they were due; those past their latest time are then skipped as
+    late by the dispatcher, never sent late."""
+    result = session.execute(
+        update(M)
+        .where(
+            M.c.source_kind == source_kind,
+            M.c.source_id == source_id,
+            M.c.status == MessageStatus.HELD,
+        )
+        .values(status=MessageStatus.QUEUED)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------------------ reading

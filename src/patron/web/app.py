@@ -107,6 +107,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the nightly analytics run with the server; stop it with the server. A serving
     process settles its heap first (not under tests, which start an app per test and would
     pay a full collection each time and keep every earlier test's cycles)."""
+    from patron.campaigns.scheduler import start_scheduler
     from patron.engagement.embedded import start_dispatch
     from patron.jobs import start_nightly
     from patron.journeys.embedded import start_journeys
@@ -116,9 +117,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     scheduler = start_nightly(app.state.db)
     dispatch = start_dispatch(app.state.db)  # customer messages, unless PATRON_DISPATCH says not
     journeys = start_journeys(app.state.db)  # unless PATRON_JOURNEYS says not
+    campaigns = start_scheduler(app.state.db)  # due campaigns, unless PATRON_CAMPAIGN_SCHEDULER
     try:
         yield
     finally:
+        if campaigns is not None:
+            campaigns.stop()
         if journeys is not None:
             journeys.stop()
         if dispatch is not None:

@@ -175,6 +175,10 @@ MESSAGES: Final[dict[str, str]] = {
     "journey_step_key_twice": N_("two steps have the same key"),
     "journey_goto_unknown": N_("must go to a later step of this journey (%(target)s)"),
     "task_not_found": N_("no such task"),
+    "recurrence_invalid": N_(
+        "not a schedule: five fields, minute hour day month weekday (0 10 * * 1: Mondays 10:00)"
+    ),
+    "zone_unknown": N_("unknown time zone"),
     # --- audiences (audiences/)
     "audience_not_found": N_("no such audience"),
     "audience_name_taken": N_("an audience named %(name)s exists already"),

@@ -248,6 +248,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/campaigns/{campaign_id}/pause"): P.CAMPAIGNS_WRITE,
     ("POST", "/api/v1/campaigns/{campaign_id}/resume"): P.CAMPAIGNS_WRITE,
     ("POST", "/api/v1/campaigns/{campaign_id}/send"): P.CAMPAIGNS_WRITE,
+    ("GET", "/api/v1/campaigns/{campaign_id}/occurrences"): P.CAMPAIGNS_READ,
     ("GET", "/api/v1/campaigns/{campaign_id}/results"): P.CAMPAIGNS_READ,
     ("GET", "/o/{token}.gif"): PUBLIC,
     ("GET", "/c/{token}"): PUBLIC,

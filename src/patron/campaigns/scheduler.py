@@ -1,0 +1,110 @@
+"""Sending campaigns whose time has come: ``patron campaigns send-due`` from cron, or a thread
+of ``patron serve`` (the embedded default) that does the same every ``campaign_poll_s``
+seconds. Of several server processes only the one holding the leader lock sends
+(core/leader.py); and a second send of a campaign finds it sent and writes nothing, so even
+two senders could not double a message (docs/campaigns.md)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from patron.campaigns import service
+from patron.campaigns.schemas import SendOutcome
+from patron.core.actor import Actor, system_actor
+from patron.core.clock import utcnow
+from patron.core.db import Database
+from patron.core.errors import Conflict
+from patron.core.leader import leader_lock
+from patron.core.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+LOCK = "campaigns-due"
+
+
+def send_due(db: Database, *, actor: Actor, now: datetime | None = None) -> list[SendOutcome]:
+    """Send every scheduled campaign due at ``now``, one transaction each, highest priority
+    first. A campaign paused or sent meanwhile (by "Send now") is passed over."""
+    now = now or utcnow()
+    outcomes: list[SendOutcome] = []
+    for campaign_id in db.read(lambda s: service.due_campaign_ids(session=s, now=now)):
+
+        def send(session: Session, campaign_id: int = campaign_id) -> SendOutcome:
+            return service.send_campaign(
+                session=session, campaign_id=campaign_id, actor=actor, now=now
+            )
+
+        try:
+            outcome = db.write(send)
+        except Conflict as exc:  # its state changed between the look and the send
+            log.info("campaign %s not sent: %s", campaign_id, exc)
+            continue
+        if not outcome.already_sent:
+            outcomes.append(outcome)
+    return outcomes
+
+
+class CampaignScheduler:
+    """A thread sending due campaigns while this process holds the leader lock."""
+
+    def __init__(self, db: Database, *, settings: Settings | None = None) -> None:
+        self.db = db
+        self.settings = settings or get_settings()
+        self.actor = system_actor("scheduler")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self, now: datetime | None = None) -> list[SendOutcome] | None:
+        """One pass: the outcomes sent, or None when another process is the leader."""
+        with leader_lock(self.db, LOCK) as leader:
+            if not leader:
+                return None
+            return send_due(self.db, actor=self.actor, now=now)
+
+    def _loop(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                for outcome in self.run_once() or []:
+                    log.info(
+                        "campaign %s sent: %d messages",
+                        outcome.campaign_id,
+                        sum(outcome.messages.values()),
+                    )
+                failures = 0
+            except Exception:  # the database away, say: try again, less often
+                failures += 1
+                if failures == 1 or failures % 10 == 0:
+                    log.exception("sending due campaigns failed (%d times running)", failures)
+            poll = self.settings.campaign_poll_s
+            if self._stop.wait(min(600.0, poll * 2**failures) if failures else poll):
+                break
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._loop, name="patron-campaigns", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+
+def start_scheduler(db: Database) -> CampaignScheduler | None:
+    """Start sending due campaigns in this server process when PATRON_CAMPAIGN_SCHEDULER is
+    on (the default). Under tests only when the test sets it itself."""
+    settings = get_settings()
+    if not settings.campaign_scheduler or not isinstance(db, Database):
+        return None
+    if settings.env == "test" and "campaign_scheduler" not in settings.model_fields_set:
+        return None
+    scheduler = CampaignScheduler(db, settings=settings)
+    scheduler.start()
+    return scheduler

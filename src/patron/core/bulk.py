@@ -1,0 +1,93 @@
+"""Writing many rows at once, in the caller's transaction: plain tuples straight to the
+driver (PostgreSQL ``COPY``, SQLite ``executemany``), with none of the per-row work of
+ORM objects or bound dictionaries. For a million rows that is seconds instead of minutes
+(a campaign's outbox rows and members, docs/architecture.md).
+
+The values must already be what the database stores: ints, strings, bools, None, and for
+an instant a UTC ``datetime`` (naive on SQLite, as ``UTCDateTime`` stores it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_temp_names = itertools.count()
+
+
+def _check(*names: str) -> None:
+    for name in names:
+        if not _NAME.match(name):
+            raise ValueError(f"not a plain SQL name: {name!r}")
+
+
+_COPY_BLOCK = 10_000
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: Any) -> str:
+    """One value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def insert_tuples(
+    session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Insert ``rows`` (tuples in the order of ``columns``) into ``table``."""
+    _check(table, *columns)
+    conn = session.connection()
+    listed = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        raw: Any = conn.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({listed}) FROM STDIN") as copy:
+            # COPY's text format built here in blocks: a third of the time of write_row's
+            # adaptation of every value
+            lines: list[str] = []
+            for row in rows:
+                lines.append("\t".join(map(_copy_text, row)))
+                if len(lines) >= _COPY_BLOCK:
+                    copy.write("\n".join(lines) + "\n")
+                    lines.clear()
+            if lines:
+                copy.write("\n".join(lines) + "\n")
+        return
+    marks = ", ".join("?" for _ in columns)
+    batch = list(rows)
+    if batch:
+        conn.exec_driver_sql(f"INSERT INTO {table} ({listed}) VALUES ({marks})", batch)
+
+
+def temporary_table(session: Session, prefix: str, columns: dict[str, tuple[str, str]]) -> str:
+    """Make a temporary table for this transaction's connection and return its name;
+    ``columns``: name → (PostgreSQL type, SQLite type). Drop it with :func:`drop_table`
+    (on PostgreSQL it goes at commit anyway)."""
+    _check(prefix, *columns)
+    conn = session.connection()
+    postgres = conn.dialect.name == "postgresql"
+    name = f"{prefix}_{os.getpid()}_{next(_temp_names)}"
+    typed = ", ".join(f"{c} {pg if postgres else lite}" for c, (pg, lite) in columns.items())
+    tail = " ON COMMIT DROP" if postgres else ""
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ({typed}){tail}")
+    return name
+
+
+def drop_table(session: Session, name: str) -> None:
+    _check(name)
+    session.connection().exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
