@@ -111,6 +111,9 @@ COVERAGE: dict[str, Rule] = {
     "survey_invitation": Direct(),
     "survey_response": Direct(),
     "privacy_request": Direct(),
+    "event": Direct(),
+    "event_visitor": Direct(),
+    "webhook_delivery": Direct(),
     "audit_entry": AuditAbout(),
 }
 
@@ -119,7 +122,7 @@ EXCLUDED: dict[str, str] = {}
 
 # Columns never written out: keyed fingerprints and request hashes say nothing about the
 # person that the export does not already say in clear, and would help match them elsewhere.
-_HIDDEN = frozenset({"name_index", "value_index", "request_hash", "claim_token"})
+_HIDDEN = frozenset({"name_index", "value_index", "request_hash", "claim_token", "anonymous_key"})
 
 
 def _person_ids(session: Session, customer_id: int) -> list[int]:

@@ -1,0 +1,30 @@
+"""The event stream and outgoing webhooks (docs/events.md).
+
+Other domains publish into the stream in their own transaction and read it after a cursor:
+
+    from patron import events
+    events.publish(session, "order.created", customer_id=..., store_id=..., properties=...,
+                   event_id=f"order.created:{order.id}")
+    for record in events.read_after(session, cursor, types={"cart_add"}):
+        ...
+"""
+
+from patron.events.schemas import EventRecord
+from patron.events.service import (
+    DomainEvent,
+    move_customer_records,
+    publish,
+    publish_many,
+    read_after,
+    restore_customer_records,
+)
+
+__all__ = [
+    "DomainEvent",
+    "EventRecord",
+    "move_customer_records",
+    "publish",
+    "publish_many",
+    "read_after",
+    "restore_customer_records",
+]
