@@ -216,3 +216,29 @@ def test_webhook_endpoints_must_be_https_and_public_outside_tests(
             webhooks.check_endpoint(url)
         assert refused.value.field == "url"
     webhooks.check_endpoint("https://erp.example.cn/hook")
+
+
+def test_the_dispatcher_inside_the_server_sends_webhooks(
+    db: Database, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from patron.core.settings import get_settings
+    from patron.engagement.embedded import start_dispatch
+
+    receiver.clock = utcnow
+    customer = sign_up(db, phone="13800138000")
+    _subscribe(db, receiver)
+    sent = _publish(db, customer, "gold")
+    monkeypatch.setenv("PATRON_DISPATCH", "embedded")
+    monkeypatch.setenv("PATRON_DISPATCH_POLL_S", "0.05")
+    get_settings.cache_clear()
+    running = start_dispatch(db)
+    assert running is not None
+    try:
+        deadline = time.monotonic() + 60  # a wait for the thread, not a measure of speed
+        while not receiver.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        running.stop()
+    assert receiver.order_of(customer) == [sent]

@@ -34,6 +34,7 @@ from patron.core.settings import get_settings
 from patron.customers import api as customers_api
 from patron.customers import pages as customers_pages
 from patron.events import api as events_api
+from patron.events import pages as events_pages
 from patron.imports import pages as imports_pages
 from patron.loyalty import api as loyalty_api
 from patron.loyalty import pages as loyalty_pages
@@ -86,6 +87,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     privacy_api.router,  # privacy: requests, access exports, register, retention
     privacy_pages.router,  # the privacy officer's pages and the public privacy notice
     events_api.router,  # behaviour events in, the stream, webhook subscriptions
+    events_pages.router,  # the events and webhooks console (admins)
 )
 
 

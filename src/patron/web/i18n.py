@@ -185,6 +185,7 @@ MESSAGE_SOURCES: Final = (
     "audiences/pages.py",
     "support/pages/*.py",
     "privacy/pages.py",
+    "events/pages.py",
 )
 
 
