@@ -141,6 +141,7 @@ def _in_process(url: str, batches: list[bytes]) -> float:
 
     db = Database(url)
     resolve = _resolver(system_actor("bench"))
+    db.read(lambda s: service.count_events(session=s))  # connect before the clock starts
     started = time.perf_counter()
     for body in batches:
         batch = EventBatchIn.model_validate_json(body)

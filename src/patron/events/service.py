@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, func, select, text, update
+from sqlalchemy import CursorResult, Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
@@ -252,30 +252,36 @@ def _stitch(
     session: Session, identified: dict[str, int], known: dict[str, int], now: datetime
 ) -> int:
     """Remember each newly identified visitor and give their earlier anonymous events the
-    customer; returns how many events were stitched."""
-    stitched = 0
-    for key, customer_id in identified.items():
-        if known.get(key) == customer_id:
-            continue
-        if key in known:
-            session.execute(
-                update(_VISITOR)
-                .where(_VISITOR.c.anonymous_key == key)
-                .values(customer_id=customer_id, identified_at=now)
-            )
-        else:
-            session.execute(
-                _VISITOR.insert().values(
-                    anonymous_key=key, customer_id=customer_id, identified_at=now
-                )
-            )
-        result = session.execute(
-            update(_EVENT)
-            .where(_EVENT.c.anonymous_key == key, _EVENT.c.customer_id.is_(None))
-            .values(customer_id=customer_id)
-        )
-        stitched += cast(CursorResult[Any], result).rowcount or 0
-    return stitched
+    customer, a few statements per batch; returns how many events were stitched."""
+    changed = {k: c for k, c in identified.items() if known.get(k) != c}
+    if not changed:
+        return 0
+    conn = session.connection()
+    rows = [{"k": k, "c": c, "at": now} for k, c in changed.items()]
+    fresh = [
+        {"anonymous_key": r["k"], "customer_id": r["c"], "identified_at": now}
+        for r in rows
+        if r["k"] not in known
+    ]
+    if fresh:
+        conn.execute(_VISITOR.insert(), fresh)
+    moved = [r for r in rows if r["k"] in known]
+    if moved:
+        conn.execute(_MOVE_VISITOR, moved)
+    result = conn.execute(_STITCH_EVENTS, rows)
+    return max(0, cast(CursorResult[Any], result).rowcount or 0)
+
+
+_MOVE_VISITOR = (
+    update(_VISITOR)
+    .where(_VISITOR.c.anonymous_key == bindparam("k"))
+    .values(customer_id=bindparam("c"), identified_at=bindparam("at"))
+)
+_STITCH_EVENTS = (
+    update(_EVENT)
+    .where(_EVENT.c.anonymous_key == bindparam("k"), _EVENT.c.customer_id.is_(None))
+    .values(customer_id=bindparam("c"))
+)
 
 
 def record_behaviour_events(
