@@ -12,6 +12,8 @@ Other domains publish into the stream in their own transaction and read it after
 from patron.events.schemas import EventRecord
 from patron.events.service import (
     DomainEvent,
+    delete_archived_events,
+    events_to_archive,
     move_customer_records,
     publish,
     publish_many,
@@ -22,6 +24,8 @@ from patron.events.service import (
 __all__ = [
     "DomainEvent",
     "EventRecord",
+    "delete_archived_events",
+    "events_to_archive",
     "move_customer_records",
     "publish",
     "publish_many",

@@ -399,3 +399,50 @@ def restore_customer_records(
             .where(_VISITOR.c.anonymous_key.in_(keys[start : start + _CHUNK]))
             .values(customer_id=to_customer_id)
         )
+
+
+# ------------------------------------------------------------------------------ retention
+
+
+def events_to_archive(*, session: Session, before: datetime, limit: int) -> list[dict[str, Any]]:
+    """The oldest events received before ``before`` (at most ``limit``), as plain rows for
+    the analytics store; an event a webhook delivery still waits for stays until it is sent
+    or given up. The visitor's fingerprint is not carried over."""
+    from patron.events.models import DeliveryStatus, WebhookDelivery
+
+    waiting = (
+        select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.event_row_id == _EVENT.c.id,
+            WebhookDelivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
+        )
+        .exists()
+    )
+    rows = session.execute(
+        select(
+            _EVENT.c.id,
+            _EVENT.c.event_id,
+            _EVENT.c.type,
+            _EVENT.c.kind,
+            _EVENT.c.customer_id,
+            _EVENT.c.store_id,
+            _EVENT.c.occurred_at,
+            _EVENT.c.received_at,
+            _EVENT.c.properties,
+        )
+        .where(_EVENT.c.received_at < before, ~waiting)
+        .order_by(_EVENT.c.id)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def delete_archived_events(*, session: Session, ids: Sequence[int]) -> int:
+    """Remove events the analytics store now holds."""
+    deleted = 0
+    for start in range(0, len(ids), _CHUNK):
+        result = session.execute(
+            _EVENT.delete().where(_EVENT.c.id.in_(list(ids[start : start + _CHUNK])))
+        )
+        deleted += cast(CursorResult[Any], result).rowcount or 0
+    return deleted
