@@ -38,3 +38,22 @@ def test_a_tier_upgrade_and_the_reviews_downgrade_publish_tier_changed(db: Datab
         (e.properties["from_tier"], e.properties["to_tier"]) for e in _of(db, "tier.changed")
     ]
     assert changes == [("member", "gold"), ("gold", "member")]
+
+
+def test_points_expiring_within_30_days_are_noticed_once_per_member_and_day(
+    db: Database,
+) -> None:
+    from patron.loyalty.expiring import publish_points_expiring
+    from patron.loyalty.points import list_lots
+
+    me = member(db)
+    sale(db, me, lines=[{"sku": "SKU-1", "quantity": 1, "unit_price_fen": 50_000}])
+    (lot,) = db.read(lambda s: list_lots(session=s, customer_id=me))
+    soon = lot.expires_at - timedelta(days=10)
+    assert (
+        db.write(lambda s: publish_points_expiring(session=s, now=soon - timedelta(days=40))) == 0
+    )
+    assert db.write(lambda s: publish_points_expiring(session=s, now=soon)) == 1
+    db.write(lambda s: publish_points_expiring(session=s, now=soon + timedelta(days=1)))
+    (notice,) = _of(db, "points.expiring")
+    assert notice.customer_id == me and notice.properties["points"] == lot.remaining
