@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
+from patron.core.schemas import MAX_ID
 from patron.customers import service as customers
 from patron.customers.schemas import CustomerRef
 from patron.events import service, webhooks
@@ -87,8 +88,8 @@ def post_events(batch: EventBatchIn, actor: CurrentActor, db: Db) -> EventBatchR
 def get_events(
     db: Db,
     type: Annotated[str | None, Query(max_length=64)] = None,
-    customer_id: Annotated[int | None, Query(ge=1)] = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[EventRead]:
     return db.read(

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from patron.core.actor import Actor
 from patron.core.db import Database
 from patron.core.errors import PatronError
+from patron.core.schemas import MAX_ID
 from patron.events import service, webhooks
 from patron.events.schemas import DOMAIN_TYPES, SubscriptionCreated, SubscriptionIn
 from patron.web.deps import Db, PathId
@@ -73,8 +74,8 @@ def events_page(
     actor: CurrentActor,
     db: Db,
     type: Annotated[str, Query(max_length=64)] = "",
-    customer_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
-    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     """The newest events first, 50 a page."""
     found = db.read(
