@@ -13,6 +13,7 @@ from patron.consent import models as consent_models
 from patron.core.models import Base
 from patron.customers import models as customer_models
 from patron.engagement import models as engagement_models
+from patron.events import models as event_models
 from patron.imports import models as import_models
 from patron.jobs import models as job_models
 from patron.journeys import models as journey_models
@@ -37,6 +38,7 @@ __all__ = [
     "consent_models",
     "customer_models",
     "engagement_models",
+    "event_models",
     "forecast_models",
     "import_models",
     "job_models",

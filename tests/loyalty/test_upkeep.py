@@ -31,6 +31,7 @@ def test_the_nightly_loyalty_upkeep_gives_writes_off_and_reviews(db: Database) -
         "birthday coupons": 0,
         "points expired": 10_000,
         "tiers changed": 1,
+        "points expiring notices": 0,
     }
     tier = db.read(lambda s: get_tier(session=s, customer_id=gold))
     assert tier.code == "gold" and tier.downgrade_due_at is not None  # the grace period
@@ -43,4 +44,5 @@ def test_the_nightly_loyalty_upkeep_gives_writes_off_and_reviews(db: Database) -
         "birthday coupons": 0,
         "points expired": 0,
         "tiers changed": 0,
+        "points expiring notices": 0,
     }

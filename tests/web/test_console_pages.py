@@ -141,6 +141,8 @@ def test_a_new_sale_shows_on_the_dashboard_at_once(shop: Shop) -> None:
                 "/staff",
                 "/audit",
                 "/privacy",
+                "/events",
+                "/webhooks",
             ],
         ),
         (Role.CASHIER, ["A01"], ["/", "/customers", "/loyalty", "/tasks", "/tickets", "/stores"]),

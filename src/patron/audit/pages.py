@@ -177,6 +177,11 @@ ACTION_TITLES: dict[str, str] = {
     "privacy.register.create": N_("Added to the processing register"),
     "privacy.register.update": N_("Changed the processing register"),
     "privacy.register.delete": N_("Removed from the processing register"),
+    "webhook.create": N_("Subscribed an endpoint to events"),
+    "webhook.pause": N_("Paused a webhook subscription"),
+    "webhook.resume": N_("Resumed a webhook subscription"),
+    "webhook.rotate": N_("Rotated a webhook's secret"),
+    "webhook.redeliver": N_("Sent a webhook delivery again"),
 }
 ACTIONS = tuple(ACTION_TITLES)
 
@@ -205,6 +210,8 @@ TARGET_KIND_TITLES: dict[str, str] = {
     "custom_field": N_("Custom field"),
     "retention_policy": N_("Retention policy"),
     "processing_activity": N_("Processing register line"),
+    "webhook_subscription": N_("Webhook subscription"),
+    "webhook_delivery": N_("Webhook delivery"),
 }
 
 

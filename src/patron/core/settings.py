@@ -219,6 +219,16 @@ class Settings(BaseSettings):
     quiet_hours: list[QuietHours] = Field(
         default_factory=lambda: [QuietHours(start=time(21, 0), end=time(8, 0), channel="sms")]
     )
+    # Events (docs/events.md): behaviour and domain events older than this many days move
+    # from the operational database to the analytics store in the nightly run.
+    events_keep_days: int = Field(default=90, ge=1)
+    # Outgoing webhooks: how long one request may take, how long a claimed delivery is held,
+    # and whether http:// endpoints and private addresses (127.0.0.1, 10.x …) may be called —
+    # for a receiver on the same machine, and the tests (None: only when PATRON_ENV=test).
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    webhook_lease_s: float = Field(default=120.0, gt=0)
+    webhook_allow_private: bool | None = None
+
     # The job queue of ``patron worker`` (Procrastinate): its PostgreSQL database (default:
     # the operational one) and the schema that holds its tables.
     queue_url: str | None = None
@@ -301,6 +311,12 @@ class Settings(BaseSettings):
     @property
     def resolved_analytics_store(self) -> Path:
         return self.analytics_store or self.data_dir / "analytics.duckdb"
+
+    @property
+    def webhooks_may_call_private(self) -> bool:
+        if self.webhook_allow_private is None:
+            return self.env == "test"
+        return self.webhook_allow_private
 
     @property
     def resolved_outbox_dir(self) -> Path:

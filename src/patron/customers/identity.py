@@ -46,6 +46,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
+from patron import events
 from patron.audit.service import record_audit
 from patron.core.actor import Actor, system_actor
 from patron.core.clock import utcnow
@@ -506,6 +507,9 @@ def _write(batch: _Batch) -> None:
         ids = insert_rows(conn, _CUSTOMER, rows)
         for pending, customer_id in zip(roots, ids, strict=True):
             pending.customer_id = customer_id
+        events.publish_many(
+            session, [_customer_created(p, cid) for p, cid in zip(roots, ids, strict=True)]
+        )
     added: dict[int, list[str]] = {}  # identifier kinds added to existing profiles
     if batch.new_keys:
         rows = []
@@ -549,6 +553,22 @@ def _write(batch: _Batch) -> None:
             },
             before_image=dict(fields) if fields else None,
         )
+
+
+def _customer_created(pending: _Pending, customer_id: int) -> events.DomainEvent:
+    """The ``customer.created`` event of a new profile (docs/events.md): no personal data."""
+    properties = {
+        "source": pending.context.source,
+        "channel": pending.context.channel,
+        "signed_up_at": pending.context.at.isoformat(),
+    }
+    return events.DomainEvent(
+        "customer.created",
+        customer_id,
+        pending.context.store_id,
+        properties,
+        f"customer.created:{customer_id}",
+    )
 
 
 def _apply_fills(session: Session, batch: _Batch) -> dict[int, dict[str, Any]]:

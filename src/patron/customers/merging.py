@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from patron import events
 from patron.core.clock import utcnow
 from patron.customers.exceptions import CannotMerge, CannotUnmerge, CustomerNotFound, MergeNotFound
 from patron.customers.models import (
@@ -34,6 +35,7 @@ MERGE_PARTICIPANTS: tuple[str, ...] = (
     "patron.support.merges",
     "patron.journeys.merges",
     "patron.consent.merges",
+    "patron.events",
 )
 
 PROFILE_FIELDS = (
@@ -156,6 +158,13 @@ def merge_customers(
     )
     session.add(record)
     session.flush()
+    events.publish(
+        session,
+        "customer.merged",
+        customer_id=survivor_id,
+        properties={"merged_id": merged_id, "merge_id": record.id},
+        event_id=f"customer.merged:{record.id}",
+    )
     return record
 
 

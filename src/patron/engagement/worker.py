@@ -16,6 +16,9 @@ Two tasks:
 
 The outbox row stays the truth: a job lost with a worker only delays its messages until the
 sweep gives them back and the relay publishes them again.
+
+A third, ``patron.webhooks``, runs every second too: it sends due webhook deliveries
+(docs/events.md), whose own claims keep workers apart.
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ from patron.core.db import Database, get_database
 from patron.core.settings import Settings, get_settings
 from patron.engagement import service as outbox
 from patron.engagement.dispatch import Dispatcher
+from patron.events.delivery import WebhookSender
 
 log = logging.getLogger(__name__)
 
 DELIVER = "patron.deliver"
 RELAY = "patron.relay"
+WEBHOOKS = "patron.webhooks"
 # Deliver jobs waiting in the queue that the relay keeps topped up.
 BACKLOG_JOBS = 64
 # Seconds without a heartbeat after which a worker's running jobs are given to others.
@@ -141,7 +146,23 @@ def build_app(settings: Settings, db: Database | None = None) -> Any:
             await deliver.batch_defer_async(*batches)
         return len(ids)
 
-    app.patron_tasks = {"deliver": deliver, "relay": relay}  # type: ignore[attr-defined]
+    def send_webhooks() -> int:
+        if "webhooks" not in state:
+            state["webhooks"] = WebhookSender(db or get_database(), settings=settings)
+        sender: WebhookSender = state["webhooks"]
+        sender.sweep()
+        return sender.send_all_due(max_batches=20).claimed
+
+    @app.periodic(cron="* * * * * *", periodic_id=f"{queue}.webhooks")
+    @app.task(name=WEBHOOKS, queue=queue)
+    async def webhooks(timestamp: int) -> int:
+        return await asyncio.to_thread(send_webhooks)
+
+    app.patron_tasks = {  # type: ignore[attr-defined]
+        "deliver": deliver,
+        "relay": relay,
+        "webhooks": webhooks,
+    }
     return app
 
 

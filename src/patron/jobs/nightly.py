@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from patron import analytics, audiences, loyalty
 from patron.core.db import Database
 from patron.core.leader import leader_lock
+from patron.jobs.events import archive_events
 from patron.jobs.models import ScheduledRun
 from patron.jobs.privacy import privacy_job
 from patron.jobs.service_levels import run_sla_sweep
@@ -145,7 +146,7 @@ def nightly_job(db: Database) -> Job:
     """The nightly work: the analytics pipeline (skipped, logged, if a run is going), then
     the loyalty programme's upkeep (``patron.loyalty.upkeep.run_upkeep``), then the
     audience facts (demographics, tags, tiers and points, scores) in the analytics store,
-    then the SLA sweep (``run_sla_sweep``)."""
+    then the SLA sweep (``run_sla_sweep``), the privacy work and the events' retention."""
 
     def job() -> None:
         try:
@@ -169,6 +170,12 @@ def nightly_job(db: Database) -> Job:
             privacy_job(db)  # reminders of requests due, then retention (docs/privacy.md)
         except Exception:
             log.exception("nightly privacy work failed")
+        try:
+            archive_events(db)  # older events to the analytics store (docs/events.md)
+        except analytics.AnalyticsBusy as exc:
+            log.info("events not archived tonight: %s", exc)
+        except Exception:
+            log.exception("archiving old events failed")
 
     return job
 

@@ -10,6 +10,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from patron import events
 from patron.core.models import UTCDateTime
 from patron.loyalty import ledger, rules
 from patron.loyalty.accounts import account_of, get_programme, now_or
@@ -46,9 +47,27 @@ def review_account(
         at_review=at_review,
     )
     if state.code != account.tier_code:
+        events.publish(
+            session,
+            "tier.changed",
+            **_tier_changed(account.customer_id, account.tier_code, state.code, now),
+        )
         account.tier_code = state.code
         account.tier_since_at = now
     account.downgrade_due_at = state.downgrade_due_at
+
+
+def _tier_changed(
+    customer_id: int, old: str | None, new: str | None, now: datetime
+) -> dict[str, Any]:
+    """``tier.changed``'s publish arguments (docs/events.md)."""
+    properties = {"from_tier": old, "to_tier": new}
+    return {
+        "customer_id": customer_id,
+        "properties": properties,
+        "event_id": f"tier.changed:{customer_id}:{now.isoformat()}:{new}",
+        "occurred_at": now,
+    }
 
 
 def get_tier(
@@ -110,8 +129,9 @@ def review_tiers(
     figures = ledger.window_figures_by_account(session, now, window_start(now, programme))
     a = LoyaltyAccount.__table__.c
     changes = []
-    for account_id, code, due in session.execute(
-        select(a.id, a.tier_code, a.downgrade_due_at).order_by(a.id)
+    customers: dict[int, int] = {}
+    for account_id, code, due, customer_id in session.execute(
+        select(a.id, a.tier_code, a.downgrade_due_at, a.customer_id).order_by(a.id)
     ):
         spend, earned = figures.get(account_id, (0, 0))
         state = rules.tier_after(
@@ -123,6 +143,7 @@ def review_tiers(
             at_review=True,
         )
         if (state.code, state.downgrade_due_at) != (code, due):
+            customers[account_id] = customer_id
             changes.append(
                 {
                     "account_id": account_id,
@@ -138,6 +159,17 @@ def review_tiers(
     session.flush()
     result = session.connection().execute(_review_update(), changes)
     session.expire_all()  # accounts loaded before now may hold the old tier
+    events.publish_many(
+        session,
+        [
+            events.DomainEvent(
+                "tier.changed",
+                **_tier_changed(customers[c["account_id"]], c["old_code"], c["new_code"], now),
+            )
+            for c in changes
+            if c["new_code"] != c["old_code"]
+        ],
+    )
     return int(result.rowcount)
 
 

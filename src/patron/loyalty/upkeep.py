@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.db import Database
 from patron.loyalty.birthdays import give_birthday_coupons, give_birthday_gifts
+from patron.loyalty.expiring import publish_points_expiring
 from patron.loyalty.points import accounts_due_for_expiry, expire_points
 from patron.loyalty.tiers import review_tiers
 
@@ -36,6 +37,7 @@ def run_upkeep(*, db: Database) -> dict[str, int | None]:
         "birthday coupons": _birthday_coupons,
         "points expired": _expire,
         "tiers changed": _review_tiers,
+        "points expiring notices": _expiring,
     }
     done: dict[str, int | None] = {}
     for name, part in parts.items():
@@ -67,6 +69,10 @@ def _expire(db: Database) -> int:
 
 def _expire_batch(account_ids: list[int], session: Session) -> int:
     return expire_points(session=session, account_ids=account_ids)
+
+
+def _expiring(db: Database) -> int:
+    return db.write(lambda s: publish_points_expiring(session=s))
 
 
 def _review_tiers(db: Database) -> int:

@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from patron import events
 from patron.catalog import service as catalog
 from patron.catalog.schemas import StoreRead
 from patron.core.actor import Actor
@@ -320,6 +321,9 @@ def _insert(
                 }
             )
     insert_rows(conn, _LINES, line_rows, want_ids=False)  # lines are named by (order, line_no)
+    events.publish_many(
+        session, [_order_created(oid, row) for oid, row in zip(order_ids, rows, strict=True)]
+    )
     want_reads = len(fresh) == 1  # a single post answers with the order; bulk calls don't
     reads: dict[int, OrderRead] = {}
     for n, (order_id, i) in enumerate(zip(order_ids, fresh, strict=True)):
@@ -329,6 +333,19 @@ def _insert(
         if want_reads:
             reads[i] = _fresh_read(order_id, stores[n].code, rows[n], line_rows)
     return reads
+
+
+def _order_created(order_id: int, row: dict[str, Any]) -> events.DomainEvent:
+    """The ``order.created`` event of a new order (docs/events.md): ids and amounts only."""
+    keys = ("source", "external_id", "channel", "total_fen", "line_count")
+    return events.DomainEvent(
+        "order.created",
+        row["customer_id"],
+        row["store_id"],
+        {"order_id": order_id, **{k: row[k] for k in keys}},
+        f"order.created:{order_id}",
+        row["ordered_at"],
+    )
 
 
 def _fresh_read(

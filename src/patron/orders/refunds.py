@@ -15,6 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from patron import events
 from patron.catalog import service as catalog
 from patron.core.errors import InvalidInput
 from patron.core.money import milli_to_quantity, parse_quantity, prorate_fen, round_half_up_div
@@ -130,6 +131,15 @@ def record_refund(
         for line, qty, amount in refund_lines
     )
     session.flush()
+    events.publish(
+        session,
+        "refund.created",
+        customer_id=order.customer_id,
+        store_id=refund.store_id,
+        properties={"refund_id": refund.id, "order_id": order.id, "amount_fen": refund.amount_fen},
+        event_id=f"refund.created:{refund.id}",
+        occurred_at=refund.refunded_at,
+    )
     return RefundWrite(created=True, refund=_refund_read(session, refund))
 
 

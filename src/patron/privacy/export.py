@@ -118,6 +118,9 @@ COVERAGE: dict[str, Rule] = {
     "privacy_request": Direct(),
     "legal_hold": Direct(),
     "identity_correction": Direct(),
+    "event": Direct(),
+    "event_visitor": Direct(),
+    "webhook_delivery": Direct(),
     "audit_entry": AuditAbout(),
 }
 
@@ -127,7 +130,9 @@ EXCLUDED: dict[str, str] = {}
 # Columns never written out: keyed fingerprints and request hashes say nothing about the
 # person that the export does not already say in clear, and would help match them elsewhere;
 # the ref of a person's data key is a key's name, not their data.
-_HIDDEN = frozenset({"name_index", "value_index", "request_hash", "claim_token", "key_ref"})
+_HIDDEN = frozenset(
+    {"name_index", "value_index", "request_hash", "claim_token", "key_ref", "anonymous_key"}
+)
 
 
 def _person_ids(session: Session, customer_id: int) -> list[int]:

@@ -43,6 +43,9 @@ class Permission(StrEnum):
     SURVEYS_READ = "surveys.read"  # survey results, NPS and CSAT
     SURVEYS_MANAGE = "surveys.manage"  # build surveys and send them to a list
     PRIVACY_MANAGE = "privacy.manage"  # data-subject requests, exports, retention, register
+    EVENTS_WRITE = "events.write"  # post behaviour events (a web shop's or mini-program's key)
+    EVENTS_READ = "events.read"  # the event stream on the console (admins)
+    WEBHOOKS_MANAGE = "webhooks.manage"  # webhook subscriptions, secrets, redelivery (admins)
 
 
 class Role(StrEnum):
@@ -62,6 +65,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.CHAIN_MANAGER: frozenset(
         {
+            P.EVENTS_WRITE,
             P.CUSTOMERS_READ,
             P.CUSTOMERS_WRITE,
             P.CUSTOMERS_REVEAL,
@@ -93,6 +97,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.STORE_MANAGER: frozenset(
         {
+            P.EVENTS_WRITE,
             P.CUSTOMERS_READ,
             P.CUSTOMERS_WRITE,
             P.CUSTOMERS_REVEAL,
@@ -114,6 +119,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.CASHIER: frozenset(
         {
+            P.EVENTS_WRITE,
             P.CUSTOMERS_READ,
             P.CUSTOMERS_WRITE,
             P.ORDERS_READ,

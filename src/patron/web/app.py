@@ -33,6 +33,8 @@ from patron.core.logs import install_log_redaction
 from patron.core.settings import get_settings
 from patron.customers import api as customers_api
 from patron.customers import pages as customers_pages
+from patron.events import api as events_api
+from patron.events import pages as events_pages
 from patron.imports import pages as imports_pages
 from patron.journeys import pages as journeys_pages
 from patron.loyalty import api as loyalty_api
@@ -86,6 +88,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     operations.router,  # /metrics (behind PATRON_METRICS_TOKEN) and /readyz
     privacy_api.router,  # privacy: requests, access exports, register, retention
     privacy_pages.router,  # the privacy officer's pages and the public privacy notice
+    events_api.router,  # behaviour events in, the stream, webhook subscriptions
+    events_pages.router,  # the events and webhooks console (admins)
 )
 
 

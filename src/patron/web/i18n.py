@@ -186,6 +186,7 @@ MESSAGE_SOURCES: Final = (
     "audiences/pages.py",
     "support/pages/*.py",
     "privacy/pages.py",
+    "events/pages.py",
 )
 
 

@@ -239,6 +239,12 @@ MESSAGES: Final[dict[str, str]] = {
     "survey_scale_repeated": N_("at most one CSAT, one NPS and one CES question"),
     "survey_scale": N_("choose a score from %(low)s to %(high)s"),
     "survey_link_invalid": N_("this link is not valid: it was used, has expired or is wrong"),
+    "unknown_store_code": N_("no store with code %(code)s"),
+    "webhook_subscription_not_found": N_("no such webhook subscription"),
+    "webhook_delivery_not_found": N_("no such webhook delivery"),
+    "webhook_url_scheme": N_("must be an https:// address"),
+    "webhook_url_private": N_("names a private or local address, which webhooks may not call"),
+    "webhook_url_unreadable": N_("is not a web address"),
 }
 
 

@@ -342,6 +342,26 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     # the public survey page: the signed one-time link is the key (support/pages/public.py)
     ("GET", "/s/{token}"): PUBLIC,
     ("POST", "/s/{token}"): PUBLIC,
+    # events and webhooks (events/api.py, events/pages.py): a shop's key posts behaviour
+    # events; admins read the stream and manage webhooks
+    ("POST", "/api/v1/events"): P.EVENTS_WRITE,
+    ("GET", "/api/v1/events"): P.EVENTS_READ,
+    ("GET", "/api/v1/webhooks"): P.WEBHOOKS_MANAGE,
+    ("POST", "/api/v1/webhooks"): P.WEBHOOKS_MANAGE,
+    ("POST", "/api/v1/webhooks/{subscription_id}/pause"): P.WEBHOOKS_MANAGE,
+    ("POST", "/api/v1/webhooks/{subscription_id}/resume"): P.WEBHOOKS_MANAGE,
+    ("POST", "/api/v1/webhooks/{subscription_id}/rotate"): P.WEBHOOKS_MANAGE,
+    ("GET", "/api/v1/webhooks/{subscription_id}/deliveries"): P.WEBHOOKS_MANAGE,
+    ("GET", "/api/v1/webhooks/deliveries/{delivery_id}/attempts"): P.WEBHOOKS_MANAGE,
+    ("POST", "/api/v1/webhooks/deliveries/{delivery_id}/redeliver"): P.WEBHOOKS_MANAGE,
+    ("GET", "/events"): P.EVENTS_READ,
+    ("GET", "/webhooks"): P.WEBHOOKS_MANAGE,
+    ("POST", "/webhooks"): P.WEBHOOKS_MANAGE,
+    ("POST", "/webhooks/{subscription_id}/pause"): P.WEBHOOKS_MANAGE,
+    ("POST", "/webhooks/{subscription_id}/resume"): P.WEBHOOKS_MANAGE,
+    ("POST", "/webhooks/{subscription_id}/rotate"): P.WEBHOOKS_MANAGE,
+    ("GET", "/webhooks/{subscription_id}"): P.WEBHOOKS_MANAGE,
+    ("POST", "/webhooks/deliveries/{delivery_id}/redeliver"): P.WEBHOOKS_MANAGE,
     # privacy: data-subject requests, access exports, the register, retention, the report
     ("POST", "/api/v1/privacy/requests"): P.PRIVACY_MANAGE,
     ("GET", "/api/v1/privacy/requests"): P.PRIVACY_MANAGE,

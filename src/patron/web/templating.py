@@ -57,6 +57,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/staff", N_("Staff and roles"), P.STAFF_MANAGE),
     NavItem("/audit", N_("Audit log"), P.AUDIT_READ),
     NavItem("/privacy", N_("Privacy"), P.PRIVACY_MANAGE),
+    NavItem("/events", N_("Events"), P.EVENTS_READ),
+    NavItem("/webhooks", N_("Webhooks"), P.WEBHOOKS_MANAGE),
 )
 
 

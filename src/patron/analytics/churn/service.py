@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, func, insert, select
 from sqlalchemy.orm import Session
 
+from patron import events
 from patron.analytics.churn.models import (
     CHURN_RISK_HIGH_EVENT,
     ChurnModelReport,
@@ -54,6 +55,14 @@ class NoRiskScores(NotFound):
     """No analytics run has recorded churn risk yet."""
 
     code = "no_risk_scores"
+
+
+def _risk_high(alert: dict[str, Any]) -> events.DomainEvent:
+    """The ``customer.churn_risk_high`` event of an alert (docs/events.md)."""
+    keys = ("run_id", "churn_risk", "previous_band", "value_at_stake_fen")
+    properties = {k: alert[k] for k in keys}
+    key = f"{CHURN_RISK_HIGH_EVENT}:{alert['run_id']}:{alert['customer_id']}"
+    return events.DomainEvent(CHURN_RISK_HIGH_EVENT, alert["customer_id"], None, properties, key)
 
 
 def record_risk(
@@ -133,6 +142,7 @@ def record_risk(
         ]
         for start in range(0, len(crossed), _WRITE_CHUNK):
             session.execute(insert(RiskAlert), crossed[start : start + _WRITE_CHUNK])
+        events.publish_many(session, [_risk_high(row) for row in crossed])
         alerts = len(crossed)
 
     session.add(

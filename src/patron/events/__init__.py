@@ -1,0 +1,34 @@
+"""The event stream and outgoing webhooks (docs/events.md).
+
+Other domains publish into the stream in their own transaction and read it after a cursor:
+
+    from patron import events
+    events.publish(session, "order.created", customer_id=..., store_id=..., properties=...,
+                   event_id=f"order.created:{order.id}")
+    for record in events.read_after(session, cursor, types={"cart_add"}):
+        ...
+"""
+
+from patron.events.schemas import EventRecord
+from patron.events.service import (
+    DomainEvent,
+    delete_archived_events,
+    events_to_archive,
+    move_customer_records,
+    publish,
+    publish_many,
+    read_after,
+    restore_customer_records,
+)
+
+__all__ = [
+    "DomainEvent",
+    "EventRecord",
+    "delete_archived_events",
+    "events_to_archive",
+    "move_customer_records",
+    "publish",
+    "publish_many",
+    "read_after",
+    "restore_customer_records",
+]
