@@ -165,3 +165,23 @@ def test_an_event_fed_twice_enters_once(db: Database) -> None:
     tick(db, at + timedelta(minutes=5))
     assert len(entries(db, journey)) == 1
     assert messaged(db, journey) == [(people["小王"], "sms")]
+
+
+def test_a_cart_event_posted_to_the_stream_reaches_the_abandoned_cart_journey(
+    db: Database,
+) -> None:
+    """The scheduler reads behaviour events from the event stream (patron.events), not only
+    what tests feed it: a cart left at 20:00 is reminded of after two hours, once."""
+    from patron import events
+
+    people = shop(db, 小王="1990-05-01")
+    journey = switch_on(db, "abandoned_cart")["abandoned_cart"]
+    at = local(2027, 3, 15, 20, 0)
+    db.write(lambda s: events.publish(
+        s, "cart_add", customer_id=people["小王"], properties={"sku": "MILK-1L"},
+        event_id="web-cart-1", occurred_at=at))  # fmt: skip
+    assert tick(db, at).events >= 1
+    tick(db, at + timedelta(hours=2, minutes=1))
+    tick(db, at + timedelta(hours=2, minutes=2))  # read twice: nothing twice
+    assert messaged(db, journey) == [(people["小王"], "sms")]
+    assert [e.customer_id for e in entries(db, journey)] == [people["小王"]]

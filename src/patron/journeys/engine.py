@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -26,6 +25,7 @@ from patron.campaigns.holdout import held_out
 from patron.core.errors import PatronError
 from patron.core.settings import get_settings
 from patron.customers import service as customers
+from patron.events import EventRecord
 from patron.journeys import steps as journey_steps
 from patron.journeys.models import (
     Journey,
@@ -43,19 +43,6 @@ BATCH = 5_000
 # An event older than this lets nobody into a journey: a thank-you or a cart reminder days
 # late is worse than none (the outbox has the same rule for messages).
 ENTRY_MAX_AGE = timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class EventRecord:
-    """A customer's event as the event stream delivers it (docs/journeys.md)."""
-
-    id: int
-    event_id: str
-    type: str
-    customer_id: int | None
-    store_id: int | None
-    occurred_at: datetime
-    properties: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_steps(raw: Sequence[dict[str, Any]]) -> list[Any]:

@@ -18,13 +18,14 @@ def move_customer_records(
     theirs = list(
         session.scalars(select(JourneyState).where(JourneyState.customer_id == from_customer_id))
     )
-    held = set(
-        session.execute(
+    held = {
+        (journey_id, entry_key)
+        for journey_id, entry_key in session.execute(
             select(JourneyState.journey_id, JourneyState.entry_key).where(
                 JourneyState.customer_id == to_customer_id
             )
-        ).tuples()
-    )
+        )
+    }
     moved: list[int] = []
     ended: list[int] = []
     for state in theirs:

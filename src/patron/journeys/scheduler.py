@@ -1,6 +1,6 @@
-"""The scheduler's tick: read the orders and churn warnings since its cursors as events,
-let the daily triggers in once a local day at their hour, then wake the due entries a
-batch per transaction until none is due (docs/journeys.md). Each part commits on its own;
+"""The scheduler's tick: read the orders, churn warnings and the event stream since its
+cursors as events, let the daily triggers in once a local day at their hour, then wake the
+due entries a batch per transaction until none is due (docs/journeys.md). Each part commits on its own;
 run twice, or after a kill, it finds its work done or does what is left."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron import events
 from patron.analytics.churn import service as churn
 from patron.core.clock import utcnow
 from patron.core.db import Database
@@ -95,6 +96,27 @@ def _alert_events(session: Session, now: datetime) -> int:
     return len(alerts)
 
 
+# Read from their own sources above (orders, the churn run's alerts), so not again from the
+# event stream, where they would arrive a second time under other event ids.
+_OWN_SOURCES = frozenset({"order.created", "customer.churn_risk_high"})
+
+
+def _stream_events(session: Session, now: datetime) -> int:
+    """Every other event of the stream (docs/events.md): behaviour events such as
+    ``cart_add``, and domain events such as ``tier.changed`` and ``points.expiring``. An
+    event older than ENTRY_MAX_AGE lets nobody in, so a new cursor may start at the
+    beginning."""
+    cursor = _cursor(session, "events")
+    read = events.read_after(session, cursor.position, limit=BATCH)
+    if not read:
+        return 0
+    records = [r for r in read if r.type not in _OWN_SOURCES]
+    if records:
+        feed_events(session=session, records=records, now=now)
+    cursor.position, cursor.updated_at = read[-1].id, now
+    return len(read)
+
+
 def _entrants(session: Session, journey: Journey, now: datetime) -> dict[int, dict[str, Any]]:
     trigger = _TRIGGER.validate_python(journey.trigger)
     zone = get_settings().zone
@@ -154,6 +176,8 @@ def run_journeys(
     while n := db.write(lambda s: _order_events(s, now)):
         outcome.events += n
     while n := db.write(lambda s: _alert_events(s, now)):
+        outcome.events += n
+    while n := db.write(lambda s: _stream_events(s, now)):
         outcome.events += n
     for journey_id in db.read(_daily_ids):
         entered, held = db.write(lambda s, j=journey_id: _daily(s, j, now))  # type: ignore[misc]
