@@ -4,7 +4,8 @@ staff tasks) walk them through, each once; a purchase ends them at the goal; a h
 measures the uplift (docs/journeys.md). What other domains, the jobs and the command line
 call is exported here."""
 
-from patron.journeys.engine import EventRecord, feed_events
+from patron.events import EventRecord  # what feed_events takes: the event stream's records
+from patron.journeys.engine import feed_events
 from patron.journeys.merges import move_customer_records, restore_customer_records
 from patron.journeys.scheduler import run_journeys
 from patron.journeys.schemas import JourneyIn, JourneyRead, JourneyStats, RunOutcome

@@ -25,7 +25,7 @@ from patron.campaigns.holdout import held_out
 from patron.core.errors import PatronError
 from patron.core.settings import get_settings
 from patron.customers import service as customers
-from patron.events import EventRecord as EventRecord  # the stream's record, fed to journeys
+from patron.events import EventRecord
 from patron.journeys import steps as journey_steps
 from patron.journeys.models import (
     Journey,

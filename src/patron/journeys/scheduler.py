@@ -18,11 +18,11 @@ from patron.analytics.churn import service as churn
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.settings import get_settings
+from patron.events import EventRecord
 from patron.journeys import triggers
 from patron.journeys.engine import (
     BATCH,
     ENTRY_MAX_AGE,
-    EventRecord,
     enter,
     feed_events,
     run_due_batch,
