@@ -205,7 +205,20 @@ def create_template(template_in: CouponTemplateCreate, db: Db) -> CouponTemplate
 def issue_bulk(issue_in: BulkIssueIn, actor: CurrentActor, db: Db) -> BulkIssueRead:
     """One coupon each for a whole audience: a value segment or lifecycle stage of the latest
     analytics run, or a list of customer ids. Limits hold; one audit entry."""
-    return db.write(lambda s: issue_coupons_to(session=s, issue_in=issue_in, actor=actor))
+    return db.write(
+        lambda s: issue_coupons_to(
+            session=s, issue_in=issue_in, actor=actor, segment_members=_segment_members
+        )
+    )
+
+
+def _segment_members(
+    session: Session, segment: str | None, stage: str | None
+) -> tuple[int, list[int]]:
+    from patron import analytics  # heavy; only for segment audiences
+
+    run_id, ids = analytics.audience_customer_ids(session=session, segment=segment, stage=stage)
+    return run_id, list(ids)
 
 
 @router.post("/coupons", response_model=CouponRead, status_code=201)

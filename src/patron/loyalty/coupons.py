@@ -4,7 +4,7 @@ and redeeming one exactly once. No commits here."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -182,17 +182,26 @@ def issue_coupon(
     return _coupon_read(coupon, template)
 
 
-def issue_coupons_to(*, session: Session, issue_in: BulkIssueIn, actor: Actor) -> BulkIssueRead:
+# The members of a value segment or lifecycle stage of the latest analytics run, as
+# ``(run id, customer ids)``: analytics answers it, and the caller (the API) passes it in, so
+# loyalty does not import analytics (which reads loyalty's tables for its own figures).
+SegmentMembers = Callable[[Session, str | None, str | None], tuple[int, list[int]]]
+
+
+def issue_coupons_to(
+    *,
+    session: Session,
+    issue_in: BulkIssueIn,
+    actor: Actor,
+    segment_members: SegmentMembers,
+) -> BulkIssueRead:
     """:func:`issue_coupons` for an audience: a list of ids, or a value segment or lifecycle
-    stage of the latest analytics run, within the actor's stores."""
+    stage of the latest analytics run (through ``segment_members``), within the actor's
+    stores."""
     if issue_in.customer_ids is not None:
         ids, audience = list(issue_in.customer_ids), "list"
     else:
-        from patron import analytics  # heavy; only for segment audiences
-
-        run_id, ids = analytics.audience_customer_ids(
-            session=session, segment=issue_in.segment, stage=issue_in.stage
-        )
+        run_id, ids = segment_members(session, issue_in.segment, issue_in.stage)
         kind = f"segment {issue_in.segment}" if issue_in.segment else f"stage {issue_in.stage}"
         audience = f"{kind} (analytics run {run_id})"
     return issue_coupons(
