@@ -7,7 +7,6 @@ two senders could not double a message (docs/campaigns.md)."""
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -19,6 +18,7 @@ from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import Conflict
 from patron.core.leader import leader_lock
+from patron.core.periodic import PeriodicThread
 from patron.core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -48,15 +48,19 @@ def send_due(db: Database, *, actor: Actor, now: datetime | None = None) -> list
     return outcomes
 
 
-class CampaignScheduler:
+class CampaignScheduler(PeriodicThread):
     """A thread sending due campaigns while this process holds the leader lock."""
 
     def __init__(self, db: Database, *, settings: Settings | None = None) -> None:
         self.db = db
         self.settings = settings or get_settings()
         self.actor = system_actor("scheduler")
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(
+            "patron-campaigns",
+            "sending due campaigns",
+            self._pass,
+            lambda: self.settings.campaign_poll_s,
+        )
 
     def run_once(self, now: datetime | None = None) -> list[SendOutcome] | None:
         """One pass: the outcomes sent, or None when another process is the leader."""
@@ -65,36 +69,11 @@ class CampaignScheduler:
                 return None
             return send_due(self.db, actor=self.actor, now=now)
 
-    def _loop(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                for outcome in self.run_once() or []:
-                    log.info(
-                        "campaign %s sent: %d messages",
-                        outcome.campaign_id,
-                        sum(outcome.messages.values()),
-                    )
-                failures = 0
-            except Exception:  # the database away, say: try again, less often
-                failures += 1
-                if failures == 1 or failures % 10 == 0:
-                    log.exception("sending due campaigns failed (%d times running)", failures)
-            poll = self.settings.campaign_poll_s
-            if self._stop.wait(min(600.0, poll * 2**failures) if failures else poll):
-                break
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._loop, name="patron-campaigns", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+    def _pass(self) -> None:
+        for outcome in self.run_once() or []:
+            log.info(
+                "campaign %s sent: %d messages", outcome.campaign_id, sum(outcome.messages.values())
+            )
 
 
 def start_scheduler(db: Database) -> CampaignScheduler | None:
