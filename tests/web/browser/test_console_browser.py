@@ -123,7 +123,8 @@ def test_sign_in_search_open_reveal_and_find_it_in_the_audit_log(page: Any, site
 def test_a_store_b_cashier_is_refused_a_store_a_customer(page: Any, site: Site) -> None:
     expect = playwright_api.expect
     sign_in(page, site.url, "cashier-b")
-    expect(page.locator("#nav a")).to_have_count(5)  # home, customers, loyalty, service, stores
+    # home, customers, tasks (calls to make), loyalty, service, stores
+    expect(page.locator("#nav a")).to_have_count(6)
     response = page.goto(f"{site.url}/customers/{site.a_customer}")
     assert response is not None and response.status == 404
     expect(page.locator("#error-page")).to_be_visible()
