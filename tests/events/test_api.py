@@ -61,6 +61,23 @@ def test_a_bad_event_refuses_the_batch_naming_index_and_field(db: Database) -> N
     assert db.read(lambda s: events.read_after(s, 0)) == []
 
 
+def test_a_store_bound_sender_cannot_file_events_under_another_store(db: Database) -> None:
+    add_store(db, "SH01", "上海一店")
+    add_store(db, "BJ01", "北京一店")
+    with api_client(db, role=Role.CASHIER, stores=["SH01"]) as client:
+        other = client.post(
+            "/api/v1/events",
+            json={"events": [behaviour("page_view"), behaviour("search", store_code="BJ01")]},
+        )
+        assert other.status_code == 422
+        assert "events.1.store_code" in other.text
+        own = client.post(
+            "/api/v1/events", json={"events": [behaviour("search", store_code="SH01")]}
+        )
+        assert own.status_code == 200, own.text
+    assert [e.type for e in db.read(lambda s: events.read_after(s, 0))] == ["search"]
+
+
 def test_admins_read_the_stream_and_cashiers_may_only_post(db: Database) -> None:
     add_store(db, "SH01", "上海一店")
     with api_client(db, role=Role.CASHIER, stores=["SH01"]) as client:

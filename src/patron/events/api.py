@@ -79,7 +79,7 @@ def post_events(batch: EventBatchIn, actor: CurrentActor, db: Db) -> EventBatchR
     resolve = _resolver(actor)
     return db.write(
         lambda s: service.record_behaviour_events(
-            session=s, events_in=batch.events, resolve=resolve
+            session=s, events_in=batch.events, resolve=resolve, store_ids=actor.store_ids
         )
     )
 

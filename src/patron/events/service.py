@@ -206,7 +206,11 @@ def count_events(*, session: Session) -> int:
 # ------------------------------------------------------------------------------ ingest
 
 
-def _store_ids(session: Session, events_in: Sequence[BehaviourEventIn]) -> list[int | None]:
+def _store_ids(
+    session: Session, events_in: Sequence[BehaviourEventIn], scope: frozenset[int] | None
+) -> list[int | None]:
+    """Each event's store; a store-bound sender may name only its own stores (another store
+    reads as unknown, as orders and sign-ups do)."""
     codes = {e.store_code for e in events_in if e.store_code}
     stores = catalog.stores_by_code(session=session, codes=codes) if codes else {}
     found: list[int | None] = []
@@ -215,7 +219,7 @@ def _store_ids(session: Session, events_in: Sequence[BehaviourEventIn]) -> list[
             found.append(None)
             continue
         store = stores.get(event_in.store_code)
-        if store is None:
+        if store is None or (scope is not None and store.id not in scope):
             raise InvalidInput(
                 f"events.{i}.store_code",
                 f"no store with code {event_in.store_code!r}",
@@ -289,12 +293,14 @@ def record_behaviour_events(
     session: Session,
     events_in: Sequence[BehaviourEventIn],
     resolve: Resolve,
+    store_ids: frozenset[int] | None = None,
 ) -> EventBatchResult:
     """Take in a batch of behaviour events: those whose ``event_id`` is known already are
     counted as duplicates and written again nowhere; a visitor who names who they are
     (``customer``) is resolved to a customer, and their device or openid stitched to them,
-    earlier anonymous events included. Nothing is written when any event is refused."""
-    store_ids = _store_ids(session, events_in)
+    earlier anonymous events included. Nothing is written when any event is refused.
+    ``store_ids``: the sender's stores (None: every store)."""
+    event_stores = _store_ids(session, events_in, store_ids)
     seen: set[str] = set()
     fresh: list[int] = []
     for i, event_in in enumerate(events_in):
@@ -304,7 +310,7 @@ def record_behaviour_events(
     known_ids = _known_event_ids(session, [events_in[i].event_id for i in fresh])
     fresh = [i for i in fresh if events_in[i].event_id not in known_ids]
     wanted = [
-        (i, events_in[i].customer, events_in[i].occurred_at, store_ids[i])
+        (i, events_in[i].customer, events_in[i].occurred_at, event_stores[i])
         for i in fresh
         if events_in[i].customer is not None
     ]
@@ -337,7 +343,7 @@ def record_behaviour_events(
                 "kind": EventKind.BEHAVIOUR,
                 "customer_id": customer_id,
                 "anonymous_key": visitor,
-                "store_id": store_ids[i],
+                "store_id": event_stores[i],
                 "occurred_at": event_in.occurred_at,
                 "received_at": now,
                 "properties": event_in.properties.model_dump(exclude_none=True),
