@@ -11,22 +11,19 @@ app = typer.Typer(help="Campaigns: send those that are due.", no_args_is_help=Tr
 @app.command("send-due")
 def send_due() -> None:
     """Send the scheduled campaigns whose time has come, one transaction each."""
-    from patron.campaigns.scheduler import LOCK
-    from patron.campaigns.scheduler import send_due as send
+    from patron.campaigns.scheduler import send_due_as_leader
     from patron.core.actor import cli_actor
     from patron.core.db import get_database
-    from patron.core.leader import leader_lock
 
-    db = get_database()
     # Two runners (cron on two machines, or cron beside a server) do not send at once: the
-    # same lock as the server's scheduler; see docs/operations.md.
-    with leader_lock(db, LOCK) as leader:
-        if not leader:
-            typer.echo("Another process is sending the due campaigns now. (另一个进程正在发送。)")
-            return
-        for outcome in send(db, actor=cli_actor()):
-            messages = sum(outcome.messages.values())
-            typer.echo(
-                f"campaign {outcome.campaign_id}: {messages} messages, {outcome.held_out} held "
-                f"out, {outcome.unreachable} unreachable"
-            )
+    # server scheduler's lock; see docs/operations.md.
+    outcomes = send_due_as_leader(get_database(), actor=cli_actor())
+    if outcomes is None:
+        typer.echo("Another process is sending the due campaigns now. (另一个进程正在发送。)")
+        return
+    for outcome in outcomes:
+        messages = sum(outcome.messages.values())
+        typer.echo(
+            f"campaign {outcome.campaign_id}: {messages} messages, {outcome.held_out} held "
+            f"out, {outcome.unreachable} unreachable"
+        )

@@ -48,6 +48,15 @@ def send_due(db: Database, *, actor: Actor, now: datetime | None = None) -> list
     return outcomes
 
 
+def send_due_as_leader(
+    db: Database, *, actor: Actor, now: datetime | None = None
+) -> list[SendOutcome] | None:
+    """:func:`send_due` under the leader lock: None when another process (a server's
+    scheduler, cron on another machine) is sending now."""
+    with leader_lock(db, LOCK) as leader:
+        return send_due(db, actor=actor, now=now) if leader else None
+
+
 class CampaignScheduler(PeriodicThread):
     """A thread sending due campaigns while this process holds the leader lock."""
 
@@ -64,10 +73,7 @@ class CampaignScheduler(PeriodicThread):
 
     def run_once(self, now: datetime | None = None) -> list[SendOutcome] | None:
         """One pass: the outcomes sent, or None when another process is the leader."""
-        with leader_lock(self.db, LOCK) as leader:
-            if not leader:
-                return None
-            return send_due(self.db, actor=self.actor, now=now)
+        return send_due_as_leader(self.db, actor=self.actor, now=now)
 
     def _pass(self) -> None:
         for outcome in self.run_once() or []:
