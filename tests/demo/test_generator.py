@@ -272,10 +272,14 @@ def test_build_writes_the_chain_through_the_services(sqlite_db: Database, tmp_pa
     in_programme = (Order.customer_id.is_not(None)) & (Order.ordered_at >= started)
     loyalty = _loyalty_counts(sqlite_db)
     member_sales = sqlite_db.read(
-        lambda s: s.scalar(select(func.count()).select_from(Order).where(in_programme))
+        lambda s: s.execute(
+            select(func.count()).select_from(Order).where(in_programme)
+        ).scalar_one()
     )
     refunded = sqlite_db.read(
-        lambda s: s.scalar(select(func.count()).select_from(Refund).join(Order).where(in_programme))
+        lambda s: s.execute(
+            select(func.count()).select_from(Refund).join(Order).where(in_programme)
+        ).scalar_one()
     )
     assert member_sales > 0 and loyalty["orders"] == member_sales
     assert loyalty["refunds"] == refunded
