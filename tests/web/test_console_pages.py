@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -329,18 +328,6 @@ def test_the_audit_log_filters_and_pages(shop: Shop, monkeypatch: pytest.MonkeyP
         backwards = client.get("/audit", params={"since": today, "until": "2020-01-01"})
         assert backwards.status_code == 422
         assert _figure(backwards.text, "error") == "止: 早于开始日期"
-
-
-def test_every_audit_action_the_code_records_has_a_title_on_the_page() -> None:
-    from patron.audit.pages import ACTION_TITLES
-
-    source = Path(__file__).parents[2] / "src" / "patron"
-    calls = re.compile(r'record_audit\((?:[^()]|\([^()]*\))*?action="([a-z_.]+)"', re.S)
-    recorded = {match for path in source.rglob("*.py") for match in calls.findall(path.read_text())}
-    assert {"sign_in", "customer.reveal", "loyalty.adjust"} <= recorded  # the scan finds them
-    merges = {"customer.merge", "customer.unmerge"}  # passed to the audit through a helper
-    missing = sorted((recorded | merges) - set(ACTION_TITLES))
-    assert not missing, f"add these to patron.audit.pages.ACTION_TITLES: {missing}"
 
 
 # ------------------------------------------------------------------------------ errors

@@ -89,6 +89,14 @@ def _read(row: EarlyAccess) -> EarlyAccessRead:
     )
 
 
+# Written out, not built from the row: the audit page names each target kind it can meet.
+_AUDIT_TARGETS = {
+    "sku": "early_access.sku",
+    "category": "early_access.category",
+    "offer": "early_access.offer",
+}
+
+
 def set_early_access(
     *, session: Session, access_in: EarlyAccessCreate, actor: Actor
 ) -> EarlyAccessRead:
@@ -111,7 +119,7 @@ def set_early_access(
         session=session,
         actor=actor,
         action="early_access.set",
-        target_kind=f"early_access.{row.target_kind}",
+        target_kind=_AUDIT_TARGETS[row.target_kind],
         target_id=row.target,
         details={"tier_days": row.tier_days, "everyone_day": row.everyone_day},
     )

@@ -96,6 +96,14 @@ def get_request_or_raise(*, session: Session, request_id: int) -> PrivacyRequest
     return _read(_get_row_or_raise(session, request_id))
 
 
+# Written out, not built from the change: the audit page names each action it can meet.
+_ACTIONS = {
+    "start": "privacy.request.start",
+    "done": "privacy.request.done",
+    "refuse": "privacy.request.refuse",
+}
+
+
 def change_request(
     *, session: Session, request_id: int, change: PrivacyRequestChange, actor: Actor
 ) -> PrivacyRequestRead:
@@ -114,7 +122,7 @@ def change_request(
     record_audit(
         session=session,
         actor=actor,
-        action=f"privacy.request.{change.action}",
+        action=_ACTIONS[change.action],
         target_kind="customer",
         target_id=row.customer_id,
         reason=row.outcome if change.action != "start" else None,

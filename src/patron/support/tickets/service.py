@@ -479,8 +479,9 @@ def add_entry(
         if ticket.status in (TicketStatus.NEW, TicketStatus.ASSIGNED):
             move(session, ticket, TicketStatus.IN_PROGRESS, actor, at)
     record_audit(
-        session=session, actor=actor, action=f"ticket.{kind.value}", target_kind="ticket",
-        target_id=ticket.id,
+        session=session, actor=actor,
+        action="ticket.reply" if kind == EntryKind.REPLY else "ticket.note",
+        target_kind="ticket", target_id=ticket.id,
     )  # fmt: skip
     return EntryRead.model_validate(entry, from_attributes=True)
 
