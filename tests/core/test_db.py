@@ -37,3 +37,20 @@ def test_sql_logging_does_not_print_the_values(
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "SELECT" in logged  # the statement is logged …
     assert SECRET not in logged  # … its values are not
+
+
+def test_each_postgresql_test_starts_empty_with_ids_from_one(pg_db: Database) -> None:
+    """The fixture empties only the tables a test filled (tests/conftest.py): what one test
+    wrote, and the ids it drew, are gone for the next, a draw without a row included."""
+    from tests.conftest import _truncate
+    from tests.helpers import sign_up
+
+    first = sign_up(pg_db, phone="13800138000")
+    next_store_id = text("SELECT nextval(pg_get_serial_sequence('store', 'id'))")
+    with pg_db.engine.begin() as conn:
+        conn.execute(next_store_id)  # drawn, no row written
+    _truncate(pg_db)
+    with pg_db.engine.begin() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM customer")) == 0
+        assert conn.scalar(next_store_id) == 1
+    assert sign_up(pg_db, phone="13800138000") == first == 1

@@ -8,7 +8,11 @@ missing (CI installs both). The ``browser`` and ``page`` fixtures live in confte
 
 from __future__ import annotations
 
+import atexit
+import functools
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +41,18 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 T = TypeVar("T")
 
 
+@functools.cache
+def _migrated_template() -> Path:
+    """A migrated SQLite file, made once per test process; each served console copies it
+    (migrating takes seconds, a copy milliseconds)."""
+    folder = Path(tempfile.mkdtemp(prefix="patron-console-template-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    db = Database(f"sqlite:///{folder / 'patron.db'}")
+    upgrade(db)
+    db.dispose()
+    return folder / "patron.db"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -61,8 +77,9 @@ def serve(tmp: Path, seed: Callable[[Database], T], **env: str) -> Iterator[tupl
         for name, value in env.items():
             patch.setenv(name, value)
         get_settings.cache_clear()
+        tmp.mkdir(parents=True, exist_ok=True)
+        shutil.copy(_migrated_template(), tmp / "patron.db")
         db = Database(f"sqlite:///{tmp / 'patron.db'}")
-        upgrade(db)
         seeded = seed(db)
         port = _free_port()
         server = uvicorn.Server(
