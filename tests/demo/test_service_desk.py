@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from patron.core.db import Database
 from patron.demo.generator import build_demo
 from patron.demo.service_desk import ServicePlan, draw_visits
+from patron.engagement import service as engagement
 from patron.support import signals
 
 END = date(2026, 10, 31)
@@ -72,6 +73,9 @@ def test_the_demo_has_tickets_breaches_and_answers_whose_draw_is_in_its_truth(
     )
     assert sum(1 for r in rows if r[5] is not None) == made["breached"]
     assert len(answers) == made["answers"]
+    # each invitation was answered in the demo's past: no SMS waits to go out now, each says why
+    outbox = sqlite_db.read(lambda s: engagement.count_by_status(session=s, source_kind="survey"))
+    assert set(outbox) == {"skipped"} and 0 < outbox["skipped"] <= made["answers"]
     assert all(r[4] is not None for r in rows if r[3] < END - timedelta(days=10))
 
     # complaints lean on the customers who stopped buying, as the truth says

@@ -13,6 +13,7 @@ from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.engagement import service as engagement
+from patron.engagement.schemas import OutboxMessageRead
 from patron.staff.roles import Role
 from patron.support.exceptions import SurveyLinkInvalid
 from patron.support.surveys import results, tokens
@@ -103,6 +104,36 @@ def test_a_link_is_single_use(shop: Database) -> None:
     with pytest.raises(SurveyLinkInvalid) as refused:
         _answer(shop, token, csat=1, nps=0)
     assert refused.value.facts == {"reason": "used"}
+
+
+def test_an_invitation_answered_before_its_message_went_is_not_sent(shop: Database) -> None:
+    """The link reached the customer some other way (the demo answers its invitations in
+    its made-up past): the SMS still waiting is settled as skipped, with why, never sent."""
+    invited = shop.write(
+        lambda s: surveys.invite(
+            session=s, code="after-service", customer_ids=[1], actor=ACTOR, now=T0
+        )
+    )
+    assert [i.channel for i in invited] == ["sms"]
+
+    def message() -> OutboxMessageRead:
+        found = shop.read(
+            lambda s: engagement.find_message_id(
+                session=s, source_kind="survey", source_id=str(invited[0].invitation_id),
+                customer_id=1, channel="sms",
+            )
+        )  # fmt: skip
+        assert found is not None
+        read = shop.read(lambda s: engagement.get_message(session=s, message_id=found))
+        assert read is not None
+        return read
+
+    assert message().status == "queued"
+    _answer(shop, invited[0].token)
+    skipped = message()
+    assert (skipped.status, skipped.reason) == ("skipped", "survey_answered")
+    assert skipped.finished_at == T0 + timedelta(minutes=180)
+    assert shop.read(lambda s: engagement.count_by_status(session=s)) == {"skipped": 1}
 
 
 def test_a_link_expires(shop: Database) -> None:

@@ -239,6 +239,31 @@ def release_messages(*, session: Session, source_kind: str, source_id: str) -> i
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def skip_unsent(
+    *, session: Session, source_kind: str, source_id: str, reason: str, now: datetime
+) -> int:
+    """Settle a source's messages not yet claimed (queued or held) as skipped with
+    ``reason``, final: what they were for is over (a survey answered before its invitation
+    went out). A claimed one is left to its sender. Returns how many."""
+    result = session.execute(
+        update(M)
+        .where(
+            M.c.source_kind == source_kind,
+            M.c.source_id == source_id,
+            M.c.status.in_([MessageStatus.QUEUED, MessageStatus.HELD]),
+        )
+        .values(
+            status=MessageStatus.SKIPPED,
+            reason=reason,
+            finished_at=now,
+            sent_at=None,
+            published_at=None,
+            **_RELEASE,
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 # ------------------------------------------------------------------------------ reading
 
 

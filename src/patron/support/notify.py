@@ -5,6 +5,8 @@ Nothing is sent to a customer without a phone or an e-mail address."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
 from patron.customers import service as customers
@@ -65,3 +67,13 @@ def tell_customer(
         ),
     )
     return channel
+
+
+def withdraw(
+    *, session: Session, source_kind: str, source_id: str, reason: str, now: datetime
+) -> int:
+    """Not send what is still waiting in the outbox for this source: skipped with ``reason``
+    (``survey_answered``: the link was used before the invitation went out)."""
+    return engagement.skip_unsent(
+        session=session, source_kind=source_kind, source_id=source_id, reason=reason, now=now
+    )

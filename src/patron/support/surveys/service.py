@@ -18,7 +18,7 @@ from patron.core.errors import InvalidInput
 from patron.core.settings import get_settings
 from patron.customers import service as customers
 from patron.support.exceptions import SurveyLinkInvalid, SurveyNotFound
-from patron.support.notify import tell_customer
+from patron.support.notify import tell_customer, withdraw
 from patron.support.surveys import tokens
 from patron.support.surveys.models import (
     QuestionKind,
@@ -275,6 +275,12 @@ def submit(
     )
     ticket = session.get(Ticket, invitation.ticket_id) if invitation.ticket_id else None
     invitation.used_at = at
+    # answered through a link given some other way (or, in the demo, in its made-up past)
+    # before the SMS or e-mail went: that message is not sent any more
+    withdraw(
+        session=session, source_kind="survey", source_id=str(invitation.id),
+        reason="survey_answered", now=at,
+    )  # fmt: skip
     response = SurveyResponse(
         invitation_id=invitation.id,
         survey_id=survey.id,
