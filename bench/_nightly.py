@@ -140,7 +140,7 @@ def _write_back(
     from patron.analytics.churn.service import previous_risk_run, record_risk
     from patron.analytics.engine import AnalyticsParams
     from patron.analytics.nightly import NightlyResults, record_nightly
-    from patron.analytics.service import _start_run, _write_scores
+    from patron.analytics.runs import _start_run, _write_scores
     from patron.core.db import Database
     from patron.core.migrate import upgrade
 
