@@ -189,7 +189,8 @@ def test_each_reason_given_raises_that_customers_risk_on_the_side_it_speaks_of(
 def test_reasons_as_json_match_the_reasons_of_each_row(scored: ChurnResult) -> None:
     rows = scored.reasons_json()
     assert len(rows) == len(scored.customers)
-    for i in range(0, len(rows), 97):
+    assert any(len(reasons) == 3 for reasons in rows) and any(not r for r in rows)
+    for i in range(len(rows)):
         assert rows[i] == [r.to_json() for r in scored.reasons_at(i)]
 
 
