@@ -12,8 +12,11 @@ store, then the write-back into PostgreSQL.
   take minutes and the write-back only needs the ids to exist), an ``analytics_run`` row,
   then the scores (COPY) and the churn risk, each timed, in the pipeline's functions.
 
-The extract is not here: a nightly extract moves one day's changes (bench/ingest.py's and
-bench/churn.py's databases show its cost), and the synthetic store has no database behind it.
+The data: bench/analytics.py builds the store with analytics/engine/synthetic.py (DuckDB SQL
+straight into the file, no services). The extract is not here: a nightly extract moves one
+day's changes (bench/ingest.py's and bench/churn.py's databases show its cost), and the
+synthetic store has no database behind it. Nor are the rules, recommendations and forecast
+written back: the synthetic stores and products are not in PostgreSQL (a note says so).
 """
 
 from __future__ import annotations
@@ -140,7 +143,7 @@ def _write_back(
     from patron.analytics.churn.service import previous_risk_run, record_risk
     from patron.analytics.engine import AnalyticsParams
     from patron.analytics.nightly import NightlyResults, record_nightly
-    from patron.analytics.service import _start_run, _write_scores
+    from patron.analytics.runs import _start_run, _write_scores
     from patron.core.db import Database
     from patron.core.migrate import upgrade
 

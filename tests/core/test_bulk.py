@@ -3,6 +3,8 @@ and all (core/bulk.py)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import text
 
 from patron.core import bulk
@@ -34,3 +36,48 @@ def test_tuples_round_trip_through_a_temporary_table(db: Database) -> None:
 
     got = db.write(work)
     assert [(n, w, None if f is None else bool(f), d) for n, w, f, d in got] == ROWS
+
+
+def test_an_arrow_table_round_trips_with_dates_floats_nulls_and_awkward_text(
+    db: Database,
+) -> None:
+    import pyarrow as pa
+
+    rows = pa.table(
+        {
+            "n": pa.array([1, 2, 3], type=pa.int64()),
+            "on_day": pa.array([date(2025, 12, 31), None, date(2024, 2, 29)], type=pa.date32()),
+            "share": pa.array([0.1 + 0.2, 1e-300, 123456789.123456789]),
+            "words": pa.array(['comma, "quoted"\nnew line', "", None]),
+            "doc": pa.array(['[{"code": "long_gap", "numbers": {"ratio": 3}}]', "[]", "王小明"]),
+        }
+    )
+
+    def work(session: object) -> list[tuple[object, ...]]:
+        name = bulk.temporary_table(
+            session,  # type: ignore[arg-type]
+            "tmp_arrow",
+            {
+                "n": ("bigint", "INTEGER"),
+                "on_day": ("date", "DATE"),
+                "share": ("double precision", "FLOAT"),
+                "words": ("text", "TEXT"),
+                "doc": ("text", "TEXT"),
+            },
+        )
+        assert bulk.insert_arrow(session, name, rows) == 3  # type: ignore[arg-type]
+        found = session.execute(  # type: ignore[attr-defined]
+            text(f"SELECT n, on_day, share, words, doc FROM {name} ORDER BY n")
+        ).all()
+        bulk.drop_table(session, name)  # type: ignore[arg-type]
+        return [tuple(r) for r in found]
+
+    got = db.write(work)
+    as_dates = [
+        d if d is None or isinstance(d, date) else date.fromisoformat(d) for _, d, *_ in got
+    ]
+    assert as_dates == rows.column("on_day").to_pylist()
+    assert [r[0] for r in got] == [1, 2, 3]
+    assert [r[2] for r in got] == rows.column("share").to_pylist(), "floats exactly"
+    assert [r[3] for r in got] == rows.column("words").to_pylist(), "'' is not NULL"
+    assert [r[4] for r in got] == rows.column("doc").to_pylist()

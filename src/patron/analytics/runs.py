@@ -14,10 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from patron.analytics import nightly
@@ -38,6 +39,7 @@ from patron.analytics.reads import KPI_RESULTS, get_run_or_raise, store_path
 from patron.analytics.schemas import (
     AnalyticsRunRead,
 )
+from patron.core.bulk import insert_arrow
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
@@ -63,7 +65,6 @@ STEPS = (
     "write-back",
 )
 
-_WRITE_CHUNK = 5000
 _SCORE_COLUMNS = [c.name for c in CustomerScore.__table__.columns if c.name not in ("id", "run_id")]
 
 
@@ -397,49 +398,14 @@ def _write_back(
 
 
 def _write_scores(session: Session, *, run_id: int, scores: pa.Table) -> int:
-    """One customer_score row per scored customer, in bulk.
-
-    PostgreSQL takes the rows through COPY; SQLite through one executemany straight to the
-    driver (dates as the ISO text SQLAlchemy stores); both in the session's transaction.
-    """
+    """One customer_score row per scored customer, in bulk (core/bulk.py: COPY on
+    PostgreSQL, executemany on SQLite), in the session's transaction."""
     missing = [c for c in _SCORE_COLUMNS if c not in scores.column_names]
     if missing:
         raise RuntimeError(f"the scores lack columns {missing}")
-    connection = session.connection()
-    columns = ["run_id", *_SCORE_COLUMNS]
-    raw: Any = connection.connection.dbapi_connection  # psycopg's or sqlite3's own
-    written = 0
-    if connection.dialect.name == "postgresql" and raw is not None:
-        with raw.cursor() as cursor:
-            copy_sql = f"COPY customer_score ({', '.join(columns)}) FROM STDIN"
-            with cursor.copy(copy_sql) as copy:
-                for batch in scores.select(_SCORE_COLUMNS).to_batches(_WRITE_CHUNK):
-                    for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
-                        copy.write_row((run_id, *row))
-                        written += 1
-        return written
-    if connection.dialect.name == "sqlite" and raw is not None:
-        marks = ", ".join("?" * len(columns))
-        sql = f"INSERT INTO customer_score ({', '.join(columns)}) VALUES ({marks})"
-        cursor = raw.cursor()
-        try:
-            for batch in scores.select(_SCORE_COLUMNS).to_batches(_WRITE_CHUNK):
-                values = [
-                    [v.isoformat() if isinstance(v, date) else v for v in c.to_pylist()]
-                    for c in batch.columns
-                ]
-                rows = [(run_id, *row) for row in zip(*values, strict=True)]
-                cursor.executemany(sql, rows)
-                written += len(rows)
-        finally:
-            cursor.close()
-        return written
-    statement = insert(cast(Table, CustomerScore.__table__))
-    for batch in scores.select(_SCORE_COLUMNS).to_batches(_WRITE_CHUNK):
-        dicts = batch.to_pylist()
-        for item in dicts:
-            item["run_id"] = run_id
-        if dicts:
-            connection.execute(statement, dicts)
-            written += len(dicts)
-    return written
+    # In customer order: the unique key's and the customer's index then grow at their
+    # ends instead of taking a million scattered insertions (PostgreSQL took 40 % less time
+    # for a million rows; docs/operations.md).
+    rows = scores.select(_SCORE_COLUMNS).sort_by("customer_id")
+    rows = rows.add_column(0, "run_id", pa.array(np.full(rows.num_rows, run_id, dtype=np.int64)))
+    return insert_arrow(session, "customer_score", rows)

@@ -9,7 +9,7 @@ import pytest
 
 from patron.analytics.churn.features import FEATURES, compute_columns, in_sample, store_tables
 from patron.analytics.churn.reasons import render_reason
-from patron.analytics.churn.scoring import LABEL_DAYS, _at, score_churn
+from patron.analytics.churn.scoring import LABEL_DAYS, cutoff_at, score_churn
 from patron.analytics.clv import summarise_transactions
 from patron.analytics.value_scores import histories
 from patron.core.errors import InvalidInput
@@ -153,7 +153,7 @@ def test_training_features_do_not_change_when_the_future_changes() -> None:
     cutoff = population.as_of - timedelta(days=LABEL_DAYS)
     tables = store_tables(con)
     features = list(FEATURES)
-    before, _ = _at(con, cutoff, tables, features)
+    before, _ = cutoff_at(con, cutoff, tables, features, upto=population.as_of)
 
     con.execute(
         "UPDATE orders SET order_date = least(order_date + 17, ?::DATE), "
@@ -170,14 +170,14 @@ def test_training_features_do_not_change_when_the_future_changes() -> None:
         "WHERE order_date <= ? AND order_id % 5 = 0",
         [cutoff],
     )
-    after, _ = _at(con, cutoff, tables, features)
+    after, _ = cutoff_at(con, cutoff, tables, features, upto=population.as_of)
     assert before.ids.tolist() == after.ids.tolist()
     np.testing.assert_array_equal(before.raw, after.raw)
     np.testing.assert_array_equal(before.columns["p_alive"], after.columns["p_alive"])
     # …while the scoring-day features did see the change.
-    now_before, _ = _at(synthetic_population(customers=1500, seed=4).con, population.as_of,
+    now_before, _ = cutoff_at(synthetic_population(customers=1500, seed=4).con, population.as_of,
                         tables, features)  # fmt: skip
-    now_after, _ = _at(con, population.as_of, tables, features)
+    now_after, _ = cutoff_at(con, population.as_of, tables, features)
     assert not np.array_equal(now_before.raw, now_after.raw, equal_nan=True)
 
 

@@ -504,6 +504,16 @@ def compute_columns(
     }
     for name in base.columns:
         out[name] = arrow.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+    _join_other_sources(con, out, params=params, tables=tables)
+    return out
+
+
+def _join_other_sources(
+    con: Any, out: dict[str, npt.NDArray[Any]], *, params: dict[str, Any], tables: set[str]
+) -> None:
+    """Add the columns of every available source but ``purchases`` to ``out`` (left join on
+    its ascending ``customer_id``, each source's defaults where it has no row)."""
+    base = SOURCES["purchases"]
     ids = out["customer_id"]
     for source in SOURCES.values():
         if source is base or any(t not in tables for t in source.requires):
@@ -518,4 +528,3 @@ def compute_columns(
             values = extra.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
             column[pos[pos_ok]] = values[pos_ok]
             out[name] = column
-    return out

@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -57,9 +57,9 @@ from patron.analytics.churn.features import (
     FEATURES,
     Feature,
     available_features,
-    compute_columns,
     store_tables,
 )
+from patron.analytics.churn.history import purchase_history
 from patron.analytics.churn.model import (
     MAX_TRAINING_CUSTOMERS,
     Calibration,
@@ -177,21 +177,26 @@ class ChurnResult:
 
     def reasons_json(self) -> list[list[dict[str, Any]]]:
         """Every row's reasons as JSON-ready lists (what customer_risk.reasons holds), built
-        column-wise: a million customers take seconds, not a pandas lookup each."""
+        column-wise and only for the rows each reason was given to: a million customers
+        take seconds, not a pandas lookup each."""
         frame = self.customers
-        n = len(frame)
-        plain = {
-            code: {name: [_plain(v) for v in column.tolist()] for name, column in named.items()}
-            for code, named in self.numbers.items()
-        }
-        out: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+        out: list[list[dict[str, Any]]] = [[] for _ in range(len(frame))]
         for k in range(1, TOP_REASONS + 1):
-            codes = frame[f"reason_{k}"].tolist()
-            actions = frame[f"action_{k}"].tolist()
-            for i, code in enumerate(codes):
-                if isinstance(code, str):
-                    numbers = {name: values[i] for name, values in plain[code].items()}
-                    out[i].append({"code": code, "numbers": numbers, "action": actions[i]})
+            codes = frame[f"reason_{k}"].to_numpy(dtype=object)
+            actions = frame[f"action_{k}"].to_numpy(dtype=object)
+            for code, named in self.numbers.items():
+                rows = np.flatnonzero(codes == code)
+                if not len(rows):
+                    continue
+                values = {
+                    name: [_plain(v) for v in column[rows].tolist()]
+                    for name, column in named.items()
+                }
+                for j, (i, action) in enumerate(
+                    zip(rows.tolist(), actions[rows].tolist(), strict=True)
+                ):
+                    numbers = {name: given[j] for name, given in values.items()}
+                    out[i].append({"code": code, "numbers": numbers, "action": action})
         return out
 
     def reasons_for(self, customer_id: int) -> list[Reason]:
@@ -238,24 +243,32 @@ class _Steps:
 
 
 def _at(
-    con: Any,
     day: date,
-    tables: set[str],
+    columns: dict[str, npt.NDArray[Any]],
     features: list[Feature],
     steps: _Steps | None = None,
     *,
     with_covariance: bool = False,
-    sample_per_mille: int = 1000,
 ) -> tuple[_Cutoff, Any]:
+    """The population at one cut-off from its purchase columns: BG/NBD fitted on them,
+    P(alive) and the model's features."""
     steps = steps or _Steps()
-    with steps("features_sql"):
-        columns = compute_columns(con, cutoff=day, tables=tables, sample_per_mille=sample_per_mille)
     with steps("bgnbd"):
         purchases = fit_purchases(columns, with_covariance=with_covariance)
     columns["p_alive"] = purchases.p_alive
     with steps("features"):
         raw = _raw(columns, features)
     return _Cutoff(day=day, columns=columns, raw=raw), purchases
+
+
+def cutoff_at(
+    con: Any, day: date, tables: set[str], features: list[Feature], *, upto: date | None = None
+) -> tuple[_Cutoff, Any]:
+    """One cut-off's population on its own, its columns from the orders read up to ``upto``
+    (default: the cut-off), as scoring reads them."""
+    with purchase_history(con, upto=upto or day, tables=tables) as history:
+        [columns] = history.columns_at([day])
+    return _at(day, columns, features)
 
 
 def _raw(columns: dict[str, npt.NDArray[Any]], features: list[Feature]) -> FloatArray:
@@ -444,14 +457,24 @@ def score_churn(con: Any, *, as_of: date, params: ChurnParams | None = None) -> 
             raise InvalidInput("con", f"the analytics store has no {needed} table")
     features, unavailable = available_features(tables)
     steps = _Steps()
-    now, purchases_now = _at(con, as_of, tables, features, steps, with_covariance=True)
-    horizon, usual_gap = shop_horizon(now.columns, params)
-    window = timedelta(days=horizon)
-    # Training never uses more than MAX_TRAINING_CUSTOMERS, so in a big shop the earlier
-    # cut-offs are computed for a fixed sample of customers only (with room to spare).
-    sample = min(1000, math.ceil(1000 * 1.5 * MAX_TRAINING_CUSTOMERS / max(len(now.ids), 1)))
-    t1, purchases_t1 = _at(con, as_of - window, tables, features, steps, sample_per_mille=sample)
-    t2, _ = _at(con, as_of - 2 * window, tables, features, steps, sample_per_mille=sample)
+    # The orders are read once (churn/history.py); the scoring day's columns give the
+    # horizon, which places the two earlier cut-offs, computed together.
+    with ExitStack() as held:
+        with steps("features_sql"):
+            history = held.enter_context(purchase_history(con, upto=as_of, tables=tables))
+            [columns_now] = history.columns_at([as_of])
+        now, purchases_now = _at(as_of, columns_now, features, steps, with_covariance=True)
+        horizon, usual_gap = shop_horizon(now.columns, params)
+        window = timedelta(days=horizon)
+        # Training never uses more than MAX_TRAINING_CUSTOMERS, so in a big shop the earlier
+        # cut-offs are computed for a fixed sample of customers only (with room to spare).
+        sample = min(1000, math.ceil(1000 * 1.5 * MAX_TRAINING_CUSTOMERS / max(len(now.ids), 1)))
+        with steps("features_sql"):
+            columns_t1, columns_t2 = history.columns_at(
+                [as_of - window, as_of - 2 * window], sample_per_mille=sample
+            )
+    t1, purchases_t1 = _at(as_of - window, columns_t1, features, steps)
+    t2, _ = _at(as_of - 2 * window, columns_t2, features, steps)
 
     warnings: list[str] = list(purchases_now.warnings)
     if usual_gap is None:

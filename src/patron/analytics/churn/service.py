@@ -14,6 +14,7 @@ Services take a Session and never commit.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ from patron.analytics.churn.schemas import (
 )
 from patron.analytics.models import AnalyticsRun, RunStatus
 from patron.analytics.service import ChainWideFigures
+from patron.core import bulk
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput, NotFound
 from patron.customers import service as customers
@@ -95,24 +97,27 @@ def record_risk(
     bands = [str(v) for v in frame["risk_band"].to_numpy()]
     reasons = result.reasons_json()
 
-    statement = insert(CustomerRisk)
-    for start in range(0, len(ids), _WRITE_CHUNK):
-        rows = [
-            {
-                "run_id": run_id,
-                "customer_id": ids[i],
-                "as_of": result.as_of,
-                "churn_risk": risk[i],
-                "p_alive": p_alive[i],
-                "expected_purchases_90d": expected[i],
-                "clv_fen": clv[i],
-                "value_at_stake_fen": stake[i],
-                "band": bands[i],
-                "reasons": reasons[i],
-            }
-            for i in range(start, min(start + _WRITE_CHUNK, len(ids)))
-        ]
-        session.execute(statement, rows)
+    if session.connection().dialect.name == "postgresql":
+        _copy_risk_rows(session, run_id=run_id, result=result, reasons=reasons)
+    else:
+        statement = insert(CustomerRisk)
+        for start in range(0, len(ids), _WRITE_CHUNK):
+            rows = [
+                {
+                    "run_id": run_id,
+                    "customer_id": ids[i],
+                    "as_of": result.as_of,
+                    "churn_risk": risk[i],
+                    "p_alive": p_alive[i],
+                    "expected_purchases_90d": expected[i],
+                    "clv_fen": clv[i],
+                    "value_at_stake_fen": stake[i],
+                    "band": bands[i],
+                    "reasons": reasons[i],
+                }
+                for i in range(start, min(start + _WRITE_CHUNK, len(ids)))
+            ]
+            session.execute(statement, rows)
 
     alerts = 0
     if previous_run_id is not None:
@@ -158,6 +163,35 @@ def record_risk(
     return RiskRecorded(
         run_id=run_id, previous_run_id=previous_run_id, customers=len(ids), alerts=alerts
     )
+
+
+def _copy_risk_rows(
+    session: Session, *, run_id: int, result: ChurnResult, reasons: list[list[dict[str, Any]]]
+) -> None:
+    """The customer_risk rows through COPY (core/bulk.py): the columns straight from the
+    result's arrays, the reasons as their JSON text."""
+    import numpy as np
+    import pyarrow as pa
+
+    frame = result.customers
+    n = len(frame)
+    rows = pa.table(
+        {
+            "run_id": pa.array(np.full(n, run_id, dtype=np.int64)),
+            "customer_id": pa.array(frame["customer_id"].to_numpy(dtype=np.int64)),
+            "as_of": pa.array([result.as_of] * n, type=pa.date32()),
+            "churn_risk": pa.array(frame["churn_risk"].to_numpy(dtype=np.float64)),
+            "p_alive": pa.array(frame["p_alive"].to_numpy(dtype=np.float64)),
+            "expected_purchases_90d": pa.array(
+                frame["expected_purchases_90d"].to_numpy(dtype=np.float64)
+            ),
+            "clv_fen": pa.array(frame["clv_fen"].to_numpy(dtype=np.int64)),
+            "value_at_stake_fen": pa.array(frame["value_at_stake_fen"].to_numpy(dtype=np.int64)),
+            "band": pa.array(frame["risk_band"].astype(str).tolist(), type=pa.string()),
+            "reasons": pa.array([json.dumps(r) for r in reasons], type=pa.string()),
+        }
+    )
+    bulk.insert_arrow(session, "customer_risk", rows)
 
 
 def previous_risk_run(*, session: Session, before_run_id: int) -> int | None:

@@ -1,0 +1,115 @@
+"""The one pass over the orders (churn/history.py) gives the purchase columns the per-cut-off
+SQL gives (features.compute_columns), and scoring on it gives the same scores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from patron.analytics.churn.features import compute_columns, store_tables
+from patron.analytics.churn.history import PurchaseHistory, purchase_history
+from patron.analytics.churn.scoring import score_churn
+from tests.analytics.churn.helpers import Population, synthetic_population
+
+
+@pytest.fixture(scope="module")
+def population() -> Population:
+    """A synthetic shop with refunds dated after their orders, returns without a known sale
+    (some before the customer's first purchase), and tickets."""
+    population = synthetic_population(customers=1200, seed=11)
+    con = population.con
+    # Refunds a month or more after the order, so cut-offs fall between order and refund.
+    con.execute(
+        "INSERT INTO refunds SELECT 500000 + order_id, order_id, "
+        "ordered_at + INTERVAL 35 DAY, order_date + 35, paid_fen // 3 "
+        "FROM orders WHERE order_id % 11 = 0 AND order_date + 35 <= ?",
+        [population.as_of],
+    )
+    con.execute(
+        "CREATE TABLE returns AS SELECT -order_id AS return_id, NULL::BIGINT AS order_id, "
+        "NULL::BIGINT AS line_id, customer_id, store_id, channel, "
+        "ordered_at + INTERVAL 9 DAY AS returned_at, order_date + ((order_id % 19) - 4)::INTEGER "
+        "AS return_date, 'food' AS category, paid_fen // 4 AS amount_fen "
+        "FROM orders WHERE order_id % 7 = 0"
+    )
+    con.execute(
+        "CREATE TABLE tickets AS SELECT order_id AS ticket_id, customer_id, "
+        "CASE WHEN order_id % 2 = 0 THEN 'complaint' ELSE 'question' END AS ticket_type, "
+        "order_date AS opened_on, CASE WHEN order_id % 3 = 0 THEN NULL "
+        "ELSE order_date + 20 END AS closed_on, NULL::DATE AS breached_on "
+        "FROM orders WHERE order_id % 13 = 0"
+    )
+    return population
+
+
+def _assert_same(one_pass: dict[str, Any], reference: dict[str, Any]) -> None:
+    assert one_pass.keys() == reference.keys()
+    np.testing.assert_array_equal(one_pass["customer_id"], reference["customer_id"])
+    for name, expected in reference.items():
+        np.testing.assert_allclose(one_pass[name], expected, rtol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("sample", [1000, 400])
+def test_the_one_pass_gives_each_cutoffs_columns_as_the_per_cutoff_sql_does(
+    population: Population, sample: int
+) -> None:
+    con = population.con
+    tables = store_tables(con)
+    assert {"returns", "tickets"} <= tables
+    as_of = population.as_of
+    cutoffs = [as_of - timedelta(days=40), as_of - timedelta(days=80), date(2024, 3, 1)]
+    with purchase_history(con, upto=as_of, tables=tables) as history:
+        [now] = history.columns_at([as_of])
+        earlier = history.columns_at(cutoffs, sample_per_mille=sample)
+    _assert_same(now, compute_columns(con, cutoff=as_of, tables=tables))
+    for day, columns in zip(cutoffs, earlier, strict=True):
+        reference = compute_columns(con, cutoff=day, tables=tables, sample_per_mille=sample)
+        _assert_same(columns, reference)
+    # The returns and the refunds after a cut-off were there to be left out.
+    assert (now["refunded_fen"] > 0).sum() > (earlier[0]["refunded_fen"] > 0).sum() > 0
+
+
+def test_cutoffs_must_come_latest_first_and_not_after_the_history(
+    population: Population,
+) -> None:
+    con = population.con
+    as_of = population.as_of
+    with purchase_history(con, upto=as_of, tables=store_tables(con)) as history:
+        with pytest.raises(ValueError, match="latest first"):
+            history.columns_at([as_of - timedelta(days=9), as_of])
+        with pytest.raises(ValueError, match="after the history"):
+            history.columns_at([as_of + timedelta(days=1)])
+        assert con.sql(f"SELECT count(*) FROM {history.days}").fetchall()[0][0] > 0
+    with pytest.raises(duckdb.CatalogException):  # the history's tables are gone
+        con.sql(f"SELECT count(*) FROM {history.days}").fetchall()
+
+
+def test_scores_on_the_one_pass_are_the_scores_of_the_three_per_cutoff_queries(
+    population: Population, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    con = population.con
+    one_pass = score_churn(con, as_of=population.as_of)
+
+    def per_cutoff(
+        self: PurchaseHistory, cutoffs: Sequence[date], *, sample_per_mille: int = 1000
+    ) -> list[dict[str, Any]]:
+        tables = set(self.tables)
+        return [
+            compute_columns(con, cutoff=day, tables=tables, sample_per_mille=sample_per_mille)
+            for day in cutoffs
+        ]
+
+    monkeypatch.setattr(PurchaseHistory, "columns_at", per_cutoff)
+    reference = score_churn(con, as_of=population.as_of)
+    assert one_pass.report["mode"] == "model"
+    pd.testing.assert_frame_equal(one_pass.customers, reference.customers, rtol=1e-9)
+    drop = ("seconds", "steps")
+    assert {k: v for k, v in one_pass.report.items() if k not in drop} == {
+        k: v for k, v in reference.report.items() if k not in drop
+    }
