@@ -4,10 +4,13 @@ the other lines earn are untouched)."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from patron.core.db import Database
 from patron.loyalty import rules
@@ -16,6 +19,8 @@ from patron.loyalty.exceptions import CouponNotApplicable
 from patron.loyalty.rules import Basket, BasketLine, CouponKind, CouponTerms
 from patron.loyalty.schemas import QuoteIn
 from patron.loyalty.till import quote_basket
+from patron.orders import service as orders
+from patron.orders.schemas import RefundIn
 from tests.loyalty.helpers import (
     PLAIN,
     TUESDAY,
@@ -130,3 +135,108 @@ def test_a_manjian_on_scoped_lines_counts_those_lines_only(shop: Database) -> No
                   programme=TRIPLE_B)  # fmt: skip
     # A ¥80 → 80; B ¥40 less ¥10 = ¥30 at ×3 → 90
     assert (result.coupon_discount_fen, result.points_earned) == (1_000, 170)
+
+
+def _refund_lines(db: Database, order_key: str, line_nos: list[int], at: datetime) -> int:
+    """Post a refund of the whole quantity of ``line_nos``; the money it takes back."""
+    refund_in = RefundIn.model_validate(
+        {
+            "source": "pos-test",
+            "external_id": f"R-{order_key}-{'-'.join(map(str, line_nos))}",
+            "order_external_id": order_key,
+            "refunded_at": at,
+            "lines": [{"line_no": n} for n in line_nos],
+        }
+    )
+    return db.write(
+        lambda s: orders.record_refund(session=s, refund_in=refund_in)
+    ).refund.amount_fen
+
+
+def test_a_refund_of_some_lines_takes_back_the_scoped_coupon_on_those_lines_only(
+    shop: Database,
+) -> None:
+    db = shop
+    me = member(db)
+    tpl = template(db, code="ON-B-REFUND", kind="amount_off", amount_off_fen=1_000,
+                   scope={"skus": ["B"]})  # fmt: skip
+    coupon = give_coupon(db, tpl, me)
+    sale(db, me, key="SCOPED-R", lines=_lines(), coupon_codes=[coupon.code],
+         order_discount_fen=1_000)  # fmt: skip
+    # B cost ¥20 and the coupon took ¥10 off it: B's refund is ¥10, not ¥18 (a spread of the
+    # ¥10 over both lines by amount), and A's is its full ¥80
+    assert _refund_lines(db, "SCOPED-R", [2], TUESDAY) == 1_000
+    assert _refund_lines(db, "SCOPED-R", [1], TUESDAY) == 8_000
+
+
+_sale_keys = itertools.count()
+
+
+@st.composite
+def _scoped_sales(draw: st.DrawFn) -> tuple[list[int], list[bool], int, int, list[int]]:
+    """Line prices, which lines the coupon covers (at least one), the coupon's ¥ off, the
+    shop's own order discount (抹零) and the lines refunded first."""
+    n = draw(st.integers(2, 5))
+    prices = draw(st.lists(st.integers(1, 50_000), min_size=n, max_size=n))
+    covered = draw(st.lists(st.booleans(), min_size=n, max_size=n).filter(any))
+    room = sum(p for p, c in zip(prices, covered, strict=True) if c)
+    off = draw(st.integers(1, room))
+    rounding = draw(st.integers(0, min(99, sum(prices) - off)))
+    first = draw(st.lists(st.integers(1, n), min_size=1, max_size=n, unique=True))
+    return prices, covered, off, rounding, sorted(first)
+
+
+@given(case=_scoped_sales())
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_refunds_split_a_scoped_coupon_over_its_lines_to_the_fen(
+    shop: Database, case: tuple[list[int], list[bool], int, int, list[int]]
+) -> None:
+    prices, covered, off, rounding, first = case
+    db = shop
+    me = member(db)
+    k = next(_sale_keys)
+    skus = [f"P{k}-{i}" for i in range(len(prices))]
+    products(db, *((sku, "food") for sku in skus))
+    tpl = template(db, code=f"PROP-{k}", kind="amount_off", amount_off_fen=off,
+                   scope={"skus": [s for s, c in zip(skus, covered, strict=True) if c]})  # fmt: skip
+    coupon = give_coupon(db, tpl, me)
+    key = f"PROP-{k}"
+    lines = [
+        {"sku": s, "quantity": 1, "unit_price_fen": p} for s, p in zip(skus, prices, strict=True)
+    ]
+    result = sale(db, me, key=key, lines=lines, coupon_codes=[coupon.code],
+                  order_discount_fen=off + rounding)  # fmt: skip
+    assert result.coupon_discount_fen == off
+    rest = [n for n in range(1, len(prices) + 1) if n not in first]
+    back = {n: _refund_lines(db, key, [n], TUESDAY) for n in first}
+    if rest:
+        back.update({n: _refund_lines(db, key, [n], TUESDAY) for n in rest})
+    # every fen paid comes back, no more
+    assert sum(back.values()) == sum(prices) - off - rounding
+    # what a line lost is its share of the coupon (its lines only, by amount, to the fen)
+    # plus its share of the shop's own rounding (every line, by what the coupon left of it)
+    total = sum(prices)
+    covered_total = sum(p for p, c in zip(prices, covered, strict=True) if c)
+    coupon_taken = 0
+    for n, (price, on) in enumerate(zip(prices, covered, strict=True), start=1):
+        lost = price - back[n]
+        assert 0 <= lost <= price
+        coupon_share = off * price / covered_total if on else 0.0
+        rounding_share = rounding * (price - coupon_share) / (total - off)
+        # each of the two shares is rounded to the fen on its own (a fen each, at most)
+        assert abs(lost - rounding_share - coupon_share) < 3
+        if not on:
+            assert abs(lost - rounding_share) < 1
+        else:
+            coupon_taken += lost
+    # with no rounding, the lines the coupon does not cover come back whole, and the coupon's
+    # money is taken back on its own lines to the fen
+    if rounding == 0:
+        assert all(
+            back[n] == p for n, (p, on) in enumerate(zip(prices, covered, strict=True), 1) if not on
+        )
+        assert coupon_taken == off

@@ -207,11 +207,16 @@ def test_the_training_command_says_what_is_wrong_without_a_traceback(
     assert err.startswith("Error: label: needs at least 10 positive and 10 negative")
 
 
-@pytest.mark.slow
-def test_held_out_public_reviews_are_mostly_scored_right() -> None:
-    """Trained on a stratified 80 % of the shared set, scored on the other 20 % (category ×
-    label strata, seed 20): the split the recipe was never tuned on. It scores 0.9398
-    there; the floor is a little lower so that a regression shows, not a rounding."""
+# The figure on the whole set (5-fold cross-validation, about 0.94) is bench/sentiment.py's;
+# here the recipe is trained on a stratified sample small enough for the suite and scored
+# on other reviews of the same set, so that a regression of the recipe shows.
+SAMPLE_TRAIN, SAMPLE_TEST = 6_000, 2_000
+
+
+@pytest.fixture(scope="module")
+def held_out_sample() -> tuple[SentimentModel, list[str], np.ndarray, list[str]]:
+    """The recipe trained on a stratified sample of the shared reviews (category × label
+    strata, seed 20), and other reviews of the set it never saw."""
     if not REVIEWS.is_file():
         pytest.skip(f"the shared reviews are not at {REVIEWS}")
     from sklearn.model_selection import train_test_split
@@ -219,13 +224,46 @@ def test_held_out_public_reviews_are_mostly_scored_right() -> None:
     data = read_labelled(REVIEWS)
     strata = [f"{c}|{y}" for c, y in zip(data.categories, data.labels, strict=True)]
     fit_at, test_at = train_test_split(
-        np.arange(len(data)), test_size=0.2, stratify=strata, random_state=20
+        np.arange(len(data)),
+        train_size=SAMPLE_TRAIN,
+        test_size=SAMPLE_TEST,
+        stratify=strata,
+        random_state=20,
     )
+    # Without the logistic-regression partner, which is slow to fit and not chosen on this
+    # sample (the toy models above still go through it)
     model = train(
         [data.texts[i] for i in fit_at],
         [data.labels[i] for i in fit_at],
         categories=[data.categories[i] for i in fit_at],
+        recipe=Recipe(partners=("none", "svm")),
     )
-    predicted = model.predict([data.texts[i] for i in test_at])
-    accuracy = float((predicted == np.asarray(data.labels)[test_at]).mean())
-    assert accuracy >= 0.935
+    labels = np.asarray(data.labels)[test_at]
+    return model, [data.texts[i] for i in test_at], labels, [data.categories[i] for i in test_at]
+
+
+def test_held_out_public_reviews_are_mostly_scored_right(
+    held_out_sample: tuple[SentimentModel, list[str], np.ndarray, list[str]],
+) -> None:
+    """Trained on 6,000 reviews, scored on 2,000 others: 0.922, each category from 0.78
+    (water heaters, 18 reviews) to 0.96 (clothes). On the whole set the recipe scores about
+    0.94 by cross-validation (bench/sentiment.py). The floors are a little lower so that a
+    regression shows, not a rounding."""
+    model, texts, labels, categories = held_out_sample
+    predicted = model.predict(texts)
+    assert float((predicted == labels).mean()) >= 0.91
+    cats = np.asarray(categories)
+    for cat in set(categories):
+        mask = cats == cat
+        assert float((predicted[mask] == labels[mask]).mean()) >= 0.7, cat
+
+
+def test_the_calibrated_probability_means_what_it_says(
+    held_out_sample: tuple[SentimentModel, list[str], np.ndarray, list[str]],
+) -> None:
+    """Of the held-out reviews scored 0.9 or more, at least that share is positive (0.98 of
+    670); of those scored 0.1 or less, at least that share is negative (0.98 of 717)."""
+    model, texts, labels, _ = held_out_sample
+    p = model.probabilities(texts)
+    assert float(labels[p >= 0.9].mean()) >= 0.9
+    assert float(labels[p <= 0.1].mean()) <= 0.1

@@ -71,6 +71,35 @@ def test_a_return_of_one_line_refunds_that_line_alone(db: Database) -> None:
     assert _approve(db, ticket.id).refund.amount_fen == 3_000
 
 
+def test_a_return_of_some_lines_takes_back_a_sku_coupon_on_those_lines_only(
+    db: Database,
+) -> None:
+    """¥30 off the tea only (B, 2 × ¥40), on an order with rice (A, ¥100): a return of one
+    tea gives back ¥40 less half the coupon, ¥25; the rice comes back whole."""
+    db.write(lambda s: catalog.upsert_products(session=s, products_in=[
+        ProductIn.model_validate({"sku": sku, "name": sku, "category_path": path})
+        for sku, path in (("A", "food"), ("B", "drinks/tea"))
+    ]))  # fmt: skip
+    me = member(db)
+    tpl = template(db, code="TEA-30", kind="amount_off", amount_off_fen=3_000,
+                   scope={"skus": ["B"]})  # fmt: skip
+    coupon = give_coupon(db, tpl, me)
+    lines = [
+        {"sku": "A", "quantity": 1, "unit_price_fen": 10_000},
+        {"sku": "B", "quantity": 2, "unit_price_fen": 4_000},
+    ]
+    sale(db, me, key="TEA", lines=lines, coupon_codes=[coupon.code], order_discount_fen=3_000)
+    order = db.read(lambda s: orders.get_order_by_key(session=s, source="pos-test",
+                                                      external_id="TEA"))  # fmt: skip
+    assert order is not None
+    tea = open_ticket(db, ticket_type="return", customer={"id": me}, order_id=order.id,
+                      lines=[{"line_no": 2, "quantity": 1}])  # fmt: skip
+    assert _approve(db, tea.id).refund.amount_fen == 2_500
+    rice = open_ticket(db, ticket_type="return", customer={"id": me}, order_id=order.id,
+                       lines=[{"line_no": 1, "quantity": 1}])  # fmt: skip
+    assert _approve(db, rice.id).refund.amount_fen == 10_000
+
+
 def test_a_complaint_cannot_refund(db: Database) -> None:
     me = member(db)
     sale(db, me, key="C1")

@@ -60,7 +60,7 @@ from patron.demo.plan import (
     Progress,
     plan_demo,
 )
-from patron.demo.service_desk import build_service_desk
+from patron.demo.service_desk import ServicePlan, build_service_desk
 from patron.demo.truth import TRUTH_COLUMNS, built_end, truth_document
 from patron.orders import service as orders
 from patron.orders.schemas import OrderIn, RefundIn
@@ -91,6 +91,7 @@ def build_demo(
     progress: Progress | None = None,
     force: bool = False,
     chunk_customers: int = CHUNK_CUSTOMERS,
+    service_plan: ServicePlan | None = None,
 ) -> DemoSummary:
     """Build the demo chain into ``db`` through the services, chunk by chunk.
 
@@ -165,7 +166,9 @@ def build_demo(
     )
     document["outcome"] = {**totals, "merged_profiles_in_database": merged}
     # After-sales tickets and survey answers, drawn from the truth just written
-    document["service"] = build_service_desk(db=db, truth_csv=truth_csv, end=plan.end, seed=seed)
+    document["service"] = build_service_desk(
+        db=db, truth_csv=truth_csv, end=plan.end, seed=seed, plan=service_plan
+    )
     truth_json.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
     return DemoSummary(
         stores=len(STORES),

@@ -3,9 +3,10 @@ service levels, and CSAT/NPS answers — made through the support services (tick
 sweep, surveys) once the demo's customers and orders exist (docs/support.md).
 
 Who turns up at the desk is drawn from the generator's recorded truth, and the draw is
-part of that truth (``truth.json``, ``service``): a customer who stops buying (``death_at``)
-complained in the ``lead_days`` before with probability ``complain_dying``, and answered the
-survey after it as a detractor more often; every other buyer complained with probability
+part of that truth (``truth.json``, ``service``): a customer who stops buying complained in
+the ``lead_days`` after their last purchase (``death_at``, the day of the purchase they left
+after) with probability ``complain_dying``, and answered the survey after it as a detractor
+more often; every other buyer complained with probability
 ``complain_alive`` on a day the desk was open (its last ``desk_days``). Returns, repairs and enquiries come at the same rate for everyone and carry no
 signal. So the churn model's service features (analytics/churn/features.py) have a known
 signal to find: ``bench/service_churn.py`` reports the holdout AUC with and without them.
@@ -70,8 +71,8 @@ class ServicePlan:
     # evaluation trains two label windows (of up to 180 days) before its last day, on the
     # 90 days before that, so the desk is open for the whole two years
     desk_days: int = 730
-    complain_dying: float = 0.15  # of customers who stop buying, in their last lead_days
-    lead_days: int = 90
+    complain_dying: float = 0.15  # of customers who stop buying, after their last purchase
+    lead_days: int = 90  # ... within this many days of it
     complain_alive: float = 0.008  # of the others, on a day the desk was open
     other_tickets: float = 0.004  # returns, repairs, enquiries: anyone, no signal
     breach_share: float = 0.30  # of complaints: resolved after the service level
@@ -118,7 +119,9 @@ def draw_visits(
             if dying:
                 death = datetime.fromisoformat(row["death_at"]).date()
                 if rng.random() < plan.complain_dying:
-                    day = death - timedelta(days=int(rng.integers(0, plan.lead_days)))
+                    # about their last purchase (``death_at`` is the day of the purchase
+                    # they left after), in the days after it: then they never come back
+                    day = death + timedelta(days=int(rng.integers(0, plan.lead_days)))
                     if opened < day <= end:
                         complaints.append((customer, "dying", day))
             elif rng.random() < plan.complain_alive:

@@ -458,16 +458,25 @@ def commit_order(
         )
 
     # Money paid per line: the loyalty discounts fall on the redeemable lines only; the
-    # shop's own order discount (抹零 and the like) on every line.
+    # shop's own order discount (抹零 and the like) on every line, by what is left of it.
     loyalty_shares = rules.discount_shares(
         programme, basket.lines, _coupon_parts(programme, terms, basket), goods_off, points_value
     )
     other = order.order_discount_fen - points_value - goods_off
-    other_shares = prorate_fen(other, [ln.amount_fen for ln in basket.lines])
+    other_shares = prorate_fen(
+        other,
+        [max(ln.amount_fen - a, 0) for ln, a in zip(basket.lines, loyalty_shares, strict=True)],
+    )
     paid = [
         ln.amount_fen - a - b
         for ln, a, b in zip(basket.lines, loyalty_shares, other_shares, strict=True)
     ]
+    # ... and refunds of some lines take back what was paid for those lines, to the fen
+    orders.place_order_discount(
+        session=session,
+        order_id=order.id,
+        shares=[a + b for a, b in zip(loyalty_shares, other_shares, strict=True)],
+    )
     tier = programme.tier(account.tier_code)
     found = promotions.running(session, at=order.ordered_at, basket=basket, programme=programme)
     earned = rules.points_to_earn(

@@ -87,6 +87,10 @@ class OrderLine(Base):
     unit_price_fen: Mapped[int] = mapped_column(BigInteger)
     discount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
+    # The line's share of the order's ``order_discount_fen`` as loyalty placed it when the
+    # order was committed (a coupon scoped to some SKUs falls on those lines only); None
+    # until then, when a refund prorates the order discount by amount (docs/loyalty-rewards.md).
+    order_discount_share_fen: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Refund(Base):

@@ -37,10 +37,53 @@ from patron.orders.schemas import (
 )
 
 
+def discount_shares_of(order_discount_fen: int, lines: Sequence[OrderLine]) -> list[int]:
+    """Each line's share of the order discount: as loyalty placed it when the order was
+    committed (a coupon scoped to some SKUs on those lines only), else prorated by amount."""
+    placed = [ln.order_discount_share_fen for ln in lines]
+    if all(p is not None for p in placed) and sum(p or 0 for p in placed) == order_discount_fen:
+        return [int(p or 0) for p in placed]
+    return prorate_fen(order_discount_fen, [ln.amount_fen for ln in lines])
+
+
 def _paid_per_line(order: Order, lines: Sequence[OrderLine]) -> list[int]:
     """What the customer paid for each line: its amount less its share of the order discount."""
-    shares = prorate_fen(order.order_discount_fen, [ln.amount_fen for ln in lines])
+    shares = discount_shares_of(order.order_discount_fen, lines)
     return [ln.amount_fen - share for ln, share in zip(lines, shares, strict=True)]
+
+
+def place_order_discount(*, session: Session, order_id: int, shares: Sequence[int]) -> bool:
+    """Record where the order discount falls, line by line in line order (loyalty calls this
+    when it commits the order: coupons scoped to some SKUs fall on those lines only), so
+    that refunds take back what was paid for the lines they name, to the fen.
+
+    The shares must sum to the order's ``order_discount_fen``, one per line. They are not
+    kept (and refunds go on prorating by amount) when one is below zero or above its line's
+    amount, or once a refund exists (it was reckoned pro rata, and the rest of the order
+    must be reckoned the same way). Returns whether they were kept.
+    """
+    order = session.get(Order, order_id, with_for_update=True)
+    if order is None:
+        raise UnknownOrder("order_id", f"no order {order_id}")
+    lines = list(
+        session.scalars(
+            select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
+        )
+    )
+    if len(shares) != len(lines):
+        raise InvalidInput("shares", f"order {order_id} has {len(lines)} lines, not {len(shares)}")
+    if sum(shares) != order.order_discount_fen:
+        raise InvalidInput(
+            "shares", f"sum to {sum(shares)} fen, not the order discount {order.order_discount_fen}"
+        )
+    if any(not 0 <= share <= line.amount_fen for line, share in zip(lines, shares, strict=True)):
+        return False  # a line would be paid less than nothing: keep reckoning pro rata
+    if session.scalar(select(Refund.id).where(Refund.order_id == order_id).limit(1)) is not None:
+        return False
+    for line, share in zip(lines, shares, strict=True):
+        line.order_discount_share_fen = share
+    session.flush()
+    return True
 
 
 def _find_refunded_order(session: Session, refund_in: RefundIn) -> Order:

@@ -25,10 +25,11 @@ from patron.catalog import service as catalog
 from patron.catalog.schemas import StoreRead
 from patron.core.clock import utcnow
 from patron.core.db import insert_rows
-from patron.core.money import milli_to_quantity, prorate_fen
+from patron.core.money import milli_to_quantity
 from patron.customers import service as customers
 from patron.orders.exceptions import UnknownStore
 from patron.orders.models import Order, OrderLine, Refund, RefundLine, SaleReturn
+from patron.orders.refunds import discount_shares_of
 from patron.orders.schemas import ReturnLineIn, ReturnRead
 
 _CHUNK = 900
@@ -128,15 +129,15 @@ def _paid_share(session: Session, order_id: int, line_id: int) -> int:
     """What was paid for one line of an order with an order-level discount: its amount less
     its share of that discount (as a refund reckons it)."""
     order_discount = session.scalar(select(Order.order_discount_fen).where(Order.id == order_id))
-    lines = session.execute(
-        select(OrderLine.id, OrderLine.amount_fen)
-        .where(OrderLine.order_id == order_id)
-        .order_by(OrderLine.line_no)
-    ).all()
-    shares = prorate_fen(int(order_discount or 0), [a for _, a in lines])
-    for (lid, amount), share in zip(lines, shares, strict=True):
-        if lid == line_id:
-            return int(amount) - share
+    lines = list(
+        session.scalars(
+            select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
+        )
+    )
+    shares = discount_shares_of(int(order_discount or 0), lines)
+    for line, share in zip(lines, shares, strict=True):
+        if line.id == line_id:
+            return int(line.amount_fen) - share
     return 0
 
 

@@ -33,7 +33,7 @@ from patron.orders.reads import (
     list_customer_orders,
     list_customer_timeline,
 )
-from patron.orders.refunds import get_refund_by_key, record_refund
+from patron.orders.refunds import get_refund_by_key, place_order_discount, record_refund
 
 __all__ = [
     "OrderOutcome",
@@ -51,6 +51,7 @@ __all__ = [
     "list_customer_orders",
     "list_customer_timeline",
     "move_customer_records",
+    "place_order_discount",
     "record_order",
     "record_orders",
     "record_refund",
