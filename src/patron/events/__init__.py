@@ -20,11 +20,13 @@ from patron.events.service import (
     read_after,
     restore_customer_records,
 )
+from patron.events.webhooks import delivery_counts
 
 __all__ = [
     "DomainEvent",
     "EventRecord",
     "delete_archived_events",
+    "delivery_counts",
     "events_to_archive",
     "move_customer_records",
     "publish",

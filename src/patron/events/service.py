@@ -94,13 +94,19 @@ def publish(
     return publish_many(session, [event])[0]
 
 
-def publish_many(session: Session, items: Sequence[DomainEvent]) -> list[int]:
+def publish_many(
+    session: Session, items: Sequence[DomainEvent], *, subscription_id: int | None = None
+) -> list[int]:
     """:func:`publish` for many events at once (a bulk import's orders): one statement per
-    few hundred events. Returns their row ids, in order."""
+    few hundred events. Returns their row ids, in order. Given ``subscription_id``, the new
+    events are delivered to that webhook subscription alone (a journey's webhook step),
+    not to the subscribers of their type; it must exist (``SubscriptionNotFound``)."""
     if not items:
         return []
     now = utcnow()
     keys = [item.event_id or f"{item.type}:{uuid.uuid4().hex}" for item in items]
+    if subscription_id is not None:
+        webhooks.get_subscription(session=session, subscription_id=subscription_id)
     known: dict[str, int] = {}
     for start in range(0, len(keys), _CHUNK):
         chunk = [k for k in keys[start : start + _CHUNK] if k not in known]
@@ -137,6 +143,7 @@ def publish_many(session: Session, items: Sequence[DomainEvent]) -> list[int]:
                 for i, item in zip(ids, fresh.values(), strict=True)
             ],
             now=now,
+            subscription_id=subscription_id,
         )
     return [known[key] for key in keys]
 
