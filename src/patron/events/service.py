@@ -414,6 +414,24 @@ def restore_customer_records(
         )
 
 
+def erase_customer_events(*, session: Session, customer_ids: Sequence[int]) -> int:
+    """An erasure: the customers' behaviour events (what they browsed, searched and put in
+    a cart) and the visitors tied to them are deleted; their domain events stay, like the
+    orders, refunds and points they mirror (docs/privacy.md). Returns how many events."""
+    ids = sorted(set(customer_ids))
+    erased = 0
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        result = session.execute(
+            _EVENT.delete().where(
+                _EVENT.c.customer_id.in_(chunk), _EVENT.c.kind == EventKind.BEHAVIOUR
+            )
+        )
+        erased += cast(CursorResult[Any], result).rowcount or 0
+        session.execute(_VISITOR.delete().where(_VISITOR.c.customer_id.in_(chunk)))
+    return erased
+
+
 # ------------------------------------------------------------------------------ retention
 
 
