@@ -3,11 +3,14 @@ stitching anonymous visitors to customers, reading after a cursor, and moving a 
 customer's events (docs/events.md).
 
 **The cursor is the row id.** A reader keeps the highest id it has handled and asks for
-what came after it. For that to miss nothing, ids must become visible in the order they
-were given: on PostgreSQL every transaction writing events takes one advisory lock before
-it numbers them and holds it to its commit, so a later id never commits before an earlier
-one (SQLite has one writer at a time anyway). Publish as late in a transaction as you can:
-event writers queue on that lock from then until they commit.
+what came after it. For that to miss nothing, a reader must never be handed an id while a
+lower one may still commit. On PostgreSQL every transaction writing events takes the
+stream's advisory lock in **shared** mode before it numbers them and holds it to its
+commit, so writers never wait for one another; a reader takes the same lock in exclusive
+mode for an instant, which waits for the writers already numbering to commit or roll back,
+and reads the highest id then: every id up to that **watermark** is settled (a writer
+arriving later numbers above it), and the reader reads no further. SQLite has one writer
+at a time anyway.
 """
 
 from __future__ import annotations
@@ -50,10 +53,29 @@ Resolve = Callable[
 ]
 
 
+_STREAM_KEY = "hashtext('patron.event')"
+
+
 def _lock_stream(session: Session) -> None:
-    """Hold the stream's id order to commit order (see the module's doc)."""
+    """A writer's share of the stream's lock, to its commit (see the module's doc)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('patron.event'))"))
+        session.execute(text(f"SELECT pg_advisory_xact_lock_shared({_STREAM_KEY})"))
+
+
+def _watermark(session: Session) -> int | None:
+    """PostgreSQL: the highest event id below which nothing is still being written (see
+    the module's doc); None elsewhere. The exclusive lock is held for two statements
+    only, on the session's own connection (its own share, if it wrote events, does not
+    stand in its way)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    conn = session.connection()
+    conn.execute(text(f"SELECT pg_advisory_lock({_STREAM_KEY})"))
+    try:
+        top = conn.execute(select(func.max(_EVENT.c.id))).scalar()
+    finally:
+        conn.execute(text(f"SELECT pg_advisory_unlock({_STREAM_KEY})"))
+    return int(top or 0)
 
 
 def anonymous_key(anonymous_id: str) -> str:
@@ -159,7 +181,9 @@ def read_after(
     limit: int = 1000,
 ) -> list[EventRecord]:
     """Events with an id above ``after_id`` (of ``types``, when given), oldest first, at most
-    ``limit``. Keep the last record's id as the next ``after_id``."""
+    ``limit``. Keep the last record's id as the next ``after_id``: no event with a lower id
+    can appear later (on PostgreSQL, events still being written in other transactions
+    hold back what is read: see the module's doc)."""
     statement = select(
         _EVENT.c.id,
         _EVENT.c.event_id,
@@ -169,6 +193,9 @@ def read_after(
         _EVENT.c.occurred_at,
         _EVENT.c.properties,
     ).where(_EVENT.c.id > after_id)
+    watermark = _watermark(session)
+    if watermark is not None:
+        statement = statement.where(_EVENT.c.id <= watermark)
     if types is not None:
         statement = statement.where(_EVENT.c.type.in_(list(types)))
     rows = session.execute(statement.order_by(_EVENT.c.id).limit(limit))
