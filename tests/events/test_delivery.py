@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 import random
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
