@@ -9,10 +9,13 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy.orm import Session
 
 from patron import events
 from patron.core.db import Database
+
+pytestmark = pytest.mark.postgres
 
 WAIT_S = 30  # a bound on waiting for threads, not a measure of speed
 
@@ -61,7 +64,7 @@ def test_a_cursor_reading_while_many_writers_commit_out_of_order_misses_nothing(
     pg_db: Database,
 ) -> None:
     db = pg_db
-    writers, each = 6, 25
+    writers, each = 4, 20
     done = threading.Event()
     committed: list[int] = []
     rolled_back = 0

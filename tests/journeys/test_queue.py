@@ -23,7 +23,7 @@ from tests.events.receiver import Receiver, running_receiver
 from tests.helpers import ACTOR, post_order
 from tests.journeys.helpers import entries, shop
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
 @pytest.fixture
