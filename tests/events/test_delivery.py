@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from patron import events
 from patron.core.clock import utcnow
@@ -11,7 +13,7 @@ from patron.core.db import Database
 from patron.events import service as events_service
 from patron.events import webhooks
 from patron.events.delivery import WebhookSender, retry_delay
-from patron.events.models import DeliveryStatus
+from patron.events.models import DeliveryStatus, WebhookDelivery
 from patron.events.schemas import SubscriptionIn
 from tests.events.receiver import Receiver, running_receiver, verify
 from tests.helpers import ACTOR, sign_up
@@ -200,8 +202,35 @@ def test_a_stalled_claim_goes_back_and_is_sent_once(
 
 
 def test_back_off_grows_four_times_and_is_capped() -> None:
-    assert [retry_delay(n) for n in (1, 2, 3)] == [5.0, 20.0, 80.0]
-    assert retry_delay(30) == 6 * 3600.0
+    assert [retry_delay(n, jitter=0) for n in (1, 2, 3)] == [5.0, 20.0, 80.0]
+    assert retry_delay(30, jitter=0) == 6 * 3600.0
+
+
+def test_back_off_is_jittered_within_a_fifth_either_way() -> None:
+    rng = random.Random(7)
+    for attempts, base in ((1, 5.0), (3, 80.0), (30, 6 * 3600.0)):
+        delays = [retry_delay(attempts, rng=rng) for _ in range(200)]
+        assert all(base * 0.8 <= d <= base * 1.2 for d in delays)
+        assert len(set(delays)) == 200  # no two alike
+        assert min(delays) < base * 0.9 and max(delays) > base * 1.1  # spread over the band
+
+
+def test_deliveries_failing_together_come_back_at_different_times(
+    db: Database, receiver: Receiver, clock: FrozenClock
+) -> None:
+    _subscribe(db, receiver)
+    for n in range(12):
+        _publish(db, sign_up(db, phone=f"1380013{n:04d}"), f"t{n}")
+    receiver.status = 503
+    assert WebhookSender(db, clock=clock).send_all_due().retrying == 12
+    due = db.read(
+        lambda s: list(
+            s.scalars(select(WebhookDelivery.next_attempt_at).order_by(WebhookDelivery.id))
+        )
+    )
+    waits = [(at - clock()).total_seconds() for at in due]
+    assert all(4.0 <= w <= 6.0 for w in waits)
+    assert len(set(waits)) > 6  # not one burst 5 s later
 
 
 def test_webhook_endpoints_must_be_https_and_public_outside_tests(

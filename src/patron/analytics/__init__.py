@@ -11,6 +11,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from patron.analytics.event_archive import (
+        archived_events_of,
+        erase_archived_behaviour,
+        store_archived_events,
+    )
     from patron.analytics.reads import audience_customer_ids
     from patron.analytics.runs import run_analytics
     from patron.analytics.standings import (
@@ -19,10 +24,14 @@ if TYPE_CHECKING:
         refresh_extract,
         writing_store,
     )
-    from patron.analytics.store import AnalyticsBusy
+    from patron.analytics.store import AnalyticsBusy, AnalyticsStoreUnavailable
 
 _EXPORTS = {
     "AnalyticsBusy": "patron.analytics.store",
+    "AnalyticsStoreUnavailable": "patron.analytics.store",
+    "archived_events_of": "patron.analytics.event_archive",
+    "erase_archived_behaviour": "patron.analytics.event_archive",
+    "store_archived_events": "patron.analytics.event_archive",
     "audience_customer_ids": "patron.analytics.reads",
     "run_analytics": "patron.analytics.runs",
     "customer_standings": "patron.analytics.standings",
@@ -33,11 +42,15 @@ _EXPORTS = {
 
 __all__ = [
     "AnalyticsBusy",
+    "AnalyticsStoreUnavailable",
+    "archived_events_of",
     "audience_customer_ids",
     "customer_standings",
+    "erase_archived_behaviour",
     "reading_store",
     "refresh_extract",
     "run_analytics",
+    "store_archived_events",
     "writing_store",
 ]
 

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron.core.crypto import prefetch_subject_keys
 from patron.customers.models import Customer, CustomerStatus, CustomerTag, Tag
 
 BATCH = 20_000
@@ -82,7 +83,7 @@ def birthdays_changed_since(
     keeping its own index of birthdays decrypts only what changed."""
     after = 0
     while True:
-        query = select(Customer.id, Customer.birthday, Customer.status, Customer.updated_at).where(
+        query = select(Customer.id, Customer.key_ref, Customer.status, Customer.updated_at).where(
             Customer.id > after
         )
         if since is not None:
@@ -90,5 +91,16 @@ def birthdays_changed_since(
         rows = session.execute(query.order_by(Customer.id).limit(batch)).all()
         if not rows:
             return
-        yield [(int(r[0]), r[1], r[2] == CustomerStatus.ACTIVE, r[3]) for r in rows]
+        # Each profile's data key unwrapped in one read for the batch, not one read per
+        # profile as the birthdays are decrypted (docs/privacy.md, "Keys").
+        prefetch_subject_keys(session, [r[1] for r in rows if r[1]])
+        births = dict(
+            session.execute(
+                select(Customer.id, Customer.birthday).where(
+                    Customer.id.between(rows[0][0], rows[-1][0]),
+                    *([Customer.updated_at >= since] if since is not None else []),
+                )
+            ).all()
+        )
+        yield [(int(r[0]), births.get(r[0]), r[2] == CustomerStatus.ACTIVE, r[3]) for r in rows]
         after = rows[-1][0]

@@ -19,22 +19,29 @@ sweep gives them back and the relay publishes them again.
 
 A third, ``patron.webhooks``, runs every second too: it sends due webhook deliveries
 (docs/events.md), whose own claims keep workers apart.
+
+Other domains add periodic jobs through ``core.queue_jobs``: journeys' scheduler tick
+(``patron.journeys``) when PATRON_JOURNEYS=queue (docs/journeys.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
 from patron.core.clock import utcnow
 from patron.core.db import Database, get_database
+from patron.core.queue_jobs import QueueJob, cron_every, queue_jobs
 from patron.core.settings import Settings, get_settings
 from patron.engagement import service as outbox
 from patron.engagement.dispatch import Dispatcher
 from patron.events.delivery import WebhookSender
+
+if TYPE_CHECKING:
+    import procrastinate
 
 log = logging.getLogger(__name__)
 
@@ -158,12 +165,29 @@ def build_app(settings: Settings, db: Database | None = None) -> Any:
     async def webhooks(timestamp: int) -> int:
         return await asyncio.to_thread(send_webhooks)
 
-    app.patron_tasks = {  # type: ignore[attr-defined]
-        "deliver": deliver,
-        "relay": relay,
-        "webhooks": webhooks,
-    }
+    tasks: dict[str, Any] = {"deliver": deliver, "relay": relay, "webhooks": webhooks}
+    for job in queue_jobs():
+        if job.wanted(settings):
+            tasks[job.name] = _periodic(app, queue, job, settings, db)
+    app.patron_tasks = tasks  # type: ignore[attr-defined]
     return app
+
+
+def _periodic(
+    app: procrastinate.App, queue: str, job: QueueJob, settings: Settings, db: Database | None
+) -> Any:
+    """A job another domain registered (``core.queue_jobs``), run every so often by one of
+    the workers (Procrastinate defers a periodic task once per tick however many run)."""
+
+    def run() -> object:
+        return job.run(db or get_database())
+
+    @app.periodic(cron=cron_every(job.every_s(settings)), periodic_id=f"{queue}.{job.name}")
+    @app.task(name=job.name, queue=queue)
+    async def periodic(timestamp: int) -> str:
+        return str(await asyncio.to_thread(run))
+
+    return periodic
 
 
 def run_worker(*, concurrency: int | None = None) -> None:

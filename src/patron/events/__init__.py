@@ -13,6 +13,7 @@ from patron.events.schemas import EventRecord
 from patron.events.service import (
     DomainEvent,
     delete_archived_events,
+    erase_customer_events,
     events_to_archive,
     move_customer_records,
     publish,
@@ -20,12 +21,16 @@ from patron.events.service import (
     read_after,
     restore_customer_records,
 )
+from patron.events.webhooks import delivery_counts, get_subscription
 
 __all__ = [
     "DomainEvent",
     "EventRecord",
     "delete_archived_events",
+    "delivery_counts",
+    "erase_customer_events",
     "events_to_archive",
+    "get_subscription",
     "move_customer_records",
     "publish",
     "publish_many",

@@ -12,7 +12,8 @@ back to ``pending`` when its lease ends (:meth:`WebhookSender.sweep`). The attem
 recorded on its own row with its status code and latency as soon as it ends.
 
 **Retries**: 5 s after the first failure, then four times longer each time (20 s, 80 s,
-5 min, 21 min, 85 min …, at most 6 h apart), for 24 hours from the first try; a
+5 min, 21 min, 85 min …, at most 6 h apart), each within a fifth either way at random
+(jitter), for 24 hours from the first try; a
 ``Retry-After`` header is honoured within that. A 4xx answer other than 408, 409, 425 and
 429 is final: retrying cannot fix it. 410 Gone also disables the subscription.
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,9 +61,21 @@ RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 BATCH = 50
 
 
-def retry_delay(attempts: int) -> float:
-    """Seconds before the next try after ``attempts`` failed ones."""
-    return min(MAX_RETRY_S, FIRST_RETRY_S * RETRY_FACTOR ** max(0, attempts - 1))
+# Each wait is stretched or shrunk by up to a fifth at random, so deliveries that failed
+# together (an endpoint down for an hour) do not all come back in the same second.
+JITTER = 0.2
+_random = random.Random()
+
+
+def retry_delay(
+    attempts: int, *, jitter: float | None = None, rng: random.Random | None = None
+) -> float:
+    """Seconds before the next try after ``attempts`` failed ones: the back-off, within
+    ``jitter`` (a share, :data:`JITTER` when not given) of it either way."""
+    jitter = JITTER if jitter is None else jitter
+    rng = rng or _random
+    base = min(MAX_RETRY_S, FIRST_RETRY_S * RETRY_FACTOR ** max(0, attempts - 1))
+    return base * (1.0 + jitter * (2.0 * rng.random() - 1.0))
 
 
 @dataclass(frozen=True, slots=True)

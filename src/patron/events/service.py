@@ -3,11 +3,14 @@ stitching anonymous visitors to customers, reading after a cursor, and moving a 
 customer's events (docs/events.md).
 
 **The cursor is the row id.** A reader keeps the highest id it has handled and asks for
-what came after it. For that to miss nothing, ids must become visible in the order they
-were given: on PostgreSQL every transaction writing events takes one advisory lock before
-it numbers them and holds it to its commit, so a later id never commits before an earlier
-one (SQLite has one writer at a time anyway). Publish as late in a transaction as you can:
-event writers queue on that lock from then until they commit.
+what came after it. For that to miss nothing, a reader must never be handed an id while a
+lower one may still commit. On PostgreSQL every transaction writing events takes the
+stream's advisory lock in **shared** mode before it numbers them and holds it to its
+commit, so writers never wait for one another; a reader takes the same lock in exclusive
+mode for an instant, which waits for the writers already numbering to commit or roll back,
+and reads the highest id then: every id up to that **watermark** is settled (a writer
+arriving later numbers above it), and the reader reads no further. SQLite has one writer
+at a time anyway.
 """
 
 from __future__ import annotations
@@ -50,10 +53,29 @@ Resolve = Callable[
 ]
 
 
+_STREAM_KEY = "hashtext('patron.event')"
+
+
 def _lock_stream(session: Session) -> None:
-    """Hold the stream's id order to commit order (see the module's doc)."""
+    """A writer's share of the stream's lock, to its commit (see the module's doc)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('patron.event'))"))
+        session.execute(text(f"SELECT pg_advisory_xact_lock_shared({_STREAM_KEY})"))
+
+
+def _watermark(session: Session) -> int | None:
+    """PostgreSQL: the highest event id below which nothing is still being written (see
+    the module's doc); None elsewhere. The exclusive lock is held for two statements
+    only, on the session's own connection (its own share, if it wrote events, does not
+    stand in its way)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    conn = session.connection()
+    conn.execute(text(f"SELECT pg_advisory_lock({_STREAM_KEY})"))
+    try:
+        top = conn.execute(select(func.max(_EVENT.c.id))).scalar()
+    finally:
+        conn.execute(text(f"SELECT pg_advisory_unlock({_STREAM_KEY})"))
+    return int(top or 0)
 
 
 def anonymous_key(anonymous_id: str) -> str:
@@ -94,13 +116,19 @@ def publish(
     return publish_many(session, [event])[0]
 
 
-def publish_many(session: Session, items: Sequence[DomainEvent]) -> list[int]:
+def publish_many(
+    session: Session, items: Sequence[DomainEvent], *, subscription_id: int | None = None
+) -> list[int]:
     """:func:`publish` for many events at once (a bulk import's orders): one statement per
-    few hundred events. Returns their row ids, in order."""
+    few hundred events. Returns their row ids, in order. Given ``subscription_id``, the new
+    events are delivered to that webhook subscription alone (a journey's webhook step),
+    not to the subscribers of their type; it must exist (``SubscriptionNotFound``)."""
     if not items:
         return []
     now = utcnow()
     keys = [item.event_id or f"{item.type}:{uuid.uuid4().hex}" for item in items]
+    if subscription_id is not None:
+        webhooks.get_subscription(session=session, subscription_id=subscription_id)
     known: dict[str, int] = {}
     for start in range(0, len(keys), _CHUNK):
         chunk = [k for k in keys[start : start + _CHUNK] if k not in known]
@@ -137,6 +165,7 @@ def publish_many(session: Session, items: Sequence[DomainEvent]) -> list[int]:
                 for i, item in zip(ids, fresh.values(), strict=True)
             ],
             now=now,
+            subscription_id=subscription_id,
         )
     return [known[key] for key in keys]
 
@@ -152,7 +181,9 @@ def read_after(
     limit: int = 1000,
 ) -> list[EventRecord]:
     """Events with an id above ``after_id`` (of ``types``, when given), oldest first, at most
-    ``limit``. Keep the last record's id as the next ``after_id``."""
+    ``limit``. Keep the last record's id as the next ``after_id``: no event with a lower id
+    can appear later (on PostgreSQL, events still being written in other transactions
+    hold back what is read: see the module's doc)."""
     statement = select(
         _EVENT.c.id,
         _EVENT.c.event_id,
@@ -162,6 +193,9 @@ def read_after(
         _EVENT.c.occurred_at,
         _EVENT.c.properties,
     ).where(_EVENT.c.id > after_id)
+    watermark = _watermark(session)
+    if watermark is not None:
+        statement = statement.where(_EVENT.c.id <= watermark)
     if types is not None:
         statement = statement.where(_EVENT.c.type.in_(list(types)))
     rows = session.execute(statement.order_by(_EVENT.c.id).limit(limit))
@@ -405,6 +439,24 @@ def restore_customer_records(
             .where(_VISITOR.c.anonymous_key.in_(keys[start : start + _CHUNK]))
             .values(customer_id=to_customer_id)
         )
+
+
+def erase_customer_events(*, session: Session, customer_ids: Sequence[int]) -> int:
+    """An erasure: the customers' behaviour events (what they browsed, searched and put in
+    a cart) and the visitors tied to them are deleted; their domain events stay, like the
+    orders, refunds and points they mirror (docs/privacy.md). Returns how many events."""
+    ids = sorted(set(customer_ids))
+    erased = 0
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        result = session.execute(
+            _EVENT.delete().where(
+                _EVENT.c.customer_id.in_(chunk), _EVENT.c.kind == EventKind.BEHAVIOUR
+            )
+        )
+        erased += cast(CursorResult[Any], result).rowcount or 0
+        session.execute(_VISITOR.delete().where(_VISITOR.c.customer_id.in_(chunk)))
+    return erased
 
 
 # ------------------------------------------------------------------------------ retention

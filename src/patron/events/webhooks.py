@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from patron.audit.service import record_audit
@@ -190,10 +190,34 @@ def _audit(
 
 
 def queue_deliveries(
-    *, session: Session, events: Sequence[tuple[int, str, int | None]], now: datetime
+    *,
+    session: Session,
+    events: Sequence[tuple[int, str, int | None]],
+    now: datetime,
+    subscription_id: int | None = None,
 ) -> int:
     """A delivery of each (event row id, type, customer id) to every active subscription to
-    its type, in the events' transaction."""
+    its type, in the events' transaction; or, given ``subscription_id``, to that
+    subscription alone whatever its types and status (a journey's webhook step: a paused
+    subscription's deliveries wait for it to resume)."""
+    if subscription_id is not None:
+        _get(session, subscription_id)
+        targeted = [
+            {
+                "subscription_id": subscription_id,
+                "event_row_id": event_row_id,
+                "event_type": event_type,
+                "customer_id": customer_id,
+                "status": DeliveryStatus.PENDING,
+                "attempts": 0,
+                "created_at": now,
+                "first_due_at": now,
+                "next_attempt_at": now,
+            }
+            for event_row_id, event_type, customer_id in events
+        ]
+        insert_rows(session.connection(), _DELIVERY, targeted, want_ids=False)
+        return len(targeted)
     rows = session.execute(
         select(WebhookSubscription.id, WebhookSubscription.event_types).where(
             WebhookSubscription.status == SubscriptionStatus.ACTIVE
@@ -219,6 +243,22 @@ def queue_deliveries(
     ]
     insert_rows(session.connection(), _DELIVERY, deliveries, want_ids=False)
     return len(deliveries)
+
+
+def delivery_counts(*, session: Session, event_row_ids: Sequence[int]) -> dict[str, int]:
+    """How many deliveries of these events are in each status (a journey's webhook step's
+    figures)."""
+    counts: dict[str, int] = {}
+    ids = sorted(set(event_row_ids))
+    for start in range(0, len(ids), 1_000):
+        rows = session.execute(
+            select(WebhookDelivery.status, func.count())
+            .where(WebhookDelivery.event_row_id.in_(ids[start : start + 1_000]))
+            .group_by(WebhookDelivery.status)
+        )
+        for status, n in rows:
+            counts[str(status)] = counts.get(str(status), 0) + int(n)
+    return counts
 
 
 def list_deliveries(

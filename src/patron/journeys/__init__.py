@@ -5,6 +5,7 @@ measures the uplift (docs/journeys.md). What other domains, the jobs and the com
 call is exported here."""
 
 from patron.events import EventRecord  # what feed_events takes: the event stream's records
+from patron.journeys import embedded as _embedded  # noqa: F401  (registers the queue job)
 from patron.journeys.engine import feed_events
 from patron.journeys.merges import move_customer_records, restore_customer_records
 from patron.journeys.scheduler import run_journeys

@@ -48,6 +48,7 @@ STEP_TITLES = {
     "points": N_("Give points"),
     "tag": N_("Tag"),
     "task": N_("Task for staff"),
+    "webhook": N_("Call a webhook"),
     "exit": N_("Exit"),
 }
 STATUS_TITLES = {

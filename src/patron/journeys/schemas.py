@@ -191,6 +191,14 @@ class TaskStep(_Step):
     note: Annotated[str, Field(max_length=2000)] | None = None
 
 
+class WebhookStep(_Step):
+    """Call a webhook: a signed ``journey.webhook`` event to one subscription (its address
+    and secret), through the webhooks' retrying delivery; the entry goes on at once."""
+
+    kind: Literal["webhook"] = "webhook"
+    subscription_id: RecordId
+
+
 class ExitStep(_Step):
     kind: Literal["exit"] = "exit"
 
@@ -204,6 +212,7 @@ Step = Annotated[
     | PointsStep
     | TagStep
     | TaskStep
+    | WebhookStep
     | ExitStep,
     Field(discriminator="kind"),
 ]

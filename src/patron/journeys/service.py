@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from patron import audiences
+from patron import audiences, events
 from patron.audit.service import record_audit
 from patron.campaigns import templates as campaign_templates
 from patron.campaigns.measure import measure_uplift
@@ -82,6 +82,16 @@ def _check(session: Session, journey_in: JourneyIn) -> None:
     audience_ids = [getattr(journey_in.trigger, "audience_id", None)]
     for i, step in enumerate(journey_in.steps):
         audience_ids.append(getattr(step, "audience_id", None))
+        if step.kind == "webhook":
+            try:
+                events.get_subscription(session=session, subscription_id=step.subscription_id)
+            except NotFound:
+                raise InvalidInput(
+                    f"steps.{i}.subscription_id",
+                    f"no webhook subscription {step.subscription_id}",
+                    message_code="journey_webhook_unknown",
+                    subscription_id=step.subscription_id,
+                ) from None
         for channel, template_id in getattr(step, "templates", {}).items():
             template = campaign_templates.get_template_or_raise(
                 session=session, template_id=template_id
@@ -234,7 +244,7 @@ def _step_figures(session: Session, row: Journey) -> list[StepFigures]:
         if int(index) < len(theirs):
             key = str(theirs[int(index)].key)
             waiting[key] = waiting.get(key, 0) + int(n)
-    return [
+    figures = [
         StepFigures(
             key=str(s.key),
             kind=s.kind,
@@ -244,6 +254,28 @@ def _step_figures(session: Session, row: Journey) -> list[StepFigures]:
         )
         for s in steps
     ]
+    for figure in figures:
+        if figure.kind == "webhook":
+            figure.outcomes.update(_webhook_figures(session, row.id, figure.key))
+    return figures
+
+
+def _webhook_figures(session: Session, journey_id: int, key: str) -> dict[str, int]:
+    """A webhook step's calls by where their deliveries are (``webhook:delivered``,
+    ``webhook:pending`` …); a step run's detail is its event's row id."""
+    row_ids = [
+        int(detail)
+        for detail in session.scalars(
+            select(JourneyStepRun.detail).where(
+                JourneyStepRun.journey_id == journey_id,
+                JourneyStepRun.step_key == key,
+                JourneyStepRun.outcome == "webhook",
+            )
+        )
+        if detail and detail.isdigit()
+    ]
+    counts = events.delivery_counts(session=session, event_row_ids=row_ids)
+    return {f"webhook:{status}": n for status, n in sorted(counts.items())}
 
 
 def journey_stats(*, session: Session, journey_id: int) -> JourneyStats:

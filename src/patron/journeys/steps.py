@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from patron import audiences, consent, loyalty
+from patron import audiences, consent, events, loyalty
 from patron.campaigns import templates as campaign_templates
 from patron.core.actor import system_actor
 from patron.customers import facts as customer_facts
@@ -32,6 +32,7 @@ from patron.journeys.schemas import (
     TaskStep,
     WaitEventStep,
     WaitStep,
+    WebhookStep,
 )
 
 SOURCE_KIND = "journey"
@@ -257,6 +258,43 @@ def _task(b: Batch, step: TaskStep) -> dict[int, Move]:
     return {s.id: b.next("task") for s in b.states}
 
 
+WEBHOOK_EVENT = "journey.webhook"
+
+
+def webhook_event_id(journey_id: int, step_key: str, state_id: int) -> str:
+    """The event's idempotency key: one call per entry and step, however often it runs."""
+    return f"{WEBHOOK_EVENT}:{journey_id}.{step_key}.{state_id}"
+
+
+def _webhook(b: Batch, step: WebhookStep) -> dict[int, Move]:
+    """One ``journey.webhook`` event per entry, delivered to the step's subscription alone
+    (signed, retried, in order per customer: docs/events.md). The event carries codes
+    and ids, never personal data; the receiver looks the customer up by id."""
+    key = b.keys[b.index]
+    items = [
+        events.DomainEvent(
+            type=WEBHOOK_EVENT,
+            customer_id=s.customer_id,
+            properties={
+                "journey_id": b.journey.id,
+                "journey_code": b.journey.code,
+                "journey_version": s.version,
+                "step_key": key,
+                "entry_id": s.id,
+                "entry_key": s.entry_key,
+                **(_variables(s) or {}),
+            },
+            event_id=webhook_event_id(b.journey.id, key, s.id),
+            occurred_at=b.now,
+        )
+        for s in b.states
+    ]
+    row_ids = events.publish_many(b.session, items, subscription_id=step.subscription_id)
+    return {
+        s.id: b.next("webhook", str(row_id)) for s, row_id in zip(b.states, row_ids, strict=True)
+    }
+
+
 def _exit(b: Batch, step: ExitStep) -> dict[int, Move]:
     return {s.id: Move(to=None, outcome="exited", status=StateStatus.EXITED) for s in b.states}
 
@@ -270,5 +308,6 @@ HANDLERS: dict[str, Callable[[Batch, Any], dict[int, Move]]] = {
     "points": _points,
     "tag": _tag,
     "task": _task,
+    "webhook": _webhook,
     "exit": _exit,
 }

@@ -111,6 +111,15 @@ def erase_command(
         f"{done.identities} identifiers, {done.interactions} notes; "
         f"{done.keys_destroyed} data key(s) destroyed."
     )
+    if done.archived_events is None:
+        console.print(
+            f"{done.events} behaviour event(s) deleted; [yellow]the analytics store was busy: "
+            "the archived ones are deleted at the next nightly run.[/yellow]"
+        )
+    else:
+        console.print(
+            f"{done.events} behaviour event(s) deleted, {done.archived_events} from the archive."
+        )
     if done.wrapping_key_rolled:
         console.print("The wrapping key was rolled: copies of the destroyed key are unreadable.")
     elif done.note:

@@ -8,11 +8,13 @@ The wrapping key is rolled afterwards, outside this transaction
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron import analytics, events
 from patron.audit.service import record_audit
 from patron.consent import service as consent
 from patron.consent.schemas import ConsentChange, ConsentIn
@@ -23,10 +25,18 @@ from patron.customers import anonymising
 from patron.customers import service as customers
 from patron.customers.encryption import roll_wrapping_key
 from patron.privacy.exceptions import ErasureHeld, HoldNotFound, NotAnErasure, RequestClosed
-from patron.privacy.models import OPEN_STATUSES, LegalHold, RequestKind, RequestStatus
+from patron.privacy.models import (
+    OPEN_STATUSES,
+    LegalHold,
+    PrivacyRequest,
+    RequestKind,
+    RequestStatus,
+)
 from patron.privacy.requests import _get_row_or_raise, _read
 from patron.privacy.schemas import ErasureRead, HoldIn, HoldRead
 from patron.support.tickets.service import open_tickets_of
+
+log = logging.getLogger(__name__)
 
 
 def place_hold(*, session: Session, customer_id: int, hold_in: HoldIn, actor: Actor) -> HoldRead:
@@ -132,13 +142,15 @@ def erase(*, session: Session, request_id: int, actor: Actor, outcome: str = "")
         )
     root = anonymising.survivor_of(session, row.customer_id)
     _withdraw_all(session, root, actor)
+    person = anonymising._with_merged(session, [root])
+    erased_events = events.erase_customer_events(session=session, customer_ids=person)
     erased = anonymising.erase_customer(session=session, customer_id=root)
     row.handler = actor.label[:120]
     row.status = RequestStatus.DONE
     row.outcome = outcome.strip() or "erased: personal data destroyed, sales and points kept"
     row.closed_at = utcnow()
     session.flush()
-    counts = asdict(erased)
+    counts = {**asdict(erased), "events": erased_events}
     record_audit(
         session=session,
         actor=actor,
@@ -159,5 +171,36 @@ def erase_and_roll(
     result = db.write(
         lambda s: erase(session=s, request_id=request_id, actor=actor, outcome=outcome)
     )
+    archived = _erase_archived(db, result.customer_id)
     rolled = roll_wrapping_key(db=db)
-    return result.model_copy(update={"wrapping_key_rolled": rolled.rolled, "note": rolled.note})
+    return result.model_copy(
+        update={
+            "wrapping_key_rolled": rolled.rolled,
+            "note": rolled.note,
+            "archived_events": archived,
+        }
+    )
+
+
+def _erase_archived(db: Database, customer_id: int) -> int | None:
+    """The person's behaviour events in the event archive (the analytics store), deleted
+    after the erasure committed; None when the store is busy: the nightly archive run
+    deletes them then (:func:`erased_customer_ids`)."""
+    person = db.read(lambda s: anonymising._with_merged(s, [customer_id]))
+    try:
+        return int(analytics.erase_archived_behaviour(customer_ids=person))
+    except (analytics.AnalyticsBusy, analytics.AnalyticsStoreUnavailable):
+        log.warning("analytics store busy: customer %s's archived events wait", customer_id)
+        return None
+
+
+def erased_customer_ids(*, session: Session) -> list[int]:
+    """Every profile erased on request (and those merged into them): the nightly archive
+    run deletes their archived behaviour events again, in case the store was busy."""
+    roots = session.scalars(
+        select(PrivacyRequest.customer_id).where(
+            PrivacyRequest.kind == RequestKind.ERASURE,
+            PrivacyRequest.status == RequestStatus.DONE,
+        )
+    )
+    return anonymising._with_merged(session, sorted(set(roots)))

@@ -23,6 +23,7 @@ from openpyxl import Workbook
 from sqlalchemy import Table, and_, or_, select
 from sqlalchemy.orm import Session
 
+from patron import analytics
 from patron import metadata as all_tables
 from patron.audit.service import record_audit
 from patron.core.actor import Actor
@@ -124,6 +125,9 @@ COVERAGE: dict[str, Rule] = {
     "audit_entry": AuditAbout(),
 }
 
+# The event archive: not a table of the database (the analytics store's), exported too.
+ARCHIVE = "event_archive"
+
 # Tables holding a customer id that the export leaves out, and why.
 EXCLUDED: dict[str, str] = {}
 
@@ -181,6 +185,12 @@ def collect(*, session: Session, customer_id: int) -> dict[str, list[dict[str, A
             select(*cols).where(_condition(table, rule, ids, done)).order_by(*order)
         ).mappings()
         done[name] = [{k: _plain(v) for k, v in row.items()} for row in rows]
+    # Events older than the stream's retention live in the analytics store's archive
+    # (docs/events.md, "Retention"), outside the database: read there.
+    done[ARCHIVE] = [
+        {k: _plain(v) for k, v in row.items()}
+        for row in analytics.archived_events_of(customer_ids=ids)
+    ]
     return done
 
 
@@ -193,7 +203,8 @@ README = """# 个人信息副本 / Copy of personal information
 
 本文件包含本店系统中与您有关的全部个人信息：档案（姓名、生日、地址）、联系方式与会员卡、
 订单与商品明细、退款与退货、积分流水、优惠券、礼品兑换、客服记录、发送给您的消息、
-合并记录、与您有关的操作日志、分析得分及其原因、您提出的个人信息请求。
+合并记录、与您有关的操作日志、分析得分及其原因、您提出的个人信息请求，以及您在网店或
+小程序中的浏览、搜索和购物车记录（event；较早的在 event_archive）。
 
 - data.json：全部数据，按数据表分组，机器可读，可转交其他服务商（可携带权）。
 - data.xlsx：相同数据，每张数据表一个工作表，便于阅读。
@@ -207,7 +218,8 @@ This file holds all the personal information this shop's system keeps about you:
 profile (name, birthday, address), contact details and member cards, orders and their
 lines, refunds and returns, points entries, coupons, gift redemptions, service notes,
 messages sent to you, merge history, audit entries about you, analytics scores with their
-reasons, and the privacy requests you made.
+reasons, the privacy requests you made, and what you browsed, searched and put in a cart
+in the web shop or mini-program (event; older ones in event_archive).
 
 - data.json: all of it, grouped by table, machine-readable, to take to another provider
   (portability).

@@ -127,5 +127,9 @@ class ErasureRead(Schema):
     interactions: int
     field_values: int
     keys_destroyed: int
+    events: int = 0  # behaviour events deleted from the stream
+    # ... and from the event archive (None: the analytics store was busy; the nightly
+    # archive run finishes it)
+    archived_events: int | None = 0
     wrapping_key_rolled: bool
     note: str | None = None

@@ -174,6 +174,7 @@ MESSAGES: Final[dict[str, str]] = {
     "journey_tag_empty": N_("name a tag to add or remove"),
     "journey_step_key_twice": N_("two steps have the same key"),
     "journey_goto_unknown": N_("must go to a later step of this journey (%(target)s)"),
+    "journey_webhook_unknown": N_("no webhook subscription %(subscription_id)s"),
     "task_not_found": N_("no such task"),
     "recurrence_invalid": N_(
         "not a schedule: five fields, minute hour day month weekday (0 10 * * 1: Mondays 10:00)"
