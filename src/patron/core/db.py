@@ -7,6 +7,7 @@ Services take a Session and never commit: :meth:`Database.write` owns the transa
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -152,6 +153,19 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    @property
+    def identity(self) -> str:
+        """A short name of the database this engine reaches, the same in every process that
+        reaches it the same way: for files a database keeps beside it in a data directory
+        two databases may share (an import's staging area). SQLite: the file's resolved
+        path; otherwise the URL without its password, with its schema option."""
+        url = make_url(self.url)
+        if self.is_sqlite and url.database and url.database != ":memory:":
+            named = f"sqlite:{Path(url.database).resolve()}"
+        else:
+            named = url.set(password=None).render_as_string(hide_password=False)
+        return hashlib.sha256(named.encode()).hexdigest()[:16]
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:

@@ -116,6 +116,7 @@ class Staging:
         """Empty the area, for a file read again from the top."""
         for table in ("rows", "notes", "totals", "stores", "meta"):
             self.conn.execute(f"DELETE FROM {table}")
+        self.conn.execute("DROP TABLE IF EXISTS heads")  # made again from the rows read
         self._write_notes = False
 
     def begin_bulk(self) -> None:
