@@ -192,3 +192,40 @@ def test_a_file_completed_by_an_older_patron_is_still_recognised(
 
     assert again.outcome == "already_imported" and again.run_id == first.run_id
     assert again.rows_read == first.rows_read
+
+
+def test_two_databases_sharing_a_data_directory_keep_their_interrupted_runs_apart(
+    db: Database, reference_db: Database, tmp_path: Path
+) -> None:
+    # Each database numbers its first run 1, and both keep their staging areas in the one
+    # data directory the tests set: a run of one must not read, empty or delete the
+    # staging area of the other's interrupted run.
+    path = write_csv(tmp_path / "sales.csv", UCI_HEADER, _sales_rows())
+    other_rows = [["9" + r[0][1:] if r[0][0] == "6" else "C9" + r[0][2:], *r[1:]]
+                  for r in _sales_rows()]  # fmt: skip
+    other = write_csv(tmp_path / "other.csv", UCI_HEADER, other_rows)
+    options = ImportOptions(batch_rows=10, lang="en")
+
+    def crash(done: BatchDone) -> None:
+        if done.stage == "sales":
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        run_import(db=db, kind="orders", path=path, options=options, after_batch=crash)
+    (interrupted,) = _runs(db)
+    assert (interrupted.id, interrupted.stage) == (1, "sales")
+    with pytest.raises(Interrupted):
+        run_import(db=reference_db, kind="orders", path=other, options=options, after_batch=crash)
+    assert [r.id for r in _runs(reference_db)] == [1]
+    finished = run_import(db=reference_db, kind="orders", path=other, options=options)
+    assert finished.rows_this_session == 0 and finished.duplicates == 0
+
+    resumed = run_import(db=db, kind="orders", path=path, options=options)
+
+    assert resumed.run_id == interrupted.id
+    assert resumed.rows_this_session == 0  # its staging area was found as it was left
+    assert resumed.duplicates == 0
+    for summary in (resumed, finished):
+        assert summary.reconciliation is not None and summary.reconciliation.balanced
+        assert (summary.rows_read, summary.rows_rejected) == (len(_sales_rows()), 1)
+    assert resumed.created == finished.created

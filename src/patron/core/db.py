@@ -7,6 +7,7 @@ Services take a Session and never commit: :meth:`Database.write` owns the transa
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar, TypeVarTuple
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Connection,
     Engine,
@@ -27,6 +29,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     create_engine,
     event,
     func,
@@ -152,6 +155,19 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    @property
+    def identity(self) -> str:
+        """A short name of the database this engine reaches, the same in every process that
+        reaches it the same way: for files a database keeps beside it in a data directory
+        two databases may share (an import's staging area). SQLite: the file's resolved
+        path; otherwise the URL without its password, with its schema option."""
+        url = make_url(self.url)
+        if self.is_sqlite and url.database and url.database != ":memory:":
+            named = f"sqlite:{Path(url.database).resolve()}"
+        else:
+            named = url.set(password=None).render_as_string(hide_password=False)
+        return hashlib.sha256(named.encode()).hexdigest()[:16]
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
@@ -302,7 +318,7 @@ def insert_rows(
     if not rows:
         return []
     if not want_ids:
-        converters = _driver_converters(table, conn.dialect.name)
+        converters = _driver_converters(conn, table)
         if converters is not None:
             _driver_executemany(conn, table, rows, converters)
         else:
@@ -317,7 +333,7 @@ def insert_rows(
     ids = reserve_ids(conn, table, len(rows))
     for row, new_id in zip(rows, ids, strict=True):
         row["id"] = new_id
-    converters = _driver_converters(table, conn.dialect.name)
+    converters = _driver_converters(conn, table)
     if converters is not None:
         _driver_executemany(conn, table, rows, converters)
         return ids
@@ -339,9 +355,10 @@ def _sqlite_instant(value: datetime | None) -> str | None:
     return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}"
 
 
-def _driver_converters(table: Table, dialect: str) -> dict[str, Callable[[Any], Any]] | None:
+def _driver_converters(conn: Connection, table: Table) -> dict[str, Callable[[Any], Any]] | None:
     """How to hand each column's values straight to the driver, or None when we can't."""
-    key = (table.name, dialect)
+    dialect = conn.dialect
+    key = (table.name, dialect.name)
     if key in _CONVERTERS:
         return _CONVERTERS[key]
     from patron.core.models import UTCDateTime
@@ -352,15 +369,32 @@ def _driver_converters(table: Table, dialect: str) -> dict[str, Callable[[Any], 
         if kind in (Integer, BigInteger, String, Text):
             continue
         if kind is UTCDateTime:
-            if dialect == "sqlite":
+            if dialect.name == "sqlite":
                 converters[column.name] = _sqlite_instant  # type: ignore[index]
             else:
                 converters[column.name] = lambda v: v if v is None else v.astimezone(UTC)  # type: ignore[index]
             continue
-        converters = None  # JSON, Date, …: let SQLAlchemy do it
+        if _plain_bind(column.type, dialect.name):
+            # The type's own conversion (an encrypted column's sealing, a JSON document's
+            # text), as SQLAlchemy would apply it, without its per-row bookkeeping.
+            process = column.type.bind_processor(dialect)
+            if process is not None:
+                converters[column.name] = process  # type: ignore[index]
+            continue
+        converters = None  # anything else: let SQLAlchemy do it
         break
     _CONVERTERS[key] = converters
     return converters
+
+
+def _plain_bind(kind: Any, dialect: str) -> bool:
+    """Whether a value of ``kind``, once its bind processor has run, goes to the driver as
+    SQLAlchemy would send it: a decorated text type (an encrypted column) anywhere; JSON on
+    SQLite, where it is text (PostgreSQL's driver is told its type by a cast SQLAlchemy
+    writes into the statement)."""
+    if isinstance(kind, TypeDecorator):
+        return type(kind.impl_instance) in (String, Text)
+    return dialect == "sqlite" and isinstance(kind, JSON)
 
 
 def _driver_executemany(

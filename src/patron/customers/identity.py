@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from patron import events
@@ -69,7 +69,6 @@ _CUSTOMER = cast(Table, Customer.__table__)
 _OWNERS_OF_INDEX = select(
     _IDENTITY.c.kind, _IDENTITY.c.namespace, _IDENTITY.c.value_index, _IDENTITY.c.customer_id
 ).where(_IDENTITY.c.value_index == bindparam("value_index"))
-_INSERT_IDENTITIES = insert(_IDENTITY)
 _CHUNK = 400
 
 
@@ -535,7 +534,7 @@ def _write(batch: _Batch) -> None:
                 }
             )
             seal_row(session, _IDENTITY, rows[-1], refs.get(owner_id) if owner_id else None)
-        conn.execute(_INSERT_IDENTITIES, rows)
+        insert_rows(conn, _IDENTITY, rows, want_ids=False)
     filled = _apply_fills(session, batch) if batch.fills else {}
     for customer_id in sorted(added.keys() | filled.keys()):
         fields = filled.get(customer_id, {})

@@ -47,6 +47,10 @@ SIGNATURE_HEADER = "Patron-Signature"
 # How long the previous secret keeps signing after a rotation.
 ROTATION_OVERLAP = timedelta(hours=24)
 _DELIVERY = cast(Table, WebhookDelivery.__table__)
+# Built once: every order posted asks it (a statement built per call costs more than the query).
+_ACTIVE_SUBSCRIPTIONS = select(WebhookSubscription.id, WebhookSubscription.event_types).where(
+    WebhookSubscription.status == SubscriptionStatus.ACTIVE
+)
 
 
 def new_secret() -> str:
@@ -218,11 +222,7 @@ def queue_deliveries(
         ]
         insert_rows(session.connection(), _DELIVERY, targeted, want_ids=False)
         return len(targeted)
-    rows = session.execute(
-        select(WebhookSubscription.id, WebhookSubscription.event_types).where(
-            WebhookSubscription.status == SubscriptionStatus.ACTIVE
-        )
-    ).all()
+    rows = session.execute(_ACTIVE_SUBSCRIPTIONS).all()
     if not rows:
         return 0
     deliveries = [

@@ -42,6 +42,7 @@ from patron.imports.staging import (
     REJECTED,
     RETURN,
     SALE,
+    STAGED_STATUS,
     unpack,
 )
 from patron.orders import Channel, PaymentMethod
@@ -99,7 +100,10 @@ class _Outcome:
         return _Outcome(list(self.statuses), list(self.notes), list(self.refunds), list(self.rows))
 
     def set(self, row: Any, status: str, rstatus: str | None = None, anon: int = 0) -> None:
-        self.statuses.append((status, rstatus, anon, row["row"]))
+        # A row whose outcome is the one it was staged with is only listed: the staging
+        # area sets the batch's rows back to that first (Staging.record).
+        if anon or rstatus is not None or status != STAGED_STATUS[row["kind"]]:
+            self.statuses.append((status, rstatus, anon, row["row"]))
         self.rows.append(row["row"])
 
 

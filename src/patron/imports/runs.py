@@ -62,9 +62,10 @@ class RunView:
         return cls(**{f: getattr(run, f) for f in cls.__slots__})
 
 
-def staging_path(run_id: int) -> Path:
-    """Where a run keeps its staging area, in the data directory."""
-    return get_settings().data_dir / "imports" / f"run-{run_id}.staging.sqlite"
+def staging_path(db: Database, run_id: int) -> Path:
+    """Where a run keeps its staging area, in the data directory: named by the database too,
+    as several databases may share one data directory and each numbers its runs from 1."""
+    return get_settings().data_dir / "imports" / f"run-{run_id}-{db.identity}.staging.sqlite"
 
 
 def start_run(

@@ -262,7 +262,7 @@ class _Context:
 def _import_orders(ctx: _Context) -> ImportSummary:
     run = ctx.run
     reader = OrderRows(ctx.cols, ctx.options)
-    staging = Staging(runs.staging_path(run.id))
+    staging = Staging(runs.staging_path(ctx.db, run.id))
     rows_this_session = 0
     try:
         stage, done = run.stage or ImportStage.READING, run.checkpoint_row
@@ -492,7 +492,7 @@ def _import_records(ctx: _Context) -> ImportSummary:
         if run.kind == "customers"
         else record_rows.ProductRows(ctx.cols, ctx.options, run.source)
     )
-    staging = Staging(runs.staging_path(run.id))
+    staging = Staging(runs.staging_path(ctx.db, run.id))
     header_row = ctx.table.header_row
     resume_after = header_row + run.checkpoint_row if run.checkpoint_row else 0
     totals = {"accepted": 0, "duplicates": 0, "created": 0, "updated": 0, "rows": 0}

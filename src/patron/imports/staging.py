@@ -78,6 +78,20 @@ _SCHEMA = (
 )
 
 
+# A row's status as it is staged, by kind: what its outcome is unless writing says otherwise.
+STAGED_STATUS = {SALE: ACCEPTED, RETURN: ACCEPTED, NO_SALE_KIND: NOSALE, BAD: REJECTED}
+_STAGED_CASE = (
+    f"CASE kind WHEN '{NO_SALE_KIND}' THEN '{NOSALE}' WHEN '{BAD}' THEN '{REJECTED}' "
+    f"ELSE '{ACCEPTED}' END"
+)
+# A batch's rows back to their staged outcome, before the batch's own outcomes are set.
+_RESTAGE = (
+    f"UPDATE rows SET status = {_STAGED_CASE}, rstatus = NULL, anon = 0 "
+    "WHERE row IN (SELECT value FROM json_each(?)) "
+    f"AND (status <> {_STAGED_CASE} OR rstatus IS NOT NULL OR anon <> 0)"
+)
+
+
 def pack(cells: Sequence[str]) -> bytes:
     return marshal.dumps(tuple(cells))
 
@@ -116,6 +130,7 @@ class Staging:
         """Empty the area, for a file read again from the top."""
         for table in ("rows", "notes", "totals", "stores", "meta"):
             self.conn.execute(f"DELETE FROM {table}")
+        self.conn.execute("DROP TABLE IF EXISTS heads")  # made again from the rows read
         self._write_notes = False
 
     def begin_bulk(self) -> None:
@@ -196,7 +211,12 @@ class Staging:
     ) -> None:
         """One batch's outcomes, in one transaction: row statuses, notes (replacing any the
         same rows had from an earlier attempt at the batch), the money a refund took per row,
-        and how store cells were resolved."""
+        and how store cells were resolved.
+
+        ``clear_rows`` are the batch's rows: each goes back to its staged outcome (an
+        earlier attempt at the batch may have set another), then ``statuses`` set those
+        whose outcome differs from it; most rows' does not, and need no statement of their
+        own."""
         conn = self.conn
         conn.execute("BEGIN")
         try:
@@ -205,6 +225,8 @@ class Staging:
                     "DELETE FROM notes WHERE row = ? AND phase = 'write'",
                     [(r,) for r in clear_rows],
                 )
+            if clear_rows:
+                conn.execute(_RESTAGE, (json.dumps(list(clear_rows)),))
             conn.executemany(
                 "UPDATE rows SET status = ?, rstatus = ?, anon = ? WHERE row = ?", statuses
             )
