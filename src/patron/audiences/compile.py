@@ -260,7 +260,7 @@ class _Builder:
         lines = item.category is not None or item.sku is not None
         where = [
             "o.customer_id IN (SELECT customer_id FROM base)"
-            if self.restricted
+            if self.restricted and not lines
             else "o.customer_id IS NOT NULL"
         ]
         params: list[Any] = []
@@ -349,7 +349,8 @@ def compile_definition(
     items = list(enumerate(definition.conditions))
     heavy = [(i, item) for i, item in items if _reads_purchases(item)]
     light = [(i, item) for i, item in items if not _reads_purchases(item)]
-    if definition.match == "all" and heavy and (light or store_ids is not None):
+    broad = any(_reads_purchases(item, broad_only=True) for _, item in heavy)
+    if definition.match == "all" and broad and (light or store_ids is not None):
         return _compile_in_two_steps(builder, light, heavy, store_ids)
     predicate = builder.group(definition, "definition") + _scope(builder, store_ids)
     if builder.uses_profile:
@@ -375,10 +376,16 @@ def _scope(builder: _Builder, store_ids: frozenset[int] | None) -> str:
     )
 
 
-def _reads_purchases(item: Any) -> bool:
+def _reads_purchases(item: Any, *, broad_only: bool = False) -> bool:
+    """Whether ``item`` holds a purchases condition; with ``broad_only``, one over whole
+    orders (no category or SKU), whose totals cover most customers who bought in the period
+    — the one worth computing for fewer customers (the lines of a category or a SKU are few
+    already, and restricting them costs more than it saves)."""
     if isinstance(item, Group):
-        return any(_reads_purchases(inner) for inner in item.conditions)
-    return isinstance(item, PurchasesCondition)
+        return any(_reads_purchases(inner, broad_only=broad_only) for inner in item.conditions)
+    if not isinstance(item, PurchasesCondition):
+        return False
+    return not broad_only or (item.category is None and item.sku is None)
 
 
 def _compile_in_two_steps(
