@@ -131,6 +131,25 @@ CASES: list[tuple[dict[str, Any], list[str]]] = [
         {"conditions": [{"kind": "last_purchase", "op": "after", "date": "2026-04-05"}]},
         ["alice", "carol"],
     ),
+    # all of: cheap conditions first, then purchase totals of those customers only
+    (
+        {
+            "conditions": [
+                {"kind": "profile", "attribute": "city", "values": ["上海"]},
+                {"kind": "purchases", "op": "eq", "value": 0},
+            ]
+        },
+        ["dave"],
+    ),
+    (
+        {
+            "conditions": [
+                {"kind": "tag", "tags": ["vip"]},
+                {"kind": "purchases", "op": "gte", "value": 2},
+            ]
+        },
+        ["alice"],
+    ),
     # AND / OR, nested
     (
         {
@@ -255,4 +274,8 @@ def test_store_bound_counts_see_only_their_stores_customers(
     vip = {"conditions": [{"kind": "tag", "tags": ["vip"]}]}
     assert shop.names(members(db, vip, store_ids=store_ids)) == [
         n for n in expected if n in ("alice", "bob")
+    ]
+    buyers = {"conditions": [{"kind": "purchases", "op": "gte", "value": 1}]}
+    assert shop.names(members(db, buyers, store_ids=store_ids)) == [
+        n for n in expected if n in ("alice", "bob", "carol")
     ]

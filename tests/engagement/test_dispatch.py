@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -89,6 +90,48 @@ def test_enqueueing_the_same_run_again_adds_nothing_and_merged_customers_are_lef
     assert (result.created, result.already_queued, result.left_out) == (2, 0, [gone, 999_999])
     again = enqueue(db, [first, second])
     assert (again.created, again.already_queued) == (0, 2)
+
+
+def test_enqueueing_the_recipients_a_query_selects_leaves_out_the_same_and_adds_nothing_twice(
+    db: Database,
+) -> None:
+    from sqlalchemy import literal, select, union_all
+
+    from patron.customers import service as customers
+    from patron.engagement.schemas import EnqueueResult, MessagesIn
+    from tests.engagement.builders import CONTENT
+    from tests.helpers import ACTOR
+
+    first, second, gone = (reachable_customer(db) for _ in range(3))
+    db.write(
+        lambda s: customers.merge_customers(
+            session=s, survivor_id=first, merged_id=gone, reason="same person", actor=ACTOR
+        )
+    )
+
+    def send(session: Any, ids: list[int]) -> EnqueueResult:
+        content_id = outbox.create_content(session=session, content_in=CONTENT["sms"])
+        chosen = union_all(*(select(literal(i).label("customer_id")) for i in ids)).subquery()
+        return outbox.enqueue_selected(
+            session=session,
+            messages_in=MessagesIn(
+                source_kind="campaign",
+                source_id="7",
+                channel="sms",
+                purpose="marketing",
+                content_id=content_id,
+                recipients=[],
+                send_at=MORNING,
+            ),
+            customer_ids=select(chosen.c.customer_id),
+        )
+
+    result = db.write(lambda s: send(s, [first, second, gone, 999_999]))
+    assert (result.created, result.already_queued, result.left_out) == (2, 0, [gone, 999_999])
+    again = db.write(lambda s: send(s, [first, second]))
+    assert (again.created, again.already_queued, again.left_out) == (0, 2, [])
+    message = message_of(db, second, source=("campaign", "7"), channel="sms")
+    assert message.status == MessageStatus.QUEUED
 
 
 def test_two_dispatchers_never_claim_the_same_message(

@@ -74,6 +74,8 @@ class _Builder:
     joins: list[str] = field(default_factory=list)
     params: list[Any] = field(default_factory=list)
     uses_profile: bool = False
+    # Purchase totals are only computed for the customers of the ``base`` CTE, when set
+    restricted: bool = False
 
     # ------------------------------------------------------------------ small pieces
 
@@ -113,8 +115,13 @@ class _Builder:
     # ------------------------------------------------------------------ conditions
 
     def group(self, group: Group, path: str) -> str:
+        return self.joined(list(enumerate(group.conditions)), group.match, path)
+
+    def joined(self, items: list[tuple[int, Any]], match: str, path: str) -> str:
+        """The conditions ``items`` (each with its place in its group) joined by AND
+        (``match="all"``) or OR."""
         parts = []
-        for i, item in enumerate(group.conditions):
+        for i, item in items:
             # As pydantic names it: the condition's kind follows its place.
             where = f"{path}.conditions.{i}.{item.kind}"
             if isinstance(item, Group):
@@ -123,7 +130,7 @@ class _Builder:
                 parts.append(self.condition(item, where))
         if not parts:
             return "TRUE"
-        joiner = " AND " if group.match == "all" else " OR "
+        joiner = " AND " if match == "all" else " OR "
         return "(" + joiner.join(parts) + ")"
 
     def condition(self, item: Any, path: str) -> str:  # noqa: PLR0911  (one return per kind)
@@ -251,7 +258,11 @@ class _Builder:
     def purchases(self, item: PurchasesCondition) -> str:
         name = f"purchases_{len(self.ctes)}"
         lines = item.category is not None or item.sku is not None
-        where = ["o.customer_id IS NOT NULL"]
+        where = [
+            "o.customer_id IN (SELECT customer_id FROM base)"
+            if self.restricted and not lines
+            else "o.customer_id IS NOT NULL"
+        ]
         params: list[Any] = []
         if item.within_last_days is not None:
             where.append("o.order_date BETWEEN ? AND ?")
@@ -335,17 +346,70 @@ def compile_definition(
     limited to the customers of ``store_ids`` (home store there, or an order there) when
     given. ``field_kinds`` maps the custom fields audiences may read to their kind."""
     builder = _Builder(today=today, field_kinds=field_kinds or {})
-    predicate = builder.group(definition, "definition")
-    if store_ids is not None:
-        stores = sorted(store_ids)
-        predicate += (
-            f" AND ({builder.in_list('c.home_store_id', stores, numeric=True)} OR "
-            "c.customer_id IN (SELECT customer_id FROM audience_customer_stores WHERE "
-            f"{builder.in_list('store_id', stores, numeric=True)}))"
-        )
+    items = list(enumerate(definition.conditions))
+    heavy = [(i, item) for i, item in items if _reads_purchases(item)]
+    light = [(i, item) for i, item in items if not _reads_purchases(item)]
+    broad = any(_reads_purchases(item, broad_only=True) for _, item in heavy)
+    if definition.match == "all" and broad and (light or store_ids is not None):
+        return _compile_in_two_steps(builder, light, heavy, store_ids)
+    predicate = builder.group(definition, "definition") + _scope(builder, store_ids)
     if builder.uses_profile:
-        builder.joins.append("LEFT JOIN audience_profile p ON p.customer_id = c.customer_id")
+        builder.joins.append(_PROFILE_JOIN)
     with_clause = ("WITH " + ", ".join(builder.ctes) + " ") if builder.ctes else ""
     joins = "".join(f" {join}" for join in builder.joins)
     sql = f"{with_clause}SELECT c.customer_id FROM customers c{joins} WHERE {predicate}"
     return Compiled(sql=sql, params=[*builder.cte_params, *builder.params])
+
+
+_PROFILE_JOIN = "LEFT JOIN audience_profile p ON p.customer_id = c.customer_id"
+
+
+def _scope(builder: _Builder, store_ids: frozenset[int] | None) -> str:
+    """The store-bound role's limit: home store among ``store_ids``, or an order there."""
+    if store_ids is None:
+        return ""
+    stores = sorted(store_ids)
+    return (
+        f" AND ({builder.in_list('c.home_store_id', stores, numeric=True)} OR "
+        "c.customer_id IN (SELECT customer_id FROM audience_customer_stores WHERE "
+        f"{builder.in_list('store_id', stores, numeric=True)}))"
+    )
+
+
+def _reads_purchases(item: Any, *, broad_only: bool = False) -> bool:
+    """Whether ``item`` holds a purchases condition; with ``broad_only``, one over whole
+    orders (no category or SKU), whose totals cover most customers who bought in the period
+    — the one worth computing for fewer customers (the lines of a category or a SKU are few
+    already, and restricting them costs more than it saves)."""
+    if isinstance(item, Group):
+        return any(_reads_purchases(inner, broad_only=broad_only) for inner in item.conditions)
+    if not isinstance(item, PurchasesCondition):
+        return False
+    return not broad_only or (item.category is None and item.sku is None)
+
+
+def _compile_in_two_steps(
+    builder: _Builder,
+    light: list[tuple[int, Any]],
+    heavy: list[tuple[int, Any]],
+    store_ids: frozenset[int] | None,
+) -> Compiled:
+    """All of the root's conditions must hold and some read purchases: the others (cheap
+    tests on the profile and the facts) pick a ``base`` of customers first, and the
+    purchase totals are computed for those customers only rather than for everyone who
+    bought in the period — the heaviest counts take a fraction of the time. The answer is
+    the same: a customer outside ``base`` fails the root whatever they bought."""
+    base_where = builder.joined(light, "all", "definition") + _scope(builder, store_ids)
+    base_join = f" {_PROFILE_JOIN}" if builder.uses_profile else ""
+    base_params = list(builder.params)
+    builder.params.clear()
+    builder.uses_profile = False
+    builder.restricted = True
+    predicate = builder.joined(heavy, "all", "definition")
+    join = f" {_PROFILE_JOIN}" if builder.uses_profile else ""
+    base = f"base AS (SELECT c.* FROM customers c{base_join} WHERE {base_where})"
+    sql = (
+        f"WITH {', '.join([base, *builder.ctes])} "
+        f"SELECT c.customer_id FROM base c{join} WHERE {predicate}"
+    )
+    return Compiled(sql=sql, params=[*base_params, *builder.cte_params, *builder.params])

@@ -190,7 +190,9 @@ def _run(compiled: Compiled, *, count: bool, path: Path | None = None) -> tuple[
         if count:
             rows = duck.execute(compiled.count_sql(), compiled.params).fetchall()
             return int(rows[0][0]), refreshed
-        ids = [int(r[0]) for r in duck.execute(compiled.members_sql, compiled.params).fetchall()]
+        # one column fetched as an array: no Python tuple per member
+        found = duck.execute(compiled.members_sql, compiled.params).fetchnumpy()
+        ids = found["customer_id"].tolist() if "customer_id" in found else []
         return ids, refreshed
 
 

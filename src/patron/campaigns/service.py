@@ -13,6 +13,7 @@ keyword-only and never commit.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -267,21 +268,20 @@ def _variables(
     return found
 
 
-def _choose_channels(
-    session: Session, channels: Sequence[str], treated: Sequence[int]
-) -> dict[int, str]:
-    """Each treated customer's channel: the first of the campaign's, in its order, that
-    their consent allows (one message per customer per campaign)."""
-    chosen: dict[int, str] = {}
-    left = list(treated)
-    for channel in channels:
-        if not left:
+def _choose_channels(session: Session, channels: Sequence[str], treated: np.ndarray) -> np.ndarray:
+    """Each treated customer's channel, as its place in ``channels`` (-1: none): the first
+    of the campaign's, in its order, that their consent allows (one message per customer per
+    campaign)."""
+    chosen = np.full(len(treated), -1, dtype=np.int64)
+    for place, channel in enumerate(channels):
+        left = np.flatnonzero(chosen < 0)
+        if not len(left):
             break
-        ok = consent.reachable_for_marketing(session=session, customer_ids=left, channel=channel)
-        for cid in left:
-            if cid in ok:
-                chosen[cid] = channel
-        left = [cid for cid in left if cid not in ok]
+        ok = consent.reachable_for_marketing(
+            session=session, customer_ids=treated[left].tolist(), channel=channel
+        )
+        allowed = np.fromiter(ok, dtype=np.int64, count=len(ok))
+        chosen[left[np.isin(treated[left], allowed)]] = place
     return chosen
 
 
@@ -342,14 +342,35 @@ def send_campaign(
         dtype=np.int64,
     )
     holdout_mask = held_out(members, seed=row.seed, holdout_bp=row.holdout_bp)
-    treated: list[int] = members[~holdout_mask].tolist()
-    chosen = _choose_channels(session, list(row.templates), treated)
-    recipients, codes, points = _give_offer(session, row, sorted(chosen), actor, now)
+    treated = members[~holdout_mask]
+    channels = list(row.templates)
+    chosen = _choose_channels(session, channels, treated)
+    reached = chosen >= 0
+    recipients, codes, points = _give_offer(session, row, treated[reached].tolist(), actor, now)
     variables = _variables(session, row, recipients, codes)
+    # Each member's channel (its place in ``channels`` + 1; 0: none): held out, reachable on
+    # no channel, or given no offer (a member at the coupon's limit) get no message.
+    place = np.zeros(len(members), dtype=np.int64)
+    place[np.flatnonzero(~holdout_mask)[reached]] = chosen[reached] + 1
+    if len(recipients) < int(reached.sum()):
+        place[~np.isin(members, np.asarray(recipients, dtype=np.int64))] = 0
+    member_ids = members.tolist()
+    bulk.insert_tuples(
+        session,
+        "campaign_member",
+        ("campaign_id", "customer_id", "holdout", "channels", "coupon_code"),
+        zip(
+            itertools.repeat(row.id),
+            member_ids,
+            holdout_mask.tolist(),
+            np.asarray(["", *channels], dtype=object)[place].tolist(),
+            [codes.get(cid) for cid in member_ids] if codes else itertools.repeat(None),
+            strict=False,
+        ),
+    )
     messages: dict[str, int] = {}
-    for channel, template_id in row.templates.items():
-        mine = [cid for cid in recipients if chosen[cid] == channel]
-        if not mine:
+    for number, (channel, template_id) in enumerate(row.templates.items(), start=1):
+        if not (place == number).any():
             continue
         template = campaign_templates.get_template_or_raise(
             session=session, template_id=template_id
@@ -369,29 +390,24 @@ def send_campaign(
                 "send_at": now,
             }
         )
-        # Plain tuples, written set-based: no object or dictionary per recipient.
-        result = outbox.enqueue_rows(
-            session=session,
-            messages_in=messages_in,
-            rows=[(cid, variables.get(cid) or None) for cid in mine],
-        )
-        messages[channel] = result.created
-    sent_to = set(recipients)
-    bulk.insert_tuples(
-        session,
-        "campaign_member",
-        ("campaign_id", "customer_id", "holdout", "channels", "coupon_code"),
-        (
-            (
-                row.id,
-                cid,
-                out,
-                chosen[cid] if cid in sent_to else "",
-                codes.get(cid),
+        if variables:
+            # Plain tuples, written set-based: no object or dictionary per recipient.
+            mine = members[place == number].tolist()
+            result = outbox.enqueue_rows(
+                session=session,
+                messages_in=messages_in,
+                rows=[(cid, variables.get(cid) or None) for cid in mine],
             )
-            for cid, out in zip(members.tolist(), holdout_mask.tolist(), strict=True)
-        ),
-    )
+        else:
+            # The members just written on this channel, straight from their table.
+            result = outbox.enqueue_selected(
+                session=session,
+                messages_in=messages_in,
+                customer_ids=select(CampaignMember.customer_id).where(
+                    CampaignMember.campaign_id == row.id, CampaignMember.channels == channel
+                ),
+            )
+        messages[channel] = result.created
     row.status = CampaignStatus.SENT
     row.sent_at = now
     row.treated = len(treated)
@@ -405,7 +421,7 @@ def send_campaign(
         held_out=row.held_out,
         treated=row.treated,
         messages=messages,
-        unreachable=len(treated) - len(chosen),
+        unreachable=len(treated) - int(reached.sum()),
         coupons=len(codes),
         points_given=points,
     )

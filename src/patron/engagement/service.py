@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    null,
     or_,
     select,
     table,
@@ -88,21 +89,6 @@ def get_contents(
 # ------------------------------------------------------------------------------ enqueueing
 
 
-def _count_of_source(session: Session, messages_in: MessagesIn) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(M)
-            .where(
-                M.c.source_kind == messages_in.source_kind,
-                M.c.source_id == messages_in.source_id,
-                M.c.channel == messages_in.channel,
-            )
-        )
-        or 0
-    )
-
-
 def enqueue_messages(*, session: Session, messages_in: MessagesIn) -> EnqueueResult:
     """Write one outbox row per recipient, in the caller's transaction: a campaign's run or a
     journey's step enqueues its messages in the same transaction as its decision, so they
@@ -132,6 +118,41 @@ def enqueue_rows(
     set-based — into a temporary table (PostgreSQL ``COPY``, SQLite ``executemany``), then
     one ``INSERT … SELECT`` of the live ones — never an object or a dictionary per row.
     A customer named twice gets the variables of their last mention."""
+    _content_channel(session, messages_in)
+    wanted = dict(rows)
+    if not wanted:
+        return EnqueueResult(created=0, already_queued=0, left_out=[])
+    temp = bulk.temporary_table(session, "tmp_recipients", _RECIPIENT_COLUMNS)
+    try:
+        bulk.insert_tuples(
+            session,
+            temp,
+            ("customer_id", "variables"),
+            ((cid, None if v is None else orjson.dumps(v).decode()) for cid, v in wanted.items()),
+        )
+        t = table(temp, column("customer_id"), column("variables"))
+        return _enqueue_from(
+            session, messages_in, t.c.customer_id, t.c.variables, total=len(wanted)
+        )
+    finally:
+        bulk.drop_table(session, temp)
+
+
+def enqueue_selected(
+    *, session: Session, messages_in: MessagesIn, customer_ids: Select[Any]
+) -> EnqueueResult:
+    """:func:`enqueue_messages` for the recipients a query selects (one column, the customer
+    id, each at most once; no variables), ``messages_in.recipients`` ignored: a source that
+    has already written its recipients (a campaign's members) enqueues them with one
+    ``INSERT … SELECT``, without reading them back into Python."""
+    _content_channel(session, messages_in)
+    picked = customer_ids.subquery("recipients")
+    total = int(session.scalar(select(func.count()).select_from(picked)) or 0)
+    return _enqueue_from(session, messages_in, next(iter(picked.c)), null(), total=total)
+
+
+def _content_channel(session: Session, messages_in: MessagesIn) -> None:
+    """The content exists and is for the messages' channel."""
     found = get_contents(session=session, content_ids=[messages_in.content_id])
     if messages_in.content_id not in found:
         raise ContentNotFound(
@@ -144,52 +165,56 @@ def enqueue_rows(
             f"content {messages_in.content_id} is for {channel}, not {messages_in.channel}",
             content_channel=channel,
         )
-    wanted = dict(rows)
-    if not wanted:
-        return EnqueueResult(created=0, already_queued=0, left_out=[])
+
+
+def _enqueue_from(
+    session: Session,
+    messages_in: MessagesIn,
+    customer_id: ColumnElement[Any],
+    variables: ColumnElement[Any],
+    *,
+    total: int,
+) -> EnqueueResult:
+    """One ``INSERT … SELECT`` of the messages of the live customers among ``customer_id``
+    (a column of a table or subquery of ``total`` rows, with ``variables`` beside it)."""
     now = utcnow()
     send_at = messages_in.send_at or now
     not_after = messages_in.not_after or send_at + timedelta(
         hours=get_settings().message_max_lateness_hours
     )
-    temp = bulk.temporary_table(session, "tmp_recipients", _RECIPIENT_COLUMNS)
-    try:
-        bulk.insert_tuples(
-            session,
-            temp,
-            ("customer_id", "variables"),
-            ((cid, None if v is None else orjson.dumps(v).decode()) for cid, v in wanted.items()),
-        )
-        t = table(temp, column("customer_id"), column("variables"))
-        live = customers.is_live_customer(t.c.customer_id)
-        left_out = sorted(int(cid) for cid in session.scalars(select(t.c.customer_id).where(~live)))
-        constants = {
-            "source_kind": messages_in.source_kind,
-            "source_id": messages_in.source_id,
-            "channel": messages_in.channel,
-            "purpose": messages_in.purpose,
-            "content_id": messages_in.content_id,
-            "priority": messages_in.priority,
-            "status": MessageStatus.QUEUED,
-            "attempts": 0,
-            "created_at": now,
-            "next_attempt_at": send_at,
-            "not_after": not_after,
-        }
-        picked = select(
-            *(literal(value, type_=M.c[name].type) for name, value in constants.items()),
-            t.c.customer_id,
-            t.c.variables,
-        ).where(live)
-        before = _count_of_source(session, messages_in)
-        session.execute(
-            _insert_ignoring(session).from_select([*constants, "customer_id", "variables"], picked)
-        )
-        # (counted, not the driver's rowcount: psycopg reports none for INSERT … SELECT)
-        created = _count_of_source(session, messages_in) - before
-    finally:
-        bulk.drop_table(session, temp)
-    live_count = len(wanted) - len(left_out)
+    live = customers.is_live_customer(customer_id)
+    constants = {
+        "source_kind": messages_in.source_kind,
+        "source_id": messages_in.source_id,
+        "channel": messages_in.channel,
+        "purpose": messages_in.purpose,
+        "content_id": messages_in.content_id,
+        "priority": messages_in.priority,
+        "status": MessageStatus.QUEUED,
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": send_at,
+        "not_after": not_after,
+    }
+    picked = select(
+        *(literal(value, type_=M.c[name].type) for name, value in constants.items()),
+        customer_id,
+        variables,
+    ).where(live)
+    inserted = session.execute(
+        _insert_ignoring(session).from_select([*constants, "customer_id", "variables"], picked),
+        # the driver's count of rows inserted (rows already there not counted), which
+        # SQLAlchemy otherwise drops for an INSERT … SELECT on psycopg
+        execution_options={"preserve_rowcount": True},
+    )
+    created = int(inserted.rowcount)  # type: ignore[attr-defined]
+    # Every one written (a first send): nobody was left out, and no need to look.
+    left_out = (
+        []
+        if created == total
+        else sorted(int(cid) for cid in session.scalars(select(customer_id).where(~live)))
+    )
+    live_count = total - len(left_out)
     return EnqueueResult(created=created, already_queued=live_count - created, left_out=left_out)
 
 
