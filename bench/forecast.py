@@ -55,8 +55,8 @@ def shop_store(path: Path, as_of: date | None) -> None:
     try:
         tables = store_tables(duck)
         if as_of is None:
-            latest = duck.execute("select max(order_date) from orders").fetchone()
-            as_of = latest[0] if latest and latest[0] else AS_OF
+            latest = duck.execute("select max(order_date) from orders").fetchall()
+            as_of = latest[0][0] if latest and latest[0][0] else AS_OF
         wall, cpu = time.perf_counter(), time.process_time()
         result = forecast_sales(tables, as_of=as_of)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
