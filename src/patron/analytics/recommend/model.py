@@ -56,8 +56,6 @@ CLUSTER_MEMBERS = 3_000
 _CHUNK = 2_000
 # Members × items cells scored densely at a time (float64: 8 bytes each, ×5 arrays).
 _DENSE_CELLS = 4_000_000
-# A cluster's members × items held densely for its similarities (float64: 160 MB).
-_DENSE_SIMILARITY_CELLS = 20_000_000
 
 
 class RecommendParamsError(ValueError):
@@ -322,22 +320,14 @@ def _neighbour_blocks(
     groups = [np.arange(n)] if n <= EXACT_NEIGHBOURS else _clusters(unit, seed)
     for members in groups:
         block = unit[members]
-        # The cluster's vectors as a dense items × members array when it is small enough:
-        # a sparse row block times it is one pass over the block's items, where a sparse ×
-        # sparse product first counts, then fills, then densifies a nearly full result.
-        block_t = (
-            block.T.toarray()
-            if len(members) * block.shape[1] <= _DENSE_SIMILARITY_CELLS
-            else sparse.csr_matrix(block.T)
-        )
+        block_t = sparse.csr_matrix(block.T)
         kk = min(k, len(members) - 1)
         for start in range(0, len(members), block_rows):
             chunk = np.arange(start, min(start + block_rows, len(members)))
             if kk < 1:
                 yield members[chunk], sparse.csr_matrix((len(chunk), n))
                 continue
-            product = block[chunk] @ block_t
-            sims = product.toarray() if sparse.issparse(product) else np.asarray(product)
+            sims = (block[chunk] @ block_t).toarray()
             sims[np.arange(len(chunk)), chunk] = -1.0
             best = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
             weights = np.maximum(np.take_along_axis(sims, best, axis=1), 0.0)
