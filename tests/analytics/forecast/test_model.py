@@ -64,3 +64,17 @@ def test_short_or_intermittent_series_fall_back_to_seasonal_naive() -> None:
     assert forecast_series(sparse_sales, START, 14).model == "seasonal_naive"
     naive = seasonal_naive(np.arange(14, dtype=float), START, 10)
     assert naive.median.tolist() == [7, 8, 9, 10, 11, 12, 13, 7, 8, 9]
+
+
+def test_fits_run_on_one_blas_thread_inside_the_context() -> None:
+    from threadpoolctl import threadpool_info
+
+    from patron.analytics.forecast.model import one_thread_per_fit
+
+    with one_thread_per_fit():
+        blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+        assert blas and all(pool["num_threads"] == 1 for pool in blas)
+        # statsmodels' own BLAS (scipy's) is among those limited: it was loaded first.
+        assert any("scipy" in pool["filepath"] for pool in blas)
+        forecast = forecast_series(_weekly_shop(200), START, 14)
+    assert forecast.model == "regression_arma"

@@ -89,6 +89,26 @@ def test_rows_from_dated_lines_make_one_basket_per_member_and_day() -> None:
     assert h.times.tolist() == [3.0, 5.0, 3.0]
 
 
+def test_rows_given_as_dictionary_codes_make_the_same_histories_as_their_texts() -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    members, days = [7, 7, 7, 9, 9], [3.0, 3.0, 5.0, 3.0, 4.0]
+    skus = ["b", "a", "b", "c", "a"]
+    encoded = pc.dictionary_encode(pa.array(skus))
+    coded = Histories.from_rows(
+        members,
+        days,
+        encoded.indices.to_numpy(),
+        labels=encoded.dictionary.to_numpy(zero_copy_only=False),
+    )
+    plain = Histories.from_rows(members, days, skus)
+    assert coded.labels.tolist() == plain.labels.tolist() == ["a", "b", "c"]
+    assert coded.items.tolist() == plain.items.tolist()
+    assert coded.basket_offsets.tolist() == plain.basket_offsets.tolist()
+    assert coded.times.tolist() == plain.times.tolist()
+
+
 @pytest.mark.parametrize(
     ("field", "value"), [("top_n", 0), ("decay", 0.0), ("neighbour_weight", -1)]
 )

@@ -94,21 +94,30 @@ def _official(day: date) -> tuple[bool, bool]:
 
 def day_flags(days: Sequence[date]) -> DayFlags:
     """The regressors (``REGRESSORS``) for each of ``days``."""
-    n = len(days)
-    columns = {name: np.zeros(n) for name in REGRESSORS}
-    provisional: set[int] = set()
-    for i, day in enumerate(days):
-        if _announced(day.year):
-            day_off, worked = _official(day)
-        else:
-            provisional.add(day.year)
-            day_off, worked = day in _estimated(day.year), False
-        columns["day_off"][i] = float(day_off)
-        columns["worked_weekend"][i] = float(worked)
-        offset = _spring_festival_offset(day)
-        for name, (first, last) in SPRING_FESTIVAL_WINDOWS.items():
-            columns[name][i] = float(first <= offset <= last)
+    rows = [_day_row(day) for day in days]
+    matrix = np.array([row for row, _ in rows], dtype=np.float64).reshape(
+        len(rows), len(REGRESSORS)
+    )
+    columns = {name: matrix[:, k].copy() for k, name in enumerate(REGRESSORS)}
+    provisional = {day.year for day, (_, guessed) in zip(days, rows, strict=True) if guessed}
     return DayFlags(days=tuple(days), columns=columns, provisional_years=tuple(sorted(provisional)))
+
+
+@cache
+def _day_row(day: date) -> tuple[tuple[float, ...], bool]:
+    """(the day's regressors in ``REGRESSORS`` order, whether they are provisional). Kept per
+    day for the process: every series of a run shares the calendar, so a chain's thousands
+    of series ask the calendar packages about each day once."""
+    if _announced(day.year):
+        day_off, worked = _official(day)
+        guessed = False
+    else:
+        day_off, worked, guessed = day in _estimated(day.year), False, True
+    offset = _spring_festival_offset(day)
+    windows = tuple(
+        float(first <= offset <= last) for first, last in SPRING_FESTIVAL_WINDOWS.values()
+    )
+    return (float(day_off), float(worked), *windows), guessed
 
 
 def _spring_festival_offset(day: date) -> int:

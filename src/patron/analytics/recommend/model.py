@@ -162,13 +162,25 @@ class Histories:
 
     @classmethod
     def from_rows(
-        cls, member_ids: npt.ArrayLike, times: npt.ArrayLike, items: npt.ArrayLike
+        cls,
+        member_ids: npt.ArrayLike,
+        times: npt.ArrayLike,
+        items: npt.ArrayLike,
+        labels: npt.ArrayLike | None = None,
     ) -> Histories:
         """From (member, time, item) rows in any order: one basket per member and time (a
-        shop's day), repeats of an item in it counted once."""
+        shop's day), repeats of an item in it counted once. With ``labels``, ``items`` are
+        codes into it (an Arrow dictionary's indices and values): the rows' item texts are
+        never made one by one, which for a chain's tens of millions of lines is most of
+        the time and memory."""
         member = np.asarray(member_ids)
         when = np.asarray(times, dtype=np.float64)
-        labels, item_codes = np.unique(np.asarray(items).astype(str), return_inverse=True)
+        if labels is None:
+            labels, item_codes = np.unique(np.asarray(items).astype(str), return_inverse=True)
+        else:
+            given = np.asarray(labels).astype(str)
+            labels, remap = np.unique(given, return_inverse=True)
+            item_codes = remap[np.asarray(items, dtype=np.int64)]
         members, member_codes = np.unique(member, return_inverse=True)
         order = np.lexsort((item_codes, when, member_codes))
         m, t, i = member_codes[order], when[order], item_codes[order].astype(np.int64)
@@ -450,54 +462,16 @@ def recommend(
             for start in range(0, n_members, block_rows)
         )
     )
+    own_sources = (repeat, repeat_timed)
     for block_members, weights in blocks:
-        size = len(block_members)
-        similar = (
-            (weights @ repeat).toarray() * p.neighbour_weight
-            if weights is not None
-            else np.zeros((size, n_items))
-        )
-        own = repeat_timed[block_members].toarray()
-        # An item the member has bought is scored by their own rate alone; the other
-        # signals speak for items new to them.
-        new = (repeat[block_members].toarray() == 0).astype(np.float64)
-        parts = np.stack(
-            [
-                own,
-                similar * new,
-                (last_matrix[block_members] @ rules).toarray() * p.rule_weight * new,
-                popular[None, :] * new,
-            ]
-        )
-        total = parts.sum(axis=0)
-        k = min(p.top_n, n_items)
-        best = (
-            np.argpartition(-total, k - 1, axis=1)[:, :k]
-            if k < n_items
-            else (np.broadcast_to(np.arange(n_items), (size, n_items)).copy())
-        )
-        scores = np.take_along_axis(total, best, axis=1)
-        order = np.argsort(-scores, axis=1, kind="stable")
-        best = np.take_along_axis(best, order, axis=1)
-        scores = np.take_along_axis(scores, order, axis=1)
-        local = np.repeat(np.arange(size), k)
-        members = block_members[local]
-        items = best.ravel()
-        chosen = parts[:, local, items]
-        source = np.argmax(chosen, axis=0)
-        keep = scores.ravel() > 0
-        asked = members[keep] * n_items + items[keep]
-        pos = np.minimum(np.searchsorted(bought_key, asked), max(len(bought_key) - 1, 0))
-        found = bought_key[pos] == asked if len(bought_key) else np.zeros(len(asked), bool)
-        due = np.where(found, due_time[pos] if len(bought_key) else np.nan, np.nan)
         out.append(
-            (
-                members[keep],
-                np.tile(np.arange(1, k + 1), size)[keep],
-                items[keep],
-                scores.ravel()[keep],
-                source[keep],
-                np.where(source[keep] == 0, due, np.nan),
+            _score_block(
+                block_members,
+                weights,
+                own_sources,
+                (last_matrix, rules, popular),
+                (bought_key, due_time),
+                p,
             )
         )
     columns = (
@@ -512,6 +486,77 @@ def recommend(
         score=columns[3].astype(np.float64),
         source=columns[4].astype(np.int64),
         due=columns[5].astype(np.float64),
+    )
+
+
+def _score_block(
+    block_members: IntArray,
+    weights: sparse.csr_matrix | None,
+    own_sources: tuple[sparse.csr_matrix, sparse.csr_matrix],
+    others: tuple[sparse.csr_matrix, sparse.csr_matrix, FloatArray],
+    bought: tuple[IntArray, FloatArray],
+    p: RecommendParams,
+) -> tuple[IntArray, ...]:
+    """A block of members' top ``top_n`` rows (``Recommendations``' columns).
+
+    An item the member has bought scores their own timed rate alone; any other the sum of
+    the similar, rule and popular signals (module doc). One dense members × items array is
+    built (the similar members' signal, the others added in place), the bought items then
+    set to their own rate; which signal gave the most is read only at the items kept."""
+    repeat, repeat_timed = own_sources
+    last_matrix, rules, popular = others
+    bought_key, due_time = bought
+    size, n_items = len(block_members), repeat.shape[1]
+    if weights is not None:
+        similar = (weights @ repeat).toarray()
+        similar *= p.neighbour_weight
+    else:
+        similar = np.zeros((size, n_items))
+    total = similar + popular[None, :]
+    rule = (last_matrix[block_members] @ rules).toarray() if p.rule_weight > 0 else None
+    if rule is not None:
+        rule *= p.rule_weight
+        total += rule
+    own_rows = repeat[block_members]
+    rows_of = np.repeat(np.arange(size), np.diff(own_rows.indptr))
+    total[rows_of, own_rows.indices] = 0.0
+    timed = repeat_timed[block_members]
+    total[np.repeat(np.arange(size), np.diff(timed.indptr)), timed.indices] = timed.data
+    k = min(p.top_n, n_items)
+    best = (
+        np.argpartition(-total, k - 1, axis=1)[:, :k]
+        if k < n_items
+        else np.broadcast_to(np.arange(n_items), (size, n_items)).copy()
+    )
+    scores = np.take_along_axis(total, best, axis=1)
+    order = np.argsort(-scores, axis=1, kind="stable")
+    best = np.take_along_axis(best, order, axis=1)
+    scores = np.take_along_axis(scores, order, axis=1).ravel()
+    local = np.repeat(np.arange(size), k)
+    members = block_members[local]
+    items = best.ravel()
+    keep = scores > 0
+    asked = members * n_items + items
+    pos = np.minimum(np.searchsorted(bought_key, asked), max(len(bought_key) - 1, 0))
+    found = bought_key[pos] == asked if len(bought_key) else np.zeros(len(asked), bool)
+    # The source: repeat for a bought item, else the largest of similar, rule and popular
+    # (ties to the earlier, as SOURCES lists them).
+    chosen = np.stack(
+        [
+            similar[local, items],
+            rule[local, items] if rule is not None else np.zeros(len(items)),
+            popular[items],
+        ]
+    )
+    source = np.where(found, 0, 1 + np.argmax(chosen, axis=0))
+    due = np.where(found, due_time[pos] if len(bought_key) else np.nan, np.nan)
+    return (
+        members[keep],
+        np.tile(np.arange(1, k + 1), size)[keep],
+        items[keep],
+        scores[keep],
+        source[keep],
+        np.where(source[keep] == 0, due[keep], np.nan),
     )
 
 

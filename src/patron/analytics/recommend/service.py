@@ -9,19 +9,23 @@ take a Session and never commit.
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.analytics.engine import Tables
 from patron.analytics.recommend.models import CustomerRecommendation
+from patron.core import bulk
 from patron.core.errors import InvalidInput
 
 HISTORY_DAYS = 365
@@ -86,26 +90,28 @@ def recommend_members(
     }
     if arrow.num_rows == 0:
         return RecommendationResult(as_of=as_of, rows=empty, report={"members": 0})
-    days = np.array(
-        [(d - _EPOCH).days for d in arrow.column("order_date").to_pylist()], dtype=np.float64
-    )
+    # Straight from Arrow's columns to arrays: the day as its count since 1970 (date32's
+    # own value), the SKU as a dictionary's codes; no Python object per line.
+    days = pc.cast(arrow.column("order_date"), pa.int32()).to_numpy().astype(np.float64)
+    skus = pc.dictionary_encode(arrow.column("sku").combine_chunks())
     histories = Histories.from_rows(
         arrow.column("customer_id").to_numpy(),
         days,
-        np.asarray(arrow.column("sku").to_pylist(), dtype=object),
+        skus.indices.to_numpy(zero_copy_only=False),
+        labels=skus.dictionary.to_numpy(zero_copy_only=False),
     )
+    del arrow, days, skus
     shelf = None
     if shelf_life_days:
         known = {sku: float(days) for sku, days in shelf_life_days.items() if days}
         shelf = np.array([known.get(sku, np.nan) for sku in histories.labels.tolist()])
     now = float((as_of - _EPOCH).days + 1)
     found = recommend(histories, params, now=now, shelf_life=shelf)
-    due_on = np.array(
-        [
-            None if not np.isfinite(v) else _EPOCH + timedelta(days=max(int(np.ceil(v)), 0))
-            for v in found.due.tolist()
-        ],
-        dtype=object,
+    # Due days as dates, vectorised (NaT where an item has no due day).
+    finite = np.isfinite(found.due)
+    due_days = np.maximum(np.ceil(np.where(finite, found.due, 0.0)), 0).astype("timedelta64[D]")
+    due_on = np.where(
+        finite, np.datetime64("1970-01-01", "D") + due_days, np.datetime64("NaT", "D")
     )
     rows = {
         "customer_id": histories.members[found.member].astype(np.int64),
@@ -128,33 +134,35 @@ def recommend_members(
 
 
 def record_recommendations(*, session: Session, run_id: int, result: RecommendationResult) -> int:
-    """Write a run's recommendation rows; returns how many."""
+    """Write a run's recommendation rows (COPY on PostgreSQL, core/bulk.py: a chain's
+    twenty million rows as plain tuples, a block at a time); returns how many."""
     r = result.rows
-    n = result.count
-    customer = r["customer_id"].tolist()
-    rank = r["rank"].tolist()
-    sku = r["sku"].tolist()
-    score = r["score"].tolist()
-    source = r["source"].tolist()
-    due = r["due_on"].tolist()
-    for start in range(0, n, _WRITE_CHUNK):
-        session.execute(
-            insert(CustomerRecommendation),
-            [
-                {
-                    "run_id": run_id,
-                    "customer_id": customer[i],
-                    "as_of": result.as_of,
-                    "rank": rank[i],
-                    "sku": sku[i],
-                    "score": score[i],
-                    "source": source[i],
-                    "due_on": due[i],
-                }
-                for i in range(start, min(start + _WRITE_CHUNK, n))
-            ],
-        )
-    return n
+    as_of = result.as_of.isoformat()
+    due = r["due_on"]
+
+    def tuples() -> Iterator[tuple[Any, ...]]:
+        for start in range(0, result.count, _WRITE_CHUNK):
+            end = min(start + _WRITE_CHUNK, result.count)
+            due_text = [None if d is None else d.isoformat() for d in due[start:end].tolist()]
+            yield from zip(
+                itertools.repeat(run_id),
+                r["customer_id"][start:end].tolist(),
+                itertools.repeat(as_of),
+                r["rank"][start:end].tolist(),
+                r["sku"][start:end].tolist(),
+                r["score"][start:end].tolist(),
+                r["source"][start:end].tolist(),
+                due_text,
+                strict=False,
+            )
+
+    bulk.insert_tuples(
+        session,
+        CustomerRecommendation.__tablename__,
+        ("run_id", "customer_id", "as_of", "rank", "sku", "score", "source", "due_on"),
+        tuples(),
+    )
+    return result.count
 
 
 class RecommendationRead(BaseModel):
