@@ -1,7 +1,7 @@
 """orders: each line's share of the order discount, as loyalty placed it (a coupon scoped to
 some SKUs falls on those lines only), so that a refund takes back what was paid for a line
 
-Revision ID: 0031
+Revision ID: 0028
 Revises: 0027
 Create Date: 2026-12-06 18:00:00
 """
