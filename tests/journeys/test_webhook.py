@@ -115,6 +115,24 @@ def _test_calls(
     assert _figures(db, journey) == {"webhook": 2, "webhook:delivered": 2}
 
 
+def test_a_lone_entry_calls_only_the_steps_subscription(
+    db: Database, receiver: Receiver, clock: Clock
+) -> None:
+    """One entry in a batch is one event: it still goes to the step's subscription alone, not
+    to every subscriber of ``journey.webhook`` (an order's single event takes a shorter path)."""
+    people = shop(db, 小王="1990-05-01")
+    subscription = _subscribe(db, receiver)
+    with running_receiver(clock) as other:
+        _subscribe(db, other, "另一个系统")
+        journey = _journey(db, subscription)
+        post_order(db, "L1", customer={"id": people["小王"]}, at=START)
+        tick(db, START)
+        WebhookSender(db, clock=clock).send_all_due()
+        assert [b["customer_id"] for b in receiver.received] == [people["小王"]]
+        assert other.requests == 0
+    assert _figures(db, journey) == {"webhook": 1, "webhook:delivered": 1}
+
+
 def test_a_step_run_again_after_a_kill_calls_no_one_twice(
     db: Database, receiver: Receiver, clock: Clock
 ) -> None:

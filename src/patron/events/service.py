@@ -130,7 +130,7 @@ def publish_many(
     if not items:
         return []
     now = utcnow()
-    if len(items) == 1 and items[0].event_id is not None:
+    if len(items) == 1 and items[0].event_id is not None and subscription_id is None:
         return [_publish_one(session, items[0], items[0].event_id, now)]
     keys = [item.event_id or f"{item.type}:{uuid.uuid4().hex}" for item in items]
     if subscription_id is not None:

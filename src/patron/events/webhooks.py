@@ -206,28 +206,17 @@ def queue_deliveries(
     subscription's deliveries wait for it to resume)."""
     if subscription_id is not None:
         _get(session, subscription_id)
-        targeted = [
-            {
-                "subscription_id": subscription_id,
-                "event_row_id": event_row_id,
-                "event_type": event_type,
-                "customer_id": customer_id,
-                "status": DeliveryStatus.PENDING,
-                "attempts": 0,
-                "created_at": now,
-                "first_due_at": now,
-                "next_attempt_at": now,
-            }
-            for event_row_id, event_type, customer_id in events
+        targets = [(subscription_id, event) for event in events]
+    else:
+        rows = session.execute(_ACTIVE_SUBSCRIPTIONS).all()
+        targets = [
+            (r.id, event) for event in events for r in rows if event[1] in (r.event_types or [])
         ]
-        insert_rows(session.connection(), _DELIVERY, targeted, want_ids=False)
-        return len(targeted)
-    rows = session.execute(_ACTIVE_SUBSCRIPTIONS).all()
-    if not rows:
+    if not targets:
         return 0
     deliveries = [
         {
-            "subscription_id": r.id,
+            "subscription_id": target,
             "event_row_id": event_row_id,
             "event_type": event_type,
             "customer_id": customer_id,
@@ -237,9 +226,7 @@ def queue_deliveries(
             "first_due_at": now,
             "next_attempt_at": now,
         }
-        for event_row_id, event_type, customer_id in events
-        for r in rows
-        if event_type in (r.event_types or [])
+        for target, (event_row_id, event_type, customer_id) in targets
     ]
     insert_rows(session.connection(), _DELIVERY, deliveries, want_ids=False)
     return len(deliveries)
