@@ -52,15 +52,18 @@ def test_a_marketer_builds_an_audience_in_chinese_and_sees_the_live_count(
     page.click("#node-r > button.add-group")
     page.wait_for_selector("select[name='kind.r.1.0']")
     page.select_option("select[name='match.r.1']", "any")
-    page.select_option("select[name='kind.r.1.0']", "profile")
+    with page.expect_response("**/audiences/builder"):  # the builder redrawn before typing
+        page.select_option("select[name='kind.r.1.0']", "profile")
     page.wait_for_selector("select[name='attribute.r.1.0']")
-    page.select_option("select[name='attribute.r.1.0']", "city")
+    with page.expect_response("**/audiences/builder"):  # the builder redrawn before typing
+        page.select_option("select[name='attribute.r.1.0']", "city")
     page.wait_for_selector("input[name='values.r.1.0']")
     page.fill("input[name='values.r.1.0']", "上海")
     expect(page.locator("#live-count")).to_have_text("1")
     page.click("#node-r-1 > button.add-condition")
     page.wait_for_selector("select[name='kind.r.1.1']")
-    page.select_option("select[name='kind.r.1.1']", "purchases")
+    with page.expect_response("**/audiences/builder"):  # the builder redrawn before typing
+        page.select_option("select[name='kind.r.1.1']", "purchases")
     page.wait_for_selector("input[name='value.r.1.1']")
     page.fill("input[name='value.r.1.1']", "1")
     expect(page.locator("#live-count")).to_have_text("2")  # bob bought once, in 北京
