@@ -181,6 +181,45 @@ def test_two_profiles_merged_inside_one_journey_walk_on_as_one(db: Database) -> 
     assert statuses == ["done", "merged"]
 
 
+def test_an_undone_merge_gives_each_profile_its_own_entries_back(db: Database) -> None:
+    # 小王's entry and 王小's are one occurrence (the merge ends 王小's); 小李's moves to
+    # 小张, who is not in the journey yet.
+    people = shop(db, 小王="1990-05-01", 王小="1990-05-01", 小李="1990-05-01", 小张="1990-08-01")
+    journey = _journey(
+        db,
+        [{"kind": "wait", "days": 1}, {"kind": "send"}],
+        trigger={"kind": "birthday", "at": "10:00"},
+    )
+    tick(db, local(2027, 5, 1, 10, 0))
+    before = {e.id: (e.customer_id, e.status) for e in entries(db, journey)}
+    in_may = [people[n] for n in ("小王", "王小", "小李")]
+    assert sorted(cid for cid, _ in before.values()) == sorted(in_may)
+
+    def merge(survivor: str, merged: str) -> int:
+        return db.write(
+            lambda s: customers.merge_customers(
+                session=s,
+                survivor_id=people[survivor],
+                merged_id=people[merged],
+                reason="同一人",
+                actor=ACTOR,
+            )
+        ).id
+
+    merges = [merge("小王", "王小"), merge("小张", "小李")]
+    during = {e.id: (e.customer_id, e.status) for e in entries(db, journey)}
+    assert sorted(status for _, status in during.values()).count("merged") == 1
+    assert people["小张"] in {cid for cid, _ in during.values()}
+    for merge_id in reversed(merges):
+        db.write(
+            lambda s, m=merge_id: customers.unmerge_customers(session=s, actor=ACTOR, merge_id=m)
+        )
+    after = {e.id: (e.customer_id, e.status) for e in entries(db, journey)}
+    assert after == before  # each entry with its own profile, the ended one running again
+    tick(db, local(2027, 5, 2, 10, 1))
+    assert sorted(messaged(db, journey)) == sorted((cid, "sms") for cid in in_may)
+
+
 def test_a_segments_new_members_enter_and_those_already_in_it_do_not(db: Database) -> None:
     people = shop(db, 小王="1990-05-01", 小李="1991-06-01")
 

@@ -57,14 +57,16 @@ def restore_customer_records(
     from_customer_id: int,
     to_customer_id: int,
 ) -> None:
+    # An unmerge passes the survivor as ``from_customer_id`` and the profile given back as
+    # ``to_customer_id`` (customers/merging.py): what the merge moved goes from one to the other.
     for state_id in moved.get("journey_state", []):
         state = session.get(JourneyState, state_id)
-        if state is not None and state.customer_id == to_customer_id:
-            state.customer_id = from_customer_id
+        if state is not None and state.customer_id == from_customer_id:
+            state.customer_id = to_customer_id
     for task_id in moved.get("staff_task", []):
         task = session.get(StaffTask, task_id)
-        if task is not None and task.customer_id == to_customer_id:
-            task.customer_id = from_customer_id
+        if task is not None and task.customer_id == from_customer_id:
+            task.customer_id = to_customer_id
     for row_id in moved.get(_ENDED, []):
         state = session.get(JourneyState, row_id)
         if state is not None and state.status == StateStatus.MERGED:
