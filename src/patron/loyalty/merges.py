@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
+from patron.core.ownership import move_owned_rows, restore_owned_rows
 from patron.loyalty import ledger, referrals
 from patron.loyalty.accounts import get_programme, open_account
 from patron.loyalty.models import (
@@ -22,9 +23,10 @@ from patron.loyalty.models import (
 
 # A member's own rows that follow the profile (a redemption is cancelled against the lots
 # that paid, which move too).
-_FOLLOW: dict[str, type[RewardRedemption] | type[OfferClaim]] = {
+_FOLLOW = {
     "reward_redemption": RewardRedemption,
     "offer_claim": OfferClaim,
+    "coupon": Coupon,
 }
 
 
@@ -35,25 +37,9 @@ def move_customer_records(
     moved |= referrals.move_referrals(
         session, from_customer_id=from_customer_id, to_customer_id=to_customer_id
     )
-    for name, table in _FOLLOW.items():
-        moved[name] = list(
-            session.scalars(select(table.id).where(table.customer_id == from_customer_id))
-        )
-        if moved[name]:
-            session.execute(
-                update(table)
-                .where(table.customer_id == from_customer_id)
-                .values(customer_id=to_customer_id)
-            )
-    moved["coupon"] = list(
-        session.scalars(select(Coupon.id).where(Coupon.customer_id == from_customer_id))
+    moved |= move_owned_rows(
+        session, _FOLLOW, from_customer_id=from_customer_id, to_customer_id=to_customer_id
     )
-    if moved["coupon"]:
-        session.execute(
-            update(Coupon)
-            .where(Coupon.customer_id == from_customer_id)
-            .values(customer_id=to_customer_id)
-        )
     source = ledger.lock_account(session, from_customer_id)
     if source is None:
         return moved
@@ -78,20 +64,9 @@ def restore_customer_records(
     referrals.restore_referrals(
         session, moved=moved, from_customer_id=from_customer_id, to_customer_id=to_customer_id
     )
-    for name, table in _FOLLOW.items():
-        if moved.get(name):
-            session.execute(
-                update(table)
-                .where(table.id.in_(moved[name]), table.customer_id == from_customer_id)
-                .values(customer_id=to_customer_id)
-            )
-    coupons = moved.get("coupon", [])
-    if coupons:
-        session.execute(
-            update(Coupon)
-            .where(Coupon.id.in_(coupons), Coupon.customer_id == from_customer_id)
-            .values(customer_id=to_customer_id)
-        )
+    restore_owned_rows(
+        session, _FOLLOW, moved, from_customer_id=from_customer_id, to_customer_id=to_customer_id
+    )
     if not moved.get("points_lot") and not moved.get("loyalty_order"):
         return
     source = ledger.lock_account(session, from_customer_id)

@@ -13,10 +13,10 @@ from sqlalchemy import (
     Select,
     func,
     select,
-    update,
 )
 from sqlalchemy.orm import Session
 
+from patron.core.ownership import move_owned_rows, restore_owned_rows
 from patron.orders.models import Order, SaleReturn
 from patron.orders.reads import _CHUNK
 
@@ -53,20 +53,15 @@ def customers_buying_in(*, store_ids: frozenset[int]) -> Select[int | None]:
     )
 
 
+_OWNED = {"order": Order, "sale_return": SaleReturn}
+
+
 def move_customer_records(
     *, session: Session, from_customer_id: int, to_customer_id: int
 ) -> dict[str, list[int]]:
-    moved: dict[str, list[int]] = {}
-    for name, model in (("order", Order), ("sale_return", SaleReturn)):
-        ids = list(session.scalars(select(model.id).where(model.customer_id == from_customer_id)))
-        if ids:
-            session.execute(
-                update(model)
-                .where(model.customer_id == from_customer_id)
-                .values(customer_id=to_customer_id)
-            )
-        moved[name] = ids
-    return moved
+    return move_owned_rows(
+        session, _OWNED, from_customer_id=from_customer_id, to_customer_id=to_customer_id
+    )
 
 
 def restore_customer_records(
@@ -76,14 +71,6 @@ def restore_customer_records(
     from_customer_id: int,
     to_customer_id: int,
 ) -> None:
-    for name, model in (("order", Order), ("sale_return", SaleReturn)):
-        ids = moved.get(name, [])
-        for start in range(0, len(ids), _CHUNK):
-            session.execute(
-                update(model)
-                .where(
-                    model.id.in_(ids[start : start + _CHUNK]),
-                    model.customer_id == from_customer_id,
-                )
-                .values(customer_id=to_customer_id)
-            )
+    restore_owned_rows(
+        session, _OWNED, moved, from_customer_id=from_customer_id, to_customer_id=to_customer_id
+    )

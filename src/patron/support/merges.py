@@ -3,34 +3,25 @@ an undone merge moves them back (customers/merging.py calls these by name)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from patron.core.ownership import move_owned_rows, restore_owned_rows
 from patron.support.surveys.models import SurveyInvitation, SurveyResponse
 from patron.support.tickets.models import Ticket
 
-_MODELS: tuple[tuple[str, type[Ticket] | type[SurveyInvitation] | type[SurveyResponse]], ...] = (
-    ("ticket", Ticket),
-    ("survey_invitation", SurveyInvitation),
-    ("survey_response", SurveyResponse),
-)
-_CHUNK = 1_000
+_MODELS = {
+    "ticket": Ticket,
+    "survey_invitation": SurveyInvitation,
+    "survey_response": SurveyResponse,
+}
 
 
 def move_customer_records(
     *, session: Session, from_customer_id: int, to_customer_id: int
 ) -> dict[str, list[int]]:
-    moved: dict[str, list[int]] = {}
-    for name, model in _MODELS:
-        ids = list(session.scalars(select(model.id).where(model.customer_id == from_customer_id)))
-        if ids:
-            session.execute(
-                update(model)
-                .where(model.customer_id == from_customer_id)
-                .values(customer_id=to_customer_id)
-            )
-        moved[name] = ids
-    return moved
+    return move_owned_rows(
+        session, _MODELS, from_customer_id=from_customer_id, to_customer_id=to_customer_id
+    )
 
 
 def restore_customer_records(
@@ -40,13 +31,6 @@ def restore_customer_records(
     from_customer_id: int,
     to_customer_id: int,
 ) -> None:
-    for name, model in _MODELS:
-        ids = moved.get(name, [])
-        for start in range(0, len(ids), _CHUNK):
-            session.execute(
-                update(model)
-                .where(
-                    model.id.in_(ids[start : start + _CHUNK]), model.customer_id == from_customer_id
-                )
-                .values(customer_id=to_customer_id)
-            )
+    restore_owned_rows(
+        session, _MODELS, moved, from_customer_id=from_customer_id, to_customer_id=to_customer_id
+    )
