@@ -185,3 +185,21 @@ def test_a_cart_event_posted_to_the_stream_reaches_the_abandoned_cart_journey(
     tick(db, at + timedelta(hours=2, minutes=2))  # read twice: nothing twice
     assert messaged(db, journey) == [(people["小王"], "sms")]
     assert [e.customer_id for e in entries(db, journey)] == [people["小王"]]
+
+
+def test_the_demo_switches_on_the_journeys_init_installed_off(db: Database) -> None:
+    from patron.journeys.service import list_journeys
+    from patron.journeys.shipped import (
+        SHIPPED,
+        install_shipped_journeys,
+        switch_on_shipped_journeys,
+    )
+    from tests.helpers import ACTOR
+
+    db.write(lambda s: install_shipped_journeys(session=s, actor=ACTOR))  # as `patron init`
+    # installing again "switched on" adds nothing and switches nothing: they exist already
+    assert db.write(lambda s: install_shipped_journeys(session=s, actor=ACTOR, enabled=True)) == []
+    switched = db.write(lambda s: switch_on_shipped_journeys(session=s, actor=ACTOR))
+    assert sorted(switched) == sorted(j.code for j in SHIPPED)
+    assert all(j.enabled for j in db.read(lambda s: list_journeys(session=s)))
+    assert db.write(lambda s: switch_on_shipped_journeys(session=s, actor=ACTOR)) == []

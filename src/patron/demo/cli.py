@@ -121,10 +121,12 @@ def demo(
 def _journeys_on(db: Database) -> None:
     """The demo runs the shipped journeys (docs/journeys.md); elsewhere they start off."""
     from patron.core.actor import system_actor
-    from patron.journeys.shipped import install_shipped_journeys
+    from patron.journeys.shipped import install_shipped_journeys, switch_on_shipped_journeys
 
     actor = system_actor("patron demo")
+    # `patron init` has installed them switched off: install any missing, then switch all on.
     db.write(lambda s: install_shipped_journeys(session=s, actor=actor, enabled=True))
+    db.write(lambda s: switch_on_shipped_journeys(session=s, actor=actor))
 
 
 def _run_analytics(db: Database, end: date, *, only_if_missing: bool) -> None:

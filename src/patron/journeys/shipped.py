@@ -287,3 +287,15 @@ def install_shipped_journeys(*, session: Session, actor: Actor, enabled: bool = 
         )
         added.append(shipped.code)
     return added
+
+
+def switch_on_shipped_journeys(*, session: Session, actor: Actor) -> list[str]:
+    """Switch on every shipped journey that is off (the demo's; `patron init` installs them
+    off); returns the codes switched on."""
+    switched: list[str] = []
+    for shipped in SHIPPED:
+        found = service.get_journey_by_code(session=session, code=shipped.code)
+        if found is not None and not found.enabled:
+            service.set_enabled(session=session, journey_id=found.id, enabled=True, actor=actor)
+            switched.append(shipped.code)
+    return switched
