@@ -10,7 +10,8 @@ from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.journeys import EventRecord, feed_events, get_journey_by_code
 from patron.staff.roles import Role
-from tests.journeys.helpers import shop, switch_on, tick
+from tests.helpers import add_store, reachable_customer
+from tests.journeys.helpers import entries, local, shop, switch_on, tick
 from tests.web.helpers.console import console, text_of
 
 
@@ -60,3 +61,28 @@ def test_store_staff_see_their_stores_tasks_and_mark_one_done(db: Database) -> N
         )
         assert done.status_code == 303
         assert 'id="no-tasks"' in client.get("/tasks").text
+
+
+def test_a_store_manager_sees_only_their_stores_customers_among_a_journeys_entries(
+    db: Database,
+) -> None:
+    people = shop(db, 小王="1990-05-01")
+    add_store(db, "BJ01", "北京王府井店")
+    other = reachable_customer(db, store="BJ01", name="小北", birthday="1990-05-01")
+    journey = switch_on(db, "birthday")["birthday"]
+    tick(db, local(2027, 5, 1, 10, 0))
+    assert {e.customer_id for e in entries(db, journey)} == {people["小王"], other}
+    with console(db, "mkt", Role.MARKETER) as (client, csrf):
+        ran = client.post(
+            "/journeys/run",
+            data={"journey_id": str(journey), "csrf_token": csrf},
+            follow_redirects=False,
+        )
+        assert ran.status_code == 303 and ran.headers["location"] == f"/journeys/{journey}"
+        page = client.get(f"/journeys/{journey}").text
+        assert f'href="/customers/{people["小王"]}"' in page
+        assert f'href="/customers/{other}"' in page
+    with console(db, "clerk", Role.STORE_MANAGER, ["SH01"]) as (client, _):
+        page = client.get(f"/journeys/{journey}").text
+        assert f'href="/customers/{people["小王"]}"' in page
+        assert f'href="/customers/{other}"' not in page

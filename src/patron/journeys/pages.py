@@ -6,9 +6,9 @@ the reader's stores (docs/journeys.md)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -109,7 +109,9 @@ def _journey_page(
         return {
             "journey": journey,
             "stats": service.journey_stats(session=s, journey_id=journey_id),
-            "entries": service.list_entries(session=s, journey_id=journey_id, limit=50),
+            "entries": service.list_entries(
+                session=s, journey_id=journey_id, store_ids=actor.store_ids, limit=50
+            ),
         }
 
     context = db.read(read)
@@ -133,10 +135,11 @@ def _journey_page(
 
 
 @router.post("/journeys/run", response_class=HTMLResponse)
-async def run_now(request: Request, actor: CurrentActor, db: Db) -> Response:
+def run_now(actor: CurrentActor, db: Db, journey_id: Annotated[str, Form()] = "") -> Response:
     """Run the scheduler's tick now (it also runs every minute by itself); back to the
-    journey the button was on."""
-    back = str((await request.form()).get("journey_id", ""))
+    journey the button was on. A plain ``def``: the tick runs in the server's thread pool,
+    not on its event loop."""
+    back = journey_id
     run_journeys(db=db)
     target = f"/journeys/{int(back)}" if back.isdigit() else "/journeys"
     return RedirectResponse(target, status_code=303)

@@ -20,6 +20,7 @@ from patron.campaigns.measure import measure_uplift
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, InvalidInput, NotFound
+from patron.customers import service as customers
 from patron.journeys.engine import parse_steps
 from patron.journeys.models import (
     Journey,
@@ -324,12 +325,22 @@ def journey_stats(*, session: Session, journey_id: int) -> JourneyStats:
 
 
 def list_entries(
-    *, session: Session, journey_id: int, customer_id: int | None = None, limit: int = 100
+    *,
+    session: Session,
+    journey_id: int,
+    customer_id: int | None = None,
+    store_ids: frozenset[int] | None = None,
+    limit: int = 100,
 ) -> list[EntryRead]:
-    """The latest entries (a customer's, when given), newest first."""
+    """The latest entries (a customer's, when given; only customers of ``store_ids``, when
+    given: a store-bound reader's), newest first."""
     query = select(JourneyState).where(JourneyState.journey_id == journey_id)
     if customer_id is not None:
         query = query.where(JourneyState.customer_id == customer_id)
+    if store_ids is not None:
+        query = query.where(
+            JourneyState.customer_id.in_(customers.customer_ids_in_stores(store_ids))
+        )
     states = list(session.scalars(query.order_by(JourneyState.id.desc()).limit(limit)))
     runs: dict[int, dict[str, str]] = {}
     if states:
