@@ -130,11 +130,11 @@ def publish_many(
     if not items:
         return []
     now = utcnow()
-    if len(items) == 1 and items[0].event_id is not None and subscription_id is None:
-        return [_publish_one(session, items[0], items[0].event_id, now)]
-    keys = [item.event_id or f"{item.type}:{uuid.uuid4().hex}" for item in items]
     if subscription_id is not None:
         webhooks.get_subscription(session=session, subscription_id=subscription_id)
+    if len(items) == 1 and items[0].event_id is not None:
+        return [_publish_one(session, items[0], items[0].event_id, now, subscription_id)]
+    keys = [item.event_id or f"{item.type}:{uuid.uuid4().hex}" for item in items]
     known: dict[str, int] = {}
     for start in range(0, len(keys), _CHUNK):
         chunk = [k for k in keys[start : start + _CHUNK] if k not in known]
@@ -146,20 +146,7 @@ def publish_many(
             fresh[key] = item
     if fresh:
         _lock_stream(session)
-        rows = [
-            {
-                "event_id": key,
-                "type": item.type,
-                "kind": EventKind.DOMAIN,
-                "customer_id": item.customer_id,
-                "anonymous_key": None,
-                "store_id": item.store_id,
-                "occurred_at": item.occurred_at or now,
-                "received_at": now,
-                "properties": item.properties,
-            }
-            for key, item in fresh.items()
-        ]
+        rows = [_domain_row(key, item, now) for key, item in fresh.items()]
         ids = insert_rows(session.connection(), _EVENT, rows)
         known.update(zip(fresh, ids, strict=True))
         webhooks.queue_deliveries(
@@ -174,11 +161,8 @@ def publish_many(
     return [known[key] for key in keys]
 
 
-def _publish_one(session: Session, item: DomainEvent, key: str, now: datetime) -> int:
-    """One event under its id (an order post's): inserted unless the id is taken, in one
-    statement where a look-up first would take two (a round trip less on PostgreSQL)."""
-    _lock_stream(session)
-    row = {
+def _domain_row(key: str, item: DomainEvent, now: datetime) -> dict[str, Any]:
+    return {
         "event_id": key,
         "type": item.type,
         "kind": EventKind.DOMAIN.value,
@@ -189,11 +173,22 @@ def _publish_one(session: Session, item: DomainEvent, key: str, now: datetime) -
         "received_at": now,
         "properties": item.properties,
     }
-    made = session.execute(_insert_event(session), row).scalar()
+
+
+def _publish_one(
+    session: Session, item: DomainEvent, key: str, now: datetime, subscription_id: int | None
+) -> int:
+    """One event under its id (an order post's): inserted unless the id is taken, in one
+    statement where a look-up first would take two (a round trip less on PostgreSQL)."""
+    _lock_stream(session)
+    made = session.execute(_insert_event(session), _domain_row(key, item, now)).scalar()
     if made is None:  # published before: the first row's id
         return int(session.execute(_EVENTS_BY_ID, {"event_ids": [key]}).one().id)
     webhooks.queue_deliveries(
-        session=session, events=[(made, item.type, item.customer_id)], now=now
+        session=session,
+        events=[(made, item.type, item.customer_id)],
+        now=now,
+        subscription_id=subscription_id,
     )
     return int(made)
 
