@@ -46,7 +46,7 @@ def discount_shares_of(order_discount_fen: int, lines: Sequence[OrderLine]) -> l
     return prorate_fen(order_discount_fen, [ln.amount_fen for ln in lines])
 
 
-def _paid_per_line(order: Order, lines: Sequence[OrderLine]) -> list[int]:
+def paid_per_line(order: Order, lines: Sequence[OrderLine]) -> list[int]:
     """What the customer paid for each line: its amount less its share of the order discount."""
     shares = discount_shares_of(order.order_discount_fen, lines)
     return [ln.amount_fen - share for ln, share in zip(lines, shares, strict=True)]
@@ -191,7 +191,7 @@ def _lines_to_refund(
 ) -> list[tuple[OrderLine, int, int]]:
     """(line, quantity_milli, amount_fen) to take back of each line the refund names (every
     line when it names none), never more than is left on it."""
-    paid = _paid_per_line(order, lines)
+    paid = paid_per_line(order, lines)
     done = _refunded_by_line(session, [ln.id for ln in lines])
     by_no = {ln.line_no: n for n, ln in enumerate(lines)}
 

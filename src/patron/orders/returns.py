@@ -29,7 +29,7 @@ from patron.core.money import milli_to_quantity
 from patron.customers import service as customers
 from patron.orders.exceptions import UnknownStore
 from patron.orders.models import Order, OrderLine, Refund, RefundLine, SaleReturn
-from patron.orders.refunds import discount_shares_of
+from patron.orders.refunds import paid_per_line
 from patron.orders.schemas import ReturnLineIn, ReturnRead
 
 _CHUNK = 900
@@ -128,17 +128,16 @@ def _taken_back(session: Session, line_ids: Sequence[int]) -> dict[int, tuple[in
 def _paid_share(session: Session, order_id: int, line_id: int) -> int:
     """What was paid for one line of an order with an order-level discount: its amount less
     its share of that discount (as a refund reckons it)."""
-    order_discount = session.scalar(select(Order.order_discount_fen).where(Order.id == order_id))
+    order = session.get(Order, order_id)
     lines = list(
         session.scalars(
             select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
         )
     )
-    shares = discount_shares_of(int(order_discount or 0), lines)
-    for line, share in zip(lines, shares, strict=True):
-        if line.id == line_id:
-            return int(line.amount_fen) - share
-    return 0
+    if order is None:
+        return 0
+    paid = paid_per_line(order, lines)
+    return next((p for line, p in zip(lines, paid, strict=True) if line.id == line_id), 0)
 
 
 # ----------------------------------------------------------------- returns without a sale
