@@ -64,23 +64,10 @@ def allows(
 
 
 def _states_of(
-    session: Session, customer_ids: Iterable[int], channel: str | None = None
+    session: Session, customer_ids: Iterable[int]
 ) -> dict[int, dict[tuple[str, str], bool]]:
     ids = sorted(set(customer_ids))
     found: dict[int, dict[tuple[str, str], bool]] = {cid: {} for cid in ids}
-    if channel is not None and len(ids) > SCAN_ABOVE:
-        # A campaign's whole audience: one pass over the channel's states beats hundreds of
-        # IN lists of 5,000 ids each.
-        scanned = session.execute(
-            select(ConsentState.customer_id, ConsentState.purpose, ConsentState.granted).where(
-                ConsentState.channel == channel
-            )
-        )
-        for cid, purpose, granted in scanned:
-            mine = found.get(cid)
-            if mine is not None:
-                mine[(channel, purpose)] = bool(granted)
-        return found
     for start in range(0, len(ids), _CHUNK):
         rows = session.execute(
             select(
@@ -152,7 +139,7 @@ def reachable_for_marketing(
             )
         ).all()
         return {cid for (cid,) in granted}.intersection(customer_ids)
-    states = _states_of(session, customer_ids, channel)
+    states = _states_of(session, customer_ids)
     return {
         cid
         for cid, mine in states.items()
