@@ -95,11 +95,12 @@ def test_monthly_on_the_8th_and_a_paused_series_skips_what_fell_meanwhile(
     db.write(lambda s: campaigns.pause_campaign(session=s, campaign_id=series, actor=ACTOR))
     with pytest.raises(Conflict):  # paused: not sent, not even by "Send now"
         db.write(lambda s: campaigns.send_campaign(session=s, campaign_id=series, actor=ACTOR))
+    back_on = datetime(2026, 5, 20, 4, 0, tzinfo=UTC)  # March's and April's 8th fell while paused
     resumed = db.write(
-        lambda s: campaigns.resume_campaign(session=s, campaign_id=series, actor=ACTOR)
+        lambda s: campaigns.resume_campaign(session=s, campaign_id=series, actor=ACTOR, now=back_on)
     )
     assert resumed.status == "scheduled"
-    assert resumed.send_at is not None and resumed.send_at > datetime.now(UTC)
+    assert resumed.send_at == datetime(2026, 6, 8, 2, 0, tzinfo=UTC)  # 8 June, 10:00 Shanghai
     local = resumed.send_at.astimezone(ZoneInfo("Asia/Shanghai"))
     assert (local.day, local.hour, local.minute) == (8, 10, 0)
 

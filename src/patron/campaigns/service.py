@@ -206,9 +206,12 @@ def pause_campaign(*, session: Session, campaign_id: int, actor: Actor) -> Campa
     return _read(row)
 
 
-def resume_campaign(*, session: Session, campaign_id: int, actor: Actor) -> CampaignRead:
+def resume_campaign(
+    *, session: Session, campaign_id: int, actor: Actor, now: datetime | None = None
+) -> CampaignRead:
     """Back to where a pause can lead: sent again, its held messages released, when it was
     paused after its send; otherwise scheduled, after a new approval if required."""
+    now = now or utcnow()
     row = _row(session, campaign_id)
     if row.sent_at is not None:
         to = CampaignStatus.SENT
@@ -226,9 +229,9 @@ def resume_campaign(*, session: Session, campaign_id: int, actor: Actor) -> Camp
     )
     if row.sent_at is not None:
         outbox.release_messages(session=session, source_kind=SOURCE_KIND, source_id=str(row.id))
-    elif row.recurrence and row.send_at is not None and row.send_at < utcnow():
+    elif row.recurrence and row.send_at is not None and row.send_at < now:
         # occurrences that fell while paused are not sent afterwards
-        row.send_at = next_occurrence(row, after=utcnow())
+        row.send_at = next_occurrence(row, after=now)
         session.flush()
     return _read(row)
 
