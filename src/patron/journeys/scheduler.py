@@ -46,7 +46,7 @@ def _cursor(session: Session, name: str, start: Callable[[], int] = lambda: 0) -
     return row
 
 
-def _order_events(session: Session, now: datetime) -> int:
+def _order_events(session: Session, now: datetime) -> tuple[int, int, int]:
     """New orders as ``order.created`` events (the goal, post-purchase journeys)."""
     cursor = _cursor(
         session,
@@ -55,7 +55,7 @@ def _order_events(session: Session, now: datetime) -> int:
     )
     placed = recency.orders_after(session=session, after_id=cursor.position, limit=BATCH)
     if not placed:
-        return 0
+        return 0, 0, 0
     records = [
         EventRecord(
             id=o.id,
@@ -68,17 +68,17 @@ def _order_events(session: Session, now: datetime) -> int:
         )
         for o in placed
     ]
-    feed_events(session=session, records=records, now=now)
+    entered, _, converted = feed_events(session=session, records=records, now=now)
     cursor.position, cursor.updated_at = placed[-1].id, now
-    return len(placed)
+    return len(placed), entered, converted
 
 
-def _alert_events(session: Session, now: datetime) -> int:
+def _alert_events(session: Session, now: datetime) -> tuple[int, int, int]:
     """Churn early warnings (``customer.churn_risk_high``) of the analytics runs."""
     cursor = _cursor(session, "risk_alerts")
     alerts = churn.alerts_after(session=session, after_id=cursor.position, limit=BATCH)
     if not alerts:
-        return 0
+        return 0, 0, 0
     records = [
         EventRecord(
             id=i,
@@ -91,9 +91,9 @@ def _alert_events(session: Session, now: datetime) -> int:
         )
         for i, c, event, at in alerts
     ]
-    feed_events(session=session, records=records, now=now)
+    entered, _, converted = feed_events(session=session, records=records, now=now)
     cursor.position, cursor.updated_at = alerts[-1][0], now
-    return len(alerts)
+    return len(alerts), entered, converted
 
 
 # Read from their own sources above (orders, the churn run's alerts), so not again from the
@@ -101,7 +101,7 @@ def _alert_events(session: Session, now: datetime) -> int:
 _OWN_SOURCES = frozenset({"order.created", "customer.churn_risk_high"})
 
 
-def _stream_events(session: Session, now: datetime) -> int:
+def _stream_events(session: Session, now: datetime) -> tuple[int, int, int]:
     """Every other event of the stream (docs/events.md): behaviour events such as
     ``cart_add``, and domain events such as ``tier.changed`` and ``points.expiring``. An
     event older than ENTRY_MAX_AGE lets nobody in, so a new cursor may start at the
@@ -109,12 +109,13 @@ def _stream_events(session: Session, now: datetime) -> int:
     cursor = _cursor(session, "events")
     read = events.read_after(session, cursor.position, limit=BATCH)
     if not read:
-        return 0
+        return 0, 0, 0
     records = [r for r in read if r.type not in _OWN_SOURCES]
+    entered = converted = 0
     if records:
-        feed_events(session=session, records=records, now=now)
+        entered, _, converted = feed_events(session=session, records=records, now=now)
     cursor.position, cursor.updated_at = read[-1].id, now
-    return len(read)
+    return len(read), entered, converted
 
 
 def _entrants(session: Session, journey: Journey, now: datetime) -> dict[int, dict[str, Any]]:
@@ -173,12 +174,14 @@ def run_journeys(
     run`` from cron or the job queue does the same)."""
     now = now or (clock or utcnow)()
     outcome = RunOutcome()
-    while n := db.write(lambda s: _order_events(s, now)):
-        outcome.events += n
-    while n := db.write(lambda s: _alert_events(s, now)):
-        outcome.events += n
-    while n := db.write(lambda s: _stream_events(s, now)):
-        outcome.events += n
+    for source in (_order_events, _alert_events, _stream_events):
+        while True:
+            read, entered, converted = db.write(lambda s, f=source: f(s, now))  # type: ignore[misc]
+            if not read:
+                break
+            outcome.events += read
+            outcome.entered += entered
+            outcome.converted += converted
     for journey_id in db.read(_daily_ids):
         entered, held = db.write(lambda s, j=journey_id: _daily(s, j, now))  # type: ignore[misc]
         outcome.entered += entered

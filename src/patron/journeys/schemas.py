@@ -310,11 +310,6 @@ class TaskRead(Schema):
     done_by: str | None
 
 
-class EnteredOutcome(Schema):
-    entered: int
-    held_out: int
-
-
 class RunOutcome(Schema):
     """One scheduler tick: who entered, which steps ran, who converted."""
 
