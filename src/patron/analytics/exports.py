@@ -5,7 +5,7 @@ API shows them, in the reader's language, and recorded in the audit log.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
@@ -14,17 +14,12 @@ from patron.analytics.engine import (
     STAGES,
     group_name,
 )
+from patron.analytics.reads import check_group, list_customers_by
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.money import currency_symbol
 from patron.core.settings import get_settings
 from patron.core.spreadsheets import safe_row, safe_sheet_title
-
-if TYPE_CHECKING:  # churn scoring pulls in scikit-learn: imported when a run needs it
-    pass
-
-
-from patron.analytics.reads import _check_group, list_customers_by
 
 EXPORT_MAX_ROWS = 100_000
 ExportLanguage = Literal["zh", "en"]
@@ -75,7 +70,7 @@ def export_customers_by(
         raise InvalidInput("max_rows", f"must be between 1 and {EXPORT_MAX_ROWS}")
     if language not in ("zh", "en"):
         raise InvalidInput("language", "must be zh or en")
-    _check_group(segment, stage)  # before the name becomes a sheet title
+    check_group(segment, stage)  # before the name becomes a sheet title
     english = language == "en"
     pick = 1 if english else 0
     book = openpyxl.Workbook(write_only=True)

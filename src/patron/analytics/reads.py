@@ -8,7 +8,7 @@ its stores' customers, and is refused figures that add up every store (ChainWide
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -32,10 +32,6 @@ from patron.analytics.schemas import (
 from patron.core.errors import Forbidden, InvalidInput, NotFound
 from patron.core.settings import get_settings
 from patron.customers import service as customers
-
-if TYPE_CHECKING:  # churn scoring pulls in scikit-learn: imported when a run needs it
-    pass
-
 
 KPI_RESULTS = {
     "day": "kpis_day",
@@ -215,7 +211,7 @@ def list_customers_by(
     store_ids: frozenset[int] | None = None,
 ) -> ScoredCustomerPage:
     """Customers of one segment or stage in a run, by customer id, a page at a time."""
-    _check_group(segment, stage)
+    check_group(segment, stage)
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit", "must be between 1 and 1000")
     run = _succeeded_run(session, run_id)
@@ -255,7 +251,7 @@ def list_customers_by(
     )
 
 
-def _check_group(segment: str | None, stage: str | None) -> None:
+def check_group(segment: str | None, stage: str | None) -> None:
     """Exactly one known value segment or lifecycle stage."""
     if (segment is None) == (stage is None):
         raise InvalidInput("segment", "give exactly one of segment or stage")
@@ -275,12 +271,7 @@ def audience_customer_ids(
 ) -> tuple[int, list[int]]:
     """The run and the ids of every customer in one segment or stage of it (the latest
     successful run by default): the audience for a coupon or a campaign."""
-    if (segment is None) == (stage is None):
-        raise InvalidInput("segment", "give exactly one of segment or stage")
-    if segment is not None and segment not in SEGMENTS:
-        raise InvalidInput("segment", f"must be one of {', '.join(SEGMENTS)}")
-    if stage is not None and stage not in STAGES:
-        raise InvalidInput("stage", f"must be one of {', '.join(STAGES)}")
+    check_group(segment, stage)
     run = _succeeded_run(session, run_id)
     query = select(CustomerScore.customer_id).where(CustomerScore.run_id == run.id)
     if segment is not None:

@@ -322,11 +322,9 @@ def build_service_desk(
     end_at = datetime.combine(end + timedelta(days=1), time()).replace(tzinfo=ZONE)
     counts = {k: 0 for k in ("complaint", "return", "repair", "enquiry", "breached",
                              "open_at_end", "answers", "detractors", "follow_ups")}  # fmt: skip
-    # the last days' tickets, left open, come last: no sweep runs after them
-    late = end_at - timedelta(days=plan.open_at_end_days)
-    ordered = [v for v in visits if v.opened_at <= late] + [v for v in visits if v.opened_at > late]
-    for start in range(0, len(ordered), BATCH):
-        batch = ordered[start : start + BATCH]
+    # visits in time order: the last days' tickets, left open, come last (no sweep after them)
+    for start in range(0, len(visits), BATCH):
+        batch = visits[start : start + BATCH]
 
         def serve(session: Session, batch: list[_Visit] = batch) -> None:
             for visit in batch:
@@ -334,7 +332,7 @@ def build_service_desk(
 
         db.write(serve)
         if progress is not None:
-            progress(min(start + BATCH, len(ordered)), len(ordered))
+            progress(min(start + BATCH, len(visits)), len(visits))
     return {
         "plan": asdict(plan),
         "drawn": {
