@@ -35,6 +35,7 @@ import duckdb
 class NightlyFigures:
     steps: list[tuple[str, float, float, str]] = field(default_factory=list)  # name, wall, cpu
     churn_steps: dict[str, float] = field(default_factory=dict)
+    churn_steps_cpu: dict[str, float] = field(default_factory=dict)
     peak_mb: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -92,6 +93,7 @@ def run_nightly(
             lambda r: f"{len(r.customers):,} customers, mode {r.report['mode']}",
         )
         figures.churn_steps = dict(churn.report.get("steps", {}))
+        figures.churn_steps_cpu = dict(churn.report.get("steps_cpu", {}))
         on_duck = nightly.store_tables(duck)
         rules = recommended = forecast = None
         if "rules" not in skip:

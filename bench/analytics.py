@@ -375,6 +375,7 @@ def _nightly_child(
     return {
         "steps": figures.steps,
         "churn_steps": figures.churn_steps,
+        "churn_steps_cpu": figures.churn_steps_cpu,
         "peak_mb": figures.peak_mb,
         "notes": figures.notes,
     }
@@ -409,7 +410,10 @@ def nightly_table(path: Path, skip: list[str]) -> None:
         f"peak RSS {found['peak_mb']:,.0f} MB",
     )
     console.print(t)
-    churn = ", ".join(f"{k} {v:.2f} s" for k, v in found["churn_steps"].items())
+    cpu_of = found.get("churn_steps_cpu", {})
+    churn = ", ".join(
+        f"{k} {v:.2f} s (CPU {cpu_of.get(k, 0.0):.2f} s)" for k, v in found["churn_steps"].items()
+    )
     console.print(f"  [dim]churn and CLV inside: {churn}[/]")
     for note in found["notes"]:
         console.print(f"  [yellow]{note}[/]")

@@ -55,7 +55,8 @@ def scale(customers: int) -> None:
         f"{cpu:.1f} s CPU; peak RSS {_rss_mb():.0f} MB (before scoring {rss_before:.0f} MB)"
     )
     print(f"mode {report['mode']}: {report['message']}")
-    print("seconds per step:", report["steps"])
+    print("seconds per step (wall):", report["steps"])
+    print("seconds per step (CPU): ", report["steps_cpu"])
     evaluation = report["evaluation"]
     if evaluation.get("available"):
         print(
