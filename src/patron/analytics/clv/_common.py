@@ -273,3 +273,7 @@ class PurchaseModel(Protocol):
     def expected_purchases_path_of(
         self, horizons: FloatArray, histories: Histories
     ) -> FloatArray: ...
+
+    def expected_purchases_split(
+        self, horizons: FloatArray, histories: Histories
+    ) -> tuple[FloatArray, FloatArray, IntArray]: ...

@@ -20,6 +20,7 @@ from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 from patron.analytics.clv._common import (
     FloatArray,
     Histories,
+    IntArray,
     LogParameters,
     TimeUnit,
     check_histories,
@@ -34,8 +35,7 @@ from patron.analytics.clv._fitting import (
     Objective,
     RowPool,
     covariance,
-    maximise,
-    presolve,
+    maximise_large,
 )
 from patron.analytics.clv._special import bgnbd_alive_expectation
 from patron.core.errors import InvalidInput
@@ -111,11 +111,27 @@ class BgNbd(LogParameters):
 
     def expected_purchases_path_of(self, horizons: FloatArray, histories: Histories) -> FloatArray:
         """``expected_purchases_path`` on prepared histories (no regrouping)."""
+        alive, path, groups = self.expected_purchases_split(horizons, histories)
+        return alive[:, None] * path[groups]
+
+    def expected_purchases_split(
+        self, horizons: FloatArray, histories: Histories
+    ) -> tuple[FloatArray, FloatArray, IntArray]:
+        """``expected_purchases_path_of`` as (P(alive) per customer, the factor per distinct
+        (x, T) and horizon, each customer's (x, T)): the path is ``alive[:, None] ·
+        factor[groups]``, and what is linear in the path (value.py's discounting) is done
+        once per distinct (x, T) instead of per customer."""
         h = histories
-        return self._p_alive(h.x, h.t_x, h.t_age)[:, None] * self._alive_path(h, horizons)
+        _, groups, _ = h.ages
+        return self._p_alive(h.x, h.t_x, h.t_age), self._alive_factor(h, horizons), groups
 
     def _alive_path(self, histories: Histories, t: FloatArray) -> FloatArray:
-        (ux, u_age), inverse, _ = histories.ages
+        _, inverse, _ = histories.ages
+        return self._alive_factor(histories, t)[inverse]
+
+    def _alive_factor(self, histories: Histories, t: FloatArray) -> FloatArray:
+        """The factor of ``expected_purchases_path`` per distinct (x, T) (rows) and horizon."""
+        (ux, u_age), _, _ = histories.ages
         a = self.a
         if abs(a - 1) < _A_NEAR_ONE:
             a = 1 + _A_NEAR_ONE if a >= 1 else 1 - _A_NEAR_ONE
@@ -155,7 +171,7 @@ class BgNbd(LogParameters):
             rows, cols = np.nonzero(bad)
             factor[rows, cols] = bgnbd_alive_expectation(self.a, b, r, ux[rows], k[rows, cols])
         factor = np.where(k > 0, factor, 0.0)
-        return np.clip(factor, floor, ceiling)[inverse]
+        return np.asarray(np.clip(factor, floor, ceiling), dtype=np.float64)
 
     def expected_purchases_new_customer(self, horizon: Any) -> FloatArray:
         """E[X(t)] for a customer just acquired (FHL 2005 eq. 9), per horizon."""
@@ -296,17 +312,11 @@ def fit_bgnbd(
 
             return sampled
 
-        starts = presolve(
+        optimum = maximise_large(
+            objective,
             objective_on,
             len(ux),
             _start(ux, uT, counts),
-            model=BgNbd.name,
-            names=names,
-            weight=len(x),
-        )
-        optimum = maximise(
-            objective,
-            starts,
             model=BgNbd.name,
             names=names,
             weight=len(x),

@@ -33,6 +33,7 @@ from scipy.special import gammaln
 from patron.analytics.clv._common import (
     FloatArray,
     Histories,
+    IntArray,
     LogParameters,
     TimeUnit,
     check_histories,
@@ -157,20 +158,28 @@ class ParetoNbd(LogParameters):
 
     def expected_purchases_path_of(self, horizons: FloatArray, histories: Histories) -> FloatArray:
         """``expected_purchases_path`` on prepared histories (no regrouping)."""
-        alive = self._p_alive(histories)
-        return alive[:, None] * self._alive_path(histories, horizons)
+        alive, lifetime, groups = self.expected_purchases_split(horizons, histories)
+        return alive[:, None] * lifetime[groups]
 
-    def _alive_path(self, histories: Histories, t: FloatArray) -> FloatArray:
+    def expected_purchases_split(
+        self, horizons: FloatArray, histories: Histories
+    ) -> tuple[FloatArray, FloatArray, IntArray]:
+        """``expected_purchases_path_of`` as (P(alive) · purchase rate per customer, the
+        lifetime factor per distinct T and horizon, each customer's T): the path is
+        ``alive[:, None] · lifetime[groups]``."""
+        _, at = histories.distinct_ages
+        rate = (self.r + histories.x) / (self.alpha + histories.t_age)
+        return self._p_alive(histories) * rate, self._lifetime(histories, horizons), at
+
+    def _lifetime(self, histories: Histories, t: FloatArray) -> FloatArray:
         # The lifetime factor depends on T and t only: computed once per distinct T.
-        ages, at = histories.distinct_ages
+        ages, _ = histories.distinct_ages
         base = (self.beta + ages)[:, None]
         span = np.log1p(t[None, :] / base)
         k = self.s - 1
         small = np.abs(k * span) < 1e-8
         ratio = np.where(small, span, -np.expm1(-k * span) / np.where(k == 0, 1.0, k))
-        lifetime = np.maximum(base * ratio, 0.0)
-        rate = (self.r + histories.x) / (self.alpha + histories.t_age)
-        return rate[:, None] * lifetime[at]
+        return np.asarray(np.maximum(base * ratio, 0.0), dtype=np.float64)
 
     def expected_purchases_new_customer(self, horizon: Any) -> FloatArray:
         """E[X(t)] for a customer just acquired (FH 2005 note, eq. 17), per horizon."""

@@ -92,13 +92,19 @@ class LifetimeValue:
 def _discounted_purchases(
     model: PurchaseModel, histories: Histories, horizons: FloatArray, discount: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """(Σ_k discounted month-k purchases, undiscounted purchases over the horizon)."""
-    path = model.expected_purchases_path_of(horizons, histories)
+    """(Σ_k discounted month-k purchases, undiscounted purchases over the horizon).
+
+    The path is a per-customer factor (≥ 0) times a path shared by a group of customers
+    (``expected_purchases_split``), so the months' differences and their discounting are
+    taken once per group: a few thousand rows instead of one per customer.
+    """
+    scale, path, groups = model.expected_purchases_split(horizons, histories)
     monthly = np.diff(path, axis=1, prepend=0.0)
     # Cumulative expectations are non-decreasing; clip rounding noise so no month is < 0.
     monthly = np.maximum(monthly, 0.0)
     # Matrix-vector product by broadcasting: no BLAS threads (see _common.wsum).
-    return np.add.reduce(monthly * discount[None, :], axis=1), path[:, -1]
+    discounted = np.add.reduce(monthly * discount[None, :], axis=1)
+    return scale * discounted[groups], scale * path[groups, -1]
 
 
 def customer_lifetime_value(
