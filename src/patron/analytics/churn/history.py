@@ -81,9 +81,13 @@ GROUP BY ALL
 """
 
 
-def _columns_sql(days: str, taken: str, cutoffs: int) -> str:
+def _columns_sql(days: str, taken: str, cutoffs: int, *, sampled: bool = True) -> str:
     """One grouping of ``days`` giving the purchase columns at ``cutoffs`` cut-offs
-    ($c0, $c1, …, latest first; $r0, … their recent windows' starts), named ``<column>__k``."""
+    ($c0, $c1, …, latest first; $r0, … their recent windows' starts), named ``<column>__k``.
+
+    Every day read is on or before $c0, so the latest cut-off's figures need no filter of
+    their own (a plain aggregate is cheaper than a filtered one), and without ``sampled``
+    the sample's test is left out (it keeps everyone)."""
     takes = ", ".join(
         f"sum(amount_fen) FILTER (WHERE taken_on <= $c{k}) AS taken_{k}" for k in range(cutoffs)
     )
@@ -93,26 +97,31 @@ def _columns_sql(days: str, taken: str, cutoffs: int) -> str:
     )
     figures = []
     for k in range(cutoffs):
-        on = f"day <= $c{k}"
+        on = [] if k == 0 else [f"day <= $c{k}"]
+
+        def only(*conditions: str, on: list[str] = on) -> str:
+            both = [*on, *conditions]
+            return f" FILTER (WHERE {' AND '.join(both)})" if both else ""
+
         figures += [
-            f"(count(*) FILTER (WHERE {on}))::DOUBLE AS purchase_days__{k}",
-            f"($c{k} - min(day) FILTER (WHERE {on}))::DOUBLE AS tenure_days__{k}",
-            f"($c{k} - max(day) FILTER (WHERE {on}))::DOUBLE AS days_since_last__{k}",
-            f"(max(day) FILTER (WHERE {on}) - min(day) FILTER (WHERE {on}))::DOUBLE"
-            f" AS active_span_days__{k}",
-            f"(median(gap_days) FILTER (WHERE {on}))::DOUBLE AS median_gap_days__{k}",
-            f"(count(*) FILTER (WHERE day > $r{k} AND {on}))::DOUBLE AS recent_purchase_days__{k}",
+            f"(count(*){only()})::DOUBLE AS purchase_days__{k}",
+            f"($c{k} - min(day){only()})::DOUBLE AS tenure_days__{k}",
+            f"($c{k} - max(day){only()})::DOUBLE AS days_since_last__{k}",
+            f"(max(day){only()} - min(day){only()})::DOUBLE AS active_span_days__{k}",
+            f"(median(gap_days){only()})::DOUBLE AS median_gap_days__{k}",
+            f"(count(*){only(f'day > $r{k}')})::DOUBLE AS recent_purchase_days__{k}",
             f"(count(*) FILTER (WHERE day <= $r{k}))::DOUBLE AS earlier_purchase_days__{k}",
-            f"($r{k} - min(day) FILTER (WHERE {on}))::DOUBLE AS earlier_span_days__{k}",
-            f"(sum(paid_fen) FILTER (WHERE {on}))::DOUBLE AS paid_fen__{k}",
-            f"(sum(refunded_{k}) FILTER (WHERE {on}))::DOUBLE AS refunded_fen__{k}",
-            f"(sum(net_{k}) FILTER (WHERE {on}))::DOUBLE AS net_fen__{k}",
-            f"coalesce(sum(net_{k}) FILTER (WHERE {on} AND gap_days IS NOT NULL), 0)::DOUBLE"
+            f"($r{k} - min(day){only()})::DOUBLE AS earlier_span_days__{k}",
+            f"(sum(paid_fen){only()})::DOUBLE AS paid_fen__{k}",
+            f"(sum(refunded_{k}){only()})::DOUBLE AS refunded_fen__{k}",
+            f"(sum(net_{k}){only()})::DOUBLE AS net_fen__{k}",
+            f"coalesce(sum(net_{k}){only('gap_days IS NOT NULL')}, 0)::DOUBLE"
             f" AS repeat_net_fen__{k}",
-            f"(avg(net_{k}) FILTER (WHERE {on} AND (later_day IS NULL OR later_day > $c{k})))"
+            f"(avg(net_{k}){only(f'(later_day IS NULL OR later_day > $c{k})')})"
             f"::DOUBLE AS latest_mean_fen__{k}",
             f"(avg(net_{k}) FILTER (WHERE later_day <= $c{k}))::DOUBLE AS earlier_mean_fen__{k}",
         ]
+    sample = f" AND {_SAMPLE.replace('customer_id', 'd.customer_id', 1)}" if sampled else ""
     return f"""
 WITH taken AS (
     SELECT customer_id, day, {takes}
@@ -122,7 +131,7 @@ WITH taken AS (
 days AS (
     SELECT d.customer_id, d.day, d.paid_fen, d.gap_days, d.later_day, {nets}
     FROM {days} AS d LEFT JOIN taken AS t USING (customer_id, day)
-    WHERE d.day <= $c0 AND {_SAMPLE.replace("customer_id", "d.customer_id", 1)}
+    WHERE d.day <= $c0{sample}
 )
 SELECT customer_id, {", ".join(figures)}
 FROM days
@@ -150,22 +159,27 @@ class PurchaseHistory:
             raise ValueError("cut-offs must be given latest first")
         if cutoffs[0] > self.upto:
             raise ValueError(f"cut-off {cutoffs[0]} is after the history's {self.upto}")
-        params: dict[str, Any] = {"sample_per_mille": int(sample_per_mille)}
+        sampled = sample_per_mille < 1000
+        params: dict[str, Any] = {"sample_per_mille": int(sample_per_mille)} if sampled else {}
         for k, day in enumerate(cutoffs):
             params[f"c{k}"] = day
             params[f"r{k}"] = day - timedelta(days=RECENT_DAYS)
         arrow = self.con.sql(
-            _columns_sql(self.days, self.taken, len(cutoffs)), params=params
+            _columns_sql(self.days, self.taken, len(cutoffs), sampled=sampled), params=params
         ).to_arrow_table()
         ids = arrow.column("customer_id").to_numpy().astype(np.int64)
         found = []
         for k, day in enumerate(cutoffs):
             days = arrow.column(f"purchase_days__{k}").to_numpy(zero_copy_only=False)
-            bought = np.asarray(days > 0)
-            out: dict[str, npt.NDArray[Any]] = {"customer_id": ids[bought]}
+            # Everyone read bought by the latest cut-off: no copy through a mask for it.
+            bought = None if k == 0 else np.asarray(days > 0)
+            out: dict[str, npt.NDArray[Any]] = {
+                "customer_id": ids if bought is None else ids[bought]
+            }
             for name in SOURCES["purchases"].columns:
                 column = arrow.column(f"{name}__{k}").to_numpy(zero_copy_only=False)
-                out[name] = column.astype(np.float64)[bought]
+                column = column.astype(np.float64, copy=False)
+                out[name] = column if bought is None else column[bought]
             _join_other_sources(
                 self.con,
                 out,
