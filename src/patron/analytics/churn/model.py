@@ -19,12 +19,6 @@ Calibration: the classifier is fitted on 70 % of the training customers (drawn p
 both keep the churn rate) and a monotone map from its log-odds to probability on the other
 30 %: Platt's sigmoid by default, isotonic regression on request. Monotone, so the order and
 the reasons are untouched.
-
-Both logistic regressions are fitted here by Newton's method (``_logistic``): the objective
-is scikit-learn's (C · Σ log-loss + ½‖w‖², the intercept not penalised) and, with a handful
-of columns, each step is one weighted Gram matrix and a 9 × 9 solve, so the exact optimum
-takes a few passes over the rows and scoring needs no scikit-learn (its import alone costs
-more CPU than the fit). Isotonic calibration and nothing else still uses scikit-learn.
 """
 
 from __future__ import annotations
@@ -34,8 +28,6 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import expit
-from threadpoolctl import threadpool_limits
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -58,11 +50,8 @@ class ChurnModel:
     calibration_customers: int
 
     def standardise(self, raw: FloatArray) -> FloatArray:
-        # In place on one new array: a million rows pass through memory once, not four times.
-        z = np.subtract(raw, self.means)
-        z /= self.scales
-        z[~np.isfinite(z)] = 0.0
-        return z
+        z = (raw - self.means) / self.scales
+        return np.where(np.isfinite(z), z, 0.0)
 
     def contributions(self, raw: FloatArray) -> FloatArray:
         """coef_j · z_ij per customer (rows) and feature (columns), in log-odds."""
@@ -85,47 +74,12 @@ class ChurnModel:
 
 
 def _calibrated(calibrator: Any, method: Calibration, scores: FloatArray) -> FloatArray:
+    column = scores.reshape(-1, 1)
     if method == "isotonic":
         p = calibrator.predict(scores)
     else:
-        slope, intercept = calibrator
-        p = expit(scores * slope + intercept)
+        p = calibrator.predict_proba(column)[:, 1]
     return np.clip(np.nan_to_num(np.asarray(p, dtype=np.float64), nan=0.5), 0.0, 1.0)
-
-
-def _logistic(x: FloatArray, y: BoolArray, *, c: float) -> tuple[FloatArray, float]:
-    """(coefficients, intercept) minimising C · Σ log-loss + ½‖w‖² (intercept free), the
-    objective of scikit-learn's LogisticRegression, by Newton's method (its
-    "newton-cholesky" solver) to a step below 10⁻¹⁰."""
-    n, k = x.shape
-    design = np.empty((n, k + 1))
-    design[:, :k] = x
-    design[:, k] = 1.0
-    target = y.astype(np.float64)
-    ridge = np.ones(k + 1)
-    ridge[k] = 0.0
-    beta = np.zeros(k + 1)
-    # One BLAS thread: the products are small, and more threads only spin on a busy machine.
-    with threadpool_limits(limits=1, user_api="blas"):
-        beta = _newton(design, target, ridge, beta, c=c)
-    return np.asarray(beta[:k], dtype=np.float64), float(beta[k])
-
-
-def _newton(
-    design: FloatArray, target: FloatArray, ridge: FloatArray, beta: FloatArray, *, c: float
-) -> FloatArray:
-    for _ in range(100):
-        p = expit(design @ beta)
-        gradient = c * (design.T @ (p - target)) + ridge * beta
-        hessian = c * ((design * (p * (1 - p))[:, None]).T @ design) + np.diag(ridge)
-        try:
-            step = np.linalg.solve(hessian, gradient)
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(hessian, gradient, rcond=None)[0]
-        beta = beta - step
-        if np.abs(step).max() < 1e-10:
-            break
-    return beta
 
 
 def _split(y: BoolArray, seed: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
@@ -167,6 +121,10 @@ def train(
     seed: int = 0,
 ) -> ChurnModel:
     """Fit the classifier and its calibration (check ``trainable`` first)."""
+    # scikit-learn loads here, not at import: the service and the tables import this package.
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+
     means = np.nanmean(np.where(np.isfinite(raw), raw, np.nan), axis=0)
     means = np.where(np.isfinite(means), means, 0.0)
     filled = np.where(np.isfinite(raw), raw, means)
@@ -174,19 +132,19 @@ def train(
     scales = np.where(scales > 1e-12, scales, 1.0)
     z = (filled - means) / scales
     fit_rows, cal_rows = _split(y, seed)
-    coefficients, intercept = _logistic(z[fit_rows], y[fit_rows], c=1.0)
+    # Newton steps with a Cholesky solve: exact and a few iterations for a handful of features.
+    classifier = LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=100)
+    classifier.fit(z[fit_rows], y[fit_rows])
+    coefficients = np.asarray(classifier.coef_[0], dtype=np.float64)
+    intercept = float(classifier.intercept_[0])
     cal_scores = z[cal_rows] @ coefficients + intercept
     calibrator: Any
     if calibration == "isotonic":
-        # scikit-learn loads here, not at import: the service and the tables import this.
-        from sklearn.isotonic import IsotonicRegression
-
         calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
         calibrator.fit(cal_scores, y[cal_rows].astype(np.float64))
     else:
-        # Platt's sigmoid: (slope, intercept) of a logistic regression on the log-odds.
-        slopes, offset = _logistic(cal_scores.reshape(-1, 1), y[cal_rows], c=1e6)
-        calibrator = (float(slopes[0]), offset)
+        calibrator = LogisticRegression(C=1e6, solver="newton-cholesky", max_iter=100)
+        calibrator.fit(cal_scores.reshape(-1, 1), y[cal_rows])
     return ChurnModel(
         features=features,
         means=means,
@@ -202,30 +160,12 @@ def train(
 
 
 def auc(y: BoolArray, score: FloatArray) -> float | None:
-    """ROC AUC, or None when only one class is present: the Mann-Whitney statistic from
-    average ranks (ties count one half), which is the area under the ROC curve exactly."""
-    y = np.asarray(y, dtype=np.bool_)
+    """ROC AUC, or None when only one class is present."""
+    from sklearn.metrics import roc_auc_score
+
     if y.all() or not y.any():
         return None
-    ranks = _average_ranks(np.asarray(score, dtype=np.float64))
-    positives = int(y.sum())
-    negatives = len(y) - positives
-    above = float(ranks[y].sum()) - positives * (positives + 1) / 2
-    return above / (positives * negatives)
-
-
-def _average_ranks(values: FloatArray) -> FloatArray:
-    """Ranks 1 … n, tied values sharing the mean of their ranks."""
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    starts = np.empty(len(values), dtype=np.bool_)
-    starts[:1] = True
-    starts[1:] = ordered[1:] != ordered[:-1]
-    first = np.flatnonzero(starts)
-    last = np.append(first[1:], len(values))
-    ranks = np.empty(len(values))
-    ranks[order] = ((first + 1 + last) / 2)[np.cumsum(starts) - 1]
-    return ranks
+    return float(roc_auc_score(y, score))
 
 
 def calibration_table(y: BoolArray, risk: FloatArray, bins: int = 10) -> list[dict[str, Any]]:
@@ -250,9 +190,7 @@ def calibration_table(y: BoolArray, risk: FloatArray, bins: int = 10) -> list[di
 
 def evaluate(y: BoolArray, risk: FloatArray, p_alive: FloatArray) -> dict[str, Any]:
     """Holdout figures of the risk, next to 1 − P(alive) alone."""
-
-    def brier_score_loss(y: BoolArray, p: FloatArray) -> float:
-        return float(np.mean((y.astype(np.float64) - p) ** 2))
+    from sklearn.metrics import brier_score_loss
 
     alone = 1.0 - p_alive
     return {
