@@ -16,7 +16,8 @@ How it runs, per backend:
 3. Single posts: each a NEW order (unique external_id, 1–5 lines); the customer phone is
    known ~70 %, new ~25 %, absent ~5 %. Warm-up first, then a fixed count per concurrency;
    then the same bodies again (idempotent repeats, answered 200 with the first result).
-4. Bulk: POST /api/v1/orders/bulk, 1,000 orders (~3 lines each) per call, sequentially.
+4. Bulk: POST /api/v1/orders/bulk, 1,000 orders (~3 lines each) per call, sequentially; the
+   note gives the server's CPU seconds for them and, on PostgreSQL, its backends' (/proc).
 5. Import: a CSV of order lines with Chinese headers through ``imports.service.run_import``,
    and on SQLite the same lines as an .xlsx workbook.
 6. Peers, in the same run so ratios are printed: ``GET /healthz`` on the same server and
@@ -156,6 +157,34 @@ class Backend:
 # --------------------------------------------------------------------------- API sections
 
 
+def _cpu_of(pids: Sequence[int]) -> float:
+    """User + system CPU seconds of these processes so far (Linux /proc; 0 for one gone)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _pg_backends(backend: Backend) -> list[int]:
+    """The PostgreSQL server processes serving the bench's database (none on SQLite): their
+    CPU is the database's share of the work when the server runs on this machine."""
+    if backend.is_sqlite:
+        return []
+    import psycopg
+
+    with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={PG_DB}") as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
 def _check(result: LoadResult, expected: int, what: str) -> str:
     bad = {s: n for s, n in result.statuses.items() if s != expected}
     if not bad:
@@ -232,7 +261,12 @@ def api_sections(
         run_load(port, [bulk_call("BW")], concurrency=1, core=CLIENT_CORE)
         made["bulk_bodies"].clear()
         requests = [bulk_call(f"B{n:03d}") for n in range(args.bulk_calls)]
+        server, backends = running_servers[-1].pid, _pg_backends(backend)
+        cpu_before = _cpu_of([server]), _cpu_of(backends)
         result = run_load(port, requests, concurrency=1, core=CLIENT_CORE, keep_bodies=True)
+        backends = [*backends, *(p for p in _pg_backends(backend) if p not in backends)]
+        server_cpu = _cpu_of([server]) - cpu_before[0]
+        backend_cpu = _cpu_of(backends) - cpu_before[1]  # a backend new in the run: all its CPU
         created = sum(orjson.loads(b).get("created", 0) for b in result.bodies)
         orders = args.bulk_calls * args.bulk_size
         lines = sum(len(b["lines"]) for b in made["bulk_bodies"])
@@ -248,7 +282,12 @@ def api_sections(
                 target=10_000,
                 latency=_latency(result),
                 client_cpu=_cpu(result),
-                note=note or f"{lines / result.wall_s:,.0f} lines/s; {args.bulk_calls} calls",
+                note=note
+                or (
+                    f"{lines / result.wall_s:,.0f} lines/s; {args.bulk_calls} calls; server CPU "
+                    f"{server_cpu:.2f} s ({orders / max(server_cpu, 1e-9):,.0f} orders per CPU s)"
+                    + (f", PostgreSQL backends {backend_cpu:.2f} CPU s" if backends else "")
+                ),
             )
         )
         made["bulk_orders_per_s"] = orders / result.wall_s

@@ -58,6 +58,26 @@ def test_publishing_one_event_id_twice_adds_one_event(db: Database) -> None:
     assert len(db.read(lambda s: events.read_after(s, 0))) == 1
 
 
+def test_a_large_batch_keeps_each_events_properties(db: Database) -> None:
+    # Enough events to go by COPY on PostgreSQL, the properties written as their JSON text.
+    items = [
+        events.DomainEvent(
+            "order.created",
+            None,
+            None,
+            {"order_id": n, "source": "pos-门店", "total_fen": n * 100, "note": 'a\tb"c\\'},
+            f"order.created:{n}",
+            None,
+        )
+        for n in range(1, 201)
+    ]
+    ids = db.write(lambda s: events.publish_many(s, items))
+    assert ids == sorted(ids) and len(set(ids)) == 200
+    read = db.read(lambda s: events.read_after(s, 0, limit=500))
+    assert [e.properties for e in read] == [item.properties for item in items]
+    assert [e.event_id for e in read] == [item.event_id for item in items]
+
+
 def test_a_batch_sent_twice_is_taken_in_once(db: Database) -> None:
     items = [behaviour("page_view"), behaviour("search"), behaviour("page_view")]
     assert _ingest(db, *items).accepted == 3

@@ -11,7 +11,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Date,
-    ForeignKey,
     Index,
     Integer,
     SmallInteger,
@@ -68,8 +67,10 @@ class CustomerScore(Base):
     )
 
     id: Mapped[IdPk]
-    run_id: Mapped[int] = mapped_column(BigId, ForeignKey("analytics_run.id"))
-    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    # Ids without foreign keys: a run writes a million rows, and the write-back checks its
+    # customer ids once in SQL instead of a lookup per row (docs/operations.md).
+    run_id: Mapped[int] = mapped_column(BigId)
+    customer_id: Mapped[int] = mapped_column(BigId)
     as_of: Mapped[date] = mapped_column(Date)
     # None for a customer with no purchase in the window.
     recency_days: Mapped[int | None] = mapped_column(Integer)

@@ -317,8 +317,9 @@ def insert_rows(
     """
     if not rows:
         return []
+    copy = conn.dialect.name == "postgresql" and len(rows) >= _COPY_FROM
     if not want_ids:
-        converters = _driver_converters(conn, table)
+        converters = _driver_converters(conn, table, copy)
         if converters is not None:
             _driver_executemany(conn, table, rows, converters)
         else:
@@ -333,7 +334,7 @@ def insert_rows(
     ids = reserve_ids(conn, table, len(rows))
     for row, new_id in zip(rows, ids, strict=True):
         row["id"] = new_id
-    converters = _driver_converters(conn, table)
+    converters = _driver_converters(conn, table, copy)
     if converters is not None:
         _driver_executemany(conn, table, rows, converters)
         return ids
@@ -344,7 +345,7 @@ def insert_rows(
     return ids
 
 
-_CONVERTERS: dict[tuple[str, str], dict[str, Callable[[Any], Any]] | None] = {}
+_CONVERTERS: dict[tuple[str, str, bool], dict[str, Callable[[Any], Any]] | None] = {}
 
 
 @lru_cache(maxsize=4096)  # a batch's rows share their created_at, and often their times
@@ -355,10 +356,13 @@ def _sqlite_instant(value: datetime | None) -> str | None:
     return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}"
 
 
-def _driver_converters(conn: Connection, table: Table) -> dict[str, Callable[[Any], Any]] | None:
-    """How to hand each column's values straight to the driver, or None when we can't."""
+def _driver_converters(
+    conn: Connection, table: Table, copy: bool = False
+) -> dict[str, Callable[[Any], Any]] | None:
+    """How to hand each column's values straight to the driver, or None when we can't;
+    ``copy``: the rows go by PostgreSQL's COPY, which takes a JSON document as its text."""
     dialect = conn.dialect
-    key = (table.name, dialect.name)
+    key = (table.name, dialect.name, copy)
     if key in _CONVERTERS:
         return _CONVERTERS[key]
     from patron.core.models import UTCDateTime
@@ -373,6 +377,12 @@ def _driver_converters(conn: Connection, table: Table) -> dict[str, Callable[[An
                 converters[column.name] = _sqlite_instant  # type: ignore[index]
             else:
                 converters[column.name] = lambda v: v if v is None else v.astimezone(UTC)  # type: ignore[index]
+            continue
+        if copy and isinstance(column.type, JSON):
+            # psycopg's Json wrapper, as SQLAlchemy binds it; COPY writes it as its text
+            process = column.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                converters[column.name] = process  # type: ignore[index]
             continue
         if _plain_bind(column.type, dialect.name):
             # The type's own conversion (an encrypted column's sealing, a JSON document's

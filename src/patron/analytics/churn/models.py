@@ -36,8 +36,9 @@ class CustomerRisk(Base):
     )
 
     id: Mapped[IdPk]
-    run_id: Mapped[int] = mapped_column(BigId, ForeignKey("analytics_run.id"))
-    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    # No foreign keys, as customer_score: checked once per run by the write-back.
+    run_id: Mapped[int] = mapped_column(BigId)
+    customer_id: Mapped[int] = mapped_column(BigId)
     as_of: Mapped[date] = mapped_column(Date)
     churn_risk: Mapped[float] = mapped_column(Float)
     p_alive: Mapped[float] = mapped_column(Float)
