@@ -55,6 +55,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 IntArray = npt.NDArray[np.int64]
+Int32Array = npt.NDArray[np.int32]
 FloatArray = npt.NDArray[np.float64]
 SOURCES = ("repeat", "similar", "rule", "popular")
 EXACT_NEIGHBOURS = 60_000
@@ -213,26 +214,23 @@ class Histories:
         )
 
     def basket_members(self) -> IntArray:
-        return np.repeat(
-            np.arange(self.member_count, dtype=np.int64), np.diff(self.member_offsets)
-        ).astype(np.int64)
+        return np.repeat(np.arange(self.member_count, dtype=np.int64), np.diff(self.member_offsets))
 
     def line_baskets(self) -> IntArray:
-        return np.repeat(
-            np.arange(len(self.times), dtype=np.int64), np.diff(self.basket_offsets)
-        ).astype(np.int64)
+        return np.repeat(np.arange(len(self.times), dtype=np.int64), np.diff(self.basket_offsets))
 
 
 @dataclass(frozen=True, eq=False)
 class Recommendations:
     """``top_n`` rows per member (fewer when fewer items score): member index, rank from 1,
-    item code, score, source code (index into SOURCES) and due time (NaN unless repeat)."""
+    item code, score, source code (index into SOURCES) and due time (NaN unless repeat);
+    the whole numbers as int32."""
 
-    member: IntArray
-    rank: IntArray
-    item: IntArray
+    member: Int32Array
+    rank: Int32Array
+    item: Int32Array
     score: FloatArray
-    source: IntArray
+    source: Int32Array
     due: FloatArray
 
     def lists(self, histories: Histories) -> dict[Any, list[Any]]:
@@ -367,60 +365,61 @@ def _item_similar(
     gram = sparse.csr_matrix(unit.T @ repeat.astype(np.float32))
     gram.setdiag(0)
     gram.eliminate_zeros()
-    items, values = _row_top(gram, ITEM_NEIGHBOURS)
+    positions, values = _row_top(gram, ITEM_NEIGHBOURS)
     keep = values > 0
-    rows = np.broadcast_to(np.arange(n_items)[:, None], items.shape)[keep]
+    rows = np.broadcast_to(np.arange(n_items)[:, None], positions.shape)[keep]
     top = sparse.csr_matrix(
-        (values[keep].astype(np.float32), (rows, items[keep])), shape=(n_items, n_items)
+        (values[keep].astype(np.float32), (rows, gram.indices[positions[keep]])),
+        shape=(n_items, n_items),
     )
-    del gram, items, values
+    del gram, positions, values
     # Σ over the others of cos(m, n): unitₘ · Σₙ unitₙ, less the member's own 1.
     totals = np.asarray(unit.sum(axis=0)).ravel()
     norms = np.asarray(unit @ totals).ravel() - 1.0
     scale = np.where(norms > 1e-9, weight / np.maximum(norms, 1e-9), 0.0)
     for start in range(0, n, chunk):
         members = np.arange(start, min(start + chunk, n))
-        similar = sparse.csr_matrix(unit[members] @ top, dtype=np.float64)
+        similar = sparse.csr_matrix(unit[members] @ top)
         similar.data *= np.repeat(scale[members], np.diff(similar.indptr))
         yield members, similar
 
 
 def _row_top(matrix: sparse.csr_matrix, k: int) -> tuple[IntArray, FloatArray]:
-    """Each row's ``k`` largest entries, best first: (columns, values), a row per row of
-    ``matrix`` and ``k`` columns, padded with -1 and -inf where a row has fewer. Rows are
+    """Each row's ``k`` largest entries, best first, the earlier stored first on a tie:
+    (positions in ``matrix.data``, values), a row per row of ``matrix`` and ``k`` columns,
+    padded with -1 and -inf where a row has fewer. Rows are
     laid out in dense blocks of their own width (rounded up to a power of two), so no block
     is wider than its longest row and none is members × items."""
     n = matrix.shape[0]
-    indptr = matrix.indptr.astype(np.int64)
+    indptr = matrix.indptr.astype(np.int64, copy=False)
     lengths = np.diff(indptr)
     cols = np.full((n, k), -1, dtype=np.int64)
     vals = np.full((n, k), -np.inf)
     if n == 0 or k == 0 or matrix.nnz == 0:
         return cols, vals
     width = np.maximum(k, 1 << np.ceil(np.log2(np.maximum(lengths, 1))).astype(np.int64))
-    for w in np.unique(width[lengths > 0]):
-        rows = np.flatnonzero((width == w) & (lengths > 0))
+    width[lengths == 0] = 0
+    for w in np.unique(width[width > 0]):
+        rows = np.flatnonzero(width == w)
         for part in np.array_split(rows, max(1, len(rows) * int(w) // _TOP_CELLS + 1)):
             if not len(part):
                 continue
             lens = lengths[part]
-            total = int(lens.sum())
             local = np.repeat(np.arange(len(part)), lens)
-            offset = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens)
+            offset = np.arange(len(local)) - np.repeat(np.cumsum(lens) - lens, lens)
             source = np.repeat(indptr[part], lens) + offset
-            block = np.full((len(part), int(w)), -np.inf)
-            block[local, offset] = matrix.data[source]
-            index = np.full((len(part), int(w)), -1, dtype=np.int64)
-            index[local, offset] = matrix.indices[source]
+            # Negated, so the best come first in ascending order; padding last.
+            block = np.full((len(part), int(w)), np.inf)
+            block[local, offset] = -matrix.data[source]
+            position = np.full((len(part), int(w)), -1, dtype=np.int64)
+            position[local, offset] = source
             if w > k:
-                best = np.argpartition(-block, k - 1, axis=1)[:, :k]
+                best = np.argpartition(block, k - 1, axis=1)[:, :k]
                 block = np.take_along_axis(block, best, axis=1)
-                index = np.take_along_axis(index, best, axis=1)
-            else:
-                block, index = block[:, :k], index[:, :k]
-            order = np.argsort(-block, axis=1, kind="stable")
-            vals[part] = np.take_along_axis(block, order, axis=1)
-            cols[part] = np.take_along_axis(index, order, axis=1)
+                position = np.take_along_axis(position, best, axis=1)
+            order = np.argsort(block, axis=1, kind="stable")
+            vals[part] = -np.take_along_axis(block, order, axis=1)
+            cols[part] = np.take_along_axis(position, order, axis=1)
     return cols, vals
 
 
@@ -559,12 +558,12 @@ def recommend(
         else [np.zeros(0) for _ in range(6)]
     )
     return Recommendations(
-        member=columns[0].astype(np.int64),
-        rank=columns[1].astype(np.int64),
-        item=columns[2].astype(np.int64),
-        score=columns[3].astype(np.float64),
-        source=columns[4].astype(np.int64),
-        due=columns[5].astype(np.float64),
+        member=columns[0].astype(np.int32, copy=False),
+        rank=columns[1].astype(np.int32, copy=False),
+        item=columns[2].astype(np.int32, copy=False),
+        score=columns[3].astype(np.float64, copy=False),
+        source=columns[4].astype(np.int32, copy=False),
+        due=columns[5].astype(np.float64, copy=False),
     )
 
 
@@ -589,7 +588,7 @@ def _score_block(
     similar: sparse.csr_matrix | None,
     c: _Context,
     p: RecommendParams,
-) -> tuple[IntArray, ...]:
+) -> tuple[npt.NDArray[Any], ...]:
     """A block of members' top ``top_n`` rows (``Recommendations``' columns), scoring only
     candidates, never a members × items array.
 
@@ -607,6 +606,8 @@ def _score_block(
     entry = bought.data.astype(np.int64) - 1
     lengths = np.diff(bought.indptr)
     bought_rows = np.repeat(np.arange(size), lengths)
+    if bought.nnz == 0:
+        entry = np.zeros(1, dtype=np.int64)  # read only where masked out below
     pattern = sparse.csr_matrix(
         (np.ones(bought.nnz), bought.indices, bought.indptr), shape=bought.shape
     )
@@ -635,31 +636,35 @@ def _score_block(
         )
         new = sparse.csr_matrix(new.maximum(extra))
     new = sparse.csr_matrix(new - new.multiply(pattern))
-    new_items, new_scores = _row_top(new, k)
-    # Own items: the member's best k by their timed rate (columns: position in the row).
-    offsets = np.arange(bought.nnz) - np.repeat(bought.indptr[:-1], lengths)
-    own = sparse.csr_matrix(
-        (c.timed_score[entry], offsets, bought.indptr),
-        shape=(size, max(int(lengths.max(initial=0)), 1)),
-    )
-    own_pos, own_scores = _row_top(own, k)
-    found = own_pos >= 0
-    own_entry = np.where(found, bought.indptr[:-1, None] + own_pos, 0)
-    own_items = np.where(found, bought.indices[own_entry] if bought.nnz else -1, -1)
-    own_ids = np.where(found, entry[own_entry] if bought.nnz else -1, -1)
-    both_scores = np.concatenate([own_scores, new_scores], axis=1)
-    order = np.argsort(-both_scores, axis=1, kind="stable")[:, :k]
-    scores = np.take_along_axis(both_scores, order, axis=1).ravel()
-    items = np.take_along_axis(np.concatenate([own_items, new_items], axis=1), order, 1).ravel()
-    ids = np.take_along_axis(
-        np.concatenate([own_ids, np.full_like(new_items, -1)], axis=1), order, axis=1
-    ).ravel()
+    # One row per member: their own items (timed rate) first, then the new candidates, so
+    # that an own item comes first on a tie, as when the own rate replaced the signals.
+    own_len, new_len = lengths, np.diff(new.indptr)
+    starts = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(own_len + new_len, out=starts[1:])
+    own_offset = np.arange(bought.nnz) - np.repeat(bought.indptr[:-1], own_len)
+    own_dest = starts[bought_rows] + own_offset
+    new_rows = _rows_of(new)
+    new_dest = starts[new_rows] + own_len[new_rows] + (np.arange(new.nnz) - new.indptr[new_rows])
+    values = np.empty(int(starts[-1]))
+    values[own_dest] = c.timed_score[entry]
+    values[new_dest] = new.data
+    columns = np.empty(int(starts[-1]), dtype=np.int32)
+    columns[own_dest] = bought.indices
+    columns[new_dest] = new.indices
+    combined = sparse.csr_matrix((values, columns, starts), shape=(size, n_items))
+    positions, best = _row_top(combined, k)
+    scores = best.ravel()
+    positions = positions.ravel()
     local = np.repeat(np.arange(size), k)
-    rank = np.tile(np.arange(1, k + 1), size)
+    rank = np.tile(np.arange(1, k + 1, dtype=np.int32), size)
     keep = np.flatnonzero(scores > 0)
     if len(keep) < len(scores):
-        scores, items, ids, local, rank = (a[keep] for a in (scores, items, ids, local, rank))
-    is_own = ids >= 0
+        scores, positions = scores[keep], positions[keep]
+        local, rank = local[keep], rank[keep]
+    items = columns[positions]
+    offset = positions - starts[local]
+    is_own = offset < own_len[local]
+    ids = np.where(is_own, entry[bought.indptr[local] + np.where(is_own, offset, 0)], -1)
     # The source: repeat for a bought item, else the largest of similar, rule and popular
     # (ties to the earlier, as SOURCES lists them); the similar part is what the others
     # leave of the score.
@@ -672,10 +677,19 @@ def _score_block(
     source[is_own] = 0
     due = np.full(len(ids), np.nan)
     due[is_own] = c.due_time[ids[is_own]]
-    return members[local], rank, items, scores, source, due
+    return (
+        members[local].astype(np.int32),
+        rank.astype(np.int32, copy=False),
+        items.astype(np.int32),
+        scores,
+        source.astype(np.int32, copy=False),
+        due,
+    )
 
 
-def _lookup(matrix: sparse.csr_matrix, rows: IntArray, cols: IntArray) -> FloatArray:
+def _lookup(
+    matrix: sparse.csr_matrix, rows: npt.NDArray[Any], cols: npt.NDArray[Any]
+) -> FloatArray:
     """matrix[rows[i], cols[i]] for each i (0 where not stored); ``matrix`` canonical."""
     matrix.sum_duplicates()
     width = matrix.shape[1]
