@@ -188,16 +188,41 @@ class Histories:
         member = np.asarray(member_ids)
         when = np.asarray(times, dtype=np.float64)
         if labels is None:
-            labels, item_codes = np.unique(np.asarray(items).astype(str), return_inverse=True)
+            raw = np.asarray(items)
+            if raw.dtype.kind in "iub":
+                # Distinct values first (a numeric sort), then their texts in text order:
+                # the same labels and codes as sorting every row's text, without the text.
+                values, value_codes = np.unique(raw, return_inverse=True)
+                texts = values.astype(str)
+                order = np.argsort(texts, kind="stable")
+                labels, rank = texts[order], np.empty(len(order), dtype=np.int64)
+                rank[order] = np.arange(len(order))
+                item_codes = rank[value_codes.ravel()]
+            else:
+                labels, item_codes = np.unique(raw.astype(str), return_inverse=True)
         else:
             given = np.asarray(labels).astype(str)
             labels, remap = np.unique(given, return_inverse=True)
             item_codes = remap[np.asarray(items, dtype=np.int64)]
         members, member_codes = np.unique(member, return_inverse=True)
-        order = np.lexsort((item_codes, when, member_codes))
-        m, t, i = member_codes[order], when[order], item_codes[order].astype(np.int64)
-        keep = np.r_[True, (m[1:] != m[:-1]) | (t[1:] != t[:-1]) | (i[1:] != i[:-1])]
-        m, t, i = m[keep], t[keep], i[keep]
+        member_codes = member_codes.ravel()
+        item_codes = np.asarray(item_codes, dtype=np.int64).ravel()
+        days, day_codes = np.unique(when, return_inverse=True)
+        day_codes = day_codes.ravel()
+        n_days, n_labels = max(len(days), 1), max(len(labels), 1)
+        if len(members) * n_days * n_labels < 2**62:
+            # One key per row, (member, time, item) in that order; sorted and made distinct.
+            key = (member_codes.astype(np.int64) * n_days + day_codes) * n_labels + item_codes
+            key.sort()
+            key = key[np.r_[True, key[1:] != key[:-1]]]
+            i = key % n_labels
+            key //= n_labels
+            m, t = key // n_days, days[key % n_days]
+        else:
+            order = np.lexsort((item_codes, when, member_codes))
+            m, t, i = member_codes[order], when[order], item_codes[order]
+            keep = np.r_[True, (m[1:] != m[:-1]) | (t[1:] != t[:-1]) | (i[1:] != i[:-1])]
+            m, t, i = m[keep], t[keep], i[keep]
         new_basket = np.r_[True, (m[1:] != m[:-1]) | (t[1:] != t[:-1])]
         starts = np.flatnonzero(new_basket)
         basket_offsets = np.r_[starts, len(i)].astype(np.int64)
