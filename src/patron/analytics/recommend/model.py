@@ -30,10 +30,18 @@ The ``top_n`` items by score are kept; each says which signal contributed most (
 Time is whatever the histories count in: days for a shop's orders, the basket's position
 for a data set without dates (Ta-Feng), where "now" is one basket after the last.
 
-Similar members: exact cosine neighbours, in chunks of members, up to ``EXACT_NEIGHBOURS``
-members; beyond that each member's neighbours are searched among the members of the same
-k-means cluster of a truncated-SVD embedding (``EMBEDDING_DIMENSIONS`` dimensions, about
-``CLUSTER_MEMBERS`` members a cluster), which keeps a million members to minutes.
+Similar members: exact cosine neighbours, in blocks of members, up to ``EXACT_NEIGHBOURS``
+members. Beyond that every other member counts, weighted by their cosine similarity —
+Σₙ cos(m, n) · vectorₙ / Σₙ cos(m, n), which is unitₘ · (unitᵀ · vectors): an items × items
+matrix, each row kept to its ``ITEM_NEIGHBOURS`` largest entries, so a million members
+cost one sparse product. On the shared Ta-Feng half this scores as well as the exact
+neighbours (bench/nbr.py prints both); ``ITEM_NEIGHBOURS`` was chosen on the inner split
+(Recall@10 with 5, 10, 20, 30 kept: 0.1211, 0.1220, 0.1218, 0.1215; exact 0.1220).
+
+Scoring never builds a members × items array: a block of ``_MEMBER_CHUNK`` members at a
+time, each member's candidates are their own items, the similar members' and the rules'
+items and just enough of the most popular ones to fill a list; each row's best are picked
+in dense blocks no wider than the longest row (``_row_top``).
 """
 
 from __future__ import annotations
@@ -48,14 +56,19 @@ import numpy.typing as npt
 from scipy import sparse
 
 IntArray = npt.NDArray[np.int64]
+Int32Array = npt.NDArray[np.int32]
 FloatArray = npt.NDArray[np.float64]
 SOURCES = ("repeat", "similar", "rule", "popular")
 EXACT_NEIGHBOURS = 60_000
 EMBEDDING_DIMENSIONS = 48
 CLUSTER_MEMBERS = 3_000
+ITEM_NEIGHBOURS = 10
 _CHUNK = 2_000
-# Members × items cells scored densely at a time (float64: 8 bytes each, ×5 arrays).
-_DENSE_CELLS = 4_000_000
+_MEMBER_CHUNK = 50_000
+# Members × members similarities held at a time (exact neighbours; float64).
+_SIMILARITY_CELLS = 4_000_000
+# Cells of one dense block when picking each row's best entries.
+_TOP_CELLS = 4_000_000
 
 
 class RecommendParamsError(ValueError):
@@ -176,16 +189,41 @@ class Histories:
         member = np.asarray(member_ids)
         when = np.asarray(times, dtype=np.float64)
         if labels is None:
-            labels, item_codes = np.unique(np.asarray(items).astype(str), return_inverse=True)
+            raw = np.asarray(items)
+            if raw.dtype.kind in "iub":
+                # Distinct values first (a numeric sort), then their texts in text order:
+                # the same labels and codes as sorting every row's text, without the text.
+                values, value_codes = np.unique(raw, return_inverse=True)
+                texts = values.astype(str)
+                order = np.argsort(texts, kind="stable")
+                labels, rank = texts[order], np.empty(len(order), dtype=np.int64)
+                rank[order] = np.arange(len(order))
+                item_codes = rank[value_codes.ravel()]
+            else:
+                labels, item_codes = np.unique(raw.astype(str), return_inverse=True)
         else:
             given = np.asarray(labels).astype(str)
             labels, remap = np.unique(given, return_inverse=True)
             item_codes = remap[np.asarray(items, dtype=np.int64)]
         members, member_codes = np.unique(member, return_inverse=True)
-        order = np.lexsort((item_codes, when, member_codes))
-        m, t, i = member_codes[order], when[order], item_codes[order].astype(np.int64)
-        keep = np.r_[True, (m[1:] != m[:-1]) | (t[1:] != t[:-1]) | (i[1:] != i[:-1])]
-        m, t, i = m[keep], t[keep], i[keep]
+        member_codes = member_codes.ravel()
+        item_codes = np.asarray(item_codes, dtype=np.int64).ravel()
+        days, day_codes = np.unique(when, return_inverse=True)
+        day_codes = day_codes.ravel()
+        n_days, n_labels = max(len(days), 1), max(len(labels), 1)
+        if len(members) * n_days * n_labels < 2**62:
+            # One key per row, (member, time, item) in that order; sorted and made distinct.
+            key = (member_codes.astype(np.int64) * n_days + day_codes) * n_labels + item_codes
+            key.sort()
+            key = key[np.r_[True, key[1:] != key[:-1]]]
+            i = key % n_labels
+            key //= n_labels
+            m, t = key // n_days, days[key % n_days]
+        else:
+            order = np.lexsort((item_codes, when, member_codes))
+            m, t, i = member_codes[order], when[order], item_codes[order]
+            keep = np.r_[True, (m[1:] != m[:-1]) | (t[1:] != t[:-1]) | (i[1:] != i[:-1])]
+            m, t, i = m[keep], t[keep], i[keep]
         new_basket = np.r_[True, (m[1:] != m[:-1]) | (t[1:] != t[:-1])]
         starts = np.flatnonzero(new_basket)
         basket_offsets = np.r_[starts, len(i)].astype(np.int64)
@@ -202,26 +240,23 @@ class Histories:
         )
 
     def basket_members(self) -> IntArray:
-        return np.repeat(
-            np.arange(self.member_count, dtype=np.int64), np.diff(self.member_offsets)
-        ).astype(np.int64)
+        return np.repeat(np.arange(self.member_count, dtype=np.int64), np.diff(self.member_offsets))
 
     def line_baskets(self) -> IntArray:
-        return np.repeat(
-            np.arange(len(self.times), dtype=np.int64), np.diff(self.basket_offsets)
-        ).astype(np.int64)
+        return np.repeat(np.arange(len(self.times), dtype=np.int64), np.diff(self.basket_offsets))
 
 
 @dataclass(frozen=True, eq=False)
 class Recommendations:
     """``top_n`` rows per member (fewer when fewer items score): member index, rank from 1,
-    item code, score, source code (index into SOURCES) and due time (NaN unless repeat)."""
+    item code, score, source code (index into SOURCES) and due time (NaN unless repeat);
+    the whole numbers as int32."""
 
-    member: IntArray
-    rank: IntArray
-    item: IntArray
+    member: Int32Array
+    rank: Int32Array
+    item: Int32Array
     score: FloatArray
-    source: IntArray
+    source: Int32Array
     due: FloatArray
 
     def lists(self, histories: Histories) -> dict[Any, list[Any]]:
@@ -242,8 +277,11 @@ def _member_item_stats(
     member = basket_member[line_basket]
     time = h.times[line_basket]
     item = h.items
-    order = np.lexsort((line_basket, item, member))
-    member, item, time = member[order], item[order], time[order]
+    # Lines come by member, then basket: a stable sort on (member, item) keeps each
+    # pair's purchases in time order.
+    order = np.argsort(member * max(h.item_count, 1) + item, kind="stable")
+    del member
+    member, item, time = basket_member[line_basket[order]], item[order], time[order]
     basket = line_basket[order]
     same = np.r_[False, (member[1:] == member[:-1]) & (item[1:] == item[:-1])]
     gaps = np.where(same, np.diff(time, prepend=time[0]), np.nan)
@@ -266,7 +304,9 @@ def _member_item_stats(
         gi, gv = gi[o], gv[o]
         starts = np.flatnonzero(np.r_[True, gi[1:] != gi[:-1]])
         ends = np.r_[starts[1:], len(gi)]
-        item_gap[gi[starts]] = _segment_median(gv, starts, ends)
+        # Sorted segments: the median is the middle value (or the mean of the two).
+        low, high = gv[starts + (ends - starts - 1) // 2], gv[starts + (ends - starts) // 2]
+        item_gap[gi[starts]] = np.where(low == high, low, (low + high) / 2)
     interval = np.where(np.isnan(own), item_gap[cols], own)
     if shelf_life is not None:
         capped = np.where(np.isnan(interval), shelf_life[cols], np.fmin(interval, shelf_life[cols]))
@@ -309,54 +349,108 @@ def _normalised(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
     return sparse.csr_matrix(sparse.diags(1.0 / norms) @ matrix)
 
 
-def _neighbour_blocks(
-    vectors: sparse.csr_matrix, k: int, block_rows: int, seed: int = 0
+def _exact_similar(
+    repeat: sparse.csr_matrix, k: int, weight: float
 ) -> Iterator[tuple[IntArray, sparse.csr_matrix]]:
-    """(members, weights) a block of members at a time: ``weights`` has a row per member of
-    the block and a column per member, holding the member's k most similar others (cosine),
-    normalised to sum 1. Only one block's similarities are in memory at once."""
-    n = vectors.shape[0]
-    unit = _normalised(vectors)
-    groups = [np.arange(n)] if n <= EXACT_NEIGHBOURS else _clusters(unit, seed)
-    for members in groups:
-        block = unit[members]
-        block_t = sparse.csr_matrix(block.T)
-        kk = min(k, len(members) - 1)
-        for start in range(0, len(members), block_rows):
-            chunk = np.arange(start, min(start + block_rows, len(members)))
-            if kk < 1:
-                yield members[chunk], sparse.csr_matrix((len(chunk), n))
+    """(members, similar) a block of members at a time: ``similar`` has a row per member of
+    the block, ``weight`` × the mean of their k most similar others' repeat vectors (cosine
+    on those vectors, weights normalised to sum 1). Only one block's similarities (members ×
+    members, bounded by ``_SIMILARITY_CELLS``) are in memory at once."""
+    n = repeat.shape[0]
+    unit = _normalised(repeat)
+    unit_t = sparse.csr_matrix(unit.T)
+    kk = min(k, n - 1)
+    block_rows = max(1, min(_CHUNK, _SIMILARITY_CELLS // max(n, 1)))
+    for start in range(0, n, block_rows):
+        chunk = np.arange(start, min(start + block_rows, n))
+        sims = (unit[chunk] @ unit_t).toarray()
+        sims[np.arange(len(chunk)), chunk] = -1.0
+        best = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+        weights = np.maximum(np.take_along_axis(sims, best, axis=1), 0.0)
+        sums = weights.sum(axis=1, keepdims=True)
+        weights = weights / np.where(sums > 0, sums, 1.0)
+        matrix = sparse.csr_matrix(
+            (weights.ravel(), (np.repeat(np.arange(len(chunk)), kk), best.ravel())),
+            shape=(len(chunk), n),
+        )
+        similar = sparse.csr_matrix(matrix @ repeat)
+        similar.data *= weight
+        yield chunk, similar
+
+
+def _item_similar(
+    repeat: sparse.csr_matrix, weight: float, chunk: int
+) -> Iterator[tuple[IntArray, sparse.csr_matrix]]:
+    """The similar members' signal for many members (module doc), ``chunk`` members at a
+    time: every other member weighted by cosine similarity, Σₙ cos(m, n) · repeatₙ /
+    Σₙ cos(m, n), computed through the items as unitₘ · (unitᵀ · repeat) — the items ×
+    items matrix in the brackets kept to each item's ``ITEM_NEIGHBOURS`` largest entries
+    (itself left out: an item the member bought is scored by their own rate)."""
+    n, n_items = repeat.shape
+    unit = _normalised(repeat).astype(np.float32)
+    gram = sparse.csr_matrix(unit.T @ repeat.astype(np.float32))
+    gram.setdiag(0)
+    gram.eliminate_zeros()
+    positions, values = _row_top(gram, ITEM_NEIGHBOURS)
+    keep = values > 0
+    rows = np.broadcast_to(np.arange(n_items)[:, None], positions.shape)[keep]
+    top = sparse.csr_matrix(
+        (values[keep].astype(np.float32), (rows, gram.indices[positions[keep]])),
+        shape=(n_items, n_items),
+    )
+    del gram, positions, values
+    # Σ over the others of cos(m, n): unitₘ · Σₙ unitₙ, less the member's own 1.
+    totals = np.asarray(unit.sum(axis=0)).ravel()
+    norms = np.asarray(unit @ totals).ravel() - 1.0
+    scale = np.where(norms > 1e-9, weight / np.maximum(norms, 1e-9), 0.0)
+    for start in range(0, n, chunk):
+        members = np.arange(start, min(start + chunk, n))
+        similar = sparse.csr_matrix(unit[members] @ top)
+        similar.data *= np.repeat(scale[members], np.diff(similar.indptr))
+        yield members, similar
+
+
+def _row_top(matrix: sparse.csr_matrix, k: int) -> tuple[IntArray, FloatArray]:
+    """Each row's ``k`` largest entries, best first, the earlier stored first on a tie:
+    (positions in ``matrix.data``, values), a row per row of ``matrix`` and ``k`` columns,
+    padded with -1 and -inf where a row has fewer. Rows are
+    laid out in dense blocks of their own width (rounded up to a power of two), so no block
+    is wider than its longest row and none is members × items."""
+    n = matrix.shape[0]
+    indptr = matrix.indptr.astype(np.int64, copy=False)
+    lengths = np.diff(indptr)
+    cols = np.full((n, k), -1, dtype=np.int64)
+    vals = np.full((n, k), -np.inf)
+    if n == 0 or k == 0 or matrix.nnz == 0:
+        return cols, vals
+    width = np.maximum(k, 1 << np.ceil(np.log2(np.maximum(lengths, 1))).astype(np.int64))
+    width[lengths == 0] = 0
+    for w in np.unique(width[width > 0]):
+        rows = np.flatnonzero(width == w)
+        for part in np.array_split(rows, max(1, len(rows) * int(w) // _TOP_CELLS + 1)):
+            if not len(part):
                 continue
-            sims = (block[chunk] @ block_t).toarray()
-            sims[np.arange(len(chunk)), chunk] = -1.0
-            best = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
-            weights = np.maximum(np.take_along_axis(sims, best, axis=1), 0.0)
-            sums = weights.sum(axis=1, keepdims=True)
-            weights = weights / np.where(sums > 0, sums, 1.0)
-            matrix = sparse.csr_matrix(
-                (weights.ravel(), (np.repeat(np.arange(len(chunk)), kk), members[best].ravel())),
-                shape=(len(chunk), n),
-            )
-            yield members[chunk], matrix
+            lens = lengths[part]
+            local = np.repeat(np.arange(len(part)), lens)
+            offset = np.arange(len(local)) - np.repeat(np.cumsum(lens) - lens, lens)
+            source = np.repeat(indptr[part], lens) + offset
+            # Negated, so the best come first in ascending order; padding last.
+            block = np.full((len(part), int(w)), np.inf)
+            block[local, offset] = -matrix.data[source]
+            position = np.full((len(part), int(w)), -1, dtype=np.int64)
+            position[local, offset] = source
+            if w > k:
+                best = np.argpartition(block, k - 1, axis=1)[:, :k]
+                block = np.take_along_axis(block, best, axis=1)
+                position = np.take_along_axis(position, best, axis=1)
+            order = np.argsort(block, axis=1, kind="stable")
+            vals[part] = -np.take_along_axis(block, order, axis=1)
+            cols[part] = np.take_along_axis(position, order, axis=1)
+    return cols, vals
 
 
-def _clusters(unit: sparse.csr_matrix, seed: int) -> list[IntArray]:
-    """Members grouped by k-means on a truncated-SVD embedding (module doc)."""
-    from sklearn.cluster import MiniBatchKMeans
-    from sklearn.decomposition import TruncatedSVD
-
-    n = unit.shape[0]
-    dims = min(EMBEDDING_DIMENSIONS, unit.shape[1] - 1)
-    embedded = TruncatedSVD(n_components=dims, random_state=seed).fit_transform(unit)
-    norms = np.linalg.norm(embedded, axis=1, keepdims=True)
-    embedded = embedded / np.where(norms > 0, norms, 1.0)
-    k = max(2, n // CLUSTER_MEMBERS)
-    labels = MiniBatchKMeans(
-        n_clusters=k, random_state=seed, batch_size=8192, n_init=1, max_iter=50
-    ).fit_predict(embedded)
-    order = np.argsort(labels, kind="stable")
-    bounds = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1], True])
-    return [order[bounds[g] : bounds[g + 1]] for g in range(len(bounds) - 1)]
+def _rows_of(matrix: sparse.csr_matrix) -> IntArray:
+    return np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
 
 
 def _rule_matrix(h: Histories, min_count: int) -> sparse.csr_matrix:
@@ -388,6 +482,7 @@ def recommend(
     now: FloatArray | float | None = None,
     shelf_life: FloatArray | None = None,
     exclude_not_due: bool = False,
+    exact_neighbours: int = EXACT_NEIGHBOURS,
 ) -> Recommendations:
     """Each member's ``top_n`` items for their next basket (module doc).
 
@@ -395,6 +490,8 @@ def recommend(
     unit after each member's last basket). ``shelf_life`` (per item code, NaN unknown) caps
     the interval of items without an own rhythm. With ``exclude_not_due``, a repeat item
     bought in the member's last basket that is not due yet is left out altogether.
+    Above ``exact_neighbours`` members the similar members come through the items (module
+    doc).
     """
     p = params or RecommendParams()
     h = histories
@@ -416,148 +513,220 @@ def recommend(
         np.bincount(cols, weights=later, minlength=n_items) + 2.0
     )
     own_rate = (counts + p.repeat_prior * propensity[cols]) / (baskets_of[rows] + p.repeat_prior)
+    del later, counts, first_at
     elapsed = now_per_member[rows] - bought_at
     with np.errstate(divide="ignore", invalid="ignore"):
         due = np.where(interval > 0, elapsed / interval, 1.0)
     due = np.where(np.isnan(due), 1.0, due)
-    factor = np.minimum(due, 1.0) ** p.due_power
+    timed_score = own_rate * np.minimum(due, 1.0) ** p.due_power
     due_time = bought_at + np.where(np.isnan(interval), np.nan, interval)
-    repeat_timed = sparse.csr_matrix((own_rate * factor, (rows, cols)), shape=(n_members, n_items))
     if exclude_not_due:
-        just = (bought_at == last_time[rows]) & (due < 1.0)
-        drop = sparse.csr_matrix(
-            (np.ones(int(just.sum())), (rows[just], cols[just])), shape=(n_members, n_items)
-        )
-        repeat_timed = sparse.csr_matrix(repeat_timed - repeat_timed.multiply(drop))
-        repeat_timed.eliminate_zeros()
-
-    rules = (
-        _rule_matrix(h, p.rule_min_count)
-        if p.rule_weight > 0
-        else sparse.csr_matrix((n_items, n_items))
-    )
-    sizes = h.basket_offsets[last_basket + 1] - h.basket_offsets[last_basket]
-    last_matrix = sparse.csr_matrix(
-        (
-            1.0 / np.repeat(np.maximum(sizes, 1), sizes),
-            (np.repeat(np.arange(n_members), sizes), h.items[_last_lines(h)]),
-        ),
+        # Left out: bought in the member's last basket and not due yet.
+        timed_score[(bought_at == last_time[rows]) & (due < 1.0)] = 0.0
+    del elapsed, due, own_rate, interval, bought_at
+    # Member m's bought items are entries bought_ptr[m]:bought_ptr[m + 1] (rows and cols
+    # come ordered by member, then item), the same pattern as ``repeat``.
+    bought_ptr = np.zeros(n_members + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_members), out=bought_ptr[1:])
+    bought = sparse.csr_matrix(
+        (np.arange(1, len(cols) + 1, dtype=np.float64), cols, bought_ptr),
         shape=(n_members, n_items),
     )
-    recent = np.bincount(h.items[_last_lines(h)], minlength=n_items).astype(np.float64)
+    del rows, cols
+
+    rules = _rule_matrix(h, p.rule_min_count) if p.rule_weight > 0 else None
+    last_lines = _last_lines(h)
+    sizes = h.basket_offsets[last_basket + 1] - h.basket_offsets[last_basket]
+    last_matrix = (
+        sparse.csr_matrix(
+            (
+                1.0 / np.repeat(np.maximum(sizes, 1), sizes),
+                (np.repeat(np.arange(n_members), sizes), h.items[last_lines]),
+            ),
+            shape=(n_members, n_items),
+        )
+        if rules is not None
+        else None
+    )
+    recent = np.bincount(h.items[last_lines], minlength=n_items).astype(np.float64)
     overall = np.bincount(h.items, minlength=n_items).astype(np.float64)
+    del last_lines
     popular = p.recent_popular_weight * recent / max(recent.max(initial=0), 1.0)
     popular += p.popular_weight * overall / max(overall.max(initial=0), 1.0)
     keep_top = np.argsort(-popular, kind="stable")[: p.popular]
     popular[np.setdiff1d(np.arange(n_items), keep_top)] = 0.0
-    bought_key = rows * n_items + cols  # ascending: rows and cols come member, then item
-    out: list[tuple[IntArray, ...]] = []
-    block_rows = max(1, min(_CHUNK, _DENSE_CELLS // max(n_items, 1)))
+    ranked_popular = keep_top[popular[keep_top] > 0]
+    in_popular = np.zeros(n_items, dtype=bool)
+    in_popular[ranked_popular] = True
+
     use_neighbours = p.neighbour_weight > 0 and n_members > 1
-    blocks: Iterator[tuple[IntArray, sparse.csr_matrix | None]] = (
-        _neighbour_blocks(repeat, p.neighbours, block_rows)
-        if use_neighbours
-        else (
-            (np.arange(start, min(start + block_rows, n_members)), None)
-            for start in range(0, n_members, block_rows)
+    blocks: Iterator[tuple[IntArray, sparse.csr_matrix | None]]
+    if not use_neighbours:
+        blocks = (
+            (np.arange(start, min(start + _MEMBER_CHUNK, n_members)), None)
+            for start in range(0, n_members, _MEMBER_CHUNK)
         )
+    elif n_members <= exact_neighbours:
+        blocks = _exact_similar(repeat, p.neighbours, p.neighbour_weight)
+    else:
+        blocks = _item_similar(repeat, p.neighbour_weight, _MEMBER_CHUNK)
+    context = _Context(
+        bought=bought,
+        timed_score=timed_score,
+        due_time=due_time,
+        popular=popular,
+        ranked_popular=ranked_popular,
+        in_popular=in_popular,
+        last_matrix=last_matrix,
+        rules=rules,
     )
-    own_sources = (repeat, repeat_timed)
-    for block_members, weights in blocks:
-        out.append(
-            _score_block(
-                block_members,
-                weights,
-                own_sources,
-                (last_matrix, rules, popular),
-                (bought_key, due_time),
-                p,
-            )
-        )
+    out = [_score_block(members, similar, context, p) for members, similar in blocks]
     columns = (
         [np.concatenate([o[j] for o in out]) for j in range(6)]
         if out
         else [np.zeros(0) for _ in range(6)]
     )
     return Recommendations(
-        member=columns[0].astype(np.int64),
-        rank=columns[1].astype(np.int64),
-        item=columns[2].astype(np.int64),
-        score=columns[3].astype(np.float64),
-        source=columns[4].astype(np.int64),
-        due=columns[5].astype(np.float64),
+        member=columns[0].astype(np.int32, copy=False),
+        rank=columns[1].astype(np.int32, copy=False),
+        item=columns[2].astype(np.int32, copy=False),
+        score=columns[3].astype(np.float64, copy=False),
+        source=columns[4].astype(np.int32, copy=False),
+        due=columns[5].astype(np.float64, copy=False),
     )
+
+
+@dataclass(frozen=True, eq=False)
+class _Context:
+    """What scoring a block of members reads: the bought pattern (members × items, each
+    entry holding 1 + its index into ``timed_score`` and ``due_time``), the popular signal
+    (``ranked_popular`` best first), the rules."""
+
+    bought: sparse.csr_matrix
+    timed_score: FloatArray
+    due_time: FloatArray
+    popular: FloatArray
+    ranked_popular: IntArray
+    in_popular: npt.NDArray[np.bool_]
+    last_matrix: sparse.csr_matrix | None
+    rules: sparse.csr_matrix | None
 
 
 def _score_block(
-    block_members: IntArray,
-    weights: sparse.csr_matrix | None,
-    own_sources: tuple[sparse.csr_matrix, sparse.csr_matrix],
-    others: tuple[sparse.csr_matrix, sparse.csr_matrix, FloatArray],
-    bought: tuple[IntArray, FloatArray],
+    members: IntArray,
+    similar: sparse.csr_matrix | None,
+    c: _Context,
     p: RecommendParams,
-) -> tuple[IntArray, ...]:
-    """A block of members' top ``top_n`` rows (``Recommendations``' columns).
+) -> tuple[npt.NDArray[Any], ...]:
+    """A block of members' top ``top_n`` rows (``Recommendations``' columns), scoring only
+    candidates, never a members × items array.
 
-    An item the member has bought scores their own timed rate alone; any other the sum of
-    the similar, rule and popular signals (module doc). One dense members × items array is
-    built (the similar members' signal, the others added in place), the bought items then
-    set to their own rate; which signal gave the most is read only at the items kept."""
-    repeat, repeat_timed = own_sources
-    last_matrix, rules, popular = others
-    bought_key, due_time = bought
-    size, n_items = len(block_members), repeat.shape[1]
-    if weights is not None:
-        similar = (weights @ repeat).toarray()
-        similar *= p.neighbour_weight
-    else:
-        similar = np.zeros((size, n_items))
-    total = similar + popular[None, :]
-    rule = (last_matrix[block_members] @ rules).toarray() if p.rule_weight > 0 else None
-    if rule is not None:
-        rule *= p.rule_weight
-        total += rule
-    own_rows = repeat[block_members]
-    rows_of = np.repeat(np.arange(size), np.diff(own_rows.indptr))
-    total[rows_of, own_rows.indices] = 0.0
-    timed = repeat_timed[block_members]
-    total[np.repeat(np.arange(size), np.diff(timed.indptr)), timed.indices] = timed.data
+    An item the member has bought scores their own timed rate alone: the member's best
+    ``top_n`` of those. Any other scores the sum of the similar, rule and popular signals:
+    the candidates are the similar members' and the rules' items plus, for the popular
+    signal alone, the ``top_n`` + (bought popular items) most popular items, enough for
+    ``top_n`` not bought; bought items are taken out and the best ``top_n`` kept. The two
+    short lists are then merged per member, an own item first on a tie."""
+    size = len(members)
+    n_items = c.bought.shape[1]
     k = min(p.top_n, n_items)
-    best = (
-        np.argpartition(-total, k - 1, axis=1)[:, :k]
-        if k < n_items
-        else np.broadcast_to(np.arange(n_items), (size, n_items)).copy()
+    # Entry ids (1-based) into the (member, item) arrays: score and due time of each.
+    bought = c.bought[members]
+    entry = bought.data.astype(np.int64) - 1
+    lengths = np.diff(bought.indptr)
+    bought_rows = np.repeat(np.arange(size), lengths)
+    if bought.nnz == 0:
+        entry = np.zeros(1, dtype=np.int64)  # read only where masked out below
+    pattern = sparse.csr_matrix(
+        (np.ones(bought.nnz), bought.indices, bought.indptr), shape=bought.shape
     )
-    scores = np.take_along_axis(total, best, axis=1)
-    order = np.argsort(-scores, axis=1, kind="stable")
-    best = np.take_along_axis(best, order, axis=1)
-    scores = np.take_along_axis(scores, order, axis=1).ravel()
+    # New items: similar + rules, the popular signal added to each, then the popular
+    # candidates merged in (the larger value wins: an item already there keeps its sum).
+    rule = None
+    if c.rules is not None and c.last_matrix is not None:
+        rule = sparse.csr_matrix(c.last_matrix[members] @ c.rules) * p.rule_weight
+    parts = [m for m in (similar, rule) if m is not None]
+    if parts:
+        new = parts[0] if len(parts) == 1 else sparse.csr_matrix(parts[0] + parts[1])
+        new.sum_duplicates()
+        new.data = new.data + c.popular[new.indices]
+    else:
+        new = sparse.csr_matrix((size, n_items))
+    if len(c.ranked_popular):
+        in_pop = np.bincount(
+            bought_rows, weights=c.in_popular[bought.indices], minlength=size
+        ).astype(np.int64)
+        wanted = np.minimum(k + in_pop, len(c.ranked_popular))
+        position = np.arange(int(wanted.sum())) - np.repeat(np.cumsum(wanted) - wanted, wanted)
+        items = c.ranked_popular[position]
+        extra = sparse.csr_matrix(
+            (c.popular[items], (np.repeat(np.arange(size), wanted), items)),
+            shape=(size, n_items),
+        )
+        new = sparse.csr_matrix(new.maximum(extra))
+    new = sparse.csr_matrix(new - new.multiply(pattern))
+    # One row per member: their own items (timed rate) first, then the new candidates, so
+    # that an own item comes first on a tie, as when the own rate replaced the signals.
+    own_len, new_len = lengths, np.diff(new.indptr)
+    starts = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(own_len + new_len, out=starts[1:])
+    own_offset = np.arange(bought.nnz) - np.repeat(bought.indptr[:-1], own_len)
+    own_dest = starts[bought_rows] + own_offset
+    new_rows = _rows_of(new)
+    new_dest = starts[new_rows] + own_len[new_rows] + (np.arange(new.nnz) - new.indptr[new_rows])
+    values = np.empty(int(starts[-1]))
+    values[own_dest] = c.timed_score[entry]
+    values[new_dest] = new.data
+    columns = np.empty(int(starts[-1]), dtype=np.int32)
+    columns[own_dest] = bought.indices
+    columns[new_dest] = new.indices
+    combined = sparse.csr_matrix((values, columns, starts), shape=(size, n_items))
+    positions, best = _row_top(combined, k)
+    scores = best.ravel()
+    positions = positions.ravel()
     local = np.repeat(np.arange(size), k)
-    members = block_members[local]
-    items = best.ravel()
-    keep = scores > 0
-    asked = members * n_items + items
-    pos = np.minimum(np.searchsorted(bought_key, asked), max(len(bought_key) - 1, 0))
-    found = bought_key[pos] == asked if len(bought_key) else np.zeros(len(asked), bool)
+    rank = np.tile(np.arange(1, k + 1, dtype=np.int32), size)
+    keep = np.flatnonzero(scores > 0)
+    if len(keep) < len(scores):
+        scores, positions = scores[keep], positions[keep]
+        local, rank = local[keep], rank[keep]
+    items = columns[positions]
+    offset = positions - starts[local]
+    is_own = offset < own_len[local]
+    ids = np.where(is_own, entry[bought.indptr[local] + np.where(is_own, offset, 0)], -1)
     # The source: repeat for a bought item, else the largest of similar, rule and popular
-    # (ties to the earlier, as SOURCES lists them).
-    chosen = np.stack(
-        [
-            similar[local, items],
-            rule[local, items] if rule is not None else np.zeros(len(items)),
-            popular[items],
-        ]
+    # (ties to the earlier, as SOURCES lists them); the similar part is what the others
+    # leave of the score.
+    pop = c.popular[items]
+    rule_part = _lookup(rule, local, items) if rule is not None else np.zeros(len(items))
+    sim_part = scores - pop - rule_part if similar is not None else np.zeros(len(items))
+    source = np.where(
+        (sim_part >= rule_part) & (sim_part >= pop), 1, np.where(rule_part >= pop, 2, 3)
     )
-    source = np.where(found, 0, 1 + np.argmax(chosen, axis=0))
-    due = np.where(found, due_time[pos] if len(bought_key) else np.nan, np.nan)
+    source[is_own] = 0
+    due = np.full(len(ids), np.nan)
+    due[is_own] = c.due_time[ids[is_own]]
     return (
-        members[keep],
-        np.tile(np.arange(1, k + 1), size)[keep],
-        items[keep],
-        scores[keep],
-        source[keep],
-        np.where(source[keep] == 0, due[keep], np.nan),
+        members[local].astype(np.int32),
+        rank.astype(np.int32, copy=False),
+        items.astype(np.int32),
+        scores,
+        source.astype(np.int32, copy=False),
+        due,
     )
+
+
+def _lookup(
+    matrix: sparse.csr_matrix, rows: npt.NDArray[Any], cols: npt.NDArray[Any]
+) -> FloatArray:
+    """matrix[rows[i], cols[i]] for each i (0 where not stored); ``matrix`` canonical."""
+    matrix.sum_duplicates()
+    width = matrix.shape[1]
+    keys = _rows_of(matrix) * width + matrix.indices
+    asked = rows * width + cols
+    pos = np.minimum(np.searchsorted(keys, asked), max(len(keys) - 1, 0))
+    hit = keys[pos] == asked if len(keys) else np.zeros(len(asked), dtype=bool)
+    return np.where(hit, matrix.data[pos] if len(keys) else 0.0, 0.0)
 
 
 def _last_lines(h: Histories) -> IntArray:

@@ -9,9 +9,8 @@ take a Session and never commit.
 
 from __future__ import annotations
 
-import itertools
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -30,7 +29,6 @@ from patron.core.errors import InvalidInput
 
 HISTORY_DAYS = 365
 _EPOCH = date(1970, 1, 1)
-_WRITE_CHUNK = 10_000
 
 
 def member_lines(tables: Tables, *, as_of: date, days: int = HISTORY_DAYS) -> Any:
@@ -52,15 +50,30 @@ def member_lines(tables: Tables, *, as_of: date, days: int = HISTORY_DAYS) -> An
     return out.filter(out.sku.notnull() & (out.sku != "")).distinct()
 
 
+ROW_SCHEMA = pa.schema(
+    [
+        ("customer_id", pa.int64()),
+        ("rank", pa.int16()),
+        ("sku", pa.dictionary(pa.int32(), pa.string())),
+        ("score", pa.float64()),
+        ("source", pa.dictionary(pa.int8(), pa.string())),
+        ("due_on", pa.date32()),
+    ]
+)
+
+
 @dataclass(frozen=True, eq=False)
 class RecommendationResult:
+    """``rows``: an Arrow table in ``ROW_SCHEMA`` (SKU and source as dictionary codes: no
+    Python object per row), a member's rows best first."""
+
     as_of: date
-    rows: dict[str, np.ndarray[Any, Any]]
+    rows: pa.Table
     report: dict[str, Any] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
-        return len(self.rows["customer_id"])
+        return int(self.rows.num_rows)
 
 
 def recommend_members(
@@ -80,16 +93,10 @@ def recommend_members(
     started = time.perf_counter()
     params = params or RecommendParams()
     arrow = member_lines(tables, as_of=as_of, days=history_days).to_pyarrow()
-    empty: dict[str, np.ndarray[Any, Any]] = {
-        "customer_id": np.zeros(0, dtype=np.int64),
-        "rank": np.zeros(0, dtype=np.int64),
-        "sku": np.zeros(0, dtype=object),
-        "score": np.zeros(0),
-        "source": np.zeros(0, dtype=object),
-        "due_on": np.zeros(0, dtype=object),
-    }
     if arrow.num_rows == 0:
-        return RecommendationResult(as_of=as_of, rows=empty, report={"members": 0})
+        return RecommendationResult(
+            as_of=as_of, rows=ROW_SCHEMA.empty_table(), report={"members": 0}
+        )
     # Straight from Arrow's columns to arrays: the day as its count since 1970 (date32's
     # own value), the SKU as a dictionary's codes; no Python object per line.
     days = pc.cast(arrow.column("order_date"), pa.int32()).to_numpy().astype(np.float64)
@@ -107,62 +114,57 @@ def recommend_members(
         shelf = np.array([known.get(sku, np.nan) for sku in histories.labels.tolist()])
     now = float((as_of - _EPOCH).days + 1)
     found = recommend(histories, params, now=now, shelf_life=shelf)
-    # Due days as dates, vectorised (NaT where an item has no due day).
+    # Due days as dates (days since 1970, date32's own value), null where an item has none.
     finite = np.isfinite(found.due)
-    due_days = np.maximum(np.ceil(np.where(finite, found.due, 0.0)), 0).astype("timedelta64[D]")
-    due_on = np.where(
-        finite, np.datetime64("1970-01-01", "D") + due_days, np.datetime64("NaT", "D")
+    due_days = np.maximum(np.ceil(np.where(finite, found.due, 0.0)), 0).astype(np.int32)
+    rows = pa.Table.from_arrays(
+        [
+            pa.array(np.asarray(histories.members, dtype=np.int64)[found.member]),
+            pa.array(found.rank.astype(np.int16)),
+            pa.DictionaryArray.from_arrays(
+                pa.array(found.item.astype(np.int32)),
+                pa.array(histories.labels.astype(str), pa.string()),
+            ),
+            pa.array(found.score),
+            pa.DictionaryArray.from_arrays(
+                pa.array(found.source.astype(np.int8)), pa.array(SOURCES, pa.string())
+            ),
+            pa.array(due_days, mask=~finite).cast(pa.date32()),
+        ],
+        schema=ROW_SCHEMA,
     )
-    rows = {
-        "customer_id": histories.members[found.member].astype(np.int64),
-        "rank": found.rank,
-        "sku": histories.labels[found.item].astype(object),
-        "score": found.score,
-        "source": np.asarray(SOURCES, dtype=object)[found.source],
-        "due_on": due_on,
-    }
-    sources = {s: int((rows["source"] == s).sum()) for s in SOURCES}
+    per_source = np.bincount(found.source, minlength=len(SOURCES))
     report = {
         "members": histories.member_count,
         "items": histories.item_count,
         "baskets": len(histories.times),
         "rows": len(found.member),
-        "sources": sources,
+        "sources": {s: int(n) for s, n in zip(SOURCES, per_source, strict=True)},
         "seconds": round(time.perf_counter() - started, 3),
     }
     return RecommendationResult(as_of=as_of, rows=rows, report=report)
 
 
 def record_recommendations(*, session: Session, run_id: int, result: RecommendationResult) -> int:
-    """Write a run's recommendation rows (COPY on PostgreSQL, core/bulk.py: a chain's
-    twenty million rows as plain tuples, a block at a time); returns how many."""
+    """Write a run's recommendation rows from Arrow (core/bulk.py: COPY on PostgreSQL, the
+    CSV written by Arrow a block at a time); returns how many."""
     r = result.rows
-    as_of = result.as_of.isoformat()
-    due = r["due_on"]
-
-    def tuples() -> Iterator[tuple[Any, ...]]:
-        for start in range(0, result.count, _WRITE_CHUNK):
-            end = min(start + _WRITE_CHUNK, result.count)
-            due_text = [None if d is None else d.isoformat() for d in due[start:end].tolist()]
-            yield from zip(
-                itertools.repeat(run_id),
-                r["customer_id"][start:end].tolist(),
-                itertools.repeat(as_of),
-                r["rank"][start:end].tolist(),
-                r["sku"][start:end].tolist(),
-                r["score"][start:end].tolist(),
-                r["source"][start:end].tolist(),
-                due_text,
-                strict=False,
-            )
-
-    bulk.insert_tuples(
-        session,
-        CustomerRecommendation.__tablename__,
-        ("run_id", "customer_id", "as_of", "rank", "sku", "score", "source", "due_on"),
-        tuples(),
+    n = r.num_rows
+    table = pa.Table.from_arrays(
+        [
+            pa.array(np.full(n, run_id, dtype=np.int64)),
+            r.column("customer_id"),
+            pa.array(np.full(n, (result.as_of - _EPOCH).days, dtype=np.int32)).cast(pa.date32()),
+            r.column("rank"),
+            r.column("sku").cast(pa.string()),
+            r.column("score"),
+            r.column("source").cast(pa.string()),
+            r.column("due_on"),
+        ],
+        names=["run_id", "customer_id", "as_of", "rank", "sku", "score", "source", "due_on"],
     )
-    return result.count
+    bulk.insert_arrow(session, CustomerRecommendation.__tablename__, table)
+    return n
 
 
 class RecommendationRead(BaseModel):
