@@ -194,25 +194,46 @@ def _check(result: LoadResult, expected: int, what: str) -> str:
     return f"[red]{sum(bad.values())} not {expected}: {bad}[/]"
 
 
+def _process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_cpu(
+    pid: int, port: int, requests: list[bytes], concurrency: int
+) -> tuple[LoadResult, str]:
+    """Run a load and say the server's CPU per request (the machine's load inflates wall
+    time, not this)."""
+    before = _process_cpu_s(pid)
+    result = run_load(port, requests, concurrency=concurrency, core=CLIENT_CORE)
+    spent = _process_cpu_s(pid) - before
+    return result, f"server CPU {spent / max(result.requests, 1) * 1000:.2f} ms/request"
+
+
 def api_sections(
     backend: Backend, shop: Shop, args: argparse.Namespace, report: Report
 ) -> dict[str, Any]:
     name = backend.name
     made: dict[str, Any] = {"single_bodies": [], "bulk_bodies": []}
     with patron_server(backend.url, backend.tmp, f"server-{backend.name}") as port:
+        server_pid = running_servers[-1].pid
         # Warm-up: connection pools, statement caches, the first customers.
         warm = [post(port, "/api/v1/orders", shop.order(f"W{i:07d}")) for i in range(args.warmup)]
         run_load(port, warm, concurrency=max(args.concurrency), core=CLIENT_CORE)
 
         for c in args.concurrency:
-            floor = run_load(
-                port, [get(port, "/healthz")] * args.orders, concurrency=c, core=CLIENT_CORE
+            floor, floor_cpu = _server_cpu(
+                server_pid, port, [get(port, "/healthz")] * args.orders, c
             )
             bodies = [shop.order(f"C{c}-{i:07d}") for i in range(args.orders)]
             made["single_bodies"].extend(bodies)
             requests = [post(port, "/api/v1/orders", b) for b in bodies]
             lines = sum(len(b["lines"]) for b in bodies)
-            fresh = run_load(port, requests, concurrency=c, core=CLIENT_CORE)
+            fresh, fresh_cpu = _server_cpu(server_pid, port, requests, c)
             report.add(
                 Row(
                     name,
@@ -223,10 +244,10 @@ def api_sections(
                     latency=_latency(fresh),
                     client_cpu=_cpu(fresh),
                     note=_check(fresh, 201, "single")
-                    or f"{lines / fresh.wall_s:,.0f} lines/s; {args.orders:,} orders",
+                    or f"{lines / fresh.wall_s:,.0f} lines/s; {args.orders:,} orders; {fresh_cpu}",
                 )
             )
-            again = run_load(port, requests, concurrency=c, core=CLIENT_CORE)
+            again, again_cpu = _server_cpu(server_pid, port, requests, c)
             report.add(
                 Row(
                     name,
@@ -235,7 +256,8 @@ def api_sections(
                     "orders/s",
                     latency=_latency(again),
                     client_cpu=_cpu(again),
-                    note=_check(again, 200, "repeat") or "answered 200 with the first result",
+                    note=_check(again, 200, "repeat")
+                    or f"answered 200 with the first result; {again_cpu}",
                 )
             )
             report.add(
@@ -246,7 +268,7 @@ def api_sections(
                     "req/s",
                     latency=_latency(floor),
                     client_cpu=_cpu(floor),
-                    note="HTTP floor: the framework with no work",
+                    note=f"HTTP floor: the framework with no work; {floor_cpu}",
                     peer_of="single",
                     ratio_to=fresh.per_s,
                 )

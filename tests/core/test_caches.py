@@ -15,6 +15,7 @@ from patron.core.db import Database
 
 EVERY_CACHE = {
     "catalog.stores",
+    "events.subscriptions",
     "catalog.till_categories",
     "loyalty.programme",
     "loyalty.till_promotions",
@@ -68,6 +69,7 @@ def test_every_cache_declares_its_staleness_bound_and_the_tills_are_ten_seconds(
     assert [n for n, b in bounds.items() if b is None] == []
     assert {n: bounds[n] for n in TILL_CACHES} == dict.fromkeys(TILL_CACHES, 10.0)
     assert bounds["catalog.stores"] == 30.0  # and read at once when a code is missing
+    assert bounds["events.subscriptions"] == 10.0
 
 
 # A second server process: reads the terms (now kept), waits for the change, then reads

@@ -13,7 +13,7 @@ from patron.core.db import Database
 from patron.events import service as events_service
 from patron.events import webhooks
 from patron.events.delivery import WebhookSender, retry_delay
-from patron.events.models import DeliveryStatus, WebhookDelivery
+from patron.events.models import DeliveryStatus, Event, WebhookDelivery
 from patron.events.schemas import SubscriptionIn
 from tests.events.receiver import Receiver, running_receiver, verify
 from tests.helpers import ACTOR, sign_up
@@ -271,3 +271,33 @@ def test_the_dispatcher_inside_the_server_sends_webhooks(
     finally:
         running.stop()
     assert receiver.order_of(customer) == [sent]
+
+
+def test_the_kept_subscriptions_follow_a_change_made_in_this_process(db: Database) -> None:
+    """Each process keeps the active subscriptions (docs/operations.md): one made or paused
+    here counts from the next event on."""
+    customer = sign_up(db, phone="13800139999")
+    _publish(db, customer, "gold")  # the list (empty) is now kept
+    subscription_in = SubscriptionIn(
+        name="ERP", url="https://erp.example.cn/patron", event_types=["tier.changed"]
+    )
+    made = db.write(
+        lambda s: webhooks.create_subscription(
+            session=s, subscription_in=subscription_in, actor=ACTOR
+        )
+    )
+    sid = made.subscription.id
+    silver = _publish(db, customer, "silver")
+    db.write(
+        lambda s: webhooks.set_subscription_status(
+            session=s, subscription_id=sid, active=False, actor=ACTOR
+        )
+    )
+    _publish(db, customer, "bronze")
+    queued = db.read(
+        lambda s: s.scalars(
+            select(WebhookDelivery.event_row_id).where(WebhookDelivery.subscription_id == sid)
+        ).all()
+    )
+    silver_row = db.read(lambda s: s.scalar(select(Event.id).where(Event.event_id == silver)))
+    assert queued == [silver_row]  # not gold (before it), not bronze (paused)

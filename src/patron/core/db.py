@@ -11,6 +11,7 @@ import hashlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -257,10 +258,18 @@ def reset_databases() -> None:
     _databases.clear()
 
 
+_ENGINE_KEYS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
 def database_key(session: Session) -> str:
     """Which database ``session`` works on: the key of what a process keeps per database
-    (the till's categories, promotions and programme terms, the stores)."""
-    return str(session.get_bind().engine.url)
+    (the till's categories, promotions and programme terms, the stores). Kept per engine:
+    rendering the URL each time cost more than the look-ups it keys, on every order."""
+    engine = session.get_bind().engine
+    key = _ENGINE_KEYS.get(engine)
+    if key is None:
+        key = _ENGINE_KEYS[engine] = str(engine.url)
+    return key
 
 
 def core_rows(

@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select
@@ -57,7 +58,7 @@ from patron.customers.masking import mask_identity
 from patron.customers.merging import blocked_pairs, merge_customers
 from patron.customers.models import STRONG_KINDS, Customer, CustomerStatus, Identity
 from patron.customers.schemas import CustomerRef
-from patron.customers.scope import customers_in_stores
+from patron.customers.scope import customers_in_stores, home_or_bought_in
 from patron.customers.sealing import new_keys, refs_for, seal_row
 from patron.customers.suggestions import suggest_merge
 
@@ -66,10 +67,34 @@ Key = tuple[str, str, str]  # (kind, namespace, value)
 _FILLABLE = ("name", "gender", "birthday", "city", "address")
 _IDENTITY = cast(Table, Identity.__table__)
 _CUSTOMER = cast(Table, Customer.__table__)
-_OWNERS_OF_INDEX = select(
-    _IDENTITY.c.kind, _IDENTITY.c.namespace, _IDENTITY.c.value_index, _IDENTITY.c.customer_id
-).where(_IDENTITY.c.value_index == bindparam("value_index"))
+# With each owner's sign-up, which saves an order's no-op "move the sign-up back" statement.
+_OWNER_COLUMNS = (
+    _IDENTITY.c.kind,
+    _IDENTITY.c.namespace,
+    _IDENTITY.c.value_index,
+    _IDENTITY.c.customer_id,
+    _CUSTOMER.c.signed_up_at,
+)
+_OWNERS_OF_INDEX = (
+    select(*_OWNER_COLUMNS)
+    .join(_CUSTOMER, _CUSTOMER.c.id == _IDENTITY.c.customer_id)
+    .where(_IDENTITY.c.value_index == bindparam("value_index"))
+)
 _CHUNK = 400
+
+
+@cache
+def _owners_in_scope(single: bool) -> Any:
+    """The owners' statement with whether each owner is in the stores ``:scope_stores``
+    (the store-scope rule, customers/scope.py), built once: a store's till asks it for every
+    order it posts."""
+    in_scope = home_or_bought_in(_CUSTOMER.c.id, _CUSTOMER.c.home_store_id).label("in_scope")
+    statement = select(*_OWNER_COLUMNS, in_scope).join(
+        _CUSTOMER, _CUSTOMER.c.id == _IDENTITY.c.customer_id
+    )
+    if single:
+        return statement.where(_IDENTITY.c.value_index == bindparam("value_index"))
+    return statement.where(_IDENTITY.c.value_index.in_(bindparam("values", expanding=True)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +130,9 @@ class Resolution:
     created: list[bool]
     merges: int = 0
     suggestions: int = 0
+    # The sign-up instant of customers read or created here, as read (a merge may since
+    # have moved a survivor's earlier, never later): what may skip a no-op move back.
+    signed_up: dict[int, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,11 +192,19 @@ def index_keys(keys: Sequence[Key], into: dict[Key, str] | None = None) -> dict[
 
 
 def load_owners(
-    *, session: Session, keys: Sequence[Key], indexes: dict[Key, str] | None = None
+    *,
+    session: Session,
+    keys: Sequence[Key],
+    indexes: dict[Key, str] | None = None,
+    signed_up: dict[int, datetime] | None = None,
+    scope: frozenset[int] | None = None,
+    visible: dict[int, bool] | None = None,
 ) -> dict[Key, int]:
     """The current owner of each identifier that has one.
 
-    ``indexes`` carries blind indexes already computed (and receives the new ones).
+    ``indexes`` carries blind indexes already computed (and receives the new ones);
+    ``signed_up``, when given, receives each owner's sign-up instant; ``visible``, with
+    ``scope``, whether each owner belongs to one of those stores (customers/scope.py).
     """
     owners: dict[Key, int] = {}
     unique = list(dict.fromkeys(keys))
@@ -182,18 +218,31 @@ def load_owners(
         # The index alone is selective; kind and namespace are checked below.
         wanted = {(k[0], k[1], indexes[k]): k for k in chunk}
         values = sorted({w[2] for w in wanted})
-        if len(values) == 1:
+        if scope is not None and visible is not None:
+            stores = sorted(scope)
+            if len(values) == 1:
+                params = {"value_index": values[0], "scope_stores": stores}
+                result = conn.execute(_owners_in_scope(True), params)
+            else:
+                params = {"values": values, "scope_stores": stores}
+                result = conn.execute(_owners_in_scope(False), params)
+        elif len(values) == 1:
             result = conn.execute(_OWNERS_OF_INDEX, {"value_index": values[0]})
         else:
             result = conn.execute(
-                select(t.c.kind, t.c.namespace, t.c.value_index, t.c.customer_id).where(
-                    t.c.value_index.in_(values)
-                )
+                select(*_OWNER_COLUMNS)
+                .join(_CUSTOMER, _CUSTOMER.c.id == t.c.customer_id)
+                .where(t.c.value_index.in_(values))
             )
-        for kind, namespace, value_index, customer_id in result:
+        for row in result:
+            kind, namespace, value_index, customer_id, signed_up_at = row[:5]
+            if scope is not None and visible is not None:
+                visible[customer_id] = bool(row[5])
             key = wanted.get((kind, namespace, value_index))
             if key is not None:
                 owners[key] = customer_id
+                if signed_up is not None:
+                    signed_up[customer_id] = signed_up_at
     return owners
 
 
@@ -241,10 +290,20 @@ def resolve(
         may_merge=scope is None and actor.can("customers.merge"),
     )
     all_keys = [k for ref in refs if ref is not None for k in ref.identity_keys()]
-    batch.owner.update(load_owners(session=session, keys=all_keys, indexes=batch.index))
-    if scope is not None:  # which profiles the actor may change, as they are now
-        known = {h for h in batch.owner.values() if isinstance(h, int)}
-        batch.visible.update(customers_in_stores(session, known, scope))
+    signed_up: dict[int, datetime] = {}
+    # With the owners, which of them the actor may change (scope), as they are now.
+    visible: dict[int, bool] = {}
+    owners = load_owners(
+        session=session,
+        keys=all_keys,
+        indexes=batch.index,
+        signed_up=signed_up,
+        scope=scope,
+        visible=visible,
+    )
+    batch.owner.update(owners)
+    if scope is not None:
+        batch.visible.update({h: visible[h] for h in owners.values()})
     handles: list[Handle | None] = []
     for ref, context in zip(refs, contexts, strict=True):
         if ref is None or ref.is_empty():
@@ -264,6 +323,7 @@ def resolve(
         if isinstance(root, _Pending):
             assert root.customer_id is not None
             ids.append(root.customer_id)
+            signed_up[root.customer_id] = root.context.at  # as _write created it
             # The first record that led to a new customer created it; later ones found it.
             created.append(root.customer_id not in announced)
             announced.add(root.customer_id)
@@ -271,7 +331,13 @@ def resolve(
             ids.append(root)
             created.append(False)
     suggested = _record_suggestions(batch)
-    return Resolution(customer_ids=ids, created=created, merges=batch.merges, suggestions=suggested)
+    return Resolution(
+        customer_ids=ids,
+        created=created,
+        merges=batch.merges,
+        suggestions=suggested,
+        signed_up=signed_up,
+    )
 
 
 def _resolve_one(batch: _Batch, ref: CustomerRef, context: ResolveContext, prefix: str) -> Handle:

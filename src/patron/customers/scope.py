@@ -70,6 +70,14 @@ def in_stores(store_ids: frozenset[int]) -> ColumnElement[bool]:
     )
 
 
+def home_or_bought_in(customer_id: Any, home_store_id: Any) -> ColumnElement[bool]:
+    """The rule as a column of a query that reads customers already (``customer_id`` and
+    ``home_store_id`` its columns), for the stores bound as ``:scope_stores`` (expanding):
+    identity resolution reads who owns an identifier and whether they are in scope at once."""
+    stores: Any = bindparam("scope_stores", expanding=True)
+    return or_(home_store_id.in_(stores), purchases().bought_in_stores(customer_id, stores))
+
+
 def customer_ids_in_stores(store_ids: frozenset[int]) -> Select[int]:
     """The ids of these stores' customers (home store, or bought there), as a subquery for
     other domains' scoped reads: ``X.customer_id.in_(customer_ids_in_stores(ids))``."""

@@ -245,6 +245,7 @@ def record_outcome(
     if code == 410:
         subscription = session.get(WebhookSubscription, delivery.subscription_id)
         if subscription is not None:
+            webhooks.mark_changed(session)
             subscription.status = SubscriptionStatus.DISABLED
     delay = max(retry_delay(delivery.attempts), outcome.retry_after_s or 0.0)
     next_at = now + timedelta(seconds=delay)

@@ -60,10 +60,24 @@ Resolve = Callable[
 _STREAM_KEY = "hashtext('patron.event')"
 
 
+_LOCK_SHARED = text(f"SELECT pg_advisory_xact_lock_shared({_STREAM_KEY})")
+_STREAM_LOCKED = "patron.event_stream_locked"  # session.info: the transaction holding it
+
+
 def _lock_stream(session: Session) -> None:
-    """A writer's share of the stream's lock, to its commit (see the module's doc)."""
+    """A writer's share of the stream's lock, to its commit (see the module's doc); taken
+    once a transaction (an order of a new customer publishes two events)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"SELECT pg_advisory_xact_lock_shared({_STREAM_KEY})"))
+        # The innermost transaction: a savepoint rolled back releases what it took.
+        held = session.info.get(_STREAM_LOCKED)
+        if held is not None and held is _innermost(session):
+            return
+        session.connection().execute(_LOCK_SHARED)
+        session.info[_STREAM_LOCKED] = _innermost(session)
+
+
+def _innermost(session: Session) -> object:
+    return session.get_nested_transaction() or session.get_transaction()
 
 
 def _watermark(session: Session) -> int | None:

@@ -14,18 +14,21 @@ import hmac
 import ipaddress
 import secrets
 import socket
+import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, event, func, select
 from sqlalchemy.orm import Session
 
 from patron.audit.service import record_audit
+from patron.core import caches
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
-from patron.core.db import insert_rows
+from patron.core.db import core_rows, database_key, insert_rows
 from patron.core.settings import get_settings
 from patron.events.exceptions import DeliveryNotFound, EndpointRefused, SubscriptionNotFound
 from patron.events.models import (
@@ -51,6 +54,55 @@ _DELIVERY = cast(Table, WebhookDelivery.__table__)
 _ACTIVE_SUBSCRIPTIONS = select(WebhookSubscription.id, WebhookSubscription.event_types).where(
     WebhookSubscription.status == SubscriptionStatus.ACTIVE
 )
+
+# The active subscriptions, kept per database for at most this long: every published event
+# asks which subscriptions take its type. A change saved in this process empties the copy
+# (and again when its transaction ends); other processes see it within the bound
+# (docs/operations.md).
+SUBSCRIPTION_SECONDS = 10.0
+_kept: dict[str, tuple[float, list[tuple[int, frozenset[str]]]]] = {}
+_kept_lock = threading.Lock()
+
+
+def _active_subscriptions(session: Session) -> list[tuple[int, frozenset[str]]]:
+    """(id, event types) of each active subscription, from this process's copy when fresh."""
+    key = database_key(session)
+    now = time.monotonic()
+    kept = _kept.get(key)
+    if kept is not None and now - kept[0] < SUBSCRIPTION_SECONDS:
+        return kept[1]
+    rows = [(r[0], frozenset(r[1] or ())) for r in core_rows(session, _ACTIVE_SUBSCRIPTIONS)]
+    if not session.info.get(_CHANGED):  # never keep what this transaction changed unsaved
+        with _kept_lock:
+            _kept[key] = (now, rows)
+    return rows
+
+
+def forget_subscriptions() -> None:
+    """Drop the kept subscriptions (a change was saved here; tests start over)."""
+    with _kept_lock:
+        _kept.clear()
+
+
+_CHANGED = "patron.webhook_subscriptions_changed"
+
+
+def mark_changed(session: Session) -> None:
+    """This transaction changes subscriptions: forget the kept copy now and when it ends
+    (so a copy read by another request before the commit does not outlive it)."""
+    forget_subscriptions()
+    if not session.info.get(_CHANGED):
+        session.info[_CHANGED] = True
+
+        def done(s: Session) -> None:
+            s.info.pop(_CHANGED, None)
+            forget_subscriptions()
+
+        event.listen(session, "after_commit", done, once=True)
+        event.listen(session, "after_rollback", done, once=True)
+
+
+caches.register("events.subscriptions", forget_subscriptions, max_age_s=SUBSCRIPTION_SECONDS)
 
 
 def new_secret() -> str:
@@ -137,6 +189,7 @@ def create_subscription(
         created_at=now,
         updated_at=now,
     )
+    mark_changed(session)
     session.add(row)
     session.flush()
     _audit(session, actor, "webhook.create", row, {"url": row.url, "types": row.event_types})
@@ -148,6 +201,7 @@ def set_subscription_status(
 ) -> SubscriptionRead:
     """Pause a subscription (its deliveries wait, nothing new is queued) or resume it."""
     row = _get(session, subscription_id)
+    mark_changed(session)
     row.status = SubscriptionStatus.ACTIVE if active else SubscriptionStatus.PAUSED
     row.updated_at = utcnow()
     session.flush()
@@ -208,9 +262,9 @@ def queue_deliveries(
         _get(session, subscription_id)
         targets = [(subscription_id, event) for event in events]
     else:
-        rows = session.execute(_ACTIVE_SUBSCRIPTIONS).all()
+        subscriptions = _active_subscriptions(session)
         targets = [
-            (r.id, event) for event in events for r in rows if event[1] in (r.event_types or [])
+            (sid, event) for event in events for sid, types in subscriptions if event[1] in types
         ]
     if not targets:
         return 0

@@ -41,7 +41,15 @@ from patron.orders.exceptions import (
     StoreOutOfScope,
     UnknownStore,
 )
-from patron.orders.reads import _CHUNK, _LINES, _ORDERS, _READ_FIELDS, get_order_or_raise
+from patron.orders.reads import (
+    _CHUNK,
+    _LINES,
+    _ORDERS,
+    _READ_FIELDS,
+    get_order_or_raise,
+    order_row_by_key,
+    reads_of_rows,
+)
 from patron.orders.schemas import (
     ORDER_ATTRIBUTES,
     OrderIn,
@@ -154,10 +162,14 @@ def _record(
     store_ids: frozenset[int] | None = None,
     actor: Actor | None = None,
     currency: str | None = None,
+    absent: bool = False,
 ) -> tuple[list[OrderOutcome], dict[int, OrderRead]]:
-    """record_orders, plus the read of each order it created (built without a query)."""
+    """record_orders, plus the read of each order it created (built without a query).
+    ``absent``: the caller looked the keys up in this transaction and found none."""
     hashes = [request_hash(o) for o in orders_in]
-    existing = _existing_orders(session, [(o.source, o.external_id) for o in orders_in])
+    existing = (
+        {} if absent else _existing_orders(session, [(o.source, o.external_id) for o in orders_in])
+    )
     stores = catalog.stores_by_code(
         session=session, codes={o.store_code for o in orders_in if o.store_code}
     )
@@ -270,7 +282,9 @@ def _insert(
     resolution = customers.resolve_customers(
         session=session, refs=refs, contexts=contexts, actor=actor, store_ids=store_ids
     )
-    _note_first_purchases(session, resolution.customer_ids, [orders_in[i] for i in fresh])
+    _note_first_purchases(
+        session, resolution.customer_ids, [orders_in[i] for i in fresh], resolution.signed_up
+    )
     now = utcnow()
     currency = currency or get_settings().currency
     conn = session.connection()
@@ -373,16 +387,25 @@ def _fresh_read(
 
 
 def _note_first_purchases(
-    session: Session, customer_ids: Sequence[int | None], orders_in: Sequence[OrderIn]
+    session: Session,
+    customer_ids: Sequence[int | None],
+    orders_in: Sequence[OrderIn],
+    signed_up: dict[int, datetime],
 ) -> None:
     """A customer is known since their earliest evidence: an order older than the sign-up
-    (a file of last year's sales imported after this year's) moves the sign-up back."""
+    (a file of last year's sales imported after this year's) moves the sign-up back.
+    ``signed_up`` holds sign-ups read in this transaction (never earlier than now): a
+    customer whose sign-up is already no later than their earliest order is left alone."""
     earliest: dict[int, datetime] = {}
     for customer_id, order_in in zip(customer_ids, orders_in, strict=True):
         if customer_id is not None:
             at = earliest.get(customer_id)
             if at is None or order_in.ordered_at < at:
                 earliest[customer_id] = order_in.ordered_at
+    for customer_id, at in list(earliest.items()):
+        known = signed_up.get(customer_id)
+        if known is not None and known <= at:
+            del earliest[customer_id]
     if earliest:
         customers.note_earliest_evidence(session=session, earliest=earliest)
 
@@ -399,7 +422,21 @@ def record_order(
     ``store_ids``, when given, are the stores the caller may sell in; the key of another
     store's order is refused as that order would be (OrderOutOfScope), saying nothing of it.
     """
-    outcomes, reads = _record(session, [order_in], None, store_ids, actor)
+    # An idempotent repeat: one indexed look-up of the stored order, then its lines.
+    stored = order_row_by_key(session, order_in.source, order_in.external_id)
+    if stored is not None:
+        if store_ids is not None and stored["store_id"] not in store_ids:
+            raise OrderOutOfScope("an order under this key belongs to another store")
+        if stored["request_hash"] != request_hash(order_in):
+            raise IdempotencyConflict(
+                f"order {order_in.source}/{order_in.external_id} was already posted with other "
+                "content",
+                source=order_in.source,
+                external_id=order_in.external_id,
+                order_id=stored["id"],
+            )
+        return OrderWrite(created=False, order=reads_of_rows(session, [stored])[0])
+    outcomes, reads = _record(session, [order_in], None, store_ids, actor, absent=True)
     outcome = outcomes[0]
     if outcome.status == "invalid":
         assert outcome.error is not None

@@ -114,19 +114,53 @@ def _read_statements() -> tuple[Any, Any]:
     return orders_sql, lines_sql
 
 
-def _reads_by_id(session: Session, order_ids: Sequence[int]) -> list[OrderRead]:
-    """Orders with their lines and what was refunded of each, in two Core queries per chunk."""
+_BY_KEY: dict[str, Any] = {}
+
+
+def order_row_by_key(session: Session, source: str, external_id: str) -> dict[str, Any] | None:
+    """The stored row of the order under a key, with its store's code, in one indexed query
+    (an idempotent repeat's first and only look-up before its lines); None when there is none.
+    :func:`reads_of_rows` makes the read of it."""
+    statement = _BY_KEY.get("orders")
+    if statement is None:
+        o = _ORDERS
+        store = catalog.store_table()
+        statement = _BY_KEY["orders"] = (
+            select(o, store.c.code.label("store_code"))
+            .join(store, store.c.id == o.c.store_id)
+            .where(o.c.source == bindparam("source"), o.c.external_id == bindparam("external_id"))
+        )
+    row = (
+        session.connection()
+        .execute(statement, {"source": source, "external_id": external_id})
+        .mappings()
+        .first()
+    )
+    return dict(row) if row is not None else None
+
+
+def reads_of_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[OrderRead]:
+    """The reads of orders whose rows were read already (:func:`order_row_by_key`)."""
+    return _reads_by_id(session, [r["id"] for r in rows], {r["id"]: r for r in rows})
+
+
+def _reads_by_id(
+    session: Session, order_ids: Sequence[int], known: dict[int, dict[str, Any]] | None = None
+) -> list[OrderRead]:
+    """Orders with their lines and what was refunded of each, in two Core queries per chunk
+    (one when the orders' rows are ``known``)."""
     if not order_ids:
         return []
     conn = session.connection()
     orders_sql, lines_sql = _read_statements()
-    found: dict[int, dict[str, Any]] = {}
+    found: dict[int, dict[str, Any]] = dict(known) if known is not None else {}
     lines: dict[int, list[OrderLineRead]] = defaultdict(list)
     refunded_by_order: dict[int, int] = defaultdict(int)
     for start in range(0, len(order_ids), _CHUNK):
         chunk = list(order_ids[start : start + _CHUNK])
-        for row in conn.execute(orders_sql, {"ids": chunk}).mappings():
-            found[row["id"]] = dict(row)
+        if known is None:
+            for row in conn.execute(orders_sql, {"ids": chunk}).mappings():
+                found[row["id"]] = dict(row)
         for row in conn.execute(lines_sql, {"ids": chunk}).mappings():
             amount = int(row["amount"] or 0)
             refunded_by_order[row["order_id"]] += amount
