@@ -57,7 +57,9 @@ Resolve = Callable[
 ]
 
 
-_STREAM_KEY = "hashtext('patron.event')"
+# Per schema: Patron installations sharing one PostgreSQL database in schemas of their own
+# (or test workers) must not wait on one another's streams.
+_STREAM_KEY = "hashtext('patron.event:' || current_schema())"
 
 
 _LOCK_SHARED = text(f"SELECT pg_advisory_xact_lock_shared({_STREAM_KEY})")
