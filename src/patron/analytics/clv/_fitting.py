@@ -355,39 +355,29 @@ def maximise_large(
     convergence within NEWTON_STEPS), the fit falls back on ``maximise`` from the best
     point found, so the answer is never worse; the convergence test is ``maximise``'s.
     """
-    if rows <= PRESOLVE_ROWS:
+
+    def full(begin: Sequence[FloatArray]) -> Optimum:
         return maximise(
             objective,
-            starts,
+            begin,
             model=model,
             names=names,
             weight=weight,
             max_iterations=max_iterations,
         )
+
+    if rows <= PRESOLVE_ROWS:
+        return full(starts)
     step = rows // PRESOLVE_SAMPLE
     sampled = objective_on(slice(None, None, step))
     try:
         rough = maximise(sampled, starts, model=model, names=names, weight=weight / step)
     except ModelFitError:
-        return maximise(
-            objective,
-            starts,
-            model=model,
-            names=names,
-            weight=weight,
-            max_iterations=max_iterations,
-        )
+        return full(starts)
     fallback = [rough.log_params, *starts]
     finished = _quasi_newton(objective, sampled, rough.log_params, step=step, weight=weight)
     if finished is None:
-        return maximise(
-            objective,
-            fallback,
-            model=model,
-            names=names,
-            weight=weight,
-            max_iterations=max_iterations,
-        )
+        return full(fallback)
     theta, total, iterations = finished
     return Optimum(
         log_params=theta,
