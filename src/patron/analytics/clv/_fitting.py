@@ -309,20 +309,30 @@ def presolve(
     order from _common.group_rows, or by x). Only a start: the full fit still has to pass
     its own convergence test.
     """
+    found = _sample_optimum(objective_on, rows, starts, model=model, names=names, weight=weight)
+    return list(starts) if found is None else [found[0].log_params, *starts]
+
+
+def _sample_optimum(
+    objective_on: Callable[[slice], Objective],
+    rows: int,
+    starts: Sequence[FloatArray],
+    *,
+    model: str,
+    names: Sequence[str],
+    weight: float,
+) -> tuple[Optimum, Objective, int] | None:
+    """(optimum, objective, k) on every k-th distinct row (``presolve``), or None for a fit
+    small enough to need no sample, or a sample that does not fit."""
     if rows <= PRESOLVE_ROWS:
-        return list(starts)
+        return None
     step = rows // PRESOLVE_SAMPLE
+    sampled = objective_on(slice(None, None, step))
     try:
-        rough = maximise(
-            objective_on(slice(None, None, step)),
-            starts,
-            model=model,
-            names=names,
-            weight=weight / step,
-        )
+        rough = maximise(sampled, starts, model=model, names=names, weight=weight / step)
     except ModelFitError:
-        return list(starts)
-    return [rough.log_params, *starts]
+        return None
+    return rough, sampled, step
 
 
 # The quasi-Newton finish of a large fit (``maximise_large``) stops when the largest
@@ -366,14 +376,10 @@ def maximise_large(
             max_iterations=max_iterations,
         )
 
-    if rows <= PRESOLVE_ROWS:
+    found = _sample_optimum(objective_on, rows, starts, model=model, names=names, weight=weight)
+    if found is None:
         return full(starts)
-    step = rows // PRESOLVE_SAMPLE
-    sampled = objective_on(slice(None, None, step))
-    try:
-        rough = maximise(sampled, starts, model=model, names=names, weight=weight / step)
-    except ModelFitError:
-        return full(starts)
+    rough, sampled, step = found
     fallback = [rough.log_params, *starts]
     finished = _quasi_newton(objective, sampled, rough.log_params, step=step, weight=weight)
     if finished is None:
