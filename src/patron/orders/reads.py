@@ -93,12 +93,7 @@ def _read_statements() -> tuple[Any, Any]:
     if found[0] is not None and found[1] is not None:
         return found
     o, ln, rl = _ORDERS, _LINES, _REFUND_LINES
-    store = catalog.store_table()
-    orders_sql = (
-        select(o, store.c.code.label("store_code"))
-        .join(store, store.c.id == o.c.store_id)
-        .where(o.c.id.in_(bindparam("ids", expanding=True)))
-    )
+    orders_sql = _orders_with_store_code().where(o.c.id.in_(bindparam("ids", expanding=True)))
     lines_sql = (
         select(
             ln,
@@ -114,6 +109,14 @@ def _read_statements() -> tuple[Any, Any]:
     return orders_sql, lines_sql
 
 
+def _orders_with_store_code() -> Any:
+    """Order rows with their store's code, the shape every read of an order starts from."""
+    store = catalog.store_table()
+    return select(_ORDERS, store.c.code.label("store_code")).join(
+        store, store.c.id == _ORDERS.c.store_id
+    )
+
+
 _BY_KEY: dict[str, Any] = {}
 
 
@@ -124,11 +127,8 @@ def order_row_by_key(session: Session, source: str, external_id: str) -> dict[st
     statement = _BY_KEY.get("orders")
     if statement is None:
         o = _ORDERS
-        store = catalog.store_table()
-        statement = _BY_KEY["orders"] = (
-            select(o, store.c.code.label("store_code"))
-            .join(store, store.c.id == o.c.store_id)
-            .where(o.c.source == bindparam("source"), o.c.external_id == bindparam("external_id"))
+        statement = _BY_KEY["orders"] = _orders_with_store_code().where(
+            o.c.source == bindparam("source"), o.c.external_id == bindparam("external_id")
         )
     row = (
         session.connection()
