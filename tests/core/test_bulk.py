@@ -81,3 +81,25 @@ def test_an_arrow_table_round_trips_with_dates_floats_nulls_and_awkward_text(
     assert [r[2] for r in got] == rows.column("share").to_pylist(), "floats exactly"
     assert [r[3] for r in got] == rows.column("words").to_pylist(), "'' is not NULL"
     assert [r[4] for r in got] == rows.column("doc").to_pylist()
+
+
+def test_a_runs_references_are_checked_once_and_an_unknown_one_is_named(db: Database) -> None:
+    import pytest
+
+    def work(session: object) -> None:
+        referred = bulk.temporary_table(session, "tmp_referred", {"id": ("bigint", "INTEGER")})  # type: ignore[arg-type]
+        rows = bulk.temporary_table(
+            session,  # type: ignore[arg-type]
+            "tmp_rows",
+            {"run_id": ("bigint", "INTEGER"), "customer_id": ("bigint", "INTEGER")},
+        )
+        bulk.insert_tuples(session, referred, ("id",), [(1,), (2,)])  # type: ignore[arg-type]
+        bulk.insert_tuples(session, rows, ("run_id", "customer_id"), [(7, 1), (7, 2), (8, 99)])  # type: ignore[arg-type]
+        # run 7 names only known ids; run 8 names 99, which no referred row holds
+        bulk.check_references(session, rows, "customer_id", referred, run_id=7)  # type: ignore[arg-type]
+        with pytest.raises(RuntimeError, match=r"run 8's .* 99, unknown"):
+            bulk.check_references(session, rows, "customer_id", referred, run_id=8)  # type: ignore[arg-type]
+        bulk.drop_table(session, rows)  # type: ignore[arg-type]
+        bulk.drop_table(session, referred)  # type: ignore[arg-type]
+
+    db.write(work)

@@ -39,7 +39,7 @@ from patron.analytics.reads import KPI_RESULTS, get_run_or_raise, store_path
 from patron.analytics.schemas import (
     AnalyticsRunRead,
 )
-from patron.core.bulk import first_missing_reference, insert_arrow
+from patron.core.bulk import check_references, insert_arrow
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
@@ -413,9 +413,5 @@ def _write_scores(session: Session, *, run_id: int, scores: pa.Table) -> int:
     if session.get(AnalyticsRun, run_id) is None:
         raise InvalidInput("run_id", f"no analytics run {run_id}")
     written = insert_arrow(session, "customer_score", rows)
-    unknown = first_missing_reference(
-        session, "customer_score", "customer_id", "customer", run_id=run_id
-    )
-    if unknown is not None:
-        raise RuntimeError(f"run {run_id}'s scores name customer {unknown}, who is unknown")
+    check_references(session, "customer_score", "customer_id", "customer", run_id=run_id)
     return written

@@ -136,16 +136,17 @@ def insert_arrow(session: Session, table: str, rows: Any) -> int:
     return int(rows.num_rows)
 
 
-def first_missing_reference(
+def check_references(
     session: Session, table: str, column: str, referred: str, *, run_id: int
-) -> Any | None:
-    """A value of ``table.column`` among the rows of run ``run_id`` that no ``referred.id``
-    holds, or None when all are found: a foreign key's check made once, in one anti-join,
-    for a run's million rows instead of a lookup per row."""
+) -> None:
+    """A foreign key's check made once, in one anti-join, for a run's million rows instead
+    of a lookup per row: raises when a value of ``table.column`` among run ``run_id``'s
+    rows is held by no ``referred.id`` (the caller's transaction is then rolled back)."""
     _check(table, column, referred)
     query = text(
         f"SELECT t.{column} FROM {table} t WHERE t.run_id = :run_id AND NOT EXISTS "
         f"(SELECT 1 FROM {referred} r WHERE r.id = t.{column}) LIMIT 1"
     )
     found = session.connection().execute(query, {"run_id": run_id}).first()
-    return None if found is None else found[0]
+    if found is not None:
+        raise RuntimeError(f"run {run_id}'s {table} rows name {referred} {found[0]}, unknown")

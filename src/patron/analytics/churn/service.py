@@ -118,7 +118,7 @@ def record_risk(
                 for i in range(start, min(start + _WRITE_CHUNK, len(ids)))
             ]
             session.execute(statement, rows)
-    _check_customers(session, "customer_risk", run_id)
+    bulk.check_references(session, "customer_risk", "customer_id", "customer", run_id=run_id)
 
     alerts = 0
     if previous_run_id is not None:
@@ -164,14 +164,6 @@ def record_risk(
     return RiskRecorded(
         run_id=run_id, previous_run_id=previous_run_id, customers=len(ids), alerts=alerts
     )
-
-
-def _check_customers(session: Session, table: str, run_id: int) -> None:
-    """The customer_id foreign key's check, once for the run's rows (the table has none:
-    a lookup per row was half the write-back's time)."""
-    missing = bulk.first_missing_reference(session, table, "customer_id", "customer", run_id=run_id)
-    if missing is not None:
-        raise RuntimeError(f"run {run_id}'s {table} rows name customer {missing}, who is unknown")
 
 
 def _copy_risk_rows(
