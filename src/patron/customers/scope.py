@@ -94,7 +94,9 @@ def customers_in_stores(
     ids = sorted(customer_ids)
     statement = _customers_in_stores()
     for start in range(0, len(ids), _CHUNK):
-        rows = session.scalars(statement, {"ids": ids[start : start + _CHUNK], "stores": stores})
+        rows = session.scalars(
+            statement, {"ids": ids[start : start + _CHUNK], "scope_stores": stores}
+        )
         found.update(dict.fromkeys(rows, True))
     return found
 
@@ -102,8 +104,7 @@ def customers_in_stores(
 @cache
 def _customers_in_stores() -> Select[int]:
     """The statement of :func:`customers_in_stores`, built once: a till's every order asks it."""
-    stores: Any = bindparam("stores", expanding=True)
     return select(Customer.id).where(
         Customer.id.in_(bindparam("ids", expanding=True)),
-        or_(Customer.home_store_id.in_(stores), purchases().bought_in_stores(Customer.id, stores)),
+        home_or_bought_in(Customer.id, Customer.home_store_id),
     )
