@@ -20,6 +20,7 @@ from tests.imports.helpers import (
     UCI_HEADER,
     import_file,
     read_report,
+    rejects,
     report_of,
     snapshot,
     write_csv,
@@ -577,3 +578,60 @@ def test_an_imported_order_has_the_request_hash_of_the_same_order_posted(
     )  # fmt: skip
     again = db.write(lambda s: orders.record_order(session=s, order_in=posted))
     assert again.created is False  # the same order: a duplicate, not a conflict
+
+
+def test_cells_repeated_across_rows_are_judged_on_every_row(db: Database, tmp_path: Path) -> None:
+    """Prices, quantities and customers an export repeats are read once each; every row
+    still gets its own outcome: each flawed cell rejected, each finer price warned, each
+    order of one customer on that customer, each order of a bad identity rejected."""
+    rows = [
+        ["700001", "A", "HOLDER", "six", "12/1/2010 8:26", "2.55", "17850", "UK"],
+        ["700001", "B", "LANTERN", "2", "12/1/2010 8:26", "0.125", "17850", "UK"],
+        ["700002", "A", "HOLDER", "six", "12/1/2010 9:26", "2.55", "17850", "UK"],
+        ["700002", "B", "LANTERN", "2", "12/1/2010 9:26", "0.125", "17850", "UK"],
+        ["700003", "C", "CUP", "2", "12/1/2010 9:30", "-1.00", "13047", "UK"],
+        ["700003", "D", "CUP", "2", "12/1/2010 9:30", "1.00", "13047", "UK"],
+        ["700004", "C", "CUP", "2", "12/1/2010 9:40", "-1.00", "13047", "UK"],
+        ["700004", "D", "CUP", "2", "12/1/2010 9:40", "2.55", "13047", "UK"],
+    ]
+    path = write_csv(tmp_path / "repeats.csv", UCI_HEADER, rows)
+
+    summary = import_file(db, "orders", path)
+
+    assert (summary.rows_accepted, summary.rows_rejected) == (4, 4)
+    assert summary.reconciliation is not None and summary.reconciliation.balanced
+    report = report_of(summary)
+    rejected = [(r["row"], r["column"], r["value"]) for r in report if r["outcome"] == "rejected"]
+    assert rejected == [
+        ("2", "Quantity", "six"),
+        ("4", "Quantity", "six"),
+        ("6", "UnitPrice", "-1.00"),
+        ("8", "UnitPrice", "-1.00"),
+    ]
+    warned = [(r["row"], r["value"]) for r in report if r["outcome"] != "rejected"]
+    assert warned == [("3", "0.125"), ("5", "0.125")]
+    first, second = _order(db, "700001"), _order(db, "700002")
+    assert first is not None and second is not None
+    assert [ln.amount_fen for ln in first.lines] == [25]  # 2 × 0.125 = 0.25
+    assert first.customer_id is not None and second.customer_id == first.customer_id
+    third, fourth = _order(db, "700003"), _order(db, "700004")
+    assert third is not None and fourth is not None
+    assert fourth.customer_id == third.customer_id != first.customer_id
+
+
+def test_an_identity_repeated_across_orders_is_rejected_on_each(
+    db: Database, tmp_path: Path
+) -> None:
+    header = ["订单号", "商品编码", "数量", "单价", "下单时间", "手机号"]
+    rows = [
+        ["K1", "A", "1", "5.00", "2024-01-05 10:00", "12345"],
+        ["K2", "A", "1", "5.00", "2024-01-05 11:00", "12345"],
+        ["K3", "A", "1", "5.00", "2024-01-05 12:00", "13800138000"],
+        ["K4", "A", "1", "5.00", "2024-01-05 13:00", "13800138000"],
+    ]
+    summary = import_file(db, "orders", write_csv(tmp_path / "ids.csv", header, rows))
+
+    assert (summary.rows_accepted, summary.rows_rejected) == (2, 2)
+    assert [(r["row"], r["value"]) for r in rejects(summary)] == [("2", "12345"), ("3", "12345")]
+    k3, k4 = _order(db, "K3"), _order(db, "K4")
+    assert k3 is not None and k4 is not None and k3.customer_id == k4.customer_id

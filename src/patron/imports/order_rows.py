@@ -17,6 +17,7 @@ order-level fields (time, identity, store, status) are judged when the order is 
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -90,6 +91,7 @@ IDENTITY_TARGETS = (
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STAGE_CHUNK = 5000
+_CACHED = 50_000  # distinct prices or quantities kept read
 
 Tick = Callable[[str, int, int, int], None]  # (stage, done, total, rows)
 _M = TypeVar("_M", bound=BaseModel)
@@ -156,12 +158,24 @@ class OrderRows:
         self.i_after = index.get("after_sale_status")
         self.i_refund = index.get("refund_amount")
         self.i_refunded_at = index.get("refunded_at")
+        # Whether a sale line's own cells may say it was refunded (else only its status).
+        self._refund_cells = self.i_refund is not None or self.i_after is not None
         self.i_odisc = index.get("order_discount")
         self.i_total = index.get("total")
         self.head_targets = tuple(t for t in HEAD_TARGETS if t in index)
         self.head_index = [index[t] for t in self.head_targets]
+        # The order-level cells of a row, as one C call (a tuple, even of one or none).
+        self._head_cells: Callable[[Sequence[str]], Sequence[str]]
+        if len(self.head_index) > 1:
+            self._head_cells = operator.itemgetter(*self.head_index)
+        else:
+            self._head_cells = lambda cells: [cells[i] for i in self.head_index]
         self._states: dict[str, str] = {}
         self._whens: dict[str, tuple[int, str]] = {}
+        # An export repeats a few hundred prices and quantities over and over: each distinct
+        # cell is read once (bounded, so a file of all-different values costs no memory).
+        self._prices: dict[str, values.Money] = {}
+        self._quantities: dict[str, int] = {}
 
     def header(self, target: str) -> str:
         return self.cols.header(target)
@@ -254,7 +268,7 @@ class OrderRows:
             key = ident(key)
         if (not key or _totals_word(key)) and self._totals_row(number, cells, staging):
             return None
-        head = pack([cells[i] for i in self.head_index])
+        head = pack(self._head_cells(cells))
         store = ""
         if self.i_store is not None:
             store = cells[self.i_store].strip()
@@ -304,19 +318,29 @@ class OrderRows:
         text = cells[self.i_qty].strip()
         if not text:
             raise _LineFlaw("quantity", "", "quantity_empty")
-        try:
-            qty = values.quantity_milli(text)
-        except CellError as exc:
-            raise _LineFlaw("quantity", text, exc.code) from None
+        qty = self._quantities.get(text)
+        if qty is None:
+            try:
+                qty = values.quantity_milli(text)
+            except CellError as exc:
+                raise _LineFlaw("quantity", text, exc.code) from None
+            if len(self._quantities) >= _CACHED:
+                self._quantities.clear()
+            self._quantities[text] = qty
         if qty == 0:
             raise _LineFlaw("quantity", text, "quantity_zero")
         price = amount = None
         price_text = amount_text = ""
         if self.i_price is not None and (price_text := cells[self.i_price].strip()):
-            try:
-                price = values.money(price_text)
-            except CellError as exc:
-                raise _LineFlaw("unit_price", price_text, exc.code) from None
+            price = self._prices.get(price_text)
+            if price is None:
+                try:
+                    price = values.money(price_text)
+                except CellError as exc:
+                    raise _LineFlaw("unit_price", price_text, exc.code) from None
+                if len(self._prices) >= _CACHED:
+                    self._prices.clear()
+                self._prices[price_text] = price
         if self.i_amount is not None and (amount_text := cells[self.i_amount].strip()):
             try:
                 amount = values.fen(amount_text)
@@ -364,7 +388,9 @@ class OrderRows:
             return NO_SALE_KIND, sku, name, qty, unit, amount, discount, 0
         if negative or self.cancel_re.search(key):
             return RETURN, sku, name, qty, unit, amount, discount, 0
-        return SALE, sku, name, qty, unit, amount, discount, self._refund(cells, state, amount)
+        if self._refund_cells or state in (REFUNDED, PARTLY_REFUNDED):
+            return SALE, sku, name, qty, unit, amount, discount, self._refund(cells, state, amount)
+        return SALE, sku, name, qty, unit, amount, discount, 0
 
     def _refund(self, cells: Sequence[str], state: str, amount: int) -> int:
         """The money a sale line's row says was refunded: 0, an amount, or -1 (all of it)."""

