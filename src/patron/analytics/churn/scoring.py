@@ -41,6 +41,7 @@ the report says so; reasons are then the ones whose condition holds, in registry
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterator, Mapping
@@ -199,6 +200,53 @@ class ChurnResult:
                     out[i].append({"code": code, "numbers": numbers, "action": action})
         return out
 
+    def reasons_json_text(self) -> Any:
+        """Every row's reasons as the JSON text ``json.dumps(reasons_json()[i])`` parses
+        the same as (a pyarrow string array): pieced together by Arrow a column at a time,
+        with no Python object per row, for the write-back (docs/architecture.md). Numbers
+        are written as ``_plain`` gives them, an integral value as an integer; another in
+        Arrow's shortest round-trip form, which may differ from Python's in the exponent's
+        spelling only."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        frame = self.customers
+        n = len(frame)
+        slots = []
+        for k in range(1, TOP_REASONS + 1):
+            codes = frame[f"reason_{k}"].to_numpy(dtype=object)
+            actions = frame[f"action_{k}"].to_numpy(dtype=object)
+            # Each row's place in ``pieces`` (every code's texts one after the other, then
+            # one empty text for the rows with no reason in this slot: a row's reasons fill
+            # the slots from the first, so the later ones bring their own separator).
+            where = np.full(n, -1, dtype=np.int64)
+            pieces: list[Any] = []
+            taken = 0
+            for code, named in self.numbers.items():
+                rows = np.flatnonzero(codes == code)
+                if not len(rows):
+                    continue
+                for action in dict.fromkeys(actions[rows].tolist()):
+                    chosen = rows[actions[rows] == action]
+                    parts: list[Any] = [
+                        f'{", " if k > 1 else ""}{{"code": {json.dumps(code)}, "numbers": {{'
+                    ]
+                    for j, (name, column) in enumerate(named.items()):
+                        parts.append(f"{', ' if j else ''}{json.dumps(name)}: ")
+                        parts.append(_number_texts(column[chosen]))
+                    parts.append(f'}}, "action": {json.dumps(action)}}}')
+                    if all(isinstance(part, str) for part in parts):
+                        text = pa.array(["".join(parts)] * len(chosen), type=pa.string())
+                    else:
+                        text = pc.binary_join_element_wise(*parts, "")
+                    pieces.append(text)
+                    where[chosen] = np.arange(taken, taken + len(chosen))
+                    taken += len(chosen)
+            pieces.append(pa.array([""], type=pa.string()))
+            where[where < 0] = taken
+            slots.append(pa.concat_arrays(pieces).take(pa.array(where)))
+        return pc.binary_join_element_wise("[", *slots, "]", "")
+
     def reasons_for(self, customer_id: int) -> list[Reason]:
         ids = self.customers["customer_id"].to_numpy()
         rows = np.flatnonzero(ids == customer_id)
@@ -211,6 +259,19 @@ def _plain(value: float) -> float | int:
     if not np.isfinite(value):
         return 0
     return int(value) if value == int(value) else value
+
+
+def _number_texts(values: FloatArray) -> Any:
+    """``_plain`` of each value as JSON text, column-wise (a pyarrow string array)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = np.where(np.isfinite(values), values, 0.0)
+    # Integral (and within int64, as every count, day and percent is): an integer's text.
+    integral = (values == np.trunc(values)) & (np.abs(values) < 2.0**62)
+    as_int = pc.cast(pa.array(np.where(integral, values, 0.0).astype(np.int64)), pa.string())
+    as_float = pc.cast(pa.array(values), pa.string())
+    return pc.if_else(pa.array(integral), as_int, as_float)
 
 
 @dataclass(frozen=True, eq=False)
