@@ -377,7 +377,7 @@ def _top_reasons(
     features: list[Feature],
     model: ChurnModel | None,
     raw: FloatArray,
-) -> tuple[list[npt.NDArray[Any]], list[npt.NDArray[Any]], dict[str, dict[str, FloatArray]]]:
+) -> tuple[list[pd.Series], list[pd.Series], dict[str, dict[str, FloatArray]]]:
     """Reason and action codes (top 3 per row) and the numbers of every reason.
 
     With a model: features whose condition holds, on the side of the mean the reason speaks
@@ -407,17 +407,26 @@ def _top_reasons(
     # Stable sort on −strength keeps registry order among equals.
     order = np.argsort(-strength, axis=1, kind="stable")[:, :TOP_REASONS]
     chosen = np.take_along_axis(strength, order, axis=1)
-    reason_codes = np.array([f.reason for f in features] + [None], dtype=object)
-    action_codes = np.array([f.action for f in features] + [None], dtype=object)
     reasons, actions = [], []
     for slot in range(TOP_REASONS):
         if slot < order.shape[1]:
             index = np.where(np.isfinite(chosen[:, slot]), order[:, slot], k)
         else:
             index = np.full(n, k)
-        reasons.append(reason_codes[index])
-        actions.append(action_codes[index])
+        reasons.append(_text_column(index, [f.reason for f in features]))
+        actions.append(_text_column(index, [f.action for f in features]))
     return reasons, actions, numbers
+
+
+def _text_column(index: npt.NDArray[Any], names: list[str]) -> pd.Series:
+    """``names[index]`` per row (missing where ``index`` is ``len(names)``) as pandas' string
+    column, made by Arrow from the indices: no Python string per row to convert."""
+    import pyarrow as pa
+
+    missing = index >= len(names)
+    codes = pa.array(np.where(missing, 0, index).astype(np.int32), mask=missing)
+    texts = pa.DictionaryArray.from_arrays(codes, pa.array(names, type=pa.string()))
+    return pd.Series(texts.cast(pa.string()), dtype="str")
 
 
 def shop_horizon(
