@@ -375,8 +375,7 @@ def _fit_at(
 def _top_reasons(
     columns: dict[str, npt.NDArray[Any]],
     features: list[Feature],
-    model: ChurnModel | None,
-    raw: FloatArray,
+    standardised: tuple[FloatArray, FloatArray] | None,
 ) -> tuple[list[pd.Series], list[pd.Series], dict[str, dict[str, FloatArray]]]:
     """Reason and action codes (top 3 per row) and the numbers of every reason.
 
@@ -396,9 +395,8 @@ def _top_reasons(
                 name: np.asarray(values, dtype=np.float64)
                 for name, values in feature.numbers(columns).items()
             }
-    if model is not None:
-        z = model.standardise(raw)
-        contributions = z * model.coefficients
+    if standardised is not None:
+        z, contributions = standardised  # the model's z and coef · z of each row
         direction = np.array([f.direction for f in features], dtype=np.float64)
         raises = (contributions > 0) & (z * direction > 0)
         strength = np.where(applies & raises, contributions, -np.inf)
@@ -587,8 +585,11 @@ def score_churn(con: Any, *, as_of: date, params: ChurnParams | None = None) -> 
         evaluation = {"available": False, "message": f"no holdout evaluation: {eval_why_not}"}
 
     p_alive = now.columns["p_alive"]
+    standardised = None
     if model is not None:
-        risk = model.predict(now.raw)
+        z = model.standardise(now.raw)
+        standardised = (z, z * model.coefficients)
+        risk = model.predict_contributions(standardised[1])
         mode = "model"
         message = (
             f"Logistic regression on {len(features)} features, trained on "
@@ -617,7 +618,7 @@ def score_churn(con: Any, *, as_of: date, params: ChurnParams | None = None) -> 
         risk, now.columns["days_since_last"], at_stake, horizon=horizon, params=params
     )
     with steps("reasons"):
-        reasons, actions, numbers = _top_reasons(now.columns, features, model, now.raw)
+        reasons, actions, numbers = _top_reasons(now.columns, features, standardised)
     frame = pd.DataFrame(
         {
             "customer_id": now.ids,
