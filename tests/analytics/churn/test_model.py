@@ -3,6 +3,7 @@ P(alive) alone, calibration, and the fallback for shops too small to train on.""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import numpy as np
@@ -13,6 +14,8 @@ from patron.analytics.churn.features import FEATURES, store_tables
 from patron.analytics.churn.scoring import (
     ChurnParams,
     ChurnResult,
+    _number_texts,
+    _plain,
     assign_bands,
     band_outcomes,
     cutoff_at,
@@ -192,6 +195,23 @@ def test_reasons_as_json_match_the_reasons_of_each_row(scored: ChurnResult) -> N
     assert any(len(reasons) == 3 for reasons in rows) and any(not r for r in rows)
     for i in range(len(rows)):
         assert rows[i] == [r.to_json() for r in scored.reasons_at(i)]
+
+
+def test_reasons_as_json_text_are_each_rows_reasons_as_json_dumps_writes_them(
+    scored: ChurnResult,
+) -> None:
+    texts = scored.reasons_json_text().to_pylist()
+    rows = scored.reasons_json()
+    assert len(texts) == len(rows)
+    for text, reasons in zip(texts, rows, strict=True):
+        assert text == json.dumps(reasons)
+
+
+def test_reason_numbers_as_json_text_are_what_plain_gives() -> None:
+    values = np.array([3.0, 12.5, -0.0, np.nan, np.inf, -7.0, 0.1, 2.5e16, 1e-05])
+    texts = _number_texts(values).to_pylist()
+    assert [json.loads(t) for t in texts] == [_plain(v) for v in values]
+    assert texts[:7] == [json.dumps(_plain(v)) for v in values[:7]]
 
 
 def test_bands_put_the_long_silent_apart_and_size_high_as_a_ranked_share() -> None:

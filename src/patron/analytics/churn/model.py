@@ -50,8 +50,10 @@ class ChurnModel:
     calibration_customers: int
 
     def standardise(self, raw: FloatArray) -> FloatArray:
-        z = (raw - self.means) / self.scales
-        return np.where(np.isfinite(z), z, 0.0)
+        z = np.subtract(raw, self.means, dtype=np.float64)
+        z /= self.scales
+        z[~np.isfinite(z)] = 0.0
+        return z
 
     def contributions(self, raw: FloatArray) -> FloatArray:
         """coef_j · z_ij per customer (rows) and feature (columns), in log-odds."""
@@ -63,6 +65,12 @@ class ChurnModel:
     def predict(self, raw: FloatArray) -> FloatArray:
         """Calibrated P(no purchase in the label window), in [0, 1], never NaN."""
         return _calibrated(self.calibrator, self.calibration, self.log_odds(raw))
+
+    def predict_contributions(self, contributions: FloatArray) -> FloatArray:
+        """``predict`` from ``contributions(raw)`` already at hand (scoring also needs them
+        for the reasons, and does not compute them twice)."""
+        scores = np.asarray(contributions.sum(axis=1) + self.intercept, dtype=np.float64)
+        return _calibrated(self.calibrator, self.calibration, scores)
 
     def describe(self) -> list[dict[str, Any]]:
         return [

@@ -41,6 +41,7 @@ the report says so; reasons are then the ones whose condition holds, in registry
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterator, Mapping
@@ -199,6 +200,53 @@ class ChurnResult:
                     out[i].append({"code": code, "numbers": numbers, "action": action})
         return out
 
+    def reasons_json_text(self) -> Any:
+        """Every row's reasons as the JSON text ``json.dumps(reasons_json()[i])`` parses
+        the same as (a pyarrow string array): pieced together by Arrow a column at a time,
+        with no Python object per row, for the write-back (docs/architecture.md). Numbers
+        are written as ``_plain`` gives them, an integral value as an integer; another in
+        Arrow's shortest round-trip form, which may differ from Python's in the exponent's
+        spelling only."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        frame = self.customers
+        n = len(frame)
+        slots = []
+        for k in range(1, TOP_REASONS + 1):
+            codes = frame[f"reason_{k}"].to_numpy(dtype=object)
+            actions = frame[f"action_{k}"].to_numpy(dtype=object)
+            # Each row's place in ``pieces`` (every code's texts one after the other, then
+            # one empty text for the rows with no reason in this slot: a row's reasons fill
+            # the slots from the first, so the later ones bring their own separator).
+            where = np.full(n, -1, dtype=np.int64)
+            pieces: list[Any] = []
+            taken = 0
+            for code, named in self.numbers.items():
+                rows = np.flatnonzero(codes == code)
+                if not len(rows):
+                    continue
+                for action in dict.fromkeys(actions[rows].tolist()):
+                    chosen = rows[actions[rows] == action]
+                    parts: list[Any] = [
+                        f'{", " if k > 1 else ""}{{"code": {json.dumps(code)}, "numbers": {{'
+                    ]
+                    for j, (name, column) in enumerate(named.items()):
+                        parts.append(f"{', ' if j else ''}{json.dumps(name)}: ")
+                        parts.append(_number_texts(column[chosen]))
+                    parts.append(f'}}, "action": {json.dumps(action)}}}')
+                    if all(isinstance(part, str) for part in parts):
+                        text = pa.array(["".join(parts)] * len(chosen), type=pa.string())
+                    else:
+                        text = pc.binary_join_element_wise(*parts, "")
+                    pieces.append(text)
+                    where[chosen] = np.arange(taken, taken + len(chosen))
+                    taken += len(chosen)
+            pieces.append(pa.array([""], type=pa.string()))
+            where[where < 0] = taken
+            slots.append(pa.concat_arrays(pieces).take(pa.array(where)))
+        return pc.binary_join_element_wise("[", *slots, "]", "")
+
     def reasons_for(self, customer_id: int) -> list[Reason]:
         ids = self.customers["customer_id"].to_numpy()
         rows = np.flatnonzero(ids == customer_id)
@@ -211,6 +259,19 @@ def _plain(value: float) -> float | int:
     if not np.isfinite(value):
         return 0
     return int(value) if value == int(value) else value
+
+
+def _number_texts(values: FloatArray) -> Any:
+    """``_plain`` of each value as JSON text, column-wise (a pyarrow string array)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = np.where(np.isfinite(values), values, 0.0)
+    # Integral (and within int64, as every count, day and percent is): an integer's text.
+    integral = (values == np.trunc(values)) & (np.abs(values) < 2.0**62)
+    as_int = pc.cast(pa.array(np.where(integral, values, 0.0).astype(np.int64)), pa.string())
+    as_float = pc.cast(pa.array(values), pa.string())
+    return pc.if_else(pa.array(integral), as_int, as_float)
 
 
 @dataclass(frozen=True, eq=False)
@@ -314,9 +375,8 @@ def _fit_at(
 def _top_reasons(
     columns: dict[str, npt.NDArray[Any]],
     features: list[Feature],
-    model: ChurnModel | None,
-    raw: FloatArray,
-) -> tuple[list[npt.NDArray[Any]], list[npt.NDArray[Any]], dict[str, dict[str, FloatArray]]]:
+    standardised: tuple[FloatArray, FloatArray] | None,
+) -> tuple[list[pd.Series], list[pd.Series], dict[str, dict[str, FloatArray]]]:
     """Reason and action codes (top 3 per row) and the numbers of every reason.
 
     With a model: features whose condition holds, on the side of the mean the reason speaks
@@ -335,9 +395,8 @@ def _top_reasons(
                 name: np.asarray(values, dtype=np.float64)
                 for name, values in feature.numbers(columns).items()
             }
-    if model is not None:
-        z = model.standardise(raw)
-        contributions = z * model.coefficients
+    if standardised is not None:
+        z, contributions = standardised  # the model's z and coef · z of each row
         direction = np.array([f.direction for f in features], dtype=np.float64)
         raises = (contributions > 0) & (z * direction > 0)
         strength = np.where(applies & raises, contributions, -np.inf)
@@ -346,17 +405,26 @@ def _top_reasons(
     # Stable sort on −strength keeps registry order among equals.
     order = np.argsort(-strength, axis=1, kind="stable")[:, :TOP_REASONS]
     chosen = np.take_along_axis(strength, order, axis=1)
-    reason_codes = np.array([f.reason for f in features] + [None], dtype=object)
-    action_codes = np.array([f.action for f in features] + [None], dtype=object)
     reasons, actions = [], []
     for slot in range(TOP_REASONS):
         if slot < order.shape[1]:
             index = np.where(np.isfinite(chosen[:, slot]), order[:, slot], k)
         else:
             index = np.full(n, k)
-        reasons.append(reason_codes[index])
-        actions.append(action_codes[index])
+        reasons.append(_text_column(index, [f.reason for f in features]))
+        actions.append(_text_column(index, [f.action for f in features]))
     return reasons, actions, numbers
+
+
+def _text_column(index: npt.NDArray[Any], names: list[str]) -> pd.Series:
+    """``names[index]`` per row (missing where ``index`` is ``len(names)``) as pandas' string
+    column, made by Arrow from the indices: no Python string per row to convert."""
+    import pyarrow as pa
+
+    missing = index >= len(names)
+    codes = pa.array(np.where(missing, 0, index).astype(np.int32), mask=missing)
+    texts = pa.DictionaryArray.from_arrays(codes, pa.array(names, type=pa.string()))
+    return pd.Series(texts.cast(pa.string()), dtype="str")
 
 
 def shop_horizon(
@@ -517,8 +585,11 @@ def score_churn(con: Any, *, as_of: date, params: ChurnParams | None = None) -> 
         evaluation = {"available": False, "message": f"no holdout evaluation: {eval_why_not}"}
 
     p_alive = now.columns["p_alive"]
+    standardised = None
     if model is not None:
-        risk = model.predict(now.raw)
+        z = model.standardise(now.raw)
+        standardised = (z, z * model.coefficients)
+        risk = model.predict_contributions(standardised[1])
         mode = "model"
         message = (
             f"Logistic regression on {len(features)} features, trained on "
@@ -547,7 +618,7 @@ def score_churn(con: Any, *, as_of: date, params: ChurnParams | None = None) -> 
         risk, now.columns["days_since_last"], at_stake, horizon=horizon, params=params
     )
     with steps("reasons"):
-        reasons, actions, numbers = _top_reasons(now.columns, features, model, now.raw)
+        reasons, actions, numbers = _top_reasons(now.columns, features, standardised)
     frame = pd.DataFrame(
         {
             "customer_id": now.ids,

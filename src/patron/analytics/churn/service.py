@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import case, func, insert, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from patron import events
 from patron.analytics.churn.models import (
@@ -87,64 +87,75 @@ def record_risk(
     if already is not None:
         raise InvalidInput("run_id", f"run {run_id} has already recorded churn risk")
 
-    frame = result.customers
-    ids = [int(v) for v in frame["customer_id"].to_numpy()]
-    risk = [float(v) for v in frame["churn_risk"].to_numpy()]
-    p_alive = [float(v) for v in frame["p_alive"].to_numpy()]
-    expected = [float(v) for v in frame["expected_purchases_90d"].to_numpy()]
-    clv = [int(v) for v in frame["clv_fen"].to_numpy()]
-    stake = [int(v) for v in frame["value_at_stake_fen"].to_numpy()]
-    bands = [str(v) for v in frame["risk_band"].to_numpy()]
-    reasons = result.reasons_json()
+    import numpy as np  # here, not at import: pages reading risk need neither
+    import pyarrow as pa
 
-    if session.connection().dialect.name == "postgresql":
-        _copy_risk_rows(session, run_id=run_id, result=result, reasons=reasons)
-    else:
-        statement = insert(CustomerRisk)
-        for start in range(0, len(ids), _WRITE_CHUNK):
-            rows = [
-                {
-                    "run_id": run_id,
-                    "customer_id": ids[i],
-                    "as_of": result.as_of,
-                    "churn_risk": risk[i],
-                    "p_alive": p_alive[i],
-                    "expected_purchases_90d": expected[i],
-                    "clv_fen": clv[i],
-                    "value_at_stake_fen": stake[i],
-                    "band": bands[i],
-                    "reasons": reasons[i],
-                }
-                for i in range(start, min(start + _WRITE_CHUNK, len(ids)))
-            ]
-            session.execute(statement, rows)
+    frame = result.customers
+    ids = frame["customer_id"].to_numpy(dtype=np.int64)
+    bands = frame["risk_band"].to_numpy(dtype=object)
+    # The rows go from Arrow, reasons as their JSON text (core/bulk.py: COPY on PostgreSQL,
+    # executemany elsewhere): no Python object per row and value.
+    reasons = result.reasons_json_text()
+    rows = pa.table(
+        {
+            "run_id": pa.array(np.full(len(ids), run_id, dtype=np.int64)),
+            "customer_id": pa.array(ids),
+            "as_of": pa.array([result.as_of], type=pa.date32()).take(
+                pa.array(np.zeros(len(ids), dtype=np.int64))
+            ),
+            "churn_risk": pa.array(frame["churn_risk"].to_numpy(dtype=np.float64)),
+            "p_alive": pa.array(frame["p_alive"].to_numpy(dtype=np.float64)),
+            "expected_purchases_90d": pa.array(
+                frame["expected_purchases_90d"].to_numpy(dtype=np.float64)
+            ),
+            "clv_fen": pa.array(frame["clv_fen"].to_numpy(dtype=np.int64)),
+            "value_at_stake_fen": pa.array(frame["value_at_stake_fen"].to_numpy(dtype=np.int64)),
+            "band": pa.array(bands.astype(str), type=pa.string()),
+            "reasons": reasons,
+        }
+    )
+    bulk.insert_arrow(session, "customer_risk", rows)
     bulk.check_references(session, "customer_risk", "customer_id", "customer", run_id=run_id)
 
     alerts = 0
     if previous_run_id is not None:
-        before: dict[int, str] = {
-            int(customer_id): str(band)
-            for customer_id, band in session.execute(
-                select(CustomerRisk.customer_id, CustomerRisk.band).where(
-                    CustomerRisk.run_id == previous_run_id
-                )
+        # Who crossed, with their band in the previous run, found by the database among the
+        # rows just written: only the crossings come back, not a million bands.
+        now_row, before_row = aliased(CustomerRisk), aliased(CustomerRisk)
+        found = session.execute(
+            select(now_row.customer_id, before_row.band)
+            .outerjoin(
+                before_row,
+                (before_row.run_id == previous_run_id)
+                & (before_row.customer_id == now_row.customer_id),
             )
-        }
+            .where(
+                now_row.run_id == run_id,
+                now_row.band == "high",
+                or_(before_row.band.is_(None), before_row.band != "high"),
+            )
+        ).all()
+        previous = {int(customer_id): band for customer_id, band in found}
+        at = np.flatnonzero(
+            np.isin(ids, np.fromiter(previous, dtype=np.int64, count=len(previous)))
+        )
+        risk = frame["churn_risk"].to_numpy(dtype=np.float64)
+        stake = frame["value_at_stake_fen"].to_numpy(dtype=np.int64)
+        texts = reasons.take(pa.array(at)).to_pylist()
         now = utcnow()
         crossed = [
             {
-                "customer_id": ids[i],
+                "customer_id": int(ids[i]),
                 "run_id": run_id,
                 "as_of": result.as_of,
                 "event": CHURN_RISK_HIGH_EVENT,
-                "churn_risk": risk[i],
-                "previous_band": before.get(ids[i]),
-                "value_at_stake_fen": stake[i],
-                "reasons": reasons[i],
+                "churn_risk": float(risk[i]),
+                "previous_band": previous[int(ids[i])],
+                "value_at_stake_fen": int(stake[i]),
+                "reasons": json.loads(text),
                 "created_at": now,
             }
-            for i in range(len(ids))
-            if bands[i] == "high" and before.get(ids[i]) != "high"
+            for i, text in zip(at.tolist(), texts, strict=True)
         ]
         for start in range(0, len(crossed), _WRITE_CHUNK):
             session.execute(insert(RiskAlert), crossed[start : start + _WRITE_CHUNK])
@@ -164,35 +175,6 @@ def record_risk(
     return RiskRecorded(
         run_id=run_id, previous_run_id=previous_run_id, customers=len(ids), alerts=alerts
     )
-
-
-def _copy_risk_rows(
-    session: Session, *, run_id: int, result: ChurnResult, reasons: list[list[dict[str, Any]]]
-) -> None:
-    """The customer_risk rows through COPY (core/bulk.py): the columns straight from the
-    result's arrays, the reasons as their JSON text."""
-    import numpy as np
-    import pyarrow as pa
-
-    frame = result.customers
-    n = len(frame)
-    rows = pa.table(
-        {
-            "run_id": pa.array(np.full(n, run_id, dtype=np.int64)),
-            "customer_id": pa.array(frame["customer_id"].to_numpy(dtype=np.int64)),
-            "as_of": pa.array([result.as_of] * n, type=pa.date32()),
-            "churn_risk": pa.array(frame["churn_risk"].to_numpy(dtype=np.float64)),
-            "p_alive": pa.array(frame["p_alive"].to_numpy(dtype=np.float64)),
-            "expected_purchases_90d": pa.array(
-                frame["expected_purchases_90d"].to_numpy(dtype=np.float64)
-            ),
-            "clv_fen": pa.array(frame["clv_fen"].to_numpy(dtype=np.int64)),
-            "value_at_stake_fen": pa.array(frame["value_at_stake_fen"].to_numpy(dtype=np.int64)),
-            "band": pa.array(frame["risk_band"].astype(str).tolist(), type=pa.string()),
-            "reasons": pa.array([json.dumps(r) for r in reasons], type=pa.string()),
-        }
-    )
-    bulk.insert_arrow(session, "customer_risk", rows)
 
 
 def previous_risk_run(*, session: Session, before_run_id: int) -> int | None:
