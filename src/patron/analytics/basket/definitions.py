@@ -63,9 +63,12 @@ def basket_items(
     *,
     products: ibis.Table | None = None,
     with_store: bool = False,
+    distinct: bool = True,
 ) -> ibis.Table:
     """One row per (basket, item): ``order_id`` (int64), ``item`` (string), distinct; with
     ``with_store``, the order's ``store_id`` beside them (from the same join, not a second).
+    ``distinct=False`` leaves an item bought on two lines of a basket twice, for a reader
+    that drops repeats itself (``mining.Baskets`` does, in the sort it makes anyway).
 
     ``products`` (sku, category_path) is needed for categories below the top level.
     """
@@ -100,4 +103,4 @@ def basket_items(
         )
         out = lines.join(paths, "sku").select(*carried, "item")
     out = out.filter(out.item.notnull() & (out.item != ""))
-    return out.distinct()
+    return out.distinct() if distinct else out

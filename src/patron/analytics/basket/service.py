@@ -74,7 +74,8 @@ def mine_shop_rules(
     scopes: list[dict[str, Any]] = []
     for level in p.levels:
         scope = BasketScope(start=start, end=as_of, level=level)
-        pairs = basket_items(tables, scope, with_store=True).to_pyarrow()
+        # Repeats left in: Baskets drop them in their sort (DuckDB's distinct cost more).
+        pairs = basket_items(tables, scope, with_store=True, distinct=False).to_pyarrow()
         order_ids = pairs.column("order_id").to_numpy()
         stores = pairs.column("store_id").to_numpy()
         # Items as codes into their sorted texts, straight from an Arrow dictionary: no
