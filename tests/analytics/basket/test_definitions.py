@@ -85,3 +85,29 @@ def test_bad_scopes_are_refused_naming_the_field(field: str, kwargs: dict) -> No
     with pytest.raises(BasketParamsError) as caught:
         BasketScope(**kwargs)
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize("level", ["sku", "category"])
+def test_the_nightly_read_with_stores_and_repeats_holds_the_same_baskets(level: str) -> None:
+    """``with_store`` carries the order's store from the same join; ``distinct=False`` leaves
+    an item on two lines twice, and the mined baskets drop the repeat."""
+    from patron.analytics.basket.mining import Baskets
+
+    shop = Shop()
+    first = shop.order(["A", "B", "A", " C "], refunded_skus=("B",), store_id=1)
+    second = shop.order(["A", "C"], store_id=2)
+    scope = BasketScope(start=START, end=END, level=level)  # type: ignore[arg-type]
+    plain = basket_items(shop.tables(), scope).to_pyarrow().to_pylist()
+    read = basket_items(shop.tables(), scope, with_store=True, distinct=False).to_pyarrow()
+    rows = read.to_pylist()
+    assert {(r["order_id"], r["item"]) for r in rows} == {(r["order_id"], r["item"]) for r in plain}
+    assert {(r["order_id"], r["store_id"]) for r in rows} == {(first, 1), (second, 2)}
+    if level == "sku":
+        assert len(rows) == len(plain) + 1  # A twice in the first basket
+    labels = sorted({r["item"] for r in rows})
+    coded = Baskets.from_codes(
+        [r["order_id"] for r in rows], [labels.index(r["item"]) for r in rows], labels
+    )
+    distinct = Baskets.from_pairs([r["order_id"] for r in plain], [r["item"] for r in plain])
+    assert coded.offsets.tolist() == distinct.offsets.tolist()
+    assert coded.items.tolist() == distinct.items.tolist()

@@ -107,6 +107,34 @@ def test_pairs_of_order_ids_and_items_make_the_same_baskets_as_lists() -> None:
     assert got == [("a", "b"), ("a", "c"), ("c",)]
 
 
+@pytest.mark.parametrize("ids", [[7, 7, 7, 9, 9, 3], [3, 7, 7, 7, 9, 9]])
+def test_coded_pairs_in_or_out_of_order_make_the_same_baskets_as_texts(ids: list[int]) -> None:
+    """The nightly run's path (codes into labels, pairs sorted or not) and the texts' one."""
+    labels = ["a", "b", "c"]
+    texts = ["b", "a", "b", "a", "c", "c"] if ids[0] == 7 else ["c", "b", "a", "b", "a", "c"]
+    coded = Baskets.from_codes(ids, [labels.index(t) for t in texts], labels)
+    plain = Baskets.from_pairs(ids, texts)
+    assert coded.count == plain.count == 3
+    assert coded.offsets.tolist() == plain.offsets.tolist()
+    assert coded.items.tolist() == plain.items.tolist()
+    rules = mine_rules(coded, min_support=0.3, min_confidence=0.1, min_items=2)
+    assert len(rules)
+    assert (
+        rules.rows() == mine_rules(plain, min_support=0.3, min_confidence=0.1, min_items=2).rows()
+    )
+
+
+def test_itemsets_grown_past_pairs_match_every_subset_count() -> None:
+    """Pairs come from one sparse product, triples from the bit vectors: each counted set's
+    count is the number of baskets holding it."""
+    itemsets = frequent_itemsets(Baskets.from_lists(BASKETS), min_support=0.2, max_items=4)
+    for k, sets in itemsets.by_size.items():
+        for row, count in zip(sets.tolist(), itemsets.counts[k].tolist(), strict=True):
+            names = {Baskets.from_lists(BASKETS).labels[c] for c in row}
+            assert count == sum(names <= set(b) for b in BASKETS)
+        assert sets.tolist() == sorted(sets.tolist())
+
+
 @pytest.mark.parametrize(
     ("field", "kwargs"),
     [

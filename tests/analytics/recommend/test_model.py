@@ -116,3 +116,34 @@ def test_bad_settings_are_refused_naming_the_field(field: str, value: float) -> 
     with pytest.raises(RecommendParamsError) as caught:
         RecommendParams(**{field: value})  # type: ignore[arg-type]
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([9, 3, 3, 1_000_007, 9, -4], dtype=np.int64),  # a wide span: np.unique
+        np.array([20_000, 19_990, 20_000, 20_005], dtype=np.int64),  # member ids, days
+        np.array([20_000.0, 19_990.0, 20_000.0]),  # days as floats
+        np.array([1.5, 0.5, 1.5]),  # not whole: np.unique
+        np.array(["b", "a", "b"]),
+    ],
+)
+def test_coded_values_are_np_uniques(values: np.ndarray) -> None:  # type: ignore[type-arg]
+    from patron.analytics.recommend.model import _unique_codes
+
+    uniques, codes = _unique_codes(values)
+    expected, inverse = np.unique(values, return_inverse=True)
+    assert uniques.dtype == expected.dtype
+    assert uniques.tolist() == expected.tolist()
+    assert codes.tolist() == inverse.ravel().tolist()
+
+
+def test_rows_read_with_their_repeats_make_the_same_histories_as_distinct_rows() -> None:
+    """The nightly read leaves repeats in (a member's item bought twice on a day)."""
+    members = [5, 5, 5, 2, 2, 5]
+    days = [10.0, 10.0, 12.0, 11.0, 11.0, 10.0]
+    items = ["milk", "tea", "milk", "jam", "jam", "milk"]
+    plain = Histories.from_rows(members[:3] + members[3:4], days[:3] + days[3:4], items[:4])
+    repeated = Histories.from_rows(members, days, items)
+    for name in ("members", "member_offsets", "basket_offsets", "items", "times", "labels"):
+        assert getattr(repeated, name).tolist() == getattr(plain, name).tolist(), name

@@ -58,9 +58,17 @@ class BasketScope:
 
 
 def basket_items(
-    tables: Tables, scope: BasketScope, *, products: ibis.Table | None = None
+    tables: Tables,
+    scope: BasketScope,
+    *,
+    products: ibis.Table | None = None,
+    with_store: bool = False,
+    distinct: bool = True,
 ) -> ibis.Table:
-    """One row per (basket, item): ``order_id`` (int64), ``item`` (string), distinct.
+    """One row per (basket, item): ``order_id`` (int64), ``item`` (string), distinct; with
+    ``with_store``, the order's ``store_id`` beside them (from the same join, not a second).
+    ``distinct=False`` leaves an item bought on two lines of a basket twice, for a reader
+    that drops repeats itself (``mining.Baskets`` does, in the sort it makes anyway).
 
     ``products`` (sku, category_path) is needed for categories below the top level.
     """
@@ -72,14 +80,15 @@ def basket_items(
         wanted &= orders.store_id == scope.store_id
     if scope.channel is not None:
         wanted &= orders.channel == scope.channel
-    kept = orders.filter(wanted).select("order_id")
+    carried = ["order_id", "store_id"] if with_store else ["order_id"]
+    kept = orders.filter(wanted).select(*carried)
     lines = tables.order_lines.filter(tables.order_lines.net_fen > 0)
     lines = lines.join(kept, "order_id")
     if scope.level == "sku":
         item = lines.sku.strip()
-        out = lines.select("order_id", item=item)
+        out = lines.select(*carried, item=item)
     elif scope.category_depth == 1:
-        out = lines.select("order_id", item=lines.category.strip())
+        out = lines.select(*carried, item=lines.category.strip())
     else:
         if products is None:
             raise BasketParamsError(
@@ -92,6 +101,6 @@ def basket_items(
             .split("/")[: scope.category_depth]
             .join("/"),
         )
-        out = lines.join(paths, "sku").select("order_id", "item")
+        out = lines.join(paths, "sku").select(*carried, "item")
     out = out.filter(out.item.notnull() & (out.item != ""))
-    return out.distinct()
+    return out.distinct() if distinct else out

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -93,7 +94,11 @@ class Baskets:
     ) -> Baskets:
         """Baskets from coded (basket, item) pairs; repeated pairs count once."""
         width = max(len(labels), 1)
-        pairs = np.unique(basket_codes * width + item_codes)
+        # Sorted, then repeats dropped: a sort, where numpy 2's hash-based unique is slower.
+        pairs = basket_codes * width + item_codes
+        if len(pairs) > 1 and not (pairs[1:] >= pairs[:-1]).all():
+            pairs = np.sort(pairs)
+        pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
         offsets = np.zeros(n_baskets + 1, dtype=np.int64)
         np.cumsum(np.bincount(pairs // width, minlength=n_baskets), out=offsets[1:])
         return cls(offsets=offsets, items=(pairs % width).astype(np.int64), labels=labels)
@@ -106,14 +111,37 @@ class Baskets:
         if len(ids) != len(values):
             raise MiningError("items", len(values), "must be as long as basket_ids")
         labels, item_codes = np.unique(values, return_inverse=True)
-        _, basket_codes = np.unique(ids, return_inverse=True)
-        n_baskets = int(basket_codes.max()) + 1 if len(ids) else 0
-        return cls._from_codes(
-            basket_codes.astype(np.int64),
-            item_codes.astype(np.int64),
-            n_baskets,
-            tuple(str(v) for v in labels),
-        )
+        return cls.from_codes(ids, item_codes, tuple(str(v) for v in labels))
+
+    @classmethod
+    def from_codes(
+        cls, basket_ids: npt.ArrayLike, item_codes: npt.ArrayLike, labels: Sequence[str]
+    ) -> Baskets:
+        """Baskets from (basket id, item code) pairs, code ``i`` naming ``labels[i]`` (an
+        Arrow dictionary's indices and values: no text per pair); repeats count once. The
+        baskets are numbered in the order of their ids; the codes are kept as given."""
+        ids = np.asarray(basket_ids)
+        codes = np.asarray(item_codes, dtype=np.int64).ravel()
+        if len(ids) != len(codes):
+            raise MiningError("items", len(codes), "must be as long as basket_ids")
+        basket_codes, n_baskets = _dense_codes(ids)
+        return cls._from_codes(basket_codes, codes, n_baskets, tuple(str(v) for v in labels))
+
+
+def _dense_codes(ids: npt.NDArray[Any]) -> tuple[IntArray, int]:
+    """Each id's rank among the distinct ids (0, 1, …) and how many there are: the inverse
+    of ``np.unique``, by one sort (numpy 2's hash-based unique is slower on millions)."""
+    if not len(ids):
+        return np.zeros(0, dtype=np.int64), 0
+    if (ids[1:] >= ids[:-1]).all():  # already in order (an order-by-order read): no sort
+        step = np.r_[0, (ids[1:] != ids[:-1]).astype(np.int64)]
+        return np.cumsum(step), int(step.sum()) + 1
+    order = np.argsort(ids, kind="stable")
+    ranked = ids[order]
+    step = np.r_[0, (ranked[1:] != ranked[:-1]).astype(np.int64)]
+    codes = np.empty(len(ids), dtype=np.int64)
+    codes[order] = np.cumsum(step)
+    return codes, int(step.sum()) + 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -197,15 +225,13 @@ def _check(min_support: float, min_confidence: float, min_items: int, max_items:
 
 def _incidence(baskets: Baskets, keep: IntArray) -> Any:
     """Baskets × kept items as a sparse 0/1 matrix (CSR), columns in the order of ``keep``."""
-    from scipy.sparse import csr_matrix
-
     index = np.full(len(baskets.labels), -1, dtype=np.int64)
     index[keep] = np.arange(len(keep))
     column = index[baskets.items]
     basket_of = np.repeat(np.arange(baskets.count, dtype=np.int64), np.diff(baskets.offsets))
     wanted = column >= 0
-    return csr_matrix(
-        (np.ones(int(wanted.sum()), dtype=np.int8), (basket_of[wanted], column[wanted])),
+    return sparse.csr_matrix(
+        (np.ones(int(wanted.sum()), dtype=np.int32), (basket_of[wanted], column[wanted])),
         shape=(baskets.count, len(keep)),
     )
 
@@ -252,20 +278,40 @@ def frequent_itemsets(baskets: Baskets, *, min_support: float, max_items: int = 
     counts: dict[int, list[IntArray]] = {1: [item_counts[frequent]]}
     if max_items >= 2 and len(frequent) >= 2:
         incidence = _incidence(baskets, frequent)
-        by_column = incidence.tocsc()
-        for a in range(len(frequent) - 1):
-            # The class of frequent[a], projected on the baskets that hold it: every
-            # itemset in it contains a, so only those baskets can count.
-            rows = by_column.indices[by_column.indptr[a] : by_column.indptr[a + 1]]
-            if len(rows) < threshold:
-                continue
-            sub = incidence[rows].toarray()[:, a + 1 :].astype(np.bool_)
-            c = sub.sum(axis=0, dtype=np.int64)
-            keep = np.flatnonzero(c >= threshold)
-            if not len(keep):
-                continue
-            sets = np.column_stack([np.full(len(keep), frequent[a]), frequent[a + 1 + keep]])
-            _grow(sets, _packed(sub[:, keep]), c[keep], threshold, max_items, by_size, counts)
+        # Every pair's count at once, one sparse product over the frequent items (the
+        # upper triangle: a < b), read in lexicographic order.
+        pairs = sparse.csr_matrix(sparse.triu(incidence.T @ incidence, k=1))
+        pairs.sum_duplicates()
+        kept = pairs.data >= threshold
+        first = np.repeat(np.arange(len(frequent), dtype=np.int64), np.diff(pairs.indptr))[kept]
+        second = pairs.indices[kept].astype(np.int64)
+        pair_counts = pairs.data[kept].astype(np.int64)
+        del pairs
+        by_size[2] = [np.column_stack([frequent[first], frequent[second]])]
+        counts[2] = [pair_counts]
+        if max_items >= 3 and len(first) >= 2:
+            by_column = incidence.tocsc()
+            starts = np.flatnonzero(np.r_[True, first[1:] != first[:-1]])
+            ends = np.r_[starts[1:], len(first)]
+            for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
+                if hi - lo < 2:
+                    continue  # one pair in the class: nothing to join it with
+                # The class of frequent[a]: its frequent pairs, grown on the baskets that
+                # hold a (bit vectors, module doc).
+                a = int(first[lo])
+                rows = by_column.indices[by_column.indptr[a] : by_column.indptr[a + 1]]
+                sub = incidence[rows][:, second[lo:hi]].toarray().astype(np.bool_)
+                sets = np.column_stack([np.full(hi - lo, frequent[a]), frequent[second[lo:hi]]])
+                _grow(
+                    sets,
+                    _packed(sub),
+                    pair_counts[lo:hi],
+                    threshold,
+                    max_items,
+                    by_size,
+                    counts,
+                    recorded=True,
+                )
     return Itemsets(
         n=n,
         min_count=threshold,
@@ -283,12 +329,17 @@ def _grow(
     max_items: int,
     by_size: dict[int, list[IntArray]],
     counts: dict[int, list[IntArray]],
+    *,
+    recorded: bool = False,
 ) -> None:
-    """Record one class's itemsets of one size and grow them level by level."""
+    """Record one class's itemsets of one size and grow them level by level (``recorded``:
+    the first size is already recorded)."""
     while True:
         k = sets.shape[1]
-        by_size.setdefault(k, []).append(sets)
-        counts.setdefault(k, []).append(c)
+        if not recorded:
+            by_size.setdefault(k, []).append(sets)
+            counts.setdefault(k, []).append(c)
+        recorded = False
         if k >= max_items or len(sets) < 2:
             return
         # Rows are sorted, so rows sharing their first k-1 items lie together.

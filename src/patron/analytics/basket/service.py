@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
 from pydantic import BaseModel
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -72,16 +73,37 @@ def mine_shop_rules(
     rows: list[dict[str, Any]] = []
     scopes: list[dict[str, Any]] = []
     for level in p.levels:
-        pairs = basket_items(tables, BasketScope(start=start, end=as_of, level=level))
-        pairs = pairs.join(tables.orders.select("order_id", "store_id"), "order_id").to_pyarrow()
+        scope = BasketScope(start=start, end=as_of, level=level)
+        # Repeats left in: Baskets drop them in their sort (DuckDB's distinct cost more).
+        pairs = basket_items(tables, scope, with_store=True, distinct=False).to_pyarrow()
         order_ids = pairs.column("order_id").to_numpy()
         stores = pairs.column("store_id").to_numpy()
-        items = np.asarray(pairs.column("item").to_pylist(), dtype=object)
+        # Items as codes into their sorted texts, straight from an Arrow dictionary: no
+        # Python object per pair.
+        encoded = pc.dictionary_encode(pairs.column("item").combine_chunks())
+        texts = np.asarray(encoded.dictionary.to_pylist(), dtype=object).astype(str)
+        order = np.argsort(texts, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        items = rank[encoded.indices.to_numpy(zero_copy_only=False)]
+        labels = [str(t) for t in texts[order]]
+        del pairs, encoded
+        # Pairs by order then item, then grouped by store keeping that order: every scope's
+        # baskets come sorted, so none is sorted again.
+        order = np.lexsort((items, order_ids))
+        order_ids, stores, items = order_ids[order], stores[order], items[order]
+        by_store = np.argsort(stores, kind="stable")
+        store_of = stores[by_store]
         for store_id in [None, *store_ids]:
-            mask = np.ones(len(order_ids), dtype=bool) if store_id is None else stores == store_id
-            if not mask.any():
-                continue
-            baskets = Baskets.from_pairs(order_ids[mask], items[mask])
+            if store_id is None:
+                baskets = Baskets.from_codes(order_ids, items, labels)
+            else:
+                lo = int(np.searchsorted(store_of, store_id, "left"))
+                hi = int(np.searchsorted(store_of, store_id, "right"))
+                if hi == lo:
+                    continue
+                picked = by_store[lo:hi]
+                baskets = Baskets.from_codes(order_ids[picked], items[picked], labels)
             support = max(p.min_support, p.min_count / max(baskets.count, 1))
             if support > 1:
                 continue
