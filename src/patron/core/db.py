@@ -438,6 +438,7 @@ def _driver_executemany(
             for n, f in convert:
                 values[n] = f(values[n])
             params[at] = tuple(values)
+    columns, params = _without_null_columns(table, columns, params)
     if conn.dialect.name == "postgresql" and len(params) >= _COPY_FROM:
         # COPY is PostgreSQL's fastest way in: several times an executemany's rate.
         raw: Any = conn.connection.dbapi_connection  # psycopg's own connection
@@ -458,3 +459,37 @@ def _driver_executemany(
 
 
 _COPY_FROM = 64  # rows: fewer go by executemany
+_SERVER_DEFAULTS: dict[str, frozenset[str]] = {}  # by table: its columns with a server default
+
+
+def _without_null_columns(
+    table: Table, columns: list[str], params: list[Any]
+) -> tuple[list[str], list[Any]]:
+    """Leave out the columns that are NULL in every row and have no server default.
+
+    Such a column left out of the INSERT (or COPY) is NULL all the same. Sent, each None
+    costs sqlite3 a failed look-up of an adapter (an AttributeError made and dropped):
+    several per order, where a batch's orders, new customers and events leave the same
+    optional columns empty.
+    """
+    defaulted = _SERVER_DEFAULTS.get(table.name)
+    if defaulted is None:
+        defaulted = _SERVER_DEFAULTS[table.name] = frozenset(
+            c.name for c in table.columns if c.server_default is not None
+        )
+    empty = []
+    first = params[0]
+    for n, name in enumerate(columns):
+        if first[n] is not None or name in defaulted:
+            continue
+        column = list(map(itemgetter(n), params))
+        if column.count(None) == len(column):
+            empty.append(n)
+    if not empty or len(empty) == len(columns):
+        return columns, params
+    keep = [n for n in range(len(columns)) if n not in empty]
+    if len(keep) == 1:
+        only = keep[0]
+        return [columns[only]], [(p[only],) for p in params]
+    pick = itemgetter(*keep)
+    return [columns[n] for n in keep], list(map(pick, params))
