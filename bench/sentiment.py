@@ -89,8 +89,7 @@ def cross_validate(name: str, data: LabelledSet, splits: Sequence, predict: Pred
     return {"pred": out, "folds": per_fold, "seconds": time.perf_counter() - started}
 
 
-def patron_predictor(data: LabelledSet, chosen: list[str]) -> Predictor:
-    recipe = Recipe()
+def patron_predictor(data: LabelledSet, chosen: list[str], recipe: Recipe) -> Predictor:
     console.print(f"featurising {len(data):,} reviews once (hashing learns nothing) …")
     counts = Featuriser(recipe.spec).counts(data.texts)
     labels = np.asarray(data.labels)
@@ -216,6 +215,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a 10,000-review sample")
     parser.add_argument("--no-peer", action="store_true", help="skip the two peers")
     parser.add_argument("--speed-only", action="store_true", help="only time the model")
+    parser.add_argument(
+        "--hidden", action="store_true", help="the recipe with its hidden layer (needs PyTorch)"
+    )
     args = parser.parse_args()
     if not args.reviews.is_file():
         console.print(f"no reviews at {args.reviews}: give --reviews FILE (cat, label, review)")
@@ -234,7 +236,11 @@ def main() -> int:
     if not args.speed_only:
         splits = folds(data, FOLDS)
         chosen: list[str] = []
-        results = {"patron": cross_validate("patron", data, splits, patron_predictor(data, chosen))}
+        results = {
+            "patron": cross_validate(
+                "patron", data, splits, patron_predictor(data, chosen, Recipe(hidden=args.hidden))
+            )
+        }
         console.print(f"chosen in each fold on its own validation split: {chosen}")
         if not args.no_peer:
             results["jieba+tfidf+LR"] = cross_validate(

@@ -4,6 +4,7 @@ files as shops export them, and the accuracy on held-out public reviews."""
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,11 @@ import pytest
 
 from patron.support.exceptions import InvalidFeedback, SentimentModelMissing
 from patron.support.feedback import sentiment
+from patron.support.feedback import train as train_module
 from patron.support.feedback.labelled import read_labelled
 from patron.support.feedback.sentiment import (
     FeatureSpec,
+    HiddenLayer,
     Polarity,
     SentimentModel,
     load_model,
@@ -267,3 +270,86 @@ def test_the_calibrated_probability_means_what_it_says(
     p = model.probabilities(texts)
     assert float(labels[p >= 0.9].mean()) >= 0.9
     assert float(labels[p <= 0.1].mean()) <= 0.1
+
+
+def _with_hidden_layer(model: SentimentModel) -> SentimentModel:
+    """``model`` with a small hand-made hidden layer over a few of its buckets."""
+    rng = np.random.default_rng(3)
+    columns = np.sort(rng.choice(model.weights.shape[0], 64, replace=False)).astype(np.int32)
+    hidden = HiddenLayer(
+        columns=columns,
+        w1=rng.normal(0, 1, (64, 4)).astype(np.float32),
+        b1=rng.normal(0, 0.1, 4).astype(np.float32),
+        w2=rng.normal(0, 1, 4).astype(np.float32),
+    )
+    return replace(model, hidden=hidden, _featuriser=None)
+
+
+def test_a_hidden_layer_adds_its_term_and_is_saved_and_read_back(tmp_path: Path) -> None:
+    """Scoring a model with a hidden layer needs NumPy only (no PyTorch)."""
+    linear = _toy_model()
+    model = _with_hidden_layer(linear)
+    texts = ["店员很热情", "地面脏乱", "导购服务周到，收银很快", "积分兑换不了"]
+    x = sentiment.tfidf(model.featuriser.counts(texts), model.idf)
+    assert model.hidden is not None
+    hidden = np.maximum(x[:, model.hidden.columns].toarray() @ model.hidden.w1 + model.hidden.b1, 0)
+    expected = linear.margins(texts) + hidden @ model.hidden.w2
+    assert np.allclose(model.margins(texts), expected, atol=1e-5)
+    path = tmp_path / "hidden.npz"
+    model.save(path)
+    again = SentimentModel.load(path)
+    assert again.hidden is not None
+    assert list(again.hidden.columns) == list(model.hidden.columns)
+    assert np.allclose(again.margins(texts), model.margins(texts), atol=1e-2)
+    linear.save(tmp_path / "linear.npz")  # a linear model keeps the first format
+    assert SentimentModel.load(tmp_path / "linear.npz").hidden is None
+
+
+def test_adapting_a_model_with_a_hidden_layer_keeps_it_trusted_as_the_rest() -> None:
+    base = _with_hidden_layer(_toy_model())
+    texts, labels = _shop_texts(4)
+    adapted = adapt(base, texts, labels)
+    assert adapted.hidden is not None and base.hidden is not None
+    trust = adapted.hidden.w2 / base.hidden.w2
+    assert np.allclose(trust, trust[0])
+
+
+def test_the_default_recipe_is_linear() -> None:
+    model = _toy_model()
+    assert model.hidden is None
+    assert model.about["hidden_share"] == 0.0
+
+
+def test_without_pytorch_a_hidden_layer_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(train_module, "torch_available", lambda: False)
+    texts, labels = _shop_texts()
+    said: list[str] = []
+    spec = FeatureSpec(word_max=0, buckets_log2=12)
+    model = train(texts, labels, recipe=Recipe(spec=spec, hidden=True), progress=said.append)
+    assert model.hidden is None
+    assert any("PyTorch is not installed" in line for line in said)
+
+
+def test_the_command_asks_for_pytorch_for_a_hidden_layer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(train_module, "torch_available", lambda: False)
+    path = tmp_path / "r.csv"
+    path.write_text("review,label\n" + "很好,1\n很差,0\n" * 20, encoding="utf-8")
+    assert main([str(path), "--hidden", "--out", str(tmp_path / "m.npz")]) == 2
+    assert "PyTorch" in capsys.readouterr().err
+
+
+def test_a_hidden_layer_is_trained_and_chosen_on_the_split_when_pytorch_is_there() -> None:
+    pytest.importorskip("torch")
+    texts, labels = _shop_texts()
+    spec = FeatureSpec(word_max=0, buckets_log2=12)
+    # one share tried beside 0 (the linear model alone), two epochs: quick
+    recipe = Recipe(spec=spec, hidden=True, hidden_shares=(0.5,), hidden_epochs=2)
+    model = train(texts, labels, recipe=recipe)
+    assert model.about["hidden_epochs"] in (0, 1, 2)
+    if model.about["hidden_share"]:
+        assert model.hidden is not None
+        assert model.about["method"].endswith("hidden layer")
+        assert len(model.hidden.columns) <= recipe.hidden_columns
+    assert list(model.predict(["店员很热情", "地面脏乱"])) == [1, 0]

@@ -3,7 +3,9 @@ by their naive-Bayes log-count ratios, and one linear model on top (NB-SVM, Wang
 Manning 2012), with a logistic calibration that turns its margin into a probability.
 
 The model is a file of two arrays the size of the hash space (IDF and weights) and a few
-numbers: no vocabulary, no text from the data it learnt from. Patron ships one trained on
+numbers, and optionally a small hidden layer over the commoner n-grams whose output is
+added to the linear margin (a non-linear partner, trained with PyTorch but run here in
+NumPy): no vocabulary, no text from the data it learnt from. Patron ships one trained on
 public online-shopping reviews (``sentiment.npz`` beside this module, provenance in
 ``SENTIMENT_MODEL.md``); a shop can train its own on its own labelled feedback, from
 scratch or on top of the shipped one (``train.py``). Nothing is fetched at run time.
@@ -26,7 +28,8 @@ import scipy.sparse as sp
 from patron.support.exceptions import InvalidFeedback, SentimentModelMissing
 from patron.support.feedback.segment import cut, initialise, normalise
 
-FORMAT = 1
+FORMAT = 1  # a linear model only
+FORMAT_HIDDEN = 2  # with a hidden layer
 SHIPPED = "sentiment.npz"
 _WORD = "\x1f"  # marks a word n-gram, so the word 好 and the character 好 hash apart
 
@@ -119,6 +122,27 @@ def nb_ratios(counts: sp.csr_matrix, labels: np.ndarray, alpha: float = 1.0) -> 
 
 
 @dataclass(frozen=True, slots=True)
+class HiddenLayer:
+    """A non-linear term added to a linear margin: ``relu(x[:, columns] · w1 + b1) · w2``,
+    where x is the text's TF-IDF (the naive-Bayes ratios it was trained with are folded
+    into ``w1``). It reads only ``columns``, the hash buckets commonest in the texts it
+    learnt from, which keeps the file small (docs: SENTIMENT_MODEL.md beside this module)."""
+
+    columns: np.ndarray  # int32 bucket ids, ascending
+    w1: np.ndarray  # (len(columns), units)
+    b1: np.ndarray  # (units,)
+    w2: np.ndarray  # (units,)
+
+    def margins(self, x: sp.csr_matrix) -> np.ndarray:
+        hidden = np.asarray(x[:, self.columns] @ self.w1) + self.b1
+        return np.maximum(hidden, 0.0) @ self.w2
+
+    def scaled(self, factor: float) -> HiddenLayer:
+        """The same layer with its output multiplied by ``factor``."""
+        return HiddenLayer(self.columns, self.w1, self.b1, (self.w2 * factor).astype(np.float32))
+
+
+@dataclass(frozen=True, slots=True)
 class Sentiment:
     polarity: Polarity
     probability: float  # that the text is positive, calibrated
@@ -126,7 +150,8 @@ class Sentiment:
 
 @dataclass
 class SentimentModel:
-    """A trained model: ``margin = tfidf(counts) · weights + bias``; P(positive) is
+    """A trained model: ``margin = tfidf(counts) · weights + bias`` (plus the hidden
+    layer's term if it has one); P(positive) is
     ``1 / (1 + exp(-(slope · margin + intercept)))``."""
 
     spec: FeatureSpec
@@ -136,6 +161,7 @@ class SentimentModel:
     slope: float = 1.0
     intercept: float = 0.0
     about: dict[str, Any] = field(default_factory=dict)
+    hidden: HiddenLayer | None = None
     _featuriser: Featuriser | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -145,7 +171,11 @@ class SentimentModel:
         return self._featuriser
 
     def margins_of_counts(self, counts: sp.csr_matrix) -> np.ndarray:
-        return np.asarray(tfidf(counts, self.idf) @ self.weights).ravel() + self.bias
+        x = tfidf(counts, self.idf)
+        margins = np.asarray(x @ self.weights).ravel() + self.bias
+        if self.hidden is not None:
+            margins = margins + self.hidden.margins(x)
+        return margins
 
     def margins(self, texts: Sequence[str]) -> np.ndarray:
         """The raw margin per text: above zero leans positive."""
@@ -170,7 +200,7 @@ class SentimentModel:
     def save(self, path: Path) -> None:
         """One compressed .npz: float16 arrays (a few MB) and a JSON header."""
         header = {
-            "format": FORMAT,
+            "format": FORMAT if self.hidden is None else FORMAT_HIDDEN,
             "spec": asdict(self.spec),
             "bias": self.bias,
             "slope": self.slope,
@@ -178,13 +208,20 @@ class SentimentModel:
             "about": self.about,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, Any] = {  # numpy's stub types savez's keywords as its options
+            "header": np.frombuffer(json.dumps(header, ensure_ascii=False).encode(), np.uint8),
+            "idf": self.idf.astype(np.float16),
+            "weights": self.weights.astype(np.float16),
+        }
+        if self.hidden is not None:
+            arrays |= {
+                "hidden_columns": self.hidden.columns.astype(np.int32),
+                "hidden_w1": self.hidden.w1.astype(np.float16),
+                "hidden_b1": self.hidden.b1.astype(np.float32),
+                "hidden_w2": self.hidden.w2.astype(np.float32),
+            }
         with path.open("wb") as out:
-            np.savez_compressed(
-                out,
-                header=np.frombuffer(json.dumps(header, ensure_ascii=False).encode(), np.uint8),
-                idf=self.idf.astype(np.float16),
-                weights=self.weights.astype(np.float16),
-            )
+            np.savez_compressed(out, **arrays)
 
     @classmethod
     def load(cls, path: Path) -> SentimentModel:
@@ -192,9 +229,19 @@ class SentimentModel:
             raise SentimentModelMissing(f"no sentiment model at {path}", path=str(path))
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(bytes(data["header"]).decode())
-            if header.get("format") != FORMAT:
+            if header.get("format") not in (FORMAT, FORMAT_HIDDEN):
                 raise InvalidFeedback(
-                    "model", f"{path.name} is format {header.get('format')}, not {FORMAT}"
+                    "model",
+                    f"{path.name} is format {header.get('format')}, not {FORMAT} "
+                    f"or {FORMAT_HIDDEN}",
+                )
+            hidden = None
+            if header["format"] == FORMAT_HIDDEN:
+                hidden = HiddenLayer(
+                    columns=data["hidden_columns"].astype(np.int32),
+                    w1=data["hidden_w1"].astype(np.float32),
+                    b1=data["hidden_b1"].astype(np.float32),
+                    w2=data["hidden_w2"].astype(np.float32),
                 )
             return cls(
                 spec=FeatureSpec(**header["spec"]),
@@ -204,6 +251,7 @@ class SentimentModel:
                 slope=float(header["slope"]),
                 intercept=float(header["intercept"]),
                 about=header.get("about", {}),
+                hidden=hidden,
             )
 
 
