@@ -1,5 +1,5 @@
 """ARMA(1, 1) on the regression's residuals: each series' parameters by maximum likelihood
-(statsmodels' ``SARIMAX``), and the forecasts of every series of a run from one NumPy pass.
+(statsmodels' exact ARMA likelihood), and the forecasts of every series of a run from one NumPy pass.
 
 The model: ``e[t] = φ e[t−1] + ε[t] + θ ε[t−1]``, ``ε`` white noise of variance σ², started
 from its stationary distribution (as ``SARIMAX`` starts it). The state a forecast starts
@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-# L-BFGS iterations per fit: three ARMA parameters settle well before.
+# L-BFGS iterations per fit (as the SARIMAX fit was capped): three parameters settle before.
 MAX_ITERATIONS = 50
 
 
@@ -83,34 +83,46 @@ def _innovations(
 
 
 def _mle(residuals: FloatArray) -> tuple[float, float, float]:
-    """(φ, θ, σ²) of ARMA(1, 1) on one series by maximum likelihood: L-BFGS on statsmodels'
-    Kalman filter likelihood, started from the Hannan–Rissanen estimate (a long
-    autoregression's residuals standing in for the innovations, then one least squares),
-    which leaves the optimiser a few steps; statsmodels' own start when that estimate is
-    not stationary and invertible. Hannan–Rissanen alone costs half as much but backtested
-    a little worse on the demo (bench/forecast.py). Only the parameters are returned
-    (``return_params``): the results object statsmodels builds otherwise (covariances by
-    numerical derivatives) cost a tenth of the fit and was never read."""
+    """(φ, θ, σ²) of ARMA(1, 1) on one series by maximum likelihood, as ``SARIMAX.fit`` finds
+    it (L-BFGS on the likelihood over the day count, in its parametrisation
+    ``φ = u / √(1 + u²)``, σ² a square, its optimiser settings) but on statsmodels'
+    ``arma_loglike``: the same exact likelihood by the innovations algorithm, compiled,
+    at half the cost of a state-space model's, which was most of the nightly forecast's
+    time. Started from the Hannan–Rissanen estimate (a long autoregression's residuals
+    standing in for the innovations, then one least squares), which leaves the optimiser
+    a few steps; from white noise when that estimate is not stationary and invertible.
+    Hannan–Rissanen alone costs half as much but backtested a little worse on the demo
+    (bench/forecast.py)."""
+    from scipy.optimize import fmin_l_bfgs_b
     from statsmodels.tsa.arima.estimators.hannan_rissanen import hannan_rissanen
-    from statsmodels.tsa.statespace.sarimax import SARIMAX
+    from statsmodels.tsa.innovations.arma_innovations import arma_loglike
 
     found, _ = hannan_rissanen(residuals, ar_order=1, ma_order=1, demean=False)
     start = np.array([found.ar_params[0], found.ma_params[0], found.sigma2], dtype=np.float64)
     usable = np.isfinite(start).all() and abs(start[0]) < 1 and abs(start[1]) < 1 and start[2] > 0
-    model = SARIMAX(
-        residuals,
-        order=(1, 0, 1),
-        trend="n",
-        enforce_stationarity=True,
-        enforce_invertibility=True,
+    if not usable:
+        start = np.array([0.0, 0.0, float(np.var(residuals))])
+    n = len(residuals)
+
+    def minus_loglike(x: FloatArray) -> float:
+        phi, theta = x[:2] / np.sqrt(1 + x[:2] ** 2)
+        return -float(arma_loglike(residuals, phi[None], theta[None], x[2] ** 2)) / n
+
+    x0 = np.array([*(start[:2] / np.sqrt(1 - start[:2] ** 2)), np.sqrt(start[2])])
+    x, _, _ = fmin_l_bfgs_b(
+        minus_loglike, x0, approx_grad=True, m=12, pgtol=1e-8, factr=1e2, maxiter=MAX_ITERATIONS
     )
-    params = model.fit(
-        start_params=start if usable else None,
-        disp=False,
-        maxiter=MAX_ITERATIONS,
-        return_params=True,
-    )
+    params = np.array([*(x[:2] / np.sqrt(1 + x[:2] ** 2)), x[2] ** 2])
     return float(params[0]), float(params[1]), float(params[2])
+
+
+def _fit_or_nan(residuals: FloatArray) -> tuple[float, float, float]:
+    """``_mle``, or NaNs when the fit fails: the caller forecasts that series by seasonal
+    naive (model.py)."""
+    try:
+        return _mle(residuals)
+    except (ArithmeticError, ValueError, np.linalg.LinAlgError):
+        return float("nan"), float("nan"), float("nan")
 
 
 def fit_arma11(series: list[FloatArray]) -> ArmaFits:
@@ -121,12 +133,12 @@ def fit_arma11(series: list[FloatArray]) -> ArmaFits:
 
     # Imported before the filter is set: statsmodels adds its own warning filters on import.
     import statsmodels.tsa.arima.estimators.hannan_rissanen
-    import statsmodels.tsa.statespace.sarimax  # noqa: F401
+    import statsmodels.tsa.innovations.arma_innovations  # noqa: F401
 
     count = len(series)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fitted = np.array([_mle(s) for s in series], dtype=np.float64).reshape(count, 3)
+        fitted = np.array([_fit_or_nan(s) for s in series], dtype=np.float64).reshape(count, 3)
     phi, theta, sigma2 = fitted[:, 0], fitted[:, 1], fitted[:, 2]
     lengths = np.array([len(s) for s in series], dtype=np.int64)
     y = np.zeros((int(lengths.max()), count))

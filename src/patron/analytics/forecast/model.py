@@ -3,10 +3,10 @@
 The model, per series (one store's one category): a regression with ARMA errors on
 ``log(1 + net sales in yuan)`` — day-of-week effects, the Chinese holiday regressors
 (chinese_days.py) and a linear trend in the regression by least squares, ARMA(1, 1) on its
-residuals by maximum likelihood (statsmodels' ``SARIMAX``, started from the Hannan–Rissanen
-estimate), forecast for every series of a run in one pass (arma.py: the Kalman filter's
-figures in closed form, which the tests hold to statsmodels'). A series costs about 75 ms
-of CPU, forecast and backtest, on one BLAS thread (``one_thread_per_fit``);
+residuals by exact maximum likelihood (statsmodels' ``arma_loglike``, started from the
+Hannan–Rissanen estimate), forecast for every series of a run in one pass (arma.py: the
+Kalman filter's figures in closed form, which the tests hold to ``SARIMAX``'s). A series
+costs about 35 ms of CPU, forecast and backtest, on one BLAS thread (``one_thread_per_fit``);
 bench/forecast.py measures it. The forecast's
 median and its 80 % and 95 % intervals come from the model's Gaussian intervals on the log
 scale, mapped back (``exp − 1``, floored at 0), so they are never negative and widen with
