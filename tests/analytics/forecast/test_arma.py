@@ -82,3 +82,27 @@ def test_series_forecast_together_are_forecast_as_each_alone() -> None:
     )
     _, none = forecast_and_backtest(histories, firsts, 28, with_backtest=False)
     assert none == [{}] * len(histories)
+
+
+def test_the_fit_finds_the_optimum_sarimax_finds() -> None:
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    series = [_arma(500, 0.6, 0.3, 5), _arma(300, -0.5, 0.2, 6)]
+    fits = fit_arma11(series)
+    for i, residuals in enumerate(series):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = SARIMAX(residuals, order=(1, 0, 1), trend="n").fit(disp=False).params
+        found = [fits.phi[i], fits.theta[i], fits.sigma2[i]]
+        assert found == pytest.approx(list(expected), abs=2e-3)
+
+
+def test_a_failed_fit_is_forecast_by_seasonal_naive(monkeypatch: pytest.MonkeyPatch) -> None:
+    from patron.analytics.forecast import arma
+
+    def fail(residuals: np.ndarray) -> tuple[float, float, float]:
+        raise ValueError("no fit")
+
+    monkeypatch.setattr(arma, "_mle", fail)
+    forecasts = forecast_many([_shop(200, 7), _shop(200, 8)], [START, START], 14)
+    assert [f.model for f in forecasts] == ["seasonal_naive", "seasonal_naive"]
