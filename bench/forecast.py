@@ -10,7 +10,8 @@ Two parts, each printed, never asserted:
 2. **A synthetic chain** (``--series N``, default 400; 0 skips): N daily series of two years
    (weekly pattern, the Spring Festival and the holidays' days off, a trend, log-normal
    noise, one in ten intermittent), each forecast and backtested as the nightly run does;
-   wall and CPU milliseconds per series, and the same backtest figures.
+   wall and CPU milliseconds per series, and the same backtest figures. The series are
+   forecast and backtested together (``forecast_and_backtest``), as the nightly step does.
 
 The machine is shared: wall figures are upper bounds; CPU seconds are the steadier figure.
 
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from patron.analytics.forecast.chinese_days import day_flags, days_between
-from patron.analytics.forecast.model import backtest, forecast_series, one_thread_per_fit
+from patron.analytics.forecast.model import forecast_and_backtest, one_thread_per_fit
 from patron.analytics.forecast.service import HORIZON_DAYS, forecast_sales, summarise_backtests
 
 AS_OF = date(2026, 11, 30)
@@ -105,14 +106,13 @@ def synthetic_chain(count: int) -> None:
     histories = synthetic_series(count)
     first = AS_OF - timedelta(days=len(histories[0]) - 1)
     models: dict[str, int] = {}
-    backtests = []
     wall, cpu = time.perf_counter(), time.process_time()
     with one_thread_per_fit():
-        for history in histories:
-            forecast = forecast_series(history, first, HORIZON_DAYS)
-            models[forecast.model] = models.get(forecast.model, 0) + 1
-            figures = backtest(history, first, HORIZON_DAYS)
-            backtests.append(figures)
+        forecasts, backtests = forecast_and_backtest(
+            histories, [first] * len(histories), HORIZON_DAYS
+        )
+    for forecast in forecasts:
+        models[forecast.model] = models.get(forecast.model, 0) + 1
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(f"\nsynthetic chain: {count} series of {len(histories[0])} days ({models})")
     print(

@@ -1,20 +1,17 @@
 """Daily sales forecasts with prediction intervals, and their backtest against seasonal naive.
 
-The library: statsmodels (``SARIMAX``), maintained and installable beside the project's
-pandas 3. statsforecast was the first choice, but its current release requires pandas < 3,
-which Patron cannot pin together with it.
-
 The model, per series (one store's one category): a regression with ARMA errors on
 ``log(1 + net sales in yuan)`` — day-of-week effects, the Chinese holiday regressors
 (chinese_days.py) and a linear trend in the regression by least squares, ARMA(1, 1) on its
-residuals by maximum likelihood started from the Hannan–Rissanen estimate (statsmodels),
-forecast by statsmodels' Kalman filter. A series costs about a tenth of a second of CPU,
-forecast and backtest, on one BLAS thread (``one_thread_per_fit``); bench/forecast.py
-measures it. The forecast's median and its 80 % and 95 % intervals come from the
-model's Gaussian intervals on the log scale, mapped back (``exp − 1``, floored at 0), so
-they are never negative and widen with the level. Day-of-week as regressors rather than a
-seasonal ARIMA keeps the state small (a fit takes a fraction of a second) and lets the
-holiday effects sit on top of the weekly pattern.
+residuals by exact maximum likelihood (statsmodels' ``arma_loglike``, started from the
+Hannan–Rissanen estimate), forecast for every series of a run in one pass (arma.py: the
+Kalman filter's figures in closed form, which the tests hold to ``SARIMAX``'s). A series
+costs about 35 ms of CPU, forecast and backtest, on one BLAS thread (``one_thread_per_fit``);
+bench/forecast.py measures it. The forecast's
+median and its 80 % and 95 % intervals come from the model's Gaussian intervals on the log
+scale, mapped back (``exp − 1``, floored at 0), so they are never negative and widen with
+the level. Day-of-week as regressors rather than a seasonal ARIMA keeps the state small and
+lets the holiday effects sit on top of the weekly pattern.
 
 A series with fewer than ``MIN_HISTORY_DAYS`` days, sales on fewer than half of its last
 ``MIN_HISTORY_DAYS`` days (intermittent demand, which a Gaussian model on the log scale
@@ -30,7 +27,6 @@ are 0) are reported for each, per series and overall.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -43,8 +39,6 @@ from patron.analytics.forecast.chinese_days import day_flags, days_between
 FloatArray = npt.NDArray[np.float64]
 SEASON = 7
 MIN_HISTORY_DAYS = 8 * 7
-# L-BFGS iterations per fit: a handful of ARMA and regression parameters settle well before.
-MAX_ITERATIONS = 50
 Z80, Z95 = 1.2815515655446004, 1.959963984540054
 
 
@@ -62,15 +56,20 @@ class SeriesForecast:
     provisional_years: tuple[int, ...] = field(default=())
 
 
-def _design(days: list[date], start: date) -> FloatArray:
-    """Regressors: six weekday dummies (Monday is the base), the holiday flags, a trend in
-    years since ``start``."""
-    weekday = np.array([d.weekday() for d in days])
+def _calendar(first_day: date, days: int) -> FloatArray:
+    """The regressors of ``days`` consecutive days from ``first_day``: six weekday dummies
+    (Monday is the base) and the holiday flags (the trend is added per series)."""
+    span = days_between(first_day, first_day + timedelta(days=days - 1))
+    weekday = np.array([d.weekday() for d in span])
     dummies = np.column_stack([(weekday == k).astype(np.float64) for k in range(1, 7)])
-    flags = day_flags(days).matrix()
-    trend = np.array([(d - start).days / 365.25 for d in days]).reshape(-1, 1)
-    design = np.column_stack([dummies, flags, trend])
-    return np.asarray(design, dtype=np.float64)
+    return np.column_stack([dummies, day_flags(span).matrix()]).astype(np.float64)
+
+
+def _design(calendar: FloatArray, offset: int, days: int, trend_from: int) -> FloatArray:
+    """Rows ``offset`` … ``offset + days − 1`` of ``calendar`` with the trend in years since
+    the series' first day, ``trend_from`` days before the first row."""
+    trend = (np.arange(days, dtype=np.float64) + trend_from) / 365.25
+    return np.column_stack([calendar[offset : offset + days], trend])
 
 
 def seasonal_naive(history: FloatArray, first_day: date, horizon: int) -> SeriesForecast:
@@ -99,79 +98,79 @@ def seasonal_naive(history: FloatArray, first_day: date, horizon: int) -> Series
     )
 
 
-def regression_forecast(
-    history: FloatArray, first_history_day: date, horizon: int
-) -> SeriesForecast:
-    """The module doc's model on ``history`` (yuan per day, consecutive days from
-    ``first_history_day``), ``horizon`` days ahead. Raises on a failed fit."""
-    from statsmodels.tsa.statespace.sarimax import SARIMAX
-
-    n = len(history)
-    past = days_between(first_history_day, first_history_day + timedelta(days=n - 1))
-    future = [past[-1] + timedelta(days=i + 1) for i in range(horizon)]
-    x_past = _design(past, first_history_day)
-    x_future = _design(future, first_history_day)
-    # A regressor never seen in the history (no Spring Festival in a short series) cannot be
-    # estimated: it is left out, and its days forecast as ordinary days.
-    seen = x_past.std(axis=0) > 0
-    seen[-1] = True
-    y = np.log1p(np.maximum(history, 0.0))
-    # Two stages: the regression by least squares, then ARMA(1, 1) on its residuals — three
-    # parameters for the optimiser instead of twenty, with the same forecast to within the
-    # regression's own sampling error (a few hundred days pin its coefficients down).
-    design = np.column_stack([np.ones(n), x_past[:, seen]])
-    coefficients, *_ = np.linalg.lstsq(design, y, rcond=None)
-    residuals = y - design @ coefficients
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        params = _arma_parameters(residuals)
-        filtered = SARIMAX(residuals, order=(1, 0, 1), trend="n").filter(params)
-        prediction = filtered.get_forecast(horizon)
-    future_design = np.column_stack([np.ones(horizon), x_future[:, seen]])
-    regression = future_design @ coefficients
-    mean = regression + np.asarray(prediction.predicted_mean, dtype=np.float64)
-    sd = np.sqrt(np.asarray(prediction.var_pred_mean, dtype=np.float64))
-    if not (np.isfinite(mean).all() and np.isfinite(sd).all()):
-        raise ArithmeticError("the fit gave a non-finite forecast")
-
-    def back(v: FloatArray) -> FloatArray:
-        return np.maximum(np.expm1(np.minimum(v, 50.0)), 0.0)
-
-    flags = day_flags(future)
-    return SeriesForecast(
-        days=tuple(future),
-        median=back(mean),
-        lower_80=back(mean - Z80 * sd),
-        upper_80=back(mean + Z80 * sd),
-        lower_95=back(mean - Z95 * sd),
-        upper_95=back(mean + Z95 * sd),
-        model="regression_arma",
-        provisional_years=flags.provisional_years,
-    )
+def _usable(history: FloatArray) -> bool:
+    """Long enough, and sold on at least half of its last ``MIN_HISTORY_DAYS`` days."""
+    recent = history[-MIN_HISTORY_DAYS:]
+    return len(history) >= MIN_HISTORY_DAYS and bool((recent > 0).mean() >= 0.5)
 
 
-def _arma_parameters(residuals: FloatArray) -> FloatArray:
-    """(φ, θ, σ²) of ARMA(1, 1) on the regression's residuals: maximum likelihood (L-BFGS on
-    the Kalman filter's likelihood), started from the Hannan–Rissanen estimate (a long
-    autoregression's residuals standing in for the innovations, then one least squares),
-    which leaves the optimiser a few steps; statsmodels' own start when that estimate is not
-    stationary and invertible. Hannan–Rissanen alone costs half as much but backtested a
-    little worse on the demo (bench/forecast.py)."""
-    from statsmodels.tsa.arima.estimators.hannan_rissanen import hannan_rissanen
-    from statsmodels.tsa.statespace.sarimax import SARIMAX
+def forecast_many(
+    histories: list[FloatArray], first_days: list[date], horizon: int
+) -> list[SeriesForecast]:
+    """``forecast_series`` for each history (yuan per day, consecutive days from its first
+    day), the regression models fitted together (arma.py): the same forecasts, one NumPy
+    pass over all the series instead of one fit each."""
+    from patron.analytics.forecast.arma import fit_arma11
 
-    found, _ = hannan_rissanen(residuals, ar_order=1, ma_order=1, demean=False)
-    start = np.array([found.ar_params[0], found.ma_params[0], found.sigma2], dtype=np.float64)
-    usable = np.isfinite(start).all() and abs(start[0]) < 1 and abs(start[1]) < 1 and start[2] > 0
-    model = SARIMAX(
-        residuals,
-        order=(1, 0, 1),
-        trend="n",
-        enforce_stationarity=True,
-        enforce_invertibility=True,
-    )
-    fitted = model.fit(start_params=start if usable else None, disp=False, maxiter=MAX_ITERATIONS)
-    return np.asarray(fitted.params, dtype=np.float64)
+    out: list[SeriesForecast | None] = [None] * len(histories)
+    fitted: list[int] = []
+    for i, history in enumerate(histories):
+        if _usable(history):
+            fitted.append(i)
+        else:
+            out[i] = seasonal_naive(history, first_days[i] + timedelta(days=len(history)), horizon)
+    if fitted:
+        origin = min(first_days[i] for i in fitted)
+        end = max(first_days[i] + timedelta(days=len(histories[i]) + horizon) for i in fitted)
+        calendar = _calendar(origin, (end - origin).days)
+        flags = day_flags(days_between(origin, end - timedelta(days=1)))
+        guessed = set(flags.provisional_years)
+        residuals, regressions = [], []
+        for i in fitted:
+            n, offset = len(histories[i]), (first_days[i] - origin).days
+            x_past = _design(calendar, offset, n, 0)
+            x_future = _design(calendar, offset + n, horizon, n)
+            # A regressor never seen in the history (no Spring Festival in a short series)
+            # cannot be estimated: it is left out, and its days forecast as ordinary days.
+            seen = x_past.std(axis=0) > 0
+            seen[-1] = True
+            y = np.log1p(np.maximum(histories[i], 0.0))
+            # Two stages: the regression by least squares, then ARMA(1, 1) on its
+            # residuals — the same forecast to within the regression's own sampling error
+            # (a few hundred days pin its coefficients down).
+            design = np.column_stack([np.ones(n), x_past[:, seen]])
+            coefficients, *_ = np.linalg.lstsq(design, y, rcond=None)
+            residuals.append(y - design @ coefficients)
+            regressions.append(
+                np.column_stack([np.ones(horizon), x_future[:, seen]]) @ coefficients
+            )
+        with np.errstate(all="ignore"):
+            arma_mean, variance = fit_arma11(residuals).forecast(horizon)
+        for row, i in enumerate(fitted):
+            first_future = first_days[i] + timedelta(days=len(histories[i]))
+            mean = regressions[row] + arma_mean[row]
+            sd = np.sqrt(variance[row])
+            if not (np.isfinite(mean).all() and np.isfinite(sd).all()):
+                # A failed fit: seasonal naive instead (module doc).
+                out[i] = seasonal_naive(histories[i], first_future, horizon)
+                continue
+            offset = (first_future - origin).days
+            days = flags.days[offset : offset + horizon]
+            out[i] = SeriesForecast(
+                days=days,
+                median=_back(mean),
+                lower_80=_back(mean - Z80 * sd),
+                upper_80=_back(mean + Z80 * sd),
+                lower_95=_back(mean - Z95 * sd),
+                upper_95=_back(mean + Z95 * sd),
+                model="regression_arma",
+                provisional_years=tuple(sorted({d.year for d in days} & guessed)),
+            )
+    return [forecast for forecast in out if forecast is not None]
+
+
+def _back(v: FloatArray) -> FloatArray:
+    return np.maximum(np.expm1(np.minimum(v, 50.0)), 0.0)
 
 
 def one_thread_per_fit() -> Any:
@@ -188,14 +187,7 @@ def one_thread_per_fit() -> Any:
 
 def forecast_series(history: FloatArray, first_history_day: date, horizon: int) -> SeriesForecast:
     """The regression model where the series allows it, else seasonal naive (module doc)."""
-    first_future = first_history_day + timedelta(days=len(history))
-    recent = history[-MIN_HISTORY_DAYS:]
-    if len(history) < MIN_HISTORY_DAYS or (recent > 0).mean() < 0.5:
-        return seasonal_naive(history, first_future, horizon)
-    try:
-        return regression_forecast(history, first_history_day, horizon)
-    except (ArithmeticError, ValueError, np.linalg.LinAlgError):
-        return seasonal_naive(history, first_future, horizon)
+    return forecast_many([history], [first_history_day], horizon)[0]
 
 
 def mase(actual: FloatArray, forecast: FloatArray, history: FloatArray) -> float | None:
@@ -220,21 +212,42 @@ def smape(actual: FloatArray, forecast: FloatArray) -> float:
 def backtest(history: FloatArray, first_history_day: date, horizon: int) -> dict[str, Any]:
     """Hold out the last ``horizon`` days; the forecast's and seasonal naive's MASE and
     sMAPE on them (module doc). Empty when the history is too short to hold out."""
-    if len(history) < horizon + MIN_HISTORY_DAYS:
-        return {}
-    train, actual = history[:-horizon], history[-horizon:]
-    first_future = first_history_day + timedelta(days=len(train))
-    ours = forecast_series(train, first_history_day, horizon)
-    naive = seasonal_naive(train, first_future, horizon)
-    inside_80 = (actual >= ours.lower_80) & (actual <= ours.upper_80)
-    return {
-        "model": ours.model,
-        "mase": mase(actual, ours.median, train),
-        "smape": smape(actual, ours.median),
-        "mase_naive": mase(actual, naive.median, train),
-        "smape_naive": smape(actual, naive.median),
-        "coverage_80": float(inside_80.mean()),
-        "actual_total": float(actual.sum()),
-        "forecast_total": float(ours.median.sum()),
-        "naive_total": float(naive.median.sum()),
-    }
+    return forecast_and_backtest([history], [first_history_day], horizon)[1][0]
+
+
+def forecast_and_backtest(
+    histories: list[FloatArray],
+    first_days: list[date],
+    horizon: int,
+    *,
+    with_backtest: bool = True,
+) -> tuple[list[SeriesForecast], list[dict[str, Any]]]:
+    """Each history's forecast (``forecast_series``) and backtest (``backtest``; an empty
+    dict without ``with_backtest``), every model fitted in one pass (``forecast_many``)."""
+    held = [
+        i
+        for i, history in enumerate(histories)
+        if with_backtest and len(history) >= horizon + MIN_HISTORY_DAYS
+    ]
+    trains = [histories[i][:-horizon] for i in held]
+    found = forecast_many(
+        [*histories, *trains], [*first_days, *(first_days[i] for i in held)], horizon
+    )
+    forecasts, ours = found[: len(histories)], found[len(histories) :]
+    backtests: list[dict[str, Any]] = [{} for _ in histories]
+    for i, train, forecast in zip(held, trains, ours, strict=True):
+        actual = histories[i][-horizon:]
+        naive = seasonal_naive(train, first_days[i] + timedelta(days=len(train)), horizon)
+        inside_80 = (actual >= forecast.lower_80) & (actual <= forecast.upper_80)
+        backtests[i] = {
+            "model": forecast.model,
+            "mase": mase(actual, forecast.median, train),
+            "smape": smape(actual, forecast.median),
+            "mase_naive": mase(actual, naive.median, train),
+            "smape_naive": smape(actual, naive.median),
+            "coverage_80": float(inside_80.mean()),
+            "actual_total": float(actual.sum()),
+            "forecast_total": float(forecast.median.sum()),
+            "naive_total": float(naive.median.sum()),
+        }
+    return forecasts, backtests

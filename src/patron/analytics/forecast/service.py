@@ -70,7 +70,7 @@ def forecast_sales(
 ) -> ForecastResult:
     """Forecast each active (store, category) series ``horizon_days`` days after ``as_of``
     from up to ``history_days`` days of history, and backtest it (model.py)."""
-    from patron.analytics.forecast.model import backtest, forecast_series, one_thread_per_fit
+    from patron.analytics.forecast.model import forecast_and_backtest, one_thread_per_fit
 
     if not 7 <= horizon_days <= 366:
         raise InvalidInput("horizon_days", "must be between 7 and 366", value=horizon_days)
@@ -95,51 +95,57 @@ def forecast_sales(
     models: dict[str, int] = {}
     provisional: set[int] = set()
     active_from = as_of - timedelta(days=ACTIVE_DAYS - 1)
+    keys: list[tuple[int, str]] = []
+    histories: list[np.ndarray] = []
+    firsts: list[date] = []
+    for key, by_day in sorted(series.items()):
+        if max(by_day) < active_from:
+            continue
+        first = min(by_day)
+        history = np.zeros((as_of - first).days + 1)
+        for day, net in by_day.items():
+            history[(day - first).days] = net / 100.0
+        keys.append(key)
+        histories.append(history)
+        firsts.append(first)
     with one_thread_per_fit():
-        for (store_id, category), by_day in sorted(series.items()):
-            if max(by_day) < active_from:
-                continue
-            first = min(by_day)
-            n = (as_of - first).days + 1
-            history = np.zeros(n)
-            for day, net in by_day.items():
-                history[(day - first).days] = net / 100.0
-            forecast = forecast_series(history, first, horizon_days)
-            models[forecast.model] = models.get(forecast.model, 0) + 1
-            provisional.update(forecast.provisional_years)
-            for i, day in enumerate(forecast.days):
-                rows.append(
-                    {
-                        "store_id": store_id,
-                        "category": category,
-                        "day": day,
-                        "forecast_fen": _fen(forecast.median[i]),
-                        "lower_80_fen": _fen(forecast.lower_80[i]),
-                        "upper_80_fen": _fen(forecast.upper_80[i]),
-                        "lower_95_fen": _fen(forecast.lower_95[i]),
-                        "upper_95_fen": _fen(forecast.upper_95[i]),
-                        "model": forecast.model,
-                        "provisional": day.year in forecast.provisional_years,
-                    }
-                )
-            if with_backtest:
-                figures = backtest(history, first, horizon_days)
-                if figures:
-                    backtests.append(
-                        {
-                            "store_id": store_id,
-                            "category": category,
-                            "model": figures["model"],
-                            "days": horizon_days,
-                            "mase": figures["mase"],
-                            "smape": figures["smape"],
-                            "mase_naive": figures["mase_naive"],
-                            "smape_naive": figures["smape_naive"],
-                            "coverage_80": figures["coverage_80"],
-                            "actual_fen": _fen(figures["actual_total"]),
-                            "forecast_fen": _fen(figures["forecast_total"]),
-                        }
-                    )
+        forecasts, figures_of = forecast_and_backtest(
+            histories, firsts, horizon_days, with_backtest=with_backtest
+        )
+    for (store_id, category), forecast, figures in zip(keys, forecasts, figures_of, strict=True):
+        models[forecast.model] = models.get(forecast.model, 0) + 1
+        provisional.update(forecast.provisional_years)
+        for i, day in enumerate(forecast.days):
+            rows.append(
+                {
+                    "store_id": store_id,
+                    "category": category,
+                    "day": day,
+                    "forecast_fen": _fen(forecast.median[i]),
+                    "lower_80_fen": _fen(forecast.lower_80[i]),
+                    "upper_80_fen": _fen(forecast.upper_80[i]),
+                    "lower_95_fen": _fen(forecast.lower_95[i]),
+                    "upper_95_fen": _fen(forecast.upper_95[i]),
+                    "model": forecast.model,
+                    "provisional": day.year in forecast.provisional_years,
+                }
+            )
+        if figures:
+            backtests.append(
+                {
+                    "store_id": store_id,
+                    "category": category,
+                    "model": figures["model"],
+                    "days": horizon_days,
+                    "mase": figures["mase"],
+                    "smape": figures["smape"],
+                    "mase_naive": figures["mase_naive"],
+                    "smape_naive": figures["smape_naive"],
+                    "coverage_80": figures["coverage_80"],
+                    "actual_fen": _fen(figures["actual_total"]),
+                    "forecast_fen": _fen(figures["forecast_total"]),
+                }
+            )
     report = {
         "as_of": as_of.isoformat(),
         "horizon_days": horizon_days,
