@@ -89,6 +89,16 @@ def test_posting_the_same_order_again_answers_200_with_the_first_result(api: Tes
     assert again.json() == first.json()
 
 
+def test_a_posted_order_is_answered_in_the_bytes_its_read_by_id_is(api: TestClient) -> None:
+    # The post writes its answer itself; it must be what FastAPI writes for the same order.
+    first = api.post("/api/v1/orders", json=order_body(lines=WEIGHED_AND_PIECES))
+    again = api.post("/api/v1/orders", json=order_body(lines=WEIGHED_AND_PIECES))
+    read = api.get(f"/api/v1/orders/{first.json()['id']}")
+    assert first.content == again.content == read.content
+    assert first.headers["content-type"] == read.headers["content-type"] == "application/json"
+    assert first.headers["content-length"] == str(len(first.content))
+
+
 def test_the_same_order_spelt_differently_is_a_replay_not_a_conflict(api: TestClient) -> None:
     first = api.post(
         "/api/v1/orders",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import weakref
 
+import pytest
+
 from patron.web.app import settle_heap
 
 
@@ -27,3 +29,26 @@ def test_settle_heap_sets_the_start_up_heap_aside_from_the_collector() -> None:
         assert gone() is None
     finally:
         gc.unfreeze()
+
+
+def test_the_routes_are_served_from_one_flat_router_that_takes_no_routers() -> None:
+    from fastapi import APIRouter, FastAPI
+
+    from patron.web.app import _FlatRouter
+
+    flat = _FlatRouter()
+
+    @flat.get("/one")
+    async def one() -> None: ...
+
+    app = FastAPI()
+    app.include_router(flat)
+    before = flat._get_routes_version()
+
+    @flat.get("/two")
+    async def two() -> None: ...
+
+    # A route added later still counts as a change, so FastAPI sees it.
+    assert flat._get_routes_version() > before
+    with pytest.raises(TypeError):
+        flat.include_router(APIRouter())

@@ -6,6 +6,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
@@ -94,6 +95,23 @@ ROUTERS: tuple[APIRouter, ...] = (
 )
 
 
+class _FlatRouter(APIRouter):
+    """A router holding routes only, never an included router.
+
+    FastAPI (0.165) checks on every request whether an included router's routes changed
+    by walking all of them, twice per request (matching, then handling): some 700
+    ``isinstance`` checks, a tenth of an order post's CPU. With no router inside, this
+    router's own change counter is the whole answer (``add_api_route`` and the like still
+    advance it).
+    """
+
+    def _get_routes_version(self, seen: set[int] | None = None) -> int:
+        return self._routes_version
+
+    def include_router(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a flat router takes routes, not routers")
+
+
 def settle_heap() -> None:
     """Set everything built so far (modules, routes, the ORM's mappers) aside from the
     garbage collector, so a full collection walks only what requests made since.
@@ -168,7 +186,7 @@ def create_app(db: Database | None = None) -> FastAPI:
     # One router holding every domain's routes (their paths, tags and dependencies are fixed
     # when each route is declared): FastAPI matches a request router by router, so one
     # included router instead of twenty keeps the per-request cost low.
-    combined = APIRouter()
+    combined = _FlatRouter()
     for router in ROUTERS:
         combined.routes.extend(router.routes)
     app.include_router(combined)

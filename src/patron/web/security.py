@@ -198,12 +198,17 @@ def _check_metrics_token(request: Request) -> None:
         raise Forbidden("wrong metrics token")
 
 
-async def current_actor(request: Request) -> Actor:
-    """The actor ``authorize`` stashed (``async``: no I/O, so no trip to the thread pool)."""
+def actor_of(request: Request) -> Actor:
+    """The actor ``authorize`` stashed; a route reading it directly uses this."""
     actor: Actor | None = getattr(request.state, "actor", None)
     if actor is None:
         raise Unauthenticated("sign in or send an API key")
     return actor
+
+
+async def current_actor(request: Request) -> Actor:
+    """The actor ``authorize`` stashed (``async``: no I/O, so no trip to the thread pool)."""
+    return actor_of(request)
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
