@@ -9,8 +9,9 @@ store, then the write-back into PostgreSQL.
 - rules, recommendations, forecast: ``analytics.nightly``'s three steps;
 - write-back on PostgreSQL: a fresh schema, migrated, with one bare ``customer`` row per
   synthetic customer (made by one ``INSERT … SELECT generate_series``: the services would
-  take minutes and the write-back only needs the ids to exist), an ``analytics_run`` row,
-  then the scores (COPY) and the churn risk, each timed, in the pipeline's functions.
+  take minutes and the write-back only needs the ids to exist) and the synthetic store's
+  stores under their ids, an ``analytics_run`` row, then the scores (COPY), the churn risk,
+  and the rules, recommendations and forecast, each timed, in the pipeline's functions.
 
 The data: bench/analytics.py builds the store with analytics/engine/synthetic.py (DuckDB SQL
 straight into the file, no services). The extract is not here: a nightly extract moves one
@@ -94,6 +95,7 @@ def run_nightly(
         )
         figures.churn_steps = dict(churn.report.get("steps", {}))
         figures.churn_steps_cpu = dict(churn.report.get("steps_cpu", {}))
+        stores = duck.execute("SELECT store_id, code, name, city FROM stores").fetchall()
         on_duck = nightly.store_tables(duck)
         rules = recommended = forecast = None
         if "rules" not in skip:
@@ -122,7 +124,8 @@ def run_nightly(
     if pg_url is None:
         figures.notes.append("PostgreSQL not reachable: no write-back measured")
         return figures
-    _write_back(pg_url, results["scores"], churn, (rules, recommended, forecast), figures)
+    found = (rules, recommended, forecast)
+    _write_back(pg_url, results["scores"], churn, stores, found, figures)
     return figures
 
 
@@ -138,7 +141,12 @@ def _peak_mb() -> float:
 
 
 def _write_back(
-    url: str, scores: Any, churn: Any, found: tuple[Any, Any, Any], figures: NightlyFigures
+    url: str,
+    scores: Any,
+    churn: Any,
+    stores: list[tuple[Any, ...]],
+    found: tuple[Any, Any, Any],
+    figures: NightlyFigures,
 ) -> None:
     from sqlalchemy import text
 
@@ -162,6 +170,15 @@ def _write_back(
                 ),
                 {"n": customers},
             )
+            # The rules' and the forecast's rows name their store.
+            if stores:
+                conn.execute(
+                    text(
+                        "INSERT INTO store (id, code, name, city, kind, timezone, created_at) "
+                        "VALUES (:id, :code, :name, :city, 'physical', 'Asia/Shanghai', now())"
+                    ),
+                    [dict(zip(("id", "code", "name", "city"), row, strict=True)) for row in stores],
+                )
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE customer")
         params = AnalyticsParams(as_of=churn.as_of)
@@ -187,12 +204,9 @@ def _write_back(
         results = NightlyResults(baskets=rules, recommendations=recommended, forecast=forecast)
         if rules is None and recommended is None and forecast is None:
             return
-        try:
-            timed(
-                "write-back: rules, recommendations, forecast",
-                lambda: db.write(lambda s: record_nightly(s, run_id=run_id, results=results)),
-            )
-        except Exception as exc:  # the synthetic products are not in the database
-            figures.notes.append(f"rules/recommendations/forecast not written: {exc!r:.200}")
+        timed(
+            "write-back: rules, recommendations, forecast",
+            lambda: db.write(lambda s: record_nightly(s, run_id=run_id, results=results)),
+        )
     finally:
         db.dispose()
