@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, Float, ForeignKey, Index, SmallInteger, String, UniqueConstraint
+from sqlalchemy import Date, Float, Index, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.models import Base, BigId, IdPk
@@ -22,8 +22,10 @@ class CustomerRecommendation(Base):
     )
 
     id: Mapped[IdPk]
-    run_id: Mapped[int] = mapped_column(BigId, ForeignKey("analytics_run.id"))
-    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customer.id"))
+    # Ids without foreign keys: a chain's run writes some ten million rows, and the
+    # write-back checks them once in SQL instead of a lookup per row (docs/operations.md).
+    run_id: Mapped[int] = mapped_column(BigId)
+    customer_id: Mapped[int] = mapped_column(BigId)
     as_of: Mapped[date] = mapped_column(Date)
     rank: Mapped[int] = mapped_column(SmallInteger)
     sku: Mapped[str] = mapped_column(String(64))

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.analytics.engine import Tables
+from patron.analytics.models import AnalyticsRun
 from patron.analytics.recommend.models import CustomerRecommendation
 from patron.core import bulk
 from patron.core.errors import InvalidInput
@@ -153,7 +154,8 @@ def recommend_members(
 
 def record_recommendations(*, session: Session, run_id: int, result: RecommendationResult) -> int:
     """Write a run's recommendation rows from Arrow (core/bulk.py: COPY on PostgreSQL, the
-    CSV written by Arrow a block at a time); returns how many."""
+    CSV written by Arrow a block at a time); returns how many. The rows carry no foreign
+    keys: the run and the customers they name are checked once each, in SQL."""
     r = result.rows
     n = r.num_rows
     table = pa.Table.from_arrays(
@@ -169,7 +171,11 @@ def record_recommendations(*, session: Session, run_id: int, result: Recommendat
         ],
         names=["run_id", "customer_id", "as_of", "rank", "sku", "score", "source", "due_on"],
     )
-    bulk.insert_arrow(session, CustomerRecommendation.__tablename__, table)
+    name = CustomerRecommendation.__tablename__
+    if session.get(AnalyticsRun, run_id) is None:
+        raise InvalidInput("run_id", f"no analytics run {run_id}")
+    bulk.insert_arrow(session, name, table)
+    bulk.check_references(session, name, "customer_id", "customer", run_id=run_id)
     return n
 
 
