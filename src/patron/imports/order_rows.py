@@ -132,6 +132,24 @@ class _LineFlaw(Exception):
 # ======================================================================== reading the file
 
 
+_V = TypeVar("_V")
+
+
+def _read_once(cache: dict[str, _V], text: str, read: Callable[[str], _V], target: str) -> _V:
+    """A cell's value, read once however many lines repeat its text (the cache is bounded:
+    cleared when full). A flawed cell is never kept, so each of its lines is rejected."""
+    found = cache.get(text)
+    if found is None:
+        try:
+            found = read(text)
+        except CellError as exc:
+            raise _LineFlaw(target, text, exc.code) from None
+        if len(cache) >= _CACHED:
+            cache.clear()
+        cache[text] = found
+    return found
+
+
 class OrderRows:
     """Reads order rows into the staging area: each line parsed, order-level cells kept."""
 
@@ -318,29 +336,13 @@ class OrderRows:
         text = cells[self.i_qty].strip()
         if not text:
             raise _LineFlaw("quantity", "", "quantity_empty")
-        qty = self._quantities.get(text)
-        if qty is None:
-            try:
-                qty = values.quantity_milli(text)
-            except CellError as exc:
-                raise _LineFlaw("quantity", text, exc.code) from None
-            if len(self._quantities) >= _CACHED:
-                self._quantities.clear()
-            self._quantities[text] = qty
+        qty = _read_once(self._quantities, text, values.quantity_milli, "quantity")
         if qty == 0:
             raise _LineFlaw("quantity", text, "quantity_zero")
         price = amount = None
         price_text = amount_text = ""
         if self.i_price is not None and (price_text := cells[self.i_price].strip()):
-            price = self._prices.get(price_text)
-            if price is None:
-                try:
-                    price = values.money(price_text)
-                except CellError as exc:
-                    raise _LineFlaw("unit_price", price_text, exc.code) from None
-                if len(self._prices) >= _CACHED:
-                    self._prices.clear()
-                self._prices[price_text] = price
+            price = _read_once(self._prices, price_text, values.money, "unit_price")
         if self.i_amount is not None and (amount_text := cells[self.i_amount].strip()):
             try:
                 amount = values.fen(amount_text)
