@@ -121,7 +121,9 @@ def test_bad_settings_are_refused_naming_the_field(field: str, value: float) -> 
 @pytest.mark.parametrize(
     "values",
     [
-        np.array([9, 3, 3, 1_000_007, 9, -4], dtype=np.int64),  # a wide span: np.unique
+        np.array([9, 3, 3, 1_000_007, 9, -4], dtype=np.int64),  # a wide span: a sort
+        np.array([-4, 3, 3, 9, 1_000_007, 1_000_007], dtype=np.int64),  # in order: no sort
+        np.array(["2025-01-02", "2025-01-01", "2025-01-02"], dtype="datetime64[D]"),
         np.array([20_000, 19_990, 20_000, 20_005], dtype=np.int64),  # member ids, days
         np.array([20_000.0, 19_990.0, 20_000.0]),  # days as floats
         np.array([1.5, 0.5, 1.5]),  # not whole: np.unique
@@ -129,9 +131,9 @@ def test_bad_settings_are_refused_naming_the_field(field: str, value: float) -> 
     ],
 )
 def test_coded_values_are_np_uniques(values: np.ndarray) -> None:  # type: ignore[type-arg]
-    from patron.analytics.recommend.model import _unique_codes
+    from patron.analytics.codes import dense_codes
 
-    uniques, codes = _unique_codes(values)
+    uniques, codes = dense_codes(values)
     expected, inverse = np.unique(values, return_inverse=True)
     assert uniques.dtype == expected.dtype
     assert uniques.tolist() == expected.tolist()

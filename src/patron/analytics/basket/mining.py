@@ -42,6 +42,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+from patron.analytics.codes import dense_codes
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 # Confidence tolerance arules applies below the (one-ulp-lowered) threshold.
@@ -124,24 +126,8 @@ class Baskets:
         codes = np.asarray(item_codes, dtype=np.int64).ravel()
         if len(ids) != len(codes):
             raise MiningError("items", len(codes), "must be as long as basket_ids")
-        basket_codes, n_baskets = _dense_codes(ids)
-        return cls._from_codes(basket_codes, codes, n_baskets, tuple(str(v) for v in labels))
-
-
-def _dense_codes(ids: npt.NDArray[Any]) -> tuple[IntArray, int]:
-    """Each id's rank among the distinct ids (0, 1, …) and how many there are: the inverse
-    of ``np.unique``, by one sort (numpy 2's hash-based unique is slower on millions)."""
-    if not len(ids):
-        return np.zeros(0, dtype=np.int64), 0
-    if (ids[1:] >= ids[:-1]).all():  # already in order (an order-by-order read): no sort
-        step = np.r_[0, (ids[1:] != ids[:-1]).astype(np.int64)]
-        return np.cumsum(step), int(step.sum()) + 1
-    order = np.argsort(ids, kind="stable")
-    ranked = ids[order]
-    step = np.r_[0, (ranked[1:] != ranked[:-1]).astype(np.int64)]
-    codes = np.empty(len(ids), dtype=np.int64)
-    codes[order] = np.cumsum(step)
-    return codes, int(step.sum()) + 1
+        distinct, basket_codes = dense_codes(ids)
+        return cls._from_codes(basket_codes, codes, len(distinct), tuple(str(v) for v in labels))
 
 
 @dataclass(frozen=True, eq=False)

@@ -55,6 +55,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+from patron.analytics.codes import dense_codes
+
 IntArray = npt.NDArray[np.int64]
 Int32Array = npt.NDArray[np.int32]
 FloatArray = npt.NDArray[np.float64]
@@ -205,10 +207,10 @@ class Histories:
             given = np.asarray(labels).astype(str)
             labels, remap = np.unique(given, return_inverse=True)
             item_codes = remap[np.asarray(items, dtype=np.int64)]
-        members, member_codes = _unique_codes(member)
+        members, member_codes = dense_codes(member)
         member_codes = member_codes.ravel()
         item_codes = np.asarray(item_codes, dtype=np.int64).ravel()
-        days, day_codes = _unique_codes(when)
+        days, day_codes = dense_codes(when)
         day_codes = day_codes.ravel()
         n_days, n_labels = max(len(days), 1), max(len(labels), 1)
         if len(members) * n_days * n_labels < 2**62:
@@ -244,26 +246,6 @@ class Histories:
 
     def line_baskets(self) -> IntArray:
         return np.repeat(np.arange(len(self.times), dtype=np.int64), np.diff(self.basket_offsets))
-
-
-def _unique_codes(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], IntArray]:
-    """``np.unique(values, return_inverse=True)``; for whole numbers in a span not much
-    wider than their count (member ids, days) by a presence table instead of a sort of
-    every row: two passes over the rows, no argsort of millions."""
-    if values.dtype.kind in "iuf" and len(values):
-        low, high = values.min(), values.max()
-        whole = values.dtype.kind != "f" or (
-            np.isfinite(low) and np.isfinite(high) and bool((values == np.floor(values)).all())
-        )
-        if whole and float(high) - float(low) <= max(4 * len(values), 1 << 16):
-            offset = (values - low).astype(np.int64)
-            present = np.zeros(int(float(high) - float(low)) + 1, dtype=np.bool_)
-            present[offset] = True
-            code_of = np.cumsum(present, dtype=np.int64) - 1
-            uniques = (np.flatnonzero(present) + low).astype(values.dtype)
-            return uniques, code_of[offset]
-    uniques, codes = np.unique(values, return_inverse=True)
-    return uniques, codes.ravel().astype(np.int64)
 
 
 @dataclass(frozen=True, eq=False)
