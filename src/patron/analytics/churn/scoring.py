@@ -155,7 +155,7 @@ class ChurnResult:
     value_at_stake_fen, risk_band, reason_1..3 (codes or None) and action_1..3. The numbers
     behind each reason are in ``numbers`` (reason code → name → one value per row); use
     ``reasons_at(row)`` / ``reasons_for(customer_id)`` for a customer's reasons as objects,
-    ``reasons_json()`` for everyone's as stored. ``report`` is JSON-ready (no NaN).
+    ``reasons_json_text()`` for everyone's as stored. ``report`` is JSON-ready (no NaN).
     """
 
     as_of: date
@@ -176,33 +176,9 @@ class ChurnResult:
             out.append(Reason(code=code, numbers=values, action=frame[f"action_{k}"].iat[row]))
         return out
 
-    def reasons_json(self) -> list[list[dict[str, Any]]]:
-        """Every row's reasons as JSON-ready lists (what customer_risk.reasons holds), built
-        column-wise and only for the rows each reason was given to: a million customers
-        take seconds, not a pandas lookup each."""
-        frame = self.customers
-        out: list[list[dict[str, Any]]] = [[] for _ in range(len(frame))]
-        for k in range(1, TOP_REASONS + 1):
-            codes = frame[f"reason_{k}"].to_numpy(dtype=object)
-            actions = frame[f"action_{k}"].to_numpy(dtype=object)
-            for code, named in self.numbers.items():
-                rows = np.flatnonzero(codes == code)
-                if not len(rows):
-                    continue
-                values = {
-                    name: [_plain(v) for v in column[rows].tolist()]
-                    for name, column in named.items()
-                }
-                for j, (i, action) in enumerate(
-                    zip(rows.tolist(), actions[rows].tolist(), strict=True)
-                ):
-                    numbers = {name: given[j] for name, given in values.items()}
-                    out[i].append({"code": code, "numbers": numbers, "action": action})
-        return out
-
     def reasons_json_text(self) -> Any:
-        """Every row's reasons as the JSON text ``json.dumps(reasons_json()[i])`` parses
-        the same as (a pyarrow string array): pieced together by Arrow a column at a time,
+        """Every row's reasons as stored (customer_risk.reasons): the JSON text of
+        ``[r.to_json() for r in reasons_at(i)]`` (a pyarrow string array): pieced together by Arrow a column at a time,
         with no Python object per row, for the write-back (docs/architecture.md). Numbers
         are written as ``_plain`` gives them, an integral value as an integer; another in
         Arrow's shortest round-trip form, which may differ from Python's in the exponent's
