@@ -83,3 +83,68 @@ def test_the_upgrade_settles_the_lots_already_expired_and_empty(sqlite_db: Datab
     assert (settled(written_off), settled(still_held), settled(current)) == (True, False, False)
     due = sqlite_db.read(lambda s: accounts_due_for_expiry(session=s))
     assert len(due) == 1  # the expired lot with points left, for the next run to write off
+
+
+def test_recommendations_go_into_partitions_by_run_and_back(pg_db: Database) -> None:
+    """On PostgreSQL, 0031 makes customer_recommendation a table partitioned by run: the
+    rows already written stay (one partition for their runs), ids go on from the same
+    sequence, and walking back makes the plain table again with every row."""
+    import pyarrow as pa
+
+    from patron.core import bulk
+
+    def relkind() -> str:
+        query = "SELECT relkind FROM pg_class WHERE oid = to_regclass('customer_recommendation')"
+        with pg_db.engine.connect() as conn:
+            return str(conn.exec_driver_sql(query).scalar())
+
+    def rows() -> list[tuple[int, int, int, str]]:
+        query = "SELECT id, run_id, customer_id, sku FROM customer_recommendation ORDER BY id"
+        with pg_db.engine.connect() as conn:
+            return [tuple(r) for r in conn.exec_driver_sql(query).all()]  # type: ignore[misc]
+
+    downgrade(pg_db, "0030")
+    assert relkind() == "r"
+    with pg_db.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO customer_recommendation (run_id, customer_id, as_of, rank, sku, score,"
+            " source) VALUES (1, 7, '2026-03-01', 1, 'MILK', 0.5, 'repeat'),"
+            " (1, 7, '2026-03-01', 2, 'TEA', 0.4, 'popular'),"
+            " (2, 8, '2026-03-02', 1, 'JAM', 0.3, 'rule')"
+        )
+    before = rows()
+    upgrade(pg_db)
+    assert relkind() == "p"
+    assert rows() == before
+    new = pa.table(
+        {
+            "run_id": pa.array([3], pa.int64()),
+            "customer_id": pa.array([7], pa.int64()),
+            "as_of": pa.array([date(2026, 3, 3)]),
+            "rank": pa.array([1], pa.int16()),
+            "sku": ["BREAD"],
+            "score": [0.2],
+            "source": ["similar"],
+            "due_on": pa.array([None], pa.date32()),
+        }
+    )
+    with pg_db.session(write=True) as session:
+        bulk.insert_arrow_partition(session, "customer_recommendation", new, key="run_id", value=3)
+        session.commit()
+    after = [*before, (4, 3, 7, "BREAD")]
+    assert rows() == after
+    with pg_db.engine.connect() as conn:
+        partitions = conn.exec_driver_sql(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
+            " JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = to_regclass('customer_recommendation') ORDER BY 1"
+        ).all()
+    assert [tuple(p) for p in partitions] == [
+        ("customer_recommendation_legacy", "FOR VALUES IN ('1', '2')"),
+        ("customer_recommendation_run_3", "FOR VALUES IN ('3')"),
+    ]
+    downgrade(pg_db, "0030")
+    assert relkind() == "r"
+    assert rows() == after
+    upgrade(pg_db)
+    assert rows() == after

@@ -39,7 +39,7 @@ from patron.analytics.reads import KPI_RESULTS, get_run_or_raise, store_path
 from patron.analytics.schemas import (
     AnalyticsRunRead,
 )
-from patron.core.bulk import check_references, insert_arrow
+from patron.core.bulk import check_references, drop_partitions, insert_arrow
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
@@ -225,6 +225,9 @@ def prune_score_history(*, session: Session, keep_days: int, today: date | None 
     if doomed:
         session.execute(delete(CustomerScore).where(CustomerScore.run_id.in_(doomed)))
         session.execute(delete(CustomerRisk).where(CustomerRisk.run_id.in_(doomed)))
+        # On PostgreSQL a run's recommendations are a partition, dropped whole; what is
+        # left (rows from before the partitions, SQLite's table) is deleted.
+        drop_partitions(session, CustomerRecommendation.__tablename__, doomed)
         session.execute(
             delete(CustomerRecommendation).where(CustomerRecommendation.run_id.in_(doomed))
         )

@@ -97,7 +97,7 @@ def drop_table(session: Session, name: str) -> None:
 _ARROW_BLOCK = 50_000
 
 
-def insert_arrow(session: Session, table: str, rows: Any) -> int:
+def insert_arrow(session: Session, table: str, rows: Any, *, freeze: bool = False) -> int:
     """Insert every row of the Arrow table ``rows`` (its column names are ``table``'s) and
     return how many. Values must be what the database stores; a JSON column comes as its
     text.
@@ -105,7 +105,8 @@ def insert_arrow(session: Session, table: str, rows: Any) -> int:
     PostgreSQL takes them through ``COPY … (FORMAT csv)``, the CSV written by Arrow in C++
     a block at a time: no Python object per value, which for a million rows of a dozen
     columns is the difference between seconds and tens of seconds. Elsewhere (SQLite) one
-    ``executemany`` per block, dates as the ISO text SQLAlchemy stores.
+    ``executemany`` per block, dates as the ISO text SQLAlchemy stores. ``freeze``: COPY
+    with FREEZE, for a table made in the current transaction (PostgreSQL only).
     """
     import pyarrow as pa
     import pyarrow.csv as pa_csv
@@ -117,7 +118,8 @@ def insert_arrow(session: Session, table: str, rows: Any) -> int:
     if conn.dialect.name == "postgresql":
         raw: Any = conn.connection.driver_connection
         options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
-        sql = f"COPY {table} ({listed}) FROM STDIN (FORMAT csv)"
+        frozen = ", FREEZE" if freeze else ""
+        sql = f"COPY {table} ({listed}) FROM STDIN (FORMAT csv{frozen})"
         with raw.cursor() as cursor, cursor.copy(sql) as copy:
             for batch in rows.to_batches(_ARROW_BLOCK):
                 sink = pa.BufferOutputStream()
@@ -134,6 +136,100 @@ def insert_arrow(session: Session, table: str, rows: Any) -> int:
         if batch.num_rows:
             conn.exec_driver_sql(sql, list(zip(*values, strict=True)))
     return int(rows.num_rows)
+
+
+def partition_name(parent: str, key: int) -> str:
+    """The name of ``parent``'s partition holding the rows of key ``key`` (a run's id)."""
+    _check(parent)
+    return f"{parent}_run_{int(key)}"
+
+
+def _is_partitioned(session: Session, table: str) -> bool:
+    found = session.connection().exec_driver_sql(
+        "SELECT c.relkind = 'p' FROM pg_class c WHERE c.oid = to_regclass(%(t)s)", {"t": table}
+    )
+    return bool(found.scalar())
+
+
+def _partition_exists(session: Session, parent: str, name: str) -> bool:
+    found = session.connection().exec_driver_sql(
+        "SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass(%(n)s) "
+        "AND inhparent = to_regclass(%(p)s)",
+        {"n": name, "p": parent},
+    )
+    return found.first() is not None
+
+
+def insert_arrow_partition(session: Session, table: str, rows: Any, *, key: str, value: int) -> int:
+    """Insert every row of ``rows`` (all with ``key`` = ``value``) into ``table`` and return
+    how many. On PostgreSQL, when ``table`` is partitioned by list of ``key``
+    (docs/operations.md), the rows go into a partition of their own: a bare table made in
+    this transaction, filled by COPY with no index kept up row by row, then attached, which
+    builds each of ``table``'s indexes on it once, by a sort. A CHECK on ``key`` spares the
+    attach its scan of the rows. When that partition exists already (the run is written to
+    a second time) or elsewhere (SQLite, a plain table), the rows go in as
+    :func:`insert_arrow` puts them. Readers see the partition only once the caller commits.
+    """
+    _check(table, key)
+    conn = session.connection()
+    if conn.dialect.name != "postgresql" or not _is_partitioned(session, table):
+        return insert_arrow(session, table, rows)
+    name = partition_name(table, value)
+    if _partition_exists(session, table, name):
+        return insert_arrow(session, table, rows)
+    bound = int(value)
+    conn.exec_driver_sql(
+        f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS, "
+        f"CONSTRAINT ck_{name}_{key} CHECK ({key} = {bound}))"
+    )
+    # The table is new in this transaction: its rows can go in frozen (no later pass of
+    # VACUUM to mark them so), unless a savepoint is open, which COPY FREEZE refuses.
+    insert_arrow(session, name, rows, freeze=not session.in_nested_transaction())
+    conn.exec_driver_sql(f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES IN ({bound})")
+    return int(rows.num_rows)
+
+
+def drop_partitions(session: Session, table: str, values: Iterable[int]) -> list[int]:
+    """Drop the partitions :func:`insert_arrow_partition` made in ``table`` for ``values``
+    (a run's rows gone at once, where a DELETE would visit each and leave the space to
+    VACUUM); returns the values whose partition was dropped. Rows of other values, and
+    every row on SQLite, are for the caller to delete."""
+    _check(table)
+    if session.connection().dialect.name != "postgresql":
+        return []
+    dropped = []
+    for value in values:
+        name = partition_name(table, value)
+        if _partition_exists(session, table, name):
+            session.connection().exec_driver_sql(f"DROP TABLE {name}")
+            dropped.append(int(value))
+    return dropped
+
+
+def check_values_known(
+    session: Session, values: Any, referred: str, *, table: str, run_id: int
+) -> None:
+    """The check of :func:`check_references` made before the rows go in, on their distinct
+    values (the Arrow array ``values``: a run's ten rows per customer are one customer
+    id each): raises, with the same message, when one is held by no ``referred.id``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    _check(referred, table)
+    distinct = pc.unique(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
+    distinct = distinct.drop_null()
+    if len(distinct) == 0:
+        return
+    probe = temporary_table(session, "known_ids", {"id": ("bigint", "INTEGER")})
+    insert_arrow(session, probe, pa.table({"id": distinct.cast(pa.int64())}))
+    query = text(
+        f"SELECT p.id FROM {probe} p WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {referred} r WHERE r.id = p.id) LIMIT 1"
+    )
+    found = session.connection().execute(query).first()
+    drop_table(session, probe)
+    if found is not None:
+        raise RuntimeError(f"run {run_id}'s {table} rows name {referred} {found[0]}, unknown")
 
 
 def check_references(

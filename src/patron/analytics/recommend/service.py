@@ -155,7 +155,8 @@ def recommend_members(
 def record_recommendations(*, session: Session, run_id: int, result: RecommendationResult) -> int:
     """Write a run's recommendation rows from Arrow (core/bulk.py: COPY on PostgreSQL, the
     CSV written by Arrow a block at a time); returns how many. The rows carry no foreign
-    keys: the run and the customers they name are checked once each, in SQL."""
+    keys: the run and the customers they name are checked once each, in SQL. On PostgreSQL
+    a run's rows are a partition of ``customer_recommendation`` (core/bulk.py)."""
     r = result.rows
     n = r.num_rows
     table = pa.Table.from_arrays(
@@ -174,8 +175,11 @@ def record_recommendations(*, session: Session, run_id: int, result: Recommendat
     name = CustomerRecommendation.__tablename__
     if session.get(AnalyticsRun, run_id) is None:
         raise InvalidInput("run_id", f"no analytics run {run_id}")
-    bulk.insert_arrow(session, name, table)
-    bulk.check_references(session, name, "customer_id", "customer", run_id=run_id)
+    # The customers checked on their distinct ids (a tenth of the rows) before any row goes
+    # in; on PostgreSQL the run's rows then fill a partition of their own (migration 0031,
+    # docs/operations.md), indexed once when it is attached.
+    bulk.check_values_known(session, r.column("customer_id"), "customer", table=name, run_id=run_id)
+    bulk.insert_arrow_partition(session, name, table, key="run_id", value=run_id)
     return n
 
 

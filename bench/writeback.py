@@ -1,0 +1,146 @@
+"""The recommendations' write-back alone, on PostgreSQL: a chain's run of ``--members``
+members with ten rows each (10.7 M rows at the default), written by
+``record_recommendations`` into a fresh, migrated schema, twice (two runs: the second
+finds the first's rows in place, as a nightly does), then the pruning of the first run.
+
+Prints, per step, the wall seconds, the client's CPU seconds and the PostgreSQL backend's
+CPU seconds (read from /proc for the session's backend process; parallel index-build
+workers are not counted, the server's settings decide whether there are any). The rows
+are synthetic (random SKUs and scores, in member order as the step makes them): the
+write-back only needs their shape.
+
+    PATRON_BENCH_PG_DB=patron_x .venv/bin/python bench/writeback.py --members 1070000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from _common import postgres_schema
+
+AS_OF = date(2026, 3, 31)
+PER_MEMBER = 10
+
+
+def rows(members: int, seed: int = 7) -> Any:
+    from patron.analytics.recommend.service import ROW_SCHEMA
+
+    rng = np.random.default_rng(seed)
+    n = members * PER_MEMBER
+    labels = pa.array([f"SKU{k:05d}" for k in range(2000)], pa.string())
+    sources = pa.array(["repeat", "similar", "rule", "popular"], pa.string())
+    due = rng.integers(20_000, 20_600, n).astype(np.int32)
+    return pa.Table.from_arrays(
+        [
+            pa.array(np.repeat(np.arange(1, members + 1, dtype=np.int64), PER_MEMBER)),
+            pa.array(np.tile(np.arange(1, PER_MEMBER + 1, dtype=np.int16), members)),
+            pa.DictionaryArray.from_arrays(
+                pa.array(rng.integers(0, 2000, n, dtype=np.int32)), labels
+            ),
+            pa.array(rng.random(n)),
+            pa.DictionaryArray.from_arrays(pa.array(rng.integers(0, 4, n, dtype=np.int8)), sources),
+            pa.array(due, mask=rng.random(n) < 0.5).cast(pa.date32()),
+        ],
+        schema=ROW_SCHEMA,
+    )
+
+
+def _backend_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _client_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--members", type=int, default=1_070_000)
+    args = parser.parse_args()
+
+    from sqlalchemy import text
+
+    from patron.analytics.engine import AnalyticsParams
+    from patron.analytics.recommend.service import RecommendationResult, record_recommendations
+    from patron.analytics.runs import _start_run, prune_score_history
+    from patron.core.db import Database
+    from patron.core.migrate import upgrade
+
+    table = rows(args.members)
+    result = RecommendationResult(as_of=AS_OF, rows=table)
+    print(f"{table.num_rows:,} recommendation rows for {args.members:,} members")
+    with postgres_schema("patron_bench_writeback") as url:
+        db = Database(url)
+        try:
+            upgrade(db)
+            with db.engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "INSERT INTO customer (id, signed_up_at, status, created_at, updated_at)"
+                        " SELECT g, now(), 'active', now(), now()"
+                        " FROM generate_series(1, :n) g"
+                    ),
+                    {"n": args.members},
+                )
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM ANALYZE customer")
+
+            def timed(name: str, work: Any) -> Any:
+                with db.session(write=True) as session:
+                    pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+                    assert isinstance(pid, int)
+                    wall, cpu, server = time.perf_counter(), _client_cpu(), _backend_cpu(pid)
+                    found = work(session)
+                    session.commit()
+                    took = time.perf_counter() - wall
+                    used, served = _client_cpu() - cpu, _backend_cpu(pid) - server
+                print(
+                    f"  {name}: {took:.2f} s wall, client CPU {used:.2f} s, "
+                    f"PostgreSQL backend CPU {served:.2f} s",
+                    flush=True,
+                )
+                return found
+
+            params = AnalyticsParams(as_of=AS_OF)
+            first = db.write(
+                lambda s: _start_run(s, params=params, engine="duckdb", trigger="bench")
+            )
+            timed(
+                "run 1: write-back",
+                lambda s: record_recommendations(session=s, run_id=first, result=result),
+            )
+            second = db.write(
+                lambda s: _start_run(s, params=params, engine="duckdb", trigger="bench")
+            )
+            timed(
+                "run 2: write-back",
+                lambda s: record_recommendations(session=s, run_id=second, result=result),
+            )
+            with db.engine.begin() as conn:
+                conn.execute(
+                    text("UPDATE analytics_run SET status = 'succeeded', as_of = :d WHERE id = :r"),
+                    {"d": date(2025, 1, 1), "r": first},
+                )
+                conn.execute(
+                    text("UPDATE analytics_run SET status = 'succeeded', as_of = :d WHERE id = :r"),
+                    {"d": date(2025, 1, 2), "r": second},
+                )
+            pruned = timed(
+                "prune run 1", lambda s: prune_score_history(session=s, keep_days=30, today=AS_OF)
+            )
+            print(f"  ({pruned} run pruned)")
+        finally:
+            db.dispose()
+
+
+if __name__ == "__main__":
+    main()
