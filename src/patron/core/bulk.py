@@ -160,17 +160,21 @@ def _partition_exists(session: Session, parent: str, name: str) -> bool:
     return found.first() is not None
 
 
-def insert_arrow_partition(session: Session, table: str, rows: Any, *, key: str, value: int) -> int:
+def insert_arrow_partition(
+    session: Session, table: str, rows: Any, *, key: str, value: int, serial: str | None = None
+) -> int:
     """Insert every row of ``rows`` (all with ``key`` = ``value``) into ``table`` and return
     how many. On PostgreSQL, when ``table`` is partitioned by list of ``key``
     (docs/operations.md), the rows go into a partition of their own: a bare table made in
     this transaction, filled by COPY with no index kept up row by row, then attached, which
     builds each of ``table``'s indexes on it once, by a sort. A CHECK on ``key`` spares the
-    attach its scan of the rows. When that partition exists already (the run is written to
-    a second time) or elsewhere (SQLite, a plain table), the rows go in as
-    :func:`insert_arrow` puts them. Readers see the partition only once the caller commits.
+    attach its scan of the rows. ``serial``: a column that ``rows`` lacks and ``table``'s
+    sequence fills (its id), given here from one block of the sequence instead of a
+    ``nextval`` per row. When that partition exists already (the run is written to a second
+    time) or elsewhere (SQLite, a plain table), the rows go in as :func:`insert_arrow` puts
+    them. Readers see the partition only once the caller commits.
     """
-    _check(table, key)
+    _check(table, key, *([serial] if serial else []))
     conn = session.connection()
     if conn.dialect.name != "postgresql" or not _is_partitioned(session, table):
         return insert_arrow(session, table, rows)
@@ -178,6 +182,14 @@ def insert_arrow_partition(session: Session, table: str, rows: Any, *, key: str,
     if _partition_exists(session, table, name):
         return insert_arrow(session, table, rows)
     bound = int(value)
+    count = int(rows.num_rows)
+    if serial and count:
+        import numpy as np
+        import pyarrow as pa
+
+        first = _sequence_block(session, table, serial, count)
+        ids = pa.array(np.arange(first, first + count, dtype=np.int64))
+        rows = rows.add_column(0, serial, ids)
     conn.exec_driver_sql(
         f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS, "
         f"CONSTRAINT ck_{name}_{key} CHECK ({key} = {bound}))"
@@ -186,7 +198,29 @@ def insert_arrow_partition(session: Session, table: str, rows: Any, *, key: str,
     # VACUUM to mark them so), unless a savepoint is open, which COPY FREEZE refuses.
     insert_arrow(session, name, rows, freeze=not session.in_nested_transaction())
     conn.exec_driver_sql(f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES IN ({bound})")
-    return int(rows.num_rows)
+    return count
+
+
+def _sequence_block(session: Session, table: str, column: str, count: int) -> int:
+    """The first of ``count`` consecutive values drawn from the sequence of ``table.column``
+    at once: one ``nextval``, then the sequence stepped over the rest (its step widened for
+    one more ``nextval``). ALTER SEQUENCE locks the sequence against other sessions'
+    ``nextval`` until the transaction ends, so nobody draws from inside the block."""
+    conn = session.connection()
+    sequence = conn.exec_driver_sql(
+        "SELECT pg_get_serial_sequence(%(t)s, %(c)s)", {"t": table, "c": column}
+    ).scalar()
+    if sequence is None:
+        raise ValueError(f"{table}.{column} draws from no sequence")
+    conn.exec_driver_sql(f"ALTER SEQUENCE {sequence} INCREMENT BY 1")  # the lock, first
+    first = int(conn.exec_driver_sql("SELECT nextval(%(s)s)", {"s": sequence}).scalar_one())
+    if count > 1:
+        conn.exec_driver_sql(f"ALTER SEQUENCE {sequence} INCREMENT BY {count - 1}")
+        last = conn.exec_driver_sql("SELECT nextval(%(s)s)", {"s": sequence}).scalar_one()
+        conn.exec_driver_sql(f"ALTER SEQUENCE {sequence} INCREMENT BY 1")
+        if int(last) != first + count - 1:
+            raise RuntimeError(f"{sequence} gave {last}, not {first + count - 1}")
+    return first
 
 
 def drop_partitions(session: Session, table: str, values: Iterable[int]) -> list[int]:
