@@ -103,3 +103,57 @@ def test_a_runs_references_are_checked_once_and_an_unknown_one_is_named(db: Data
         bulk.drop_table(session, referred)  # type: ignore[arg-type]
 
     db.write(work)
+
+
+def test_a_partition_refuses_rows_whose_run_or_constant_differs(pg_db: Database) -> None:
+    """The run's key and the columns said to be constant are sent as the new partition's
+    defaults, not per row: rows that differ are refused before anything is written."""
+    import pyarrow as pa
+    import pytest
+
+    def rows(runs: list[int], days: list[date]) -> pa.Table:
+        n = len(runs)
+        return pa.table(
+            {
+                "run_id": pa.array(runs, pa.int64()),
+                "customer_id": pa.array([7] * n, pa.int64()),
+                "as_of": pa.array(days, pa.date32()),
+                "rank": pa.array(list(range(1, n + 1)), pa.int16()),
+                "sku": ["MILK"] * n,
+                "score": [0.5] * n,
+                "source": ["repeat"] * n,
+                "due_on": pa.array([None] * n, pa.date32()),
+            }
+        )
+
+    day = date(2026, 3, 1)
+    table = "customer_recommendation"
+    for bad, message in (
+        (rows([4, 5], [day, day]), "run_id is not 4"),
+        (rows([4, 4], [day, date(2026, 3, 2)]), "as_of is not 2026-03-01"),
+    ):
+        with pytest.raises(ValueError, match=message), pg_db.session(write=True) as session:
+            bulk.insert_arrow_partition(
+                session, table, bad, key="run_id", value=4, constants={"as_of": day}
+            )
+    with pg_db.session(write=True) as session:
+        written = bulk.insert_arrow_partition(
+            session,
+            table,
+            rows([4, 4], [day, day]),
+            key="run_id",
+            value=4,
+            serial="id",
+            constants={"as_of": day},
+        )
+    assert written == 2
+    with pg_db.engine.connect() as conn:
+        found = conn.exec_driver_sql(
+            "SELECT id, run_id, as_of, rank FROM customer_recommendation_run_4 ORDER BY id"
+        ).all()
+        defaults = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_attrdef"
+            " WHERE adrelid = to_regclass('customer_recommendation_run_4')"
+        ).scalar()
+    assert [tuple(r) for r in found] == [(1, 4, day, 1), (2, 4, day, 2)]
+    assert defaults == 1  # the id's nextval from the parent; the run's and day's are gone

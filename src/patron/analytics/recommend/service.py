@@ -179,7 +179,15 @@ def record_recommendations(*, session: Session, run_id: int, result: Recommendat
     # in; on PostgreSQL the run's rows then fill a partition of their own (migration 0031,
     # docs/operations.md), indexed once when it is attached.
     bulk.check_values_known(session, r.column("customer_id"), "customer", table=name, run_id=run_id)
-    bulk.insert_arrow_partition(session, name, table, key="run_id", value=run_id, serial="id")
+    bulk.insert_arrow_partition(
+        session,
+        name,
+        table,
+        key="run_id",
+        value=run_id,
+        serial="id",
+        constants={"as_of": result.as_of},
+    )
     return n
 
 
