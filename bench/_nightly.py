@@ -16,8 +16,7 @@ store, then the write-back into PostgreSQL.
 The data: bench/analytics.py builds the store with analytics/engine/synthetic.py (DuckDB SQL
 straight into the file, no services). The extract is not here: a nightly extract moves one
 day's changes (bench/ingest.py's and bench/churn.py's databases show its cost), and the
-synthetic store has no database behind it. Nor are the rules, recommendations and forecast
-written back: the synthetic stores and products are not in PostgreSQL (a note says so).
+synthetic store has no database behind it.
 """
 
 from __future__ import annotations
