@@ -15,11 +15,12 @@ cut-off, and every cut-off's columns come from that one read:
 
 A customer's purchase days on or before a cut-off are the first rows of their run of
 ``days``, so every figure at a cut-off is read off running sums at the run's start and at
-its last day on or before the cut-off: counts, first and last day, what was paid and taken
-back (the refunds and returns dated on or before the cut-off), the spend of the
-``LATEST_PURCHASES`` latest days and of the earlier ones. The median gap between purchase
-days comes from the gaps sorted once by customer and length: at a cut-off, the gaps it
-keeps stay in that order, and each customer's middle ones are picked by position. So a
+its last day on or before the cut-off: counts, first and last day, what was paid on all,
+the ``LATEST_PURCHASES`` latest and the repeat purchase days. The refunds and returns
+dated on or before the cut-off are few; each is added to the spans its purchase day falls
+in. The median gap between purchase days comes from the gaps sorted once by customer and
+length: at a cut-off, the gaps it keeps stay in that order, and each customer's middle ones
+are picked by position. So a
 cut-off costs a few passes over arrays, not a grouping, and the same numbers come out as
 ``compute_columns`` gives (tests/analytics/churn/test_history.py compares them).
 """
@@ -85,11 +86,13 @@ class PurchaseHistory:
     """The purchase days and what was taken back of them, read once (module doc).
 
     ``ids`` are the customers (ascending) with a purchase on or before ``upto``; their
-    rows of ``day`` (days since 1970-01-01, ascending) and ``paid`` run from ``starts[i]``
-    to ``starts[i + 1]``. ``taken_row``, ``taken_on`` and ``taken_fen`` are the refunds
-    and returns, each on the row of the purchase day it took back from. ``gap_segment``,
-    ``gap_days`` and ``gap_day`` are the gaps between a customer's purchase days (the later
-    day's), sorted by customer, then length.
+    rows of ``day`` (days since 1970-01-01, ascending) run from ``starts[i]`` to
+    ``starts[i + 1]``, and ``segment`` gives each row's customer (a place in ``ids``).
+    ``paid_sum`` is the running total of what was paid on the rows (from 0, one longer).
+    ``taken_row``, ``taken_segment``, ``taken_on`` and ``taken_fen`` are the refunds and
+    returns, each on the row (and customer) of the purchase day it took back from.
+    ``gap_segment``, ``gap_days`` and ``gap_day`` are the gaps between a customer's purchase
+    days (the later day's), sorted by customer, then length.
     """
 
     con: Any
@@ -99,8 +102,9 @@ class PurchaseHistory:
     starts: IntArray
     segment: IntArray
     day: IntArray
-    paid: IntArray
+    paid_sum: IntArray
     taken_row: IntArray
+    taken_segment: IntArray
     taken_on: IntArray
     taken_fen: IntArray
     gap_segment: IntArray
@@ -137,67 +141,74 @@ class PurchaseHistory:
         self, cutoff: date, sampled: npt.NDArray[np.bool_] | None
     ) -> dict[str, npt.NDArray[Any]]:
         """The ``purchases`` source's columns at one cut-off (module doc)."""
-        n, rows = len(self.ids), len(self.day)
+        n = len(self.ids)
         c = _day_number(cutoff)
         r = c - RECENT_DAYS
-        segment = self.segment
         # Each customer's purchase days on or before the cut-off (a prefix of their run),
         # and those on or before the recent window's start.
-        count = np.bincount(segment[self.day <= c], minlength=n).astype(np.int64)
-        earlier = np.bincount(segment[self.day <= r], minlength=n).astype(np.int64)
+        count = np.bincount(self.segment[self.day <= c], minlength=n).astype(np.int64)
+        earlier = np.bincount(self.segment[self.day <= r], minlength=n).astype(np.int64)
         keep = count > 0
         if sampled is not None:
             keep &= sampled
-        whole = bool(keep.all())
+        medians = self._median_gaps(c, n)
         start = self.starts[:-1]
+        ids = self.ids
+        # Where each customer's row is in the output (-1: not kept).
+        place = np.arange(n, dtype=np.int64)
+        if not keep.all():
+            ids, start, count, earlier = (v[keep] for v in (ids, start, count, earlier))
+            medians = medians[keep]
+            place = np.full(n, -1, dtype=np.int64)
+            place[keep] = np.arange(len(ids), dtype=np.int64)
         end = start + count
         first = self.day[start]
-        last = self.day[np.maximum(end - 1, 0)] if rows else first
-
-        # What was taken back at the cut-off, per purchase day; paid less that is the net.
-        on = self.taken_on <= c
-        refunded = np.zeros(rows, dtype=np.int64)
-        np.add.at(refunded, self.taken_row[on], self.taken_fen[on])
-        net = self.paid - refunded
-
-        def running(values: IntArray) -> IntArray:
-            out = np.zeros(rows + 1, dtype=np.int64)
-            np.cumsum(values, out=out[1:])
-            return out
-
-        paid_sum, refunded_sum, net_sum = running(self.paid), running(refunded), running(net)
+        last = self.day[np.maximum(end - 1, 0)] if len(self.day) else first
         latest_from = np.maximum(start, end - LATEST_PURCHASES)
+
+        def paid(lo: IntArray, hi: IntArray) -> IntArray:
+            return np.asarray(self.paid_sum[hi] - self.paid_sum[lo], dtype=np.int64)
+
+        # What was taken back by the cut-off from the purchase days of each span: refunds
+        # and returns are few, so they are added up one by one rather than run over.
+        spans = {"all": paid(start, end), "latest": paid(latest_from, end)}
+        spans["repeat"] = paid(np.minimum(start + 1, end), end)
+        spans["earlier"] = spans["all"] - spans["latest"]
+        taken = {name: np.zeros(len(ids), dtype=np.int64) for name in spans}
+        on = self.taken_on <= c
+        who = place[self.taken_segment[on]]
+        at = self.taken_row[on] - self.starts[self.taken_segment[on]]
+        fen = self.taken_fen[on]
+        inside = who >= 0
+        inside[inside] &= at[inside] < count[who[inside]]
+        who, at, fen = who[inside], at[inside], fen[inside]
+        latest = at >= count[who] - LATEST_PURCHASES
+        np.add.at(taken["all"], who, fen)
+        np.add.at(taken["latest"], who[latest], fen[latest])
+        np.add.at(taken["repeat"], who[at >= 1], fen[at >= 1])
+        taken["earlier"] = taken["all"] - taken["latest"]
+        net = {name: spans[name] - taken[name] for name in spans}
+        older = count - LATEST_PURCHASES
         with np.errstate(divide="ignore", invalid="ignore"):
-            latest_mean = (net_sum[end] - net_sum[latest_from]) / (end - latest_from)
-            older = count - LATEST_PURCHASES
-            earlier_mean = np.where(
-                older > 0,
-                (net_sum[np.maximum(end - LATEST_PURCHASES, start)] - net_sum[start])
-                / np.maximum(older, 1),
-                np.nan,
-            )
-        out: dict[str, npt.NDArray[Any]] = {
-            "customer_id": self.ids,
+            latest_mean = net["latest"] / (end - latest_from)
+            earlier_mean = np.where(older > 0, net["earlier"] / np.maximum(older, 1), np.nan)
+        return {
+            "customer_id": ids,
             "purchase_days": count.astype(np.float64),
             "tenure_days": (c - first).astype(np.float64),
             "days_since_last": (c - last).astype(np.float64),
             "active_span_days": (last - first).astype(np.float64),
-            "median_gap_days": self._median_gaps(c, n),
+            "median_gap_days": medians,
             "recent_purchase_days": (count - earlier).astype(np.float64),
             "earlier_purchase_days": earlier.astype(np.float64),
             "earlier_span_days": (r - first).astype(np.float64),
-            "paid_fen": (paid_sum[end] - paid_sum[start]).astype(np.float64),
-            "refunded_fen": (refunded_sum[end] - refunded_sum[start]).astype(np.float64),
-            "net_fen": (net_sum[end] - net_sum[start]).astype(np.float64),
-            "repeat_net_fen": np.where(
-                count > 1, net_sum[end] - net_sum[np.minimum(start + 1, end)], 0
-            ).astype(np.float64),
+            "paid_fen": spans["all"].astype(np.float64),
+            "refunded_fen": taken["all"].astype(np.float64),
+            "net_fen": net["all"].astype(np.float64),
+            "repeat_net_fen": net["repeat"].astype(np.float64),
             "latest_mean_fen": np.asarray(latest_mean, dtype=np.float64),
             "earlier_mean_fen": np.asarray(earlier_mean, dtype=np.float64),
         }
-        if whole:
-            return out
-        return {name: values[keep] for name, values in out.items()}
 
     def _median_gaps(self, c: int, n: int) -> FloatArray:
         """Each customer's median gap between purchase days on or before day ``c`` (NaN with
@@ -264,8 +275,9 @@ def purchase_history(con: Any, *, upto: date, tables: set[str]) -> Iterator[Purc
         starts=np.append(first_rows, len(customer)).astype(np.int64),
         segment=segment,
         day=day,
-        paid=paid,
+        paid_sum=np.concatenate([[0], np.cumsum(paid, dtype=np.int64)]).astype(np.int64),
         taken_row=taken_row[matched],
+        taken_segment=segment[taken_row[matched]],
         taken_on=taken_on[matched],
         taken_fen=taken_fen[matched],
         gap_segment=gap_segment[by_length],
