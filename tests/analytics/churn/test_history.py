@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -130,3 +131,20 @@ def test_a_cutoff_before_every_purchase_and_an_empty_store_give_no_customers(
     with purchase_history(con, upto=early, tables=tables) as history:
         [nothing] = history.columns_at([early])
     _assert_same(nothing, compute_columns(con, cutoff=early, tables=tables))
+
+
+def test_the_sample_is_the_sqls_for_any_customer_id() -> None:
+    from patron.analytics.churn.features import in_sample
+
+    ids = np.array([-(2**40), -1000004, -7, -1, 0, 1, 7, 999_999, 1000003, 2**40], dtype=np.int64)
+    con = duckdb.connect()
+    for per_mille in (1, 300, 641, 999):
+        sql = [
+            bool(
+                con.execute(f"SELECT ({i} % 1000003) * 2654435761 % 1000 < {per_mille}").fetchall()[
+                    0
+                ][0]
+            )
+            for i in ids.tolist()
+        ]
+        assert in_sample(ids, per_mille).tolist() == sql
