@@ -148,3 +148,16 @@ def test_the_sample_is_the_sqls_for_any_customer_id() -> None:
             for i in ids.tolist()
         ]
         assert in_sample(ids, per_mille).tolist() == sql
+
+
+@pytest.mark.parametrize("low", [0, -50, 2**60])
+def test_the_single_key_sort_orders_as_the_lexsort(low: int) -> None:
+    from patron.analytics.churn.history import _sort_order
+
+    rng = np.random.default_rng(3)
+    major = np.sort(rng.integers(0, 300, size=5000)) + low  # nearly ordered, as read
+    major[::7] = major[::-1][::7]
+    minor = rng.integers(20000, 20400, size=5000)
+    expected = np.lexsort((minor, major))
+    np.testing.assert_array_equal(_sort_order(major, minor), expected)
+    assert len(_sort_order(major[:0], minor[:0])) == 0

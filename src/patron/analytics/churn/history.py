@@ -235,7 +235,7 @@ def purchase_history(con: Any, *, upto: date, tables: set[str]) -> Iterator[Purc
     rows = con.sql(_DAYS_SQL, params=params).to_arrow_table()
     customer = _ints(rows.column("customer_id"))
     day = _epoch_days(rows.column("day"))
-    order = _by_customer_and_day(customer, day)
+    order = _sort_order(customer, day)
     customer, day = customer[order], day[order]
     paid = _ints(rows.column("paid_fen"))[order]
     new = np.ones(len(customer), dtype=np.bool_)
@@ -266,7 +266,7 @@ def purchase_history(con: Any, *, upto: date, tables: set[str]) -> Iterator[Purc
     gap_rows = np.flatnonzero(~new)
     gap_segment = segment[gap_rows]
     gap_days = day[gap_rows] - day[gap_rows - 1]
-    by_length = np.lexsort((gap_days, gap_segment))
+    by_length = _sort_order(gap_segment, gap_days)
     yield PurchaseHistory(
         con=con,
         upto=upto,
@@ -286,16 +286,16 @@ def purchase_history(con: Any, *, upto: date, tables: set[str]) -> Iterator[Purc
     )
 
 
-def _by_customer_and_day(customer: IntArray, day: IntArray) -> npt.NDArray[np.intp]:
-    """The order of the rows by customer, then day: one sort of a single key (DuckDB's
-    grouping hands the rows over nearly in that order already, which a stable sort uses)
-    where the key fits in 63 bits, else a sort on both."""
-    if not len(day):
+def _sort_order(major: IntArray, minor: IntArray) -> npt.NDArray[np.intp]:
+    """``np.lexsort((minor, major))``: the rows by ``major``, then ``minor``, stably. Done as
+    one stable sort of a single key where it fits in 63 bits (the rows come nearly in that
+    order already, which the sort uses: a fraction of the lexsort's cost)."""
+    if not len(major):
         return np.arange(0, dtype=np.intp)
-    low, span = int(customer.min()), int(day.max()) - int(day.min()) + 1
-    if low >= 0 and int(customer.max()) < (1 << 62) // span:
-        return np.argsort(customer * span + (day - day.min()), kind="stable")
-    return np.lexsort((day, customer))
+    low, span = int(minor.min()), int(minor.max()) - int(minor.min()) + 1
+    if int(major.min()) >= 0 and int(major.max()) < (1 << 62) // span:
+        return np.argsort(major * span + (minor - low), kind="stable")
+    return np.lexsort((minor, major))
 
 
 def _ints(column: Any) -> IntArray:
