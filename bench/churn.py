@@ -4,7 +4,8 @@ Two parts, figures printed, nothing asserted:
 
 1. Scale: a synthetic chain (``patron.analytics.engine.synthetic``, DuckDB SQL) of
    ``--customers`` customers and ten order lines per customer, then ``score_churn`` on it:
-   three cut-offs of features (SQL), three BG/NBD fits, the logistic regression and its
+   features at three cut-offs from one read of the orders, three BG/NBD fits, the logistic
+   regression and its
    calibration, Gamma-Gamma and 12-month CLV with intervals, bands and reasons. Wall time,
    CPU time and peak RSS of the scoring alone (the data is written first).
 2. The demo retailer: ``patron demo`` through the services into SQLite
@@ -14,8 +15,15 @@ Two parts, figures printed, nothing asserted:
    truth (calendar weeks, distinct purchase days: see tests/analytics/clv/test_demo_recovery
    for why α reads a few per cent high).
 
+With ``--store PATH`` the scale part scores an analytics store already written (e.g. the
+synthetic store bench/analytics.py leaves in its ``--dir``, opened read-only, as of
+``--as-of``) instead of generating one, ``--repeat`` times: the CPU seconds of each run
+and of each step, for comparing two checkouts on the same data (PYTHONPATH=<other>/src).
+
 Run:  .venv/bin/python bench/churn.py                     (1 M customers; demo 5,000)
       .venv/bin/python bench/churn.py --customers 100000 --demo-customers 2000
+      .venv/bin/python bench/churn.py --skip-demo --repeat 3 \
+          --store /tmp/patron-bench-analytics-1000000-10000000-7.duckdb --as-of 2025-12-31
 """
 
 from __future__ import annotations
@@ -63,6 +71,34 @@ def scale(customers: int) -> None:
             f"holdout AUC {evaluation['auc']:.3f} vs P(alive) alone "
             f"{evaluation['auc_p_alive']:.3f} (synthetic data: no churn built in)"
         )
+
+
+def stored(path: Path, as_of: date, repeat: int) -> None:
+    """Score the store at ``path`` (read-only) ``repeat`` times, with the CPU of each run."""
+    from patron.analytics.churn.scoring import score_churn
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        con.execute("SET threads = 2")
+        con.execute("SET enable_progress_bar = false")
+        for run in range(1, repeat + 1):
+            wall, cpu = time.perf_counter(), _cpu_s()
+            result = score_churn(con, as_of=as_of)
+            wall, cpu = time.perf_counter() - wall, _cpu_s() - cpu
+            print(
+                f"run {run}: {len(result.customers):,} customers scored in {wall:.2f} s wall, "
+                f"{cpu:.2f} s CPU (mode {result.report['mode']}, horizon "
+                f"{result.report['horizon_days']} days)"
+            )
+            print("  CPU seconds per step:", result.report["steps_cpu"])
+    finally:
+        con.close()
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process, every thread (DuckDB's too)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def demo(customers: int) -> None:
@@ -128,10 +164,17 @@ def main() -> None:
     parser.add_argument("--demo-customers", type=int, default=5000)
     parser.add_argument("--skip-scale", action="store_true")
     parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument("--store", type=Path, help="score this analytics store instead")
+    parser.add_argument("--as-of", type=date.fromisoformat, default=date(2025, 12, 31))
+    parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     if not args.skip_demo:
         demo(args.demo_customers)
-    if not args.skip_scale:
+    if args.skip_scale:
+        return
+    if args.store is not None:
+        stored(args.store, args.as_of, args.repeat)
+    else:
         scale(args.customers)
 
 

@@ -80,14 +80,15 @@ def test_cutoffs_must_come_latest_first_and_not_after_the_history(
 ) -> None:
     con = population.con
     as_of = population.as_of
+    before = con.sql("SHOW ALL TABLES").fetchall()
     with purchase_history(con, upto=as_of, tables=store_tables(con)) as history:
         with pytest.raises(ValueError, match="latest first"):
             history.columns_at([as_of - timedelta(days=9), as_of])
         with pytest.raises(ValueError, match="after the history"):
             history.columns_at([as_of + timedelta(days=1)])
-        assert con.sql(f"SELECT count(*) FROM {history.days}").fetchall()[0][0] > 0
-    with pytest.raises(duckdb.CatalogException):  # the history's tables are gone
-        con.sql(f"SELECT count(*) FROM {history.days}").fetchall()
+        assert len(history.ids) == len(history.starts) - 1 > 0
+    # The history lives in NumPy: nothing is left registered on the store's connection.
+    assert con.sql("SHOW ALL TABLES").fetchall() == before
 
 
 def test_scores_on_the_one_pass_are_the_scores_of_the_three_per_cutoff_queries(
@@ -113,3 +114,50 @@ def test_scores_on_the_one_pass_are_the_scores_of_the_three_per_cutoff_queries(
     assert {k: v for k, v in one_pass.report.items() if k not in drop} == {
         k: v for k, v in reference.report.items() if k not in drop
     }
+
+
+def test_a_cutoff_before_every_purchase_and_an_empty_store_give_no_customers(
+    population: Population,
+) -> None:
+    con = population.con
+    tables = store_tables(con)
+    first = con.sql("SELECT min(order_date) FROM orders").fetchall()[0][0]
+    early = first - timedelta(days=1)
+    with purchase_history(con, upto=population.as_of, tables=tables) as history:
+        [before] = history.columns_at([early])
+    _assert_same(before, compute_columns(con, cutoff=early, tables=tables))
+    assert len(before["customer_id"]) == 0
+    # A store with no purchase at all by the history's day.
+    with purchase_history(con, upto=early, tables=tables) as history:
+        [nothing] = history.columns_at([early])
+    _assert_same(nothing, compute_columns(con, cutoff=early, tables=tables))
+
+
+def test_the_sample_is_the_sqls_for_any_customer_id() -> None:
+    from patron.analytics.churn.features import in_sample
+
+    ids = np.array([-(2**40), -1000004, -7, -1, 0, 1, 7, 999_999, 1000003, 2**40], dtype=np.int64)
+    con = duckdb.connect()
+    for per_mille in (1, 300, 641, 999):
+        sql = [
+            bool(
+                con.execute(f"SELECT ({i} % 1000003) * 2654435761 % 1000 < {per_mille}").fetchall()[
+                    0
+                ][0]
+            )
+            for i in ids.tolist()
+        ]
+        assert in_sample(ids, per_mille).tolist() == sql
+
+
+@pytest.mark.parametrize("low", [0, -50, 2**60])
+def test_the_single_key_sort_orders_as_the_lexsort(low: int) -> None:
+    from patron.analytics.churn.history import _sort_order
+
+    rng = np.random.default_rng(3)
+    major = np.sort(rng.integers(0, 300, size=5000)) + low  # nearly ordered, as read
+    major[::7] = major[::-1][::7]
+    minor = rng.integers(20000, 20400, size=5000)
+    expected = np.lexsort((minor, major))
+    np.testing.assert_array_equal(_sort_order(major, minor), expected)
+    assert len(_sort_order(major[:0], minor[:0])) == 0

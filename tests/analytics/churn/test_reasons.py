@@ -102,3 +102,55 @@ def test_a_reason_round_trips_through_json_and_describes_itself() -> None:
         "action": "service_follow_up",
         "action_text": "客服回访了解退款原因",
     }
+
+
+def _reference_top(strength: np.ndarray, k: int) -> np.ndarray:
+    """The top three by a stable sort on −strength (registry order among equals), k where
+    none is left: what the reasons are chosen by."""
+    order = np.argsort(-strength, axis=1, kind="stable")[:, :3]
+    chosen = np.take_along_axis(strength, order, axis=1)
+    return np.where(np.isfinite(chosen), order, k)
+
+
+@pytest.mark.parametrize("with_model", [True, False])
+def test_top_reasons_are_the_strongest_three_with_ties_in_registry_order(
+    with_model: bool,
+) -> None:
+    from patron.analytics.churn.scoring import _top_reasons
+
+    features = list(FEATURES[:6])
+    k = len(features)
+    rng = np.random.default_rng(5)
+    n = 400
+    # Every condition holds for everyone, so the contributions alone choose.
+    columns = {
+        "customer_id": np.arange(n, dtype=np.int64),
+        "p_alive": np.full(n, 0.1),
+        "median_gap_days": np.full(n, 10.0),
+        "days_since_last": np.full(n, 100.0),
+        "recent_purchase_days": np.zeros(n),
+        "earlier_purchase_days": np.full(n, 20.0),
+        "earlier_span_days": np.full(n, 200.0),
+        "latest_mean_fen": np.full(n, 10.0),
+        "earlier_mean_fen": np.full(n, 100.0),
+        "purchase_days": np.full(n, 21.0),
+        "paid_fen": np.full(n, 100.0),
+        "refunded_fen": np.full(n, 50.0),
+    }
+    # Whole numbers from a few values: many ties; negative ones never count.
+    contributions = rng.integers(-1, 3, size=(n, k)).astype(np.float64)
+    direction = np.array([f.direction for f in features], dtype=np.float64)
+    z = np.ones((n, k)) * direction
+    standardised = (z, contributions) if with_model else None
+    reasons, _, _ = _top_reasons(columns, features, standardised)
+    if with_model:
+        strength = np.where(contributions > 0, contributions, -np.inf)
+    else:
+        strength = np.tile(np.arange(k, 0, -1, dtype=np.float64), (n, 1))
+    expected = _reference_top(strength, k)
+    codes = [f.reason for f in features] + [None]
+    for slot in range(3):
+        got = [r if isinstance(r, str) else None for r in reasons[slot].tolist()]
+        assert got == [codes[i] for i in expected[:, slot]]
+    if with_model:
+        assert (expected == k).any() and (expected[:, 0] < k).any()

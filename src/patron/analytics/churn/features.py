@@ -478,8 +478,10 @@ def available_features(tables: set[str]) -> tuple[list[Feature], dict[str, list[
 
 
 def in_sample(customer_ids: npt.NDArray[np.int64], per_mille: int) -> BoolArray:
-    """The customers a ``sample_per_mille`` sample keeps (the same rule as the SQL)."""
-    return np.asarray((customer_ids % 1000003) * 2654435761 % 1000 < per_mille, dtype=np.bool_)
+    """The customers a ``sample_per_mille`` sample keeps (the same rule as the SQL, whose
+    ``%`` keeps the dividend's sign, as ``np.fmod`` does, for any id)."""
+    ids = np.asarray(customer_ids, dtype=np.int64)
+    return np.asarray(np.fmod(np.fmod(ids, 1000003) * 2654435761, 1000) < per_mille, dtype=np.bool_)
 
 
 def compute_columns(

@@ -4,23 +4,25 @@
 ``purchases``); scoring needs them at three (the scoring day and the two earlier cut-offs
 of the time split, scoring.py), and running that SQL three times groups, joins and sorts
 the whole order history three times. Here the orders are read once, as of the latest
-cut-off:
+cut-off, and every cut-off's columns come from that one read:
 
-1. ``days``: one row per customer and purchase day (what was paid that day), with the gap
-   since the customer's previous purchase day and the day of their third next purchase,
-   from one window over the days sorted once. Neither depends on a cut-off: the previous
-   purchase day of a day on or before a cut-off is before it too, and a day is among the
-   customer's ``LATEST_PURCHASES`` latest on or before a cut-off exactly when their third
-   next purchase day is after it (or there is none).
-2. ``taken``: what refunds and returns took back, as (customer, purchase day, day taken
-   back, fen) rows. A refund belongs to its order's purchase day; a return without a known
-   sale to the customer's latest purchase day on or before it, which is the same day
-   whatever the cut-off, as long as the return is on or before it.
+1. ``days``: one row per customer and purchase day (what was paid that day), sorted by
+   customer and day: one grouping of the orders in DuckDB, one sort.
+2. ``taken``: what refunds and returns took back, as (purchase day's row, day taken back,
+   fen). A refund belongs to its order's purchase day; a return without a known sale to the
+   customer's latest purchase day on or before it, which is the same day whatever the
+   cut-off, as long as the return is on or before it.
 
-The columns at each cut-off are then one grouping of ``days``, with each figure filtered to
-the days on or before that cut-off and the refunds and returns dated on or before it: the
-same numbers as ``compute_columns`` (tests/analytics/churn/test_history.py compares them).
-Several cut-offs share one grouping when they share the sample of customers.
+A customer's purchase days on or before a cut-off are the first rows of their run of
+``days``, so every figure at a cut-off is read off running sums at the run's start and at
+its last day on or before the cut-off: counts, first and last day, what was paid on all,
+the ``LATEST_PURCHASES`` latest and the repeat purchase days. The refunds and returns
+dated on or before the cut-off are few; each is added to the spans its purchase day falls
+in. The median gap between purchase days comes from the gaps sorted once by customer and
+length: at a cut-off, the gaps it keeps stay in that order, and each customer's middle ones
+are picked by position. So a
+cut-off costs a few passes over arrays, not a grouping, and the same numbers come out as
+``compute_columns`` gives (tests/analytics/churn/test_history.py compares them).
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
-from itertools import count
 from typing import Any
 
 import numpy as np
@@ -38,25 +39,19 @@ import numpy.typing as npt
 from patron.analytics.churn.features import (
     LATEST_PURCHASES,
     RECENT_DAYS,
-    SOURCES,
     _join_other_sources,
+    in_sample,
 )
 
-_SAMPLE = "(customer_id % 1000003) * 2654435761 % 1000 < $sample_per_mille"
-_names = count()
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+_EPOCH = date(1970, 1, 1)
 
-_DAYS_SQL = f"""
-WITH order_days AS (
-    SELECT customer_id, order_date AS day, sum(paid_fen)::BIGINT AS paid_fen
-    FROM orders
-    WHERE customer_id IS NOT NULL AND order_date <= $upto
-    GROUP BY customer_id, order_date
-)
-SELECT customer_id, day, paid_fen,
-       day - lag(day) OVER by_day AS gap_days,
-       lead(day, {LATEST_PURCHASES}) OVER by_day AS later_day
-FROM order_days
-WINDOW by_day AS (PARTITION BY customer_id ORDER BY day)
+_DAYS_SQL = """
+SELECT customer_id, order_date AS day, sum(paid_fen)::BIGINT AS paid_fen
+FROM orders
+WHERE customer_id IS NOT NULL AND order_date <= $upto
+GROUP BY customer_id, order_date
 """
 
 _REFUNDS_SQL = """
@@ -68,86 +63,53 @@ GROUP BY ALL
 """
 
 _RETURNS_SQL = """
-WITH unmatched AS (
-    SELECT customer_id, return_date AS day, sum(amount_fen) AS amount_fen
-    FROM returns
-    WHERE order_id IS NULL AND customer_id IS NOT NULL AND return_date <= $upto
-    GROUP BY customer_id, return_date
-)
-SELECT d.customer_id, d.day, u.day AS taken_on, sum(u.amount_fen)::BIGINT AS amount_fen
-FROM unmatched AS u
-ASOF JOIN {days} AS d ON u.customer_id = d.customer_id AND u.day >= d.day
-GROUP BY ALL
+SELECT customer_id, return_date AS day, sum(amount_fen)::BIGINT AS amount_fen
+FROM returns
+WHERE order_id IS NULL AND customer_id IS NOT NULL AND return_date <= $upto
+GROUP BY customer_id, return_date
 """
 
 
-def _columns_sql(days: str, taken: str, cutoffs: int, *, sampled: bool = True) -> str:
-    """One grouping of ``days`` giving the purchase columns at ``cutoffs`` cut-offs
-    ($c0, $c1, …, latest first; $r0, … their recent windows' starts), named ``<column>__k``.
+def _epoch_days(column: Any) -> IntArray:
+    """A DuckDB DATE column (Arrow date32) as days since 1970-01-01."""
+    import pyarrow as pa
 
-    Every day read is on or before $c0, so the latest cut-off's figures need no filter of
-    their own (a plain aggregate is cheaper than a filtered one), and without ``sampled``
-    the sample's test is left out (it keeps everyone)."""
-    takes = ", ".join(
-        f"sum(amount_fen) FILTER (WHERE taken_on <= $c{k}) AS taken_{k}" for k in range(cutoffs)
-    )
-    nets = ", ".join(
-        f"coalesce(t.taken_{k}, 0) AS refunded_{k}, d.paid_fen - coalesce(t.taken_{k}, 0) AS net_{k}"
-        for k in range(cutoffs)
-    )
-    figures = []
-    for k in range(cutoffs):
-        on = [] if k == 0 else [f"day <= $c{k}"]
-
-        def only(*conditions: str, on: list[str] = on) -> str:
-            both = [*on, *conditions]
-            return f" FILTER (WHERE {' AND '.join(both)})" if both else ""
-
-        figures += [
-            f"(count(*){only()})::DOUBLE AS purchase_days__{k}",
-            f"($c{k} - min(day){only()})::DOUBLE AS tenure_days__{k}",
-            f"($c{k} - max(day){only()})::DOUBLE AS days_since_last__{k}",
-            f"(max(day){only()} - min(day){only()})::DOUBLE AS active_span_days__{k}",
-            f"(median(gap_days){only()})::DOUBLE AS median_gap_days__{k}",
-            f"(count(*){only(f'day > $r{k}')})::DOUBLE AS recent_purchase_days__{k}",
-            f"(count(*) FILTER (WHERE day <= $r{k}))::DOUBLE AS earlier_purchase_days__{k}",
-            f"($r{k} - min(day){only()})::DOUBLE AS earlier_span_days__{k}",
-            f"(sum(paid_fen){only()})::DOUBLE AS paid_fen__{k}",
-            f"(sum(refunded_{k}){only()})::DOUBLE AS refunded_fen__{k}",
-            f"(sum(net_{k}){only()})::DOUBLE AS net_fen__{k}",
-            f"coalesce(sum(net_{k}){only('gap_days IS NOT NULL')}, 0)::DOUBLE"
-            f" AS repeat_net_fen__{k}",
-            f"(avg(net_{k}){only(f'(later_day IS NULL OR later_day > $c{k})')})"
-            f"::DOUBLE AS latest_mean_fen__{k}",
-            f"(avg(net_{k}) FILTER (WHERE later_day <= $c{k}))::DOUBLE AS earlier_mean_fen__{k}",
-        ]
-    sample = f" AND {_SAMPLE.replace('customer_id', 'd.customer_id', 1)}" if sampled else ""
-    return f"""
-WITH taken AS (
-    SELECT customer_id, day, {takes}
-    FROM {taken}
-    GROUP BY customer_id, day
-),
-days AS (
-    SELECT d.customer_id, d.day, d.paid_fen, d.gap_days, d.later_day, {nets}
-    FROM {days} AS d LEFT JOIN taken AS t USING (customer_id, day)
-    WHERE d.day <= $c0{sample}
-)
-SELECT customer_id, {", ".join(figures)}
-FROM days
-GROUP BY customer_id
-"""
+    return np.asarray(column.cast(pa.int32()).to_numpy(), dtype=np.int64)
 
 
-@dataclass(frozen=True)
+def _day_number(day: date) -> int:
+    return (day - _EPOCH).days
+
+
+@dataclass(frozen=True, eq=False)
 class PurchaseHistory:
-    """The purchase days and what was taken back of them, read once (module doc)."""
+    """The purchase days and what was taken back of them, read once (module doc).
+
+    ``ids`` are the customers (ascending) with a purchase on or before ``upto``; their
+    rows of ``day`` (days since 1970-01-01, ascending) run from ``starts[i]`` to
+    ``starts[i + 1]``, and ``segment`` gives each row's customer (a place in ``ids``).
+    ``paid_sum`` is the running total of what was paid on the rows (from 0, one longer).
+    ``taken_row``, ``taken_segment``, ``taken_on`` and ``taken_fen`` are the refunds and
+    returns, each on the row (and customer) of the purchase day it took back from.
+    ``gap_segment``, ``gap_days`` and ``gap_day`` are the gaps between a customer's purchase
+    days (the later day's), sorted by customer, then length.
+    """
 
     con: Any
     upto: date
     tables: frozenset[str]
-    days: str  # names of the Arrow tables registered on ``con``
-    taken: str
+    ids: IntArray
+    starts: IntArray
+    segment: IntArray
+    day: IntArray
+    paid_sum: IntArray
+    taken_row: IntArray
+    taken_segment: IntArray
+    taken_on: IntArray
+    taken_fen: IntArray
+    gap_segment: IntArray
+    gap_days: IntArray
+    gap_day: IntArray
 
     def columns_at(
         self, cutoffs: Sequence[date], *, sample_per_mille: int = 1000
@@ -158,31 +120,10 @@ class PurchaseHistory:
             raise ValueError("cut-offs must be given latest first")
         if cutoffs[0] > self.upto:
             raise ValueError(f"cut-off {cutoffs[0]} is after the history's {self.upto}")
-        sampled = sample_per_mille < 1000
-        params: dict[str, Any] = {"sample_per_mille": int(sample_per_mille)} if sampled else {}
-        for k, day in enumerate(cutoffs):
-            params[f"c{k}"] = day
-            params[f"r{k}"] = day - timedelta(days=RECENT_DAYS)
-        arrow = self.con.sql(
-            _columns_sql(self.days, self.taken, len(cutoffs), sampled=sampled), params=params
-        ).to_arrow_table()
-        # Put in customer order here: one argsort of the ids, cheaper than DuckDB's ORDER BY
-        # carrying every column (0.15 CPU s a grouping at 1 M customers).
-        ids = arrow.column("customer_id").to_numpy().astype(np.int64)
-        order = np.argsort(ids)
-        ids = ids[order]
+        sampled = in_sample(self.ids, sample_per_mille) if sample_per_mille < 1000 else None
         found = []
-        for k, day in enumerate(cutoffs):
-            days = arrow.column(f"purchase_days__{k}").to_numpy(zero_copy_only=False)[order]
-            # Everyone read bought by the latest cut-off: no copy through a mask for it.
-            bought = None if k == 0 else np.asarray(days > 0)
-            out: dict[str, npt.NDArray[Any]] = {
-                "customer_id": ids if bought is None else ids[bought]
-            }
-            for name in SOURCES["purchases"].columns:
-                column = arrow.column(f"{name}__{k}").to_numpy(zero_copy_only=False)[order]
-                column = column.astype(np.float64, copy=False)
-                out[name] = column if bought is None else column[bought]
+        for day in cutoffs:
+            out = self._purchases_at(day, sampled)
             _join_other_sources(
                 self.con,
                 out,
@@ -196,34 +137,193 @@ class PurchaseHistory:
             found.append(out)
         return found
 
+    def _purchases_at(
+        self, cutoff: date, sampled: npt.NDArray[np.bool_] | None
+    ) -> dict[str, npt.NDArray[Any]]:
+        """The ``purchases`` source's columns at one cut-off (module doc)."""
+        n = len(self.ids)
+        c = _day_number(cutoff)
+        r = c - RECENT_DAYS
+        # Each customer's purchase days on or before the cut-off (a prefix of their run),
+        # and those on or before the recent window's start.
+        count = np.bincount(self.segment[self.day <= c], minlength=n).astype(np.int64)
+        earlier = np.bincount(self.segment[self.day <= r], minlength=n).astype(np.int64)
+        keep = count > 0
+        if sampled is not None:
+            keep &= sampled
+        medians = self._median_gaps(c, n)
+        start = self.starts[:-1]
+        ids = self.ids
+        # Where each customer's row is in the output (-1: not kept).
+        place = np.arange(n, dtype=np.int64)
+        if not keep.all():
+            ids, start, count, earlier = (v[keep] for v in (ids, start, count, earlier))
+            medians = medians[keep]
+            place = np.full(n, -1, dtype=np.int64)
+            place[keep] = np.arange(len(ids), dtype=np.int64)
+        end = start + count
+        first = self.day[start]
+        last = self.day[np.maximum(end - 1, 0)] if len(self.day) else first
+        latest_from = np.maximum(start, end - LATEST_PURCHASES)
+
+        def paid(lo: IntArray, hi: IntArray) -> IntArray:
+            return np.asarray(self.paid_sum[hi] - self.paid_sum[lo], dtype=np.int64)
+
+        # What was taken back by the cut-off from the purchase days of each span: refunds
+        # and returns are few, so they are added up one by one rather than run over.
+        spans = {"all": paid(start, end), "latest": paid(latest_from, end)}
+        spans["repeat"] = paid(np.minimum(start + 1, end), end)
+        spans["earlier"] = spans["all"] - spans["latest"]
+        taken = {name: np.zeros(len(ids), dtype=np.int64) for name in spans}
+        on = self.taken_on <= c
+        who = place[self.taken_segment[on]]
+        at = self.taken_row[on] - self.starts[self.taken_segment[on]]
+        fen = self.taken_fen[on]
+        inside = who >= 0
+        inside[inside] &= at[inside] < count[who[inside]]
+        who, at, fen = who[inside], at[inside], fen[inside]
+        latest = at >= count[who] - LATEST_PURCHASES
+        np.add.at(taken["all"], who, fen)
+        np.add.at(taken["latest"], who[latest], fen[latest])
+        np.add.at(taken["repeat"], who[at >= 1], fen[at >= 1])
+        taken["earlier"] = taken["all"] - taken["latest"]
+        net = {name: spans[name] - taken[name] for name in spans}
+        older = count - LATEST_PURCHASES
+        with np.errstate(divide="ignore", invalid="ignore"):
+            latest_mean = net["latest"] / (end - latest_from)
+            earlier_mean = np.where(older > 0, net["earlier"] / np.maximum(older, 1), np.nan)
+        return {
+            "customer_id": ids,
+            "purchase_days": count.astype(np.float64),
+            "tenure_days": (c - first).astype(np.float64),
+            "days_since_last": (c - last).astype(np.float64),
+            "active_span_days": (last - first).astype(np.float64),
+            "median_gap_days": medians,
+            "recent_purchase_days": (count - earlier).astype(np.float64),
+            "earlier_purchase_days": earlier.astype(np.float64),
+            "earlier_span_days": (r - first).astype(np.float64),
+            "paid_fen": spans["all"].astype(np.float64),
+            "refunded_fen": taken["all"].astype(np.float64),
+            "net_fen": net["all"].astype(np.float64),
+            "repeat_net_fen": net["repeat"].astype(np.float64),
+            "latest_mean_fen": np.asarray(latest_mean, dtype=np.float64),
+            "earlier_mean_fen": np.asarray(earlier_mean, dtype=np.float64),
+        }
+
+    def _median_gaps(self, c: int, n: int) -> FloatArray:
+        """Each customer's median gap between purchase days on or before day ``c`` (NaN with
+        fewer than two): the middle of their gaps kept, which stay sorted (module doc)."""
+        kept = self.gap_day <= c
+        gaps = self.gap_days[kept]
+        per = np.bincount(self.gap_segment[kept], minlength=n).astype(np.int64)
+        begin = np.zeros(n, dtype=np.int64)
+        np.cumsum(per[:-1], out=begin[1:])
+        some = per > 0
+        low = np.where(some, begin + (per - 1) // 2, 0)
+        high = np.where(some, begin + per // 2, 0)
+        if not len(gaps):
+            return np.full(n, np.nan)
+        below, above = gaps[low].astype(np.float64), gaps[high].astype(np.float64)
+        # DuckDB's median of an even count: the lower middle plus half the distance up.
+        return np.where(some, below + (above - below) * 0.5, np.nan)
+
 
 @contextmanager
 def purchase_history(con: Any, *, upto: date, tables: set[str]) -> Iterator[PurchaseHistory]:
-    """Read the orders, refunds and returns on or before ``upto`` once (module doc); the
-    history's tables live on ``con`` (as Arrow, so a read-only store will do) until the
-    block ends."""
-    n = next(_names)
-    days, taken = f"_churn_days_{n}", f"_churn_taken_{n}"
+    """Read the orders, refunds and returns on or before ``upto`` once (module doc)."""
     params = {"upto": upto}
-    day_rows = con.sql(_DAYS_SQL, params=params).to_arrow_table()
-    con.register(days, day_rows)
-    try:
-        taken_rows = con.sql(_REFUNDS_SQL, params=params).to_arrow_table()
-        if "returns" in tables:
-            returned = con.sql(_RETURNS_SQL.format(days=days), params=params).to_arrow_table()
-            taken_rows = _concat(taken_rows, returned)
-        con.register(taken, taken_rows)
-        try:
-            yield PurchaseHistory(
-                con=con, upto=upto, tables=frozenset(tables), days=days, taken=taken
-            )
-        finally:
-            con.unregister(taken)
-    finally:
-        con.unregister(days)
+    rows = con.sql(_DAYS_SQL, params=params).to_arrow_table()
+    customer = _ints(rows.column("customer_id"))
+    day = _epoch_days(rows.column("day"))
+    order = _sort_order(customer, day)
+    customer, day = customer[order], day[order]
+    paid = _ints(rows.column("paid_fen"))[order]
+    new = np.ones(len(customer), dtype=np.bool_)
+    new[1:] = customer[1:] != customer[:-1]
+    first_rows = np.flatnonzero(new)
+    ids = customer[first_rows]
+    segment = np.cumsum(new, dtype=np.int64) - 1
+    find = _RowFinder(ids, segment, day)
+
+    refunds = con.sql(_REFUNDS_SQL, params=params).to_arrow_table()
+    taken = [
+        (
+            find.rows(
+                _ints(refunds.column("customer_id")), _epoch_days(refunds.column("day")), exact=True
+            ),
+            _epoch_days(refunds.column("taken_on")),
+            _ints(refunds.column("amount_fen")),
+        )
+    ]
+    if "returns" in tables:
+        returned = con.sql(_RETURNS_SQL, params=params).to_arrow_table()
+        when = _epoch_days(returned.column("day"))
+        # A return before the customer's first purchase finds no row and is left out.
+        where = find.rows(_ints(returned.column("customer_id")), when, exact=False)
+        taken.append((where, when, _ints(returned.column("amount_fen"))))
+    taken_row, taken_on, taken_fen = (np.concatenate(part) for part in zip(*taken, strict=True))
+    matched = taken_row >= 0
+    gap_rows = np.flatnonzero(~new)
+    gap_segment = segment[gap_rows]
+    gap_days = day[gap_rows] - day[gap_rows - 1]
+    by_length = _sort_order(gap_segment, gap_days)
+    yield PurchaseHistory(
+        con=con,
+        upto=upto,
+        tables=frozenset(tables),
+        ids=ids,
+        starts=np.append(first_rows, len(customer)).astype(np.int64),
+        segment=segment,
+        day=day,
+        paid_sum=np.concatenate([[0], np.cumsum(paid, dtype=np.int64)]).astype(np.int64),
+        taken_row=taken_row[matched],
+        taken_segment=segment[taken_row[matched]],
+        taken_on=taken_on[matched],
+        taken_fen=taken_fen[matched],
+        gap_segment=gap_segment[by_length],
+        gap_days=gap_days[by_length],
+        gap_day=day[gap_rows][by_length],
+    )
 
 
-def _concat(first: Any, second: Any) -> Any:
-    import pyarrow as pa
+def _sort_order(major: IntArray, minor: IntArray) -> npt.NDArray[np.intp]:
+    """``np.lexsort((minor, major))``: the rows by ``major``, then ``minor``, stably. Done as
+    one stable sort of a single key where it fits in 63 bits (the rows come nearly in that
+    order already, which the sort uses: a fraction of the lexsort's cost)."""
+    if not len(major):
+        return np.arange(0, dtype=np.intp)
+    low, span = int(minor.min()), int(minor.max()) - int(minor.min()) + 1
+    if int(major.min()) >= 0 and int(major.max()) < (1 << 62) // span:
+        return np.argsort(major * span + (minor - low), kind="stable")
+    return np.lexsort((minor, major))
 
-    return pa.concat_tables([first, second.cast(first.schema)])
+
+def _ints(column: Any) -> IntArray:
+    return np.asarray(column.to_numpy(), dtype=np.int64)
+
+
+class _RowFinder:
+    """Finds a (customer, day)'s row among the purchase days sorted by customer and day."""
+
+    def __init__(self, ids: IntArray, segment: IntArray, day: IntArray) -> None:
+        self.ids = ids
+        self.day = day
+        self.origin = int(day.min()) if len(day) else 0
+        self.span = int(day.max()) - self.origin + 2 if len(day) else 1
+        # One ascending key per row: the customer's place, then the day.
+        self.keys = segment * self.span + (day - self.origin)
+
+    def rows(self, who: IntArray, when: IntArray, *, exact: bool) -> IntArray:
+        """Each (customer, day)'s row: that day's, or with ``exact=False`` the latest
+        purchase day's on or before it; -1 where there is none."""
+        if not len(self.ids) or not len(who):
+            return np.full(len(who), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.ids, who), len(self.ids) - 1)
+        known = self.ids[at] == who
+        offset = np.clip(when - self.origin, -1, self.span - 1)
+        found = np.searchsorted(self.keys, at * self.span + offset, side="right") - 1
+        # The row found must be the customer's own (not the previous customer's last).
+        ok = known & (found >= 0) & (self.keys[np.maximum(found, 0)] // self.span == at)
+        if exact:
+            ok &= self.day[np.maximum(found, 0)] == when
+        return np.where(ok, found, -1)

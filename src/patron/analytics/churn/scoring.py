@@ -378,13 +378,15 @@ def _top_reasons(
         strength = np.where(applies & raises, contributions, -np.inf)
     else:
         strength = np.where(applies, np.arange(k, 0, -1, dtype=np.float64)[None, :], -np.inf)
-    # Stable sort on −strength keeps registry order among equals.
-    order = np.argsort(-strength, axis=1, kind="stable")[:, :TOP_REASONS]
-    chosen = np.take_along_axis(strength, order, axis=1)
+    # The strongest left, TOP_REASONS times: argmax takes the first of equals, so registry
+    # order decides ties (as a stable sort on −strength would, at a fraction of its cost).
+    rows = np.arange(n)
     reasons, actions = [], []
     for slot in range(TOP_REASONS):
-        if slot < order.shape[1]:
-            index = np.where(np.isfinite(chosen[:, slot]), order[:, slot], k)
+        if slot < k:
+            best = np.argmax(strength, axis=1)
+            index = np.where(np.isfinite(strength[rows, best]), best, k)
+            strength[rows, best] = -np.inf
         else:
             index = np.full(n, k)
         reasons.append(_text_column(index, [f.reason for f in features]))
