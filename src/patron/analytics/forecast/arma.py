@@ -206,8 +206,10 @@ _STEP = 1e-4
 _ALPHAS = 0.5 ** np.arange(8)
 # Starts (φ, θ) besides the Hannan–Rissanen estimate (``_mle``).
 _STARTS = np.array([(0.9, -0.8), (-0.9, 0.8), (0.99, -0.95), (-0.99, 0.95)])
-# Columns (series × points) of one likelihood pass: bounds its days × columns arrays.
-_COLUMNS = 1024
+# Cells (days × columns) of one likelihood pass's arrays: 1.3 MB each (float64). From about
+# 1.5 MB on, bench/forecast.py's synthetic chain spent as much system time (fresh pages
+# for every array) as computing; below it the allocator reuses them.
+_CELLS = 160_000
 
 
 def _evaluate(
@@ -221,8 +223,9 @@ def _evaluate(
     bounds = np.flatnonzero(np.r_[True, length[order][1:] != length[order][:-1], True])
     for low, high in itertools.pairwise(bounds):
         days = int(length[order[low]])
-        for start in range(low, high, _COLUMNS):
-            part = order[start : min(start + _COLUMNS, high)]
+        columns = max(16, _CELLS // days)
+        for start in range(low, high, columns):
+            part = order[start : min(start + columns, high)]
             f[part], s2[part] = _minus_loglike(u[part], y[:days, which[part]])
     return f, s2
 
