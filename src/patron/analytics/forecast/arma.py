@@ -164,18 +164,23 @@ def _least_squares_2(y: FloatArray, a: FloatArray, b: FloatArray) -> tuple[Float
         return (sbb * say - sab * sby) / det, (saa * sby - sab * say) / det
 
 
-def _minus_loglike(u: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _minus_loglike(
+    u: FloatArray, y: FloatArray, work: FloatArray | None = None
+) -> tuple[FloatArray, FloatArray]:
     """(−log-likelihood over the day count, σ²) of ARMA(1, 1) with σ² at its maximum for
     the given φ and θ, per column of ``y`` (days × columns, column ``j`` at
     ``u[j] = (u_φ, u_θ)``, ``φ = u_φ / √(1 + u_φ²)``): the exact likelihood by the
     innovations recursion (module doc), ``−ℓ/n = ½ (ln 2π + ln σ² + 1 + Σ ln R[t] / n)``
-    with ``σ² = Σ v[t]² / R[t] / n``, statsmodels' ``arma_loglike`` at that σ²."""
+    with ``σ² = Σ v[t]² / R[t] / n``, statsmodels' ``arma_loglike`` at that σ². ``work``
+    (at least 4 × days × columns cells) holds the day-by-day arrays."""
     phi = u[:, 0] / np.sqrt(1 + u[:, 0] ** 2)
     theta = u[:, 1] / np.sqrt(1 + u[:, 1] ** 2)
     days, width = y.shape
+    if work is None:
+        work = np.empty((4, days * width))
+    r, k, v, w = (work[i, : days * width].reshape(days, width) for i in range(4))
     theta2 = theta**2
     one_plus = 1 + theta2
-    r = np.empty((days, width))
     r[0] = (1 + 2 * phi * theta + theta2) / (1 - phi**2)
     t = 1
     while t < days:
@@ -186,16 +191,17 @@ def _minus_loglike(u: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray
             r[t + 1 :] = r[t]
             break
         t += 1
-    k = theta / r
-    v = np.empty((days, width))
+    np.divide(theta, r, out=k)
     v[0] = y[0]
-    w = y[1:] - phi * y[:-1]
+    w = w[: days - 1]
+    np.multiply(y[:-1], phi, out=w)
+    np.subtract(y[1:], w, out=w)
     for t in range(1, days):
         np.subtract(w[t - 1], k[t - 1] * v[t - 1], out=v[t])
     v *= v
     v /= r
     sigma2 = v.sum(axis=0) / days
-    log_r = np.log(r).sum(axis=0) / days
+    log_r = np.log(r, out=k).sum(axis=0) / days
     return 0.5 * (np.log(2 * np.pi) + np.log(sigma2) + 1 + log_r), sigma2
 
 
@@ -219,6 +225,9 @@ def _evaluate(
     columns of one length together."""
     f, s2 = np.empty(len(which)), np.empty(len(which))
     length = lengths[which]
+    # One workspace for every pass, its arrays reused (see _CELLS); the series as well.
+    longest = int(length.max())
+    work = np.empty((5, max(_CELLS, 16 * longest)))
     order = np.argsort(length, kind="stable")
     bounds = np.flatnonzero(np.r_[True, length[order][1:] != length[order][:-1], True])
     for low, high in itertools.pairwise(bounds):
@@ -226,7 +235,9 @@ def _evaluate(
         columns = max(16, _CELLS // days)
         for start in range(low, high, columns):
             part = order[start : min(start + columns, high)]
-            f[part], s2[part] = _minus_loglike(u[part], y[:days, which[part]])
+            gathered = work[4, : days * len(part)].reshape(days, len(part))
+            np.take(y[:days], which[part], axis=1, out=gathered, mode="clip")
+            f[part], s2[part] = _minus_loglike(u[part], gathered, work[:4])
     return f, s2
 
 
