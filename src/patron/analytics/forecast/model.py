@@ -3,11 +3,11 @@
 The model, per series (one store's one category): a regression with ARMA errors on
 ``log(1 + net sales in yuan)`` — day-of-week effects, the Chinese holiday regressors
 (chinese_days.py) and a linear trend in the regression by least squares, ARMA(1, 1) on its
-residuals by exact maximum likelihood (statsmodels' ``arma_loglike``, started from the
-Hannan–Rissanen estimate), forecast for every series of a run in one pass (arma.py: the
-Kalman filter's figures in closed form, which the tests hold to ``SARIMAX``'s). A series
-costs about 35 ms of CPU, forecast and backtest, on one BLAS thread (``one_thread_per_fit``);
-bench/forecast.py measures it. The forecast's
+residuals by exact maximum likelihood (the innovations algorithm; every series of a run
+fitted together from the Hannan–Rissanen estimate and a few fixed starts), forecast for
+every series of a run in one pass (arma.py: the Kalman filter's figures in closed form,
+which the tests hold to ``SARIMAX``'s), on one BLAS thread (``one_thread_per_fit``);
+bench/forecast.py measures the cost per series. The forecast's
 median and its 80 % and 95 % intervals come from the model's Gaussian intervals on the log
 scale, mapped back (``exp − 1``, floored at 0), so they are never negative and widen with
 the level. Day-of-week as regressors rather than a seasonal ARIMA keeps the state small and
@@ -174,12 +174,10 @@ def _back(v: FloatArray) -> FloatArray:
 
 
 def one_thread_per_fit() -> Any:
-    """A context in which BLAS runs on one thread: each fit works on matrices of a few
-    hundred cells, where BLAS threads cost far more than they give, and on a busy machine
-    their spinning made one fit take seconds of wall time instead of milliseconds. The
-    libraries are loaded first, as threadpoolctl limits only the BLAS already loaded."""
-    import statsmodels.tsa.arima.estimators.hannan_rissanen
-    import statsmodels.tsa.statespace.sarimax  # noqa: F401
+    """A context in which BLAS runs on one thread: the fits work on small arrays, where
+    BLAS threads cost far more than they give, and on a busy machine their spinning made
+    one fit take seconds of wall time instead of milliseconds. The fits use NumPy's own
+    BLAS alone (arma.py), loaded with NumPy, which threadpoolctl then limits."""
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1, user_api="blas")
