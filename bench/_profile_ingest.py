@@ -38,6 +38,10 @@ def _inline_threadpool() -> None:
 
     routing.run_in_threadpool = inline  # type: ignore[assignment]
     deps.run_in_threadpool = inline  # type: ignore[assignment]
+    import patron.orders.api as orders_api
+
+    if hasattr(orders_api, "run_in_threadpool"):  # the order routes' own hop
+        orders_api.run_in_threadpool = inline
 
 
 def _loadgen_auth() -> list[tuple[bytes, bytes]]:

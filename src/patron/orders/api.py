@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from patron.core.actor import Actor
 from patron.core.db import Database
@@ -22,9 +23,10 @@ from patron.orders.schemas import (
     RefundIn,
     RefundRead,
 )
+from patron.web.bodies import json_body, served_by, validated
 from patron.web.deps import Db, PathId
 from patron.web.errors import validation_items
-from patron.web.security import CurrentActor, actor_of
+from patron.web.security import CurrentActor, actor_of, authorize
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 
@@ -33,18 +35,6 @@ _order_adapter: TypeAdapter[OrderIn] = TypeAdapter(OrderIn)
 _read_json: TypeAdapter[OrderRead] = TypeAdapter(OrderRead)
 
 
-@router.post(
-    "/orders",
-    response_model=OrderRead,
-    status_code=201,
-    responses={
-        200: {
-            "model": OrderRead,
-            "description": "Posted before with the same content: the first result",
-        },
-        409: {"description": "Posted before under this key with other content"},
-    },
-)
 def post_order(order_in: OrderIn, request: Request) -> Response:
     """The tills' busiest call, answered with the order's JSON as FastAPI would write it.
 
@@ -52,6 +42,8 @@ def post_order(order_in: OrderIn, request: Request) -> Response:
     route is a second trip to the thread pool, and the actor and database are read off the
     request rather than through two more dependencies (``authorize`` has run first).
     """
+    # (This docstring is the route's OpenAPI description. The request is read, checked and
+    # validated by _post_order below; FastAPI reads this signature for the OpenAPI only.)
     actor = actor_of(request)
     db: Database = request.app.state.db
     result = db.write(
@@ -65,6 +57,33 @@ def post_order(order_in: OrderIn, request: Request) -> Response:
         headers=None if result.created else _REPLAYED,
         media_type="application/json",
     )
+
+
+async def _post_order(request: Request) -> Response:
+    """POST /api/v1/orders without FastAPI's generic request handling (web/bodies.py): the
+    same answers, a third less of the framework's CPU per post. The write runs on the thread
+    pool, as FastAPI runs a plain ``def`` route."""
+    body = await json_body(request)
+    await authorize(request)
+    order_in = validated(_order_adapter, body)
+    return await run_in_threadpool(post_order, order_in, request)
+
+
+router.add_api_route(
+    "/orders",
+    post_order,
+    methods=["POST"],
+    response_model=OrderRead,
+    status_code=201,
+    responses={
+        200: {
+            "model": OrderRead,
+            "description": "Posted before with the same content: the first result",
+        },
+        409: {"description": "Posted before under this key with other content"},
+    },
+    route_class_override=served_by(_post_order),
+)
 
 
 @router.post(
@@ -103,8 +122,6 @@ async def post_orders_bulk(request: Request, actor: CurrentActor, db: Db) -> Bul
     limit = get_settings().bulk_max_orders
     if len(raw) > limit:
         raise InvalidInput("orders", f"at most {limit} orders per call, got {len(raw)}")
-    from starlette.concurrency import run_in_threadpool
-
     return await run_in_threadpool(_bulk, db, raw, actor)
 
 
