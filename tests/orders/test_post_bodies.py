@@ -176,3 +176,31 @@ def test_a_valid_body_in_any_json_spelling_is_one_order(
         assert again.status_code == 200, (content_type, again.text)
         assert again.headers["Idempotent-Replayed"] == "true"
         assert again.content == first.content
+
+
+def test_a_bulk_post_paces_the_collector_and_gives_the_threshold_back(
+    clients: tuple[TestClient, TestClient, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch is stored while the young generation is collected less often (as during
+    an import); the process's threshold is the same afterwards, after a refused batch too."""
+    import gc
+
+    from patron.orders import service
+
+    app, _, keys = clients
+    auth = {"Authorization": f"Bearer {keys['admin']}"}
+    before = gc.get_threshold()
+    during: list[tuple[int, int, int]] = []
+    record_orders = service.record_orders
+
+    def watched(**kwargs: Any) -> Any:
+        during.append(gc.get_threshold())
+        return record_orders(**kwargs)
+
+    monkeypatch.setattr(service, "record_orders", watched)
+    batch = [order_body("G1"), order_body("G2"), {**order_body("G3"), "lines": []}]
+    response = app.post("/api/v1/orders/bulk", json={"orders": batch}, headers=auth)
+    assert response.status_code == 200, response.text
+    assert [r["status"] for r in response.json()["results"]] == ["created", "created", "invalid"]
+    assert during and during[0][0] > before[0]
+    assert gc.get_threshold() == before

@@ -10,6 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from patron.core.actor import Actor
+from patron.core.collector import fewer_collections
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.core.settings import get_settings
@@ -32,6 +33,7 @@ router = APIRouter(prefix="/api/v1", tags=["orders"])
 
 _REPLAYED = {"Idempotent-Replayed": "true"}
 _order_adapter: TypeAdapter[OrderIn] = TypeAdapter(OrderIn)
+_orders_adapter: TypeAdapter[list[OrderIn]] = TypeAdapter(list[OrderIn])
 _read_json: TypeAdapter[OrderRead] = TypeAdapter(OrderRead)
 
 
@@ -126,18 +128,18 @@ async def post_orders_bulk(request: Request, actor: CurrentActor, db: Db) -> Bul
 
 
 def _bulk(db: Database, raw: list[Any], actor: Actor) -> BulkResult:
+    """Validate, store and report a batch, with the collector paced as for an import."""
+    with fewer_collections():
+        return _bulk_paced(db, raw, actor)
+
+
+def _bulk_paced(db: Database, raw: list[Any], actor: Actor) -> BulkResult:
     results: list[BulkItemResult | None] = [None] * len(raw)
-    valid: list[OrderIn] = []
-    positions: list[int] = []
-    for i, item in enumerate(raw):
-        try:
-            valid.append(_order_adapter.validate_python(item))
-            positions.append(i)
-        except ValidationError as exc:
-            errors = [
-                {"field": e["field"], "message": e["msg"]} for e in validation_items(exc.errors())
-            ]
-            results[i] = BulkItemResult(index=i, status="invalid", errors=errors)
+    try:  # the usual batch, every order valid: one call validates them all
+        valid = _orders_adapter.validate_python(raw)
+        positions = list(range(len(raw)))
+    except ValidationError:  # then each on its own, each reported with its own fields
+        valid, positions = _each_validated(raw, results)
     if valid:
         outcomes = db.write(
             lambda s: service.record_orders(
@@ -163,6 +165,24 @@ def _bulk(db: Database, raw: list[Any], actor: Actor) -> BulkResult:
         invalid=counts["invalid"],
         results=final,
     )
+
+
+def _each_validated(
+    raw: list[Any], results: list[BulkItemResult | None]
+) -> tuple[list[OrderIn], list[int]]:
+    """The valid orders of ``raw`` and their positions; each invalid one's result is set."""
+    valid: list[OrderIn] = []
+    positions: list[int] = []
+    for i, item in enumerate(raw):
+        try:
+            valid.append(_order_adapter.validate_python(item))
+            positions.append(i)
+        except ValidationError as exc:
+            errors = [
+                {"field": e["field"], "message": e["msg"]} for e in validation_items(exc.errors())
+            ]
+            results[i] = BulkItemResult(index=i, status="invalid", errors=errors)
+    return valid, positions
 
 
 @router.get("/orders", response_model=OrderRead)
