@@ -20,18 +20,18 @@ How a file moves through:
 
 from __future__ import annotations
 
-import gc
 import queue
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from patron.core.collector import fewer_collections
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.core.settings import get_settings
@@ -154,38 +154,6 @@ def run_import(
             runs.mark_failed(db, run.id, f"{type(exc).__name__}: {exc}")
             raise
     return summary.model_copy(update={"seconds": time.perf_counter() - started})
-
-
-_GC_LOCK = threading.Lock()
-_GC_USERS = [0]
-_GC_IMPORT_THRESHOLD = 50_000  # container allocations between young collections (default 700)
-
-
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Collect cyclic garbage less often while an import runs (docs/architecture.md, "How an import flows").
-
-    An import makes millions of short-lived tuples, dicts and strings, nearly none of them
-    in cycles; at the default threshold the collector walks the young generation every 700
-    of them and costs about a quarter of the import's time. Reference counting still frees
-    them at once; the collector still runs, only less often. The threshold is the
-    process's, so it is restored when the last import running in the process ends.
-    """
-    with _GC_LOCK:
-        if _GC_USERS[0] == 0:
-            _GC_SAVED[:] = gc.get_threshold()
-            gc.set_threshold(max(_GC_SAVED[0], _GC_IMPORT_THRESHOLD), *_GC_SAVED[1:])
-        _GC_USERS[0] += 1
-    try:
-        yield
-    finally:
-        with _GC_LOCK:
-            _GC_USERS[0] -= 1
-            if _GC_USERS[0] == 0:
-                gc.set_threshold(*_GC_SAVED)
-
-
-_GC_SAVED: list[int] = []
 
 
 def _already_imported(run: runs.RunView, facts: Any) -> ImportSummary:

@@ -7,8 +7,10 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from patron.core.actor import Actor
+from patron.core.collector import fewer_collections
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.core.settings import get_settings
@@ -22,29 +24,19 @@ from patron.orders.schemas import (
     RefundIn,
     RefundRead,
 )
+from patron.web.bodies import json_body, served_by, validated
 from patron.web.deps import Db, PathId
 from patron.web.errors import validation_items
-from patron.web.security import CurrentActor, actor_of
+from patron.web.security import CurrentActor, actor_of, authorize
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 
 _REPLAYED = {"Idempotent-Replayed": "true"}
 _order_adapter: TypeAdapter[OrderIn] = TypeAdapter(OrderIn)
+_orders_adapter: TypeAdapter[list[OrderIn]] = TypeAdapter(list[OrderIn])
 _read_json: TypeAdapter[OrderRead] = TypeAdapter(OrderRead)
 
 
-@router.post(
-    "/orders",
-    response_model=OrderRead,
-    status_code=201,
-    responses={
-        200: {
-            "model": OrderRead,
-            "description": "Posted before with the same content: the first result",
-        },
-        409: {"description": "Posted before under this key with other content"},
-    },
-)
 def post_order(order_in: OrderIn, request: Request) -> Response:
     """The tills' busiest call, answered with the order's JSON as FastAPI would write it.
 
@@ -52,6 +44,8 @@ def post_order(order_in: OrderIn, request: Request) -> Response:
     route is a second trip to the thread pool, and the actor and database are read off the
     request rather than through two more dependencies (``authorize`` has run first).
     """
+    # (This docstring is the route's OpenAPI description. The request is read, checked and
+    # validated by _post_order below; FastAPI reads this signature for the OpenAPI only.)
     actor = actor_of(request)
     db: Database = request.app.state.db
     result = db.write(
@@ -65,6 +59,33 @@ def post_order(order_in: OrderIn, request: Request) -> Response:
         headers=None if result.created else _REPLAYED,
         media_type="application/json",
     )
+
+
+async def _post_order(request: Request) -> Response:
+    """POST /api/v1/orders without FastAPI's generic request handling (web/bodies.py): the
+    same answers, a third less of the framework's CPU per post. The write runs on the thread
+    pool, as FastAPI runs a plain ``def`` route."""
+    body = await json_body(request)
+    await authorize(request)
+    order_in = validated(_order_adapter, body)
+    return await run_in_threadpool(post_order, order_in, request)
+
+
+router.add_api_route(
+    "/orders",
+    post_order,
+    methods=["POST"],
+    response_model=OrderRead,
+    status_code=201,
+    responses={
+        200: {
+            "model": OrderRead,
+            "description": "Posted before with the same content: the first result",
+        },
+        409: {"description": "Posted before under this key with other content"},
+    },
+    route_class_override=served_by(_post_order),
+)
 
 
 @router.post(
@@ -103,24 +124,22 @@ async def post_orders_bulk(request: Request, actor: CurrentActor, db: Db) -> Bul
     limit = get_settings().bulk_max_orders
     if len(raw) > limit:
         raise InvalidInput("orders", f"at most {limit} orders per call, got {len(raw)}")
-    from starlette.concurrency import run_in_threadpool
-
     return await run_in_threadpool(_bulk, db, raw, actor)
 
 
 def _bulk(db: Database, raw: list[Any], actor: Actor) -> BulkResult:
+    """Validate, store and report a batch, with the collector paced as for an import."""
+    with fewer_collections():
+        return _bulk_paced(db, raw, actor)
+
+
+def _bulk_paced(db: Database, raw: list[Any], actor: Actor) -> BulkResult:
     results: list[BulkItemResult | None] = [None] * len(raw)
-    valid: list[OrderIn] = []
-    positions: list[int] = []
-    for i, item in enumerate(raw):
-        try:
-            valid.append(_order_adapter.validate_python(item))
-            positions.append(i)
-        except ValidationError as exc:
-            errors = [
-                {"field": e["field"], "message": e["msg"]} for e in validation_items(exc.errors())
-            ]
-            results[i] = BulkItemResult(index=i, status="invalid", errors=errors)
+    try:  # the usual batch, every order valid: one call validates them all
+        valid = _orders_adapter.validate_python(raw)
+        positions = list(range(len(raw)))
+    except ValidationError:  # then each on its own, each reported with its own fields
+        valid, positions = _each_validated(raw, results)
     if valid:
         outcomes = db.write(
             lambda s: service.record_orders(
@@ -146,6 +165,24 @@ def _bulk(db: Database, raw: list[Any], actor: Actor) -> BulkResult:
         invalid=counts["invalid"],
         results=final,
     )
+
+
+def _each_validated(
+    raw: list[Any], results: list[BulkItemResult | None]
+) -> tuple[list[OrderIn], list[int]]:
+    """The valid orders of ``raw`` and their positions; each invalid one's result is set."""
+    valid: list[OrderIn] = []
+    positions: list[int] = []
+    for i, item in enumerate(raw):
+        try:
+            valid.append(_order_adapter.validate_python(item))
+            positions.append(i)
+        except ValidationError as exc:
+            errors = [
+                {"field": e["field"], "message": e["msg"]} for e in validation_items(exc.errors())
+            ]
+            results[i] = BulkItemResult(index=i, status="invalid", errors=errors)
+    return valid, positions
 
 
 @router.get("/orders", response_model=OrderRead)
