@@ -224,6 +224,13 @@ def main() -> int:
     parser.add_argument(
         "--hidden", action="store_true", help="the recipe with its hidden layer (needs PyTorch)"
     )
+    parser.add_argument(
+        "--hidden-seeds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --hidden: N networks from N seeds, their logits averaged",
+    )
     args = parser.parse_args()
     if not args.reviews.is_file():
         console.print(f"no reviews at {args.reviews}: give --reviews FILE (cat, label, review)")
@@ -244,7 +251,12 @@ def main() -> int:
         chosen: list[str] = []
         results = {
             "patron": cross_validate(
-                "patron", data, splits, patron_predictor(data, chosen, Recipe(hidden=args.hidden))
+                "patron",
+                data,
+                splits,
+                patron_predictor(
+                    data, chosen, Recipe(hidden=args.hidden, hidden_seeds=args.hidden_seeds)
+                ),
             )
         }
         console.print(f"chosen in each fold on its own validation split: {chosen}")

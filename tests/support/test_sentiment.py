@@ -378,3 +378,13 @@ def test_the_networks_of_several_seeds_are_averaged_into_one_layer() -> None:
     assert not np.allclose(logits[0], logits[1])
     average = (logits[0] + logits[1]) / 2
     assert np.allclose(layer.margins(x) + bias, average / np.std(average), atol=1e-3)
+
+
+def test_the_command_refuses_a_number_of_networks_out_of_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("review,label\n" + "很好,1\n很差,0\n" * 20, encoding="utf-8")
+    assert main([str(path), "--hidden-seeds", "0", "--out", str(tmp_path / "m.npz")]) == 2
+    assert "--hidden-seeds must be from 1 to 16" in capsys.readouterr().err
+    assert not (tmp_path / "m.npz").exists()
