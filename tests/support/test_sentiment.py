@@ -353,3 +353,38 @@ def test_a_hidden_layer_is_trained_and_chosen_on_the_split_when_pytorch_is_there
         assert model.about["method"].endswith("hidden layer")
         assert len(model.hidden.columns) <= recipe.hidden_columns
     assert list(model.predict(["店员很热情", "地面脏乱"])) == [1, 0]
+
+
+def test_the_networks_of_several_seeds_are_averaged_into_one_layer() -> None:
+    """``hidden_seeds`` networks, each trained alone from its own seed, sit side by side in
+    one layer whose term is the average of their logits (divided by its spread)."""
+    pytest.importorskip("torch")
+    texts, labels = _shop_texts()
+    spec = FeatureSpec(word_max=0, buckets_log2=12)
+    recipe = Recipe(spec=spec, hidden=True, hidden_seeds=2, hidden_units=4)
+    y = np.asarray(labels, dtype=np.int8)
+    counts = sentiment.Featuriser(spec).counts(texts)
+    x = sentiment.tfidf(counts, sentiment.fit_idf(counts))
+    nothing = train_module._Fit(np.zeros(x.shape[1], dtype=np.float32), 0.0)
+    # share 1: the hidden layer alone
+    weights, bias, layer = train_module._with_hidden(counts, x, y, nothing, 1, 1.0, recipe)
+    assert layer.w1.shape == (len(layer.columns), 8)
+    assert not weights.any()
+    h = train_module._HiddenInput.of(counts, y, recipe).rows(x)
+    logits = []
+    for seed in (0, 1):
+        w1, b1, w2, b2 = train_module._hidden_layer(h, y, recipe, 1, seed=seed)
+        logits.append(np.maximum(h @ w1 + b1, 0.0) @ w2 + b2)
+    assert not np.allclose(logits[0], logits[1])
+    average = (logits[0] + logits[1]) / 2
+    assert np.allclose(layer.margins(x) + bias, average / np.std(average), atol=1e-3)
+
+
+def test_the_command_refuses_a_number_of_networks_out_of_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("review,label\n" + "很好,1\n很差,0\n" * 20, encoding="utf-8")
+    assert main([str(path), "--hidden-seeds", "0", "--out", str(tmp_path / "m.npz")]) == 2
+    assert "--hidden-seeds must be from 1 to 16" in capsys.readouterr().err
+    assert not (tmp_path / "m.npz").exists()
