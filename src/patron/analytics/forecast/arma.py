@@ -317,9 +317,10 @@ def _newton(
 
 
 def _mle(series: list[FloatArray], y: FloatArray, lengths: IntArray) -> FloatArray:
-    """(φ, θ, σ²) per series (rows) by maximum likelihood, the optimum ``SARIMAX.fit``
-    finds, from the Hannan–Rissanen estimate (white noise where that is not stationary
-    and invertible), in ``SARIMAX``'s parametrisation ``φ = u / √(1 + u²)``; NaN where the
+    """(φ, θ, σ²) per series (rows) by maximum likelihood: the best of the optima reached
+    from the Hannan–Rissanen estimate (white noise where that is not stationary and
+    invertible) and from ``_STARTS``, never below the one ``SARIMAX.fit`` finds from the
+    first alone, in ``SARIMAX``'s parametrisation ``φ = u / √(1 + u²)``; NaN where the
     likelihood is not finite. Every series together (``_newton``): one likelihood pass
     over a days × series array per step instead of a compiled likelihood and an optimiser
     per series, whose calls were most of the nightly forecast's time."""
