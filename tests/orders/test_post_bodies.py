@@ -27,9 +27,9 @@ from tests.web.helpers.api import api_client, make_api_key, order_body
 PATH = "/api/v1/orders"
 
 
-def _reference_app(db: Database) -> FastAPI:
+def _reference_app(db: Database, max_body_size: int | None = None) -> FastAPI:
     """POST /api/v1/orders with FastAPI reading the body (``order_in: OrderIn``)."""
-    app = FastAPI(dependencies=[Depends(authorize)])
+    app = FastAPI(dependencies=[Depends(authorize)], max_body_size=max_body_size)
     app.state.db = db
     install_error_handlers(app)
 
@@ -204,3 +204,38 @@ def test_a_bulk_post_paces_the_collector_and_gives_the_threshold_back(
     assert [r["status"] for r in response.json()["results"]] == ["created", "created", "invalid"]
     assert during and during[0][0] > before[0]
     assert gc.get_threshold() == before
+
+
+def test_a_body_over_the_size_limit_is_answered_as_fastapi_answers_it(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body beyond ``max_request_mb`` is refused with FastAPI's 413 before anything is
+    read into an order, from every kind of caller, and nothing is stored."""
+    from patron.core.settings import get_settings
+    from patron.orders.models import Order
+
+    monkeypatch.setenv("PATRON_MAX_REQUEST_MB", "0.001")  # 1,048 bytes
+    get_settings.cache_clear()
+    limit = int(get_settings().max_request_mb * 1024 * 1024)
+    body = order_body(
+        "BIG-1", lines=[{**order_body()["lines"][0], "sku": f"SKU-{n}"} for n in range(40)]
+    )
+    oversized = _json(body)
+    assert len(oversized) > limit
+    with (
+        api_client(db, role=None) as app,
+        TestClient(_reference_app(db, limit), raise_server_exceptions=False) as reference,
+    ):
+        keys = {"admin": make_api_key(db, Role.ADMIN), "analyst": make_api_key(db, Role.ANALYST)}
+        for caller in ["admin", "analyst", "none"]:
+            headers = {"Content-Type": "application/json"}
+            if caller in keys:
+                headers["Authorization"] = f"Bearer {keys[caller]}"
+            limiter.reset()
+            expected = reference.post(PATH, content=oversized, headers=headers)
+            limiter.reset()
+            got = app.post(PATH, content=oversized, headers=headers)
+            assert expected.status_code == 413, (caller, expected.text)
+            assert (got.status_code, got.content) == (expected.status_code, expected.content)
+    with db.session() as session:
+        assert session.query(Order).count() == 0
