@@ -116,6 +116,13 @@ def test_an_endpoint_down_for_an_hour_gets_every_event_afterwards_in_order_per_c
     assert attempts[-1].status_code == 200
     later = [d for d in deliveries if d.attempts == 1]
     assert len(later) == 4  # the others went through once, at the first try after the hour
+    # the deliveries page reads every delivery's attempts in one query, the same as one by one
+    batch = db.read(
+        lambda s: webhooks.attempts_of(session=s, delivery_ids=[d.id for d in deliveries])
+    )
+    for delivery in deliveries:
+        one = db.read(lambda s, d=delivery.id: webhooks.list_attempts(session=s, delivery_id=d))
+        assert batch[delivery.id] == one and len(one) == delivery.attempts
 
 
 def test_retries_stop_after_a_day_and_the_customers_next_event_goes(

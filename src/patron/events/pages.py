@@ -203,9 +203,9 @@ def deliveries_page(
                 session=session, subscription_id=subscription_id
             ),
             "deliveries": deliveries,
-            "attempts": {
-                d.id: webhooks.list_attempts(session=session, delivery_id=d.id) for d in deliveries
-            },
+            "attempts": webhooks.attempts_of(
+                session=session, delivery_ids=[d.id for d in deliveries]
+            ),
         }
 
     context = {"actor": actor, "status": status, **db.read(read), **_titles()}

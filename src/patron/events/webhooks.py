@@ -329,6 +329,22 @@ def list_attempts(*, session: Session, delivery_id: int) -> list[AttemptRead]:
     return [AttemptRead.model_validate(r) for r in rows]
 
 
+def attempts_of(*, session: Session, delivery_ids: Sequence[int]) -> dict[int, list[AttemptRead]]:
+    """The attempts of several deliveries, in their order, by delivery, in one query (the
+    deliveries page shows a hundred deliveries with their attempts)."""
+    attempts: dict[int, list[AttemptRead]] = {delivery_id: [] for delivery_id in delivery_ids}
+    if not attempts:
+        return attempts
+    rows = session.scalars(
+        select(WebhookAttempt)
+        .where(WebhookAttempt.delivery_id.in_(list(attempts)))
+        .order_by(WebhookAttempt.delivery_id, WebhookAttempt.number)
+    )
+    for row in rows:
+        attempts[row.delivery_id].append(AttemptRead.model_validate(row))
+    return attempts
+
+
 def redeliver(*, session: Session, delivery_id: int, actor: Actor) -> DeliveryRead:
     """Send a delivery again now (delivered or given up): retries start a new day. It keeps
     its place in its customer's order."""
