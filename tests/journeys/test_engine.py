@@ -18,6 +18,7 @@ from patron.journeys import (
     create_journey,
     feed_events,
     get_journey_or_raise,
+    journey_counts,
     journey_stats,
     update_journey,
 )
@@ -142,6 +143,13 @@ def test_a_purchase_ends_the_entry_at_its_goal_and_the_holdout_is_measured(
     assert stats.entered == 12
     assert stats.converted + stats.holdout_converted == 6
     assert stats.converted == sum(1 for c in buyers if walked[c].status == "converted")
+    # the journeys list's one-query figures agree with the journey's own
+    listed = db.read(lambda s: journey_counts(session=s, journey_ids=[journey]))[journey]
+    assert (listed.entered, listed.active, listed.converted) == (
+        stats.entered,
+        stats.active,
+        stats.converted,
+    )
 
 
 def test_consent_withdrawn_mid_journey_stops_the_message(db: Database) -> None:

@@ -76,7 +76,7 @@ def _list_page(request: Request, actor: Actor, db: Database, *, error: str = "")
         journeys = service.list_journeys(session=s)
         return {
             "journeys": journeys,
-            "stats": {j.id: service.journey_stats(session=s, journey_id=j.id) for j in journeys},
+            "stats": service.journey_counts(session=s, journey_ids=[j.id for j in journeys]),
         }
 
     context = {

@@ -297,6 +297,16 @@ class JourneyStats(Schema):
     verdict: str
 
 
+class JourneyCounts(Schema):
+    """A journey's line in the journeys list: its entries, those walking, those converted
+    (not counting the holdout's)."""
+
+    journey_id: int
+    entered: int
+    active: int
+    converted: int
+
+
 class TaskRead(Schema):
     id: int
     journey_id: int

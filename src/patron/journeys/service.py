@@ -31,6 +31,7 @@ from patron.journeys.models import (
 )
 from patron.journeys.schemas import (
     EntryRead,
+    JourneyCounts,
     JourneyIn,
     JourneyRead,
     JourneyStats,
@@ -322,6 +323,32 @@ def journey_stats(*, session: Session, journey_id: int) -> JourneyStats:
         ),
         verdict=str(uplift.verdict),
     )
+
+
+def journey_counts(*, session: Session, journey_ids: list[int]) -> dict[int, JourneyCounts]:
+    """The journeys list's figures for several journeys in one query: what
+    :func:`journey_stats` gives as ``entered``, ``active`` and ``converted``, without each
+    journey's steps and uplift."""
+    counts = {j: JourneyCounts(journey_id=j, entered=0, active=0, converted=0) for j in journey_ids}
+    if not counts:
+        return counts
+    for journey_id, status, entered, converted in session.execute(
+        select(
+            JourneyState.journey_id,
+            JourneyState.status,
+            func.count(),
+            func.count(JourneyState.converted_at),
+        )
+        .where(JourneyState.journey_id.in_(journey_ids))
+        .group_by(JourneyState.journey_id, JourneyState.status)
+    ):
+        figures = counts[journey_id]
+        figures.entered += int(entered)
+        if status == StateStatus.ACTIVE:
+            figures.active += int(entered)
+        if status != StateStatus.HOLDOUT:
+            figures.converted += int(converted)
+    return counts
 
 
 def list_entries(
