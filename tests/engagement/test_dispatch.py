@@ -92,6 +92,44 @@ def test_enqueueing_the_same_run_again_adds_nothing_and_merged_customers_are_lef
     assert (again.created, again.already_queued) == (0, 2)
 
 
+@pytest.mark.parametrize("coupon", ["SH-8F3K", None])
+def test_a_few_recipients_written_inline_are_written_as_through_the_temporary_table(
+    db: Database, monkeypatch: pytest.MonkeyPatch, coupon: str | None
+) -> None:
+    """A journey's step or a ticket's update enqueues one message without a temporary
+    table; the messages, the counts and who is left out are the same either way."""
+    from patron.customers import service as customers
+    from patron.engagement.models import OutboxMessage
+    from tests.helpers import ACTOR
+
+    people = [reachable_customer(db) for _ in range(4)]
+    db.write(
+        lambda s: customers.merge_customers(
+            session=s, survivor_id=people[0], merged_id=people[3], reason="same", actor=ACTOR
+        )
+    )
+    wanted = [*people, 999_999]
+    seen = []
+    for inline, source in [(100, "inline"), (0, "table")]:
+        monkeypatch.setattr(outbox, "_INLINE_RECIPIENTS", inline)
+        result = enqueue(db, wanted, source=("campaign", source), coupon=coupon)
+        again = enqueue(db, wanted[:1], source=("campaign", source), coupon=coupon)
+        messages = [message_of(db, cid, source=("campaign", source)) for cid in people[:3]]
+        ids = [m.id for m in messages]
+        variables = db.read(lambda s, ids=ids: [s.get(OutboxMessage, i).variables for i in ids])
+        seen.append(
+            (
+                (result.created, result.already_queued, result.left_out),
+                (again.created, again.already_queued),
+                [(m.customer_id, m.status, m.next_attempt_at, m.not_after) for m in messages],
+                variables,
+            )
+        )
+    assert seen[0] == seen[1]
+    assert seen[0][0] == (3, 0, [people[3], 999_999])
+    assert seen[0][3] == [{"coupon_code": coupon} if coupon else None] * 3
+
+
 def test_enqueueing_the_recipients_a_query_selects_leaves_out_the_same_and_adds_nothing_twice(
     db: Database,
 ) -> None:

@@ -30,8 +30,10 @@ from sqlalchemy import (
     select,
     table,
     text,
+    union_all,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -105,6 +107,9 @@ def enqueue_messages(*, session: Session, messages_in: MessagesIn) -> EnqueueRes
 
 
 _RECIPIENT_COLUMNS = {"customer_id": ("bigint", "INTEGER"), "variables": ("json", "TEXT")}
+# Up to this many recipients (a journey's step, a ticket's update: usually one) are written
+# from literal rows in the statement itself, without a temporary table's create and drop.
+_INLINE_RECIPIENTS = 20
 
 
 def enqueue_rows(
@@ -122,6 +127,28 @@ def enqueue_rows(
     wanted = dict(rows)
     if not wanted:
         return EnqueueResult(created=0, already_queued=0, left_out=[])
+    if len(wanted) <= _INLINE_RECIPIENTS:
+        json_type = M.c.variables.type
+        # PostgreSQL types a bare parameter or NULL as text, which a json column refuses;
+        # SQLite keeps JSON as text (a CAST to JSON there would make it a number).
+        typed = session.get_bind().dialect.name == "postgresql"
+
+        def as_json(value: dict[str, Any] | None) -> ColumnElement[Any]:
+            given = null() if value is None else literal(value, type_=json_type)
+            return sql_cast(given, json_type) if typed else given
+
+        literal_rows = [
+            select(
+                literal(cid, type_=M.c.customer_id.type).label("customer_id"),
+                as_json(v).label("variables"),
+            )
+            for cid, v in wanted.items()
+        ]
+        one = literal_rows[0] if len(literal_rows) == 1 else union_all(*literal_rows)
+        given = one.subquery("recipients")
+        return _enqueue_from(
+            session, messages_in, given.c.customer_id, given.c.variables, total=len(wanted)
+        )
     temp = bulk.temporary_table(session, "tmp_recipients", _RECIPIENT_COLUMNS)
     try:
         bulk.insert_tuples(
