@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
+from scipy.sparse import _sparsetools  # type: ignore[attr-defined]
 
 from patron.analytics.codes import dense_codes
 
@@ -390,26 +391,96 @@ def _item_similar(
     (itself left out: an item the member bought is scored by their own rate)."""
     n, n_items = repeat.shape
     unit = _normalised(repeat).astype(np.float32)
-    gram = sparse.csr_matrix(unit.T @ repeat.astype(np.float32))
-    gram.setdiag(0)
-    gram.eliminate_zeros()
-    positions, values = _row_top(gram, ITEM_NEIGHBOURS)
-    keep = values > 0
-    rows = np.broadcast_to(np.arange(n_items)[:, None], positions.shape)[keep]
-    top = sparse.csr_matrix(
-        (values[keep].astype(np.float32), (rows, gram.indices[positions[keep]])),
-        shape=(n_items, n_items),
-    )
-    del gram, positions, values
+    top = _item_neighbours(unit, repeat.astype(np.float32))
+    top_lengths = np.diff(top.indptr).astype(np.int64)
     # Σ over the others of cos(m, n): unitₘ · Σₙ unitₙ, less the member's own 1.
     totals = np.asarray(unit.sum(axis=0)).ravel()
     norms = np.asarray(unit @ totals).ravel() - 1.0
     scale = np.where(norms > 1e-9, weight / np.maximum(norms, 1e-9), 0.0)
     for start in range(0, n, chunk):
         members = np.arange(start, min(start + chunk, n))
-        similar = sparse.csr_matrix(unit[members] @ top)
+        block = unit[start : start + len(members)]
+        # At most each bought item's neighbours: the product's size without scipy's
+        # counting pass.
+        similar = _product(block, top, int(top_lengths[block.indices].sum()))
         similar.data *= np.repeat(scale[members], np.diff(similar.indptr))
         yield members, similar
+
+
+# Items up to which the items × items similarities are held dense (float32: 64 MB).
+_DENSE_ITEMS = 4_000
+
+
+def _item_neighbours(unit: sparse.csr_matrix, repeat: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Items × items: unitᵀ · repeat (float32, summed over members in their order) with each
+    row kept to its ``ITEM_NEIGHBOURS`` largest positive entries off the diagonal, the lower
+    item first on a tie; the kept entries of a row in that order."""
+    n_items = unit.shape[1]
+    if n_items > _DENSE_ITEMS:
+        gram = sparse.csr_matrix(unit.T @ repeat)
+        gram.sum_duplicates()
+        gram.setdiag(0)
+        gram.eliminate_zeros()
+        positions, values = _row_top(gram, ITEM_NEIGHBOURS)
+        keep = values > 0
+        rows = np.broadcast_to(np.arange(n_items)[:, None], positions.shape)[keep]
+        return sparse.csr_matrix(
+            (values[keep].astype(np.float32), gram.indices[positions[keep]], _row_pointers(rows, n_items)),
+            shape=(n_items, n_items),
+        )
+    # (repeatᵀ · unit)[k, i] = Σₘ repeat[m, k] · unit[m, i], the members in order: the
+    # same sums as scipy's unitᵀ @ repeat, but into a dense array, with neither its
+    # counting pass nor the sorting of a dense result's indices.
+    transposed = _product(repeat.T.tocsr(), unit, n_items * n_items)
+    dense = np.zeros((n_items, n_items), dtype=np.float32)
+    dense[_rows_of(transposed), transposed.indices] = transposed.data
+    del transposed
+    gram = dense.T
+    gram[np.arange(n_items), np.arange(n_items)] = 0.0
+    kk = min(ITEM_NEIGHBOURS, n_items)
+    # A stable sort of each row (descending): the lower item first on a tie.
+    best = np.argsort(-gram, axis=1, kind="stable")[:, :kk]
+    values = np.take_along_axis(gram, best, axis=1)
+    keep = values > 0
+    rows = np.broadcast_to(np.arange(n_items)[:, None], best.shape)[keep]
+    return sparse.csr_matrix(
+        (values[keep], best[keep].astype(np.int32), _row_pointers(rows, n_items)),
+        shape=(n_items, n_items),
+    )
+
+
+def _row_pointers(rows: IntArray, n_rows: int) -> IntArray:
+    """CSR row pointers of entries ordered by row."""
+    pointers = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=pointers[1:])
+    return pointers
+
+
+def _product(a: sparse.csr_matrix, b: sparse.csr_matrix, bound: int) -> sparse.csr_matrix:
+    """a @ b by scipy's own kernel (the same sums in the same order), given an upper bound
+    on the result's entries: scipy's operator first walks both matrices once only to count
+    them. The result's indices are left in the kernel's order (not sorted)."""
+    m, n = a.shape[0], b.shape[1]
+    bound = max(bound, 1)
+    index = np.int32 if max(bound, m, n, a.nnz, b.nnz) < 2**31 - 1 else np.int64
+    indptr = np.empty(m + 1, dtype=index)
+    indices = np.empty(bound, dtype=index)
+    data = np.empty(bound, dtype=np.result_type(a.dtype, b.dtype))
+    _sparsetools.csr_matmat(
+        m,
+        n,
+        a.indptr.astype(index, copy=False),
+        a.indices.astype(index, copy=False),
+        a.data,
+        b.indptr.astype(index, copy=False),
+        b.indices.astype(index, copy=False),
+        b.data,
+        indptr,
+        indices,
+        data,
+    )
+    used = int(indptr[-1])
+    return sparse.csr_matrix((data[:used], indices[:used], indptr), shape=(m, n))
 
 
 def _row_top(matrix: sparse.csr_matrix, k: int) -> tuple[IntArray, FloatArray]:
