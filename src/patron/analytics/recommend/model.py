@@ -47,9 +47,11 @@ in dense blocks no wider than the longest row (``_row_top``).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -72,6 +74,11 @@ _MEMBER_CHUNK = 50_000
 _SIMILARITY_CELLS = 4_000_000
 # Cells of one dense block when picking each row's best entries.
 _TOP_CELLS = 4_000_000
+# Rows wider than the top's k are padded to a multiple of this when picking their best.
+_TOP_STEP = 16
+# Blocks of members scored at once, each in a thread: the nightly run's two cores.
+_THREADS = 2
+_T = TypeVar("_T")
 
 
 class RecommendParamsError(ValueError):
@@ -431,10 +438,17 @@ def _item_neighbours(unit: sparse.csr_matrix, repeat: sparse.csr_matrix) -> spar
     # (repeatᵀ · unit)[k, i] = Σₘ repeat[m, k] · unit[m, i], the members in order: the
     # same sums as scipy's unitᵀ @ repeat, but into a dense array, with neither its
     # counting pass nor the sorting of a dense result's indices.
-    transposed = _product(repeat.T.tocsr(), unit, n_items * n_items)
+    by_item = repeat.T.tocsr()
     dense = np.zeros((n_items, n_items), dtype=np.float32)
-    dense[_rows_of(transposed), transposed.indices] = transposed.data
-    del transposed
+    # Rows of the product are independent: a share of them per thread.
+    bounds = np.linspace(0, n_items, max(_THREADS, 1) + 1).astype(np.int64)
+
+    def fill(start: int, end: int) -> None:
+        part = _product(by_item[start:end], unit, (end - start) * n_items)
+        dense[start + _rows_of(part), part.indices] = part.data
+
+    with ThreadPoolExecutor(max_workers=max(_THREADS, 1)) as pool:
+        list(pool.map(fill, bounds[:-1].tolist(), bounds[1:].tolist()))
     gram = dense.T
     gram[np.arange(n_items), np.arange(n_items)] = 0.0
     kk = min(ITEM_NEIGHBOURS, n_items)
@@ -486,9 +500,9 @@ def _product(a: sparse.csr_matrix, b: sparse.csr_matrix, bound: int) -> sparse.c
 def _row_top(matrix: sparse.csr_matrix, k: int) -> tuple[IntArray, FloatArray]:
     """Each row's ``k`` largest entries, best first, the earlier stored first on a tie:
     (positions in ``matrix.data``, values), a row per row of ``matrix`` and ``k`` columns,
-    padded with -1 and -inf where a row has fewer. Rows are
-    laid out in dense blocks of their own width (rounded up to a power of two), so no block
-    is wider than its longest row and none is members × items."""
+    padded with -1 and -inf where a row has fewer. Rows are laid out in dense blocks of
+    their own width (rounded up to ``_TOP_STEP``), so no block is wider than its longest row
+    and none is members × items."""
     n = matrix.shape[0]
     indptr = matrix.indptr.astype(np.int64, copy=False)
     lengths = np.diff(indptr)
@@ -496,7 +510,7 @@ def _row_top(matrix: sparse.csr_matrix, k: int) -> tuple[IntArray, FloatArray]:
     vals = np.full((n, k), -np.inf)
     if n == 0 or k == 0 or matrix.nnz == 0:
         return cols, vals
-    width = np.maximum(k, 1 << np.ceil(np.log2(np.maximum(lengths, 1))).astype(np.int64))
+    width = np.where(lengths <= k, k, -(-lengths // _TOP_STEP) * _TOP_STEP)
     width[lengths == 0] = 0
     for w in np.unique(width[width > 0]):
         rows = np.flatnonzero(width == w)
@@ -513,9 +527,20 @@ def _row_top(matrix: sparse.csr_matrix, k: int) -> tuple[IntArray, FloatArray]:
             block[local, offset] = -matrix.data[source]
             if w > k:
                 best = np.argpartition(block, k - 1, axis=1)[:, :k]
-                block = np.take_along_axis(block, best, axis=1)
+                best.sort(axis=1)
+                chosen = np.take_along_axis(block, best, axis=1)
+                # Where the k-th value has ties left out, the partition chose among them
+                # at will: those rows are sorted whole (stable: the earlier first).
+                kth = chosen.max(axis=1, keepdims=True)
+                tied = (block == kth).sum(axis=1) > (chosen == kth).sum(axis=1)
+                if tied.any():
+                    best[tied] = np.argsort(block[tied], axis=1, kind="stable")[:, :k]
+                    best[tied] = np.sort(best[tied], axis=1)
+                    chosen[tied] = np.take_along_axis(block[tied], best[tied], axis=1)
+                block = chosen
             else:
                 best = np.broadcast_to(np.arange(int(w), dtype=np.int64), block.shape)
+            # Stable on positions in ascending order: the earlier first on a tie.
             order = np.argsort(block, axis=1, kind="stable")
             vals[part] = -np.take_along_axis(block, order, axis=1)
             at = np.take_along_axis(best, order, axis=1)
@@ -654,7 +679,7 @@ def recommend(
         last_matrix=last_matrix,
         rules=rules,
     )
-    out = [_score_block(members, similar, context, p) for members, similar in blocks]
+    out = _in_threads(blocks, lambda members, similar: _score_block(members, similar, context, p))
     columns = (
         [np.concatenate([o[j] for o in out]) for j in range(6)]
         if out
@@ -668,6 +693,26 @@ def recommend(
         source=columns[4].astype(np.int32, copy=False),
         due=columns[5].astype(np.float64, copy=False),
     )
+
+
+def _in_threads(
+    blocks: Iterator[tuple[IntArray, sparse.csr_matrix | None]],
+    work: Callable[[IntArray, sparse.csr_matrix | None], _T],
+) -> list[_T]:
+    """``work`` on each block, ``_THREADS`` blocks at a time (NumPy's and scipy's kernels
+    release the GIL), the results in the blocks' order; no more blocks are drawn than are
+    being worked on, so memory stays that of ``_THREADS`` blocks."""
+    if _THREADS <= 1:
+        return [work(members, similar) for members, similar in blocks]
+    out: list[_T] = []
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        pending: deque[Future[_T]] = deque()
+        for members, similar in blocks:
+            if len(pending) >= _THREADS:
+                out.append(pending.popleft().result())
+            pending.append(pool.submit(work, members, similar))
+        out.extend(future.result() for future in pending)
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -754,7 +799,23 @@ def _score_block(
     columns = np.empty(int(starts[-1]), dtype=np.int32)
     columns[own_dest] = bought.indices
     columns[new_dest] = new.indices
-    combined = sparse.csr_matrix((values, columns, starts), shape=(size, n_items))
+    # A floor under each member's k-th best: the popular candidates not bought are at least
+    # k when all ``wanted`` could be had, each scoring at least the popular signal of the
+    # last of them. Whatever scores below it cannot be in the top and is left out before
+    # the top is picked (order kept, so ties fall as before).
+    floor = np.zeros(size)
+    if len(c.ranked_popular):
+        full = wanted == k + in_pop
+        floor[full] = c.popular[c.ranked_popular[wanted[full] - 1]]
+    kept = np.flatnonzero(values >= np.repeat(floor, own_len + new_len))
+    kept_starts = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(
+        np.bincount(np.searchsorted(starts, kept, side="right") - 1, minlength=size),
+        out=kept_starts[1:],
+    )
+    combined = sparse.csr_matrix(
+        (values[kept], columns[kept], kept_starts), shape=(size, n_items)
+    )
     positions, best = _row_top(combined, k)
     scores = best.ravel()
     positions = positions.ravel()
@@ -764,6 +825,7 @@ def _score_block(
     if len(keep) < len(scores):
         scores, positions = scores[keep], positions[keep]
         local, rank = local[keep], rank[keep]
+    positions = kept[positions]
     items = columns[positions]
     offset = positions - starts[local]
     is_own = offset < own_len[local]
