@@ -56,7 +56,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
-from scipy.sparse import _sparsetools  # type: ignore[attr-defined]
+from scipy.sparse import _sparsetools
 
 from patron.analytics.codes import dense_codes
 
@@ -396,7 +396,7 @@ def _item_similar(
     Σₙ cos(m, n), computed through the items as unitₘ · (unitᵀ · repeat) — the items ×
     items matrix in the brackets kept to each item's ``ITEM_NEIGHBOURS`` largest entries
     (itself left out: an item the member bought is scored by their own rate)."""
-    n, n_items = repeat.shape
+    n = repeat.shape[0]
     unit = _normalised(repeat).astype(np.float32)
     top = _item_neighbours(unit, repeat.astype(np.float32))
     top_lengths = np.diff(top.indptr).astype(np.int64)
@@ -432,7 +432,11 @@ def _item_neighbours(unit: sparse.csr_matrix, repeat: sparse.csr_matrix) -> spar
         keep = values > 0
         rows = np.broadcast_to(np.arange(n_items)[:, None], positions.shape)[keep]
         return sparse.csr_matrix(
-            (values[keep].astype(np.float32), gram.indices[positions[keep]], _row_pointers(rows, n_items)),
+            (
+                values[keep].astype(np.float32),
+                gram.indices[positions[keep]],
+                _row_pointers(rows, n_items),
+            ),
             shape=(n_items, n_items),
         )
     # (repeatᵀ · unit)[k, i] = Σₘ repeat[m, k] · unit[m, i], the members in order: the
@@ -593,7 +597,43 @@ def recommend(
     doc).
     """
     p = params or RecommendParams()
-    h = histories
+    context, repeat = _context(histories, p, now, shelf_life, exclude_not_due)
+    n_members = histories.member_count
+    use_neighbours = p.neighbour_weight > 0 and n_members > 1
+    blocks: Iterator[tuple[IntArray, sparse.csr_matrix | None]]
+    if not use_neighbours:
+        blocks = (
+            (np.arange(start, min(start + _MEMBER_CHUNK, n_members)), None)
+            for start in range(0, n_members, _MEMBER_CHUNK)
+        )
+    elif n_members <= exact_neighbours:
+        blocks = _exact_similar(repeat, p.neighbours, p.neighbour_weight)
+    else:
+        blocks = _item_similar(repeat, p.neighbour_weight, _MEMBER_CHUNK)
+    out = _in_threads(blocks, lambda members, similar: _score_block(members, similar, context, p))
+    columns = (
+        [np.concatenate([o[j] for o in out]) for j in range(6)]
+        if out
+        else [np.zeros(0) for _ in range(6)]
+    )
+    return Recommendations(
+        member=columns[0].astype(np.int32, copy=False),
+        rank=columns[1].astype(np.int32, copy=False),
+        item=columns[2].astype(np.int32, copy=False),
+        score=columns[3].astype(np.float64, copy=False),
+        source=columns[4].astype(np.int32, copy=False),
+        due=columns[5].astype(np.float64, copy=False),
+    )
+
+
+def _context(
+    h: Histories,
+    p: RecommendParams,
+    now: FloatArray | float | None,
+    shelf_life: FloatArray | None,
+    exclude_not_due: bool,
+) -> tuple[_Context, sparse.csr_matrix]:
+    """What every block's scoring reads (``_Context``) and the members' repeat vectors."""
     n_members, n_items = h.member_count, h.item_count
     last_basket = h.member_offsets[1:] - 1
     last_time = h.times[last_basket]
@@ -658,17 +698,6 @@ def recommend(
     in_popular = np.zeros(n_items, dtype=bool)
     in_popular[ranked_popular] = True
 
-    use_neighbours = p.neighbour_weight > 0 and n_members > 1
-    blocks: Iterator[tuple[IntArray, sparse.csr_matrix | None]]
-    if not use_neighbours:
-        blocks = (
-            (np.arange(start, min(start + _MEMBER_CHUNK, n_members)), None)
-            for start in range(0, n_members, _MEMBER_CHUNK)
-        )
-    elif n_members <= exact_neighbours:
-        blocks = _exact_similar(repeat, p.neighbours, p.neighbour_weight)
-    else:
-        blocks = _item_similar(repeat, p.neighbour_weight, _MEMBER_CHUNK)
     context = _Context(
         bought=bought,
         timed_score=timed_score,
@@ -679,20 +708,7 @@ def recommend(
         last_matrix=last_matrix,
         rules=rules,
     )
-    out = _in_threads(blocks, lambda members, similar: _score_block(members, similar, context, p))
-    columns = (
-        [np.concatenate([o[j] for o in out]) for j in range(6)]
-        if out
-        else [np.zeros(0) for _ in range(6)]
-    )
-    return Recommendations(
-        member=columns[0].astype(np.int32, copy=False),
-        rank=columns[1].astype(np.int32, copy=False),
-        item=columns[2].astype(np.int32, copy=False),
-        score=columns[3].astype(np.float64, copy=False),
-        source=columns[4].astype(np.int32, copy=False),
-        due=columns[5].astype(np.float64, copy=False),
-    )
+    return context, repeat
 
 
 def _in_threads(
@@ -750,72 +766,77 @@ def _score_block(
     n_items = c.bought.shape[1]
     k = min(p.top_n, n_items)
     # Entry ids (1-based) into the (member, item) arrays: score and due time of each.
-    bought = c.bought[members]
-    entry = bought.data.astype(np.int64) - 1
-    lengths = np.diff(bought.indptr)
-    bought_rows = np.repeat(np.arange(size), lengths)
-    if bought.nnz == 0:
-        entry = np.zeros(1, dtype=np.int64)  # read only where masked out below
-    pattern = sparse.csr_matrix(
-        (np.ones(bought.nnz), bought.indices, bought.indptr), shape=bought.shape
-    )
-    # New items: similar + rules, the popular signal added to each, then the popular
-    # candidates merged in (the larger value wins: an item already there keeps its sum).
-    rule = None
-    if c.rules is not None and c.last_matrix is not None:
-        rule = sparse.csr_matrix(c.last_matrix[members] @ c.rules) * p.rule_weight
-    parts = [m for m in (similar, rule) if m is not None]
-    if parts:
-        new = parts[0] if len(parts) == 1 else sparse.csr_matrix(parts[0] + parts[1])
-        new.sum_duplicates()
-        new.data = new.data + c.popular[new.indices]
+    if size and members[-1] - members[0] == size - 1:
+        bought = c.bought[int(members[0]) : int(members[0]) + size]
     else:
-        new = sparse.csr_matrix((size, n_items))
-    if len(c.ranked_popular):
-        in_pop = np.bincount(
-            bought_rows, weights=c.in_popular[bought.indices], minlength=size
-        ).astype(np.int64)
-        wanted = np.minimum(k + in_pop, len(c.ranked_popular))
-        position = np.arange(int(wanted.sum())) - np.repeat(np.cumsum(wanted) - wanted, wanted)
-        items = c.ranked_popular[position]
-        extra = sparse.csr_matrix(
-            (c.popular[items], (np.repeat(np.arange(size), wanted), items)),
-            shape=(size, n_items),
-        )
-        new = sparse.csr_matrix(new.maximum(extra))
-    new = sparse.csr_matrix(new - new.multiply(pattern))
-    # One row per member: their own items (timed rate) first, then the new candidates, so
-    # that an own item comes first on a tie, as when the own rate replaced the signals.
-    own_len, new_len = lengths, np.diff(new.indptr)
-    starts = np.zeros(size + 1, dtype=np.int64)
-    np.cumsum(own_len + new_len, out=starts[1:])
-    own_offset = np.arange(bought.nnz) - np.repeat(bought.indptr[:-1], own_len)
-    own_dest = starts[bought_rows] + own_offset
-    new_rows = _rows_of(new)
-    new_dest = starts[new_rows] + own_len[new_rows] + (np.arange(new.nnz) - new.indptr[new_rows])
-    values = np.empty(int(starts[-1]))
-    values[own_dest] = c.timed_score[entry]
-    values[new_dest] = new.data
-    columns = np.empty(int(starts[-1]), dtype=np.int32)
-    columns[own_dest] = bought.indices
-    columns[new_dest] = new.indices
+        bought = c.bought[members]
+    entry = bought.data.astype(np.int64) - 1
+    own_len = np.diff(bought.indptr)
+    bought_rows = np.repeat(np.arange(size, dtype=np.int64), own_len)
+    # (member, item) keys of the bought items, ascending (items come sorted in each row).
+    bought_keys = bought_rows * n_items + bought.indices
     # A floor under each member's k-th best: the popular candidates not bought are at least
     # k when all ``wanted`` could be had, each scoring at least the popular signal of the
     # last of them. Whatever scores below it cannot be in the top and is left out before
     # the top is picked (order kept, so ties fall as before).
     floor = np.zeros(size)
     if len(c.ranked_popular):
+        in_pop = np.bincount(
+            bought_rows, weights=c.in_popular[bought.indices], minlength=size
+        ).astype(np.int64)
+        wanted = np.minimum(k + in_pop, len(c.ranked_popular))
         full = wanted == k + in_pop
         floor[full] = c.popular[c.ranked_popular[wanted[full] - 1]]
-    kept = np.flatnonzero(values >= np.repeat(floor, own_len + new_len))
-    kept_starts = np.zeros(size + 1, dtype=np.int64)
-    np.cumsum(
-        np.bincount(np.searchsorted(starts, kept, side="right") - 1, minlength=size),
-        out=kept_starts[1:],
+    # New items: similar + rules, the popular signal added to each, then the popular
+    # candidates merged in (an item already there keeps its sum, never less than the
+    # popular signal alone); bought items are taken out.
+    rule = None
+    if c.rules is not None and c.last_matrix is not None:
+        rule = sparse.csr_matrix(c.last_matrix[members] @ c.rules) * p.rule_weight
+    signal_keys, signal_values = _signal_candidates(similar, rule, c.popular, floor)
+    extra_keys = (
+        _popular_keys(c.ranked_popular, wanted, n_items, signal_keys)
+        if len(c.ranked_popular)
+        else np.zeros(0, dtype=np.int64)
     )
-    combined = sparse.csr_matrix(
-        (values[kept], columns[kept], kept_starts), shape=(size, n_items)
+    extra_values = c.popular[extra_keys % n_items]
+    # Merged in (member, item) order, the bought items taken out.
+    merged = np.concatenate([signal_keys, extra_keys])
+    order = np.argsort(merged, kind="stable")
+    new_keys = merged[order]
+    new_values = np.concatenate([signal_values, extra_values])[order]
+    del merged, order
+    outside = ~_contains(bought_keys, new_keys)
+    new_keys, new_values = new_keys[outside], new_values[outside]
+    new_rows = new_keys // n_items
+    # One row per member: their own items (timed rate) first, then the new candidates, so
+    # that an own item comes first on a tie, as when the own rate replaced the signals.
+    own_values = c.timed_score[entry] if len(entry) else np.zeros(0)
+    own_at = np.flatnonzero(own_values >= floor[bought_rows])
+    own_rows = bought_rows[own_at]
+    own_count = np.bincount(own_rows, minlength=size)
+    new_count = np.bincount(new_rows, minlength=size)
+    starts = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(own_count + new_count, out=starts[1:])
+    own_dest = starts[own_rows] + (
+        np.arange(len(own_rows)) - (np.cumsum(own_count) - own_count)[own_rows]
     )
+    new_dest = (
+        starts[new_rows]
+        + own_count[new_rows]
+        + (np.arange(len(new_rows)) - (np.cumsum(new_count) - new_count)[new_rows])
+    )
+    total = int(starts[-1])
+    values = np.empty(total)
+    values[own_dest] = own_values[own_at]
+    values[new_dest] = new_values
+    columns = np.empty(total, dtype=np.int32)
+    columns[own_dest] = bought.indices[own_at]
+    columns[new_dest] = new_keys % n_items
+    # Each candidate's entry id, -1 for a new item.
+    entries = np.full(total, -1, dtype=np.int64)
+    entries[own_dest] = entry[own_at]
+    combined = sparse.csr_matrix((values, columns, starts), shape=(size, n_items))
     positions, best = _row_top(combined, k)
     scores = best.ravel()
     positions = positions.ravel()
@@ -825,11 +846,9 @@ def _score_block(
     if len(keep) < len(scores):
         scores, positions = scores[keep], positions[keep]
         local, rank = local[keep], rank[keep]
-    positions = kept[positions]
     items = columns[positions]
-    offset = positions - starts[local]
-    is_own = offset < own_len[local]
-    ids = np.where(is_own, entry[bought.indptr[local] + np.where(is_own, offset, 0)], -1)
+    ids = entries[positions]
+    is_own = ids >= 0
     # The source: repeat for a bought item, else the largest of similar, rule and popular
     # (ties to the earlier, as SOURCES lists them); the similar part is what the others
     # leave of the score.
@@ -850,6 +869,49 @@ def _score_block(
         source.astype(np.int32, copy=False),
         due,
     )
+
+
+def _signal_candidates(
+    similar: sparse.csr_matrix | None,
+    rule: sparse.csr_matrix | None,
+    popular: FloatArray,
+    floor: FloatArray,
+) -> tuple[IntArray, FloatArray]:
+    """The similar and rule signals' candidates, the popular signal added: ((member, item)
+    keys ascending, scores), only those at or above their member's floor."""
+    parts = [m for m in (similar, rule) if m is not None]
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    signal = parts[0] if len(parts) == 1 else sparse.csr_matrix(parts[0] + parts[1])
+    n_items = signal.shape[1]
+    # A product's entries are distinct but not in item order: the few above the floor are
+    # put in order.
+    rows = _rows_of(signal)
+    values = signal.data + popular[signal.indices]
+    at = np.flatnonzero((values >= floor[rows]) & (values != 0))
+    keys = rows[at] * n_items + signal.indices[at]
+    order = np.argsort(keys)
+    return keys[order], values[at[order]]
+
+
+def _popular_keys(
+    ranked_popular: IntArray, wanted: IntArray, n_items: int, signal_keys: IntArray
+) -> IntArray:
+    """(member, item) keys, ascending, of each member's ``wanted`` most popular items, less
+    those the signals already hold (``signal_keys``, ascending)."""
+    position = np.arange(int(wanted.sum())) - np.repeat(np.cumsum(wanted) - wanted, wanted)
+    keys = np.repeat(np.arange(len(wanted), dtype=np.int64) * n_items, wanted)
+    keys += ranked_popular[position]
+    keys.sort()
+    return keys[~_contains(signal_keys, keys)]
+
+
+def _contains(sorted_keys: IntArray, keys: IntArray) -> npt.NDArray[np.bool_]:
+    """Whether each of ``keys`` is in ``sorted_keys`` (ascending)."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[at] == keys
 
 
 def _lookup(
