@@ -418,12 +418,14 @@ def _item_similar(
 _DENSE_ITEMS = 4_000
 
 
-def _item_neighbours(unit: sparse.csr_matrix, repeat: sparse.csr_matrix) -> sparse.csr_matrix:
+def _item_neighbours(
+    unit: sparse.csr_matrix, repeat: sparse.csr_matrix, dense_items: int = _DENSE_ITEMS
+) -> sparse.csr_matrix:
     """Items × items: unitᵀ · repeat (float32, summed over members in their order) with each
     row kept to its ``ITEM_NEIGHBOURS`` largest positive entries off the diagonal, the lower
     item first on a tie; the kept entries of a row in that order."""
     n_items = unit.shape[1]
-    if n_items > _DENSE_ITEMS:
+    if n_items > dense_items:
         gram = sparse.csr_matrix(unit.T @ repeat)
         gram.sum_duplicates()
         gram.setdiag(0)
