@@ -148,9 +148,7 @@ def main() -> None:
             return
         h = _measure("read", lambda: _histories(tables, args.as_of))
     finally:
-        if args.part == "step":
-            duck.close()
-    duck.close()
+        duck.close()
     now = float((args.as_of - date(1970, 1, 1)).days + 1)
     print(f"  {h.member_count:,} members, {len(h.times):,} baskets, {len(h.items):,} lines")
     for run in range(args.runs):

@@ -38,10 +38,18 @@ cost one sparse product. On the shared Ta-Feng half this scores as well as the e
 neighbours (bench/nbr.py prints both); ``ITEM_NEIGHBOURS`` was chosen on the inner split
 (Recall@10 with 5, 10, 20, 30 kept: 0.1211, 0.1220, 0.1218, 0.1215; exact 0.1220).
 
+The items × items matrix is summed straight into a dense array (up to ``_DENSE_ITEMS``
+items) by scipy's own product kernel, the same sums in the same order as its operator
+without its counting pass or the sorting of a dense result.
+
 Scoring never builds a members × items array: a block of ``_MEMBER_CHUNK`` members at a
-time, each member's candidates are their own items, the similar members' and the rules'
-items and just enough of the most popular ones to fill a list; each row's best are picked
-in dense blocks no wider than the longest row (``_row_top``).
+time (``_THREADS`` blocks side by side), each member's candidates are their own items, the
+similar members' and the rules' items and just enough of the most popular ones to fill a
+list. Those popular ones put a floor under the member's ``top_n``-th score (each scores at
+least its popular signal, and there are ``top_n`` of them not bought), so any candidate
+below the floor is dropped before anything is sorted; the rest are merged as sorted
+(member, item) keys and each row's best picked in dense blocks no wider than the longest
+row (``_row_top``): best first, an own item first on a tie, then the lower item.
 """
 
 from __future__ import annotations
