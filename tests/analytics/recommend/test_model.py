@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 from patron.analytics.recommend.model import (
+    ITEM_NEIGHBOURS,
     SOURCES,
     Histories,
     RecommendParams,
     RecommendParamsError,
+    _context,
+    _exact_similar,
+    _item_neighbours,
+    _item_similar,
+    _normalised,
+    _repeat_vectors,
     recommend,
 )
 
@@ -149,3 +158,120 @@ def test_rows_read_with_their_repeats_make_the_same_histories_as_distinct_rows()
     repeated = Histories.from_rows(members, days, items)
     for name in ("members", "member_offsets", "basket_offsets", "items", "times", "labels"):
         assert getattr(repeated, name).tolist() == getattr(plain, name).tolist(), name
+
+
+def _store(members: int = 400, items: int = 60, seed: int = 3) -> Histories:
+    """A small shop: skewed popularity, favourites, 1–6 baskets of 1–6 items a member (few
+    items, so scores tie now and then)."""
+    rng = np.random.default_rng(seed)
+    popularity = 1.0 / np.arange(1, items + 1) ** 0.9
+    popularity /= popularity.sum()
+    baskets = rng.integers(1, 7, size=members)
+    sizes = rng.integers(1, 7, size=int(baskets.sum()))
+    basket_member = np.repeat(np.arange(members), baskets)
+    line_member = np.repeat(basket_member, sizes)
+    favourites = rng.choice(items, size=(members, 4), p=popularity)
+    lines = len(line_member)
+    item = np.where(
+        rng.random(lines) < 0.5,
+        favourites[line_member, rng.integers(0, 4, size=lines)],
+        rng.choice(items, size=lines, p=popularity),
+    )
+    position = np.arange(len(basket_member)) - np.repeat(np.cumsum(baskets) - baskets, baskets)
+    day = np.repeat(position * 7 + rng.integers(0, 3, size=len(basket_member)), sizes)
+    return Histories.from_rows(line_member, day.astype(np.float64), item)
+
+
+def _reference(h: Histories, p: RecommendParams, exact_neighbours: int) -> list[tuple[Any, ...]]:
+    """Each member's rows straight from the module doc, one member at a time on dense
+    signals: own items score their timed rate, the others similar + rules + popular (the
+    candidates: the signals' items and the wanted most popular ones), best first, an own
+    item first on a tie, then the lower item."""
+    context, repeat = _context(h, p, None, None, False)
+    n, n_items = h.member_count, h.item_count
+    k = min(p.top_n, n_items)
+    has_similar = p.neighbour_weight > 0 and n > 1
+    similar = np.zeros((n, n_items))
+    if has_similar:
+        blocks = (
+            _exact_similar(repeat, p.neighbours, p.neighbour_weight)
+            if n <= exact_neighbours
+            else _item_similar(repeat, p.neighbour_weight, 97)
+        )
+        for members, block in blocks:
+            similar[members] = block.toarray()
+    rule = np.zeros((n, n_items))
+    if context.rules is not None and context.last_matrix is not None:
+        rule = (context.last_matrix @ context.rules).toarray() * p.rule_weight
+    rows = []
+    for m in range(n):
+        start, end = context.bought.indptr[m], context.bought.indptr[m + 1]
+        own_items = context.bought.indices[start:end].tolist()
+        entries = (context.bought.data[start:end].astype(np.int64) - 1).tolist()
+        in_pop = sum(bool(context.in_popular[i]) for i in own_items)
+        wanted = min(k + in_pop, len(context.ranked_popular))
+        new: dict[int, float] = {}
+        for i in np.flatnonzero((similar[m] != 0) | (rule[m] != 0)).tolist():
+            new[i] = (similar[m, i] + rule[m, i]) + context.popular[i]
+        for i in context.ranked_popular[:wanted].tolist():
+            new.setdefault(i, context.popular[i])
+        candidates = [
+            (context.timed_score[e], i, e) for i, e in zip(own_items, entries, strict=True)
+        ]
+        candidates += [(v, i, -1) for i, v in sorted(new.items()) if i not in own_items]
+        ranked = sorted(candidates, key=lambda c: -c[0])[:k]
+        for rank, (score, item, e) in enumerate((c for c in ranked if c[0] > 0), start=1):
+            if e >= 0:
+                source, due = 0, context.due_time[e]
+            else:
+                pop, rule_part = context.popular[item], rule[m, item]
+                sim_part = score - pop - rule_part if has_similar else 0.0
+                if sim_part >= rule_part and sim_part >= pop:
+                    source = 1
+                else:
+                    source = 2 if rule_part >= pop else 3
+                due = np.nan
+            rows.append((m, rank, item, score, source, due))
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("params", "exact_neighbours"),
+    [
+        (RecommendParams(), 60_000),
+        (RecommendParams(), 0),
+        (RecommendParams(top_n=5, rule_weight=0.05, rule_min_count=2, popular=15), 0),
+        (RecommendParams(rule_weight=0.05, rule_min_count=2, popular=15), 60_000),
+        (RecommendParams(neighbour_weight=0, rule_weight=0.05, rule_min_count=2), 0),
+        (RecommendParams(popular_weight=0, recent_popular_weight=0), 0),
+    ],
+)
+def test_every_path_makes_the_rows_a_plain_member_by_member_reference_makes(
+    params: RecommendParams, exact_neighbours: int
+) -> None:
+    h = _store()
+    found = recommend(h, params, exact_neighbours=exact_neighbours)
+    expected = _reference(h, params, exact_neighbours)
+    assert len(found.member) == len(expected)
+    columns = list(zip(*expected, strict=True))
+    assert found.member.tolist() == list(columns[0])
+    assert found.rank.tolist() == list(columns[1])
+    assert found.item.tolist() == list(columns[2])
+    np.testing.assert_allclose(found.score, columns[3], rtol=1e-12, atol=0)
+    assert found.source.tolist() == list(columns[4])
+    np.testing.assert_array_equal(found.due, np.asarray(columns[5], dtype=np.float64))
+
+
+def test_item_neighbours_held_dense_are_those_of_the_sparse_items_matrix() -> None:
+    repeat = _repeat_vectors(_store(), 0.9)
+    unit = _normalised(repeat).astype(np.float32)
+    dense = _item_neighbours(unit, repeat.astype(np.float32))
+    sparse_path = _item_neighbours(unit, repeat.astype(np.float32), dense_items=0)
+    np.testing.assert_array_equal(dense.toarray(), sparse_path.toarray())
+    # Each row: the largest of unitᵀ · repeat off the diagonal, the lower item on a tie.
+    gram = (unit.T @ repeat.astype(np.float32)).toarray()
+    np.fill_diagonal(gram, 0.0)
+    for i in range(gram.shape[0]):
+        best = np.argsort(-gram[i], kind="stable")[:ITEM_NEIGHBOURS]
+        best = best[gram[i, best] > 0]
+        assert dense.indices[dense.indptr[i] : dense.indptr[i + 1]].tolist() == best.tolist()

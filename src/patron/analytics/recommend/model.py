@@ -38,22 +38,33 @@ cost one sparse product. On the shared Ta-Feng half this scores as well as the e
 neighbours (bench/nbr.py prints both); ``ITEM_NEIGHBOURS`` was chosen on the inner split
 (Recall@10 with 5, 10, 20, 30 kept: 0.1211, 0.1220, 0.1218, 0.1215; exact 0.1220).
 
+The items × items matrix is summed straight into a dense array (up to ``_DENSE_ITEMS``
+items) by scipy's own product kernel, the same sums in the same order as its operator
+without its counting pass or the sorting of a dense result.
+
 Scoring never builds a members × items array: a block of ``_MEMBER_CHUNK`` members at a
-time, each member's candidates are their own items, the similar members' and the rules'
-items and just enough of the most popular ones to fill a list; each row's best are picked
-in dense blocks no wider than the longest row (``_row_top``).
+time (``_THREADS`` blocks side by side), each member's candidates are their own items, the
+similar members' and the rules' items and just enough of the most popular ones to fill a
+list. Those popular ones put a floor under the member's ``top_n``-th score (each scores at
+least its popular signal, and there are ``top_n`` of them not bought), so any candidate
+below the floor is dropped before anything is sorted; the rest are merged as sorted
+(member, item) keys and each row's best picked in dense blocks no wider than the longest
+row (``_row_top``): best first, an own item first on a tie, then the lower item.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
+from scipy.sparse import _sparsetools
 
 from patron.analytics.codes import dense_codes
 
@@ -71,6 +82,11 @@ _MEMBER_CHUNK = 50_000
 _SIMILARITY_CELLS = 4_000_000
 # Cells of one dense block when picking each row's best entries.
 _TOP_CELLS = 4_000_000
+# Rows wider than the top's k are padded to a multiple of this when picking their best.
+_TOP_STEP = 16
+# Blocks of members scored at once, each in a thread: the nightly run's two cores.
+_THREADS = 2
+_T = TypeVar("_T")
 
 
 class RecommendParamsError(ValueError):
@@ -388,36 +404,119 @@ def _item_similar(
     Σₙ cos(m, n), computed through the items as unitₘ · (unitᵀ · repeat) — the items ×
     items matrix in the brackets kept to each item's ``ITEM_NEIGHBOURS`` largest entries
     (itself left out: an item the member bought is scored by their own rate)."""
-    n, n_items = repeat.shape
+    n = repeat.shape[0]
     unit = _normalised(repeat).astype(np.float32)
-    gram = sparse.csr_matrix(unit.T @ repeat.astype(np.float32))
-    gram.setdiag(0)
-    gram.eliminate_zeros()
-    positions, values = _row_top(gram, ITEM_NEIGHBOURS)
-    keep = values > 0
-    rows = np.broadcast_to(np.arange(n_items)[:, None], positions.shape)[keep]
-    top = sparse.csr_matrix(
-        (values[keep].astype(np.float32), (rows, gram.indices[positions[keep]])),
-        shape=(n_items, n_items),
-    )
-    del gram, positions, values
+    top = _item_neighbours(unit, repeat.astype(np.float32))
+    top_lengths = np.diff(top.indptr).astype(np.int64)
     # Σ over the others of cos(m, n): unitₘ · Σₙ unitₙ, less the member's own 1.
     totals = np.asarray(unit.sum(axis=0)).ravel()
     norms = np.asarray(unit @ totals).ravel() - 1.0
     scale = np.where(norms > 1e-9, weight / np.maximum(norms, 1e-9), 0.0)
     for start in range(0, n, chunk):
         members = np.arange(start, min(start + chunk, n))
-        similar = sparse.csr_matrix(unit[members] @ top)
+        block = unit[start : start + len(members)]
+        # At most each bought item's neighbours: the product's size without scipy's
+        # counting pass.
+        similar = _product(block, top, int(top_lengths[block.indices].sum()))
         similar.data *= np.repeat(scale[members], np.diff(similar.indptr))
         yield members, similar
+
+
+# Items up to which the items × items similarities are held dense (float32: 64 MB).
+_DENSE_ITEMS = 4_000
+
+
+def _item_neighbours(
+    unit: sparse.csr_matrix, repeat: sparse.csr_matrix, dense_items: int = _DENSE_ITEMS
+) -> sparse.csr_matrix:
+    """Items × items: unitᵀ · repeat (float32, summed over members in their order) with each
+    row kept to its ``ITEM_NEIGHBOURS`` largest positive entries off the diagonal, the lower
+    item first on a tie; the kept entries of a row in that order."""
+    n_items = unit.shape[1]
+    if n_items > dense_items:
+        gram = sparse.csr_matrix(unit.T @ repeat)
+        gram.sum_duplicates()
+        gram.setdiag(0)
+        gram.eliminate_zeros()
+        positions, values = _row_top(gram, ITEM_NEIGHBOURS)
+        keep = values > 0
+        rows = np.broadcast_to(np.arange(n_items)[:, None], positions.shape)[keep]
+        return sparse.csr_matrix(
+            (
+                values[keep].astype(np.float32),
+                gram.indices[positions[keep]],
+                _row_pointers(rows, n_items),
+            ),
+            shape=(n_items, n_items),
+        )
+    # (repeatᵀ · unit)[k, i] = Σₘ repeat[m, k] · unit[m, i], the members in order: the
+    # same sums as scipy's unitᵀ @ repeat, but into a dense array, with neither its
+    # counting pass nor the sorting of a dense result's indices.
+    by_item = repeat.T.tocsr()
+    dense = np.zeros((n_items, n_items), dtype=np.float32)
+    # Rows of the product are independent: a share of them per thread.
+    bounds = np.linspace(0, n_items, max(_THREADS, 1) + 1).astype(np.int64)
+
+    def fill(start: int, end: int) -> None:
+        part = _product(by_item[start:end], unit, (end - start) * n_items)
+        dense[start + _rows_of(part), part.indices] = part.data
+
+    with ThreadPoolExecutor(max_workers=max(_THREADS, 1)) as pool:
+        list(pool.map(fill, bounds[:-1].tolist(), bounds[1:].tolist()))
+    gram = dense.T
+    gram[np.arange(n_items), np.arange(n_items)] = 0.0
+    kk = min(ITEM_NEIGHBOURS, n_items)
+    # A stable sort of each row (descending): the lower item first on a tie.
+    best = np.argsort(-gram, axis=1, kind="stable")[:, :kk]
+    values = np.take_along_axis(gram, best, axis=1)
+    keep = values > 0
+    rows = np.broadcast_to(np.arange(n_items)[:, None], best.shape)[keep]
+    return sparse.csr_matrix(
+        (values[keep], best[keep].astype(np.int32), _row_pointers(rows, n_items)),
+        shape=(n_items, n_items),
+    )
+
+
+def _row_pointers(rows: IntArray, n_rows: int) -> IntArray:
+    """CSR row pointers of entries ordered by row."""
+    pointers = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=pointers[1:])
+    return pointers
+
+
+def _product(a: sparse.csr_matrix, b: sparse.csr_matrix, bound: int) -> sparse.csr_matrix:
+    """a @ b by scipy's own kernel (the same sums in the same order), given an upper bound
+    on the result's entries: scipy's operator first walks both matrices once only to count
+    them. The result's indices are left in the kernel's order (not sorted)."""
+    m, n = a.shape[0], b.shape[1]
+    bound = max(bound, 1)
+    index = np.int32 if max(bound, m, n, a.nnz, b.nnz) < 2**31 - 1 else np.int64
+    indptr = np.empty(m + 1, dtype=index)
+    indices = np.empty(bound, dtype=index)
+    data = np.empty(bound, dtype=np.result_type(a.dtype, b.dtype))
+    _sparsetools.csr_matmat(
+        m,
+        n,
+        a.indptr.astype(index, copy=False),
+        a.indices.astype(index, copy=False),
+        a.data,
+        b.indptr.astype(index, copy=False),
+        b.indices.astype(index, copy=False),
+        b.data,
+        indptr,
+        indices,
+        data,
+    )
+    used = int(indptr[-1])
+    return sparse.csr_matrix((data[:used], indices[:used], indptr), shape=(m, n))
 
 
 def _row_top(matrix: sparse.csr_matrix, k: int) -> tuple[IntArray, FloatArray]:
     """Each row's ``k`` largest entries, best first, the earlier stored first on a tie:
     (positions in ``matrix.data``, values), a row per row of ``matrix`` and ``k`` columns,
-    padded with -1 and -inf where a row has fewer. Rows are
-    laid out in dense blocks of their own width (rounded up to a power of two), so no block
-    is wider than its longest row and none is members × items."""
+    padded with -1 and -inf where a row has fewer. Rows are laid out in dense blocks of
+    their own width (rounded up to ``_TOP_STEP``), so no block is wider than its longest row
+    and none is members × items."""
     n = matrix.shape[0]
     indptr = matrix.indptr.astype(np.int64, copy=False)
     lengths = np.diff(indptr)
@@ -425,7 +524,7 @@ def _row_top(matrix: sparse.csr_matrix, k: int) -> tuple[IntArray, FloatArray]:
     vals = np.full((n, k), -np.inf)
     if n == 0 or k == 0 or matrix.nnz == 0:
         return cols, vals
-    width = np.maximum(k, 1 << np.ceil(np.log2(np.maximum(lengths, 1))).astype(np.int64))
+    width = np.where(lengths <= k, k, -(-lengths // _TOP_STEP) * _TOP_STEP)
     width[lengths == 0] = 0
     for w in np.unique(width[width > 0]):
         rows = np.flatnonzero(width == w)
@@ -442,9 +541,20 @@ def _row_top(matrix: sparse.csr_matrix, k: int) -> tuple[IntArray, FloatArray]:
             block[local, offset] = -matrix.data[source]
             if w > k:
                 best = np.argpartition(block, k - 1, axis=1)[:, :k]
-                block = np.take_along_axis(block, best, axis=1)
+                best.sort(axis=1)
+                chosen = np.take_along_axis(block, best, axis=1)
+                # Where the k-th value has ties left out, the partition chose among them
+                # at will: those rows are sorted whole (stable: the earlier first).
+                kth = chosen.max(axis=1, keepdims=True)
+                tied = (block == kth).sum(axis=1) > (chosen == kth).sum(axis=1)
+                if tied.any():
+                    best[tied] = np.argsort(block[tied], axis=1, kind="stable")[:, :k]
+                    best[tied] = np.sort(best[tied], axis=1)
+                    chosen[tied] = np.take_along_axis(block[tied], best[tied], axis=1)
+                block = chosen
             else:
                 best = np.broadcast_to(np.arange(int(w), dtype=np.int64), block.shape)
+            # Stable on positions in ascending order: the earlier first on a tie.
             order = np.argsort(block, axis=1, kind="stable")
             vals[part] = -np.take_along_axis(block, order, axis=1)
             at = np.take_along_axis(best, order, axis=1)
@@ -497,7 +607,43 @@ def recommend(
     doc).
     """
     p = params or RecommendParams()
-    h = histories
+    context, repeat = _context(histories, p, now, shelf_life, exclude_not_due)
+    n_members = histories.member_count
+    use_neighbours = p.neighbour_weight > 0 and n_members > 1
+    blocks: Iterator[tuple[IntArray, sparse.csr_matrix | None]]
+    if not use_neighbours:
+        blocks = (
+            (np.arange(start, min(start + _MEMBER_CHUNK, n_members)), None)
+            for start in range(0, n_members, _MEMBER_CHUNK)
+        )
+    elif n_members <= exact_neighbours:
+        blocks = _exact_similar(repeat, p.neighbours, p.neighbour_weight)
+    else:
+        blocks = _item_similar(repeat, p.neighbour_weight, _MEMBER_CHUNK)
+    out = _in_threads(blocks, lambda members, similar: _score_block(members, similar, context, p))
+    columns = (
+        [np.concatenate([o[j] for o in out]) for j in range(6)]
+        if out
+        else [np.zeros(0) for _ in range(6)]
+    )
+    return Recommendations(
+        member=columns[0].astype(np.int32, copy=False),
+        rank=columns[1].astype(np.int32, copy=False),
+        item=columns[2].astype(np.int32, copy=False),
+        score=columns[3].astype(np.float64, copy=False),
+        source=columns[4].astype(np.int32, copy=False),
+        due=columns[5].astype(np.float64, copy=False),
+    )
+
+
+def _context(
+    h: Histories,
+    p: RecommendParams,
+    now: FloatArray | float | None,
+    shelf_life: FloatArray | None,
+    exclude_not_due: bool,
+) -> tuple[_Context, sparse.csr_matrix]:
+    """What every block's scoring reads (``_Context``) and the members' repeat vectors."""
     n_members, n_items = h.member_count, h.item_count
     last_basket = h.member_offsets[1:] - 1
     last_time = h.times[last_basket]
@@ -562,17 +708,6 @@ def recommend(
     in_popular = np.zeros(n_items, dtype=bool)
     in_popular[ranked_popular] = True
 
-    use_neighbours = p.neighbour_weight > 0 and n_members > 1
-    blocks: Iterator[tuple[IntArray, sparse.csr_matrix | None]]
-    if not use_neighbours:
-        blocks = (
-            (np.arange(start, min(start + _MEMBER_CHUNK, n_members)), None)
-            for start in range(0, n_members, _MEMBER_CHUNK)
-        )
-    elif n_members <= exact_neighbours:
-        blocks = _exact_similar(repeat, p.neighbours, p.neighbour_weight)
-    else:
-        blocks = _item_similar(repeat, p.neighbour_weight, _MEMBER_CHUNK)
     context = _Context(
         bought=bought,
         timed_score=timed_score,
@@ -583,20 +718,27 @@ def recommend(
         last_matrix=last_matrix,
         rules=rules,
     )
-    out = [_score_block(members, similar, context, p) for members, similar in blocks]
-    columns = (
-        [np.concatenate([o[j] for o in out]) for j in range(6)]
-        if out
-        else [np.zeros(0) for _ in range(6)]
-    )
-    return Recommendations(
-        member=columns[0].astype(np.int32, copy=False),
-        rank=columns[1].astype(np.int32, copy=False),
-        item=columns[2].astype(np.int32, copy=False),
-        score=columns[3].astype(np.float64, copy=False),
-        source=columns[4].astype(np.int32, copy=False),
-        due=columns[5].astype(np.float64, copy=False),
-    )
+    return context, repeat
+
+
+def _in_threads(
+    blocks: Iterator[tuple[IntArray, sparse.csr_matrix | None]],
+    work: Callable[[IntArray, sparse.csr_matrix | None], _T],
+) -> list[_T]:
+    """``work`` on each block, ``_THREADS`` blocks at a time (NumPy's and scipy's kernels
+    release the GIL), the results in the blocks' order; no more blocks are drawn than are
+    being worked on, so memory stays that of ``_THREADS`` blocks."""
+    if _THREADS <= 1:
+        return [work(members, similar) for members, similar in blocks]
+    out: list[_T] = []
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        pending: deque[Future[_T]] = deque()
+        for members, similar in blocks:
+            if len(pending) >= _THREADS:
+                out.append(pending.popleft().result())
+            pending.append(pool.submit(work, members, similar))
+        out.extend(future.result() for future in pending)
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -634,55 +776,76 @@ def _score_block(
     n_items = c.bought.shape[1]
     k = min(p.top_n, n_items)
     # Entry ids (1-based) into the (member, item) arrays: score and due time of each.
-    bought = c.bought[members]
-    entry = bought.data.astype(np.int64) - 1
-    lengths = np.diff(bought.indptr)
-    bought_rows = np.repeat(np.arange(size), lengths)
-    if bought.nnz == 0:
-        entry = np.zeros(1, dtype=np.int64)  # read only where masked out below
-    pattern = sparse.csr_matrix(
-        (np.ones(bought.nnz), bought.indices, bought.indptr), shape=bought.shape
-    )
-    # New items: similar + rules, the popular signal added to each, then the popular
-    # candidates merged in (the larger value wins: an item already there keeps its sum).
-    rule = None
-    if c.rules is not None and c.last_matrix is not None:
-        rule = sparse.csr_matrix(c.last_matrix[members] @ c.rules) * p.rule_weight
-    parts = [m for m in (similar, rule) if m is not None]
-    if parts:
-        new = parts[0] if len(parts) == 1 else sparse.csr_matrix(parts[0] + parts[1])
-        new.sum_duplicates()
-        new.data = new.data + c.popular[new.indices]
+    if size and members[-1] - members[0] == size - 1:
+        bought = c.bought[int(members[0]) : int(members[0]) + size]
     else:
-        new = sparse.csr_matrix((size, n_items))
+        bought = c.bought[members]
+    entry = bought.data.astype(np.int64) - 1
+    own_len = np.diff(bought.indptr)
+    bought_rows = np.repeat(np.arange(size, dtype=np.int64), own_len)
+    # (member, item) keys of the bought items, ascending (items come sorted in each row).
+    bought_keys = bought_rows * n_items + bought.indices
+    # A floor under each member's k-th best: the popular candidates not bought are at least
+    # k when all ``wanted`` could be had, each scoring at least the popular signal of the
+    # last of them. Whatever scores below it cannot be in the top and is left out before
+    # the top is picked (order kept, so ties fall as before).
+    floor = np.zeros(size)
     if len(c.ranked_popular):
         in_pop = np.bincount(
             bought_rows, weights=c.in_popular[bought.indices], minlength=size
         ).astype(np.int64)
         wanted = np.minimum(k + in_pop, len(c.ranked_popular))
-        position = np.arange(int(wanted.sum())) - np.repeat(np.cumsum(wanted) - wanted, wanted)
-        items = c.ranked_popular[position]
-        extra = sparse.csr_matrix(
-            (c.popular[items], (np.repeat(np.arange(size), wanted), items)),
-            shape=(size, n_items),
-        )
-        new = sparse.csr_matrix(new.maximum(extra))
-    new = sparse.csr_matrix(new - new.multiply(pattern))
+        full = wanted == k + in_pop
+        floor[full] = c.popular[c.ranked_popular[wanted[full] - 1]]
+    # New items: similar + rules, the popular signal added to each, then the popular
+    # candidates merged in (an item already there keeps its sum, never less than the
+    # popular signal alone); bought items are taken out.
+    rule = None
+    if c.rules is not None and c.last_matrix is not None:
+        rule = sparse.csr_matrix(c.last_matrix[members] @ c.rules) * p.rule_weight
+    signal_keys, signal_values = _signal_candidates(similar, rule, c.popular, floor)
+    extra_keys = (
+        _popular_keys(c.ranked_popular, wanted, n_items, signal_keys)
+        if len(c.ranked_popular)
+        else np.zeros(0, dtype=np.int64)
+    )
+    extra_values = c.popular[extra_keys % n_items]
+    # Merged in (member, item) order, the bought items taken out.
+    merged = np.concatenate([signal_keys, extra_keys])
+    order = np.argsort(merged, kind="stable")
+    new_keys = merged[order]
+    new_values = np.concatenate([signal_values, extra_values])[order]
+    del merged, order
+    outside = ~_contains(bought_keys, new_keys)
+    new_keys, new_values = new_keys[outside], new_values[outside]
+    new_rows = new_keys // n_items
     # One row per member: their own items (timed rate) first, then the new candidates, so
     # that an own item comes first on a tie, as when the own rate replaced the signals.
-    own_len, new_len = lengths, np.diff(new.indptr)
+    own_values = c.timed_score[entry] if len(entry) else np.zeros(0)
+    own_at = np.flatnonzero(own_values >= floor[bought_rows])
+    own_rows = bought_rows[own_at]
+    own_count = np.bincount(own_rows, minlength=size)
+    new_count = np.bincount(new_rows, minlength=size)
     starts = np.zeros(size + 1, dtype=np.int64)
-    np.cumsum(own_len + new_len, out=starts[1:])
-    own_offset = np.arange(bought.nnz) - np.repeat(bought.indptr[:-1], own_len)
-    own_dest = starts[bought_rows] + own_offset
-    new_rows = _rows_of(new)
-    new_dest = starts[new_rows] + own_len[new_rows] + (np.arange(new.nnz) - new.indptr[new_rows])
-    values = np.empty(int(starts[-1]))
-    values[own_dest] = c.timed_score[entry]
-    values[new_dest] = new.data
-    columns = np.empty(int(starts[-1]), dtype=np.int32)
-    columns[own_dest] = bought.indices
-    columns[new_dest] = new.indices
+    np.cumsum(own_count + new_count, out=starts[1:])
+    own_dest = starts[own_rows] + (
+        np.arange(len(own_rows)) - (np.cumsum(own_count) - own_count)[own_rows]
+    )
+    new_dest = (
+        starts[new_rows]
+        + own_count[new_rows]
+        + (np.arange(len(new_rows)) - (np.cumsum(new_count) - new_count)[new_rows])
+    )
+    total = int(starts[-1])
+    values = np.empty(total)
+    values[own_dest] = own_values[own_at]
+    values[new_dest] = new_values
+    columns = np.empty(total, dtype=np.int32)
+    columns[own_dest] = bought.indices[own_at]
+    columns[new_dest] = new_keys % n_items
+    # Each candidate's entry id, -1 for a new item.
+    entries = np.full(total, -1, dtype=np.int64)
+    entries[own_dest] = entry[own_at]
     combined = sparse.csr_matrix((values, columns, starts), shape=(size, n_items))
     positions, best = _row_top(combined, k)
     scores = best.ravel()
@@ -694,9 +857,8 @@ def _score_block(
         scores, positions = scores[keep], positions[keep]
         local, rank = local[keep], rank[keep]
     items = columns[positions]
-    offset = positions - starts[local]
-    is_own = offset < own_len[local]
-    ids = np.where(is_own, entry[bought.indptr[local] + np.where(is_own, offset, 0)], -1)
+    ids = entries[positions]
+    is_own = ids >= 0
     # The source: repeat for a bought item, else the largest of similar, rule and popular
     # (ties to the earlier, as SOURCES lists them); the similar part is what the others
     # leave of the score.
@@ -717,6 +879,49 @@ def _score_block(
         source.astype(np.int32, copy=False),
         due,
     )
+
+
+def _signal_candidates(
+    similar: sparse.csr_matrix | None,
+    rule: sparse.csr_matrix | None,
+    popular: FloatArray,
+    floor: FloatArray,
+) -> tuple[IntArray, FloatArray]:
+    """The similar and rule signals' candidates, the popular signal added: ((member, item)
+    keys ascending, scores), only those at or above their member's floor."""
+    parts = [m for m in (similar, rule) if m is not None]
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    signal = parts[0] if len(parts) == 1 else sparse.csr_matrix(parts[0] + parts[1])
+    n_items = signal.shape[1]
+    # A product's entries are distinct but not in item order: the few above the floor are
+    # put in order.
+    rows = _rows_of(signal)
+    values = signal.data + popular[signal.indices]
+    at = np.flatnonzero((values >= floor[rows]) & (values != 0))
+    keys = rows[at] * n_items + signal.indices[at]
+    order = np.argsort(keys)
+    return keys[order], values[at[order]]
+
+
+def _popular_keys(
+    ranked_popular: IntArray, wanted: IntArray, n_items: int, signal_keys: IntArray
+) -> IntArray:
+    """(member, item) keys, ascending, of each member's ``wanted`` most popular items, less
+    those the signals already hold (``signal_keys``, ascending)."""
+    position = np.arange(int(wanted.sum())) - np.repeat(np.cumsum(wanted) - wanted, wanted)
+    keys = np.repeat(np.arange(len(wanted), dtype=np.int64) * n_items, wanted)
+    keys += ranked_popular[position]
+    keys.sort()
+    return keys[~_contains(signal_keys, keys)]
+
+
+def _contains(sorted_keys: IntArray, keys: IntArray) -> npt.NDArray[np.bool_]:
+    """Whether each of ``keys`` is in ``sorted_keys`` (ascending)."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[at] == keys
 
 
 def _lookup(
