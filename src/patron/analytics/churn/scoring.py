@@ -434,24 +434,31 @@ def assign_bands(
     """Each customer's band (module doc): lapsed by silence, then high and medium by rank
     of risk (ties: more value at stake first) among the others, with the risk floors."""
     n = len(risk)
-    band = np.full(n, "low", dtype=object)
+    code = np.zeros(n, dtype=np.int8)  # places in BANDS: low
     lapsed = days_since_last > lapsed_after(horizon, params)
-    band[lapsed] = "lapsed"
+    code[lapsed] = BANDS.index("lapsed")
     active = np.flatnonzero(~lapsed)
-    order = active[
-        np.lexsort((-np.asarray(value_at_stake, dtype=np.float64)[active], -risk[active]))
-    ]
     n_high = min(
         max(math.floor(params.high_share * len(active)), params.min_high_customers), len(active)
     )
     n_medium = math.floor(params.medium_share * len(active))
+    ranked = min(n_high + n_medium, len(active))
+    # Only the first ``ranked`` of the order are needed: the customers whose risk reaches the
+    # ranked-th largest (ties included), in their ascending order, then sorted stably as the
+    # whole list would be, give exactly the whole list's head.
+    if 0 < ranked < len(active):
+        floor = np.partition(risk[active], len(active) - ranked)[len(active) - ranked]
+        active = active[risk[active] >= floor]
+    order = active[
+        np.lexsort((-np.asarray(value_at_stake, dtype=np.float64)[active], -risk[active]))
+    ][:ranked]
     high = order[:n_high]
     high = high[risk[high] >= params.high_risk]
     medium = order[n_high : n_high + n_medium]
     medium = medium[risk[medium] >= params.medium_risk]
-    band[high] = "high"
-    band[medium] = "medium"
-    return band
+    code[high] = BANDS.index("high")
+    code[medium] = BANDS.index("medium")
+    return np.asarray(np.array(BANDS, dtype=object)[code])
 
 
 def band_outcomes(
