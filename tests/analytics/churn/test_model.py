@@ -315,3 +315,31 @@ def test_scoring_does_not_import_scikit_learn() -> None:
         [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=root
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_earlier_cutoffs_p_alive_from_the_warm_start_is_the_cold_fits(
+    population: Population, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The training and evaluation cut-offs' BG/NBD starts from the scoring day's fit
+    (scoring._earlier_purchases): the same P(alive) as fitted from scratch."""
+    from patron.analytics.churn.scoring import _earlier_purchases
+    from patron.analytics.clv import _fitting
+    from patron.analytics.value_scores import fit_purchases
+
+    tables = store_tables(population.con)
+    features = list(FEATURES)
+    now, _ = cutoff_at(population.con, population.as_of, tables, features)
+    later = fit_purchases(now.columns, with_covariance=True).fit
+    assert later is not None and later.covariance is not None
+    for back in (60, 120):
+        earlier, _ = cutoff_at(
+            population.con, population.as_of - timedelta(days=back), tables, features
+        )
+        cold = fit_purchases(earlier.columns, with_covariance=False)
+        with monkeypatch.context() as patch:
+            # The warm start alone: no L-BFGS-B fit from the fixed starts.
+            patch.setattr(_fitting, "maximise", None)
+            warm = _earlier_purchases(earlier.columns, later)
+        assert warm is not None and warm.fit is not None and cold.fit is not None
+        np.testing.assert_allclose(warm.p_alive, cold.p_alive, rtol=1e-6, atol=1e-9)
+        assert warm.fit.converged
