@@ -16,7 +16,9 @@ The time split (label window H):
   holdout AUC, Brier and a calibration table, next to 1 − P(alive) alone.
 
 Every cut-off sees only purchases and refunds dated on or before it, and BG/NBD is refitted
-at each cut-off, so no label leaks into the features. The population is every customer with
+at each cut-off, so no label leaks into the features. (The two earlier fits start from the
+scoring day's optimum and curvature, which saves a fit on a sample; where they end is their
+own data's optimum, to the convergence test, whatever the start.) The population is every customer with
 a purchase on or before the cut-off. In a shop of more than ~375,000 such customers the two
 earlier cut-offs (training and evaluation only) use a fixed hash sample of them, enough for
 the training cap (model.MAX_TRAINING_CUSTOMERS); scoring always covers everyone.
