@@ -19,6 +19,8 @@ With ``--store PATH`` the scale part scores an analytics store already written (
 synthetic store bench/analytics.py leaves in its ``--dir``, opened read-only, as of
 ``--as-of``) instead of generating one, ``--repeat`` times: the CPU seconds of each run
 and of each step, for comparing two checkouts on the same data (PYTHONPATH=<other>/src).
+CLV runs in a thread beside the earlier cut-offs and the training (churn/scoring.py), so
+those steps' CPU includes some of CLV's: compare runs by their total.
 
 Run:  .venv/bin/python bench/churn.py                     (1 M customers; demo 5,000)
       .venv/bin/python bench/churn.py --customers 100000 --demo-customers 2000

@@ -11,6 +11,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from patron.analytics.churn.features import FEATURES, store_tables
+from patron.analytics.churn.model import Calibrator, auc, brier, isotonic_fit, logistic_fit
 from patron.analytics.churn.scoring import (
     ChurnParams,
     ChurnResult,
@@ -244,3 +245,101 @@ def test_band_outcomes_give_base_rate_band_churn_and_top_decile_lift() -> None:
     assert out["top_decile"]["lift"] == pytest.approx(10.0)
     high = next(b for b in out["bands"] if b["band"] == "high")
     assert (high["customers"], high["churn_rate"]) == (10, 1.0)
+
+
+def _classification(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 6))
+    x[:, 2] *= 4.0
+    x[:, 4] = 0.9 * x[:, 3] + 0.1 * x[:, 4]  # correlated, as gap_ratio and days_since_last are
+    beta = np.array([1.0, -0.5, 0.2, 0.8, -0.6, 0.0])
+    y = rng.random(rows) < 1.0 / (1.0 + np.exp(0.3 - x @ beta))
+    return x, y
+
+
+@pytest.mark.parametrize(("rows", "c"), [(3000, 1.0), (60_000, 1.0), (5000, 1e6)])
+def test_logistic_fit_is_scikit_learns_logistic_regression(rows: int, c: float) -> None:
+    """The same objective as LogisticRegression(C=c) (which stops at tol=1e-4 by default;
+    at a tight tolerance the two agree to far below 1e-6)."""
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = _classification(rows, seed=rows)
+    coefficients, intercept = logistic_fit(x, y, c=c)
+    reference = LogisticRegression(C=c, solver="newton-cholesky", max_iter=100, tol=1e-10)
+    reference.fit(x, y)
+    np.testing.assert_allclose(coefficients, reference.coef_[0], atol=1e-6)
+    assert intercept == pytest.approx(float(reference.intercept_[0]), abs=1e-6)
+
+
+def test_isotonic_calibration_is_scikit_learns_isotonic_regression() -> None:
+    from sklearn.isotonic import IsotonicRegression
+
+    x, y = _classification(20_000, seed=3)
+    scores = np.round(x[:, 0] + x[:, 3], 2)  # many ties, as the calibration scores can have
+    knots, levels = isotonic_fit(scores, y)
+    reference = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    reference.fit(scores, y.astype(np.float64))
+    ours = Calibrator("isotonic", knots=knots, levels=levels)
+    grid = np.concatenate([scores, np.linspace(-20, 20, 4001)])
+    np.testing.assert_allclose(ours.predict(grid), reference.predict(grid), atol=1e-12)
+
+
+def test_auc_and_brier_are_scikit_learns() -> None:
+    from sklearn.metrics import brier_score_loss
+
+    x, y = _classification(10_000, seed=5)
+    risk = 1.0 / (1.0 + np.exp(-x[:, 0]))
+    for score in (risk, np.round(risk, 2), np.zeros(len(y))):
+        assert auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    assert brier(y, risk) == pytest.approx(brier_score_loss(y, risk), abs=1e-12)
+    assert auc(np.ones(5, dtype=bool), np.arange(5.0)) is None
+
+
+def test_scoring_does_not_import_scikit_learn() -> None:
+    """The nightly path stays free of scikit-learn (module doc of churn/model.py)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "from patron.analytics.churn.scoring import score_churn\n"
+        "from tests.analytics.churn.helpers import synthetic_population\n"
+        "shop = synthetic_population(customers=1500, seed=2)\n"
+        "result = score_churn(shop.con, as_of=shop.as_of)\n"
+        "assert result.report['mode'] == 'model', result.report['message']\n"
+        "assert 'sklearn' not in sys.modules\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=root
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_earlier_cutoffs_p_alive_from_the_warm_start_is_the_cold_fits(
+    population: Population, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The training and evaluation cut-offs' BG/NBD starts from the scoring day's fit
+    (scoring._earlier_purchases): the same P(alive) as fitted from scratch."""
+    from patron.analytics.churn.scoring import _earlier_purchases
+    from patron.analytics.clv import _fitting
+    from patron.analytics.value_scores import fit_purchases
+
+    tables = store_tables(population.con)
+    features = list(FEATURES)
+    now, _ = cutoff_at(population.con, population.as_of, tables, features)
+    later = fit_purchases(now.columns, with_covariance=True).fit
+    assert later is not None and later.covariance is not None
+    for back in (60, 120):
+        earlier, _ = cutoff_at(
+            population.con, population.as_of - timedelta(days=back), tables, features
+        )
+        cold = fit_purchases(earlier.columns, with_covariance=False)
+        with monkeypatch.context() as patch:
+            # The warm start alone: no L-BFGS-B fit from the fixed starts.
+            patch.setattr(_fitting, "maximise", None)
+            warm = _earlier_purchases(earlier.columns, later)
+        assert warm is not None and warm.fit is not None and cold.fit is not None
+        np.testing.assert_allclose(warm.p_alive, cold.p_alive, rtol=1e-6, atol=1e-9)
+        assert warm.fit.converged

@@ -1,5 +1,6 @@
 """Large BG/NBD fits finish with quasi-Newton steps from the sample's curvature
-(_fitting.maximise_large): the same optimum as L-BFGS-B from the start, to 1e-6."""
+(_fitting.maximise_large), or from a later fit's optimum and curvature (a warm start): the
+same optimum as L-BFGS-B from the start, to 1e-6."""
 
 from __future__ import annotations
 
@@ -64,6 +65,63 @@ def test_without_a_usable_curvature_the_fit_falls_back_on_lbfgs(
     monkeypatch.setattr(_fitting, "PRESOLVE_SAMPLE", 1000)
     monkeypatch.setattr(_fitting, "_quasi_newton", lambda *args, **kwargs: None)
     fallback = fit_bgnbd(x, t_x, t_age)
+    assert fallback.converged
+    for name, value in plain.model.parameters().items():
+        assert fallback.model.parameters()[name] == pytest.approx(value, rel=1e-6)
+
+
+def test_a_warm_start_from_a_later_fit_reaches_the_same_optimum_without_a_sample_fit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The churn time split fits the same shop at an earlier cut-off: started from the later
+    fit and its curvature, the earlier fit needs no sample fit and finds the same optimum."""
+    x, t_x, t_age = _histories()
+    later = fit_bgnbd(x, t_x, t_age)
+    # The same customers 10 weeks earlier: those who had bought by then.
+    cut = 10.0
+    born = t_age - cut > 0
+    earlier_age = t_age[born] - cut
+    # Repeat purchases after the earlier cut-off are unknown there; keep those whose last
+    # purchase came before it (a rougher history, but a different data set all the same).
+    kept = (t_x[born] <= earlier_age) | (x[born] == 0)
+    ex, et, ea = x[born][kept], np.minimum(t_x[born][kept], earlier_age[kept]), earlier_age[kept]
+    cold = _plain_fit(ex, et, ea, monkeypatch)
+    sampled: list[Any] = []
+    original = _fitting._sample_optimum
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        sampled.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_fitting, "PRESOLVE_ROWS", 2000)
+    monkeypatch.setattr(_fitting, "PRESOLVE_SAMPLE", 1000)
+    monkeypatch.setattr(_fitting, "_sample_optimum", spy)
+    warm = fit_bgnbd(ex, et, ea, with_covariance=False, warm_start=later)
+    assert not sampled and warm.converged
+    for name, value in cold.model.parameters().items():
+        assert warm.model.parameters()[name] == pytest.approx(value, rel=1e-6)
+    assert warm.log_likelihood == pytest.approx(cold.log_likelihood, rel=1e-12)
+
+
+def test_a_warm_start_that_does_not_go_cleanly_falls_back_on_the_sample_fit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    x, t_x, t_age = _histories()
+    plain = _plain_fit(x, t_x, t_age, monkeypatch)
+    later = fit_bgnbd(x, t_x, t_age)
+    monkeypatch.setattr(_fitting, "PRESOLVE_ROWS", 2000)
+    monkeypatch.setattr(_fitting, "PRESOLVE_SAMPLE", 1000)
+    # A curvature that is not negative definite: the warm path refuses it.
+    bad = _fitting.FitResult(
+        model=later.model.with_log_params(later.model.log_params() + 0.5),
+        log_likelihood=later.log_likelihood,
+        customers=later.customers,
+        distinct_histories=later.distinct_histories,
+        iterations=0,
+        converged=True,
+        covariance=-np.eye(4),
+    )
+    fallback = fit_bgnbd(x, t_x, t_age, warm_start=bad)
     assert fallback.converged
     for name, value in plain.model.parameters().items():
         assert fallback.model.parameters()[name] == pytest.approx(value, rel=1e-6)

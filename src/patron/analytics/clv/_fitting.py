@@ -353,6 +353,7 @@ def maximise_large(
     names: Sequence[str],
     weight: float,
     max_iterations: int = 3000,
+    warm: tuple[FloatArray, FloatArray] | None = None,
 ) -> Optimum:
     """``maximise`` for many distinct rows, in far fewer evaluations of the full likelihood.
 
@@ -364,6 +365,10 @@ def maximise_large(
     cleanly (a parameter near its bound, a curvature that is not negative definite, no
     convergence within NEWTON_STEPS), the fit falls back on ``maximise`` from the best
     point found, so the answer is never worse; the convergence test is ``maximise``'s.
+
+    ``warm`` = (θ, curvature per customer) of a fit on similar data (the same shop at a
+    later cut-off) replaces the sample's: the iteration starts there and needs no sample
+    fit; if it does not go cleanly, the fit goes on as without it, θ as a first start.
     """
 
     def full(begin: Sequence[FloatArray]) -> Optimum:
@@ -376,12 +381,23 @@ def maximise_large(
             max_iterations=max_iterations,
         )
 
+    if warm is not None:
+        begin, per_customer = warm
+        finished = _quasi_newton(objective, begin, per_customer, weight=weight)
+        if finished is not None:
+            theta, total, iterations = finished
+            return Optimum(theta, total, iterations, converged=True, warnings=())
+        starts = [begin, *starts]
     found = _sample_optimum(objective_on, rows, starts, model=model, names=names, weight=weight)
     if found is None:
         return full(starts)
     rough, sampled, step = found
     fallback = [rough.log_params, *starts]
-    finished = _quasi_newton(objective, sampled, rough.log_params, step=step, weight=weight)
+    finished = None
+    if not (np.abs(rough.log_params) >= LOG_BOUND - 1.0).any():
+        with np.errstate(all="ignore"):
+            curvature = -hessian(sampled, rough.log_params) * step / max(weight, 1.0)
+        finished = _quasi_newton(objective, rough.log_params, curvature, weight=weight)
     if finished is None:
         return full(fallback)
     theta, total, iterations = finished
@@ -395,14 +411,13 @@ def maximise_large(
 
 
 def _quasi_newton(
-    objective: Objective, sampled: Objective, theta: FloatArray, *, step: int, weight: float
+    objective: Objective, theta: FloatArray, curvature: FloatArray, *, weight: float
 ) -> tuple[FloatArray, float, int] | None:
-    """(θ, total log-likelihood, steps) at the full optimum, or None (``maximise_large``)."""
+    """(θ, total log-likelihood, steps) at the full optimum, or None (``maximise_large``);
+    ``curvature`` is minus the Hessian of the mean log-likelihood near θ."""
     scale = max(weight, 1.0)
     if (np.abs(theta) >= LOG_BOUND - 1.0).any():
         return None
-    with np.errstate(all="ignore"):
-        curvature = -hessian(sampled, theta) * step / scale
     if not np.isfinite(curvature).all() or np.linalg.eigvalsh(curvature).min() <= 0:
         return None
     total, gradient = objective(theta)

@@ -279,6 +279,7 @@ def fit_bgnbd(
     with_covariance: bool = True,
     max_iterations: int = 3000,
     workers: int | None = None,
+    warm_start: FitResult[BgNbd] | None = None,
 ) -> FitResult[BgNbd]:
     """Fit BG/NBD by maximum likelihood (FHL 2005 eq. 6) on per-customer (x, t_x, T).
 
@@ -286,6 +287,10 @@ def fit_bgnbd(
     customers share it — exact, and with dates in whole days a million customers shrink to
     a few hundred thousand rows. The gradient is analytic (digamma terms). Large inputs are
     summed on ``workers`` threads (_fitting.RowPool).
+
+    ``warm_start``: a fit with its covariance on similar data (the same shop at a later
+    cut-off) to start from, instead of a fit on a sample (_fitting.maximise_large); the
+    optimum is the same, to the convergence test.
     """
     x, t_x, t_age = check_histories(frequency, recency, age)
     unit_days(unit)
@@ -321,6 +326,7 @@ def fit_bgnbd(
             names=names,
             weight=len(x),
             max_iterations=max_iterations,
+            warm=_warm(warm_start),
         )
         messages = [*population_warnings(ux, uT, counts, unit), *optimum.warnings]
         cov = None
@@ -338,3 +344,16 @@ def fit_bgnbd(
         covariance=cov,
         warnings=tuple(messages),
     )
+
+
+def _warm(fit: FitResult[BgNbd] | None) -> tuple[FloatArray, FloatArray] | None:
+    """(θ, curvature per customer) of a fit, for ``maximise_large``: its observed information
+    (the inverse of its covariance) over its customers."""
+    if fit is None or fit.covariance is None or fit.customers < 1:
+        return None
+    with np.errstate(all="ignore"):
+        try:
+            information = np.linalg.inv(fit.covariance)
+        except np.linalg.LinAlgError:
+            return None
+    return fit.model.log_params(), information / fit.customers
