@@ -19,7 +19,6 @@ from sqlalchemy.orm.util import identity_key
 
 from patron.audit.service import flag_before_images
 from patron.core.clock import utcnow
-from patron.core.db import insert_rows
 from patron.core.crypto import (
     Encrypted,
     Sealed,
@@ -29,6 +28,7 @@ from patron.core.crypto import (
     register_subject_key_fetcher,
     seal,
 )
+from patron.core.db import insert_rows
 from patron.customers.models import (
     Customer,
     CustomerFieldValue,
