@@ -32,6 +32,7 @@ def _time_sections() -> dict[str, float]:
     """Wrap the import's main steps to add up their thread CPU (inclusive of what they call)."""
     import functools
     import importlib
+    import inspect
 
     spent: dict[str, float] = {}
     targets = [
@@ -49,6 +50,9 @@ def _time_sections() -> dict[str, float]:
         ("patron.orders.intake", None, "_note_first_purchases"),
         ("patron.events", None, "publish_many"),
         ("patron.imports.staging", "Staging", "record"),
+        ("patron.imports.staging", "Staging", "end_bulk"),
+        ("patron.imports.staging", "Staging", "_groups"),
+        ("patron.imports.runs", None, "checkpoint"),
         ("patron.imports.service", None, "_finish_orders"),
     ]
     for module_name, owner_name, name in targets:
@@ -65,7 +69,21 @@ def _time_sections() -> dict[str, float]:
             finally:
                 spent[__label] += time.thread_time() - started
 
-        setattr(owner, name, functools.wraps(original)(wrapped))
+        def generated(*a: Any, __f: Any = original, __label: str = label, **k: Any) -> Any:
+            # A generator's CPU is spent as its items are taken: timed item by item.
+            items = __f(*a, **k)
+            while True:
+                started = time.thread_time()
+                try:
+                    item = next(items)
+                except StopIteration:
+                    return
+                finally:
+                    spent[__label] += time.thread_time() - started
+                yield item
+
+        timed = generated if inspect.isgeneratorfunction(original) else wrapped
+        setattr(owner, name, functools.wraps(original)(timed))
     return spent
 
 

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from patron.core.db import Database
 from patron.imports.messages import Note
-from patron.imports.service import fewer_collections, prefetched
+from patron.imports.schemas import ImportOptions
+from patron.imports.service import fewer_collections, prefetched, run_import
 from patron.imports.staging import ACCEPTED, REJECTED, Staging
+from tests.imports.helpers import write_csv
 
 
 def _notes(staging: Staging) -> list[tuple[int, str]]:
@@ -85,3 +88,24 @@ def test_leaving_the_batches_early_stops_the_thread_reading_ahead() -> None:
         assert next(ahead) == 0
     assert not [t for t in threading.enumerate() if t.name == "import-prefetch"]
     assert len(made) <= 5  # the one taken, two waiting, one held when it stopped
+
+
+def test_the_heap_is_frozen_while_an_import_runs_and_given_back_after(
+    db: Database, tmp_path: Path
+) -> None:
+    header = ["订单号", "商品编码", "数量", "单价", "下单时间"]
+    rows = [[f"F{n}", "A", "1", "5.00", f"2024-01-05 10:0{n}"] for n in range(3)]
+    frozen: list[int] = []
+    before = gc.get_freeze_count()
+
+    summary = run_import(
+        db=db,
+        kind="orders",
+        path=write_csv(tmp_path / "f.csv", header, rows),
+        options=ImportOptions(batch_rows=1, lang="en"),
+        after_batch=lambda _done: frozen.append(gc.get_freeze_count()),
+    )
+
+    assert summary.rows_accepted == 3
+    assert frozen and all(n > before for n in frozen)
+    assert gc.get_freeze_count() == before

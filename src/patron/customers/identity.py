@@ -59,7 +59,7 @@ from patron.customers.merging import blocked_pairs, merge_customers
 from patron.customers.models import STRONG_KINDS, Customer, CustomerStatus, Identity
 from patron.customers.schemas import CustomerRef
 from patron.customers.scope import customers_in_stores, home_or_bought_in
-from patron.customers.sealing import new_keys, refs_for, seal_row
+from patron.customers.sealing import new_keys, refs_for, remember_refs, seal_row
 from patron.customers.suggestions import suggest_merge
 
 Key = tuple[str, str, str]  # (kind, namespace, value)
@@ -572,6 +572,11 @@ def _write(batch: _Batch) -> None:
         ids = insert_rows(conn, _CUSTOMER, rows)
         for pending, customer_id in zip(roots, ids, strict=True):
             pending.customer_id = customer_id
+        # Their identities are sealed under these keys below: no need to read them back.
+        remember_refs(
+            session,
+            {cid: row["key_ref"] for cid, row in zip(ids, rows, strict=True) if "key_ref" in row},
+        )
         events.publish_many(
             session, [_customer_created(p, cid) for p, cid in zip(roots, ids, strict=True)]
         )

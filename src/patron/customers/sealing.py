@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, event, insert, inspect, select, update
+from sqlalchemy import Table, delete, event, inspect, select, update
 from sqlalchemy.orm import Session, attributes
 from sqlalchemy.orm.util import identity_key
 
@@ -28,6 +28,7 @@ from patron.core.crypto import (
     register_subject_key_fetcher,
     seal,
 )
+from patron.core.db import insert_rows
 from patron.customers.models import (
     Customer,
     CustomerFieldValue,
@@ -102,8 +103,15 @@ def new_keys(session: Session, count: int) -> list[str]:
         refs.append(ref)
         rows.append({"ref": ref, "wrapped": wrapped, "created_at": now})
     if rows:
-        session.connection().execute(insert(_KEYS), rows)
+        # Straight to the driver (an import batch makes thousands of keys at once).
+        insert_rows(session.connection(), _KEYS, rows, want_ids=False)
     return refs
+
+
+def remember_refs(session: Session, refs: dict[int, str]) -> None:
+    """Note the key refs of customers just written with them (a bulk insert), so sealing
+    their identities needs no look-up of what this session wrote itself."""
+    session.info.setdefault(_REFS, {}).update(refs)
 
 
 def refs_for(
@@ -141,12 +149,26 @@ def seal_row(session: Session, table: Table, row: dict[str, Any], ref: str | Non
     """Seal a row's personal values under ``ref`` in place (bulk inserts)."""
     if ref is None:
         return
-    for col in table.columns:
-        value = row.get(col.name)
-        if isinstance(col.type, Encrypted) and value is not None and not isinstance(value, Sealed):
-            row[col.name] = seal(
-                col.type.text_of(value), col.type.column.encode(), ref=ref, session=session
-            )
+    for name, col_type, aad in _encrypted_columns(table):
+        value = row.get(name)
+        if value is not None and not isinstance(value, Sealed):
+            row[name] = seal(col_type.text_of(value), aad, ref=ref, session=session)
+
+
+_ENCRYPTED_COLUMNS: dict[Table, list[tuple[str, Encrypted, bytes]]] = {}
+
+
+def _encrypted_columns(table: Table) -> list[tuple[str, Encrypted, bytes]]:
+    """A table's encrypted columns (name, type, the AAD its values are sealed with), found
+    once: a bulk insert seals thousands of rows of the same table."""
+    found = _ENCRYPTED_COLUMNS.get(table)
+    if found is None:
+        found = _ENCRYPTED_COLUMNS[table] = [
+            (col.name, col.type, col.type.column.encode())
+            for col in table.columns
+            if isinstance(col.type, Encrypted)
+        ]
+    return found
 
 
 def _subject_id(obj: Any) -> int | None:

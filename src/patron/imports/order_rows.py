@@ -194,6 +194,17 @@ class OrderRows:
         # cell is read once (bounded, so a file of all-different values costs no memory).
         self._prices: dict[str, values.Money] = {}
         self._quantities: dict[str, int] = {}
+        self._pairs: dict[tuple[str, str], tuple[int, values.Money | None, int, int]] = {}
+        # The last row's order-level cells and what they said (see ``read``).
+        self._last_cells: Sequence[str] | None = None
+        self._last_head: tuple[bytes, str, int | None, str | None, str, int] = (
+            b"",
+            "",
+            None,
+            None,
+            "",
+            0,
+        )
 
     def header(self, target: str) -> str:
         return self.cols.header(target)
@@ -286,20 +297,16 @@ class OrderRows:
             key = ident(key)
         if (not key or _totals_word(key)) and self._totals_row(number, cells, staging):
             return None
-        head = pack(self._head_cells(cells))
-        store = ""
-        if self.i_store is not None:
-            store = cells[self.i_store].strip()
-        if not store and self.i_store_name is not None:
-            store = cells[self.i_store_name].strip()
-        at_micros, day = self._when(cells[self.i_date])  # None: judged on the order's first row
-        state = self._state(cells)
-        odisc = 0
-        if self.i_odisc is not None and (text := cells[self.i_odisc].strip()):
-            try:
-                odisc = abs(values.fen(text))
-            except CellError:
-                odisc = 0  # judged on the order's first row
+        head_cells = self._head_cells(cells)
+        if head_cells == self._last_cells:
+            # The order-level cells of the row before, as an order's lines repeat them: what
+            # they say was read already.
+            head, store, at_micros, day, state, odisc = self._last_head
+        else:
+            head, store, at_micros, day, state, odisc = self._last_head = self._head(
+                head_cells, cells
+            )
+            self._last_cells = head_cells
         if not key:
             notes.append(Note(number, "order_id_empty", self.header("order_id")))
             return (number, f"\x00{number}", BAD, at_micros, day, store, None, None, None,
@@ -322,6 +329,26 @@ class OrderRows:
         return (number, key, kind, at_micros, day, store, sku, name, qty, price, amount,
                 discount, refund, refund_day, odisc, state, head, status, None, 0)  # fmt: skip
 
+    def _head(
+        self, head_cells: Sequence[str], cells: Sequence[str]
+    ) -> tuple[bytes, str, int | None, str | None, str, int]:
+        """(packed order-level cells, store, UTC microseconds, day, state, order discount)
+        of a row: what its order-level cells say."""
+        store = ""
+        if self.i_store is not None:
+            store = cells[self.i_store].strip()
+        if not store and self.i_store_name is not None:
+            store = cells[self.i_store_name].strip()
+        at_micros, day = self._when(cells[self.i_date])  # None: judged on the order's first row
+        state = self._state(cells)
+        odisc = 0
+        if self.i_odisc is not None and (text := cells[self.i_odisc].strip()):
+            try:
+                odisc = abs(values.fen(text))
+            except CellError:
+                odisc = 0  # judged on the order's first row
+        return pack(head_cells), store, at_micros, day, state, odisc
+
     def _line(  # noqa: C901, PLR0912 - every cell of a line, read in one pass in column order
         self, number: int, cells: Sequence[str], key: str, state: str, notes: list[Note]
     ) -> tuple[str, str, str | None, int, int, int, int, int]:
@@ -334,15 +361,14 @@ class OrderRows:
         if len(sku) > 64:
             raise _LineFlaw("sku", sku, "line_too_long", max=64)
         text = cells[self.i_qty].strip()
-        if not text:
-            raise _LineFlaw("quantity", "", "quantity_empty")
-        qty = _read_once(self._quantities, text, values.quantity_milli, "quantity")
-        if qty == 0:
-            raise _LineFlaw("quantity", text, "quantity_zero")
-        price = amount = None
-        price_text = amount_text = ""
-        if self.i_price is not None and (price_text := cells[self.i_price].strip()):
-            price = _read_once(self._prices, price_text, values.money, "unit_price")
+        price_text = cells[self.i_price].strip() if self.i_price is not None else ""
+        pair = self._pairs.get((text, price_text))
+        if pair is not None:
+            qty, price, unit, gross = pair
+        else:
+            qty, price, unit, gross = self._pair(text, price_text)
+        amount = None
+        amount_text = ""
         if self.i_amount is not None and (amount_text := cells[self.i_amount].strip()):
             try:
                 amount = values.fen(amount_text)
@@ -367,8 +393,6 @@ class OrderRows:
         else:
             if price.units < 0:
                 raise _LineFlaw("unit_price", price_text, "price_negative")
-            unit = price.fen()
-            gross = price.times(qty)
             if discount > gross:
                 raise _LineFlaw("discount", values.format_fen(discount), "discount_too_large")
             amount = gross - discount if amount is None else abs(amount)
@@ -393,6 +417,24 @@ class OrderRows:
         if self._refund_cells or state in (REFUNDED, PARTLY_REFUNDED):
             return SALE, sku, name, qty, unit, amount, discount, self._refund(cells, state, amount)
         return SALE, sku, name, qty, unit, amount, discount, 0
+
+    def _pair(self, text: str, price_text: str) -> tuple[int, values.Money | None, int, int]:
+        """(quantity, unit price, unit price in fen, quantity × price in fen) of a line's
+        quantity and price cells, each read once however many lines repeat the pair."""
+        if not text:
+            raise _LineFlaw("quantity", "", "quantity_empty")
+        qty = _read_once(self._quantities, text, values.quantity_milli, "quantity")
+        if qty == 0:
+            raise _LineFlaw("quantity", text, "quantity_zero")
+        price = None
+        unit = gross = 0
+        if price_text:
+            price = _read_once(self._prices, price_text, values.money, "unit_price")
+            unit, gross = price.fen(), price.times(abs(qty))
+        if len(self._pairs) >= _CACHED:
+            self._pairs.clear()
+        self._pairs[(text, price_text)] = (qty, price, unit, gross)
+        return qty, price, unit, gross
 
     def _refund(self, cells: Sequence[str], state: str, amount: int) -> int:
         """The money a sale line's row says was refunded: 0, an amount, or -1 (all of it)."""
