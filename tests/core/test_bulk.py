@@ -243,3 +243,40 @@ def test_a_number_too_large_for_its_column_is_refused_and_other_types_go_as_csv(
     rows = pa.table({"n": pa.array([1, 2], pa.int64()), "price": ["1.50", None]})
     got = _copied(pg_db, {"n": "bigint", "price": "numeric(10, 2)"}, rows)
     assert [(n, None if p is None else str(p)) for n, p in got] == [(1, "1.50"), (2, None)]
+
+
+def test_tuples_go_in_binary_with_json_as_text_and_other_types_as_text(pg_db: Database) -> None:
+    """insert_tuples dumps the types it knows in binary (a JSON column's value is its
+    text); a table with a column of another type (here an instant) goes as COPY text."""
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 3, 1, 2, 30, 15, 123456, tzinfo=UTC)
+
+    def work(session: object) -> list[list[tuple[object, ...]]]:
+        found = []
+        for extra in ({}, {"at": ("timestamptz", "TEXT")}):
+            columns = {
+                "n": ("integer", "INTEGER"),
+                "small": ("smallint", "INTEGER"),
+                "doc": ("json", "TEXT"),
+                "words": ("varchar(64)", "TEXT"),
+                **extra,
+            }
+            name = bulk.temporary_table(session, "tmp_tuples", columns)  # type: ignore[arg-type]
+            rows = [
+                (1, -3, '{"a": "x\\ty", "b": "王"}', "tab\there", at),
+                (2, None, None, None, None),
+            ]
+            bulk.insert_tuples(session, name, list(columns), [r[: len(columns)] for r in rows])  # type: ignore[arg-type]
+            listed = ", ".join("doc::text" if c == "doc" else c for c in columns)
+            query = text(f"SELECT {listed} FROM {name} ORDER BY n")
+            found.append([tuple(r) for r in session.execute(query).all()])  # type: ignore[attr-defined]
+            bulk.drop_table(session, name)  # type: ignore[arg-type]
+        return found
+
+    binary, as_text = pg_db.write(work)
+    assert binary == [(1, -3, '{"a": "x\\ty", "b": "王"}', "tab\there"), (2, None, None, None)]
+    assert as_text == [
+        (1, -3, '{"a": "x\\ty", "b": "王"}', "tab\there", at),
+        (2, None, None, None, None),
+    ]

@@ -29,23 +29,18 @@ def _check(*names: str) -> None:
             raise ValueError(f"not a plain SQL name: {name!r}")
 
 
-_COPY_BLOCK = 10_000
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(value: Any) -> str:
-    """One value in COPY's text format."""
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value).translate(_COPY_ESCAPES)
+# The column types insert_tuples sends in binary, as the psycopg type its values are
+# dumped as: a JSON column's value is its text, which PostgreSQL's json reads as sent.
+_TUPLE_TYPES = {
+    "int2": "int2",
+    "int4": "int4",
+    "int8": "int8",
+    "bool": "bool",
+    "text": "text",
+    "varchar": "text",
+    "json": "text",
+    "float8": "float8",
+}
 
 
 def insert_tuples(
@@ -57,17 +52,20 @@ def insert_tuples(
     listed = ", ".join(columns)
     if conn.dialect.name == "postgresql":
         raw: Any = conn.connection.driver_connection
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({listed}) FROM STDIN") as copy:
-            # COPY's text format built here in blocks: a third of the time of write_row's
-            # adaptation of every value
-            lines: list[str] = []
+        # psycopg's compiled write_row: with the columns' types known, each value is
+        # dumped in binary (a fifth of the client's time of COPY text built in Python);
+        # a type not listed goes as text, which write_row adapts per value.
+        types = [_TUPLE_TYPES.get(t) for t in _column_types(session, table, columns)]
+        binary = all(types)
+        form = " (FORMAT binary)" if binary else ""
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({listed}) FROM STDIN{form}") as copy,
+        ):
+            if binary:
+                copy.set_types(types)
             for row in rows:
-                lines.append("\t".join(map(_copy_text, row)))
-                if len(lines) >= _COPY_BLOCK:
-                    copy.write("\n".join(lines) + "\n")
-                    lines.clear()
-            if lines:
-                copy.write("\n".join(lines) + "\n")
+                copy.write_row(row)
         return
     marks = ", ".join("?" for _ in columns)
     batch = list(rows)
