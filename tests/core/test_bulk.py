@@ -231,6 +231,38 @@ def test_every_type_of_the_binary_copy_round_trips_with_nulls_in_every_column(
         assert found == column.to_pylist(), name
 
 
+def test_both_layouts_of_the_binary_copy_give_the_same_bytes() -> None:
+    """copy_binary lays rows out padded, or (a long text among short ones) at offsets
+    worked out from the lengths: the same bytes either way, with the slices, NULLs, empty
+    texts and a NULL whose slot in Arrow still holds bytes."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    words = pa.array(["a", None, "", "王小明", "x" * 5000, "bc"] * 50)
+    with_gap = pc.if_else(  # a NULL made over "zz": its bytes stay in the buffer
+        pa.array([i % 7 == 3 for i in range(300)]),
+        pa.nulls(300, pa.string()),
+        pa.array(["zz"] * 300),
+    )
+    table = pa.table(
+        {
+            "n": pa.array(np.arange(300, dtype=np.int64)),
+            "words": words,
+            "gap": with_gap,
+            "day": pa.array([date(2026, 3, 1), None, date(1999, 12, 31)] * 100),
+            "flag": pa.array([True, None, False] * 100),
+            "ratio": pa.array(np.linspace(-1, 1, 300), mask=np.arange(300) % 5 == 0),
+        }
+    )
+    types = ["int8", "text", "varchar", "date", "bool", "float8"]
+    for block in table.to_batches(64):
+        batch = block.slice(3)
+        assert bulk.copy_binary(batch, types, padded=True) == bulk.copy_binary(
+            batch, types, padded=False
+        )
+
+
 def test_a_number_too_large_for_its_column_is_refused_and_other_types_go_as_csv(
     pg_db: Database,
 ) -> None:
@@ -243,6 +275,18 @@ def test_a_number_too_large_for_its_column_is_refused_and_other_types_go_as_csv(
     rows = pa.table({"n": pa.array([1, 2], pa.int64()), "price": ["1.50", None]})
     got = _copied(pg_db, {"n": "bigint", "price": "numeric(10, 2)"}, rows)
     assert [(n, None if p is None else str(p)) for n, p in got] == [(1, "1.50"), (2, None)]
+    # a number for a text column: CSV too; a date64 goes in binary as a date
+    rows = pa.table(
+        {
+            "n": pa.array([1, 2], pa.int64()),
+            "code": pa.array([7, None], pa.int64()),
+            "day": pa.array([date(2026, 3, 1), None], pa.date64()),
+        }
+    )
+    got = _copied(pg_db, {"n": "bigint", "code": "text", "day": "date"}, rows)
+    assert got == [(1, "7", date(2026, 3, 1)), (2, None, None)]
+    got = _copied(pg_db, {"n": "bigint", "day": "date"}, rows.drop_columns(["code"]))
+    assert got == [(1, date(2026, 3, 1)), (2, None)]
 
 
 def test_tuples_go_in_binary_with_json_as_text_and_other_types_as_text(pg_db: Database) -> None:

@@ -103,7 +103,8 @@ def insert_arrow(session: Session, table: str, rows: Any, *, freeze: bool = Fals
     PostgreSQL takes them through ``COPY … (FORMAT binary)``, each block of rows encoded
     a column at a time by NumPy (:func:`copy_binary`): no Python object per value, and
     PostgreSQL reads numbers and dates as they are instead of parsing their text. A column
-    type that encoding does not know sends the table as CSV written by Arrow in C++.
+    that encoding does not take (its PostgreSQL type, or its Arrow type for that: text
+    for a number, say) sends the table as CSV written by Arrow in C++.
     Elsewhere (SQLite) one ``executemany`` per block, dates as the ISO text SQLAlchemy
     stores. ``freeze``: COPY with FREEZE, for a table made in the current transaction
     (PostgreSQL only).
@@ -119,7 +120,7 @@ def insert_arrow(session: Session, table: str, rows: Any, *, freeze: bool = Fals
         raw: Any = conn.connection.driver_connection
         frozen = ", FREEZE" if freeze else ""
         types = _column_types(session, table, columns)
-        if all(t in _BINARY_TYPES for t in types):
+        if all(_binary_fits(c.type, t) for c, t in zip(rows.columns, types, strict=True)):
             sql = f"COPY {table} ({listed}) FROM STDIN (FORMAT binary{frozen})"
             with raw.cursor() as cursor, cursor.copy(sql) as copy:
                 copy.write(_BINARY_SIGNATURE)
@@ -183,13 +184,18 @@ def _column_types(session: Session, table: str, columns: Sequence[str]) -> list[
     return [types[c] for c in columns]
 
 
-def copy_binary(batch: Any, types: Sequence[str]) -> bytes:
+def copy_binary(batch: Any, types: Sequence[str], *, padded: bool | None = None) -> bytes:
     """The rows of the Arrow record batch ``batch`` in PostgreSQL's binary COPY format
     (without the signature and trailer), its columns sent as ``types`` (names from
-    :data:`_BINARY_TYPES`). Built a column at a time: every row's bytes for a column are
-    written into their places at once, after each row's offset is known from the lengths.
-    A number that does not fit its column's type raises ValueError naming the column, as
-    does text for a number."""
+    :data:`_BINARY_TYPES`). A number that does not fit its column's type raises ValueError
+    naming the column, as does text for a number.
+
+    Built a column at a time, never a row: every row is laid out in a matrix of one row
+    per row, each field in a slot as wide as its widest value (the text's longest), the
+    bytes each row really has marked, and the marked bytes taken in order. When that
+    padding would be large (a few long texts among short ones) every row's offset is
+    worked out from the lengths instead, and each column's bytes put at their places at
+    once. ``padded`` chooses (tests compare the two)."""
     import numpy as np
 
     n = batch.num_rows
@@ -201,12 +207,19 @@ def copy_binary(batch: Any, types: Sequence[str]) -> bytes:
             fields.append(_binary_field(column, typ))
         except (ValueError, ArithmeticError) as exc:  # Arrow's errors among them
             raise ValueError(f"column {name}: {exc}") from None
+    slots = [width or int(max(lengths.max(), 0)) for width, lengths, _ in fields]
     sizes = np.full(n, 2 + 4 * len(fields), dtype=np.int64)
     for _, lengths, _ in fields:
         sizes += np.maximum(lengths, 0)
+    total = int(sizes.sum())
+    matrix = n * (2 + sum(4 + w for w in slots))
+    if padded is None:
+        padded = matrix <= 2 * total + (1 << 20)
+    if padded:
+        return _copy_binary_padded(n, fields, slots)
     starts = np.zeros(n, dtype=np.int64)
     np.cumsum(sizes[:-1], out=starts[1:])
-    out = np.empty(int(sizes.sum()), dtype=np.uint8)
+    out = np.empty(total, dtype=np.uint8)
     count = np.full((n, 1), len(fields), dtype=">i2").view(np.uint8)
     _place(out, starts, count)
     at = starts + 2
@@ -224,6 +237,61 @@ def copy_binary(batch: Any, types: Sequence[str]) -> bytes:
             _place_varying(out, at[valid], offsets[valid], lengths[valid], data)
         at += np.maximum(lengths, 0)
     return out.tobytes()
+
+
+def _copy_binary_padded(n: int, fields: list[tuple[int, Any, Any]], slots: list[int]) -> bytes:
+    """:func:`copy_binary` through a matrix of padded rows (``slots``: each field's width)."""
+    import numpy as np
+
+    width = 2 + sum(4 + w for w in slots)
+    rows = np.empty((n, width), dtype=np.uint8)
+    kept = np.ones((n, width), dtype=bool)
+    rows[:, 0:2] = np.full((n, 1), len(fields), dtype=">i2").view(np.uint8)
+    at = 2
+    for (fixed, lengths, values), slot in zip(fields, slots, strict=True):
+        rows[:, at : at + 4] = lengths.astype(">i4").reshape(n, 1).view(np.uint8)
+        at += 4
+        if fixed:
+            rows[:, at : at + slot] = values
+            nulls = lengths < 0
+            if nulls.any():
+                kept[nulls, at : at + slot] = False
+        elif slot:
+            data, starts = values
+            used = np.maximum(lengths, 0)
+            within = np.arange(slot, dtype=np.int64) < used[:, None]
+            kept[:, at : at + slot] = within
+            # the rows' text in row order, which is how a boolean mask fills the slots
+            first, total = int(starts[0]), int(used.sum())
+            if np.array_equal(starts[1:], starts[:-1] + used[:-1]):
+                text = data[first : first + total]
+            else:  # gaps between the rows' texts (a NULL's bytes): gathered
+                head = np.zeros(n, dtype=np.int64)
+                np.cumsum(used[:-1], out=head[1:])
+                text = data[np.arange(total, dtype=np.int64) + np.repeat(starts - head, used)]
+            block = rows[:, at : at + slot]
+            block[within] = text
+        at += slot
+    return rows[kept].tobytes()
+
+
+def _binary_fits(arrow: Any, typ: str) -> bool:
+    """Whether :func:`copy_binary` encodes values of the Arrow type ``arrow`` as ``typ``."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(arrow):
+        arrow = arrow.value_type
+    if typ not in _BINARY_TYPES:
+        return False
+    if typ in ("int2", "int4", "int8"):
+        return bool(pa.types.is_integer(arrow))
+    if typ in ("float4", "float8"):
+        return bool(pa.types.is_floating(arrow) or pa.types.is_integer(arrow))
+    if typ == "bool":
+        return bool(pa.types.is_boolean(arrow))
+    if typ == "date":
+        return bool(pa.types.is_date(arrow))
+    return bool(pa.types.is_string(arrow) or pa.types.is_large_string(arrow))
 
 
 def _binary_field(column: Any, typ: str) -> tuple[int, Any, Any]:
@@ -259,9 +327,9 @@ def _binary_field(column: Any, typ: str) -> tuple[int, Any, Any]:
             raise ValueError(f"bool column given as {column.type}")
         raw = column.to_numpy(zero_copy_only=False).astype(np.uint8)
     elif typ == "date":
-        if not pa.types.is_date32(column.type):
+        if not pa.types.is_date(column.type):
             raise ValueError(f"date column given as {column.type}")
-        days = column.cast(pa.int32()).to_numpy() - np.int32(_PG_EPOCH_DAYS)
+        days = column.cast(pa.date32()).cast(pa.int32()).to_numpy() - np.int32(_PG_EPOCH_DAYS)
         raw = days.astype(">i4")
     else:
         if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
