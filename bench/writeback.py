@@ -1,11 +1,15 @@
-"""The recommendations' write-back alone, on PostgreSQL: a chain's run of ``--members``
-members with ten rows each (10.7 M rows at the default), written by
+"""The write-back alone, on PostgreSQL: a chain's run of ``--members`` members with ten
+recommendation rows each (10.7 M rows at the default), written by
 ``record_recommendations`` into a fresh, migrated schema, twice (two runs: the second
 finds the first's rows in place, as a nightly does), then the pruning of the first run.
+``--scores``: each run writes a score row per member first (``_write_scores``), timed
+apart.
 
 Prints, per step, the wall seconds, the client's CPU seconds and the PostgreSQL backend's
 CPU seconds (read from /proc for the session's backend process; parallel index-build
-workers are not counted, the server's settings decide whether there are any). The rows
+workers are not counted, the server's settings decide whether there are any; ``--serial``
+turns them off for the bench's sessions, so that the backend's figure is all of the
+server's work). The rows
 are synthetic (random SKUs and scores, in member order as the step makes them): the
 write-back only needs their shape.
 
@@ -51,6 +55,39 @@ def rows(members: int, seed: int = 7) -> Any:
     )
 
 
+def score_rows(members: int, seed: int = 7) -> Any:
+    """A score row per member, with the columns and types the scores step gives."""
+    rng = np.random.default_rng(seed)
+    n = members
+    segments = pa.array(["champions", "loyal", "at_risk", "hibernating", "new"], pa.string())
+    stages = pa.array(["new", "active", "lapsing", "lost"], pa.string())
+    recency = rng.integers(0, 365, n)
+    bought = rng.random(n) < 0.8
+    first = rng.integers(19_000, 20_500, n).astype(np.int32)
+    return pa.table(
+        {
+            "customer_id": pa.array(np.arange(1, n + 1, dtype=np.int64)),
+            "as_of": pa.array(np.full(n, (AS_OF - date(1970, 1, 1)).days, np.int32)).cast(
+                pa.date32()
+            ),
+            "recency_days": pa.array(recency, mask=~bought),
+            "frequency": pa.array(rng.integers(0, 40, n).astype(np.int64)),
+            "monetary_fen": pa.array(rng.integers(0, 5_000_000, n).astype(np.int64)),
+            "r_score": pa.array(rng.integers(1, 6, n).astype(np.int64), mask=~bought),
+            "f_score": pa.array(rng.integers(1, 6, n).astype(np.int64), mask=~bought),
+            "m_score": pa.array(rng.integers(1, 6, n).astype(np.int64), mask=~bought),
+            "segment": pa.DictionaryArray.from_arrays(
+                pa.array(rng.integers(0, 5, n).astype(np.int8), mask=~bought), segments
+            ).cast(pa.string()),
+            "stage": pa.DictionaryArray.from_arrays(
+                pa.array(rng.integers(0, 4, n).astype(np.int8)), stages
+            ).cast(pa.string()),
+            "first_order_date": pa.array(first, mask=~bought).cast(pa.date32()),
+            "last_order_date": pa.array(first + 30, mask=~bought).cast(pa.date32()),
+        }
+    )
+
+
 def _backend_cpu(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -65,18 +102,21 @@ def _client_cpu() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=1_070_000)
+    parser.add_argument("--scores", action="store_true", help="score rows too, timed apart")
+    parser.add_argument("--serial", action="store_true", help="no parallel index builds")
     args = parser.parse_args()
 
     from sqlalchemy import text
 
     from patron.analytics.engine import AnalyticsParams
     from patron.analytics.recommend.service import RecommendationResult, record_recommendations
-    from patron.analytics.runs import _start_run, prune_score_history
+    from patron.analytics.runs import _start_run, _write_scores, prune_score_history
     from patron.core.db import Database
     from patron.core.migrate import upgrade
 
     table = rows(args.members)
     result = RecommendationResult(as_of=AS_OF, rows=table)
+    scores = score_rows(args.members) if args.scores else None
     print(f"{table.num_rows:,} recommendation rows for {args.members:,} members")
     with postgres_schema("patron_bench_writeback") as url:
         db = Database(url)
@@ -97,6 +137,10 @@ def main() -> None:
             def timed(name: str, work: Any) -> Any:
                 with db.session(write=True) as session:
                     pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+                    if args.serial:
+                        session.connection().exec_driver_sql(
+                            "SET LOCAL max_parallel_maintenance_workers = 0"
+                        )
                     assert isinstance(pid, int)
                     wall, cpu, server = time.perf_counter(), _client_cpu(), _backend_cpu(pid)
                     found = work(session)
@@ -114,6 +158,11 @@ def main() -> None:
             first = db.write(
                 lambda s: _start_run(s, params=params, engine="duckdb", trigger="bench")
             )
+            if scores is not None:
+                timed(
+                    "run 1: scores",
+                    lambda s: _write_scores(s, run_id=first, scores=scores),
+                )
             timed(
                 "run 1: write-back",
                 lambda s: record_recommendations(session=s, run_id=first, result=result),
@@ -121,6 +170,11 @@ def main() -> None:
             second = db.write(
                 lambda s: _start_run(s, params=params, engine="duckdb", trigger="bench")
             )
+            if scores is not None:
+                timed(
+                    "run 2: scores",
+                    lambda s: _write_scores(s, run_id=second, scores=scores),
+                )
             timed(
                 "run 2: write-back",
                 lambda s: record_recommendations(session=s, run_id=second, result=result),

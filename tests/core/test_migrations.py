@@ -148,3 +148,111 @@ def test_recommendations_go_into_partitions_by_run_and_back(pg_db: Database) -> 
     assert rows() == after
     upgrade(pg_db)
     assert rows() == after
+
+
+def _recommendation_indexes(database: Database) -> set[tuple[str, str]]:
+    """(table, index definition without its name) of customer_recommendation and its
+    partitions."""
+    query = (
+        "SELECT tablename, regexp_replace(indexdef, 'INDEX \\S+ ON (ONLY )?\\S+', 'INDEX ON')"
+        " FROM pg_indexes WHERE tablename LIKE 'customer_recommendation%%'"
+    )
+    with database.engine.connect() as conn:
+        return {(str(t), str(d)) for t, d in conn.exec_driver_sql(query).all()}
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_recommendations_keyed_by_member_run_and_rank_and_back(
+    dialect: str, request: pytest.FixtureRequest
+) -> None:
+    """0032 replaces the run-first key and the member's index by one key on (customer_id,
+    run_id, rank), on the partitions too, with rows in place, and walks back; the key
+    still refuses a member's rank twice in a run."""
+    import pyarrow as pa
+    from sqlalchemy.exc import IntegrityError
+
+    from patron.core import bulk
+
+    database: Database = request.getfixturevalue(
+        "pg_db" if dialect == "postgresql" else "sqlite_db"
+    )
+    listed = "id, run_id, customer_id, rank, sku"
+
+    def rows() -> list[tuple[int, int, int, int, str]]:
+        query = f"SELECT {listed} FROM customer_recommendation ORDER BY id"
+        with database.engine.connect() as conn:
+            return [tuple(r) for r in conn.exec_driver_sql(query).all()]  # type: ignore[misc]
+
+    def keys() -> set[tuple[str, ...]]:
+        found = inspect(database.engine)
+        unique = {
+            tuple(u["column_names"])
+            for u in found.get_unique_constraints("customer_recommendation")
+        }
+        indexed = {
+            tuple(i["column_names"])  # type: ignore[arg-type]
+            for i in found.get_indexes("customer_recommendation")
+            if not i.get("unique")
+        }
+        return {("unique", *u) for u in unique} | {("index", *i) for i in indexed}
+
+    downgrade(database, "0030")  # rows from before the partitions: PostgreSQL's legacy one
+    with database.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO customer_recommendation (run_id, customer_id, as_of, rank, sku, score,"
+            " source) VALUES (1, 7, '2026-03-01', 1, 'MILK', 0.5, 'repeat'),"
+            " (1, 7, '2026-03-01', 2, 'TEA', 0.4, 'popular'),"
+            " (1, 8, '2026-03-01', 1, 'JAM', 0.3, 'rule')"
+        )
+    upgrade(database, "0031")
+    assert keys() == {
+        ("unique", "run_id", "customer_id", "rank"),
+        ("index", "customer_id", "run_id"),
+    }
+    new = pa.table(
+        {
+            "run_id": pa.array([2, 2], pa.int64()),
+            "customer_id": pa.array([7, 8], pa.int64()),
+            "as_of": pa.array([date(2026, 3, 2)] * 2),
+            "rank": pa.array([1, 1], pa.int16()),
+            "sku": ["BREAD", "TEA"],
+            "score": [0.2, 0.1],
+            "source": ["similar", "popular"],
+            "due_on": pa.array([None, None], pa.date32()),
+        }
+    )
+    with database.session(write=True) as session:  # run 2: a partition of its own on PG
+        bulk.insert_arrow_partition(
+            session, "customer_recommendation", new, key="run_id", value=2, serial="id"
+        )
+        session.commit()
+    before = rows()
+    assert len(before) == 5
+    old_indexes = _recommendation_indexes(database) if dialect == "postgresql" else set()
+
+    upgrade(database)
+    assert keys() == {("unique", "customer_id", "run_id", "rank")}
+    assert rows() == before
+    if dialect == "postgresql":  # the partitions' indexes follow the parent's
+        indexes = _recommendation_indexes(database)
+        for partition in ("customer_recommendation_legacy", "customer_recommendation_run_2"):
+            assert {d for t, d in indexes if t == partition} == {
+                "CREATE UNIQUE INDEX ON USING btree (customer_id, run_id, rank)",
+                "CREATE UNIQUE INDEX ON USING btree (id, run_id)",
+            }
+    with pytest.raises(IntegrityError), database.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO customer_recommendation (run_id, customer_id, as_of, rank, sku, score,"
+            " source) VALUES (2, 8, '2026-03-02', 1, 'MILK', 0.5, 'repeat')"
+        )
+
+    downgrade(database, "0031")
+    assert keys() == {
+        ("unique", "run_id", "customer_id", "rank"),
+        ("index", "customer_id", "run_id"),
+    }
+    assert rows() == before
+    if dialect == "postgresql":
+        assert _recommendation_indexes(database) == old_indexes
+    upgrade(database)
+    assert rows() == before

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, Float, Index, SmallInteger, String, UniqueConstraint
+from sqlalchemy import Date, Float, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.models import Base, BigId, IdPk
@@ -16,10 +16,9 @@ class CustomerRecommendation(Base):
     came from (repeat, similar, rule, popular) and ``due_on`` when a repeat item is due."""
 
     __tablename__ = "customer_recommendation"
-    __table_args__ = (
-        UniqueConstraint("run_id", "customer_id", "rank"),
-        Index("ix_customer_recommendation_customer_id_run_id", "customer_id", "run_id"),
-    )
+    # One key serves every read (a member's latest list, by member first) and keeps the
+    # rank unique within a member's list (docs/operations.md).
+    __table_args__ = (UniqueConstraint("customer_id", "run_id", "rank"),)
 
     id: Mapped[IdPk]
     # Ids without foreign keys: a chain's run writes some ten million rows, and the
