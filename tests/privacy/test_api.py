@@ -58,6 +58,33 @@ def test_a_request_is_recorded_handled_and_exported_over_the_api(db: Database) -
         assert reveals[0]["access_exports"] == 1
 
 
+def test_an_id_beyond_any_record_is_refused_naming_its_field(db: Database) -> None:
+    """An id no record can have (beyond 64 bits) is a 422 on its field, not a 500 from the
+    database driver; nothing is recorded."""
+    customer = sign_up(db, phone="13800138000", name="王小明")
+    huge = 2**70
+    with api_client(db, role=Role.PRIVACY_OFFICER) as client:
+        made = client.post(
+            "/api/v1/privacy/requests",
+            json={
+                "customer_id": huge,
+                "kind": "access",
+                "requested_by": "本人",
+                "channel": "email",
+                "verification": "回拨预留手机号核对",
+            },
+        )
+        assert made.status_code == 422, made.text
+        assert made.json()["detail"][0]["field"] == "customer_id"
+        assert client.get("/api/v1/privacy/requests").json() == []
+        export = client.post(
+            f"/api/v1/privacy/customers/{customer}/export",
+            json={"reason": "查阅请求", "request_id": huge},
+        )
+        assert export.status_code == 422, export.text
+        assert export.json()["detail"][0]["field"] == "request_id"
+
+
 def test_retention_is_set_and_dry_run_over_the_api(db: Database) -> None:
     with api_client(db, role=Role.ADMIN) as client:
         set_ = client.put(

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, model_validator
 
 from patron.core.errors import rule_error
-from patron.core.schemas import Schema
+from patron.core.schemas import RecordId, Schema
 
 RequestKindIn = Literal["access", "correction", "erasure", "withdrawal"]
 ChannelIn = Literal["in_store", "phone", "email", "online", "letter", "wechat"]
@@ -16,7 +16,7 @@ Text120 = Annotated[str, Field(min_length=1, max_length=120)]
 
 
 class PrivacyRequestCreate(Schema):
-    customer_id: int = Field(ge=1)
+    customer_id: RecordId
     kind: RequestKindIn
     requested_by: Text120
     channel: ChannelIn
@@ -60,7 +60,7 @@ class PrivacyRequestRead(Schema):
 
 class ExportIn(Schema):
     reason: Annotated[str, Field(min_length=2, max_length=500)]
-    request_id: int | None = Field(default=None, ge=1)
+    request_id: RecordId | None = None
 
 
 class ActivityIn(Schema):
