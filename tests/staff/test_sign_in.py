@@ -14,8 +14,8 @@ from patron.core.db import Database
 from patron.staff import service as staff
 from patron.staff.roles import Role
 from patron.staff.schemas import StaffCreate
-from patron.web.app import create_app
 from patron.web.security import SESSION_COOKIE, limiter
+from tests.web.helpers.app import lent_app
 
 PASSWORD = "correct-horse-9"
 
@@ -32,7 +32,7 @@ def make_staff(db: Database, username: str = "alice", role: Role = Role.ADMIN) -
 @pytest.fixture
 def browser(db: Database) -> Iterator[TestClient]:
     limiter.reset()
-    with TestClient(create_app(db), raise_server_exceptions=False) as client:
+    with lent_app(db) as app, TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
 

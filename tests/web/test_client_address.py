@@ -23,6 +23,7 @@ from patron.staff.roles import Role
 from patron.web.app import create_app
 from patron.web.security import forwarded_for, limiter
 from tests.web.helpers.api import make_api_key
+from tests.web.helpers.app import lent_app
 from tests.web.helpers.console import PASSWORD, make_staff
 
 
@@ -34,7 +35,10 @@ def _trust(monkeypatch: pytest.MonkeyPatch, proxies: str) -> None:
 @contextmanager
 def _browser(db: Database, peer: str) -> Iterator[TestClient]:
     limiter.reset()
-    with TestClient(create_app(db), raise_server_exceptions=False, client=(peer, 40000)) as c:
+    with (
+        lent_app(db) as app,
+        TestClient(app, raise_server_exceptions=False, client=(peer, 40000)) as c,
+    ):
         yield c
 
 

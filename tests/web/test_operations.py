@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,14 +19,16 @@ from patron.core.logs import JsonFormatter, uvicorn_log_config
 from patron.core.migrate import downgrade
 from patron.core.settings import get_settings
 from patron.jobs.nightly import NIGHTLY, nightly_job, run_once
-from patron.web.app import create_app
 from tests.web.helpers.api import api_client
+from tests.web.helpers.app import lent_app
 
 TOKEN = "scrape-me-3f9a"
 
 
-def _client(db: Database) -> TestClient:
-    return TestClient(create_app(db), raise_server_exceptions=False)
+@contextmanager
+def _client(db: Database) -> Iterator[TestClient]:
+    with lent_app(db) as app, TestClient(app, raise_server_exceptions=False) as client:
+        yield client
 
 
 def test_healthz_and_readyz_answer_anyone_when_all_is_well(db: Database) -> None:

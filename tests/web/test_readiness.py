@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,14 +16,16 @@ from sqlalchemy import create_engine, make_url, text
 from patron.core.db import Database
 from patron.core.settings import get_settings
 from patron.engagement.worker import ensure_queue_schema
-from patron.web.app import create_app
+from tests.web.helpers.app import lent_app
 from tests.web.helpers.proxy import TcpProxy
 
 ALL_WELL = {"database": True, "migrations": True, "analytics_store": True}
 
 
-def _client(db: Database) -> TestClient:
-    return TestClient(create_app(db), raise_server_exceptions=False)
+@contextmanager
+def _client(db: Database) -> Iterator[TestClient]:
+    with lent_app(db) as app, TestClient(app, raise_server_exceptions=False) as client:
+        yield client
 
 
 def _through(proxy: TcpProxy, url: str) -> str:

@@ -16,9 +16,9 @@ from patron.core.db import Database
 from patron.staff import service as staff
 from patron.staff.roles import Role
 from patron.staff.schemas import ApiKeyCreate
-from patron.web.app import create_app
 from patron.web.security import limiter
 from tests.helpers import IDENTITY_FIELDS
+from tests.web.helpers.app import lent_app
 
 PHONE = "+8613800138000"
 ORDERED_AT = "2026-03-01T10:00:00+08:00"
@@ -45,7 +45,7 @@ def api_client(
     """
     limiter.reset()
     caches.clear_all()
-    with TestClient(create_app(db), raise_server_exceptions=False) as client:
+    with lent_app(db) as app, TestClient(app, raise_server_exceptions=False) as client:
         if role is not None:
             client.headers["Authorization"] = f"Bearer {make_api_key(db, role, stores)}"
         yield client

@@ -18,9 +18,9 @@ from patron.core.db import Database
 from patron.staff import service as staff
 from patron.staff.roles import Role
 from patron.staff.schemas import StaffCreate
-from patron.web.app import create_app
 from patron.web.security import limiter
 from tests.helpers import post_order, sign_up
+from tests.web.helpers.app import lent_app
 
 PASSWORD = "correct-horse-9"
 HTML = {"accept": "text/html"}
@@ -112,7 +112,7 @@ def console(
     limiter.reset()
     caches.clear_all()
     make_staff(db, username, role, stores)
-    with TestClient(create_app(db), raise_server_exceptions=False) as client:
+    with lent_app(db) as app, TestClient(app, raise_server_exceptions=False) as client:
         client.headers["accept"] = "text/html"
         yield client, sign_in(client, username)
 
