@@ -26,6 +26,8 @@ Run:  .venv/bin/python bench/sentiment.py                 (about 10 minutes on 2
       .venv/bin/python bench/sentiment.py --reviews FILE --no-peer
       .venv/bin/python bench/sentiment.py --hidden --no-peer   (with the hidden layer, which
       needs PyTorch: about 3 CPU-minutes a fold)
+      .venv/bin/python bench/sentiment.py --conv --no-peer     (with the convolutional
+      partner over characters, which needs PyTorch too)
 """
 
 from __future__ import annotations
@@ -108,8 +110,11 @@ def patron_predictor(data: LabelledSet, chosen: list[str], recipe: Recipe) -> Pr
         note = f"{about['method']}, C={about['svm_c']:g}"
         if model.hidden is not None:
             note += f", {about['hidden_epochs']} epochs, share {about['hidden_share']:g}"
+        if model.conv is not None:
+            note += f", conv {about['conv_epochs']} epochs, share {about['conv_share']:g}"
         chosen.append(note)
-        return (model.margins_of_counts(counts[test_at]) > 0).astype(np.int8)
+        margins = model.margins_of_counts(counts[test_at], [data.texts[i] for i in test_at])
+        return (margins > 0).astype(np.int8)
 
     return predict
 
@@ -231,6 +236,11 @@ def main() -> int:
         metavar="N",
         help="with --hidden: N networks from N seeds, their logits averaged",
     )
+    parser.add_argument(
+        "--conv",
+        action="store_true",
+        help="the recipe with its convolutional partner over characters (needs PyTorch)",
+    )
     args = parser.parse_args()
     if not args.reviews.is_file():
         console.print(f"no reviews at {args.reviews}: give --reviews FILE (cat, label, review)")
@@ -255,7 +265,9 @@ def main() -> int:
                 data,
                 splits,
                 patron_predictor(
-                    data, chosen, Recipe(hidden=args.hidden, hidden_seeds=args.hidden_seeds)
+                    data,
+                    chosen,
+                    Recipe(hidden=args.hidden, hidden_seeds=args.hidden_seeds, conv=args.conv),
                 ),
             )
         }

@@ -26,10 +26,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from patron.support.exceptions import InvalidFeedback, SentimentModelMissing
+from patron.support.feedback.conv import ConvLayer
 from patron.support.feedback.segment import cut, initialise, normalise
 
 FORMAT = 1  # a linear model only
 FORMAT_HIDDEN = 2  # with a hidden layer
+FORMAT_CONV = 3  # with a convolutional partner over characters (and maybe a hidden layer)
 SHIPPED = "sentiment.npz"
 _WORD = "\x1f"  # marks a word n-gram, so the word 好 and the character 好 hash apart
 
@@ -162,6 +164,9 @@ class SentimentModel:
     intercept: float = 0.0
     about: dict[str, Any] = field(default_factory=dict)
     hidden: HiddenLayer | None = None
+    # a convolutional network over the characters, its logit times ``conv_scale`` added
+    conv: ConvLayer | None = None
+    conv_scale: float = 0.0
     _featuriser: Featuriser | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -170,18 +175,26 @@ class SentimentModel:
             self._featuriser = Featuriser(self.spec)
         return self._featuriser
 
-    def margins_of_counts(self, counts: sp.csr_matrix) -> np.ndarray:
+    def margins_of_counts(
+        self, counts: sp.csr_matrix, texts: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """The margins of texts whose n-gram counts are ``counts``; a model with a
+        convolutional partner needs the ``texts`` too."""
         x = tfidf(counts, self.idf)
         margins = np.asarray(x @ self.weights).ravel() + self.bias
         if self.hidden is not None:
             margins = margins + self.hidden.margins(x)
+        if self.conv is not None:
+            if texts is None:
+                raise ValueError("a model with a convolutional partner scores texts")
+            margins = margins + self.conv_scale * self.conv.logits(texts)
         return margins
 
     def margins(self, texts: Sequence[str]) -> np.ndarray:
         """The raw margin per text: above zero leans positive."""
         if not texts:
             return np.zeros(0, dtype=np.float64)
-        return self.margins_of_counts(self.featuriser.counts(texts))
+        return self.margins_of_counts(self.featuriser.counts(texts), texts)
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         return _sigmoid(self.slope * self.margins(texts) + self.intercept)
@@ -199,14 +212,21 @@ class SentimentModel:
 
     def save(self, path: Path) -> None:
         """One compressed .npz: float16 arrays (a few MB) and a JSON header."""
-        header = {
-            "format": FORMAT if self.hidden is None else FORMAT_HIDDEN,
+        fmt = FORMAT if self.hidden is None else FORMAT_HIDDEN
+        header: dict[str, Any] = {
+            "format": FORMAT_CONV if self.conv is not None else fmt,
             "spec": asdict(self.spec),
             "bias": self.bias,
             "slope": self.slope,
             "intercept": self.intercept,
             "about": self.about,
         }
+        if self.conv is not None:
+            header["conv"] = {
+                "widths": list(self.conv.widths),
+                "out_bias": self.conv.out_bias,
+                "scale": self.conv_scale,
+            }
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, Any] = {  # numpy's stub types savez's keywords as its options
             "header": np.frombuffer(json.dumps(header, ensure_ascii=False).encode(), np.uint8),
@@ -220,6 +240,15 @@ class SentimentModel:
                 "hidden_b1": self.hidden.b1.astype(np.float32),
                 "hidden_w2": self.hidden.w2.astype(np.float32),
             }
+        if self.conv is not None:
+            conv = self.conv
+            arrays |= {
+                "conv_alphabet": conv.alphabet.astype(np.int32),
+                "conv_embedding": conv.embedding.astype(np.float16),
+                "conv_out": conv.out.astype(np.float32),
+            }
+            for w, f, b in zip(conv.widths, conv.filters, conv.biases, strict=True):
+                arrays |= {f"conv_filter_{w}": f.astype(np.float16), f"conv_bias_{w}": b}
         with path.open("wb") as out:
             np.savez_compressed(out, **arrays)
 
@@ -229,14 +258,25 @@ class SentimentModel:
             raise SentimentModelMissing(f"no sentiment model at {path}", path=str(path))
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(bytes(data["header"]).decode())
-            if header.get("format") not in (FORMAT, FORMAT_HIDDEN):
+            if header.get("format") not in (FORMAT, FORMAT_HIDDEN, FORMAT_CONV):
                 raise InvalidFeedback(
                     "model",
-                    f"{path.name} is format {header.get('format')}, not {FORMAT} "
-                    f"or {FORMAT_HIDDEN}",
+                    f"{path.name} is format {header.get('format')}, not {FORMAT}, "
+                    f"{FORMAT_HIDDEN} or {FORMAT_CONV}",
                 )
-            hidden = None
-            if header["format"] == FORMAT_HIDDEN:
+            hidden = conv = None
+            if "conv" in header:
+                widths = tuple(int(w) for w in header["conv"]["widths"])
+                conv = ConvLayer(
+                    alphabet=data["conv_alphabet"].astype(np.int32),
+                    embedding=data["conv_embedding"].astype(np.float32),
+                    widths=widths,
+                    filters=tuple(data[f"conv_filter_{w}"].astype(np.float32) for w in widths),
+                    biases=tuple(data[f"conv_bias_{w}"].astype(np.float32) for w in widths),
+                    out=data["conv_out"].astype(np.float32),
+                    out_bias=float(header["conv"]["out_bias"]),
+                )
+            if "hidden_columns" in data:
                 hidden = HiddenLayer(
                     columns=data["hidden_columns"].astype(np.int32),
                     w1=data["hidden_w1"].astype(np.float32),
@@ -252,6 +292,8 @@ class SentimentModel:
                 intercept=float(header["intercept"]),
                 about=header.get("about", {}),
                 hidden=hidden,
+                conv=conv,
+                conv_scale=float(header["conv"]["scale"]) if conv is not None else 0.0,
             )
 
 
