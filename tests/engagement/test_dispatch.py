@@ -12,6 +12,7 @@ import pytest
 from patron.core.db import Database
 from patron.core.settings import Settings
 from patron.engagement import checks
+from patron.engagement import enqueue as enqueueing
 from patron.engagement import service as outbox
 from patron.engagement.dispatch import Dispatcher
 from patron.engagement.models import MessageStatus
@@ -111,7 +112,7 @@ def test_a_few_recipients_written_inline_are_written_as_through_the_temporary_ta
     wanted = [*people, 999_999]
     seen = []
     for inline, source in [(100, "inline"), (0, "table")]:
-        monkeypatch.setattr(outbox, "_INLINE_RECIPIENTS", inline)
+        monkeypatch.setattr(enqueueing, "_INLINE_RECIPIENTS", inline)
         result = enqueue(db, wanted, source=("campaign", source), coupon=coupon)
         again = enqueue(db, wanted[:1], source=("campaign", source), coupon=coupon)
         messages = [message_of(db, cid, source=("campaign", source)) for cid in people[:3]]
