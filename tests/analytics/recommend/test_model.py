@@ -8,18 +8,20 @@ import numpy as np
 import pytest
 
 from patron.analytics.recommend.model import (
-    ITEM_NEIGHBOURS,
     SOURCES,
     Histories,
     RecommendParams,
     RecommendParamsError,
     _context,
+    recommend,
+)
+from patron.analytics.recommend.similarity import (
+    ITEM_NEIGHBOURS,
     _exact_similar,
     _item_neighbours,
     _item_similar,
     _normalised,
     _repeat_vectors,
-    recommend,
 )
 
 
