@@ -76,14 +76,14 @@ def test_a_text_is_read_normalised_and_cut_at_its_first_characters() -> None:
 
 def test_the_numpy_scorer_matches_the_trained_pytorch_network() -> None:
     pytest.importorskip("torch")
-    from patron.support.feedback import train as train_module
+    from patron.support.feedback import conv_train
 
     texts, labels = _texts()
     recipe = Recipe(conv=True, conv_dim=8, conv_filters=4, conv_widths=(3, 2, 5))
-    alphabet = train_module._alphabet(texts, recipe)
-    layer = train_module._conv_net(texts, np.asarray(labels), alphabet, recipe, 2)
+    alphabet = conv_train._alphabet(texts, recipe)
+    layer = conv_train._conv_net(texts, np.asarray(labels), alphabet, recipe, 2)
     probe = [*PROBE, *texts[:6]]
-    expected = train_module._torch_logits(layer, probe, recipe)
+    expected = conv_train._torch_logits(layer, probe, recipe)
     assert np.allclose(layer.logits(probe), expected, atol=1e-5)
 
 
