@@ -1,38 +1,68 @@
 """Pacing Python's garbage collector during a big batch (docs/architecture.md, "How an
-import flows" and "Order intake over HTTP"): an import, a bulk order post."""
+import flows" and "Order intake over HTTP"): an import, a bulk order post.
+
+Both settings are the process's: each is made when the first batch needing it starts and
+undone when the last one running in the process ends."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-_GC_LOCK = threading.Lock()
-_GC_USERS = [0]
 _GC_BATCH_THRESHOLD = 50_000  # container allocations between young collections (default 700)
 _GC_SAVED: list[int] = []
 
 
-@contextmanager
-def fewer_collections() -> Iterator[None]:
+class _Shared:
+    """A process-wide setting held while at least one batch needs it."""
+
+    def __init__(self, on_first: Callable[[], None], on_last: Callable[[], None]) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._on_first = on_first
+        self._on_last = on_last
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._lock:
+            if self._users == 0:
+                self._on_first()
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    self._on_last()
+
+
+def _raise_threshold() -> None:
+    _GC_SAVED[:] = gc.get_threshold()
+    gc.set_threshold(max(_GC_SAVED[0], _GC_BATCH_THRESHOLD), *_GC_SAVED[1:])
+
+
+_FEWER = _Shared(_raise_threshold, lambda: gc.set_threshold(*_GC_SAVED))
+_SETTLED = _Shared(gc.freeze, gc.unfreeze)
+
+
+def fewer_collections() -> contextlib.AbstractContextManager[None]:
     """Collect cyclic garbage less often while a big batch runs.
 
     An import or a bulk post makes many short-lived tuples, dicts and strings, nearly none
     of them in cycles; at the default threshold the collector walks the young generation
     every 700 of them and costs about a quarter of an import's time. Reference counting still
-    frees them at once; the collector still runs, only less often. The threshold is the
-    process's, so it is restored when the last batch running in the process ends.
+    frees them at once; the collector still runs, only less often.
     """
-    with _GC_LOCK:
-        if _GC_USERS[0] == 0:
-            _GC_SAVED[:] = gc.get_threshold()
-            gc.set_threshold(max(_GC_SAVED[0], _GC_BATCH_THRESHOLD), *_GC_SAVED[1:])
-        _GC_USERS[0] += 1
-    try:
-        yield
-    finally:
-        with _GC_LOCK:
-            _GC_USERS[0] -= 1
-            if _GC_USERS[0] == 0:
-                gc.set_threshold(*_GC_SAVED)
+    return _FEWER.held()
+
+
+def settled_heap() -> contextlib.AbstractContextManager[None]:
+    """Keep the objects the process held before the batch (modules, the ORM's and pydantic's
+    schemas, caches: some 300,000) out of the collector's passes while it runs: each full
+    pass walked them all, for nothing. A cycle through them waits for the collector until
+    the last such batch in the process ends, when they return to its care."""
+    return _SETTLED.held()

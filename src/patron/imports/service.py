@@ -20,19 +20,18 @@ How a file moves through:
 
 from __future__ import annotations
 
-import gc
 import queue
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from patron.core.collector import fewer_collections
+from patron.core.collector import fewer_collections, settled_heap
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.core.settings import get_settings
@@ -110,7 +109,7 @@ def run_import(
     started = time.perf_counter()
     facts = inspect_file(path, encoding=options.encoding)
     table, cols = open_for(facts, kind=kind, options=options)
-    with table, fewer_collections(), _settled_heap():
+    with table, fewer_collections(), settled_heap():
         if not table.has_data():
             raise EmptyFile(f"{path.name}: the header has no data rows below it", reason="no_rows")
         currency = check_currency(table, cols, options)
@@ -155,30 +154,6 @@ def run_import(
             runs.mark_failed(db, run.id, f"{type(exc).__name__}: {exc}")
             raise
     return summary.model_copy(update={"seconds": time.perf_counter() - started})
-
-
-_HEAP_LOCK = threading.Lock()
-_HEAP_USERS = [0]
-
-
-@contextmanager
-def _settled_heap() -> Iterator[None]:
-    """The objects the process held before the import (modules, the ORM's and pydantic's
-    schemas, caches: some 300,000) kept out of the garbage collector's passes while the
-    import runs: each full pass walked them all, for nothing (docs/architecture.md, "How
-    an import flows"). A cycle through them waits for the collector until the last import
-    running in the process ends, when they return to its care."""
-    with _HEAP_LOCK:
-        if _HEAP_USERS[0] == 0:
-            gc.freeze()
-        _HEAP_USERS[0] += 1
-    try:
-        yield
-    finally:
-        with _HEAP_LOCK:
-            _HEAP_USERS[0] -= 1
-            if _HEAP_USERS[0] == 0:
-                gc.unfreeze()
 
 
 def _already_imported(run: runs.RunView, facts: Any) -> ImportSummary:
