@@ -9,6 +9,7 @@ under the keyring and read as before.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -155,20 +156,16 @@ def seal_row(session: Session, table: Table, row: dict[str, Any], ref: str | Non
             row[name] = seal(col_type.text_of(value), aad, ref=ref, session=session)
 
 
-_ENCRYPTED_COLUMNS: dict[Table, list[tuple[str, Encrypted, bytes]]] = {}
-
-
+@functools.cache
 def _encrypted_columns(table: Table) -> list[tuple[str, Encrypted, bytes]]:
     """A table's encrypted columns (name, type, the AAD its values are sealed with), found
-    once: a bulk insert seals thousands of rows of the same table."""
-    found = _ENCRYPTED_COLUMNS.get(table)
-    if found is None:
-        found = _ENCRYPTED_COLUMNS[table] = [
-            (col.name, col.type, col.type.column.encode())
-            for col in table.columns
-            if isinstance(col.type, Encrypted)
-        ]
-    return found
+    once: a bulk insert seals thousands of rows of the same table. The schema's, never a
+    row's: nothing to reset between tests."""
+    return [
+        (col.name, col.type, col.type.column.encode())
+        for col in table.columns
+        if isinstance(col.type, Encrypted)
+    ]
 
 
 def _subject_id(obj: Any) -> int | None:
