@@ -75,10 +75,19 @@ def histories(columns: Mapping[str, npt.NDArray[Any]]) -> tuple[FloatArray, ...]
 
 
 def fit_purchases(
-    columns: Mapping[str, npt.NDArray[Any]], *, with_covariance: bool = True
+    columns: Mapping[str, npt.NDArray[Any]],
+    *,
+    with_covariance: bool = True,
+    warm_start: FitResult[BgNbd] | None = None,
+    expected: bool = True,
 ) -> PurchaseFit:
     """BG/NBD on the customers in ``columns`` (the covariance is needed for CLV intervals
     only, so earlier cut-offs skip it).
+
+    ``warm_start``: a fit on related data (churn's scoring day, for its earlier cut-offs)
+    to start from (clv.fit_bgnbd): the same optimum in a few steps; a start that fails
+    gives way to a fit from scratch. ``expected=False`` leaves the 90-day expected
+    purchases out (NaN) where nothing reads them.
 
     If it cannot be fitted (no customers, nobody ever came back, a degenerate optimum) no
     P(alive) is invented: every customer gets P(alive) = 1 and 0 expected purchases, the
@@ -101,8 +110,12 @@ def fit_purchases(
         )
     else:
         try:
-            fit = fit_bgnbd(x, t_x, t_age, unit="weeks", with_covariance=with_covariance)
+            fit = fit_bgnbd(
+                x, t_x, t_age, unit="weeks", with_covariance=with_covariance, warm_start=warm_start
+            )
         except (ModelFitError, InvalidInput) as exc:
+            if warm_start is not None:
+                return fit_purchases(columns, with_covariance=with_covariance, expected=expected)
             warnings.append(
                 ModelWarning(
                     "purchase_fit_failed", f"BG/NBD could not be fitted: {exc}", reason=str(exc)
@@ -121,7 +134,13 @@ def fit_purchases(
         )
     model = fit.model
     p_alive = np.clip(np.nan_to_num(model.p_alive(x, t_x, t_age), nan=1.0), 0.0, 1.0)
-    expected = np.nan_to_num(model.expected_purchases(90.0 / UNIT_DAYS, x, t_x, t_age), nan=0.0)
+    expected_90d = (
+        np.maximum(
+            np.nan_to_num(model.expected_purchases(90.0 / UNIT_DAYS, x, t_x, t_age), nan=0.0), 0.0
+        )
+        if expected
+        else np.full(n, np.nan)
+    )
     return PurchaseFit(
         fit=fit,
         frequency=x,
@@ -129,7 +148,7 @@ def fit_purchases(
         age=t_age,
         monetary=monetary,
         p_alive=p_alive,
-        expected_purchases_90d=np.maximum(expected, 0.0),
+        expected_purchases_90d=expected_90d,
         warnings=tuple(warnings),
     )
 

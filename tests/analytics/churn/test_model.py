@@ -321,8 +321,7 @@ def test_earlier_cutoffs_p_alive_from_the_warm_start_is_the_cold_fits(
     population: Population, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The training and evaluation cut-offs' BG/NBD starts from the scoring day's fit
-    (scoring._earlier_purchases): the same P(alive) as fitted from scratch."""
-    from patron.analytics.churn.scoring import _earlier_purchases
+    (value_scores.fit_purchases' ``warm_start``): the same P(alive) as fitted from scratch."""
     from patron.analytics.clv import _fitting
     from patron.analytics.value_scores import fit_purchases
 
@@ -339,7 +338,10 @@ def test_earlier_cutoffs_p_alive_from_the_warm_start_is_the_cold_fits(
         with monkeypatch.context() as patch:
             # The warm start alone: no L-BFGS-B fit from the fixed starts.
             patch.setattr(_fitting, "maximise", None)
-            warm = _earlier_purchases(earlier.columns, later)
-        assert warm is not None and warm.fit is not None and cold.fit is not None
+            warm = fit_purchases(
+                earlier.columns, with_covariance=False, warm_start=later, expected=False
+            )
+        assert warm.fit is not None and cold.fit is not None
+        assert np.isnan(warm.expected_purchases_90d).all()
         np.testing.assert_allclose(warm.p_alive, cold.p_alive, rtol=1e-6, atol=1e-9)
         assert warm.fit.converged

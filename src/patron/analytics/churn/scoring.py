@@ -73,13 +73,12 @@ from patron.analytics.churn.model import (
     trainable,
 )
 from patron.analytics.churn.reasons import Reason
-from patron.analytics.clv import BgNbd, FitResult, ModelFitError, fit_bgnbd, round_to_fen
+from patron.analytics.clv import round_to_fen
 from patron.analytics.clv.warnings import ModelWarning, warning_json
 from patron.analytics.value_scores import (
     PurchaseFit,
     ValueScores,
     fit_purchases,
-    histories,
     value_scores,
 )
 from patron.core.errors import InvalidInput
@@ -309,46 +308,20 @@ def _at(
 ) -> tuple[_Cutoff, PurchaseFit]:
     """The population at one cut-off from its purchase columns: BG/NBD fitted on them,
     P(alive) and the model's features. ``later``: the fit at the scoring day, for an
-    earlier cut-off's fit to start from (``_earlier_purchases``)."""
+    earlier cut-off's fit to start from; the expected purchases, which nothing reads at
+    the earlier cut-offs, are then left out."""
     steps = steps or _Steps()
     with steps("bgnbd"):
-        purchases = None
-        if later is not None and later.fit is not None:
-            purchases = _earlier_purchases(columns, later.fit)
-        if purchases is None:
-            purchases = fit_purchases(columns, with_covariance=with_covariance)
+        purchases = fit_purchases(
+            columns,
+            with_covariance=with_covariance,
+            warm_start=later.fit if later is not None else None,
+            expected=later is None,
+        )
     columns["p_alive"] = purchases.p_alive
     with steps("features"):
         raw = _raw(columns, features)
     return _Cutoff(day=day, columns=columns, raw=raw), purchases
-
-
-def _earlier_purchases(
-    columns: Mapping[str, npt.NDArray[Any]], later: FitResult[BgNbd]
-) -> PurchaseFit | None:
-    """P(alive) at an earlier cut-off (training and evaluation only): BG/NBD started from
-    the scoring day's fit and its curvature (clv.fit_bgnbd's ``warm_start``), the same
-    optimum as ``fit_purchases`` finds from scratch, in a few steps instead of a fit on a
-    sample first. The expected purchases, which nothing reads at these cut-offs, are not
-    computed (NaN). None when ``fit_purchases`` has to decide (no repeat customer, a fit
-    that fails: its warnings say so)."""
-    x, t_x, t_age, monetary = histories(columns)
-    if not (x > 0).any():
-        return None
-    try:
-        fit = fit_bgnbd(x, t_x, t_age, unit="weeks", with_covariance=False, warm_start=later)
-    except (ModelFitError, InvalidInput):
-        return None
-    p_alive = np.clip(np.nan_to_num(fit.model.p_alive(x, t_x, t_age), nan=1.0), 0.0, 1.0)
-    return PurchaseFit(
-        fit=fit,
-        frequency=x,
-        recency=t_x,
-        age=t_age,
-        monetary=monetary,
-        p_alive=p_alive,
-        expected_purchases_90d=np.full(len(x), np.nan),
-    )
 
 
 def _clv(
