@@ -1,7 +1,8 @@
 """Test fixtures: a migrated database per test, on SQLite and (when configured) PostgreSQL.
 
 Set PATRON_TEST_DATABASE_URL (``.ci/run`` does) to run every database test on PostgreSQL
-as well; each pytest worker gets its own schema there.
+as well; each pytest worker gets its own schema there, and two pytest sessions on one
+database claim different schemas.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 
 from patron.core.db import Database, reset_databases
 from patron.core.settings import get_settings, normalise_database_url
@@ -49,27 +50,40 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _pg_schema_url(worker: str) -> str:
+def _claim_pg_schema(worker: str) -> tuple[str, Connection]:
+    """A schema of this test session's own: ``patron_test_<worker>``, or with a suffix when
+    another pytest session on the same database holds that one. The claim is a session-level
+    advisory lock on the returned connection, kept open for the whole test session, so a
+    crashed session's claim goes with its connection and its schema is dropped and reused."""
     assert PG_URL is not None
-    base = normalise_database_url(PG_URL)
-    schema = f"patron_test_{worker}"
-    engine = create_engine(base, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options=-csearch_path%3D{schema}"
+    engine = create_engine(normalise_database_url(PG_URL), isolation_level="AUTOCOMMIT")
+    holder = engine.connect()
+    for attempt in range(1, 100):
+        schema = f"patron_test_{worker}" if attempt == 1 else f"patron_test_{worker}_{attempt}"
+        claimed = holder.execute(
+            text("SELECT pg_try_advisory_lock(hashtext(:name))"), {"name": f"pytest:{schema}"}
+        ).scalar_one()
+        if claimed:
+            holder.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            holder.execute(text(f'CREATE SCHEMA "{schema}"'))
+            return schema, holder
+    raise RuntimeError("no free test schema: 99 pytest sessions hold this database")
 
 
 @pytest.fixture(scope="session")
 def _pg_database(worker_id: str) -> Iterator[Database]:
     from patron.core.migrate import upgrade
 
-    db = Database(_pg_schema_url(worker_id))
+    assert PG_URL is not None
+    schema, holder = _claim_pg_schema(worker_id)
+    base = normalise_database_url(PG_URL)
+    sep = "&" if "?" in base else "?"
+    db = Database(f"{base}{sep}options=-csearch_path%3D{schema}")
     upgrade(db)
     yield db
     db.dispose()
+    holder.close()
+    holder.engine.dispose()
 
 
 def forget_caches() -> None:
