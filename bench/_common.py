@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -157,6 +157,19 @@ def prepare_database(url: str, shop: Shop) -> float:
 # ------------------------------------------------------------------------- PostgreSQL
 
 _PG_CONNINFO = f"host=127.0.0.1 port=5432 user=postgres dbname={PG_DB}"
+
+
+def cpu_of(pids: Sequence[int]) -> float:
+    """User + system CPU seconds of these processes so far (Linux /proc; 0 for one gone)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def share_keyring() -> None:

@@ -464,6 +464,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{polars_version}{os.cpu_count()} cores; {args.customers:,} customers, "
         f"{args.lines:,} lines, as of {AS_OF}"
     )
+    args.dir.mkdir(parents=True, exist_ok=True)
     path = args.dir / f"patron-bench-analytics-{args.customers}-{args.lines}-{args.seed}.duckdb"
     if args.fresh or not path.exists():
         path.unlink(missing_ok=True)

@@ -56,6 +56,7 @@ from _common import (
     PG_SCHEMA,
     SERVER_CORE,
     Shop,
+    cpu_of,
     patron_server,
     postgres_reachable,
     postgres_schema,
@@ -156,19 +157,6 @@ class Backend:
 
 
 # --------------------------------------------------------------------------- API sections
-
-
-def _cpu_of(pids: Sequence[int]) -> float:
-    """User + system CPU seconds of these processes so far (Linux /proc; 0 for one gone)."""
-    total = 0.0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def _pg_backends(backend: Backend) -> list[int]:
@@ -285,11 +273,11 @@ def api_sections(
         made["bulk_bodies"].clear()
         requests = [bulk_call(f"B{n:03d}") for n in range(args.bulk_calls)]
         server, backends = running_servers[-1].pid, _pg_backends(backend)
-        cpu_before = _cpu_of([server]), _cpu_of(backends)
+        cpu_before = cpu_of([server]), cpu_of(backends)
         result = run_load(port, requests, concurrency=1, core=CLIENT_CORE, keep_bodies=True)
         backends = [*backends, *(p for p in _pg_backends(backend) if p not in backends)]
-        server_cpu = _cpu_of([server]) - cpu_before[0]
-        backend_cpu = _cpu_of(backends) - cpu_before[1]  # a backend new in the run: all its CPU
+        server_cpu = cpu_of([server]) - cpu_before[0]
+        backend_cpu = cpu_of(backends) - cpu_before[1]  # a backend new in the run: all its CPU
         created = sum(orjson.loads(b).get("created", 0) for b in result.bodies)
         orders = args.bulk_calls * args.bulk_size
         lines = sum(len(b["lines"]) for b in made["bulk_bodies"])
