@@ -52,6 +52,8 @@ from patron.orders.schemas import MAX_LINES, OrderIn, OrderLineIn, RefundIn
 
 # ======================================================================== writing orders
 
+_KEPT = 50_000  # distinct identities, and lines, kept checked (OrderWriter._customer, _line)
+
 
 @dataclass(slots=True)
 class _Head:
@@ -144,6 +146,8 @@ class OrderWriter:
         self.currency = get_settings().currency
         # The identifiers the file has columns for (an order's cells hold no others).
         self._identity_columns = tuple(t for t in IDENTITY_TARGETS if t in reader.head_targets)
+        self._refs: dict[tuple[tuple[str, Any], ...], CustomerRef] = {}
+        self._lines: dict[tuple[Any, ...], OrderLineIn] = {}
 
     # -- order-level fields ---------------------------------------------------------------
 
@@ -229,8 +233,14 @@ class OrderWriter:
     def _customer(self, person: dict[str, Any]) -> CustomerRef | None:
         if not person:
             return None
+        # A customer's orders repeat the same cells: each distinct identity is checked once
+        # (bounded; the orders service only reads a ref, so orders may share one).
+        key = tuple(person.items())
+        found = self._refs.get(key)
+        if found is not None:
+            return found
         try:
-            return CustomerRef.model_validate(person)
+            found = CustomerRef.model_validate(person)
         except ValidationError as exc:
             error = exc.errors()[0]
             loc = error.get("loc") or ("",)
@@ -244,6 +254,10 @@ class OrderWriter:
                 "identity_invalid",
                 problem=message,
             ) from None
+        if len(self._refs) >= _KEPT:
+            self._refs.clear()
+        self._refs[key] = found
+        return found
 
     def _head(self, session: Session, rows: Sequence[Any]) -> _Head:
         """The order-level fields with the store resolved (a flaw raises)."""
@@ -343,18 +357,7 @@ class OrderWriter:
                 payment_method=head.payment_method,
                 order_discount_fen=head.extra.get("order_discount_fen", 0),
                 total_fen=None,
-                lines=[
-                    built(
-                        OrderLineIn,
-                        sku=r["sku"],
-                        name=r["name"],
-                        quantity=milli_to_quantity(r["qty"]),
-                        unit_price_fen=r["price"],
-                        discount_fen=r["discount"],
-                        amount_fen=r["amount"],
-                    )
-                    for r in sale_rows
-                ],
+                lines=[self._line(r) for r in sale_rows],
                 country=head.extra.get("country"),
                 province=head.extra.get("province"),
                 city=head.extra.get("city"),
@@ -365,6 +368,26 @@ class OrderWriter:
             return None
         refund_rows = [(n, r) for n, r in enumerate(sale_rows, start=1) if r["refund"]]
         return _Sale(key, sale_rows, others, order_in, head, refund_rows)
+
+    def _line(self, row: dict[str, Any]) -> OrderLineIn:
+        """A sale row's line. Lines alike (an export repeats each SKU at a few prices and
+        quantities) share one: the orders service only reads them (bounded)."""
+        key = (row["sku"], row["name"], row["qty"], row["price"], row["discount"], row["amount"])
+        line = self._lines.get(key)
+        if line is None:
+            line = built(
+                OrderLineIn,
+                sku=row["sku"],
+                name=row["name"],
+                quantity=milli_to_quantity(row["qty"]),
+                unit_price_fen=row["price"],
+                discount_fen=row["discount"],
+                amount_fen=row["amount"],
+            )
+            if len(self._lines) >= _KEPT:
+                self._lines.clear()
+            self._lines[key] = line
+        return line
 
     def _check_total(
         self, rows: Sequence[Any], sale_rows: Sequence[Any], head: _Head, lines_total: int

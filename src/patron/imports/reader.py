@@ -379,9 +379,20 @@ class Table:
         self._rows_total = (first - 1) + (sheet.height or 0)
         self._rows_done = 0
         number = first - 1
+        texts = _Texts()
         for number, values in enumerate(sheet.iter_rows(), start=first):
             self._rows_done = number
-            yield number, [v if type(v) is str else _cell(v) for v in values]
+            yield (
+                number,
+                [
+                    v
+                    if type(v) is str
+                    else texts[v]
+                    if type(v) is float or type(v) is datetime
+                    else _cell(v)
+                    for v in values
+                ],
+            )
         self._rows_done = max(number, self._rows_total)
 
     # -- header ---------------------------------------------------------------------------
@@ -463,6 +474,21 @@ def _count_outside_quotes(line: str, delimiter: str) -> int:
 
 def _header_text(cell: Cell) -> str:
     return cell.replace("\ufeff", "").strip()
+
+
+class _Texts(dict[float | datetime, Cell]):
+    """The text of each number or time a sheet holds, made once however many rows repeat it
+    (quantities, prices, an order's time, a customer's phone); bounded. Only floats and
+    datetimes are looked up: no two of them are equal (as True and 1.0 would be)."""
+
+    def __missing__(self, value: float | datetime) -> Cell:
+        if len(self) >= _TEXTS_KEPT:
+            self.clear()
+        text = self[value] = _cell(value)
+        return text
+
+
+_TEXTS_KEPT = 100_000
 
 
 def _cell(value: object) -> Cell:
