@@ -307,11 +307,31 @@ def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
             statement = _MAX_ID[table.name] = select(func.coalesce(func.max(table.c.id), 0))
         top = conn.execute(statement).scalar_one()
         return list(range(top + 1, top + 1 + count))
-    rows = conn.execute(
-        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
-        {"table": table.name, "n": count},
-    )
-    return [row[0] for row in rows]
+    # One row holding an array: a row per id cost the client a fetch each.
+    return list(conn.exec_driver_sql(_next_ids(conn, table), {"n": count}).scalar_one())
+
+
+_NEXT_IDS: dict[tuple[str, str], str] = {}
+
+
+def _next_ids(conn: Connection, table: Table) -> str:
+    """The statement drawing ``%(n)s`` ids from ``table``'s sequence, its name found once per
+    database: written into the statement as a literal, it is resolved once when the
+    statement is parsed, where ``pg_get_serial_sequence`` in it was called, and its text
+    looked up as a name, for every id drawn."""
+    key = (str(conn.engine.url), table.name)
+    statement = _NEXT_IDS.get(key)
+    if statement is None:
+        sequence = conn.execute(
+            text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table.name}
+        ).scalar_one()
+        if sequence is None:
+            raise ValueError(f"{table.name}.id draws from no sequence")
+        literal = str(sequence).replace("'", "''")
+        statement = _NEXT_IDS[key] = (
+            f"SELECT ARRAY(SELECT nextval('{literal}'::regclass) FROM generate_series(1, %(n)s))"
+        )
+    return statement
 
 
 def one_of(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
