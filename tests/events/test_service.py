@@ -78,6 +78,35 @@ def test_a_large_batch_keeps_each_events_properties(db: Database) -> None:
     assert [e.event_id for e in read] == [item.event_id for item in items]
 
 
+@pytest.mark.parametrize("count", [1, 200])  # 200: by COPY on PostgreSQL
+def test_new_events_are_written_without_looking_their_ids_up(db: Database, count: int) -> None:
+    """publish_many(new=True), for the events of rows just created: no statement looks their
+    ids up before the insert, and each event reads back under its id."""
+    from sqlalchemy import event as sa_event
+
+    items = [
+        events.DomainEvent("order.created", None, None, {"order_id": n}, f"order.created:{n}", None)
+        for n in range(1, count + 1)
+    ]
+    reads: list[str] = []
+
+    def note(_c: object, _cur: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "event.event_id" in statement:
+            reads.append(statement)  # a look-up by id (not the ids drawn for the rows)
+
+    sa_event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        ids = db.write(lambda s: events.publish_many(s, items, new=True))
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", note)
+    assert reads == []
+    assert len(set(ids)) == count
+    read = db.read(lambda s: events.read_after(s, 0, limit=500))
+    assert [(e.id, e.event_id, e.properties) for e in read] == [
+        (i, item.event_id, item.properties) for i, item in zip(ids, items, strict=True)
+    ]
+
+
 def test_a_batch_sent_twice_is_taken_in_once(db: Database) -> None:
     items = [behaviour("page_view"), behaviour("search"), behaviour("page_view")]
     assert _ingest(db, *items).accepted == 3

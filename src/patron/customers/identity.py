@@ -52,7 +52,7 @@ from patron.audit.service import record_audit
 from patron.core.actor import Actor, system_actor
 from patron.core.clock import utcnow
 from patron.core.crypto import can_make_subject_keys, get_keyring, name_index
-from patron.core.db import insert_rows
+from patron.core.db import insert_rows, one_of
 from patron.customers.exceptions import UnknownCustomer
 from patron.customers.masking import mask_identity
 from patron.customers.merging import blocked_pairs, merge_customers
@@ -84,7 +84,7 @@ _CHUNK = 400
 
 
 @cache
-def _owners_in_scope(single: bool) -> Any:
+def _owners_in_scope(single: bool, dialect: str = "") -> Any:
     """The owners' statement with whether each owner is in the stores ``:scope_stores``
     (the store-scope rule, customers/scope.py), built once: a store's till asks it for every
     order it posts."""
@@ -94,7 +94,17 @@ def _owners_in_scope(single: bool) -> Any:
     )
     if single:
         return statement.where(_IDENTITY.c.value_index == bindparam("value_index"))
-    return statement.where(_IDENTITY.c.value_index.in_(bindparam("values", expanding=True)))
+    return statement.where(one_of(_IDENTITY.c.value_index, "values", dialect))
+
+
+@cache
+def _owners_of_indexes(dialect: str) -> Any:
+    """The owners of the blind indexes ``:values``, built once per dialect."""
+    return (
+        select(*_OWNER_COLUMNS)
+        .join(_CUSTOMER, _CUSTOMER.c.id == _IDENTITY.c.customer_id)
+        .where(one_of(_IDENTITY.c.value_index, "values", dialect))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +222,6 @@ def load_owners(
         return owners
     indexes = index_keys(unique, indexes)
     conn = session.connection()  # Core, not the ORM: this runs for every order posted
-    t = _IDENTITY
     for start in range(0, len(unique), _CHUNK):
         chunk = unique[start : start + _CHUNK]
         # The index alone is selective; kind and namespace are checked below.
@@ -225,15 +234,11 @@ def load_owners(
                 result = conn.execute(_owners_in_scope(True), params)
             else:
                 params = {"values": values, "scope_stores": stores}
-                result = conn.execute(_owners_in_scope(False), params)
+                result = conn.execute(_owners_in_scope(False, conn.dialect.name), params)
         elif len(values) == 1:
             result = conn.execute(_OWNERS_OF_INDEX, {"value_index": values[0]})
         else:
-            result = conn.execute(
-                select(*_OWNER_COLUMNS)
-                .join(_CUSTOMER, _CUSTOMER.c.id == t.c.customer_id)
-                .where(t.c.value_index.in_(values))
-            )
+            result = conn.execute(_owners_of_indexes(conn.dialect.name), {"values": values})
         for row in result:
             kind, namespace, value_index, customer_id, signed_up_at = row[:5]
             if scope is not None and visible is not None:
@@ -577,8 +582,10 @@ def _write(batch: _Batch) -> None:
             session,
             {cid: row["key_ref"] for cid, row in zip(ids, rows, strict=True) if "key_ref" in row},
         )
-        events.publish_many(
-            session, [_customer_created(p, cid) for p, cid in zip(roots, ids, strict=True)]
+        events.publish_many(  # new profiles: no event names them yet
+            session,
+            [_customer_created(p, cid) for p, cid in zip(roots, ids, strict=True)],
+            new=True,
         )
     added: dict[int, list[str]] = {}  # identifier kinds added to existing profiles
     if batch.new_keys:

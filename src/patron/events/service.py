@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from patron.catalog import service as catalog
 from patron.core.clock import utcnow
 from patron.core.crypto import blind_index
-from patron.core.db import insert_rows
+from patron.core.db import insert_rows, one_of
 from patron.core.errors import InvalidInput
 from patron.events import webhooks
 from patron.events.models import Event, EventKind, EventVisitor
@@ -46,6 +46,19 @@ _CHUNK = 500
 _EVENTS_BY_ID = select(_EVENT.c.event_id, _EVENT.c.id).where(
     _EVENT.c.event_id.in_(bindparam("event_ids", expanding=True))
 )
+_EVENTS_BY_IDS: dict[str, Any] = {}
+
+
+def _events_by_id(session: Session) -> Any:
+    """The events under the ids ``:event_ids``, built once per dialect (core/db.one_of)."""
+    dialect = session.get_bind().dialect.name
+    statement = _EVENTS_BY_IDS.get(dialect)
+    if statement is None:
+        statement = _EVENTS_BY_IDS[dialect] = select(_EVENT.c.event_id, _EVENT.c.id).where(
+            one_of(_EVENT.c.event_id, "event_ids", dialect)
+        )
+    return statement
+
 
 # Turns the identifiers of signed-in visitors into customer ids: the web edge passes the
 # customers domain's identity resolution (the one orders use), given each event's index,
@@ -137,24 +150,32 @@ def publish(
 
 
 def publish_many(
-    session: Session, items: Sequence[DomainEvent], *, subscription_id: int | None = None
+    session: Session,
+    items: Sequence[DomainEvent],
+    *,
+    subscription_id: int | None = None,
+    new: bool = False,
 ) -> list[int]:
     """:func:`publish` for many events at once (a bulk import's orders): one statement per
     few hundred events. Returns their row ids, in order. Given ``subscription_id``, the new
     events are delivered to that webhook subscription alone (a journey's webhook step),
-    not to the subscribers of their type; it must exist (``SubscriptionNotFound``)."""
+    not to the subscribers of their type; it must exist (``SubscriptionNotFound``).
+
+    ``new``: the caller vouches that no event under these ids exists yet (ids naming rows
+    it created in this transaction, which are never deleted), so they are not looked up:
+    the look-up of a batch's 500 ids was a statement as costly as the insert."""
     if not items:
         return []
     now = utcnow()
     if subscription_id is not None:
         webhooks.get_subscription(session=session, subscription_id=subscription_id)
-    if len(items) == 1 and items[0].event_id is not None:
+    if len(items) == 1 and items[0].event_id is not None and not new:
         return [_publish_one(session, items[0], items[0].event_id, now, subscription_id)]
     keys = [item.event_id or f"{item.type}:{uuid.uuid4().hex}" for item in items]
     known: dict[str, int] = {}
-    for start in range(0, len(keys), _CHUNK):
+    for start in range(0, 0 if new else len(keys), _CHUNK):
         chunk = [k for k in keys[start : start + _CHUNK] if k not in known]
-        found = session.execute(_EVENTS_BY_ID, {"event_ids": chunk})
+        found = session.execute(_events_by_id(session), {"event_ids": chunk})
         known.update({r.event_id: r.id for r in found})
     fresh: dict[str, DomainEvent] = {}
     for key, item in zip(keys, items, strict=True):
