@@ -549,8 +549,21 @@ def band_outcomes(
 
 def score_churn(con: Any, *, as_of: date, params: ChurnParams | None = None) -> ChurnResult:
     """Churn risk, P(alive), CLV, value at stake, band and reasons for every customer with a
-    purchase on or before ``as_of``, with the model report (module doc)."""
-    params = params or ChurnParams()
+    purchase on or before ``as_of``, with the model report (module doc).
+
+    OpenBLAS is held to one thread for the scoring only (every thread of the process, the
+    CLV thread's included; restored after): nothing here is a product large enough to
+    gain from a second BLAS thread, while SciPy's L-BFGS-B (the sample and Gamma-Gamma
+    fits) wakes OpenBLAS's idle thread, which then spins on the other core (about 0.1 CPU
+    s a fit, beside the likelihood threads of clv/_fitting.py).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _score_churn(con, as_of=as_of, params=params or ChurnParams())
+
+
+def _score_churn(con: Any, *, as_of: date, params: ChurnParams) -> ChurnResult:
     started = time.perf_counter()
     tables = store_tables(con)
     for needed in ("orders", "refunds", "customers"):
