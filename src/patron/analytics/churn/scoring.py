@@ -529,12 +529,12 @@ def band_outcomes(
             return {"customers": n, "top_decile_customers": 0, "lift": None}
         base = float(y[mask].mean())
         idx = np.flatnonzero(mask)
-        top = idx[np.argsort(-risk[idx], kind="stable")[: max(1, n // 10)]]
-        rate = float(y[top].mean())
+        top = _riskiest(risk[idx], max(1, n // 10))
+        rate = float(y[idx][top].mean())
         return {
             "customers": n,
             "base_rate": base,
-            "top_decile_customers": len(top),
+            "top_decile_customers": int(top.sum()),
             "top_decile_churn_rate": rate,
             "lift": rate / base if base > 0 else None,
         }
@@ -545,6 +545,21 @@ def band_outcomes(
         "top_decile": lift(active),
         "top_decile_all": lift(np.ones(len(y), dtype=bool)),
     }
+
+
+def _riskiest(risk: FloatArray, count: int) -> npt.NDArray[np.bool_]:
+    """The ``count`` highest risks, ties at the edge going to the earlier rows: the head of
+    a stable sort by descending risk, found by a partition instead of the whole sort."""
+    n = len(risk)
+    chosen = np.zeros(n, dtype=np.bool_)
+    if count >= n or np.isnan(risk).any():
+        chosen[np.argsort(-risk, kind="stable")[:count]] = True
+        return chosen
+    floor = np.partition(risk, n - count)[n - count]
+    chosen = risk > floor
+    edge = risk == floor
+    chosen |= edge & (np.cumsum(edge) <= count - int(chosen.sum()))
+    return chosen
 
 
 def score_churn(con: Any, *, as_of: date, params: ChurnParams | None = None) -> ChurnResult:
