@@ -6,7 +6,7 @@ Two parts, figures printed, nothing asserted:
    ``--customers`` customers and ten order lines per customer, then ``score_churn`` on it:
    features at three cut-offs from one read of the orders, three BG/NBD fits, the logistic
    regression and its
-   calibration, Gamma-Gamma and 12-month CLV with intervals, bands and reasons. Wall time,
+   calibration, Gamma-Gamma and 12-month CLV (no interval), bands and reasons. Wall time,
    CPU time and peak RSS of the scoring alone (the data is written first).
 2. The demo retailer: ``patron demo`` through the services into SQLite
    (``--demo-customers``), the real extract into a DuckDB analytics store, then

@@ -345,3 +345,15 @@ def test_earlier_cutoffs_p_alive_from_the_warm_start_is_the_cold_fits(
         assert np.isnan(warm.expected_purchases_90d).all()
         np.testing.assert_allclose(warm.p_alive, cold.p_alive, rtol=1e-6, atol=1e-9)
         assert warm.fit.converged
+
+
+def test_the_riskiest_are_the_head_of_the_stable_sort_ties_included() -> None:
+    from patron.analytics.churn.scoring import _riskiest
+
+    rng = np.random.default_rng(3)
+    for n, count in ((1000, 100), (1000, 1), (50, 50), (7, 3)):
+        # Few distinct values, so the edge of the head falls among ties.
+        risk = rng.integers(0, 5, n).astype(np.float64) / 4
+        expected = np.zeros(n, dtype=bool)
+        expected[np.argsort(-risk, kind="stable")[:count]] = True
+        np.testing.assert_array_equal(_riskiest(risk, count), expected)

@@ -114,3 +114,21 @@ def test_a_wider_level_gives_a_wider_interval(
     wide = customer_lifetime_value(purchases, spend, **data, level=0.95)
     assert (wide.lower <= narrow.lower).all() and (narrow.upper <= wide.upper).all()
     assert (wide.upper - wide.lower > 0).any()
+
+
+def test_without_the_interval_the_value_is_the_same_and_nothing_speaks_of_an_interval(
+    fitted: tuple[FitResult[BgNbd], FitResult[GammaGamma], dict[str, np.ndarray]],
+) -> None:
+    purchases, spend, data = fitted
+    full = customer_lifetime_value(purchases, spend, **data)
+    bare = customer_lifetime_value(purchases.model, spend.model, **data, interval=False)
+    np.testing.assert_array_equal(bare.value, full.value)
+    np.testing.assert_array_equal(bare.discounted_purchases, full.discounted_purchases)
+    np.testing.assert_array_equal(bare.lower, bare.value)
+    np.testing.assert_array_equal(bare.upper, bare.value)
+    # Bare models without covariances would warn about the interval; without one they do not.
+    assert bare.warnings == ()
+    assert any(
+        "covariance" in w
+        for w in customer_lifetime_value(purchases.model, spend.model, **data).warnings
+    )

@@ -7,7 +7,7 @@ the whole order history three times. Here the orders are read once, as of the la
 cut-off, and every cut-off's columns come from that one read:
 
 1. ``days``: one row per customer and purchase day (what was paid that day), sorted by
-   customer and day: one grouping of the orders in DuckDB, one sort.
+   customer and day: the orders read as they are, sorted once, each day's added up.
 2. ``taken``: what refunds and returns took back, as (purchase day's row, day taken back,
    fen). A refund belongs to its order's purchase day; a return without a known sale to the
    customer's latest purchase day on or before it, which is the same day whatever the
@@ -47,11 +47,13 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 _EPOCH = date(1970, 1, 1)
 
-_DAYS_SQL = """
-SELECT customer_id, order_date AS day, sum(paid_fen)::BIGINT AS paid_fen
+# The orders themselves, grouped into purchase days here rather than in DuckDB: nearly every
+# (customer, day) has one order, so a hash grouping costs as much as it saves, while the
+# sort by customer and day that follows brings a day's orders together anyway.
+_ORDERS_SQL = """
+SELECT customer_id, order_date AS day, coalesce(paid_fen, 0) AS paid_fen
 FROM orders
 WHERE customer_id IS NOT NULL AND order_date <= $upto
-GROUP BY customer_id, order_date
 """
 
 _REFUNDS_SQL = """
@@ -232,12 +234,20 @@ class PurchaseHistory:
 def purchase_history(con: Any, *, upto: date, tables: set[str]) -> Iterator[PurchaseHistory]:
     """Read the orders, refunds and returns on or before ``upto`` once (module doc)."""
     params = {"upto": upto}
-    rows = con.sql(_DAYS_SQL, params=params).to_arrow_table()
+    rows = con.sql(_ORDERS_SQL, params=params).to_arrow_table()
     customer = _ints(rows.column("customer_id"))
     day = _epoch_days(rows.column("day"))
-    order = _sort_order(customer, day)
+    # The orders by customer and day (the order within a day does not matter: its orders
+    # are added up), then one row per purchase day.
+    order = _sort_order(customer, day, stable=False)
     customer, day = customer[order], day[order]
     paid = _ints(rows.column("paid_fen"))[order]
+    if len(customer):
+        same_day = np.ones(len(customer), dtype=np.bool_)
+        same_day[1:] = (customer[1:] != customer[:-1]) | (day[1:] != day[:-1])
+        first_orders = np.flatnonzero(same_day)
+        paid = np.add.reduceat(paid, first_orders)
+        customer, day = customer[first_orders], day[first_orders]
     new = np.ones(len(customer), dtype=np.bool_)
     new[1:] = customer[1:] != customer[:-1]
     first_rows = np.flatnonzero(new)
@@ -266,7 +276,8 @@ def purchase_history(con: Any, *, upto: date, tables: set[str]) -> Iterator[Purc
     gap_rows = np.flatnonzero(~new)
     gap_segment = segment[gap_rows]
     gap_days = day[gap_rows] - day[gap_rows - 1]
-    by_length = _sort_order(gap_segment, gap_days)
+    # Gaps of equal length are interchangeable for the medians: any order among them.
+    by_length = _sort_order(gap_segment, gap_days, stable=False)
     yield PurchaseHistory(
         con=con,
         upto=upto,
@@ -286,15 +297,16 @@ def purchase_history(con: Any, *, upto: date, tables: set[str]) -> Iterator[Purc
     )
 
 
-def _sort_order(major: IntArray, minor: IntArray) -> npt.NDArray[np.intp]:
+def _sort_order(major: IntArray, minor: IntArray, *, stable: bool = True) -> npt.NDArray[np.intp]:
     """``np.lexsort((minor, major))``: the rows by ``major``, then ``minor``, stably. Done as
-    one stable sort of a single key where it fits in 63 bits (the rows come nearly in that
-    order already, which the sort uses: a fraction of the lexsort's cost)."""
+    one sort of a single key where it fits in 63 bits: a fraction of the lexsort's cost.
+    ``stable=False`` leaves equal (major, minor) rows in any order, for NumPy's faster
+    unstable sort, when the caller adds them up anyway."""
     if not len(major):
         return np.arange(0, dtype=np.intp)
     low, span = int(minor.min()), int(minor.max()) - int(minor.min()) + 1
     if int(major.min()) >= 0 and int(major.max()) < (1 << 62) // span:
-        return np.argsort(major * span + (minor - low), kind="stable")
+        return np.argsort(major * span + (minor - low), kind="stable" if stable else None)
     return np.lexsort((minor, major))
 
 

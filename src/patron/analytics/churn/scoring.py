@@ -529,12 +529,12 @@ def band_outcomes(
             return {"customers": n, "top_decile_customers": 0, "lift": None}
         base = float(y[mask].mean())
         idx = np.flatnonzero(mask)
-        top = idx[np.argsort(-risk[idx], kind="stable")[: max(1, n // 10)]]
-        rate = float(y[top].mean())
+        top = _riskiest(risk[idx], max(1, n // 10))
+        rate = float(y[idx][top].mean())
         return {
             "customers": n,
             "base_rate": base,
-            "top_decile_customers": len(top),
+            "top_decile_customers": int(top.sum()),
             "top_decile_churn_rate": rate,
             "lift": rate / base if base > 0 else None,
         }
@@ -547,10 +547,38 @@ def band_outcomes(
     }
 
 
+def _riskiest(risk: FloatArray, count: int) -> npt.NDArray[np.bool_]:
+    """The ``count`` highest risks, ties at the edge going to the earlier rows: the head of
+    a stable sort by descending risk, found by a partition instead of the whole sort."""
+    n = len(risk)
+    chosen = np.zeros(n, dtype=np.bool_)
+    if count >= n or np.isnan(risk).any():
+        chosen[np.argsort(-risk, kind="stable")[:count]] = True
+        return chosen
+    floor = np.partition(risk, n - count)[n - count]
+    chosen = risk > floor
+    edge = risk == floor
+    chosen |= edge & (np.cumsum(edge) <= count - int(chosen.sum()))
+    return chosen
+
+
 def score_churn(con: Any, *, as_of: date, params: ChurnParams | None = None) -> ChurnResult:
     """Churn risk, P(alive), CLV, value at stake, band and reasons for every customer with a
-    purchase on or before ``as_of``, with the model report (module doc)."""
-    params = params or ChurnParams()
+    purchase on or before ``as_of``, with the model report (module doc).
+
+    OpenBLAS is held to one thread for the scoring only (every thread of the process, the
+    CLV thread's included; restored after): nothing here is a product large enough to
+    gain from a second BLAS thread, while SciPy's L-BFGS-B (the sample and Gamma-Gamma
+    fits) wakes OpenBLAS's idle thread, which then spins on the other core (about 0.1 CPU
+    s a fit, beside the likelihood threads of clv/_fitting.py).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _score_churn(con, as_of=as_of, params=params or ChurnParams())
+
+
+def _score_churn(con: Any, *, as_of: date, params: ChurnParams) -> ChurnResult:
     started = time.perf_counter()
     tables = store_tables(con)
     for needed in ("orders", "refunds", "customers"):

@@ -118,12 +118,17 @@ def customer_lifetime_value(
     horizon_months: int = 12,
     monthly_discount_rate: float = 0.01,
     level: float = 0.90,
+    interval: bool = True,
 ) -> LifetimeValue:
     """CLV over ``horizon_months`` for each customer, with a ``level`` interval (module doc).
 
     ``purchases`` and ``spend`` are fits (their covariances give the interval) or bare
     models (the interval then leaves out that model's parameter uncertainty, with a
     warning). ``frequency``, ``recency``, ``age`` are in the purchase model's time unit.
+
+    ``interval=False`` leaves the interval out (``lower`` and ``upper`` are the value, and
+    no warning speaks of it), for a caller that reads only the value: the delta method's
+    eight further evaluations of the purchase model cost more than the value itself.
     """
     if (
         not isinstance(horizon_months, int)
@@ -163,6 +168,19 @@ def customer_lifetime_value(
     discounted = discounted_u[inverse]
     value = np.maximum(discounted * expected_spend, 0.0)
 
+    if not interval:
+        return LifetimeValue(
+            value=value,
+            lower=value,
+            upper=value,
+            expected_purchases=total_u[inverse],
+            discounted_purchases=discounted,
+            expected_spend=expected_spend,
+            horizon_months=horizon_months,
+            monthly_discount_rate=float(monthly_discount_rate),
+            level=float(level),
+            warnings=tuple(dict.fromkeys(messages)),
+        )
     variance = np.zeros(len(x))
     if purchase_cov is None:
         messages.append(
