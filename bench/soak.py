@@ -62,7 +62,8 @@ from _loadgen import _read_response
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+# A log file is not a terminal: wide enough that the table is not wrapped there either.
+console = Console() if sys.stdout.isatty() else Console(width=132)
 SCHEMA = "patron_bench_soak"
 RATE = 200
 CONNECTIONS = 32
