@@ -89,3 +89,12 @@ def test_analytics_commands_run_at_the_batch_nice_and_others_do_not(tmp_path: Pa
     assert _nice_of(["analytics", "nice-now"], env) == base + 3
     assert _nice_of(["nice-now"], env) == base
     assert _nice_of(["analytics", "nice-now"], {**env, "PATRON_BATCH_NICE": "0"}) == base
+
+
+def test_the_batch_commands_are_the_cli_s_own() -> None:
+    from patron import cli
+
+    names = {c.name for c in cli.app.registered_commands} | {
+        g.name for g in cli.app.registered_groups
+    }
+    assert names >= cli.BATCH_COMMANDS
