@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,7 +62,8 @@ from _loadgen import _read_response
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+# A log file is not a terminal: wide enough that the table is not wrapped there either.
+console = Console() if sys.stdout.isatty() else Console(width=132)
 SCHEMA = "patron_bench_soak"
 RATE = 200
 CONNECTIONS = 32
@@ -90,6 +91,7 @@ class Side:
     ended_s: float | None = None
     returncode: int | None = None
     output: str = ""
+    cpu_s: float | None = None  # user + system CPU of the command's process
 
 
 @dataclass
@@ -97,6 +99,30 @@ class Run:
     samples: list[Sample] = field(default_factory=list)
     wall_s: float = 0.0
     loads: list[tuple[str, tuple[float, float, float]]] = field(default_factory=list)
+    server_cpu_s: float | None = None  # both workers and their parent, during the run
+    client_cpu_s: float = 0.0  # this process: the load generator (the rest here sleeps)
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def session_cpu_s(sid: int) -> float | None:
+    """User + system CPU of the live processes of session ``sid`` (the server started in a
+    session of its own: its parent and workers), from /proc; None where there is no /proc."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    ticks = 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # stat's 6th field, the session, 4th after the name
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / _TICK
 
 
 def pct(values: list[float], q: float) -> float:
@@ -195,6 +221,17 @@ async def load(tills: Tills, seconds: float, run: Run) -> None:
         pool.get_nowait()[1].close()
 
 
+def run_loop(work: Coroutine[Any, Any, None]) -> None:
+    """The load on uvloop where it is installed (uvicorn[standard] brings it): less of the
+    generator's own CPU and scheduling jitter in the latencies it measures."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        asyncio.run(work)
+    else:
+        uvloop.run(work)
+
+
 def side_runner(sides: list[Side], env: dict[str, str], cwd: Path, t0: float) -> threading.Thread:
     def go() -> None:
         for side in sorted(sides, key=lambda s: s.start_s):
@@ -204,12 +241,17 @@ def side_runner(sides: list[Side], env: dict[str, str], cwd: Path, t0: float) ->
 
             def one(side: Side = side) -> None:
                 side.started_s = time.monotonic() - t0
-                done = subprocess.run(
-                    side.command, env=env, cwd=cwd, capture_output=True, text=True, check=False
-                )
-                side.ended_s = time.monotonic() - t0
-                side.returncode = done.returncode
-                side.output = (done.stdout + done.stderr)[-2000:]
+                with tempfile.TemporaryFile() as out:
+                    proc = subprocess.Popen(
+                        side.command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
+                    )
+                    _, status, usage = os.wait4(proc.pid, 0)
+                    proc.returncode = os.waitstatus_to_exitcode(status)
+                    side.ended_s = time.monotonic() - t0
+                    side.returncode = proc.returncode
+                    side.cpu_s = usage.ru_utime + usage.ru_stime
+                    out.seek(0)
+                    side.output = out.read().decode(errors="replace")[-2000:]
 
             threading.Thread(target=one, daemon=True, name=side.name).start()
 
@@ -313,7 +355,8 @@ def report(run: Run, sides: list[Side], found: dict[str, int], expected: dict[st
             if side.ended_s is not None and side.started_s is not None
             else "not finished"
         )
-        console.print(f"{side.name}: exit {side.returncode}, {took}")
+        cpu = f", {side.cpu_s:.1f} s CPU" if side.cpu_s is not None else ""
+        console.print(f"{side.name}: exit {side.returncode}, {took}{cpu}")
         if side.returncode:
             console.print(side.output)
     lost_till = expected["till"] - found["till"]
@@ -323,6 +366,13 @@ def report(run: Run, sides: list[Side], found: dict[str, int], expected: dict[st
         f"import: {expected['imported']:,} orders in the file, stored {found['imported']:,}, "
         f"lost {lost_import:,}; nightly runs recorded done: {found['nightly']}"
     )
+    served = len(run.samples)
+    if run.server_cpu_s is not None and served:
+        console.print(
+            f"server CPU {run.server_cpu_s:.1f} s, {run.server_cpu_s / served * 1000:.2f} ms a "
+            f"request ({run.server_cpu_s / run.wall_s:.0%} of one core); load generator "
+            f"{run.client_cpu_s:.1f} s, {run.client_cpu_s / run.wall_s:.0%} of one core"
+        )
     for when, (one, five, fifteen) in run.loads:
         console.print(f"load average {when}: {one:.2f} {five:.2f} {fifteen:.2f}")
 
@@ -389,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     time.sleep(0.2)
                 tills = Tills(port, keys)
                 warm = Run()
-                asyncio.run(load(tills, 5, warm))  # warm both workers' caches
+                run_loop(load(tills, 5, warm))  # warm both workers' caches
                 sides = [
                     Side("the nightly job", [patron, "nightly"], seconds / 4),
                     Side(
@@ -408,13 +458,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                     ),
                 ]
                 run.loads.append(("at the start", os.getloadavg()))
+                server_cpu = session_cpu_s(server.pid)
+                client_cpu = time.process_time()
                 t0 = time.monotonic()
                 side_runner(sides, env, tmp, t0)
                 loads = threading.Timer(
                     seconds / 2, lambda: run.loads.append(("half-way", os.getloadavg()))
                 )
                 loads.start()
-                asyncio.run(load(tills, seconds, run))
+                run_loop(load(tills, seconds, run))
+                run.client_cpu_s = time.process_time() - client_cpu
+                after = session_cpu_s(server.pid)
+                if server_cpu is not None and after is not None:
+                    run.server_cpu_s = after - server_cpu
                 run.loads.append(("at the end", os.getloadavg()))
                 while any(s.started_s is None or s.ended_s is None for s in sides):
                     time.sleep(1)

@@ -32,6 +32,8 @@ def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     # argon2 at a test-sized cost: the production default is tested in tests/staff
     monkeypatch.setenv("PATRON_ARGON2_MEMORY_KIB", "8192")
     monkeypatch.setenv("PATRON_ARGON2_TIME_COST", "1")
+    # ``patron nightly``/``import`` run in-process here: the test process keeps its priority
+    monkeypatch.setenv("PATRON_BATCH_NICE", "0")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -41,8 +41,12 @@ app.add_typer(privacy_app, name="privacy")
 console = Console()
 
 
+# Batch work that may run beside the server (from cron): at PATRON_BATCH_NICE.
+BATCH_COMMANDS = frozenset({"nightly", "import", "analytics"})
+
+
 @app.callback()
-def _settings_first() -> None:
+def _settings_first(ctx: typer.Context) -> None:
     """Read the settings before any command: a wrong one is named, not a traceback."""
     from pydantic import ValidationError
 
@@ -50,7 +54,7 @@ def _settings_first() -> None:
 
     use_system_language()  # errors are said in the system's language (web/messages.py)
     try:
-        get_settings()
+        settings = get_settings()
     except ValidationError as exc:
         for error in exc.errors():
             field = ".".join(str(part) for part in error.get("loc", ())) or "settings"
@@ -59,6 +63,10 @@ def _settings_first() -> None:
                 f"{error.get('msg', 'invalid')}"
             )
         raise typer.Exit(2) from None
+    if ctx.invoked_subcommand in BATCH_COMMANDS and settings.batch_nice:
+        from patron.core.priority import lower_priority
+
+        lower_priority(settings.batch_nice)
 
 
 @app.command()

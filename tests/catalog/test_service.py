@@ -55,3 +55,33 @@ def test_another_process_s_change_reaches_the_till_within_the_cache_time(
     }
     monkeypatch.setattr(catalog, "TILL_CATEGORY_SECONDS", 0.0)  # that time has passed
     assert _till(db, "APPLE") == {"APPLE": "wallet"}
+
+
+def test_the_till_reads_a_shop_s_usual_goods_again_in_one_query(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _upsert(db, APPLE="fresh/fruit", SOAP="home/cleaning", TEA="drinks")
+    asked: list[set[str]] = []
+    read = catalog.category_paths
+
+    def counted(*, session: object, skus: list[str]) -> dict[str, str]:
+        asked.append(set(skus))
+        return read(session=session, skus=skus)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(catalog, "category_paths", counted)
+    assert _till(db, "APPLE") == {"APPLE": "fresh/fruit"}
+    assert _till(db, "SOAP", "APPLE") == {"SOAP": "home/cleaning", "APPLE": "fresh/fruit"}
+    assert _till(db, "APPLE", "SOAP") == {"APPLE": "fresh/fruit", "SOAP": "home/cleaning"}
+    assert asked == [{"APPLE"}, {"SOAP"}]  # each SKU read once while the reading is fresh
+    with monkeypatch.context() as m:
+        m.setattr(catalog, "TILL_CATEGORY_SECONDS", 0.0)  # the reading has run out
+        assert _till(db, "TEA") == {"TEA": "drinks"}
+    # One query read the quote's SKU and every SKU of the last reading again …
+    assert asked[2:] == [{"APPLE", "SOAP", "TEA"}]
+    # … so all of them are fresh at once.
+    assert _till(db, "APPLE", "SOAP", "TEA") == {
+        "APPLE": "fresh/fruit",
+        "SOAP": "home/cleaning",
+        "TEA": "drinks",
+    }
+    assert len(asked) == 3

@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     analytics_store: Path | None = None
     analytics_nightly: bool = True
     analytics_nightly_at: time = time(2, 0)
+    # ``patron nightly``, ``patron import`` and ``patron analytics`` run at this nice value
+    # (0: as started), so on a machine shared with the server the tills come first.
+    batch_nice: int = Field(default=10, ge=0, le=19)
     # Every run keeps one row per customer. With this set, after each run the rows of runs
     # older than this many days are deleted, except each month's last run and the latest
     # run; None keeps every run's rows (a chain scoring a million customers nightly adds a
