@@ -366,7 +366,7 @@ def import_section(
             )
             wall, cpu = time.perf_counter() - started, _own_cpu_s() - cpu
             # Read before the pool closes them: a backend new in the run, all its CPU.
-            backend_cpu = _cpu_of([p for p in _pg_backends(backend) if p not in before])
+            backend_cpu = cpu_of([p for p in _pg_backends(backend) if p not in before])
         except Exception as exc:
             report.add(
                 Row(
