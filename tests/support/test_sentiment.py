@@ -377,7 +377,8 @@ def test_the_networks_of_several_seeds_are_averaged_into_one_layer() -> None:
         logits.append(np.maximum(h @ w1 + b1, 0.0) @ w2 + b2)
     assert not np.allclose(logits[0], logits[1])
     average = (logits[0] + logits[1]) / 2
-    assert np.allclose(layer.margins(x) + bias, average / np.std(average), atol=1e-3)
+    # the layer is kept in int8, a step 1/127 of its row's largest weight: close, not equal
+    assert np.allclose(layer.margins(x) + bias, average / np.std(average), atol=3e-2)
 
 
 def test_the_command_refuses_a_number_of_networks_out_of_range(
