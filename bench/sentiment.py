@@ -10,12 +10,10 @@ How it is scored (any CSV with the columns cat, label, review; default the share
 
 1. Stratified 5-fold cross-validation by category × label (seed 20): every review is
    scored exactly once, by a model that never saw it.
-2. Inside each fold, the recipe of the shipped model (patron.support.feedback.train's
-   SHIPPED_RECIPE: the linear model, a hidden layer and the convolutional partner over
-   characters, their epochs and shares fixed) holds 20 % of the *training* part out to
-   choose the linear model's partner and to fit the calibration, then refits on the whole
-   training part. The test fold takes no part in any choice (nested validation). It needs
-   PyTorch to train (``--linear``: the linear recipe alone, NumPy and scikit-learn).
+2. Inside each fold, Patron's recipe (patron.support.feedback.train) holds 20 % of the
+   *training* part out to choose its hyper-parameters (the SVM's C, whether the logistic
+   regression joins) and to fit the calibration, then refits on the whole training part.
+   The test fold takes no part in any choice (nested validation).
 3. The out-of-fold predictions are pooled: accuracy and macro-F1 overall and per category,
    with each fold's accuracy (mean ± sd).
 4. Speed: the shipped model (or ``--model``), loaded in this process pinned to one core
@@ -23,12 +21,16 @@ How it is scored (any CSV with the columns cat, label, review; default the share
    median of three passes. The cold start (reading the file, loading jieba's dictionary)
    is shown apart.
 
-Run:  .venv/bin/python bench/sentiment.py                 (about 4 CPU-minutes a fold)
+Run:  .venv/bin/python bench/sentiment.py                 (about 10 minutes on 2 cores)
       .venv/bin/python bench/sentiment.py --quick         (10,000 reviews, a smoke run)
       .venv/bin/python bench/sentiment.py --reviews FILE --no-peer
-      .venv/bin/python bench/sentiment.py --linear        (the linear recipe alone)
-      .venv/bin/python bench/sentiment.py --choose --no-peer   (the partners' epochs and
-      shares chosen on each fold's validation split instead of fixed)
+      .venv/bin/python bench/sentiment.py --hidden --no-peer   (with the hidden layer, which
+      needs PyTorch: about 3 CPU-minutes a fold)
+      .venv/bin/python bench/sentiment.py --conv --no-peer     (with the convolutional
+      partner over characters, which needs PyTorch too)
+      .venv/bin/python bench/sentiment.py --partners --no-peer (one hidden layer and the
+      convolutional partner, their epochs and shares fixed: train.PARTNERS_RECIPE, the
+      candidate for the shipped model; about 4 CPU-minutes a fold)
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ from rich.table import Table
 
 from patron.support.feedback.labelled import LabelledSet, read_labelled
 from patron.support.feedback.sentiment import Featuriser, SentimentModel, shipped_path
-from patron.support.feedback.train import SHIPPED_RECIPE, Recipe, torch_available, train
+from patron.support.feedback.train import PARTNERS_RECIPE, Recipe, train
 
 SHARED = (
     Path(__file__).resolve().parents[1]
@@ -229,29 +230,30 @@ def main() -> int:
     parser.add_argument("--no-peer", action="store_true", help="skip the two peers")
     parser.add_argument("--speed-only", action="store_true", help="only time the model")
     parser.add_argument(
-        "--linear", action="store_true", help="the linear recipe alone (no PyTorch needed)"
-    )
-    parser.add_argument(
-        "--choose",
-        action="store_true",
-        help="the partners' epochs and shares chosen on each fold's validation split",
+        "--hidden", action="store_true", help="the recipe with its hidden layer (needs PyTorch)"
     )
     parser.add_argument(
         "--hidden-seeds",
         type=int,
         default=1,
         metavar="N",
-        help="N hidden networks from N seeds, their logits averaged",
+        help="with --hidden: N networks from N seeds, their logits averaged",
+    )
+    parser.add_argument(
+        "--conv",
+        action="store_true",
+        help="the recipe with its convolutional partner over characters (needs PyTorch)",
+    )
+    parser.add_argument(
+        "--partners",
+        action="store_true",
+        help="train.PARTNERS_RECIPE: a hidden layer and the convolutional partner, their "
+        "epochs and shares fixed (needs PyTorch; --hidden, --hidden-seeds and --conv ignored)",
     )
     args = parser.parse_args()
-    recipe = Recipe()
-    if not args.linear:
-        if not torch_available():
-            console.print("the shipped recipe trains with PyTorch: install it, or --linear")
-            return 2
-        recipe = replace(SHIPPED_RECIPE, hidden_seeds=args.hidden_seeds)
-        if args.choose:
-            recipe = replace(recipe, hidden_fixed=None, conv_fixed=None)
+    recipe = Recipe(hidden=args.hidden, hidden_seeds=args.hidden_seeds, conv=args.conv)
+    if args.partners:
+        recipe = PARTNERS_RECIPE
     if not args.reviews.is_file():
         console.print(f"no reviews at {args.reviews}: give --reviews FILE (cat, label, review)")
         return 2

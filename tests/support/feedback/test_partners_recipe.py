@@ -1,6 +1,6 @@
-"""The shipped model's recipe: a hidden layer kept in one byte a weight (the model scored
-in training is the model read back from its file), the partners' epochs and shares fixed
-rather than chosen on one validation split, and the shipped file made by that recipe."""
+"""The recipe with partners fixed: a hidden layer kept in one byte a weight (the model
+scored in training is the model read back from its file), and the partners' epochs and
+shares fixed rather than chosen on one validation split."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from patron.support.feedback.sentiment import (
     dequantise,
     quantise,
 )
-from patron.support.feedback.train import SHIPPED_RECIPE, Recipe, main, train
+from patron.support.feedback.train import PARTNERS_RECIPE, Recipe, main, train
 
 GOOD = ["店员很热情", "导购服务周到", "收银很快", "会员积分好用", "环境干净整洁"]
 BAD = ["店员爱答不理", "导购一直推销", "排队结账太久", "积分兑换不了", "地面脏乱"]
@@ -121,19 +121,19 @@ def test_fixed_epochs_and_shares_make_the_partners_join_whatever_the_split_says(
     assert np.array_equal(model.hidden.w1, model.hidden.quantised().w1)
 
 
-def test_the_shipped_recipe_fixes_both_partners() -> None:
-    assert SHIPPED_RECIPE.hidden and SHIPPED_RECIPE.conv
-    assert SHIPPED_RECIPE.hidden_fixed is not None and SHIPPED_RECIPE.conv_fixed is not None
-    assert SHIPPED_RECIPE.hidden_seeds == 1
+def test_the_partners_recipe_fixes_both_partners() -> None:
+    assert PARTNERS_RECIPE.hidden and PARTNERS_RECIPE.conv
+    assert PARTNERS_RECIPE.hidden_fixed is not None and PARTNERS_RECIPE.conv_fixed is not None
+    assert PARTNERS_RECIPE.hidden_seeds == 1
     assert Recipe().hidden_fixed is None and not Recipe().hidden  # a shop's default: linear
 
 
-def test_the_command_asks_for_pytorch_to_make_the_shipped_model(
+def test_the_command_asks_for_pytorch_for_the_partners_recipe(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(train_module, "torch_available", lambda: False)
     path = tmp_path / "r.csv"
     path.write_text("review,label\n" + "很好,1\n很差,0\n" * 20, encoding="utf-8")
-    assert main([str(path), "--shipped", "--out", str(tmp_path / "m.npz")]) == 2
+    assert main([str(path), "--partners", "--out", str(tmp_path / "m.npz")]) == 2
     assert "PyTorch" in capsys.readouterr().err
     assert not (tmp_path / "m.npz").exists()
