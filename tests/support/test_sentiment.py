@@ -79,7 +79,7 @@ def test_the_shipped_model_says_what_it_learnt_from() -> None:
     assert "online_shopping_10_cats" in about["data"]
     assert "licence" in about["data_licence"]
     assert about["texts"] > 50_000 - 100
-    assert shipped_path().stat().st_size < 8_000_000
+    assert shipped_path().stat().st_size < 15_000_000  # 12.2 MB with its two partners
 
 
 def test_no_texts_no_scores() -> None:

@@ -1,4 +1,4 @@
-"""The recipe with partners fixed: a hidden layer kept in one byte a weight (the model
+"""The shipped model's recipe, its partners fixed: a hidden layer kept in one byte a weight (the model
 scored in training is the model read back from its file), and the partners' epochs and
 shares fixed rather than chosen on one validation split."""
 
@@ -15,7 +15,9 @@ from patron.support.feedback.sentiment import (
     HiddenLayer,
     SentimentModel,
     dequantise,
+    load_model,
     quantise,
+    shipped_path,
 )
 from patron.support.feedback.train import PARTNERS_RECIPE, Recipe, main, train
 
@@ -128,12 +130,23 @@ def test_the_partners_recipe_fixes_both_partners() -> None:
     assert Recipe().hidden_fixed is None and not Recipe().hidden  # a shop's default: linear
 
 
+def test_the_shipped_model_is_made_by_the_shipped_recipe() -> None:
+    model = load_model(shipped_path())
+    about = model.about
+    assert model.hidden is not None and model.conv is not None
+    assert PARTNERS_RECIPE.hidden_fixed == (about["hidden_epochs"], about["hidden_share"])
+    assert PARTNERS_RECIPE.conv_fixed == (about["conv_epochs"], about["conv_share"])
+    assert model.hidden.w1.shape[1] == PARTNERS_RECIPE.hidden_units * PARTNERS_RECIPE.hidden_seeds
+    assert shipped_path().stat().st_size < 15_000_000
+
+
 def test_the_command_asks_for_pytorch_for_the_partners_recipe(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(train_module, "torch_available", lambda: False)
     path = tmp_path / "r.csv"
     path.write_text("review,label\n" + "很好,1\n很差,0\n" * 20, encoding="utf-8")
-    assert main([str(path), "--partners", "--out", str(tmp_path / "m.npz")]) == 2
-    assert "PyTorch" in capsys.readouterr().err
-    assert not (tmp_path / "m.npz").exists()
+    for flag in ("--partners", "--shipped"):
+        assert main([str(path), flag, "--out", str(tmp_path / "m.npz")]) == 2
+        assert "PyTorch" in capsys.readouterr().err
+        assert not (tmp_path / "m.npz").exists()
