@@ -3,10 +3,11 @@ by their naive-Bayes log-count ratios, and one linear model on top (NB-SVM, Wang
 Manning 2012), with a logistic calibration that turns its margin into a probability.
 
 The model is a file of two arrays the size of the hash space (IDF and weights) and a few
-numbers, and optionally a small hidden layer over the commoner n-grams whose output is
-added to the linear margin (a non-linear partner, trained with PyTorch but run here in
-NumPy): no vocabulary, no text from the data it learnt from. Patron ships one trained on
-public online-shopping reviews (``sentiment.npz`` beside this module, provenance in
+numbers, and optionally a small hidden layer over the commoner n-grams (its weights in
+int8) and a convolutional network over the characters, whose outputs are added to the
+linear margin (non-linear partners, trained with PyTorch but run here in NumPy): no
+vocabulary, no text from the data it learnt from. Patron ships one, with both partners,
+trained on public online-shopping reviews (``sentiment.npz`` beside this module, provenance in
 ``SENTIMENT_MODEL.md``); a shop can train its own on its own labelled feedback, from
 scratch or on top of the shipped one (``train.py``). Nothing is fetched at run time.
 """

@@ -25,6 +25,10 @@ A convolutional network over the characters may join in the same way (``Recipe(c
 True)``, ``--conv``; PyTorch to train, NumPy to score, ``conv.py``): its logit averaged with
 the margin chosen before it, the epochs and its share chosen on the held-out split.
 
+The shipped model is made by ``PARTNERS_RECIPE`` (``--shipped``, ``--partners``): the
+linear model with one hidden layer and the convolutional network, their epochs and shares
+fixed rather than chosen on the split.
+
 On top of a model (``base``), a logistic regression learns how much to trust the base's
 margin and a correction per n-gram, strongly regularised, so that a few hundred of a
 shop's texts move it where they disagree and leave it alone elsewhere.
