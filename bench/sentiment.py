@@ -10,10 +10,13 @@ How it is scored (any CSV with the columns cat, label, review; default the share
 
 1. Stratified 5-fold cross-validation by category × label (seed 20): every review is
    scored exactly once, by a model that never saw it.
-2. Inside each fold, Patron's recipe (patron.support.feedback.train) holds 20 % of the
-   *training* part out to choose its hyper-parameters (the SVM's C, whether the logistic
-   regression joins) and to fit the calibration, then refits on the whole training part.
-   The test fold takes no part in any choice (nested validation).
+2. Inside each fold, the recipe of the shipped model (patron.support.feedback.train's
+   PARTNERS_RECIPE: the linear model, one hidden layer and the convolutional partner, their
+   epochs and shares fixed; it needs PyTorch to train, ``--linear`` runs the linear recipe
+   alone) holds 20 % of the *training* part out to choose the linear model's partner (the
+   SVM's C, whether a logistic regression or an SVM joins) and to fit the calibration,
+   then refits on the whole training part. The test fold takes no part in any choice
+   (nested validation).
 3. The out-of-fold predictions are pooled: accuracy and macro-F1 overall and per category,
    with each fold's accuracy (mean ± sd).
 4. Speed: the shipped model (or ``--model``), loaded in this process pinned to one core
@@ -21,13 +24,14 @@ How it is scored (any CSV with the columns cat, label, review; default the share
    median of three passes. The cold start (reading the file, loading jieba's dictionary)
    is shown apart.
 
-Run:  .venv/bin/python bench/sentiment.py                 (about 10 minutes on 2 cores)
+Run:  .venv/bin/python bench/sentiment.py                 (about 150 CPU-seconds a fold)
       .venv/bin/python bench/sentiment.py --quick         (10,000 reviews, a smoke run)
       .venv/bin/python bench/sentiment.py --reviews FILE --no-peer
       .venv/bin/python bench/sentiment.py --hidden --no-peer   (with the hidden layer, which
       needs PyTorch: about 3 CPU-minutes a fold)
       .venv/bin/python bench/sentiment.py --conv --no-peer     (with the convolutional
       partner over characters, which needs PyTorch too)
+      .venv/bin/python bench/sentiment.py --linear        (the linear recipe alone)
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from rich.table import Table
 
 from patron.support.feedback.labelled import LabelledSet, read_labelled
 from patron.support.feedback.sentiment import Featuriser, SentimentModel, shipped_path
-from patron.support.feedback.train import Recipe, train
+from patron.support.feedback.train import PARTNERS_RECIPE, Recipe, torch_available, train
 
 SHARED = (
     Path(__file__).resolve().parents[1]
@@ -241,7 +245,17 @@ def main() -> int:
         action="store_true",
         help="the recipe with its convolutional partner over characters (needs PyTorch)",
     )
+    parser.add_argument(
+        "--linear", action="store_true", help="the linear recipe alone (no PyTorch needed)"
+    )
     args = parser.parse_args()
+    # the shipped model's recipe, unless another is asked for
+    recipe = PARTNERS_RECIPE
+    if args.linear or args.hidden or args.conv:
+        recipe = Recipe(hidden=args.hidden, hidden_seeds=args.hidden_seeds, conv=args.conv)
+    elif not torch_available():
+        console.print("the shipped model's recipe trains with PyTorch: install it, or --linear")
+        return 2
     if not args.reviews.is_file():
         console.print(f"no reviews at {args.reviews}: give --reviews FILE (cat, label, review)")
         return 2
@@ -264,11 +278,7 @@ def main() -> int:
                 "patron",
                 data,
                 splits,
-                patron_predictor(
-                    data,
-                    chosen,
-                    Recipe(hidden=args.hidden, hidden_seeds=args.hidden_seeds, conv=args.conv),
-                ),
+                patron_predictor(data, chosen, recipe),
             )
         }
         console.print(f"chosen in each fold on its own validation split: {chosen}")

@@ -79,7 +79,7 @@ def test_the_shipped_model_says_what_it_learnt_from() -> None:
     assert "online_shopping_10_cats" in about["data"]
     assert "licence" in about["data_licence"]
     assert about["texts"] > 50_000 - 100
-    assert shipped_path().stat().st_size < 8_000_000
+    assert shipped_path().stat().st_size < 15_000_000  # 12.2 MB with its two partners
 
 
 def test_no_texts_no_scores() -> None:
@@ -377,7 +377,8 @@ def test_the_networks_of_several_seeds_are_averaged_into_one_layer() -> None:
         logits.append(np.maximum(h @ w1 + b1, 0.0) @ w2 + b2)
     assert not np.allclose(logits[0], logits[1])
     average = (logits[0] + logits[1]) / 2
-    assert np.allclose(layer.margins(x) + bias, average / np.std(average), atol=1e-3)
+    # the layer is kept in int8, a step 1/127 of its row's largest weight: close, not equal
+    assert np.allclose(layer.margins(x) + bias, average / np.std(average), atol=3e-2)
 
 
 def test_the_command_refuses_a_number_of_networks_out_of_range(

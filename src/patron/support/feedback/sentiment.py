@@ -3,10 +3,11 @@ by their naive-Bayes log-count ratios, and one linear model on top (NB-SVM, Wang
 Manning 2012), with a logistic calibration that turns its margin into a probability.
 
 The model is a file of two arrays the size of the hash space (IDF and weights) and a few
-numbers, and optionally a small hidden layer over the commoner n-grams whose output is
-added to the linear margin (a non-linear partner, trained with PyTorch but run here in
-NumPy): no vocabulary, no text from the data it learnt from. Patron ships one trained on
-public online-shopping reviews (``sentiment.npz`` beside this module, provenance in
+numbers, and optionally a small hidden layer over the commoner n-grams (its weights in
+int8) and a convolutional network over the characters, whose outputs are added to the
+linear margin (non-linear partners, trained with PyTorch but run here in NumPy): no
+vocabulary, no text from the data it learnt from. Patron ships one, with both partners,
+trained on public online-shopping reviews (``sentiment.npz`` beside this module, provenance in
 ``SENTIMENT_MODEL.md``); a shop can train its own on its own labelled feedback, from
 scratch or on top of the shipped one (``train.py``). Nothing is fetched at run time.
 """
@@ -143,6 +144,26 @@ class HiddenLayer:
         """The same layer with its output multiplied by ``factor``."""
         return HiddenLayer(self.columns, self.w1, self.b1, (self.w2 * factor).astype(np.float32))
 
+    def quantised(self) -> HiddenLayer:
+        """The same layer with ``w1`` on the grid the file keeps it on (one byte a weight,
+        one float16 scale a row), so that the saved model scores as this one does."""
+        return HiddenLayer(self.columns, dequantise(*quantise(self.w1)), self.b1, self.w2)
+
+
+def quantise(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``w`` as int8 times a float16 scale a row (the row's largest |weight| is
+    127 steps): a quarter of float32's bytes, half of float16's. Applied to a quantised
+    matrix it gives the same bytes back."""
+    scale = (np.abs(w).max(axis=1) / 127).astype(np.float16)
+    step = scale.astype(np.float32)
+    safe = np.where(step > 0, step, 1.0)[:, None]
+    q = np.clip(np.rint(w / safe), -127, 127).astype(np.int8)
+    return q, scale
+
+
+def dequantise(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return (q.astype(np.float32) * scale.astype(np.float32)[:, None]).astype(np.float32)
+
 
 @dataclass(frozen=True, slots=True)
 class Sentiment:
@@ -211,7 +232,7 @@ class SentimentModel:
         return (self.margins(texts) > 0).astype(np.int8)
 
     def save(self, path: Path) -> None:
-        """One compressed .npz: float16 arrays (a few MB) and a JSON header."""
+        """One compressed .npz: float16 arrays (the hidden layer's int8) and a JSON header."""
         fmt = FORMAT if self.hidden is None else FORMAT_HIDDEN
         header: dict[str, Any] = {
             "format": FORMAT_CONV if self.conv is not None else fmt,
@@ -234,9 +255,13 @@ class SentimentModel:
             "weights": self.weights.astype(np.float16),
         }
         if self.hidden is not None:
+            q, scale = quantise(self.hidden.w1)
             arrays |= {
                 "hidden_columns": self.hidden.columns.astype(np.int32),
-                "hidden_w1": self.hidden.w1.astype(np.float16),
+                # int8 with a float16 scale a row (docs: SENTIMENT_MODEL.md beside this
+                # module); training leaves w1 on that grid, so nothing is lost here
+                "hidden_w1_int8": q,
+                "hidden_w1_scale": scale,
                 "hidden_b1": self.hidden.b1.astype(np.float32),
                 "hidden_w2": self.hidden.w2.astype(np.float32),
             }
@@ -279,7 +304,11 @@ class SentimentModel:
             if "hidden_columns" in data:
                 hidden = HiddenLayer(
                     columns=data["hidden_columns"].astype(np.int32),
-                    w1=data["hidden_w1"].astype(np.float32),
+                    w1=(
+                        dequantise(data["hidden_w1_int8"], data["hidden_w1_scale"])
+                        if "hidden_w1_int8" in data
+                        else data["hidden_w1"].astype(np.float32)
+                    ),
                     b1=data["hidden_b1"].astype(np.float32),
                     w2=data["hidden_w2"].astype(np.float32),
                 )
