@@ -241,6 +241,9 @@ class Database:
             finally:
                 dbapi.autocommit = False
             return tuple(row) if row is not None else None
+        except BaseException:
+            raw.invalidate()  # a driver error here is the connection's: the pool drops it
+            raise
         finally:
             raw.close()
 
