@@ -89,6 +89,23 @@ def test_posting_the_same_order_again_answers_200_with_the_first_result(api: Tes
     assert again.json() == first.json()
 
 
+def test_a_repeat_is_answered_from_a_read_without_a_write(
+    api: TestClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = api.post("/api/v1/orders", json=order_body(lines=WEIGHED_AND_PIECES))
+    assert first.status_code == 201, first.text
+
+    def no_write(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("a repeat took a write transaction")
+
+    monkeypatch.setattr(db, "write", no_write)
+    again = api.post("/api/v1/orders", json=order_body(lines=WEIGHED_AND_PIECES))
+    assert again.status_code == 200, again.text
+    assert again.content == first.content
+    other = api.post("/api/v1/orders", json=order_body(lines=[LINE]))  # the same key, changed
+    assert other.status_code == 409, other.text
+
+
 def test_a_posted_order_is_answered_in_the_bytes_its_read_by_id_is(api: TestClient) -> None:
     # The post writes its answer itself; it must be what FastAPI writes for the same order.
     first = api.post("/api/v1/orders", json=order_body(lines=WEIGHED_AND_PIECES))

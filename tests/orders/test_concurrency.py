@@ -79,3 +79,29 @@ def test_one_key_with_two_bodies_at_once_keeps_one_and_refuses_the_other(db: Dat
     assert len({r.order.total_fen for r in stored}) == 1
     assert len(refused) == THREADS // 2
     assert _count(db, Order.id) == 1
+
+
+def test_an_order_stored_after_its_key_was_found_free_is_answered_by_the_retry(
+    db: Database,
+) -> None:
+    # A single post checks its key outside the write, then writes without looking it up
+    # again; another post that stored the key in between trips the unique constraint.
+    from itertools import count
+
+    from patron.orders import service
+    from tests.helpers import order_in
+
+    lines = [{"sku": "SKU-1", "quantity": 1, "unit_price_fen": 1000}]
+    first = post_order(db, "LATE-1", lines=lines)
+    model = order_in("LATE-1", lines=lines)
+    assert service.key_taken(db=db, source=model.source, external_id="LATE-1")
+    assert not service.key_taken(db=db, source=model.source, external_id="LATE-2")
+    attempts = count()
+    result = db.write(
+        lambda s: service.record_order(session=s, order_in=model, absent=next(attempts) == 0)
+    )
+    assert next(attempts) == 2  # the first attempt failed on the key; the retry found it
+    assert result.created is False
+    assert result.order == first.order
+    assert _count(db, Order.id) == 1
+    assert _count(db, OrderLine.order_id) == 1

@@ -156,6 +156,7 @@ class Database:
             )
         )
         self._write_lock = threading.Lock()
+        self._plain: dict[Select[Any], tuple[str, tuple[str, ...]]] = {}
 
     @property
     def is_sqlite(self) -> bool:
@@ -211,6 +212,54 @@ class Database:
                 return work(session)
         finally:
             session.close()
+
+    def first_row(
+        self, statement: Select[Any], params: Mapping[str, Any]
+    ) -> tuple[Any, ...] | None:
+        """The first row of one plain read, straight through the driver on a pooled
+        connection, outside any transaction: no session, no BEGIN or COMMIT, no result
+        processing (the values are the driver's own: use it for ids, numbers and strings).
+
+        For a check made before a unit of work on the busiest path (is an order's key
+        taken?), where a session costs more than the statement. ``params`` fill the
+        statement's named bind parameters; they go to the driver unconverted.
+        """
+        sql, names = self._plain_sql(statement)
+        raw: Any = self.engine.raw_connection()
+        try:
+            dbapi = raw.dbapi_connection
+            if self.is_sqlite:  # the connection is in autocommit mode (see _configure_sqlite)
+                cursor = dbapi.execute(sql, [params[n] for n in names])
+                try:
+                    found: tuple[Any, ...] | None = cursor.fetchone()
+                finally:
+                    cursor.close()
+                return found
+            # psycopg: autocommit for this one statement, so it opens no transaction (and
+            # the pool's reset on return costs no ROLLBACK).
+            dbapi.autocommit = True
+            try:
+                with dbapi.cursor() as cursor:
+                    cursor.execute(sql, params)
+                    row = cursor.fetchone()
+            finally:
+                dbapi.autocommit = False
+            return tuple(row) if row is not None else None
+        except BaseException:
+            raw.invalidate()  # a driver error here is the connection's: the pool drops it
+            raise
+        finally:
+            raw.close()
+
+    def _plain_sql(self, statement: Select[Any]) -> tuple[str, tuple[str, ...]]:
+        """``statement`` as this dialect's SQL text, and its bind names in positional order
+        (for SQLite's ``?``; psycopg takes the names). Compiled once per statement."""
+        known = self._plain.get(statement)
+        if known is None:
+            compiled = statement.compile(dialect=self.engine.dialect)
+            names = tuple(compiled.positiontup or ())
+            known = self._plain[statement] = (compiled.string, names)
+        return known
 
     def write(self, work: Callable[[Session], T], *, retries: int = 3) -> T:
         """Run ``work`` in one write transaction, retrying when a concurrent writer won a race.

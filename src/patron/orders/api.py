@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import count
 from typing import Annotated, Any
 
 import orjson
@@ -48,11 +49,31 @@ def post_order(order_in: OrderIn, request: Request) -> Response:
     # validated by _post_order below; FastAPI reads this signature for the OpenAPI only.)
     actor = actor_of(request)
     db: Database = request.app.state.db
-    result = db.write(
-        lambda s: service.record_order(
-            session=s, order_in=order_in, store_ids=actor.store_ids, actor=actor
+    store_ids = actor.store_ids
+    # A repeat is answered from a read, before any write lock (on SQLite, BEGIN IMMEDIATE
+    # and the one writer's turn). A new order's key, found free by one statement outside
+    # any transaction, is not looked up again in the write; an order posted in between
+    # fails the key's unique constraint, and the retry looks it up (docs/architecture.md,
+    # "Order intake over HTTP").
+    taken = service.key_taken(db=db, source=order_in.source, external_id=order_in.external_id)
+    result = (
+        db.quick_read(
+            lambda s: service.stored_order(session=s, order_in=order_in, store_ids=store_ids)
         )
+        if taken
+        else None
     )
+    if result is None:
+        attempts = count()
+        result = db.write(
+            lambda s: service.record_order(
+                session=s,
+                order_in=order_in,
+                store_ids=store_ids,
+                actor=actor,
+                absent=next(attempts) == 0 and not taken,
+            )
+        )
     return Response(
         _read_json.dump_json(result.order, by_alias=True),
         status_code=201 if result.created else 200,

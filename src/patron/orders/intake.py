@@ -414,32 +414,50 @@ def _note_first_purchases(
         customers.note_earliest_evidence(session=session, earliest=earliest)
 
 
+def stored_order(
+    *, session: Session, order_in: OrderIn, store_ids: frozenset[int] | None = None
+) -> OrderWrite | None:
+    """The answer to a repeat of ``order_in``: the order stored under its key (created
+    False), or None when there is none. Refused as :func:`record_order` refuses it: the key
+    of another store's order (``store_ids``, the caller's stores) is OrderOutOfScope, saying
+    nothing of it; other content under the key is IdempotencyConflict. It only reads, so a
+    repeat can be answered before any write lock is taken."""
+    # One indexed look-up of the stored order, then its lines.
+    stored = order_row_by_key(session, order_in.source, order_in.external_id)
+    if stored is None:
+        return None
+    if store_ids is not None and stored["store_id"] not in store_ids:
+        raise OrderOutOfScope("an order under this key belongs to another store")
+    if stored["request_hash"] != request_hash(order_in):
+        raise IdempotencyConflict(
+            f"order {order_in.source}/{order_in.external_id} was already posted with other content",
+            source=order_in.source,
+            external_id=order_in.external_id,
+            order_id=stored["id"],
+        )
+    return OrderWrite(created=False, order=reads_of_rows(session, [stored])[0])
+
+
 def record_order(
     *,
     session: Session,
     order_in: OrderIn,
     store_ids: frozenset[int] | None = None,
     actor: Actor | None = None,
+    absent: bool = False,
 ) -> OrderWrite:
     """Store one order, or return the one already stored under its key.
 
     ``store_ids``, when given, are the stores the caller may sell in; the key of another
     store's order is refused as that order would be (OrderOutOfScope), saying nothing of it.
+    ``absent``: the caller found no order under the key (:func:`stored_order`) just before,
+    so it is not looked up again; one stored since then fails the key's unique constraint,
+    and the caller's retry (``Database.write``) must then pass ``absent=False``.
     """
-    # An idempotent repeat: one indexed look-up of the stored order, then its lines.
-    stored = order_row_by_key(session, order_in.source, order_in.external_id)
-    if stored is not None:
-        if store_ids is not None and stored["store_id"] not in store_ids:
-            raise OrderOutOfScope("an order under this key belongs to another store")
-        if stored["request_hash"] != request_hash(order_in):
-            raise IdempotencyConflict(
-                f"order {order_in.source}/{order_in.external_id} was already posted with other "
-                "content",
-                source=order_in.source,
-                external_id=order_in.external_id,
-                order_id=stored["id"],
-            )
-        return OrderWrite(created=False, order=reads_of_rows(session, [stored])[0])
+    if not absent:
+        answer = stored_order(session=session, order_in=order_in, store_ids=store_ids)
+        if answer is not None:
+            return answer
     outcomes, reads = _record(session, [order_in], None, store_ids, actor, absent=True)
     outcome = outcomes[0]
     if outcome.status == "invalid":

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
+from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.core.money import milli_to_quantity
 from patron.core.schemas import Page
@@ -137,6 +138,18 @@ def order_row_by_key(session: Session, source: str, external_id: str) -> dict[st
         .first()
     )
     return dict(row) if row is not None else None
+
+
+_KEY_TAKEN = select(_ORDERS.c.id).where(
+    _ORDERS.c.source == bindparam("source"), _ORDERS.c.external_id == bindparam("external_id")
+)
+
+
+def key_taken(*, db: Database, source: str, external_id: str) -> bool:
+    """Whether an order is stored under the key: one indexed look-up through the driver,
+    outside any transaction (a single post's check before its write; a new order's is the
+    only look-up its key gets, the key's unique constraint guarding the write)."""
+    return db.first_row(_KEY_TAKEN, {"source": source, "external_id": external_id}) is not None
 
 
 def reads_of_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[OrderRead]:

@@ -15,6 +15,7 @@ from patron.orders.intake import (
     record_order,
     record_orders,
     request_hash,
+    stored_order,
 )
 from patron.orders.participant import (
     count_orders_of,
@@ -27,6 +28,7 @@ from patron.orders.reads import (
     get_order,
     get_order_by_key,
     get_order_or_raise,
+    key_taken,
     latest_order_ids,
     latest_sale_day,
     line_ids,
@@ -45,6 +47,7 @@ __all__ = [
     "get_order_by_key",
     "get_order_or_raise",
     "get_refund_by_key",
+    "key_taken",
     "latest_order_ids",
     "latest_sale_day",
     "line_ids",
@@ -57,4 +60,5 @@ __all__ = [
     "record_refund",
     "request_hash",
     "restore_customer_records",
+    "stored_order",
 ]
