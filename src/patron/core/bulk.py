@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -170,14 +170,20 @@ _PG_EPOCH_DAYS = 10_957  # 2000-01-01, PostgreSQL's day 0, in days from 1970-01-
 _NUMPY_OF = {"int2": ">i2", "int4": ">i4", "int8": ">i8", "float4": ">f4", "float8": ">f8"}
 
 
-def _column_types(session: Session, table: str, columns: Sequence[str]) -> list[str]:
-    """The PostgreSQL type name (``pg_type.typname``) of each of ``table``'s ``columns``."""
-    found = session.connection().exec_driver_sql(
+def table_column_types(conn: Connection, table: str) -> dict[str, str]:
+    """The PostgreSQL type name (``pg_type.typname``) of each of ``table``'s columns, from
+    the catalog (a temporary table's too)."""
+    found = conn.exec_driver_sql(
         "SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
         "WHERE a.attrelid = to_regclass(%(t)s) AND a.attnum > 0 AND NOT a.attisdropped",
         {"t": table},
     )
-    types = {str(name): str(typ) for name, typ in found.all()}
+    return {str(name): str(typ) for name, typ in found.all()}
+
+
+def _column_types(session: Session, table: str, columns: Sequence[str]) -> list[str]:
+    """The PostgreSQL type name (``pg_type.typname``) of each of ``table``'s ``columns``."""
+    types = table_column_types(session.connection(), table)
     missing = [c for c in columns if c not in types]
     if missing:
         raise ValueError(f"{table} has no columns {missing}")

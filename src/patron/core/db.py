@@ -46,6 +46,7 @@ from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from patron.core.bulk import table_column_types
 from patron.core.crypto import reading_in
 
 log = logging.getLogger(__name__)
@@ -579,12 +580,7 @@ def _binary_types(conn: Connection, table: Table, columns: tuple[str, ...]) -> l
     key = (str(conn.engine.url), table.name)
     found = _TABLE_TYPES.get(key)
     if found is None:
-        rows = conn.exec_driver_sql(
-            "SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
-            " WHERE a.attrelid = to_regclass(%(t)s) AND a.attnum > 0 AND NOT a.attisdropped",
-            {"t": table.name},
-        )
-        found = _TABLE_TYPES[key] = {str(name): str(typ) for name, typ in rows}
+        found = _TABLE_TYPES[key] = table_column_types(conn, table.name)
     types = [_BINARY.get(found.get(c, "")) for c in columns]
     return None if None in types else types  # type: ignore[return-value]
 

@@ -168,73 +168,63 @@ def customer_lifetime_value(
     discounted = discounted_u[inverse]
     value = np.maximum(discounted * expected_spend, 0.0)
 
-    if not interval:
-        return LifetimeValue(
-            value=value,
-            lower=value,
-            upper=value,
-            expected_purchases=total_u[inverse],
-            discounted_purchases=discounted,
-            expected_spend=expected_spend,
-            horizon_months=horizon_months,
-            monthly_discount_rate=float(monthly_discount_rate),
-            level=float(level),
-            warnings=tuple(dict.fromkeys(messages)),
-        )
-    variance = np.zeros(len(x))
-    if purchase_cov is None:
-        messages.append(
-            ModelWarning(
-                "no_purchase_covariance",
-                f"{purchase_model.name}: no parameter covariance, so the CLV interval leaves "
-                "out the purchase model's uncertainty.",
-                model=purchase_model.name,
+    # Without the interval (interval=False) the bounds are the value itself.
+    spread: Any = 1.0
+    if interval:
+        variance = np.zeros(len(x))
+        if purchase_cov is None:
+            messages.append(
+                ModelWarning(
+                    "no_purchase_covariance",
+                    f"{purchase_model.name}: no parameter covariance, so the CLV interval leaves "
+                    "out the purchase model's uncertainty.",
+                    model=purchase_model.name,
+                )
             )
-        )
-    else:
-        theta = purchase_model.log_params()
-        gradient = np.empty((len(ux), len(theta)))
-        for i in range(len(theta)):
-            shift = np.zeros_like(theta)
-            shift[i] = _STEP
-            up, _ = _discounted_purchases(
-                purchase_model.with_log_params(theta + shift), distinct, horizons, discount
+        else:
+            theta = purchase_model.log_params()
+            gradient = np.empty((len(ux), len(theta)))
+            for i in range(len(theta)):
+                shift = np.zeros_like(theta)
+                shift[i] = _STEP
+                up, _ = _discounted_purchases(
+                    purchase_model.with_log_params(theta + shift), distinct, horizons, discount
+                )
+                down, _ = _discounted_purchases(
+                    purchase_model.with_log_params(theta - shift), distinct, horizons, discount
+                )
+                log_up = np.log(np.maximum(up, 1e-300))
+                log_down = np.log(np.maximum(down, 1e-300))
+                gradient[:, i] = (log_up - log_down) / (2 * _STEP)
+            gradient[discounted_u <= 0] = 0.0
+            variance += np.einsum("ij,jk,ik->i", gradient, purchase_cov, gradient)[inverse]
+        if spend_cov is None:
+            messages.append(
+                ModelWarning(
+                    "no_spend_covariance",
+                    "Gamma-Gamma: no parameter covariance, so the CLV interval leaves out the spend "
+                    "model's uncertainty.",
+                )
             )
-            down, _ = _discounted_purchases(
-                purchase_model.with_log_params(theta - shift), distinct, horizons, discount
-            )
-            log_up = np.log(np.maximum(up, 1e-300))
-            log_down = np.log(np.maximum(down, 1e-300))
-            gradient[:, i] = (log_up - log_down) / (2 * _STEP)
-        gradient[discounted_u <= 0] = 0.0
-        variance += np.einsum("ij,jk,ik->i", gradient, purchase_cov, gradient)[inverse]
-    if spend_cov is None:
-        messages.append(
-            ModelWarning(
-                "no_spend_covariance",
-                "Gamma-Gamma: no parameter covariance, so the CLV interval leaves out the spend "
-                "model's uncertainty.",
-            )
-        )
-    else:
-        spend_gradient = spend_model.expected_spend_gradient(x, m)
-        variance += np.einsum("ij,jk,ik->i", spend_gradient, spend_cov, spend_gradient)
+        else:
+            spend_gradient = spend_model.expected_spend_gradient(x, m)
+            variance += np.einsum("ij,jk,ik->i", spend_gradient, spend_cov, spend_gradient)
 
-    z = float(ndtri(0.5 + level / 2))
-    half_width = z * np.sqrt(np.maximum(variance, 0.0))
-    if (half_width > _WIDE).any():
-        messages.append(
-            ModelWarning(
-                "wide_clv_intervals",
-                f"{int((half_width > _WIDE).sum())} customers' CLV intervals span more than a "
-                f"factor of {np.exp(2 * _WIDE):.0f}: the parameters are too uncertain to value "
-                "them.",
-                customers=int((half_width > _WIDE).sum()),
-                factor=round(float(np.exp(2 * _WIDE))),
+        z = float(ndtri(0.5 + level / 2))
+        half_width = z * np.sqrt(np.maximum(variance, 0.0))
+        if (half_width > _WIDE).any():
+            messages.append(
+                ModelWarning(
+                    "wide_clv_intervals",
+                    f"{int((half_width > _WIDE).sum())} customers' CLV intervals span more than a "
+                    f"factor of {np.exp(2 * _WIDE):.0f}: the parameters are too uncertain to value "
+                    "them.",
+                    customers=int((half_width > _WIDE).sum()),
+                    factor=round(float(np.exp(2 * _WIDE))),
+                )
             )
-        )
-    # Capped so that a nearly flat likelihood gives a huge but finite upper bound.
-    spread = np.exp(np.minimum(half_width, _WIDEST))
+        # Capped so that a nearly flat likelihood gives a huge but finite upper bound.
+        spread = np.exp(np.minimum(half_width, _WIDEST))
     return LifetimeValue(
         value=value,
         lower=value / spread,
