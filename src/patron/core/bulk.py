@@ -29,18 +29,20 @@ def _check(*names: str) -> None:
             raise ValueError(f"not a plain SQL name: {name!r}")
 
 
-# The column types insert_tuples sends in binary, as the psycopg type its values are
-# dumped as: a JSON column's value is its text, which PostgreSQL's json reads as sent.
-_TUPLE_TYPES = {
+# The PostgreSQL column types whose Python values (ints, bools, strings) psycopg dumps in
+# binary for COPY, as the type it dumps them as; each writer adds the types of its own
+# values (core/db.py's executemany: instants, dates and JSON wrappers).
+BINARY_SCALARS = {
     "int2": "int2",
     "int4": "int4",
     "int8": "int8",
     "bool": "bool",
     "text": "text",
     "varchar": "text",
-    "json": "text",
-    "float8": "float8",
 }
+# The column types insert_tuples sends in binary: a JSON column's value is its text, which
+# PostgreSQL's json reads as sent.
+_TUPLE_TYPES = {**BINARY_SCALARS, "json": "text", "float8": "float8"}
 
 
 def insert_tuples(

@@ -46,7 +46,7 @@ from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from patron.core.bulk import table_column_types
+from patron.core.bulk import BINARY_SCALARS, table_column_types
 from patron.core.crypto import reading_in
 
 log = logging.getLogger(__name__)
@@ -559,12 +559,7 @@ _SERVER_DEFAULTS: dict[str, frozenset[str]] = {}  # by table: its columns with a
 # values are what the converters above give: ints, strings, aware datetimes, dates, bools,
 # and a JSON column's wrapper.
 _BINARY = {
-    "int2": "int2",
-    "int4": "int4",
-    "int8": "int8",
-    "bool": "bool",
-    "text": "text",
-    "varchar": "text",
+    **BINARY_SCALARS,
     "timestamptz": "timestamptz",
     "date": "date",
     "json": "json",

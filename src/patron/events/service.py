@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Table, bindparam, func, select, text, update
@@ -46,18 +47,14 @@ _CHUNK = 500
 _EVENTS_BY_ID = select(_EVENT.c.event_id, _EVENT.c.id).where(
     _EVENT.c.event_id.in_(bindparam("event_ids", expanding=True))
 )
-_EVENTS_BY_IDS: dict[str, Any] = {}
 
 
-def _events_by_id(session: Session) -> Any:
+@cache
+def _events_by_ids(dialect: str) -> Any:
     """The events under the ids ``:event_ids``, built once per dialect (core/db.one_of)."""
-    dialect = session.get_bind().dialect.name
-    statement = _EVENTS_BY_IDS.get(dialect)
-    if statement is None:
-        statement = _EVENTS_BY_IDS[dialect] = select(_EVENT.c.event_id, _EVENT.c.id).where(
-            one_of(_EVENT.c.event_id, "event_ids", dialect)
-        )
-    return statement
+    return select(_EVENT.c.event_id, _EVENT.c.id).where(
+        one_of(_EVENT.c.event_id, "event_ids", dialect)
+    )
 
 
 # Turns the identifiers of signed-in visitors into customer ids: the web edge passes the
@@ -175,7 +172,9 @@ def publish_many(
     known: dict[str, int] = {}
     for start in range(0, 0 if new else len(keys), _CHUNK):
         chunk = [k for k in keys[start : start + _CHUNK] if k not in known]
-        found = session.execute(_events_by_id(session), {"event_ids": chunk})
+        found = session.execute(
+            _events_by_ids(session.get_bind().dialect.name), {"event_ids": chunk}
+        )
         known.update({r.event_id: r.id for r in found})
     fresh: dict[str, DomainEvent] = {}
     for key, item in zip(keys, items, strict=True):
