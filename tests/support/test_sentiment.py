@@ -23,6 +23,7 @@ from patron.support.feedback.sentiment import (
     shipped_path,
 )
 from patron.support.feedback.train import Recipe, adapt, main, train
+from tests.support.feedback.shop_texts import shop_texts
 
 REVIEWS = (
     Path(__file__).resolve().parents[2]
@@ -104,21 +105,8 @@ def test_a_missing_model_file_is_named() -> None:
     assert error.value.facts["path"] == "/nowhere/sentiment.npz"
 
 
-SHOP_GOOD = ["店员很热情", "导购服务周到", "收银很快", "会员积分好用", "环境干净整洁"]
-SHOP_BAD = ["店员爱答不理", "导购一直推销", "排队结账太久", "积分兑换不了", "地面脏乱"]
-
-
-def _shop_texts(n: int = 12) -> tuple[list[str], list[int]]:
-    texts, labels = [], []
-    for i in range(n):
-        for good, bad in zip(SHOP_GOOD, SHOP_BAD, strict=True):
-            texts += [f"{good}，第{i}次来", f"{bad}，第{i}次来"]
-            labels += [1, 0]
-    return texts, labels
-
-
 def _toy_model() -> SentimentModel:
-    texts, labels = _shop_texts()
+    texts, labels = shop_texts()
     spec = FeatureSpec(word_max=0, buckets_log2=12)
     return train(texts, labels, recipe=Recipe(spec=spec), about={"data": "toy"})
 
@@ -189,7 +177,7 @@ def test_a_file_without_a_label_column_is_refused_naming_it(tmp_path: Path) -> N
 def test_the_training_command_writes_a_model_and_reports_bad_rows(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    texts, labels = _shop_texts(4)
+    texts, labels = shop_texts(4)
     path = tmp_path / "labelled.csv"
     lines = ["review,label", *(f"{t},{y}" for t, y in zip(texts, labels, strict=True))]
     path.write_text("\n".join([*lines, "很好,maybe"]) + "\n", encoding="utf-8-sig")
@@ -307,7 +295,7 @@ def test_a_hidden_layer_adds_its_term_and_is_saved_and_read_back(tmp_path: Path)
 
 def test_adapting_a_model_with_a_hidden_layer_keeps_it_trusted_as_the_rest() -> None:
     base = _with_hidden_layer(_toy_model())
-    texts, labels = _shop_texts(4)
+    texts, labels = shop_texts(4)
     adapted = adapt(base, texts, labels)
     assert adapted.hidden is not None and base.hidden is not None
     trust = adapted.hidden.w2 / base.hidden.w2
@@ -322,7 +310,7 @@ def test_the_default_recipe_is_linear() -> None:
 
 def test_without_pytorch_a_hidden_layer_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(train_module, "torch_available", lambda: False)
-    texts, labels = _shop_texts()
+    texts, labels = shop_texts()
     said: list[str] = []
     spec = FeatureSpec(word_max=0, buckets_log2=12)
     model = train(texts, labels, recipe=Recipe(spec=spec, hidden=True), progress=said.append)
@@ -342,7 +330,7 @@ def test_the_command_asks_for_pytorch_for_a_hidden_layer(
 
 def test_a_hidden_layer_is_trained_and_chosen_on_the_split_when_pytorch_is_there() -> None:
     pytest.importorskip("torch")
-    texts, labels = _shop_texts()
+    texts, labels = shop_texts()
     spec = FeatureSpec(word_max=0, buckets_log2=12)
     # one share tried beside 0 (the linear model alone), two epochs: quick
     recipe = Recipe(spec=spec, hidden=True, hidden_shares=(0.5,), hidden_epochs=2)
@@ -359,7 +347,7 @@ def test_the_networks_of_several_seeds_are_averaged_into_one_layer() -> None:
     """``hidden_seeds`` networks, each trained alone from its own seed, sit side by side in
     one layer whose term is the average of their logits (divided by its spread)."""
     pytest.importorskip("torch")
-    texts, labels = _shop_texts()
+    texts, labels = shop_texts()
     spec = FeatureSpec(word_max=0, buckets_log2=12)
     recipe = Recipe(spec=spec, hidden=True, hidden_seeds=2, hidden_units=4)
     y = np.asarray(labels, dtype=np.int8)

@@ -13,24 +13,14 @@ import pytest
 from patron.support.feedback.conv import MAX_CHARS, ConvLayer, char_ids
 from patron.support.feedback.sentiment import FeatureSpec, SentimentModel
 from patron.support.feedback.train import Recipe, adapt, train
+from tests.support.feedback.shop_texts import SHOP_BAD, SHOP_GOOD, shop_texts
 
-GOOD = ["店员很热情", "导购服务周到", "收银很快", "会员积分好用", "环境干净整洁"]
-BAD = ["店员爱答不理", "导购一直推销", "排队结账太久", "积分兑换不了", "地面脏乱"]
 PROBE = ["店员很热情", "地面脏乱", "好", "", "导购服务周到，收银很快 ABC", "差" * 700]
-
-
-def _texts(n: int = 12) -> tuple[list[str], list[int]]:
-    texts, labels = [], []
-    for i in range(n):
-        for good, bad in zip(GOOD, BAD, strict=True):
-            texts += [f"{good}，第{i}次来", f"{bad}，第{i}次来"]
-            labels += [1, 0]
-    return texts, labels
 
 
 def _random_layer(seed: int = 5, widths: tuple[int, ...] = (2, 3, 5)) -> ConvLayer:
     rng = np.random.default_rng(seed)
-    alphabet = np.array(sorted({ord(c) for t in GOOD + BAD for c in t}), dtype=np.int32)
+    alphabet = np.array(sorted({ord(c) for t in SHOP_GOOD + SHOP_BAD for c in t}), dtype=np.int32)
     dim, n = 6, 3
     embedding = rng.normal(0, 1, (len(alphabet) + 2, dim)).astype(np.float32)
     embedding[0] = 0
@@ -78,7 +68,7 @@ def test_the_numpy_scorer_matches_the_trained_pytorch_network() -> None:
     pytest.importorskip("torch")
     from patron.support.feedback import conv_train
 
-    texts, labels = _texts()
+    texts, labels = shop_texts()
     recipe = Recipe(conv=True, conv_dim=8, conv_filters=4, conv_widths=(3, 2, 5))
     alphabet = conv_train._alphabet(texts, recipe)
     layer = conv_train._conv_net(texts, np.asarray(labels), alphabet, recipe, 2)
@@ -88,7 +78,7 @@ def test_the_numpy_scorer_matches_the_trained_pytorch_network() -> None:
 
 
 def _toy() -> SentimentModel:
-    texts, labels = _texts()
+    texts, labels = shop_texts()
     spec = FeatureSpec(word_max=0, buckets_log2=12)
     return train(texts, labels, recipe=Recipe(spec=spec), about={"data": "toy"})
 
@@ -122,7 +112,7 @@ def test_counts_alone_are_not_enough_for_a_convolutional_partner() -> None:
 
 def test_adapting_keeps_the_convolutional_partner_trusted_as_the_rest() -> None:
     base = replace(_toy(), conv=_random_layer(), conv_scale=0.5, _featuriser=None)
-    texts, labels = _texts(6)
+    texts, labels = shop_texts(6)
     adapted = adapt(base, texts, labels)
     assert adapted.conv is base.conv
     trust = adapted.conv_scale / base.conv_scale
@@ -131,7 +121,7 @@ def test_adapting_keeps_the_convolutional_partner_trusted_as_the_rest() -> None:
 
 def test_a_convolutional_partner_is_chosen_on_the_split_when_pytorch_is_there() -> None:
     pytest.importorskip("torch")
-    texts, labels = _texts()
+    texts, labels = shop_texts()
     spec = FeatureSpec(word_max=0, buckets_log2=12)
     recipe = Recipe(
         spec=spec, conv=True, conv_dim=8, conv_filters=4, conv_epochs=2, conv_shares=(0.5,)
@@ -150,7 +140,7 @@ def test_without_pytorch_no_convolutional_partner(monkeypatch: pytest.MonkeyPatc
     from patron.support.feedback import train as train_module
 
     monkeypatch.setattr(train_module, "torch_available", lambda: False)
-    texts, labels = _texts()
+    texts, labels = shop_texts()
     said: list[str] = []
     spec = FeatureSpec(word_max=0, buckets_log2=12)
     model = train(texts, labels, recipe=Recipe(spec=spec, conv=True), progress=said.append)

@@ -20,20 +20,10 @@ from patron.support.feedback.sentiment import (
     shipped_path,
 )
 from patron.support.feedback.train import PARTNERS_RECIPE, Recipe, main, train
+from tests.support.feedback.shop_texts import shop_texts
 
-GOOD = ["店员很热情", "导购服务周到", "收银很快", "会员积分好用", "环境干净整洁"]
-BAD = ["店员爱答不理", "导购一直推销", "排队结账太久", "积分兑换不了", "地面脏乱"]
 SPEC = FeatureSpec(word_max=0, buckets_log2=12)
 SMALL_CONV = {"conv_alphabet": 200, "conv_dim": 8, "conv_filters": 8}
-
-
-def _texts(n: int = 12) -> tuple[list[str], list[int]]:
-    texts, labels = [], []
-    for i in range(n):
-        for good, bad in zip(GOOD, BAD, strict=True):
-            texts += [f"{good}，第{i}次来", f"{bad}，第{i}次来"]
-            labels += [1, 0]
-    return texts, labels
 
 
 def test_a_row_is_kept_in_int8_within_half_a_step_of_its_weights() -> None:
@@ -53,7 +43,7 @@ def test_a_row_is_kept_in_int8_within_half_a_step_of_its_weights() -> None:
 
 
 def test_a_quantised_hidden_layer_is_saved_and_read_back_exactly(tmp_path: Path) -> None:
-    texts, labels = _texts()
+    texts, labels = shop_texts()
     model = train(texts, labels, recipe=Recipe(spec=SPEC))
     rng = np.random.default_rng(3)
     columns = np.sort(rng.choice(model.weights.shape[0], 64, replace=False)).astype(np.int32)
@@ -76,7 +66,7 @@ def test_a_quantised_hidden_layer_is_saved_and_read_back_exactly(tmp_path: Path)
 
 def test_a_model_file_with_a_float16_hidden_layer_is_still_read(tmp_path: Path) -> None:
     """Files written before the layer was kept in int8 hold it as float16."""
-    texts, labels = _texts()
+    texts, labels = shop_texts()
     model = train(texts, labels, recipe=Recipe(spec=SPEC))
     w1 = np.random.default_rng(1).normal(0, 1, (8, 2)).astype(np.float16)
     path = tmp_path / "old.npz"
@@ -100,7 +90,7 @@ def test_fixed_epochs_and_shares_make_the_partners_join_whatever_the_split_says(
     has both partners, with those epochs and shares, even on texts the linear model
     already separates perfectly."""
     pytest.importorskip("torch")
-    texts, labels = _texts()
+    texts, labels = shop_texts()
     recipe = Recipe(
         spec=SPEC, hidden=True, hidden_fixed=(1, 0.5), conv=True, conv_fixed=(1, 0.2), **SMALL_CONV
     )
