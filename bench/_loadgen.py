@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import time
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,7 +123,7 @@ def _child(
         try:
             import uvloop
 
-            runner = uvloop.run
+            runner: Callable[[Coroutine[Any, Any, LoadResult]], LoadResult] = uvloop.run
         except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
             runner = asyncio.run
         conn.send(("ok", runner(_drive(port, requests, concurrency, keep))))

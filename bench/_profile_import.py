@@ -122,7 +122,7 @@ def main() -> int:
             def inline(produce: Any, *, ahead: int = 2) -> Any:
                 yield from produce()
 
-            service.prefetched = inline  # type: ignore[assignment]
+            service.prefetched = inline
             if args.profile:
                 profiler = cProfile.Profile(time.thread_time)
         cpu, wall = _cpu(), time.perf_counter()

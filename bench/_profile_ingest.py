@@ -36,8 +36,8 @@ def _inline_threadpool() -> None:
     async def inline(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return func(*args, **kwargs)
 
-    routing.run_in_threadpool = inline  # type: ignore[assignment]
-    deps.run_in_threadpool = inline  # type: ignore[assignment]
+    routing.run_in_threadpool = inline  # type: ignore[attr-defined]
+    deps.run_in_threadpool = inline  # type: ignore[attr-defined]
     import patron.orders.api as orders_api
 
     if hasattr(orders_api, "run_in_threadpool"):  # the order routes' own hop

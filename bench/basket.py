@@ -20,6 +20,7 @@ import platform
 import time
 import tracemalloc
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -98,11 +99,11 @@ def main() -> None:
             f"support {case['min_support']}, confidence {case['min_confidence']}, "
             f"≥{case['min_items']} items"
         )
-        ours, n_ours, mem_ours = _best(lambda c=case: patron(baskets, c), args.repeat)
+        ours, n_ours, mem_ours = _best(partial(patron, baskets, case), args.repeat)
         print(f"\n{label} (arules: {case['arules']} rules)")
         print(f"  Patron        {ours:8.3f} s  {n_ours:5d} rules  peak {mem_ours:6.1f} MiB")
         if peer_version is not None:
-            theirs, n_theirs, mem_theirs = _best(lambda c=case: mlxtend(baskets, c), args.repeat)
+            theirs, n_theirs, mem_theirs = _best(partial(mlxtend, baskets, case), args.repeat)
             print(
                 f"  mlxtend {peer_version} {theirs:8.3f} s  {n_theirs:5d} rules  "
                 f"peak {mem_theirs:6.1f} MiB"

@@ -48,7 +48,7 @@ def _round(url: str, shop: Shop, mode: str, threads: int, per: int, hold_ms: flo
 
     present = events_service._lock_stream
     if mode == "exclusive":
-        events_service._lock_stream = _exclusive  # type: ignore[assignment]
+        events_service._lock_stream = _exclusive
     db = Database(url)
     bodies = [
         [OrderIn.model_validate(shop.order(f"{mode}-{hold_ms}-{n}-{t}-{i}")) for i in range(per)]
@@ -79,7 +79,7 @@ def _round(url: str, shop: Shop, mode: str, threads: int, per: int, hold_ms: flo
             t.join()
         elapsed = time.perf_counter() - started
     finally:
-        events_service._lock_stream = present  # type: ignore[assignment]
+        events_service._lock_stream = present
         db.dispose()
     latencies.sort()
     p95 = latencies[int(len(latencies) * 0.95) - 1]

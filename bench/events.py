@@ -65,7 +65,7 @@ class Traffic:
 
     def _properties(self, kind: str) -> dict[str, Any]:
         sku = f"SKU{self.rng.randrange(2000):05d}"
-        return {
+        by_kind: dict[str, dict[str, Any]] = {
             "page_view": {"url": f"https://shop.example.cn/c/{self.rng.randrange(300)}"},
             "product_view": {"sku": sku, "price_fen": 1290},
             "search": {"query": self.rng.choice(["大米", "牛奶", "纸巾", "洗衣液"]), "results": 12},
@@ -73,7 +73,8 @@ class Traffic:
             "cart_remove": {"sku": sku, "quantity": 1},
             "checkout_started": {"total_fen": 5980, "lines": [{"sku": sku, "quantity": 2}]},
             "coupon_viewed": {"template_code": "NEW10"},
-        }[kind]
+        }
+        return by_kind[kind]
 
     def event(self) -> dict[str, Any]:
         self.n += 1

@@ -43,6 +43,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -74,7 +75,10 @@ def macro_f1(y: np.ndarray, p: np.ndarray) -> float:
     return sum(scores) / 2
 
 
-def folds(data: LabelledSet, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+Split = tuple[np.ndarray, np.ndarray]  # (train rows, test rows)
+
+
+def folds(data: LabelledSet, n: int) -> list[Split]:
     from sklearn.model_selection import StratifiedKFold
 
     strata = [f"{c}|{y}" for c, y in zip(data.categories, data.labels, strict=True)]
@@ -85,7 +89,9 @@ def folds(data: LabelledSet, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
 Predictor = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (train rows, test rows) → 0/1
 
 
-def cross_validate(name: str, data: LabelledSet, splits: Sequence, predict: Predictor) -> dict:
+def cross_validate(
+    name: str, data: LabelledSet, splits: Sequence[Split], predict: Predictor
+) -> dict[str, Any]:
     y = np.asarray(data.labels)
     out = np.full(len(y), -1, dtype=np.int8)
     per_fold = []
@@ -159,7 +165,7 @@ def peer_chars_svm(data: LabelledSet) -> Predictor:
     return predict
 
 
-def report(data: LabelledSet, results: dict[str, dict]) -> None:
+def report(data: LabelledSet, results: dict[str, dict[str, Any]]) -> None:
     y = np.asarray(data.labels)
     cats = np.asarray(data.categories)
     table = Table(title=f"Accuracy / macro-F1, {FOLDS}-fold out-of-fold, {len(y):,} reviews")
