@@ -140,3 +140,20 @@ def test_the_command_asks_for_pytorch_for_the_partners_recipe(
         assert main([str(path), flag, "--out", str(tmp_path / "m.npz")]) == 2
         assert "PyTorch" in capsys.readouterr().err
         assert not (tmp_path / "m.npz").exists()
+
+
+def test_the_about_names_no_epochs_for_a_partner_that_is_not_in_the_model() -> None:
+    """A partner given a share of 0 is not part of the model: its ``about`` says 0 epochs
+    (and 0 seeds), as for a model trained without it."""
+    pytest.importorskip("torch")
+    texts, labels = shop_texts()
+    recipe = Recipe(
+        spec=SPEC, hidden=True, hidden_fixed=(1, 0.0), conv=True, conv_fixed=(1, 0.0), **SMALL_CONV
+    )
+    model = train(texts, labels, recipe=recipe)
+    assert model.hidden is None and model.conv is None
+    about = model.about
+    assert (about["hidden_epochs"], about["hidden_share"], about["hidden_seeds"]) == (0, 0.0, 0)
+    assert (about["conv_epochs"], about["conv_share"]) == (0, 0.0)
+    assert "hidden layer" not in about["method"]
+    assert "convolutional" not in about["method"]
