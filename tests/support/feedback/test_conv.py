@@ -111,7 +111,8 @@ def test_counts_alone_are_not_enough_for_a_convolutional_partner() -> None:
 
 
 def test_adapting_keeps_the_convolutional_partner_trusted_as_the_rest() -> None:
-    base = replace(_toy(), conv=_random_layer(), conv_scale=0.5, _featuriser=None)
+    # a base's network is on its file's grid (float16), as one read or trained is
+    base = replace(_toy(), conv=_random_layer().stored(), conv_scale=0.5, _featuriser=None)
     texts, labels = shop_texts(6)
     adapted = adapt(base, texts, labels)
     assert adapted.conv is base.conv

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from patron.support.feedback import train as train_module
+from patron.support.feedback.conv import ConvLayer
 from patron.support.feedback.sentiment import (
     FeatureSpec,
     HiddenLayer,
@@ -19,7 +20,7 @@ from patron.support.feedback.sentiment import (
     quantise,
     shipped_path,
 )
-from patron.support.feedback.train import PARTNERS_RECIPE, Recipe, main, train
+from patron.support.feedback.train import PARTNERS_RECIPE, Recipe, adapt, main, train
 from tests.support.feedback.shop_texts import shop_texts
 
 SPEC = FeatureSpec(word_max=0, buckets_log2=12)
@@ -157,3 +158,53 @@ def test_the_about_names_no_epochs_for_a_partner_that_is_not_in_the_model() -> N
     assert (about["conv_epochs"], about["conv_share"]) == (0, 0.0)
     assert "hidden layer" not in about["method"]
     assert "convolutional" not in about["method"]
+
+
+PROBE = ["店员很热情", "地面脏乱", "好", "", "导购服务周到，收银很快 ABC"]
+
+
+def _scores_as_its_file(model: SentimentModel, path: Path, texts: list[str]) -> None:
+    model.save(path)
+    again = SentimentModel.load(path)
+    assert np.array_equal(again.margins(texts), model.margins(texts))
+    assert np.array_equal(again.probabilities(texts), model.probabilities(texts))
+
+
+def test_a_trained_linear_model_scores_as_the_file_it_is_saved_to(tmp_path: Path) -> None:
+    """The IDF and weights are kept in float16: training returns them on that grid, so
+    what a benchmark scores of a trained model is what its file gives back."""
+    texts, labels = shop_texts()
+    model = train(texts, labels, recipe=Recipe(spec=SPEC))
+    _scores_as_its_file(model, tmp_path / "linear.npz", [*PROBE, *texts])
+    adapted = adapt(model, *shop_texts(6))
+    _scores_as_its_file(adapted, tmp_path / "adapted.npz", [*PROBE, *texts])
+
+
+def test_a_model_with_both_partners_scores_as_the_file_it_is_saved_to(tmp_path: Path) -> None:
+    """The convolutional network is kept in float16: it is put on that grid as it is taken
+    from PyTorch, after each epoch on the validation split as at the end, so its share is
+    chosen, and its spread measured, on the network the file holds."""
+    pytest.importorskip("torch")
+    from patron.support.feedback import conv_train
+
+    texts, labels = shop_texts()
+    recipe = Recipe(
+        spec=SPEC, hidden=True, hidden_fixed=(1, 0.5), conv=True, conv_fixed=(1, 0.3), **SMALL_CONV
+    )
+    model = train(texts, labels, recipe=recipe)
+    assert model.conv is not None and model.hidden is not None
+    _scores_as_its_file(model, tmp_path / "partners.npz", [*PROBE, *texts])
+
+    def on_grid(layer: ConvLayer) -> bool:
+        arrays = [layer.embedding, *layer.filters]
+        return all(np.array_equal(a, a.astype(np.float16).astype(np.float32)) for a in arrays)
+
+    assert on_grid(model.conv)
+    # the networks scored on the validation split after each epoch are on the grid too
+    seen: list[bool] = []
+    alphabet = conv_train._alphabet(texts, recipe)
+    y = np.asarray(labels)
+    conv_train._conv_net(
+        texts, y, alphabet, recipe, 2, lambda _e, layer: seen.append(on_grid(layer))
+    )
+    assert seen == [True, True]

@@ -15,7 +15,7 @@ module).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -24,6 +24,11 @@ from patron.support.feedback.segment import normalise
 
 MAX_CHARS = 400  # characters read per text; 99 % of the shopping reviews are shorter
 PAD, UNKNOWN = 0, 1  # indices of the zero vector and of the unknown characters' vector
+
+
+def as_float16(a: np.ndarray) -> np.ndarray:
+    """``a`` rounded to float16, as a model file keeps it, held in float32."""
+    return a.astype(np.float16).astype(np.float32)
 
 
 def char_ids(texts: Sequence[str], alphabet: dict[str, int]) -> list[np.ndarray]:
@@ -48,6 +53,20 @@ class ConvLayer:
     biases: tuple[np.ndarray, ...]  # per width: (n,)
     out: np.ndarray  # (sum of n,)
     out_bias: float
+
+    def stored(self) -> ConvLayer:
+        """The same network with its vectors and filters on the grid its file keeps them on
+        (float16; the biases and output weights are kept in float32), so that the network
+        scored in training is the one read back from the file. A network on that grid
+        already (read from a file) is itself, its tables kept."""
+        arrays = (self.embedding, *self.filters)
+        if all(np.array_equal(a, as_float16(a)) for a in arrays):
+            return self
+        return replace(
+            self,
+            embedding=as_float16(self.embedding),
+            filters=tuple(as_float16(f) for f in self.filters),
+        )
 
     def lookup(self) -> dict[str, int]:
         return {chr(int(cp)): i + 2 for i, cp in enumerate(self.alphabet)}

@@ -56,7 +56,9 @@ def _conv_module(alphabet_size: int, recipe: Recipe) -> Any:
             return self.out(self.dropout(torch.relu(torch.cat(pooled, 1)))).squeeze(1)
 
         def layer(self, alphabet: np.ndarray) -> ConvLayer:
-            """The network as it is now, for NumPy."""
+            """The network as it is now, for NumPy, on the grid its file keeps it on
+            (``ConvLayer.stored``): what is scored on the validation split after an epoch,
+            and the spread its share is divided by, are those of the network a file holds."""
             convs: list[Any] = list(self.convs)
             with torch.no_grad():
                 return ConvLayer(
@@ -69,7 +71,7 @@ def _conv_module(alphabet_size: int, recipe: Recipe) -> Any:
                     biases=tuple(conv.bias.numpy().astype(np.float32) for conv in convs),
                     out=self.out.weight.numpy().ravel().astype(np.float32),
                     out_bias=float(self.out.bias.item()),
-                )
+                ).stored()
 
     return ConvNet()
 

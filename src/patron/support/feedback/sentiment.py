@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from patron.support.exceptions import InvalidFeedback, SentimentModelMissing
-from patron.support.feedback.conv import ConvLayer
+from patron.support.feedback.conv import ConvLayer, as_float16
 from patron.support.feedback.segment import cut, initialise, normalise
 
 FORMAT = 1  # a linear model only
@@ -230,6 +230,19 @@ class SentimentModel:
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         """1 for positive, 0 for negative."""
         return (self.margins(texts) > 0).astype(np.int8)
+
+    def stored(self) -> SentimentModel:
+        """The same model with every array on the grid its file keeps it on (IDF, weights
+        and the convolutional network in float16, the hidden layer in int8 a weight): it
+        scores exactly as the model read back from the file does. Training returns models
+        so, so that what is measured of a trained model is what its file gives."""
+        return replace(
+            self,
+            idf=as_float16(self.idf),
+            weights=as_float16(self.weights),
+            hidden=None if self.hidden is None else self.hidden.quantised(),
+            conv=None if self.conv is None else self.conv.stored(),
+        )
 
     def save(self, path: Path) -> None:
         """One compressed .npz: float16 arrays (the hidden layer's int8) and a JSON header."""

@@ -594,7 +594,7 @@ def train(
             "seed": recipe.seed,
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
-    )
+    ).stored()
 
 
 def adapt(
@@ -657,7 +657,7 @@ def adapt(
             "base_validation_accuracy": round(base_accuracy, 4),
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
-    )
+    ).stored()
 
 
 SHARED_SET_ABOUT = {
