@@ -1,7 +1,7 @@
 """A webhook receiver on a local port, written as a customer's developer would write one
 from docs/events.md: it checks ``Patron-Signature`` (HMAC-SHA256 over "timestamp.body",
 five minutes' tolerance, a constant-time compare) before it accepts a delivery, and can be
-told to be down (503) or to answer with another code."""
+told to be down (503), to answer with another code, or to take its time (``delay_s``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class Receiver:
     url: str = ""
     secret: str = ""
     status: int = 200  # what to answer with (503: down)
+    delay_s: float = 0.0  # how long each request waits before it is answered (a slow endpoint)
     received: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)
@@ -68,6 +70,8 @@ def running_receiver(clock: Callable[[], datetime]) -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if receiver.delay_s:
+                time.sleep(receiver.delay_s)
             code = receiver.take(
                 self.headers.get("Patron-Signature", ""), body, dict(self.headers.items())
             )

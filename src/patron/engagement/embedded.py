@@ -1,7 +1,7 @@
 """The dispatcher inside ``patron serve`` (the embedded default): a few threads that claim
-and deliver due messages, and take back stalled claims now and then, and one that sends due
-webhook deliveries (docs/events.md). Several server processes may each run it: claims keep
-them apart."""
+and deliver due messages, and take back stalled claims now and then, and one of its own that
+sends due webhook deliveries (``events/delivery.py``, docs/events.md). Several server
+processes may each run it: claims keep them apart."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 from patron.core.db import Database
 from patron.core.settings import Settings, get_settings
 from patron.engagement.dispatch import Dispatcher
-from patron.events.delivery import WebhookSender
+from patron.events.delivery import start_sender
 
 log = logging.getLogger(__name__)
 
@@ -48,31 +48,6 @@ class EmbeddedDispatch:
         finally:
             self.dispatcher.close_thread()
 
-    def _webhooks(self) -> None:
-        sender = WebhookSender(self.dispatcher.db, settings=self.settings)
-        poll = self.settings.dispatch_poll_s
-        sweep_every = max(poll, self.settings.webhook_lease_s / 4)
-        next_sweep = time.monotonic()
-        failures = 0
-        try:
-            while not self._stop.is_set():
-                claimed = 0
-                try:
-                    if time.monotonic() >= next_sweep:
-                        sender.sweep()
-                        next_sweep = time.monotonic() + sweep_every
-                    claimed = sender.send_due().claimed
-                    failures = 0
-                except Exception:
-                    failures += 1
-                    if failures == 1 or failures % 10 == 0:
-                        log.exception("webhook delivery failed (%d times running)", failures)
-                wait = min(60.0, poll * 2**failures) if failures else poll
-                if (failures or not claimed) and self._stop.wait(wait):
-                    break
-        finally:
-            sender.close()
-
     def start(self) -> None:
         if self._threads:
             return
@@ -82,9 +57,7 @@ class EmbeddedDispatch:
             )
             thread.start()
             self._threads.append(thread)
-        thread = threading.Thread(target=self._webhooks, name="patron-webhooks", daemon=True)
-        thread.start()
-        self._threads.append(thread)
+        self._threads.append(start_sender(self.dispatcher.db, self._stop, settings=self.settings))
         log.info("message dispatch running in %d threads", len(self._threads))
 
     def stop(self) -> None:

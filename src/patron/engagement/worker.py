@@ -17,8 +17,10 @@ Two tasks:
 The outbox row stays the truth: a job lost with a worker only delays its messages until the
 sweep gives them back and the relay publishes them again.
 
-A third, ``patron.webhooks``, runs every second too: it sends due webhook deliveries
-(docs/events.md), whose own claims keep workers apart.
+Webhook deliveries (docs/events.md) are sent by a thread of each worker's own
+(``events/delivery.py``), never in a job slot: a slow endpoint working through a backlog
+would otherwise hold the slots the relay and the deliver jobs need, and delay messages.
+Their own claims keep workers apart.
 
 Other domains add periodic jobs through ``core.queue_jobs``: journeys' scheduler tick
 (``patron.journeys``) when PATRON_JOURNEYS=queue (docs/journeys.md).
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
@@ -38,7 +41,7 @@ from patron.core.queue_jobs import QueueJob, cron_every, queue_jobs
 from patron.core.settings import Settings, get_settings
 from patron.engagement import service as outbox
 from patron.engagement.dispatch import Dispatcher
-from patron.events.delivery import WebhookSender
+from patron.events.delivery import start_sender
 
 if TYPE_CHECKING:
     import procrastinate
@@ -47,7 +50,6 @@ log = logging.getLogger(__name__)
 
 DELIVER = "patron.deliver"
 RELAY = "patron.relay"
-WEBHOOKS = "patron.webhooks"
 # Deliver jobs waiting in the queue that the relay keeps topped up.
 BACKLOG_JOBS = 64
 # Seconds without a heartbeat after which a worker's running jobs are given to others.
@@ -153,19 +155,7 @@ def build_app(settings: Settings, db: Database | None = None) -> Any:
             await deliver.batch_defer_async(*batches)
         return len(ids)
 
-    def send_webhooks() -> int:
-        if "webhooks" not in state:
-            state["webhooks"] = WebhookSender(db or get_database(), settings=settings)
-        sender: WebhookSender = state["webhooks"]
-        sender.sweep()
-        return sender.send_all_due(max_batches=20).claimed
-
-    @app.periodic(cron="* * * * * *", periodic_id=f"{queue}.webhooks")
-    @app.task(name=WEBHOOKS, queue=queue)
-    async def webhooks(timestamp: int) -> int:
-        return await asyncio.to_thread(send_webhooks)
-
-    tasks: dict[str, Any] = {"deliver": deliver, "relay": relay, "webhooks": webhooks}
+    tasks: dict[str, Any] = {"deliver": deliver, "relay": relay}
     for job in queue_jobs():
         if job.wanted(settings):
             tasks[job.name] = _periodic(app, queue, job, settings, db)
@@ -215,4 +205,12 @@ def run_worker(*, concurrency: int | None = None) -> None:
                 install_signal_handlers=True,
             )
 
-    asyncio.run(work())
+    # webhooks beside the jobs, in a thread of their own; an attempt under way when the
+    # worker is told to stop is let finish (and recorded) for up to its timeout
+    stop = threading.Event()
+    webhooks = start_sender(get_database(), stop, settings=settings)
+    try:
+        asyncio.run(work())
+    finally:
+        stop.set()
+        webhooks.join(timeout=settings.webhook_timeout_s + 5)

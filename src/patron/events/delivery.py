@@ -17,8 +17,11 @@ recorded on its own row with its status code and latency as soon as it ends.
 ``Retry-After`` header is honoured within that. A 4xx answer other than 408, 409, 425 and
 429 is final: retrying cannot fix it. 410 Gone also disables the subscription.
 
-Deliveries run where the message dispatcher runs (``engagement/embedded.py`` inside
-``patron serve``, the relay of ``patron worker``).
+**A consumer of their own.** Deliveries are sent where messages are (``patron serve``'s
+embedded dispatcher, ``patron worker``) but by a thread of their own,
+:func:`send_until_stopped`, never in a message sender's thread or job slot: an endpoint
+that takes seconds to answer each of a backlog of deliveries delays other deliveries, never
+a message.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -351,3 +355,51 @@ class WebhookSender:
         elapsed = int((time.perf_counter() - tick) * 1000)
         error = None if response.is_success else response.text[:200] or response.reason_phrase
         return _Outcome(response.status_code, elapsed, error, _retry_after(response))
+
+
+def send_until_stopped(
+    db: Database, stop: threading.Event, *, settings: Settings | None = None
+) -> None:
+    """Send due deliveries until ``stop`` is set: batch after batch while some are due,
+    else every ``PATRON_DISPATCH_POLL_S``; claims left by a killed process are taken back at
+    start and every quarter lease. The database away, it waits longer each time, up to a
+    minute. Run in a thread of its own (:func:`start_sender`)."""
+    settings = settings or get_settings()
+    sender = WebhookSender(db, settings=settings)
+    poll = settings.dispatch_poll_s
+    sweep_every = max(poll, settings.webhook_lease_s / 4)
+    next_sweep = time.monotonic()
+    failures = 0
+    try:
+        while not stop.is_set():
+            claimed = 0
+            try:
+                if time.monotonic() >= next_sweep:
+                    sender.sweep()
+                    next_sweep = time.monotonic() + sweep_every
+                claimed = sender.send_due().claimed
+                failures = 0
+            except Exception:
+                failures += 1
+                if failures == 1 or failures % 10 == 0:
+                    log.exception("webhook delivery failed (%d times running)", failures)
+            wait = min(60.0, poll * 2**failures) if failures else poll
+            if (failures or not claimed) and stop.wait(wait):
+                break
+    finally:
+        sender.close()
+
+
+def start_sender(
+    db: Database, stop: threading.Event, *, settings: Settings | None = None
+) -> threading.Thread:
+    """:func:`send_until_stopped` in a daemon thread, started."""
+    thread = threading.Thread(
+        target=send_until_stopped,
+        args=(db, stop),
+        kwargs={"settings": settings},
+        name="patron-webhooks",
+        daemon=True,
+    )
+    thread.start()
+    return thread
