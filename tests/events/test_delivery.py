@@ -13,7 +13,7 @@ from patron.core.db import Database
 from patron.events import service as events_service
 from patron.events import webhooks
 from patron.events.delivery import WebhookSender, retry_delay
-from patron.events.models import DeliveryStatus, Event, WebhookDelivery
+from patron.events.models import DeliveryStatus, Event, WebhookAttempt, WebhookDelivery
 from patron.events.schemas import SubscriptionIn
 from tests.events.receiver import Receiver, running_receiver, verify
 from tests.helpers import ACTOR, sign_up
@@ -206,6 +206,50 @@ def test_a_stalled_claim_goes_back_and_is_sent_once(
     assert sender.sweep() == 1
     sender.send_all_due()
     assert len(receiver.received) == 1
+
+
+def test_a_sender_told_to_stop_gives_back_what_it_has_not_tried(
+    db: Database, receiver: Receiver, clock: FrozenClock
+) -> None:
+    """A stopping sender finishes the attempt under way and gives the rest of its batch
+    back, due as before and with no attempt counted, for the next sender, rather than
+    working through the batch first or leaving it claimed until the lease ends."""
+    import threading
+
+    from patron.events.delivery import _Claimed, _Outcome
+
+    customers = [sign_up(db, phone=f"1380013800{n}") for n in range(3)]
+    _subscribe(db, receiver)
+    sent = [_publish(db, customer, f"t{n}") for n, customer in enumerate(customers)]
+    stop = threading.Event()
+
+    class Stopped(WebhookSender):
+        """Told to stop while its first delivery is with the receiver."""
+
+        def _post(self, item: _Claimed, started: datetime) -> _Outcome:
+            outcome = super()._post(item, started)
+            stop.set()
+            return outcome
+
+    report = Stopped(db, clock=clock).send_due(stop=stop)
+    assert (report.claimed, report.delivered, report.released) == (3, 1, 2)
+    assert [e["id"] for e in receiver.received] == sent[:1]
+    rows = db.read(
+        lambda s: [
+            (r.status, r.attempts, r.claimed_until)
+            for r in s.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id))
+        ]
+    )
+    assert rows == [
+        (DeliveryStatus.DELIVERED, 1, None),
+        (DeliveryStatus.PENDING, 0, None),
+        (DeliveryStatus.PENDING, 0, None),
+    ]
+    again = WebhookSender(db, clock=clock).send_due()
+    assert (again.claimed, again.delivered) == (2, 2)
+    assert sorted(e["id"] for e in receiver.received) == sorted(sent)
+    attempts = db.read(lambda s: [a.number for a in s.scalars(select(WebhookAttempt))])
+    assert sorted(attempts) == [1, 1, 1]  # each tried once, numbered as its first
 
 
 def test_back_off_grows_four_times_and_is_capped() -> None:

@@ -99,6 +99,7 @@ class SendReport:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+    released: int = 0  # claimed, then given back unsent: the sender was told to stop
     statuses: list[int | None] = field(default_factory=list)
 
 
@@ -199,6 +200,25 @@ def sweep_stalled(*, session: Session, now: datetime) -> int:
     return cast(CursorResult[Any], result).rowcount or 0
 
 
+def release_claims(*, session: Session, delivery_ids: list[int]) -> int:
+    """Give back claims not tried (the sender stops): pending again, due as they were, the
+    attempt counted at the claim taken back."""
+    result = session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id.in_(delivery_ids),
+            WebhookDelivery.status == DeliveryStatus.SENDING,
+        )
+        .values(
+            status=DeliveryStatus.PENDING,
+            claimed_until=None,
+            attempts=WebhookDelivery.attempts - 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], result).rowcount or 0
+
+
 @dataclass(frozen=True, slots=True)
 class _Outcome:
     status_code: int | None
@@ -270,6 +290,10 @@ def _record(
     )
 
 
+def _release(delivery_ids: list[int], session: Session) -> int:
+    return release_claims(session=session, delivery_ids=delivery_ids)
+
+
 Clock = Callable[[], datetime]
 
 
@@ -298,12 +322,19 @@ class WebhookSender:
         now = self.clock()
         return self.db.write(lambda s: sweep_stalled(session=s, now=now))
 
-    def send_due(self, *, limit: int = BATCH) -> SendReport:
+    def send_due(self, *, limit: int = BATCH, stop: threading.Event | None = None) -> SendReport:
+        """Claim a batch and send it, one delivery after another; once ``stop`` is set, the
+        batch's deliveries not yet tried are given back rather than sent (an attempt under
+        way is finished and recorded)."""
         now = self.clock()
         lease = self.settings.webhook_lease_s
         claimed = self.db.write(lambda s: claim_due(session=s, now=now, limit=limit, lease_s=lease))
         report = SendReport(claimed=len(claimed))
-        for item in claimed:
+        for n, item in enumerate(claimed):
+            if stop is not None and stop.is_set():
+                rest = [c.delivery_id for c in claimed[n:]]
+                report.released = self.db.write(partial(_release, rest))
+                break
             started = self.clock()
             outcome = self._post(item, started)
             done = self.clock()
@@ -377,7 +408,7 @@ def send_until_stopped(
                 if time.monotonic() >= next_sweep:
                     sender.sweep()
                     next_sweep = time.monotonic() + sweep_every
-                claimed = sender.send_due().claimed
+                claimed = sender.send_due(stop=stop).claimed
                 failures = 0
             except Exception:
                 failures += 1
