@@ -1,5 +1,5 @@
 """Journeys on the job queue (PATRON_JOURNEYS=queue): ``patron worker`` runs the
-scheduler's tick as a periodic queue job on PostgreSQL, and its webhook task sends what a
+scheduler's tick as a periodic queue job on PostgreSQL, and its webhook sender sends what a
 journey's webhook step queued, signed, to a real local receiver (docs/journeys.md)."""
 
 from __future__ import annotations
