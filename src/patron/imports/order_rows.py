@@ -90,6 +90,7 @@ IDENTITY_TARGETS = (
     "wechat_unionid",
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DIGIT = re.compile(r"[0-9]")
 _STAGE_CHUNK = 5000
 _CACHED = 50_000  # distinct prices or quantities kept read
 
@@ -121,6 +122,8 @@ def _totals_word(text: str) -> bool:
     """Whether ``text`` says 合计 (or total …); a plain ASCII order id folds by lowering alone."""
     if text.isascii() and text.isalnum():
         return text.lower() in TOTALS_WORDS
+    if _DIGIT.search(text):  # no totals word holds a digit, and folding keeps every digit
+        return False
     return normalise_header(text) in TOTALS_WORDS
 
 
@@ -190,6 +193,7 @@ class OrderRows:
         else:
             self._head_cells = lambda cells: [cells[i] for i in self.head_index]
         self._states: dict[str, str] = {}
+        self._afters: dict[str, tuple[bool, Any]] = {}
         self._whens: dict[str, tuple[int, str]] = {}
         # An export repeats a few hundred prices, quantities and amounts over and over: each
         # distinct cell is read once (bounded, so a file of all-different values costs no
@@ -450,7 +454,12 @@ class OrderRows:
                 )
         after = None
         if self.i_after is not None and (text := cells[self.i_after].strip()):
-            known, after = lookup_value(AFTER_SALE_STATUSES, text)
+            found = self._afters.get(text)
+            if found is None:
+                found = lookup_value(AFTER_SALE_STATUSES, text)
+                if len(self._afters) < 10_000:  # a file has a handful of after-sale statuses
+                    self._afters[text] = found
+            known, after = found
             if not known:
                 raise _LineFlaw("after_sale_status", text, "after_sale_unknown")
         if after is True:
