@@ -10,13 +10,17 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from patron.core.db import Database
+from patron.imports.columns import TOTALS_WORDS, normalise_header
 from patron.imports.messages import Note
+from patron.imports.order_rows import _totals_word
 from patron.imports.schemas import ImportOptions
 from patron.imports.service import fewer_collections, prefetched, run_import
 from patron.imports.staging import ACCEPTED, REJECTED, Staging
-from tests.imports.helpers import write_csv
+from tests.imports.helpers import report_of, write_csv
 
 
 def _notes(staging: Staging) -> list[tuple[int, str]]:
@@ -109,3 +113,36 @@ def test_the_heap_is_frozen_while_an_import_runs_and_given_back_after(
     assert summary.rows_accepted == 3
     assert frozen and all(n > before for n in frozen)
     assert gc.get_freeze_count() == before
+
+
+@given(st.text(alphabet="合计总小汇0123456789１２Tt-_ :：otalsubgrand", max_size=12))
+def test_a_totals_word_is_found_as_folding_the_text_finds_it(text: str) -> None:
+    assert _totals_word(text) == (normalise_header(text) in TOTALS_WORDS)
+
+
+def test_an_amount_repeated_on_many_lines_is_read_once_and_a_flawed_one_rejects_each_line(
+    db: Database, tmp_path: Path
+) -> None:
+    header = ["订单号", "商品编码", "数量", "单价", "金额", "优惠", "下单时间"]
+    rows = [
+        ["A1", "X", "2", "5.00", "9.00", "1.00", "2024-01-05 10:00"],
+        ["A2", "X", "2", "5.00", "9.00", "1.00", "2024-01-05 10:01"],
+        ["A2", "Y", "1", "3.00", "十二元", "", "2024-01-05 10:01"],
+        ["A3", "Y", "1", "3.00", "十二元", "", "2024-01-05 10:02"],
+        ["A3", "Z", "1", "4.00", "4.00", "1,000.00", "2024-01-05 10:02"],
+    ]
+
+    summary = run_import(
+        db=db,
+        kind="orders",
+        path=write_csv(tmp_path / "amounts.csv", header, rows),
+        options=ImportOptions(lang="en"),
+    )
+
+    assert (summary.rows_accepted, summary.rows_rejected) == (2, 3)
+    assert [(r["row"], r["column"], r["value"]) for r in report_of(summary)] == [
+        ("4", "金额", "十二元"),
+        ("5", "金额", "十二元"),
+        ("6", "优惠", "1000.00"),
+    ]
+    assert summary.reconciliation is not None and summary.reconciliation.balanced

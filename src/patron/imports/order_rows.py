@@ -90,6 +90,7 @@ IDENTITY_TARGETS = (
     "wechat_unionid",
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DIGIT = re.compile(r"[0-9]")
 _STAGE_CHUNK = 5000
 _CACHED = 50_000  # distinct prices or quantities kept read
 
@@ -109,7 +110,8 @@ def built(model: type[_M], **values: Any) -> _M:
 
 
 def _micros(at: datetime) -> int:
-    return (at - _EPOCH) // timedelta(microseconds=1)
+    delta = at - _EPOCH  # exact: a timedelta's parts are integers
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def from_micros(micros: int) -> datetime:
@@ -120,6 +122,8 @@ def _totals_word(text: str) -> bool:
     """Whether ``text`` says 合计 (or total …); a plain ASCII order id folds by lowering alone."""
     if text.isascii() and text.isalnum():
         return text.lower() in TOTALS_WORDS
+    if _DIGIT.search(text):  # no totals word holds a digit, and folding keeps every digit
+        return False
     return normalise_header(text) in TOTALS_WORDS
 
 
@@ -189,11 +193,14 @@ class OrderRows:
         else:
             self._head_cells = lambda cells: [cells[i] for i in self.head_index]
         self._states: dict[str, str] = {}
+        self._afters: dict[str, tuple[bool, Any]] = {}
         self._whens: dict[str, tuple[int, str]] = {}
-        # An export repeats a few hundred prices and quantities over and over: each distinct
-        # cell is read once (bounded, so a file of all-different values costs no memory).
+        # An export repeats a few hundred prices, quantities and amounts over and over: each
+        # distinct cell is read once (bounded, so a file of all-different values costs no
+        # memory).
         self._prices: dict[str, values.Money] = {}
         self._quantities: dict[str, int] = {}
+        self._fens: dict[str, int] = {}  # amounts, discounts and refunds, in fen
         self._pairs: dict[tuple[str, str], tuple[int, values.Money | None, int, int]] = {}
         # The last row's order-level cells and what they said (see ``read``).
         self._last_cells: Sequence[str] | None = None
@@ -370,16 +377,11 @@ class OrderRows:
         amount = None
         amount_text = ""
         if self.i_amount is not None and (amount_text := cells[self.i_amount].strip()):
-            try:
-                amount = values.fen(amount_text)
-            except CellError as exc:
-                raise _LineFlaw("amount", amount_text, exc.code) from None
+            amount = _read_once(self._fens, amount_text, values.fen, "amount")
         discount = 0
         if self.i_discount is not None and (discount_text := cells[self.i_discount].strip()):
-            try:
-                discount = abs(values.fen(discount_text))
-            except CellError as exc:
-                raise _LineFlaw("discount", discount_text, exc.code) from None
+            discount = _read_once(self._fens, discount_text, values.fen, "discount")
+            discount = abs(discount)
         negative = qty < 0 or (amount is not None and amount < 0)
         qty = abs(qty)
         if price is None:
@@ -440,10 +442,8 @@ class OrderRows:
         """The money a sale line's row says was refunded: 0, an amount, or -1 (all of it)."""
         given = None
         if self.i_refund is not None and (text := cells[self.i_refund].strip()):
-            try:
-                given = abs(values.fen(text))
-            except CellError as exc:
-                raise _LineFlaw("refund_amount", text, exc.code) from None
+            given = _read_once(self._fens, text, values.fen, "refund_amount")
+            given = abs(given)
             if given > amount:
                 raise _LineFlaw(
                     "refund_amount",
@@ -454,7 +454,12 @@ class OrderRows:
                 )
         after = None
         if self.i_after is not None and (text := cells[self.i_after].strip()):
-            known, after = lookup_value(AFTER_SALE_STATUSES, text)
+            found = self._afters.get(text)
+            if found is None:
+                found = lookup_value(AFTER_SALE_STATUSES, text)
+                if len(self._afters) < 10_000:  # a file has a handful of after-sale statuses
+                    self._afters[text] = found
+            known, after = found
             if not known:
                 raise _LineFlaw("after_sale_status", text, "after_sale_unknown")
         if after is True:

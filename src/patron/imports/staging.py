@@ -149,6 +149,12 @@ class Staging:
             "JOIN rows r ON r.row = g.first"
         )
         self.conn.execute("CREATE INDEX IF NOT EXISTS heads_key ON heads (key)")
+        # The orders in the order they are written, newest first (``_groups``): walked
+        # through this index, only each order's own rows are sorted, never the whole file's
+        # rows on disk.
+        self.conn.execute(
+            "CREATE INDEX IF NOT EXISTS heads_sales ON heads (at IS NULL, at DESC, key)"
+        )
         for key, value in {**facts, "staged": "1"}.items():
             self.set_meta(key, value)
         self.conn.execute("COMMIT")
@@ -270,6 +276,7 @@ class Staging:
         self, conn: sqlite3.Connection, kind: str, skip: int
     ) -> Iterator[list[dict[str, Any]]]:
         if kind == SALE:
+            # the order of the heads_sales index (end_bulk), which SQLite then walks
             where, order = "h.sales > 0", "h.at IS NULL, h.at DESC, h.key"
         else:
             where, order = "h.returns > 0", "h.at IS NULL, h.at, h.key"
