@@ -260,10 +260,13 @@ def _read_history(con: Any, *, upto: date, tables: set[str]) -> PurchaseHistory:
     paid = _ints(rows.column("paid_fen"))
     del rows
     # The orders by customer and day (the order within a day does not matter: its orders
-    # are added up), then one row per purchase day.
-    order = _sort_order(customer, day, stable=False)
-    customer, day, paid = customer[order], day[order], paid[order]
-    del order
+    # are added up), then one row per purchase day. The store keeps its orders clustered by
+    # customer and day (engine/schema.py, ORDERS_CLUSTER_KEY), so they usually come in that
+    # order already: then there is nothing to sort or to gather.
+    if not _in_order(customer, day):
+        order = _sort_order(customer, day, stable=False)
+        customer, day, paid = customer[order], day[order], paid[order]
+        del order
     if len(customer):
         same_day = np.ones(len(customer), dtype=np.bool_)
         same_day[1:] = (customer[1:] != customer[:-1]) | (day[1:] != day[:-1])
@@ -326,6 +329,17 @@ def _read_history(con: Any, *, upto: date, tables: set[str]) -> PurchaseHistory:
         gap_day=gap_day[by_length],
         day_max=int(day.max()) if len(day) else 0,
     )
+
+
+def _in_order(major: IntArray, minor: IntArray) -> bool:
+    """Whether the rows are already by ``major``, then ``minor`` (ties in any order)."""
+    if len(major) < 2:
+        return True
+    after, before = major[1:], major[:-1]
+    if not (after >= before).all():
+        return False
+    same = after == before
+    return bool((minor[1:][same] >= minor[:-1][same]).all())
 
 
 def _sort_order(major: IntArray, minor: IntArray, *, stable: bool = True) -> npt.NDArray[np.intp]:

@@ -362,7 +362,8 @@ def _raw(columns: dict[str, npt.NDArray[Any]], features: list[Feature]) -> Float
     with np.errstate(all="ignore"):
         for j, feature in enumerate(features):
             raw[:, j] = feature.value(columns)
-    return np.where(np.isfinite(raw), raw, np.nan)
+    raw[~np.isfinite(raw)] = np.nan
+    return raw
 
 
 def _churned_after(earlier: _Cutoff, later: _Cutoff) -> npt.NDArray[np.bool_]:
