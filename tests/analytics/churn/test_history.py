@@ -161,3 +161,35 @@ def test_the_single_key_sort_orders_as_the_lexsort(low: int) -> None:
     expected = np.lexsort((minor, major))
     np.testing.assert_array_equal(_sort_order(major, minor), expected)
     assert len(_sort_order(major[:0], minor[:0])) == 0
+
+
+def test_the_history_is_the_same_from_orders_in_any_row_order(population: Population) -> None:
+    """The store keeps its orders clustered by customer and day, and the history then skips
+    its sort; a store whose orders are in another order gives the same columns."""
+    from patron.analytics.churn.history import _in_order
+    from patron.analytics.engine.schema import ORDERS_CLUSTER_KEY
+
+    con = population.con
+    tables = store_tables(con)
+    as_of = population.as_of
+    cutoffs = [as_of, as_of - timedelta(days=60)]
+    copies = {}
+    for name, order_by in (("clustered", ORDERS_CLUSTER_KEY), ("shuffled", "hash(order_id)")):
+        copy = duckdb.connect()
+        for table in tables:
+            copy.register("source", con.sql(f"SELECT * FROM {table}").arrow())
+            extra = f" ORDER BY {order_by}" if table == "orders" else ""
+            copy.execute(f"CREATE TABLE {table} AS SELECT * FROM source{extra}")
+            copy.unregister("source")
+        found = copy.sql(
+            "SELECT customer_id, order_date - DATE '1970-01-01' AS day FROM orders "
+            "WHERE customer_id IS NOT NULL"
+        ).fetchnumpy()
+        in_order = _in_order(
+            *(np.asarray(found[c], dtype=np.int64) for c in ("customer_id", "day"))
+        )
+        assert in_order == (name == "clustered")
+        with purchase_history(copy, upto=as_of, tables=tables) as history:
+            copies[name] = history.columns_at(cutoffs)
+    for clustered, shuffled in zip(copies["clustered"], copies["shuffled"], strict=True):
+        _assert_same(shuffled, clustered)

@@ -140,11 +140,14 @@ def test_top_reasons_are_the_strongest_three_with_ties_in_registry_order(
     # Whole numbers from a few values: many ties; negative ones never count.
     contributions = rng.integers(-1, 3, size=(n, k)).astype(np.float64)
     direction = np.array([f.direction for f in features], dtype=np.float64)
-    z = np.ones((n, k)) * direction
-    standardised = (z, contributions) if with_model else None
+    # z on either side of the mean (or at it): only the side a reason speaks of counts.
+    z = rng.integers(-1, 2, size=(n, k)).astype(np.float64) * 0.5
+    # Copies: _top_reasons writes over the arrays it is given.
+    standardised = (z.copy(), contributions.copy()) if with_model else None
     reasons, _, _ = _top_reasons(columns, features, standardised)
     if with_model:
-        strength = np.where(contributions > 0, contributions, -np.inf)
+        raises = (contributions > 0) & (z * direction > 0)
+        strength = np.where(raises, contributions, -np.inf)
     else:
         strength = np.tile(np.arange(k, 0, -1, dtype=np.float64), (n, 1))
     expected = _reference_top(strength, k)

@@ -112,6 +112,7 @@ class PurchaseHistory:
     gap_segment: IntArray
     gap_days: IntArray
     gap_day: IntArray
+    day_max: int
 
     def columns_at(
         self, cutoffs: Sequence[date], *, sample_per_mille: int = 1000
@@ -148,8 +149,8 @@ class PurchaseHistory:
         r = c - RECENT_DAYS
         # Each customer's purchase days on or before the cut-off (a prefix of their run),
         # and those on or before the recent window's start.
-        count = np.bincount(self.segment[self.day <= c], minlength=n).astype(np.int64)
-        earlier = np.bincount(self.segment[self.day <= r], minlength=n).astype(np.int64)
+        count = self._days_upto(c)
+        earlier = self._days_upto(r)
         keep = count > 0
         if sampled is not None:
             keep &= sampled
@@ -212,12 +213,25 @@ class PurchaseHistory:
             "earlier_mean_fen": np.asarray(earlier_mean, dtype=np.float64),
         }
 
+    def _days_upto(self, c: int) -> IntArray:
+        """Each customer's purchase days on or before day ``c``: a prefix of their run, so
+        the rows' test added up over each run (every customer has at least one row)."""
+        starts = self.starts[:-1]
+        if not len(starts):
+            return np.zeros(0, dtype=np.int64)
+        if len(self.day) and c >= int(self.day_max):
+            return np.diff(self.starts)
+        return np.asarray(np.add.reduceat(self.day <= c, starts, dtype=np.int64), dtype=np.int64)
+
     def _median_gaps(self, c: int, n: int) -> FloatArray:
         """Each customer's median gap between purchase days on or before day ``c`` (NaN with
         fewer than two): the middle of their gaps kept, which stay sorted (module doc)."""
-        kept = self.gap_day <= c
-        gaps = self.gap_days[kept]
-        per = np.bincount(self.gap_segment[kept], minlength=n).astype(np.int64)
+        if len(self.day) and c >= int(self.day_max):  # every gap is kept
+            gaps, segments = self.gap_days, self.gap_segment
+        else:
+            kept = self.gap_day <= c
+            gaps, segments = self.gap_days[kept], self.gap_segment[kept]
+        per = np.bincount(segments, minlength=n).astype(np.int64)
         begin = np.zeros(n, dtype=np.int64)
         np.cumsum(per[:-1], out=begin[1:])
         some = per > 0
@@ -233,15 +247,26 @@ class PurchaseHistory:
 @contextmanager
 def purchase_history(con: Any, *, upto: date, tables: set[str]) -> Iterator[PurchaseHistory]:
     """Read the orders, refunds and returns on or before ``upto`` once (module doc)."""
+    # Built by a function of its own, so that its intermediate arrays are freed before the
+    # caller works on the history rather than held by this generator's frame.
+    yield _read_history(con, upto=upto, tables=tables)
+
+
+def _read_history(con: Any, *, upto: date, tables: set[str]) -> PurchaseHistory:
     params = {"upto": upto}
     rows = con.sql(_ORDERS_SQL, params=params).to_arrow_table()
     customer = _ints(rows.column("customer_id"))
     day = _epoch_days(rows.column("day"))
+    paid = _ints(rows.column("paid_fen"))
+    del rows
     # The orders by customer and day (the order within a day does not matter: its orders
-    # are added up), then one row per purchase day.
-    order = _sort_order(customer, day, stable=False)
-    customer, day = customer[order], day[order]
-    paid = _ints(rows.column("paid_fen"))[order]
+    # are added up), then one row per purchase day. The store keeps its orders clustered by
+    # customer and day (engine/schema.py, ORDERS_CLUSTER_KEY), so they usually come in that
+    # order already: then there is nothing to sort or to gather.
+    if not _in_order(customer, day):
+        order = _sort_order(customer, day, stable=False)
+        customer, day, paid = customer[order], day[order], paid[order]
+        del order
     if len(customer):
         same_day = np.ones(len(customer), dtype=np.bool_)
         same_day[1:] = (customer[1:] != customer[:-1]) | (day[1:] != day[:-1])
@@ -252,7 +277,8 @@ def purchase_history(con: Any, *, upto: date, tables: set[str]) -> Iterator[Purc
     new[1:] = customer[1:] != customer[:-1]
     first_rows = np.flatnonzero(new)
     ids = customer[first_rows]
-    segment = np.cumsum(new, dtype=np.int64) - 1
+    segment = np.cumsum(new, dtype=np.int64)
+    segment -= 1
     find = _RowFinder(ids, segment, day)
 
     refunds = con.sql(_REFUNDS_SQL, params=params).to_arrow_table()
@@ -275,26 +301,45 @@ def purchase_history(con: Any, *, upto: date, tables: set[str]) -> Iterator[Purc
     matched = taken_row >= 0
     gap_rows = np.flatnonzero(~new)
     gap_segment = segment[gap_rows]
-    gap_days = day[gap_rows] - day[gap_rows - 1]
+    gap_day = day[gap_rows]
+    gap_rows -= 1  # each gap's earlier purchase day
+    gap_days = day[gap_rows]
+    np.subtract(gap_day, gap_days, out=gap_days)
+    del gap_rows
     # Gaps of equal length are interchangeable for the medians: any order among them.
     by_length = _sort_order(gap_segment, gap_days, stable=False)
-    yield PurchaseHistory(
+    # The running total of what was paid, from 0.
+    paid_sum = np.zeros(len(paid) + 1, dtype=np.int64)
+    np.cumsum(paid, dtype=np.int64, out=paid_sum[1:])
+    return PurchaseHistory(
         con=con,
         upto=upto,
         tables=frozenset(tables),
         ids=ids,
-        starts=np.append(first_rows, len(customer)).astype(np.int64),
+        starts=np.asarray(np.append(first_rows, len(customer)), dtype=np.int64),
         segment=segment,
         day=day,
-        paid_sum=np.concatenate([[0], np.cumsum(paid, dtype=np.int64)]).astype(np.int64),
+        paid_sum=paid_sum,
         taken_row=taken_row[matched],
         taken_segment=segment[taken_row[matched]],
         taken_on=taken_on[matched],
         taken_fen=taken_fen[matched],
         gap_segment=gap_segment[by_length],
         gap_days=gap_days[by_length],
-        gap_day=day[gap_rows][by_length],
+        gap_day=gap_day[by_length],
+        day_max=int(day.max()) if len(day) else 0,
     )
+
+
+def _in_order(major: IntArray, minor: IntArray) -> bool:
+    """Whether the rows are already by ``major``, then ``minor`` (ties in any order)."""
+    if len(major) < 2:
+        return True
+    after, before = major[1:], major[:-1]
+    if not (after >= before).all():
+        return False
+    same = after == before
+    return bool((minor[1:][same] >= minor[:-1][same]).all())
 
 
 def _sort_order(major: IntArray, minor: IntArray, *, stable: bool = True) -> npt.NDArray[np.intp]:
@@ -306,7 +351,11 @@ def _sort_order(major: IntArray, minor: IntArray, *, stable: bool = True) -> npt
         return np.arange(0, dtype=np.intp)
     low, span = int(minor.min()), int(minor.max()) - int(minor.min()) + 1
     if int(major.min()) >= 0 and int(major.max()) < (1 << 62) // span:
-        return np.argsort(major * span + (minor - low), kind="stable" if stable else None)
+        key = major * span  # the single key, built in place: major · span + (minor − low)
+        key += minor
+        if low:
+            key -= low
+        return np.argsort(key, kind="stable" if stable else None)
     return np.lexsort((minor, major))
 
 
@@ -323,7 +372,9 @@ class _RowFinder:
         self.origin = int(day.min()) if len(day) else 0
         self.span = int(day.max()) - self.origin + 2 if len(day) else 1
         # One ascending key per row: the customer's place, then the day.
-        self.keys = segment * self.span + (day - self.origin)
+        self.keys = segment * self.span
+        self.keys += day
+        self.keys -= self.origin
 
     def rows(self, who: IntArray, when: IntArray, *, exact: bool) -> IntArray:
         """Each (customer, day)'s row: that day's, or with ``exact=False`` the latest

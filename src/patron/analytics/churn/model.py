@@ -244,12 +244,16 @@ def train(
     seed: int = 0,
 ) -> ChurnModel:
     """Fit the classifier and its calibration (check ``trainable`` first)."""
-    means = np.nanmean(np.where(np.isfinite(raw), raw, np.nan), axis=0)
+    finite = np.isfinite(raw)
+    # Infinities count as missing, as NaN does (a copy only when there are any).
+    means = np.nanmean(raw if not np.isinf(raw).any() else np.where(finite, raw, np.nan), axis=0)
     means = np.where(np.isfinite(means), means, 0.0)
-    filled = np.where(np.isfinite(raw), raw, means)
-    scales = filled.std(axis=0)
+    z = np.where(finite, raw, means)
+    del finite
+    scales = z.std(axis=0)
     scales = np.where(scales > 1e-12, scales, 1.0)
-    z = (filled - means) / scales
+    z -= means
+    z /= scales
     fit_rows, cal_rows = _split(y, seed)
     coefficients, intercept = logistic_fit(z[fit_rows], y[fit_rows], c=1.0)
     cal_scores = np.einsum("ij,j->i", z[cal_rows], coefficients) + intercept

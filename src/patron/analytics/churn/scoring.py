@@ -362,7 +362,8 @@ def _raw(columns: dict[str, npt.NDArray[Any]], features: list[Feature]) -> Float
     with np.errstate(all="ignore"):
         for j, feature in enumerate(features):
             raw[:, j] = feature.value(columns)
-    return np.where(np.isfinite(raw), raw, np.nan)
+    raw[~np.isfinite(raw)] = np.nan
+    return raw
 
 
 def _churned_after(earlier: _Cutoff, later: _Cutoff) -> npt.NDArray[np.bool_]:
@@ -402,6 +403,10 @@ def _top_reasons(
     of (``Feature.direction``), and whose contribution coef · z raises the risk, largest
     first. Without: those whose condition holds, in registry order. Ties go to the
     earlier feature in the registry, so the result is deterministic.
+
+    ``standardised`` (the model's z and coef · z, rows × features) is the caller's to give
+    away: the strengths are written over the contributions, so no array of that size is
+    made here.
     """
     n = len(columns["customer_id"])
     k = len(features)
@@ -416,9 +421,19 @@ def _top_reasons(
             }
     if standardised is not None:
         z, contributions = standardised  # the model's z and coef · z of each row
-        direction = np.array([f.direction for f in features], dtype=np.float64)
-        raises = (contributions > 0) & (z * direction > 0)
-        strength = np.where(applies & raises, contributions, -np.inf)
+        # A reason is said where it applies, its contribution raises the risk and z is on
+        # the side of the mean it speaks of (z · direction > 0).
+        said = applies
+        said &= contributions > 0
+        for j, feature in enumerate(features):
+            if feature.direction > 0:
+                said[:, j] &= z[:, j] > 0
+            elif feature.direction < 0:
+                said[:, j] &= z[:, j] < 0
+            else:
+                said[:, j] = False
+        strength = contributions
+        np.copyto(strength, -np.inf, where=~said)
     else:
         strength = np.where(applies, np.arange(k, 0, -1, dtype=np.float64)[None, :], -np.inf)
     # The strongest left, TOP_REASONS times: argmax takes the first of equals, so registry
@@ -605,6 +620,7 @@ def _score_churn(con: Any, *, as_of: date, params: ChurnParams) -> ChurnResult:
             )
     t1, purchases_t1 = _at(as_of - window, columns_t1, features, steps, later=purchases_now)
     t2, _ = _at(as_of - 2 * window, columns_t2, features, steps, later=purchases_now)
+    del columns_t1, columns_t2  # held by t1 and t2, which go once the models are made
 
     warnings: list[str] = list(purchases_now.warnings)
     if usual_gap is None:
@@ -640,17 +656,22 @@ def _score_churn(con: Any, *, as_of: date, params: ChurnParams) -> ChurnResult:
         }
     else:
         evaluation = {"available": False, "message": f"no holdout evaluation: {eval_why_not}"}
+    # The earlier cut-offs' columns are not needed past here: freed, their memory serves the
+    # scoring that follows instead of adding to its peak.
+    t1_day = t1.day
+    del t1, t2
 
     p_alive = now.columns["p_alive"]
     standardised = None
     if model is not None:
         z = model.standardise(now.raw)
         standardised = (z, z * model.coefficients)
+        del z
         risk = model.predict_contributions(standardised[1])
         mode = "model"
         message = (
             f"Logistic regression on {len(features)} features, trained on "
-            f"{model.training_customers} customers at {t1.day.isoformat()} "
+            f"{model.training_customers} customers at {t1_day.isoformat()} "
             f"({model.training_churned} churned), {params.calibration} calibration on "
             f"{model.calibration_customers} of them."
         )
@@ -669,7 +690,9 @@ def _score_churn(con: Any, *, as_of: date, params: ChurnParams) -> ChurnResult:
         risk, now.columns["days_since_last"], at_stake, horizon=horizon, params=params
     )
     with steps("reasons"):
+        # The z and contributions go to the reasons, which write over them.
         reasons, actions, numbers = _top_reasons(now.columns, features, standardised)
+        standardised = None
     frame = pd.DataFrame(
         {
             "customer_id": now.ids,
@@ -704,14 +727,14 @@ def _score_churn(con: Any, *, as_of: date, params: ChurnParams) -> ChurnResult:
         "unavailable_features": unavailable,
         "training": (
             {
-                "cutoff": t1.day.isoformat(),
+                "cutoff": t1_day.isoformat(),
                 "customers": model.training_customers,
                 "churned": model.training_churned,
                 "calibration": params.calibration,
                 "calibration_customers": model.calibration_customers,
             }
             if model is not None
-            else {"cutoff": t1.day.isoformat(), "trained": False, "message": why_not}
+            else {"cutoff": t1_day.isoformat(), "trained": False, "message": why_not}
         ),
         "evaluation": evaluation,
         "bgnbd": purchases_now.report(),
