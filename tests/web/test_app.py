@@ -7,6 +7,7 @@ import weakref
 
 import pytest
 
+from patron.core import collector
 from patron.web.app import settle_heap
 
 
@@ -14,7 +15,10 @@ class _Node:
     me: _Node | None = None
 
 
-def test_settle_heap_sets_the_start_up_heap_aside_from_the_collector() -> None:
+def test_settle_heap_sets_the_start_up_heap_aside_from_the_collector(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(collector._PROCESS, "settled_for_good", False)  # given back after the test
     gc.unfreeze()
     assert gc.get_freeze_count() == 0
     try:

@@ -46,7 +46,28 @@ def _raise_threshold() -> None:
 
 
 _FEWER = _Shared(_raise_threshold, lambda: gc.set_threshold(*_GC_SAVED))
-_SETTLED = _Shared(gc.freeze, gc.unfreeze)
+# Whether the process set its start-up heap aside for good (a serving process does, see
+# settle_process): then a batch ending must not give that heap back to the collector.
+_PROCESS = {"settled_for_good": False}
+
+
+def settle_process() -> None:
+    """Set everything the process holds now aside from the collector for the rest of its
+    life, after one full collection (a serving process, once it has started)."""
+    gc.collect()
+    gc.freeze()
+    _PROCESS["settled_for_good"] = True
+
+
+def _unsettle() -> None:
+    gc.unfreeze()
+    if _PROCESS["settled_for_good"]:
+        # What the batch set aside (and what it left behind in cycles) is collected once,
+        # and the process's heap is set aside again, as its start-up left it.
+        settle_process()
+
+
+_SETTLED = _Shared(gc.freeze, _unsettle)
 
 
 def fewer_collections() -> contextlib.AbstractContextManager[None]:
@@ -64,5 +85,7 @@ def settled_heap() -> contextlib.AbstractContextManager[None]:
     """Keep the objects the process held before the batch (modules, the ORM's and pydantic's
     schemas, caches: some 300,000) out of the collector's passes while it runs: each full
     pass walked them all, for nothing. A cycle through them waits for the collector until
-    the last such batch in the process ends, when they return to its care."""
+    the last such batch in the process ends, when they return to its care; in a serving
+    process, whose start-up heap is set aside for good (settle_process), that heap stays
+    aside after one full collection."""
     return _SETTLED.held()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,6 +28,7 @@ from patron.catalog import api as catalog_api
 from patron.catalog import pages as catalog_pages
 from patron.consent import api as consent_api
 from patron.consent import pages as consent_pages
+from patron.core.collector import settle_process
 from patron.core.db import Database, get_database
 from patron.core.logs import install_log_redaction
 from patron.core.settings import get_settings
@@ -121,8 +121,7 @@ def settle_heap() -> None:
     freed when nothing refers to them; only reference cycles among them stay until exit.
     """
     configure_mappers()
-    gc.collect()
-    gc.freeze()
+    settle_process()
 
 
 @asynccontextmanager
