@@ -44,7 +44,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, func, literal_column, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from patron import events
@@ -94,17 +95,65 @@ def _owners_in_scope(single: bool, dialect: str = "") -> Any:
     )
     if single:
         return statement.where(_IDENTITY.c.value_index == bindparam("value_index"))
+    if dialect == "postgresql":
+        return _owners_by_probes(True)
     return statement.where(one_of(_IDENTITY.c.value_index, "values", dialect))
 
 
 @cache
 def _owners_of_indexes(dialect: str) -> Any:
     """The owners of the blind indexes ``:values``, built once per dialect."""
+    if dialect == "postgresql":
+        return _owners_by_probes(False)
     return (
         select(*_OWNER_COLUMNS)
         .join(_CUSTOMER, _CUSTOMER.c.id == _IDENTITY.c.customer_id)
         .where(one_of(_IDENTITY.c.value_index, "values", dialect))
     )
+
+
+@cache
+def _owners_by_probes(scoped: bool) -> Any:
+    """PostgreSQL: the owners of the blind indexes ``:values`` (an array), one index probe
+    per value and one primary-key probe per owner, as laterals the planner cannot turn
+    into a join of its choice. As a plain join, a batch's few hundred values were matched
+    by scanning every identity and every customer into a hash (the plan the planner takes
+    for tables it has no statistics of, or that grew since): each batch then read both
+    tables whole. ``scoped``: with whether each owner is in the stores ``:scope_stores``
+    (customers/scope.py), asked of that one customer."""
+    values = (
+        func.unnest(bindparam("values", type_=ARRAY(_IDENTITY.c.value_index.type)))
+        .table_valued("value_index")
+        .render_derived()
+    )
+    # OFFSET 0 keeps each subquery a probe of its own (the planner flattens it otherwise).
+    held = (
+        select(
+            _IDENTITY.c.kind,
+            _IDENTITY.c.namespace,
+            _IDENTITY.c.value_index,
+            _IDENTITY.c.customer_id,
+        )
+        .where(_IDENTITY.c.value_index == values.c.value_index)
+        .offset(literal_column("0"))
+        .lateral("held")
+    )
+    owner_columns: list[Any] = [_CUSTOMER.c.signed_up_at]
+    if scoped:
+        owner_columns.append(
+            home_or_bought_in(_CUSTOMER.c.id, _CUSTOMER.c.home_store_id).label("in_scope")
+        )
+    owner = (
+        select(*owner_columns)
+        .where(_CUSTOMER.c.id == held.c.customer_id)
+        .offset(literal_column("0"))
+    )
+    owner_of = owner.lateral("owner")
+    columns = [held.c.kind, held.c.namespace, held.c.value_index, held.c.customer_id]
+    columns.append(owner_of.c.signed_up_at)
+    if scoped:
+        columns.append(owner_of.c.in_scope)
+    return select(*columns).select_from(values.join(held, true()).join(owner_of, true()))
 
 
 @dataclass(frozen=True, slots=True)
