@@ -8,7 +8,7 @@ pass over the rows to pick the columns apart again.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
@@ -81,7 +81,7 @@ def write_orders(
     returns the new orders' ids, in order."""
     conn = session.connection()
     order_ids = reserve_ids(conn, _ORDERS, len(orders_in))
-    instant: Any = sqlite_instant if conn.dialect.name == "sqlite" else _as_is
+    instant: Any = sqlite_instant if conn.dialect.name == "sqlite" else _in_utc
     created_at = instant(now)
     rows: list[tuple[Any, ...]] = []
     line_rows: list[tuple[Any, ...]] = []
@@ -157,8 +157,8 @@ def write_orders(
     return order_ids
 
 
-def _as_is(value: Any) -> Any:
-    return value
+def _in_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
 
 
 def _write(
