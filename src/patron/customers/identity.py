@@ -343,7 +343,19 @@ def resolve(
         scope=scope,
         may_merge=scope is None and actor.can("customers.merge"),
     )
-    all_keys = [k for ref in refs if ref is not None for k in ref.identity_keys()]
+    # Each record's identifiers, listed once (an import's orders of one customer share
+    # their ref: listed once for all of them).
+    listed: dict[int, list[Key]] = {}
+    ref_keys: list[list[Key]] = []
+    for ref in refs:
+        if ref is None:
+            ref_keys.append([])
+            continue
+        keys = listed.get(id(ref))
+        if keys is None:
+            keys = listed[id(ref)] = ref.identity_keys()
+        ref_keys.append(keys)
+    all_keys = [k for keys in ref_keys for k in keys]
     signed_up: dict[int, datetime] = {}
     # With the owners, which of them the actor may change (scope), as they are now.
     visible: dict[int, bool] = {}
@@ -359,11 +371,11 @@ def resolve(
     if scope is not None:
         batch.visible.update({h: visible[h] for h in owners.values()})
     handles: list[Handle | None] = []
-    for ref, context in zip(refs, contexts, strict=True):
-        if ref is None or ref.is_empty():
+    for ref, keys, context in zip(refs, ref_keys, contexts, strict=True):
+        if ref is None or (ref.id is None and not keys):  # ref.is_empty()
             handles.append(None)
             continue
-        handles.append(_resolve_one(batch, ref, context, field_prefix))
+        handles.append(_resolve_one(batch, ref, keys, context, field_prefix))
     _write(batch)
     ids: list[int | None] = []
     created: list[bool] = []
@@ -394,8 +406,10 @@ def resolve(
     )
 
 
-def _resolve_one(batch: _Batch, ref: CustomerRef, context: ResolveContext, prefix: str) -> Handle:
-    keys = ref.identity_keys()
+def _resolve_one(
+    batch: _Batch, ref: CustomerRef, keys: list[Key], context: ResolveContext, prefix: str
+) -> Handle:
+    """The profile ``ref`` (whose identifiers are ``keys``) goes to."""
     strong: list[Handle] = []
     weak: list[Handle] = []
     if ref.id is not None:
