@@ -324,3 +324,51 @@ def test_tuples_go_in_binary_with_json_as_text_and_other_types_as_text(pg_db: Da
         (1, -3, '{"a": "x\\ty", "b": "王"}', "tab\there", at),
         (2, None, None, None, None),
     ]
+
+
+def test_an_instant_is_written_for_sqlite_as_core_db_writes_it() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    shanghai = timezone(timedelta(hours=8))
+    for value in (
+        datetime(2026, 3, 1, 2, 0, tzinfo=UTC),  # no microseconds: still six digits
+        datetime(2026, 3, 1, 10, 0, 0, 123, tzinfo=shanghai),  # another zone: its UTC
+        datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC),  # a year of three digits, as strftime has it
+    ):
+        assert bulk.sqlite_instant(value) == f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}"
+    assert bulk.sqlite_instant(datetime(2026, 3, 1, 10, tzinfo=shanghai)) == (
+        "2026-03-01 02:00:00.000000"
+    )
+
+
+def test_tuples_written_batch_after_batch_keep_their_instants(db: Database) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    at = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+    sqlite = db.engine.dialect.name == "sqlite"
+    # 70 rows: past the point where PostgreSQL takes them by COPY; 3: by executemany
+    for count in (3, 70):
+
+        def work(session: object, count: int = count) -> list[tuple[object, ...]]:
+            name = bulk.temporary_table(
+                session,  # type: ignore[arg-type]
+                "tmp_written",
+                {"n": ("bigint", "INTEGER"), "words": ("text", "TEXT"),
+                 "at": ("timestamptz", "TEXT")},
+            )  # fmt: skip
+            rows = [
+                (n, f"行 {n}", bulk.sqlite_instant(at + timedelta(seconds=n)) if sqlite else
+                 at + timedelta(seconds=n)) for n in range(count)
+            ]  # fmt: skip
+            conn = session.connection()  # type: ignore[attr-defined]
+            bulk.write_tuples(conn, name, ("n", "words", "at"), rows)
+            found = session.execute(text(f"SELECT n, words, at FROM {name} ORDER BY n")).all()  # type: ignore[attr-defined]
+            bulk.drop_table(session, name)  # type: ignore[arg-type]
+            return [tuple(r) for r in found]
+
+        got = db.write(work)
+        expected = [(n, f"行 {n}", at + timedelta(seconds=n)) for n in range(count)]
+        if sqlite:
+            expected = [(n, w, bulk.sqlite_instant(t)) for n, w, t in expected]
+        assert got == expected

@@ -44,7 +44,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, func, literal_column, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from patron import events
@@ -94,17 +95,65 @@ def _owners_in_scope(single: bool, dialect: str = "") -> Any:
     )
     if single:
         return statement.where(_IDENTITY.c.value_index == bindparam("value_index"))
+    if dialect == "postgresql":
+        return _owners_by_probes(True)
     return statement.where(one_of(_IDENTITY.c.value_index, "values", dialect))
 
 
 @cache
 def _owners_of_indexes(dialect: str) -> Any:
     """The owners of the blind indexes ``:values``, built once per dialect."""
+    if dialect == "postgresql":
+        return _owners_by_probes(False)
     return (
         select(*_OWNER_COLUMNS)
         .join(_CUSTOMER, _CUSTOMER.c.id == _IDENTITY.c.customer_id)
         .where(one_of(_IDENTITY.c.value_index, "values", dialect))
     )
+
+
+@cache
+def _owners_by_probes(scoped: bool) -> Any:
+    """PostgreSQL: the owners of the blind indexes ``:values`` (an array), one index probe
+    per value and one primary-key probe per owner, as laterals the planner cannot turn
+    into a join of its choice. As a plain join, a batch's few hundred values were matched
+    by scanning every identity and every customer into a hash (the plan the planner takes
+    for tables it has no statistics of, or that grew since): each batch then read both
+    tables whole. ``scoped``: with whether each owner is in the stores ``:scope_stores``
+    (customers/scope.py), asked of that one customer."""
+    values = (
+        func.unnest(bindparam("values", type_=ARRAY(_IDENTITY.c.value_index.type)))
+        .table_valued("value_index")
+        .render_derived()
+    )
+    # OFFSET 0 keeps each subquery a probe of its own (the planner flattens it otherwise).
+    held = (
+        select(
+            _IDENTITY.c.kind,
+            _IDENTITY.c.namespace,
+            _IDENTITY.c.value_index,
+            _IDENTITY.c.customer_id,
+        )
+        .where(_IDENTITY.c.value_index == values.c.value_index)
+        .offset(literal_column("0"))
+        .lateral("held")
+    )
+    owner_columns: list[Any] = [_CUSTOMER.c.signed_up_at]
+    if scoped:
+        owner_columns.append(
+            home_or_bought_in(_CUSTOMER.c.id, _CUSTOMER.c.home_store_id).label("in_scope")
+        )
+    owner = (
+        select(*owner_columns)
+        .where(_CUSTOMER.c.id == held.c.customer_id)
+        .offset(literal_column("0"))
+    )
+    owner_of = owner.lateral("owner")
+    columns = [held.c.kind, held.c.namespace, held.c.value_index, held.c.customer_id]
+    columns.append(owner_of.c.signed_up_at)
+    if scoped:
+        columns.append(owner_of.c.in_scope)
+    return select(*columns).select_from(values.join(held, true()).join(owner_of, true()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +343,19 @@ def resolve(
         scope=scope,
         may_merge=scope is None and actor.can("customers.merge"),
     )
-    all_keys = [k for ref in refs if ref is not None for k in ref.identity_keys()]
+    # Each record's identifiers, listed once (an import's orders of one customer share
+    # their ref: listed once for all of them).
+    listed: dict[int, list[Key]] = {}
+    ref_keys: list[list[Key]] = []
+    for ref in refs:
+        if ref is None:
+            ref_keys.append([])
+            continue
+        keys = listed.get(id(ref))
+        if keys is None:
+            keys = listed[id(ref)] = ref.identity_keys()
+        ref_keys.append(keys)
+    all_keys = [k for keys in ref_keys for k in keys]
     signed_up: dict[int, datetime] = {}
     # With the owners, which of them the actor may change (scope), as they are now.
     visible: dict[int, bool] = {}
@@ -310,11 +371,11 @@ def resolve(
     if scope is not None:
         batch.visible.update({h: visible[h] for h in owners.values()})
     handles: list[Handle | None] = []
-    for ref, context in zip(refs, contexts, strict=True):
-        if ref is None or ref.is_empty():
+    for ref, keys, context in zip(refs, ref_keys, contexts, strict=True):
+        if ref is None or (ref.id is None and not keys):  # ref.is_empty()
             handles.append(None)
             continue
-        handles.append(_resolve_one(batch, ref, context, field_prefix))
+        handles.append(_resolve_one(batch, ref, keys, context, field_prefix))
     _write(batch)
     ids: list[int | None] = []
     created: list[bool] = []
@@ -345,8 +406,10 @@ def resolve(
     )
 
 
-def _resolve_one(batch: _Batch, ref: CustomerRef, context: ResolveContext, prefix: str) -> Handle:
-    keys = ref.identity_keys()
+def _resolve_one(
+    batch: _Batch, ref: CustomerRef, keys: list[Key], context: ResolveContext, prefix: str
+) -> Handle:
+    """The profile ``ref`` (whose identifiers are ``keys``) goes to."""
     strong: list[Handle] = []
     weak: list[Handle] = []
     if ref.id is not None:

@@ -297,12 +297,14 @@ def note_earliest_evidence(*, session: Session, earliest: dict[int, datetime]) -
         return
     if conn.dialect.name == "postgresql":
         # One statement for the whole batch (an executemany is one round of the server's
-        # work per customer): the pairs go in as two arrays.
+        # work per customer): the pairs go in as two arrays. The ids are also named to the
+        # customer table itself, so it is read for them alone (by its key, or a scan that
+        # keeps only them) rather than hashed whole to be joined with the pairs.
         ids = list(earliest)
         conn.exec_driver_sql(
             "UPDATE customer AS c SET signed_up_at = v.at "
             "FROM unnest(%(ids)s::bigint[], %(ats)s::timestamptz[]) AS v(id, at) "
-            "WHERE c.id = v.id AND c.signed_up_at > v.at",
+            "WHERE c.id = ANY(%(ids)s::bigint[]) AND c.id = v.id AND c.signed_up_at > v.at",
             {"ids": ids, "ats": [earliest[i].astimezone(UTC) for i in ids]},
         )
         return

@@ -30,6 +30,7 @@ from patron.core.money import milli_to_quantity
 from patron.core.settings import get_settings
 from patron.customers import service as customers
 from patron.customers.schemas import CustomerRef
+from patron.orders.batch import write_orders
 from patron.orders.exceptions import (
     IdempotencyConflict,
     KeyOfAnotherStore,
@@ -288,6 +289,23 @@ def _insert(
     )
     now = utcnow()
     currency = currency or get_settings().currency
+    if len(fresh) > 1:  # a batch: its rows straight to the driver (orders/batch.py)
+        order_ids = write_orders(
+            session,
+            [orders_in[i] for i in fresh],
+            [hashes[i] for i in fresh],
+            stores,
+            [str(channel) for channel in channels],
+            resolution.customer_ids,
+            import_run_id=import_run_id,
+            currency=currency,
+            now=now,
+        )
+        for n, (order_id, i) in enumerate(zip(order_ids, fresh, strict=True)):
+            outcomes[i] = OrderOutcome(
+                status="created", order_id=order_id, customer_id=resolution.customer_ids[n]
+            )
+        return {}
     conn = session.connection()
     rows = []
     for n, i in enumerate(fresh):
