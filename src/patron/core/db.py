@@ -72,12 +72,24 @@ def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
         cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        if conn.get_execution_options().get(_WRITE):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            conn.exec_driver_sql("BEGIN")
+    # The dialect's own BEGIN (a no-op for pysqlite) is replaced rather than a "begin"
+    # event listened for: any connection event makes SQLAlchemy dispatch its execute events
+    # around every statement, several microseconds each, on every statement of the engine.
+    engine.dialect.do_begin = _sqlite_begin  # type: ignore[method-assign]
+
+
+# Set in a pooled connection's info by Database.session for a write: its next BEGIN takes
+# SQLite's write lock at once (BEGIN IMMEDIATE), so two writers never dead-lock on a lock
+# upgrade. Read (and cleared) by _sqlite_begin.
+_IMMEDIATE = "patron_begin_immediate"
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """Open a transaction on a pooled SQLite connection, which runs in autocommit mode
+    (``isolation_level = None``): ``BEGIN IMMEDIATE`` when the session that checked it out
+    writes, else ``BEGIN``, so every read of a unit of work shares one snapshot too."""
+    immediate = connection.info.pop(_IMMEDIATE, False)
+    connection.dbapi_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def create_patron_engine(url: str, *, echo: bool = False, sqlite_cache_mb: int = 64) -> Engine:
@@ -143,9 +155,8 @@ class Database:
         self.url = url
         self.engine = create_patron_engine(url, echo=echo, sqlite_cache_mb=sqlite_cache_mb)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
-        self._writer = sessionmaker(
-            self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False
-        )
+        self._write_engine = self.engine.execution_options(**{_WRITE: True})
+        self._writer = sessionmaker(self._write_engine, expire_on_commit=False)
         # Quick reads on PostgreSQL skip BEGIN and COMMIT (two of a till look-up's round
         # trips): each statement reads its own snapshot. SQLite's BEGIN costs no round trip.
         self._quick_reader = (
@@ -179,14 +190,26 @@ class Database:
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on error."""
-        factory = self._writer if write else self._reader
-        # SQLite has one writer at a time. Queueing writers here, rather than in SQLite's
-        # busy handler (which sleeps in coarse steps while the lock sits free), keeps the
-        # wait short and fair under many concurrent requests.
-        lock = self._write_lock if write and self.is_sqlite else None
-        if lock is not None:
-            lock.acquire()
-        session = factory()
+        if write and self.is_sqlite:
+            # SQLite has one writer at a time. Queueing writers here, rather than in SQLite's
+            # busy handler (which sleeps in coarse steps while the lock sits free), keeps the
+            # wait short and fair under many concurrent requests.
+            with self._write_lock, self._write_engine.connect() as conn:
+                # The session's transaction on this connection begins IMMEDIATE.
+                info = conn.connection.info
+                info[_IMMEDIATE] = True
+                try:
+                    with self._unit_of_work(self._writer(bind=conn)) as session:
+                        yield session
+                finally:
+                    info.pop(_IMMEDIATE, None)  # a session that ran no statement
+            return
+        with self._unit_of_work((self._writer if write else self._reader)()) as session:
+            yield session
+
+    @staticmethod
+    @contextmanager
+    def _unit_of_work(session: Session) -> Iterator[Session]:
         try:
             with reading_in(session):
                 yield session
@@ -196,8 +219,6 @@ class Database:
             raise
         finally:
             session.close()
-            if lock is not None:
-                lock.release()
 
     def read(self, work: Callable[[Session], T]) -> T:
         with self.session() as session:
