@@ -75,7 +75,7 @@ def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
     # The dialect's own BEGIN (a no-op for pysqlite) is replaced rather than a "begin"
     # event listened for: any connection event makes SQLAlchemy dispatch its execute events
     # around every statement, several microseconds each, on every statement of the engine.
-    engine.dialect.do_begin = _sqlite_begin  # type: ignore[method-assign]
+    engine.dialect.do_begin = _sqlite_begin  # type: ignore[method-assign,assignment]
 
 
 # Set in a pooled connection's info by Database.session for a write: its next BEGIN takes
