@@ -105,9 +105,10 @@ def test_insert_rows_leaves_out_columns_null_in_every_row_and_they_stay_null(
 def test_a_write_on_sqlite_holds_the_write_lock_from_its_first_statement_and_a_read_does_not(
     sqlite_db: Database,
 ) -> None:
-    """A write session begins IMMEDIATE (docs/architecture.md): the database's write lock
-    is its own from its first statement, a read, so another writer waits. A read session
-    begins a plain transaction, and a writer elsewhere goes ahead."""
+    """A write session begins IMMEDIATE (docs/architecture.md, "Order intake over HTTP"):
+    the database's write lock is its own from its first statement, a read, so another
+    writer waits. A read session begins a plain transaction, and a writer elsewhere goes
+    ahead."""
     import sqlite3
 
     path = sqlite_db.engine.url.database
