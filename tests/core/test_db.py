@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Text, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from patron.core.db import Database
 
@@ -56,7 +57,9 @@ def test_each_postgresql_test_starts_empty_with_ids_from_one(pg_db: Database) ->
     assert sign_up(pg_db, phone="13800138000") == first == 1
 
 
-@pytest.mark.parametrize("count", [3, 100])  # 100: by COPY on PostgreSQL
+@pytest.mark.parametrize(
+    "count", [1, 3, 100]
+)  # 1: one INSERT … RETURNING; 100: by COPY on PostgreSQL
 def test_insert_rows_leaves_out_columns_null_in_every_row_and_they_stay_null(
     db: Database, count: int
 ) -> None:
@@ -97,3 +100,100 @@ def test_insert_rows_leaves_out_columns_null_in_every_row_and_they_stay_null(
         n = (r.slot - start).days
         assert r.finished_at is None
         assert r.outcome == ("done" if n == 1 else None)
+
+
+def test_a_write_on_sqlite_holds_the_write_lock_from_its_first_statement_and_a_read_does_not(
+    sqlite_db: Database,
+) -> None:
+    """A write session begins IMMEDIATE (docs/architecture.md, "Order intake over HTTP"):
+    the database's write lock is its own from its first statement, a read, so another
+    writer waits. A read session begins a plain transaction, and a writer elsewhere goes
+    ahead."""
+    import sqlite3
+
+    path = sqlite_db.engine.url.database
+    assert path is not None
+
+    def another_writer_gets_in() -> bool:
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            return True
+        except sqlite3.OperationalError as exc:
+            assert "locked" in str(exc)
+            return False
+        finally:
+            other.close()
+
+    def during(session: Session) -> bool:
+        session.execute(text("SELECT count(*) FROM tag")).scalar_one()  # a read first
+        return another_writer_gets_in()
+
+    assert sqlite_db.write(during) is False
+    assert sqlite_db.read(during) is True
+    assert another_writer_gets_in() is True  # the write's lock went with its commit
+    # The next session on the pooled connection is a plain read again.
+    assert sqlite_db.read(during) is True
+
+
+def test_one_row_through_the_driver_is_stored_as_sqlalchemy_stores_it(db: Database) -> None:
+    """insert_rows sends a single row straight to the driver: its instants, NULLs and JSON
+    document are stored exactly as SQLAlchemy's own INSERT stores them."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, select
+
+    from patron.core.db import insert_rows
+    from patron.events.models import Event
+
+    table = Event.__table__
+    at = datetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo=UTC)
+    row = {
+        "type": "order.created",
+        "kind": "domain",
+        "customer_id": None,
+        "anonymous_key": None,
+        "store_id": 7,
+        "occurred_at": at,
+        "received_at": at,
+        "properties": {"order_id": 5, "name": "苹果", "total_fen": 1299},
+    }
+    [driven] = db.write(lambda s: insert_rows(s.connection(), table, [{**row, "event_id": "a"}]))  # type: ignore[arg-type]
+    by_sqlalchemy = db.write(
+        lambda s: (
+            s.connection()
+            .execute(insert(table).returning(table.c.id), {**row, "event_id": "b"})  # type: ignore[attr-defined]
+            .scalar_one()
+        )
+    )
+    assert driven == by_sqlalchemy - 1
+    columns = [c for c in table.c if c.name not in ("id", "event_id")]  # type: ignore[attr-defined]
+    as_text = [c.cast(Text) if c.name.endswith("_at") else c for c in columns]
+    with db.engine.connect() as conn:
+        stored = conn.execute(select(*as_text).order_by(table.c.id)).all()  # type: ignore[attr-defined]
+    assert stored[0] == stored[1]
+    assert stored[0][-1] == row["properties"]
+
+
+def test_a_taken_key_through_the_driver_is_sqlalchemys_integrity_error(db: Database) -> None:
+    """A row sent straight to the driver that breaks a unique key fails as through
+    SQLAlchemy: an IntegrityError (which Database.write retries), its values hidden."""
+    from datetime import UTC, datetime
+
+    from patron.core.db import insert_rows
+    from patron.jobs.models import ScheduledRun
+
+    table = ScheduledRun.__table__
+    at = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+    row = {"job": SECRET, "slot": at, "holder": "host-1", "started_at": at}
+    db.write(lambda s: insert_rows(s.connection(), table, [dict(row)]))  # type: ignore[arg-type]
+    for rows in ([dict(row)], [dict(row), {**row, "holder": "host-2"}]):
+        with pytest.raises(IntegrityError) as caught:
+            db.write(
+                lambda s, rows=rows: insert_rows(s.connection(), table, rows, want_ids=False),  # type: ignore[arg-type,misc]
+                retries=0,
+            )
+        assert "[SQL parameters hidden due to hide_parameters=True]" in str(caught.value)
+    with db.engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM scheduled_run")) == 1
