@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, create_engine, text
 
+from patron.core import collector
 from patron.core.db import Database, reset_databases
 from patron.core.settings import get_settings, normalise_database_url
 
@@ -34,6 +35,9 @@ def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     monkeypatch.setenv("PATRON_ARGON2_TIME_COST", "1")
     # ``patron nightly``/``import`` run in-process here: the test process keeps its priority
     monkeypatch.setenv("PATRON_BATCH_NICE", "0")
+    # A test that starts a serving app outside the test environment sets the process's
+    # heap aside for good (core/collector.py); the next test's process is not a server.
+    monkeypatch.setitem(collector._PROCESS, "settled_for_good", False)
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

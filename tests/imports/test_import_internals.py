@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from patron.core import collector
 from patron.core.db import Database
 from patron.imports.columns import TOTALS_WORDS, normalise_header
 from patron.imports.messages import Note
@@ -95,8 +96,11 @@ def test_leaving_the_batches_early_stops_the_thread_reading_ahead() -> None:
 
 
 def test_the_heap_is_frozen_while_an_import_runs_and_given_back_after(
-    db: Database, tmp_path: Path
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A process that is not serving (a CLI import), whatever tests ran before in this one.
+    monkeypatch.setitem(collector._PROCESS, "settled_for_good", False)
+    gc.unfreeze()
     header = ["订单号", "商品编码", "数量", "单价", "下单时间"]
     rows = [[f"F{n}", "A", "1", "5.00", f"2024-01-05 10:0{n}"] for n in range(3)]
     frozen: list[int] = []
