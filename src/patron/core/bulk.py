@@ -59,21 +59,26 @@ def insert_tuples(
         # dumped in binary (a fifth of the client's time of COPY text built in Python);
         # a type not listed goes as text, which write_row adapts per value.
         types = [_TUPLE_TYPES.get(t) for t in _column_types(session, table, columns)]
-        binary = all(types)
-        form = " (FORMAT binary)" if binary else ""
-        with (
-            raw.cursor() as cursor,
-            cursor.copy(f"COPY {table} ({listed}) FROM STDIN{form}") as copy,
-        ):
-            if binary:
-                copy.set_types(types)
-            for row in rows:
-                copy.write_row(row)
+        _copy(raw, table, listed, types, rows)
         return
     marks = ", ".join("?" for _ in columns)
     batch = list(rows)
     if batch:
         conn.exec_driver_sql(f"INSERT INTO {table} ({listed}) VALUES ({marks})", batch)
+
+
+def _copy(
+    raw: Any, table: str, listed: str, types: list[str | None], rows: Iterable[Sequence[Any]]
+) -> None:
+    """COPY ``rows`` into ``table`` on psycopg's connection ``raw``: in binary when every
+    column's type has a binary form (``types``), else as text, which write_row adapts."""
+    binary = all(types)
+    form = " (FORMAT binary)" if binary else ""
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({listed}) FROM STDIN{form}") as copy:
+        if binary:
+            copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
 
 
 # The column types write_tuples sends in binary: insert_tuples's, and instants (aware
@@ -116,17 +121,7 @@ def write_tuples(
             if found is None:
                 found = _TYPES_OF[key] = table_column_types(conn, table)
             types = [_WRITTEN_TYPES.get(found.get(c, "")) for c in columns]
-            binary = all(types)
-            form = " (FORMAT binary)" if binary else ""
-            raw: Any = conn.connection.driver_connection
-            with (
-                raw.cursor() as cursor,
-                cursor.copy(f"COPY {table} ({listed}) FROM STDIN{form}") as copy,
-            ):
-                if binary:
-                    copy.set_types(types)
-                for row in rows:
-                    copy.write_row(row)
+            _copy(conn.connection.driver_connection, table, listed, types, rows)
             return
         marks = ", ".join("%s" for _ in columns)
     else:
