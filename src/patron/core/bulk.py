@@ -12,9 +12,10 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -99,8 +100,23 @@ def sqlite_instant(value: datetime) -> str:
     return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+def instant_writer(conn: Connection) -> Callable[[datetime], Any]:
+    """How :func:`write_tuples` takes an instant on ``conn``'s database: its text on SQLite
+    (:func:`sqlite_instant`), the aware ``datetime`` in UTC on PostgreSQL."""
+    return sqlite_instant if conn.dialect.name == "sqlite" else _in_utc
+
+
+def _in_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
 def write_tuples(
-    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    optional: frozenset[str] = frozenset(),
 ) -> None:
     """Insert ``rows`` (tuples in the order of ``columns``) into ``table``, for a table
     written batch after batch: :func:`insert_tuples` without its look-up of the column
@@ -112,6 +128,19 @@ def write_tuples(
     binary form here), fewer by one executemany; SQLite by one executemany."""
     if not rows:
         return
+    # The ``optional`` columns NULL in every row are left out (NULL all the same), as
+    # core/db.insert_rows leaves them out: sqlite3 would otherwise look an adapter up, and
+    # fail, for each None it binds.
+    empty = [
+        n
+        for n, name in enumerate(columns)
+        if name in optional and all(row[n] is None for row in rows)
+    ]
+    if empty:
+        keep = [n for n in range(len(columns)) if n not in empty]
+        pick = itemgetter(*keep)
+        columns = [columns[n] for n in keep]
+        rows = [pick(row) for row in rows]
     _check(table, *columns)
     listed = ", ".join(columns)
     if conn.dialect.name == "postgresql":

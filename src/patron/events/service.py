@@ -19,7 +19,7 @@ import json
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
@@ -27,7 +27,7 @@ from sqlalchemy import CursorResult, Table, bindparam, func, select, text, updat
 from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
-from patron.core.bulk import sqlite_instant, write_tuples
+from patron.core.bulk import instant_writer, write_tuples
 from patron.core.clock import utcnow
 from patron.core.crypto import blind_index
 from patron.core.db import insert_rows, one_of, reserve_ids
@@ -209,6 +209,8 @@ _EVENT_COLUMNS = (
     "received_at",
     "properties",
 )
+# NULL in every row of some batches (a store's events with no customer): left out then.
+_OPTIONAL_EVENT_COLUMNS = frozenset(("customer_id", "store_id"))
 
 
 def _insert_domain_events(
@@ -224,9 +226,7 @@ def _insert_domain_events(
         key, item = next(iter(fresh.items()))
         return insert_rows(conn, _EVENT, [_domain_row(key, item, now)])
     ids = reserve_ids(conn, _EVENT, len(fresh))
-    instant: Callable[[datetime], Any] = (
-        sqlite_instant if conn.dialect.name == "sqlite" else _in_utc
-    )
+    instant = instant_writer(conn)
     received = instant(now)
     kind = EventKind.DOMAIN.value
     dumps = json.dumps
@@ -244,18 +244,8 @@ def _insert_domain_events(
         )
         for row_id, (key, item) in zip(ids, fresh.items(), strict=True)
     ]
-    columns: Sequence[str] = _EVENT_COLUMNS
-    empty = [n for n in (4, 5) if all(row[n] is None for row in rows)]
-    if empty:
-        keep = [n for n in range(len(_EVENT_COLUMNS)) if n not in empty]
-        columns = [_EVENT_COLUMNS[n] for n in keep]
-        rows = [tuple(row[n] for n in keep) for row in rows]
-    write_tuples(conn, "event", columns, rows)
+    write_tuples(conn, "event", _EVENT_COLUMNS, rows, optional=_OPTIONAL_EVENT_COLUMNS)
     return ids
-
-
-def _in_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
 
 
 def _domain_row(key: str, item: DomainEvent, now: datetime) -> dict[str, Any]:

@@ -8,16 +8,14 @@ pass over the rows to pick the columns apart again.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from operator import itemgetter
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from patron import events
 from patron.catalog.schemas import StoreRead
-from patron.core.bulk import sqlite_instant, write_tuples
+from patron.core.bulk import instant_writer, write_tuples
 from patron.core.db import reserve_ids
 from patron.orders.reads import _ORDERS
 from patron.orders.schemas import OrderIn
@@ -45,9 +43,7 @@ _ORDER_COLUMNS = (
     "cashier",
     "created_at",
 )
-# Columns that may be NULL in every row of a batch: then left out of the statement (NULL
-# all the same), as core/db.insert_rows leaves them out; sqlite3 would otherwise look an
-# adapter up, and fail, for each None it binds.
+# Columns that may be NULL in every row of a batch (core/bulk.write_tuples leaves them out).
 _OPTIONAL_ORDER_COLUMNS = frozenset(
     ("customer_id", "payment_method", "import_run_id", "country", "province", "city", "cashier")
 )
@@ -81,7 +77,7 @@ def write_orders(
     returns the new orders' ids, in order."""
     conn = session.connection()
     order_ids = reserve_ids(conn, _ORDERS, len(orders_in))
-    instant: Any = sqlite_instant if conn.dialect.name == "sqlite" else _in_utc
+    instant = instant_writer(conn)
     created_at = instant(now)
     rows: list[tuple[Any, ...]] = []
     line_rows: list[tuple[Any, ...]] = []
@@ -150,33 +146,8 @@ def write_orders(
                 order_in.ordered_at,
             )
         )
-    _write(conn, "orders", _ORDER_COLUMNS, _OPTIONAL_ORDER_COLUMNS, rows)
-    _write(conn, "order_line", _LINE_COLUMNS, _OPTIONAL_LINE_COLUMNS, line_rows)
+    write_tuples(conn, "orders", _ORDER_COLUMNS, rows, optional=_OPTIONAL_ORDER_COLUMNS)
+    write_tuples(conn, "order_line", _LINE_COLUMNS, line_rows, optional=_OPTIONAL_LINE_COLUMNS)
     # Their ids were just taken from the orders' sequence: no event names them yet.
     events.publish_many(session, created, new=True)
     return order_ids
-
-
-def _in_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
-def _write(
-    conn: Connection,
-    table: str,
-    columns: Sequence[str],
-    optional: frozenset[str],
-    rows: list[tuple[Any, ...]],
-) -> None:
-    """``rows`` written, without the optional columns that are NULL in every one of them."""
-    empty = [
-        n
-        for n, name in enumerate(columns)
-        if name in optional and all(row[n] is None for row in rows)
-    ]
-    if empty:
-        keep = [n for n in range(len(columns)) if n not in empty]
-        pick = itemgetter(*keep)
-        columns = [columns[n] for n in keep]
-        rows = [pick(row) for row in rows]
-    write_tuples(conn, table, columns, rows)
