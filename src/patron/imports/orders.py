@@ -146,6 +146,13 @@ class OrderWriter:
         self.currency = get_settings().currency
         # The identifiers the file has columns for (an order's cells hold no others).
         self._identity_columns = tuple(t for t in IDENTITY_TARGETS if t in reader.head_targets)
+        self._present = frozenset(reader.head_targets)
+        self._extra_targets = tuple(
+            t for t in ("country", "province", "city", "cashier") if t in self._present
+        )
+        self._profile_targets = tuple(
+            t for t in ("customer_name", "city", "address", "gender") if t in self._present
+        )
         self._refs: dict[tuple[tuple[str, Any], ...], CustomerRef] = {}
         self._lines: dict[tuple[Any, ...], OrderLineIn] = {}
 
@@ -213,6 +220,8 @@ class OrderWriter:
             found["external_system"] = self.source
         if "wechat_openid" in found and (appid := cells.get("wechat_appid", "").strip()):
             found["wechat_appid"] = appid
+        if not self._profile_targets:
+            return found
         if name := cells.get("customer_name", "").strip():
             found["name"] = name[:100]
         if city := cells.get("city", "").strip():
@@ -281,36 +290,38 @@ class OrderWriter:
             if row["state"] == "?":
                 status = self._cells(row).get("status", "").strip()
                 raise _OrderLevelFlaw("status", status, "status_unknown")
-        currency = cells.get("currency", "").strip().upper()
-        confirmed = (self.options.currency or "").upper()
-        if currency and currency not in (self.currency, confirmed):
-            raise _OrderLevelFlaw("currency", currency, "currency_other", shop=self.currency)
+        present = self._present  # only the columns the file has: most files have few
+        if "currency" in present and (currency := cells["currency"].strip().upper()):
+            confirmed = (self.options.currency or "").upper()
+            if currency not in (self.currency, confirmed):
+                raise _OrderLevelFlaw("currency", currency, "currency_other", shop=self.currency)
         person = self._person(cells)
         store_text = head["store"] or ""
         extra: dict[str, Any] = {}
         payment = channel = None
-        if text := cells.get("payment_method", "").strip():
+        if "payment_method" in present and (text := cells["payment_method"].strip()):
             payment = PaymentMethod(lookup_value(PAYMENT_METHODS, text)[1] or "other")
-        if text := cells.get("channel", "").strip():
+        if "channel" in present and (text := cells["channel"].strip()):
             channel = Channel(lookup_value(CHANNELS, text)[1] or "other")
-        for target in ("country", "province", "city", "cashier"):
-            if text := cells.get(target, "").strip():
+        for target in self._extra_targets:
+            if text := cells[target].strip():
                 extra[target] = text[:60]
         if head["odisc"]:
             extra["order_discount_fen"] = head["odisc"]
-        elif text := cells.get("order_discount", "").strip():
+        elif "order_discount" in present and (text := cells["order_discount"].strip()):
             try:
                 values.fen(text)
             except CellError as exc:
                 raise _OrderLevelFlaw("order_discount", text, exc.code) from None
-        reason = cells.get("status", "").strip()
+        reason = cells["status"].strip() if "status" in present else ""
+        original = ident(cells["original_order_id"]) if "original_order_id" in present else ""
         return _Head(
             at=from_micros(head["at"]),
             store=None,
             store_text=store_text,
             person=person,
             extra=extra,
-            original=ident(cells.get("original_order_id", "")),
+            original=original,
             reason=reason,
             cells=cells,
             channel=channel,

@@ -57,7 +57,17 @@ _INSERT_ROW = (
     f"INSERT INTO rows ({', '.join(ROW_COLUMNS)}) VALUES ({', '.join('?' * len(ROW_COLUMNS))})"
 )
 
-_ROW_SELECT = ", ".join(f"r.{c}" for c in ROW_COLUMNS)
+# What writing an order reads of its rows, in this order (``Staging.groups``). The
+# order-level cells are read from the order's first row (and a row whose status cell could
+# not be read): every other row's are left in the staging area, not decoded for nothing.
+GROUP_COLUMNS = (
+    "row", "key", "kind", "at", "store", "sku", "name", "qty", "price", "amount",
+    "discount", "refund", "odisc", "state", "status", "cells",
+)  # fmt: skip
+_GROUP_SELECT = (
+    ", ".join(f"r.{c}" for c in GROUP_COLUMNS[:-1])
+    + ", CASE WHEN r.row = h.head OR r.state = '?' THEN r.cells END"
+)
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS rows (row INTEGER PRIMARY KEY, key TEXT NOT NULL, "
@@ -260,7 +270,7 @@ class Staging:
         self, kind: str, *, skip: int = 0, own: bool = False
     ) -> Iterator[list[dict[str, Any]]]:
         """Each order (``S``: newest first) or return group (``R``: oldest first) with all its
-        rows, in file order; the first ``skip`` groups are passed over (a resumed run).
+        rows (``GROUP_COLUMNS`` of each), in file order; the first ``skip`` groups are passed over (a resumed run).
         ``own``: read through a connection of the caller's own (another thread's), which
         sees the rows as they were when it began, while outcomes are recorded."""
         if not own:
@@ -281,7 +291,7 @@ class Staging:
         else:
             where, order = "h.returns > 0", "h.at IS NULL, h.at, h.key"
         cursor = conn.execute(
-            f"SELECT {_ROW_SELECT} FROM heads h JOIN rows r ON r.key = h.key WHERE {where} "
+            f"SELECT {_GROUP_SELECT} FROM heads h JOIN rows r ON r.key = h.key WHERE {where} "
             f"ORDER BY {order}, r.row"
         )
         # Plain dicts: a row's fields are read a dozen times each as its order is written,
@@ -289,7 +299,7 @@ class Staging:
         group: list[dict[str, Any]] = []
         key: str | None = None
         n = 0
-        columns = ROW_COLUMNS  # the SELECT's own columns: the lengths always agree
+        columns = GROUP_COLUMNS  # the SELECT's own columns: the lengths always agree
         while batch := cursor.fetchmany(5000):
             for values in batch:
                 row = dict(zip(columns, values))  # noqa: B905
