@@ -270,9 +270,9 @@ class Staging:
         self, kind: str, *, skip: int = 0, own: bool = False
     ) -> Iterator[list[dict[str, Any]]]:
         """Each order (``S``: newest first) or return group (``R``: oldest first) with all its
-        rows (``GROUP_COLUMNS`` of each), in file order; the first ``skip`` groups are passed over (a resumed run).
-        ``own``: read through a connection of the caller's own (another thread's), which
-        sees the rows as they were when it began, while outcomes are recorded."""
+        rows (``GROUP_COLUMNS`` of each), in file order; the first ``skip`` groups are passed
+        over (a resumed run). ``own``: read through a connection of the caller's own (another
+        thread's), which sees the rows as they were when it began, while outcomes are recorded."""
         if not own:
             yield from self._groups(self.conn, kind, skip)
             return
