@@ -37,6 +37,8 @@ def _time_sections() -> dict[str, float]:
     spent: dict[str, float] = {}
     targets = [
         ("patron.imports.order_rows", "OrderRows", "stage"),
+        ("patron.imports.order_rows", "OrderRows", "read"),
+        ("patron.imports.staging", "Staging", "add_rows"),
         ("patron.imports.orders", "OrderWriter", "prepare_batch"),
         ("patron.imports.orders", "OrderWriter", "write_prepared"),
         ("patron.orders.intake", None, "_record"),
