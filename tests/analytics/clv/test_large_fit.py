@@ -125,3 +125,30 @@ def test_a_warm_start_that_does_not_go_cleanly_falls_back_on_the_sample_fit(
     assert fallback.converged
     for name, value in plain.model.parameters().items():
         assert fallback.model.parameters()[name] == pytest.approx(value, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "parameters", [(0.25, 4.4, 0.8, 2.4), (2.0, 0.5, 0.05, 30.0), (0.03, 80.0, 6.0, 0.4)]
+)
+def test_the_grouped_log_likelihood_is_the_sum_of_the_customers_with_its_gradient(
+    parameters: tuple[float, float, float, float],
+) -> None:
+    from patron.analytics.clv import bgnbd
+    from patron.analytics.clv._common import group_rows
+
+    x, t_x, t_age = _histories()
+    (ux, ut, u_age), _, counts = group_rows(x, t_x, t_age)
+    rows = bgnbd._Rows.build(ux, ut, u_age, counts)
+    theta = np.log(parameters)
+
+    def per_customer(at: np.ndarray) -> float:
+        return float(np.sum(bgnbd._log_likelihood(at, bgnbd._Rows.build(x, t_x, t_age))))
+
+    total, gradient = bgnbd._total(theta, rows)
+    assert total == pytest.approx(per_customer(theta), rel=1e-13)
+    step = 1e-6
+    for i in range(4):
+        shift = np.zeros(4)
+        shift[i] = step
+        numeric = (per_customer(theta + shift) - per_customer(theta - shift)) / (2 * step)
+        assert gradient[i] == pytest.approx(numeric, rel=1e-5, abs=1e-4)
