@@ -152,3 +152,28 @@ def test_the_grouped_log_likelihood_is_the_sum_of_the_customers_with_its_gradien
         shift[i] = step
         numeric = (per_customer(theta + shift) - per_customer(theta - shift)) / (2 * step)
         assert gradient[i] == pytest.approx(numeric, rel=1e-5, abs=1e-4)
+
+
+@pytest.mark.parametrize("hashing", ["real", "leading_bits_shared", "all_shared"])
+def test_rows_are_grouped_exactly_whatever_their_hashes_share(
+    hashing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """group_rows sorts its hashes' leading bits first, then the whole hashes where two rows
+    share those, then the rows themselves where two share a whole hash: the same groups."""
+    from patron.analytics.clv import _common
+
+    real = _common._mix64
+    if hashing == "leading_bits_shared":  # only the trailing 12 bits differ
+        monkeypatch.setattr(_common, "_mix64", lambda z: real(z) & np.uint64(0xFFF))
+    elif hashing == "all_shared":
+        monkeypatch.setattr(_common, "_mix64", lambda z: z & np.uint64(0))
+    x, t_x, t_age = _histories()
+    (ux, ut, u_age), inverse, counts = _common.group_rows(x, t_x, t_age)
+    found = np.stack([ux, ut, u_age], axis=1)
+    expected, expected_counts = np.unique(
+        np.stack([x, t_x, t_age], axis=1), axis=0, return_counts=True
+    )
+    order = np.lexsort((u_age, ut, ux))
+    np.testing.assert_array_equal(found[order], expected)
+    np.testing.assert_array_equal(counts[order], expected_counts)
+    np.testing.assert_array_equal(found[inverse], np.stack([x, t_x, t_age], axis=1))
