@@ -372,8 +372,16 @@ def fit_bgnbd(
         def part(theta: FloatArray, i: int) -> tuple[float, FloatArray]:
             return _total(theta, chunks[i])
 
+        last: list[tuple[FloatArray, tuple[float, FloatArray]]] = []
+
         def objective(theta: FloatArray) -> tuple[float, FloatArray]:
-            return pool.total(lambda i: part(theta, i))
+            # The optimum's own evaluation is asked for again (the optimiser's last check,
+            # then the covariance's Hessian): the last one is kept, not summed again.
+            if last and np.array_equal(last[0][0], theta):
+                return last[0][1]
+            found = pool.total(lambda i: part(theta, i))
+            last[:] = [(np.array(theta, dtype=np.float64), found)]
+            return found
 
         def objective_on(rows: slice) -> Objective:
             sample = _Rows.build(ux[rows], ut[rows], uT[rows], counts[rows])
