@@ -177,3 +177,29 @@ def test_rows_are_grouped_exactly_whatever_their_hashes_share(
     np.testing.assert_array_equal(found[order], expected)
     np.testing.assert_array_equal(counts[order], expected_counts)
     np.testing.assert_array_equal(found[inverse], np.stack([x, t_x, t_age], axis=1))
+
+
+@pytest.mark.parametrize("parameters", [(6.0, 4.0, 15.0), (0.7, 1.3, 2.0), (40.0, 25.0, 300.0)])
+def test_the_spend_log_likelihood_summed_by_terms_is_the_sum_of_the_customers(
+    parameters: tuple[float, float, float],
+) -> None:
+    from patron.analytics.clv import gammagamma
+
+    rng = np.random.default_rng(4)
+    x = rng.integers(1, 30, size=4000).astype(np.float64)
+    m = rng.gamma(2.0, 40.0, size=4000)
+    weights = rng.integers(1, 4, size=4000).astype(np.float64)
+    theta = np.log(parameters)
+
+    def per_customer(at: np.ndarray) -> float:
+        values, _ = gammagamma._log_likelihood(at, x, m, gradient=False)
+        return float(np.sum(weights * values))
+
+    total, gradient = gammagamma._total(theta, gammagamma._Spends.build(x, m, weights))
+    assert total == pytest.approx(per_customer(theta), rel=1e-13)
+    step = 1e-6
+    for i in range(3):
+        shift = np.zeros(3)
+        shift[i] = step
+        numeric = (per_customer(theta + shift) - per_customer(theta - shift)) / (2 * step)
+        assert gradient[i] == pytest.approx(numeric, rel=1e-5, abs=1e-4)
