@@ -263,13 +263,23 @@ def _read_history(con: Any, *, upto: date, tables: set[str]) -> PurchaseHistory:
     # are added up), then one row per purchase day. The store keeps its orders clustered by
     # customer and day (engine/schema.py, ORDERS_CLUSTER_KEY), so they usually come in that
     # order already: then there is nothing to sort or to gather.
-    if not _in_order(customer, day):
+    key = _single_key(customer, day)
+    if key is not None:  # one integer per order: one test for the order and one for the days
+        if (key[1:] < key[:-1]).any():
+            order = np.argsort(key)
+            customer, day, paid, key = customer[order], day[order], paid[order], key[order]
+            del order
+    elif not _in_order(customer, day):
         order = _sort_order(customer, day, stable=False)
         customer, day, paid = customer[order], day[order], paid[order]
         del order
     if len(customer):
         same_day = np.ones(len(customer), dtype=np.bool_)
-        same_day[1:] = (customer[1:] != customer[:-1]) | (day[1:] != day[:-1])
+        if key is not None:
+            np.not_equal(key[1:], key[:-1], out=same_day[1:])
+        else:
+            same_day[1:] = (customer[1:] != customer[:-1]) | (day[1:] != day[:-1])
+        del key
         first_orders = np.flatnonzero(same_day)
         paid = np.add.reduceat(paid, first_orders)
         customer, day = customer[first_orders], day[first_orders]
@@ -359,6 +369,21 @@ def _by_length(
     sorted_length &= (1 << length_bits) - 1
     packed >>= length_bits + day_bits
     return packed, sorted_length, sorted_day
+
+
+def _single_key(major: IntArray, minor: IntArray) -> IntArray | None:
+    """major · span + (minor − its least) per row, ascending as (major, minor) are, or None
+    where it would not fit in 63 bits (or there are no rows)."""
+    if not len(major):
+        return None
+    low, span = int(minor.min()), int(minor.max()) - int(minor.min()) + 1
+    if int(major.min()) < 0 or int(major.max()) >= (1 << 62) // span:
+        return None
+    key = major * span
+    key += minor
+    if low:
+        key -= low
+    return key
 
 
 def _in_order(major: IntArray, minor: IntArray) -> bool:
