@@ -20,6 +20,7 @@ import numpy.typing as npt
 from patron.analytics.clv import (
     BgNbd,
     FitResult,
+    Histories,
     ModelFitError,
     customer_lifetime_value,
     fit_bgnbd,
@@ -133,14 +134,17 @@ def fit_purchases(
             warnings=tuple(warnings),
         )
     model = fit.model
-    p_alive = np.clip(np.nan_to_num(model.p_alive(x, t_x, t_age), nan=1.0), 0.0, 1.0)
-    expected_90d = (
-        np.maximum(
-            np.nan_to_num(model.expected_purchases(90.0 / UNIT_DAYS, x, t_x, t_age), nan=0.0), 0.0
+    customers = Histories(x, t_x, t_age)
+    if expected:
+        # P(alive) is the first factor of the expected purchases: computed once for both.
+        alive, factor, groups = model.expected_purchases_split(
+            np.array([90.0 / UNIT_DAYS]), customers
         )
-        if expected
-        else np.full(n, np.nan)
-    )
+        expected_90d = np.maximum(np.nan_to_num(alive * factor[groups, 0], nan=0.0), 0.0)
+    else:
+        alive = model.p_alive(customers.x, customers.t_x, customers.t_age)
+        expected_90d = np.full(n, np.nan)
+    p_alive = np.clip(np.nan_to_num(alive, nan=1.0), 0.0, 1.0)
     return PurchaseFit(
         fit=fit,
         frequency=x,

@@ -163,6 +163,22 @@ def test_the_single_key_sort_orders_as_the_lexsort(low: int) -> None:
     assert len(_sort_order(major[:0], minor[:0])) == 0
 
 
+@pytest.mark.parametrize("day_low", [-20000, 0, 19000, 2**61])
+def test_the_gaps_packed_into_one_key_sort_by_customer_then_length(day_low: int) -> None:
+    from patron.analytics.churn.history import _by_length
+
+    rng = np.random.default_rng(5)
+    segment = np.sort(rng.integers(0, 400, size=6000))
+    length = rng.integers(1, 90, size=6000)
+    day = rng.integers(0, 700, size=6000) + day_low
+    found = _by_length(segment.copy(), length.copy(), day.copy())
+    order = np.lexsort((day, length, segment))  # ties in any order: here by day, as packed
+    for got, want in zip(found, (segment[order], length[order], day[order]), strict=True):
+        np.testing.assert_array_equal(got, want)
+    empty = np.zeros(0, dtype=np.int64)
+    assert all(len(v) == 0 for v in _by_length(empty, empty, empty))
+
+
 def test_the_history_is_the_same_from_orders_in_any_row_order(population: Population) -> None:
     """The store keeps its orders clustered by customer and day, and the history then skips
     its sort; a store whose orders are in another order gives the same columns."""

@@ -125,3 +125,81 @@ def test_a_warm_start_that_does_not_go_cleanly_falls_back_on_the_sample_fit(
     assert fallback.converged
     for name, value in plain.model.parameters().items():
         assert fallback.model.parameters()[name] == pytest.approx(value, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "parameters", [(0.25, 4.4, 0.8, 2.4), (2.0, 0.5, 0.05, 30.0), (0.03, 80.0, 6.0, 0.4)]
+)
+def test_the_grouped_log_likelihood_is_the_sum_of_the_customers_with_its_gradient(
+    parameters: tuple[float, float, float, float],
+) -> None:
+    from patron.analytics.clv import bgnbd
+    from patron.analytics.clv._common import group_rows
+
+    x, t_x, t_age = _histories()
+    (ux, ut, u_age), _, counts = group_rows(x, t_x, t_age)
+    rows = bgnbd._Rows.build(ux, ut, u_age, counts)
+    theta = np.log(parameters)
+
+    def per_customer(at: np.ndarray) -> float:
+        return float(np.sum(bgnbd._log_likelihood(at, bgnbd._Rows.build(x, t_x, t_age))))
+
+    total, gradient = bgnbd._total(theta, rows)
+    assert total == pytest.approx(per_customer(theta), rel=1e-13)
+    step = 1e-6
+    for i in range(4):
+        shift = np.zeros(4)
+        shift[i] = step
+        numeric = (per_customer(theta + shift) - per_customer(theta - shift)) / (2 * step)
+        assert gradient[i] == pytest.approx(numeric, rel=1e-5, abs=1e-4)
+
+
+@pytest.mark.parametrize("hashing", ["real", "leading_bits_shared", "all_shared"])
+def test_rows_are_grouped_exactly_whatever_their_hashes_share(
+    hashing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """group_rows sorts its hashes' leading bits first, then the whole hashes where two rows
+    share those, then the rows themselves where two share a whole hash: the same groups."""
+    from patron.analytics.clv import _common
+
+    real = _common._mix64
+    if hashing == "leading_bits_shared":  # only the trailing 12 bits differ
+        monkeypatch.setattr(_common, "_mix64", lambda z: real(z) & np.uint64(0xFFF))
+    elif hashing == "all_shared":
+        monkeypatch.setattr(_common, "_mix64", lambda z: z & np.uint64(0))
+    x, t_x, t_age = _histories()
+    (ux, ut, u_age), inverse, counts = _common.group_rows(x, t_x, t_age)
+    found = np.stack([ux, ut, u_age], axis=1)
+    expected, expected_counts = np.unique(
+        np.stack([x, t_x, t_age], axis=1), axis=0, return_counts=True
+    )
+    order = np.lexsort((u_age, ut, ux))
+    np.testing.assert_array_equal(found[order], expected)
+    np.testing.assert_array_equal(counts[order], expected_counts)
+    np.testing.assert_array_equal(found[inverse], np.stack([x, t_x, t_age], axis=1))
+
+
+@pytest.mark.parametrize("parameters", [(6.0, 4.0, 15.0), (0.7, 1.3, 2.0), (40.0, 25.0, 300.0)])
+def test_the_spend_log_likelihood_summed_by_terms_is_the_sum_of_the_customers(
+    parameters: tuple[float, float, float],
+) -> None:
+    from patron.analytics.clv import gammagamma
+
+    rng = np.random.default_rng(4)
+    x = rng.integers(1, 30, size=4000).astype(np.float64)
+    m = rng.gamma(2.0, 40.0, size=4000)
+    weights = rng.integers(1, 4, size=4000).astype(np.float64)
+    theta = np.log(parameters)
+
+    def per_customer(at: np.ndarray) -> float:
+        values, _ = gammagamma._log_likelihood(at, x, m, gradient=False)
+        return float(np.sum(weights * values))
+
+    total, gradient = gammagamma._total(theta, gammagamma._Spends.build(x, m, weights))
+    assert total == pytest.approx(per_customer(theta), rel=1e-13)
+    step = 1e-6
+    for i in range(3):
+        shift = np.zeros(3)
+        shift[i] = step
+        numeric = (per_customer(theta + shift) - per_customer(theta - shift)) / (2 * step)
+        assert gradient[i] == pytest.approx(numeric, rel=1e-5, abs=1e-4)

@@ -263,13 +263,23 @@ def _read_history(con: Any, *, upto: date, tables: set[str]) -> PurchaseHistory:
     # are added up), then one row per purchase day. The store keeps its orders clustered by
     # customer and day (engine/schema.py, ORDERS_CLUSTER_KEY), so they usually come in that
     # order already: then there is nothing to sort or to gather.
-    if not _in_order(customer, day):
+    key = _single_key(customer, day)
+    if key is not None:  # one integer per order: one test for the order and one for the days
+        if (key[1:] < key[:-1]).any():
+            order = np.argsort(key)
+            customer, day, paid, key = customer[order], day[order], paid[order], key[order]
+            del order
+    elif not _in_order(customer, day):
         order = _sort_order(customer, day, stable=False)
         customer, day, paid = customer[order], day[order], paid[order]
         del order
     if len(customer):
         same_day = np.ones(len(customer), dtype=np.bool_)
-        same_day[1:] = (customer[1:] != customer[:-1]) | (day[1:] != day[:-1])
+        if key is not None:
+            np.not_equal(key[1:], key[:-1], out=same_day[1:])
+        else:
+            same_day[1:] = (customer[1:] != customer[:-1]) | (day[1:] != day[:-1])
+        del key
         first_orders = np.flatnonzero(same_day)
         paid = np.add.reduceat(paid, first_orders)
         customer, day = customer[first_orders], day[first_orders]
@@ -306,8 +316,7 @@ def _read_history(con: Any, *, upto: date, tables: set[str]) -> PurchaseHistory:
     gap_days = day[gap_rows]
     np.subtract(gap_day, gap_days, out=gap_days)
     del gap_rows
-    # Gaps of equal length are interchangeable for the medians: any order among them.
-    by_length = _sort_order(gap_segment, gap_days, stable=False)
+    gap_segment, gap_days, gap_day = _by_length(gap_segment, gap_days, gap_day)
     # The running total of what was paid, from 0.
     paid_sum = np.zeros(len(paid) + 1, dtype=np.int64)
     np.cumsum(paid, dtype=np.int64, out=paid_sum[1:])
@@ -324,11 +333,57 @@ def _read_history(con: Any, *, upto: date, tables: set[str]) -> PurchaseHistory:
         taken_segment=segment[taken_row[matched]],
         taken_on=taken_on[matched],
         taken_fen=taken_fen[matched],
-        gap_segment=gap_segment[by_length],
-        gap_days=gap_days[by_length],
-        gap_day=gap_day[by_length],
+        gap_segment=gap_segment,
+        gap_days=gap_days,
+        gap_day=gap_day,
         day_max=int(day.max()) if len(day) else 0,
     )
+
+
+def _by_length(
+    segment: IntArray, length: IntArray, day: IntArray
+) -> tuple[IntArray, IntArray, IntArray]:
+    """The gaps sorted by customer, then length (equal gaps are interchangeable for the
+    medians: any order among them). Where the three fit in 63 bits they are packed into one
+    integer each and sorted as values, not by an index: NumPy's vectorised sort of plain
+    integers takes about half of an argsort's time, and no gather of the three after it."""
+    if not len(segment):
+        return segment, length, day
+    low = int(day.min())
+    day_bits = (int(day.max()) - low).bit_length()
+    length_bits = int(length.max()).bit_length()
+    segment_bits = int(segment.max()).bit_length()
+    if min(int(length.min()), int(segment.min())) < 0 or (
+        segment_bits + length_bits + day_bits > 63
+    ):
+        order = _sort_order(segment, length, stable=False)
+        return segment[order], length[order], day[order]
+    packed = segment << (length_bits + day_bits)
+    packed |= length << day_bits
+    packed |= day - low
+    packed.sort()
+    day_mask = (1 << day_bits) - 1
+    sorted_day = packed & day_mask
+    sorted_day += low
+    sorted_length = packed >> day_bits
+    sorted_length &= (1 << length_bits) - 1
+    packed >>= length_bits + day_bits
+    return packed, sorted_length, sorted_day
+
+
+def _single_key(major: IntArray, minor: IntArray) -> IntArray | None:
+    """major · span + (minor − its least) per row, ascending as (major, minor) are, or None
+    where it would not fit in 63 bits (or there are no rows)."""
+    if not len(major):
+        return None
+    low, span = int(minor.min()), int(minor.max()) - int(minor.min()) + 1
+    if int(major.min()) < 0 or int(major.max()) >= (1 << 62) // span:
+        return None
+    key = major * span
+    key += minor
+    if low:
+        key -= low
+    return key
 
 
 def _in_order(major: IntArray, minor: IntArray) -> bool:

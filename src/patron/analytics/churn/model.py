@@ -245,10 +245,14 @@ def train(
 ) -> ChurnModel:
     """Fit the classifier and its calibration (check ``trainable`` first)."""
     finite = np.isfinite(raw)
-    # Infinities count as missing, as NaN does (a copy only when there are any).
-    means = np.nanmean(raw if not np.isinf(raw).any() else np.where(finite, raw, np.nan), axis=0)
+    # Infinities count as missing, as NaN does. The means are np.nanmean's own arithmetic
+    # (the sum with the missing as 0 over the count of the others), on the copy that then
+    # takes the means in the missing places.
+    z = np.where(finite, raw, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.sum(z, axis=0) / np.sum(finite, axis=0, dtype=np.intp)
     means = np.where(np.isfinite(means), means, 0.0)
-    z = np.where(finite, raw, means)
+    np.copyto(z, np.broadcast_to(means, z.shape), where=~finite)
     del finite
     scales = z.std(axis=0)
     scales = np.where(scales > 1e-12, scales, 1.0)

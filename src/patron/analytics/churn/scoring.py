@@ -45,13 +45,14 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -276,25 +277,31 @@ class _Steps:
     time and the process's CPU time (every thread's, DuckDB's included), which a loaded
     machine inflates far less.
 
-    CLV runs in a thread of its own beside the earlier cut-offs and the training (it needs
-    only the scoring day's BG/NBD fit): its CPU is that thread's, and the steps it runs
-    beside count some of it too, so the steps' CPU add up to more than the run's."""
+    CLV and the holdout evaluation run in threads of their own beside the scoring (CLV
+    needs only the scoring day's BG/NBD fit, the evaluation the training cut-off): a step
+    timed in another thread than the one that made the steps counts that thread's CPU, and
+    the steps they run beside count some of it too, so the steps' CPU add up to more than
+    the run's."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.cpu_seconds: dict[str, float] = {}
+        self._home = threading.get_ident()
+        self._lock = threading.Lock()
 
     @contextmanager
-    def __call__(self, name: str, *, thread_only: bool = False) -> Iterator[None]:
-        clock = time.thread_time if thread_only else time.process_time
+    def __call__(self, name: str) -> Iterator[None]:
+        beside = threading.get_ident() != self._home
+        clock = time.thread_time if beside else time.process_time
         started, cpu = time.perf_counter(), clock()
         try:
             yield
         finally:
             spent = time.perf_counter() - started
             used = clock() - cpu
-            self.seconds[name] = round(self.seconds.get(name, 0.0) + spent, 3)
-            self.cpu_seconds[name] = round(self.cpu_seconds.get(name, 0.0) + used, 3)
+            with self._lock:
+                self.seconds[name] = round(self.seconds.get(name, 0.0) + spent, 3)
+                self.cpu_seconds[name] = round(self.cpu_seconds.get(name, 0.0) + used, 3)
 
 
 def _at(
@@ -327,7 +334,7 @@ def _at(
 def _clv(
     steps: _Steps, purchases: Any, columns: dict[str, npt.NDArray[Any]], params: ChurnParams
 ) -> ValueScores:
-    with steps("clv", thread_only=True):
+    with steps("clv"):
         return value_scores(
             purchases,
             columns,
@@ -336,14 +343,54 @@ def _clv(
         )
 
 
-def _beside(work: Callable[..., ValueScores], *args: Any) -> Future[ValueScores]:
+_T = TypeVar("_T")
+
+
+def _beside(work: Callable[..., _T], *args: Any) -> Future[_T]:
     """``work(*args)`` started in a thread of its own (NumPy and SciPy release the GIL in
     their loops, so on two cores it runs beside the caller); ``result()`` waits for it."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-clv")
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn")
     try:
         return pool.submit(work, *args)
     finally:
         pool.shutdown(wait=False)  # the thread ends when the work does
+
+
+def _holdout(
+    steps: _Steps,
+    day: date,
+    columns: dict[str, npt.NDArray[Any]],
+    t1: _Cutoff,
+    now: _Cutoff,
+    features: list[Feature],
+    params: ChurnParams,
+    horizon: int,
+    later: PurchaseFit,
+) -> dict[str, Any]:
+    """The holdout evaluation (module doc): a model trained at ``day`` (t2) on the label in
+    (t2, t1], scored on t1's features against the label in (t1, as_of]."""
+    t2, _ = _at(day, columns, features, steps, later=later)
+    with steps("training"):
+        eval_model, eval_why_not = _fit_at(t2, t1, features, params)
+    if eval_model is None:
+        return {"available": False, "message": f"no holdout evaluation: {eval_why_not}"}
+    y = _churned_after(t1, now)
+    held_risk = eval_model.predict(t1.raw)
+    held_bands = assign_bands(
+        held_risk,
+        t1.columns["days_since_last"],
+        np.zeros(len(held_risk)),
+        horizon=horizon,
+        params=params,
+    )
+    return {
+        "available": True,
+        "features_up_to": t1.day.isoformat(),
+        "trained_at_cutoff": t2.day.isoformat(),
+        "label_window": [t1.day.isoformat(), now.day.isoformat()],
+        **evaluate(y, held_risk, t1.columns["p_alive"]),
+        "outcomes": band_outcomes(y, held_risk, held_bands),
+    }
 
 
 def cutoff_at(
@@ -619,8 +666,21 @@ def _score_churn(con: Any, *, as_of: date, params: ChurnParams) -> ChurnResult:
                 [as_of - window, as_of - 2 * window], sample_per_mille=sample
             )
     t1, purchases_t1 = _at(as_of - window, columns_t1, features, steps, later=purchases_now)
-    t2, _ = _at(as_of - 2 * window, columns_t2, features, steps, later=purchases_now)
-    del columns_t1, columns_t2  # held by t1 and t2, which go once the models are made
+    # The holdout evaluation (the earliest cut-off's fit, its model, its figures on t1)
+    # needs nothing the scoring makes: it runs beside it.
+    holdout_job = _beside(
+        _holdout,
+        steps,
+        as_of - 2 * window,
+        columns_t2,
+        t1,
+        now,
+        features,
+        params,
+        horizon,
+        purchases_now,
+    )
+    del columns_t1, columns_t2  # held by t1 and the evaluation, which go once they are done
 
     warnings: list[str] = list(purchases_now.warnings)
     if usual_gap is None:
@@ -634,32 +694,9 @@ def _score_churn(con: Any, *, as_of: date, params: ChurnParams) -> ChurnResult:
         )
     with steps("training"):
         model, why_not = _fit_at(t1, now, features, params)
-        eval_model, eval_why_not = _fit_at(t2, t1, features, params)
-    evaluation: dict[str, Any]
-    if eval_model is not None:
-        y = _churned_after(t1, now)
-        held_risk = eval_model.predict(t1.raw)
-        held_bands = assign_bands(
-            held_risk,
-            t1.columns["days_since_last"],
-            np.zeros(len(held_risk)),
-            horizon=horizon,
-            params=params,
-        )
-        evaluation = {
-            "available": True,
-            "features_up_to": t1.day.isoformat(),
-            "trained_at_cutoff": t2.day.isoformat(),
-            "label_window": [t1.day.isoformat(), as_of.isoformat()],
-            **evaluate(y, held_risk, t1.columns["p_alive"]),
-            "outcomes": band_outcomes(y, held_risk, held_bands),
-        }
-    else:
-        evaluation = {"available": False, "message": f"no holdout evaluation: {eval_why_not}"}
-    # The earlier cut-offs' columns are not needed past here: freed, their memory serves the
-    # scoring that follows instead of adding to its peak.
+    # t1's columns are not needed past here but by the evaluation, which holds them till done.
     t1_day = t1.day
-    del t1, t2
+    del t1
 
     p_alive = now.columns["p_alive"]
     standardised = None
@@ -684,6 +721,7 @@ def _score_churn(con: Any, *, as_of: date, params: ChurnParams) -> ChurnResult:
     risk = np.clip(np.nan_to_num(risk, nan=0.0), 0.0, 1.0)
 
     values = clv_job.result()
+    evaluation = holdout_job.result()
     warnings.extend(values.warnings)
     at_stake = round_to_fen(risk * values.clv_if_active_fen)
     band = assign_bands(

@@ -7,7 +7,7 @@ Every fit result carries plain-English ``warnings``; read them before the number
 
 from __future__ import annotations
 
-from patron.analytics.clv._common import PurchaseModel
+from patron.analytics.clv._common import Histories, PurchaseModel
 from patron.analytics.clv._fitting import FitResult
 from patron.analytics.clv.bgnbd import BgNbd, fit_bgnbd
 from patron.analytics.clv.exceptions import ModelFitError
@@ -22,6 +22,7 @@ __all__ = [
     "CustomerSummary",
     "FitResult",
     "GammaGamma",
+    "Histories",
     "HoldoutBucket",
     "HoldoutReport",
     "LifetimeValue",

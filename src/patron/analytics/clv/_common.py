@@ -125,6 +125,30 @@ def _mix64(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return z ^ (z >> np.uint64(31))
 
 
+# Up to this many rows ``group_rows`` sorts its hashes by their leading bits with the row's
+# index in the others: two different rows share 44 leading bits with a chance below 3 %.
+_PREFIX_ROWS = 1 << 20
+
+
+def _sorted_by_prefix(key: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.intp], Any, bool]:
+    """(order, the hashes' leading bits in that order, whether they are only the leading
+    bits) for ``group_rows``: for up to _PREFIX_ROWS rows each hash's leading bits with its
+    row's index in the trailing ones, sorted as plain integers (NumPy's vectorised sort:
+    about a third of an argsort's time); otherwise an argsort of the whole hashes."""
+    n = len(key)
+    if n > _PREFIX_ROWS:
+        order = np.argsort(key)
+        return order, key[order], False
+    bits = max(1, (n - 1).bit_length())
+    low = np.uint64((1 << bits) - 1)
+    packed = key & ~low
+    packed |= np.arange(n, dtype=np.uint64)
+    packed.sort()
+    order = (packed & low).astype(np.intp)
+    packed >>= np.uint64(bits)
+    return order, packed, True
+
+
 def group_rows(*columns: FloatArray) -> tuple[tuple[FloatArray, ...], IntArray, FloatArray]:
     """The distinct rows of ``columns`` with, per input row, its group and, per group, a count.
 
@@ -142,15 +166,23 @@ def group_rows(*columns: FloatArray) -> tuple[tuple[FloatArray, ...], IntArray, 
     key = np.zeros(n, dtype=np.uint64)
     for column in columns:
         key = _mix64(key ^ np.ascontiguousarray(column, dtype=np.float64).view(np.uint64))
-    order = np.argsort(key)
+    order, sorted_key, prefix_only = _sorted_by_prefix(key)
     ordered = [column[order] for column in columns]
-    sorted_key = key[order]
     starts = np.empty(n, dtype=bool)
     starts[0] = True
     starts[1:] = sorted_key[1:] != sorted_key[:-1]
     same = np.ones(n - 1, dtype=bool)
     for column in ordered:
         same &= column[1:] == column[:-1]
+    if prefix_only and (~starts[1:] & ~same).any():
+        # Two different rows share the hash's leading bits: the whole hash decides.
+        order = np.argsort(key)
+        ordered = [column[order] for column in columns]
+        sorted_key = key[order]
+        starts[1:] = sorted_key[1:] != sorted_key[:-1]
+        same = np.ones(n - 1, dtype=bool)
+        for column in ordered:
+            same &= column[1:] == column[:-1]
     if (~starts[1:] & ~same).any():  # a hash collision: fall back to the exact lexsort
         order = np.lexsort(columns[::-1])
         ordered = [column[order] for column in columns]

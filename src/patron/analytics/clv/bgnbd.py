@@ -63,8 +63,7 @@ class BgNbd(LogParameters):
     def customer_log_likelihood(self, frequency: Any, recency: Any, age: Any) -> FloatArray:
         """ln L(r, α, a, b | x, t_x, T) per customer (FHL 2005 eq. 6)."""
         x, t_x, t_age = check_histories(frequency, recency, age)
-        values, _ = _log_likelihood(self.log_params(), _Rows.build(x, t_x, t_age), gradient=False)
-        return values
+        return _log_likelihood(self.log_params(), _Rows.build(x, t_x, t_age))
 
     def p_alive(self, frequency: Any, recency: Any, age: Any) -> FloatArray:
         """P(still active at T | x, t_x, T) (Fader, Hardie & Lee 2008, "Computing P(alive)
@@ -181,7 +180,11 @@ class BgNbd(LogParameters):
 
 @dataclass(frozen=True)
 class _Rows:
-    """Histories with their weights and, precomputed, their distinct x values."""
+    """Histories with their weights, arranged for ``_total``: what depends on x alone is
+    computed per distinct x (``ux``; ``xi`` each row's), what depends on α and a time per
+    distinct time (``times``, the t_x and T values together), and only the repeat buyers'
+    rows are gone through one by one (``repeat_*``), with per-row work only where the two
+    terms of the likelihood mix."""
 
     x: FloatArray
     t_x: FloatArray
@@ -189,6 +192,17 @@ class _Rows:
     weights: FloatArray
     ux: FloatArray
     xi: Any
+    # Σ weights per distinct x, and per distinct time as T: Σ weights and Σ weights · x.
+    w_u: FloatArray
+    times: FloatArray
+    w_age: FloatArray
+    wx_age: FloatArray
+    # The rows with x > 0: their x, place in ux, T's and t_x's places in times, weights.
+    repeat_x: FloatArray
+    repeat_xi: Any
+    repeat_age: Any
+    repeat_tx: Any
+    repeat_w: FloatArray
 
     @classmethod
     def build(
@@ -196,19 +210,41 @@ class _Rows:
     ) -> _Rows:
         ux, xi = np.unique(x, return_inverse=True)
         w = np.ones_like(x) if weights is None else weights
-        return cls(x, t_x, t_age, w, ux, xi)
+        times, where = np.unique(np.concatenate([t_age, t_x]), return_inverse=True)
+        age_i, tx_i = where[: len(x)], where[len(x) :]
+        repeat = np.flatnonzero(x > 0)
+        return cls(
+            x=x,
+            t_x=t_x,
+            t_age=t_age,
+            weights=w,
+            ux=ux,
+            xi=xi,
+            w_u=_sums(xi, w, len(ux)),
+            times=times,
+            w_age=_sums(age_i, w, len(times)),
+            wx_age=_sums(age_i, w * x, len(times)),
+            repeat_x=x[repeat],
+            repeat_xi=xi[repeat],
+            repeat_age=age_i[repeat],
+            repeat_tx=tx_i[repeat],
+            repeat_w=w[repeat],
+        )
 
 
-def _log_likelihood(
-    theta: FloatArray, rows: _Rows, *, gradient: bool
-) -> tuple[FloatArray, FloatArray]:
-    """Per-row ln L (FHL 2005 eq. 6) and, if asked, the weighted gradient in θ = log-params.
+def _sums(index: Any, weights: FloatArray, length: int) -> FloatArray:
+    """Σ ``weights`` per value of ``index`` (0 … length − 1)."""
+    return np.asarray(np.bincount(index, weights=weights, minlength=length), dtype=np.float64)
+
+
+def _log_likelihood(theta: FloatArray, rows: _Rows) -> FloatArray:
+    """Per-row ln L (FHL 2005 eq. 6):
 
         L = Γ(r+x)α^r/Γ(r) · [ B(a, b+x)/B(a, b) · (α+T)^{−(r+x)}
                                + δ_{x>0} B(a+1, b+x−1)/B(a, b) · (α+t_x)^{−(r+x)} ]
 
     in log form with log-sum-exp over the two terms. Everything that depends on x alone
-    (ln Γ, ln B and their digamma derivatives) is computed once per distinct x.
+    (ln Γ, ln B) is computed once per distinct x.
     """
     r, alpha, a, b = np.exp(theta)
     ux, xi, x = rows.ux, rows.xi, rows.x
@@ -220,41 +256,73 @@ def _log_likelihood(
     left_u = np.where(
         repeat_u, betaln(a + 1, np.where(repeat_u, b + ux - 1, 1.0)) - beta_ab, -np.inf
     )
-    log_t_age = np.log(alpha + rows.t_age)
-    log_t_x = np.log(alpha + rows.t_x)
     rx = r + x
-    stay = stay_u[xi] - rx * log_t_age
-    left = left_u[xi] - rx * log_t_x
-    mix = np.logaddexp(stay, left)
-    values = base_u[xi] + mix
-    if not gradient:
-        return values, np.empty(0)
-    w = rows.weights
-    w_left = w * np.exp(left - mix)
-    w_stay = w - w_left
-    # d/dr, d/dα, d/da, d/db of each piece (ψ = digamma), then scaled by the parameter.
+    stay = stay_u[xi] - rx * np.log(alpha + rows.t_age)
+    left = left_u[xi] - rx * np.log(alpha + rows.t_x)
+    return np.asarray(base_u[xi] + np.logaddexp(stay, left), dtype=np.float64)
+
+
+def _total(theta: FloatArray, rows: _Rows) -> tuple[float, FloatArray]:
+    """Σ weights · ln L (``_log_likelihood``) and its gradient in θ = log-params.
+
+    Per row, ln L = base + stay + softplus(left − stay), base and stay as in
+    ``_log_likelihood``. The sums of base and stay need no row: base and the stay term's
+    beta function depend on x alone, and its −(r+x)·ln(α+T) is summed per distinct T from
+    the weights (and weights · x) of its rows. Only softplus(d), d = left − stay, is
+    summed row by row, over the repeat buyers (for x = 0 there is no dropout term: d is
+    −∞ and softplus 0), as max(d, 0) + ln(1 + e^{−|d|}); its derivative, the share π of
+    the dropout term, is what the gradient adds per row. ln(1 + e) with e ≤ 1 is within
+    10⁻¹⁶ of ln1p(e), far below the rounding of the total.
+    """
+    r, alpha, a, b = np.exp(theta)
+    ux = rows.ux
+    repeat_u = ux > 0
+    beta_ab = betaln(a, b)
+    log_alpha = np.log(alpha)
+    base_u = gammaln(r + ux) - gammaln(r) + r * log_alpha
+    stay_u = betaln(a, b + ux) - beta_ab
+    left_u = betaln(a + 1, np.where(repeat_u, b + ux - 1, 1.0)) - beta_ab
+    log_time = np.log(alpha + rows.times)
+    inv_time = 1.0 / (alpha + rows.times)
+    # Σ over rows of w · (r + x) per distinct T.
+    rx_age = r * rows.w_age + rows.wx_age
+    # The repeat rows: d = left − stay = (left_u − stay_u) − (r + x)(ln(α+t_x) − ln(α+T)).
+    x, w = rows.repeat_x, rows.repeat_w
+    rx = x + r
+    log_ratio = log_time[rows.repeat_tx]
+    log_ratio -= log_time[rows.repeat_age]
+    d = (left_u - stay_u)[rows.repeat_xi]
+    d -= rx * log_ratio
+    e = np.abs(d)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    one_e = e + 1.0
+    soft = np.log(one_e)
+    soft += np.maximum(d, 0.0)
+    total = wsum(rows.w_u, base_u + stay_u) - wsum(rx_age, log_time) + wsum(w, soft)
+    # π = e^d / (1 + e^d) = 1 / (1 + e^{−|d|}) for d ≥ 0, e^{−|d|} / (1 + e^{−|d|}) below.
+    np.copyto(e, 1.0, where=d >= 0)
+    w_left = e
+    w_left /= one_e
+    w_left *= w
+    # d/dr, d/dα, d/da, d/db of Σ w·(base + stay) and of Σ w·softplus(d) (ψ = digamma),
+    # then scaled by the parameter.
     psi_ab = digamma(a + b)
     psi_abx = digamma(a + b + ux)
-    d_base_r_u = digamma(r + ux) - digamma(r) + np.log(alpha)
+    d_base_r_u = digamma(r + ux) - digamma(r) + log_alpha
     d_stay_a_u = psi_ab - psi_abx
     d_stay_b_u = digamma(b + ux) - psi_abx - digamma(b) + psi_ab
     d_left_a_u = 1 / a + psi_ab - psi_abx
-    d_left_b_u = np.where(repeat_u, digamma(np.where(repeat_u, b + ux - 1, 1.0)), 0.0) - (
-        psi_abx + digamma(b) - psi_ab
-    )
-    w_u = np.bincount(xi, weights=w, minlength=len(ux))
-    stay_u_w = np.bincount(xi, weights=w_stay, minlength=len(ux))
-    left_u_w = np.bincount(xi, weights=w_left, minlength=len(ux))
-    d_r = wsum(w_u, d_base_r_u) - wsum(w_stay, log_t_age) - wsum(w_left, log_t_x)
-    d_alpha = (
-        w_u.sum() * r / alpha
-        - wsum(w_stay * rx, 1 / (alpha + rows.t_age))
-        - wsum(w_left * rx, 1 / (alpha + rows.t_x))
-    )
-    d_a = wsum(stay_u_w, d_stay_a_u) + wsum(left_u_w[repeat_u], d_left_a_u[repeat_u])
-    d_b = wsum(stay_u_w, d_stay_b_u) + wsum(left_u_w[repeat_u], d_left_b_u[repeat_u])
-    grad = np.array([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
-    return values, grad
+    d_left_b_u = digamma(np.where(repeat_u, b + ux - 1, 1.0)) - (psi_abx + digamma(b) - psi_ab)
+    left_u_w = np.bincount(rows.repeat_xi, weights=w_left, minlength=len(ux))
+    inv_gap = inv_time[rows.repeat_age]
+    inv_gap -= inv_time[rows.repeat_tx]
+    inv_gap *= rx
+    d_r = wsum(rows.w_u, d_base_r_u) - wsum(rows.w_age, log_time) - wsum(w_left, log_ratio)
+    d_alpha = rows.w_u.sum() * r / alpha - wsum(rx_age, inv_time) + wsum(w_left, inv_gap)
+    d_a = wsum(rows.w_u, d_stay_a_u) + wsum(left_u_w, d_left_a_u - d_stay_a_u)
+    d_b = wsum(rows.w_u, d_stay_b_u) + wsum(left_u_w, d_left_b_u - d_stay_b_u)
+    return total, np.array([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
 
 
 def _start(x: FloatArray, t_age: FloatArray, weights: FloatArray) -> list[FloatArray]:
@@ -302,18 +370,24 @@ def fit_bgnbd(
         chunks = [_Rows.build(ux[s], ut[s], uT[s], counts[s]) for s in pool.slices]
 
         def part(theta: FloatArray, i: int) -> tuple[float, FloatArray]:
-            values, grad = _log_likelihood(theta, chunks[i], gradient=True)
-            return wsum(chunks[i].weights, values), grad
+            return _total(theta, chunks[i])
+
+        last: list[tuple[FloatArray, tuple[float, FloatArray]]] = []
 
         def objective(theta: FloatArray) -> tuple[float, FloatArray]:
-            return pool.total(lambda i: part(theta, i))
+            # The optimum's own evaluation is asked for again (the optimiser's last check,
+            # then the covariance's Hessian): the last one is kept, not summed again.
+            if last and np.array_equal(last[0][0], theta):
+                return last[0][1]
+            found = pool.total(lambda i: part(theta, i))
+            last[:] = [(np.array(theta, dtype=np.float64), found)]
+            return found
 
         def objective_on(rows: slice) -> Objective:
             sample = _Rows.build(ux[rows], ut[rows], uT[rows], counts[rows])
 
             def sampled(theta: FloatArray) -> tuple[float, FloatArray]:
-                values, grad = _log_likelihood(theta, sample, gradient=True)
-                return wsum(sample.weights, values), grad
+                return _total(theta, sample)
 
             return sampled
 

@@ -160,6 +160,76 @@ def _log_likelihood(
     return values, np.array([d_p * p, d_q * q, d_gamma * gamma])
 
 
+@dataclass(frozen=True)
+class _Spends:
+    """Weighted (x, m_x) rows arranged for ``_total``: what does not depend on the
+    parameters summed once, and x's distinct values (a few hundred, against a row per
+    customer) for the Γ and ψ terms, which depend on x and the parameters alone."""
+
+    weights: FloatArray
+    x_weights: FloatArray  # weights · x
+    spent: FloatArray  # m_x · x
+    ux: FloatArray
+    w_u: FloatArray  # Σ weights per distinct x
+    wx_u: FloatArray  # Σ weights · x per distinct x
+    xi: Any
+    weight: float
+    log_m: float  # Σ weights · ln m_x
+    x_log_m: float  # Σ weights · x · ln m_x
+    x_log_x: float  # Σ weights · x · ln x
+
+    @classmethod
+    def build(cls, x: FloatArray, m: FloatArray, weights: FloatArray) -> _Spends:
+        ux, xi = np.unique(x, return_inverse=True)
+        w_u = np.asarray(np.bincount(xi, weights=weights, minlength=len(ux)), dtype=np.float64)
+        x_weights = weights * x
+        log_m = np.log(m)
+        return cls(
+            weights=weights,
+            x_weights=x_weights,
+            spent=m * x,
+            ux=ux,
+            w_u=w_u,
+            wx_u=w_u * ux,
+            xi=xi,
+            weight=float(np.add.reduce(weights)),
+            log_m=wsum(weights, log_m),
+            x_log_m=wsum(x_weights, log_m),
+            x_log_x=wsum(x_weights, np.log(x)),
+        )
+
+
+def _total(theta: FloatArray, rows: _Spends) -> tuple[float, FloatArray]:
+    """Σ weights · ln f(m_x | p, q, γ; x) (``_log_likelihood``) and its gradient in θ.
+
+    Term by term: Γ(px+q)/Γ(px) and its ψ depend on x alone (per distinct x); q·ln γ and
+    −ln Γ(q) on nothing per row; (px−1)·ln m_x and px·ln x on the data's own sums
+    (``_Spends``); only ln(γ + m_x·x) and its derivative are taken row by row.
+    """
+    p, q, gamma = np.exp(theta)
+    pxu = p * rows.ux
+    log_gamma = np.log(gamma)
+    total_at = gamma + rows.spent
+    log_total = np.log(total_at)
+    inverse_total = np.reciprocal(total_at, out=total_at)
+    w, wx = rows.weights, rows.x_weights
+    sum_log_total, x_sum_log_total = wsum(w, log_total), wsum(wx, log_total)
+    value = (
+        wsum(rows.w_u, gammaln(pxu + q) - gammaln(pxu))
+        + rows.weight * (q * log_gamma - float(gammaln(q)))
+        + p * rows.x_log_m
+        - rows.log_m
+        + p * rows.x_log_x
+        - p * x_sum_log_total
+        - q * sum_log_total
+    )
+    psi_total = digamma(pxu + q)
+    d_p = wsum(rows.wx_u, psi_total - digamma(pxu)) + rows.x_log_m + rows.x_log_x - x_sum_log_total
+    d_q = wsum(rows.w_u, psi_total) + rows.weight * (log_gamma - float(digamma(q))) - sum_log_total
+    d_gamma = rows.weight * q / gamma - p * wsum(wx, inverse_total) - q * wsum(w, inverse_total)
+    return value, np.array([d_p * p, d_q * q, d_gamma * gamma])
+
+
 def _pooled(mean: float) -> GammaGamma:
     """A Gamma-Gamma that gives everyone ``mean`` (see _POOLED_Q)."""
     mean = max(mean, 0.0)
@@ -273,9 +343,10 @@ def fit_gamma_gamma(
 
     (gx, gm), _, counts = group_rows(xu, mu)
 
+    spends = _Spends.build(gx, gm, counts)
+
     def objective(theta: FloatArray) -> tuple[float, FloatArray]:
-        values, grad = _log_likelihood(theta, gx, gm, gradient=True, weights=counts)
-        return wsum(counts, values), grad
+        return _total(theta, spends)
 
     # Start from moments: mean m ≈ pγ/(q−1); a spread-based p; q = 3.
     mean_spend = max(float(np.mean(mu)), 1e-300)
