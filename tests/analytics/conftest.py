@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.analytics.spark_cluster import missing_java, start_cluster
+from tests.analytics.spark_cluster import TEST_JVM_OPTIONS, missing_java, start_cluster
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +49,8 @@ def spark(spark_master: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             .appName("patron-tests")
             .config("spark.driver.host", "127.0.0.1")
             .config("spark.executor.memory", "512m")
+            .config("spark.driver.extraJavaOptions", TEST_JVM_OPTIONS)
+            .config("spark.executor.extraJavaOptions", TEST_JVM_OPTIONS)
             .config("spark.cores.max", "1")
             .config("spark.ui.enabled", "false")
             .config("spark.sql.session.timeZone", "UTC")

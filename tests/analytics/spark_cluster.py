@@ -23,6 +23,13 @@ from pathlib import Path
 
 _START_TIMEOUT_S = 180.0  # two JVMs on two busy cores
 
+# The JVMs of a test run live minutes and do little work each: compiling hot code with the
+# optimising compiler (C2) and collecting garbage on parallel threads costs more CPU than it
+# saves them. The client compiler alone and the serial collector (the same code, run the
+# same way; only how the JVM compiles and collects it differs). The Spark session's driver
+# and executor take them too (tests/analytics/conftest.py).
+TEST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:CICompilerCount=1"
+
 
 @dataclass
 class SparkCluster:
@@ -83,6 +90,7 @@ def start_cluster(spark_home: Path, base: Path) -> SparkCluster:
         "SPARK_HOME": str(spark_home),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "SPARK_DAEMON_MEMORY": "256m",
+        "SPARK_DAEMON_JAVA_OPTS": TEST_JVM_OPTIONS,
         "SPARK_LOG_DIR": str(log_dir),
         "SPARK_WORKER_DIR": str(work_dir),
         "SPARK_NO_DAEMONIZE": "1",

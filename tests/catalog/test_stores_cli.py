@@ -8,14 +8,10 @@ from typer.testing import CliRunner
 from patron.catalog import service as catalog
 from patron.cli import app
 from patron.core.db import get_database
-from patron.core.migrate import upgrade
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _database() -> None:
-    upgrade(get_database())
+# The default database comes migrated (tests/conftest.py), as ``patron init`` leaves it.
+pytestmark = pytest.mark.usefixtures("migrated_data_dir")
 
 
 def test_a_store_with_a_chinese_code_is_added() -> None:

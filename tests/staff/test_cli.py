@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from typer.testing import CliRunner
 
 from patron.cli import app
 from patron.core.db import get_database
 from patron.staff import service as staff
+
+# The default database comes migrated (tests/conftest.py): ``patron init`` finds its schema
+# up to date, as on any upgrade of a running shop, and does the rest of its work.
+pytestmark = pytest.mark.usefixtures("migrated_data_dir")
 
 
 def test_users_and_api_keys_are_made_listed_and_revoked_from_the_command_line() -> None:

@@ -71,7 +71,7 @@ def serve(tmp: Path, seed: Callable[[Database], T], **env: str) -> Iterator[tupl
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PATRON_ENV", "test")
         patch.setenv("PATRON_DATA_DIR", str(tmp / "data"))
-        patch.setenv("PATRON_ARGON2_MEMORY_KIB", "8192")
+        patch.setenv("PATRON_ARGON2_MEMORY_KIB", "1024")
         patch.setenv("PATRON_ARGON2_TIME_COST", "1")
         patch.delenv("PATRON_DATABASE_URL", raising=False)
         for name, value in env.items():
