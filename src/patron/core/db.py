@@ -570,16 +570,22 @@ def _driver_executemany(
             for values in params:
                 copy.write_row(values)
         return
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    one_row = f"({', '.join([mark] * len(columns))})"
-    sql = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES "
-    if conn.dialect.name == "postgresql":
-        # A few rows (an order's lines) as one statement: psycopg's executemany runs in
-        # pipeline mode, whose set-up and syncs cost the client more than the rows (3 rows:
-        # 190 against 112 us of CPU). The rows go in in their order, as one by one.
-        driver_execute(conn, sql + ", ".join([one_row] * len(params)), list(chain(*params)))
+    pg = conn.dialect.name == "postgresql"
+    key = (table.name, conn.dialect.name, tuple(columns), len(params) if pg else 0)
+    sql = _MANY_SQL.get(key)
+    if sql is None:  # the text once per table, columns (and on PostgreSQL, count of rows)
+        one_row = f"({', '.join(['?' if not pg else '%s'] * len(columns))})"
+        sql = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES "
+        sql = _MANY_SQL[key] = sql + ", ".join([one_row] * (len(params) if pg else 1))
+    if pg:
+        # A few rows (an order's lines) as one statement, in their order: psycopg's pipelined
+        # executemany costs the client more than the rows (3 rows: 190 against 112 us CPU).
+        driver_execute(conn, sql, list(chain(*params)))
         return
-    driver_execute(conn, sql + one_row, params, many=True)
+    driver_execute(conn, sql, params, many=True)
+
+
+_MANY_SQL: dict[tuple[str, str, tuple[str, ...], int], str] = {}
 
 
 def driver_execute(
@@ -625,11 +631,10 @@ _NAMED = re.compile(r"%\((\w+)\)s|__\[POSTCOMPILE_(\w+)\]")
 def plain_rows(
     conn: Connection, statement: Select[Any], params: Mapping[str, Any]
 ) -> list[tuple[Any, ...]]:
-    """The rows of a Core select as ``conn.execute`` gives them (each value converted by its
-    column's type), run through :func:`driver_execute`. Its SQL is compiled once per dialect
-    and per length of each expanding list, where ``execute`` renders an expanding list's
-    parameters anew each time (a third of a one-row look-up's CPU). For the look-ups of a
-    single order post, statements of plain columns (no ORM entities)."""
+    """The rows of a Core select of plain columns as ``conn.execute`` gives them (each value
+    converted by its column's type), through :func:`driver_execute`: its SQL compiled once
+    per dialect and length of each expanding list, which ``execute`` renders anew each time
+    (a third of a one-row look-up's CPU). For the look-ups of a single order post."""
     dialect = conn.dialect
     expanding = tuple(len(v) for v in params.values() if isinstance(v, list | tuple))
     if 0 in expanding or sum(expanding) > 64:  # an empty list (SQLAlchemy renders its own
@@ -768,13 +773,10 @@ def _binary_types(conn: Connection, table: Table, columns: tuple[str, ...]) -> l
 def _without_null_columns(
     table: Table, columns: list[str], params: list[Any]
 ) -> tuple[list[str], list[Any]]:
-    """Leave out the columns that are NULL in every row and have no server default.
-
-    Such a column left out of the INSERT (or COPY) is NULL all the same. Sent, each None
-    costs sqlite3 a failed look-up of an adapter (an AttributeError made and dropped):
-    several per order, where a batch's orders, new customers and events leave the same
-    optional columns empty.
-    """
+    """Leave out the columns that are NULL in every row and have no server default: left
+    out of the INSERT (or COPY) they are NULL all the same. Sent, each None costs sqlite3 a
+    failed look-up of an adapter (an AttributeError made and dropped): several per order,
+    where a batch's orders, new customers and events leave the same optional columns empty."""
     defaulted = _SERVER_DEFAULTS.get(table.name)
     if defaulted is None:
         defaulted = _SERVER_DEFAULTS[table.name] = frozenset(
