@@ -197,3 +197,56 @@ def test_a_taken_key_through_the_driver_is_sqlalchemys_integrity_error(db: Datab
         assert "[SQL parameters hidden due to hide_parameters=True]" in str(caught.value)
     with db.engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM scheduled_run")) == 1
+
+
+def test_rows_through_the_driver_read_as_sqlalchemys_with_lists_of_any_length(
+    db: Database,
+) -> None:
+    """plain_rows runs a select straight on the driver: its rows, instants and JSON
+    documents included, are what ``execute`` gives, for expanding lists of each length,
+    a list named twice, a value bound in the statement itself, and an empty list."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import bindparam, literal, or_, select
+
+    from patron.core.db import insert_rows, plain_dicts, plain_rows
+    from patron.events.models import Event
+
+    table = Event.__table__
+    at = datetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo=UTC)
+    rows = [
+        {
+            "event_id": f"e{n}",
+            "type": "order.created",
+            "kind": "domain",
+            "customer_id": None,
+            "store_id": n,
+            "occurred_at": at,
+            "received_at": at,
+            "properties": {"n": n, "name": "苹果"},
+        }
+        for n in range(1, 6)
+    ]
+    db.write(lambda s: insert_rows(s.connection(), table, rows, want_ids=False))  # type: ignore[arg-type]
+    stores = bindparam("stores", expanding=True)
+    c = table.c  # type: ignore[attr-defined]
+    statement = (
+        select(c.event_id, c.store_id, c.occurred_at, c.properties, literal(7).label("seven"))
+        .where(or_(c.store_id.in_(stores), c.customer_id.in_(stores)))
+        .where(c.received_at <= bindparam("until"))
+        .order_by(c.store_id)
+    )
+    with db.engine.connect() as conn:
+        for wanted in ([], [3], [1, 4], [5, 2, 1, 9]):
+            params = {"stores": wanted, "until": at}
+            expected = [tuple(r) for r in conn.execute(statement, params)]
+            assert plain_rows(conn, statement, params) == expected
+            assert plain_dicts(conn, statement, params) == [
+                dict(r) for r in conn.execute(statement, params).mappings()
+            ]
+        assert plain_rows(conn, statement, {"stores": [2], "until": at})[0][1:] == (
+            2,
+            at,
+            {"n": 2, "name": "苹果"},
+            7,
+        )

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import chain
@@ -568,16 +570,22 @@ def _driver_executemany(
             for values in params:
                 copy.write_row(values)
         return
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    one_row = f"({', '.join([mark] * len(columns))})"
-    sql = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES "
-    if conn.dialect.name == "postgresql":
-        # A few rows (an order's lines) as one statement: psycopg's executemany runs in
-        # pipeline mode, whose set-up and syncs cost the client more than the rows (3 rows:
-        # 190 against 112 us of CPU). The rows go in in their order, as one by one.
-        driver_execute(conn, sql + ", ".join([one_row] * len(params)), list(chain(*params)))
+    pg = conn.dialect.name == "postgresql"
+    key = (table.name, conn.dialect.name, tuple(columns), len(params) if pg else 0)
+    sql = _MANY_SQL.get(key)
+    if sql is None:  # the text once per table, columns (and on PostgreSQL, count of rows)
+        one_row = f"({', '.join(['?' if not pg else '%s'] * len(columns))})"
+        sql = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES "
+        sql = _MANY_SQL[key] = sql + ", ".join([one_row] * (len(params) if pg else 1))
+    if pg:
+        # A few rows (an order's lines) as one statement, in their order: psycopg's pipelined
+        # executemany costs the client more than the rows (3 rows: 190 against 112 us CPU).
+        driver_execute(conn, sql, list(chain(*params)))
         return
-    driver_execute(conn, sql + one_row, params, many=True)
+    driver_execute(conn, sql, params, many=True)
+
+
+_MANY_SQL: dict[tuple[str, str, tuple[str, ...], int], str] = {}
 
 
 def driver_execute(
@@ -606,6 +614,88 @@ def driver_execute(
         conn._handle_dbapi_exception(exc, sql, params, cursor, None)
     cursor.close()
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class _PlainSelect:
+    sql: str
+    binds: tuple[tuple[str, int, Callable[[Any], Any] | None], ...]  # name, list index, convert
+    defaults: dict[str, Any]  # the statement's own bound values
+    results: tuple[Callable[[Any], Any] | None, ...] | None  # None: every value as it is
+
+
+_PLAIN_SELECTS: dict[tuple[Any, str, tuple[int, ...]], _PlainSelect] = {}
+_NAMED = re.compile(r"%\((\w+)\)s|__\[POSTCOMPILE_(\w+)\]")
+
+
+def plain_rows(
+    conn: Connection, statement: Select[Any], params: Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    """The rows of a Core select of plain columns as ``conn.execute`` gives them (each value
+    converted by its column's type), through :func:`driver_execute`: its SQL compiled once
+    per dialect and length of each expanding list, which ``execute`` renders anew each time
+    (a third of a one-row look-up's CPU). For the look-ups of a single order post."""
+    dialect = conn.dialect
+    expanding = tuple(len(v) for v in params.values() if isinstance(v, list | tuple))
+    if 0 in expanding or sum(expanding) > 64:  # an empty list (SQLAlchemy renders its own
+        # empty set), or a batch's: kept to SQLAlchemy's rendering, not one SQL text per length
+        return [tuple(row) for row in conn.execute(statement, params)]
+    key = (statement, dialect.name, expanding)
+    plain = _PLAIN_SELECTS.get(key)
+    if plain is None:
+        plain = _PLAIN_SELECTS[key] = _plain_select(statement, dialect, params)
+    values = []
+    for name, at, convert in plain.binds:
+        value = params[name] if name in params else plain.defaults[name]
+        if at >= 0:
+            value = value[at]
+        values.append(value if convert is None else convert(value))
+    rows = driver_execute(conn, plain.sql, values)
+    results = plain.results
+    if results is None:
+        return rows
+    return [
+        tuple(v if f is None else f(v) for f, v in zip(results, row, strict=True)) for row in rows
+    ]
+
+
+def plain_dicts(
+    conn: Connection, statement: Select[Any], params: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """:func:`plain_rows` as ``.mappings()`` gives them: each row by its columns' keys."""
+    keys = [str(c.key) for c in statement.selected_columns]
+    return [dict(zip(keys, row, strict=True)) for row in plain_rows(conn, statement, params)]
+
+
+def _plain_select(statement: Select[Any], dialect: Any, params: Mapping[str, Any]) -> _PlainSelect:
+    """Compile ``statement`` to positional driver SQL for lists as long as in ``params``."""
+    compiled = statement.compile(dialect=dialect)
+    qmark = dialect.paramstyle == "qmark"
+    mark, names = ("?" if qmark else "%s"), list[str](compiled.positiontup or ())
+
+    def positional(match: re.Match[str]) -> str:  # pyformat (psycopg): made positional
+        names.append(match[1] or match[2])
+        return mark if match[1] else ", ".join([mark] * len(params[match[2]]))
+
+    sql = compiled.string if qmark else _NAMED.sub(positional, compiled.string)
+    binds: list[tuple[str, int, Callable[[Any], Any] | None]] = []
+    for name in names:
+        bind = compiled.binds[name]
+        convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if bind.expanding:
+            sql = sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join([mark] * len(params[name])))
+            binds.extend((name, at, convert) for at in range(len(params[name])))
+        else:
+            binds.append((name, -1, convert))
+    defaults = {n: b.effective_value for n, b in compiled.binds.items() if n not in params}
+    columns = statement.selected_columns
+    results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+    return _PlainSelect(
+        sql=sql,
+        binds=tuple(binds),
+        defaults=defaults,
+        results=results if any(results) else None,
+    )
 
 
 # By table: the INSERT … RETURNING id of a row with these columns, or None when a column
@@ -683,13 +773,10 @@ def _binary_types(conn: Connection, table: Table, columns: tuple[str, ...]) -> l
 def _without_null_columns(
     table: Table, columns: list[str], params: list[Any]
 ) -> tuple[list[str], list[Any]]:
-    """Leave out the columns that are NULL in every row and have no server default.
-
-    Such a column left out of the INSERT (or COPY) is NULL all the same. Sent, each None
-    costs sqlite3 a failed look-up of an adapter (an AttributeError made and dropped):
-    several per order, where a batch's orders, new customers and events leave the same
-    optional columns empty.
-    """
+    """Leave out the columns that are NULL in every row and have no server default: left
+    out of the INSERT (or COPY) they are NULL all the same. Sent, each None costs sqlite3 a
+    failed look-up of an adapter (an AttributeError made and dropped): several per order,
+    where a batch's orders, new customers and events leave the same optional columns empty."""
     defaulted = _SERVER_DEFAULTS.get(table.name)
     if defaulted is None:
         defaulted = _SERVER_DEFAULTS[table.name] = frozenset(

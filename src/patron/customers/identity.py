@@ -53,7 +53,7 @@ from patron.audit.service import record_audit
 from patron.core.actor import Actor, system_actor
 from patron.core.clock import utcnow
 from patron.core.crypto import can_make_subject_keys, get_keyring, name_index
-from patron.core.db import insert_rows, one_of
+from patron.core.db import insert_rows, one_of, plain_rows
 from patron.customers.exceptions import UnknownCustomer
 from patron.customers.masking import mask_identity
 from patron.customers.merging import blocked_pairs, merge_customers
@@ -270,7 +270,8 @@ def load_owners(
     if not unique:
         return owners
     indexes = index_keys(unique, indexes)
-    conn = session.connection()  # Core, not the ORM: this runs for every order posted
+    # Straight to the driver (core/db.plain_rows), not the ORM: this runs for every order
+    conn = session.connection()
     for start in range(0, len(unique), _CHUNK):
         chunk = unique[start : start + _CHUNK]
         # The index alone is selective; kind and namespace are checked below.
@@ -280,14 +281,15 @@ def load_owners(
             stores = sorted(scope)
             if len(values) == 1:
                 params = {"value_index": values[0], "scope_stores": stores}
-                result = conn.execute(_owners_in_scope(True), params)
+                result = plain_rows(conn, _owners_in_scope(True), params)
             else:
                 params = {"values": values, "scope_stores": stores}
-                result = conn.execute(_owners_in_scope(False, conn.dialect.name), params)
+                result = plain_rows(conn, _owners_in_scope(False, conn.dialect.name), params)
         elif len(values) == 1:
-            result = conn.execute(_OWNERS_OF_INDEX, {"value_index": values[0]})
+            result = plain_rows(conn, _OWNERS_OF_INDEX, {"value_index": values[0]})
         else:
-            result = conn.execute(_owners_of_indexes(conn.dialect.name), {"values": values})
+            statement = _owners_of_indexes(conn.dialect.name)
+            result = plain_rows(conn, statement, {"values": values})
         for row in result:
             kind, namespace, value_index, customer_id, signed_up_at = row[:5]
             if scope is not None and visible is not None:

@@ -23,6 +23,7 @@ from patron.audit.service import record_audit
 from patron.catalog import service as catalog
 from patron.core.actor import Actor, system_actor
 from patron.core.clock import utcnow
+from patron.core.db import driver_execute
 from patron.core.errors import InvalidInput
 from patron.customers import identity as _identity
 from patron.customers.exceptions import CustomerNotFound
@@ -291,9 +292,10 @@ def note_earliest_evidence(*, session: Session, earliest: dict[int, datetime]) -
             for cid, at in earliest.items()
             for stamp in (f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}",)
         ]
-        conn.exec_driver_sql(
-            "UPDATE customer SET signed_up_at = ? WHERE id = ? AND signed_up_at > ?", params
-        )
+        driver_execute(
+            conn, "UPDATE customer SET signed_up_at = ? WHERE id = ? AND signed_up_at > ?",
+            params, many=True,
+        )  # fmt: skip
         return
     if conn.dialect.name == "postgresql":
         # One statement for the whole batch (an executemany is one round of the server's
@@ -301,7 +303,8 @@ def note_earliest_evidence(*, session: Session, earliest: dict[int, datetime]) -
         # customer table itself, so it is read for them alone (by its key, or a scan that
         # keeps only them) rather than hashed whole to be joined with the pairs.
         ids = list(earliest)
-        conn.exec_driver_sql(
+        driver_execute(
+            conn,
             "UPDATE customer AS c SET signed_up_at = v.at "
             "FROM unnest(%(ids)s::bigint[], %(ats)s::timestamptz[]) AS v(id, at) "
             "WHERE c.id = ANY(%(ids)s::bigint[]) AND c.id = v.id AND c.signed_up_at > v.at",

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
-from patron.core.db import Database
+from patron.core.db import Database, plain_dicts
 from patron.core.errors import InvalidInput
 from patron.core.money import milli_to_quantity
 from patron.core.schemas import Page
@@ -131,13 +131,10 @@ def order_row_by_key(session: Session, source: str, external_id: str) -> dict[st
         statement = _BY_KEY["orders"] = _orders_with_store_code().where(
             o.c.source == bindparam("source"), o.c.external_id == bindparam("external_id")
         )
-    row = (
-        session.connection()
-        .execute(statement, {"source": source, "external_id": external_id})
-        .mappings()
-        .first()
+    rows = plain_dicts(
+        session.connection(), statement, {"source": source, "external_id": external_id}
     )
-    return dict(row) if row is not None else None
+    return rows[0] if rows else None
 
 
 _KEY_TAKEN = select(_ORDERS.c.id).where(
@@ -172,9 +169,9 @@ def _reads_by_id(
     for start in range(0, len(order_ids), _CHUNK):
         chunk = list(order_ids[start : start + _CHUNK])
         if known is None:
-            for row in conn.execute(orders_sql, {"ids": chunk}).mappings():
-                found[row["id"]] = dict(row)
-        for row in conn.execute(lines_sql, {"ids": chunk}).mappings():
+            for row in plain_dicts(conn, orders_sql, {"ids": chunk}):
+                found[row["id"]] = row
+        for row in plain_dicts(conn, lines_sql, {"ids": chunk}):
             amount = int(row["amount"] or 0)
             refunded_by_order[row["order_id"]] += amount
             lines[row["order_id"]].append(
