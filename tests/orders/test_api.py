@@ -392,6 +392,33 @@ def test_a_bulk_post_reports_every_order_on_its_own(api: TestClient) -> None:
         )
 
 
+def test_a_bulk_answer_is_the_json_of_its_bulk_result(api: TestClient) -> None:
+    """Byte for byte what FastAPI wrote from the BulkResult model, messages in Chinese too."""
+    from patron.orders.schemas import BulkResult
+
+    post_order(api, "O1")
+    batch = [
+        order_body("B1"),
+        order_body("O1"),
+        order_body("O1", lines=[{**LINE, "quantity": 2}]),
+        order_body("B2", store_code="门店-无"),
+        order_body("B3", lines=[{**LINE, "quantity": 0}]),
+    ]
+    response = api.post("/api/v1/orders/bulk", json={"orders": batch})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    model = BulkResult.model_validate(response.json())
+    assert response.content == model.model_dump_json().encode()
+    assert "门店-无" in response.text
+
+
+def test_a_bulk_body_with_a_key_beside_the_orders_is_stored_as_before(api: TestClient) -> None:
+    body = {"orders": [order_body("B1"), order_body("B2")], "batch": "夜班"}
+    response = api.post("/api/v1/orders/bulk", json=body)
+    assert response.status_code == 200, response.text
+    assert [r["status"] for r in response.json()["results"]] == ["created", "created"]
+
+
 def test_a_bulk_post_repeated_whole_is_all_duplicates(api: TestClient) -> None:
     batch = {"orders": [order_body(f"B{i}") for i in range(5)]}
     first = api.post("/api/v1/orders/bulk", json=batch).json()

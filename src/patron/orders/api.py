@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import count
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
 from patron.core.actor import Actor
@@ -18,7 +20,6 @@ from patron.core.settings import get_settings
 from patron.orders import service
 from patron.orders.exceptions import OrderNotFound
 from patron.orders.schemas import (
-    BulkItemResult,
     BulkResult,
     OrderIn,
     OrderRead,
@@ -133,63 +134,98 @@ router.add_api_route(
         }
     },
 )
-async def post_orders_bulk(request: Request, actor: CurrentActor, db: Db) -> BulkResult:
+async def post_orders_bulk(request: Request, actor: CurrentActor, db: Db) -> Response:
     """Up to 1,000 orders in one call, each reported on its own: one bad order stops no other."""
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        raise InvalidInput("body", "not valid JSON") from None
-    raw = body.get("orders") if isinstance(body, dict) else None
-    if not isinstance(raw, list):
-        raise InvalidInput("orders", "give a list of orders under 'orders'")
-    limit = get_settings().bulk_max_orders
-    if len(raw) > limit:
-        raise InvalidInput("orders", f"at most {limit} orders per call, got {len(raw)}")
-    return await run_in_threadpool(_bulk, db, raw, actor)
+    body = await request.body()
+    return await run_in_threadpool(_bulk, db, body, actor)
 
 
-def _bulk(db: Database, raw: list[Any], actor: Actor) -> BulkResult:
+class _ValidBulk(BaseModel):
+    """The usual bulk body, read and validated straight from its bytes: every order valid
+    and nothing beside them. Any other body goes the way of each order on its own
+    (:func:`_orders_of`), which answers it as it always did."""
+
+    model_config = ConfigDict(extra="forbid")
+    orders: list[OrderIn]
+
+
+def _bulk(db: Database, body: bytes, actor: Actor) -> Response:
     """Validate, store and report a batch, with the collector paced as for an import."""
     with fewer_collections():
-        return _bulk_paced(db, raw, actor)
+        return _bulk_paced(db, body, actor)
 
 
-def _bulk_paced(db: Database, raw: list[Any], actor: Actor) -> BulkResult:
-    results: list[BulkItemResult | None] = [None] * len(raw)
-    try:  # the usual batch, every order valid: one call validates them all
-        valid = _orders_adapter.validate_python(raw)
-        positions = list(range(len(raw)))
-    except ValidationError:  # then each on its own, each reported with its own fields
-        valid, positions = _each_validated(raw, results)
+def _bulk_paced(db: Database, body: bytes, actor: Actor) -> Response:
+    limit = get_settings().bulk_max_orders
+    try:  # the usual batch: one pass of pydantic over the bytes, no Python objects between
+        valid: list[OrderIn] | None = _ValidBulk.model_validate_json(body).orders
+    except ValidationError:
+        valid = None
+    if valid is not None:
+        _check_count(len(valid), limit)
+        results: list[dict[str, Any] | None] = [None] * len(valid)
+        positions: Sequence[int] = range(len(valid))
+    else:
+        raw = _orders_of(body)
+        _check_count(len(raw), limit)
+        results = [None] * len(raw)
+        try:  # every order valid after all (a key beside them): one call validates them all
+            valid = _orders_adapter.validate_python(raw)
+            positions = range(len(raw))
+        except ValidationError:  # then each on its own, each reported with its own fields
+            valid, positions = _each_validated(raw, results)
     if valid:
+        orders_in = valid
         outcomes = db.write(
             lambda s: service.record_orders(
-                session=s, orders_in=valid, store_ids=actor.store_ids, actor=actor
+                session=s, orders_in=orders_in, store_ids=actor.store_ids, actor=actor
             )
         )
         for i, outcome in zip(positions, outcomes, strict=True):
-            errors = []
-            if outcome.error is not None:
-                errors = [{"field": outcome.error.field, "message": outcome.error.message}]
-            results[i] = BulkItemResult(
-                index=i, status=outcome.status, order_id=outcome.order_id, errors=errors
-            )
-    final = [r for r in results if r is not None]
-    counts = {
-        s: sum(1 for r in final if r.status == s)
-        for s in ("created", "duplicate", "conflict", "invalid")
+            error = outcome.error
+            results[i] = {
+                "index": i,
+                "status": outcome.status,
+                "order_id": outcome.order_id,
+                "errors": []
+                if error is None
+                else [{"field": error.field, "message": error.message}],
+            }
+    counts = dict.fromkeys(("created", "duplicate", "conflict", "invalid"), 0)
+    for result in results:
+        assert result is not None
+        counts[result["status"]] += 1
+    # BulkResult's JSON, as FastAPI wrote it from the model (the same serialiser, pydantic's),
+    # without a model per order made and then checked again on the way out.
+    answer = {
+        "created": counts["created"],
+        "duplicates": counts["duplicate"],
+        "conflicts": counts["conflict"],
+        "invalid": counts["invalid"],
+        "results": results,
     }
-    return BulkResult(
-        created=counts["created"],
-        duplicates=counts["duplicate"],
-        conflicts=counts["conflict"],
-        invalid=counts["invalid"],
-        results=final,
-    )
+    return Response(to_json(answer), media_type="application/json")
+
+
+def _orders_of(body: bytes) -> list[Any]:
+    """The list of orders under ``orders`` in a JSON body, or the 422 saying what is wrong."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidInput("body", "not valid JSON") from None
+    raw = parsed.get("orders") if isinstance(parsed, dict) else None
+    if not isinstance(raw, list):
+        raise InvalidInput("orders", "give a list of orders under 'orders'")
+    return raw
+
+
+def _check_count(count: int, limit: int) -> None:
+    if count > limit:
+        raise InvalidInput("orders", f"at most {limit} orders per call, got {count}")
 
 
 def _each_validated(
-    raw: list[Any], results: list[BulkItemResult | None]
+    raw: list[Any], results: list[dict[str, Any] | None]
 ) -> tuple[list[OrderIn], list[int]]:
     """The valid orders of ``raw`` and their positions; each invalid one's result is set."""
     valid: list[OrderIn] = []
@@ -202,7 +238,7 @@ def _each_validated(
             errors = [
                 {"field": e["field"], "message": e["msg"]} for e in validation_items(exc.errors())
             ]
-            results[i] = BulkItemResult(index=i, status="invalid", errors=errors)
+            results[i] = {"index": i, "status": "invalid", "order_id": None, "errors": errors}
     return valid, positions
 
 

@@ -86,9 +86,14 @@ def write_orders(
         order_ids, orders_in, hashes, stores, channels, customer_ids, strict=True
     ):
         lines = order_in.lines
-        line_discounts = 0
+        # The order's sums (OrderIn.gross_fen, .paid_fen) in the one pass over its lines.
+        line_discounts = gross_fen = paid_fen = 0
         for line_no, line in enumerate(lines, start=1):
-            line_discounts += line.discount_fen
+            discount_fen = line.discount_fen
+            amount_fen = line.amount_fen
+            line_discounts += discount_fen
+            gross_fen += line.gross_fen
+            paid_fen += amount_fen or 0
             line_rows.append(
                 (
                     order_id,
@@ -97,12 +102,12 @@ def write_orders(
                     line.name,
                     line.quantity_milli,
                     line.unit_price_fen,
-                    line.discount_fen,
-                    line.amount_fen,
+                    discount_fen,
+                    amount_fen,
                 )
             )
         payment = order_in.payment_method
-        total_fen = order_in.paid_fen
+        total_fen = paid_fen - order_in.order_discount_fen
         rows.append(
             (
                 order_id,
@@ -113,7 +118,7 @@ def write_orders(
                 customer_id,
                 instant(order_in.ordered_at),
                 currency,
-                order_in.gross_fen,
+                gross_fen,
                 line_discounts + order_in.order_discount_fen,
                 order_in.order_discount_fen,
                 total_fen,

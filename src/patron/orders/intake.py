@@ -24,7 +24,7 @@ from patron.catalog import service as catalog
 from patron.catalog.schemas import StoreRead
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
-from patron.core.db import insert_rows
+from patron.core.db import driver_execute, insert_rows
 from patron.core.errors import InvalidInput
 from patron.core.money import milli_to_quantity
 from patron.core.settings import get_settings
@@ -96,12 +96,22 @@ _LATER_FIELDS: dict[type, tuple[str, ...]] = {
 }
 
 
-# An IN list, also on PostgreSQL: its values are constants the server hashes once, where an
-# array parameter (core/db.one_of) of a prepared statement is searched through for each row
-# a scan reads (a batch's look-up cost the server seven times as much on a small table).
+# SQLite: an IN list per source, so the (source, external_id) index answers each list.
 _ORDERS_OF_SOURCE = select(*_KEY_COLUMNS).where(
     _ORDERS.c.source == bindparam("source"),
     _ORDERS.c.external_id.in_(bindparam("external_ids", expanding=True)),
+)
+# PostgreSQL: one probe of that index per key, as a lateral the planner cannot turn into a
+# join of its choice, in a statement whose text is the same for every batch (the driver
+# prepares it once). An IN list of a batch's 1,000 keys was rendered by SQLAlchemy, then
+# parsed and planned by the server, on every call: a fifth of a bulk post's database time.
+# The keys go as binary arrays (``%b``), which the driver writes without quoting each.
+_ORDERS_BY_PROBES = (
+    "SELECT o.source, o.external_id, o.id, o.request_hash, o.customer_id, o.store_id "
+    "FROM unnest(%(sources)b::text[], %(external_ids)b::text[]) AS k(source, external_id) "
+    "JOIN LATERAL (SELECT source, external_id, id, request_hash, customer_id, store_id "
+    "FROM orders WHERE orders.source = k.source AND orders.external_id = k.external_id "
+    "OFFSET 0) AS o ON true"
 )
 
 
@@ -112,6 +122,14 @@ def _existing_orders(
     found: dict[tuple[str, str], tuple[int, str, int | None, int]] = {}
     unique = list(dict.fromkeys(keys))
     conn = session.connection()  # Core, prepared once: this runs for every order posted
+    if conn.dialect.name == "postgresql" and len(unique) > 1:
+        sources = [source for source, _ in unique]
+        external_ids = [external_id for _, external_id in unique]
+        for source, external_id, order_id, digest, customer_id, store_id in driver_execute(
+            conn, _ORDERS_BY_PROBES, {"sources": sources, "external_ids": external_ids}
+        ):
+            found[(source, external_id)] = (order_id, digest, customer_id, store_id)
+        return found
     for start in range(0, len(unique), _CHUNK):
         chunk = unique[start : start + _CHUNK]
         if len(chunk) == 1:
@@ -119,7 +137,6 @@ def _existing_orders(
                 (_ORDER_BY_KEY, {"source": chunk[0][0], "external_id": chunk[0][1]})
             ]
         else:
-            # Per source, so the (source, external_id) index answers each list.
             by_source: dict[str, list[str]] = defaultdict(list)
             for source, external_id in chunk:
                 by_source[source].append(external_id)
