@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -204,6 +205,17 @@ def pg_db(request: pytest.FixtureRequest) -> Database:
     database: Database = request.getfixturevalue("_pg_database")
     _truncate(database)
     return database
+
+
+@pytest.fixture
+def queue_schema(pg_db: Database) -> Iterator[str]:
+    """A PostgreSQL schema of its own for a test's job queue, dropped afterwards."""
+    schema = f"patron_queue_{uuid.uuid4().hex[:10]}"
+    yield schema
+    engine = create_engine(pg_db.url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -9,11 +9,9 @@ with a provider."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from patron.core.clock import utcnow
 from patron.core.db import Database
@@ -128,16 +126,6 @@ def test_killing_the_server_mid_send_leaves_every_recipient_with_one_message(
     _each_got_exactly_one(servers, db)
     assert _taken_back(log) >= 1  # the kills did land mid-batch
     db.dispose()
-
-
-@pytest.fixture
-def queue_schema(pg_db: Database) -> Iterator[str]:
-    schema = f"patron_queue_{uuid.uuid4().hex[:10]}"
-    yield schema
-    engine = create_engine(pg_db.url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    engine.dispose()
 
 
 @pytest.mark.postgres

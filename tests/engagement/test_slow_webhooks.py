@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from patron import events
 from patron.core.clock import utcnow
@@ -99,16 +98,6 @@ def test_a_slow_webhook_endpoint_does_not_delay_messages_in_the_server(
         running.stop()
     assert slow_receiver.received  # the webhooks went on meanwhile
     assert slow_receiver.requests < BACKLOG  # … and were still at it
-
-
-@pytest.fixture
-def queue_schema(pg_db: Database) -> Iterator[str]:
-    schema = f"patron_queue_{uuid.uuid4().hex[:10]}"
-    yield schema
-    engine = create_engine(pg_db.url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    engine.dispose()
 
 
 @pytest.mark.postgres

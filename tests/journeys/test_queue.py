@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from patron.core.clock import utcnow
 from patron.core.db import Database
@@ -24,16 +23,6 @@ from tests.helpers import ACTOR, post_order
 from tests.journeys.helpers import entries, shop
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
-
-
-@pytest.fixture
-def queue_schema(pg_db: Database) -> Iterator[str]:
-    schema = f"patron_queue_{uuid.uuid4().hex[:10]}"
-    yield schema
-    engine = create_engine(pg_db.url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    engine.dispose()
 
 
 @pytest.fixture

@@ -5,13 +5,12 @@ PostgreSQL server is taken away through a TCP proxy (tests/web/helpers/proxy.py)
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import make_url
 
 from patron.core.db import Database
 from patron.core.settings import get_settings
@@ -77,16 +76,6 @@ def test_readyz_is_503_when_the_job_queue_cannot_be_reached(
         assert client.get("/healthz").status_code == 200
     assert response.status_code == 503
     assert response.json()["checks"] == {**ALL_WELL, "queue": False}
-
-
-@pytest.fixture
-def queue_schema(pg_db: Database) -> Iterator[str]:
-    schema = f"patron_queue_{uuid.uuid4().hex[:10]}"
-    yield schema
-    engine = create_engine(pg_db.url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    engine.dispose()
 
 
 @pytest.mark.postgres
