@@ -31,6 +31,7 @@ from patron.analytics.engine import (
     customer_scores,
     kpis,
     segment_migration,
+    shared_kpi_facts,
 )
 from patron.analytics.extract import ExtractResult, extract
 from patron.analytics.models import AnalyticsRun, CustomerScore, RunStatus
@@ -362,9 +363,9 @@ def compute_results(
     with _step(progress, "cohorts", on_step) as rows:
         out["cohorts"] = cohorts(tables, params).to_pyarrow()
         rows.append(out["cohorts"].num_rows)
-    with _step(progress, "kpis", on_step) as rows:
+    with _step(progress, "kpis", on_step) as rows, shared_kpi_facts(tables, params) as shared:
         for by, name in KPI_RESULTS.items():
-            out[name] = kpis(tables, params, by).to_pyarrow()  # type: ignore[arg-type]
+            out[name] = kpis(tables, params, by, shared=shared).to_pyarrow()  # type: ignore[arg-type]
             rows.append(out[name].num_rows)
     with _step(progress, "migration", on_step) as rows:
         out["migration"] = segment_migration(tables, params).to_pyarrow()

@@ -20,7 +20,13 @@ from datetime import date
 import pyarrow.compute as pc
 import pytest
 
-from patron.analytics.engine import KPI_DIMENSIONS, AnalyticsParams, AnalyticsParamsError, kpis
+from patron.analytics.engine import (
+    KPI_DIMENSIONS,
+    AnalyticsParams,
+    AnalyticsParamsError,
+    kpis,
+    shared_kpi_facts,
+)
 from tests.analytics.engine.helpers import Store, rows
 
 D = date
@@ -108,3 +114,20 @@ def test_kpi_groups_add_up_to_the_same_totals() -> None:
 def test_unknown_dimension_is_an_error_naming_it() -> None:
     with pytest.raises(AnalyticsParamsError, match="by"):
         kpis(kpi_store().tables(), PARAMS, "region")  # type: ignore[arg-type]
+
+
+def test_shared_facts_give_every_dimension_the_same_table() -> None:
+    store = kpi_store()
+    store.order_attributes.extend(
+        [
+            (1, "中国", "上海", "上海", "微信", "张三"),
+            (4, "中国", "江苏", "南京", "现金", "李四"),
+            (6, "中国", "上海", "上海", "微信", None),
+        ]
+    )
+    tables = store.tables()
+    with shared_kpi_facts(tables, PARAMS) as shared:
+        for by in KPI_DIMENSIONS:
+            key = {"day": "order_date", "store": "store_id"}.get(by, by)
+            alone = rows(kpis(tables, PARAMS, by), key)
+            assert rows(kpis(tables, PARAMS, by, shared=shared), key) == alone, by

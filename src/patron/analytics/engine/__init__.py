@@ -18,11 +18,13 @@ Shared rules:
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Literal
 
 import ibis
 
 from patron.analytics.engine import _cohorts, _kpis, _migration, _scores
+from patron.analytics.engine._kpis import KpiFacts
 from patron.analytics.engine._params import (
     NO_SEGMENT,
     SEGMENTS,
@@ -41,6 +43,7 @@ __all__ = [
     "STAGES",
     "AnalyticsParams",
     "AnalyticsParamsError",
+    "KpiFacts",
     "Tables",
     "TablesError",
     "cohorts",
@@ -48,6 +51,7 @@ __all__ = [
     "group_name",
     "kpis",
     "segment_migration",
+    "shared_kpi_facts",
 ]
 
 KpiDimension = Literal[
@@ -121,7 +125,9 @@ def cohorts(tables: Tables, params: AnalyticsParams) -> ibis.Table:
     return _cohorts.cohorts(tables, params)
 
 
-def kpis(tables: Tables, params: AnalyticsParams, by: KpiDimension) -> ibis.Table:
+def kpis(
+    tables: Tables, params: AnalyticsParams, by: KpiDimension, *, shared: KpiFacts | None = None
+) -> ibis.Table:
     """Sales KPIs over the last ``kpi_days`` days, one row per value of ``by``.
 
     Key columns: ``order_date`` (day); ``store_id``, ``store_code``, ``store_name`` (store);
@@ -139,8 +145,18 @@ def kpis(tables: Tables, params: AnalyticsParams, by: KpiDimension) -> ibis.Tabl
     new_customer_sales_fen and returning_customer_sales_fen (int64; a member is new when their
     first counted order ever is in the period, returning when it is before).
     Any other ``by`` raises ``AnalyticsParamsError`` naming it.
+
+    ``shared``: what ``shared_kpi_facts`` yields, for the same tables and params (the same
+    rows, read once for every ``by``).
     """
-    return _kpis.kpis(tables, params, by)
+    return _kpis.kpis(tables, params, by, shared=shared)
+
+
+def shared_kpi_facts(tables: Tables, params: AnalyticsParams) -> AbstractContextManager[KpiFacts]:
+    """A block in which ``kpis(..., shared=facts)`` reads the period's orders and the
+    members' first orders once for every dimension (on DuckDB, temporary tables dropped when
+    the block ends; elsewhere the same expressions as without)."""
+    return _kpis.shared_facts(tables, params)
 
 
 def segment_migration(tables: Tables, params: AnalyticsParams) -> ibis.Table:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -25,24 +28,31 @@ _KEYS = {
 ATTRIBUTES = ("country", "province", "city", "payment_method", "cashier")
 
 
-def kpis(tables: Tables, params: AnalyticsParams, by: str) -> ir.Table:
-    if by not in _KEYS:
-        raise AnalyticsParamsError("by", by, f"must be one of {tuple(_KEYS)}")
-    keys = list(_KEYS[by])
+def first_orders(tables: Tables, as_of: date) -> ir.Table:
+    """(customer_id, first_order_date): each member's first counted order up to ``as_of``."""
+    return (
+        counted_orders(tables, as_of)
+        .group_by("customer_id")
+        .aggregate(first_order_date=lambda t: t.order_date.min())
+    )
+
+
+def period_facts(
+    tables: Tables, params: AnalyticsParams, *, by_line: bool, first: ir.Table | None = None
+) -> ir.Table:
+    """The KPI period's sales and returns, a row per order (per order line with ``by_line``)
+    and per return, with ``is_new``: the member's first counted order ever is in the period.
+    ``first`` is ``first_orders`` (or a table holding it)."""
     period_start = params.as_of - timedelta(days=params.kpi_days)  # exclusive
     o = tables.orders
     o = o.filter(o.order_date > period_start, o.order_date <= params.as_of)
     back = tables.returns_or_empty()
     back = back.filter(back.return_date > period_start, back.return_date <= params.as_of)
-
-    first = (
-        counted_orders(tables, params.as_of)
-        .group_by("customer_id")
-        .aggregate(first_order_date=lambda t: t.order_date.min())
-    )
+    if first is None:
+        first = first_orders(tables, params.as_of)
     # Net sales as the orders domain defines them: what the orders of the period were paid,
     # less what went back in the period (a refund on its own day, whenever the sale was).
-    if by == "category":
+    if by_line:
         lines = tables.order_lines
         sold = lines.join(o, lines.order_id == o.order_id).select(
             "category",
@@ -78,11 +88,64 @@ def kpis(tables: Tables, params: AnalyticsParams, by: str) -> ir.Table:
             counts=ibis.literal(False),
         )
     facts = sold.union(taken)
+    facts = facts.left_join(first, facts.customer_id == first.customer_id).drop("customer_id_right")
+    return facts.mutate(is_new=(facts.first_order_date > period_start).fill_null(False))
+
+
+@dataclass(frozen=True)
+class KpiFacts:
+    """What every KPI table reads: ``orders`` (``period_facts`` by order) and ``lines`` (by
+    order line)."""
+
+    orders: ir.Table
+    lines: ir.Table
+
+
+@contextmanager
+def shared_facts(tables: Tables, params: AnalyticsParams) -> Iterator[KpiFacts]:
+    """The KPI tables' inputs, read once for all of them: on DuckDB the members' first orders
+    and the period's orders are kept in temporary tables while the block runs (each KPI
+    table otherwise grouped every counted order again); elsewhere the plain expressions."""
+    first = first_orders(tables, params.as_of)
+    backend = tables.orders._find_backend(use_default=True)
+    if backend.name != "duckdb":
+        yield KpiFacts(
+            orders=period_facts(tables, params, by_line=False, first=first),
+            lines=period_facts(tables, params, by_line=True, first=first),
+        )
+        return
+    names: list[str] = []
+
+    def kept(expr: ir.Table) -> ir.Table:
+        name = ibis.util.gen_name("kpi_facts")
+        table = backend.create_table(name, expr, temp=True)
+        names.append(name)
+        return table
+
+    try:
+        first = kept(first)
+        yield KpiFacts(
+            orders=kept(period_facts(tables, params, by_line=False, first=first)),
+            lines=period_facts(tables, params, by_line=True, first=first),
+        )
+    finally:
+        for name in names:
+            backend.raw_sql(f'DROP TABLE IF EXISTS temp.main."{name}"')
+
+
+def kpis(
+    tables: Tables, params: AnalyticsParams, by: str, *, shared: KpiFacts | None = None
+) -> ir.Table:
+    if by not in _KEYS:
+        raise AnalyticsParamsError("by", by, f"must be one of {tuple(_KEYS)}")
+    keys = list(_KEYS[by])
+    if shared is None:
+        facts = period_facts(tables, params, by_line=by == "category")
+    else:
+        facts = shared.lines if by == "category" else shared.orders
     if by in ATTRIBUTES:
         said = tables.attributes_or_empty().select("order_id", by)
         facts = facts.left_join(said, facts.order_id == said.order_id).drop("order_id_right")
-    facts = facts.left_join(first, facts.customer_id == first.customer_id).drop("customer_id_right")
-    facts = facts.mutate(is_new=(facts.first_order_date > period_start).fill_null(False))
     # An order counts once: in each category it has a line in, or once per row elsewhere.
     orders = facts.order_id.nunique(where=facts.counts) if by == "category" else facts.counts.sum()
 
