@@ -368,7 +368,14 @@ def compute_results(
             out[name] = kpis(tables, params, by, shared=shared).to_pyarrow()  # type: ignore[arg-type]
             rows.append(out[name].num_rows)
     with _step(progress, "migration", on_step) as rows:
-        out["migration"] = segment_migration(tables, params).to_pyarrow()
+        # Today's side of the migration is the scores' segment, the same definition: on
+        # DuckDB it is read from the scores in memory rather than computed again.
+        now = None
+        if tables.on_duckdb():
+            import ibis
+
+            now = ibis.memtable(out["scores"].select(["customer_id", "segment"]))
+        out["migration"] = segment_migration(tables, params, now=now).to_pyarrow()
         rows.append(out["migration"].num_rows)
     return out
 

@@ -159,10 +159,15 @@ def shared_kpi_facts(tables: Tables, params: AnalyticsParams) -> AbstractContext
     return _kpis.shared_facts(tables, params)
 
 
-def segment_migration(tables: Tables, params: AnalyticsParams) -> ibis.Table:
+def segment_migration(
+    tables: Tables, params: AnalyticsParams, *, now: ibis.Table | None = None
+) -> ibis.Table:
     """How customers moved between value segments from the last day of the previous month to
     ``as_of``: from_segment, to_segment (string codes of ``SEGMENTS``, null for no purchase in
     that window), customers (int64). One row per pair that occurs, over the customers known
     on ``as_of``; both sides use ``params`` with only the as-of day changed.
+
+    ``now``: today's side when the caller holds it already, customer_id and segment of
+    ``customer_scores(tables, params)`` (the same segments; computed again without it).
     """
-    return _migration.segment_migration(tables, params)
+    return _migration.segment_migration(tables, params, now=now)

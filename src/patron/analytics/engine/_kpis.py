@@ -107,13 +107,13 @@ def shared_facts(tables: Tables, params: AnalyticsParams) -> Iterator[KpiFacts]:
     and the period's orders are kept in temporary tables while the block runs (each KPI
     table otherwise grouped every counted order again); elsewhere the plain expressions."""
     first = first_orders(tables, params.as_of)
-    backend = tables.orders._find_backend(use_default=True)
-    if backend.name != "duckdb":
+    if not tables.on_duckdb():
         yield KpiFacts(
             orders=period_facts(tables, params, by_line=False, first=first),
             lines=period_facts(tables, params, by_line=True, first=first),
         )
         return
+    backend = tables.orders._find_backend(use_default=True)
     names: list[str] = []
 
     def kept(expr: ir.Table) -> ir.Table:

@@ -15,8 +15,11 @@ def previous_month_end(as_of: date) -> date:
     return as_of.replace(day=1) - timedelta(days=1)
 
 
-def segment_migration(tables: Tables, params: AnalyticsParams) -> ir.Table:
-    now = segments(tables, params, as_of=params.as_of)
+def segment_migration(
+    tables: Tables, params: AnalyticsParams, *, now: ir.Table | None = None
+) -> ir.Table:
+    if now is None:
+        now = segments(tables, params, as_of=params.as_of)
     before = segments(tables, params, as_of=previous_month_end(params.as_of))
     # Everyone known at the month end is known today too, so a left join keeps everyone.
     pairs = now.left_join(before, now.customer_id == before.customer_id).select(

@@ -107,6 +107,11 @@ class Tables:
                 continue
         return cls(**{name: con.table(name) for name in TABLES}, **optional)
 
+    def on_duckdb(self) -> bool:
+        """Whether the tables live on DuckDB, where a table kept for a run's steps (a
+        temporary table, Arrow in memory) joins them without a copy."""
+        return bool(self.orders._find_backend(use_default=True).name == "duckdb")
+
     def attributes_or_empty(self) -> ibis.Table:
         """``order_attributes``, or an empty table of its schema on this backend."""
         if self.order_attributes is not None:
