@@ -82,9 +82,6 @@ def write_orders(
     rows: list[tuple[Any, ...]] = []
     line_rows: list[tuple[Any, ...]] = []
     created: list[events.DomainEvent] = []
-    # What each line object stores and adds up, worked out once: an import's orders share
-    # one object among lines alike (by id(): the lines live as long as ``orders_in``).
-    line_parts: dict[int, tuple[tuple[Any, ...], int, int, int]] = {}
     for order_id, order_in, digest, store, channel, customer_id in zip(
         order_ids, orders_in, hashes, stores, channels, customer_ids, strict=True
     ):
@@ -92,27 +89,23 @@ def write_orders(
         # The order's sums (OrderIn.gross_fen, .paid_fen) in the one pass over its lines.
         line_discounts = gross_fen = paid_fen = 0
         for line_no, line in enumerate(lines, start=1):
-            parts = line_parts.get(id(line))
-            if parts is None:
-                amount_fen = line.amount_fen
-                parts = line_parts[id(line)] = (
-                    (
-                        line.sku,
-                        line.name,
-                        line.quantity_milli,
-                        line.unit_price_fen,
-                        line.discount_fen,
-                        amount_fen,
-                    ),
-                    line.discount_fen,
-                    line.gross_fen,
-                    amount_fen or 0,
-                )
-            stored, discount_fen, line_gross, paid = parts
+            discount_fen = line.discount_fen
+            amount_fen = line.amount_fen
             line_discounts += discount_fen
-            gross_fen += line_gross
-            paid_fen += paid
-            line_rows.append((order_id, line_no, *stored))
+            gross_fen += line.gross_fen
+            paid_fen += amount_fen or 0
+            line_rows.append(
+                (
+                    order_id,
+                    line_no,
+                    line.sku,
+                    line.name,
+                    line.quantity_milli,
+                    line.unit_price_fen,
+                    discount_fen,
+                    amount_fen,
+                )
+            )
         payment = order_in.payment_method
         total_fen = paid_fen - order_in.order_discount_fen
         rows.append(
