@@ -28,6 +28,8 @@ How it runs, per backend:
 Run:  .venv/bin/python bench/ingest.py            (full, a few minutes)
       .venv/bin/python bench/ingest.py --quick    (smoke run, < 30 s)
       .venv/bin/python bench/ingest.py --profile  (also an in-process profile of one post)
+      .venv/bin/python bench/ingest.py --bulk-only --no-sqlite   (PostgreSQL bulk posts alone)
+      .venv/bin/python bench/ingest.py --import-only             (the file imports alone)
 """
 
 from __future__ import annotations
@@ -214,7 +216,7 @@ def api_sections(
         warm = [post(port, "/api/v1/orders", shop.order(f"W{i:07d}")) for i in range(args.warmup)]
         run_load(port, warm, concurrency=max(args.concurrency), core=CLIENT_CORE)
 
-        for c in args.concurrency:
+        for c in [] if args.bulk_only else args.concurrency:
             floor, floor_cpu = _server_cpu(
                 server_pid, port, [get(port, "/healthz")] * args.orders, c
             )
@@ -806,7 +808,9 @@ def run_backend(backend: Backend, args: argparse.Namespace, report: Report) -> N
     else:
         made = api_sections(backend, shop, args, report)
     csv_path, xlsx_path = (
-        import_section(backend, shop, args, report) if args.import_lines else (None, None)
+        import_section(backend, shop, args, report)
+        if args.import_lines and not args.bulk_only
+        else (None, None)
     )
     own = [r for r in report.rows if r.backend == backend.name and r.peer_of is None]
     patron = {
@@ -849,8 +853,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="only the file imports and their plain-driver floors (no API sections)",
     )
+    p.add_argument(
+        "--bulk-only",
+        action="store_true",
+        help="only the bulk posts and their plain-driver floors (no single posts, no imports)",
+    )
+    p.add_argument(
+        "--sqlite",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run on SQLite (--no-sqlite: PostgreSQL alone)",
+    )
     p.add_argument("--profile", action="store_true", help="then profile one post in-process")
     args = p.parse_args(argv)
+    if args.bulk_only and args.import_only:
+        p.error("--bulk-only and --import-only exclude each other")
     if args.quick:
         args.orders, args.concurrency = min(args.orders, 300), args.concurrency[:1]
         args.bulk_calls, args.bulk_size = min(args.bulk_calls, 2), min(args.bulk_size, 500)
@@ -883,12 +900,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="patron-bench-") as tmp:
             root = Path(tmp)
-            (root / "sqlite").mkdir()
-            run_backend(
-                Backend("SQLite", f"sqlite:///{root / 'sqlite' / 'patron.db'}", root / "sqlite"),
-                args,
-                report,
-            )
+            if args.sqlite:
+                (root / "sqlite").mkdir()
+                run_backend(
+                    Backend(
+                        "SQLite", f"sqlite:///{root / 'sqlite' / 'patron.db'}", root / "sqlite"
+                    ),
+                    args,
+                    report,
+                )
             if use_pg:
                 (root / "pg").mkdir()
                 with postgres_schema(PG_SCHEMA) as url:

@@ -106,3 +106,42 @@ def test_a_batch_repeated_is_duplicates_of_its_first_orders(db: Database) -> Non
     again = db.write(lambda s: orders.record_orders(session=s, orders_in=_variety("pos-batch")))
     assert [o.status for o in again] == ["duplicate"] * len(first)
     assert [o.order_id for o in again] == [o.order_id for o in first]
+
+
+def test_a_batch_hashes_each_order_as_a_single_post_hashes_it() -> None:
+    """request_hashes splices shared customers and lines into each order's JSON: the digests
+    are request_hash's, whatever the values (quotes, commas and keys inside strings, every
+    optional field set or not, objects shared between orders)."""
+    from patron.orders.intake import request_hash, request_hashes
+
+    tricky = ',"payment_method":1,"total_fen":2,"lines":[] "\\ \n 订单'
+    orders_in = [
+        *_variety("pos-hash"),
+        order_in(tricky[:128], source="pos-hash", customer={"phone": "13800000003", "name": "x"}),
+        order_in(
+            "E",
+            source="pos-hash",
+            total_fen=1000,
+            payment_method="cash",
+            store_code="S,1",
+            province=tricky[:60],
+            customer={"email": "a@b.cn", "city": '"上海"', "wechat_openid": "o1"},
+        ),
+        order_in(
+            "F",
+            source="pos-hash",
+            total_fen=0,
+            lines=[{"sku": "Z", "quantity": 1, "unit_price_fen": 0}],
+            cashier="c",
+        ),
+    ]
+    # Shared objects, as an import's orders hold them.
+    shared = orders_in[0].model_copy(update={"external_id": "G", "lines": orders_in[1].lines})
+    orders_in.append(shared)
+    orders_in.append(orders_in[2].model_copy(update={"external_id": "H"}))
+
+    assert request_hashes(orders_in) == [request_hash(o) for o in orders_in]
+    assert request_hashes([]) == []
+    kept: dict[int, Any] = {}  # kept from batch to batch, as an import keeps them
+    assert request_hashes(orders_in[:4], kept) == [request_hash(o) for o in orders_in[:4]]
+    assert request_hashes(orders_in, kept) == [request_hash(o) for o in orders_in]

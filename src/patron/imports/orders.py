@@ -155,6 +155,8 @@ class OrderWriter:
         )
         self._refs: dict[tuple[tuple[str, Any], ...], CustomerRef] = {}
         self._lines: dict[tuple[Any, ...], OrderLineIn] = {}
+        # The JSON of those customers and lines, kept for the orders' request hashes.
+        self._json_parts: dict[int, tuple[Any, bytes]] = {}
 
     # -- order-level fields ---------------------------------------------------------------
 
@@ -459,6 +461,7 @@ class OrderWriter:
             import_run_id=self.run_id,
             store_ids=self.store_scope,
             currency=self.options.currency,
+            json_parts=self._json_parts,
         )
         for sale, result in zip(sales, results, strict=True):
             anon = 0 if sale.order_in.customer else 1
