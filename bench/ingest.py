@@ -193,14 +193,20 @@ def _process_cpu_s(pid: int) -> float:
 
 
 def _server_cpu(
-    pid: int, port: int, requests: list[bytes], concurrency: int
+    pid: int, port: int, requests: list[bytes], concurrency: int, backend: Backend | None = None
 ) -> tuple[LoadResult, str]:
     """Run a load and say the server's CPU per request (the machine's load inflates wall
-    time, not this)."""
-    before = _process_cpu_s(pid)
+    time, not this); on PostgreSQL, given ``backend``, its server processes' too."""
+    backends = _pg_backends(backend) if backend is not None else []
+    before, db_before = _process_cpu_s(pid), cpu_of(backends)
     result = run_load(port, requests, concurrency=concurrency, core=CLIENT_CORE)
     spent = _process_cpu_s(pid) - before
-    return result, f"server CPU {spent / max(result.requests, 1) * 1000:.2f} ms/request"
+    per = 1000 / max(result.requests, 1)
+    note = f"server CPU {spent * per:.2f} ms/request"
+    if backends:
+        backends = [*backends, *(p for p in _pg_backends(backend) if p not in backends)]
+        note += f", PostgreSQL backends {(cpu_of(backends) - db_before) * per:.2f} ms/request"
+    return result, note
 
 
 def api_sections(
@@ -222,7 +228,7 @@ def api_sections(
             made["single_bodies"].extend(bodies)
             requests = [post(port, "/api/v1/orders", b) for b in bodies]
             lines = sum(len(b["lines"]) for b in bodies)
-            fresh, fresh_cpu = _server_cpu(server_pid, port, requests, c)
+            fresh, fresh_cpu = _server_cpu(server_pid, port, requests, c, backend)
             report.add(
                 Row(
                     name,
@@ -236,7 +242,7 @@ def api_sections(
                     or f"{lines / fresh.wall_s:,.0f} lines/s; {args.orders:,} orders; {fresh_cpu}",
                 )
             )
-            again, again_cpu = _server_cpu(server_pid, port, requests, c)
+            again, again_cpu = _server_cpu(server_pid, port, requests, c, backend)
             report.add(
                 Row(
                     name,
@@ -262,6 +268,9 @@ def api_sections(
                     ratio_to=fresh.per_s,
                 )
             )
+
+        if not args.bulk_calls:
+            return made
 
         # Bulk: 1,000 orders a call, one call at a time.
         def bulk_call(tag: str) -> bytes:
@@ -850,7 +859,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="only the file imports and their plain-driver floors (no API sections)",
     )
     p.add_argument("--profile", action="store_true", help="then profile one post in-process")
+    p.add_argument(
+        "--single-only",
+        action="store_true",
+        help="only the single posts (and their peers): no bulk posts, no imports",
+    )
     args = p.parse_args(argv)
+    if args.single_only:
+        args.bulk_calls, args.import_lines, args.xlsx_lines = 0, 0, 0
     if args.quick:
         args.orders, args.concurrency = min(args.orders, 300), args.concurrency[:1]
         args.bulk_calls, args.bulk_size = min(args.bulk_calls, 2), min(args.bulk_size, 500)
