@@ -95,7 +95,11 @@ class Report:
 
     def add(self, row: Row) -> None:
         self.rows.append(row)
-        console.print(f"  [dim]{row.backend:<10}[/] {row.work:<46} {_num(row.value)} {row.unit}")
+        cpu = row.note[row.note.find("server CPU") :] if "server CPU" in row.note else ""
+        console.print(
+            f"  [dim]{row.backend:<10}[/] {row.work:<46} {_num(row.value)} {row.unit}"
+            + (f"  [dim]({cpu})[/]" if cpu else "")
+        )
 
     def table(self) -> Table:
         t = Table(title="Patron ingestion throughput (higher is better)", show_lines=False)

@@ -28,6 +28,7 @@ from patron.core.crypto import reading_in
 # from here as they always did.
 from patron.core.driver import WRITE_OPTION as _WRITE
 from patron.core.driver import (
+    PlainReader,
     driver_execute,
     insert_rows,
     one_of,
@@ -38,6 +39,7 @@ from patron.core.driver import (
 
 __all__ = [
     "Database",
+    "PlainReader",
     "core_rows",
     "create_patron_engine",
     "database_key",
@@ -269,6 +271,30 @@ class Database:
             return tuple(row) if row is not None else None
         except BaseException:
             raw.invalidate()  # a driver error here is the connection's: the pool drops it
+            raise
+        finally:
+            raw.close()
+
+    def plain_read(self, work: Callable[[PlainReader], T]) -> T:
+        """Run ``work``'s plain selects straight through the driver on a pooled connection,
+        outside any transaction (:class:`PlainReader`): no session, no BEGIN or COMMIT, each
+        statement its own snapshot, as :meth:`quick_read` reads on PostgreSQL. For the
+        answer to an idempotent repeat, where a session cost more than its two statements.
+        A driver error drops the connection from the pool; ``work``'s own errors do not."""
+        raw: Any = self.engine.raw_connection()
+        try:
+            dbapi = raw.dbapi_connection
+            if self.is_sqlite:  # in autocommit mode already (see _configure_sqlite)
+                return work(PlainReader(dbapi, self.engine.dialect))
+            # psycopg: autocommit, so no statement opens a transaction (and the pool's reset
+            # on return costs no ROLLBACK)
+            dbapi.autocommit = True
+            try:
+                return work(PlainReader(dbapi, self.engine.dialect))
+            finally:
+                dbapi.autocommit = False
+        except self.engine.dialect.loaded_dbapi.Error:
+            raw.invalidate()
             raise
         finally:
             raw.close()

@@ -305,6 +305,26 @@ class _PlainSelect:
     defaults: dict[str, Any]  # the statement's own bound values
     results: tuple[Callable[[Any], Any] | None, ...] | None  # None: every value as it is
 
+    def values(self, params: Mapping[str, Any]) -> list[Any]:
+        """The driver's positional parameters, converted as the binds' types convert them."""
+        values = []
+        for name, at, convert in self.binds:
+            value = params[name] if name in params else self.defaults[name]
+            if at >= 0:
+                value = value[at]
+            values.append(value if convert is None else convert(value))
+        return values
+
+    def converted(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The driver's rows with each value converted as its column's type converts it."""
+        results = self.results
+        if results is None:
+            return rows
+        return [
+            tuple(v if f is None else f(v) for f, v in zip(results, row, strict=True))
+            for row in rows
+        ]
+
 
 _PLAIN_SELECTS: dict[tuple[Any, str, tuple[int, ...]], _PlainSelect] = {}
 _NAMED = re.compile(r"%\((\w+)\)s|__\[POSTCOMPILE_(\w+)\]")
@@ -317,36 +337,67 @@ def plain_rows(
     converted by its column's type), through :func:`driver_execute`: its SQL compiled once
     per dialect and length of each expanding list, which ``execute`` renders anew each time
     (a third of a one-row look-up's CPU). For the look-ups of a single order post."""
-    dialect = conn.dialect
     expanding = tuple(len(v) for v in params.values() if isinstance(v, list | tuple))
     if 0 in expanding or sum(expanding) > 64:  # an empty list (SQLAlchemy renders its own
         # empty set), or a batch's: kept to SQLAlchemy's rendering, not one SQL text per length
         return [tuple(row) for row in conn.execute(statement, params)]
-    key = (statement, dialect.name, expanding)
-    plain = _PLAIN_SELECTS.get(key)
-    if plain is None:
-        plain = _PLAIN_SELECTS[key] = _plain_select(statement, dialect, params)
-    values = []
-    for name, at, convert in plain.binds:
-        value = params[name] if name in params else plain.defaults[name]
-        if at >= 0:
-            value = value[at]
-        values.append(value if convert is None else convert(value))
-    rows = driver_execute(conn, plain.sql, values)
-    results = plain.results
-    if results is None:
-        return rows
-    return [
-        tuple(v if f is None else f(v) for f, v in zip(results, row, strict=True)) for row in rows
-    ]
+    plain = _plain_for(statement, conn.dialect, params, expanding)
+    return plain.converted(driver_execute(conn, plain.sql, plain.values(params)))
 
 
 def plain_dicts(
     conn: Connection, statement: Select[Any], params: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     """:func:`plain_rows` as ``.mappings()`` gives them: each row by its columns' keys."""
+    return _as_dicts(statement, plain_rows(conn, statement, params))
+
+
+def _as_dicts(statement: Select[Any], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     keys = [str(c.key) for c in statement.selected_columns]
-    return [dict(zip(keys, row, strict=True)) for row in plain_rows(conn, statement, params)]
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _plain_for(
+    statement: Select[Any],
+    dialect: Any,
+    params: Mapping[str, Any],
+    expanding: tuple[int, ...] | None = None,
+) -> _PlainSelect:
+    """``statement`` compiled for ``dialect`` and the lengths of ``params``' lists, once."""
+    if expanding is None:
+        expanding = tuple(len(v) for v in params.values() if isinstance(v, list | tuple))
+    key = (statement, dialect.name, expanding)
+    plain = _PLAIN_SELECTS.get(key)
+    if plain is None:
+        plain = _PLAIN_SELECTS[key] = _plain_select(statement, dialect, params)
+    return plain
+
+
+class PlainReader:
+    """Plain selects (:func:`plain_rows`) on a pooled driver connection outside any
+    transaction, with no SQLAlchemy connection or session around it: each statement reads
+    its own snapshot. Made by ``core/db.Database.plain_read``, for the few reads a request
+    answers from before any unit of work (an idempotent repeat of an order post). Lists in
+    ``params`` must be short and not empty: each length compiles its own SQL text."""
+
+    __slots__ = ("_dbapi", "_dialect")
+
+    def __init__(self, dbapi_connection: Any, dialect: Any) -> None:
+        self._dbapi = dbapi_connection
+        self._dialect = dialect
+
+    def rows(self, statement: Select[Any], params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        plain = _plain_for(statement, self._dialect, params)
+        cursor = self._dbapi.cursor()
+        try:
+            cursor.execute(plain.sql, plain.values(params))
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+        finally:
+            cursor.close()
+        return plain.converted(rows)
+
+    def dicts(self, statement: Select[Any], params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return _as_dicts(statement, self.rows(statement, params))
 
 
 def _plain_select(statement: Select[Any], dialect: Any, params: Mapping[str, Any]) -> _PlainSelect:

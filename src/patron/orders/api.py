@@ -51,18 +51,16 @@ def post_order(order_in: OrderIn, request: Request) -> Response:
     actor = actor_of(request)
     db: Database = request.app.state.db
     store_ids = actor.store_ids
-    # A repeat is answered from a read, before any write lock (on SQLite, BEGIN IMMEDIATE
-    # and the one writer's turn). A new order's key, found free by one statement outside
-    # any transaction, is not looked up again in the write; an order posted in between
-    # fails the key's unique constraint, and the retry looks it up (docs/architecture.md,
-    # "Order intake over HTTP").
-    taken = service.key_taken(db=db, source=order_in.source, external_id=order_in.external_id)
-    result = (
-        db.quick_read(
-            lambda s: service.stored_order(session=s, order_in=order_in, store_ids=store_ids)
+    # One statement straight through the driver, outside any transaction, reads the order
+    # stored under the key: a repeat is answered from it and its lines, before any write
+    # lock (on SQLite, BEGIN IMMEDIATE and the one writer's turn), with no session. A new
+    # order's key, found free, is not looked up again in the write; an order posted in
+    # between fails the key's unique constraint, and the retry looks it up
+    # (docs/architecture.md, "Order intake over HTTP").
+    result = db.plain_read(
+        lambda reader: service.plain_stored_order(
+            reader=reader, order_in=order_in, store_ids=store_ids
         )
-        if taken
-        else None
     )
     if result is None:
         attempts = count()
@@ -72,7 +70,7 @@ def post_order(order_in: OrderIn, request: Request) -> Response:
                 order_in=order_in,
                 store_ids=store_ids,
                 actor=actor,
-                absent=next(attempts) == 0 and not taken,
+                absent=next(attempts) == 0,
             )
         )
     return Response(
