@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from itertools import count
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
@@ -147,6 +148,17 @@ class _ValidBulk(BaseModel):
     orders: list[OrderIn]
 
 
+@lru_cache(maxsize=4)
+def _valid_bulk(limit: int) -> type[_ValidBulk]:
+    """:class:`_ValidBulk` of at most ``limit`` orders. pydantic checks the list's length
+    before any order in it: a body of too many orders is refused unvalidated."""
+
+    class _AtMost(_ValidBulk):
+        orders: Annotated[list[OrderIn], Field(max_length=limit)]
+
+    return _AtMost
+
+
 def _bulk(db: Database, body: bytes, actor: Actor) -> Response:
     """Validate, store and report a batch, with the collector paced as for an import."""
     with fewer_collections():
@@ -156,8 +168,11 @@ def _bulk(db: Database, body: bytes, actor: Actor) -> Response:
 def _bulk_paced(db: Database, body: bytes, actor: Actor) -> Response:
     limit = get_settings().bulk_max_orders
     try:  # the usual batch: one pass of pydantic over the bytes, no Python objects between
-        valid: list[OrderIn] | None = _ValidBulk.model_validate_json(body).orders
-    except ValidationError:
+        valid: list[OrderIn] | None = _valid_bulk(limit).model_validate_json(body).orders
+    except ValidationError as exc:
+        for problem in exc.errors(include_url=False):
+            if problem["type"] == "too_long" and problem["loc"] == ("orders",):
+                _check_count(problem.get("ctx", {})["actual_length"], limit)
         valid = None
     if valid is not None:
         _check_count(len(valid), limit)
@@ -218,8 +233,16 @@ def _orders_of(body: bytes) -> list[Any]:
 
 
 def _check_count(count: int, limit: int) -> None:
+    """A call of more orders than ``PATRON_BULK_MAX_ORDERS`` is refused whole, before any
+    order in it is validated."""
     if count > limit:
-        raise InvalidInput("orders", f"at most {limit} orders per call, got {count}")
+        raise InvalidInput(
+            "orders",
+            f"at most {limit} orders per call, got {count}",
+            message_code="too_many_orders_per_call",
+            limit=limit,
+            count=count,
+        )
 
 
 def _each_validated(
