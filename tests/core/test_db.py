@@ -295,3 +295,39 @@ def test_a_plain_read_opens_no_transaction_and_drops_a_connection_the_driver_fai
                 assert raw.dbapi_connection.autocommit is False  # type: ignore[union-attr]
         finally:
             raw.close()
+
+
+def test_sqlite_writes_share_one_kept_connection_and_a_failed_write_leaves_it_clean(
+    db: Database,
+) -> None:
+    """On SQLite the writes, one at a time, run on one connection kept between them: a
+    write that failed halfway leaves nothing behind for the next, and dispose() lets it go
+    (the next write connects again)."""
+    from patron.core.db import driver_execute
+
+    if not db.is_sqlite:
+        pytest.skip("SQLite keeps its one writer's connection")
+
+    def fail(session: Session) -> None:
+        driver_execute(session.connection(), "INSERT INTO scheduled_run_probe VALUES (1)", ())
+        raise RuntimeError("halfway")
+
+    def count(session: Session) -> int:
+        return int(
+            driver_execute(session.connection(), "SELECT count(*) FROM scheduled_run_probe", ())[0][
+                0
+            ]
+        )
+
+    db.write(
+        lambda s: driver_execute(s.connection(), "CREATE TABLE scheduled_run_probe (n INTEGER)", ())
+    )
+    first = db.write(lambda s: s.connection())
+    with pytest.raises(RuntimeError):
+        db.write(fail)
+    assert db.write(lambda s: s.connection()) is first
+    assert db.write(count) == 0
+    assert db.read(count) == 0
+    db.dispose()
+    assert db.write(lambda s: s.connection()) is not first
+    db.write(lambda s: driver_execute(s.connection(), "DROP TABLE scheduled_run_probe", ()))

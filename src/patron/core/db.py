@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, TypeVarTuple
 
-from sqlalchemy import Engine, Select, create_engine, event
+from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -170,6 +170,10 @@ class Database:
             )
         )
         self._write_lock = threading.Lock()
+        # SQLite's one writer at a time (under _write_lock) keeps its connection between
+        # writes: a checkout from the pool, a Connection and the pool's reset on return
+        # cost a single order post as much as its order's INSERT.
+        self._held_writer: Connection | None = None
         self._plain: dict[Select[Any], tuple[str, tuple[str, ...]]] = {}
 
     @property
@@ -196,7 +200,8 @@ class Database:
             # SQLite has one writer at a time. Queueing writers here, rather than in SQLite's
             # busy handler (which sleeps in coarse steps while the lock sits free), keeps the
             # wait short and fair under many concurrent requests.
-            with self._write_lock, self._write_engine.connect() as conn:
+            with self._write_lock:
+                conn = self._sqlite_writer()
                 # The session's transaction on this connection begins IMMEDIATE.
                 info = conn.connection.info
                 info[_IMMEDIATE] = True
@@ -205,6 +210,9 @@ class Database:
                         yield session
                 finally:
                     info.pop(_IMMEDIATE, None)  # a session that ran no statement
+                    if conn.invalidated or conn.in_transaction():
+                        self._held_writer = None  # not handed to the next writer
+                        conn.close()
             return
         with self._unit_of_work((self._writer if write else self._reader)()) as session:
             yield session
@@ -328,7 +336,22 @@ class Database:
                 log.info("retrying a write after a concurrent change (%s)", type(exc).__name__)
                 time.sleep(0.005 * attempt)
 
+    def _sqlite_writer(self) -> Connection:
+        """The connection SQLite's writes run on, one at a time (the caller holds
+        ``_write_lock``): kept from one write to the next."""
+        conn = self._held_writer
+        if conn is None or conn.closed:
+            conn = self._held_writer = self._write_engine.connect()
+            # Back to the pool when this Database goes without dispose() (a test's, a
+            # command's): not left for the collector to find checked out.
+            weakref.finalize(self, conn.close)
+        return conn
+
     def dispose(self) -> None:
+        with self._write_lock:
+            if self._held_writer is not None:
+                self._held_writer.close()
+                self._held_writer = None
         self.engine.dispose()
 
 

@@ -353,8 +353,15 @@ def plain_dicts(
 
 
 def _as_dicts(statement: Select[Any], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    keys = [str(c.key) for c in statement.selected_columns]
+    if not rows:  # a new order's key look-up finds none
+        return []
+    keys = _KEYS.get(statement)
+    if keys is None:
+        keys = _KEYS[statement] = tuple(str(c.key) for c in statement.selected_columns)
     return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+_KEYS: dict[Select[Any], tuple[str, ...]] = {}  # by statement: its columns' keys
 
 
 def _plain_for(
