@@ -97,7 +97,11 @@ class Report:
 
     def add(self, row: Row) -> None:
         self.rows.append(row)
-        console.print(f"  [dim]{row.backend:<10}[/] {row.work:<46} {_num(row.value)} {row.unit}")
+        cpu = row.note[row.note.find("server CPU") :] if "server CPU" in row.note else ""
+        console.print(
+            f"  [dim]{row.backend:<10}[/] {row.work:<46} {_num(row.value)} {row.unit}"
+            + (f"  [dim]({cpu})[/]" if cpu else "")
+        )
 
     def table(self) -> Table:
         t = Table(title="Patron ingestion throughput (higher is better)", show_lines=False)
@@ -195,14 +199,20 @@ def _process_cpu_s(pid: int) -> float:
 
 
 def _server_cpu(
-    pid: int, port: int, requests: list[bytes], concurrency: int
+    pid: int, port: int, requests: list[bytes], concurrency: int, backend: Backend | None = None
 ) -> tuple[LoadResult, str]:
     """Run a load and say the server's CPU per request (the machine's load inflates wall
-    time, not this)."""
-    before = _process_cpu_s(pid)
+    time, not this); on PostgreSQL, given ``backend``, its server processes' too."""
+    backends = _pg_backends(backend) if backend is not None else []
+    before, db_before = _process_cpu_s(pid), cpu_of(backends)
     result = run_load(port, requests, concurrency=concurrency, core=CLIENT_CORE)
     spent = _process_cpu_s(pid) - before
-    return result, f"server CPU {spent / max(result.requests, 1) * 1000:.2f} ms/request"
+    per = 1000 / max(result.requests, 1)
+    note = f"server CPU {spent * per:.2f} ms/request"
+    if backends:
+        backends = [*backends, *(p for p in _pg_backends(backend) if p not in backends)]
+        note += f", PostgreSQL backends {(cpu_of(backends) - db_before) * per:.2f} ms/request"
+    return result, note
 
 
 def api_sections(
@@ -224,7 +234,7 @@ def api_sections(
             made["single_bodies"].extend(bodies)
             requests = [post(port, "/api/v1/orders", b) for b in bodies]
             lines = sum(len(b["lines"]) for b in bodies)
-            fresh, fresh_cpu = _server_cpu(server_pid, port, requests, c)
+            fresh, fresh_cpu = _server_cpu(server_pid, port, requests, c, backend)
             report.add(
                 Row(
                     name,
@@ -238,7 +248,7 @@ def api_sections(
                     or f"{lines / fresh.wall_s:,.0f} lines/s; {args.orders:,} orders; {fresh_cpu}",
                 )
             )
-            again, again_cpu = _server_cpu(server_pid, port, requests, c)
+            again, again_cpu = _server_cpu(server_pid, port, requests, c, backend)
             report.add(
                 Row(
                     name,
@@ -264,6 +274,9 @@ def api_sections(
                     ratio_to=fresh.per_s,
                 )
             )
+
+        if not args.bulk_calls:
+            return made
 
         # Bulk: 1,000 orders a call, one call at a time.
         def bulk_call(tag: str) -> bytes:
@@ -865,9 +878,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="run on SQLite (--no-sqlite: PostgreSQL alone)",
     )
     p.add_argument("--profile", action="store_true", help="then profile one post in-process")
+    p.add_argument(
+        "--single-only",
+        action="store_true",
+        help="only the single posts (and their peers): no bulk posts, no imports",
+    )
     args = p.parse_args(argv)
-    if args.bulk_only and args.import_only:
-        p.error("--bulk-only and --import-only exclude each other")
+    if sum((args.bulk_only, args.import_only, args.single_only)) > 1:
+        p.error("--bulk-only, --import-only and --single-only exclude each other")
+    if args.single_only:
+        args.bulk_calls, args.import_lines, args.xlsx_lines = 0, 0, 0
     if args.quick:
         args.orders, args.concurrency = min(args.orders, 300), args.concurrency[:1]
         args.bulk_calls, args.bulk_size = min(args.bulk_calls, 2), min(args.bulk_size, 500)

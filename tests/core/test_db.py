@@ -250,3 +250,84 @@ def test_rows_through_the_driver_read_as_sqlalchemys_with_lists_of_any_length(
             {"n": 2, "name": "苹果"},
             7,
         )
+        # The same outside any transaction, on a pooled driver connection (Database.plain_read)
+        for wanted in ([3], [1, 4], [5, 2, 1, 9]):
+            params = {"stores": wanted, "until": at}
+            assert db.plain_read(lambda r, p=params: r.rows(statement, p)) == plain_rows(
+                conn, statement, params
+            )
+            assert db.plain_read(lambda r, p=params: r.dicts(statement, p)) == plain_dicts(
+                conn, statement, params
+            )
+
+
+def test_a_plain_read_opens_no_transaction_and_drops_a_connection_the_driver_failed_on(
+    db: Database,
+) -> None:
+    """Database.plain_read leaves its connection as it found it for the next checkout: no
+    transaction left open, and after a driver error the connection is not handed out again;
+    an error of the work's own (a refusal) keeps it."""
+    from sqlalchemy import literal, select
+
+    class Refused(Exception):
+        pass
+
+    def refuse(_reader: object) -> None:
+        raise Refused
+
+    def broken(reader: object) -> None:
+        reader._dbapi.cursor().execute("SELECT * FROM no_such_table")  # type: ignore[attr-defined]
+
+    statement = select(literal(1).label("one"))
+    assert db.plain_read(lambda r: r.rows(statement, {})) == [(1,)]
+    with pytest.raises(Refused):
+        db.plain_read(refuse)
+    with pytest.raises(db.engine.dialect.loaded_dbapi.Error):
+        db.plain_read(broken)
+    # Every connection the pool hands out still works, outside a transaction.
+    for _ in range(3):
+        assert db.plain_read(lambda r: r.rows(statement, {})) == [(1,)]
+        raw = db.engine.raw_connection()
+        try:
+            if db.is_sqlite:
+                assert not raw.dbapi_connection.in_transaction  # type: ignore[union-attr]
+            else:
+                assert raw.dbapi_connection.autocommit is False  # type: ignore[union-attr]
+        finally:
+            raw.close()
+
+
+def test_sqlite_writes_share_one_kept_connection_and_a_failed_write_leaves_it_clean(
+    db: Database,
+) -> None:
+    """On SQLite the writes, one at a time, run on one connection kept between them: a
+    write that failed halfway leaves nothing behind for the next, and dispose() lets it go
+    (the next write connects again)."""
+    from patron.core.db import driver_execute
+
+    if not db.is_sqlite:
+        pytest.skip("SQLite keeps its one writer's connection")
+
+    def fail(session: Session) -> None:
+        driver_execute(session.connection(), "INSERT INTO scheduled_run_probe VALUES (1)", ())
+        raise RuntimeError("halfway")
+
+    def count(session: Session) -> int:
+        return int(
+            driver_execute(session.connection(), "SELECT count(*) FROM scheduled_run_probe", ())[0][
+                0
+            ]
+        )
+
+    db.write(
+        lambda s: driver_execute(s.connection(), "CREATE TABLE scheduled_run_probe (n INTEGER)", ())
+    )
+    first = db.write(lambda s: s.connection())
+    with pytest.raises(RuntimeError):
+        db.write(fail)
+    assert db.write(lambda s: s.connection()) is first
+    assert db.write(count) == 0
+    assert db.read(count) == 0
+    db.dispose()
+    assert db.write(lambda s: s.connection()) is not first
+    db.write(lambda s: driver_execute(s.connection(), "DROP TABLE scheduled_run_probe", ()))

@@ -449,6 +449,35 @@ def test_more_than_1000_orders_in_one_call_is_422_naming_orders(api: TestClient)
     assert missing.status_code == 404  # nothing of a refused call is stored
 
 
+@pytest.mark.parametrize("kind", ["valid", "invalid"])
+def test_a_bulk_call_over_the_limit_is_refused_whole_naming_the_limit(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Refused by its count alone, however its orders read (the count is checked before any
+    order is validated), nothing of it stored, in words the console reads in Chinese."""
+    from patron.core.settings import get_settings
+    from patron.web import i18n
+    from patron.web.messages import message_text
+
+    monkeypatch.setenv("PATRON_BULK_MAX_ORDERS", "3")
+    get_settings.cache_clear()
+    batch: list[Any] = [order_body(f"B{i}") for i in range(4)]
+    if kind == "invalid":
+        batch[1], batch[2] = 42, order_body("B2", lines=[{**LINE, "quantity": 0}])
+    response = api.post("/api/v1/orders/bulk", json={"orders": batch})
+    assert response.status_code == 422
+    assert response.json()["message"] == "orders: at most 3 orders per call, got 4"
+    assert error_fields(response) == ["orders"]
+    missing = api.get("/api/v1/orders", params={"source": "pos-sh01", "external_id": "B0"})
+    assert missing.status_code == 404
+    i18n.use_language(i18n.language_for("zh") or i18n.DEFAULT)
+    try:
+        said = message_text("too_many_orders_per_call", limit=3, count=4)
+    finally:
+        i18n.use_language(i18n.DEFAULT)
+    assert said == "每次调用最多 3 笔订单，本次 4 笔"
+
+
 @pytest.mark.parametrize(
     ("content", "field"),
     [

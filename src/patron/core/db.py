@@ -9,55 +9,54 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import lru_cache
-from itertools import chain
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar, TypeVarTuple
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    ColumnElement,
-    Connection,
-    Engine,
-    Integer,
-    Select,
-    String,
-    Table,
-    Text,
-    TypeDecorator,
-    any_,
-    bindparam,
-    create_engine,
-    event,
-    func,
-    insert,
-    select,
-    text,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from patron.core.bulk import BINARY_SCALARS, table_column_types
 from patron.core.crypto import reading_in
+
+# The driver-level inserts and look-ups live in core/driver.py; their callers import them
+# from here as they always did.
+from patron.core.driver import WRITE_OPTION as _WRITE
+from patron.core.driver import (
+    PlainReader,
+    driver_execute,
+    insert_rows,
+    one_of,
+    plain_dicts,
+    plain_rows,
+    reserve_ids,
+)
+
+__all__ = [
+    "Database",
+    "PlainReader",
+    "core_rows",
+    "create_patron_engine",
+    "database_key",
+    "driver_execute",
+    "get_database",
+    "insert_rows",
+    "one_of",
+    "plain_dicts",
+    "plain_rows",
+    "reserve_ids",
+    "reset_databases",
+]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
-
-_WRITE = "patron_write"
 
 
 def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
@@ -171,6 +170,10 @@ class Database:
             )
         )
         self._write_lock = threading.Lock()
+        # SQLite's one writer at a time (under _write_lock) keeps its connection between
+        # writes: a checkout from the pool, a Connection and the pool's reset on return
+        # cost a single order post as much as its order's INSERT.
+        self._held_writer: Connection | None = None
         self._plain: dict[Select[Any], tuple[str, tuple[str, ...]]] = {}
 
     @property
@@ -197,7 +200,8 @@ class Database:
             # SQLite has one writer at a time. Queueing writers here, rather than in SQLite's
             # busy handler (which sleeps in coarse steps while the lock sits free), keeps the
             # wait short and fair under many concurrent requests.
-            with self._write_lock, self._write_engine.connect() as conn:
+            with self._write_lock:
+                conn = self._sqlite_writer()
                 # The session's transaction on this connection begins IMMEDIATE.
                 info = conn.connection.info
                 info[_IMMEDIATE] = True
@@ -206,6 +210,9 @@ class Database:
                         yield session
                 finally:
                     info.pop(_IMMEDIATE, None)  # a session that ran no statement
+                    if conn.invalidated or conn.in_transaction():
+                        self._held_writer = None  # not handed to the next writer
+                        conn.close()
             return
         with self._unit_of_work((self._writer if write else self._reader)()) as session:
             yield session
@@ -276,6 +283,30 @@ class Database:
         finally:
             raw.close()
 
+    def plain_read(self, work: Callable[[PlainReader], T]) -> T:
+        """Run ``work``'s plain selects straight through the driver on a pooled connection,
+        outside any transaction (:class:`PlainReader`): no session, no BEGIN or COMMIT, each
+        statement its own snapshot, as :meth:`quick_read` reads on PostgreSQL. For the
+        answer to an idempotent repeat, where a session cost more than its two statements.
+        A driver error drops the connection from the pool; ``work``'s own errors do not."""
+        raw: Any = self.engine.raw_connection()
+        try:
+            dbapi = raw.dbapi_connection
+            if self.is_sqlite:  # in autocommit mode already (see _configure_sqlite)
+                return work(PlainReader(dbapi, self.engine.dialect))
+            # psycopg: autocommit, so no statement opens a transaction (and the pool's reset
+            # on return costs no ROLLBACK)
+            dbapi.autocommit = True
+            try:
+                return work(PlainReader(dbapi, self.engine.dialect))
+            finally:
+                dbapi.autocommit = False
+        except self.engine.dialect.loaded_dbapi.Error:
+            raw.invalidate()
+            raise
+        finally:
+            raw.close()
+
     def _plain_sql(self, statement: Select[Any]) -> tuple[str, tuple[str, ...]]:
         """``statement`` as this dialect's SQL text, and its bind names in positional order
         (for SQLite's ``?``; psycopg takes the names). Compiled once per statement."""
@@ -305,7 +336,22 @@ class Database:
                 log.info("retrying a write after a concurrent change (%s)", type(exc).__name__)
                 time.sleep(0.005 * attempt)
 
+    def _sqlite_writer(self) -> Connection:
+        """The connection SQLite's writes run on, one at a time (the caller holds
+        ``_write_lock``): kept from one write to the next."""
+        conn = self._held_writer
+        if conn is None or conn.closed:
+            conn = self._held_writer = self._write_engine.connect()
+            # Back to the pool when this Database goes without dispose() (a test's, a
+            # command's): not left for the collector to find checked out.
+            weakref.finalize(self, conn.close)
+        return conn
+
     def dispose(self) -> None:
+        with self._write_lock:
+            if self._held_writer is not None:
+                self._held_writer.close()
+                self._held_writer = None
         self.engine.dispose()
 
 
@@ -362,439 +408,3 @@ def core_rows(
     """
     session.flush()
     return session.connection().execute(statement, params)
-
-
-def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
-    """Primary keys for ``count`` new rows of ``table``, so a batch can be inserted without RETURNING.
-
-    PostgreSQL takes them from the table's sequence, which is safe under concurrency. SQLite
-    continues after the highest id; that is safe because every write transaction holds the
-    database's write lock from its first statement (``BEGIN IMMEDIATE``).
-    """
-    if count <= 0:
-        return []
-    if conn.dialect.name == "sqlite":
-        if not conn.get_execution_options().get(_WRITE):
-            raise RuntimeError("reserve_ids needs a write session on SQLite")
-        statement = _MAX_ID.get(table.name)
-        if statement is None:
-            statement = _MAX_ID[table.name] = select(func.coalesce(func.max(table.c.id), 0))
-        top = conn.execute(statement).scalar_one()
-        return list(range(top + 1, top + 1 + count))
-    # One row holding an array: a row per id cost the client a fetch each.
-    return list(conn.exec_driver_sql(_next_ids(conn, table), {"n": count}).scalar_one())
-
-
-_NEXT_IDS: dict[tuple[str, str], str] = {}
-
-
-def _next_ids(conn: Connection, table: Table) -> str:
-    """The statement drawing ``%(n)s`` ids from ``table``'s sequence, its name found once per
-    database: written into the statement as a literal, it is resolved once when the
-    statement is parsed, where ``pg_get_serial_sequence`` in it was called, and its text
-    looked up as a name, for every id drawn."""
-    key = (str(conn.engine.url), table.name)
-    statement = _NEXT_IDS.get(key)
-    if statement is None:
-        sequence = conn.execute(
-            text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table.name}
-        ).scalar_one()
-        if sequence is None:
-            raise ValueError(f"{table.name}.id draws from no sequence")
-        literal = str(sequence).replace("'", "''")
-        statement = _NEXT_IDS[key] = (
-            f"SELECT ARRAY(SELECT nextval('{literal}'::regclass) FROM generate_series(1, %(n)s))"
-        )
-    return statement
-
-
-def one_of(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
-    """``column IN :name`` for a list bound as ``name``, as ``dialect`` reads it best.
-
-    On PostgreSQL ``column = ANY(:name)``: one array parameter, so the statement's text is
-    the same for any number of values (the driver prepares it once, the server plans it
-    without parsing a parameter per value). An ``IN`` list of a batch's 500 values costs
-    SQLAlchemy and the driver a rendering and a scan of its text on every call. Elsewhere
-    an expanding ``IN``."""
-    if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=ARRAY(column.type)))
-    return column.in_(bindparam(name, expanding=True))
-
-
-_RETURNING: dict[str, Any] = {}
-_MAX_ID: dict[str, Any] = {}
-_PLAIN: dict[str, Any] = {}
-
-
-def insert_rows(
-    conn: Connection, table: Table, rows: list[dict[str, Any]], *, want_ids: bool = True
-) -> list[int]:
-    """Insert ``rows`` and return their new ids, in order, in as few statements as possible.
-
-    One row: a single INSERT … RETURNING. Several: ids reserved up front, then one
-    executemany (SQLite runs a RETURNING insert of many rows one row at a time). Without
-    ``want_ids`` the database numbers the rows itself and nothing is returned.
-    """
-    if not rows:
-        return []
-    copy = conn.dialect.name == "postgresql" and len(rows) >= _COPY_FROM
-    if not want_ids:
-        converters = _driver_converters(conn, table, copy)
-        if converters is not None:
-            _driver_executemany(conn, table, rows, converters)
-        else:
-            conn.execute(insert(table), rows)
-        return []
-    name = table.name
-    if len(rows) == 1:
-        new_id = _insert_one(conn, table, rows[0])
-        if new_id is not None:
-            return [new_id]
-        statement = _RETURNING.get(name)
-        if statement is None:
-            statement = _RETURNING[name] = insert(table).returning(table.c.id)
-        return [conn.execute(statement, rows[0]).scalar_one()]
-    ids = reserve_ids(conn, table, len(rows))
-    for row, new_id in zip(rows, ids, strict=True):
-        row["id"] = new_id
-    converters = _driver_converters(conn, table, copy)
-    if converters is not None:
-        _driver_executemany(conn, table, rows, converters)
-        return ids
-    statement = _PLAIN.get(name)
-    if statement is None:
-        statement = _PLAIN[name] = insert(table)
-    conn.execute(statement, rows)
-    return ids
-
-
-_CONVERTERS: dict[tuple[str, str, bool], dict[str, Callable[[Any], Any]] | None] = {}
-
-
-@lru_cache(maxsize=4096)  # a batch's rows share their created_at, and often their times
-def _sqlite_instant(value: datetime | None) -> str | None:
-    # The text SQLAlchemy writes for a DateTime on SQLite, so both paths compare alike.
-    if value is None:
-        return None
-    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}"
-
-
-def _driver_converters(
-    conn: Connection, table: Table, copy: bool = False
-) -> dict[str, Callable[[Any], Any]] | None:
-    """How to hand each column's values straight to the driver, or None when we can't;
-    ``copy``: the rows go by PostgreSQL's COPY, which takes a JSON document as its text."""
-    dialect = conn.dialect
-    key = (table.name, dialect.name, copy)
-    if key in _CONVERTERS:
-        return _CONVERTERS[key]
-    from patron.core.models import UTCDateTime
-
-    converters: dict[str, Callable[[Any], Any]] | None = {}
-    for column in table.columns:
-        kind = type(column.type)
-        if kind in (Integer, BigInteger, String, Text):
-            continue
-        if kind is UTCDateTime:
-            if dialect.name == "sqlite":
-                converters[column.name] = _sqlite_instant  # type: ignore[index]
-            else:
-                converters[column.name] = lambda v: v if v is None else v.astimezone(UTC)  # type: ignore[index]
-            continue
-        if copy and isinstance(column.type, JSON):
-            # psycopg's Json wrapper, as SQLAlchemy binds it; COPY writes it as its text
-            process = column.type.dialect_impl(dialect).bind_processor(dialect)
-            if process is not None:
-                converters[column.name] = process  # type: ignore[index]
-            continue
-        if _plain_bind(column.type, dialect.name):
-            # The type's own conversion (an encrypted column's sealing, a JSON document's
-            # text), as SQLAlchemy would apply it, without its per-row bookkeeping.
-            process = column.type.bind_processor(dialect)
-            if process is not None:
-                converters[column.name] = process  # type: ignore[index]
-            continue
-        converters = None  # anything else: let SQLAlchemy do it
-        break
-    _CONVERTERS[key] = converters
-    return converters
-
-
-def _plain_bind(kind: Any, dialect: str) -> bool:
-    """Whether a value of ``kind``, once its bind processor has run, goes to the driver as
-    SQLAlchemy would send it: a decorated text type (an encrypted column) anywhere; JSON on
-    SQLite, where it is text (PostgreSQL's driver is told its type by a cast SQLAlchemy
-    writes into the statement)."""
-    if isinstance(kind, TypeDecorator):
-        return type(kind.impl_instance) in (String, Text)
-    return dialect == "sqlite" and isinstance(kind, JSON)
-
-
-def _driver_executemany(
-    conn: Connection,
-    table: Table,
-    rows: list[dict[str, Any]],
-    converters: dict[str, Callable[[Any], Any]],
-) -> None:
-    """One executemany straight through the driver, skipping SQLAlchemy's per-row work.
-
-    Order lines and orders are most of every batch; their columns are integers, strings
-    and instants, which need no more than the conversions above.
-    """
-    columns = list(rows[0])
-    quote = conn.dialect.identifier_preparer.quote
-    take = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
-    params: list[Any] = [take(row) for row in rows]
-    convert = [(n, f) for n, c in enumerate(columns) if (f := converters.get(c)) is not None]
-    if convert:
-        for at, taken in enumerate(params):
-            values = list(taken)
-            for n, f in convert:
-                values[n] = f(values[n])
-            params[at] = tuple(values)
-    columns, params = _without_null_columns(table, columns, params)
-    if conn.dialect.name == "postgresql" and len(params) >= _COPY_FROM:
-        # COPY is PostgreSQL's fastest way in: several times an executemany's rate.
-        raw: Any = conn.connection.dbapi_connection  # psycopg's own connection
-        names = ", ".join(quote(c) for c in columns)
-        # In binary when every column's type is one psycopg dumps so: its compiled
-        # write_row then formats no text (a third of the client's time of the COPY).
-        types = _binary_types(conn, table, tuple(columns))
-        form = " (FORMAT binary)" if types is not None else ""
-        with (
-            raw.cursor() as cursor,
-            cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN{form}") as copy,
-        ):
-            if types is not None:
-                copy.set_types(types)
-            for values in params:
-                copy.write_row(values)
-        return
-    pg = conn.dialect.name == "postgresql"
-    key = (table.name, conn.dialect.name, tuple(columns), len(params) if pg else 0)
-    sql = _MANY_SQL.get(key)
-    if sql is None:  # the text once per table, columns (and on PostgreSQL, count of rows)
-        one_row = f"({', '.join(['?' if not pg else '%s'] * len(columns))})"
-        sql = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES "
-        sql = _MANY_SQL[key] = sql + ", ".join([one_row] * (len(params) if pg else 1))
-    if pg:
-        # A few rows (an order's lines) as one statement, in their order: psycopg's pipelined
-        # executemany costs the client more than the rows (3 rows: 190 against 112 us CPU).
-        driver_execute(conn, sql, list(chain(*params)))
-        return
-    driver_execute(conn, sql, params, many=True)
-
-
-_MANY_SQL: dict[tuple[str, str, tuple[str, ...], int], str] = {}
-
-
-def driver_execute(
-    conn: Connection, sql: str, params: Any, *, many: bool = False
-) -> list[tuple[Any, ...]]:
-    """Run ``sql`` (the dialect's own text and parameter style) straight on the driver's
-    cursor of ``conn``, in its transaction; the rows it returns, if any.
-
-    ``Connection.exec_driver_sql`` costs 30–40 µs of CPU a statement on SQLite and 60 µs on
-    PostgreSQL before the driver is reached (an execution context, a result object, its
-    events), several times the driver's own time for a one-row insert; an order post runs
-    several such statements. Errors come out as SQLAlchemy's, as from ``execute`` (an
-    ``IntegrityError`` for a unique key, which ``Database.write`` retries), and a dropped
-    connection is invalidated; the statement is not echoed to the SQL log.
-    """
-    if not conn.in_transaction():  # as SQLAlchemy's execute would, begin first
-        conn.begin()
-    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        if many:
-            cursor.executemany(sql, params)
-        else:
-            cursor.execute(sql, params)
-        rows: list[tuple[Any, ...]] = list(cursor.fetchall()) if cursor.description else []
-    except Exception as exc:
-        conn._handle_dbapi_exception(exc, sql, params, cursor, None)
-    cursor.close()
-    return rows
-
-
-@dataclass(frozen=True, slots=True)
-class _PlainSelect:
-    sql: str
-    binds: tuple[tuple[str, int, Callable[[Any], Any] | None], ...]  # name, list index, convert
-    defaults: dict[str, Any]  # the statement's own bound values
-    results: tuple[Callable[[Any], Any] | None, ...] | None  # None: every value as it is
-
-
-_PLAIN_SELECTS: dict[tuple[Any, str, tuple[int, ...]], _PlainSelect] = {}
-_NAMED = re.compile(r"%\((\w+)\)s|__\[POSTCOMPILE_(\w+)\]")
-
-
-def plain_rows(
-    conn: Connection, statement: Select[Any], params: Mapping[str, Any]
-) -> list[tuple[Any, ...]]:
-    """The rows of a Core select of plain columns as ``conn.execute`` gives them (each value
-    converted by its column's type), through :func:`driver_execute`: its SQL compiled once
-    per dialect and length of each expanding list, which ``execute`` renders anew each time
-    (a third of a one-row look-up's CPU). For the look-ups of a single order post."""
-    dialect = conn.dialect
-    expanding = tuple(len(v) for v in params.values() if isinstance(v, list | tuple))
-    if 0 in expanding or sum(expanding) > 64:  # an empty list (SQLAlchemy renders its own
-        # empty set), or a batch's: kept to SQLAlchemy's rendering, not one SQL text per length
-        return [tuple(row) for row in conn.execute(statement, params)]
-    key = (statement, dialect.name, expanding)
-    plain = _PLAIN_SELECTS.get(key)
-    if plain is None:
-        plain = _PLAIN_SELECTS[key] = _plain_select(statement, dialect, params)
-    values = []
-    for name, at, convert in plain.binds:
-        value = params[name] if name in params else plain.defaults[name]
-        if at >= 0:
-            value = value[at]
-        values.append(value if convert is None else convert(value))
-    rows = driver_execute(conn, plain.sql, values)
-    results = plain.results
-    if results is None:
-        return rows
-    return [
-        tuple(v if f is None else f(v) for f, v in zip(results, row, strict=True)) for row in rows
-    ]
-
-
-def plain_dicts(
-    conn: Connection, statement: Select[Any], params: Mapping[str, Any]
-) -> list[dict[str, Any]]:
-    """:func:`plain_rows` as ``.mappings()`` gives them: each row by its columns' keys."""
-    keys = [str(c.key) for c in statement.selected_columns]
-    return [dict(zip(keys, row, strict=True)) for row in plain_rows(conn, statement, params)]
-
-
-def _plain_select(statement: Select[Any], dialect: Any, params: Mapping[str, Any]) -> _PlainSelect:
-    """Compile ``statement`` to positional driver SQL for lists as long as in ``params``."""
-    compiled = statement.compile(dialect=dialect)
-    qmark = dialect.paramstyle == "qmark"
-    mark, names = ("?" if qmark else "%s"), list[str](compiled.positiontup or ())
-
-    def positional(match: re.Match[str]) -> str:  # pyformat (psycopg): made positional
-        names.append(match[1] or match[2])
-        return mark if match[1] else ", ".join([mark] * len(params[match[2]]))
-
-    sql = compiled.string if qmark else _NAMED.sub(positional, compiled.string)
-    binds: list[tuple[str, int, Callable[[Any], Any] | None]] = []
-    for name in names:
-        bind = compiled.binds[name]
-        convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        if bind.expanding:
-            sql = sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join([mark] * len(params[name])))
-            binds.extend((name, at, convert) for at in range(len(params[name])))
-        else:
-            binds.append((name, -1, convert))
-    defaults = {n: b.effective_value for n, b in compiled.binds.items() if n not in params}
-    columns = statement.selected_columns
-    results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
-    return _PlainSelect(
-        sql=sql,
-        binds=tuple(binds),
-        defaults=defaults,
-        results=results if any(results) else None,
-    )
-
-
-# By table: the INSERT … RETURNING id of a row with these columns, or None when a column
-# has a default SQLAlchemy computes (the row then goes through SQLAlchemy).
-_ONE_ROW: dict[tuple[str, str, tuple[str, ...]], str | None] = {}
-_PY_DEFAULTS: dict[str, frozenset[str]] = {}
-
-
-def _insert_one(conn: Connection, table: Table, row: dict[str, Any]) -> int | None:
-    """Insert one row straight through the driver and return its id; None when it must go
-    through SQLAlchemy (a column type without a plain conversion, a default computed in
-    Python for a column the row leaves out). The row's NULLs are sent as they are; on
-    PostgreSQL a JSON value goes in psycopg's wrapper, as for COPY, and is cast on insert."""
-    converters = _driver_converters(conn, table, conn.dialect.name == "postgresql")
-    if converters is None:
-        return None
-    dialect = conn.dialect
-    columns = tuple(row)
-    key = (table.name, dialect.name, columns)
-    sql = _ONE_ROW.get(key, "")
-    if sql == "":
-        defaulted = _PY_DEFAULTS.get(table.name)
-        if defaulted is None:
-            defaulted = _PY_DEFAULTS[table.name] = frozenset(
-                c.name for c in table.columns if c.default is not None
-            )
-        if defaulted - set(columns):
-            sql = None
-        else:
-            quote = dialect.identifier_preparer.quote
-            mark = "?" if dialect.paramstyle == "qmark" else "%s"
-            sql = (
-                f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-                f"VALUES ({', '.join([mark] * len(columns))}) RETURNING {quote('id')}"
-            )
-        _ONE_ROW[key] = sql
-    if sql is None:
-        return None
-    values = [
-        value if (f := converters.get(column)) is None else f(value)
-        for column, value in row.items()
-    ]
-    return int(driver_execute(conn, sql, values)[0][0])
-
-
-_COPY_FROM = 64  # rows: fewer go by executemany
-_SERVER_DEFAULTS: dict[str, frozenset[str]] = {}  # by table: its columns with a server default
-
-
-# The PostgreSQL column types COPY sends in binary, as the type psycopg dumps them as. The
-# values are what the converters above give: ints, strings, aware datetimes, dates, bools,
-# and a JSON column's wrapper.
-_BINARY = {
-    **BINARY_SCALARS,
-    "timestamptz": "timestamptz",
-    "date": "date",
-    "json": "json",
-    "jsonb": "jsonb",
-}
-_TABLE_TYPES: dict[tuple[str, str], dict[str, str]] = {}
-
-
-def _binary_types(conn: Connection, table: Table, columns: tuple[str, ...]) -> list[str] | None:
-    """The binary COPY type of each column, or None when one has no binary form here.
-    The table's column types are read from the catalog once per database (the schema is
-    the migrations', fixed while a process runs)."""
-    key = (str(conn.engine.url), table.name)
-    found = _TABLE_TYPES.get(key)
-    if found is None:
-        found = _TABLE_TYPES[key] = table_column_types(conn, table.name)
-    types = [_BINARY.get(found.get(c, "")) for c in columns]
-    return None if None in types else types  # type: ignore[return-value]
-
-
-def _without_null_columns(
-    table: Table, columns: list[str], params: list[Any]
-) -> tuple[list[str], list[Any]]:
-    """Leave out the columns that are NULL in every row and have no server default: left
-    out of the INSERT (or COPY) they are NULL all the same. Sent, each None costs sqlite3 a
-    failed look-up of an adapter (an AttributeError made and dropped): several per order,
-    where a batch's orders, new customers and events leave the same optional columns empty."""
-    defaulted = _SERVER_DEFAULTS.get(table.name)
-    if defaulted is None:
-        defaulted = _SERVER_DEFAULTS[table.name] = frozenset(
-            c.name for c in table.columns if c.server_default is not None
-        )
-    empty = []
-    first = params[0]
-    for n, name in enumerate(columns):
-        if first[n] is not None or name in defaulted:
-            continue
-        column = list(map(itemgetter(n), params))
-        if column.count(None) == len(column):
-            empty.append(n)
-    if not empty or len(empty) == len(columns):
-        return columns, params
-    keep = [n for n in range(len(columns)) if n not in empty]
-    if len(keep) == 1:
-        only = keep[0]
-        return [columns[only]], [(p[only],) for p in params]
-    pick = itemgetter(*keep)
-    return [columns[n] for n in keep], list(map(pick, params))

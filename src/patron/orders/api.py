@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from itertools import count
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
@@ -51,18 +52,16 @@ def post_order(order_in: OrderIn, request: Request) -> Response:
     actor = actor_of(request)
     db: Database = request.app.state.db
     store_ids = actor.store_ids
-    # A repeat is answered from a read, before any write lock (on SQLite, BEGIN IMMEDIATE
-    # and the one writer's turn). A new order's key, found free by one statement outside
-    # any transaction, is not looked up again in the write; an order posted in between
-    # fails the key's unique constraint, and the retry looks it up (docs/architecture.md,
-    # "Order intake over HTTP").
-    taken = service.key_taken(db=db, source=order_in.source, external_id=order_in.external_id)
-    result = (
-        db.quick_read(
-            lambda s: service.stored_order(session=s, order_in=order_in, store_ids=store_ids)
+    # One statement straight through the driver, outside any transaction, reads the order
+    # stored under the key: a repeat is answered from it and its lines, before any write
+    # lock (on SQLite, BEGIN IMMEDIATE and the one writer's turn), with no session. A new
+    # order's key, found free, is not looked up again in the write; an order posted in
+    # between fails the key's unique constraint, and the retry looks it up
+    # (docs/architecture.md, "Order intake over HTTP").
+    result = db.plain_read(
+        lambda reader: service.plain_stored_order(
+            reader=reader, order_in=order_in, store_ids=store_ids
         )
-        if taken
-        else None
     )
     if result is None:
         attempts = count()
@@ -72,7 +71,7 @@ def post_order(order_in: OrderIn, request: Request) -> Response:
                 order_in=order_in,
                 store_ids=store_ids,
                 actor=actor,
-                absent=next(attempts) == 0 and not taken,
+                absent=next(attempts) == 0,
             )
         )
     return Response(
@@ -149,6 +148,17 @@ class _ValidBulk(BaseModel):
     orders: list[OrderIn]
 
 
+@lru_cache(maxsize=4)
+def _valid_bulk(limit: int) -> type[_ValidBulk]:
+    """:class:`_ValidBulk` of at most ``limit`` orders. pydantic checks the list's length
+    before any order in it: a body of too many orders is refused unvalidated."""
+
+    class _AtMost(_ValidBulk):
+        orders: Annotated[list[OrderIn], Field(max_length=limit)]
+
+    return _AtMost
+
+
 def _bulk(db: Database, body: bytes, actor: Actor) -> Response:
     """Validate, store and report a batch, with the collector paced as for an import."""
     with fewer_collections():
@@ -158,8 +168,11 @@ def _bulk(db: Database, body: bytes, actor: Actor) -> Response:
 def _bulk_paced(db: Database, body: bytes, actor: Actor) -> Response:
     limit = get_settings().bulk_max_orders
     try:  # the usual batch: one pass of pydantic over the bytes, no Python objects between
-        valid: list[OrderIn] | None = _ValidBulk.model_validate_json(body).orders
-    except ValidationError:
+        valid: list[OrderIn] | None = _valid_bulk(limit).model_validate_json(body).orders
+    except ValidationError as exc:
+        for problem in exc.errors(include_url=False):
+            if problem["type"] == "too_long" and problem["loc"] == ("orders",):
+                _check_count(problem.get("ctx", {})["actual_length"], limit)
         valid = None
     if valid is not None:
         _check_count(len(valid), limit)
@@ -220,8 +233,16 @@ def _orders_of(body: bytes) -> list[Any]:
 
 
 def _check_count(count: int, limit: int) -> None:
+    """A call of more orders than ``PATRON_BULK_MAX_ORDERS`` is refused whole, before any
+    order in it is validated."""
     if count > limit:
-        raise InvalidInput("orders", f"at most {limit} orders per call, got {count}")
+        raise InvalidInput(
+            "orders",
+            f"at most {limit} orders per call, got {count}",
+            message_code="too_many_orders_per_call",
+            limit=limit,
+            count=count,
+        )
 
 
 def _each_validated(

@@ -24,7 +24,7 @@ from patron.catalog import service as catalog
 from patron.catalog.schemas import StoreRead
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
-from patron.core.db import driver_execute, insert_rows
+from patron.core.db import PlainReader, driver_execute, insert_rows
 from patron.core.errors import InvalidInput
 from patron.core.money import milli_to_quantity
 from patron.core.settings import get_settings
@@ -45,6 +45,8 @@ from patron.orders.reads import (
     _READ_FIELDS,
     get_order_or_raise,
     order_row_by_key,
+    plain_order_row_by_key,
+    plain_read_of_row,
     reads_of_rows,
 )
 from patron.orders.schemas import (
@@ -545,6 +547,26 @@ def stored_order(
     stored = order_row_by_key(session, order_in.source, order_in.external_id)
     if stored is None:
         return None
+    _check_repeat(stored, order_in, store_ids)
+    return OrderWrite(created=False, order=reads_of_rows(session, [stored])[0])
+
+
+def plain_stored_order(
+    *, reader: PlainReader, order_in: OrderIn, store_ids: frozenset[int] | None = None
+) -> OrderWrite | None:
+    """:func:`stored_order` outside any transaction (``Database.plain_read``): a single
+    post's first statement, whose answer is a repeat's whole read (its lines next) or, when
+    None, tells a new order's write that its key was free."""
+    stored = plain_order_row_by_key(reader, order_in.source, order_in.external_id)
+    if stored is None:
+        return None
+    _check_repeat(stored, order_in, store_ids)
+    return OrderWrite(created=False, order=plain_read_of_row(reader, stored))
+
+
+def _check_repeat(
+    stored: dict[str, Any], order_in: OrderIn, store_ids: frozenset[int] | None
+) -> None:
     if store_ids is not None and stored["store_id"] not in store_ids:
         raise OrderOutOfScope("an order under this key belongs to another store")
     if stored["request_hash"] != request_hash(order_in):
@@ -554,7 +576,6 @@ def stored_order(
             external_id=order_in.external_id,
             order_id=stored["id"],
         )
-    return OrderWrite(created=False, order=reads_of_rows(session, [stored])[0])
 
 
 def record_order(

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
-from patron.core.db import Database, plain_dicts
+from patron.core.db import Database, PlainReader, plain_dicts
 from patron.core.errors import InvalidInput
 from patron.core.money import milli_to_quantity
 from patron.core.schemas import Page
@@ -125,16 +125,28 @@ def order_row_by_key(session: Session, source: str, external_id: str) -> dict[st
     """The stored row of the order under a key, with its store's code, in one indexed query
     (an idempotent repeat's first and only look-up before its lines); None when there is none.
     :func:`reads_of_rows` makes the read of it."""
+    rows = plain_dicts(
+        session.connection(), _by_key(), {"source": source, "external_id": external_id}
+    )
+    return rows[0] if rows else None
+
+
+def plain_order_row_by_key(
+    reader: PlainReader, source: str, external_id: str
+) -> dict[str, Any] | None:
+    """:func:`order_row_by_key` outside any transaction (``Database.plain_read``)."""
+    rows = reader.dicts(_by_key(), {"source": source, "external_id": external_id})
+    return rows[0] if rows else None
+
+
+def _by_key() -> Any:
     statement = _BY_KEY.get("orders")
     if statement is None:
         o = _ORDERS
         statement = _BY_KEY["orders"] = _orders_with_store_code().where(
             o.c.source == bindparam("source"), o.c.external_id == bindparam("external_id")
         )
-    rows = plain_dicts(
-        session.connection(), statement, {"source": source, "external_id": external_id}
-    )
-    return rows[0] if rows else None
+    return statement
 
 
 _KEY_TAKEN = select(_ORDERS.c.id).where(
@@ -154,6 +166,14 @@ def reads_of_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[Orde
     return _reads_by_id(session, [r["id"] for r in rows], {r["id"]: r for r in rows})
 
 
+def plain_read_of_row(reader: PlainReader, row: dict[str, Any]) -> OrderRead:
+    """:func:`reads_of_rows` of one row (:func:`plain_order_row_by_key`), its lines read
+    outside any transaction."""
+    _, lines_sql = _read_statements()
+    order_id = row["id"]
+    return _reads_of([order_id], {order_id: row}, reader.dicts(lines_sql, {"ids": [order_id]}))[0]
+
+
 def _reads_by_id(
     session: Session, order_ids: Sequence[int], known: dict[int, dict[str, Any]] | None = None
 ) -> list[OrderRead]:
@@ -164,29 +184,39 @@ def _reads_by_id(
     conn = session.connection()
     orders_sql, lines_sql = _read_statements()
     found: dict[int, dict[str, Any]] = dict(known) if known is not None else {}
-    lines: dict[int, list[OrderLineRead]] = defaultdict(list)
-    refunded_by_order: dict[int, int] = defaultdict(int)
+    line_rows: list[dict[str, Any]] = []
     for start in range(0, len(order_ids), _CHUNK):
         chunk = list(order_ids[start : start + _CHUNK])
         if known is None:
             for row in plain_dicts(conn, orders_sql, {"ids": chunk}):
                 found[row["id"]] = row
-        for row in plain_dicts(conn, lines_sql, {"ids": chunk}):
-            amount = int(row["amount"] or 0)
-            refunded_by_order[row["order_id"]] += amount
-            lines[row["order_id"]].append(
-                OrderLineRead(
-                    line_no=row["line_no"],
-                    sku=row["sku"],
-                    name=row["name"],
-                    quantity=milli_to_quantity(row["quantity_milli"]),
-                    unit_price_fen=row["unit_price_fen"],
-                    discount_fen=row["discount_fen"],
-                    amount_fen=row["amount_fen"],
-                    refunded_quantity=milli_to_quantity(int(row["qty"] or 0)),
-                    refunded_fen=amount,
-                )
+        line_rows.extend(plain_dicts(conn, lines_sql, {"ids": chunk}))
+    return _reads_of(order_ids, found, line_rows)
+
+
+def _reads_of(
+    order_ids: Sequence[int], found: dict[int, dict[str, Any]], line_rows: list[dict[str, Any]]
+) -> list[OrderRead]:
+    """The reads of the orders of ``order_ids`` found (their rows by id), from their lines'
+    rows with what was refunded of each (``qty``, ``amount``)."""
+    lines: dict[int, list[OrderLineRead]] = defaultdict(list)
+    refunded_by_order: dict[int, int] = defaultdict(int)
+    for row in line_rows:
+        amount = int(row["amount"] or 0)
+        refunded_by_order[row["order_id"]] += amount
+        lines[row["order_id"]].append(
+            OrderLineRead(
+                line_no=row["line_no"],
+                sku=row["sku"],
+                name=row["name"],
+                quantity=milli_to_quantity(row["quantity_milli"]),
+                unit_price_fen=row["unit_price_fen"],
+                discount_fen=row["discount_fen"],
+                amount_fen=row["amount_fen"],
+                refunded_quantity=milli_to_quantity(int(row["qty"] or 0)),
+                refunded_fen=amount,
             )
+        )
     reads = []
     for order_id in order_ids:
         order = found.get(order_id)

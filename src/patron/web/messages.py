@@ -60,6 +60,8 @@ MESSAGES: Final[dict[str, str]] = {
     "store_required": N_("name one of your stores"),
     "percent_range": N_("a percentage between 0 and 100"),
     "not_negative": N_("must not be negative"),
+    # --- orders over the API
+    "too_many_orders_per_call": N_("at most %(limit)s orders per call, got %(count)s"),
     # --- staff and stores
     "password_too_short": N_("must be at least %(n)s characters"),
     "password_too_plain": N_("must mix letters with digits or symbols"),
