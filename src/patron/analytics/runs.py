@@ -403,9 +403,10 @@ def _write_scores(session: Session, *, run_id: int, scores: pa.Table) -> int:
     missing = [c for c in _SCORE_COLUMNS if c not in scores.column_names]
     if missing:
         raise RuntimeError(f"the scores lack columns {missing}")
-    # In customer order: the unique key's and the customer's index then grow at their
-    # ends instead of taking a million scattered insertions (PostgreSQL took 40 % less time
-    # for a million rows; docs/operations.md), or are sorted already when built at once.
+    # In customer order: the ids are given in it, and where the rows go in through the
+    # table's indexes (SQLite, a second write into a run) the unique key's and the
+    # customer's index grow at their ends instead of taking a million scattered insertions
+    # (PostgreSQL took 40 % less time for a million rows; docs/operations.md).
     rows = scores.select(_SCORE_COLUMNS).sort_by("customer_id")
     rows = rows.add_column(0, "run_id", pa.array(np.full(rows.num_rows, run_id, dtype=np.int64)))
     # The table has no foreign keys (a lookup per row was half the write-back's time): the
