@@ -3,7 +3,9 @@ recommendation rows each (10.7 M rows at the default), written by
 ``record_recommendations`` into a fresh, migrated schema, twice (two runs: the second
 finds the first's rows in place, as a nightly does), then the pruning of the first run.
 ``--scores``: each run writes a score row per member first (``_write_scores``), timed
-apart.
+apart; ``--risk``: then a churn risk row, with its reasons, for 585 of every thousand members
+(``record_risk``, the second run's against the first's), timed apart;
+``--no-recommendations``: only those.
 
 Prints, per step, the wall seconds, the client's CPU seconds and the PostgreSQL backend's
 CPU seconds (read from /proc for the session's backend process; parallel index-build
@@ -14,6 +16,8 @@ are synthetic (random SKUs and scores, in member order as the step makes them): 
 write-back only needs their shape.
 
     PATRON_BENCH_PG_DB=patron_x .venv/bin/python bench/writeback.py --members 1070000
+    PATRON_BENCH_PG_DB=patron_x .venv/bin/python bench/writeback.py --scores --risk \
+        --no-recommendations --serial --members 1000000
 """
 
 from __future__ import annotations
@@ -88,6 +92,50 @@ def score_rows(members: int, seed: int = 7) -> Any:
     )
 
 
+RISK_SHARE = 0.585  # of the members, risk rows at chain scale (585,402 of 1 M customers)
+
+
+def churn_result(members: int, seed: int = 7) -> Any:
+    """A churn step's result for ``RISK_SHARE`` of the members, each with up to three
+    reasons and their numbers, in the shape ``score_churn`` gives (the write-back only
+    needs that)."""
+    import pandas as pd
+
+    from patron.analytics.churn.scoring import ChurnResult
+
+    rng = np.random.default_rng(seed)
+    ids = np.flatnonzero(rng.random(members) < RISK_SHARE) + 1
+    n = len(ids)
+    risk = rng.random(n)
+    bands = np.where(risk > 0.7, "high", np.where(risk > 0.4, "medium", "low"))
+    codes = np.array(["long_gap", "fewer_visits", "spending_less", "lapsed_category"], object)
+    actions = np.array(["win_back_coupon", "reminder", "staff_call", "category_offer"], object)
+    frame: dict[str, Any] = {
+        "customer_id": ids.astype(np.int64),
+        "churn_risk": risk,
+        "p_alive": 1 - risk,
+        "expected_purchases_90d": rng.random(n) * 4,
+        "clv_fen": rng.integers(0, 2_000_000, n),
+        "value_at_stake_fen": rng.integers(0, 1_000_000, n),
+        "risk_band": bands,
+    }
+    reasons = rng.integers(0, 4, n)  # how many reasons each row has
+    for k in range(1, 4):
+        picked = rng.integers(0, 4, n)
+        has = reasons >= k
+        frame[f"reason_{k}"] = np.where(has, codes[(picked + k) % 4], None)
+        frame[f"action_{k}"] = np.where(has, actions[(picked + k) % 4], None)
+    numbers = {
+        "long_gap": {"ratio": rng.random(n) * 5, "days": rng.integers(0, 400, n).astype(float)},
+        "fewer_visits": {"percent": rng.integers(0, 100, n).astype(float)},
+        "spending_less": {"percent": rng.random(n) * 100},
+        "lapsed_category": {"days": rng.integers(0, 400, n).astype(float)},
+    }
+    return ChurnResult(
+        as_of=AS_OF, report={"mode": "model"}, customers=pd.DataFrame(frame), numbers=numbers
+    )
+
+
 def _backend_cpu(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -103,21 +151,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=1_070_000)
     parser.add_argument("--scores", action="store_true", help="score rows too, timed apart")
+    parser.add_argument("--risk", action="store_true", help="churn risk rows too, timed apart")
+    parser.add_argument(
+        "--no-recommendations", action="store_true", help="only the score and risk rows"
+    )
     parser.add_argument("--serial", action="store_true", help="no parallel index builds")
     args = parser.parse_args()
 
     from sqlalchemy import text
 
+    from patron.analytics.churn.service import record_risk
     from patron.analytics.engine import AnalyticsParams
     from patron.analytics.recommend.service import RecommendationResult, record_recommendations
     from patron.analytics.runs import _start_run, _write_scores, prune_score_history
     from patron.core.db import Database
     from patron.core.migrate import upgrade
 
-    table = rows(args.members)
+    recommend = not args.no_recommendations
+    table = rows(args.members if recommend else 0)
     result = RecommendationResult(as_of=AS_OF, rows=table)
     scores = score_rows(args.members) if args.scores else None
+    churn = churn_result(args.members) if args.risk else None
     print(f"{table.num_rows:,} recommendation rows for {args.members:,} members")
+    if churn is not None:
+        print(f"{len(churn.customers):,} churn risk rows")
     with postgres_schema("patron_bench_writeback") as url:
         db = Database(url)
         try:
@@ -163,10 +220,18 @@ def main() -> None:
                     "run 1: scores",
                     lambda s: _write_scores(s, run_id=first, scores=scores),
                 )
-            timed(
-                "run 1: write-back",
-                lambda s: record_recommendations(session=s, run_id=first, result=result),
-            )
+            if churn is not None:
+                timed(
+                    "run 1: churn risk",
+                    lambda s: record_risk(
+                        session=s, run_id=first, result=churn, previous_run_id=None
+                    ),
+                )
+            if recommend:
+                timed(
+                    "run 1: write-back",
+                    lambda s: record_recommendations(session=s, run_id=first, result=result),
+                )
             second = db.write(
                 lambda s: _start_run(s, params=params, engine="duckdb", trigger="bench")
             )
@@ -175,10 +240,18 @@ def main() -> None:
                     "run 2: scores",
                     lambda s: _write_scores(s, run_id=second, scores=scores),
                 )
-            timed(
-                "run 2: write-back",
-                lambda s: record_recommendations(session=s, run_id=second, result=result),
-            )
+            if churn is not None:
+                timed(
+                    "run 2: churn risk",
+                    lambda s: record_risk(
+                        session=s, run_id=second, result=churn, previous_run_id=first
+                    ),
+                )
+            if recommend:
+                timed(
+                    "run 2: write-back",
+                    lambda s: record_recommendations(session=s, run_id=second, result=result),
+                )
             with db.engine.begin() as conn:
                 conn.execute(
                     text("UPDATE analytics_run SET status = 'succeeded', as_of = :d WHERE id = :r"),

@@ -372,3 +372,44 @@ def test_tuples_written_batch_after_batch_keep_their_instants(db: Database) -> N
         if sqlite:
             expected = [(n, w, bulk.sqlite_instant(t)) for n, w, t in expected]
         assert got == expected
+
+
+def test_a_partition_lays_its_rows_out_by_the_columns_named(pg_db: Database) -> None:
+    """``laid_out_by``: the new partition's rows are stored in that order (equal values in
+    the order given, NULL last, as an ascending index keeps them), their ids given in the
+    order of the rows as passed."""
+    import pyarrow as pa
+
+    rows = pa.table(
+        {
+            "run_id": pa.array([5] * 4, pa.int64()),
+            "customer_id": pa.array([1, 2, 3, 4], pa.int64()),
+            "as_of": pa.array([date(2026, 3, 1)] * 4, pa.date32()),
+            "frequency": pa.array([1] * 4, pa.int32()),
+            "monetary_fen": pa.array([100] * 4, pa.int64()),
+            "segment": pa.array(["loyal", None, "champions", "loyal"], pa.string()),
+            "stage": ["active"] * 4,
+        }
+    )
+    with pg_db.session(write=True) as session:
+        written = bulk.insert_arrow_partition(
+            session,
+            "customer_score",
+            rows,
+            key="run_id",
+            value=5,
+            serial="id",
+            laid_out_by=("segment",),
+        )
+        session.commit()
+    assert written == 4
+    with pg_db.engine.connect() as conn:
+        stored = conn.exec_driver_sql(
+            "SELECT id, customer_id, segment FROM customer_score_run_5 ORDER BY ctid"
+        ).all()
+    assert [tuple(r) for r in stored] == [
+        (3, 3, "champions"),
+        (1, 1, "loyal"),
+        (4, 4, "loyal"),
+        (2, 2, None),
+    ]

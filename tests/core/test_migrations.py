@@ -256,3 +256,106 @@ def test_recommendations_keyed_by_member_run_and_rank_and_back(
         assert _recommendation_indexes(database) == old_indexes
     upgrade(database)
     assert rows() == before
+
+
+def _score_indexes(database: Database, table: str) -> set[tuple[str, str]]:
+    """(table, index definition without its name) of ``table`` and its partitions."""
+    query = (
+        "SELECT tablename, regexp_replace(indexdef, 'INDEX \\S+ ON (ONLY )?\\S+', 'INDEX ON')"
+        f" FROM pg_indexes WHERE tablename LIKE '{table}%%'"
+    )
+    with database.engine.connect() as conn:
+        return {(str(t), str(d)) for t, d in conn.exec_driver_sql(query).all()}
+
+
+def test_score_and_risk_rows_go_into_partitions_by_run_and_back(pg_db: Database) -> None:
+    """On PostgreSQL, 0033 makes customer_score and customer_risk tables partitioned by run:
+    the rows already written stay (one partition for their runs, with the tables' indexes),
+    ids go on from the same sequences, and walking back makes the plain tables again with
+    every row and index."""
+    import pyarrow as pa
+
+    from patron.core import bulk
+
+    tables = ("customer_score", "customer_risk")
+
+    def relkinds() -> list[str]:
+        query = "SELECT relkind FROM pg_class WHERE oid = to_regclass(%(t)s)"
+        with pg_db.engine.connect() as conn:
+            return [str(conn.exec_driver_sql(query, {"t": t}).scalar()) for t in tables]
+
+    def rows() -> list[tuple[object, ...]]:
+        with pg_db.engine.connect() as conn:
+            return [
+                tuple(r)
+                for t in tables
+                for r in conn.exec_driver_sql(
+                    f"SELECT '{t}', id, run_id, customer_id, as_of FROM {t} ORDER BY id"
+                ).all()
+            ]
+
+    downgrade(pg_db, "0032")
+    assert relkinds() == ["r", "r"]
+    plain_indexes = {t: _score_indexes(pg_db, t) for t in tables}
+    with pg_db.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO customer_score (run_id, customer_id, as_of, frequency, monetary_fen,"
+            " stage) VALUES (1, 7, '2026-03-01', 1, 100, 'new'), (2, 7, '2026-03-02', 2, 200,"
+            " 'active'), (2, 8, '2026-03-02', 1, 50, 'new')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO customer_risk (run_id, customer_id, as_of, churn_risk, p_alive,"
+            " expected_purchases_90d, clv_fen, value_at_stake_fen, band, reasons) VALUES"
+            " (1, 7, '2026-03-01', 0.2, 0.8, 1.0, 500, 100, 'low', '[]'),"
+            " (2, 7, '2026-03-02', 0.9, 0.1, 0.1, 500, 450, 'high', '[]')"
+        )
+    before = rows()
+    upgrade(pg_db)
+    assert relkinds() == ["p", "p"]
+    assert rows() == before
+    for table in tables:  # the legacy partition has the parent's indexes
+        indexes = _score_indexes(pg_db, table)
+        legacy = {d for t, d in indexes if t == f"{table}_legacy"}
+        parent = {d.replace(" ON ONLY ", " ON ") for t, d in indexes if t == table}
+        assert legacy == parent and len(legacy) == len(plain_indexes[table])
+    score = pa.table(
+        {
+            "run_id": pa.array([3], pa.int64()),
+            "customer_id": pa.array([7], pa.int64()),
+            "as_of": pa.array([date(2026, 3, 3)]),
+            "frequency": pa.array([3], pa.int32()),
+            "monetary_fen": pa.array([300], pa.int64()),
+            "stage": ["active"],
+        }
+    )
+    with pg_db.session(write=True) as session:
+        bulk.insert_arrow_partition(
+            session, "customer_score", score, key="run_id", value=3, serial="id"
+        )
+        session.commit()
+    after = [*before[:3], ("customer_score", 4, 3, 7, date(2026, 3, 3)), *before[3:]]
+    assert rows() == after
+    with pg_db.engine.connect() as conn:
+        partitions = conn.exec_driver_sql(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
+            " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent IN"
+            " (to_regclass('customer_score'), to_regclass('customer_risk')) ORDER BY 1"
+        ).all()
+    assert [tuple(p) for p in partitions] == [
+        ("customer_risk_legacy", "FOR VALUES IN ('1', '2')"),
+        ("customer_score_legacy", "FOR VALUES IN ('1', '2')"),
+        ("customer_score_run_3", "FOR VALUES IN ('3')"),
+    ]
+    downgrade(pg_db, "0032")
+    assert relkinds() == ["r", "r"]
+    assert rows() == after
+    assert {t: _score_indexes(pg_db, t) for t in tables} == plain_indexes
+    with pg_db.engine.begin() as conn:  # the ids go on from the sequences
+        conn.exec_driver_sql(
+            "INSERT INTO customer_score (run_id, customer_id, as_of, frequency, monetary_fen,"
+            " stage) VALUES (4, 9, '2026-03-04', 1, 100, 'new')"
+        )
+        assert conn.exec_driver_sql("SELECT max(id) FROM customer_score").scalar() == 5
+    upgrade(pg_db)
+    assert relkinds() == ["p", "p"]
+    assert len(rows()) == len(after) + 1

@@ -40,7 +40,7 @@ from patron.analytics.reads import KPI_RESULTS, get_run_or_raise, store_path
 from patron.analytics.schemas import (
     AnalyticsRunRead,
 )
-from patron.core.bulk import check_references, drop_partitions, insert_arrow
+from patron.core.bulk import check_values_known, drop_partitions, insert_arrow_partition
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
@@ -224,14 +224,11 @@ def prune_score_history(*, session: Session, keep_days: int, today: date | None 
     cutoff = today - timedelta(days=keep_days)
     doomed = [r.id for r in runs if r.as_of < cutoff and r.id not in kept]
     if doomed:
-        session.execute(delete(CustomerScore).where(CustomerScore.run_id.in_(doomed)))
-        session.execute(delete(CustomerRisk).where(CustomerRisk.run_id.in_(doomed)))
-        # On PostgreSQL a run's recommendations are a partition, dropped whole; what is
-        # left (rows from before the partitions, SQLite's table) is deleted.
-        drop_partitions(session, CustomerRecommendation.__tablename__, doomed)
-        session.execute(
-            delete(CustomerRecommendation).where(CustomerRecommendation.run_id.in_(doomed))
-        )
+        # On PostgreSQL a run's rows in each table are a partition, dropped whole; what is
+        # left (rows from before the partitions, SQLite's tables) is deleted.
+        for model in (CustomerScore, CustomerRisk, CustomerRecommendation):
+            drop_partitions(session, model.__tablename__, doomed)
+            session.execute(delete(model).where(model.run_id.in_(doomed)))
         session.execute(
             update(AnalyticsRun)
             .where(AnalyticsRun.id.in_(doomed))
@@ -414,15 +411,29 @@ def _write_scores(session: Session, *, run_id: int, scores: pa.Table) -> int:
     missing = [c for c in _SCORE_COLUMNS if c not in scores.column_names]
     if missing:
         raise RuntimeError(f"the scores lack columns {missing}")
-    # In customer order: the unique key's and the customer's index then grow at their
-    # ends instead of taking a million scattered insertions (PostgreSQL took 40 % less time
-    # for a million rows; docs/operations.md).
+    # In customer order: the ids are given in it, and where the rows go in through the
+    # table's indexes (SQLite, a second write into a run) the unique key's and the
+    # customer's index grow at their ends instead of taking a million scattered insertions
+    # (PostgreSQL took 40 % less time for a million rows; docs/operations.md).
     rows = scores.select(_SCORE_COLUMNS).sort_by("customer_id")
     rows = rows.add_column(0, "run_id", pa.array(np.full(rows.num_rows, run_id, dtype=np.int64)))
     # The table has no foreign keys (a lookup per row was half the write-back's time): the
-    # run and the customers are checked here, once, before the caller commits.
+    # run and the customers are checked here, once, before any row goes in.
     if session.get(AnalyticsRun, run_id) is None:
         raise InvalidInput("run_id", f"no analytics run {run_id}")
-    written = insert_arrow(session, "customer_score", rows)
-    check_references(session, "customer_score", "customer_id", "customer", run_id=run_id)
-    return written
+    check_values_known(
+        session, rows.column("customer_id"), "customer", table="customer_score", run_id=run_id
+    )
+    # On PostgreSQL the run's rows fill a partition of their own (migration 0033,
+    # docs/operations.md), each index built once when it is attached. Their ids go in
+    # customer order; the rows are stored by segment, whose index, of a few distinct
+    # values, was the dearest to sort.
+    return insert_arrow_partition(
+        session,
+        "customer_score",
+        rows,
+        key="run_id",
+        value=run_id,
+        serial="id",
+        laid_out_by=("segment",),
+    )

@@ -114,8 +114,12 @@ def record_risk(
             "reasons": reasons,
         }
     )
-    bulk.insert_arrow(session, "customer_risk", rows)
-    bulk.check_references(session, "customer_risk", "customer_id", "customer", run_id=run_id)
+    # The customers checked before any row goes in; on PostgreSQL the run's rows then fill a
+    # partition of their own (migration 0033, docs/operations.md), indexed once when attached.
+    table = CustomerRisk.__tablename__
+    ids_column = rows.column("customer_id")
+    bulk.check_values_known(session, ids_column, "customer", table=table, run_id=run_id)
+    bulk.insert_arrow_partition(session, table, rows, key="run_id", value=run_id, serial="id")
 
     alerts = 0
     if previous_run_id is not None:
