@@ -3,9 +3,12 @@ at once, and exactly one runs it (core/leader.py, jobs/nightly.py ``run_once``).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,47 +21,88 @@ from patron.jobs.nightly import run_once, scheduled_runs
 
 SLOT = datetime(2026, 12, 6, 18, 0, tzinfo=UTC)
 
-# Each process waits for the start file, so all three reach the lock together.
-_PROCESS = """
-import sys, time
+# One process imports Patron once for the module and forks, for each test, the three
+# processes that try the night: each is a process of its own, with its own connection; each
+# connects, then waits for the start file, so all three reach the lock together. (Three fresh
+# interpreters per test spent most of the test's CPU importing Patron three times.)
+_FORKER = """
+import json, os, sys, time, traceback
 from datetime import datetime
 from pathlib import Path
 from patron.core.db import Database
 from patron.jobs.nightly import NIGHTLY, nightly_job, run_once
-url, start, slot = sys.argv[1], Path(sys.argv[2]), datetime.fromisoformat(sys.argv[3])
-db = Database(url)
-db.read(lambda s: None)  # connected before the start
-while not start.exists():
-    time.sleep(0.005)
-ran = run_once(db, job=NIGHTLY, slot=slot, work=nightly_job(db))
-print("ran" if ran else "skipped")
+
+def one_process(url, start, slot, number):
+    db = Database(url)
+    db.read(lambda s: None)  # connected before the start
+    Path(f"{start}.{number}").touch()
+    while not start.exists():
+        time.sleep(0.005)
+    ran = run_once(db, job=NIGHTLY, slot=slot, work=nightly_job(db))
+    return "ran" if ran else "skipped"
+
+for line in sys.stdin:
+    url, start, slot = json.loads(line)
+    children = []
+    for number in range(3):
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            code = 0
+            try:
+                answer = one_process(url, Path(start), datetime.fromisoformat(slot), number)
+            except BaseException:
+                answer, code = traceback.format_exc(), 1
+            os.write(write_end, answer.encode())
+            os._exit(code)
+        os.close(write_end)
+        children.append((pid, read_end))
+    results = []
+    for pid, read_end in children:
+        with os.fdopen(read_end, "rb") as handle:
+            answer = handle.read().decode()
+        _, status = os.waitpid(pid, 0)
+        results.append([os.waitstatus_to_exitcode(status), answer])
+    print(json.dumps(results), flush=True)
 """
 
 
-def _three_processes(db: Database, tmp_path: Path) -> list[str]:
+@pytest.fixture(scope="module")
+def forker() -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", _FORKER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PATRON_ENV": "test"},
+    )
+    yield process
+    assert process.stdin is not None
+    process.stdin.close()
+    process.wait(timeout=60)
+
+
+def _three_processes(db: Database, tmp_path: Path, forker: subprocess.Popen[str]) -> list[str]:
     start = tmp_path / "start"
-    env = {**os.environ, "PATRON_ENV": "test"}
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", _PROCESS, db.url, str(start), SLOT.isoformat()],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for _ in range(3)
-    ]
+    assert forker.stdin is not None and forker.stdout is not None
+    forker.stdin.write(json.dumps([db.url, str(start), SLOT.isoformat()]) + "\n")
+    forker.stdin.flush()
+    deadline = time.monotonic() + 300
+    while not all(Path(f"{start}.{n}").exists() for n in range(3)):
+        assert time.monotonic() < deadline, "the three processes did not connect"
+        time.sleep(0.005)
     start.touch()
-    outputs = []
-    for process in processes:
-        out, err = process.communicate(timeout=300)
-        assert process.returncode == 0, err
-        outputs.append(out.strip())
-    return outputs
+    results = json.loads(forker.stdout.readline())
+    for code, answer in results:
+        assert code == 0, answer
+    return [answer for _, answer in results]
 
 
-def test_three_processes_run_the_nights_job_exactly_once(db: Database, tmp_path: Path) -> None:
-    outputs = _three_processes(db, tmp_path)
+def test_three_processes_run_the_nights_job_exactly_once(
+    db: Database, tmp_path: Path, forker: subprocess.Popen[str]
+) -> None:
+    outputs = _three_processes(db, tmp_path, forker)
     assert sorted(outputs) == ["ran", "skipped", "skipped"]
     runs = scheduled_runs(db)
     assert [(r.slot, r.outcome) for r in runs] == [(SLOT, "done")]
