@@ -259,10 +259,14 @@ def test_recommendations_keyed_by_member_run_and_rank_and_back(
 
 
 def _score_indexes(database: Database, table: str) -> set[tuple[str, str]]:
-    """(table, index definition without its name) of ``table`` and its partitions."""
+    """(table, index definition without its name) of ``table`` and its partitions, in the
+    test's own schema."""
     query = (
         "SELECT tablename, regexp_replace(indexdef, 'INDEX \\S+ ON (ONLY )?\\S+', 'INDEX ON')"
         f" FROM pg_indexes WHERE tablename LIKE '{table}%%'"
+        # this test's schema alone: other tests' schemas in the same database have their own
+        # score tables and partitions
+        " AND schemaname = current_schema()"
     )
     with database.engine.connect() as conn:
         return {(str(t), str(d)) for t, d in conn.exec_driver_sql(query).all()}
@@ -297,6 +301,7 @@ def test_score_and_risk_rows_go_into_partitions_by_run_and_back(pg_db: Database)
     downgrade(pg_db, "0032")
     assert relkinds() == ["r", "r"]
     plain_indexes = {t: _score_indexes(pg_db, t) for t in tables}
+    assert all(plain_indexes.values()), plain_indexes  # the query sees this schema's
     with pg_db.engine.begin() as conn:
         conn.exec_driver_sql(
             "INSERT INTO customer_score (run_id, customer_id, as_of, frequency, monetary_fen,"
