@@ -52,4 +52,8 @@ def test_a_serving_process_keeps_its_heap_aside_after_a_batch_and_frees_its_cycl
     # The last batch ended: one full collection freed what it held, and the heap is set
     # aside again (an import in the console no longer undid the server's start-up).
     assert before_batch() is None
-    assert gc.get_freeze_count() >= settled - 1_000
+    # Set aside again: about as many objects as before, not the handful a process holds
+    # unsettled. In a long test process other threads (an earlier test's server or worker
+    # winding down) may let go of some of the settled objects meanwhile: 20,000 of 2.25
+    # million were seen freed so, hence the tenth's margin.
+    assert gc.get_freeze_count() >= settled * 9 // 10
