@@ -8,7 +8,7 @@ orders of its stores (:func:`get_order_or_raise`, ``store_ids``).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -194,6 +194,21 @@ def _reads_by_id(
     return _reads_of(order_ids, found, line_rows)
 
 
+def _line_read(row: Mapping[Any, Any], refunded_milli: int, refunded_fen: int) -> OrderLineRead:
+    """The read of one stored line (its ``order_line`` row) with what was refunded of it."""
+    return OrderLineRead(
+        line_no=row["line_no"],
+        sku=row["sku"],
+        name=row["name"],
+        quantity=milli_to_quantity(row["quantity_milli"]),
+        unit_price_fen=row["unit_price_fen"],
+        discount_fen=row["discount_fen"],
+        amount_fen=row["amount_fen"],
+        refunded_quantity=milli_to_quantity(refunded_milli),
+        refunded_fen=refunded_fen,
+    )
+
+
 def _reads_of(
     order_ids: Sequence[int], found: dict[int, dict[str, Any]], line_rows: list[dict[str, Any]]
 ) -> list[OrderRead]:
@@ -204,19 +219,7 @@ def _reads_of(
     for row in line_rows:
         amount = int(row["amount"] or 0)
         refunded_by_order[row["order_id"]] += amount
-        lines[row["order_id"]].append(
-            OrderLineRead(
-                line_no=row["line_no"],
-                sku=row["sku"],
-                name=row["name"],
-                quantity=milli_to_quantity(row["quantity_milli"]),
-                unit_price_fen=row["unit_price_fen"],
-                discount_fen=row["discount_fen"],
-                amount_fen=row["amount_fen"],
-                refunded_quantity=milli_to_quantity(int(row["qty"] or 0)),
-                refunded_fen=amount,
-            )
-        )
+        lines[row["order_id"]].append(_line_read(row, int(row["qty"] or 0), amount))
     reads = []
     for order_id in order_ids:
         order = found.get(order_id)
@@ -422,19 +425,7 @@ def list_customer_timeline(
     for row in line_rows:
         qty, amount = refunded.get(row["id"], (0, 0))
         refunded_by_order[row["order_id"]] += amount
-        lines[row["order_id"]].append(
-            OrderLineRead(
-                line_no=row["line_no"],
-                sku=row["sku"],
-                name=row["name"],
-                quantity=milli_to_quantity(row["quantity_milli"]),
-                unit_price_fen=row["unit_price_fen"],
-                discount_fen=row["discount_fen"],
-                amount_fen=row["amount_fen"],
-                refunded_quantity=milli_to_quantity(qty),
-                refunded_fen=amount,
-            )
-        )
+        lines[row["order_id"]].append(_line_read(row, qty, amount))
     items = [
         OrderRead(
             id=order_id,
