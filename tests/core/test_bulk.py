@@ -84,22 +84,20 @@ def test_an_arrow_table_round_trips_with_dates_floats_nulls_and_awkward_text(
 
 
 def test_a_runs_references_are_checked_once_and_an_unknown_one_is_named(db: Database) -> None:
+    import pyarrow as pa
     import pytest
 
     def work(session: object) -> None:
         referred = bulk.temporary_table(session, "tmp_referred", {"id": ("bigint", "INTEGER")})  # type: ignore[arg-type]
-        rows = bulk.temporary_table(
-            session,  # type: ignore[arg-type]
-            "tmp_rows",
-            {"run_id": ("bigint", "INTEGER"), "customer_id": ("bigint", "INTEGER")},
-        )
         bulk.insert_tuples(session, referred, ("id",), [(1,), (2,)])  # type: ignore[arg-type]
-        bulk.insert_tuples(session, rows, ("run_id", "customer_id"), [(7, 1), (7, 2), (8, 99)])  # type: ignore[arg-type]
-        # run 7 names only known ids; run 8 names 99, which no referred row holds
-        bulk.check_references(session, rows, "customer_id", referred, run_id=7)  # type: ignore[arg-type]
-        with pytest.raises(RuntimeError, match=r"run 8's .* 99, unknown"):
-            bulk.check_references(session, rows, "customer_id", referred, run_id=8)  # type: ignore[arg-type]
-        bulk.drop_table(session, rows)  # type: ignore[arg-type]
+        # run 7 names only known ids (one twice, and a null); run 8 names 99, which no
+        # referred row holds
+        known = pa.chunked_array([[1, 2], [2, None]], pa.int64())
+        bulk.check_values_known(session, known, referred, table="tmp_rows", run_id=7)  # type: ignore[arg-type]
+        with pytest.raises(RuntimeError, match=r"run 8's tmp_rows rows name .* 99, unknown"):
+            bulk.check_values_known(  # type: ignore[arg-type]
+                session, pa.array([1, 99], pa.int64()), referred, table="tmp_rows", run_id=8
+            )
         bulk.drop_table(session, referred)  # type: ignore[arg-type]
 
     db.write(work)

@@ -597,9 +597,10 @@ def drop_partitions(session: Session, table: str, values: Iterable[int]) -> list
 def check_values_known(
     session: Session, values: Any, referred: str, *, table: str, run_id: int
 ) -> None:
-    """The check of :func:`check_references` made before the rows go in, on their distinct
-    values (the Arrow array ``values``: a run's ten rows per customer are one customer
-    id each): raises, with the same message, when one is held by no ``referred.id``."""
+    """A foreign key's check made once for a run's rows, before they go in, on their
+    distinct values (the Arrow array ``values``: a run's ten rows per customer are one
+    customer id each) in one anti-join, instead of a lookup per row: raises when one is held
+    by no ``referred.id`` (the caller's transaction is then rolled back)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -616,21 +617,5 @@ def check_values_known(
     )
     found = session.connection().execute(query).first()
     drop_table(session, probe)
-    if found is not None:
-        raise RuntimeError(f"run {run_id}'s {table} rows name {referred} {found[0]}, unknown")
-
-
-def check_references(
-    session: Session, table: str, column: str, referred: str, *, run_id: int
-) -> None:
-    """A foreign key's check made once, in one anti-join, for a run's million rows instead
-    of a lookup per row: raises when a value of ``table.column`` among run ``run_id``'s
-    rows is held by no ``referred.id`` (the caller's transaction is then rolled back)."""
-    _check(table, column, referred)
-    query = text(
-        f"SELECT t.{column} FROM {table} t WHERE t.run_id = :run_id AND NOT EXISTS "
-        f"(SELECT 1 FROM {referred} r WHERE r.id = t.{column}) LIMIT 1"
-    )
-    found = session.connection().execute(query, {"run_id": run_id}).first()
     if found is not None:
         raise RuntimeError(f"run {run_id}'s {table} rows name {referred} {found[0]}, unknown")
