@@ -174,6 +174,7 @@ class Database:
         # writes: a checkout from the pool, a Connection and the pool's reset on return
         # cost a single order post as much as its order's INSERT.
         self._held_writer: Connection | None = None
+        self._writer_finalizer: weakref.finalize[Any, Any] | None = None
         self._plain: dict[Select[Any], tuple[str, tuple[str, ...]]] = {}
 
     @property
@@ -341,10 +342,12 @@ class Database:
         ``_write_lock``): kept from one write to the next."""
         conn = self._held_writer
         if conn is None or conn.closed:
+            if self._writer_finalizer is not None:  # the one it replaces is closed already
+                self._writer_finalizer.detach()
             conn = self._held_writer = self._write_engine.connect()
             # Back to the pool when this Database goes without dispose() (a test's, a
             # command's): not left for the collector to find checked out.
-            weakref.finalize(self, conn.close)
+            self._writer_finalizer = weakref.finalize(self, conn.close)
         return conn
 
     def dispose(self) -> None:
