@@ -202,6 +202,10 @@ class OrderRows:
         self._quantities: dict[str, int] = {}
         self._fens: dict[str, int] = {}  # amounts, discounts and refunds, in fen
         self._pairs: dict[tuple[str, str], tuple[int, values.Money | None, int, int]] = {}
+        # The last row's order id (None: none yet), and whether the cancellation pattern
+        # marks it (see ``read``).
+        self._last_key: str | None = None
+        self._last_cancel = False
         # The last row's order-level cells and what they said (see ``read``).
         self._last_cells: Sequence[str] | None = None
         self._last_head: tuple[bytes, str, int | None, str | None, str, int] = (
@@ -254,27 +258,28 @@ class OrderRows:
         """Read every data row of ``table`` into ``staging``; returns what was read."""
         pending: list[tuple[Any, ...]] = []
         notes: list[Note] = []
-        counts = {"rows": 0, "totals_rows": 0}
+        read, add = self.read, pending.append
+        rows = 0
         for number, cells in table.rows():
-            counts["rows"] += 1
-            staged = self.read(number, cells, notes, staging)
+            rows += 1
+            staged = read(number, cells, notes, staging)
             if staged is not None:
-                pending.append(staged)
-            if len(pending) >= _STAGE_CHUNK:
-                staging.add_rows(pending)
-                pending.clear()
+                add(staged)
+                if len(pending) >= _STAGE_CHUNK:
+                    staging.add_rows(pending)
+                    pending.clear()
             if notes and len(notes) >= _STAGE_CHUNK:
                 staging.add_notes(notes)
                 notes.clear()
-            if counts["rows"] % tick_every == 0:
+            if rows % tick_every == 0:
                 done, total = table.progress()
-                tick("reading", done, total, counts["rows"])
+                tick("reading", done, total, rows)
         if pending:
             staging.add_rows(pending)
         if notes:
             staging.add_notes(notes)
-        counts["totals_rows"] = int(staging.query("SELECT count(*) FROM totals")[0][0])
-        counts["rows"] -= counts["totals_rows"]
+        totals_rows = int(staging.query("SELECT count(*) FROM totals")[0][0])
+        counts = {"rows": rows - totals_rows, "totals_rows": totals_rows}
         done, total = table.progress()
         tick("reading", total, total, counts["rows"])
         return counts
@@ -302,8 +307,17 @@ class OrderRows:
         key = cells[self.i_order].strip()
         if "." in key:
             key = ident(key)
-        if (not key or _totals_word(key)) and self._totals_row(number, cells, staging):
-            return None
+        if key != self._last_key:
+            # An order's lines repeat its id: whether it is a totals word (合计), and whether
+            # the cancellation pattern marks it, are asked once per run of them. A blank id
+            # or a totals word is asked again on every row (the row's other cells decide).
+            if not key or _totals_word(key):
+                if self._totals_row(number, cells, staging):
+                    return None
+                self._last_key = None
+            else:
+                self._last_key = key
+            self._last_cancel = self.cancel_re.search(key) is not None
         head_cells = self._head_cells(cells)
         if head_cells == self._last_cells:
             # The order-level cells of the row before, as an order's lines repeat them: what
@@ -414,7 +428,7 @@ class OrderRows:
         name = cells[self.i_name].strip()[:200] or None if self.i_name is not None else None
         if state == NO_SALE:
             return NO_SALE_KIND, sku, name, qty, unit, amount, discount, 0
-        if negative or self.cancel_re.search(key):
+        if negative or self._last_cancel:
             return RETURN, sku, name, qty, unit, amount, discount, 0
         if self._refund_cells or state in (REFUNDED, PARTLY_REFUNDED):
             return SALE, sku, name, qty, unit, amount, discount, self._refund(cells, state, amount)

@@ -255,14 +255,9 @@ class Table:
         """
         width = len(self.headers)
         start = max(after_row, self.header_row)
-        for number, record in self.records():
-            if number <= start:
-                continue
-            if not any(record):
-                continue
-            if len(record) < width:
-                record = record + [""] * (width - len(record))
-            yield number, record
+        if self.facts.format == "csv":
+            return self._csv_rows(start, width)
+        return self._xlsx_rows(start, width)
 
     def close(self) -> None:
         self._sheets.clear()
@@ -300,21 +295,40 @@ class Table:
                 for record in reader:
                     number += 1
                     yield number, record
-            except csv.Error as exc:
-                raise UnreadableFile(
-                    f"{self.facts.path.name}, row {number + 1}: cannot read the CSV: {exc}",
-                    row=number + 1,
-                    error=str(exc),
-                    reason="bad_csv",
-                ) from None
-            except UnicodeDecodeError as exc:
-                raise UnreadableFile(
-                    f"{self.facts.path.name}, row {number + 1}: not valid "
-                    f"{self.facts.encoding}: {exc.reason}",
-                    row=number + 1,
-                    encoding=self.facts.encoding,
-                    reason="not_encoding_row",
-                ) from None
+            except (csv.Error, UnicodeDecodeError) as exc:
+                raise self._unreadable(exc, number + 1) from None
+
+    def _csv_rows(self, start: int, width: int) -> Generator[tuple[int, list[Cell]]]:
+        """:meth:`rows` of a CSV file, in one generator: a row costs one step, not two."""
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
+        with self._open_text() as text:
+            reader = csv.reader(text, delimiter=self._csv_delimiter())
+            number = 0
+            try:
+                for record in reader:
+                    number += 1
+                    if number <= start or not any(record):
+                        continue
+                    if len(record) < width:
+                        record = record + [""] * (width - len(record))
+                    yield number, record
+            except (csv.Error, UnicodeDecodeError) as exc:
+                raise self._unreadable(exc, number + 1) from None
+
+    def _unreadable(self, exc: Exception, row: int) -> UnreadableFile:
+        if isinstance(exc, UnicodeDecodeError):
+            return UnreadableFile(
+                f"{self.facts.path.name}, row {row}: not valid {self.facts.encoding}: {exc.reason}",
+                row=row,
+                encoding=self.facts.encoding,
+                reason="not_encoding_row",
+            )
+        return UnreadableFile(
+            f"{self.facts.path.name}, row {row}: cannot read the CSV: {exc}",
+            row=row,
+            error=str(exc),
+            reason="bad_csv",
+        )
 
     # -- XLSX -----------------------------------------------------------------------------
 
@@ -393,6 +407,35 @@ class Table:
                     for v in values
                 ],
             )
+        self._rows_done = max(number, self._rows_total)
+
+    def _xlsx_rows(self, start: int, width: int) -> Generator[tuple[int, list[Cell]]]:
+        """:meth:`rows` of a worksheet, in one generator (as :meth:`_csv_rows`); the rows
+        at or before ``start`` are passed over without turning their cells into text."""
+        sheet = self._worksheet()
+        sheet_start = sheet.start
+        first = (sheet_start[0] if sheet_start else 0) + 1
+        self._rows_total = (first - 1) + (sheet.height or 0)
+        self._rows_done = 0
+        number = first - 1
+        texts = _Texts()
+        for number, values in enumerate(sheet.iter_rows(), start=first):
+            self._rows_done = number
+            if number <= start:
+                continue
+            record = [
+                v
+                if type(v) is str
+                else texts[v]
+                if type(v) is float or type(v) is datetime
+                else _cell(v)
+                for v in values
+            ]
+            if not any(record):
+                continue
+            if len(record) < width:
+                record = record + [""] * (width - len(record))
+            yield number, record
         self._rows_done = max(number, self._rows_total)
 
     # -- header ---------------------------------------------------------------------------
