@@ -5,6 +5,7 @@ unknown customer undoes the whole write (docs/operations.md)."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -168,3 +169,30 @@ def test_a_refused_write_leaves_no_partition(db: Database) -> None:
     assert _rows_of(db, run_id) == 0
     db.write(lambda s: record_recommendations(session=s, run_id=run_id, result=_result([ann])))
     assert _rows_of(db, run_id) == 1
+
+
+def test_the_index_builds_memory_is_put_back_for_the_rest_of_the_transaction(
+    db: Database,
+) -> None:
+    """On PostgreSQL the write raises ``maintenance_work_mem`` for its partition's index
+    builds (docs/operations.md) and puts the session's value back once they are done."""
+    from tests.helpers import sign_up
+
+    ann = sign_up(db, phone="13900138001")
+    run_id = _run(db, _AS_OF)
+
+    def write(s: Any) -> tuple[str | None, str | None]:
+        dialect = s.connection().dialect.name
+        show = "SELECT current_setting('maintenance_work_mem')"
+        if dialect == "postgresql":
+            s.connection().exec_driver_sql("SET LOCAL maintenance_work_mem = '3MB'")
+        before = s.connection().exec_driver_sql(show).scalar() if dialect == "postgresql" else None
+        record_recommendations(session=s, run_id=run_id, result=_ranked(ann, ["TEA"], _AS_OF))
+        after = s.connection().exec_driver_sql(show).scalar() if dialect == "postgresql" else None
+        return before, after
+
+    before, after = db.write(write)
+    assert before == after
+    assert _rows_of(db, run_id) == 1
+    if db.engine.dialect.name == "postgresql":
+        assert _partitions(db) == [f"customer_recommendation_run_{run_id}"]
