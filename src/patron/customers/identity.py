@@ -243,7 +243,7 @@ class _Batch:
 def index_keys(keys: Sequence[Key], into: dict[Key, str] | None = None) -> dict[Key, str]:
     """The blind index of each identifier (kind, namespace and value go into the HMAC)."""
     found = {} if into is None else into
-    index = get_keyring().blind_index  # one keyring for the batch, not one look-up per key
+    index = get_keyring().blind_indexer()  # one keyring and key set-up for the batch
     for key in keys:
         if key not in found:
             found[key] = index(f"{key[0]}|{key[1]}|{key[2]}")
@@ -272,8 +272,11 @@ def load_owners(
     indexes = index_keys(unique, indexes)
     # Straight to the driver (core/db.plain_rows), not the ORM: this runs for every order
     conn = session.connection()
-    for start in range(0, len(unique), _CHUNK):
-        chunk = unique[start : start + _CHUNK]
+    # PostgreSQL takes the values as one array (one probe each, _owners_by_probes): a
+    # batch's identifiers in one statement, one round trip rather than one per chunk.
+    step = len(unique) if conn.dialect.name == "postgresql" else _CHUNK
+    for start in range(0, len(unique), step):
+        chunk = unique[start : start + step]
         # The index alone is selective; kind and namespace are checked below.
         wanted = {(k[0], k[1], indexes[k]): k for k in chunk}
         values = sorted({w[2] for w in wanted})
