@@ -272,11 +272,8 @@ def load_owners(
     indexes = index_keys(unique, indexes)
     # Straight to the driver (core/db.plain_rows), not the ORM: this runs for every order
     conn = session.connection()
-    # PostgreSQL takes the values as one array (one probe each, _owners_by_probes): a
-    # batch's identifiers in one statement, one round trip rather than one per chunk.
-    step = len(unique) if conn.dialect.name == "postgresql" else _CHUNK
-    for start in range(0, len(unique), step):
-        chunk = unique[start : start + step]
+    for start in range(0, len(unique), _CHUNK):
+        chunk = unique[start : start + _CHUNK]
         # The index alone is selective; kind and namespace are checked below.
         wanted = {(k[0], k[1], indexes[k]): k for k in chunk}
         values = sorted({w[2] for w in wanted})
