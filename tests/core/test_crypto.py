@@ -103,6 +103,13 @@ def test_the_blind_index_is_keyed_and_separates_kinds(keyring: Keyring) -> None:
         assert crypto.identity_index("phone", "", "+8613800138000") != phone
 
 
+def test_the_batch_indexer_gives_the_blind_index_of_each_message(keyring: Keyring) -> None:
+    messages = ["phone||+8613800138000", "email||a@example.cn", "member_card|S01|0042", "x" * 300]
+    index = keyring.blind_indexer()
+    assert [index(m) for m in messages] == [keyring.blind_index(m) for m in messages]
+    assert index(messages[0]) == keyring.blind_index(messages[0])  # the pads are copied, not used
+
+
 def test_name_search_ignores_width_case_and_spaces(keyring: Keyring) -> None:
     with crypto.using_keyring(keyring):
         assert crypto.name_index("王 芳") == crypto.name_index("王芳")

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ _NONCE = 12
 _TAG = 16
 _KEY_BYTES = 32
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+_HMAC_BLOCK = 64  # SHA-256's block, in bytes
 INDEX_HEX = 32  # 128 bits of the HMAC: collisions are out of reach at any shop's scale
 _RECHECK_SECONDS = 5.0  # how often a long-running process looks for a rotated key file
 
@@ -82,6 +84,15 @@ class UnknownKeyId(DecryptionError):
     def __init__(self, message: str, *, kid: str) -> None:
         super().__init__(message)
         self.kid = kid
+
+
+@lru_cache(maxsize=8)
+def _hmac_pads(key: bytes) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """The ``copy`` of SHA-256 fed with ``key``'s inner and of its outer HMAC pad."""
+    if len(key) > _HMAC_BLOCK:
+        key = sha256(key).digest()
+    key = key.ljust(_HMAC_BLOCK, b"\0")
+    return sha256(bytes(b ^ 0x36 for b in key)).copy, sha256(bytes(b ^ 0x5C for b in key)).copy
 
 
 def _wrap_aad(ref: str) -> bytes:
@@ -226,6 +237,22 @@ class Keyring:
     def blind_index(self, message: str) -> str:
         """HMAC-SHA256 of ``message`` under the index key, as hex (first 128 bits)."""
         return hmac.digest(self.index_key, message.encode("utf-8"), sha256).hex()[:INDEX_HEX]
+
+    def blind_indexer(self) -> Callable[[str], str]:
+        """:meth:`blind_index` for a batch of messages (a bulk post's identifiers): the same
+        HMAC-SHA256 (RFC 2104), its key's inner and outer pads hashed once (per index key,
+        :func:`_hmac_pads`) and copied for each message, rather than set up anew by
+        ``hmac.digest`` each time (more than half its cost under OpenSSL 3)."""
+        inner_pad, outer_pad = _hmac_pads(self.index_key)
+
+        def index(message: str) -> str:
+            inner = inner_pad()
+            inner.update(message.encode("utf-8"))
+            outer = outer_pad()
+            outer.update(inner.digest())
+            return outer.hexdigest()[:INDEX_HEX]
+
+        return index
 
     # ------------------------------------------------------------------ rotation, storage
 

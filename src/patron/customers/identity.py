@@ -243,7 +243,7 @@ class _Batch:
 def index_keys(keys: Sequence[Key], into: dict[Key, str] | None = None) -> dict[Key, str]:
     """The blind index of each identifier (kind, namespace and value go into the HMAC)."""
     found = {} if into is None else into
-    index = get_keyring().blind_index  # one keyring for the batch, not one look-up per key
+    index = get_keyring().blind_indexer()  # one keyring and key set-up for the batch
     for key in keys:
         if key not in found:
             found[key] = index(f"{key[0]}|{key[1]}|{key[2]}")
