@@ -18,7 +18,12 @@ from patron.customers.encryption import (
     holds_encrypted_data,
     rotate_keys,
 )
-from patron.customers.identity import Resolution, ResolveContext
+from patron.customers.identity import (
+    Resolution,
+    ResolveContext,
+    plain_move_signup_back,
+    plain_owner,
+)
 from patron.customers.merges import (
     accept_merge_suggestion,
     dismiss_merge_suggestion,
@@ -99,6 +104,8 @@ __all__ = [
     "lookup_customer",
     "merge_customers",
     "note_earliest_evidence",
+    "plain_move_signup_back",
+    "plain_owner",
     "record_interaction",
     "register_customer",
     "register_customers",
