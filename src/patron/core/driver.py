@@ -430,11 +430,13 @@ class PlainWriter(PlainReader):
     one (the same SQL, the values converted the same way). ``database`` is the
     database's key (``core/db.database_key``) for what a process keeps per database."""
 
-    __slots__ = ("database",)
+    __slots__ = ("database", "info")
 
     def __init__(self, dbapi_connection: Any, dialect: Any, database: str) -> None:
         super().__init__(dbapi_connection, dialect)
         self.database = database
+        # What the transaction keeps, as a session's ``info`` (the subject keys it made).
+        self.info: dict[str, Any] = {}
 
     @property
     def dialect_name(self) -> str:

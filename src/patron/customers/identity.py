@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
@@ -53,7 +53,7 @@ from patron.audit.service import record_audit
 from patron.core.actor import Actor, system_actor
 from patron.core.clock import utcnow
 from patron.core.crypto import can_make_subject_keys, get_keyring, name_index
-from patron.core.db import PlainWriter, insert_rows, one_of, plain_rows
+from patron.core.db import insert_rows, one_of, plain_rows
 from patron.customers.exceptions import UnknownCustomer
 from patron.customers.masking import mask_identity
 from patron.customers.merging import blocked_pairs, merge_customers
@@ -300,46 +300,6 @@ def load_owners(
                 if signed_up is not None:
                     signed_up[customer_id] = signed_up_at
     return owners
-
-
-def plain_owner(writer: PlainWriter, ref: CustomerRef) -> tuple[int, datetime] | None:
-    """The customer (and their sign-up) a record of ``ref`` goes to when :func:`resolve`
-    would change nothing: ``ref`` names no customer id and no profile field, and every one
-    of its identifiers is already that one customer's. Then, whoever the actor and its
-    stores, the record is theirs and no profile, identifier, merge, suggestion or audit
-    entry is written. None otherwise: the caller resolves it in full. For a single order
-    post's plain write (core/db.plain_write): one indexed statement per identifier."""
-    if ref.id is not None or _profile_of(ref):
-        return None
-    keys = ref.identity_keys()
-    if not keys:
-        return None
-    indexes = index_keys(keys)
-    found: tuple[int, datetime] | None = None
-    for key in keys:
-        owner = None
-        for kind, namespace, _, customer_id, signed_up_at in writer.rows(
-            _OWNERS_OF_INDEX, {"value_index": indexes[key]}
-        ):
-            if kind == key[0] and namespace == key[1]:
-                owner = (customer_id, signed_up_at)
-        if owner is None or (found is not None and found[0] != owner[0]):
-            return None
-        found = owner
-    return found
-
-
-def plain_move_signup_back(writer: PlainWriter, customer_id: int, at: datetime) -> None:
-    """``note_earliest_evidence`` of one customer in a plain write: the sign-up moves back
-    to ``at`` when that is older."""
-    if writer.dialect_name == "sqlite":  # instants as UTC text in this one format
-        stamp = f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}"
-        sql = "UPDATE customer SET signed_up_at = ? WHERE id = ? AND signed_up_at > ?"
-        writer.execute(sql, (stamp, customer_id, stamp))
-        return
-    sql = "UPDATE customer SET signed_up_at = %s WHERE id = %s AND signed_up_at > %s"
-    at = at.astimezone(UTC)
-    writer.execute(sql, (at, customer_id, at))
 
 
 def _live_customer(session: Session, customer_id: int, field_path: str) -> int:

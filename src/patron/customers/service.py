@@ -18,12 +18,7 @@ from patron.customers.encryption import (
     holds_encrypted_data,
     rotate_keys,
 )
-from patron.customers.identity import (
-    Resolution,
-    ResolveContext,
-    plain_move_signup_back,
-    plain_owner,
-)
+from patron.customers.identity import Resolution, ResolveContext
 from patron.customers.merges import (
     accept_merge_suggestion,
     dismiss_merge_suggestion,
@@ -33,6 +28,7 @@ from patron.customers.merges import (
     merge_customers,
     unmerge_customers,
 )
+from patron.customers.plain import PLAIN_EVENTS, plain_move_signup_back, plain_resolve
 from patron.customers.reads import (
     Birthday,
     active_customer_id,
@@ -68,6 +64,7 @@ from patron.customers.writes import (
 )
 
 __all__ = [
+    "PLAIN_EVENTS",
     "Birthday",
     "ColumnKeys",
     "RegisterOutcome",
@@ -105,7 +102,7 @@ __all__ = [
     "merge_customers",
     "note_earliest_evidence",
     "plain_move_signup_back",
-    "plain_owner",
+    "plain_resolve",
     "record_interaction",
     "register_customer",
     "register_customers",

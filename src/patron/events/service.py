@@ -210,8 +210,9 @@ def publish_plain(writer: PlainWriter, item: DomainEvent) -> int:
     the stream's shared lock on PostgreSQL, then the one row, the same statements. Only
     when :func:`plain_publishable` said so, before the transaction wrote anything."""
     assert item.event_id is not None
-    if writer.dialect_name == "postgresql":
-        writer.execute(_LOCK_SHARED.text, None)
+    if writer.dialect_name == "postgresql" and not writer.info.get(_STREAM_LOCKED):
+        writer.execute(_LOCK_SHARED.text, None)  # taken once a transaction, as by a session
+        writer.info[_STREAM_LOCKED] = True
     made = writer.insert_one(_EVENT, _domain_row(item.event_id, item, utcnow()))
     if made is None:  # never for the event table, whose columns all go to the driver
         raise RuntimeError("an event row that needs SQLAlchemy")

@@ -578,33 +578,45 @@ def _check_repeat(
         )
 
 
+_PLAIN_EVENTS = ("order.created", *customers.PLAIN_EVENTS)
+
+
 def plain_record_order(
     *, writer: PlainWriter, order_in: OrderIn, store_ids: frozenset[int] | None = None
 ) -> OrderWrite | None:
     """:func:`record_order` of a new order (its key found free just before) in a plain
     write (core/db.plain_write), for what it writes in a few driver statements: an order of
-    a store kept in this process's copy and one of the caller's, anonymous or of a customer
-    who owns every identifier given and gains nothing (customers.plain_owner), its type
-    of event taken by no webhook. Then the same rows as record_order's: the sign-up moved
-    back, the order, its lines, its event. None, before anything is written, for any other
-    order: the caller records it through record_order (docs/architecture.md, "Order intake
-    over HTTP")."""
+    a store kept in this process's copy and one of the caller's, anonymous, of a customer
+    who owns every identifier given, or of a new one holding them (customers.plain_resolve),
+    its kinds of event taken by no webhook. Then the same rows as record_order's: a new
+    customer, or the sign-up moved back; the order, its lines, its event. None, before
+    anything is written, for any other order: the caller records it through record_order
+    (docs/architecture.md, "Order intake over HTTP")."""
     database = writer.database
-    if order_in.store_code is None or not events.plain_publishable(database, "order.created"):
+    if order_in.store_code is None or not all(
+        events.plain_publishable(database, kind) for kind in _PLAIN_EVENTS
+    ):
         return None
     store = catalog.kept_store(database, order_in.store_code)
     if store is None or (store_ids is not None and store.id not in store_ids):
         return None
+    channel = str(order_in.channel or catalog.channel_for_store_kind(store.kind))
     ref = order_in.customer
     customer_id: int | None = None
     if ref is not None and not ref.is_empty():
-        owner = customers.plain_owner(writer, ref)
+        context = customers.ResolveContext(
+            source=order_in.source,
+            label=f"order {order_in.source}/{order_in.external_id}",
+            at=order_in.ordered_at,
+            channel=channel,
+            store_id=store.id,
+        )
+        owner = customers.plain_resolve(writer, ref, context)
         if owner is None:
             return None
         customer_id, signed_up_at = owner
         if signed_up_at > order_in.ordered_at:  # as _note_first_purchases
             customers.plain_move_signup_back(writer, customer_id, order_in.ordered_at)
-    channel = str(order_in.channel or catalog.channel_for_store_kind(store.kind))
     # The row _insert writes for a single order.
     row = {
         "source": order_in.source,
