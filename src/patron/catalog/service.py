@@ -133,6 +133,16 @@ def stores_by_code(*, session: Session, codes: set[str] | None = None) -> dict[s
     return {code: stores[code] for code in codes if code in stores}
 
 
+def kept_store(database: str, code: str) -> StoreRead | None:
+    """The store ``code`` from this process's copy of the stores (:func:`stores_by_code`)
+    of the database keyed ``database`` (``core/db.database_key``) while it is fresh, read
+    without a session; None when it is not kept (then :func:`stores_by_code` reads it)."""
+    cached = _store_cache.get(database)
+    if cached is None or time.monotonic() - cached[0] > _STORE_CACHE_SECONDS:
+        return None
+    return cached[1].get(code)
+
+
 def clear_store_cache() -> None:
     _store_cache.clear()
 

@@ -29,6 +29,7 @@ from patron.core.crypto import reading_in
 from patron.core.driver import WRITE_OPTION as _WRITE
 from patron.core.driver import (
     PlainReader,
+    PlainWriter,
     driver_execute,
     insert_rows,
     one_of,
@@ -40,6 +41,7 @@ from patron.core.driver import (
 __all__ = [
     "Database",
     "PlainReader",
+    "PlainWriter",
     "core_rows",
     "create_patron_engine",
     "database_key",
@@ -176,6 +178,7 @@ class Database:
         self._held_writer: Connection | None = None
         self._writer_finalizer: weakref.finalize[Any, Any] | None = None
         self._plain: dict[Select[Any], tuple[str, tuple[str, ...]]] = {}
+        self._key = str(self.engine.url)  # database_key's, for plain writes
 
     @property
     def is_sqlite(self) -> bool:
@@ -305,6 +308,48 @@ class Database:
         except self.engine.dialect.loaded_dbapi.Error:
             raw.invalidate()
             raise
+        finally:
+            raw.close()
+
+    def plain_write(self, work: Callable[[PlainWriter], T]) -> T | None:
+        """Run ``work``'s statements in one write transaction straight on a driver
+        connection, with no session (:class:`PlainWriter`): on SQLite the one writer's kept
+        connection, under its lock, ``BEGIN IMMEDIATE`` as a session's write begins; on
+        PostgreSQL a pooled connection. Commits when ``work`` returns. A driver error (a key
+        stored meanwhile, a lock time-out) rolls it back and gives None: the caller then
+        runs its work through :meth:`write`, which retries as it always did; ``work``'s own
+        errors roll back and propagate (docs/architecture.md, "Order intake over HTTP")."""
+        errors = self.engine.dialect.loaded_dbapi.Error
+        if self.is_sqlite:
+            with self._write_lock:
+                dbapi: Any = self._sqlite_writer().connection.dbapi_connection
+                try:
+                    dbapi.execute("BEGIN IMMEDIATE")
+                    result = work(PlainWriter(dbapi, self.engine.dialect, self._key))
+                    dbapi.execute("COMMIT")
+                except BaseException as exc:
+                    if dbapi.in_transaction:
+                        dbapi.execute("ROLLBACK")
+                    if isinstance(exc, errors):
+                        return None
+                    raise
+                return result
+        raw: Any = self.engine.raw_connection()
+        try:
+            dbapi = raw.dbapi_connection
+            try:
+                result = work(PlainWriter(dbapi, self.engine.dialect, self._key))
+                dbapi.commit()
+            except errors:
+                try:
+                    dbapi.rollback()
+                except errors:
+                    raw.invalidate()  # the connection's own failure: the pool drops it
+                return None
+            except BaseException:
+                dbapi.rollback()
+                raise
+            return result
         finally:
             raw.close()
 

@@ -166,7 +166,13 @@ def _driver_converters(
 ) -> dict[str, Callable[[Any], Any]] | None:
     """How to hand each column's values straight to the driver, or None when we can't;
     ``copy``: the rows go by PostgreSQL's COPY, which takes a JSON document as its text."""
-    dialect = conn.dialect
+    return _converters(conn.dialect, table, copy)
+
+
+def _converters(
+    dialect: Any, table: Table, copy: bool = False
+) -> dict[str, Callable[[Any], Any]] | None:
+    """:func:`_driver_converters` for ``dialect``."""
     key = (table.name, dialect.name, copy)
     if key in _CONVERTERS:
         return _CONVERTERS[key]
@@ -253,12 +259,7 @@ def _driver_executemany(
                 copy.write_row(values)
         return
     pg = conn.dialect.name == "postgresql"
-    key = (table.name, conn.dialect.name, tuple(columns), len(params) if pg else 0)
-    sql = _MANY_SQL.get(key)
-    if sql is None:  # the text once per table, columns (and on PostgreSQL, count of rows)
-        one_row = f"({', '.join(['?' if not pg else '%s'] * len(columns))})"
-        sql = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES "
-        sql = _MANY_SQL[key] = sql + ", ".join([one_row] * (len(params) if pg else 1))
+    sql = _many_sql(conn.dialect, table, columns, len(params) if pg else 0)
     if pg:
         # A few rows (an order's lines) as one statement, in their order: psycopg's pipelined
         # executemany costs the client more than the rows (3 rows: 190 against 112 us CPU).
@@ -268,6 +269,21 @@ def _driver_executemany(
 
 
 _MANY_SQL: dict[tuple[str, str, tuple[str, ...], int], str] = {}
+
+
+def _many_sql(dialect: Any, table: Table, columns: list[str], count: int) -> str:
+    """The INSERT of rows of ``columns``: on PostgreSQL ``count`` rows in one statement,
+    on SQLite one row's (for an executemany). Its text is made once per table, columns
+    and count."""
+    key = (table.name, dialect.name, tuple(columns), count)
+    sql = _MANY_SQL.get(key)
+    if sql is None:
+        quote = dialect.identifier_preparer.quote
+        pg = dialect.name == "postgresql"
+        one_row = f"({', '.join(['?' if not pg else '%s'] * len(columns))})"
+        sql = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES "
+        sql = _MANY_SQL[key] = sql + ", ".join([one_row] * (count if pg else 1))
+    return sql
 
 
 def driver_execute(
@@ -407,6 +423,76 @@ class PlainReader:
         return _as_dicts(statement, self.rows(statement, params))
 
 
+class PlainWriter(PlainReader):
+    """:class:`PlainReader` inside one write transaction on a driver connection, with no
+    SQLAlchemy connection or session around it (``core/db.Database.plain_write``): the
+    statements of a single order post, its rows inserted as :func:`insert_rows` inserts
+    one (the same SQL, the values converted the same way). ``database`` is the
+    database's key (``core/db.database_key``) for what a process keeps per database."""
+
+    __slots__ = ("database", "info")
+
+    def __init__(self, dbapi_connection: Any, dialect: Any, database: str) -> None:
+        super().__init__(dbapi_connection, dialect)
+        self.database = database
+        # What the transaction keeps, as a session's ``info`` (the subject keys it made).
+        self.info: dict[str, Any] = {}
+
+    @property
+    def dialect_name(self) -> str:
+        return str(self._dialect.name)
+
+    def execute(self, sql: str, params: Any, *, many: bool = False) -> list[tuple[Any, ...]]:
+        """``sql`` in the dialect's own text and parameter style; the rows it returns."""
+        cursor = self._dbapi.cursor()
+        try:
+            if many:
+                cursor.executemany(sql, params)
+            else:
+                cursor.execute(sql, params)
+            rows: list[tuple[Any, ...]] = list(cursor.fetchall()) if cursor.description else []
+        finally:
+            cursor.close()
+        return rows
+
+    def insert_one(self, table: Table, row: dict[str, Any]) -> int | None:
+        """Insert ``row`` and return its id, as :func:`insert_rows` inserts one row; None
+        (nothing written) when that row would go through SQLAlchemy."""
+        dialect = self._dialect
+        converters = _converters(dialect, table, dialect.name == "postgresql")
+        sql = None if converters is None else _one_row_sql(dialect, table, tuple(row))
+        if sql is None or converters is None:
+            return None
+        values = [
+            value if (f := converters.get(column)) is None else f(value)
+            for column, value in row.items()
+        ]
+        return int(self.execute(sql, values)[0][0])
+
+    def insert_many(self, table: Table, rows: list[dict[str, Any]]) -> bool:
+        """Insert a few ``rows`` with the same columns without ids, as one statement on
+        PostgreSQL and an executemany on SQLite, as :func:`insert_rows` inserts them; False
+        (nothing written) when they would go through SQLAlchemy."""
+        if not rows:
+            return True
+        dialect = self._dialect
+        converters = _converters(dialect, table)
+        if converters is None:
+            return False
+        columns = list(rows[0])
+        params = [
+            tuple(row[c] if (f := converters.get(c)) is None else f(row[c]) for c in columns)
+            for row in rows
+        ]
+        pg = dialect.name == "postgresql"
+        sql = _many_sql(dialect, table, columns, len(params) if pg else 0)
+        if pg:
+            self.execute(sql, list(chain(*params)))
+        else:
+            self.execute(sql, params, many=True)
+        return True
+
+
 def _plain_select(statement: Select[Any], dialect: Any, params: Mapping[str, Any]) -> _PlainSelect:
     """Compile ``statement`` to positional driver SQL for lists as long as in ``params``."""
     compiled = statement.compile(dialect=dialect)
@@ -452,8 +538,19 @@ def _insert_one(conn: Connection, table: Table, row: dict[str, Any]) -> int | No
     converters = _driver_converters(conn, table, conn.dialect.name == "postgresql")
     if converters is None:
         return None
-    dialect = conn.dialect
-    columns = tuple(row)
+    sql = _one_row_sql(conn.dialect, table, tuple(row))
+    if sql is None:
+        return None
+    values = [
+        value if (f := converters.get(column)) is None else f(value)
+        for column, value in row.items()
+    ]
+    return int(driver_execute(conn, sql, values)[0][0])
+
+
+def _one_row_sql(dialect: Any, table: Table, columns: tuple[str, ...]) -> str | None:
+    """The INSERT … RETURNING id of one row of ``columns``, made once; None when a column
+    the row leaves out has a default computed in Python."""
     key = (table.name, dialect.name, columns)
     sql = _ONE_ROW.get(key, "")
     if sql == "":
@@ -472,13 +569,7 @@ def _insert_one(conn: Connection, table: Table, row: dict[str, Any]) -> int | No
                 f"VALUES ({', '.join([mark] * len(columns))}) RETURNING {quote('id')}"
             )
         _ONE_ROW[key] = sql
-    if sql is None:
-        return None
-    values = [
-        value if (f := converters.get(column)) is None else f(value)
-        for column, value in row.items()
-    ]
-    return int(driver_execute(conn, sql, values)[0][0])
+    return sql
 
 
 _COPY_FROM = 64  # rows: fewer go by executemany

@@ -29,7 +29,7 @@ from patron.core.crypto import (
     register_subject_key_fetcher,
     seal,
 )
-from patron.core.db import insert_rows
+from patron.core.db import PlainWriter, insert_rows
 from patron.customers.models import (
     Customer,
     CustomerFieldValue,
@@ -107,6 +107,23 @@ def new_keys(session: Session, count: int) -> list[str]:
         # Straight to the driver (an import batch makes thousands of keys at once).
         insert_rows(session.connection(), _KEYS, rows, want_ids=False)
     return refs
+
+
+def plain_new_key(writer: PlainWriter) -> str:
+    """:func:`new_key` in a plain write (core/db.plain_write): the key remembered in the
+    writer as a session remembers it, its wrapped form inserted by the same statement."""
+    ref, wrapped = new_subject_key(writer)
+    if not writer.insert_many(_KEYS, [{"ref": ref, "wrapped": wrapped, "created_at": utcnow()}]):
+        raise RuntimeError("a key row that needs SQLAlchemy")
+    return ref
+
+
+def seal_plain_row(writer: PlainWriter, table: Table, row: dict[str, Any], ref: str) -> None:
+    """:func:`seal_row` in a plain write, under a key the writer made (:func:`plain_new_key`)."""
+    for name, col_type, aad in _encrypted_columns(table):
+        value = row.get(name)
+        if value is not None and not isinstance(value, Sealed):
+            row[name] = seal(col_type.text_of(value), aad, ref=ref, session=writer)
 
 
 def remember_refs(session: Session, refs: dict[int, str]) -> None:

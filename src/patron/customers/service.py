@@ -28,6 +28,7 @@ from patron.customers.merges import (
     merge_customers,
     unmerge_customers,
 )
+from patron.customers.plain import PLAIN_EVENTS, plain_move_signup_back, plain_resolve
 from patron.customers.reads import (
     Birthday,
     active_customer_id,
@@ -63,6 +64,7 @@ from patron.customers.writes import (
 )
 
 __all__ = [
+    "PLAIN_EVENTS",
     "Birthday",
     "ColumnKeys",
     "RegisterOutcome",
@@ -99,6 +101,8 @@ __all__ = [
     "lookup_customer",
     "merge_customers",
     "note_earliest_evidence",
+    "plain_move_signup_back",
+    "plain_resolve",
     "record_interaction",
     "register_customer",
     "register_customers",

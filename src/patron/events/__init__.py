@@ -16,8 +16,10 @@ from patron.events.service import (
     erase_customer_events,
     events_to_archive,
     move_customer_records,
+    plain_publishable,
     publish,
     publish_many,
+    publish_plain,
     read_after,
     restore_customer_records,
 )
@@ -32,8 +34,10 @@ __all__ = [
     "events_to_archive",
     "get_subscription",
     "move_customer_records",
+    "plain_publishable",
     "publish",
     "publish_many",
+    "publish_plain",
     "read_after",
     "restore_customer_records",
 ]

@@ -30,7 +30,7 @@ from patron.catalog import service as catalog
 from patron.core.bulk import instant_writer, write_tuples
 from patron.core.clock import utcnow
 from patron.core.crypto import blind_index
-from patron.core.db import driver_execute, insert_rows, one_of, reserve_ids
+from patron.core.db import PlainWriter, driver_execute, insert_rows, one_of, reserve_ids
 from patron.core.errors import InvalidInput
 from patron.events import webhooks
 from patron.events.models import Event, EventKind, EventVisitor
@@ -197,6 +197,26 @@ def publish_many(
             subscription_id=subscription_id,
         )
     return [known[key] for key in keys]
+
+
+def plain_publishable(database: str, event_type: str) -> bool:
+    """Whether :func:`publish_plain` may publish an event of ``event_type``: no active
+    subscription takes it (this process's copy of them, fresh), so no delivery is queued."""
+    return webhooks.kept_subscribers(database, event_type) is False
+
+
+def publish_plain(writer: PlainWriter, item: DomainEvent) -> int:
+    """``publish_many(session, [item], new=True)`` in a plain write (core/db.plain_write):
+    the stream's shared lock on PostgreSQL, then the one row, the same statements. Only
+    when :func:`plain_publishable` said so, before the transaction wrote anything."""
+    assert item.event_id is not None
+    if writer.dialect_name == "postgresql" and not writer.info.get(_STREAM_LOCKED):
+        writer.execute(_LOCK_SHARED.text, None)  # taken once a transaction, as by a session
+        writer.info[_STREAM_LOCKED] = True
+    made = writer.insert_one(_EVENT, _domain_row(item.event_id, item, utcnow()))
+    if made is None:  # never for the event table, whose columns all go to the driver
+        raise RuntimeError("an event row that needs SQLAlchemy")
+    return made
 
 
 _EVENT_COLUMNS = (

@@ -78,6 +78,16 @@ def _active_subscriptions(session: Session) -> list[tuple[int, frozenset[str]]]:
     return rows
 
 
+def kept_subscribers(database: str, event_type: str) -> bool | None:
+    """Whether an active subscription takes ``event_type``, from this process's copy of
+    the subscriptions of the database keyed ``database`` while it is fresh, read without a
+    session; None when it is not kept."""
+    kept = _kept.get(database)
+    if kept is None or time.monotonic() - kept[0] >= SUBSCRIPTION_SECONDS:
+        return None
+    return any(event_type in types for _, types in kept[1])
+
+
 def forget_subscriptions() -> None:
     """Drop the kept subscriptions (a change was saved here; tests start over)."""
     with _kept_lock:

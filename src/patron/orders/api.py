@@ -64,6 +64,15 @@ def post_order(order_in: OrderIn, request: Request) -> Response:
         )
     )
     if result is None:
+        # A new order: written in a few driver statements without a session when it is of
+        # the usual kind (intake.plain_record_order), else through record_order, as is
+        # one whose plain write met a driver error (a key stored meanwhile, a lock).
+        result = db.plain_write(
+            lambda writer: service.plain_record_order(
+                writer=writer, order_in=order_in, store_ids=store_ids
+            )
+        )
+    if result is None:
         attempts = count()
         result = db.write(
             lambda s: service.record_order(

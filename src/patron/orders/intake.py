@@ -24,7 +24,7 @@ from patron.catalog import service as catalog
 from patron.catalog.schemas import StoreRead
 from patron.core.actor import Actor
 from patron.core.clock import utcnow
-from patron.core.db import PlainReader, driver_execute, insert_rows
+from patron.core.db import PlainReader, PlainWriter, driver_execute, insert_rows
 from patron.core.errors import InvalidInput
 from patron.core.money import milli_to_quantity
 from patron.core.settings import get_settings
@@ -576,6 +576,91 @@ def _check_repeat(
             external_id=order_in.external_id,
             order_id=stored["id"],
         )
+
+
+_PLAIN_EVENTS = ("order.created", *customers.PLAIN_EVENTS)
+
+
+def plain_record_order(
+    *, writer: PlainWriter, order_in: OrderIn, store_ids: frozenset[int] | None = None
+) -> OrderWrite | None:
+    """:func:`record_order` of a new order (its key found free just before) in a plain
+    write (core/db.plain_write), for what it writes in a few driver statements: an order of
+    a store kept in this process's copy and one of the caller's, anonymous, of a customer
+    who owns every identifier given, or of a new one holding them (customers.plain_resolve),
+    its kinds of event taken by no webhook. Then the same rows as record_order's: a new
+    customer, or the sign-up moved back; the order, its lines, its event. None, before
+    anything is written, for any other order: the caller records it through record_order
+    (docs/architecture.md, "Order intake over HTTP")."""
+    database = writer.database
+    if order_in.store_code is None or not all(
+        events.plain_publishable(database, kind) for kind in _PLAIN_EVENTS
+    ):
+        return None
+    store = catalog.kept_store(database, order_in.store_code)
+    if store is None or (store_ids is not None and store.id not in store_ids):
+        return None
+    channel = str(order_in.channel or catalog.channel_for_store_kind(store.kind))
+    ref = order_in.customer
+    customer_id: int | None = None
+    if ref is not None and not ref.is_empty():
+        context = customers.ResolveContext(
+            source=order_in.source,
+            label=f"order {order_in.source}/{order_in.external_id}",
+            at=order_in.ordered_at,
+            channel=channel,
+            store_id=store.id,
+        )
+        owner = customers.plain_resolve(writer, ref, context)
+        if owner is None:
+            return None
+        customer_id, signed_up_at = owner
+        if signed_up_at > order_in.ordered_at:  # as _note_first_purchases
+            customers.plain_move_signup_back(writer, customer_id, order_in.ordered_at)
+    # The row _insert writes for a single order.
+    row = {
+        "source": order_in.source,
+        "external_id": order_in.external_id,
+        "store_id": store.id,
+        "channel": channel,
+        "customer_id": customer_id,
+        "ordered_at": order_in.ordered_at,
+        "currency": get_settings().currency,
+        "gross_fen": order_in.gross_fen,
+        "discount_fen": sum(line.discount_fen for line in order_in.lines)
+        + order_in.order_discount_fen,
+        "order_discount_fen": order_in.order_discount_fen,
+        "total_fen": order_in.paid_fen,
+        "payment_method": order_in.payment_method.value if order_in.payment_method else None,
+        "line_count": len(order_in.lines),
+        "request_hash": request_hash(order_in),
+        "import_run_id": None,
+        "country": order_in.country,
+        "province": order_in.province,
+        "city": order_in.city,
+        "cashier": order_in.cashier,
+        "created_at": utcnow(),
+    }
+    order_id = writer.insert_one(_ORDERS, row)
+    if order_id is None:  # never for the orders table, whose columns all go to the driver
+        raise RuntimeError("an order row that needs SQLAlchemy")
+    line_rows = [
+        {
+            "order_id": order_id,
+            "line_no": line_no,
+            "sku": line.sku,
+            "name": line.name,
+            "quantity_milli": line.quantity_milli,
+            "unit_price_fen": line.unit_price_fen,
+            "discount_fen": line.discount_fen,
+            "amount_fen": line.amount_fen,
+        }
+        for line_no, line in enumerate(order_in.lines, start=1)
+    ]
+    if not writer.insert_many(_LINES, line_rows):
+        raise RuntimeError("order lines that need SQLAlchemy")
+    events.publish_plain(writer, _order_created(order_id, row))
+    return OrderWrite(created=True, order=_fresh_read(order_id, store.code, row, line_rows))
 
 
 def record_order(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from patron.orders.intake import (
     OrderOutcome,
     OrderStatus,
+    plain_record_order,
     plain_stored_order,
     record_order,
     record_orders,
@@ -56,6 +57,7 @@ __all__ = [
     "list_customer_timeline",
     "move_customer_records",
     "place_order_discount",
+    "plain_record_order",
     "plain_stored_order",
     "record_order",
     "record_orders",
