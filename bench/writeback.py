@@ -101,7 +101,7 @@ def churn_result(members: int, seed: int = 7) -> Any:
     needs that)."""
     import pandas as pd
 
-    from patron.analytics.churn.scoring import ChurnResult
+    from patron.analytics.churn.result import ChurnResult
 
     rng = np.random.default_rng(seed)
     ids = np.flatnonzero(rng.random(members) < RISK_SHARE) + 1

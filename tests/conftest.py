@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -222,7 +223,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under ``pytest -n 2 --dist loadgroup`` (``make test``) a test file runs on one worker,
     so its module-scoped set-up (a seeded shop, a served console) is built once, not on
     each; and the Spark tests share one worker (its cluster starts once), as do the browser
-    tests."""
+    tests.
+
+    Two tests of one id are refused: xdist hands tests out by id, so it would run one of
+    them and drop the others without a word (a schemathesis test with no pytest parameter
+    gives each operation's test the test's bare id)."""
+    ids = Counter(item.nodeid for item in items)
+    twice = sorted(nodeid for nodeid, count in ids.items() if count > 1)
+    if twice:
+        raise pytest.UsageError(f"{len(twice)} test ids name more than one test: {twice[:5]}")
     for item in items:
         if item.get_closest_marker("spark"):
             group = "spark"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Text, text
@@ -331,3 +332,61 @@ def test_sqlite_writes_share_one_kept_connection_and_a_failed_write_leaves_it_cl
     db.dispose()
     assert db.write(lambda s: s.connection()) is not first
     db.write(lambda s: driver_execute(s.connection(), "DROP TABLE scheduled_run_probe", ()))
+
+
+def test_a_driver_error_is_the_sqlalchemy_error_exec_driver_sql_raises(db: Database) -> None:
+    """driver_execute raises what SQLAlchemy's own ``exec_driver_sql`` raises for the same
+    statement: the same exception type and message, for a taken key, a statement the
+    database refuses and parameters the driver refuses; the connection stays usable."""
+    from sqlalchemy import Connection
+
+    from patron.core.db import driver_execute
+
+    mark = "?" if db.is_sqlite else "%s"
+    statements = [
+        (f"INSERT INTO tag (id, name, created_at) VALUES (1, {mark}, '2026-01-01')", (SECRET,)),
+        ("SELEKT 1", ()),
+        (f"SELECT {mark}", ()),  # a parameter short
+    ]
+
+    def raised(run: Callable[[Connection, str, tuple[str, ...]], object]) -> list[Exception]:
+        errors: list[Exception] = []
+        with db.engine.connect() as conn:
+            run(conn, statements[0][0], statements[0][1])
+            for sql, params in statements:
+                conn.begin_nested()
+                try:
+                    run(conn, sql, params)
+                except Exception as exc:
+                    errors.append(exc)
+                    conn.rollback()  # the whole transaction: the first row goes too
+                    run(conn, statements[0][0], statements[0][1])
+            assert not conn.invalidated
+            conn.rollback()
+        return errors
+
+    ours = raised(driver_execute)
+    theirs = raised(lambda conn, sql, params: conn.exec_driver_sql(sql, params))
+    assert [(type(e), str(e)) for e in ours] == [(type(e), str(e)) for e in theirs]
+    assert len(ours) == len(statements)
+    assert isinstance(ours[0], IntegrityError)
+
+
+def test_a_dropped_connection_through_the_driver_is_invalidated(pg_db: Database) -> None:
+    """A connection the server dropped fails as through SQLAlchemy: an OperationalError
+    that says the connection was invalidated, and the next use connects again."""
+    from sqlalchemy.exc import OperationalError
+
+    from patron.core.db import driver_execute
+
+    with pg_db.engine.connect() as conn:
+        pid = conn.scalar(text("SELECT pg_backend_pid()"))
+        conn.rollback()
+        with pg_db.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(OperationalError) as caught:
+            driver_execute(conn, "SELECT 1", ())
+        assert caught.value.connection_invalidated
+        assert conn.invalidated
+        conn.rollback()
+        assert driver_execute(conn, "SELECT 1", ()) == [(1,)]

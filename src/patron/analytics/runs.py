@@ -47,7 +47,7 @@ from patron.core.errors import InvalidInput
 from patron.core.settings import get_settings
 
 if TYPE_CHECKING:  # churn scoring pulls in scikit-learn: imported when a run needs it
-    from patron.analytics.churn.scoring import ChurnResult
+    from patron.analytics.churn.result import ChurnResult
 
 
 log = logging.getLogger(__name__)

@@ -309,7 +309,41 @@ def driver_execute(
             cursor.execute(sql, params)
         rows: list[tuple[Any, ...]] = list(cursor.fetchall()) if cursor.description else []
     except Exception as exc:
-        conn._handle_dbapi_exception(exc, sql, params, cursor, None)
+        # As SQLAlchemy's own handling of a statement's error: the driver's error wrapped
+        # in the matching SQLAlchemy exception (IntegrityError …, a StatementError for any
+        # other error), the connection invalidated when the error says it is gone, and the
+        # pool's older connections with it (the pool is replaced; the checked-out ones are
+        # dropped as they come back). Imported here: the error path only.
+        from contextlib import suppress
+
+        from sqlalchemy.exc import DBAPIError, StatementError
+
+        dialect = conn.dialect
+        base = dialect.loaded_dbapi.Error
+        if isinstance(exc, StatementError) and not isinstance(exc, base):
+            raise
+        gone = (
+            isinstance(exc, base)
+            and not conn.closed
+            and dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+        )
+        error = DBAPIError.instance(
+            sql,
+            params,
+            exc,
+            base,
+            hide_parameters=conn.engine.hide_parameters,
+            connection_invalidated=gone,
+            dialect=dialect,
+            ismulti=False,
+        )
+        if gone:
+            conn.invalidate(exc)
+            conn.engine.dispose(close=False)
+        else:
+            with suppress(Exception):  # as SQLAlchemy: the statement's error is the one raised
+                cursor.close()
+        raise error.with_traceback(exc.__traceback__) from exc
     cursor.close()
     return rows
 

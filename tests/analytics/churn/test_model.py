@@ -12,11 +12,8 @@ from sklearn.metrics import roc_auc_score
 
 from patron.analytics.churn.features import FEATURES, store_tables
 from patron.analytics.churn.model import Calibrator, auc, brier, isotonic_fit, logistic_fit
+from patron.analytics.churn.result import ChurnParams, ChurnResult, _number_texts, _plain
 from patron.analytics.churn.scoring import (
-    ChurnParams,
-    ChurnResult,
-    _number_texts,
-    _plain,
     assign_bands,
     band_outcomes,
     cutoff_at,

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from patron.analytics.churn import service as churn
 from patron.analytics.churn.models import CHURN_RISK_HIGH_EVENT, CustomerRisk, RiskAlert
-from patron.analytics.churn.scoring import ChurnResult, score_churn
+from patron.analytics.churn.result import ChurnResult
+from patron.analytics.churn.scoring import score_churn
 from patron.analytics.models import AnalyticsRun, RunStatus
 from patron.catalog import service as catalog
 from patron.catalog.schemas import StoreCreate

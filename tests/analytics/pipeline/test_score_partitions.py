@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from patron.analytics import service
 from patron.analytics.churn import service as churn
 from patron.analytics.churn.models import CustomerRisk
-from patron.analytics.churn.scoring import ChurnResult
+from patron.analytics.churn.result import ChurnResult
 from patron.analytics.models import AnalyticsRun, CustomerScore
 from patron.analytics.runs import _write_scores, prune_score_history
 from patron.core.db import Database

@@ -4,6 +4,8 @@
 - ``model``: calibrated logistic regression with per-customer contributions;
 - ``scoring.score_churn(con, as_of=..., params=...)``: the pipeline step on the analytics
   store, returning a ``ChurnResult`` (model report + one row per customer);
+- ``result``: ``ChurnParams`` (the step's thresholds) and ``ChurnResult`` (its rows and
+  their reasons as the write-back stores them);
 - ``service``: ``record_risk`` (scores, alerts and report into the operational database)
   and the readers (``at_risk_list``, ``risk_for_customer``, ``get_model_report``);
 - ``reasons``: zh-CN and English texts of reasons and actions.

@@ -47,7 +47,7 @@ from patron.customers import service as customers
 from patron.customers.schemas import CustomerRead
 
 if TYPE_CHECKING:  # scoring pulls in scikit-learn; pages reading risk need none of it
-    from patron.analytics.churn.scoring import ChurnResult
+    from patron.analytics.churn.result import ChurnResult
 
 _WRITE_CHUNK = 5000
 MAX_PAGE_SIZE = 500
