@@ -444,18 +444,7 @@ def _insert(
     line_rows = []
     for order_id, i in zip(order_ids, fresh, strict=True):
         for line_no, line in enumerate(orders_in[i].lines, start=1):
-            line_rows.append(
-                {
-                    "order_id": order_id,
-                    "line_no": line_no,
-                    "sku": line.sku,
-                    "name": line.name,
-                    "quantity_milli": line.quantity_milli,
-                    "unit_price_fen": line.unit_price_fen,
-                    "discount_fen": line.discount_fen,
-                    "amount_fen": line.amount_fen,
-                }
-            )
+            line_rows.append(_line_row(order_id, line_no, line))
     insert_rows(conn, _LINES, line_rows, want_ids=False)  # lines are named by (order, line_no)
     # Their ids were just taken from the orders' sequence: no event names them yet.
     events.publish_many(
@@ -472,6 +461,20 @@ def _insert(
         if want_reads:
             reads[i] = _fresh_read(order_id, stores[n].code, rows[n], line_rows)
     return reads
+
+
+def _line_row(order_id: int, line_no: int, line: OrderLineIn) -> dict[str, Any]:
+    """The stored row of an order's line ``line_no`` (from 1), in a batch or a plain write."""
+    return {
+        "order_id": order_id,
+        "line_no": line_no,
+        "sku": line.sku,
+        "name": line.name,
+        "quantity_milli": line.quantity_milli,
+        "unit_price_fen": line.unit_price_fen,
+        "discount_fen": line.discount_fen,
+        "amount_fen": line.amount_fen,
+    }
 
 
 def _order_created(order_id: int, row: dict[str, Any]) -> events.DomainEvent:
@@ -645,17 +648,7 @@ def plain_record_order(
     if order_id is None:  # never for the orders table, whose columns all go to the driver
         raise RuntimeError("an order row that needs SQLAlchemy")
     line_rows = [
-        {
-            "order_id": order_id,
-            "line_no": line_no,
-            "sku": line.sku,
-            "name": line.name,
-            "quantity_milli": line.quantity_milli,
-            "unit_price_fen": line.unit_price_fen,
-            "discount_fen": line.discount_fen,
-            "amount_fen": line.amount_fen,
-        }
-        for line_no, line in enumerate(order_in.lines, start=1)
+        _line_row(order_id, line_no, line) for line_no, line in enumerate(order_in.lines, start=1)
     ]
     if not writer.insert_many(_LINES, line_rows):
         raise RuntimeError("order lines that need SQLAlchemy")
