@@ -178,7 +178,7 @@ class Database:
         self._held_writer: Connection | None = None
         self._writer_finalizer: weakref.finalize[Any, Any] | None = None
         self._plain: dict[Select[Any], tuple[str, tuple[str, ...]]] = {}
-        self._key = str(self.engine.url)  # database_key's, for plain writes
+        self._key = engine_key(self.engine)  # database_key's, for plain writes
 
     @property
     def is_sqlite(self) -> bool:
@@ -437,7 +437,11 @@ def database_key(session: Session) -> str:
     """Which database ``session`` works on: the key of what a process keeps per database
     (the till's categories, promotions and programme terms, the stores). Kept per engine:
     rendering the URL each time cost more than the look-ups it keys, on every order."""
-    engine = session.get_bind().engine
+    return engine_key(session.get_bind().engine)
+
+
+def engine_key(engine: Engine) -> str:
+    """:func:`database_key` of ``engine``'s database, made once per engine."""
     key = _ENGINE_KEYS.get(engine)
     if key is None:
         key = _ENGINE_KEYS[engine] = str(engine.url)
